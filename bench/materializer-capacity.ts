@@ -1,6 +1,6 @@
 /**
  * `npx tsx bench/materializer-capacity.ts [--schedules=400] [--cron='* * * * * *']`: what one schedule materializer
- * run makes on the local cloud (dynalite, the SQS and Scheduler emulators), for README "Recurring schedules",
+ * run makes on the local cloud (dynalite, the SQS and Scheduler emulators), for docs/API.md "Recurring schedules",
  * "Limits". A measurement, not a test: it prints numbers and asserts nothing.
  *
  * The schedules are written straight into the table in the steady state a run meets every minute: active, due,

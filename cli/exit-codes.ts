@@ -13,7 +13,7 @@ import { isPunctualError, RETRYABLE_STATUSES, UNSERVED_STATUSES } from "../clien
  *      crash), 501 and 505 (the request cannot be served at all: UNSERVED_STATUSES), 507, 508, 511, 525–527, 530 (a
  *      misconfigured API or CDN) and any other: do not loop on it; fix the API or what is in front of it first
  *   A 3, or a 4 but for a 501 or 505 (nothing was done), may come after the request was applied: a create or a
- *   single replay (which the client never repeats) should be looked for before it is run again (README); a
+ *   single replay (which the client never repeats) should be looked for before it is run again (docs/API.md, "Typed client and CLI"); a
  *   `tasks add` without a key says the key it sent, to run it again with (MayHaveBeenApplied, mayHaveBeenApplied)
  *   141 the reader closed the pipe (`| head`): stopped quietly, as SIGPIPE stops a Unix tool (cli/bin/punctual.mjs)
  */

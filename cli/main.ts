@@ -80,7 +80,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
 
 /**
  * `--json` among the arguments before `--`: with it, commander's usage errors are printed as one JSON document
- * on stderr like every other error (README: "an error one JSON document on stderr"), not as text and a help page.
+ * on stderr like every other error (docs/API.md: "an error one JSON document on stderr"), not as text and a help page.
  */
 function jsonAsked(argv: readonly string[]): boolean {
   const end = argv.indexOf("--");

@@ -19,7 +19,7 @@ export const CLOUDWATCH_REUSE_MS = 30_000;
 /**
  * The console's metrics from CloudWatch (GetMetricData with the caller's credentials): the metric names and
  * dimensions (service + Topic) the dashboard and the lateness alarm use. CloudWatch's percentiles are its own
- * approximations over the EMF values, not exact nearest ranks (README, "See it").
+ * approximations over the EMF values, not exact nearest ranks (docs/OPERATIONS.md, "The console and the dashboard").
  */
 export function cloudWatchMetricsSource(
   cloudwatch: CloudWatchClient,

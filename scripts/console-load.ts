@@ -3,7 +3,7 @@
  * topic. Starts a local cloud, adds the tasks through POST /v1/tasks/batch (100 per request), then opens the
  * console in headless Chromium and prints the page's load time (until the topics, lateness, dead letters and
  * local panels are drawn) and the time of refreshes (one tick's requests, until the page has all answers).
- * A measurement for the README, not a test: no threshold.
+ * A measurement for docs/OPERATIONS.md ("The console and the dashboard"), not a test: no threshold.
  */
 import os from "node:os";
 import { startLocalCloud } from "#local/cloud/local-cloud.js";

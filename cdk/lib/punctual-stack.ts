@@ -228,7 +228,7 @@ function addOutputs(stack: PunctualStack): void {
     value: stack.dashboard.dashboardName,
     description: "CloudWatch dashboard of this environment (topics, timer, Scheduler, functions, alarms)",
   });
-  // Topic settings without a deploy (README): what `aws appconfig` commands name.
+  // Topic settings without a deploy (docs/OPERATIONS.md): what `aws appconfig` commands name.
   const settings = stack.runtimeSettings;
   new CfnOutput(stack, "TopicSettingsApplicationId", {
     value: settings.application.applicationId,

@@ -294,7 +294,7 @@ function refuseOtherFields(file: string, parsed: unknown): void {
 
 /**
  * A task of the file as the client sends it: an object `content` as its exact JSON text (the API stores a string
- * content's JSON as written, and both spellings are one request, README "POST /v1/tasks"); a timing field's number
+ * content's JSON as written, and both spellings are one request, docs/API.md "POST /v1/tasks"); a timing field's number
  * as written (the API reads a due time from its digits, as for `--timing-moment`); every other number as the JS
  * number the API reads it as.
  */

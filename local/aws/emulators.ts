@@ -29,7 +29,7 @@ export interface EmulatorOptions {
   readonly host?: string;
   /** Port of the single AWS endpoint (0 = any). */
   readonly gatewayPort?: number;
-  /** Keep DynamoDB data and schedules here across restarts (SQS messages are not kept; see the README). */
+  /** Keep DynamoDB data and schedules here across restarts (SQS messages are not kept; see docs/OPERATIONS.md, "Where it differs from AWS"). */
   readonly dataDir?: string;
   /** Reproduce Scheduler's late firing: fire anywhere within N seconds after the at() time. */
   readonly firingWindowSeconds?: number;

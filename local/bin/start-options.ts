@@ -53,7 +53,7 @@ export function parseStartOptions(
 
 /**
  * What `npm start` asks of the local cloud for these options. `--verbose` prints every line the cloud logs and the
- * functions' EMF metric lines (README "Where it differs from AWS"), which are otherwise only kept for the console;
+ * functions' EMF metric lines (docs/OPERATIONS.md "Where it differs from AWS"), which are otherwise only kept for the console;
  * without it, only the lines naming an error, a failure or the topic settings.
  */
 export function localCloudOptions(

@@ -972,7 +972,7 @@ async function startEmulatorProcess(
 
 /**
  * The current verification keys of the local topics, and of each fan-out topic's subscribers: a rotation document
- * (README "Rotating the secret") is accepted here as by deliver, and its current key is the one shown.
+ * (docs/CALLBACKS.md "Rotating the secret") is accepted here as by deliver, and its current key is the one shown.
  */
 export function localVerificationKeys(
   signingSecret: string,

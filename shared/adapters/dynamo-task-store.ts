@@ -145,7 +145,7 @@ const LEASE_ATTRIBUTE = /^lease(\d+)$/;
 const NOT_RECORD_ATTRIBUTES = new Set(["pk", "sk", "expiresAt", "ttlHoldSeconds"]);
 
 /**
- * A destination item's expiry (README "Protecting receivers"): every write that uses the item refreshes it. A
+ * A destination item's expiry (docs/CALLBACKS.md "Protecting receivers"): every write that uses the item refreshes it. A
  * write that does not know the circuit's state adds the item's hold (`ttlHoldSeconds`: set while open, absent
  * while closed) to its idle expiry, in the same atomic UpdateItem, so an open circuit's item never expires and a
  * closed one expires DESTINATION_IDLE_SECONDS after its last use; the writes that open (or keep open) a circuit

@@ -104,7 +104,7 @@ export const topicSettingsSchema = z.strictObject({
    * mapping, as `POST /v1/topics/{topic}/pause` does (docs/RELIABILITY.md, "Topic settings without a deploy").
    */
   paused: z.boolean(),
-  // --- issue 14 (breaker): protecting receivers (README "Protecting receivers") ---
+  // --- issue 14 (breaker): protecting receivers (docs/CALLBACKS.md "Protecting receivers") ---
   /**
    * Callbacks started per second to one callback host (`host[:port]` of the URL), across every deliver
    * invocation of the topic: at most this many in each whole second. Absent = no limit and no extra AWS call.
@@ -124,7 +124,7 @@ export const topicSettingsSchema = z.strictObject({
   circuitCooldownSeconds: z
     .number()
     .check(z.int(), z.gte(1), z.lte(MAX_BACKOFF_SECONDS, BACKOFF_CAP_MESSAGE)),
-  // --- issue 14, point 3: fan-out (shared/domain/fan-out.ts; README "Fan-out") ---
+  // --- issue 14, point 3: fan-out (shared/domain/fan-out.ts; docs/API.md "Fan-out") ---
   /**
    * A fan-out topic: every task is delivered to each subscriber independently (its own delivery task). Each URL
    * passes the topic's callback policy (checkTopicSettings); ids are unique per topic. At most MAX_SUBSCRIBERS

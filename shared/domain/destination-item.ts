@@ -1,5 +1,5 @@
 /**
- * Where a destination item (README "Protecting receivers") lives in the task table, and when it leaves by its TTL. Apart from
+ * Where a destination item (docs/CALLBACKS.md "Protecting receivers") lives in the task table, and when it leaves by its TTL. Apart from
  * destination.ts, and importing nothing: the task store writes these values, and every function that bundles the
  * store (the add routes too) would otherwise evaluate destination.ts's module-level patterns (http-date.ts), ~0.5 KB
  * of a bundle budget they sit at.

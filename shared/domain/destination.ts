@@ -1,5 +1,5 @@
 /**
- * Protecting receivers (README "Protecting receivers"): pure rules for per-destination limits, the circuit
+ * Protecting receivers (docs/CALLBACKS.md "Protecting receivers"): pure rules for per-destination limits, the circuit
  * breaker and `Retry-After`. The state they read lives in the task table (shared/adapters/dynamo-task-store.ts),
  * one item per topic and callback host.
  */

@@ -62,7 +62,7 @@ export const MIN_OCCURRENCES_INLINE = 25;
 export const MAX_OCCURRENCES_INLINE = INLINE_COVER_MS / 1000;
 
 /**
- * What a run makes of occurrences it missed (`catch_up`, README "Recurring schedules"): `all` makes each, late
+ * What a run makes of occurrences it missed (`catch_up`, docs/API.md "Recurring schedules"): `all` makes each, late
  * (the default: what every schedule did before the field existed); `latest` only the most recent; `none` none.
  */
 export const CATCH_UP_POLICIES = ["all", "latest", "none"] as const;
@@ -73,7 +73,7 @@ export type CatchUpPolicy = (typeof CATCH_UP_POLICIES)[number];
  * fires a rate rule anywhere within its minute, and a failed run is retried by the next. Five periods cover all
  * of these together; only an outage (or a backlog past the run's cap) leaves an occurrence later than this.
  * Changing it: the `catch_up` description (shared/api/schemas/schedules.ts), the skip's message (materialize.ts,
- * missedMessage) and README say "5 min" in words, which keeps the functions' bundles from computing it.
+ * missedMessage) and docs/API.md say "5 min" in words, which keeps the functions' bundles from computing it.
  */
 export const MISSED_AFTER_MS = 5 * MATERIALIZER_PERIOD_MS;
 /**
@@ -187,7 +187,7 @@ export function occurrenceIdempotencyKey(scheduleId: string, epoch: number, occu
  * refused: an offset has no DST rules, and abbreviations are ambiguous (`IST`).
  */
 export function isKnownTimeZone(timezone: string): boolean {
-  // Any letter case, as Intl takes it (README): `utc` as much as `europe/berlin`.
+  // Any letter case, as Intl takes it (docs/API.md, "Recurring schedules"): `utc` as much as `europe/berlin`.
   if (!/^(?:UTC|[A-Z][A-Z0-9_+-]*(?:\/[A-Z0-9_+-]+)+)$/i.test(timezone)) return false;
   try {
     new Intl.DateTimeFormat("en-US", { timeZone: timezone });

@@ -203,7 +203,7 @@ export type TopicSignerLoader = (topic: string) => Promise<CallbackSigner>;
 
 /**
  * How long a container signs with the secret it read before reading it again: a rotation's document reaches every
- * warm container within this time (README "Rotating the secret"). Five minutes keeps Secrets Manager's bill to
+ * warm container within this time (docs/CALLBACKS.md "Rotating the secret"). Five minutes keeps Secrets Manager's bill to
  * 288 reads a day per container.
  */
 export const SIGNING_SECRET_MAX_AGE_MS = 5 * 60_000;

@@ -517,7 +517,7 @@ async function armOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<TaskSta
  * message went out after all (SQS took it, its answer was lost, or the call was given up on) and the relay or
  * deliver has the task, so it was accepted and is answered so (201, with that status: `scheduled` would tell the
  * client a task still to come that may already be delivered); a 503 "not accepted" would have the client add it
- * again, delivered twice. When the removal fails, the task goes to the sweeper (README: a 503 whose clean-up failed).
+ * again, delivered twice. When the removal fails, the task goes to the sweeper (docs/API.md, `POST /v1/tasks`: a 503 whose clean-up failed).
  * `reserveMs`: as `cleanUpCall`'s.
  */
 export async function removeUnarmed(

@@ -104,7 +104,7 @@ async function cancelledView(deps: CancelTaskDeps, task: TaskRecord): Promise<Ta
 
 /**
  * Why a cancel was refused. A fan-out parent's status is its copies' (a `failed` one has a dead-lettered copy): its
- * DELETE cancels copies whose attempt has not started and discards none (README "Fan-out"), so the plain task's
+ * DELETE cancels copies whose attempt has not started and discards none (docs/API.md "Fan-out"), so the plain task's
  * "a dead-lettered (failed) one can be cancelled" would contradict the 409 it comes with.
  */
 function conflictMessage(task: TaskRecord): string {

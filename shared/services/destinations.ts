@@ -125,7 +125,7 @@ export async function resetDestination(
  * The topics a reset covers, in the order of their keys (`<topic>#<host>`, as the partition read listed them):
  * topic names are `[a-z0-9-]`, every one above `#`, so sorting the names sorts the keys. Without `topic`, the
  * deployed ones. With it, that topic, deployed or not: a topic removed from the configuration may have left a
- * circuit open, and an open circuit's entry never expires (README "Protecting receivers"), so naming it is how that
+ * circuit open, and an open circuit's entry never expires (docs/CALLBACKS.md "Protecting receivers"), so naming it is how that
  * entry is closed and left to expire. A name no topic can have is no destination (and reads nothing).
  */
 function resetTopics(config: DestinationResetDeps["config"], topic: string | undefined): string[] {

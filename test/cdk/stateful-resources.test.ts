@@ -17,7 +17,7 @@
  * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-sqs-queue.html (and the pages of
  * the other types). The ids below are pinned: a refactor that renames one fails here, not in production. And no
  * configuration change reaches a replacing property: only removing or renaming a topic replaces (removes) its
- * queues, which README ("Upgrading") states.
+ * queues, which docs/OPERATIONS.md ("Upgrading") states.
  */
 import { App } from "aws-cdk-lib";
 import { Template } from "aws-cdk-lib/assertions";

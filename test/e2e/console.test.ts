@@ -306,7 +306,7 @@ describe.runIf(local)("the console in a real browser", () => {
     const views = await Promise.all(added.map(async (id) => (await h.api("GET", `/v1/tasks/${id}`)).json));
     const delivered = views.filter((v) => v.status === "delivered");
     expect(delivered.map((v) => v.task_id).sort()).toEqual(added.filter((id) => !cancelled.has(id)).sort());
-    // A replay's delivery is not in the lateness metric (late by as long as it lay dead-lettered; README).
+    // A replay's delivery is not in the lateness metric (late by as long as it lay dead-lettered; docs/OPERATIONS.md).
     const lateness = delivered.filter((v) => !v.replays).map((v) => Number(v.lateness_ms));
     expect(lateness.length).toBeLessThan(delivered.length);
     const expected = latenessOf(lateness);

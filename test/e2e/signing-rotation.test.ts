@@ -5,7 +5,7 @@ import { topicSigningKey } from "#shared/security/signing.js";
 import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
 
 /**
- * README "Rotating the secret", rehearsed locally: `PUNCTUAL_SIGNING_SECRET` holding the rotation document starts
+ * docs/CALLBACKS.md "Rotating the secret", rehearsed locally: `PUNCTUAL_SIGNING_SECRET` holding the rotation document starts
  * the local cloud (which prints each topic's key), and every delivery verifies with either topic key.
  */
 const current = `whsec_${randomBytes(32).toString("base64")}`;

@@ -13,7 +13,7 @@ let h: Harness;
 
 beforeAll(async () => {
   // The topic view's oldest age is read from the sweep index, which holds near-term tasks waiting on their happy
-  // path only with the full index (issue 13.2: by default they are not in it; README "topics show").
+  // path only with the full index (issue 13.2: by default they are not in it; docs/API.md "topics show").
   h = await startHarness({ configOverrides: { sweeper: { indexNearTermTasks: true } } });
 });
 

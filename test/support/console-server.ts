@@ -5,7 +5,7 @@ import type { ConsoleMetrics } from "../../console/schemas.js";
 import type { ConsoleHandler } from "../../console/server.js";
 
 /**
- * The security headers the console promises on every answer (README "See it"): no framing, no sniffing, no
+ * The security headers the console promises on every answer (docs/OPERATIONS.md "The console and the dashboard"): no framing, no sniffing, no
  * referrer. Asserts them on `answer`, after reading its body (so the connection is released).
  */
 export async function expectConsoleSecurityHeaders(answer: Response): Promise<void> {

@@ -18,7 +18,7 @@ export interface RuntimeSettingsProps {
   readonly logRetention: logs.RetentionDays;
 }
 
-/** The configuration profile's name: what `aws appconfig` commands and the README call it. */
+/** The configuration profile's name: what `aws appconfig` commands and docs/OPERATIONS.md call it. */
 export const TOPIC_SETTINGS_PROFILE_NAME = "topic-settings";
 
 /**
@@ -121,7 +121,7 @@ export class RuntimeSettings extends Construct {
    * the previous one; each runtime edit adds one outside CloudFormation). AppConfig refuses to delete a profile
    * that still has hosted versions ("Cannot delete configuration profile … because there are still hosted
    * configuration versions existing under it", aws/aws-cdk#26804): deleted with the stack, it would fail the
-   * stack's deletion half-way. They cost nothing at rest; README ("Deploy") says how to remove them by hand.
+   * stack's deletion half-way. They cost nothing at rest; docs/OPERATIONS.md ("Deleting a stack") says how to remove them by hand.
    */
   private retainOnStackDeletion(): void {
     const profile = this.profile.node.findChild("ConfigurationProfile") as CfnResource;

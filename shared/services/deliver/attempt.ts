@@ -200,7 +200,7 @@ async function startAfterReading(
   const admission = protectsDestinations(topic)
     ? await admitToDestination(ctx, scope, task, timeoutMs)
     : undefined;
-  // A rate-limited attempt starts at its token's instant (README "Protecting receivers"), after its due check.
+  // A rate-limited attempt starts at its token's instant (docs/CALLBACKS.md "Protecting receivers"), after its due check.
   const startedAt = admission?.countedAtMs ?? ctx.clock();
   let started: TaskRecord | undefined;
   try {

@@ -22,7 +22,7 @@ import {
 } from "./types.js";
 
 /**
- * Protecting receivers (README "Protecting receivers"): before a protected topic's attempt is counted, its
+ * Protecting receivers (docs/CALLBACKS.md "Protecting receivers"): before a protected topic's attempt is counted, its
  * destination host must admit it — circuit closed (or this delivery elected as the half-open probe), a
  * concurrency lease, a rate token. A delivery that is not admitted waits WITHOUT using an attempt: its group's
  * visibility is set to the wait (`wait` outcome) and SQS hands it back then. After the callback the lease is

@@ -356,7 +356,7 @@ async function armAll(
  * copy's `parent_task_id` shows the task (the removed copies as `missing`), and the 503 names the task and the
  * subscribers it still reaches instead of "not accepted" — or, when every copy has gone on, the add was accepted
  * after all (`Accepted`: 201). No timer and no transaction can close that window
- * (README "Fan-out"); an idempotency key avoids it, as the retry then completes the same task for everyone.
+ * (docs/API.md "Fan-out"); an idempotency key avoids it, as the retry then completes the same task for everyone.
  */
 async function undoOrKeep(
   deps: FanOutAddDeps,

@@ -72,7 +72,7 @@ export function parseCreateSchedule(
 }
 
 /**
- * A create takes no idempotency key (README "Limits"). Ignored, the header `POST /v1/tasks` honours would promise
+ * A create takes no idempotency key (docs/API.md, "Recurring schedules", "Limits"). Ignored, the header `POST /v1/tasks` honours would promise
  * the caller a safe retry, and each retry would store one more schedule firing the same deliveries.
  */
 function refuseIdempotencyKey(idempotencyKeyHeader: string | undefined): void {

@@ -1688,7 +1688,7 @@ describe.each([
   });
 });
 
-// A destination item's expiry (README "Protecting receivers"): every write that uses it pushes its expiry to
+// A destination item's expiry (docs/CALLBACKS.md "Protecting receivers"): every write that uses it pushes its expiry to
 // DESTINATION_IDLE_SECONDS past that use; an open circuit holds back deliveries and must never expire, so while it
 // is open every write, whatever it knows of the circuit, puts the expiry beyond any TTL sweep.
 describe("destination items expire when idle and closed (dynalite)", () => {

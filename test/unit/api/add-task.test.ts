@@ -567,7 +567,7 @@ describe("addTask: a task write given up near the deadline", () => {
     );
     await write.sentAgain();
 
-    // Assess: the 503 left nothing behind, as README says of a 503 without a key
+    // Assess: the 503 left nothing behind, as docs/API.md says of a 503 without a key
     expect(refused).toMatchObject({ status: 503 });
     expect(f.store.tasks.size).toBe(0);
   });
@@ -787,7 +787,7 @@ describe("addTask: lost answers and concurrent copies", () => {
     // Act
     const repeat = await addTask(f.deps, { body: body({ idempotency_key: "r-1" }) }).catch((e: unknown) => e);
 
-    // Assess: a 503, and the task, unarmed, is in the sweep index (README: kept and handed to the sweeper)
+    // Assess: a 503, and the task, unarmed, is in the sweep index (docs/API.md: kept and handed to the sweeper)
     expect(toHttpError(repeat)).toMatchObject({ status: 503, code: "service_unavailable" });
     expect(f.timerQueue.armed).toEqual([]);
     expect(f.store.tasks.get(first.body.task_id)).toMatchObject({

@@ -6,7 +6,7 @@ import { fixture, NOW, silentLogger } from "./fakes.js";
 
 /**
  * The group cancel function reads the runtime topic settings like the single cancel does: a cancelled task's
- * retention is the topic's current `retentionDays` (README "Topic settings without a deploy"), not the deployed one.
+ * retention is the topic's current `retentionDays` (docs/OPERATIONS.md "Topic settings without a deploy"), not the deployed one.
  */
 let cancelGroupFunction: typeof import("#functions/cancel-group.js");
 

@@ -404,7 +404,7 @@ describe("POST /v1/destinations/{host}/reset", () => {
         event("POST", `/v1/destinations/${encodeURIComponent(raw)}/reset`, raw),
       );
 
-      // Assess: the README's hosts drop a trailing dot; so does the reset
+      // Assess: docs/CALLBACKS.md's hosts drop a trailing dot; so does the reset
       expect(statusCode).toBe(200);
       expect(body).toMatchObject({ host });
       expect((await store.getDestination("demo", host))?.failures).toBe(0);

@@ -95,7 +95,7 @@ const context = {
   getRemainingTimeInMillis: () => 10_000,
 } as unknown as Context;
 
-/** A topic with subscribers (README "Fan-out"): a task added to it is a parent and one copy per subscriber. */
+/** A topic with subscribers (docs/API.md "Fan-out"): a task added to it is a parent and one copy per subscriber. */
 const FAN_OUT_TOPIC = "orders";
 const SUBSCRIBERS = [
   { id: "billing", url: "https://billing.example.com/hook" },
@@ -601,7 +601,7 @@ describe("hot code paths", () => {
 describe("hostile input: GET and DELETE /v1/tasks/{id}", { timeout: TIMEOUT_MS }, () => {
   it("odd ids, paths and methods: 404/405/409 and nothing touched, or the real task (plain or fan-out)", async () => {
     await fc.assert(
-      // Split between plain tasks and fan-out parents (README "Fan-out": a parent's cancel is its copies').
+      // Split between plain tasks and fan-out parents (docs/API.md "Fan-out": a parent's cancel is its copies').
       fc.asyncProperty(idCase, fc.boolean(), async (c, fanOut) => {
         const h = api(fanOut);
         const ids = await seededTasks(h, fanOut);

@@ -12,7 +12,7 @@
  * - a non-2xx (and any GET) leaves the store, the timers, the topic queues and the topic switch exactly as they
  *   were; a 2xx of an add, cancel or replay has exactly the effects it claims (checkEffects).
  * Each case runs in one of two seeded worlds (split case by case, so the run's time stays): tasks on a plain topic,
- * or on a fan-out topic (README "Fan-out": each task a parent and one copy per subscriber), where the oracle knows
+ * or on a fan-out topic (docs/API.md "Fan-out": each task a parent and one copy per subscriber), where the oracle knows
  * fan-out's own answers (stateRules).
  * A route the table gains without a spec below fails "every route is covered".
  *
@@ -67,7 +67,7 @@ import { fixture, NOW, silentLogger, testConfig } from "./fakes.js";
 
 const TOPICS = ["demo", "small", "fallback", "strict", "orders"] as const;
 /**
- * The fan-out topic (README "Fan-out"): a task added to it is a parent plus one copy per subscriber. Every route's
+ * The fan-out topic (docs/API.md "Fan-out"): a task added to it is a parent plus one copy per subscriber. Every route's
  * properties run in two worlds, split between them case by case: the plain one (tasks and schedules on `demo`)
  * and the fan-out one (the same on `orders`: parents, their copies' lanes, `?subscriber=`, the parent's cancel).
  */
@@ -447,7 +447,7 @@ interface RouteSpec {
   readonly openParams?: readonly string[];
   /** The valid request's statuses. */
   readonly okStatuses: readonly number[];
-  /** Its statuses in the fan-out world, where they differ (a parent is never moved: README "Fan-out"). */
+  /** Its statuses in the fan-out world, where they differ (a parent is never moved: docs/API.md "Fan-out"). */
   readonly fanOutStatuses?: readonly number[];
   /** Which seeded task the plain valid request names (default the first, scheduled on the queue). */
   readonly validPick?: number;
@@ -980,7 +980,7 @@ function fanOutIds(s: Seeds): string[] {
 const subscriberShaped = (v: string) => v.length >= 1 && v.length <= 64;
 
 /**
- * What the seeded world decides of a request the checks above may let through (README "Fan-out", "Find and
+ * What the seeded world decides of a request the checks above may let through (docs/API.md "Fan-out", "Find and
  * replay", "cancel"): a fan-out task or copy is never rescheduled or run (409 `fan_out_unsupported`); a parent
  * whose copies have all moved on is not cancelled (409, and its cancel changes nothing); only a finished task, or
  * a parent with a finished copy, is replayed; `?subscriber=` names one of a fan-out task's (or topic's, with a
@@ -1161,7 +1161,7 @@ interface Answered {
 }
 
 /**
- * A 2xx has exactly the effects it claims, a fan-out task's through its copies (README "Fan-out"): an add writes
+ * A 2xx has exactly the effects it claims, a fan-out task's through its copies (docs/API.md "Fan-out"): an add writes
  * the task (a parent and one copy per subscriber) and arms each delivery task once, never a parent; a cancel
  * touches the task (a parent and its copies that had not started) and nothing else; a replay queues and sends
  * exactly the finished tasks it names (one subscriber's copy, or a parent's finished copies: nobody else is called

@@ -53,7 +53,7 @@ describe("listTasks: a group", () => {
   });
 });
 
-describe("listTasks: a group whose deliverBy value is a number or a boolean (README, the list's group)", () => {
+describe("listTasks: a group whose deliverBy value is a number or a boolean (docs/API.md, the list's group)", () => {
   // The value orders by what it is, not how it is spelt: `1.0`, `1` and `"1"` are one group, listed as `group=1`
   // (the form a task view's `group` shows), never as `group=1.0`; an integer past 2^53 is listed as written.
   it.each([

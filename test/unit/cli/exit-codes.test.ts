@@ -35,7 +35,7 @@ async function answered(
 const getAnswered = (status: number, headers: Record<string, string> = {}) => answered(status, headers);
 
 /**
- * Each 5xx a whole request may meet (the README's per-status table, "Typed client"), with the exit code it must
+ * Each 5xx a whole request may meet (docs/API.md's per-status table, "Typed client"), with the exit code it must
  * give: 3 ("may be retried") only where the client itself retries, 4 where it does not because a repeat does not
  * mend it, which a script reading 3 as "run it again" would otherwise repeat forever.
  */

@@ -5,7 +5,7 @@ import { loadEnvironmentConfig } from "../../../shared/config/index.js";
 import { resolveCallback } from "../../../shared/domain/callback-resolution.js";
 
 /**
- * README: "every command's help ends with an example". An example aimed at the local cloud (`--api
+ * docs/API.md: "every command's help ends with an example". An example aimed at the local cloud (`--api
  * http://127.0.0.1:3000`) is what a new user pastes first, so each `tasks add` among them must make a request the
  * local environment accepts: its callback has to resolve (the local topics have no default callback).
  */
@@ -75,7 +75,7 @@ describe("help examples everywhere", () => {
     ]);
   }
 
-  it("every command's and command group's help ends with an example, as README says", async () => {
+  it("every command's and command group's help ends with an example, as docs/API.md says", async () => {
     // Prepare
     const paths = commandPaths(buildProgram({ out: () => {}, err: () => {}, env: {} }));
 

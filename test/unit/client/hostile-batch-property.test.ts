@@ -9,7 +9,7 @@ import { addBodiesOf, type SeenRequest } from "./fakes.js";
  * can (the scenarios one by one are in hostile-server, add-batching-failed and add-tasks-refused): every call ends,
  * each caller gets its own task (its id names its own add) or a PunctualError — never another caller's — and every
  * request for an add carries the one key it was given. Results swapped between adds of one topic are left out: an
- * item's answer names only its task, so no client can tell them apart (README, "Batch add").
+ * item's answer names only its task, so no client can tell them apart (docs/API.md, `POST /v1/tasks/batch`).
  */
 const MODES = [
   "added",

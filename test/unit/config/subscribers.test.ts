@@ -106,7 +106,7 @@ describe("topic subscribers (fan-out) in the configuration", () => {
       "b",
     ]);
   });
-  it("a runtime settings document removes subscribers with null: the topic is plain again (README: Changing subscribers)", () => {
+  it("a runtime settings document removes subscribers with null: the topic is plain again (docs/API.md: Changing subscribers)", () => {
     const deployed = parseConfig({
       name: "t",
       system: { allowedCallbackHosts: ["*.example.com"] },

@@ -3,7 +3,7 @@
  * queued shape, pinned as a fixture written by today's code (test/unit/contract/shapes/*.json). During a deploy
  * CloudFormation updates the functions one by one, so an old relay feeds a new deliver function, Scheduler
  * schedules made a year ago fire their Input into today's relay, and items written months ago are read by new
- * code. The rule (README "Upgrading"):
+ * code. The rule (docs/OPERATIONS.md "Upgrading"):
  *
  * - A fixture is never edited or deleted: it is what a deployed stack holds. A change of shape adds a fixture
  *   beside the old one, and both must keep passing their reader tests.
@@ -528,7 +528,7 @@ describe("the runtime settings document", () => {
   });
 
   it("a row this version does not know is refused (a typo must not pass): functions keep their last good settings", () => {
-    // Deliberately strict, unlike the shapes above: see README "Upgrading" for what that means during a deploy.
+    // Deliberately strict, unlike the shapes above: see docs/OPERATIONS.md "Upgrading" for what that means during a deploy.
     const later = { topics: { demo: { ...document.topics.demo, [LATER]: 1 } } };
     expect(applyRuntimeSettings(config, later).ok).toBe(false);
   });

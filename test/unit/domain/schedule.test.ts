@@ -246,7 +246,7 @@ describe("occurrences", () => {
     // Both day fields restricted: OR (Vixie cron), the 13th or any Friday; `+` before the weekday makes it AND.
     ["0 0 13 * 5", ["2027-01-01", "2027-01-08", "2027-01-13"]],
     ["0 0 13 * +5", ["2027-08-13", "2028-10-13", "2029-04-13"]],
-  ])("calendar rules as README states them: %s", (cron, days) => {
+  ])("calendar rules as docs/API.md states them: %s", (cron, days) => {
     const runs = occurrencesBetween(
       { cron, timezone: "UTC" },
       at("2027-01-01T00:00:00Z") - 1,
@@ -437,7 +437,7 @@ describe("validation", () => {
     expect(isKnownTimeZone(zone)).toBe(false);
   });
 
-  it("reads IANA's fixed-offset zones with IANA's (POSIX) sign, as README says: noon in Etc/GMT+5 is 17:00Z", () => {
+  it("reads IANA's fixed-offset zones with IANA's (POSIX) sign, as docs/API.md says: noon in Etc/GMT+5 is 17:00Z", () => {
     const runs = occurrencesBetween(
       { cron: "0 12 * * *", timezone: "Etc/GMT+5" },
       at("2027-01-01T00:00:00Z"),
@@ -448,7 +448,7 @@ describe("validation", () => {
     expect(runs.map(iso)).toEqual(["2027-01-01T17:00:00.000Z"]);
   });
 
-  // README: "Letter case is free, as Intl's". `europe/berlin` was taken and `utc` refused with a 400.
+  // docs/API.md: "Letter case is free, as Intl's". `europe/berlin` was taken and `utc` refused with a 400.
   it.each(["utc", "Utc", "uTC"])("knows UTC in any letter case (%s), as every other zone", (zone) => {
     expect(isKnownTimeZone(zone)).toBe(true);
     const runs = occurrencesBetween(

@@ -6,7 +6,7 @@ import { DEFAULT_LOCAL_SIGNING_SECRET } from "#local/cloud/local-cloud.js";
 import { verificationKeys } from "#shared/security/signing.js";
 
 /**
- * README ("Run it locally"): `npm start` prints a fan-out topic's key per subscriber, each subscriber's receiver
+ * docs/OPERATIONS.md ("The local cloud"): `npm start` prints a fan-out topic's key per subscriber, each subscriber's receiver
  * verifying only its own, and the local receiver is how one tries callbacks out. A subscriber's copies are signed
  * with its own key, so a receiver that could derive only the topic's key refused every one of them (400, dead-lettered).
  * This runs the bin itself, as a user does, on a free port.

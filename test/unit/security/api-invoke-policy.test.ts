@@ -1,5 +1,5 @@
 /**
- * The README's least-privilege producer policy (`execute-api:Invoke`), evaluated with iam-simulate against the
+ * docs/API.md's least-privilege producer policy (`execute-api:Invoke`), evaluated with iam-simulate against the
  * ARN API Gateway presents for a request: `arn:aws:execute-api:<region>:<account>:<api-id>/<stage>/<METHOD>/<path>`,
  * the stage `$default` (the only stage the stack makes) and the path as requested (path parameters are values,
  * not `{id}`). A producer may add tasks (alone and in batches) and nothing else.
@@ -9,18 +9,18 @@ import { describe, expect, it } from "vitest";
 import { API_ROUTE_KEYS } from "#shared/api/routes.js";
 import { evaluate } from "../../support/iam.js";
 
-const README = readFileSync(new URL("../../../README.md", import.meta.url), "utf8");
-/** The example values the README's policy names. */
+const API_DOC = readFileSync(new URL("../../../docs/API.md", import.meta.url), "utf8");
+/** The example values the documented policy names. */
 const REGION = "eu-west-1";
 const ACCOUNT = "111122223333";
 const API_ID = "a1b2c3d4e5";
 const PRODUCER = `arn:aws:iam::${ACCOUNT}:role/order-service`;
 
-/** The ```json block of README's section that follows `marker`. */
+/** The ```json block of docs/API.md's section that follows `marker`. */
 function policyAfter(marker: string): unknown {
-  const at = README.indexOf(marker);
-  expect(at, `README has no "${marker}"`).toBeGreaterThanOrEqual(0);
-  const block = /```json\n([\s\S]*?)\n```/.exec(README.slice(at));
+  const at = API_DOC.indexOf(marker);
+  expect(at, `docs/API.md has no "${marker}"`).toBeGreaterThanOrEqual(0);
+  const block = /```json\n([\s\S]*?)\n```/.exec(API_DOC.slice(at));
   expect(block, `no json block after "${marker}"`).not.toBeNull();
   return JSON.parse(block?.[1] ?? "");
 }
@@ -54,7 +54,7 @@ async function decisionFor(policy: unknown, request: string): Promise<string> {
   });
 }
 
-describe("README's producer policy (execute-api:Invoke)", () => {
+describe("docs/API.md's producer policy (execute-api:Invoke)", () => {
   it("allows adding tasks, alone and in batches, and no other route or unmatched request", async () => {
     // Prepare
     const policy = policyAfter("**A producer's policy**");
@@ -68,8 +68,8 @@ describe("README's producer policy (execute-api:Invoke)", () => {
     expect(allowed).toEqual(["POST /v1/tasks", "POST /v1/tasks/batch"]);
   });
 
-  it("the wildcard the README warns against would also allow replay and run now", async () => {
-    // Prepare: the README's policy with its two resources replaced by one `POST/v1/tasks*`.
+  it("the wildcard docs/API.md warns against would also allow replay and run now", async () => {
+    // Prepare: the documented policy with its two resources replaced by one `POST/v1/tasks*`.
     const policy = policyAfter("**A producer's policy**") as {
       Statement: { Resource: string[] }[];
     };
@@ -84,15 +84,15 @@ describe("README's producer policy (execute-api:Invoke)", () => {
     const run = await decisionFor(wildcard, "POST /v1/tasks/01JD3Q8Z9X4W5V6T7S8R9QAB0C/run");
 
     // Assess
-    expect(README).toContain("`POST/v1/tasks*`");
+    expect(API_DOC).toContain("`POST/v1/tasks*`");
     expect([replay, run]).toEqual(["Allowed", "Allowed"]);
   });
 });
 
-describe("a route with the topic in its path can be granted per topic (README)", () => {
+describe("a route with the topic in its path can be granted per topic (docs/API.md)", () => {
   it("an Invoke on POST/v1/topics/orders/pause pauses orders only", async () => {
     // Prepare
-    expect(README).toContain("`POST/v1/topics/orders/pause`");
+    expect(API_DOC).toContain("`POST/v1/topics/orders/pause`");
     const policy = {
       Version: "2012-10-17",
       Statement: [

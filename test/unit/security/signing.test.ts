@@ -129,7 +129,7 @@ describe("signingSecretLoader", () => {
     expect(new Webhook(topicSigningKey(previous, "demo")).verify(PAYLOAD, { ...headers })).toBeTruthy();
   });
 
-  it("re-reads the secret after its max age, so a rotation reaches a warm container (README's procedure)", async () => {
+  it("re-reads the secret after its max age, so a rotation reaches a warm container (docs/CALLBACKS.md's procedure)", async () => {
     // Prepare: a warm container that read the old secret; the operator then puts the rotation document.
     const old = newSecret();
     const next = newSecret();

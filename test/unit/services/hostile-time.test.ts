@@ -613,7 +613,7 @@ describe("time: clocks that disagree, Lambdas frozen mid-step", () => {
     await run;
     await drain(sim);
 
-    // Assess: the follower may go first (the move put the head behind it, README "reschedule").
+    // Assess: the follower may go first (the move put the head behind it, docs/API.md "reschedule").
     expect(timesCalled(calls, head)).toBe(0);
     expect(broken(sim, calls, [follower, moved])).toEqual([]);
     expect(timesCalled(calls, follower)).toBe(1);

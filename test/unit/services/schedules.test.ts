@@ -791,7 +791,7 @@ describe("materializing", () => {
     ["latest", 10],
     ["none", 9],
   ] as const)(
-    "catch_up %s: a schedule whose topic left the config during an outage is paused counting that run's occurrences (%i), its backlog dropped with the pause, uncounted (README)",
+    "catch_up %s: a schedule whose topic left the config during an outage is paused counting that run's occurrences (%i), its backlog dropped with the pause, uncounted (docs/API.md)",
     async (catchUp, counted) => {
       // Prepare: a minute schedule on demo, then three hours without a run, during which demo leaves the config.
       const h = harness();
@@ -995,7 +995,7 @@ describe("how far behind the materializer is (its lag, in each run's summary)", 
     expect(run).toMatchObject({ schedules: 250, occurrences: 500, failures: 0, lagSeconds: 60 });
   });
 
-  it("after a three-hour outage a minute schedule's missed occurrences are each made once, late, at most 150 a run, none skipped (README: 'never skipped')", async () => {
+  it("after a three-hour outage a minute schedule's missed occurrences are each made once, late, at most 150 a run, none skipped (docs/API.md: 'never skipped')", async () => {
     // Prepare: made inline up to 00:04 at creation; then no run until 03:00.
     const h = harness();
     await createSchedule(h.deps, body({ cron: "* * * * *" }));

@@ -15,7 +15,7 @@ import { type Sim, simulate } from "../../support/pipeline-sim.js";
  * cancelled one cancelled and never called, a moved one `rescheduled`), no callback before its task's due time,
  * and each group's first callbacks in group order wherever the chaos checker's rule asks it: the earlier task
  * acknowledged before the later one was due (a late write may sort before a task already called; a moved task's
- * new id aside: it goes behind what was already due when it moved, README "reschedule", which its sort key,
+ * new id aside: it goes behind what was already due when it moved, docs/API.md "reschedule", which its sort key,
  * keeping the acceptance ULID, does not say). No message is lost here (a loss reorders by itself: the sweeper's
  * crash-point specs cover those), and a refused entry is never followed by an accepted one of its group in the
  * same call: that is the documented known limit (docs/RELIABILITY.md, "One SendMessageBatch per wave"), pinned in
@@ -124,7 +124,7 @@ interface World {
   readonly accepted: string[];
   readonly cancelled: Set<string>;
   readonly moved: Set<string>;
-  /** A moved task's new id: it keeps its acceptance ULID but goes behind what was already due (README). */
+  /** A moved task's new id: it keeps its acceptance ULID but goes behind what was already due (docs/API.md). */
   readonly successors: Set<string>;
   readonly calls: { readonly id: string; readonly atMs: number; readonly ok: boolean }[];
   /** When each add was answered 2xx (sim clock, and the step: one clock reading spans many steps). */

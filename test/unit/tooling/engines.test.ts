@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 
 /**
  * `npm ci` prints an EBADENGINE warning for every installed package whose `engines.node` excludes the Node
- * running it. The project supports the oldest and newest lines its own `engines` names (README, "Node
+ * running it. The project supports the oldest and newest lines its own `engines` names (docs/OPERATIONS.md, "Node
  * versions"), so every locked package must accept both; a dependency that needs a newer Node fails here, not as
  * a warning on a user's machine.
  */

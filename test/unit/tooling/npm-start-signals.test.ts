@@ -5,7 +5,7 @@ import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
 
 /**
- * README ("Run it locally"): SIGTERM stops the local cloud in order and leaves no process behind. A supervisor
+ * docs/OPERATIONS.md ("The local cloud"): SIGTERM stops the local cloud in order and leaves no process behind. A supervisor
  * (systemd, a CI step, `kill %1`) signals the process it started, `npm start`, and npm passes the signal to its
  * child only: the `sh -c` running the script. Without `exec` that shell dies and the local cloud it started runs
  * on, orphaned, holding its ports. This runs our `start` script's own wording through npm, with a stand-in for

@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { tableAfter } from "./readme.js";
 
 /**
- * README's alarms table is what an on-call reader looks an alarm up in: it lists every alarm the stack creates
+ * docs/OPERATIONS.md's alarms table is what an on-call reader looks an alarm up in: it lists every alarm the stack creates
  * (by its construct id, the last part of the alarm's name) and none it does not.
  */
 function alarmIdsInStack(): Set<string> {
@@ -17,15 +17,15 @@ function alarmIdsInStack(): Set<string> {
   );
 }
 
-function alarmIdsInReadme(): Set<string> {
+function alarmIdsInDocs(): Set<string> {
   const cells = tableAfter("The alarms (each notifies the topic").map(([alarms]) => alarms ?? "");
   return new Set(cells.flatMap((cell) => [...cell.matchAll(/`(\w+Alarm)`/g)].map((m) => m[1] as string)));
 }
 
-describe("README alarms table", () => {
+describe("the alarms table (docs/OPERATIONS.md)", () => {
   it("lists exactly the alarms the stack creates", () => {
     const stack = alarmIdsInStack();
     expect(stack.size).toBeGreaterThanOrEqual(15);
-    expect([...alarmIdsInReadme()].sort()).toEqual([...stack].sort());
+    expect([...alarmIdsInDocs()].sort()).toEqual([...stack].sort());
   });
 });

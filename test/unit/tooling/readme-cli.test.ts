@@ -2,15 +2,16 @@ import { readFileSync } from "node:fs";
 import type { Command, Option } from "commander";
 import { describe, expect, it } from "vitest";
 import { buildProgram } from "../../../cli/main.js";
-import { readme } from "./readme.js";
+import { userDocs } from "./readme.js";
 
 /**
- * README documents the CLI where each feature is described (`tasks add` beside the add, `topics replay` beside
- * the replay): every command and option `npx punctual` defines must be named there, and every `npx punctual …`
- * the README shows must be a command and options that exist, so neither side can drift from the other.
+ * The user docs (README and the reference documents it links to, ./readme.ts) document the CLI where each feature
+ * is described (`tasks add` beside the add, `topics replay` beside the replay): every command and option
+ * `npx punctual` defines must be named there, and every `npx punctual …` they show must be a command and options
+ * that exist, so neither side can drift from the other.
  */
-/** Whitespace folded: a command may be wrapped across two lines of the README. */
-const flat = readme.replace(/\s+/g, " ");
+/** Whitespace folded: a command may be wrapped across two lines of a document. */
+const flat = userDocs.replace(/\s+/g, " ");
 const program = buildProgram({ out: () => {}, err: () => {}, env: {} } as never);
 
 const visible = (command: Command): Option[] => command.options.filter((option) => !option.hidden);
@@ -37,9 +38,9 @@ function documented(path: string[]): boolean {
 
 /** Every `npx punctual …` in a bash block or a code span, up to a comment, pipe or the span's end. */
 function invocations(): string[][] {
-  const blocks = [...readme.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
+  const blocks = [...userDocs.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) => m[1] ?? "");
   const lines = blocks.flatMap((block) => block.replace(/\\\n\s*/g, " ").split("\n"));
-  const spans = [...readme.replace(/```[\s\S]*?```/g, "").matchAll(/`([^`]+)`/g)].map((m) =>
+  const spans = [...userDocs.replace(/```[\s\S]*?```/g, "").matchAll(/`([^`]+)`/g)].map((m) =>
     (m[1] ?? "").replace(/\s+/g, " "),
   );
   return [...lines, ...spans]
@@ -70,7 +71,7 @@ function problemsOf(words: string[]): string[] {
   return flags.filter((flag) => !known(flag)).map((flag) => `${path.join(" ")}: no option ${flag}`);
 }
 
-describe("README CLI reference", () => {
+describe("the user docs' CLI reference", () => {
   it("names every command", () => {
     const missing = leaves(program)
       .map(({ path }) => path)

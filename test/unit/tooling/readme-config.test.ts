@@ -8,16 +8,17 @@ import {
   topicSettingsSchema,
 } from "../../../shared/config/schema.js";
 import { taskTableSchema } from "../../../shared/config/table-capacity.js";
-import { readme, tableAfter } from "./readme.js";
+import { tableAfter, userDocument } from "./readme.js";
 
 /**
- * README "Configuration" is the reference an operator writes an environment file from: every field of the zod
+ * docs/OPERATIONS.md "Configuration" is the reference an operator writes an environment file from: every field of the zod
  * schema is there with its default and range, and no row names a field the schema lacks. Checked here so that a
  * field added to the schema (or a default changed) cannot leave the reference behind.
  */
-const configuration = readme.slice(
-  readme.indexOf("\n## Configuration"),
-  readme.indexOf("\n## Topic settings"),
+const reference = userDocument["docs/OPERATIONS.md"];
+const configuration = reference.slice(
+  reference.indexOf("\n## Configuration"),
+  reference.indexOf("\n## Topic settings"),
 );
 
 /** The rows of the topic settings table (the one after "The `system` section holds defaults"): cells per row. */
@@ -64,7 +65,7 @@ function boundsOf(schema: z.core.$ZodType): { min: number | null; max: number | 
   return { min, max };
 }
 
-describe("README configuration reference", () => {
+describe("the configuration reference (docs/OPERATIONS.md)", () => {
   it("the topic settings table has exactly the rows of topicSettingsSchema", () => {
     expect([...topicTableRows().keys()].sort()).toEqual(Object.keys(topicSettingsSchema.shape).sort());
   });

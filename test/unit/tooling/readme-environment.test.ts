@@ -4,7 +4,7 @@ import { describe, expect, it } from "vitest";
 import { tableAfter } from "./readme.js";
 
 /**
- * README "Environment variables" lists every `PUNCTUAL_*` variable the code reads, and only those. Not listed:
+ * docs/OPERATIONS.md "Environment variables" lists every `PUNCTUAL_*` variable the code reads, and only those. Not listed:
  * `PUNCTUAL_BUNDLED_ENVIRONMENT`, an esbuild define (cdk/lib/bundling.ts) rather than a variable anyone sets, and
  * the end-to-end suite's `PUNCTUAL_E2E_*`, which localstack/README.md lists.
  */
@@ -12,7 +12,7 @@ const root = new URL("../../../", import.meta.url);
 const NOT_VARIABLES = new Set(["PUNCTUAL_BUNDLED_ENVIRONMENT"]);
 
 function tableVariables(): Set<string> {
-  const cells = tableAfter("### Environment variables").map(([variables]) => variables ?? "");
+  const cells = tableAfter("\n## Environment variables").map(([variables]) => variables ?? "");
   return new Set(
     cells.flatMap((cell) => [...cell.matchAll(/`(PUNCTUAL_[A-Z0-9_]+)`/g)].map((m) => m[1] as string)),
   );
@@ -53,7 +53,7 @@ function variablesInCode(rooms: readonly string[], withTests = false): Set<strin
   return names;
 }
 
-describe("README environment variables", () => {
+describe("the environment variables table (docs/OPERATIONS.md)", () => {
   it("lists every PUNCTUAL_* variable the code reads (tests aside)", () => {
     const read = variablesInCode(SOURCE_ROOMS);
     const listed = tableVariables();

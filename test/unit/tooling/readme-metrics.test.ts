@@ -5,7 +5,7 @@ import { METRIC } from "../../../shared/domain/metrics.js";
 import { tableAfter } from "./readme.js";
 
 /**
- * README's metrics table is what an operator builds alarms and queries from: it lists every metric the functions
+ * docs/OPERATIONS.md's metrics table is what an operator builds alarms and queries from: it lists every metric the functions
  * emit and none they do not. A metric is emitted where runtime code passes `METRIC.<key>` to `addMetric`.
  */
 const root = new URL("../../../", import.meta.url);
@@ -21,7 +21,7 @@ function runtimeSources(dir: string): string[] {
     .map((entry) => readFileSync(path.join(entry.parentPath, entry.name), "utf8"));
 }
 
-describe("README metrics table", () => {
+describe("the metrics table (docs/OPERATIONS.md)", () => {
   it("lists exactly the metric names of shared/domain/metrics.ts", () => {
     expect(metricsTable().sort()).toEqual(Object.values(METRIC).sort());
   });

@@ -3,12 +3,14 @@ import { describe, expect, it } from "vitest";
 import { ROUTES } from "../../../client/routes.js";
 import { API_ROUTES } from "../../../shared/api/routes.js";
 import { topicSettingsSchema } from "../../../shared/config/schema.js";
-import { readme, tableAfter } from "./readme.js";
+import { tableAfter, userDocs } from "./readme.js";
 
 /**
- * README "API (v1)" opens with every route the API serves: exactly the route table's rows, so none is missed; each
- * route's section names its typed client method; and every `curl` example calls one of those routes, with a status
- * its route answers and field names its answers have (as docs/openapi.json, generated from the route schemas, says).
+ * README "API (v1)" holds the table of every route the API serves: exactly the route table's rows, so none is
+ * missed; the user docs (README and the reference documents, docs/API.md holding each route's section:
+ * ./readme.ts) name every typed client method; and every `curl` example they show calls one of those routes, with
+ * a status its route answers and field names its answers have (as docs/openapi.json, generated from the route
+ * schemas, says).
  */
 const openapi = JSON.parse(readFileSync(new URL("../../../docs/openapi.json", import.meta.url), "utf8")) as {
   paths: Record<string, Record<string, { responses?: Record<string, unknown> }>>;
@@ -18,16 +20,16 @@ function routesTable(): string[] {
   return tableAfter("**Routes** (the route table").map(([route]) => (route ?? "").replace(/`/g, ""));
 }
 
-/** README's bash blocks, a `\\` continuation joined to its line. */
+/** The user docs' bash blocks, a `\\` continuation joined to its line. */
 function bashBlocks(): string[][] {
-  return [...readme.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) =>
+  return [...userDocs.matchAll(/```bash\n([\s\S]*?)```/g)].map((m) =>
     (m[1] ?? "").replace(/\\\n\s*/g, " ").split("\n"),
   );
 }
 
 /**
- * Each `curl` of a bash block: its method (`-X`, else POST with `-d`, else GET), its path, and the status README
- * shows for it (`# 201 …` after it on its line, else the first such comment line before the next curl), if any.
+ * Each `curl` of a bash block: its method (`-X`, else POST with `-d`, else GET), its path, and the status the docs
+ * show for it (`# 201 …` after it on its line, else the first such comment line before the next curl), if any.
  */
 function curlCalls(): { method: string; path: string; status?: string }[] {
   return bashBlocks().flatMap((lines) =>
@@ -62,7 +64,7 @@ describe("README routes table", () => {
   });
 
   it("names every method of the typed client (client/routes.ts)", () => {
-    const named = (method: string) => new RegExp(`\\b${method}\\b`).test(readme);
+    const named = (method: string) => new RegExp(`\\b${method}\\b`).test(userDocs);
     expect(Object.keys(ROUTES).filter((method) => !named(method))).toEqual([]);
   });
 

@@ -21,10 +21,10 @@ import { memoryLogger } from "../../../support/logger.js";
 import { MemoryTaskStore } from "../../../support/memory-task-store.js";
 
 /**
- * README "Callback contract", as a receiver lives it: a task added through the real add service (the body parsed
+ * docs/CALLBACKS.md "Callback contract", as a receiver lives it: a task added through the real add service (the body parsed
  * as the API parses it), delivered by the real deliver code and callback client to a real HTTP server on
  * 127.0.0.1, signed by the loader deliver runs with (the stored value a rotation document, as Secrets Manager
- * would answer it), and verified with the README's recipe — `new Webhook(key).verify(rawBody, request.headers)` —
+ * would answer it), and verified with the recipe README and docs/CALLBACKS.md show — `new Webhook(key).verify(rawBody, request.headers)` —
  * using each key `npx punctual key` prints (`verificationKeys`).
  */
 const current = `whsec_${randomBytes(32).toString("base64")}`;
@@ -51,7 +51,7 @@ const answers: number[] = [];
 
 function receive(request: IncomingMessage, rawBody: Buffer): Received {
   const verified = keys.map((key) => {
-    // README: the recipe, line for line.
+    // README / docs/CALLBACKS.md: the recipe, line for line.
     const webhook = new Webhook(key);
     try {
       return webhook.verify(rawBody, request.headers as Record<string, string>);
@@ -134,7 +134,7 @@ async function deliver(store: MemoryTaskStore, task: { taskId: string; pk: strin
 const request = (content: string, extra = "") =>
   `{ "topic": "demo", "delay_seconds": 0, "callback": { "url": "${base}/hook" }${extra}, "content": ${content} }`;
 
-describe("README's receiver recipe against a real delivered callback", () => {
+describe("the documented receiver recipe against a real delivered callback", () => {
   it("is the rotation's two keys, current first, each a whsec_ key of 32 bytes", () => {
     expect(keys).toHaveLength(2);
     for (const key of keys) expect(Buffer.from(key.slice("whsec_".length), "base64")).toHaveLength(32);
