@@ -21,6 +21,7 @@ import {
   CLEAN_UP_RESERVE_MS,
   checkItemSize,
   claimExpiry,
+  FOLLOW_UP_CALL_MS,
   hashRequest,
   inTime,
   keptWhileClaimed,
@@ -71,12 +72,16 @@ export const ARMING_RESERVE_MS = 1_000;
  * task then answered 503 "not accepted"), and every item answered 503.
  */
 const WRITES_CLEAN_UP_RESERVE_MS = CLEAN_UP_RESERVE_MS + ARMING_RESERVE_MS / 2;
+/** What the batch's writes leave of the invocation when they hang (`inTime`): the arms' reserve and their own. */
+const WRITES_RESERVE_MS = CLEAN_UP_RESERVE_MS + ARMING_RESERVE_MS;
 /**
- * What the claims leave of the invocation when they hang (`inTime`): as the writes after them, which would have no
- * time left otherwise. A given-up claim is one whose outcome is unknown, as a failed one (the single claim settles
- * it, or the item answers 503).
+ * What the claims leave of the invocation when they hang (`inTime`): the writes after them, and time of their own
+ * for those writes (`FOLLOW_UP_CALL_MS`). Given up at the writes' own deadline, a hung claim left them none: refused
+ * unsent, every item of the batch answered 503 (a keyless one too, which needs no claim), where only the keyed items
+ * had lost their batched way. A given-up claim is one whose outcome is unknown, as a failed one (the single claim
+ * settles it, or the item answers 503).
  */
-const CLAIMS_RESERVE_MS = CLEAN_UP_RESERVE_MS + ARMING_RESERVE_MS;
+const CLAIMS_RESERVE_MS = WRITES_RESERVE_MS + FOLLOW_UP_CALL_MS;
 /**
  * What an item added through the single add (`added`) leaves of the invocation: it answers 503 then, as if its add
  * had failed. The batch answers only once every item has, and the per-item path runs beside the batched one: a keyed
@@ -469,7 +474,7 @@ async function writeAll(
   // call's; those answered by then are kept, and armed in the time left for it.
   const perhapsWritten = (items: readonly MintedItem[]) => () =>
     items.map(({ task }) => ({ taskId: task.taskId, maybeWritten: true }));
-  const givingUp = { keepsWhatIsDone: true, reserveMs: CLEAN_UP_RESERVE_MS + ARMING_RESERVE_MS };
+  const givingUp = { keepsWhatIsDone: true, reserveMs: WRITES_RESERVE_MS };
   const failures = await Promise.all([
     plain.length > 0
       ? inTime(deps, (signal) => deps.store.putNewMany(entries(plain), { signal }), givingUp).catch(

@@ -255,11 +255,14 @@ async function cancelledMeanwhile(
   copies: readonly TaskRecord[],
 ): Promise<boolean> {
   // The read is a step of the add (given up with the clean-up's reserve left, as the writes before it), the
-  // removals a clean-up (given up before the route's early answer, `cleanUpCall`).
+  // removals a clean-up (given up before the route's early answer, `cleanUpCall`). A removal that hung is followed
+  // by the add's own clean-up: the removal again (`removeCopies`), the parent's read, then the copy's take-back or
+  // sweep index entry (`leaveUnarmedCopies`). Given up at their deadline, it left them none: refused, and the
+  // cancelled parent's copy stayed `scheduled` for a later task of its lane to have the relay forward it.
   if (!(await cancelled(deps, parent, CLEAN_UP_RESERVE_MS))) return false;
-  await eachSettled(copies, (copy) =>
-    cleanUpCall(deps, (signal) => deps.store.removeScheduled(copy.taskId, { signal })),
-  );
+  const removal = (copy: TaskRecord) => (signal: AbortSignal) =>
+    deps.store.removeScheduled(copy.taskId, { signal });
+  await eachSettled(copies, (copy) => cleanUpCall(deps, removal(copy), { followUps: 3 }));
   return true;
 }
 

@@ -657,6 +657,29 @@ describe("addTasksBatch: its clean-up hangs", () => {
     expect(claims?.aborted).toBe(true);
   });
 
+  it("writes and arms the keyless items when the batched path's key claims hang until given up", async () => {
+    // Prepare: a keyed item's batch claim never answers (given up, its key is claimed on the single add's way); a
+    // keyless item's batch write, which waits for the claims, takes a round trip, as DynamoDB's does
+    const f = batchFixture();
+    f.store.claimIdempotencyKeys = () => hangs();
+    f.store.putNewMany = afterRoundTrip(
+      f.store.putNewMany.bind(f.store),
+      (_entries, options) => options?.signal,
+    );
+    const { timeLeftMs, earlyAnswer } = invocation(TIME_LEFT_MS);
+    const tasks = [keyed(), item()];
+
+    // Act
+    const answer = Promise.race([addTasksBatch({ ...f.deps, timeLeftMs }, { tasks }), earlyAnswer]);
+    await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
+
+    // Assess: the hung claim costs the keyed item its batched way only; the keyless item is written and armed
+    const outcome = await answer;
+    expect(outcome === "early answer" ? [] : outcome.results.map((r) => r.status)).toEqual([201, 201]);
+    expect(f.batchWrites).toHaveLength(1);
+    expect(f.timerQueue.armed).toHaveLength(2);
+  });
+
   it("answers a single-add item 201 before the route's early answer when a keyed group's claim hangs", async () => {
     // Prepare: a keyed group of two claims its keys one at a time; the first claim never answers. A keyless fan-out
     // item takes the single add (written and armed at once)

@@ -759,6 +759,52 @@ describe("fan-out add: its clean-up hangs", () => {
     expect(errors).toContain("reading a fan-out parent before indexing its unarmed copies failed");
     expect(read?.aborted).toBe(true);
   });
+  it.each([
+    { kind: "without a key", extra: {} },
+    { kind: "with a key", extra: { idempotency_key: "k-cancelled-hung-removal" } },
+  ])(
+    "$kind, takes back a cancelled parent's copy whose first removal hung, in the time kept for the calls after it",
+    async ({ extra }) => {
+      // Prepare: the parent's DELETE runs right after its write (it finds no copy and answers 200); the add's
+      // read after the copies' writes sees it, and its removal of audit's copy hangs once (a dropped connection);
+      // every other call takes a round trip, as DynamoDB's do
+      const f = setup();
+      const { timeLeftMs, earlyAnswer } = invocation(TIME_LEFT_MS);
+      const putNew = f.store.putNew.bind(f.store);
+      let cancelled: Awaited<ReturnType<typeof cancelTask>> | undefined;
+      f.store.putNew = async (task, options) => {
+        const created = await putNew(task, options);
+        if (task.fanOut) cancelled = await cancelTask({ ...f.deps, store: f.store }, task.taskId);
+        return created;
+      };
+      f.store.get = afterRoundTrip(f.store.get.bind(f.store), (_taskId, options) => options?.signal);
+      const removeScheduled = afterRoundTrip(
+        f.store.removeScheduled.bind(f.store),
+        (_taskId, options) => options?.signal,
+      );
+      let hung = false;
+      f.store.removeScheduled = (taskId, options) => {
+        if (hung || subscriberOf(f, taskId) !== "audit") return removeScheduled(taskId, options);
+        hung = true;
+        return hangs();
+      };
+      const deps = { ...f.deps, timeLeftMs };
+
+      // Act
+      const added = addTask(deps, { body: orderBody(extra) }).catch((error: unknown) => error);
+      const answer = Promise.race([added, earlyAnswer]);
+      await vi.advanceTimersByTimeAsync(TIME_LEFT_MS);
+
+      // Assess: the DELETE answered 200, so no copy may stay `scheduled` (a later task of its lane has the relay
+      // forward it): audit's removal is made again, or its copy taken back, after the hung one is given up
+      const outcome = await answer;
+      expect(outcome).not.toBe("early answer");
+      expect(cancelled?.status).toBe("cancelled");
+      expect(hung).toBe(true);
+      expect([...f.store.tasks.values()].filter((t) => t.status === "scheduled")).toEqual([]);
+      expect(f.timerQueue.armed).toEqual([]);
+    },
+  );
 });
 
 describe("fan-out copies and the sweep index (issue 13.2)", () => {
