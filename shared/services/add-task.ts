@@ -281,6 +281,7 @@ async function writeOrRemove(deps: AddTaskDeps, task: TaskRecord): Promise<"crea
       deps.store.putNew(task, { sweepIndex: indexedOnAdd(task, deps.config.sweeper), signal }),
     );
   } catch (error) {
+    if (wasNeverSent(error)) throw error;
     if (task.idempotencyKey === undefined) {
       try {
         const removal = (signal: AbortSignal) => deps.store.removeScheduled(task.taskId, { signal });
@@ -632,7 +633,7 @@ export async function inTime<T>(
   // small function's CPU): refused unsent. Sent, it was aborted a tick later all the same, after costing its
   // serialization and request CPU — 190 such calls took ~200 ms here, eating the margin before the route's early
   // answer (docs/RELIABILITY.md, "What one failure costs").
-  if (timeLeftMs <= 0) throw outOfTime();
+  if (timeLeftMs <= 0) throw Object.assign(outOfTime(), { [NEVER_SENT]: true });
   const started = call(abort.signal);
   let timer: NodeJS.Timeout | undefined;
   const late = new Promise<never>((_, reject) => {
@@ -656,6 +657,16 @@ export async function inTime<T>(
  * this bounds one that does not, out of the clean-up's reserve.
  */
 export const ABORTED_ANSWER_MS = 100;
+
+const NEVER_SENT = Symbol("never sent");
+
+/**
+ * Whether `error` is `inTime` refusing a call due past its deadline: the call was never made, so it wrote nothing and
+ * leaves nothing to clean up (each clean-up call would be one more to the table that made the add run late).
+ */
+export function wasNeverSent(error: unknown): boolean {
+  return typeof error === "object" && error !== null && NEVER_SENT in error;
+}
 
 /** A call given up on: named as the SDK names its own timeouts, so it reads as transient (503) wherever it goes. */
 function outOfTime(): Error {

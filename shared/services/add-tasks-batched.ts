@@ -29,6 +29,7 @@ import {
   newRecord,
   removeUnarmed,
   timerNow,
+  wasNeverSent,
   writeAndArm,
 } from "./add-task.js";
 
@@ -471,9 +472,10 @@ async function writeAll(
   const plain = tasks.filter((item) => item.claim === undefined);
   const keyed = tasks.filter((item) => item.claim !== undefined);
   // Writes still unanswered near the deadline (`inTime`) are perhaps written, and cleaned up below as a failed
-  // call's; those answered by then are kept, and armed in the time left for it.
-  const perhapsWritten = (items: readonly MintedItem[]) => () =>
-    items.map(({ task }) => ({ taskId: task.taskId, maybeWritten: true }));
+  // call's; those answered by then are kept, and armed in the time left for it. A call refused as due past its
+  // deadline was never made: its items wrote nothing and leave nothing to clean up.
+  const perhapsWritten = (items: readonly MintedItem[]) => (error: unknown) =>
+    items.map(({ task }) => ({ taskId: task.taskId, maybeWritten: !wasNeverSent(error) }));
   const givingUp = { keepsWhatIsDone: true, reserveMs: WRITES_RESERVE_MS };
   const failures = await Promise.all([
     plain.length > 0
@@ -493,7 +495,7 @@ async function writeAll(
     async ({ index, task }) => {
       deps.onError?.("writing a batch item failed; answered 503 for it", undefined, task.taskId);
       if (task.idempotencyKey !== undefined) {
-        await leaveForTheSweeper(deps, task.taskId, WRITES_CLEAN_UP_RESERVE_MS);
+        if (failed.get(task.taskId)) await leaveForTheSweeper(deps, task.taskId, WRITES_CLEAN_UP_RESERVE_MS);
         results.push([index, unavailableItem("could not store the task; retry it with its idempotency key")]);
         return;
       }

@@ -4,7 +4,7 @@ import { toHttpError } from "#shared/api/errors.js";
 import { groupPartitionKey, parseTaskId, scheduleNameFor } from "#shared/domain/keys.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import { finishedExpiry, type TaskRecord } from "#shared/domain/task.js";
-import { addTask, canonicalJson } from "#shared/services/add-task.js";
+import { addTask, CLEAN_UP_RESERVE_MS, canonicalJson } from "#shared/services/add-task.js";
 import { hungWrite } from "../../support/hung-write.js";
 import { afterRoundTrip, hangs, invocation } from "../../support/invocation.js";
 import { refusal } from "../../support/refusal.js";
@@ -570,6 +570,36 @@ describe("addTask: a task write given up near the deadline", () => {
     // Assess: the 503 left nothing behind, as docs/API.md says of a 503 without a key
     expect(refused).toMatchObject({ status: 503 });
     expect(f.store.tasks.size).toBe(0);
+  });
+
+  it.each([
+    ["without a key", {}],
+    ["with a key", { idempotency_key: "k-never-sent" }],
+  ])("cleans nothing up %s when the write was due past its deadline and never sent", async (_, extra) => {
+    // Prepare: the invocation is already at the write's deadline (the steps before it ran late)
+    const f = fixture();
+    const calls: string[] = [];
+    f.store.removeScheduled = async () => {
+      calls.push("removeScheduled");
+      return true;
+    };
+    f.store.enterSweepIndex = async () => {
+      calls.push("enterSweepIndex");
+      return true;
+    };
+    const deps = { ...f.deps, timeLeftMs: () => CLEAN_UP_RESERVE_MS };
+
+    // Act
+    const refused = toHttpError(
+      await addTask(deps, { body: body({ delay_seconds: 3_600, ...extra }) }).catch(
+        (error: unknown) => error,
+      ),
+    );
+
+    // Assess: a 503, and no clean-up call for a write that never left (each a call to the degraded table)
+    expect(refused).toMatchObject({ status: 503 });
+    expect(f.store.tasks.size).toBe(0);
+    expect(calls).toEqual([]);
   });
 });
 

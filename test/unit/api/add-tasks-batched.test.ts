@@ -312,6 +312,29 @@ describe("addTasksBatch: the batched path", () => {
     expect(f.store.tasks.size).toBe(0);
   });
 
+  it("cleans nothing up when its writes were due past their deadline and never sent", async () => {
+    // Prepare: the invocation is already at the writes' deadline (the steps before them ran late)
+    const f = batchFixture();
+    const calls: string[] = [];
+    f.store.removeScheduled = async () => {
+      calls.push("removeScheduled");
+      return true;
+    };
+    f.store.enterSweepIndex = async () => {
+      calls.push("enterSweepIndex");
+      return true;
+    };
+    const deps = { ...f.deps, timeLeftMs: () => CLEAN_UP_RESERVE_MS + ARMING_RESERVE_MS };
+
+    // Act
+    const answer = await addTasksBatch(deps, { tasks: [item(), item({ delay_seconds: 3_600 }), item()] });
+
+    // Assess: each item refused, and no removal or index entry for writes that never left
+    expect(answer.results.map((r) => r.status)).toEqual([503, 503, 503]);
+    expect(f.store.tasks.size).toBe(0);
+    expect(calls).toEqual([]);
+  });
+
   it("keeps the items whose timers were sent when another timer batch hangs past the deadline", async () => {
     // Prepare: 13 items arm in two SendMessageBatch calls; the second never answers (a dropped connection)
     vi.useFakeTimers();
