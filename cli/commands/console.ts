@@ -7,6 +7,7 @@ import { serviceName } from "../../shared/domain/metrics.js";
 import { authOf, checkedApiUrl, type GlobalOptions } from "../connection.js";
 import { UsageError } from "../exit-codes.js";
 import type { CliIo } from "../output.js";
+import { untilStopped } from "../until-stopped.js";
 import { wholeNumber } from "../whole-number.js";
 
 interface ConsoleOptions {
@@ -18,7 +19,7 @@ interface ConsoleOptions {
 /**
  * `punctual console`: the console page on this machine against a deployed stack. The page calls this server,
  * which signs each API call with your AWS credentials (never the browser) and reads CloudWatch for the metrics.
- * Runs until Ctrl-C.
+ * Runs until Ctrl-C, a SIGTERM, or its parent (`npx`) gone (`untilStopped`).
  */
 export function consoleCommand(parent: Command, io: CliIo): void {
   parent
@@ -43,6 +44,8 @@ export function consoleCommand(parent: Command, io: CliIo): void {
       const metricsService = options.metricsService ?? (global.env ? serviceName(global.env) : undefined);
       const region =
         global.region ?? regionOfApiUrl(apiUrl) ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION;
+      // Watched from before the URL is printed: a parent stopped as soon as it reads the URL is seen stopping.
+      const stopped = untilStopped();
       await ensureConsoleBuilt();
       const server = await startConsoleServer({
         apiUrl,
@@ -54,10 +57,7 @@ export function consoleCommand(parent: Command, io: CliIo): void {
         log: (line) => io.err(`${line}\n`),
       }).catch((error: unknown) => Promise.reject(portProblem(error, options) ?? error));
       io.out(`Punctual console for ${apiUrl.origin}: ${server.url}\n(Ctrl-C stops)\n`);
-      await new Promise<void>((resolve) => {
-        process.once("SIGINT", resolve);
-        process.once("SIGTERM", resolve);
-      });
+      await stopped;
       await server.stop();
     });
 }
