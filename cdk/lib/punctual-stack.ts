@@ -118,7 +118,7 @@ function addSigningSecret(
   Validations.of(secret).acknowledge({
     id: "AwsSolutions-SMG4",
     reason:
-      "Every callback receiver verifies with its topic's key, derived from this secret; an automatic rotation would break verification everywhere at once. Rotation is an operator procedure: set the new secret, let receivers accept both derived keys, then retire the old one (README).",
+      'Every callback receiver verifies with its topic\'s key, derived from this secret; an automatic rotation would break verification everywhere at once. Rotation is an operator procedure: set the new secret, let receivers accept both derived keys, then retire the old one (docs/CALLBACKS.md, "Rotating the secret").',
   });
   return secret;
 }

@@ -124,7 +124,7 @@ export class ScheduleMaterializer extends Construct {
       metricName: METRIC.materializerLag,
       threshold: LAG_ALARM_SECONDS,
       minutes: LAG_ALARM_MINUTES,
-      description: `${label}: falling behind: for ${LAG_ALARM_MINUTES} minutes each run has ended leaving a schedule due for more than ${LAG_ALARM_SECONDS} s (ScheduleMaterializerLag: out of time, more due than a run reads, or a cron past its ${MAX_OCCURRENCES_PER_RUN} occurrences a run). Past ${MATERIALIZE_HORIZON_MS / 60_000} minutes (a topic's maxDelay if shorter) its occurrences are made late, later every minute while it lasts. The environment has more occurrences a minute than a run makes (README, schedules "Occurrences per minute"): pause or slow its fastest schedules; check the add path's latency (the materializer's logs, DynamoDB and SQS throttles).`,
+      description: `${label}: falling behind: for ${LAG_ALARM_MINUTES} minutes each run has ended leaving a schedule due for more than ${LAG_ALARM_SECONDS} s (ScheduleMaterializerLag: out of time, more due than a run reads, or a cron past its ${MAX_OCCURRENCES_PER_RUN} occurrences a run). Past ${MATERIALIZE_HORIZON_MS / 60_000} minutes (a topic's maxDelay if shorter) its occurrences are made late, later every minute while it lasts. The environment has more occurrences a minute than a run makes (docs/API.md, schedules, "Occurrences per minute"): pause or slow its fastest schedules; check the add path's latency (the materializer's logs, DynamoDB and SQS throttles).`,
     });
   }
 }
