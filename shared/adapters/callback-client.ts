@@ -96,6 +96,14 @@ class BlockedAddressError extends Error {
 }
 
 /**
+ * A kept-alive connection whose address the policy no longer admits (an allow-list changed under it). Nothing was
+ * written on it, and its address is an old answer of the name's: the request goes once more on a new connection,
+ * whose lookup the policy judges as any other's, so the verdict is the one a new connection gets — delivered if the
+ * name now resolves to an admitted address, else the retried refusal of a name resolving to refused addresses only.
+ */
+class ReusedAddressRefusedError extends BlockedAddressError {}
+
+/**
  * The HTTP client for callbacks: Node's own `http`/`https` with one keep-alive agent each per client (create
  * one per topic and keep it for the container's life), so consecutive callbacks to a receiver reuse the TLS
  * connection. Node's client is used rather than a fetch library because it is already in the runtime (no
@@ -109,7 +117,7 @@ class BlockedAddressError extends Error {
  * Redirects are not followed (`http.request` never does): a 3xx is a failed attempt, so a receiver cannot
  * bounce us to an internal address. The one request sent twice: on a kept-alive connection the receiver closed or
  * reset before answering, or on which what came back began with bytes that are no status line in any spelling (see
- * `post`).
+ * `post`); a kept-alive connection the policy no longer admits sends nothing and leaves the request to a new one.
  *
  * Deadline: every attempt settles by `timeoutMs` whatever the receiver does. Node's request settles only on
  * `response` or `error`, and some answers produce neither (a `101 Switching Protocols` nobody listens for is
@@ -309,7 +317,8 @@ function checkDestination(
 /**
  * A kept-alive connection was checked when it was opened; the policy may have changed since (the deliver function
  * reads the topic's allow-list at runtime), so a reused connection's address is checked again before anything is
- * written on it. A refusal destroys the request (and its socket), which settles the attempt as refused. The reused
+ * written on it. A refusal destroys the request (and its socket), and the request goes on a new connection, whose
+ * lookup is judged afresh (`ReusedAddressRefusedError`): the address was an old answer of the name's. The reused
  * connection's idle guard comes off first: what arrives on it now is this request's answer.
  */
 function recheckReusedSocket(outgoing: http.ClientRequest, url: URL, policy: AddressPolicy): void {
@@ -319,9 +328,9 @@ function recheckReusedSocket(outgoing: http.ClientRequest, url: URL, policy: Add
     const address = socket.remoteAddress;
     if (!outgoing.reusedSocket || address === undefined || policy.isAllowed(host, address)) return;
     outgoing.destroy(
-      new BlockedAddressError(
-        "a kept-alive connection's address is no longer allowed",
-        `${host} is connected to ${address}`,
+      new ReusedAddressRefusedError(
+        REFUSED_ON_RESOLUTION.slice(REFUSED_BY_POLICY.length + 2),
+        `${host} is connected to ${address}, which is no longer allowed`,
       ),
     );
   });
@@ -335,8 +344,9 @@ interface ExchangeLimits {
 interface Exchanged {
   readonly result: CallbackResult;
   /**
-   * No answer, on a kept-alive connection the receiver closed (or reset) under the request, or on which what came
-   * back began with bytes that are no status line in any spelling (what a previous answer left behind).
+   * No answer, on a kept-alive connection the receiver closed (or reset) under the request, on which what came
+   * back began with bytes that are no status line in any spelling (what a previous answer left behind), or whose
+   * address the policy no longer admits (nothing written on it).
    */
   readonly staleConnection?: boolean;
 }
@@ -406,7 +416,10 @@ function exchange(
       else
         settle(
           failure(error, elapsed()),
-          outgoing.reusedSocket && (closedUnderUs(error) || leftoversAhead(error, answerStart())),
+          outgoing.reusedSocket &&
+            (closedUnderUs(error) ||
+              error instanceof ReusedAddressRefusedError ||
+              leftoversAhead(error, answerStart())),
         );
     });
     outgoing.once("close", () => {

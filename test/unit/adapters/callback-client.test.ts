@@ -9,6 +9,7 @@ import {
   createCallbackClient,
   type ResolveHost,
 } from "#shared/adapters/callback-client.js";
+import { deadLettersAtOnce, REFUSED_ON_RESOLUTION } from "#shared/domain/attempt-log.js";
 import { hostFailed } from "#shared/domain/destination.js";
 import { retentionExpiry } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
@@ -1189,6 +1190,64 @@ describe("callback client: host names checked after resolution (lookup seam; not
     expect(first).toMatchObject({ ok: true, status: 204 });
     expect(second).toMatchObject({ ok: false, refused: true });
     expect(second.error).toMatch(/^destination refused by policy: /);
+    expect(hits).toHaveLength(1);
+  });
+  it("a kept-alive connection whose address the policy no longer admits is dropped and the name resolved again: the receiver's new address gets the callback", async () => {
+    // Prepare: hooks.example.com is 127.0.0.1, allowed by its literal; the receiver moves to 127.0.0.2 (DNS and
+    // allow-list both changed) while a kept-alive connection to the old address is still in the pool.
+    const moved = createServer((_req, res) => res.writeHead(204).end());
+    const port = (server.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => moved.listen(port, "127.0.0.2", resolve));
+    route = (_req, _body, res) => res.writeHead(204).end();
+    let admitted = "127.0.0.1";
+    const asked: string[] = [];
+    const lookup: ResolveHost = async (host) => {
+      asked.push(host);
+      return [{ address: admitted, family: 4 }];
+    };
+    const policy: AddressPolicy = { isAllowed: (_host, ip) => ip === admitted };
+    const c = createCallbackClient({ policy, allowPlainHttp: true, lookup });
+    clients.push(c);
+    const url = `http://hooks.example.com:${port}/hook`;
+    try {
+      const first = await c.post({ url, body: "{}", headers: {}, timeoutMs: 2_000 });
+
+      // Act
+      admitted = "127.0.0.2";
+      const second = await c.post({ url, body: "{}", headers: {}, timeoutMs: 2_000 });
+
+      // Assess: delivered on a new connection to the address the name has now; nothing more to the old one
+      expect(first).toMatchObject({ ok: true, status: 204 });
+      expect(second).toMatchObject({ ok: true, status: 204 });
+      expect(asked).toEqual(["hooks.example.com", "hooks.example.com"]);
+      expect(hits).toHaveLength(1);
+    } finally {
+      moved.closeAllConnections();
+      await new Promise<void>((resolve) => moved.close(() => resolve()));
+    }
+  });
+
+  it("…and when the name still resolves only to refused addresses, it is the retried refusal a new connection gets, not one that dead-letters at once", async () => {
+    // Prepare
+    route = (_req, _body, res) => res.writeHead(204).end();
+    let admitted = true;
+    const policy: AddressPolicy = { isAllowed: (_host, ip) => admitted && ip === "127.0.0.1" };
+    const c = createCallbackClient({
+      policy,
+      allowPlainHttp: true,
+      lookup: async () => [{ address: "127.0.0.1", family: 4 }],
+    });
+    clients.push(c);
+    const url = `http://hooks.example.com:${(server.address() as AddressInfo).port}/hook`;
+    await c.post({ url, body: "{}", headers: {}, timeoutMs: 2_000 });
+
+    // Act
+    admitted = false;
+    const refused = await c.post({ url, body: "{}", headers: {}, timeoutMs: 2_000 });
+
+    // Assess
+    expect(refused).toMatchObject({ ok: false, refused: true, error: REFUSED_ON_RESOLUTION });
+    expect(deadLettersAtOnce(refused.error)).toBe(false);
     expect(hits).toHaveLength(1);
   });
 });
