@@ -1475,24 +1475,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     nextProbeAtMs: number,
     ownProbeUntilMs?: number,
   ): Promise<"opened" | "reopened" | "closed"> {
-    const opened = await conditional(
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire(destinationKey(topic, host)),
-          UpdateExpression: `SET circuit = :open, openedAtMs = :now, nextProbeAtMs = :next, ${HOLD_EXPIRY} REMOVE probeUntilMs`,
-          ConditionExpression: "attribute_not_exists(circuit) OR circuit <> :open",
-          ExpressionAttributeNames: EXPIRY_NAMES,
-          ExpressionAttributeValues: toWire({
-            ":open": "open",
-            ":now": nowMs,
-            ":next": nextProbeAtMs,
-            ...holdExpiryValues(nowMs),
-          }),
-        }),
-      ),
-    );
-    if (opened) return "opened";
+    if (await this.#open(topic, host, nowMs, nextProbeAtMs)) return "opened";
     // A failed probe gives up its own claim with the new cool-down; any other reopening (or a prober whose claim
     // was taken over) leaves the claim there is: that probe is still in flight.
     const ownClaimGone =
@@ -1507,6 +1490,41 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
       ":open": "open",
     });
     return reopened ? "reopened" : "closed";
+  }
+
+  /**
+   * Opens a closed circuit. A refusal answers the item its condition met (ReturnValuesOnConditionCheckFailure
+   * ALL_OLD, https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html): an SDK resend
+   * whose first try opened the circuit, its answer lost, meets that very opening (its `openedAtMs` and
+   * `nextProbeAtMs`), and it is this failure's opening all the same — else its `CircuitOpened` (the alarm) and its
+   * log line would be lost, the circuit reported as kept open.
+   */
+  async #open(topic: string, host: string, nowMs: number, nextProbeAtMs: number): Promise<boolean> {
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire(destinationKey(topic, host)),
+          UpdateExpression: `SET circuit = :open, openedAtMs = :now, nextProbeAtMs = :next, ${HOLD_EXPIRY} REMOVE probeUntilMs`,
+          ConditionExpression: "attribute_not_exists(circuit) OR circuit <> :open",
+          ExpressionAttributeNames: EXPIRY_NAMES,
+          ExpressionAttributeValues: toWire({
+            ":open": "open",
+            ":now": nowMs,
+            ":next": nextProbeAtMs,
+            ...holdExpiryValues(nowMs),
+          }),
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      // An emulator that answers no item (dynalite) is read instead.
+      const item = (error as Partial<ConditionalCheckFailedException>).Item;
+      const met = destinationOf(item ?? (await this.readItem(destinationKey(topic, host))));
+      return met?.openedAtMs === nowMs && met.nextProbeAtMs === nextProbeAtMs;
+    }
   }
 
   /**

@@ -1,0 +1,126 @@
+import { randomBytes } from "node:crypto";
+import type http from "node:http";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { CallbackSigner } from "#shared/security/signing.js";
+import { deliverBatch } from "#shared/services/deliver/index.js";
+import { deliverDeps, testTopic } from "../../support/deliver-binding.js";
+import { createTaskTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
+import { eventOf, fifoRecord, makeTask } from "../../support/factories.js";
+import { FakeCallbacks, HTTP } from "../../support/fakes/callbacks.js";
+import { MemoryMetrics } from "../../support/fakes/metrics.js";
+import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
+import { memoryLogger } from "../../support/logger.js";
+
+/**
+ * A circuit's opening (openCircuit) that DynamoDB applied but whose answer never came back: the SDK sends the
+ * UpdateItem again, and that resend fails its condition (`circuit <> open`) on the circuit its first try opened. It
+ * is this failure's own opening, so it is reported as one: `CircuitOpened` (its alarm) and the `circuit opened` line.
+ */
+let dynamo: LocalDynamo;
+/** How many of the next opening UpdateItems dynalite executes but answers by dropping the connection. */
+let dropOpenAnswers = 0;
+let tableCount = 0;
+
+function dropAnswers(listener: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
+  return (req: http.IncomingMessage, res: http.ServerResponse) => {
+    if (!String(req.headers["x-amz-target"]).endsWith(".UpdateItem")) return listener(req, res);
+    const chunks: Buffer[] = [];
+    const push = req.push.bind(req);
+    req.push = (chunk: Buffer | null, ...rest: never[]) => {
+      if (chunk) chunks.push(Buffer.from(chunk));
+      else if (dropOpenAnswers > 0 && Buffer.concat(chunks).toString().includes("SET circuit = :open")) {
+        dropOpenAnswers--;
+        res.end = (() => {
+          req.socket.destroy();
+          return res;
+        }) as typeof res.end;
+      }
+      return push(chunk, ...rest);
+    };
+    listener(req, res);
+  };
+}
+
+beforeAll(async () => {
+  dynamo = await startDynalite({ wrap: dropAnswers });
+});
+
+afterAll(async () => {
+  await dynamo?.stop();
+});
+
+async function tableStore(): Promise<DynamoTaskStore> {
+  const tableName = `open-circuit-${++tableCount}`;
+  await createTaskTable(dynamo.client, tableName);
+  return new DynamoTaskStore({ client: dynamo.client, tableName, nowSeconds: () => Date.now() / 1000 });
+}
+
+describe("a circuit opening whose answer was lost", () => {
+  it("is still reported opened by the store: the SDK's resend met its own write", async () => {
+    // Prepare
+    const store = await tableStore();
+    const now = Date.now();
+    await store.recordDestinationFailure("demo", "hooks.example.com", now, "HTTP 503");
+    dropOpenAnswers = 1;
+
+    // Act
+    const change = await store.openCircuit("demo", "hooks.example.com", now, now + 30_000);
+
+    // Assess
+    expect(dropOpenAnswers).toBe(0);
+    expect(change).toBe("opened");
+    expect(await store.getDestination("demo", "hooks.example.com")).toMatchObject({
+      circuit: "open",
+      openedAtMs: now,
+      nextProbeAtMs: now + 30_000,
+    });
+  });
+
+  it("…and an opening by another writer is still no opening of this one's", async () => {
+    // Prepare: the circuit was opened a moment ago by another container
+    const store = await tableStore();
+    const now = Date.now();
+    await store.recordDestinationFailure("demo", "hooks.example.com", now - 5, "HTTP 503");
+    await store.openCircuit("demo", "hooks.example.com", now - 5, now + 29_995);
+
+    // Act
+    const change = await store.openCircuit("demo", "hooks.example.com", now, now + 30_000);
+
+    // Assess
+    expect(change).toBe("reopened");
+  });
+
+  it("emits CircuitOpened and logs `circuit opened` once when the failure that opens it is delivered", async () => {
+    // Prepare: a protected topic whose circuit opens at the first failure; the receiver answers 503
+    const store = await tableStore();
+    const now = Date.now();
+    const t = makeTask({ group: "g", dueAtMs: now - 1_000, acceptedAtMs: now - 10_000, status: "queued" });
+    await store.putNew(t, { sweepIndex: false });
+    const callbacks = new FakeCallbacks();
+    callbacks.answer(t.taskId, HTTP(503));
+    const metrics = new MemoryMetrics();
+    const logger = memoryLogger();
+    const deps = deliverDeps({
+      store,
+      topicQueue: new FakeTopicQueue(),
+      metrics,
+      logger,
+      clock: () => Date.now(),
+      topic: testTopic({ circuitFailureThreshold: 1, circuitCooldownSeconds: 30 }),
+      callbacks,
+      signer: new CallbackSigner([`whsec_${randomBytes(32).toString("base64")}`]),
+    });
+    dropOpenAnswers = 1;
+
+    // Act
+    await deliverBatch(deps, eventOf(fifoRecord(t)), { getRemainingTimeInMillis: () => 60_000 });
+
+    // Assess
+    expect(dropOpenAnswers).toBe(0);
+    expect(metrics.count("circuitOpened")).toBe(1);
+    expect(logger.entries.map((e) => e.message)).toContain(
+      "circuit opened: deliveries to the host wait without using attempts",
+    );
+  });
+});
