@@ -1,3 +1,4 @@
+import { randomUUID } from "node:crypto";
 import {
   type AttributeValue,
   BatchExecuteStatementCommand,
@@ -142,7 +143,7 @@ function sweepIndexKey(shard: number, position: SweepPosition): Record<string, A
 const RATE_ITEM_TTL_SECONDS = 120;
 const LEASE_ATTRIBUTE = /^lease(\d+)$/;
 /** The item's keys and its expiry bookkeeping: not the breaker's state. */
-const NOT_RECORD_ATTRIBUTES = new Set(["pk", "sk", "expiresAt", "ttlHoldSeconds"]);
+const NOT_RECORD_ATTRIBUTES = new Set(["pk", "sk", "expiresAt", "ttlHoldSeconds", "probeClaimId"]);
 
 /**
  * A destination item's expiry (docs/CALLBACKS.md "Protecting receivers"): every write that uses the item refreshes it. A
@@ -1520,9 +1521,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
       return true;
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      // An emulator that answers no item (dynalite) is read instead.
-      const item = (error as Partial<ConditionalCheckFailedException>).Item;
-      const met = destinationOf(item ?? (await this.readItem(destinationKey(topic, host))));
+      const met = await this.#refusedItem(topic, host, error);
       return met?.openedAtMs === nowMs && met.nextProbeAtMs === nextProbeAtMs;
     }
   }
@@ -1557,6 +1556,13 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     );
   }
 
+  /**
+   * Elects this delivery the half-open circuit's one prober. A refusal answers the item its condition met (ALL_OLD,
+   * as `#open`): an SDK resend whose first try took the claim, its answer lost, meets that very claim (its
+   * `probeClaimId`, drawn for this call: two deliveries claiming in the same millisecond have the same end), and
+   * the claim is this delivery's — else it stood with no prober behind it and the host went unprobed until it
+   * expired (a callback timeout and the watchdog margin).
+   */
   async claimProbe(
     topic: string,
     host: string,
@@ -1564,14 +1570,15 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     untilMs: number,
     options?: AbortOptions,
   ): Promise<boolean> {
-    return conditional(
-      this.client.send(
+    const claimId = randomUUID();
+    try {
+      await this.client.send(
         ...abortableCall(
           this.client,
           new UpdateItemCommand({
             TableName: this.table,
             Key: toWire(destinationKey(topic, host)),
-            UpdateExpression: `SET probeUntilMs = :until, ${HOLD_EXPIRY}`,
+            UpdateExpression: `SET probeUntilMs = :until, probeClaimId = :claim, ${HOLD_EXPIRY}`,
             ConditionExpression:
               "circuit = :open AND nextProbeAtMs <= :now AND (attribute_not_exists(probeUntilMs) OR probeUntilMs <= :now)",
             ExpressionAttributeNames: EXPIRY_NAMES,
@@ -1579,12 +1586,32 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
               ":open": "open",
               ":now": nowMs,
               ":until": untilMs,
+              ":claim": claimId,
               ...holdExpiryValues(nowMs),
             }),
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
           }),
           options?.signal,
         ),
-      ),
+      );
+      return true;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const met = await this.#refusedItem(topic, host, error, options?.signal);
+      return met?.probeClaimId === claimId && met.probeUntilMs === untilMs;
+    }
+  }
+
+  /** The destination item a conditional write's refusal met: DynamoDB's ALL_OLD answer, else (dynalite) a read. */
+  async #refusedItem(
+    topic: string,
+    host: string,
+    error: unknown,
+    signal?: AbortSignal,
+  ): Promise<Record<string, unknown> | undefined> {
+    const item = (error as Partial<ConditionalCheckFailedException>).Item;
+    return fromWire<Record<string, unknown>>(
+      item ?? (await this.readItem(destinationKey(topic, host), signal)),
     );
   }
 

@@ -20,6 +20,8 @@ import { memoryLogger } from "../../support/logger.js";
 let dynamo: LocalDynamo;
 /** How many of the next opening UpdateItems dynalite executes but answers by dropping the connection. */
 let dropOpenAnswers = 0;
+/** Likewise for the next probe claims. */
+let dropClaimAnswers = 0;
 let tableCount = 0;
 
 function dropAnswers(listener: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
@@ -29,12 +31,18 @@ function dropAnswers(listener: (req: http.IncomingMessage, res: http.ServerRespo
     const push = req.push.bind(req);
     req.push = (chunk: Buffer | null, ...rest: never[]) => {
       if (chunk) chunks.push(Buffer.from(chunk));
-      else if (dropOpenAnswers > 0 && Buffer.concat(chunks).toString().includes("SET circuit = :open")) {
-        dropOpenAnswers--;
-        res.end = (() => {
-          req.socket.destroy();
-          return res;
-        }) as typeof res.end;
+      else {
+        const text = Buffer.concat(chunks).toString();
+        const opening = dropOpenAnswers > 0 && text.includes("SET circuit = :open");
+        const claim = dropClaimAnswers > 0 && text.includes("SET probeUntilMs = :until");
+        if (opening) dropOpenAnswers--;
+        if (claim) dropClaimAnswers--;
+        if (opening || claim) {
+          res.end = (() => {
+            req.socket.destroy();
+            return res;
+          }) as typeof res.end;
+        }
       }
       return push(chunk, ...rest);
     };
@@ -122,5 +130,25 @@ describe("a circuit opening whose answer was lost", () => {
     expect(logger.entries.map((e) => e.message)).toContain(
       "circuit opened: deliveries to the host wait without using attempts",
     );
+  });
+});
+
+describe("a probe claim whose answer was lost", () => {
+  it("is this delivery's claim: it probes, and no other is elected beside it", async () => {
+    // Prepare: an open circuit whose cool-down is over
+    const store = await tableStore();
+    const now = Date.now();
+    await store.recordDestinationFailure("demo", "hooks.example.com", now - 30_000, "HTTP 503");
+    await store.openCircuit("demo", "hooks.example.com", now - 30_000, now);
+    dropClaimAnswers = 1;
+
+    // Act
+    const claimed = await store.claimProbe("demo", "hooks.example.com", now, now + 15_000);
+    const second = await store.claimProbe("demo", "hooks.example.com", now + 1, now + 15_001);
+
+    // Assess: without it, the claim stood with no prober behind it, and the host went unprobed until it expired
+    expect(dropClaimAnswers).toBe(0);
+    expect(claimed).toBe(true);
+    expect(second).toBe(false);
   });
 });
