@@ -417,7 +417,7 @@ function exchange(
         settle(
           failure(error, elapsed()),
           outgoing.reusedSocket &&
-            (closedUnderUs(error) ||
+            ((closedUnderUs(error) && answerStart() === "") ||
               error instanceof ReusedAddressRefusedError ||
               leftoversAhead(error, answerStart())),
         );
@@ -429,7 +429,8 @@ function exchange(
         error: "network: connection closed without a response",
         durationMs: elapsed(),
       };
-      settle(result, outgoing.reusedSocket);
+      // Closed once the answer began (a status line's first bytes): the receiver read the request; not sent again.
+      settle(result, outgoing.reusedSocket && answerStart() === "");
     });
     outgoing.end(req.body);
   });
@@ -450,7 +451,12 @@ function finishBodyByDeadline(outgoing: http.ClientRequest, leftMs: number): voi
   outgoing.once("close", () => clearTimeout(cut));
 }
 
-/** The receiver's side closed or reset the connection (not our policy, not a name that does not resolve). */
+/**
+ * The receiver's side closed or reset the connection (not our policy, not a name that does not resolve). Only
+ * before any byte of an answer came (`answerStart`) is that a connection closed under the request: one closed once
+ * its answer began (`HTTP/1.1 200 OK` and no more; the receiver crashing as it answered) was read and maybe acted
+ * on, and sent again at once it would reach the receiver twice in one attempt.
+ */
 function closedUnderUs(error: Error): boolean {
   const code = (error as { code?: unknown }).code;
   return code === "ECONNRESET" || code === "EPIPE";

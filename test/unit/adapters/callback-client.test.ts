@@ -286,10 +286,11 @@ describe("callback client (real HTTP)", () => {
    * answered behind `written`, bytes that are no answer, as when a previous answer's bytes past its Content-Length,
    * written after it, arrive once the next request is on the connection; or (`bad-head`) answered with `written`, an
    * answer Node cannot read whose receiver has the request (a status line Node reads and a head it does not, or a
-   * status line spelled otherwise). `-all`: every request after the first.
+   * status line spelled otherwise); or (`cut-head`) answered with `written`, the start of an answer, and closed.
+   * `-all`: every request after the first.
    */
   function closingKeptAlive(
-    later: "close" | "close-all" | "junk" | "junk-all" | "bad-head",
+    later: "close" | "close-all" | "junk" | "junk-all" | "bad-head" | "cut-head",
     written = later === "bad-head"
       ? "HTTP/1.1 200 OK\r\nBad Header: x\r\nContent-Length: 0\r\n\r\n"
       : "left over\r\n",
@@ -300,6 +301,7 @@ describe("callback client (real HTTP)", () => {
         served.add(req.socket);
         res.writeHead(204).end();
       } else if (later.startsWith("close")) req.socket.end();
+      else if (later === "cut-head") req.socket.end(written);
       else if (later === "bad-head") req.socket.write(written);
       else {
         req.socket.write(written);
@@ -468,6 +470,28 @@ describe("callback client (real HTTP)", () => {
         error: "network: HPE_INVALID_CONSTANT",
         durationMs: expect.any(Number),
       });
+      expect(hits).toHaveLength(2);
+      expect(connections).toBe(1);
+    },
+  );
+
+  it.each([
+    ["a status line", "HTTP/1.1 200 OK\r\n"],
+    ["a status line and part of the head", "HTTP/1.1 200 OK\r\nContent-Len"],
+    ["the start of a status line", "HTTP/1.1 2"],
+  ])(
+    "…nor a kept-alive connection closed once the answer began (%s): the receiver has the request",
+    async (_case, head) => {
+      // Prepare: on a reused connection the receiver starts its answer and closes (it crashed answering)
+      closingKeptAlive("cut-head", head);
+      const c = client();
+      await post(c, "/hook");
+
+      // Act
+      const result = await post(c, "/hook");
+
+      // Assess: a failed attempt, and the receiver got the request once (not again at once on a new connection)
+      expect(result).toMatchObject({ ok: false });
       expect(hits).toHaveLength(2);
       expect(connections).toBe(1);
     },
