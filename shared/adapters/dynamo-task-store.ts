@@ -1,4 +1,4 @@
-import { randomUUID } from "node:crypto";
+import { randomBytes } from "node:crypto";
 import {
   type AttributeValue,
   BatchExecuteStatementCommand,
@@ -142,6 +142,8 @@ function sweepIndexKey(shard: number, position: SweepPosition): Record<string, A
 /** A rate counter item outlives its second by this long before TTL removes it. */
 const RATE_ITEM_TTL_SECONDS = 120;
 const LEASE_ATTRIBUTE = /^lease(\d+)$/;
+/** A lease take's id (`leaseId<n>`, beside its slot, 8 characters): how a resend recognises its own take. */
+const LEASE_CLAIM_ATTRIBUTE = /^leaseId\d+$/;
 /** The item's keys and its expiry bookkeeping: not the breaker's state. */
 const NOT_RECORD_ATTRIBUTES = new Set(["pk", "sk", "expiresAt", "ttlHoldSeconds", "probeClaimId"]);
 
@@ -170,7 +172,7 @@ function destinationOf(item: Record<string, AttributeValue> | undefined): Destin
   for (const [name, value] of Object.entries(raw)) {
     const slot = LEASE_ATTRIBUTE.exec(name)?.[1];
     if (slot !== undefined) leases[Number(slot)] = value as number;
-    else if (!NOT_RECORD_ATTRIBUTES.has(name)) record[name] = value;
+    else if (!NOT_RECORD_ATTRIBUTES.has(name) && !LEASE_CLAIM_ATTRIBUTE.test(name)) record[name] = value;
   }
   return { failures: 0, circuit: "closed", ...record, leases } as DestinationRecord;
 }
@@ -1398,31 +1400,59 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
       (slot) => (leases[slot] ?? 0) <= nowMs,
     );
     for (const slot of free.sort(() => Math.random() - 0.5).slice(0, 3)) {
-      const taken = await conditional(
-        this.client.send(
-          ...abortableCall(
-            this.client,
-            new UpdateItemCommand({
-              TableName: this.table,
-              Key: toWire(destinationKey(topic, host)),
-              UpdateExpression: `SET #slot = :expires, topic = :topic, host = :host, ${REFRESH_EXPIRY}`,
-              ConditionExpression: "attribute_not_exists(#slot) OR #slot <= :now",
-              ExpressionAttributeNames: { "#slot": `lease${slot}`, ...EXPIRY_NAMES },
-              ExpressionAttributeValues: toWire({
-                ":expires": expiresAtMs,
-                ":now": nowMs,
-                ":topic": topic,
-                ":host": host,
-                ...refreshExpiryValues(nowMs),
-              }),
-            }),
-            options?.signal,
-          ),
-        ),
-      );
-      if (taken) return slot;
+      if (await this.#takeSlot(topic, host, slot, nowMs, expiresAtMs, options?.signal)) return slot;
     }
     return undefined;
+  }
+
+  /**
+   * One lease slot, on condition that it is free. The take carries an id drawn for it (`leaseId<n>`), and a
+   * refusal answers the item its condition met (ALL_OLD, as `#open`): an SDK resend whose first try took the slot,
+   * its answer lost, meets its own id and holds the slot — else the slot stood taken with no callback behind it,
+   * and a host limited to one lease got no callback until it expired (a callback timeout and the margins).
+   */
+  async #takeSlot(
+    topic: string,
+    host: string,
+    slot: number,
+    nowMs: number,
+    expiresAtMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    const claimId = writeId();
+    try {
+      await this.client.send(
+        ...abortableCall(
+          this.client,
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: toWire(destinationKey(topic, host)),
+            UpdateExpression: `SET #slot = :expires, #claim = :claim, topic = :topic, host = :host, ${REFRESH_EXPIRY}`,
+            ConditionExpression: "attribute_not_exists(#slot) OR #slot <= :now",
+            ExpressionAttributeNames: {
+              "#slot": `lease${slot}`,
+              "#claim": `leaseId${slot}`,
+              ...EXPIRY_NAMES,
+            },
+            ExpressionAttributeValues: toWire({
+              ":expires": expiresAtMs,
+              ":claim": claimId,
+              ":now": nowMs,
+              ":topic": topic,
+              ":host": host,
+              ...refreshExpiryValues(nowMs),
+            }),
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          }),
+          signal,
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const met = await this.#refusedItem(topic, host, error, signal);
+      return met?.[`leaseId${slot}`] === claimId && met[`lease${slot}`] === expiresAtMs;
+    }
   }
 
   async releaseLease(topic: string, host: string, slot: number, expiresAtMs: number): Promise<void> {
@@ -1431,9 +1461,9 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
         new UpdateItemCommand({
           TableName: this.table,
           Key: toWire(destinationKey(topic, host)),
-          UpdateExpression: "REMOVE #slot",
+          UpdateExpression: "REMOVE #slot, #claim",
           ConditionExpression: "#slot = :mine",
-          ExpressionAttributeNames: { "#slot": `lease${slot}` },
+          ExpressionAttributeNames: { "#slot": `lease${slot}`, "#claim": `leaseId${slot}` },
           ExpressionAttributeValues: toWire({ ":mine": expiresAtMs }),
         }),
       ),
@@ -1570,7 +1600,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     untilMs: number,
     options?: AbortOptions,
   ): Promise<boolean> {
-    const claimId = randomUUID();
+    const claimId = writeId();
     try {
       await this.client.send(
         ...abortableCall(
@@ -2337,6 +2367,14 @@ function keyOf(item: Record<string, AttributeValue> | undefined): string {
 }
 
 /** Resolves true when the write happened, false when its condition failed; other errors propagate. */
+/**
+ * An id for one conditional write a resend must recognise as its own (a probe claim, a lease take): 48 random bits,
+ * 8 characters, so an item holding many stays within its 1 KB write unit.
+ */
+function writeId(): string {
+  return randomBytes(6).toString("base64url");
+}
+
 async function conditional(write: Promise<unknown>): Promise<boolean> {
   try {
     await write;

@@ -20,8 +20,9 @@ import { memoryLogger } from "../../support/logger.js";
 let dynamo: LocalDynamo;
 /** How many of the next opening UpdateItems dynalite executes but answers by dropping the connection. */
 let dropOpenAnswers = 0;
-/** Likewise for the next probe claims. */
+/** Likewise for the next probe claims, and lease takes. */
 let dropClaimAnswers = 0;
+let dropLeaseAnswers = 0;
 let tableCount = 0;
 
 function dropAnswers(listener: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
@@ -35,9 +36,11 @@ function dropAnswers(listener: (req: http.IncomingMessage, res: http.ServerRespo
         const text = Buffer.concat(chunks).toString();
         const opening = dropOpenAnswers > 0 && text.includes("SET circuit = :open");
         const claim = dropClaimAnswers > 0 && text.includes("SET probeUntilMs = :until");
+        const lease = dropLeaseAnswers > 0 && text.includes("SET #slot = :expires");
         if (opening) dropOpenAnswers--;
         if (claim) dropClaimAnswers--;
-        if (opening || claim) {
+        if (lease) dropLeaseAnswers--;
+        if (opening || claim || lease) {
           res.end = (() => {
             req.socket.destroy();
             return res;
@@ -150,5 +153,28 @@ describe("a probe claim whose answer was lost", () => {
     expect(dropClaimAnswers).toBe(0);
     expect(claimed).toBe(true);
     expect(second).toBe(false);
+  });
+});
+
+describe("a lease take whose answer was lost", () => {
+  it("is this delivery's lease: it is granted, and the host's limit still holds", async () => {
+    // Prepare: one lease a host
+    const store = await tableStore();
+    const now = Date.now();
+    dropLeaseAnswers = 1;
+
+    // Act
+    const taken = await store.acquireLease("demo", "hooks.example.com", 1, now, now + 15_000);
+    const second = await store.acquireLease("demo", "hooks.example.com", 1, now + 1, now + 15_000);
+    await store.releaseLease("demo", "hooks.example.com", 0, now + 15_000);
+    const afterRelease = await store.acquireLease("demo", "hooks.example.com", 1, now + 2, now + 15_002);
+
+    // Assess: without it, the slot stood taken with no callback behind it, and the host got none until it expired
+    expect(dropLeaseAnswers).toBe(0);
+    expect(taken).toBe(0);
+    expect(second).toBeUndefined();
+    expect(afterRelease).toBe(0);
+    const shown = await store.getDestination("demo", "hooks.example.com");
+    expect(Object.keys(shown ?? {}).filter((name) => name.startsWith("lease"))).toEqual(["leases"]);
   });
 });
