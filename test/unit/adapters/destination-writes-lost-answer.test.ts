@@ -13,9 +13,10 @@ import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { memoryLogger } from "../../support/logger.js";
 
 /**
- * A circuit's opening (openCircuit) that DynamoDB applied but whose answer never came back: the SDK sends the
- * UpdateItem again, and that resend fails its condition (`circuit <> open`) on the circuit its first try opened. It
- * is this failure's own opening, so it is reported as one: `CircuitOpened` (its alarm) and the `circuit opened` line.
+ * Destination writes (the breaker's opening, a probe claim, a lease take) that DynamoDB applied but whose answer never
+ * came back: the SDK sends the UpdateItem again, and that resend fails its condition on what its own first try wrote.
+ * Each is still this write's: an opening is reported (`CircuitOpened`, its alarm, the `circuit opened` line), a claim
+ * probes, a lease is held.
  */
 let dynamo: LocalDynamo;
 /** How many of the next opening UpdateItems dynalite executes but answers by dropping the connection. */
@@ -62,7 +63,7 @@ afterAll(async () => {
 });
 
 async function tableStore(): Promise<DynamoTaskStore> {
-  const tableName = `open-circuit-${++tableCount}`;
+  const tableName = `destination-writes-${++tableCount}`;
   await createTaskTable(dynamo.client, tableName);
   return new DynamoTaskStore({ client: dynamo.client, tableName, nowSeconds: () => Date.now() / 1000 });
 }
