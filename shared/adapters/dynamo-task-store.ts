@@ -145,7 +145,14 @@ const LEASE_ATTRIBUTE = /^lease(\d+)$/;
 /** A lease take's id (`leaseId<n>`, beside its slot, 8 characters): how a resend recognises its own take. */
 const LEASE_CLAIM_ATTRIBUTE = /^leaseId\d+$/;
 /** The item's keys and its expiry bookkeeping: not the breaker's state. */
-const NOT_RECORD_ATTRIBUTES = new Set(["pk", "sk", "expiresAt", "ttlHoldSeconds", "probeClaimId"]);
+const NOT_RECORD_ATTRIBUTES = new Set([
+  "pk",
+  "sk",
+  "expiresAt",
+  "ttlHoldSeconds",
+  "probeClaimId",
+  "lastFailureId",
+]);
 
 /**
  * A destination item's expiry (docs/CALLBACKS.md "Protecting receivers"): every write that uses the item refreshes it. A
@@ -1470,33 +1477,49 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     );
   }
 
+  /**
+   * One failed attempt counted towards the threshold. `ADD` is no idempotent write: an SDK resend whose first try was
+   * written (its answer lost) would count the failure twice, opening a circuit a failure early. So the write carries
+   * an id drawn for it (`lastFailureId`) and is refused where that id already stands; such a refusal answers the item
+   * (ALL_OLD; read on dynalite), which is this failure's count.
+   */
   async recordDestinationFailure(
     topic: string,
     host: string,
     nowMs: number,
     error: string,
   ): Promise<DestinationRecord> {
-    const out = await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.table,
-        Key: toWire(destinationKey(topic, host)),
-        UpdateExpression:
-          "ADD failures :one SET topic = :topic, host = :host, lastError = :error, lastFailureAtMs = :now, " +
-          `circuit = if_not_exists(circuit, :closed), ${REFRESH_EXPIRY}`,
-        ExpressionAttributeNames: EXPIRY_NAMES,
-        ExpressionAttributeValues: toWire({
-          ":one": 1,
-          ":topic": topic,
-          ":host": host,
-          ":error": error.slice(0, 512),
-          ":now": nowMs,
-          ":closed": "closed",
-          ...refreshExpiryValues(nowMs),
+    const id = writeId();
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire(destinationKey(topic, host)),
+          UpdateExpression:
+            "ADD failures :one SET topic = :topic, host = :host, lastError = :error, lastFailureAtMs = :now, " +
+            `lastFailureId = :id, circuit = if_not_exists(circuit, :closed), ${REFRESH_EXPIRY}`,
+          ConditionExpression: "attribute_not_exists(lastFailureId) OR lastFailureId <> :id",
+          ExpressionAttributeNames: EXPIRY_NAMES,
+          ExpressionAttributeValues: toWire({
+            ":one": 1,
+            ":id": id,
+            ":topic": topic,
+            ":host": host,
+            ":error": error.slice(0, 512),
+            ":now": nowMs,
+            ":closed": "closed",
+            ...refreshExpiryValues(nowMs),
+          }),
+          ReturnValues: "ALL_NEW",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
-        ReturnValues: "ALL_NEW",
-      }),
-    );
-    return destinationOf(out.Attributes) as DestinationRecord;
+      );
+      return destinationOf(out.Attributes) as DestinationRecord;
+    } catch (refusal) {
+      if (!isConditionFailure(refusal)) throw refusal;
+      const item = (refusal as Partial<ConditionalCheckFailedException>).Item;
+      return destinationOf(item ?? (await this.readItem(destinationKey(topic, host)))) as DestinationRecord;
+    }
   }
 
   async openCircuit(

@@ -24,6 +24,8 @@ let dropOpenAnswers = 0;
 /** Likewise for the next probe claims, and lease takes. */
 let dropClaimAnswers = 0;
 let dropLeaseAnswers = 0;
+/** Likewise for the next failures recorded. */
+let dropFailureAnswers = 0;
 let tableCount = 0;
 
 function dropAnswers(listener: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
@@ -38,10 +40,12 @@ function dropAnswers(listener: (req: http.IncomingMessage, res: http.ServerRespo
         const opening = dropOpenAnswers > 0 && text.includes("SET circuit = :open");
         const claim = dropClaimAnswers > 0 && text.includes("SET probeUntilMs = :until");
         const lease = dropLeaseAnswers > 0 && text.includes("SET #slot = :expires");
+        const failure = dropFailureAnswers > 0 && text.includes("ADD failures :one");
         if (opening) dropOpenAnswers--;
         if (claim) dropClaimAnswers--;
         if (lease) dropLeaseAnswers--;
-        if (opening || claim || lease) {
+        if (failure) dropFailureAnswers--;
+        if (opening || claim || lease || failure) {
           res.end = (() => {
             req.socket.destroy();
             return res;
@@ -177,5 +181,25 @@ describe("a lease take whose answer was lost", () => {
     expect(afterRelease).toBe(0);
     const shown = await store.getDestination("demo", "hooks.example.com");
     expect(Object.keys(shown ?? {}).filter((name) => name.startsWith("lease"))).toEqual(["leases"]);
+  });
+});
+
+describe("a failure recorded whose answer was lost", () => {
+  it("counts once towards the threshold: the circuit opens after as many failures as configured", async () => {
+    // Prepare
+    const store = await tableStore();
+    const now = Date.now();
+    await store.recordDestinationFailure("demo", "hooks.example.com", now, "HTTP 503");
+    dropFailureAnswers = 1;
+
+    // Act
+    const second = await store.recordDestinationFailure("demo", "hooks.example.com", now + 1, "HTTP 503");
+    const third = await store.recordDestinationFailure("demo", "hooks.example.com", now + 2, "HTTP 502");
+
+    // Assess
+    expect(dropFailureAnswers).toBe(0);
+    expect(second).toMatchObject({ failures: 2, lastError: "HTTP 503", lastFailureAtMs: now + 1 });
+    expect(third).toMatchObject({ failures: 3, lastError: "HTTP 502" });
+    expect(Object.keys(third)).not.toContain("lastFailureId");
   });
 });
