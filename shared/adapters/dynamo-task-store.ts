@@ -152,6 +152,9 @@ const NOT_RECORD_ATTRIBUTES = new Set([
   "ttlHoldSeconds",
   "probeClaimId",
   "lastFailureId",
+  "closeId",
+  "closedCircuit",
+  "closedFailures",
 ]);
 
 /**
@@ -1683,7 +1686,15 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     );
   }
 
+  /**
+   * Closes the circuit and answers the item as it was (ALL_OLD): its caller reports a close of an open circuit. An
+   * SDK resend whose first try closed it (its answer lost) would answer a closed circuit and the close go unreported
+   * (no `CircuitClosed`, no `circuit closed` line), so the write keeps what it closed (`closedCircuit`,
+   * `closedFailures`) under an id drawn for it (`closeId`) and is refused where that id stands: the refusal's item
+   * (ALL_OLD; read on dynalite) is then answered with what this close closed.
+   */
   async closeCircuit(topic: string, host: string, nowMs: number): Promise<DestinationRecord | undefined> {
+    const id = writeId();
     try {
       const out = await this.client.send(
         new UpdateItemCommand({
@@ -1691,22 +1702,28 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
           Key: toWire(destinationKey(topic, host)),
           // Closed: its idle time starts now (the hold goes with the circuit that needed it).
           UpdateExpression:
-            "SET failures = :zero, circuit = :closed, #expiresAt = :idle " +
+            "SET failures = :zero, circuit = :closed, #expiresAt = :idle, closeId = :id, " +
+            "closedCircuit = if_not_exists(circuit, :closed), closedFailures = if_not_exists(failures, :zero) " +
             "REMOVE openedAtMs, nextProbeAtMs, probeUntilMs, #hold",
-          ConditionExpression: "attribute_exists(pk)",
+          ConditionExpression: "attribute_exists(pk) AND (attribute_not_exists(closeId) OR closeId <> :id)",
           ExpressionAttributeNames: EXPIRY_NAMES,
           ExpressionAttributeValues: toWire({
             ":zero": 0,
             ":closed": "closed",
+            ":id": id,
             ":idle": destinationIdleExpiry(nowMs),
           }),
           ReturnValues: "ALL_OLD",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
       );
       return destinationOf(out.Attributes);
     } catch (error) {
-      if (isConditionFailure(error)) return undefined;
-      throw error;
+      if (!isConditionFailure(error)) throw error;
+      const met = await this.#refusedItem(topic, host, error);
+      if (met?.closeId !== id) return undefined;
+      const closed = destinationOf(toWire(met)) as DestinationRecord;
+      return { ...closed, circuit: met.closedCircuit, failures: met.closedFailures } as DestinationRecord;
     }
   }
 

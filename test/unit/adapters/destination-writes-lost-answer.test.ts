@@ -24,8 +24,9 @@ let dropOpenAnswers = 0;
 /** Likewise for the next probe claims, and lease takes. */
 let dropClaimAnswers = 0;
 let dropLeaseAnswers = 0;
-/** Likewise for the next failures recorded. */
+/** Likewise for the next failures recorded, and closes. */
 let dropFailureAnswers = 0;
+let dropCloseAnswers = 0;
 let tableCount = 0;
 
 function dropAnswers(listener: (req: http.IncomingMessage, res: http.ServerResponse) => void) {
@@ -41,11 +42,13 @@ function dropAnswers(listener: (req: http.IncomingMessage, res: http.ServerRespo
         const claim = dropClaimAnswers > 0 && text.includes("SET probeUntilMs = :until");
         const lease = dropLeaseAnswers > 0 && text.includes("SET #slot = :expires");
         const failure = dropFailureAnswers > 0 && text.includes("ADD failures :one");
+        const close = dropCloseAnswers > 0 && text.includes("circuit = :closed, #expiresAt");
         if (opening) dropOpenAnswers--;
         if (claim) dropClaimAnswers--;
         if (lease) dropLeaseAnswers--;
         if (failure) dropFailureAnswers--;
-        if (opening || claim || lease || failure) {
+        if (close) dropCloseAnswers--;
+        if (opening || claim || lease || failure || close) {
           res.end = (() => {
             req.socket.destroy();
             return res;
@@ -201,5 +204,33 @@ describe("a failure recorded whose answer was lost", () => {
     expect(second).toMatchObject({ failures: 2, lastError: "HTTP 503", lastFailureAtMs: now + 1 });
     expect(third).toMatchObject({ failures: 3, lastError: "HTTP 502" });
     expect(Object.keys(third)).not.toContain("lastFailureId");
+  });
+});
+
+describe("a close whose answer was lost", () => {
+  it("answers the circuit as it was before it: a probe's success is reported closing an open circuit", async () => {
+    // Prepare: an open circuit
+    const store = await tableStore();
+    const now = Date.now();
+    await store.recordDestinationFailure("demo", "hooks.example.com", now, "HTTP 503");
+    await store.openCircuit("demo", "hooks.example.com", now, now + 30_000);
+    dropCloseAnswers = 1;
+
+    // Act
+    const before = await store.closeCircuit("demo", "hooks.example.com", now + 31_000);
+    const again = await store.closeCircuit("demo", "hooks.example.com", now + 32_000);
+
+    // Assess: closing it is reported once (CircuitClosed, `circuit closed`), a later close finds it closed
+    expect(dropCloseAnswers).toBe(0);
+    expect(before).toMatchObject({ circuit: "open", failures: 1, lastError: "HTTP 503" });
+    expect(again).toMatchObject({ circuit: "closed", failures: 0 });
+    expect(Object.keys(before ?? {})).not.toContain("closedFrom");
+    expect(await store.getDestination("demo", "hooks.example.com")).toMatchObject({ circuit: "closed" });
+  });
+
+  it("…and a close of a host no one has met is still no destination", async () => {
+    const store = await tableStore();
+
+    expect(await store.closeCircuit("demo", "nowhere.example.com", Date.now())).toBeUndefined();
   });
 });
