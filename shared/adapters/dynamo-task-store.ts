@@ -152,6 +152,7 @@ const NOT_RECORD_ATTRIBUTES = new Set([
   "ttlHoldSeconds",
   "probeClaimId",
   "lastFailureId",
+  "openId",
   "closeId",
   "closedCircuit",
   "closedFailures",
@@ -1552,23 +1553,25 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
   /**
    * Opens a closed circuit. A refusal answers the item its condition met (ReturnValuesOnConditionCheckFailure
    * ALL_OLD, https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html): an SDK resend
-   * whose first try opened the circuit, its answer lost, meets that very opening (its `openedAtMs` and
-   * `nextProbeAtMs`), and it is this failure's opening all the same — else its `CircuitOpened` (the alarm) and its
-   * log line would be lost, the circuit reported as kept open.
+   * whose first try opened the circuit, its answer lost, meets that very opening (the `openId` drawn for this
+   * call: another container may open it in the same millisecond), and it is this failure's opening all the same —
+   * else its `CircuitOpened` (the alarm) and its log line would be lost, the circuit reported as kept open.
    */
   async #open(topic: string, host: string, nowMs: number, nextProbeAtMs: number): Promise<boolean> {
+    const id = writeId();
     try {
       await this.client.send(
         new UpdateItemCommand({
           TableName: this.table,
           Key: toWire(destinationKey(topic, host)),
-          UpdateExpression: `SET circuit = :open, openedAtMs = :now, nextProbeAtMs = :next, ${HOLD_EXPIRY} REMOVE probeUntilMs`,
+          UpdateExpression: `SET circuit = :open, openedAtMs = :now, nextProbeAtMs = :next, openId = :id, ${HOLD_EXPIRY} REMOVE probeUntilMs`,
           ConditionExpression: "attribute_not_exists(circuit) OR circuit <> :open",
           ExpressionAttributeNames: EXPIRY_NAMES,
           ExpressionAttributeValues: toWire({
             ":open": "open",
             ":now": nowMs,
             ":next": nextProbeAtMs,
+            ":id": id,
             ...holdExpiryValues(nowMs),
           }),
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
@@ -1578,7 +1581,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
       const met = await this.#refusedItem(topic, host, error);
-      return met?.openedAtMs === nowMs && met.nextProbeAtMs === nextProbeAtMs;
+      return met?.circuit === "open" && met.openId === id;
     }
   }
 

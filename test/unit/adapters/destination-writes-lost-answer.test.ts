@@ -96,6 +96,22 @@ describe("a circuit opening whose answer was lost", () => {
     });
   });
 
+  it("…nor one by another writer in the same millisecond, with the same cool-down: one opening is reported", async () => {
+    // Prepare
+    const store = await tableStore();
+    const now = Date.now();
+    await store.recordDestinationFailure("demo", "hooks.example.com", now, "HTTP 503");
+
+    // Act
+    const changes = await Promise.all([
+      store.openCircuit("demo", "hooks.example.com", now, now + 30_000),
+      store.openCircuit("demo", "hooks.example.com", now, now + 30_000),
+    ]);
+
+    // Assess
+    expect(changes.filter((change) => change === "opened")).toHaveLength(1);
+  });
+
   it("…and an opening by another writer is still no opening of this one's", async () => {
     // Prepare: the circuit was opened a moment ago by another container
     const store = await tableStore();
