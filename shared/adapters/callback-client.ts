@@ -117,7 +117,8 @@ class ReusedAddressRefusedError extends BlockedAddressError {}
  * Redirects are not followed (`http.request` never does): a 3xx is a failed attempt, so a receiver cannot
  * bounce us to an internal address. The one request sent twice: on a kept-alive connection the receiver closed or
  * reset before answering, or on which what came back began with bytes that are no status line in any spelling (see
- * `post`); a kept-alive connection the policy no longer admits sends nothing and leaves the request to a new one.
+ * `post`), or answered 408 Request Timeout; a kept-alive connection the policy no longer admits sends nothing and
+ * leaves the request to a new one.
  *
  * Deadline: every attempt settles by `timeoutMs` whatever the receiver does. Node's request settles only on
  * `response` or `error`, and some answers produce neither (a `101 Switching Protocols` nobody listens for is
@@ -346,7 +347,8 @@ interface Exchanged {
   /**
    * No answer, on a kept-alive connection the receiver closed (or reset) under the request, on which what came
    * back began with bytes that are no status line in any spelling (what a previous answer left behind), or whose
-   * address the policy no longer admits (nothing written on it).
+   * address the policy no longer admits (nothing written on it), or that answered 408 (the receiver did not take the
+   * request).
    */
   readonly staleConnection?: boolean;
 }
@@ -402,6 +404,14 @@ function exchange(
     });
     outgoing.once("response", (response) => {
       const durationMs = elapsed();
+      // A 408 on a kept-alive connection: the receiver's idle timeout fired as the request came, and it says it did
+      // not take the request ("the client MAY repeat that request", RFC 9110 §15.5.9,
+      // https://www.rfc-editor.org/rfc/rfc9110#section-15.5.9): sent again on a new connection, as browsers do.
+      if (response.statusCode === 408 && outgoing.reusedSocket) {
+        settle(answerOf(response, durationMs), true);
+        outgoing.destroy();
+        return;
+      }
       answer = { response, durationMs };
       // The body is read (at most maxResponseBytes) and dropped; the answer counts once the body has ended (whole,
       // capped or cut short), or when the deadline fires with the body still trickling in.

@@ -286,11 +286,12 @@ describe("callback client (real HTTP)", () => {
    * answered behind `written`, bytes that are no answer, as when a previous answer's bytes past its Content-Length,
    * written after it, arrive once the next request is on the connection; or (`bad-head`) answered with `written`, an
    * answer Node cannot read whose receiver has the request (a status line Node reads and a head it does not, or a
-   * status line spelled otherwise); or (`cut-head`) answered with `written`, the start of an answer, and closed.
+   * status line spelled otherwise); or (`cut-head`) answered with `written`, the start of an answer, and closed; or
+   * (`408`) answered 408 Request Timeout and closed, as servers do whose idle timeout fires as the request comes.
    * `-all`: every request after the first.
    */
   function closingKeptAlive(
-    later: "close" | "close-all" | "junk" | "junk-all" | "bad-head" | "cut-head",
+    later: "close" | "close-all" | "junk" | "junk-all" | "bad-head" | "cut-head" | "408" | "408-all",
     written = later === "bad-head"
       ? "HTTP/1.1 200 OK\r\nBad Header: x\r\nContent-Length: 0\r\n\r\n"
       : "left over\r\n",
@@ -301,6 +302,7 @@ describe("callback client (real HTTP)", () => {
         served.add(req.socket);
         res.writeHead(204).end();
       } else if (later.startsWith("close")) req.socket.end();
+      else if (later.startsWith("408")) res.writeHead(408, { connection: "close" }).end();
       else if (later === "cut-head") req.socket.end(written);
       else if (later === "bad-head") req.socket.write(written);
       else {
@@ -362,6 +364,38 @@ describe("callback client (real HTTP)", () => {
       durationMs: expect.any(Number),
     });
     expect(fresh.error).toBe("network: connection closed without a response");
+    expect(hits).toHaveLength(4);
+  });
+
+  it("a 408 Request Timeout on a kept-alive connection is sent once more on a new connection (RFC 9110 §15.5.9)", async () => {
+    // Prepare: the receiver's idle timeout fires as the connection is reused, and it says so with a 408
+    closingKeptAlive("408");
+    const c = client();
+    await post(c, "/hook");
+
+    // Act
+    const result = await post(c, "/hook");
+
+    // Assess: one attempt, delivered; the same signed request on a new connection
+    expect(result).toMatchObject({ ok: true, status: 204 });
+    expect(connections).toBe(2);
+    expect(hits).toHaveLength(3);
+    expect(hits[2]?.headers).toEqual(hits[1]?.headers);
+  });
+
+  it("…once only, and a 408 on a new connection is the receiver's answer", async () => {
+    // Prepare
+    closingKeptAlive("408-all");
+    const c = client();
+    await post(c, "/hook");
+
+    // Act
+    const result = await post(c, "/hook");
+    const fresh = await post(client(), "/hook");
+
+    // Assess
+    expect(result).toMatchObject({ ok: false, status: 408, error: "HTTP 408" });
+    expect(fresh).toMatchObject({ ok: false, status: 408, error: "HTTP 408" });
     expect(hits).toHaveLength(4);
   });
 
