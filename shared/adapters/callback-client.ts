@@ -96,6 +96,14 @@ class BlockedAddressError extends Error {
 }
 
 /**
+ * A kept-alive connection whose address the policy no longer admits (an allow-list changed under it). Nothing was
+ * written on it, and its address is an old answer of the name's: the request goes once more on a new connection,
+ * whose lookup the policy judges as any other's, so the verdict is the one a new connection gets — delivered if the
+ * name now resolves to an admitted address, else the retried refusal of a name resolving to refused addresses only.
+ */
+class ReusedAddressRefusedError extends BlockedAddressError {}
+
+/**
  * The HTTP client for callbacks: Node's own `http`/`https` with one keep-alive agent each per client (create
  * one per topic and keep it for the container's life), so consecutive callbacks to a receiver reuse the TLS
  * connection. Node's client is used rather than a fetch library because it is already in the runtime (no
@@ -109,7 +117,8 @@ class BlockedAddressError extends Error {
  * Redirects are not followed (`http.request` never does): a 3xx is a failed attempt, so a receiver cannot
  * bounce us to an internal address. The one request sent twice: on a kept-alive connection the receiver closed or
  * reset before answering, or on which what came back began with bytes that are no status line in any spelling (see
- * `post`).
+ * `post`), or answered 408 Request Timeout; a kept-alive connection the policy no longer admits sends nothing and
+ * leaves the request to a new one.
  *
  * Deadline: every attempt settles by `timeoutMs` whatever the receiver does. Node's request settles only on
  * `response` or `error`, and some answers produce neither (a `101 Switching Protocols` nobody listens for is
@@ -309,7 +318,8 @@ function checkDestination(
 /**
  * A kept-alive connection was checked when it was opened; the policy may have changed since (the deliver function
  * reads the topic's allow-list at runtime), so a reused connection's address is checked again before anything is
- * written on it. A refusal destroys the request (and its socket), which settles the attempt as refused. The reused
+ * written on it. A refusal destroys the request (and its socket), and the request goes on a new connection, whose
+ * lookup is judged afresh (`ReusedAddressRefusedError`): the address was an old answer of the name's. The reused
  * connection's idle guard comes off first: what arrives on it now is this request's answer.
  */
 function recheckReusedSocket(outgoing: http.ClientRequest, url: URL, policy: AddressPolicy): void {
@@ -319,9 +329,9 @@ function recheckReusedSocket(outgoing: http.ClientRequest, url: URL, policy: Add
     const address = socket.remoteAddress;
     if (!outgoing.reusedSocket || address === undefined || policy.isAllowed(host, address)) return;
     outgoing.destroy(
-      new BlockedAddressError(
-        "a kept-alive connection's address is no longer allowed",
-        `${host} is connected to ${address}`,
+      new ReusedAddressRefusedError(
+        REFUSED_ON_RESOLUTION.slice(REFUSED_BY_POLICY.length + 2),
+        `${host} is connected to ${address}, which is no longer allowed`,
       ),
     );
   });
@@ -335,8 +345,10 @@ interface ExchangeLimits {
 interface Exchanged {
   readonly result: CallbackResult;
   /**
-   * No answer, on a kept-alive connection the receiver closed (or reset) under the request, or on which what came
-   * back began with bytes that are no status line in any spelling (what a previous answer left behind).
+   * No answer, on a kept-alive connection the receiver closed (or reset) under the request, on which what came
+   * back began with bytes that are no status line in any spelling (what a previous answer left behind), or whose
+   * address the policy no longer admits (nothing written on it), or that answered 408 (the receiver did not take the
+   * request).
    */
   readonly staleConnection?: boolean;
 }
@@ -392,6 +404,14 @@ function exchange(
     });
     outgoing.once("response", (response) => {
       const durationMs = elapsed();
+      // A 408 on a kept-alive connection: the receiver's idle timeout fired as the request came, and it says it did
+      // not take the request ("the client MAY repeat that request", RFC 9110 §15.5.9,
+      // https://www.rfc-editor.org/rfc/rfc9110#section-15.5.9): sent again on a new connection, as browsers do.
+      if (response.statusCode === 408 && outgoing.reusedSocket) {
+        settle(answerOf(response, durationMs), true);
+        outgoing.destroy();
+        return;
+      }
       answer = { response, durationMs };
       // The body is read (at most maxResponseBytes) and dropped; the answer counts once the body has ended (whole,
       // capped or cut short), or when the deadline fires with the body still trickling in.
@@ -406,7 +426,10 @@ function exchange(
       else
         settle(
           failure(error, elapsed()),
-          outgoing.reusedSocket && (closedUnderUs(error) || leftoversAhead(error, answerStart())),
+          outgoing.reusedSocket &&
+            ((closedUnderUs(error) && answerStart() === "") ||
+              error instanceof ReusedAddressRefusedError ||
+              leftoversAhead(error, answerStart())),
         );
     });
     outgoing.once("close", () => {
@@ -416,7 +439,8 @@ function exchange(
         error: "network: connection closed without a response",
         durationMs: elapsed(),
       };
-      settle(result, outgoing.reusedSocket);
+      // Closed once the answer began (a status line's first bytes): the receiver read the request; not sent again.
+      settle(result, outgoing.reusedSocket && answerStart() === "");
     });
     outgoing.end(req.body);
   });
@@ -437,7 +461,12 @@ function finishBodyByDeadline(outgoing: http.ClientRequest, leftMs: number): voi
   outgoing.once("close", () => clearTimeout(cut));
 }
 
-/** The receiver's side closed or reset the connection (not our policy, not a name that does not resolve). */
+/**
+ * The receiver's side closed or reset the connection (not our policy, not a name that does not resolve). Only
+ * before any byte of an answer came (`answerStart`) is that a connection closed under the request: one closed once
+ * its answer began (`HTTP/1.1 200 OK` and no more; the receiver crashing as it answered) was read and maybe acted
+ * on, and sent again at once it would reach the receiver twice in one attempt.
+ */
 function closedUnderUs(error: Error): boolean {
   const code = (error as { code?: unknown }).code;
   return code === "ECONNRESET" || code === "EPIPE";

@@ -1,3 +1,4 @@
+import { randomBytes } from "node:crypto";
 import {
   type AttributeValue,
   BatchExecuteStatementCommand,
@@ -141,8 +142,21 @@ function sweepIndexKey(shard: number, position: SweepPosition): Record<string, A
 /** A rate counter item outlives its second by this long before TTL removes it. */
 const RATE_ITEM_TTL_SECONDS = 120;
 const LEASE_ATTRIBUTE = /^lease(\d+)$/;
+/** A lease take's id (`leaseId<n>`, beside its slot, 8 characters): how a resend recognises its own take. */
+const LEASE_CLAIM_ATTRIBUTE = /^leaseId\d+$/;
 /** The item's keys and its expiry bookkeeping: not the breaker's state. */
-const NOT_RECORD_ATTRIBUTES = new Set(["pk", "sk", "expiresAt", "ttlHoldSeconds"]);
+const NOT_RECORD_ATTRIBUTES = new Set([
+  "pk",
+  "sk",
+  "expiresAt",
+  "ttlHoldSeconds",
+  "probeClaimId",
+  "lastFailureId",
+  "openId",
+  "closeId",
+  "closedCircuit",
+  "closedFailures",
+]);
 
 /**
  * A destination item's expiry (docs/CALLBACKS.md "Protecting receivers"): every write that uses the item refreshes it. A
@@ -169,7 +183,7 @@ function destinationOf(item: Record<string, AttributeValue> | undefined): Destin
   for (const [name, value] of Object.entries(raw)) {
     const slot = LEASE_ATTRIBUTE.exec(name)?.[1];
     if (slot !== undefined) leases[Number(slot)] = value as number;
-    else if (!NOT_RECORD_ATTRIBUTES.has(name)) record[name] = value;
+    else if (!NOT_RECORD_ATTRIBUTES.has(name) && !LEASE_CLAIM_ATTRIBUTE.test(name)) record[name] = value;
   }
   return { failures: 0, circuit: "closed", ...record, leases } as DestinationRecord;
 }
@@ -1397,31 +1411,59 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
       (slot) => (leases[slot] ?? 0) <= nowMs,
     );
     for (const slot of free.sort(() => Math.random() - 0.5).slice(0, 3)) {
-      const taken = await conditional(
-        this.client.send(
-          ...abortableCall(
-            this.client,
-            new UpdateItemCommand({
-              TableName: this.table,
-              Key: toWire(destinationKey(topic, host)),
-              UpdateExpression: `SET #slot = :expires, topic = :topic, host = :host, ${REFRESH_EXPIRY}`,
-              ConditionExpression: "attribute_not_exists(#slot) OR #slot <= :now",
-              ExpressionAttributeNames: { "#slot": `lease${slot}`, ...EXPIRY_NAMES },
-              ExpressionAttributeValues: toWire({
-                ":expires": expiresAtMs,
-                ":now": nowMs,
-                ":topic": topic,
-                ":host": host,
-                ...refreshExpiryValues(nowMs),
-              }),
-            }),
-            options?.signal,
-          ),
-        ),
-      );
-      if (taken) return slot;
+      if (await this.#takeSlot(topic, host, slot, nowMs, expiresAtMs, options?.signal)) return slot;
     }
     return undefined;
+  }
+
+  /**
+   * One lease slot, on condition that it is free. The take carries an id drawn for it (`leaseId<n>`), and a
+   * refusal answers the item its condition met (ALL_OLD, as `#open`): an SDK resend whose first try took the slot,
+   * its answer lost, meets its own id and holds the slot — else the slot stood taken with no callback behind it,
+   * and a host limited to one lease got no callback until it expired (a callback timeout and the margins).
+   */
+  async #takeSlot(
+    topic: string,
+    host: string,
+    slot: number,
+    nowMs: number,
+    expiresAtMs: number,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    const claimId = writeId();
+    try {
+      await this.client.send(
+        ...abortableCall(
+          this.client,
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: toWire(destinationKey(topic, host)),
+            UpdateExpression: `SET #slot = :expires, #claim = :claim, topic = :topic, host = :host, ${REFRESH_EXPIRY}`,
+            ConditionExpression: "attribute_not_exists(#slot) OR #slot <= :now",
+            ExpressionAttributeNames: {
+              "#slot": `lease${slot}`,
+              "#claim": `leaseId${slot}`,
+              ...EXPIRY_NAMES,
+            },
+            ExpressionAttributeValues: toWire({
+              ":expires": expiresAtMs,
+              ":claim": claimId,
+              ":now": nowMs,
+              ":topic": topic,
+              ":host": host,
+              ...refreshExpiryValues(nowMs),
+            }),
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+          }),
+          signal,
+        ),
+      );
+      return true;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const met = await this.#refusedItem(topic, host, error, signal);
+      return met?.[`leaseId${slot}`] === claimId && met[`lease${slot}`] === expiresAtMs;
+    }
   }
 
   async releaseLease(topic: string, host: string, slot: number, expiresAtMs: number): Promise<void> {
@@ -1430,42 +1472,58 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
         new UpdateItemCommand({
           TableName: this.table,
           Key: toWire(destinationKey(topic, host)),
-          UpdateExpression: "REMOVE #slot",
+          UpdateExpression: "REMOVE #slot, #claim",
           ConditionExpression: "#slot = :mine",
-          ExpressionAttributeNames: { "#slot": `lease${slot}` },
+          ExpressionAttributeNames: { "#slot": `lease${slot}`, "#claim": `leaseId${slot}` },
           ExpressionAttributeValues: toWire({ ":mine": expiresAtMs }),
         }),
       ),
     );
   }
 
+  /**
+   * One failed attempt counted towards the threshold. `ADD` is no idempotent write: an SDK resend whose first try was
+   * written (its answer lost) would count the failure twice, opening a circuit a failure early. So the write carries
+   * an id drawn for it (`lastFailureId`) and is refused where that id already stands; such a refusal answers the item
+   * (ALL_OLD; read on dynalite), which is this failure's count.
+   */
   async recordDestinationFailure(
     topic: string,
     host: string,
     nowMs: number,
     error: string,
   ): Promise<DestinationRecord> {
-    const out = await this.client.send(
-      new UpdateItemCommand({
-        TableName: this.table,
-        Key: toWire(destinationKey(topic, host)),
-        UpdateExpression:
-          "ADD failures :one SET topic = :topic, host = :host, lastError = :error, lastFailureAtMs = :now, " +
-          `circuit = if_not_exists(circuit, :closed), ${REFRESH_EXPIRY}`,
-        ExpressionAttributeNames: EXPIRY_NAMES,
-        ExpressionAttributeValues: toWire({
-          ":one": 1,
-          ":topic": topic,
-          ":host": host,
-          ":error": error.slice(0, 512),
-          ":now": nowMs,
-          ":closed": "closed",
-          ...refreshExpiryValues(nowMs),
+    const id = writeId();
+    try {
+      const out = await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire(destinationKey(topic, host)),
+          UpdateExpression:
+            "ADD failures :one SET topic = :topic, host = :host, lastError = :error, lastFailureAtMs = :now, " +
+            `lastFailureId = :id, circuit = if_not_exists(circuit, :closed), ${REFRESH_EXPIRY}`,
+          ConditionExpression: "attribute_not_exists(lastFailureId) OR lastFailureId <> :id",
+          ExpressionAttributeNames: EXPIRY_NAMES,
+          ExpressionAttributeValues: toWire({
+            ":one": 1,
+            ":id": id,
+            ":topic": topic,
+            ":host": host,
+            ":error": error.slice(0, 512),
+            ":now": nowMs,
+            ":closed": "closed",
+            ...refreshExpiryValues(nowMs),
+          }),
+          ReturnValues: "ALL_NEW",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
-        ReturnValues: "ALL_NEW",
-      }),
-    );
-    return destinationOf(out.Attributes) as DestinationRecord;
+      );
+      return destinationOf(out.Attributes) as DestinationRecord;
+    } catch (refusal) {
+      if (!isConditionFailure(refusal)) throw refusal;
+      const item = (refusal as Partial<ConditionalCheckFailedException>).Item;
+      return destinationOf(item ?? (await this.readItem(destinationKey(topic, host)))) as DestinationRecord;
+    }
   }
 
   async openCircuit(
@@ -1475,24 +1533,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     nextProbeAtMs: number,
     ownProbeUntilMs?: number,
   ): Promise<"opened" | "reopened" | "closed"> {
-    const opened = await conditional(
-      this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire(destinationKey(topic, host)),
-          UpdateExpression: `SET circuit = :open, openedAtMs = :now, nextProbeAtMs = :next, ${HOLD_EXPIRY} REMOVE probeUntilMs`,
-          ConditionExpression: "attribute_not_exists(circuit) OR circuit <> :open",
-          ExpressionAttributeNames: EXPIRY_NAMES,
-          ExpressionAttributeValues: toWire({
-            ":open": "open",
-            ":now": nowMs,
-            ":next": nextProbeAtMs,
-            ...holdExpiryValues(nowMs),
-          }),
-        }),
-      ),
-    );
-    if (opened) return "opened";
+    if (await this.#open(topic, host, nowMs, nextProbeAtMs)) return "opened";
     // A failed probe gives up its own claim with the new cool-down; any other reopening (or a prober whose claim
     // was taken over) leaves the claim there is: that probe is still in flight.
     const ownClaimGone =
@@ -1507,6 +1548,41 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
       ":open": "open",
     });
     return reopened ? "reopened" : "closed";
+  }
+
+  /**
+   * Opens a closed circuit. A refusal answers the item its condition met (ReturnValuesOnConditionCheckFailure
+   * ALL_OLD, https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateItem.html): an SDK resend
+   * whose first try opened the circuit, its answer lost, meets that very opening (the `openId` drawn for this
+   * call: another container may open it in the same millisecond), and it is this failure's opening all the same —
+   * else its `CircuitOpened` (the alarm) and its log line would be lost, the circuit reported as kept open.
+   */
+  async #open(topic: string, host: string, nowMs: number, nextProbeAtMs: number): Promise<boolean> {
+    const id = writeId();
+    try {
+      await this.client.send(
+        new UpdateItemCommand({
+          TableName: this.table,
+          Key: toWire(destinationKey(topic, host)),
+          UpdateExpression: `SET circuit = :open, openedAtMs = :now, nextProbeAtMs = :next, openId = :id, ${HOLD_EXPIRY} REMOVE probeUntilMs`,
+          ConditionExpression: "attribute_not_exists(circuit) OR circuit <> :open",
+          ExpressionAttributeNames: EXPIRY_NAMES,
+          ExpressionAttributeValues: toWire({
+            ":open": "open",
+            ":now": nowMs,
+            ":next": nextProbeAtMs,
+            ":id": id,
+            ...holdExpiryValues(nowMs),
+          }),
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+        }),
+      );
+      return true;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const met = await this.#refusedItem(topic, host, error);
+      return met?.circuit === "open" && met.openId === id;
+    }
   }
 
   /**
@@ -1539,6 +1615,13 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     );
   }
 
+  /**
+   * Elects this delivery the half-open circuit's one prober. A refusal answers the item its condition met (ALL_OLD,
+   * as `#open`): an SDK resend whose first try took the claim, its answer lost, meets that very claim (its
+   * `probeClaimId`, drawn for this call: two deliveries claiming in the same millisecond have the same end), and
+   * the claim is this delivery's — else it stood with no prober behind it and the host went unprobed until it
+   * expired (a callback timeout and the watchdog margin).
+   */
   async claimProbe(
     topic: string,
     host: string,
@@ -1546,14 +1629,15 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     untilMs: number,
     options?: AbortOptions,
   ): Promise<boolean> {
-    return conditional(
-      this.client.send(
+    const claimId = writeId();
+    try {
+      await this.client.send(
         ...abortableCall(
           this.client,
           new UpdateItemCommand({
             TableName: this.table,
             Key: toWire(destinationKey(topic, host)),
-            UpdateExpression: `SET probeUntilMs = :until, ${HOLD_EXPIRY}`,
+            UpdateExpression: `SET probeUntilMs = :until, probeClaimId = :claim, ${HOLD_EXPIRY}`,
             ConditionExpression:
               "circuit = :open AND nextProbeAtMs <= :now AND (attribute_not_exists(probeUntilMs) OR probeUntilMs <= :now)",
             ExpressionAttributeNames: EXPIRY_NAMES,
@@ -1561,12 +1645,32 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
               ":open": "open",
               ":now": nowMs,
               ":until": untilMs,
+              ":claim": claimId,
               ...holdExpiryValues(nowMs),
             }),
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
           }),
           options?.signal,
         ),
-      ),
+      );
+      return true;
+    } catch (error) {
+      if (!isConditionFailure(error)) throw error;
+      const met = await this.#refusedItem(topic, host, error, options?.signal);
+      return met?.probeClaimId === claimId && met.probeUntilMs === untilMs;
+    }
+  }
+
+  /** The destination item a conditional write's refusal met: DynamoDB's ALL_OLD answer, else (dynalite) a read. */
+  async #refusedItem(
+    topic: string,
+    host: string,
+    error: unknown,
+    signal?: AbortSignal,
+  ): Promise<Record<string, unknown> | undefined> {
+    const item = (error as Partial<ConditionalCheckFailedException>).Item;
+    return fromWire<Record<string, unknown>>(
+      item ?? (await this.readItem(destinationKey(topic, host), signal)),
     );
   }
 
@@ -1585,7 +1689,15 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     );
   }
 
+  /**
+   * Closes the circuit and answers the item as it was (ALL_OLD): its caller reports a close of an open circuit. An
+   * SDK resend whose first try closed it (its answer lost) would answer a closed circuit and the close go unreported
+   * (no `CircuitClosed`, no `circuit closed` line), so the write keeps what it closed (`closedCircuit`,
+   * `closedFailures`) under an id drawn for it (`closeId`) and is refused where that id stands: the refusal's item
+   * (ALL_OLD; read on dynalite) is then answered with what this close closed.
+   */
   async closeCircuit(topic: string, host: string, nowMs: number): Promise<DestinationRecord | undefined> {
+    const id = writeId();
     try {
       const out = await this.client.send(
         new UpdateItemCommand({
@@ -1593,22 +1705,28 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
           Key: toWire(destinationKey(topic, host)),
           // Closed: its idle time starts now (the hold goes with the circuit that needed it).
           UpdateExpression:
-            "SET failures = :zero, circuit = :closed, #expiresAt = :idle " +
+            "SET failures = :zero, circuit = :closed, #expiresAt = :idle, closeId = :id, " +
+            "closedCircuit = if_not_exists(circuit, :closed), closedFailures = if_not_exists(failures, :zero) " +
             "REMOVE openedAtMs, nextProbeAtMs, probeUntilMs, #hold",
-          ConditionExpression: "attribute_exists(pk)",
+          ConditionExpression: "attribute_exists(pk) AND (attribute_not_exists(closeId) OR closeId <> :id)",
           ExpressionAttributeNames: EXPIRY_NAMES,
           ExpressionAttributeValues: toWire({
             ":zero": 0,
             ":closed": "closed",
+            ":id": id,
             ":idle": destinationIdleExpiry(nowMs),
           }),
           ReturnValues: "ALL_OLD",
+          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
       );
       return destinationOf(out.Attributes);
     } catch (error) {
-      if (isConditionFailure(error)) return undefined;
-      throw error;
+      if (!isConditionFailure(error)) throw error;
+      const met = await this.#refusedItem(topic, host, error);
+      if (met?.closeId !== id) return undefined;
+      const closed = destinationOf(toWire(met)) as DestinationRecord;
+      return { ...closed, circuit: met.closedCircuit, failures: met.closedFailures } as DestinationRecord;
     }
   }
 
@@ -2292,6 +2410,14 @@ function keyOf(item: Record<string, AttributeValue> | undefined): string {
 }
 
 /** Resolves true when the write happened, false when its condition failed; other errors propagate. */
+/**
+ * An id for one conditional write a resend must recognise as its own (a probe claim, a lease take): 48 random bits,
+ * 8 characters, so an item holding many stays within its 1 KB write unit.
+ */
+function writeId(): string {
+  return randomBytes(6).toString("base64url");
+}
+
 async function conditional(write: Promise<unknown>): Promise<boolean> {
   try {
     await write;

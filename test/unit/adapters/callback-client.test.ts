@@ -9,6 +9,7 @@ import {
   createCallbackClient,
   type ResolveHost,
 } from "#shared/adapters/callback-client.js";
+import { deadLettersAtOnce, REFUSED_ON_RESOLUTION } from "#shared/domain/attempt-log.js";
 import { hostFailed } from "#shared/domain/destination.js";
 import { retentionExpiry } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
@@ -285,10 +286,12 @@ describe("callback client (real HTTP)", () => {
    * answered behind `written`, bytes that are no answer, as when a previous answer's bytes past its Content-Length,
    * written after it, arrive once the next request is on the connection; or (`bad-head`) answered with `written`, an
    * answer Node cannot read whose receiver has the request (a status line Node reads and a head it does not, or a
-   * status line spelled otherwise). `-all`: every request after the first.
+   * status line spelled otherwise); or (`cut-head`) answered with `written`, the start of an answer, and closed; or
+   * (`408`) answered 408 Request Timeout and closed, as servers do whose idle timeout fires as the request comes.
+   * `-all`: every request after the first.
    */
   function closingKeptAlive(
-    later: "close" | "close-all" | "junk" | "junk-all" | "bad-head",
+    later: "close" | "close-all" | "junk" | "junk-all" | "bad-head" | "cut-head" | "408" | "408-all",
     written = later === "bad-head"
       ? "HTTP/1.1 200 OK\r\nBad Header: x\r\nContent-Length: 0\r\n\r\n"
       : "left over\r\n",
@@ -299,6 +302,8 @@ describe("callback client (real HTTP)", () => {
         served.add(req.socket);
         res.writeHead(204).end();
       } else if (later.startsWith("close")) req.socket.end();
+      else if (later.startsWith("408")) res.writeHead(408, { connection: "close" }).end();
+      else if (later === "cut-head") req.socket.end(written);
       else if (later === "bad-head") req.socket.write(written);
       else {
         req.socket.write(written);
@@ -359,6 +364,38 @@ describe("callback client (real HTTP)", () => {
       durationMs: expect.any(Number),
     });
     expect(fresh.error).toBe("network: connection closed without a response");
+    expect(hits).toHaveLength(4);
+  });
+
+  it("a 408 Request Timeout on a kept-alive connection is sent once more on a new connection (RFC 9110 §15.5.9)", async () => {
+    // Prepare: the receiver's idle timeout fires as the connection is reused, and it says so with a 408
+    closingKeptAlive("408");
+    const c = client();
+    await post(c, "/hook");
+
+    // Act
+    const result = await post(c, "/hook");
+
+    // Assess: one attempt, delivered; the same signed request on a new connection
+    expect(result).toMatchObject({ ok: true, status: 204 });
+    expect(connections).toBe(2);
+    expect(hits).toHaveLength(3);
+    expect(hits[2]?.headers).toEqual(hits[1]?.headers);
+  });
+
+  it("…once only, and a 408 on a new connection is the receiver's answer", async () => {
+    // Prepare
+    closingKeptAlive("408-all");
+    const c = client();
+    await post(c, "/hook");
+
+    // Act
+    const result = await post(c, "/hook");
+    const fresh = await post(client(), "/hook");
+
+    // Assess
+    expect(result).toMatchObject({ ok: false, status: 408, error: "HTTP 408" });
+    expect(fresh).toMatchObject({ ok: false, status: 408, error: "HTTP 408" });
     expect(hits).toHaveLength(4);
   });
 
@@ -467,6 +504,28 @@ describe("callback client (real HTTP)", () => {
         error: "network: HPE_INVALID_CONSTANT",
         durationMs: expect.any(Number),
       });
+      expect(hits).toHaveLength(2);
+      expect(connections).toBe(1);
+    },
+  );
+
+  it.each([
+    ["a status line", "HTTP/1.1 200 OK\r\n"],
+    ["a status line and part of the head", "HTTP/1.1 200 OK\r\nContent-Len"],
+    ["the start of a status line", "HTTP/1.1 2"],
+  ])(
+    "…nor a kept-alive connection closed once the answer began (%s): the receiver has the request",
+    async (_case, head) => {
+      // Prepare: on a reused connection the receiver starts its answer and closes (it crashed answering)
+      closingKeptAlive("cut-head", head);
+      const c = client();
+      await post(c, "/hook");
+
+      // Act
+      const result = await post(c, "/hook");
+
+      // Assess: a failed attempt, and the receiver got the request once (not again at once on a new connection)
+      expect(result).toMatchObject({ ok: false });
       expect(hits).toHaveLength(2);
       expect(connections).toBe(1);
     },
@@ -1189,6 +1248,64 @@ describe("callback client: host names checked after resolution (lookup seam; not
     expect(first).toMatchObject({ ok: true, status: 204 });
     expect(second).toMatchObject({ ok: false, refused: true });
     expect(second.error).toMatch(/^destination refused by policy: /);
+    expect(hits).toHaveLength(1);
+  });
+  it("a kept-alive connection whose address the policy no longer admits is dropped and the name resolved again: the receiver's new address gets the callback", async () => {
+    // Prepare: hooks.example.com is 127.0.0.1, allowed by its literal; the receiver moves to 127.0.0.2 (DNS and
+    // allow-list both changed) while a kept-alive connection to the old address is still in the pool.
+    const moved = createServer((_req, res) => res.writeHead(204).end());
+    const port = (server.address() as AddressInfo).port;
+    await new Promise<void>((resolve) => moved.listen(port, "127.0.0.2", resolve));
+    route = (_req, _body, res) => res.writeHead(204).end();
+    let admitted = "127.0.0.1";
+    const asked: string[] = [];
+    const lookup: ResolveHost = async (host) => {
+      asked.push(host);
+      return [{ address: admitted, family: 4 }];
+    };
+    const policy: AddressPolicy = { isAllowed: (_host, ip) => ip === admitted };
+    const c = createCallbackClient({ policy, allowPlainHttp: true, lookup });
+    clients.push(c);
+    const url = `http://hooks.example.com:${port}/hook`;
+    try {
+      const first = await c.post({ url, body: "{}", headers: {}, timeoutMs: 2_000 });
+
+      // Act
+      admitted = "127.0.0.2";
+      const second = await c.post({ url, body: "{}", headers: {}, timeoutMs: 2_000 });
+
+      // Assess: delivered on a new connection to the address the name has now; nothing more to the old one
+      expect(first).toMatchObject({ ok: true, status: 204 });
+      expect(second).toMatchObject({ ok: true, status: 204 });
+      expect(asked).toEqual(["hooks.example.com", "hooks.example.com"]);
+      expect(hits).toHaveLength(1);
+    } finally {
+      moved.closeAllConnections();
+      await new Promise<void>((resolve) => moved.close(() => resolve()));
+    }
+  });
+
+  it("…and when the name still resolves only to refused addresses, it is the retried refusal a new connection gets, not one that dead-letters at once", async () => {
+    // Prepare
+    route = (_req, _body, res) => res.writeHead(204).end();
+    let admitted = true;
+    const policy: AddressPolicy = { isAllowed: (_host, ip) => admitted && ip === "127.0.0.1" };
+    const c = createCallbackClient({
+      policy,
+      allowPlainHttp: true,
+      lookup: async () => [{ address: "127.0.0.1", family: 4 }],
+    });
+    clients.push(c);
+    const url = `http://hooks.example.com:${(server.address() as AddressInfo).port}/hook`;
+    await c.post({ url, body: "{}", headers: {}, timeoutMs: 2_000 });
+
+    // Act
+    admitted = false;
+    const refused = await c.post({ url, body: "{}", headers: {}, timeoutMs: 2_000 });
+
+    // Assess
+    expect(refused).toMatchObject({ ok: false, refused: true, error: REFUSED_ON_RESOLUTION });
+    expect(deadLettersAtOnce(refused.error)).toBe(false);
     expect(hits).toHaveLength(1);
   });
 });
