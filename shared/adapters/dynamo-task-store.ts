@@ -280,11 +280,12 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   takeRateToken: [onTable("UpdateItem")],
   acquireLease: [onTable("GetItem"), onTable("UpdateItem")],
   releaseLease: [onTable("UpdateItem")],
-  recordDestinationFailure: [onTable("UpdateItem")],
-  openCircuit: [onTable("UpdateItem")],
-  claimProbe: [onTable("UpdateItem")],
+  // A refused write whose answer lacks the item it met (dynalite: no ALL_OLD) reads it, to recognise its own resend.
+  recordDestinationFailure: [onTable("UpdateItem"), onTable("GetItem")],
+  openCircuit: [onTable("UpdateItem"), onTable("GetItem")],
+  claimProbe: [onTable("UpdateItem"), onTable("GetItem")],
   releaseProbe: [onTable("UpdateItem")],
-  closeCircuit: [onTable("UpdateItem")],
+  closeCircuit: [onTable("UpdateItem"), onTable("GetItem")],
   discardFailed: [onTable("UpdateItem"), onTable("GetItem")],
 };
 

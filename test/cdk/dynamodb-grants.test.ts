@@ -60,7 +60,7 @@ const key = (op: DynamoOperation) => `${op.action}@${op.on}`;
 
 /**
  * The store's methods (two-space indented members, generic ones included) and their bodies: those of every layer,
- * from DynamoAddStore (the first in the file) to DynamoTaskStore. Protected helpers count as private.
+ * from DynamoAddStore (the first in the file) to DynamoTaskStore. Protected and `#` helpers count as private.
  */
 function methodBodies(source: string): Map<string, { body: string; isPrivate: boolean }> {
   const classBody = source.slice(source.indexOf("export class DynamoAddStore"));
@@ -68,7 +68,7 @@ function methodBodies(source: string): Map<string, { body: string; isPrivate: bo
   // and those are all async, which tells them from a call statement in a method's body.
   const starts = [
     ...classBody.matchAll(
-      /^(?: {2}| {4}(?=(?:private |protected )?async ))((?:private|protected) )?(?:async )?(\w+)(?:<[^>(]*>)?\(/gm,
+      /^(?: {2}| {4}(?=(?:private |protected )?async ))((?:private|protected) )?(?:async )?(#?\w+)(?:<[^>(]*>)?\(/gm,
     ),
   ];
   const methods = new Map<string, { body: string; isPrivate: boolean }>();
@@ -76,7 +76,10 @@ function methodBodies(source: string): Map<string, { body: string; isPrivate: bo
     const end = starts[i + 1]?.index ?? classBody.length;
     const name = match[2] as string;
     if (name !== "constructor") {
-      methods.set(name, { body: classBody.slice(match.index, end), isPrivate: Boolean(match[1]) });
+      methods.set(name, {
+        body: classBody.slice(match.index, end),
+        isPrivate: Boolean(match[1]) || name.startsWith("#"),
+      });
     }
   });
   return methods;
@@ -109,7 +112,8 @@ function operationsInSource(
     const action = ACTION_OF_BUILDER[builder as string];
     if (action) found.add(`${action}@statement`);
   }
-  for (const [, callee] of method.body.matchAll(/this\.(\w+)\(/g)) {
+  // `#name`: an ECMAScript private method, as much the class's own as a `private` one.
+  for (const [, callee] of method.body.matchAll(/this\.(#?\w+)\(/g)) {
     for (const op of operationsInSource(methods, callee as string, seen)) found.add(op);
   }
   return found;
