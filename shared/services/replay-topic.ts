@@ -19,7 +19,7 @@ import { echoed } from "#shared/domain/echoed.js";
 import { FAILED_SORT_ATTRIBUTE, FAILED_TOPIC_ATTRIBUTE } from "#shared/domain/failed-index.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
-import { retentionEnded, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
+import { retentionEnded, type TaskSummary } from "#shared/domain/task.js";
 import { msAtOrAfterInstant } from "#shared/domain/whole-ms.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
@@ -95,7 +95,7 @@ async function matchIds(deps: ReplayTopicDeps, topic: string, ids: readonly stri
   const copies = await copiesOf(deps, topic, tasks);
   // A copy named and standing in for its parent too is matched once.
   const seen = new Set<string>();
-  const take = ({ content: _content, ...summary }: TaskRecord) => {
+  const take = (summary: TaskSummary) => {
     seen.add(summary.taskId);
     // Up to 1,000 held until the replay: without their content (TaskSummary), which it does not send.
     if (summary.status === "failed") matched.push(summary);
@@ -127,8 +127,8 @@ async function matchIds(deps: ReplayTopicDeps, topic: string, ids: readonly stri
 const NO_FAILED_COPY = "fan-out task: no subscriber's copy is failed";
 
 /** The subscribers' copies of the named fan-out tasks, by parent id (a copy not found is left out). */
-async function copiesOf(deps: ReplayTopicDeps, topic: string, tasks: readonly (TaskRecord | undefined)[]) {
-  const parents = tasks.filter((task) => task?.fanOut !== undefined) as TaskRecord[];
+async function copiesOf(deps: ReplayTopicDeps, topic: string, tasks: readonly (TaskSummary | undefined)[]) {
+  const parents = tasks.filter((task) => task?.fanOut !== undefined) as TaskSummary[];
   const links = parents.flatMap((parent) => (parent.fanOut ?? []).map((link) => link.taskId));
   const read = await readSideBySide(deps, topic, links);
   const found = new Map(read.flatMap((copy) => (copy ? [[copy.taskId, copy] as const] : [])));
@@ -147,11 +147,12 @@ const READ_BACKOFF_MS = 50;
 
 /**
  * The named tasks (undefined: not this topic's, or not found), in the order named: read in BatchGetItem calls of
- * 100, side by side (1,000 GetItems, 16 at a time, took seconds of the API function's 10).
+ * 100, side by side (1,000 GetItems, 16 at a time, took seconds of the API function's 10). Without their content:
+ * the run holds every one until all are read (1,000 named tasks, up to 10,000 copies) and sends none of it.
  */
 async function readSideBySide(deps: ReplayTopicDeps, topic: string, ids: readonly string[]) {
   const own = [...new Set(ids.filter((id) => parseTaskId(id)?.topic === topic))];
-  const found = new Map<string, TaskRecord>();
+  const found = new Map<string, TaskSummary>();
   // 1,000 named fan-out tasks stand for up to 10,000 copies: their reads stop where the replay would (nothing is
   // marked before every read is done, so nothing is half-replayed), rather than run into the route's early answer.
   let outOfTime = false;
@@ -168,18 +169,21 @@ async function readSideBySide(deps: ReplayTopicDeps, topic: string, ids: readonl
  * One chunk's tasks. Keys a call left unprocessed (or a call that failed) are read again with backoff, as AWS asks
  * of batch callers; those still unread are read one by one, so a table's error is answered as such.
  */
-async function readBatch(deps: ReplayTopicDeps, ids: readonly string[]): Promise<TaskRecord[]> {
-  const tasks: TaskRecord[] = [];
+async function readBatch(deps: ReplayTopicDeps, ids: readonly string[]): Promise<TaskSummary[]> {
+  const tasks: TaskSummary[] = [];
   let unread: readonly string[] = ids;
   for (let round = 0; round < READ_ROUNDS && unread.length > 0; round++) {
     if (round > 0) await sleep(READ_BACKOFF_MS * 2 ** (round - 1));
-    const read = await deps.store.readMany(unread);
+    const read = await deps.store.readMany(unread, { summaries: true });
     tasks.push(...read.tasks.values());
     unread = [...read.unread];
   }
   for (const id of unread) {
     const task = await deps.store.get(id);
-    if (task) tasks.push(task);
+    if (!task) continue;
+    // Read whole (GetItem answers errors as such), kept without its content as the batch reads are.
+    const { content: _content, ...summary } = task;
+    tasks.push(summary);
   }
   return tasks;
 }

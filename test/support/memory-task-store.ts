@@ -230,15 +230,20 @@ export class MemoryTaskStore implements TaskStore {
   /** When set, the next call of this batch method is written and then answered as failed (a lost answer). */
   loseNextBatchAnswer?: "startAttempts" | "finishAttempts";
 
-  async readMany(taskIds: readonly string[]): Promise<ManyRead> {
+  readMany(taskIds: readonly string[]): Promise<ManyRead>;
+  readMany(taskIds: readonly string[], options: { readonly summaries: true }): Promise<ManyRead<TaskSummary>>;
+  async readMany(
+    taskIds: readonly string[],
+    options?: { readonly summaries: true },
+  ): Promise<ManyRead<TaskSummary>> {
     this.batchCalls.readMany++;
     if (this.takeBatchFailure("readMany")) return { tasks: new Map(), unread: new Set(taskIds) };
-    const tasks = new Map<string, TaskRecord>();
+    const tasks = new Map<string, TaskSummary>();
     const unread = new Set<string>();
     for (const taskId of taskIds) {
       const task = this.tasks.get(taskId);
       if (this.unreadIds.has(taskId)) unread.add(taskId);
-      else if (task) tasks.set(taskId, structuredClone(task));
+      else if (task) tasks.set(taskId, structuredClone(options?.summaries ? withoutContent(task) : task));
     }
     return { tasks, unread };
   }
@@ -816,4 +821,9 @@ function refuseInvertedRange(fromMs: number, toMs: number): void {
     ),
     { name: "ValidationException" },
   );
+}
+
+/** A task as a projection without its content reads it (TaskSummary). */
+function withoutContent({ content: _content, ...summary }: TaskRecord): TaskSummary {
+  return summary;
 }
