@@ -30,7 +30,7 @@ export function createHandler(
       statusCode: 200,
       body: await cancelGroup(
         // The current topic settings (runtime document applied): each cancelled task's retention, as cancel-task.
-        await withCurrentSettings(withLogging),
+        { ...(await withCurrentSettings(withLogging)), remainingMs: request.remainingMs },
         { topic: request.pathParameter("topic"), value: request.pathParameter("value") },
         request.event.queryStringParameters,
       ),

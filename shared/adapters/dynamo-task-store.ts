@@ -1114,7 +1114,11 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     return answer.item ?? (await this.get(taskId, options));
   }
 
-  async readMany(taskIds: readonly string[]): Promise<ManyRead> {
+  readMany(taskIds: readonly string[]): Promise<ManyRead>;
+  readMany(taskIds: readonly string[], options: { readonly summaries: true }): Promise<ManyRead<TaskSummary>>;
+  async readMany(taskIds: readonly string[], options?: { readonly summaries: true }): Promise<ManyRead> {
+    // A projection leaves the content out of the answer (the read costs the same: capacity counts whole items).
+    const summary = options?.summaries ? projectionOf(Object.keys(SUMMARY_ATTRIBUTES)) : undefined;
     const tasks = new Map<string, TaskRecord>();
     const unread = new Set<string>();
     const keyed = [...new Set(taskIds)].flatMap((taskId) => {
@@ -1125,7 +1129,16 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
       try {
         const out = await this.client.send(
           new BatchGetItemCommand({
-            RequestItems: { [this.table]: { Keys: chunk.map((k) => toWire(k.key)), ConsistentRead: true } },
+            RequestItems: {
+              [this.table]: {
+                Keys: chunk.map((k) => toWire(k.key)),
+                ConsistentRead: true,
+                ...(summary && {
+                  ProjectionExpression: summary.expression,
+                  ExpressionAttributeNames: summary.names,
+                }),
+              },
+            },
           }),
         );
         for (const item of out.Responses?.[this.table] ?? []) {

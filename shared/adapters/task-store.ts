@@ -391,6 +391,11 @@ export interface TaskStore extends DestinationStore {
    */
   readMany(taskIds: readonly string[]): Promise<ManyRead>;
   /**
+   * The same reads without the tasks' content (`TaskSummary`): a bulk replay by ids holds up to 1,000 named tasks
+   * (and their copies) at once, and sends none of their contents.
+   */
+  readMany(taskIds: readonly string[], options: { readonly summaries: true }): Promise<ManyRead<TaskSummary>>;
+  /**
    * Starts several attempts in as few calls as the store allows, each as `startedTask(read, …)` and each only if
    * the task is still exactly as read (status, attempts, attemptSeq: optimistic concurrency). Answers, per task
    * id, whether its start was written (`started`), refused (`refused`: the task moved on) or is unknown (`unknown`:
@@ -650,8 +655,8 @@ export interface PutManyFailure {
 }
 
 /** What `readMany` found. */
-export interface ManyRead {
-  readonly tasks: ReadonlyMap<string, TaskRecord>;
+export interface ManyRead<T extends TaskSummary = TaskRecord> {
+  readonly tasks: ReadonlyMap<string, T>;
   /** Ids neither found nor known to be missing (unprocessed keys, a failed call). */
   readonly unread: ReadonlySet<string>;
 }

@@ -56,16 +56,16 @@ export function failedCursorSchema(topic: string) {
  */
 export function replayCursorSchema(topic: string, filter: string, failedFromMs?: number) {
   // `until`: when the run's first call started; the run replays what had failed by then (replay-topic.ts).
-  return z
-    .extend(failedCursorSchema(topic), {
-      filter: z.literal(filter),
-      until: z.number().check(z.int(), z.gte(0)),
-    })
-    .check(
+  const binding = { filter: z.literal(filter), until: z.number().check(z.int(), z.gte(0)) };
+  return z.union([
+    z.extend(failedCursorSchema(topic), binding).check(
       // The filter's `failed_after` is the Query's key condition, and DynamoDB refuses a start key outside it
       // (ValidationException): no page of that filter ends there, so such a cursor was not given out.
       z.refine((cursor) => failedFromMs === undefined || cursor.failedAtMs >= failedFromMs),
-    );
+    ),
+    // The run's start again: a first call that left a group's dead letters behind a stop reads them anew.
+    z.strictObject(binding),
+  ]);
 }
 
 /**

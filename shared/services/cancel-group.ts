@@ -1,6 +1,6 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import { decodeCursor, encodeCursor, groupCursorSchema } from "#shared/api/cursor.js";
-import { notFound, validationFailed } from "#shared/api/errors.js";
+import { notFound, serviceUnavailable, validationFailed } from "#shared/api/errors.js";
 import {
   type CancelGroupQuery,
   cancelGroupParamsSchema,
@@ -27,7 +27,16 @@ export interface CancelGroupDeps extends Omit<CancelDeps, "store"> {
     TaskStore,
     "listGroupPage" | "cancel" | "restoreFanOutParent" | "settleRescheduled" | "get" | "putNew"
   >;
+  /** The invocation's time left; without it the call is not bounded by time (tests, scripts). */
+  readonly remainingMs?: () => number;
 }
+
+/**
+ * No task's cancel is started with less than this left of the invocation: the ones under way then finish before
+ * the route's early answer (http-route.ts, 500 ms before the deadline), which answered a bare 503 "retry" however
+ * many had been cancelled, and froze those under way mid-cancel (a fan-out parent marked, its copies not yet).
+ */
+export const GROUP_CANCEL_TIME_MARGIN_MS = 2_500;
 
 /** Conditional cancels in flight at once: each is one UpdateItem (and maybe one DeleteSchedule). */
 const CANCEL_CONCURRENCY = 8;
@@ -72,7 +81,13 @@ export async function cancelGroup(
 
   let cancelled = 0;
   const notCancelled: NotCancelled[] = [];
+  // Tasks are started in page order, so those started are a prefix of the page: `started` long.
+  let started = 0;
+  let outOfTime = false;
   await forEachBounded(page.tasks, CANCEL_CONCURRENCY, async (task) => {
+    outOfTime ||= deps.remainingMs !== undefined && deps.remainingMs() < GROUP_CANCEL_TIME_MARGIN_MS;
+    if (outOfTime) return;
+    started++;
     if (task.fanOut && task.status === "cancelled") {
       // Cancelled by an earlier cancel, which may have stopped before all its copies: counted when this finishes it.
       if ((await finishFanOutCancel(deps, task)).cancelled > 0) cancelled++;
@@ -91,12 +106,27 @@ export async function cancelGroup(
   });
   const order = new Map(page.tasks.map((t, i) => [t.taskId, i]));
   notCancelled.sort((a, b) => (order.get(a.task_id) ?? 0) - (order.get(b.task_id) ?? 0));
+  const lastSk = outOfTime ? lastHandled(page.tasks, started) : page.lastSk;
   return {
     cancelled,
     not_cancelled: notCancelled,
-    more: page.lastSk !== undefined,
-    next_cursor: page.lastSk === undefined ? null : encodeCursor({ pk, sk: page.lastSk }),
+    more: lastSk !== undefined,
+    next_cursor: lastSk === undefined ? null : encodeCursor({ pk, sk: lastSk }),
   };
+}
+
+/**
+ * Where a call that ran out of time goes on: after the last task it handled, so the next call (the CLI follows
+ * `more`) starts with the first it did not. None handled: a retryable 503 that changed nothing.
+ */
+function lastHandled(tasks: readonly TaskRecord[], started: number): string {
+  const last = tasks[started - 1];
+  if (!last) {
+    throw serviceUnavailable(
+      "the call ran out of time before cancelling any of the group's tasks; nothing was changed, retry it",
+    );
+  }
+  return last.sk;
 }
 
 /**

@@ -16,9 +16,10 @@ import {
 } from "#shared/api/schemas/operations.js";
 import { type PunctualConfig, topicConfig } from "#shared/config/index.js";
 import { echoed } from "#shared/domain/echoed.js";
+import { FAILED_SORT_ATTRIBUTE, FAILED_TOPIC_ATTRIBUTE } from "#shared/domain/failed-index.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
-import { retentionEnded, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
+import { retentionEnded, type TaskSummary } from "#shared/domain/task.js";
 import { msAtOrAfterInstant } from "#shared/domain/whole-ms.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
@@ -75,13 +76,13 @@ export async function replayTopic(
   const parsed = bulkReplayBodySchema.safeParse(rawBody);
   if (!parsed.success) throw validationFailed(toIssues(parsed.error.issues, rawBody));
   const body = parsed.data;
-  const { matched, failed, next, held } = body.task_ids
+  const { matched, failed, next, held, rewind } = body.task_ids
     ? await matchIds(deps, topic, body.task_ids)
     : await matchFilter(deps, topic, body);
-  const next_cursor = encodeCursor(next);
-  if (body.dry_run) return { matched: matched.length, replayed: 0, failed, next_cursor };
-  const replayed = await replayInGroupOrder(deps, matched, failed, held);
-  return { matched: matched.length, replayed, failed, next_cursor };
+  if (body.dry_run) return { matched: matched.length, replayed: 0, failed, next_cursor: encodeCursor(next) };
+  const run = await replayInGroupOrder(deps, matched, failed, held);
+  const resumeAt = run.leftBehind.size > 0 && rewind ? rewind(run.leftBehind) : next;
+  return { matched: matched.length, replayed: run.replayed, failed, next_cursor: encodeCursor(resumeAt) };
 }
 
 async function matchIds(deps: ReplayTopicDeps, topic: string, ids: readonly string[]) {
@@ -94,7 +95,7 @@ async function matchIds(deps: ReplayTopicDeps, topic: string, ids: readonly stri
   const copies = await copiesOf(deps, topic, tasks);
   // A copy named and standing in for its parent too is matched once.
   const seen = new Set<string>();
-  const take = ({ content: _content, ...summary }: TaskRecord) => {
+  const take = (summary: TaskSummary) => {
     seen.add(summary.taskId);
     // Up to 1,000 held until the replay: without their content (TaskSummary), which it does not send.
     if (summary.status === "failed") matched.push(summary);
@@ -120,14 +121,14 @@ async function matchIds(deps: ReplayTopicDeps, topic: string, ids: readonly stri
       if (task.status !== "failed") failed.push({ task_id: id, reason: `status ${task.status}` });
     }
   }
-  return { matched, failed, next: undefined, held };
+  return { matched, failed, next: undefined, held, rewind: undefined };
 }
 
 const NO_FAILED_COPY = "fan-out task: no subscriber's copy is failed";
 
 /** The subscribers' copies of the named fan-out tasks, by parent id (a copy not found is left out). */
-async function copiesOf(deps: ReplayTopicDeps, topic: string, tasks: readonly (TaskRecord | undefined)[]) {
-  const parents = tasks.filter((task) => task?.fanOut !== undefined) as TaskRecord[];
+async function copiesOf(deps: ReplayTopicDeps, topic: string, tasks: readonly (TaskSummary | undefined)[]) {
+  const parents = tasks.filter((task) => task?.fanOut !== undefined) as TaskSummary[];
   const links = parents.flatMap((parent) => (parent.fanOut ?? []).map((link) => link.taskId));
   const read = await readSideBySide(deps, topic, links);
   const found = new Map(read.flatMap((copy) => (copy ? [[copy.taskId, copy] as const] : [])));
@@ -146,11 +147,12 @@ const READ_BACKOFF_MS = 50;
 
 /**
  * The named tasks (undefined: not this topic's, or not found), in the order named: read in BatchGetItem calls of
- * 100, side by side (1,000 GetItems, 16 at a time, took seconds of the API function's 10).
+ * 100, side by side (1,000 GetItems, 16 at a time, took seconds of the API function's 10). Without their content:
+ * the run holds every one until all are read (1,000 named tasks, up to 10,000 copies) and sends none of it.
  */
 async function readSideBySide(deps: ReplayTopicDeps, topic: string, ids: readonly string[]) {
   const own = [...new Set(ids.filter((id) => parseTaskId(id)?.topic === topic))];
-  const found = new Map<string, TaskRecord>();
+  const found = new Map<string, TaskSummary>();
   // 1,000 named fan-out tasks stand for up to 10,000 copies: their reads stop where the replay would (nothing is
   // marked before every read is done, so nothing is half-replayed), rather than run into the route's early answer.
   let outOfTime = false;
@@ -167,18 +169,21 @@ async function readSideBySide(deps: ReplayTopicDeps, topic: string, ids: readonl
  * One chunk's tasks. Keys a call left unprocessed (or a call that failed) are read again with backoff, as AWS asks
  * of batch callers; those still unread are read one by one, so a table's error is answered as such.
  */
-async function readBatch(deps: ReplayTopicDeps, ids: readonly string[]): Promise<TaskRecord[]> {
-  const tasks: TaskRecord[] = [];
+async function readBatch(deps: ReplayTopicDeps, ids: readonly string[]): Promise<TaskSummary[]> {
+  const tasks: TaskSummary[] = [];
   let unread: readonly string[] = ids;
   for (let round = 0; round < READ_ROUNDS && unread.length > 0; round++) {
     if (round > 0) await sleep(READ_BACKOFF_MS * 2 ** (round - 1));
-    const read = await deps.store.readMany(unread);
+    const read = await deps.store.readMany(unread, { summaries: true });
     tasks.push(...read.tasks.values());
     unread = [...read.unread];
   }
   for (const id of unread) {
     const task = await deps.store.get(id);
-    if (task) tasks.push(task);
+    if (!task) continue;
+    // Read whole (GetItem answers errors as such), kept without its content as the batch reads are.
+    const { content: _content, ...summary } = task;
+    tasks.push(summary);
   }
   return tasks;
 }
@@ -219,27 +224,64 @@ async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkRepla
   // oldest first, a task it replayed that is dead-lettered again would otherwise come round again in a later call.
   const until = typeof start?.until === "number" ? start.until : deps.now();
   const end = Math.min(before, until + 1);
+  const inOrder: TaskSummary[] = [];
+  const found = () => {
+    const rewind = rewindTo(topic, inOrder, start ?? { filter, until }, { filter, until });
+    return { matched, failed, held: [], rewind };
+  };
   let cursor = listKeyOf(start);
   do {
     const page = await deps.store.listFailed(topic, Math.min(100, BULK_REPLAY_MAX - read), cursor, scan);
     cursor = page.next;
     read += page.tasks.length;
     for (const task of page.tasks) {
-      if ((task.failedAtMs ?? 0) >= end) return { matched, failed, next: undefined, held: [] };
+      if ((task.failedAtMs ?? 0) >= end) return { ...found(), next: undefined };
+      inOrder.push(task);
       if (body.error_contains && !task.lastError?.includes(body.error_contains)) continue;
       // Still in the failed index until DynamoDB's TTL deletes it (lazily): listed, not replayed.
       if (retentionEnded(task, nowMs)) failed.push({ task_id: task.taskId, reason: RETENTION_ENDED });
       else matched.push(task);
     }
   } while (cursor && read < BULK_REPLAY_MAX);
-  return { matched, failed, next: cursor && { ...cursor, filter, until }, held: [] };
+  return { ...found(), next: cursor && { ...cursor, filter, until } };
 }
 
-/** The failed list's own key, without the run's binding (filter, start) DynamoDB knows nothing of. */
+/**
+ * Where a filter's run goes on when this call left some of its matches dead-lettered behind a stop (a failed send,
+ * or a task another replay holds): just before the first of them in the failed index, so the next call of the run
+ * reads them again and replays each group from where it stopped. Resumed after this call's last read instead, the
+ * next call found those groups' later dead letters, replayed them, and left the earlier ones behind its cursor:
+ * the group delivered out of order. What this call replayed has left the index, so the next one does not read it
+ * again. `start`: where this call began (its cursor, or the run's start, `{filter, until}` alone).
+ */
+function rewindTo(
+  topic: string,
+  inOrder: readonly TaskSummary[],
+  start: PageKey,
+  binding: { readonly filter: string; readonly until: number },
+) {
+  return (leftBehind: ReadonlySet<string>): PageKey => {
+    const first = inOrder.findIndex((task) => leftBehind.has(task.taskId));
+    const before = first > 0 ? inOrder[first - 1] : undefined;
+    if (!before) return start;
+    return {
+      pk: before.pk,
+      sk: before.sk,
+      [FAILED_TOPIC_ATTRIBUTE]: topic,
+      [FAILED_SORT_ATTRIBUTE]: before.failedAtMs ?? 0,
+      ...binding,
+    };
+  };
+}
+
+/**
+ * The failed list's own key, without the run's binding (filter, start) DynamoDB knows nothing of; none for the
+ * run's start (a cursor of its binding alone, rewindTo).
+ */
 function listKeyOf(cursor: PageKey | undefined): PageKey | undefined {
   if (!cursor) return undefined;
   const { filter: _filter, until: _until, ...key } = cursor;
-  return key;
+  return Object.keys(key).length > 0 ? key : undefined;
 }
 
 /** How a replay run stands: the count so far, and what stopped it, if anything did: a storage error, or time. */
@@ -248,6 +290,8 @@ interface ReplayRun {
   /** Named tasks another replay has queued: each stops its group there (replayGroup). */
   readonly held: ReadonlySet<string>;
   stoppedBy?: { readonly error: unknown } | { readonly timeUp: true };
+  /** Matched tasks left dead-lettered where their group stopped (the task whose send failed, those after it). */
+  readonly leftBehind: Set<string>;
 }
 
 async function replayInGroupOrder(
@@ -255,18 +299,18 @@ async function replayInGroupOrder(
   matched: TaskSummary[],
   failed: Failure[],
   held: readonly TaskSummary[],
-): Promise<number> {
+): Promise<ReplayRun> {
   const groups = new Map<string, TaskSummary[]>();
   for (const task of [...matched, ...held].sort(bySortKey))
     groups.set(task.pk, [...(groups.get(task.pk) ?? []), task]);
-  const run: ReplayRun = { replayed: 0, held: new Set(held.map((t) => t.taskId)) };
+  const run: ReplayRun = { replayed: 0, held: new Set(held.map((t) => t.taskId)), leftBehind: new Set() };
   // Every group settles before the answer: one that went on after it would make the count a lie (and Lambda
   // freezes it mid-way once the answer is sent).
   await forEachBounded([...groups.values()], GROUP_CONCURRENCY, (tasks) =>
     replayGroup(deps, tasks, failed, run),
   );
   if (run.stoppedBy) throw replayInterrupted(run.stoppedBy, matched.length, run.replayed);
-  return run.replayed;
+  return run;
 }
 
 /**
@@ -279,7 +323,7 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
     if (run.stoppedBy) return;
     if (run.held.has(task.taskId)) {
       await sendIfJustReplayed(deps, task);
-      return notReached(failed, tasks.slice(i + 1), ANOTHER_CALL);
+      return notReached(failed, tasks.slice(i + 1), ANOTHER_CALL, run);
     }
     // Only a task still dead-lettered: the list (an eventually consistent index, or a read before a concurrent
     // replay) may show one already replayed and delivered, which another replay would deliver twice.
@@ -297,7 +341,7 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
       // sending its followers now could put them ahead of it. That replay carries the group on.
       if (result.outcome === "conflict" && result.task.status === "queued") {
         await sendIfJustReplayed(deps, result.task);
-        return notReached(failed, tasks.slice(i + 1), ANOTHER_CALL);
+        return notReached(failed, tasks.slice(i + 1), ANOTHER_CALL, run);
       }
       continue;
     }
@@ -306,11 +350,12 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
       continue;
     }
     const undone = await undoReplay(deps, task, result.task);
-    if (undone === "reverted")
+    if (undone === "reverted") {
       failed.push({ task_id: task.taskId, reason: "could not be sent to its queue; still failed, retry" });
-    else if (undone === "moved-on") run.replayed++;
+      run.leftBehind.add(task.taskId);
+    } else if (undone === "moved-on") run.replayed++;
     else failed.push({ task_id: task.taskId, reason: UNDONE_ELSEWHERE[undone] });
-    return notReached(failed, tasks.slice(i + 1), "could not be sent; retry");
+    return notReached(failed, tasks.slice(i + 1), "could not be sent; retry", run);
   }
 }
 
@@ -356,10 +401,12 @@ function notReplayedReason(
 
 const ANOTHER_CALL = "was being replayed by another call; retry once it is delivered";
 
-/** The tasks of a group after the one it stopped at: left `failed`, each listed with why. */
-function notReached(failed: Failure[], rest: readonly TaskSummary[], why: string): void {
-  for (const task of rest)
+/** The tasks of a group after the one it stopped at: left `failed`, each listed with why (and left behind). */
+function notReached(failed: Failure[], rest: readonly TaskSummary[], why: string, run: ReplayRun): void {
+  for (const task of rest) {
     failed.push({ task_id: task.taskId, reason: `an earlier task of its group ${why}` });
+    run.leftBehind.add(task.taskId);
+  }
 }
 
 /** Less than REPLAY_TIME_MARGIN_MS of the invocation left: nothing more is started. */

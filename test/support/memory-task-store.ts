@@ -230,15 +230,20 @@ export class MemoryTaskStore implements TaskStore {
   /** When set, the next call of this batch method is written and then answered as failed (a lost answer). */
   loseNextBatchAnswer?: "startAttempts" | "finishAttempts";
 
-  async readMany(taskIds: readonly string[]): Promise<ManyRead> {
+  readMany(taskIds: readonly string[]): Promise<ManyRead>;
+  readMany(taskIds: readonly string[], options: { readonly summaries: true }): Promise<ManyRead<TaskSummary>>;
+  async readMany(
+    taskIds: readonly string[],
+    options?: { readonly summaries: true },
+  ): Promise<ManyRead<TaskSummary>> {
     this.batchCalls.readMany++;
     if (this.takeBatchFailure("readMany")) return { tasks: new Map(), unread: new Set(taskIds) };
-    const tasks = new Map<string, TaskRecord>();
+    const tasks = new Map<string, TaskSummary>();
     const unread = new Set<string>();
     for (const taskId of taskIds) {
       const task = this.tasks.get(taskId);
       if (this.unreadIds.has(taskId)) unread.add(taskId);
-      else if (task) tasks.set(taskId, structuredClone(task));
+      else if (task) tasks.set(taskId, structuredClone(options?.summaries ? withoutContent(task) : task));
     }
     return { tasks, unread };
   }
@@ -631,16 +636,19 @@ export class MemoryTaskStore implements TaskStore {
     after?: PageKey,
     options: ListFailedOptions = {},
   ): Promise<TaskPage<TaskSummary>> {
-    const newestFirst = (a: TaskRecord, b: TaskRecord) =>
+    type Position = Pick<TaskRecord, "failedAtMs" | "sk">;
+    const newestFirst = (a: Position, b: Position) =>
       (b.failedAtMs ?? 0) - (a.failedAtMs ?? 0) || bySortKey(b, a);
+    const order = (a: Position, b: Position) => (options.oldestFirst ? newestFirst(b, a) : newestFirst(a, b));
     const from = options.failedFromMs ?? Number.NEGATIVE_INFINITY;
     const failed = [...this.tasks.values()]
       .filter((t) => t.failedTopic === topic && (t.failedAtMs ?? 0) >= from)
-      .sort(options.oldestFirst ? (a, b) => newestFirst(b, a) : newestFirst);
-    // The cursor's task looked up once, not once per task passed (2,000 dead letters took seconds to page).
-    const afterId = after ? this.taskAt(after) : undefined;
-    const start = after ? failed.findIndex((t) => t.taskId === afterId) + 1 : 0;
-    const page = pageOf(failed.slice(start), limit, (t) => ({
+      .sort(order);
+    // As DynamoDB's ExclusiveStartKey: the page starts after the key's position, whether or not an item is still
+    // there (a task replayed since has left the index; starting over would read what lies before it again).
+    const at = after && { sk: String(after.sk), failedAtMs: Number(after.failedAtMs) };
+    const start = at ? failed.findIndex((t) => order(t, at) > 0) : 0;
+    const page = pageOf(failed.slice(start < 0 ? failed.length : start), limit, (t) => ({
       pk: t.pk,
       sk: t.sk,
       failedTopic: topic,
@@ -703,10 +711,6 @@ export class MemoryTaskStore implements TaskStore {
     const cancelled: TaskRecord = { ...rest, status: "cancelled", cancelledAtMs: nowMs, expiresAt };
     this.tasks.set(taskId, cancelled);
     return { outcome: "cancelled", task: structuredClone(cancelled) };
-  }
-
-  private taskAt(key: PageKey): string | undefined {
-    return [...this.tasks.values()].find((t) => t.pk === key.pk && t.sk === key.sk)?.taskId;
   }
 
   /** Test helper: the key the store would use, proving ids parse. */
@@ -817,4 +821,9 @@ function refuseInvertedRange(fromMs: number, toMs: number): void {
     ),
     { name: "ValidationException" },
   );
+}
+
+/** A task as a projection without its content reads it (TaskSummary). */
+function withoutContent({ content: _content, ...summary }: TaskRecord): TaskSummary {
+  return summary;
 }

@@ -70,4 +70,71 @@ describe("replayTopic over DynamoDB's failed index", () => {
     expect(topicQueue.idsIn(QUEUE)).toEqual([]);
     expect((await store.get(task.taskId))?.status).toBe("failed");
   });
+
+  it.each([
+    ["is the first task the call read", 0],
+    ["follows other groups' dead letters in the call", 3],
+  ])(
+    "a send that fails stops its group across the run's calls (the CLI and console follow the cursor): when the failed task %s, its group's dead letters on a later page are not replayed ahead of it",
+    async (_name, before) => {
+      // Prepare: group a's head dead-lettered early, its follower after a page's worth (1,000) of other groups'
+      // dead letters, so the follower is on the run's second call; the head's first send fails (SQS 5xx).
+      const store = new DynamoTaskStore({ client: dynamo.client, tableName: `${TABLE}-stop-${before}` });
+      await createTaskTable(dynamo.client, `${TABLE}-stop-${before}`);
+      const dead = (group: string, dueOffset: number, failedAtMs: number) =>
+        deadLetter(store, group, dueOffset, failedAtMs);
+      for (let i = 0; i < before; i++) await dead(`early${i}`, 0, NOW + i);
+      const head = await dead("a", 1_000, NOW + 100);
+      for (let i = 0; i < 1_000; i++) await dead(`g${i}`, 0, NOW + 200 + i);
+      const follower = await dead("a", 2_000, NOW + 5_000);
+      const topicQueue = new FakeTopicQueue(() => NOW);
+      let headSends = 0;
+      const send = topicQueue.sendReplay.bind(topicQueue);
+      topicQueue.sendReplay = async (queueUrl, groupId, taskId, deduplicationId) => {
+        if (taskId === head.taskId && headSends++ === 0) throw new Error("ServiceUnavailable");
+        return send(queueUrl, groupId, taskId, deduplicationId);
+      };
+      const deps = {
+        store,
+        topicQueue,
+        topicQueues: { demo: QUEUE },
+        now: () => NOW + 60_000,
+        config: testConfig(),
+      };
+
+      // Act: every page, as \`npx punctual topics replay demo\` and the console's Replay all walk them (a cursor
+      // given twice stops them)
+      const seen = new Set<string>();
+      let cursor: string | undefined;
+      do {
+        const answer = await replayTopic(deps, "demo", cursor ? { cursor } : {});
+        cursor = answer.next_cursor ?? undefined;
+        if (cursor && seen.has(cursor)) break;
+        if (cursor) seen.add(cursor);
+      } while (cursor);
+
+      // Assess: group a reached its queue in its order, the head first; every dead letter was replayed once.
+      const sentA = topicQueue.enqueued.filter((m) => m.groupId === head.pk).map((m) => m.taskId);
+      expect(sentA).toEqual([head.taskId, follower.taskId]);
+      expect(topicQueue.enqueued).toHaveLength(before + 1_002);
+    },
+    60_000,
+  );
 });
+
+/** A dead-lettered task of `group` as deliver leaves it (failed index keys, retention), written in one put. */
+async function deadLetter(store: DynamoTaskStore, group: string, dueOffset: number, failedAtMs: number) {
+  const task = makeTask({
+    group,
+    dueAtMs: NOW + dueOffset,
+    acceptedAtMs: NOW,
+    status: "failed",
+    attempts: 3,
+    lastError: "HTTP 500",
+    failedAtMs,
+    [FAILED_TOPIC_ATTRIBUTE]: "demo",
+    expiresAt: retentionExpiry(failedAtMs, 1),
+  });
+  await store.putNew(task);
+  return task;
+}

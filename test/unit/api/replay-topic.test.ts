@@ -454,6 +454,31 @@ describe("replayTopic", () => {
     expect(sentA).toEqual([a1.taskId, a2.taskId]);
   });
 
+  it("a group stopped by a failed send is not overtaken by its later dead letters on the run's next call: the cursor resumes before the task left behind", async () => {
+    // Prepare: group a's head, then a page's worth of other groups' dead letters, then a's follower; the head's
+    // first send fails
+    const { store, topicQueue, deps } = setup();
+    const head = await failed(store, "a", 1_000, NOW + 1);
+    for (let i = 0; i < 1_000; i++) await failed(store, `g${i}`, 0, NOW + 10 + i);
+    const follower = await failed(store, "a", 2_000, NOW + 5_000);
+    const send = topicQueue.sendReplay.bind(topicQueue);
+    let headSends = 0;
+    topicQueue.sendReplay = async (queueUrl, groupId, taskId, dedupId) => {
+      if (taskId === head.taskId && headSends++ === 0) throw new Error("ServiceUnavailable");
+      return send(queueUrl, groupId, taskId, dedupId);
+    };
+
+    // Act: the run, page after page
+    const first = await replayTopic(deps, "demo", {});
+    const second = await replayTopic(deps, "demo", { cursor: String(first.next_cursor) });
+
+    // Assess
+    expect(first).toMatchObject({ replayed: 999, failed: [{ task_id: head.taskId }] });
+    expect(second).toMatchObject({ matched: 3, replayed: 3, failed: [], next_cursor: null });
+    const sentA = topicQueue.enqueued.filter((m) => m.groupId === head.pk).map((m) => m.taskId);
+    expect(sentA).toEqual([head.taskId, follower.taskId]);
+  });
+
   it("a run replays what had failed when it started: a task dead-lettered again while the run pages (oldest first) is not replayed twice by it", async () => {
     // Prepare: 1,001 dead letters, so the run takes two calls.
     const { store, topicQueue, deps, clock } = setup();

@@ -7,6 +7,7 @@
 import { randomBytes } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import type { CallbackRequest, CallbackResult } from "#shared/adapters/callback-client.js";
+import type { ManyRead } from "#shared/adapters/task-store.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
@@ -486,7 +487,7 @@ describe("deliver: writes in batches", () => {
     // Prepare: the batch read hangs; a short watchdog margin bounds the batch start
     const { store, callbacks, deps, context, task, stored } = setup({ watchdogMarginMs: 50 });
     const tasks = [await task("a"), await task("b")];
-    store.readMany = () => new Promise(() => undefined);
+    store.readMany = () => new Promise<ManyRead>(() => undefined);
     const perRecord = countPerRecord(store);
 
     // Act
