@@ -1,6 +1,6 @@
 import { SingleBar } from "cli-progress";
 import type { Command } from "commander";
-import type { PunctualClient, TopicView } from "../../client/index.js";
+import { type PunctualClient, PunctualError, type TopicView } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { StoppedPartWay } from "../exit-codes.js";
 import { type CliIo, printResult, printRows } from "../output.js";
@@ -153,9 +153,14 @@ async function replayPages(
   const total: ReplayTotal = { matched: 0, replayed: 0, failed: [] };
   let bar: SingleBar | undefined;
   let pages = 0;
+  let sent: string | undefined;
+  let stuck = false;
   try {
     await followPages(
-      (cursor) => client.replayTopic(topic, { ...body, ...(cursor ? { cursor } : {}) }),
+      (cursor) => {
+        sent = cursor;
+        return client.replayTopic(topic, { ...body, ...(cursor ? { cursor } : {}) });
+      },
       (page) => {
         pages++;
         total.matched += page.matched;
@@ -168,10 +173,13 @@ async function replayPages(
         }
         bar?.setTotal(total.matched + (more ? 1_000 : 0));
         bar?.update(total.matched);
-        return { next: page.next_cursor, empty: page.matched === 0 };
+        // The page it was sent again: a group's head that stopped the previous call stopped this one too.
+        stuck = sent !== undefined && page.next_cursor === sent && page.failed.length > 0;
+        return { next: stuck ? null : page.next_cursor, empty: page.matched === 0 };
       },
       how.limits,
     );
+    if (stuck) throw stoppedAtFailure();
   } catch (error) {
     if (pages === 0) throw error;
     throw new StoppedPartWay(error, { pages, ...total }, replaySummary(pages, total));
@@ -179,6 +187,21 @@ async function replayPages(
     bar?.stop();
   }
   return total;
+}
+
+/**
+ * A call answered the very cursor it was sent, with a task it could not replay: the route resumes just before the
+ * first task a call left behind (a group's head whose send failed, or that another replay holds), so that its group
+ * is never replayed past it, and that task stopped this call too. Followed again, it would only repeat; said as
+ * what it is, not as an API giving a cursor twice.
+ */
+function stoppedAtFailure(): PunctualError {
+  return new PunctualError({
+    code: "replay_stopped_at_failure",
+    status: 200,
+    message:
+      "the replay stopped twice at the same task (listed under failed): its group is not replayed past it, to keep its order; run the same replay again later",
+  });
 }
 
 function replaySummary(pages: number, total: ReplayTotal): string[] {

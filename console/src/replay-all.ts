@@ -28,7 +28,12 @@ export interface PagingLimits {
 /** The CLI's DEFAULT_PAGING: 10,000 pages is ten million dead letters at 1,000 a page. */
 export const REPLAY_ALL_PAGING: PagingLimits = { maxPages: 10_000, maxEmptyPages: 1_000 };
 
-export type ReplayAllStop = "repeated_cursor" | "too_many_empty_pages" | "too_many_pages" | "error";
+export type ReplayAllStop =
+  | "stopped_at_failure"
+  | "repeated_cursor"
+  | "too_many_empty_pages"
+  | "too_many_pages"
+  | "error";
 
 export interface ReplayAllOutcome {
   readonly pages: number;
@@ -64,6 +69,9 @@ export async function replayAll(
     total.notReplayed += page.failed.length;
     const next = page.next_cursor;
     if (!next) return total;
+    // The cursor it was sent, with a task not replayed: the route resumes just before the first task a call left
+    // behind (a group's head whose send failed), which stopped this call too; following it would only repeat.
+    if (next === cursor && page.failed.length > 0) return { ...total, stopped: "stopped_at_failure" };
     if (seen.has(next)) return { ...total, stopped: "repeated_cursor", detail: next.slice(0, 60) };
     seen.add(next);
     cursor = next;
@@ -85,6 +93,8 @@ export function replayAllMessage(outcome: ReplayAllOutcome): string {
 
 function whyStopped(outcome: ReplayAllOutcome): string {
   switch (outcome.stopped) {
+    case "stopped_at_failure":
+      return "it stopped twice at the same task, not replayed: its group is not replayed past it, to keep its order; replay again later";
     case "repeated_cursor":
       return `the API gave the cursor ${JSON.stringify(outcome.detail)} a second time: stopped rather than read the same pages forever`;
     case "too_many_empty_pages":

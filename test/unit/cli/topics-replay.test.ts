@@ -118,4 +118,24 @@ describe("punctual topics replay: a page that fails after others were replayed",
     });
     expect(run.sent).toEqual([{}, { cursor: "c1" }]);
   });
+
+  it("a task that stops the replay twice (the route answers the cursor it was sent): says so, with the totals, exit 3", async () => {
+    // Prepare: the second page stops at a group's head whose send failed; the third, sent just before it, stops
+    // there again and answers that same cursor (shared/services/replay-topic.ts resumes before a task left behind)
+    const pages = [
+      page(1000, 1000, [], "c1"),
+      page(40, 39, ["orders.head"], "c2"),
+      page(1, 0, ["orders.head"], "c2"),
+    ];
+
+    // Act
+    const run = await replay(pages);
+
+    // Assess: three calls only, and the reason named as it is, not as an API answering a cursor twice
+    expect(run.code).toBe(3);
+    expect(run.sent).toEqual([{}, { cursor: "c1" }, { cursor: "c2" }]);
+    expect(run.err).toMatch(/before the error: 3 pages, 1041 matched, 1039 replayed, 2 failed/);
+    expect(run.err).toMatch(/replay_stopped_at_failure.*stopped twice at the same task/);
+    expect(run.err).not.toMatch(/a second time/);
+  });
 });

@@ -64,6 +64,21 @@ describe("replayAll", () => {
     );
   });
 
+  it("stops where a task stops the replay twice (the route answers the cursor it was sent), saying so", async () => {
+    // Prepare: the second page stops at a group's head whose send failed (its cursor resumes just before it); the
+    // third, sent that cursor, stops there again and answers it
+    const script = [page(3, "c1"), page(2, "c2", 1), page(1, "c2", 1)];
+    const api = endless((n) => script[n - 1] ?? page(1, null));
+
+    // Act
+    const outcome = await replayAll(api.fetchPage);
+
+    // Assess
+    expect(api.sent).toEqual([undefined, "c1", "c2"]);
+    expect(outcome).toMatchObject({ pages: 3, replayed: 4, notReplayed: 2, stopped: "stopped_at_failure" });
+    expect(replayAllMessage(outcome)).toMatch(/stopped twice at the same task, not replayed/);
+  });
+
   it("stops after 1,000 empty pages in a row that still carry a cursor", async () => {
     // Act
     const api = endless((n) => page(0, `c${n}`));
