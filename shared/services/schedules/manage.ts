@@ -8,6 +8,7 @@ import { inlineOccurrenceLimit, materializeAt, uncomputableProblem } from "#shar
 import {
   horizonOf,
   INLINE_OCCURRENCE_CONCURRENCY,
+  leftAsWritten,
   type MaterializeDeps,
   materializeSchedule,
 } from "./materialize.js";
@@ -133,31 +134,32 @@ export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undef
   }
   const nowMs = deps.now();
   await settleStoppedEpoch(deps, schedule, nowMs);
-  const at = materializeAt(specOf(schedule), nowMs, horizonOf(deps.config, schedule.topic));
-  const change: ScheduleChange =
-    at === undefined
-      ? {
-          ifStatus: ["paused"],
-          ifEpoch: schedule.epoch,
-          set: { status: "ended", updatedAtMs: nowMs },
-          remove: ["pausedAtMs"],
-        }
-      : {
-          ifStatus: ["paused"],
-          ifEpoch: schedule.epoch,
-          set: {
-            status: "active",
-            epoch: schedule.epoch + 1,
-            materializedUntilMs: nowMs,
-            leasedUntilMs: nowMs,
-            updatedAtMs: nowMs,
-            scheduleShard: scheduleShardOf(schedule.scheduleId),
-            materializeAtMs: at,
-          },
-          remove: ["pausedAtMs"],
-        };
+  const change = resumeChange(deps, schedule, nowMs);
   const result = await deps.store.updateSchedule(schedule.scheduleId, change);
   if (result.outcome === "not-found") throw notFound("no such schedule");
-  if (result.outcome === "conflict") return resumeSchedule(deps, id);
+  // Refused, but reading as this write leaves it: an SDK resend of a resume that executed (its first answer lost).
+  // Read again as a conflict, it answered the schedule active without its inline pass (a fast schedule's next
+  // minute late), or an `ended` one as a 409.
+  if (result.outcome === "conflict" && !leftAsWritten(result.schedule, change))
+    return resumeSchedule(deps, id);
   return scheduleView(await materializeInline(deps, result.schedule), deps.now());
+}
+
+/** The resume's conditional write: active in a new epoch from now, or `ended` when no occurrence is left. */
+function resumeChange(deps: ScheduleRouteDeps, schedule: ScheduleRecord, nowMs: number): ScheduleChange {
+  const at = materializeAt(specOf(schedule), nowMs, horizonOf(deps.config, schedule.topic));
+  const guard = { ifStatus: ["paused"] as const, ifEpoch: schedule.epoch, remove: ["pausedAtMs"] as const };
+  if (at === undefined) return { ...guard, set: { status: "ended", updatedAtMs: nowMs } };
+  return {
+    ...guard,
+    set: {
+      status: "active",
+      epoch: schedule.epoch + 1,
+      materializedUntilMs: nowMs,
+      leasedUntilMs: nowMs,
+      updatedAtMs: nowMs,
+      scheduleShard: scheduleShardOf(schedule.scheduleId),
+      materializeAtMs: at,
+    },
+  };
 }

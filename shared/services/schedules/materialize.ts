@@ -366,7 +366,7 @@ async function leaseWindow(
   untilMs: number,
   missed: Missed | undefined,
 ): Promise<ScheduleRecord | undefined> {
-  const result = await deps.store.updateSchedule(schedule.scheduleId, {
+  const change: ScheduleChange = {
     ifStatus: ["active"],
     ifMaterializedUntilMs: schedule.materializedUntilMs,
     ifEpoch: schedule.epoch,
@@ -378,10 +378,38 @@ async function leaseWindow(
         ...skipFields(schedule, missed.latest ? [missed.latest] : [], missed.count),
       }),
     },
-  });
+  };
+  const result = await deps.store.updateSchedule(schedule.scheduleId, change);
+  // Refused, but the schedule reads as this lease leaves it: an SDK resend of a lease that executed, whose first
+  // answer was lost. Stopping there, the pass at creation or resume made nothing, and a fast schedule's next minute
+  // waited for the next run, late. Not with a skip: that lease's count and report are the first attempt's.
+  if (result.outcome === "conflict" && !missed && leftAsWritten(result.schedule, change))
+    return result.schedule;
   if (result.outcome !== "updated") return undefined;
   if (missed) reportMissed(deps, schedule, missed);
   return result.schedule;
+}
+
+/**
+ * Whether a schedule reads exactly as `change` leaves it: each field set holds its value, each removed is absent,
+ * and what the condition read and the write does not change still holds (status, epoch, cursor). A conditional
+ * write refused on an SDK resend after its first attempt executed (the answer lost) finds it so. Another writer
+ * leaving the very same fields (a second resume in the same millisecond, a concurrent run leasing the same window
+ * from the same cursor) did what this caller was about to: going on makes the same occurrences, each once by its key.
+ */
+export function leftAsWritten(schedule: ScheduleRecord, change: ScheduleChange): boolean {
+  const stored = schedule as unknown as Record<string, unknown>;
+  const set = Object.entries(change.set).filter(([, value]) => value !== undefined);
+  const { status, epoch, materializedUntilMs } = change.set;
+  return (
+    set.every(([field, value]) => stored[field] === value) &&
+    (change.remove ?? []).every((field) => stored[field] === undefined) &&
+    (status !== undefined || change.ifStatus.includes(schedule.status)) &&
+    (epoch !== undefined || change.ifEpoch === undefined || schedule.epoch === change.ifEpoch) &&
+    (materializedUntilMs !== undefined ||
+      change.ifMaterializedUntilMs === undefined ||
+      schedule.materializedUntilMs === change.ifMaterializedUntilMs)
+  );
 }
 
 function reportMissed(deps: MaterializeDeps, schedule: ScheduleRecord, missed: Missed): void {

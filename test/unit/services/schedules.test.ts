@@ -1,6 +1,7 @@
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { parse } from "lossless-json";
 import { describe, expect, it, vi } from "vitest";
+import type { ScheduleChange } from "#shared/adapters/task-store.js";
 import { type HttpError, isHttpError, toHttpError } from "#shared/api/errors.js";
 import { parseConfig, type TopicConfig } from "#shared/config/index.js";
 import { parseAddTaskRequest } from "#shared/domain/add-task-request.js";
@@ -1624,6 +1625,86 @@ describe("fast schedules: every occurrence made before it is due", () => {
     expect(leads.occurrences).toEqual(everySecond(created, created + 5 * 60_000));
     expect(leads.late).toEqual([]);
     expect(leads.leastLeadAfterInline).toBeGreaterThanOrEqual(30_000);
+  });
+});
+
+/**
+ * The store's next schedule write that `matches` is applied, and its answer lost: the DynamoDB adapter then sees
+ * the SDK's resend refused by its own condition and answers `conflict` with the item as it now is (as the first
+ * attempt left it).
+ */
+function loseAnswerOfNext(store: MemoryTaskStore, matches: (change: ScheduleChange) => boolean) {
+  const original = store.updateSchedule.bind(store);
+  let lost = 0;
+  store.updateSchedule = async (scheduleId, change) => {
+    const result = await original(scheduleId, change);
+    if (lost > 0 || result.outcome !== "updated" || !matches(change)) return result;
+    lost++;
+    return { outcome: "conflict", schedule: structuredClone(result.schedule) };
+  };
+  return { lost: () => lost };
+}
+
+describe("fast schedules when a schedule write's answer is lost (executed, its SDK resend refused by its condition)", () => {
+  const everySecond = (from: number, to: number) =>
+    Array.from(
+      { length: Math.floor(to / 1000) - Math.floor(from / 1000) },
+      (_, i) => (Math.floor(from / 1000) + i + 1) * 1000,
+    );
+
+  it("create: the inline pass's lease executed but answered as a conflict still makes the next two minutes inline", async () => {
+    // Prepare
+    const h = harness("2027-01-01T00:00:00.400Z");
+    const created = h.clock.nowMs;
+    const lease = loseAnswerOfNext(h.store, (change) => change.set.leasedUntilMs !== undefined);
+
+    // Act
+    await createSchedule(h.deps, body({ cron: "* * * * * *" }));
+    const leads = await occurrenceLeads(h, created, created + 3 * 60_000);
+
+    // Assess
+    expect(lease.lost()).toBe(1);
+    expect(leads.occurrences).toEqual(everySecond(created, created + 3 * 60_000));
+    expect(leads.late).toEqual([]);
+  });
+
+  it("resume: its write executed but answered as a conflict still makes the next two minutes inline", async () => {
+    // Prepare
+    const h = harness("2027-01-01T00:00:00.400Z");
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *" }));
+    await pauseSchedule(h.deps, id);
+    h.clock.set("2027-01-01T00:10:00.400Z");
+    const resumed = h.clock.nowMs;
+    const resume = loseAnswerOfNext(h.store, (change) => change.set.epoch !== undefined);
+
+    // Act
+    const view = await resumeSchedule(h.deps, id);
+    const leads = await occurrenceLeads(h, resumed, resumed + 3 * 60_000);
+
+    // Assess
+    expect(resume.lost()).toBe(1);
+    expect(view.status).toBe("active");
+    expect(leads.occurrences).toEqual(everySecond(resumed, resumed + 3 * 60_000));
+    expect(leads.late).toEqual([]);
+  });
+
+  it("resume past end_at: its write (ended) executed but answered as a conflict answers the schedule ended, not a 409", async () => {
+    // Prepare
+    const h = harness("2027-01-01T00:00:00.400Z");
+    const { schedule_id: id } = await createSchedule(
+      h.deps,
+      body({ cron: "0 * * * *", end_at: "2027-01-01T05:00:00Z" }),
+    );
+    await pauseSchedule(h.deps, id);
+    h.clock.set("2027-01-01T06:00:00.000Z");
+    const resume = loseAnswerOfNext(h.store, (change) => change.set.status === "ended");
+
+    // Act
+    const view = await resumeSchedule(h.deps, id).catch((error: unknown) => error);
+
+    // Assess
+    expect(resume.lost()).toBe(1);
+    expect(view).toMatchObject({ schedule_id: id, status: "ended" });
   });
 });
 
