@@ -307,6 +307,17 @@ describe("creating a schedule", () => {
     expect(h.store.schedules.size).toBe(1);
   });
 
+  it("a day field stepping from `*` beside a restricted weekday (AND in Vixie cron, OR in croner) is a 400 at `cron` and stores nothing", async () => {
+    const h = harness();
+
+    const refused = await refusal(createSchedule(h.deps, body({ cron: "0 9 */2 * MON" })));
+
+    expect(refused).toMatchObject({ status: 400, code: "validation_failed", issues: [{ path: "cron" }] });
+    expect(refused.issues?.[0]?.message).toMatch(/Vixie/);
+    expect(h.store.schedules.size).toBe(0);
+    expect(h.tasks()).toEqual([]);
+  });
+
   it("a store call whose outcome is unknown (a 5xx: the schedule may be stored) is not a 503 'retry', whose retry would store a second schedule; a throttled one, which stored nothing, is", async () => {
     // Prepare
     const h = harness();
