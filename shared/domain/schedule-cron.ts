@@ -89,8 +89,7 @@ export function cronProblem(cron: string): string | undefined {
     }
     return undefined;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return `${CRON_FORMAT}: ${message.replace(/^CronPattern: /, "")}`;
+    return `${CRON_FORMAT}: ${cronerMessage(error)}`;
   }
 }
 
@@ -111,9 +110,27 @@ export function uncomputableProblem(spec: Pick<CronSpec, "cron" | "timezone">): 
     if (cronOf(spec).getOnce() === null) return undefined;
     return `its cron ${JSON.stringify(spec.cron)} is a date, not a recurring pattern`;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return `its cron ${JSON.stringify(spec.cron)} is not a pattern: ${message.replace(/^CronPattern: /, "")}`;
+    return `its cron ${JSON.stringify(spec.cron)} is not a pattern: ${cronerMessage(error)}`;
   }
+}
+
+/** The fields croner counts from 0 inside, as a caller writes them (1-based). */
+const ZERO_BASED_FIELDS: Readonly<Record<string, readonly [string, string]>> = {
+  day: ["day-of-month", "1-31"],
+  nearestWeekdays: ["day-of-month", "1-31"],
+  month: ["month", "1-12"],
+};
+
+/**
+ * Croner's refusal without its prefix. Croner counts day-of-month and month from 0 inside and names its own count
+ * when one is out of range (`32` as "Invalid value for day: 31", month `13` as "month: 12"): named back as written.
+ */
+function cronerMessage(error: unknown): string {
+  const message = (error instanceof Error ? error.message : String(error)).replace(/^CronPattern: /, "");
+  const outOfRange = /^Invalid value for (day|nearestWeekdays|month): (-?\d+)$/.exec(message);
+  const field = outOfRange && ZERO_BASED_FIELDS[outOfRange[1] as string];
+  if (!outOfRange || !field) return message;
+  return `Invalid value for ${field[0]}: ${Number(outOfRange[2]) + 1} (${field[1]})`;
 }
 
 /**

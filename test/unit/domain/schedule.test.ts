@@ -351,6 +351,19 @@ describe("validation", () => {
     },
   );
 
+  // Croner counts day-of-month and month from 0 inside and named its own count: a month 13 was refused as
+  // "Invalid value for month: 12", a day 0 as "day: -1", so the 400 pointed at a value the caller never sent.
+  it.each([
+    ["0 0 32 * *", /day-of-month: 32 \(1-31\)/],
+    ["0 0 0 * *", /day-of-month: 0 \(1-31\)/],
+    ["0 0 * 13 *", /month: 13 \(1-12\)/],
+    ["0 0 * 0 *", /month: 0 \(1-12\)/],
+    ["0 0 1-32 * *", /day-of-month: 32 \(1-31\)/],
+    ["0 0 32W * *", /day-of-month: 32 \(1-31\)/],
+  ])("refuses %j naming the value as written", (cron, named) => {
+    expect(cronProblem(cron)).toMatch(named);
+  });
+
   // An EventBridge cron (minute hour day-of-month month day-of-week year, `?` in one day field) is also six
   // fields: read seconds-first, `0 12 * * ? *` (daily at noon on AWS) ran hourly at :12, `0 0 1 1 ? *` (New Year)
   // monthly at 01:00. Croner reads `?` as `*` in any field; here it is refused outside the two day fields.
