@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type {
   ScheduleChange,
@@ -335,14 +336,19 @@ async function pauseSaying(
   code: string = error.code,
 ): Promise<MaterializeResult> {
   const skipped = occurrences.map((occurrenceMs) => ({ occurrenceMs, atMs: nowMs, code, message }));
-  const result = await deps.store.updateSchedule(schedule.scheduleId, {
+  const change: ScheduleChange = {
     ifStatus: ["active"],
     ifMaterializedUntilMs: schedule.materializedUntilMs,
     ifEpoch: schedule.epoch,
     set: { status: "paused", pausedAtMs: nowMs, updatedAtMs: nowMs, ...skipFields(schedule, skipped) },
     remove: ["scheduleShard", "materializeAtMs"],
-  });
-  if (result.outcome !== "updated") return { occurrences: 0, skipped: 0, advanced: false };
+  };
+  const result = await deps.store.updateSchedule(schedule.scheduleId, change);
+  // A refusal reading as this pause leaves it is its SDK resend (the answer lost): the pause is this run's, and so
+  // is its one report (nothing comes back to a paused schedule to report it later).
+  const paused =
+    result.outcome === "updated" || (result.outcome === "conflict" && leftAsWritten(result.schedule, change));
+  if (!paused) return { occurrences: 0, skipped: 0, advanced: false };
   for (const occurrenceMs of occurrences) deps.onSkipped?.(schedule.scheduleId, occurrenceMs, error);
   return { occurrences: 0, skipped: skipped.length, advanced: false };
 }
@@ -402,7 +408,7 @@ export function leftAsWritten(schedule: ScheduleRecord, change: ScheduleChange):
   const set = Object.entries(change.set).filter(([, value]) => value !== undefined);
   const { status, epoch, materializedUntilMs } = change.set;
   return (
-    set.every(([field, value]) => stored[field] === value) &&
+    set.every(([field, value]) => isDeepStrictEqual(stored[field], value)) &&
     (change.remove ?? []).every((field) => stored[field] === undefined) &&
     (status !== undefined || change.ifStatus.includes(schedule.status)) &&
     (epoch !== undefined || change.ifEpoch === undefined || schedule.epoch === change.ifEpoch) &&

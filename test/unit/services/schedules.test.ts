@@ -1699,6 +1699,25 @@ describe("fast schedules when a schedule write's answer is lost (executed, its S
     expect(leads.late).toEqual([]);
   });
 
+  it("a run's pause of a schedule whose topic left the config, executed but answered as a conflict: the run still counts its skip, the one notification that pause gets", async () => {
+    // Prepare: demo leaves the config; the run's pause write's answer is lost.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const sim = simConfig();
+    const { demo: _removed, ...others } = sim.resolvedTopics;
+    Object.assign(h.deps, { config: { ...sim, resolvedTopics: others } });
+    const pause = loseAnswerOfNext(h.store, (change) => change.set.status === "paused");
+
+    // Act
+    h.clock.advance(60_000);
+    const run = await runMaterializer(h.deps);
+
+    // Assess: paused, counted once on the schedule and once in the run (the skipped-occurrences alarm's metric).
+    expect(pause.lost()).toBe(1);
+    expect(h.schedule(id)).toMatchObject({ status: "paused", skippedOccurrences: 1 });
+    expect(run).toMatchObject({ schedules: 1, skipped: 1 });
+  });
+
   it("resume past end_at: its write (ended) executed but answered as a conflict answers the schedule ended, not a 409", async () => {
     // Prepare
     const h = harness("2027-01-01T00:00:00.400Z");
