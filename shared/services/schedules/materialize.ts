@@ -129,15 +129,24 @@ export async function materializeSchedule(
     const refused = await createOccurrences(deps, leased, occurrences, concurrency);
     const skipped = unleased?.latest ? [...refused, unleased.latest] : refused;
     const advance = advanceChange(leased, spec, untilMs, nowMs, horizonMs);
-    const result = await deps.store.updateSchedule(schedule.scheduleId, {
+    const change = {
       ...advance,
       set: { ...advance.set, ...skipFields(leased, skipped, refused.length + (unleased?.count ?? 0)) },
-    });
+    };
+    const result = await deps.store.updateSchedule(schedule.scheduleId, change);
+    const total = refused.length + missedCount;
     if (result.outcome === "updated") {
       if (unleased) reportMissed(deps, schedule, unleased);
       const { materializeAtMs } = advance.set;
-      const total = refused.length + missedCount;
       return { occurrences: occurrences.length, skipped: total, advanced: true, materializeAtMs };
+    }
+    // Refused, but reading as this write leaves it: its SDK resend after a lost answer. The skips it recorded are
+    // counted (the alarm's metric; a daily schedule's next skip is a day away). A run beside this one writing the
+    // very same fields in the same millisecond reads so too: it then counts them twice (the metric over, never a
+    // skip unreported), and it is not called advanced, as that run moved the cursor.
+    if (result.outcome === "conflict" && leftAsWritten(result.schedule, change)) {
+      if (unleased) reportMissed(deps, schedule, unleased);
+      return { occurrences: occurrences.length, skipped: total, advanced: false };
     }
     if (stoppedSince(result, schedule)) await cancelOccurrences(deps, schedule, occurrences);
     return { occurrences: occurrences.length, skipped: unleased ? 0 : missedCount, advanced: false };

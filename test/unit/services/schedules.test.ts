@@ -1699,6 +1699,26 @@ describe("fast schedules when a schedule write's answer is lost (executed, its S
     expect(leads.late).toEqual([]);
   });
 
+  it("a run's cursor write that counted a refused occurrence, executed but answered as a conflict: the run still counts the skip (the metric, its alarm)", async () => {
+    // Prepare: a daily schedule (its next skip a day away) whose callback host then left the allow-list; the run's
+    // cursor write's answer lost.
+    const h = harness("2027-01-01T00:00:00.000Z");
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "0 9 * * *" }));
+    const sim = simConfig();
+    const demo = { ...(sim.resolvedTopics.demo as TopicConfig), allowedCallbackHosts: ["hooks.example.com"] };
+    Object.assign(h.deps, { config: { ...sim, resolvedTopics: { ...sim.resolvedTopics, demo } } });
+    const cursor = loseAnswerOfNext(h.store, (change) => change.set.skippedOccurrences !== undefined);
+
+    // Act: the run that makes 09:00.
+    h.clock.set("2027-01-01T08:56:30.000Z");
+    const run = await runMaterializer(h.deps);
+
+    // Assess
+    expect(run).toMatchObject({ schedules: 1, skipped: 1 });
+    expect(cursor.lost()).toBe(1);
+    expect(h.schedule(id).skippedOccurrences).toBe(1);
+  });
+
   it("a run's pause of a schedule whose topic left the config, executed but answered as a conflict: the run still counts its skip, the one notification that pause gets", async () => {
     // Prepare: demo leaves the config; the run's pause write's answer is lost.
     const h = harness();
