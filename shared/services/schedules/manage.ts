@@ -63,13 +63,24 @@ export async function createSchedule(
 }
 
 /**
- * A failed store of a new schedule. Throttled, nothing was stored: the 503 "retry" it becomes is true. Any other
- * failure (a 5xx, a timeout, a reset) may have stored it, and a create has no key a retry could find it by, so a
- * retry would store a second schedule: a 500 saying so, not a 503.
+ * A failed store of a new schedule. Throttled on the SDK's only attempt, nothing was stored: the 503 "retry" it
+ * becomes is true. Any other failure (a 5xx, a timeout, a reset) may have stored it, and a create has no key a retry
+ * could find it by, so a retry would store a second schedule: a 500 saying so, not a 503. So may a throttle that
+ * ended the SDK's retries: an earlier attempt may have been a 5xx or a reset after DynamoDB wrote the item (a 5xx
+ * leaves the request's outcome unknown:
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html), and only the last
+ * attempt's error is thrown (`$metadata.attempts` counts them).
  */
 function perhapsStored(error: unknown): unknown {
-  if (isHttpError(error) || isAwsThrottling(error)) return error;
+  if (isHttpError(error)) return error;
+  if (isAwsThrottling(error) && sdkAttempts(error) <= 1) return error;
   return scheduleMayBeStored(error);
+}
+
+/** How many attempts the SDK made of the call that threw `error` (1 when it does not say). */
+function sdkAttempts(error: unknown): number {
+  const attempts = (error as { $metadata?: { attempts?: unknown } }).$metadata?.attempts;
+  return typeof attempts === "number" ? attempts : 1;
 }
 
 /** The answer to a create that may have stored its schedule: a 500 saying so (also the route's timeout answer). */

@@ -350,6 +350,32 @@ describe("creating a schedule", () => {
     expect(throttled).toMatchObject({ status: 503, code: "service_unavailable" });
   });
 
+  it("a create whose last store attempt was throttled after earlier attempts (one may have stored it, its answer lost) is a 500 'may have been stored', not a 503 'retry' that would store a second schedule", async () => {
+    // Prepare: the SDK's first attempt stored the schedule (its answer lost: a 5xx or reset), its resend throttled.
+    const h = harness();
+    const putSchedule = h.store.putSchedule.bind(h.store);
+    const throttledAfter = (attempts: number, store: boolean) => async (schedule: ScheduleRecord) => {
+      if (store) await putSchedule(schedule);
+      throw Object.assign(new Error("throttled"), {
+        name: "ProvisionedThroughputExceededException",
+        $fault: "client",
+        $metadata: { httpStatusCode: 400, attempts },
+      });
+    };
+
+    // Act
+    h.store.putSchedule = throttledAfter(2, true);
+    const resent = await createSchedule(h.deps, body()).catch(toHttpError);
+    h.store.putSchedule = throttledAfter(1, false);
+    const once = await createSchedule(h.deps, body()).catch(toHttpError);
+
+    // Assess
+    expect(h.store.schedules.size).toBe(1);
+    expect(resent).toMatchObject({ status: 500, code: "internal_error" });
+    expect((resent as HttpError).message).toMatch(/may have been stored/);
+    expect(once).toMatchObject({ status: 503, code: "service_unavailable" });
+  });
+
   it("a schedule stored before the read-back failed is answered, not refused as a retryable 503 that would store a second one on retry", async () => {
     // Prepare
     const h = harness();
