@@ -21,6 +21,7 @@ export interface CronSpec {
  * - five fields (minute precision) or six (a leading seconds field); no year field, which AWS cron has but Vixie
  *   cron does not, and which nobody needs for a recurring delivery;
  * - day-of-month and day-of-week combine with OR when both are restricted (Vixie cron's rule, croner's default);
+ *   a field stepping from `*` beside a restricted one, which the two read differently, is refused (dayStepFromAny);
  * - DST: croner's "fixed-time" rule (a pattern whose second, minute and hour are single values, e.g.
  *   `30 2 * * *`): a local time in a spring-forward gap runs at the first valid instant after the gap, and a
  *   local time that happens twice (fall back) runs once, at its first occurrence. Other patterns (`*​/30 * * * *`)
@@ -78,7 +79,7 @@ export function cronProblem(cron: string): string | undefined {
   if (!/^[\x20-\x7e]*$/.test(cron)) {
     return `${CRON_FORMAT}: may hold only printable ASCII, its fields separated by plain spaces (no tabs, line breaks or Unicode spaces)`;
   }
-  const misplaced = misplacedQuestionMark(cron) ?? quartzWeekday(cron);
+  const misplaced = misplacedQuestionMark(cron) ?? quartzWeekday(cron) ?? dayStepFromAny(cron);
   if (misplaced) return `${CRON_FORMAT}: ${misplaced}`;
   try {
     // Croner takes an ISO 8601 date string as a run-once job instead of refusing it; every later computation
@@ -88,8 +89,7 @@ export function cronProblem(cron: string): string | undefined {
     }
     return undefined;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return `${CRON_FORMAT}: ${message.replace(/^CronPattern: /, "")}`;
+    return `${CRON_FORMAT}: ${cronerMessage(error)}`;
   }
 }
 
@@ -110,9 +110,27 @@ export function uncomputableProblem(spec: Pick<CronSpec, "cron" | "timezone">): 
     if (cronOf(spec).getOnce() === null) return undefined;
     return `its cron ${JSON.stringify(spec.cron)} is a date, not a recurring pattern`;
   } catch (error) {
-    const message = error instanceof Error ? error.message : String(error);
-    return `its cron ${JSON.stringify(spec.cron)} is not a pattern: ${message.replace(/^CronPattern: /, "")}`;
+    return `its cron ${JSON.stringify(spec.cron)} is not a pattern: ${cronerMessage(error)}`;
   }
+}
+
+/** The fields croner counts from 0 inside, as a caller writes them (1-based). */
+const ZERO_BASED_FIELDS: Readonly<Record<string, readonly [string, string]>> = {
+  day: ["day-of-month", "1-31"],
+  nearestWeekdays: ["day-of-month", "1-31"],
+  month: ["month", "1-12"],
+};
+
+/**
+ * Croner's refusal without its prefix. Croner counts day-of-month and month from 0 inside and names its own count
+ * when one is out of range (`32` as "Invalid value for day: 31", month `13` as "month: 12"): named back as written.
+ */
+function cronerMessage(error: unknown): string {
+  const message = (error instanceof Error ? error.message : String(error)).replace(/^CronPattern: /, "");
+  const outOfRange = /^Invalid value for (day|nearestWeekdays|month): (-?\d+)$/.exec(message);
+  const field = outOfRange && ZERO_BASED_FIELDS[outOfRange[1] as string];
+  if (!outOfRange || !field) return message;
+  return `Invalid value for ${field[0]}: ${Number(outOfRange[2]) + 1} (${field[1]})`;
 }
 
 /**
@@ -142,6 +160,27 @@ function quartzWeekday(cron: string): string | undefined {
     return undefined;
   }
   return "`?` with a numbered weekday reads as Quartz, whose Sunday is 1 (here 0): name the day (MON, FRI#3)";
+}
+
+/**
+ * Vixie cron (and cronie, most crontabs) takes a day field that starts with `*` as unrestricted, `*​/2` as much as
+ * `*`, so beside a restricted other day field the two combine with AND: `0 9 *​/2 * MON` runs on the Mondays among
+ * the odd days. Croner combines them with OR unless the field is exactly `*` (or `?`): every odd day and every
+ * Monday, silently several times the deliveries. The two readings differ, so such a pattern is refused, naming both
+ * ways to say it: `+` before the weekday (croner's AND), or a range (`1-31/2`), which both read as OR.
+ */
+function dayStepFromAny(cron: string): string | undefined {
+  const fields = cron.trim().split(/\s+/);
+  if (fields.length !== 5 && fields.length !== 6) return undefined;
+  const [dayOfMonth = "", dayOfWeek = ""] =
+    fields.length === 5 ? [fields[2], fields[4]] : [fields[3], fields[5]];
+  const any = (field: string) => field === "*" || field === "?";
+  if (any(dayOfMonth) || any(dayOfWeek) || dayOfWeek.startsWith("+")) return undefined;
+  // Both every day (a step of one): AND and OR are the same days.
+  const every = (field: string) => /^[*?]\/1$/.test(field);
+  if (every(dayOfMonth) && every(dayOfWeek)) return undefined;
+  if (!/^[*?]/.test(dayOfMonth) && !/^[*?]/.test(dayOfWeek)) return undefined;
+  return "a day field stepping from `*` beside a restricted one is AND in Vixie cron, OR here: `+` for AND (`+MON`), `1-31/2` for OR";
 }
 
 /**

@@ -8,6 +8,7 @@ import { inlineOccurrenceLimit, materializeAt, uncomputableProblem } from "#shar
 import {
   horizonOf,
   INLINE_OCCURRENCE_CONCURRENCY,
+  leftAsWritten,
   type MaterializeDeps,
   materializeSchedule,
 } from "./materialize.js";
@@ -62,13 +63,24 @@ export async function createSchedule(
 }
 
 /**
- * A failed store of a new schedule. Throttled, nothing was stored: the 503 "retry" it becomes is true. Any other
- * failure (a 5xx, a timeout, a reset) may have stored it, and a create has no key a retry could find it by, so a
- * retry would store a second schedule: a 500 saying so, not a 503.
+ * A failed store of a new schedule. Throttled on the SDK's only attempt, nothing was stored: the 503 "retry" it
+ * becomes is true. Any other failure (a 5xx, a timeout, a reset) may have stored it, and a create has no key a retry
+ * could find it by, so a retry would store a second schedule: a 500 saying so, not a 503. So may a throttle that
+ * ended the SDK's retries: an earlier attempt may have been a 5xx or a reset after DynamoDB wrote the item (a 5xx
+ * leaves the request's outcome unknown:
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html), and only the last
+ * attempt's error is thrown (`$metadata.attempts` counts them).
  */
 function perhapsStored(error: unknown): unknown {
-  if (isHttpError(error) || isAwsThrottling(error)) return error;
+  if (isHttpError(error)) return error;
+  if (isAwsThrottling(error) && sdkAttempts(error) <= 1) return error;
   return scheduleMayBeStored(error);
+}
+
+/** How many attempts the SDK made of the call that threw `error` (1 when it does not say). */
+function sdkAttempts(error: unknown): number {
+  const attempts = (error as { $metadata?: { attempts?: unknown } }).$metadata?.attempts;
+  return typeof attempts === "number" ? attempts : 1;
 }
 
 /** The answer to a create that may have stored its schedule: a 500 saying so (also the route's timeout answer). */
@@ -133,31 +145,32 @@ export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undef
   }
   const nowMs = deps.now();
   await settleStoppedEpoch(deps, schedule, nowMs);
-  const at = materializeAt(specOf(schedule), nowMs, horizonOf(deps.config, schedule.topic));
-  const change: ScheduleChange =
-    at === undefined
-      ? {
-          ifStatus: ["paused"],
-          ifEpoch: schedule.epoch,
-          set: { status: "ended", updatedAtMs: nowMs },
-          remove: ["pausedAtMs"],
-        }
-      : {
-          ifStatus: ["paused"],
-          ifEpoch: schedule.epoch,
-          set: {
-            status: "active",
-            epoch: schedule.epoch + 1,
-            materializedUntilMs: nowMs,
-            leasedUntilMs: nowMs,
-            updatedAtMs: nowMs,
-            scheduleShard: scheduleShardOf(schedule.scheduleId),
-            materializeAtMs: at,
-          },
-          remove: ["pausedAtMs"],
-        };
+  const change = resumeChange(deps, schedule, nowMs);
   const result = await deps.store.updateSchedule(schedule.scheduleId, change);
   if (result.outcome === "not-found") throw notFound("no such schedule");
-  if (result.outcome === "conflict") return resumeSchedule(deps, id);
+  // Refused, but reading as this write leaves it: an SDK resend of a resume that executed (its first answer lost).
+  // Read again as a conflict, it answered the schedule active without its inline pass (a fast schedule's next
+  // minute late), or an `ended` one as a 409.
+  if (result.outcome === "conflict" && !leftAsWritten(result.schedule, change))
+    return resumeSchedule(deps, id);
   return scheduleView(await materializeInline(deps, result.schedule), deps.now());
+}
+
+/** The resume's conditional write: active in a new epoch from now, or `ended` when no occurrence is left. */
+function resumeChange(deps: ScheduleRouteDeps, schedule: ScheduleRecord, nowMs: number): ScheduleChange {
+  const at = materializeAt(specOf(schedule), nowMs, horizonOf(deps.config, schedule.topic));
+  const guard = { ifStatus: ["paused"] as const, ifEpoch: schedule.epoch, remove: ["pausedAtMs"] as const };
+  if (at === undefined) return { ...guard, set: { status: "ended", updatedAtMs: nowMs } };
+  return {
+    ...guard,
+    set: {
+      status: "active",
+      epoch: schedule.epoch + 1,
+      materializedUntilMs: nowMs,
+      leasedUntilMs: nowMs,
+      updatedAtMs: nowMs,
+      scheduleShard: scheduleShardOf(schedule.scheduleId),
+      materializeAtMs: at,
+    },
+  };
 }

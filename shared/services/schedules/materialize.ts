@@ -1,3 +1,4 @@
+import { isDeepStrictEqual } from "node:util";
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
 import type {
   ScheduleChange,
@@ -128,15 +129,24 @@ export async function materializeSchedule(
     const refused = await createOccurrences(deps, leased, occurrences, concurrency);
     const skipped = unleased?.latest ? [...refused, unleased.latest] : refused;
     const advance = advanceChange(leased, spec, untilMs, nowMs, horizonMs);
-    const result = await deps.store.updateSchedule(schedule.scheduleId, {
+    const change = {
       ...advance,
       set: { ...advance.set, ...skipFields(leased, skipped, refused.length + (unleased?.count ?? 0)) },
-    });
+    };
+    const result = await deps.store.updateSchedule(schedule.scheduleId, change);
+    const total = refused.length + missedCount;
     if (result.outcome === "updated") {
       if (unleased) reportMissed(deps, schedule, unleased);
       const { materializeAtMs } = advance.set;
-      const total = refused.length + missedCount;
       return { occurrences: occurrences.length, skipped: total, advanced: true, materializeAtMs };
+    }
+    // Refused, but reading as this write leaves it: its SDK resend after a lost answer. The skips it recorded are
+    // counted (the alarm's metric; a daily schedule's next skip is a day away). A run beside this one writing the
+    // very same fields in the same millisecond reads so too: it then counts them twice (the metric over, never a
+    // skip unreported), and it is not called advanced, as that run moved the cursor.
+    if (result.outcome === "conflict" && leftAsWritten(result.schedule, change)) {
+      if (unleased) reportMissed(deps, schedule, unleased);
+      return { occurrences: occurrences.length, skipped: total, advanced: false };
     }
     if (stoppedSince(result, schedule)) await cancelOccurrences(deps, schedule, occurrences);
     return { occurrences: occurrences.length, skipped: unleased ? 0 : missedCount, advanced: false };
@@ -335,14 +345,19 @@ async function pauseSaying(
   code: string = error.code,
 ): Promise<MaterializeResult> {
   const skipped = occurrences.map((occurrenceMs) => ({ occurrenceMs, atMs: nowMs, code, message }));
-  const result = await deps.store.updateSchedule(schedule.scheduleId, {
+  const change: ScheduleChange = {
     ifStatus: ["active"],
     ifMaterializedUntilMs: schedule.materializedUntilMs,
     ifEpoch: schedule.epoch,
     set: { status: "paused", pausedAtMs: nowMs, updatedAtMs: nowMs, ...skipFields(schedule, skipped) },
     remove: ["scheduleShard", "materializeAtMs"],
-  });
-  if (result.outcome !== "updated") return { occurrences: 0, skipped: 0, advanced: false };
+  };
+  const result = await deps.store.updateSchedule(schedule.scheduleId, change);
+  // A refusal reading as this pause leaves it is its SDK resend (the answer lost): the pause is this run's, and so
+  // is its one report (nothing comes back to a paused schedule to report it later).
+  const paused =
+    result.outcome === "updated" || (result.outcome === "conflict" && leftAsWritten(result.schedule, change));
+  if (!paused) return { occurrences: 0, skipped: 0, advanced: false };
   for (const occurrenceMs of occurrences) deps.onSkipped?.(schedule.scheduleId, occurrenceMs, error);
   return { occurrences: 0, skipped: skipped.length, advanced: false };
 }
@@ -366,7 +381,7 @@ async function leaseWindow(
   untilMs: number,
   missed: Missed | undefined,
 ): Promise<ScheduleRecord | undefined> {
-  const result = await deps.store.updateSchedule(schedule.scheduleId, {
+  const change: ScheduleChange = {
     ifStatus: ["active"],
     ifMaterializedUntilMs: schedule.materializedUntilMs,
     ifEpoch: schedule.epoch,
@@ -378,10 +393,38 @@ async function leaseWindow(
         ...skipFields(schedule, missed.latest ? [missed.latest] : [], missed.count),
       }),
     },
-  });
+  };
+  const result = await deps.store.updateSchedule(schedule.scheduleId, change);
+  // Refused, but the schedule reads as this lease leaves it: an SDK resend of a lease that executed, whose first
+  // answer was lost. Stopping there, the pass at creation or resume made nothing, and a fast schedule's next minute
+  // waited for the next run, late. Not with a skip: that lease's count and report are the first attempt's.
+  if (result.outcome === "conflict" && !missed && leftAsWritten(result.schedule, change))
+    return result.schedule;
   if (result.outcome !== "updated") return undefined;
   if (missed) reportMissed(deps, schedule, missed);
   return result.schedule;
+}
+
+/**
+ * Whether a schedule reads exactly as `change` leaves it: each field set holds its value, each removed is absent,
+ * and what the condition read and the write does not change still holds (status, epoch, cursor). A conditional
+ * write refused on an SDK resend after its first attempt executed (the answer lost) finds it so. Another writer
+ * leaving the very same fields (a second resume in the same millisecond, a concurrent run leasing the same window
+ * from the same cursor) did what this caller was about to: going on makes the same occurrences, each once by its key.
+ */
+export function leftAsWritten(schedule: ScheduleRecord, change: ScheduleChange): boolean {
+  const stored = schedule as unknown as Record<string, unknown>;
+  const set = Object.entries(change.set).filter(([, value]) => value !== undefined);
+  const { status, epoch, materializedUntilMs } = change.set;
+  return (
+    set.every(([field, value]) => isDeepStrictEqual(stored[field], value)) &&
+    (change.remove ?? []).every((field) => stored[field] === undefined) &&
+    (status !== undefined || change.ifStatus.includes(schedule.status)) &&
+    (epoch !== undefined || change.ifEpoch === undefined || schedule.epoch === change.ifEpoch) &&
+    (materializedUntilMs !== undefined ||
+      change.ifMaterializedUntilMs === undefined ||
+      schedule.materializedUntilMs === change.ifMaterializedUntilMs)
+  );
 }
 
 function reportMissed(deps: MaterializeDeps, schedule: ScheduleRecord, missed: Missed): void {

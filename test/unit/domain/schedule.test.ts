@@ -351,6 +351,19 @@ describe("validation", () => {
     },
   );
 
+  // Croner counts day-of-month and month from 0 inside and named its own count: a month 13 was refused as
+  // "Invalid value for month: 12", a day 0 as "day: -1", so the 400 pointed at a value the caller never sent.
+  it.each([
+    ["0 0 32 * *", /day-of-month: 32 \(1-31\)/],
+    ["0 0 0 * *", /day-of-month: 0 \(1-31\)/],
+    ["0 0 * 13 *", /month: 13 \(1-12\)/],
+    ["0 0 * 0 *", /month: 0 \(1-12\)/],
+    ["0 0 1-32 * *", /day-of-month: 32 \(1-31\)/],
+    ["0 0 32W * *", /day-of-month: 32 \(1-31\)/],
+  ])("refuses %j naming the value as written", (cron, named) => {
+    expect(cronProblem(cron)).toMatch(named);
+  });
+
   // An EventBridge cron (minute hour day-of-month month day-of-week year, `?` in one day field) is also six
   // fields: read seconds-first, `0 12 * * ? *` (daily at noon on AWS) ran hourly at :12, `0 0 1 1 ? *` (New Year)
   // monthly at 01:00. Croner reads `?` as `*` in any field; here it is refused outside the two day fields.
@@ -421,6 +434,55 @@ describe("validation", () => {
       expect(cronProblem(cron)).toMatch(/is not a valid cron pattern.*a date.*due_at/);
     },
   );
+
+  // Vixie cron (cronie, most crontabs) reads a day field starting with `*` as unrestricted, `*/2` too, so with the
+  // other day field restricted the two combine with AND: `0 9 */2 * MON` is the Mondays among the odd days there.
+  // Croner combines them with OR unless the field is exactly `*`: every odd day and every Monday, silently. The docs
+  // promised Vixie's rule.
+  it.each([
+    ["0 9 */2 * MON", "odd days AND Mondays in Vixie cron"],
+    ["0 0 1 * */2", "the 1st AND an even weekday in Vixie cron"],
+    ["0 0 9 */2 * MON", "six fields"],
+    ["0 9 */1 * 1-5", "a step of one"],
+    ["0 9 */3,15 * FRI", "a list that starts with a step"],
+  ])(
+    "refuses %j (%s): a day field stepping from `*` beside a restricted one reads AND in Vixie cron, OR in croner",
+    (cron) => {
+      const problem = cronProblem(cron) ?? "";
+      expect(problem).toMatch(/is not a valid cron pattern.*Vixie.*`\+`.*1-31\/2/);
+      expect(problem.length).toBeLessThanOrEqual(MAX_ISSUE_TEXT);
+    },
+  );
+
+  it.each([
+    "0 9 */2 * *",
+    "0 9 * * */2",
+    "0 9 ? * */2",
+    "0 9 1-31/2 * MON",
+    "0 9 */2 * +MON",
+    "0 0 13 * 5",
+    "0 9 */1 * */1",
+  ])(
+    "takes %j: one day field unrestricted, no step from `*`, `+` (AND, croner's syntax), or both every day",
+    (cron) => {
+      expect(cronProblem(cron)).toBeUndefined();
+    },
+  );
+
+  it("`+` makes a `*/2` day field AND the weekday: only the odd days that are Mondays", () => {
+    const spec = { cron: "0 9 */2 * +MON", timezone: "UTC" };
+    const from = Date.parse("2027-01-01T00:00:00Z");
+
+    const next = occurrencesBetween(spec, from, Number.MAX_SAFE_INTEGER, 3).map((ms) =>
+      new Date(ms).toISOString(),
+    );
+
+    expect(next).toEqual([
+      "2027-01-11T09:00:00.000Z",
+      "2027-01-25T09:00:00.000Z",
+      "2027-02-01T09:00:00.000Z",
+    ]);
+  });
 
   it.each(["0 0 ? * MON", "0 0 1 * ?", "0 0 0 ? * MON", "0 0 0 1 * ?"])(
     "accepts %j: `?` in a day field means any day",

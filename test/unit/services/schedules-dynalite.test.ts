@@ -1,9 +1,10 @@
 import { parse } from "lossless-json";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoMaterializerStore } from "#shared/adapters/dynamo-task-store.js";
+import type { ScheduleChange } from "#shared/adapters/task-store.js";
 import type { ScheduleRecord } from "#shared/domain/schedule.js";
 import { createSchedule, type ScheduleRouteDeps } from "#shared/services/schedules/manage.js";
-import { materializeSchedule } from "#shared/services/schedules/materialize.js";
+import { leftAsWritten, materializeSchedule } from "#shared/services/schedules/materialize.js";
 import { type MaterializerRunDeps, runMaterializer } from "#shared/services/schedules/run.js";
 import { pauseSchedule } from "#shared/services/schedules/stop-routes.js";
 import { ManualClock } from "../../support/clock.js";
@@ -177,5 +178,37 @@ describe("schedule races on DynamoDB's conditional writes (dynalite)", () => {
     expect(atPause).toEqual(["cancelled"]);
     expect(await occurrenceTasks(h, id, skipped)).toEqual(["cancelled"]);
     expect(timers.armed.slice(armedAtPause).filter((arm) => !armed.has(arm.taskId))).toEqual([]);
+  });
+
+  it("a schedule write sent twice (an SDK resend after a lost answer): the second is refused, and the refusal reads as the write left it, a skip's record included", async () => {
+    // Prepare: a stored schedule and a change carrying the fields a run's pause writes (a skip's map among them).
+    const h = await harness("2027-01-01T00:00:00.000Z");
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "0 * * * *" }));
+    const read = await h.read(id);
+    const change: ScheduleChange = {
+      ifStatus: ["active"],
+      ifMaterializedUntilMs: read.materializedUntilMs,
+      ifEpoch: read.epoch,
+      set: {
+        status: "paused",
+        pausedAtMs: h.clock.nowMs,
+        updatedAtMs: h.clock.nowMs,
+        skippedOccurrences: 1,
+        lastSkipped: { occurrenceMs: 3_600_000, atMs: h.clock.nowMs, code: "unknown_topic", message: "gone" },
+      },
+      remove: ["scheduleShard", "materializeAtMs"],
+    };
+
+    // Act
+    const first = await h.store.updateSchedule(id, change);
+    const resent = await h.store.updateSchedule(id, change);
+
+    // Assess
+    expect(first.outcome).toBe("updated");
+    expect(resent.outcome).toBe("conflict");
+    expect(resent.outcome === "conflict" && leftAsWritten(resent.schedule, change)).toBe(true);
+    expect(resent.outcome === "conflict" && leftAsWritten(resent.schedule, { ...change, ifEpoch: 7 })).toBe(
+      false,
+    );
   });
 });

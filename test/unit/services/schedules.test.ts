@@ -1,6 +1,7 @@
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import { parse } from "lossless-json";
 import { describe, expect, it, vi } from "vitest";
+import type { ScheduleChange } from "#shared/adapters/task-store.js";
 import { type HttpError, isHttpError, toHttpError } from "#shared/api/errors.js";
 import { parseConfig, type TopicConfig } from "#shared/config/index.js";
 import { parseAddTaskRequest } from "#shared/domain/add-task-request.js";
@@ -306,6 +307,17 @@ describe("creating a schedule", () => {
     expect(h.store.schedules.size).toBe(1);
   });
 
+  it("a day field stepping from `*` beside a restricted weekday (AND in Vixie cron, OR in croner) is a 400 at `cron` and stores nothing", async () => {
+    const h = harness();
+
+    const refused = await refusal(createSchedule(h.deps, body({ cron: "0 9 */2 * MON" })));
+
+    expect(refused).toMatchObject({ status: 400, code: "validation_failed", issues: [{ path: "cron" }] });
+    expect(refused.issues?.[0]?.message).toMatch(/Vixie/);
+    expect(h.store.schedules.size).toBe(0);
+    expect(h.tasks()).toEqual([]);
+  });
+
   it("a store call whose outcome is unknown (a 5xx: the schedule may be stored) is not a 503 'retry', whose retry would store a second schedule; a throttled one, which stored nothing, is", async () => {
     // Prepare
     const h = harness();
@@ -336,6 +348,32 @@ describe("creating a schedule", () => {
     expect(unknown).toMatchObject({ status: 500, code: "internal_error" });
     expect((unknown as HttpError).message).toMatch(/may have been stored/);
     expect(throttled).toMatchObject({ status: 503, code: "service_unavailable" });
+  });
+
+  it("a create whose last store attempt was throttled after earlier attempts (one may have stored it, its answer lost) is a 500 'may have been stored', not a 503 'retry' that would store a second schedule", async () => {
+    // Prepare: the SDK's first attempt stored the schedule (its answer lost: a 5xx or reset), its resend throttled.
+    const h = harness();
+    const putSchedule = h.store.putSchedule.bind(h.store);
+    const throttledAfter = (attempts: number, store: boolean) => async (schedule: ScheduleRecord) => {
+      if (store) await putSchedule(schedule);
+      throw Object.assign(new Error("throttled"), {
+        name: "ProvisionedThroughputExceededException",
+        $fault: "client",
+        $metadata: { httpStatusCode: 400, attempts },
+      });
+    };
+
+    // Act
+    h.store.putSchedule = throttledAfter(2, true);
+    const resent = await createSchedule(h.deps, body()).catch(toHttpError);
+    h.store.putSchedule = throttledAfter(1, false);
+    const once = await createSchedule(h.deps, body()).catch(toHttpError);
+
+    // Assess
+    expect(h.store.schedules.size).toBe(1);
+    expect(resent).toMatchObject({ status: 500, code: "internal_error" });
+    expect((resent as HttpError).message).toMatch(/may have been stored/);
+    expect(once).toMatchObject({ status: 503, code: "service_unavailable" });
   });
 
   it("a schedule stored before the read-back failed is answered, not refused as a retryable 503 that would store a second one on retry", async () => {
@@ -1624,6 +1662,125 @@ describe("fast schedules: every occurrence made before it is due", () => {
     expect(leads.occurrences).toEqual(everySecond(created, created + 5 * 60_000));
     expect(leads.late).toEqual([]);
     expect(leads.leastLeadAfterInline).toBeGreaterThanOrEqual(30_000);
+  });
+});
+
+/**
+ * The store's next schedule write that `matches` is applied, and its answer lost: the DynamoDB adapter then sees
+ * the SDK's resend refused by its own condition and answers `conflict` with the item as it now is (as the first
+ * attempt left it).
+ */
+function loseAnswerOfNext(store: MemoryTaskStore, matches: (change: ScheduleChange) => boolean) {
+  const original = store.updateSchedule.bind(store);
+  let lost = 0;
+  store.updateSchedule = async (scheduleId, change) => {
+    const result = await original(scheduleId, change);
+    if (lost > 0 || result.outcome !== "updated" || !matches(change)) return result;
+    lost++;
+    return { outcome: "conflict", schedule: structuredClone(result.schedule) };
+  };
+  return { lost: () => lost };
+}
+
+describe("fast schedules when a schedule write's answer is lost (executed, its SDK resend refused by its condition)", () => {
+  const everySecond = (from: number, to: number) =>
+    Array.from(
+      { length: Math.floor(to / 1000) - Math.floor(from / 1000) },
+      (_, i) => (Math.floor(from / 1000) + i + 1) * 1000,
+    );
+
+  it("create: the inline pass's lease executed but answered as a conflict still makes the next two minutes inline", async () => {
+    // Prepare
+    const h = harness("2027-01-01T00:00:00.400Z");
+    const created = h.clock.nowMs;
+    const lease = loseAnswerOfNext(h.store, (change) => change.set.leasedUntilMs !== undefined);
+
+    // Act
+    await createSchedule(h.deps, body({ cron: "* * * * * *" }));
+    const leads = await occurrenceLeads(h, created, created + 3 * 60_000);
+
+    // Assess
+    expect(lease.lost()).toBe(1);
+    expect(leads.occurrences).toEqual(everySecond(created, created + 3 * 60_000));
+    expect(leads.late).toEqual([]);
+  });
+
+  it("resume: its write executed but answered as a conflict still makes the next two minutes inline", async () => {
+    // Prepare
+    const h = harness("2027-01-01T00:00:00.400Z");
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *" }));
+    await pauseSchedule(h.deps, id);
+    h.clock.set("2027-01-01T00:10:00.400Z");
+    const resumed = h.clock.nowMs;
+    const resume = loseAnswerOfNext(h.store, (change) => change.set.epoch !== undefined);
+
+    // Act
+    const view = await resumeSchedule(h.deps, id);
+    const leads = await occurrenceLeads(h, resumed, resumed + 3 * 60_000);
+
+    // Assess
+    expect(resume.lost()).toBe(1);
+    expect(view.status).toBe("active");
+    expect(leads.occurrences).toEqual(everySecond(resumed, resumed + 3 * 60_000));
+    expect(leads.late).toEqual([]);
+  });
+
+  it("a run's cursor write that counted a refused occurrence, executed but answered as a conflict: the run still counts the skip (the metric, its alarm)", async () => {
+    // Prepare: a daily schedule (its next skip a day away) whose callback host then left the allow-list; the run's
+    // cursor write's answer lost.
+    const h = harness("2027-01-01T00:00:00.000Z");
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "0 9 * * *" }));
+    const sim = simConfig();
+    const demo = { ...(sim.resolvedTopics.demo as TopicConfig), allowedCallbackHosts: ["hooks.example.com"] };
+    Object.assign(h.deps, { config: { ...sim, resolvedTopics: { ...sim.resolvedTopics, demo } } });
+    const cursor = loseAnswerOfNext(h.store, (change) => change.set.skippedOccurrences !== undefined);
+
+    // Act: the run that makes 09:00.
+    h.clock.set("2027-01-01T08:56:30.000Z");
+    const run = await runMaterializer(h.deps);
+
+    // Assess
+    expect(run).toMatchObject({ schedules: 1, skipped: 1 });
+    expect(cursor.lost()).toBe(1);
+    expect(h.schedule(id).skippedOccurrences).toBe(1);
+  });
+
+  it("a run's pause of a schedule whose topic left the config, executed but answered as a conflict: the run still counts its skip, the one notification that pause gets", async () => {
+    // Prepare: demo leaves the config; the run's pause write's answer is lost.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body());
+    const sim = simConfig();
+    const { demo: _removed, ...others } = sim.resolvedTopics;
+    Object.assign(h.deps, { config: { ...sim, resolvedTopics: others } });
+    const pause = loseAnswerOfNext(h.store, (change) => change.set.status === "paused");
+
+    // Act
+    h.clock.advance(60_000);
+    const run = await runMaterializer(h.deps);
+
+    // Assess: paused, counted once on the schedule and once in the run (the skipped-occurrences alarm's metric).
+    expect(pause.lost()).toBe(1);
+    expect(h.schedule(id)).toMatchObject({ status: "paused", skippedOccurrences: 1 });
+    expect(run).toMatchObject({ schedules: 1, skipped: 1 });
+  });
+
+  it("resume past end_at: its write (ended) executed but answered as a conflict answers the schedule ended, not a 409", async () => {
+    // Prepare
+    const h = harness("2027-01-01T00:00:00.400Z");
+    const { schedule_id: id } = await createSchedule(
+      h.deps,
+      body({ cron: "0 * * * *", end_at: "2027-01-01T05:00:00Z" }),
+    );
+    await pauseSchedule(h.deps, id);
+    h.clock.set("2027-01-01T06:00:00.000Z");
+    const resume = loseAnswerOfNext(h.store, (change) => change.set.status === "ended");
+
+    // Act
+    const view = await resumeSchedule(h.deps, id).catch((error: unknown) => error);
+
+    // Assess
+    expect(resume.lost()).toBe(1);
+    expect(view).toMatchObject({ schedule_id: id, status: "ended" });
   });
 });
 
