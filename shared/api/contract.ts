@@ -104,7 +104,7 @@ export const COMMON_ERRORS: Readonly<Record<string, ResponseSpec>> = {
   "405": error("the path exists under other methods (`method_not_allowed`, with an `Allow` header)"),
   "503": {
     description:
-      'a dependency is unavailable (`service_unavailable`); retry (an add with its idempotency key). An add with a key may have stored its task: it is kept, delivered even without a retry, and the retry answers it. Otherwise nothing was changed, with two exceptions (docs/API.md, "POST /v1/tasks"): an add whose clean-up failed too (left to the sweeper, delivered at least once), and a fan-out add without a key whose `details` name `task_id` and `subscribers_delivering`, the copies already on their way. A route that acts on many things (group cancel, topic replay, schedule pause or delete) may have stopped part-way: what it did stays done, and a repeat goes on from there. A route that cannot be repeated safely once it may have acted (a replay whose write failed other than throttled, or that failed after a fan-out copy was replayed; a schedule create whose store failed other than throttled or that timed out) answers 500 saying what was or may have been done instead',
+      'a dependency is unavailable (`service_unavailable`); retry (an add with its idempotency key). An add with a key may have stored its task: it is kept, delivered even without a retry, and the retry answers it. Otherwise nothing was changed, with two exceptions (docs/API.md, "POST /v1/tasks"): an add whose clean-up failed too (left to the sweeper, delivered at least once), and a fan-out add without a key whose `details` name `task_id` and `subscribers_delivering`, the copies already on their way. A route that acts on many things (group cancel, topic replay, schedule pause or delete) may have stopped part-way: what it did stays done, and a repeat goes on from there. A route that cannot be repeated safely once it may have acted (a replay whose write failed other than throttled on a single SDK attempt, or that failed after a fan-out copy was replayed; a schedule create whose store failed other than throttled on a single SDK attempt or that timed out) answers 500 saying what was or may have been done instead',
     schema: errorBodySchema,
     headers: { "Retry-After": "seconds to wait before retrying" },
   },
@@ -361,7 +361,7 @@ export const API_CONTRACT = {
       },
       "413": error("the content is larger than the topic allows (`payload_too_large`)"),
       "500": error(
-        "the schedule may have been stored (`internal_error`): its store failed other than throttled, or the request timed out after it. A create has no idempotency key, so list the topic's schedules (`GET /v1/schedules?topic=`) before creating it again",
+        "the schedule may have been stored (`internal_error`): its store failed other than throttled on a single SDK attempt, or the request timed out after it. A create has no idempotency key, so list the topic's schedules (`GET /v1/schedules?topic=`) before creating it again",
       ),
       "415": UNSUPPORTED_MEDIA_TYPE,
     },

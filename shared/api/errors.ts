@@ -271,3 +271,15 @@ function isSdkError(error: unknown): error is SdkError {
 export function isAwsThrottling(error: unknown): boolean {
   return isSdkError(error) && isThrottlingError(error);
 }
+
+/**
+ * A throttle on the SDK's only attempt of a call: the call changed nothing. After earlier attempts it may have: one
+ * may have been a 5xx or a reset after DynamoDB wrote (a 5xx leaves the outcome unknown:
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Programming.Errors.html), and the SDK throws only
+ * the last attempt's error, counting them in `$metadata.attempts`.
+ */
+export function isThrottledUnapplied(error: unknown): boolean {
+  if (!isAwsThrottling(error)) return false;
+  const attempts = (error as { $metadata?: { attempts?: unknown } }).$metadata?.attempts;
+  return typeof attempts !== "number" || attempts <= 1;
+}

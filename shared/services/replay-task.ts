@@ -3,8 +3,8 @@ import type { TopicQueue } from "#shared/adapters/topic-queue.js";
 import {
   conflict,
   HttpError,
-  isAwsThrottling,
   isHttpError,
+  isThrottledUnapplied,
   notFound,
   serviceUnavailable,
   topicNotConfigured,
@@ -233,8 +233,8 @@ export async function sendIfJustReplayed(deps: ReplayDeps, task: TaskSummary): P
  */
 export function replayFailure(error: unknown, replayedAlready: boolean): unknown {
   if (isHttpError(error)) return error;
-  const throttled = isAwsThrottling(error);
-  if (throttled && !replayedAlready) return error;
+  // A throttle after earlier SDK attempts may have been applied as well (`isThrottledUnapplied`).
+  if (isThrottledUnapplied(error) && !replayedAlready) return error;
   return new HttpError(
     500,
     "internal_error",

@@ -1,5 +1,5 @@
 import type { ScheduleChange, TaskStore } from "#shared/adapters/task-store.js";
-import { conflict, HttpError, isAwsThrottling, isHttpError, notFound } from "#shared/api/errors.js";
+import { conflict, HttpError, isHttpError, isThrottledUnapplied, notFound } from "#shared/api/errors.js";
 import type { ScheduleView } from "#shared/api/schemas/schedules.js";
 import { topicConfig } from "#shared/config/index.js";
 import { newUlid } from "#shared/domain/keys.js";
@@ -72,15 +72,8 @@ export async function createSchedule(
  * attempt's error is thrown (`$metadata.attempts` counts them).
  */
 function perhapsStored(error: unknown): unknown {
-  if (isHttpError(error)) return error;
-  if (isAwsThrottling(error) && sdkAttempts(error) <= 1) return error;
+  if (isHttpError(error) || isThrottledUnapplied(error)) return error;
   return scheduleMayBeStored(error);
-}
-
-/** How many attempts the SDK made of the call that threw `error` (1 when it does not say). */
-function sdkAttempts(error: unknown): number {
-  const attempts = (error as { $metadata?: { attempts?: unknown } }).$metadata?.attempts;
-  return typeof attempts === "number" ? attempts : 1;
 }
 
 /** The answer to a create that may have stored its schedule: a 500 saying so (also the route's timeout answer). */

@@ -314,4 +314,27 @@ describe("replayTask", () => {
     expect((unknown as HttpError).message).toMatch(/may have been replayed/);
     expect(throttled).toMatchObject({ status: 503, code: "service_unavailable" });
   });
+
+  it("a replay whose write ended throttled after earlier SDK attempts may have been applied: a 500, not a 503 'retry'", async () => {
+    // Prepare: the first attempt wrote the mark and lost its answer (a 5xx); the SDK's resend was throttled, and
+    // only that last error is thrown ($metadata.attempts counts the attempts)
+    const { store, topicQueue, deps } = setup();
+    const task = await failedTask(store, topicQueue);
+    const markReplayed = store.markReplayed.bind(store);
+    store.markReplayed = async (...args) => {
+      await markReplayed(...args);
+      throw Object.assign(new Error("throttled"), {
+        name: "ThrottlingException",
+        $metadata: { httpStatusCode: 400, attempts: 3 },
+      });
+    };
+
+    // Act
+    const answer = await replayTask(deps, task.taskId).catch(toHttpError);
+
+    // Assess: a 503 "retry" would have the client replay it again (its receiver called twice)
+    expect((await store.get(task.taskId))?.status).toBe("queued");
+    expect(answer).toMatchObject({ status: 500, code: "internal_error" });
+    expect((answer as HttpError).message).toMatch(/may have been replayed/);
+  });
 });
