@@ -484,6 +484,48 @@ describe("fan-out add", () => {
     expect(f.timerQueue.armed.length).toBe(armedBefore);
   });
 
+  it("with an idempotency key, a retry after the retention but before the task is due recreates its unwritten copies: none can have finished and expired", async () => {
+    // Prepare: a keyed task due in 10 days whose add stopped after the parent (no copy written, the caller told
+    // 503 "retry with the same key"); the retry comes 4 days later, past the topic's 3-day retention. A copy is
+    // finished at the earliest when due (a cancel of the parent stops the retry recreating it), so none has expired.
+    const f = setup();
+    const DAY_MS = 86_400_000;
+    const body = orderBody({ idempotency_key: "k-far", delay_seconds: 10 * 86_400 });
+    const { parent, copies } = await addOrder(f, { idempotency_key: "k-far", delay_seconds: 10 * 86_400 });
+    for (const copy of copies) f.store.tasks.delete(copy.taskId);
+    const later = NOW + 4 * DAY_MS;
+    expect(later - NOW).toBeGreaterThan((f.config.resolvedTopics.orders?.retentionDays ?? 0) * DAY_MS);
+    const deps = { ...f.deps, now: () => later };
+
+    // Act
+    const retried = await addTask(deps, { body });
+    const view = await getTask(deps, parent.taskId);
+
+    // Assess: the same task, every copy written again and scheduled, not "completed and expired"
+    expect(retried).toMatchObject({ statusCode: 200, body: { task_id: parent.taskId, status: "scheduled" } });
+    for (const copy of copies) expect(await f.store.get(copy.taskId)).toMatchObject({ status: "scheduled" });
+    expect(view.subscribers?.map((s) => s.status)).toEqual(["scheduled", "scheduled", "scheduled"]);
+  });
+
+  it("a parent not yet due whose copies are not written is no task that completed and expired, past the retention after its acceptance", async () => {
+    // Prepare: due in 10 days, its add stopped before the copies; read 4 days later (retention 3 days)
+    const f = setup();
+    const { parent, copies } = await addOrder(f, {
+      content: { order_id: "g-far" },
+      delay_seconds: 10 * 86_400,
+    });
+    for (const copy of copies) f.store.tasks.delete(copy.taskId);
+    const deps = { ...f.deps, now: () => NOW + 4 * 86_400_000 };
+
+    // Act
+    const view = await getTask(deps, parent.taskId);
+    const listed = await listTasks(deps, { topic: "orders", group: "g-far" });
+
+    // Assess: still to come (its add's retry writes the copies), not a 404
+    expect(view).toMatchObject({ task_id: parent.taskId, status: "scheduled" });
+    expect(listed.tasks.map((t) => t.task_id)).toEqual([parent.taskId]);
+  });
+
   it("with an idempotency key, a retry recreates a copy that is missing, exactly as it was", async () => {
     // Prepare
     const f = setup();
