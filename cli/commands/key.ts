@@ -1,4 +1,6 @@
 import type { Command } from "commander";
+import { TOPIC_NAME_PATTERN } from "#shared/config/schema.js";
+import { SUBSCRIBER_ID_PATTERN } from "#shared/domain/fan-out.js";
 import { SigningSecretError, verificationKeys } from "#shared/security/signing.js";
 import { type GlobalOptions, STACK_OUTPUT, stackName, stackOutputs } from "../connection.js";
 import { UsageError } from "../exit-codes.js";
@@ -29,6 +31,7 @@ export function keyCommand(parent: Command, io: CliIo): void {
     )
     .action(async (options: { topic: string; subscriber?: string; secretArn?: string }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
+      refuseUnknownNames(options.topic, options.subscriber);
       const secret = await signingSecret(options.secretArn, global, io);
       const keys = keysOf(secret, options.topic, options.subscriber);
       if (global.json) {
@@ -43,6 +46,23 @@ export function keyCommand(parent: Command, io: CliIo): void {
       io.out(`${keys[0]}\n`);
       if (keys[1]) io.out(`${keys[1]}   (previous, during rotation)\n`);
     });
+}
+
+/**
+ * A topic or subscriber no stack can have: deliver signs with the key of the name as configured, so a key derived
+ * from a mistyped one (`Billing`, a trailing space) verifies no callback, and its receiver would refuse them all.
+ */
+function refuseUnknownNames(topic: string, subscriber: string | undefined): void {
+  if (!TOPIC_NAME_PATTERN.test(topic)) {
+    throw new UsageError(
+      `--topic ${JSON.stringify(topic)}: a topic name is lowercase letters, digits and '-', at most 24`,
+    );
+  }
+  if (subscriber !== undefined && !SUBSCRIBER_ID_PATTERN.test(subscriber)) {
+    throw new UsageError(
+      `--subscriber ${JSON.stringify(subscriber)}: a subscriber id is a lowercase letter, then letters, digits or '-', at most 32`,
+    );
+  }
 }
 
 /** A secret deliver would refuse is the caller's to fix (exit 1), not a failure a retry could cure (exit 3). */

@@ -100,16 +100,21 @@ export function aggregateStatus(statuses: readonly SubscriberStatus[], parentSta
 
 /**
  * Whether a parent's missing copy may have finished and expired: a copy's TTL is set when it finishes, at least
- * `retentionDays` after the parent was accepted, so before that a missing copy was never written (an add that
- * stopped, or is still writing) and may still be; from then on it is gone for good. Without a retention to go by
- * (a topic no longer configured), it may have.
+ * `retentionDays` after that, and a copy finishes no earlier than its due time (delivered or dead-lettered once
+ * due; no reschedule or run of a copy; a cancel of the parent stops any recreating, and one of the copy's own id
+ * keeps it to the parent's TTL, withParentFloor) — nor than its acceptance. So before the retention after the later
+ * of the two, a missing copy was never written (an add that stopped, or is still writing) and may still be; from
+ * then on it may be gone for good. Counted from acceptance alone, a task due in 10 days on a topic retained 3 days
+ * whose keyed add stopped before its copies was, on day 4, "completed and expired" to its retry (409) and to GET
+ * (404): told done, nothing delivered. Without a retention to go by (a topic no longer configured), it may have.
  */
 export function copiesMayHaveExpired(
-  parent: Pick<TaskRecord, "acceptedAtMs">,
+  parent: Pick<TaskRecord, "acceptedAtMs" | "dueAtMs">,
   retentionDays: number | undefined,
   nowMs: number,
 ): boolean {
-  return retentionDays === undefined || nowMs - parent.acceptedAtMs >= retentionDays * 86_400_000;
+  const earliestFinish = Math.max(parent.acceptedAtMs, parent.dueAtMs);
+  return retentionDays === undefined || nowMs - earliestFinish >= retentionDays * 86_400_000;
 }
 
 /**
@@ -120,7 +125,7 @@ export function copiesMayHaveExpired(
  * that never will (a keyed repeat of its add answers the same: completed and expired).
  */
 export function completedAndExpired(
-  parent: Pick<TaskRecord, "acceptedAtMs" | "status" | "fanOut" | "expiresAt">,
+  parent: Pick<TaskRecord, "acceptedAtMs" | "dueAtMs" | "status" | "fanOut" | "expiresAt">,
   copies: readonly unknown[],
   retentionDays: number | undefined,
   nowMs: number,

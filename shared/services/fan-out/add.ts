@@ -157,9 +157,16 @@ export async function completeFanOut(
   nowMs: number,
 ): Promise<TaskStatus> {
   const statuses: SubscriberStatus[] = [];
+  const links = parent.fanOut ?? [];
   try {
-    await eachSettled(parent.fanOut ?? [], async (link) => {
-      statuses.push(await ensureDelivery(deps, parent, link, nowMs));
+    const found = new Map<string, TaskRecord | undefined>();
+    await eachSettled(links, async (link) => {
+      found.set(link.taskId, await deps.store.get(link.taskId));
+    });
+    const expirable = !siblingKept([...found.values()], nowMs) && mayHaveExpired(deps, parent, nowMs);
+    await eachSettled(links, async (link) => {
+      const copy = { found: found.get(link.taskId), expirable, nowMs };
+      statuses.push(await ensureDelivery(deps, parent, link, copy));
     });
   } catch (error) {
     deps.onError?.("completing a fan-out task failed", error, parent.taskId);
@@ -176,19 +183,19 @@ export async function completeFanOut(
  * One subscriber's copy on a retry. A cancelled parent gets no new copy, and a copy of it still `scheduled` is taken
  * back (the cancel has been answered, a late retry must not undo it: such a copy is one the cancel has yet to reach,
  * which it would cancel, or one an add took back but could not remove, which the relay's sweep of its lane, or the
- * sweeper, would otherwise deliver). Nor is a copy recreated that may have finished and expired: the parent (and the
- * claim) outlive a copy's retention. A copy this retry cannot arm stays for the sweeper.
+ * sweeper, would otherwise deliver). Nor is a copy recreated that may have finished and expired (`expirable`: the
+ * parent and the claim outlive a copy's retention, siblingKept). `found`: the copy as this retry read it. A copy this
+ * retry cannot arm stays for the sweeper.
  */
 async function ensureDelivery(
   deps: FanOutAddDeps,
   parent: TaskRecord,
   link: FanOutLink,
-  nowMs: number,
+  { found, expirable, nowMs }: { found: TaskRecord | undefined; expirable: boolean; nowMs: number },
 ): Promise<SubscriberStatus> {
-  const found = await deps.store.get(link.taskId);
   if (parent.status === "cancelled") return cancelledCopy(deps, parent, found, nowMs);
   if (!found) {
-    if (mayHaveExpired(deps, parent, nowMs)) return "missing";
+    if (expirable) return "missing";
     return recreateDelivery(deps, parent, deliveryFromLink(parent, link));
   }
   if (found.status === "scheduled") {
@@ -331,6 +338,17 @@ async function takeBack(deps: FanOutAddDeps, copies: readonly TaskRecord[]): Pro
  * `replay`): only before that can it be recreated without delivering a finished copy a second time. A topic no
  * longer configured has no retention to go by, so nothing is recreated for it.
  */
+/**
+ * Whether a copy of the parent is still kept by its floor (`withParentFloor`: the parent's TTL): it was written by
+ * an add that gives every copy that floor, so a sibling missing now, written by the same add or a retry, would be
+ * kept as long — it was never written. Without this, on a topic retained 0.1 day, an add whose last copy's write
+ * failed (503) and whose retry came 3 hours after the due time left that subscriber without its copy and was
+ * answered 200 `delivered` (its siblings'), though the parent and its claim lived a day and more longer.
+ */
+function siblingKept(copies: readonly (TaskRecord | undefined)[], nowMs: number): boolean {
+  return copies.some((copy) => copy?.expiresAtFloor !== undefined && copy.expiresAtFloor * 1000 > nowMs);
+}
+
 function mayHaveExpired(deps: FanOutAddDeps, parent: TaskRecord, nowMs: number): boolean {
   return copiesMayHaveExpired(parent, topicConfig(deps.config, parent.topic)?.retentionDays, nowMs);
 }

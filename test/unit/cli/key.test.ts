@@ -26,4 +26,24 @@ describe("key: a signing secret deliver would refuse is a usage error (exit 1), 
     expect(result.code, result.err).toBe(0);
     expect(result.out).toBe(`${topicSigningKey(secret, "demo")}\n`);
   });
+
+  it.each([
+    ["a subscriber id with a capital", ["--topic", "orders", "--subscriber", "Billing"], /subscriber/],
+    ["a subscriber id with a space", ["--topic", "orders", "--subscriber", "billing "], /subscriber/],
+    ["a topic name with a capital", ["--topic", "Orders"], /topic/],
+  ])(
+    "%s: exit 1 and no key: no callback is ever signed with it, so its receiver would refuse them all",
+    async (_, args, named) => {
+      // Prepare
+      const secret = `whsec_${randomBytes(32).toString("base64")}`;
+
+      // Act
+      const result = await runOffline(["key", ...args], { PUNCTUAL_SIGNING_SECRET: secret });
+
+      // Assess
+      expect(result.code, result.err).toBe(1);
+      expect(result.out).toBe("");
+      expect(result.err).toMatch(named);
+    },
+  );
 });

@@ -440,10 +440,12 @@ describe("fan-out add", () => {
   });
 
   it("with an idempotency key, a retry after a delivered copy's retention ran out does not deliver it again", async () => {
-    // Prepare: billing's copy was delivered and its item expired (TTL); the parent and its claim live longer.
+    // Prepare: billing's copy was delivered and its item expired (TTL); the parent and its claim live longer. Copies
+    // written before they were kept to their parent's TTL (withParentFloor): only such a copy expires before it.
     const f = setup();
     const body = orderBody({ idempotency_key: "k-expired" });
     const { parent, copies } = await addOrder(f, { idempotency_key: "k-expired" });
+    for (const copy of copies) f.store.tasks.set(copy.taskId, withoutFloor(copy));
     const billing = copies[0] as TaskRecord;
     await deliver(f, billing);
     f.store.tasks.delete(billing.taskId);
@@ -482,6 +484,48 @@ describe("fan-out add", () => {
     });
     for (const copy of copies) expect(await f.store.get(copy.taskId)).toBeUndefined();
     expect(f.timerQueue.armed.length).toBe(armedBefore);
+  });
+
+  it("with an idempotency key, a retry after the retention but before the task is due recreates its unwritten copies: none can have finished and expired", async () => {
+    // Prepare: a keyed task due in 10 days whose add stopped after the parent (no copy written, the caller told
+    // 503 "retry with the same key"); the retry comes 4 days later, past the topic's 3-day retention. A copy is
+    // finished at the earliest when due (a cancel of the parent stops the retry recreating it), so none has expired.
+    const f = setup();
+    const DAY_MS = 86_400_000;
+    const body = orderBody({ idempotency_key: "k-far", delay_seconds: 10 * 86_400 });
+    const { parent, copies } = await addOrder(f, { idempotency_key: "k-far", delay_seconds: 10 * 86_400 });
+    for (const copy of copies) f.store.tasks.delete(copy.taskId);
+    const later = NOW + 4 * DAY_MS;
+    expect(later - NOW).toBeGreaterThan((f.config.resolvedTopics.orders?.retentionDays ?? 0) * DAY_MS);
+    const deps = { ...f.deps, now: () => later };
+
+    // Act
+    const retried = await addTask(deps, { body });
+    const view = await getTask(deps, parent.taskId);
+
+    // Assess: the same task, every copy written again and scheduled, not "completed and expired"
+    expect(retried).toMatchObject({ statusCode: 200, body: { task_id: parent.taskId, status: "scheduled" } });
+    for (const copy of copies) expect(await f.store.get(copy.taskId)).toMatchObject({ status: "scheduled" });
+    expect(view.subscribers?.map((s) => s.status)).toEqual(["scheduled", "scheduled", "scheduled"]);
+  });
+
+  it("a parent not yet due whose copies are not written is no task that completed and expired, past the retention after its acceptance", async () => {
+    // Prepare: due in 10 days, its add stopped before the copies; read 4 days later (retention 3 days)
+    const f = setup();
+    const { parent, copies } = await addOrder(f, {
+      content: { order_id: "g-far" },
+      delay_seconds: 10 * 86_400,
+    });
+    for (const copy of copies) f.store.tasks.delete(copy.taskId);
+    const deps = { ...f.deps, now: () => NOW + 4 * 86_400_000 };
+
+    // Act
+    const view = await getTask(deps, parent.taskId);
+    const listed = await listTasks(deps, { topic: "orders", group: "g-far" });
+
+    // Assess: still to come (its add's retry writes the copies), not a 404
+    expect(view).toMatchObject({ task_id: parent.taskId, status: "scheduled" });
+    expect(listed.tasks.map((t) => t.task_id)).toEqual([parent.taskId]);
   });
 
   it("with an idempotency key, a retry recreates a copy that is missing, exactly as it was", async () => {
@@ -2043,6 +2087,37 @@ describe("fan-out after a topic's retention changes (runtime settings or a deplo
     expect(retried).toMatchObject({ statusCode: 200, body: { task_id: parent.taskId } });
     expect(await f.store.get(billing.taskId)).toMatchObject({ status: "delivered" });
     expect(f.timerQueue.armed.slice(armedBefore).map((a) => a.taskId)).not.toContain(billing.taskId);
+  });
+
+  it("a keyed retry past the retention after the due time recreates a copy never written while its siblings, written with the parent's floor, are still kept", async () => {
+    // Prepare: a topic retained 0.1 day (2.4 h). The keyed add wrote billing's and audit's copies but not search's
+    // (503, "retry with the same key"); the sweeper delivered the two. The retry comes 3 hours after the due time:
+    // the delivered copies are kept to their floor (the parent's TTL, a day and more away), so search's copy,
+    // written by the same add, would be too: it was never written.
+    const f = setup();
+    const short = { ...f.deps, config: withRetention(f, 0.1) };
+    const body = orderBody({ idempotency_key: "k-short" });
+    const first = await addTask(short, { body });
+    const parent = (await f.store.get(first.body.task_id)) as TaskRecord;
+    const [billing, audit, search] = await Promise.all(
+      (parent.fanOut ?? []).map(async (l) => (await f.store.get(l.taskId)) as TaskRecord),
+    );
+    f.store.tasks.delete(search?.taskId as string);
+    for (const copy of [billing, audit]) await deliverUnder(f, copy as TaskRecord, 0.1);
+    const later = NOW + 10_000 + 3 * 3_600_000;
+    expireItems(f, later);
+
+    // Act
+    const retried = await addTask({ ...short, now: () => later }, { body });
+
+    // Assess: search's copy written and armed; billing's and audit's untouched
+    expect(retried).toMatchObject({ statusCode: 200, body: { task_id: parent.taskId, status: "scheduled" } });
+    expect(await f.store.get(search?.taskId as string)).toMatchObject({
+      status: "scheduled",
+      subscriber: "search",
+    });
+    expect(f.timerQueue.armed.map((a) => a.taskId)).toContain(search?.taskId);
+    expect(await f.store.get(billing?.taskId as string)).toMatchObject({ status: "delivered" });
   });
 
   it("a parent read past its own TTL (DynamoDB removes lazily) whose copies are gone is a task that completed and expired, whatever the retention now", async () => {
