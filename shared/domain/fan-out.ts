@@ -1,6 +1,6 @@
 import { createHash } from "node:crypto";
 import { parseTaskId, scheduleNameFor, type TaskKey } from "./keys.js";
-import { retentionEnded, type TaskRecord, type TaskStatus } from "./task.js";
+import { mayHaveFinishedAndExpired, retentionEnded, type TaskRecord, type TaskStatus } from "./task.js";
 
 /**
  * Fan-out (issue 14, point 3): a topic with `subscribers` delivers each task to every subscriber independently.
@@ -113,8 +113,7 @@ export function copiesMayHaveExpired(
   retentionDays: number | undefined,
   nowMs: number,
 ): boolean {
-  const earliestFinish = Math.max(parent.acceptedAtMs, parent.dueAtMs);
-  return retentionDays === undefined || nowMs - earliestFinish >= retentionDays * 86_400_000;
+  return mayHaveFinishedAndExpired(parent, retentionDays, nowMs);
 }
 
 /**

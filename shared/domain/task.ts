@@ -151,6 +151,22 @@ export type TaskSummary = Omit<TaskRecord, "content">;
  * step or, when the receiver answers `429`/`503` with `Retry-After`, the topic's cap on that (which replaces the
  * step, and may be the longer of the two).
  */
+/**
+ * Whether a task with an idempotency key, missing from the table, may have finished and been removed by its TTL: it
+ * finishes no earlier than its due time (delivered or dead-lettered once due; a cancel or a move keeps it at least to
+ * its claim's expiry, `expiresAtFloor`) nor than its acceptance, and its TTL is at least `retentionDays` after its
+ * finish. Before that, a missing task was never written (an add that stopped, or is still writing) and may be written
+ * now; from then on it may be gone for good. Without a retention to go by (a topic no longer configured), it may.
+ */
+export function mayHaveFinishedAndExpired(
+  task: Pick<TaskRecord, "acceptedAtMs" | "dueAtMs">,
+  retentionDays: number | undefined,
+  nowMs: number,
+): boolean {
+  const earliestFinish = Math.max(task.acceptedAtMs, task.dueAtMs);
+  return retentionDays === undefined || nowMs - earliestFinish >= retentionDays * 86_400_000;
+}
+
 export function claimExpiry(
   dueAtMs: number,
   topic: Pick<

@@ -36,7 +36,12 @@ import {
   type TaskKey,
 } from "#shared/domain/keys.js";
 import { indexedOnAdd } from "#shared/domain/sweep.js";
-import { claimExpiry, type TaskRecord, type TaskStatus } from "#shared/domain/task.js";
+import {
+  claimExpiry,
+  mayHaveFinishedAndExpired,
+  type TaskRecord,
+  type TaskStatus,
+} from "#shared/domain/task.js";
 import { planTimer, requestedDueMs, type TimerPlan } from "#shared/domain/timing.js";
 import { checkCallbackUrl } from "#shared/security/ssrf.js";
 import { addFanOut, completeFanOut } from "./fan-out/add.js";
@@ -332,8 +337,9 @@ export interface TaskFields {
  * failed write), or has not written it yet (a concurrent copy of the request). The claim holds the task id, and
  * the id holds the task's whole key (group, due time, acceptance ULID), so the very same task is created now
  * (whoever writes it second finds it and arms it too). A task can
- * also be missing because it completed and its retention ran out; a task accepted less than a retention
- * period ago cannot have (TTL never deletes early), which tells the two cases apart.
+ * also be missing because it completed and its retention ran out; one whose due time (or acceptance, if later) is less
+ * than a retention period ago cannot have (`mayHaveFinishedAndExpired`: TTL never deletes early), which tells the two
+ * cases apart.
  */
 async function replay(
   deps: AddTaskDeps,
@@ -348,7 +354,9 @@ async function replay(
   const key = parseTaskId(taskId);
   if (!key) throw internalError(new Error(`idempotency claim holds a malformed task id: ${taskId}`));
   const acceptedAtMs = decodeTime(key.ulid);
-  if (nowMs - acceptedAtMs >= topic.retentionDays * 86_400_000) {
+  // Counted from acceptance alone, a task due in 10 days on a topic retained 3 days, whose keyed add stopped before
+  // its write (a 503 "retry with the same key"), was "completed and expired" to that retry on day 4: never delivered.
+  if (mayHaveFinishedAndExpired({ acceptedAtMs, dueAtMs: key.dueAtMs }, topic.retentionDays, nowMs)) {
     throw idempotencyConflict(EXPIRED_KEY_MESSAGE);
   }
   const task = newRecord(

@@ -491,10 +491,30 @@ describe("addTask: idempotency", () => {
     const f = fixture();
     const first = await addTask(f.deps, { body: body({ idempotency_key: "k-6" }) });
     f.store.tasks.delete(first.body.task_id);
-    f.clock.now += 3 * 86_400_000; // the topic's retention
+    f.clock.now += 10_000 + 3 * 86_400_000; // its due time (10 s on), then the topic's retention
     const error = await refusal(addTask(f.deps, { body: body({ idempotency_key: "k-6" }) }));
     expect(error).toMatchObject({ status: 409, code: "idempotency_conflict" });
     expect(f.store.tasks.size).toBe(0);
+  });
+
+  it("recreates a task not yet due whose write failed, a retention after its acceptance: it cannot have finished", async () => {
+    // Prepare: due in 10 days on a topic retained 3; the keyed add's task write failed (a 503 "retry with the key")
+    const f = fixture();
+    const putNew = f.store.putNew.bind(f.store);
+    f.store.putNew = async () => {
+      throw Object.assign(new Error("throttled"), { name: "ThrottlingException", $metadata: {} });
+    };
+    const request = { body: body({ idempotency_key: "k-far", delay_seconds: 10 * 86_400 }) };
+    await addTask(f.deps, request).catch(() => undefined);
+    f.store.putNew = putNew;
+    f.clock.now += 4 * 86_400_000;
+
+    // Act: the retry, on day 4
+    const retry = await addTask(f.deps, request);
+
+    // Assess: the task, still to come (not "completed and expired": nothing was ever delivered)
+    expect(retry).toMatchObject({ statusCode: 200, body: { status: "scheduled" } });
+    expect(await f.store.get(retry.body.task_id)).toMatchObject({ status: "scheduled" });
   });
 
   it("a retry after the topic's retention was raised does not deliver a delivered task again: it is kept while its key is claimed", async () => {
