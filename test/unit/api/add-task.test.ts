@@ -5,6 +5,7 @@ import { groupPartitionKey, parseTaskId, scheduleNameFor } from "#shared/domain/
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import { finishedExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { addTask, CLEAN_UP_RESERVE_MS, canonicalJson } from "#shared/services/add-task.js";
+import { recordCleanUpCalls } from "../../support/clean-up-calls.js";
 import { hungWrite } from "../../support/hung-write.js";
 import { afterRoundTrip, hangs, invocation } from "../../support/invocation.js";
 import { refusal } from "../../support/refusal.js";
@@ -598,15 +599,7 @@ describe("addTask: a task write given up near the deadline", () => {
   ])("cleans nothing up %s when the write was due past its deadline and never sent", async (_, extra) => {
     // Prepare: the invocation is already at the write's deadline (the steps before it ran late)
     const f = fixture();
-    const calls: string[] = [];
-    f.store.removeScheduled = async () => {
-      calls.push("removeScheduled");
-      return true;
-    };
-    f.store.enterSweepIndex = async () => {
-      calls.push("enterSweepIndex");
-      return true;
-    };
+    const calls = recordCleanUpCalls(f.store);
     const deps = { ...f.deps, timeLeftMs: () => CLEAN_UP_RESERVE_MS };
 
     // Act

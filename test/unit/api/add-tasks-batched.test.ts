@@ -17,6 +17,7 @@ import {
 } from "#shared/services/add-task.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
 import { ARMING_RESERVE_MS } from "#shared/services/add-tasks-batched.js";
+import { recordCleanUpCalls } from "../../support/clean-up-calls.js";
 import { fakeSqs } from "../../support/fakes/sqs-client.js";
 import { hungWrite } from "../../support/hung-write.js";
 import { afterRoundTrip, hangs, invocation } from "../../support/invocation.js";
@@ -315,15 +316,7 @@ describe("addTasksBatch: the batched path", () => {
   it("cleans nothing up when its writes were due past their deadline and never sent", async () => {
     // Prepare: the invocation is already at the writes' deadline (the steps before them ran late)
     const f = batchFixture();
-    const calls: string[] = [];
-    f.store.removeScheduled = async () => {
-      calls.push("removeScheduled");
-      return true;
-    };
-    f.store.enterSweepIndex = async () => {
-      calls.push("enterSweepIndex");
-      return true;
-    };
+    const calls = recordCleanUpCalls(f.store);
     const deps = { ...f.deps, timeLeftMs: () => CLEAN_UP_RESERVE_MS + ARMING_RESERVE_MS };
 
     // Act
