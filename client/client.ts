@@ -514,7 +514,8 @@ function otherThanAsked(
   const field = route.answersFor;
   if (field === undefined || asked === undefined) return undefined;
   const quoted = (value: unknown) => JSON.stringify(String(value).slice(0, 100));
-  if (data[field] !== asked) return `${field} ${quoted(data[field])}`;
+  const moved = route.answersMoved === true && data.rescheduled_from === asked;
+  if (data[field] !== asked && !moved) return `${field} ${quoted(data[field])}`;
   const taskId = data.task_id;
   if (field === "topic" && typeof taskId === "string" && !isTaskOfTopic(taskId, asked)) {
     return `task_id ${quoted(taskId)}, another topic's task`;

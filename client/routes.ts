@@ -87,6 +87,11 @@ export interface RouteDescriptor<
    * shown as this one's (a `cancelled` for a cancel that did not happen), nor another topic's task as an add's.
    */
   readonly answersFor?: "task_id" | "schedule_id" | "topic";
+  /**
+   * With `answersFor: "task_id"`: the answer may also be the task the asked one was moved to, its
+   * `rescheduled_from` the asked id (a reschedule or run answers the task moved, or unmoved).
+   */
+  readonly answersMoved?: true;
 }
 
 /** A JSON body validated by `schema` on the server; `T` defaults to the schema's input type. */
@@ -201,6 +206,8 @@ export const ROUTES = {
     input: jsonBody<RescheduleInput>(rescheduleBodySchema),
     response: rescheduleResponseSchema,
     retry: "safe",
+    answersFor: "task_id",
+    answersMoved: true,
   }),
   /** A repeat finds the task already due and answers it: safe to retry. */
   runTask: route({
@@ -208,6 +215,8 @@ export const ROUTES = {
     path: "/v1/tasks/{task_id}/run",
     response: rescheduleResponseSchema,
     retry: "safe",
+    answersFor: "task_id",
+    answersMoved: true,
   }),
   /**
    * Cancelling what is cancelled changes nothing: safe to retry. The group always goes in `?group=` (the path

@@ -13,13 +13,16 @@ async function run(argv: string[]) {
   const bodies: unknown[] = [];
   const texts: string[] = [];
   const headers: Record<string, string>[] = [];
-  const fetch: typeof globalThis.fetch = async (_input, init) => {
+  const fetch: typeof globalThis.fetch = async (input, init) => {
     texts.push(String(init?.body));
     bodies.push(JSON.parse(String(init?.body)));
     headers.push(init?.headers as Record<string, string>);
     const task = { task_id: "demo.n1.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY", topic: "demo" };
     const added = { ...task, status: "scheduled", due_at: "2026-11-23T12:01:30.000Z" };
-    const answer = init?.method === "PATCH" ? taskViewAnswer(task.task_id) : added;
+    // A move answers the task it became, `rescheduled_from` the id asked (the path's last segment).
+    const movedFrom = decodeURIComponent(String(input).split("/").at(-1) ?? "");
+    const moved = taskViewAnswer(task.task_id, { rescheduled_from: movedFrom });
+    const answer = init?.method === "PATCH" ? moved : added;
     return new Response(JSON.stringify(answer), {
       status: 201,
       headers: { "content-type": "application/json" },

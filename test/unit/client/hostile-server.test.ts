@@ -446,6 +446,47 @@ describe("an answer for another task, schedule or topic than the one asked for",
   });
 });
 
+describe("a reschedule or run answered for another task than the one asked to move", () => {
+  // The API answers a move with the task unmoved (`task_id` the asked id) or with the task it became
+  // (`rescheduled_from` the asked id). Another task's answer (a proxy's or cache's to another request) was shown as
+  // the move done, with a new id the operator would then follow or cancel.
+  const moves: [string, (client: PunctualClient, id: string) => Promise<unknown>][] = [
+    ["rescheduleTask", (c, id) => c.rescheduleTask(id, { delay_seconds: 60 })],
+    ["runTask", (c, id) => c.runTask(id)],
+  ];
+
+  it.each(moves)("%s: invalid_response naming the other task, after the route's retries", async (_, move) => {
+    // Prepare: another move's answer every time
+    const body = taskViewOf(taskId(), { rescheduled_from: taskId() });
+    const { fetch, seen } = answeringFetch(() => ({ status: 200, body }));
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const error = await move(client, taskId()).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+    expect((error as Error).message).toMatch(/is for task_id "[^"]+", not the one asked for/);
+    expect(seen).toHaveLength(4);
+  });
+
+  it.each(moves)("%s: the asked task moved, or answered unmoved, is the answer", async (_, move) => {
+    // Prepare
+    const id = taskId();
+    const moved = taskViewOf(taskId(), { rescheduled_from: id });
+    const { fetch } = scriptedFetch({ status: 200, body: moved }, { status: 200, body: taskViewOf(id) });
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const first = await move(client, id);
+    const second = await move(client, id);
+
+    // Assess
+    expect(first).toMatchObject({ task_id: moved.task_id, rescheduled_from: id });
+    expect(second).toMatchObject({ task_id: id });
+  });
+});
+
 describe("an answer nested deeper than any of the API's", () => {
   /** A task view with an extra field nested `depth` levels: JSON.parse reads it, JSON.stringify overflows the stack. */
   const deepTask = (depth: number, id = taskId()) => {
