@@ -1,5 +1,5 @@
 import type { Command } from "commander";
-import type { PunctualClient } from "../../client/index.js";
+import { type PunctualClient, PunctualError } from "../../client/index.js";
 import { MAX_GROUP_PAGE } from "../../shared/api/schemas/groups.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { StoppedPartWay } from "../exit-codes.js";
@@ -66,7 +66,10 @@ async function cancelPages(client: PunctualClient, options: CancelOptions): Prom
         total.cancelled += page.cancelled;
         appendPage(total.not_cancelled, page.not_cancelled);
         const empty = page.cancelled === 0 && page.not_cancelled.length === 0;
-        return { next: page.more ? page.next_cursor : undefined, empty };
+        // The API sends a cursor exactly when there is more: one without the other, followed as `more` said,
+        // ended the command with totals printed as the whole group's (exit 0) while part of it was never read.
+        if (page.more !== (page.next_cursor !== null)) throw moreWithoutCursor(page.more);
+        return { next: page.next_cursor, empty };
       },
       pagingLimits(options, Math.ceil(MAX_GROUP_PAGE / (options.limit ?? MAX_GROUP_PAGE))),
     );
@@ -80,4 +83,14 @@ async function cancelPages(client: PunctualClient, options: CancelOptions): Prom
     throw new StoppedPartWay(error, { pages, ...total }, summary);
   }
   return total;
+}
+
+function moreWithoutCursor(more: boolean): PunctualError {
+  return new PunctualError({
+    code: "invalid_response",
+    status: 200,
+    message: more
+      ? "the API said the group has more tasks but gave no cursor to read them: the rest of the group was not read"
+      : "the API gave a cursor but said the group has no more tasks: stopped, as it cannot be told whether the group was read to its end",
+  });
 }

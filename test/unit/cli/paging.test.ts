@@ -68,6 +68,28 @@ describe("groups cancel: a page that fails after others were cancelled", () => {
   });
 });
 
+describe("groups cancel: a page whose `more` and `next_cursor` disagree (the API sends both or neither)", () => {
+  const page = (more: boolean, next: string | null): Page => ({
+    status: 200,
+    body: { cancelled: 5, not_cancelled: [], more, next_cursor: next },
+  });
+
+  it.each([
+    ["more without a cursor", page(true, null)],
+    ["a cursor without more", page(false, "c2")],
+  ])("%s: exit 3 with what was done, not the totals as if the whole group were read", async (_, second) => {
+    // Act
+    const run1 = await run([page(true, "c1"), second], ["--json", ...GROUP_CANCEL]);
+
+    // Assess
+    expect(run1.code).toBe(3);
+    expect(run1.out).toBe("");
+    const report = JSON.parse(run1.err);
+    expect(report.error).toMatchObject({ code: "invalid_response" });
+    expect(report.before_error).toMatchObject({ pages: 2, cancelled: 10 });
+  });
+});
+
 describe("a cursor the API gave before: the command stops instead of looping forever", () => {
   it("topics replay", async () => {
     // Prepare: the API answers the same cursor again and again.
