@@ -183,7 +183,8 @@ class PunctualClientCore {
     if ((route as RouteDescriptor) === ROUTES.addTasks) {
       return (await this.#addTasks(attempt, input, options.signal)) as z.output<R>;
     }
-    return this.#answerOf(route, attempt, options.signal, 0, askedOf(route, names, params, input));
+    const asked = askedOf(route, names, params, input);
+    return this.#answerOf(route, attempt, options.signal, 0, asked, answerFieldsOf(route, options));
   }
 
   /**
@@ -256,9 +257,10 @@ class PunctualClientCore {
     signal: AbortSignal | undefined,
     attemptsUsed: number,
     asked?: string,
+    fields: readonly string[] = [],
   ): Promise<z.output<R>> {
     const retryable = route.retry !== "never";
-    const read = (answer: Answer) => readAnswer(route, answer, asked);
+    const read = (answer: Answer) => readAnswer(route, answer, asked, fields);
     return (await this.#sendWithRetries(attempt, retryable, signal, attemptsUsed, read)).value;
   }
 
@@ -468,12 +470,14 @@ function checkNoKeyOption(route: RouteDescriptor, options: CallOptions): void {
 /**
  * A 2xx answer read with the route's response schema: its value, or the `invalid_response` it is, `transient` when
  * the body could be one cut short or garbled on its way (not JSON, or not the schema's), or another request's (a
- * route that `answersFor` the `asked` path parameter), which a repeat may fix.
+ * route that `answersFor` the `asked` path parameter), or one without a field the call's options ask for (`fields`:
+ * `content` for `includeContent`), which a repeat may fix.
  */
 function readAnswer<R extends z.ZodMiniType>(
   route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
   { status, text, requestId }: Answer,
   asked?: string,
+  fields: readonly string[] = [],
 ): Read<z.output<R>> {
   const body = parseJson(text);
   const what = `the API's answer to ${route.method} ${route.path}`;
@@ -488,12 +492,17 @@ function readAnswer<R extends z.ZodMiniType>(
   }
   const parsed = safeParseBounded(route.response, body);
   if (parsed.success) {
-    const other = otherThanAsked(route, parsed.data as Record<string, unknown>, asked);
-    if (other === undefined) return { value: parsed.data as z.output<R> };
+    const data = parsed.data as Record<string, unknown>;
+    const other = otherThanAsked(route, data, asked);
+    const missing = fields.find((field) => data[field] === undefined);
+    if (other === undefined && missing === undefined) return { value: parsed.data as z.output<R> };
     const error = new PunctualError({
       code: "invalid_response",
       status,
-      message: `${what} is for ${other}, not the one asked for: not used`,
+      message:
+        other !== undefined
+          ? `${what} is for ${other}, not the one asked for: not used`
+          : `${what} has no \`${missing}\`, which the request asked for: not used`,
       ...(requestId ? { requestId } : {}),
     });
     return { error, transient: true };
@@ -521,6 +530,12 @@ function otherThanAsked(
     return `task_id ${quoted(taskId)}, another topic's task`;
   }
   return undefined;
+}
+
+/** The answer's fields the call's options ask for (`includeContent: true` → `content`): its answer must hold them. */
+function answerFieldsOf(route: RouteDescriptor, options: CallOptions): string[] {
+  const fields = Object.entries(route.optionAnswers ?? {});
+  return fields.filter(([name]) => (options as Record<string, unknown>)[name] === true).map(([, f]) => f);
 }
 
 /** The query the route's switches among the call's options send (`includeContent: true` → `include=content`). */

@@ -81,6 +81,12 @@ export interface RouteDescriptor<
   /** Boolean options the method takes beside `signal` (`getTask(id, { includeContent: true })`), and what each sends. */
   readonly optionQuery?: F;
   /**
+   * The answer's field each such option adds (`includeContent` → `content`), which the API then always sends: an
+   * answer without it (a cache or proxy that dropped the query) is `invalid_response`, not the view shown as if
+   * the task had nothing there.
+   */
+  readonly optionAnswers?: Readonly<Record<string, string>>;
+  /**
    * The answer is the object the path names: its field of this name holds the path parameter of this name (else the
    * body's field of this name: an add's `topic`, its `task_id` of that topic too), as the API answers it. An answer
    * naming another (a proxy's or cache's answer to another request) is `invalid_response`, not another task's state
@@ -184,6 +190,7 @@ export const ROUTES = {
     method: "GET",
     path: "/v1/tasks/{task_id}",
     optionQuery: { includeContent: { include: "content" } },
+    optionAnswers: { includeContent: "content" },
     response: taskViewSchema,
     retry: "safe",
     answersFor: "task_id",

@@ -487,6 +487,44 @@ describe("a reschedule or run answered for another task than the one asked to mo
   });
 });
 
+describe("getTask with includeContent answered without the content", () => {
+  // The API always adds `content` (a string) when asked; a cache or proxy that drops the query answers the view
+  // without it, which `tasks get --content` showed as the task, its content silently missing.
+  it("invalid_response naming the missing field, after the route's retries", async () => {
+    // Prepare
+    const id = taskId();
+    const { fetch, seen } = answeringFetch(() => ({ status: 200, body: taskViewOf(id) }));
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const error = await client.getTask(id, { includeContent: true }).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+    expect((error as Error).message).toMatch(/content/);
+    expect(seen).toHaveLength(4);
+  });
+
+  it("the content on the retry is the answer; without includeContent none is needed", async () => {
+    // Prepare
+    const id = taskId();
+    const { fetch } = scriptedFetch(
+      { status: 200, body: taskViewOf(id) },
+      { status: 200, body: taskViewOf(id, { content: '{"n":1}' }) },
+      { status: 200, body: taskViewOf(id) },
+    );
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const withContent = await client.getTask(id, { includeContent: true });
+    const without = await client.getTask(id);
+
+    // Assess
+    expect(withContent.content).toBe('{"n":1}');
+    expect(without.task_id).toBe(id);
+  });
+});
+
 describe("an answer nested deeper than any of the API's", () => {
   /** A task view with an extra field nested `depth` levels: JSON.parse reads it, JSON.stringify overflows the stack. */
   const deepTask = (depth: number, id = taskId()) => {
