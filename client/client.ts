@@ -90,6 +90,16 @@ interface Answer {
 /** A 2xx answer as read: its value, or why it cannot be read and whether a repeat may read it. */
 type Read<T> = { readonly value: T } | { readonly error: PunctualError; readonly transient: boolean };
 
+/** What a 2xx answer must say to be the one to this request (`readAnswer`). */
+interface Expected {
+  /** The object a route that `answersFor` one asks for. */
+  readonly asked?: string | undefined;
+  /** Fields the call's options ask the answer to hold (`content` for `includeContent`). */
+  readonly fields?: readonly string[];
+  /** The topic (and group) every item of a list route's answer is of. */
+  readonly listed?: Readonly<Record<string, string>> | undefined;
+}
+
 /** A final answer and its value. */
 type ReadAnswer<T> = Answer & { readonly value: T };
 
@@ -183,8 +193,12 @@ class PunctualClientCore {
     if ((route as RouteDescriptor) === ROUTES.addTasks) {
       return (await this.#addTasks(attempt, input, options.signal)) as z.output<R>;
     }
-    const asked = askedOf(route, names, params, input);
-    return this.#answerOf(route, attempt, options.signal, 0, asked, answerFieldsOf(route, options));
+    const expected: Expected = {
+      asked: askedOf(route, names, params, input),
+      fields: answerFieldsOf(route, options),
+      listed: listedOf(route, input),
+    };
+    return this.#answerOf(route, attempt, options.signal, 0, expected);
   }
 
   /**
@@ -247,7 +261,7 @@ class PunctualClientCore {
       body: add.body,
       timeoutMs: this.#timeoutMs,
     };
-    return this.#answerOf(ROUTES.addTask, attempt, add.signal, attemptsUsed, add.topic);
+    return this.#answerOf(ROUTES.addTask, attempt, add.signal, attemptsUsed, { asked: add.topic });
   }
 
   /** Sends the attempt with the route's retries and reads its answer with the route's response schema. */
@@ -256,11 +270,10 @@ class PunctualClientCore {
     attempt: Attempt,
     signal: AbortSignal | undefined,
     attemptsUsed: number,
-    asked?: string,
-    fields: readonly string[] = [],
+    expected: Expected = {},
   ): Promise<z.output<R>> {
     const retryable = route.retry !== "never";
-    const read = (answer: Answer) => readAnswer(route, answer, asked, fields);
+    const read = (answer: Answer) => readAnswer(route, answer, expected);
     return (await this.#sendWithRetries(attempt, retryable, signal, attemptsUsed, read)).value;
   }
 
@@ -476,8 +489,7 @@ function checkNoKeyOption(route: RouteDescriptor, options: CallOptions): void {
 function readAnswer<R extends z.ZodMiniType>(
   route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
   { status, text, requestId }: Answer,
-  asked?: string,
-  fields: readonly string[] = [],
+  { asked, fields = [], listed }: Expected = {},
 ): Read<z.output<R>> {
   const body = parseJson(text);
   const what = `the API's answer to ${route.method} ${route.path}`;
@@ -493,7 +505,7 @@ function readAnswer<R extends z.ZodMiniType>(
   const parsed = safeParseBounded(route.response, body);
   if (parsed.success) {
     const data = parsed.data as Record<string, unknown>;
-    const other = otherThanAsked(route, data, asked);
+    const other = otherThanAsked(route, data, asked) ?? otherThanListed(route, data, listed);
     const missing = fields.find((field) => data[field] === undefined);
     if (other === undefined && missing === undefined) return { value: parsed.data as z.output<R> };
     const error = new PunctualError({
@@ -528,6 +540,35 @@ function otherThanAsked(
   const taskId = data.task_id;
   if (field === "topic" && typeof taskId === "string" && !isTaskOfTopic(taskId, asked)) {
     return `task_id ${quoted(taskId)}, another topic's task`;
+  }
+  return undefined;
+}
+
+/** The topic and group a list route's items must be of: the input's; none for a subscriber's copies. */
+function listedOf(route: RouteDescriptor, input: unknown): Record<string, string> | undefined {
+  const query = input as { topic?: unknown; group?: unknown; subscriber?: unknown } | undefined;
+  if (route.lists === undefined || typeof query?.topic !== "string" || query.subscriber !== undefined) return;
+  return { topic: query.topic, ...(typeof query.group === "string" ? { group: query.group } : {}) };
+}
+
+/**
+ * What a list's item names instead of the `listed` topic or group (`topic "…"`), or undefined when every item is
+ * of them. A task without a `group` is not held against the group: only one naming another is.
+ */
+function otherThanListed(
+  route: RouteDescriptor,
+  data: Record<string, unknown>,
+  listed: Readonly<Record<string, string>> | undefined,
+): string | undefined {
+  const items = route.lists === undefined ? undefined : data[route.lists];
+  if (!listed || !Array.isArray(items)) return undefined;
+  for (const item of items as Record<string, unknown>[]) {
+    for (const [field, value] of Object.entries(listed)) {
+      const named = item[field];
+      if (named !== value && (field === "topic" || named !== undefined)) {
+        return `${field} ${JSON.stringify(String(named).slice(0, 100))}`;
+      }
+    }
   }
   return undefined;
 }

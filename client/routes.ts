@@ -87,6 +87,12 @@ export interface RouteDescriptor<
    */
   readonly optionAnswers?: Readonly<Record<string, string>>;
   /**
+   * A list of the input's `topic` (and `group`, when the input has one): the answer's array of this name holds only
+   * items of it. A cache keying the route without its query answers another topic's list; shown as this one's, it
+   * told an operator that topic's tasks were this one's. Not checked for a subscriber's copies (`subscriber`).
+   */
+  readonly lists?: "tasks" | "schedules";
+  /**
    * The answer is the object the path names: its field of this name holds the path parameter of this name (else the
    * body's field of this name: an add's `topic`, its `task_id` of that topic too), as the API answers it. An answer
    * naming another (a proxy's or cache's answer to another request) is `invalid_response`, not another task's state
@@ -244,6 +250,7 @@ export const ROUTES = {
     path: "/v1/tasks",
     input: queryParams<ListGroupInput>(listTasksQuerySchema),
     response: taskListSchema,
+    lists: "tasks",
     retry: "safe",
   }),
   /** A topic's dead-lettered tasks, newest first. */
@@ -253,6 +260,7 @@ export const ROUTES = {
     input: queryParams<ListFailedInput>(listTasksQuerySchema),
     fixedQuery: { status: "failed" },
     response: taskListSchema,
+    lists: "tasks",
     retry: "safe",
   }),
   /**
@@ -338,6 +346,7 @@ export const ROUTES = {
     path: "/v1/schedules",
     input: queryParams<ListSchedulesInput>(listSchedulesQuerySchema),
     response: scheduleListSchema,
+    lists: "schedules",
     retry: "safe",
   }),
   /** Pausing a paused schedule (or deleting a deleted one) answers it as it is: safe to retry. */

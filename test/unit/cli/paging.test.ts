@@ -291,7 +291,7 @@ describe("the page cap's default", () => {
     // Act
     const result = await runEndless(
       (n) => schedulesPage(1, `c${n}`),
-      ["--json", "schedules", "list", "--topic", "o"],
+      ["--json", "schedules", "list", "--topic", "orders"],
     );
 
     // Assess

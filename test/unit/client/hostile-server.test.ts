@@ -525,6 +525,79 @@ describe("getTask with includeContent answered without the content", () => {
   });
 });
 
+describe("a list answered with another topic's or group's items", () => {
+  // A cache that keys GET /v1/tasks or /v1/schedules without the query (CloudFront's default cache policy does)
+  // answers one topic's list for another's: `tasks list --topic A` showed topic B's tasks as A's.
+  const scheduleOf = (topic: string) => ({
+    schedule_id: `${topic}.schedule.01JD3BBBBBBBBBBBBBBBBBBBBB`,
+    topic,
+    cron: "@daily",
+    timezone: "UTC",
+    status: "active",
+    content: "{}",
+    created_at: "2026-11-23T12:00:00.000Z",
+    updated_at: "2026-11-23T12:00:00.000Z",
+    materialized_until: "2026-11-23T12:00:00.000Z",
+    next_occurrences: [],
+  });
+  const otherTask = taskViewOf(taskId("other"), { topic: "other", group: "A-1" });
+  const otherGroup = taskViewOf(taskId(), { group: "B-2" });
+  const cases: [string, unknown, (client: PunctualClient) => Promise<unknown>][] = [
+    [
+      "listFailedTasks, another topic",
+      { tasks: [otherTask], next_cursor: null },
+      (c) => c.listFailedTasks({ topic: "demo" }),
+    ],
+    [
+      "listGroupTasks, another topic",
+      { tasks: [otherTask], next_cursor: null },
+      (c) => c.listGroupTasks({ topic: "demo", group: "A-1" }),
+    ],
+    [
+      "listGroupTasks, another group",
+      { tasks: [otherGroup], next_cursor: null },
+      (c) => c.listGroupTasks({ topic: "demo", group: "A-1" }),
+    ],
+    [
+      "listSchedules, another topic",
+      { schedules: [scheduleOf("other")], next_cursor: null },
+      (c) => c.listSchedules({ topic: "demo" }),
+    ],
+  ];
+
+  it.each(cases)("%s: invalid_response, after the route's retries", async (_, body, call) => {
+    // Prepare
+    const { fetch, seen } = answeringFetch(() => ({ status: 200, body }));
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const error = await call(client).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+    expect((error as Error).message).toMatch(/not the one asked for/);
+    expect(seen).toHaveLength(4);
+  });
+
+  it("the asked topic's and group's items are the answer", async () => {
+    // Prepare
+    const mine = taskViewOf(taskId(), { group: "A-1" });
+    const { fetch } = scriptedFetch(
+      { status: 200, body: { tasks: [mine], next_cursor: null } },
+      { status: 200, body: { schedules: [scheduleOf("demo")], next_cursor: null } },
+    );
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const tasks = await client.listGroupTasks({ topic: "demo", group: "A-1" });
+    const schedules = await client.listSchedules({ topic: "demo" });
+
+    // Assess
+    expect(tasks.tasks).toHaveLength(1);
+    expect(schedules.schedules).toHaveLength(1);
+  });
+});
+
 describe("an answer nested deeper than any of the API's", () => {
   /** A task view with an extra field nested `depth` levels: JSON.parse reads it, JSON.stringify overflows the stack. */
   const deepTask = (depth: number, id = taskId()) => {
