@@ -109,3 +109,17 @@ export function mayHaveBeenApplied(error: unknown): boolean {
   if (code === EXIT.failed) return true;
   return code === EXIT.unmended && !(isPunctualError(error) && UNSERVED_STATUSES.has(error.status));
 }
+
+/**
+ * A request the client never sends twice (a schedule's create, a single replay: a repeat acts again) that failed
+ * after it may have been applied: exit 3 reads "may be retried", so the error says what may have happened and the
+ * command to run first (`look_first`), rather than a bare error a script or a person would simply run again.
+ */
+export function withLookFirst(error: unknown, what: string, look: string): unknown {
+  if (!mayHaveBeenApplied(error)) return error;
+  return new MayHaveBeenApplied(
+    error,
+    { look_first: look },
+    `${what}: look with ${look} before running this again`,
+  );
+}

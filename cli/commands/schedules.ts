@@ -1,6 +1,7 @@
 import { type Command, Option } from "commander";
 import type { CreateScheduleInput, ScheduleView } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
+import { withLookFirst } from "../exit-codes.js";
 import { contentText } from "../input-file.js";
 import { type CliIo, printResult, printRows } from "../output.js";
 import { appendPage, followPages, type PagingOptions, pagingLimits, withPagingOptions } from "../paging.js";
@@ -72,7 +73,12 @@ function createCommand(schedules: Command, io: CliIo): void {
     .action(async (options: CreateOptions, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       const body = await createBody(options);
-      printResult(io, global.json ?? false, await (await connect(global, io)).createSchedule(body));
+      const client = await connect(global, io);
+      const look = `schedules list --topic ${options.topic}`;
+      const created = await client.createSchedule(body).catch((error: unknown) => {
+        throw withLookFirst(error, "the schedule may have been created", look);
+      });
+      printResult(io, global.json ?? false, created);
     });
 }
 

@@ -17,6 +17,7 @@ import {
   MayHaveBeenApplied,
   mayHaveBeenApplied,
   UsageError,
+  withLookFirst,
 } from "../exit-codes.js";
 import { contentText, readTextFile } from "../input-file.js";
 import { type CliIo, jsonLine, printResult, printRows, printTask, printTaskList } from "../output.js";
@@ -150,7 +151,10 @@ function replayCommand(tasks: Command, io: CliIo): void {
       const global = command.optsWithGlobals<GlobalOptions>();
       const client = await connect(global, io);
       const input = options.subscriber === undefined ? {} : { subscriber: options.subscriber };
-      printTask(io, global.json ?? false, await client.replayTask(taskId, input));
+      const replayed = await client.replayTask(taskId, input).catch((error: unknown) => {
+        throw withLookFirst(error, "the task may have been replayed", `tasks get ${taskId}`);
+      });
+      printTask(io, global.json ?? false, replayed);
     });
 }
 
