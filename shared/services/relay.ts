@@ -27,8 +27,14 @@ export interface TimerMessage {
 
 /** Puts tasks back on the standard timer queue with a per-message delay (whole seconds, ≤ 900). */
 export interface TimerRearm {
-  /** Returns the task ids that could not be re-armed (never throws for a partial failure). */
-  rearm(entries: readonly { taskId: string; delaySeconds: number }[]): Promise<{ failedTaskIds: string[] }>;
+  /**
+   * Returns the task ids that could not be re-armed (never throws for a partial failure). `signal` gives up what is
+   * still unanswered: it counts as not re-armed (a timer message that lands after all is harmless).
+   */
+  rearm(
+    entries: readonly { taskId: string; delaySeconds: number }[],
+    signal?: AbortSignal,
+  ): Promise<{ failedTaskIds: string[] }>;
   /**
    * Makes received messages visible again after the given seconds (`relayRetrySeconds`) instead of the queue's
    * visibility timeout; resolves with the receipt handles it could not change. Optional: a relay without it (tests,
@@ -260,15 +266,29 @@ function parseMessage(message: TimerMessage, logger: ServiceLogger): TaskKey | u
   return key;
 }
 
+/**
+ * The longest the relay waits for its re-arms' SendMessageBatch calls (`VISIBILITY_CHANGE_WAIT_MS`: the SDK's three
+ * attempts of a throttled call; it sets no request timeout, so a call whose answer is lost never settles). Left to
+ * the relay's timeout instead, the whole batch failed: its re-armed tasks came back only after the timer queue's
+ * 3-minute visibility timeout, late when due sooner than that; given up, they are retried in a second or two.
+ */
+export const RELAY_REARM_WAIT_MS = VISIBILITY_CHANGE_WAIT_MS;
+
 async function rearmAll(
   deps: RelayDeps,
   rearms: readonly { messageId: string; taskId: string; delaySeconds: number }[],
 ): Promise<string[]> {
   if (rearms.length === 0) return [];
+  const entries = rearms.map(({ taskId, delaySeconds }) => ({ taskId, delaySeconds }));
+  // Bound: the port may be a class whose method reads `this`.
+  const rearm = deps.timer.rearm.bind(deps.timer);
   try {
-    const { failedTaskIds } = await deps.timer.rearm(
-      rearms.map(({ taskId, delaySeconds }) => ({ taskId, delaySeconds })),
-    );
+    const outcome = await abortedAfterMs((signal) => rearm(entries, signal), RELAY_REARM_WAIT_MS);
+    if (outcome === "overdue") {
+      deps.logger.warn("re-arming timer messages did not answer in time", { count: rearms.length });
+      return rearms.map((r) => r.messageId);
+    }
+    const { failedTaskIds } = outcome;
     const failedIds = new Set(failedTaskIds);
     const failed = rearms.filter((r) => failedIds.has(r.taskId));
     if (failed.length > 0) deps.logger.warn("re-arming timer messages failed", { count: failed.length });
