@@ -37,9 +37,9 @@ const timerQueue = new SqsTimerQueue(sqs, env.TIMER_QUEUE_URL);
 export function createRelayHandler(deps: RelayDeps, log: Logger = logger) {
   return middy<SQSEvent, SQSBatchResponse>()
     .use(injectLambdaContext(log))
-    .handler(async (event) => {
+    .handler(async (event, context) => {
       const { failedMessageIds } = await relayTimerMessages(
-        deps,
+        { ...deps, remainingMs: () => context.getRemainingTimeInMillis() },
         event.Records.map((record) => ({
           messageId: record.messageId,
           body: record.body,

@@ -13,7 +13,7 @@ import {
   splitRelayBatch,
 } from "#shared/domain/relay-plan.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
-import { abortedAfterMs, createLimiter, errorText } from "#shared/runtime/async.js";
+import { abortedAfterMs, createLimiter, errorText, withinMs } from "#shared/runtime/async.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
 
 /** One timer-queue message as the relay sees it (the function maps SQS records to this). */
@@ -69,6 +69,8 @@ export interface RelayDeps {
   readonly earlyWakeSeconds?: number;
   /** The jitter of `relayRetrySeconds` (values in [0, 1)); tests fix it. */
   readonly random?: () => number;
+  /** The invocation's time left (Lambda's `getRemainingTimeInMillis`): the batch answers before it runs out. */
+  readonly remainingMs?: () => number;
 }
 
 export const RELAY_LOOKBACK_MS = 15 * 60 * 1000;
@@ -106,10 +108,39 @@ export async function relayTimerMessages(
 
   // Re-arming runs while what is due goes at once and the rest is held until due.
   const rearmed = rearmAll(deps, rearms);
-  const failedForwards = await forwardWhenDue(deps, split.hold, clock);
-  const failedMessageIds = [...(await rearmed), ...failedForwards];
+  const work = Promise.all([rearmed, forwardWhenDue(deps, split.hold, clock)]).then((f) => f.flat());
+  const failedMessageIds = await inTime(deps, work, parsed);
   await retrySoon(deps, messages, failedMessageIds);
   return { failedMessageIds };
+}
+
+/**
+ * Kept free at the end of an invocation: `retrySoon`'s wait (`RELAY_RETRY_WAIT_MS`) and a second to answer in.
+ */
+export const RELAY_ANSWER_RESERVE_MS = VISIBILITY_CHANGE_WAIT_MS + 1_000;
+
+/**
+ * The batch's forwarding and re-arming, given up `RELAY_ANSWER_RESERVE_MS` before the invocation's end. A call whose
+ * answer is lost never settles (the SDK sets no request timeout): held to Lambda's timeout, the whole batch failed,
+ * every message back only after the timer queue's 3-minute visibility timeout, its due tasks that late. Given up,
+ * every message is reported failed and backed off (`retrySoon`): one already forwarded comes back to find its task
+ * sent (FIFO deduplication and deliver's fence absorb a re-send), one already re-armed leaves a second timer
+ * message, as a lost answer does. The calls left running may still land later: harmless for the same reasons.
+ */
+async function inTime(
+  deps: RelayDeps,
+  work: Promise<string[]>,
+  parsed: readonly ParsedMessage[],
+): Promise<string[]> {
+  const budgetMs = deps.remainingMs ? deps.remainingMs() - RELAY_ANSWER_RESERVE_MS : 0;
+  // No budget to bound (no clock, or a timeout shorter than the reserve): giving up at once would fail every batch.
+  if (budgetMs <= 0) return work;
+  const outcome = await withinMs(work, budgetMs);
+  if (outcome !== "overdue") return outcome;
+  deps.logger.warn("forwarding timer messages did not finish in time; the batch is retried", {
+    count: parsed.length,
+  });
+  return parsed.map((m) => m.messageId);
 }
 
 /**
