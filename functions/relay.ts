@@ -37,9 +37,9 @@ const timerQueue = new SqsTimerQueue(sqs, env.TIMER_QUEUE_URL);
 export function createRelayHandler(deps: RelayDeps, log: Logger = logger) {
   return middy<SQSEvent, SQSBatchResponse>()
     .use(injectLambdaContext(log))
-    .handler(async (event) => {
+    .handler(async (event, context) => {
       const { failedMessageIds } = await relayTimerMessages(
-        deps,
+        { ...deps, remainingMs: () => context.getRemainingTimeInMillis() },
         event.Records.map((record) => ({
           messageId: record.messageId,
           body: record.body,
@@ -60,7 +60,7 @@ export const handler = createRelayHandler({
   // memory per container.
   topicQueue: new RecentSendsTopicQueue(new SqsTopicQueue(sqs)),
   timer: {
-    rearm: async (entries) => ({ failedTaskIds: await timerQueue.armMany(entries) }),
+    rearm: async (entries, signal) => ({ failedTaskIds: await timerQueue.armMany(entries, signal) }),
     // Not a method of SqsTimerQueue: every function that arms timers bundles that class whole, and only the relay
     // may change a timer message's visibility.
     retryAfter: (changes, signal) => changeVisibility(sqs, env.TIMER_QUEUE_URL, changes, signal),

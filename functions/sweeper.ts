@@ -105,6 +105,7 @@ export const handler = createSweeperHandler(
     scheduledGraceMs: (timer) => scheduledGraceMs(config, timer),
     // A refusal this recent may be deliver holding the task for the settings, not its dead-lettering.
     settingsSettleMs: settingsPropagationSeconds(config) * 1000,
+    earlyWakeSeconds: config.eventSources.earlyWakeSeconds,
     deadLetters: {
       source: new SqsDeadLetterSource(sqs),
       queueUrls: [env.SCHEDULE_DLQ_URL, env.TIMER_DLQ_URL],

@@ -13,7 +13,7 @@ import {
   splitRelayBatch,
 } from "#shared/domain/relay-plan.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
-import { abortedAfterMs, createLimiter, errorText } from "#shared/runtime/async.js";
+import { abortedAfterMs, createLimiter, errorText, withinMs } from "#shared/runtime/async.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
 
 /** One timer-queue message as the relay sees it (the function maps SQS records to this). */
@@ -27,8 +27,14 @@ export interface TimerMessage {
 
 /** Puts tasks back on the standard timer queue with a per-message delay (whole seconds, ≤ 900). */
 export interface TimerRearm {
-  /** Returns the task ids that could not be re-armed (never throws for a partial failure). */
-  rearm(entries: readonly { taskId: string; delaySeconds: number }[]): Promise<{ failedTaskIds: string[] }>;
+  /**
+   * Returns the task ids that could not be re-armed (never throws for a partial failure). `signal` gives up what is
+   * still unanswered: it counts as not re-armed (a timer message that lands after all is harmless).
+   */
+  rearm(
+    entries: readonly { taskId: string; delaySeconds: number }[],
+    signal?: AbortSignal,
+  ): Promise<{ failedTaskIds: string[] }>;
   /**
    * Makes received messages visible again after the given seconds (`relayRetrySeconds`) instead of the queue's
    * visibility timeout; resolves with the receipt handles it could not change. Optional: a relay without it (tests,
@@ -63,6 +69,8 @@ export interface RelayDeps {
   readonly earlyWakeSeconds?: number;
   /** The jitter of `relayRetrySeconds` (values in [0, 1)); tests fix it. */
   readonly random?: () => number;
+  /** The invocation's time left (Lambda's `getRemainingTimeInMillis`): the batch answers before it runs out. */
+  readonly remainingMs?: () => number;
 }
 
 export const RELAY_LOOKBACK_MS = 15 * 60 * 1000;
@@ -100,10 +108,39 @@ export async function relayTimerMessages(
 
   // Re-arming runs while what is due goes at once and the rest is held until due.
   const rearmed = rearmAll(deps, rearms);
-  const failedForwards = await forwardWhenDue(deps, split.hold, clock);
-  const failedMessageIds = [...(await rearmed), ...failedForwards];
+  const work = Promise.all([rearmed, forwardWhenDue(deps, split.hold, clock)]).then((f) => f.flat());
+  const failedMessageIds = await inTime(deps, work, parsed);
   await retrySoon(deps, messages, failedMessageIds);
   return { failedMessageIds };
+}
+
+/**
+ * Kept free at the end of an invocation: `retrySoon`'s wait (`RELAY_RETRY_WAIT_MS`) and a second to answer in.
+ */
+export const RELAY_ANSWER_RESERVE_MS = VISIBILITY_CHANGE_WAIT_MS + 1_000;
+
+/**
+ * The batch's forwarding and re-arming, given up `RELAY_ANSWER_RESERVE_MS` before the invocation's end. A call whose
+ * answer is lost never settles (the SDK sets no request timeout): held to Lambda's timeout, the whole batch failed,
+ * every message back only after the timer queue's 3-minute visibility timeout, its due tasks that late. Given up,
+ * every message is reported failed and backed off (`retrySoon`): one already forwarded comes back to find its task
+ * sent (FIFO deduplication and deliver's fence absorb a re-send), one already re-armed leaves a second timer
+ * message, as a lost answer does. The calls left running may still land later: harmless for the same reasons.
+ */
+async function inTime(
+  deps: RelayDeps,
+  work: Promise<string[]>,
+  parsed: readonly ParsedMessage[],
+): Promise<string[]> {
+  const budgetMs = deps.remainingMs ? deps.remainingMs() - RELAY_ANSWER_RESERVE_MS : 0;
+  // No budget to bound (no clock, or a timeout shorter than the reserve): giving up at once would fail every batch.
+  if (budgetMs <= 0) return work;
+  const outcome = await withinMs(work, budgetMs);
+  if (outcome !== "overdue") return outcome;
+  deps.logger.warn("forwarding timer messages did not finish in time; the batch is retried", {
+    count: parsed.length,
+  });
+  return parsed.map((m) => m.messageId);
 }
 
 /**
@@ -260,15 +297,29 @@ function parseMessage(message: TimerMessage, logger: ServiceLogger): TaskKey | u
   return key;
 }
 
+/**
+ * The longest the relay waits for its re-arms' SendMessageBatch calls (`VISIBILITY_CHANGE_WAIT_MS`: the SDK's three
+ * attempts of a throttled call; it sets no request timeout, so a call whose answer is lost never settles). Left to
+ * the relay's timeout instead, the whole batch failed: its re-armed tasks came back only after the timer queue's
+ * 3-minute visibility timeout, late when due sooner than that; given up, they are retried in a second or two.
+ */
+export const RELAY_REARM_WAIT_MS = VISIBILITY_CHANGE_WAIT_MS;
+
 async function rearmAll(
   deps: RelayDeps,
   rearms: readonly { messageId: string; taskId: string; delaySeconds: number }[],
 ): Promise<string[]> {
   if (rearms.length === 0) return [];
+  const entries = rearms.map(({ taskId, delaySeconds }) => ({ taskId, delaySeconds }));
+  // Bound: the port may be a class whose method reads `this`.
+  const rearm = deps.timer.rearm.bind(deps.timer);
   try {
-    const { failedTaskIds } = await deps.timer.rearm(
-      rearms.map(({ taskId, delaySeconds }) => ({ taskId, delaySeconds })),
-    );
+    const outcome = await abortedAfterMs((signal) => rearm(entries, signal), RELAY_REARM_WAIT_MS);
+    if (outcome === "overdue") {
+      deps.logger.warn("re-arming timer messages did not answer in time", { count: rearms.length });
+      return rearms.map((r) => r.messageId);
+    }
+    const { failedTaskIds } = outcome;
     const failedIds = new Set(failedTaskIds);
     const failed = rearms.filter((r) => failedIds.has(r.taskId));
     if (failed.length > 0) deps.logger.warn("re-arming timer messages failed", { count: failed.length });

@@ -69,9 +69,13 @@ export function simulate(
     sweeper?: EnvironmentConfigInput["sweeper"];
     /** The relay keeps one container's memory of its recent sends across runs, as the deployed relay does. */
     relayMemory?: boolean;
+    /** Timer messages armed this many seconds before due (config `eventSources.earlyWakeSeconds`). */
+    earlyWakeSeconds?: number;
   } = {},
 ) {
   const clock = { now: T0 };
+  const earlyWake =
+    options.earlyWakeSeconds !== undefined ? { earlyWakeSeconds: options.earlyWakeSeconds } : {};
   const config = simConfig(options.sweeper);
   const topic = config.resolvedTopics.demo as TopicConfig;
   const store = new MemoryTaskStore();
@@ -119,6 +123,7 @@ export function simulate(
     logger,
     clock: () => clock.now,
     ...(options.limits ? { limits: options.limits } : {}),
+    ...earlyWake,
   };
 
   const sim = {
@@ -223,6 +228,7 @@ export function simulate(
             clock.now += ms;
           },
           random: SIM_RELAY_RANDOM,
+          ...earlyWake,
         },
         visible.map((m) => ({
           messageId: String(m.id),

@@ -108,14 +108,15 @@ async function resolvePointer(
  * Not-yet-due tasks from the dead-letter queues go back on the timer queue; their pointers then resolve. Each delay
  * is counted from now, when the timers are sent, not from the run's start: the repairs before this step can take
  * tens of seconds, and a delay counted from the start would fire that much late (an early firing is harmless: the
- * relay waits out the rest).
+ * relay waits out the rest), less the early wake, as the add arms a new task (`planTimer`): without it the timer
+ * reached the relay at due and the batching window made the task late.
  */
 export async function rearmNotYetDue(deps: SweeperDeps, run: RunState): Promise<void> {
   if (run.rearms.length === 0) return;
   const now = (deps.clock ?? Date.now)();
   const arms = run.rearms.map(({ taskId, dueAtMs }) => ({
     taskId,
-    delaySeconds: queueDelaySeconds(dueAtMs - now),
+    delaySeconds: queueDelaySeconds(dueAtMs - now - (deps.earlyWakeSeconds ?? 0) * 1000),
   }));
   let failed: Set<string>;
   try {

@@ -355,7 +355,7 @@ async function finishReschedules(
       (await deps.store.putNew(successor)) === "created" ? successor : await deps.store.get(successor.taskId);
     if (stored?.status === "scheduled") {
       // Counted from the send, not the run's start: the run's reads and writes before it would make it late.
-      const delaySeconds = queueDelaySeconds(due - clock());
+      const delaySeconds = queueDelaySeconds(due - clock() - (deps.earlyWakeSeconds ?? 0) * 1000);
       const failed = await deps.timer.armMany([{ taskId: successor.taskId, delaySeconds }]);
       if (failed.length > 0) throw new Error(`arming rescheduled task ${successor.taskId} failed`);
     }

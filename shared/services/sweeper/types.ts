@@ -128,6 +128,11 @@ export interface SweeperDeps {
   readonly settingsSettleMs?: number;
   /** Time left in the invocation (Lambda's `getRemainingTimeInMillis`). */
   readonly remainingMs?: () => number;
+  /**
+   * Timer messages are armed this many whole seconds before due (config `eventSources.earlyWakeSeconds`, 0 when
+   * absent), as `planTimer` arms a new task's: the relay's batching window and poll are spent before due.
+   */
+  readonly earlyWakeSeconds?: number;
   readonly limits?: Partial<SweepLimits>;
 }
 

@@ -4,6 +4,8 @@ import { bySortKey } from "#shared/domain/keys.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import {
+  RELAY_ANSWER_RESERVE_MS,
+  RELAY_REARM_WAIT_MS,
   RELAY_RETRY_WAIT_MS,
   type RelayDeps,
   relayTimerMessages,
@@ -736,6 +738,69 @@ describe("relay: statuses and failures", () => {
       expect(logger.entries.some((e) => e.level === "warn" && /did not answer in time/.test(e.message))).toBe(
         true,
       );
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("a re-arm call that never answers is given up after RELAY_REARM_WAIT_MS: its message is failed and backed off, not left to the relay's timeout", async () => {
+    // Prepare: a task due in 2 minutes (re-armed, not held); the SendMessageBatch of its re-arm hangs (its answer
+    // lost: the SDK sets no request timeout) until aborted
+    const { store, deps } = setup();
+    const [task] = await put(store, makeTask({ group: "a", dueAtMs: T0 + 120_000, acceptedAtMs: T0 - 9 }));
+    const message = { ...timerMessage(task?.taskId as string), receiptHandle: "rh" };
+    let aborted = false;
+    const rearm = (_entries: unknown, signal?: AbortSignal) =>
+      new Promise<{ failedTaskIds: string[] }>(() => {
+        signal?.addEventListener("abort", () => {
+          aborted = true;
+        });
+      });
+    const backedOff: string[] = [];
+    const retryAfter = async (changes: readonly { receiptHandle: string }[]) => {
+      backedOff.push(...changes.map((c) => c.receiptHandle));
+      return { failed: [] };
+    };
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      // Act
+      const result = relayTimerMessages({ ...deps, timer: { rearm, retryAfter } }, [message]);
+      await vi.advanceTimersByTimeAsync(RELAY_REARM_WAIT_MS);
+
+      // Assess: answered within the bound, the call torn down, the message back in a second or two
+      expect(await result).toEqual({ failedMessageIds: [message.messageId] });
+      expect(aborted).toBe(true);
+      expect(backedOff).toEqual(["rh"]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
+  it("a forward that never answers is given up before the invocation's timeout: the batch answers, its messages backed off", async () => {
+    // Prepare: a due task whose FIFO send hangs (its answer lost: the SDK sets no request timeout); the invocation
+    // has 30 s left, the relay's timeout
+    const { store, fifo, deps } = setup();
+    const [task] = await put(store, makeTask({ group: "a", dueAtMs: T0 - 1, acceptedAtMs: T0 - 9 }));
+    const message = { ...timerMessage(task?.taskId as string), receiptHandle: "rh" };
+    fifo.sendGroupsInOrder = () => new Promise(() => undefined);
+    const backedOff: string[] = [];
+    const retryAfter = async (changes: readonly { receiptHandle: string }[]) => {
+      backedOff.push(...changes.map((c) => c.receiptHandle));
+      return { failed: [] };
+    };
+    const remainingMs = () => 30_000;
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      // Act
+      const result = relayTimerMessages(
+        { ...deps, remainingMs, timer: { rearm: deps.timer.rearm, retryAfter } },
+        [message],
+      );
+      await vi.advanceTimersByTimeAsync(30_000 - RELAY_ANSWER_RESERVE_MS);
+
+      // Assess: answered in time (Lambda would otherwise fail the whole batch, back after 180 s), backed off
+      expect(await result).toEqual({ failedMessageIds: [message.messageId] });
+      expect(backedOff).toEqual(["rh"]);
     } finally {
       vi.useRealTimers();
     }

@@ -415,6 +415,28 @@ describe("a task of a removed topic named like an Object.prototype member", () =
 });
 
 describe("crash after the first write (old item marked rescheduled, successor never written)", () => {
+  it("the successor's timer the sweeper arms arrives the early wake ahead of its due time, as the add arms one", async () => {
+    // Prepare: step (a) only, the successor due 10 minutes after the old task; an early wake of 3 s
+    const sim = simulate({ earlyWakeSeconds: 3 });
+    const oldId = await sim.add({ order_id: "o-5e" }, { delay_seconds: 10 });
+    const old = sim.store.tasks.get(oldId);
+    if (!old) throw new Error("task missing");
+    const successorDue = old.dueAtMs + 10 * MINUTE;
+    const successorId = successorKey(old, successorDue).taskId;
+    await sim.store.markRescheduled(oldId, { to: successorId, atMs: sim.clock.now, expiresAt: 1 });
+
+    // Act
+    sim.advance(10_000);
+    await sim.runRelay(); // the old timer: dropped, the task is not scheduled
+    sim.advance(sim.graceMs + MINUTE);
+    const report = await sim.sweep();
+
+    // Assess: visible the early wake ahead of due (the relay holds it until due), not at due
+    expect(report).toMatchObject({ reschedulesFinished: 1, failures: 0 });
+    const timer = sim.timer.messages.find((m) => m.taskId === successorId);
+    expect(timer?.visibleAtMs).toBeLessThanOrEqual(successorDue - 3_000);
+    expect(timer?.visibleAtMs).toBeGreaterThan(successorDue - 4_000);
+  });
   it("the sweeper writes and arms the successor once the old due time is past, settles the old item, and it is delivered once", async () => {
     // Prepare: step (a) only, as a reschedule that died right after it.
     const sim = simulate();

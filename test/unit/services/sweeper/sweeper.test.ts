@@ -216,6 +216,25 @@ describe("crash point 3: Scheduler fired into the schedule DLQ (or dropped the f
     expect(sim.clock.now).toBeGreaterThanOrEqual(dueAtMs);
   });
 
+  it("a re-armed timer arrives the early wake ahead of due, as the add arms it: the relay's batching window does not make it late", async () => {
+    // Prepare: an early wake of 3 s (the relay's batching window and poll are spent before due); the task's firing
+    // at due − 120 s dead-letters
+    const sim = simulate({ earlyWakeSeconds: 3 });
+    const id = await sim.add({ order_id: "o-3e" }, { delay_seconds: 600 });
+    const dueAtMs = sim.store.tasks.get(id)?.dueAtMs as number;
+    sim.advance(600_000 - 90_000);
+    sim.scheduleDlq.put(taskMessageBody(id));
+
+    // Act
+    const report = await sim.sweep();
+
+    // Assess: visible the early wake ahead of due (the relay holds it until due), as planTimer arms a new task
+    expect(report).toMatchObject({ rearmed: 1 });
+    const [timer] = sim.timer.messages;
+    expect(timer?.visibleAtMs).toBeLessThanOrEqual(dueAtMs - 3_000);
+    expect(timer?.visibleAtMs).toBeGreaterThan(dueAtMs - 4_000);
+  });
+
   it("a re-armed timer counts its delay from when it is sent, not from the run's start: a slow run does not make it late", async () => {
     // Prepare: as above, but the run spends 30 s on the index and the groups before it re-arms.
     const sim = simulate();
