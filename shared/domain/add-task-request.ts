@@ -1,6 +1,7 @@
 import type { ErrorIssue } from "#shared/api/errors.js";
 import * as z from "#shared/zod.js";
 import { MAX_CALLBACK_URL_LENGTH } from "./callback-resolution.js";
+import { canParseUrl } from "./can-parse-url.js";
 import { isLosslessNumber, parseExactJson, stringifyExact, withJsNumbers } from "./exact-json.js";
 import { isPlainObject, toIssues, tooManyUnknownFields } from "./request-issues.js";
 import { RESERVED_KEY_PREFIX } from "./reserved-keys.js";
@@ -370,18 +371,4 @@ function exceedsDepth(root: unknown, maxDepth: number): boolean {
     for (const child of Object.values(value)) stack.push([child, depth + 1]);
   }
   return false;
-}
-
-/**
- * `URL.canParse` without its bug: on Node 20, once V8 optimises the call site, `URL.canParse` takes a fast path
- * that misreads Latin-1 strings, so `https://bücher.example` turns from parseable to not after a few thousand
- * calls (a warm function would start refusing valid callback URLs). Constructing the URL has no such path.
- */
-function canParseUrl(value: string): boolean {
-  try {
-    new URL(value);
-    return true;
-  } catch {
-    return false;
-  }
 }

@@ -1,4 +1,5 @@
 import type { ErrorIssue } from "#shared/api/errors.js";
+import { canParseUrl } from "./can-parse-url.js";
 import { notWellFormed } from "./well-formed.js";
 
 /** A callback URL longer than this is a mistake, and it is stored in every task item. */
@@ -118,7 +119,8 @@ export function resolveUnderService(baseUrl: string, target: string): CallbackRe
   root.hash = "";
 
   let resolved: URL;
-  if (URL.canParse(target)) {
+  // Not `URL.canParse`: its Node 20 fast path misreads a non-ASCII target once warm (`canParseUrl`).
+  if (canParseUrl(target)) {
     resolved = new URL(target);
   } else {
     // Relative: resolve against the base path, keeping it (a leading `/` means "under the base", not "root").
