@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../../cli/main.js";
+import { scheduleCreate } from "./offline.js";
 
 /**
  * `schedules create` and `tasks replay`, which the client never sends twice (a repeat makes a second schedule, or
@@ -27,18 +28,7 @@ const unavailable = async () =>
 const refused = async () =>
   new Response(JSON.stringify({ error: { code: "validation_failed", message: "bad" } }), { status: 400 });
 
-const create = [
-  "schedules",
-  "create",
-  "--topic",
-  "demo",
-  "--cron",
-  "@daily",
-  "--timezone",
-  "UTC",
-  "--content",
-  "{}",
-];
+const create = scheduleCreate("--content", "{}");
 const replay = ["tasks", "replay", "demo.k3Jx0aQ9fT2bLw1c.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY"];
 
 describe("a create or a single replay that may have been applied", () => {
