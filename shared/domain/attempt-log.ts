@@ -52,3 +52,29 @@ export function attemptLogSlot(seq: number): string {
 export function attemptLogEntries(task: Pick<TaskRecord, "attemptLog">): AttemptLogEntry[] {
   return Object.values(task.attemptLog ?? {}).sort((a, b) => a.seq - b.seq);
 }
+
+/**
+ * Whether the task's current attempt has its outcome recorded (its log entry is in its slot), so `lastError` and
+ * the count are its own. A task without a log (its attempt started before the log existed) counts as recorded: it
+ * is judged by `lastError` and its count alone, as before the log.
+ */
+export function currentAttemptRecorded(task: Pick<TaskRecord, "attemptLog" | "attemptSeq">): boolean {
+  if (task.attemptLog === undefined || task.attemptSeq === undefined) return true;
+  return task.attemptLog[attemptLogSlot(task.attemptSeq)]?.seq === task.attemptSeq;
+}
+
+/**
+ * Whether a `delivering` task has used up its attempts, so it is dead-lettered without another call. Its last
+ * attempt must have a recorded outcome: one whose outcome never was (its `delivered` or failure write failed, or
+ * the invocation ended or its step was given up after the start) may have sent nothing, or been answered 2xx, and
+ * dead-lettering it would end `failed` a task its receiver got. It gets one more call, with the same `webhook-id`
+ * (a duplicate, as a lost `delivered` write costs on any earlier attempt; docs/RELIABILITY.md) — once: past
+ * `maxAttempts` a task is used up whatever its log says, so a task makes at most `maxAttempts` + 1 calls.
+ */
+export function attemptsUsedUp(
+  task: Pick<TaskRecord, "status" | "attempts" | "attemptLog" | "attemptSeq">,
+  maxAttempts: number,
+): boolean {
+  if (task.status !== "delivering" || task.attempts < maxAttempts) return false;
+  return task.attempts > maxAttempts || currentAttemptRecorded(task);
+}

@@ -1,6 +1,7 @@
 import type { SQSRecord } from "aws-lambda";
 import type { CallbackResult } from "#shared/adapters/callback-client.js";
 import { startedTask } from "#shared/adapters/task-store.js";
+import { attemptsUsedUp } from "#shared/domain/attempt-log.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
@@ -187,8 +188,8 @@ async function startAfterReading(
   // given back before its callback): its group's outcome is the watchdog's.
   stopIfGivenUp(scope);
   // Attempts already used up (a crash after recording the last failure, before dead-lettering): finish the
-  // dead-lettering without calling the receiver again.
-  if (task.status === "delivering" && task.attempts >= topic.maxAttempts) {
+  // dead-lettering without calling the receiver again. A last attempt with no recorded outcome gets one more call.
+  if (attemptsUsedUp(task, topic.maxAttempts)) {
     await deadLetter(ctx, scope.binding, task, task.lastError ?? "attempts exhausted");
     return undefined;
   }

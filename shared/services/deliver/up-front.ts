@@ -1,6 +1,7 @@
 import type { SQSBatchResponse, SQSRecord } from "aws-lambda";
 import { type BatchStart, type FinishWrite, startedTask } from "#shared/adapters/task-store.js";
 import type { TopicConfig } from "#shared/config/index.js";
+import { attemptsUsedUp } from "#shared/domain/attempt-log.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { DELIVERABLE_STATUSES, type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
@@ -158,7 +159,7 @@ function decide(
     ctx.deps.logger.info("task already final; not delivered again", { taskId, status: task.status });
     return { kind: "drop" };
   }
-  if (task.status === "delivering" && task.attempts >= topic.maxAttempts) return { kind: "exhausted", task };
+  if (attemptsUsedUp(task, topic.maxAttempts)) return { kind: "exhausted", task };
   if (!DELIVERABLE_STATUSES.includes(task.status)) {
     ctx.deps.logger.info("task moved on before its attempt; not delivered", { taskId, status: task.status });
     return { kind: "drop" };

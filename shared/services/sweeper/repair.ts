@@ -1,3 +1,4 @@
+import { attemptsUsedUp } from "#shared/domain/attempt-log.js";
 import { isFanOutParent } from "#shared/domain/fan-out.js";
 import { claimHolders, successorDueAtMs, successorRecord } from "#shared/domain/reschedule.js";
 import {
@@ -235,13 +236,13 @@ function isStalled(deps: SweeperDeps, topic: SweeperTopic, head: TaskSummary, no
   return now - progressAtMs(head) >= topic.stalledAfterMs;
 }
 
-/** Exhausted and idle: deliver's own retry would only dead-letter them, but their message is gone. */
+/**
+ * Exhausted and idle: deliver's own retry would only dead-letter them, but their message is gone. A last attempt
+ * with no recorded outcome is not used up (attemptsUsedUp): re-sent with its group, it gets one more call.
+ */
 function exhaustedAndIdle(tasks: readonly TaskSummary[], topic: SweeperTopic, now: number): TaskSummary[] {
   return tasks.filter(
-    (t) =>
-      t.status === "delivering" &&
-      t.attempts >= topic.config.maxAttempts &&
-      now - progressAtMs(t) >= topic.stalledAfterMs,
+    (t) => attemptsUsedUp(t, topic.config.maxAttempts) && now - progressAtMs(t) >= topic.stalledAfterMs,
   );
 }
 

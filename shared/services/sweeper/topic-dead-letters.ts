@@ -1,5 +1,5 @@
 import type { ReceivedPointer } from "#shared/adapters/dead-letter-source.js";
-import { attemptLogSlot, deadLettersAtOnce } from "#shared/domain/attempt-log.js";
+import { currentAttemptRecorded, deadLettersAtOnce } from "#shared/domain/attempt-log.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { replayLifeOf } from "#shared/domain/replay.js";
@@ -139,20 +139,11 @@ function deadLetteringCutShort(
   const maxAttempts = topic.config?.maxAttempts;
   const exhausted = maxAttempts !== undefined && task.attempts >= maxAttempts;
   if (!exhausted && !deadLettersAtOnce(task.lastError)) return false;
+  // A start leaves the last attempt's error in place: a refused task whose record came back and started its next
+  // attempt (the allow-list may have been widened since) still reads as refused while that attempt runs, and as
+  // exhausted when that attempt is its last; marked `failed` then, the attempt's delivery would be refused.
   if (!currentAttemptRecorded(task)) return "underWay";
   return exhausted ? "exhausted" : "refused";
-}
-
-/**
- * Whether the current attempt's outcome is recorded (its log entry is in its slot), so `lastError` and the count
- * are its own. A start leaves the last attempt's error in place: a refused task whose record came back and started
- * its next attempt (the allow-list may have been widened since) still reads as refused while that attempt runs, and
- * as exhausted when that attempt is its last; marked `failed` then, the attempt's delivery would be refused. A task
- * without a log (its attempt started before the log existed) is judged by `lastError` and its count alone.
- */
-function currentAttemptRecorded(task: TaskRecord): boolean {
-  if (task.attemptLog === undefined || task.attemptSeq === undefined) return true;
-  return task.attemptLog[attemptLogSlot(task.attemptSeq)]?.seq === task.attemptSeq;
 }
 
 /**

@@ -371,6 +371,87 @@ describe("deliver: writes in batches", () => {
     for (const t of [middle, last]) expect(stored(t)).toMatchObject({ status: "delivered", attempts: 1 });
   });
 
+  it("a `delivered` statement failing on the last attempt costs one more call (same webhook-id), not a dead letter", async () => {
+    // Prepare: a single attempt allowed; the task's finishing statement is throttled once
+    const { store, callbacks, queue, metrics, deps, context, task, stored } = setup({
+      topic: testTopic({ maxAttempts: 1 }),
+    });
+    const only = await task("g");
+    store.statementErrors.set(`finish:${only.taskId}`, "ThrottlingError");
+    const record = fifoRecord(only);
+
+    // Act: the batch, then the record back from the queue
+    const first = await deliverBatch(deps, eventOf(record), context);
+    const again = await deliverBatch(deps, eventOf(record), context);
+
+    // Assess: the receiver got it twice with one webhook-id; the task ends delivered, nothing dead-lettered
+    expect(first.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+    expect(again.batchItemFailures).toEqual([]);
+    expect(callbacks.calledFor()).toEqual([only.taskId, only.taskId]);
+    expect(stored(only)).toMatchObject({ status: "delivered", attempts: 2, attemptSeq: 2 });
+    expect(queue.deadLetters).toEqual([]);
+    expect(metrics.count("deadLettered")).toBe(0);
+  });
+
+  it("the per-record read path makes that one more call too (the batch read left the task unread)", async () => {
+    // Prepare: a last attempt started and never recorded (the invocation ended after its start)
+    const { store, callbacks, queue, deps, context, task, stored } = setup({
+      topic: testTopic({ maxAttempts: 1 }),
+    });
+    const only = await task("g", { status: "delivering", attempts: 1, attemptSeq: 1, attemptLog: {} });
+    store.unreadIds.add(only.taskId);
+
+    // Act
+    const response = await deliverBatch(deps, eventOf(fifoRecord(only)), context);
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(callbacks.calledFor()).toEqual([only.taskId]);
+    expect(stored(only)).toMatchObject({ status: "delivered", attempts: 2, attemptSeq: 2 });
+    expect(queue.deadLetters).toEqual([]);
+  });
+
+  it("that one more call is the last: its own `delivered` statement failing too ends the task failed, no third call", async () => {
+    // Prepare
+    const { store, callbacks, queue, deps, context, task, stored } = setup({
+      topic: testTopic({ maxAttempts: 1 }),
+    });
+    const only = await task("g");
+    const record = fifoRecord(only);
+
+    // Act: both calls' finishing statements fail; the record comes back a third time
+    for (let round = 0; round < 3; round++) {
+      if (round < 2) store.statementErrors.set(`finish:${only.taskId}`, "ThrottlingError");
+      await deliverBatch(deps, eventOf(record), context);
+    }
+
+    // Assess
+    expect(callbacks.calledFor()).toEqual([only.taskId, only.taskId]);
+    expect(stored(only)).toMatchObject({ status: "failed", attempts: 2 });
+    expect(queue.deadLetters.map((d) => d.taskId)).toEqual([only.taskId]);
+  });
+
+  it("a last attempt whose failure was recorded is dead-lettered without a call, its count as recorded", async () => {
+    // Prepare: three attempts used, the third's failure in its log slot (dead-lettering cut short after it)
+    const { callbacks, queue, deps, context, task, stored } = setup();
+    const entry = (seq: number) => ({ seq, startedAtMs: 1, durationMs: 5, status: 503, error: "HTTP 503" });
+    const exhausted = await task("e", {
+      status: "delivering",
+      attempts: 3,
+      attemptSeq: 3,
+      lastError: "HTTP 503",
+      attemptLog: { "0": entry(1), "1": entry(2), "2": entry(3) },
+    });
+
+    // Act
+    await deliverBatch(deps, eventOf(fifoRecord(exhausted)), context);
+
+    // Assess
+    expect(callbacks.calledFor()).toEqual([]);
+    expect(stored(exhausted)).toMatchObject({ status: "failed", attempts: 3 });
+    expect(queue.deadLetters.map((d) => [d.taskId, d.reason])).toEqual([[exhausted.taskId, "HTTP 503"]]);
+  });
+
   it("a finishing call still unanswered when the invocation's time runs out acknowledges none of its records and leaves time for the visibilities", async () => {
     // Prepare: the callbacks use up the invocation's time; the finishing call never answers
     let remaining = 60_000;

@@ -637,6 +637,34 @@ describe("crash point 8: attempts used up, dead-lettering never finished", () =>
     expect(sim.delivered()).toEqual([follower]);
   });
 
+  it("a head whose last attempt has no recorded outcome (its `delivered` write lost) is re-sent for one more call, not dead-lettered", async () => {
+    // Prepare: attempts used up, the third started (attemptSeq 3) but never recorded; its message gone
+    const sim = simulate();
+    const entry = (seq: number) => ({ seq, startedAtMs: T0, durationMs: 5, status: 500, error: "HTTP 500" });
+    const head = await sim.put(
+      makeTask({
+        group: "g8u",
+        dueAtMs: T0,
+        acceptedAtMs: T0,
+        status: "delivering",
+        attempts: 3,
+        attemptSeq: 3,
+        lastError: "HTTP 500",
+        attemptLog: { "0": entry(1), "1": entry(2) },
+      }),
+    );
+    sim.advance(sim.stalledAfterMs + 1_000);
+
+    // Act
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess
+    expect(report).toMatchObject({ deadLettered: 0, requeued: 1 });
+    expect(sim.delivered()).toEqual([head]);
+    expect(sim.store.tasks.get(head)).toMatchObject({ status: "delivered", attempts: 4 });
+  });
+
   it("an exhausted moved head is dead-lettered no earlier than its TTL floor (the item it was moved from outlives it otherwise)", async () => {
     // Prepare: a successor whose old item expires in 40 days, its attempts used up
     const sim = simulate();
