@@ -98,7 +98,8 @@ describe("deliver's writes in batches", () => {
     await h.cloud.faults?.set({ rates: {} });
 
     // Assess: every task reached its receiver and a final status (a `delivered` write that failed on each of the
-    // topic's 3 attempts ends `failed`, dead-lettered after its callbacks; a duplicate carries its webhook-id)
+    // topic's 3 attempts and on the one more call a lost last outcome gets ends `failed`, dead-lettered after its
+    // callbacks; a duplicate carries its webhook-id)
     for (const ids of groups) expect(firstDeliveries(ids)).toEqual(ids);
     expect(finals.map((t) => t.status).filter((s) => s !== "delivered" && s !== "failed")).toEqual([]);
     const injected = (await statsOf("dynamodb.BatchExecuteStatement"))?.statementErrors ?? {};
