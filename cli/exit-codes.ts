@@ -14,7 +14,8 @@ import { isPunctualError, RETRYABLE_STATUSES, UNSERVED_STATUSES } from "../clien
  *      misconfigured API or CDN) and any other: do not loop on it; fix the API or what is in front of it first
  *   A 3, or a 4 but for a 501 or 505 (nothing was done), may come after the request was applied: a create or a
  *   single replay (which the client never repeats) should be looked for before it is run again (docs/API.md, "Typed client and CLI"); a
- *   `tasks add` without a key says the key it sent, to run it again with (MayHaveBeenApplied, mayHaveBeenApplied)
+ *   `tasks add` without a key says the key it sent, to run it again with (MayHaveBeenApplied, mayHaveBeenApplied),
+ *   and `tasks add-batch` writes the items not added with their keys to a rerun file it names (cli/rerun-file.ts)
  *   141 the reader closed the pipe (`| head`): stopped quietly, as SIGPIPE stops a Unix tool (cli/bin/punctual.mjs)
  */
 export const EXIT = { ok: 0, usage: 1, refused: 2, failed: 3, unmended: 4 } as const;
@@ -108,6 +109,12 @@ export function mayHaveBeenApplied(error: unknown): boolean {
   const code = exitCodeOf(error);
   if (code === EXIT.failed) return true;
   return code === EXIT.unmended && !(isPunctualError(error) && UNSERVED_STATUSES.has(error.status));
+}
+
+/** A batch item's status after which it may have been added, as `mayHaveBeenApplied` judges an error's. */
+export function statusMayHaveApplied(status: number): boolean {
+  const code = exitCodeOfStatus(status);
+  return code === EXIT.failed || (code === EXIT.unmended && !UNSERVED_STATUSES.has(status));
 }
 
 /**

@@ -21,6 +21,7 @@ import {
 } from "../exit-codes.js";
 import { contentText, readTextFile } from "../input-file.js";
 import { type CliIo, jsonLine, printResult, printRows, printTask, printTaskList } from "../output.js";
+import { withItemKeys, withRerunFile } from "../rerun-file.js";
 import { wholeNumber } from "../whole-number.js";
 
 interface AddOptions {
@@ -220,8 +221,9 @@ function withKeyToRerun(error: unknown, idempotencyKey: string): unknown {
 
 /**
  * `tasks add-batch --file tasks.json` (POST /v1/tasks/batch): the file holds `{"tasks":[…]}` or the array itself,
- * up to 100 add bodies. Items without an `idempotency_key` get one per invocation (the client's), so its own
- * retries create nothing twice; give keys in the file to make running the file again safe too.
+ * up to 100 add bodies. Items without an `idempotency_key` get one per invocation, so the client's retries create
+ * nothing twice; items that may have been added though not answered so are written with their keys to a rerun file
+ * (cli/rerun-file.ts) to run instead of the input. Give keys in the file to make running the file itself again safe.
  */
 function addBatchCommand(tasks: Command, io: CliIo): void {
   tasks
@@ -234,17 +236,28 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
     )
     .action(async (options: { readonly file: string }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
-      const batch = await readBatchFile(options.file);
+      const tasks = withItemKeys((await readBatchFile(options.file)).tasks);
       const client = await connect(global, io);
-      const answer = await client.addTasks(batch);
+      const answer = await client.addTasks({ tasks }).catch(async (error: unknown) => {
+        throw await withRerunFile(error, options.file, tasks);
+      });
       if (global.json) io.out(jsonLine(answer));
       else printBatchResults(io, answer.results);
       // The exit code follows the results printed, not the answer's own `failed` count, which could disagree.
-      const failed = answer.results.filter((result) => result.status < 200 || result.status >= 300);
+      const failed = answer.results.flatMap((result, i) =>
+        result.status < 200 || result.status >= 300 ? [{ status: result.status, task: tasks[i] }] : [],
+      );
       if (failed.length > 0) {
-        throw new BatchItemsFailed(
+        const statuses = failed.map((item) => item.status);
+        const error = new BatchItemsFailed(
           `${failed.length} of ${answer.results.length} tasks were not added`,
-          batchExitCode(failed.map((result) => result.status)),
+          batchExitCode(statuses),
+        );
+        throw await withRerunFile(
+          error,
+          options.file,
+          failed.map((item) => item.task as AddTaskInput),
+          statuses,
         );
       }
     });

@@ -1,0 +1,153 @@
+import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
+import { beforeAll, describe, expect, it, vi } from "vitest";
+import { main } from "../../../cli/main.js";
+import { handlerFetch, loadAddHandlers } from "../client/handler-fetch.js";
+
+// The client's backoff between tries passes at once: what is sent and written is the point here, not the waiting.
+vi.mock("node:timers/promises", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("node:timers/promises")>()),
+  setTimeout: async <T>(_ms?: number, value?: T) => value,
+}));
+
+/**
+ * `tasks add-batch` whose items may have been added though not answered so: a second run of the file would make
+ * new keys for its keyless items, and so maybe second tasks. The CLI writes the items not added, with the keys it
+ * sent them with, to a file beside the input, to run instead.
+ */
+beforeAll(loadAddHandlers);
+
+type Api = ReturnType<typeof handlerFetch>;
+type Via = (api: typeof globalThis.fetch) => typeof globalThis.fetch;
+
+async function addBatch(file: string, api: Api, via: Via = (f) => f, json = true) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = {
+    out: (t: string) => void out.push(t),
+    err: (t: string) => void err.push(t),
+    env: {},
+    fetch: via(api.fetch),
+  };
+  const argv = [
+    "--api",
+    "http://127.0.0.1:3000",
+    ...(json ? ["--json"] : []),
+    "tasks",
+    "add-batch",
+    "--file",
+    file,
+  ];
+  const code = await main(argv, io);
+  return { code, out: out.join(""), err: err.join("") };
+}
+
+async function inputFile(items: readonly string[]): Promise<string> {
+  const dir = await mkdtemp(path.join(tmpdir(), "punctual-rerun-"));
+  const file = path.join(dir, "tasks.json");
+  await writeFile(file, `{"tasks":[${items.join(",")}]}`);
+  return file;
+}
+
+const task = (orderId: string, extra = "") =>
+  `{"topic":"demo","delay_seconds":90,"content":{"order_id":"${orderId}","n":12345678901234567890},"callback":{"url":"https://hooks.example.com/n"}${extra}}`;
+
+const busy = JSON.stringify({ error: { code: "service_unavailable", message: "busy" } });
+
+/** Every answer, after the API handled the request, replaced by a 503 (a proxy's): the tasks are added. */
+const answeredBusy: Via = (api) => async (input, init) => {
+  await (await api(input, init)).text();
+  return new Response(busy, { status: 503 });
+};
+
+/** The item whose content names `orderId` answered 503 in every batch that holds it, the rest as the API said. */
+const itemBusy =
+  (orderId: string): Via =>
+  (api) =>
+  async (input, init) => {
+    const response = await api(input, init);
+    const sent = JSON.parse(String(init?.body)) as { tasks: unknown[] };
+    const answer = (await response.json()) as { results: unknown[] };
+    sent.tasks.forEach((item, i) => {
+      if (JSON.stringify(item).includes(orderId)) answer.results[i] = JSON.parse(busy);
+      if (JSON.stringify(item).includes(orderId)) (answer.results[i] as { status: number }).status = 503;
+    });
+    return new Response(JSON.stringify(answer), { status: response.status, headers: response.headers });
+  };
+
+describe("tasks add-batch: a rerun file for items that may have been added", () => {
+  it("a batch whose every try was answered 503 after the API added it: exit 3, a rerun file with every item and its key; running it finds them (200), nothing added twice", async () => {
+    // Prepare
+    const file = await inputFile([task("A-1"), task("A-2"), task("A-3", ',"idempotency_key":"mine-3"')]);
+    const api = handlerFetch();
+
+    // Act
+    const first = await addBatch(file, api, answeredBusy);
+    const printed = JSON.parse(first.err) as { retry?: { file?: string } };
+    const rerunFile = printed.retry?.file as string;
+    const second = await addBatch(rerunFile, api);
+
+    // Assess
+    expect(first.code).toBe(3);
+    expect(path.dirname(rerunFile)).toBe(path.dirname(file));
+    const rerun = JSON.parse(await readFile(rerunFile, "utf8")) as { tasks: { idempotency_key: string }[] };
+    expect(rerun.tasks).toHaveLength(3);
+    expect(rerun.tasks[2]?.idempotency_key).toBe("mine-3");
+    expect(new Set(rerun.tasks.map((t) => t.idempotency_key)).size).toBe(3);
+    expect(second.code, second.err).toBe(0);
+    const answer = JSON.parse(second.out) as { results: { status: number }[] };
+    expect(answer.results.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(api.store.tasks.size).toBe(3);
+  });
+
+  it("an item answered 503 after its retries while the others were added: exit 3, the rerun file holds that item alone, its content exactly as the input wrote it", async () => {
+    // Prepare
+    const file = await inputFile([task("B-1"), task("B-2"), task("B-3")]);
+    const api = handlerFetch();
+
+    // Act
+    const first = await addBatch(file, api, itemBusy("B-2"));
+    const rerunFile = (JSON.parse(first.err) as { retry: { file: string } }).retry.file;
+    const second = await addBatch(rerunFile, api);
+
+    // Assess
+    expect(first.code).toBe(3);
+    const firstAnswer = JSON.parse(first.out) as { results: { status: number }[] };
+    expect(firstAnswer.results.map((r) => r.status)).toEqual([201, 503, 201]);
+    const rerunText = await readFile(rerunFile, "utf8");
+    expect(rerunText).toContain("B-2");
+    expect(rerunText).not.toContain("B-1");
+    expect(rerunText).toContain("12345678901234567890");
+    expect(second.code, second.err).toBe(0);
+    expect(
+      (JSON.parse(second.out) as { results: { status: number }[] }).results.map((r) => r.status),
+    ).toEqual([200]);
+    expect(api.store.tasks.size).toBe(3);
+  });
+
+  it("the human output names the rerun file and the command to run", async () => {
+    // Prepare
+    const file = await inputFile([task("C-1")]);
+
+    // Act
+    const run = await addBatch(file, handlerFetch(), answeredBusy, false);
+
+    // Assess
+    expect(run.code).toBe(3);
+    expect(run.err).toMatch(/tasks add-batch --file .*tasks\.rerun-[^ ]+\.json/);
+  });
+
+  it("items only refused (4xx: nothing added) write no rerun file", async () => {
+    // Prepare
+    const file = await inputFile([task("D-1"), task("D-2").replace('"demo"', '"no-such-topic"')]);
+
+    // Act
+    const run = await addBatch(file, handlerFetch());
+
+    // Assess
+    expect(run.code).toBe(2);
+    expect(run.err).not.toMatch(/rerun/);
+    expect(await readdir(path.dirname(file))).toEqual(["tasks.json"]);
+  });
+});
