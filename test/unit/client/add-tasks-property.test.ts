@@ -104,4 +104,6 @@ it("addTasks after 500s, lower caps and 503s: nothing added twice, nothing that 
     ),
     { numRuns: 1000 },
   );
-});
+  // 1,000 runs take about 2 s alone; on 2 loaded cores (a helper's suite beside it) they passed the unit project's
+  // default 5 s once. A time limit, not an assertion: no run's outcome depends on it.
+}, 30_000);
