@@ -239,13 +239,19 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
       const tasks = withItemKeys((await readBatchFile(options.file)).tasks);
       const client = await connect(global, io);
       const answer = await client.addTasks({ tasks }).catch(async (error: unknown) => {
-        throw await withRerunFile(error, options.file, tasks);
+        throw await withRerunFile(
+          error,
+          options.file,
+          tasks.map((task, index) => ({ index, task })),
+        );
       });
       if (global.json) io.out(jsonLine(answer));
       else printBatchResults(io, answer.results);
       // The exit code follows the results printed, not the answer's own `failed` count, which could disagree.
-      const failed = answer.results.flatMap((result, i) =>
-        result.status < 200 || result.status >= 300 ? [{ status: result.status, task: tasks[i] }] : [],
+      const failed = answer.results.flatMap((result, index) =>
+        result.status < 200 || result.status >= 300
+          ? [{ status: result.status, index, task: tasks[index] as AddTaskInput }]
+          : [],
       );
       if (failed.length > 0) {
         const statuses = failed.map((item) => item.status);
@@ -253,12 +259,7 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
           `${failed.length} of ${answer.results.length} tasks were not added`,
           batchExitCode(statuses),
         );
-        throw await withRerunFile(
-          error,
-          options.file,
-          failed.map((item) => item.task as AddTaskInput),
-          statuses,
-        );
+        throw await withRerunFile(error, options.file, failed, statuses);
       }
     });
 }

@@ -138,6 +138,23 @@ describe("tasks add-batch: a rerun file for items that may have been added", () 
     expect(run.err).toMatch(/tasks add-batch --file .*tasks\.rerun-[^ ]+\.json/);
   });
 
+  it("a rerun file that cannot be written (its name taken): the error gives each item not added its key, by its number", async () => {
+    // Prepare: the clock stands still, so the rerun file's name is known, and a file already has it
+    const file = await inputFile([task("E-1"), task("E-2", ',"idempotency_key":"mine-2"')]);
+    vi.useFakeTimers({ toFake: ["Date"], now: new Date("2026-12-04T21:00:00.000Z") });
+    await writeFile(path.join(path.dirname(file), "tasks.rerun-20261204T210000000Z.json"), "taken");
+
+    // Act
+    const run = await addBatch(file, handlerFetch(), answeredBusy).finally(() => vi.useRealTimers());
+
+    // Assess
+    expect(run.code).toBe(3);
+    const printed = JSON.parse(run.err) as { retry: { items: { index: number; idempotency_key: string }[] } };
+    expect(printed.retry.items.map((item) => item.index)).toEqual([0, 1]);
+    expect(printed.retry.items[0]?.idempotency_key).toMatch(/^[0-9a-f-]{36}$/);
+    expect(printed.retry.items[1]?.idempotency_key).toBe("mine-2");
+  });
+
   it("items only refused (4xx: nothing added) write no rerun file", async () => {
     // Prepare
     const file = await inputFile([task("D-1"), task("D-2").replace('"demo"', '"no-such-topic"')]);
