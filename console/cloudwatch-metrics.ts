@@ -17,6 +17,14 @@ const PERCENTILES = [50, 90, 99] as const;
 export const CLOUDWATCH_REUSE_MS = 30_000;
 
 /**
+ * How long one answer (its pages and the SDK's retries) may take. The SDK sets no request timeout of its own, and a
+ * call on a dead connection (a laptop back from sleep, a dropped VPN) can wait forever, while each panel loads one
+ * call at a time: the topics panel (its metrics calls in one load with GET /v1/topics) stayed frozen on its last
+ * answer. Past this the call is a 502 and the next poll asks again.
+ */
+export const CLOUDWATCH_TIMEOUT_MS = 15_000;
+
+/**
  * The console's metrics from CloudWatch (GetMetricData with the caller's credentials): the metric names and
  * dimensions (service + Topic) the dashboard and the lateness alarm use. CloudWatch's percentiles are its own
  * approximations over the EMF values, not exact nearest ranks (docs/OPERATIONS.md, "The console and the dashboard").
@@ -25,6 +33,7 @@ export function cloudWatchMetricsSource(
   cloudwatch: CloudWatchClient,
   service: string,
   now: () => number = Date.now,
+  timeoutMs: number = CLOUDWATCH_TIMEOUT_MS,
 ) {
   return reusedFor(CLOUDWATCH_REUSE_MS, now, async (query: MetricsQuery): Promise<ConsoleMetrics> => {
     const { fromMs, toMs } = metricsWindow(now(), query.minutes);
@@ -52,7 +61,7 @@ export function cloudWatchMetricsSource(
       stat("added", METRIC.accepted, "Sum", 60),
       stat("attempts", METRIC.attemptFailed, "Sum", 60),
     ];
-    const results = await allResults(cloudwatch, queries, fromMs, toMs);
+    const results = await allResults(cloudwatch, queries, fromMs, toMs, timeoutMs);
     return shape(query, results, fromMs, toMs);
   });
 }
@@ -89,19 +98,23 @@ async function allResults(
   queries: MetricDataQuery[],
   fromMs: number,
   toMs: number,
+  timeoutMs: number,
 ): Promise<Map<string, Map<number, number>>> {
   const byId = new Map<string, Map<number, number>>();
+  const abortSignal = AbortSignal.timeout(timeoutMs);
   let nextToken: string | undefined;
   do {
-    const page = await cloudwatch.send(
-      new GetMetricDataCommand({
-        MetricDataQueries: queries,
-        StartTime: new Date(fromMs),
-        EndTime: new Date(Math.ceil(toMs / 60_000) * 60_000),
-        ScanBy: "TimestampAscending",
-        NextToken: nextToken,
-      }),
-    );
+    const request = new GetMetricDataCommand({
+      MetricDataQueries: queries,
+      StartTime: new Date(fromMs),
+      EndTime: new Date(Math.ceil(toMs / 60_000) * 60_000),
+      ScanBy: "TimestampAscending",
+      NextToken: nextToken,
+    });
+    const page = await cloudwatch.send(request, { abortSignal }).catch((error: unknown) => {
+      if (!abortSignal.aborted) throw error;
+      throw new Error(`CloudWatch did not answer GetMetricData within ${timeoutMs / 1000} s`);
+    });
     for (const result of page.MetricDataResults ?? []) addResult(byId, result);
     nextToken = page.NextToken;
   } while (nextToken);

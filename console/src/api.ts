@@ -3,6 +3,8 @@
  * `punctual console`, or served by the local API server) and to the console's own endpoints. Every call carries
  * the console header (the servers refuse calls without it), and every list call a page limit.
  */
+import { sessionHeaders } from "./session.js";
+
 export const PAGE_LIMIT = 20;
 
 /** A non-2xx answer: the API's structured error (`{ error: { code, message } }`) when it gave one. */
@@ -23,6 +25,7 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
       method,
       headers: {
         "x-punctual-console": "1",
+        ...sessionHeaders(),
         ...(body === undefined ? {} : { "content-type": "application/json" }),
       },
       ...(body === undefined ? {} : { body: JSON.stringify(body) }),

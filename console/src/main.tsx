@@ -14,6 +14,7 @@ import { RefreshContext, useRefreshTick } from "./hooks.js";
 import { LatenessPanel } from "./lateness.js";
 import { LocalPanel } from "./local.js";
 import { SchedulesPanel } from "./schedules.js";
+import { adoptSession } from "./session.js";
 import { TaskDetail, TaskSearch } from "./tasks.js";
 import { TopicsPanel } from "./topics.js";
 
@@ -74,6 +75,8 @@ function App() {
   );
 }
 
+// Before the first call: the session's call secret leaves the address at once (session.ts).
+adoptSession(window);
 const root = document.getElementById("app");
 if (root) {
   root.textContent = "";

@@ -141,6 +141,45 @@ describe.each(["dev", "prod"] as const)("the %s stack's dashboard", (env) => {
     }
   });
 
+  /**
+   * The dashboard's period is `auto` (it adapts to the time range chosen), and 1-minute data is kept 15 days only
+   * (then 5-minute, then 1-hour: https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricStatistics.html):
+   * a Sum over a 5-minute or 1-hour point under a title that says "per minute" read 5 or 60 times the rate. So each
+   * line of such a widget is its Sum divided by its period in minutes, whatever period CloudWatch picks.
+   */
+  it("shows per-minute values in every widget titled per minute, whatever period the time range gives", () => {
+    const perMinute = body.widgets.filter(
+      (w: Json) => w.type === "metric" && /per minute/.test(w.properties.title),
+    );
+    expect(perMinute.length).toBeGreaterThan(stack.topics.length);
+    const notPerMinute: string[] = [];
+    for (const widget of perMinute) {
+      const lines = widget.properties.metrics as Json[][];
+      const options = lines.map((line) => line[line.length - 1]).filter((o) => typeof o === "object");
+      const hidden = new Map(
+        lines
+          .filter((line) => typeof line[0] === "string")
+          .map((line) => [line[line.length - 1].id, line[line.length - 1]]),
+      );
+      for (const line of lines) {
+        const option = line[line.length - 1];
+        if (typeof line[0] === "string") {
+          // A metric line is only an input of a rate, never shown as its own raw Sum.
+          if (option?.visible !== false)
+            notPerMinute.push(`${widget.properties.title}: ${line[1]} shown raw`);
+          continue;
+        }
+        const match = /^(\w+) \/ \(PERIOD\((\w+)\) \/ 60\)$/.exec(option.expression ?? "");
+        const input = match && match[1] === match[2] ? hidden.get(match[1]) : undefined;
+        if (input?.stat !== "Sum")
+          notPerMinute.push(`${widget.properties.title}: ${option.label} is ${option.expression}`);
+      }
+      if (!options.some((o: Json) => typeof o.expression === "string"))
+        notPerMinute.push(`${widget.properties.title}: no rate`);
+    }
+    expect(notPerMinute).toEqual([]);
+  });
+
   it("shows the timer queue's backlog and age, and the schedule group's failures", () => {
     const timer = `GetAtt:${logicalId(stack, stack.timerQueues.queue)}.QueueName`;
     expect(has("AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: timer })).toBe(true);

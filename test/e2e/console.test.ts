@@ -593,13 +593,19 @@ describe.runIf(local)("npx punctual console against an API (here the local cloud
     const origin = new URL(server.url).origin;
     const opened = await fetch(server.url, { redirect: "manual" });
     const session = { cookie: (opened.headers.get("set-cookie") ?? "").split(";")[0] ?? "" };
-    const headers = { "x-punctual-console": "1", ...session };
+    // The call secret the page reads from the redirect's fragment (console/src/session.ts).
+    const pageUrl = new URL(opened.headers.get("location") ?? "", origin);
+    const secret = new URLSearchParams(pageUrl.hash.slice(1)).get("session") ?? "";
+    const headers = { "x-punctual-console": "1", ...session, "x-punctual-session": secret };
     try {
       // Act
-      const page = await fetch(`${origin}${opened.headers.get("location")}`, { headers: session });
+      const page = await fetch(`${origin}${pageUrl.pathname}`, { headers: session });
       const topics = await fetch(`${origin}/v1/topics`, { headers });
       const direct = await h.api("GET", "/v1/topics");
       const unmarked = await fetch(`${origin}/v1/topics`, { headers: session });
+      const cookieOnly = await fetch(`${origin}/v1/topics`, {
+        headers: { ...headers, "x-punctual-session": "" },
+      });
       const sessionless = await fetch(`${origin}/v1/topics`, { headers: { "x-punctual-console": "1" } });
       const local = await fetch(`${origin}/console/api/local`, { headers });
       const script = await fetch(`${origin}/console/app.js`, { headers: session });
@@ -613,6 +619,7 @@ describe.runIf(local)("npx punctual console against an API (here the local cloud
       // two reads while other tests' tasks settle, so they are compared by shape only.
       expect(withoutLiveFigures(await topics.json())).toEqual(withoutLiveFigures(direct.json));
       expect(unmarked.status).toBe(403);
+      expect(cookieOnly.status).toBe(403);
       expect(sessionless.status).toBe(403);
       expect(local.status).toBe(404);
     } finally {

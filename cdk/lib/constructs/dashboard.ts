@@ -98,9 +98,27 @@ function ownMetric(
   });
 }
 
+/**
+ * A count as a rate per minute at whatever period the graph shows: the dashboard's period is `auto` (it follows the
+ * time range chosen), and 1-minute data is kept 15 days only, then 5-minute, then 1-hour
+ * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/APIReference/API_GetMetricStatistics.html): a plain Sum under
+ * a "per minute" title read 5 or 60 times the rate once the range was longer. PERIOD() is metric math's
+ * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html). `id` is unique within
+ * its widget.
+ */
+function perMinute(id: string, sum: cloudwatch.IMetric, label: string): cloudwatch.IMetric {
+  return new cloudwatch.MathExpression({
+    expression: `${id} / (PERIOD(${id}) / 60)`,
+    usingMetrics: { [id]: sum },
+    label,
+    period: PERIOD,
+  });
+}
+
 function topicWidgets(config: PunctualConfig, topic: Topic): cloudwatch.IWidget[] {
   const width = FULL_WIDTH / 3;
-  const count = (name: string, label: string) => ownMetric(config, topic, name, cloudwatch.Stats.SUM, label);
+  const count = (id: string, name: string, label: string) =>
+    perMinute(id, ownMetric(config, topic, name, cloudwatch.Stats.SUM, label), label);
   const ms = (name: string, stat: string, label: string) => ownMetric(config, topic, name, stat, label);
   return [
     new cloudwatch.GraphWidget({
@@ -108,10 +126,10 @@ function topicWidgets(config: PunctualConfig, topic: Topic): cloudwatch.IWidget[
       width,
       height: HEIGHT,
       left: [
-        count(METRIC.accepted, "added"),
-        count(METRIC.delivered, "delivered"),
-        count(METRIC.deadLettered, "failed (dead-lettered)"),
-        count(METRIC.attemptFailed, "attempts failed"),
+        count("added", METRIC.accepted, "added"),
+        count("delivered", METRIC.delivered, "delivered"),
+        count("failed", METRIC.deadLettered, "failed (dead-lettered)"),
+        count("attempts", METRIC.attemptFailed, "attempts failed"),
       ],
     }),
     new cloudwatch.GraphWidget({
@@ -197,7 +215,8 @@ function materializerWidgets(config: PunctualConfig): cloudwatch.IWidget[] {
   const width = FULL_WIDTH / 3;
   const metric = (name: string, statistic: string, label: string) =>
     ownMetric(config, undefined, name, statistic, label);
-  const count = (name: string, label: string) => metric(name, cloudwatch.Stats.SUM, label);
+  const count = (id: string, name: string, label: string) =>
+    perMinute(id, metric(name, cloudwatch.Stats.SUM, label), label);
   return [
     new cloudwatch.GraphWidget({
       title: "Schedule materializer: how far behind (s)",
@@ -214,9 +233,9 @@ function materializerWidgets(config: PunctualConfig): cloudwatch.IWidget[] {
       width,
       height: HEIGHT,
       left: [
-        count(METRIC.occurrencesMaterialized, "made"),
-        count(METRIC.occurrencesSkipped, "skipped"),
-        count(METRIC.materializeFailures, "schedules failed"),
+        count("made", METRIC.occurrencesMaterialized, "made"),
+        count("skipped", METRIC.occurrencesSkipped, "skipped"),
+        count("failed", METRIC.materializeFailures, "schedules failed"),
       ],
     }),
   ];

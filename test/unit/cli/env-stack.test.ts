@@ -515,9 +515,10 @@ describe("punctual --env NAME console: the console for the API stack Punctual-<N
     const opened = await fetch(running.url, { redirect: "manual" });
     await opened.arrayBuffer();
     const cookie = (opened.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+    const secret = new URL(opened.headers.get("location") ?? "", origin).hash.replace("#session=", "");
     const page = await fetch(`${origin}/console`, { headers: { cookie } });
     const task = await fetch(`${origin}/v1/tasks/${TASK_ID}`, {
-      headers: { "x-punctual-console": "1", cookie },
+      headers: { "x-punctual-console": "1", cookie, "x-punctual-session": secret },
     });
     const taskView = await task.json();
     await page.arrayBuffer();

@@ -19,6 +19,8 @@ let consoleOrigin: string;
 let stopConsole: () => Promise<void>;
 /** The session cookie a browser holds after opening the printed URL. */
 let session: string;
+/** What the page sends on every call: its header, the cookie, and the call secret the redirect's fragment gave it. */
+let call: Record<string, string>;
 
 beforeAll(async () => {
   api = http.createServer((req, res) => {
@@ -37,6 +39,10 @@ beforeAll(async () => {
   stopConsole = server.stop;
   const opened = await fetch(consoleUrl, { redirect: "manual" });
   session = (opened.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
+  const secret = new URLSearchParams(
+    new URL(opened.headers.get("location") ?? "", consoleOrigin).hash.slice(1),
+  );
+  call = { "x-punctual-console": "1", cookie: session, "x-punctual-session": secret.get("session") ?? "" };
 });
 
 afterAll(async () => {
@@ -52,7 +58,7 @@ describe("punctual console's server", () => {
       fetch(`${consoleOrigin}/`, { redirect: "manual", headers: { cookie: session } }),
       fetch(`${consoleOrigin}/nothing-here`, { headers: { cookie: session } }),
       fetch(`${consoleOrigin}/v1/topics`, { headers: { cookie: session } }),
-      fetch(`${consoleOrigin}/v1/topics`, { headers: { "x-punctual-console": "1", cookie: session } }),
+      fetch(`${consoleOrigin}/v1/topics`, { headers: call }),
       fetch(`${consoleOrigin}/v1/topics`, { headers: { "x-punctual-console": "1" } }),
       fetch(consoleUrl, { redirect: "manual" }),
     ]);
@@ -93,7 +99,7 @@ describe("punctual console's server", () => {
     expect(apiCalls).toBe(before);
   });
 
-  it("the printed URL holds a one-session token: opening it sets an HttpOnly, SameSite=Strict cookie and leaves the token out of the address", async () => {
+  it("the printed URL holds a one-session token: opening it sets an HttpOnly, SameSite=Strict cookie, leaves the token out of the address and gives the page its call secret in the fragment", async () => {
     // Act
     const opened = await fetch(consoleUrl, { redirect: "manual" });
     const cookie = opened.headers.get("set-cookie") ?? "";
@@ -104,11 +110,12 @@ describe("punctual console's server", () => {
     // Assess
     expect(new URL(consoleUrl).searchParams.get("token")).toMatch(/^[\w-]{43}$/);
     expect(opened.status).toBe(303);
-    expect(opened.headers.get("location")).toBe("/console");
+    expect(opened.headers.get("location")).toMatch(/^\/console#session=[\w-]{43}$/);
+    expect(opened.headers.get("location")).not.toContain(cookie.split(";")[0]?.split("=")[1]);
     expect(cookie).toMatch(/^punctual_console_\d+=[\w-]{43}; Path=\/; HttpOnly; SameSite=Strict$/);
     await expectConsoleSecurityHeaders(opened);
     expect(page.status).toBe(200);
-    expect(elsewhere.headers.get("location")).toBe("/console");
+    expect(elsewhere.headers.get("location")).toMatch(/^\/console#/);
   });
 
   it("lets the holder in when another page of this host has set a cookie of the same name before theirs", async () => {
@@ -120,12 +127,39 @@ describe("punctual console's server", () => {
     // Act
     const answers = await Promise.all([
       fetch(`${consoleOrigin}/console`, { headers: { cookie: tossed } }),
-      fetch(`${consoleOrigin}/v1/topics`, { headers: { "x-punctual-console": "1", cookie: tossed } }),
+      fetch(`${consoleOrigin}/v1/topics`, { headers: { ...call, cookie: tossed } }),
     ]);
 
     // Assess
     expect(answers.map((a) => a.status)).toEqual([200, 200]);
     for (const answer of answers) await answer.arrayBuffer();
+  });
+
+  /**
+   * Cookies do not tell ports apart (RFC 6265, section 8.5): the browser sends the session cookie to any server on
+   * 127.0.0.1 the user opens, another user's among them, which could then replay it with the page's header. The
+   * calls the server signs need what only the page of this origin holds, never sent by the browser on its own.
+   */
+  it("signs nothing for a server on another port of this host that was sent the session cookie", async () => {
+    // Prepare: what a browser sends a server on another port of 127.0.0.1: the cookie, as it came.
+    const before = apiCalls;
+    const replayed = { "x-punctual-console": "1", cookie: session };
+
+    // Act
+    const answers = await Promise.all([
+      fetch(`${consoleOrigin}/v1/topics`, { headers: replayed }),
+      fetch(`${consoleOrigin}/v1/tasks/x/replay`, { method: "POST", headers: replayed }),
+      fetch(`${consoleOrigin}/console/api/metrics?topic=t`, { headers: replayed }),
+      fetch(`${consoleOrigin}/v1/topics`, {
+        headers: { ...replayed, "x-punctual-session": session.split("=")[1] ?? "" },
+      }),
+    ]);
+
+    // Assess
+    expect(answers.map((a) => a.status)).toEqual([403, 403, 403, 403]);
+    for (const answer of answers)
+      expect(await answer.text()).toContain("open the URL `punctual console` printed");
+    expect(apiCalls).toBe(before);
   });
 
   it("answers a request target that is no URL with a structured 400, not a 502 blaming the API", async () => {

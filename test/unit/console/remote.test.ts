@@ -1,6 +1,6 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
-import type { CloudWatchClient, GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
+import { CloudWatchClient, type GetMetricDataCommand } from "@aws-sdk/client-cloudwatch";
 import { afterEach, describe, expect, it } from "vitest";
 import { authorizer } from "../../../client/auth.js";
 import { apiProxy } from "../../../console/api-proxy.js";
@@ -296,4 +296,76 @@ describe("the CloudWatch metrics source's cost", () => {
     expect(later.to).toBe(new Date(Date.UTC(2026, 0, 1, 12, 0, 35, 1)).toISOString());
     expect(calls).toBe(6);
   });
+});
+
+describe("the CloudWatch metrics source against a CloudWatch that never answers", () => {
+  /**
+   * A call on a dead connection (a laptop back from sleep, a VPN dropped) can wait forever: the SDK sets no request
+   * timeout of its own. The page loads one call at a time per panel, so the topics panel (its metrics calls in one
+   * load with GET /v1/topics) and the lateness panel stayed frozen on their last answer, nothing said, for good.
+   */
+  it("gives up after its timeout, so the panel's next poll asks again", async () => {
+    // Prepare: a client that never answers, and stops when aborted, as the SDK's does.
+    let calls = 0;
+    const cloudwatch = {
+      send: (_command: unknown, options?: { abortSignal?: AbortSignal }) => {
+        calls++;
+        return new Promise((_resolve, reject) => {
+          options?.abortSignal?.addEventListener("abort", () => reject(new Error("Request aborted")));
+        });
+      },
+    } as unknown as CloudWatchClient;
+    let now = Date.UTC(2026, 0, 1, 12, 0, 5);
+    const metrics = cloudWatchMetricsSource(cloudwatch, "punctual-prod", () => now, 50);
+    const orders = { topic: "orders", minutes: 15 };
+
+    // Act
+    const first = metrics(orders).then(
+      () => "answered",
+      (error: Error) => error.message,
+    );
+    const outcome = await first;
+    now += 3_000;
+    const again = await metrics(orders).catch((error: Error) => error.message);
+
+    // Assess
+    expect(outcome).toMatch(/CloudWatch did not answer/);
+    expect(again).toMatch(/CloudWatch did not answer/);
+    expect(calls).toBe(2);
+  }, 10_000);
+
+  it("gives up the SDK's own call too: a CloudWatch endpoint that reads the request and never answers", async () => {
+    // Prepare: the real client, aimed at a loopback server that never answers.
+    const seen: string[] = [];
+    const silent = http.createServer((req) => {
+      seen.push(req.method ?? "");
+      req.resume();
+    });
+    await new Promise<void>((resolve) => silent.listen(0, "127.0.0.1", resolve));
+    const cloudwatch = new CloudWatchClient({
+      region: "eu-west-1",
+      endpoint: `http://127.0.0.1:${(silent.address() as AddressInfo).port}`,
+      credentials: { accessKeyId: "AKIDEXAMPLE", secretAccessKey: "secret" },
+    });
+    try {
+      // Act
+      const outcome = await cloudWatchMetricsSource(
+        cloudwatch,
+        "punctual-prod",
+        Date.now,
+        300,
+      )({
+        topic: "orders",
+        minutes: 5,
+      }).catch((error: Error) => error.message);
+
+      // Assess
+      expect(outcome).toMatch(/CloudWatch did not answer GetMetricData within 0.3 s/);
+      expect(seen).toEqual(["POST"]);
+    } finally {
+      cloudwatch.destroy();
+      silent.closeAllConnections();
+      await new Promise((resolve) => silent.close(resolve));
+    }
+  }, 10_000);
 });
