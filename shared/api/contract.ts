@@ -95,13 +95,35 @@ const UNSUPPORTED_MEDIA_TYPE = error(
   "send `content-type: application/json`, uncompressed: any `content-encoding` but `identity` (gzip, br, deflate, …) is refused before the body is read, with `Accept-Encoding: identity` (`unsupported_media_type`)",
 );
 
+/**
+ * Every JSON-body route: the body's byte caps (json-body.ts; the batch states its own 4 MiB). A route's own 413
+ * (content over its topic's limit) says this too.
+ */
+const BODY_CAPS =
+  "the body is over 1 MiB as sent, or over 5 MiB once escaped into the function's event (quotes and backslashes count twice, non-ASCII characters six bytes each)";
+
+/** Errors every route that takes a JSON body may answer besides its own (openapi.ts adds them). */
+export const BODY_ERRORS: Readonly<Record<string, ResponseSpec>> = {
+  "413": error(`${BODY_CAPS} (\`payload_too_large\`)`),
+  "415": UNSUPPORTED_MEDIA_TYPE,
+};
+
 /** Errors every JSON route may answer besides its own. */
 export const COMMON_ERRORS: Readonly<Record<string, ResponseSpec>> = {
+  "401": {
+    description:
+      'API Gateway refused the caller (a JWT stack: no token, or one expired, not signed by the issuer, or for another audience); API Gateway\'s own body, `{"message":"Unauthorized"}`',
+  },
   "400": error(
     "the request is invalid (`validation_failed`, `invalid_json`, `unknown_topic`); a query parameter given more than once is a `validation_failed` naming it; so is an `Idempotency-Key` header on a route that changes something and keeps no key (all but `POST /v1/tasks`): nothing was changed",
   ),
   "403": { description: "API Gateway refused the caller (IAM or JWT auth)" },
   "405": error("the path exists under other methods (`method_not_allowed`, with an `Allow` header)"),
+  // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html
+  "429": {
+    description:
+      'API Gateway throttled the request (the stage\'s or the account\'s rate or burst limit) before any function ran: nothing was changed; retry with backoff. API Gateway\'s own body, `{"message":"Too Many Requests"}`',
+  },
   "503": {
     description:
       'a dependency is unavailable (`service_unavailable`); retry (an add with its idempotency key). An add with a key may have stored its task: it is kept, delivered even without a retry, and the retry answers it. Otherwise nothing was changed, with two exceptions (docs/API.md, "POST /v1/tasks"): an add whose clean-up failed too (left to the sweeper, delivered at least once), and a fan-out add without a key whose `details` name `task_id` and `subscribers_delivering`, the copies already on their way. A route that acts on many things (group cancel, topic replay, schedule pause or delete) may have stopped part-way: what it did stays done, and a repeat goes on from there. A route that cannot be repeated safely once it may have acted (a replay whose write failed other than throttled on a single SDK attempt, or that failed after a fan-out copy was replayed; a schedule create whose store failed other than throttled on a single SDK attempt or that timed out) answers 500 saying what was or may have been done instead',
@@ -133,7 +155,7 @@ export const API_CONTRACT = {
         "the request is invalid (`validation_failed`, `invalid_json`, `unknown_topic`); a `callback` on a fan-out topic (`fan_out_callback`)",
       ),
       "409": error("the idempotency key was used with a different body (`idempotency_conflict`)"),
-      "413": error("the content is larger than the topic allows (`payload_too_large`)"),
+      "413": error(`the content is larger than the topic allows, or ${BODY_CAPS} (\`payload_too_large\`)`),
       "415": UNSUPPORTED_MEDIA_TYPE,
     },
   },
@@ -359,7 +381,7 @@ export const API_CONTRACT = {
         schema: scheduleViewSchema,
         headers: { Location: "the schedule's URL" },
       },
-      "413": error("the content is larger than the topic allows (`payload_too_large`)"),
+      "413": error(`the content is larger than the topic allows, or ${BODY_CAPS} (\`payload_too_large\`)`),
       "500": error(
         "the schedule may have been stored (`internal_error`): its store failed other than throttled on a single SDK attempt, or the request timed out after it. A create has no idempotency key, so list the topic's schedules (`GET /v1/schedules?topic=`) before creating it again",
       ),

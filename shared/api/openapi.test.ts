@@ -100,6 +100,36 @@ describe("the OpenAPI document", () => {
     }
   });
 
+  it("documents 413 and 415 on every route that takes a JSON body, naming the body's byte caps", () => {
+    // Every such route parses with jsonBody (shared/api/middleware/json-body.ts): 415 for another content type or
+    // any content-encoding, 413 past its byte cap (1 MiB; the batch's 4 MiB) or the event's room once escaped.
+    const doc = buildOpenApiDocument() as Json;
+    const missing: string[] = [];
+    for (const [path, item] of Object.entries<Json>(doc.paths)) {
+      for (const [method, op] of Object.entries<Json>(item)) {
+        if (!op.requestBody) continue;
+        const route = `${method.toUpperCase()} ${path}`;
+        if (!op.responses["415"]) missing.push(`${route}: 415`);
+        const tooLarge = op.responses["413"]?.description ?? "";
+        if (!/MiB/.test(tooLarge)) missing.push(`${route}: 413 naming the body cap`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it("documents API Gateway's own refusals on every route: 401 (a JWT stack) and 429 (throttled)", () => {
+    const doc = buildOpenApiDocument() as Json;
+    const missing: string[] = [];
+    for (const [path, item] of Object.entries<Json>(doc.paths)) {
+      for (const [method, op] of Object.entries<Json>(item)) {
+        for (const status of ["401", "403", "429"]) {
+          if (!op.responses[status]) missing.push(`${method.toUpperCase()} ${path}: ${status}`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
   it("documents the request body with the schema the handler validates with", () => {
     const body = (buildOpenApiDocument() as Json).paths["/v1/tasks"].post.requestBody.content[
       "application/json"
