@@ -95,6 +95,9 @@ const UNSUPPORTED_MEDIA_TYPE = error(
   "send `content-type: application/json`, uncompressed: any `content-encoding` but `identity` (gzip, br, deflate, …) is refused before the body is read, with `Accept-Encoding: identity` (`unsupported_media_type`)",
 );
 
+/** The body of an answer API Gateway writes itself (`{"message":"Internal Server Error"}`), not the error shape. */
+const gatewayMessageSchema = z.object({ message: z.string() });
+
 /**
  * Every JSON-body route: the body's byte caps (json-body.ts; the batch states its own 4 MiB). A route's own 413
  * (content over its topic's limit) says this too.
@@ -119,6 +122,11 @@ export const COMMON_ERRORS: Readonly<Record<string, ResponseSpec>> = {
   ),
   "403": { description: "API Gateway refused the caller (IAM or JWT auth)" },
   "405": error("the path exists under other methods (`method_not_allowed`, with an `Allow` header)"),
+  "500": {
+    description:
+      'an unexpected fault (`internal_error`: a generic message, nothing internal shown; the request may be retried unless the route\'s own 500 says otherwise), or API Gateway\'s own `{"message":"Internal Server Error"}` when the function itself failed',
+    schema: z.union([errorBodySchema, gatewayMessageSchema]),
+  },
   // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html
   "429": {
     description:
@@ -342,6 +350,9 @@ export const API_CONTRACT = {
         schema: errorBodySchema,
         headers: { "Retry-After": "seconds to wait before retrying" },
       },
+      "500": error(
+        "a storage call failed after the task was or may have been replayed (`internal_error`, its message says so): read the task (GET) before replaying it again, or its receiver may be called once more",
+      ),
     },
   },
   "POST /v1/topics/{topic}/replay": {
@@ -365,6 +376,9 @@ export const API_CONTRACT = {
         schema: errorBodySchema,
         headers: { "Retry-After": "seconds to wait before retrying" },
       },
+      "500": error(
+        "a storage call failed, with an error a retry cannot get past, after some tasks were replayed (`internal_error`; `matched` and `replayed` in the error say how many): repeating the same request replays those still failed and none twice",
+      ),
       "415": UNSUPPORTED_MEDIA_TYPE,
     },
   },

@@ -130,6 +130,23 @@ describe("the OpenAPI document", () => {
     expect(missing).toEqual([]);
   });
 
+  it("documents 500 on every route, and on the replays the 500 they answer on purpose (what may have been replayed)", () => {
+    // replay-task's replayFailure and replay-topic's replayInterrupted answer an exposed 500 whose message says what
+    // to do before repeating: a client generated from the document must read it, not take it for undocumented.
+    const paths = (buildOpenApiDocument() as Json).paths;
+    const undocumented = Object.entries<Json>(paths).flatMap(([path, item]) =>
+      Object.entries<Json>(item)
+        .filter(([, op]) => !op.responses["500"])
+        .map(([method]) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(undocumented).toEqual([]);
+    expect(paths["/v1/tasks/{id}/replay"].post.responses["500"].description).toMatch(
+      /may have been replayed/,
+    );
+    expect(paths["/v1/topics/{topic}/replay"].post.responses["500"].description).toMatch(/replayed/);
+    expect(paths["/v1/topics/{topic}/replay"].post.responses["500"].description).toMatch(/`matched`/);
+  });
+
   it("documents the request body with the schema the handler validates with", () => {
     const body = (buildOpenApiDocument() as Json).paths["/v1/tasks"].post.requestBody.content[
       "application/json"
