@@ -105,9 +105,18 @@ const gatewayMessageSchema = z.object({ message: z.string() });
 const BODY_CAPS =
   "the body is over 1 MiB as sent, or over 5 MiB once escaped into the function's event (quotes and backslashes count twice, non-ASCII characters six bytes each)";
 
+/**
+ * A 413: ours (`payload_too_large`), or API Gateway's own for a body past its 10 MB (local/runtime/api-server.ts
+ * answers the same), which never reaches a function and has API Gateway's `{"message"}` body.
+ */
+const tooLarge = (description: string): ResponseSpec => ({
+  description: `${description}; a body over 10 MB API Gateway refuses itself, with its own \`{"message":"Request Entity Too Large"}\``,
+  schema: z.union([errorBodySchema, gatewayMessageSchema]),
+});
+
 /** Errors every route that takes a JSON body may answer besides its own (openapi.ts adds them). */
 export const BODY_ERRORS: Readonly<Record<string, ResponseSpec>> = {
-  "413": error(`${BODY_CAPS} (\`payload_too_large\`)`),
+  "413": tooLarge(`${BODY_CAPS} (\`payload_too_large\`)`),
   "415": UNSUPPORTED_MEDIA_TYPE,
 };
 
@@ -163,7 +172,7 @@ export const API_CONTRACT = {
         "the request is invalid (`validation_failed`, `invalid_json`, `unknown_topic`); a `callback` on a fan-out topic (`fan_out_callback`)",
       ),
       "409": error("the idempotency key was used with a different body (`idempotency_conflict`)"),
-      "413": error(`the content is larger than the topic allows, or ${BODY_CAPS} (\`payload_too_large\`)`),
+      "413": tooLarge(`the content is larger than the topic allows, or ${BODY_CAPS} (\`payload_too_large\`)`),
       "415": UNSUPPORTED_MEDIA_TYPE,
     },
   },
@@ -179,7 +188,7 @@ export const API_CONTRACT = {
       "400": error(
         "not a batch: not JSON (`invalid_json`), not an object, no `tasks`, 0 or more than 100 items, unknown fields, a key given twice, nested too deep; or an `Idempotency-Key` header, which a batch does not take (each item has its own `idempotency_key`) (`validation_failed`)",
       ),
-      "413": error(
+      "413": tooLarge(
         "the body is over 4 MiB, or over 5 MiB once escaped into the function's event (`payload_too_large`)",
       ),
       "415": UNSUPPORTED_MEDIA_TYPE,
@@ -395,7 +404,7 @@ export const API_CONTRACT = {
         schema: scheduleViewSchema,
         headers: { Location: "the schedule's URL" },
       },
-      "413": error(`the content is larger than the topic allows, or ${BODY_CAPS} (\`payload_too_large\`)`),
+      "413": tooLarge(`the content is larger than the topic allows, or ${BODY_CAPS} (\`payload_too_large\`)`),
       "500": error(
         "the schedule may have been stored (`internal_error`): its store failed other than throttled on a single SDK attempt, or the request timed out after it. A create has no idempotency key, so list the topic's schedules (`GET /v1/schedules?topic=`) before creating it again",
       ),

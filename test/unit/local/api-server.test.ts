@@ -2,6 +2,7 @@ import http from "node:http";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApiServer } from "#local/runtime/api-server.js";
+import { OpenApiValidator } from "../../support/openapi-validator.js";
 
 /** The local HTTP API's request body handling (local/runtime/api-server.ts), over a real loopback socket. */
 let api: Awaited<ReturnType<typeof startApiServer>>;
@@ -338,5 +339,57 @@ describe("the local API server's request id", () => {
     const id = seen.at(-1)?.requestContext.requestId;
     expect(id).toBeTruthy();
     expect(answer.headers.get("apigw-requestid")).toBe(id);
+  });
+});
+
+describe("API Gateway's own answers, as the local API server gives them, against docs/openapi.json", () => {
+  let server: Awaited<ReturnType<typeof startApiServer>>;
+  const openApi = new OpenApiValidator();
+
+  beforeAll(async () => {
+    server = await startApiServer({
+      host: "127.0.0.1",
+      port: 0,
+      routes: [
+        {
+          routeKey: "POST /v1/tasks",
+          functionName: "add-task",
+          timeoutSeconds: 5,
+          handler: async () => ({ statusCode: 201, body: "{}" }),
+        },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it("a body past API Gateway's 10 MB: its own 413, a status and body the document allows", async () => {
+    // Prepare: API Gateway refuses it itself, with its {"message"} body rather than the API's error shape.
+    const body = " ".repeat(11 * 1024 * 1024);
+    // Act
+    const answer = await fetch(`${server.url}/v1/tasks`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    const text = await answer.text();
+    // Assess
+    expect(answer.status).toBe(413);
+    expect(openApi.problems("POST", "/v1/tasks", answer.status, text)).toEqual([]);
+  });
+
+  it("an event past Lambda's 6 MiB: API Gateway's bare 500, a status and body the document allows", async () => {
+    // Act: 7 MiB is under API Gateway's 10 MB, over what Lambda takes.
+    const answer = await fetch(`${server.url}/v1/tasks`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: " ".repeat(7 * 1024 * 1024),
+    });
+    const text = await answer.text();
+    // Assess
+    expect(answer.status).toBe(500);
+    expect(openApi.problems("POST", "/v1/tasks", answer.status, text)).toEqual([]);
   });
 });
