@@ -7,11 +7,7 @@
  * (shared/api/schemas/…), then `npm run openapi` to regenerate docs/openapi.json.
  */
 
-import {
-  addTaskBodySchema,
-  IDEMPOTENCY_HEADER,
-  rescheduleBodySchema,
-} from "#shared/domain/add-task-request.js";
+import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
 import { destinationHostOf } from "#shared/domain/destination.js";
 import * as z from "#shared/zod.js";
 import { addTasksBatchDocSchema, addTasksBatchResponseSchema } from "./schemas/batch.js";
@@ -45,6 +41,7 @@ import {
   rescheduleResponseSchema,
   taskViewSchema,
 } from "./schemas/tasks.js";
+import { addTaskBodyDocSchema, rescheduleBodyDocSchema } from "./schemas/timing-doc.js";
 import {
   topicListSchema,
   topicParamsSchema,
@@ -157,7 +154,7 @@ export const API_CONTRACT = {
       [IDEMPOTENCY_HEADER]:
         "optional; same key + same body → the same task (200), else 409; a key starting `schedule:` (reserved for schedule occurrences) is refused (400)",
     },
-    body: addTaskBodySchema,
+    body: addTaskBodyDocSchema,
     responses: {
       "201": {
         description: "accepted",
@@ -287,7 +284,7 @@ export const API_CONTRACT = {
       "Exactly one of due_at, delay_seconds or timing_moment, with the add rules (past → now, beyond the topic's maxDelay → 400). Ids carry the due time, so the answer carries the task's new `task_id`; the old id then reads as `rescheduled` with `rescheduled_to`.",
     tags: ["tasks"],
     pathParams: taskIdParams,
-    body: rescheduleBodySchema,
+    body: rescheduleBodyDocSchema,
     responses: {
       "200": { description: "rescheduled (or already there)", schema: rescheduleResponseSchema },
       "404": error("no such task (`not_found`)"),

@@ -147,6 +147,42 @@ describe("the OpenAPI document", () => {
     expect(paths["/v1/topics/{topic}/replay"].post.responses["500"].description).toMatch(/`matched`/);
   });
 
+  it("refuses, as the handlers do, an add or reschedule body without exactly one timing field", () => {
+    // exactlyOneTiming (shared/domain/add-task-request.ts) is a refinement JSON Schema does not get from zod: a
+    // client or fuzzer built from the document would send none, or two, and meet a 400 the document said was valid.
+    const doc = buildOpenApiDocument() as Json;
+    const ajv = new Ajv2020({ strict: false });
+    addFormats.default(ajv);
+    const bodyOf = (path: string, method: string) =>
+      ajv.compile(doc.paths[path][method].requestBody.content["application/json"].schema);
+    const add = bodyOf("/v1/tasks", "post");
+    const batch = bodyOf("/v1/tasks/batch", "post");
+    const reschedule = bodyOf("/v1/tasks/{id}", "patch");
+    const task = { topic: "demo", content: { order_id: "a" } };
+    // Act
+    const outcomes = {
+      addNone: add(task),
+      addTwo: add({ ...task, delay_seconds: 5, due_at: "2030-01-01T00:00:00Z" }),
+      addOne: add({ ...task, delay_seconds: 5 }),
+      batchNone: batch({ tasks: [task] }),
+      batchOne: batch({ tasks: [{ ...task, timing_moment: 1 }] }),
+      rescheduleNone: reschedule({}),
+      rescheduleTwo: reschedule({ delay_seconds: 5, timing_moment: 1 }),
+      rescheduleOne: reschedule({ due_at: "2030-01-01T00:00:00Z" }),
+    };
+    // Assess
+    expect(outcomes).toEqual({
+      addNone: false,
+      addTwo: false,
+      addOne: true,
+      batchNone: false,
+      batchOne: true,
+      rescheduleNone: false,
+      rescheduleTwo: false,
+      rescheduleOne: true,
+    });
+  });
+
   it("documents the request body with the schema the handler validates with", () => {
     const body = (buildOpenApiDocument() as Json).paths["/v1/tasks"].post.requestBody.content[
       "application/json"
