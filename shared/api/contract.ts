@@ -17,13 +17,13 @@ import {
   destinationResetResponseSchema,
   listDestinationsQuerySchema,
 } from "./schemas/destinations.js";
-import { cancelGroupParamsSchema, cancelGroupQuerySchema } from "./schemas/groups.js";
 import {
-  bulkReplayBodySchema,
-  bulkReplayResponseSchema,
-  listTasksQuerySchema,
-  taskListSchema,
-} from "./schemas/operations.js";
+  addTaskBodyDocSchema,
+  bulkReplayBodyDocSchema,
+  rescheduleBodyDocSchema,
+} from "./schemas/doc-rules.js";
+import { cancelGroupParamsSchema, cancelGroupQuerySchema } from "./schemas/groups.js";
+import { bulkReplayResponseSchema, listTasksQuerySchema, taskListSchema } from "./schemas/operations.js";
 import {
   createScheduleBodySchema,
   listSchedulesQuerySchema,
@@ -41,7 +41,6 @@ import {
   rescheduleResponseSchema,
   taskViewSchema,
 } from "./schemas/tasks.js";
-import { addTaskBodyDocSchema, rescheduleBodyDocSchema } from "./schemas/timing-doc.js";
 import {
   topicListSchema,
   topicParamsSchema,
@@ -369,7 +368,7 @@ export const API_CONTRACT = {
     pathParams: z.object({
       topic: z.withMeta(z.string().check(z.minLength(1)), { description: "the topic" }),
     }),
-    body: bulkReplayBodySchema,
+    body: bulkReplayBodyDocSchema,
     responses: {
       "200": {
         description: "what matched, what was replayed, what could not be",

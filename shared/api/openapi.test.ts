@@ -183,6 +183,24 @@ describe("the OpenAPI document", () => {
     });
   });
 
+  it("refuses, as the topic replay does, a body with both task ids and a filter", () => {
+    const doc = buildOpenApiDocument() as Json;
+    const ajv = new Ajv2020({ strict: false });
+    addFormats.default(ajv);
+    const replay = ajv.compile(
+      doc.paths["/v1/topics/{topic}/replay"].post.requestBody.content["application/json"].schema,
+    );
+    // Act
+    const outcomes = {
+      ids: replay({ task_ids: ["demo.a"] }),
+      filter: replay({ error_contains: "HTTP 500", dry_run: true }),
+      idsAndFilter: replay({ task_ids: ["demo.a"], error_contains: "HTTP 500" }),
+      idsAndCursor: replay({ task_ids: ["demo.a"], cursor: "c" }),
+    };
+    // Assess
+    expect(outcomes).toEqual({ ids: true, filter: true, idsAndFilter: false, idsAndCursor: false });
+  });
+
   it("documents the request body with the schema the handler validates with", () => {
     const body = (buildOpenApiDocument() as Json).paths["/v1/tasks"].post.requestBody.content[
       "application/json"

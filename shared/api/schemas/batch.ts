@@ -5,8 +5,8 @@
 
 import * as z from "#shared/zod.js";
 import { MAX_BATCH_TASKS } from "./batch-request.js";
+import { addTaskBodyDocSchema } from "./doc-rules.js";
 import { errorIssueSchema, taskStatusSchema } from "./tasks.js";
-import { addTaskBodyDocSchema } from "./timing-doc.js";
 
 // The request's limits and schema are in batch-request.ts, so the function bundles none of the answer's schemas
 // (they are the client's and the OpenAPI document's).
