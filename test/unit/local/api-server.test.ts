@@ -114,6 +114,25 @@ describe("the local API server's headers", () => {
       "x-a": "1,2",
     });
   });
+
+  it("moves Cookie headers into `cookies`, one entry a cookie, as payload 2.0 does", async () => {
+    // Prepare: two Cookie headers, as an HTTP/2 client sends one a cookie, the first with two cookies.
+    const raw = { "content-type": "application/json", cookie: ["a=1; b=2", "c=3"] };
+    // Act
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${api.url}/echo`, { method: "POST", headers: raw }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      });
+      req.on("error", reject);
+      req.end("{}");
+    });
+    // Assess
+    expect(status).toBe(200);
+    const event = seen.at(-1);
+    expect(event?.cookies).toEqual(["a=1", "b=2", "c=3"]);
+    expect(event?.headers).not.toHaveProperty("cookie");
+  });
 });
 
 describe("the local API server's path parameters", () => {
