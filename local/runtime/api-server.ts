@@ -301,8 +301,9 @@ function toEvent(
   // (content-type, user-agent, …) and join the rest with ", ", so a body sent as two content types would pass here.
   const headers: Record<string, string> = {};
   for (const [name, values] of Object.entries(req.headersDistinct)) {
-    if (values !== undefined) headers[name.toLowerCase()] = values.join(",");
+    if (values !== undefined && name !== "cookie") headers[name.toLowerCase()] = values.join(",");
   }
+  const cookies = cookiesOf(req);
   const query = queryParametersOf(url);
   const isText = body.length === 0 || /json|text|xml|urlencoded/i.test(headers["content-type"] ?? "");
   const now = new Date();
@@ -311,6 +312,7 @@ function toEvent(
     routeKey,
     rawPath: url.pathname,
     rawQueryString: url.search.slice(1),
+    ...(cookies.length > 0 ? { cookies } : {}),
     headers,
     ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
     ...(Object.keys(params).length > 0 ? { pathParameters: params } : {}),
@@ -335,6 +337,17 @@ function toEvent(
     ...(body.length > 0 ? { body: isText ? body.toString("utf8") : body.toString("base64") } : {}),
     isBase64Encoded: body.length > 0 && !isText,
   };
+}
+
+/**
+ * Payload 2.0 takes Cookie headers out of `headers` into `cookies`, one entry a cookie
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-integrations-lambda.html).
+ */
+function cookiesOf(req: http.IncomingMessage): string[] {
+  return (req.headersDistinct.cookie ?? [])
+    .flatMap((header) => header.split(";"))
+    .map((cookie) => cookie.trim())
+    .filter((cookie) => cookie !== "");
 }
 
 /**

@@ -7,11 +7,7 @@
  * (shared/api/schemas/…), then `npm run openapi` to regenerate docs/openapi.json.
  */
 
-import {
-  addTaskBodySchema,
-  IDEMPOTENCY_HEADER,
-  rescheduleBodySchema,
-} from "#shared/domain/add-task-request.js";
+import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
 import { destinationHostOf } from "#shared/domain/destination.js";
 import * as z from "#shared/zod.js";
 import { addTasksBatchDocSchema, addTasksBatchResponseSchema } from "./schemas/batch.js";
@@ -21,13 +17,13 @@ import {
   destinationResetResponseSchema,
   listDestinationsQuerySchema,
 } from "./schemas/destinations.js";
-import { cancelGroupParamsSchema, cancelGroupQuerySchema } from "./schemas/groups.js";
 import {
-  bulkReplayBodySchema,
-  bulkReplayResponseSchema,
-  listTasksQuerySchema,
-  taskListSchema,
-} from "./schemas/operations.js";
+  addTaskBodyDocSchema,
+  bulkReplayBodyDocSchema,
+  rescheduleBodyDocSchema,
+} from "./schemas/doc-rules.js";
+import { cancelGroupParamsSchema, cancelGroupQuerySchema } from "./schemas/groups.js";
+import { bulkReplayResponseSchema, listTasksQuerySchema, taskListSchema } from "./schemas/operations.js";
 import {
   createScheduleBodySchema,
   listSchedulesQuerySchema,
@@ -95,13 +91,52 @@ const UNSUPPORTED_MEDIA_TYPE = error(
   "send `content-type: application/json`, uncompressed: any `content-encoding` but `identity` (gzip, br, deflate, …) is refused before the body is read, with `Accept-Encoding: identity` (`unsupported_media_type`)",
 );
 
+/** The body of an answer API Gateway writes itself (`{"message":"Internal Server Error"}`), not the error shape. */
+const gatewayMessageSchema = z.object({ message: z.string() });
+
+/**
+ * Every JSON-body route: the body's byte caps (json-body.ts; the batch states its own 4 MiB). A route's own 413
+ * (content over its topic's limit) says this too.
+ */
+const BODY_CAPS =
+  "the body is over 1 MiB as sent, or over 5 MiB once escaped into the function's event (quotes and backslashes count twice, non-ASCII characters six bytes each)";
+
+/**
+ * A 413: ours (`payload_too_large`), or API Gateway's own for a body past its 10 MB (local/runtime/api-server.ts
+ * answers the same), which never reaches a function and has API Gateway's `{"message"}` body.
+ */
+const tooLarge = (description: string): ResponseSpec => ({
+  description: `${description}; a body over 10 MB API Gateway refuses itself, with its own \`{"message":"Request Entity Too Large"}\``,
+  schema: z.union([errorBodySchema, gatewayMessageSchema]),
+});
+
+/** Errors every route that takes a JSON body may answer besides its own (openapi.ts adds them). */
+export const BODY_ERRORS: Readonly<Record<string, ResponseSpec>> = {
+  "413": tooLarge(`${BODY_CAPS} (\`payload_too_large\`)`),
+  "415": UNSUPPORTED_MEDIA_TYPE,
+};
+
 /** Errors every JSON route may answer besides its own. */
 export const COMMON_ERRORS: Readonly<Record<string, ResponseSpec>> = {
+  "401": {
+    description:
+      'API Gateway refused the caller (a JWT stack: no token, or one expired, not signed by the issuer, or for another audience); API Gateway\'s own body, `{"message":"Unauthorized"}`',
+  },
   "400": error(
     "the request is invalid (`validation_failed`, `invalid_json`, `unknown_topic`); a query parameter given more than once is a `validation_failed` naming it; so is an `Idempotency-Key` header on a route that changes something and keeps no key (all but `POST /v1/tasks`): nothing was changed",
   ),
   "403": { description: "API Gateway refused the caller (IAM or JWT auth)" },
   "405": error("the path exists under other methods (`method_not_allowed`, with an `Allow` header)"),
+  "500": {
+    description:
+      'an unexpected fault (`internal_error`: a generic message, nothing internal shown; the request may be retried unless the route\'s own 500 says otherwise), or API Gateway\'s own `{"message":"Internal Server Error"}` when the function itself failed',
+    schema: z.union([errorBodySchema, gatewayMessageSchema]),
+  },
+  // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-throttling.html
+  "429": {
+    description:
+      'API Gateway throttled the request (the stage\'s or the account\'s rate or burst limit) before any function ran: nothing was changed; retry with backoff. API Gateway\'s own body, `{"message":"Too Many Requests"}`',
+  },
   "503": {
     description:
       'a dependency is unavailable (`service_unavailable`); retry (an add with its idempotency key). An add with a key may have stored its task: it is kept, delivered even without a retry, and the retry answers it. Otherwise nothing was changed, with two exceptions (docs/API.md, "POST /v1/tasks"): an add whose clean-up failed too (left to the sweeper, delivered at least once), and a fan-out add without a key whose `details` name `task_id` and `subscribers_delivering`, the copies already on their way. A route that acts on many things (group cancel, topic replay, schedule pause or delete) may have stopped part-way: what it did stays done, and a repeat goes on from there. A route that cannot be repeated safely once it may have acted (a replay whose write failed other than throttled on a single SDK attempt, or that failed after a fan-out copy was replayed; a schedule create whose store failed other than throttled on a single SDK attempt or that timed out) answers 500 saying what was or may have been done instead',
@@ -118,7 +153,7 @@ export const API_CONTRACT = {
       [IDEMPOTENCY_HEADER]:
         "optional; same key + same body → the same task (200), else 409; a key starting `schedule:` (reserved for schedule occurrences) is refused (400)",
     },
-    body: addTaskBodySchema,
+    body: addTaskBodyDocSchema,
     responses: {
       "201": {
         description: "accepted",
@@ -133,7 +168,7 @@ export const API_CONTRACT = {
         "the request is invalid (`validation_failed`, `invalid_json`, `unknown_topic`); a `callback` on a fan-out topic (`fan_out_callback`)",
       ),
       "409": error("the idempotency key was used with a different body (`idempotency_conflict`)"),
-      "413": error("the content is larger than the topic allows (`payload_too_large`)"),
+      "413": tooLarge(`the content is larger than the topic allows, or ${BODY_CAPS} (\`payload_too_large\`)`),
       "415": UNSUPPORTED_MEDIA_TYPE,
     },
   },
@@ -149,7 +184,7 @@ export const API_CONTRACT = {
       "400": error(
         "not a batch: not JSON (`invalid_json`), not an object, no `tasks`, 0 or more than 100 items, unknown fields, a key given twice, nested too deep; or an `Idempotency-Key` header, which a batch does not take (each item has its own `idempotency_key`) (`validation_failed`)",
       ),
-      "413": error(
+      "413": tooLarge(
         "the body is over 4 MiB, or over 5 MiB once escaped into the function's event (`payload_too_large`)",
       ),
       "415": UNSUPPORTED_MEDIA_TYPE,
@@ -248,7 +283,7 @@ export const API_CONTRACT = {
       "Exactly one of due_at, delay_seconds or timing_moment, with the add rules (past → now, beyond the topic's maxDelay → 400). Ids carry the due time, so the answer carries the task's new `task_id`; the old id then reads as `rescheduled` with `rescheduled_to`.",
     tags: ["tasks"],
     pathParams: taskIdParams,
-    body: rescheduleBodySchema,
+    body: rescheduleBodyDocSchema,
     responses: {
       "200": { description: "rescheduled (or already there)", schema: rescheduleResponseSchema },
       "404": error("no such task (`not_found`)"),
@@ -320,6 +355,9 @@ export const API_CONTRACT = {
         schema: errorBodySchema,
         headers: { "Retry-After": "seconds to wait before retrying" },
       },
+      "500": error(
+        "a storage call failed after the task was or may have been replayed (`internal_error`, its message says so): read the task (GET) before replaying it again, or its receiver may be called once more",
+      ),
     },
   },
   "POST /v1/topics/{topic}/replay": {
@@ -330,7 +368,7 @@ export const API_CONTRACT = {
     pathParams: z.object({
       topic: z.withMeta(z.string().check(z.minLength(1)), { description: "the topic" }),
     }),
-    body: bulkReplayBodySchema,
+    body: bulkReplayBodyDocSchema,
     responses: {
       "200": {
         description: "what matched, what was replayed, what could not be",
@@ -343,6 +381,9 @@ export const API_CONTRACT = {
         schema: errorBodySchema,
         headers: { "Retry-After": "seconds to wait before retrying" },
       },
+      "500": error(
+        "a storage call failed, with an error a retry cannot get past, after some tasks were replayed (`internal_error`; `matched` and `replayed` in the error say how many): repeating the same request replays those still failed and none twice",
+      ),
       "415": UNSUPPORTED_MEDIA_TYPE,
     },
   },
@@ -359,7 +400,7 @@ export const API_CONTRACT = {
         schema: scheduleViewSchema,
         headers: { Location: "the schedule's URL" },
       },
-      "413": error("the content is larger than the topic allows (`payload_too_large`)"),
+      "413": tooLarge(`the content is larger than the topic allows, or ${BODY_CAPS} (\`payload_too_large\`)`),
       "500": error(
         "the schedule may have been stored (`internal_error`): its store failed other than throttled on a single SDK attempt, or the request timed out after it. A create has no idempotency key, so list the topic's schedules (`GET /v1/schedules?topic=`) before creating it again",
       ),

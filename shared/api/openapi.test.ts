@@ -100,6 +100,107 @@ describe("the OpenAPI document", () => {
     }
   });
 
+  it("documents 413 and 415 on every route that takes a JSON body, naming the body's byte caps", () => {
+    // Every such route parses with jsonBody (shared/api/middleware/json-body.ts): 415 for another content type or
+    // any content-encoding, 413 past its byte cap (1 MiB; the batch's 4 MiB) or the event's room once escaped.
+    const doc = buildOpenApiDocument() as Json;
+    const missing: string[] = [];
+    for (const [path, item] of Object.entries<Json>(doc.paths)) {
+      for (const [method, op] of Object.entries<Json>(item)) {
+        if (!op.requestBody) continue;
+        const route = `${method.toUpperCase()} ${path}`;
+        if (!op.responses["415"]) missing.push(`${route}: 415`);
+        const tooLarge = op.responses["413"]?.description ?? "";
+        if (!/MiB/.test(tooLarge)) missing.push(`${route}: 413 naming the body cap`);
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it("documents API Gateway's own refusals on every route: 401 (a JWT stack) and 429 (throttled)", () => {
+    const doc = buildOpenApiDocument() as Json;
+    const missing: string[] = [];
+    for (const [path, item] of Object.entries<Json>(doc.paths)) {
+      for (const [method, op] of Object.entries<Json>(item)) {
+        for (const status of ["401", "403", "429"]) {
+          if (!op.responses[status]) missing.push(`${method.toUpperCase()} ${path}: ${status}`);
+        }
+      }
+    }
+    expect(missing).toEqual([]);
+  });
+
+  it("documents 500 on every route, and on the replays the 500 they answer on purpose (what may have been replayed)", () => {
+    // replay-task's replayFailure and replay-topic's replayInterrupted answer an exposed 500 whose message says what
+    // to do before repeating: a client generated from the document must read it, not take it for undocumented.
+    const paths = (buildOpenApiDocument() as Json).paths;
+    const undocumented = Object.entries<Json>(paths).flatMap(([path, item]) =>
+      Object.entries<Json>(item)
+        .filter(([, op]) => !op.responses["500"])
+        .map(([method]) => `${method.toUpperCase()} ${path}`),
+    );
+    expect(undocumented).toEqual([]);
+    expect(paths["/v1/tasks/{id}/replay"].post.responses["500"].description).toMatch(
+      /may have been replayed/,
+    );
+    expect(paths["/v1/topics/{topic}/replay"].post.responses["500"].description).toMatch(/replayed/);
+    expect(paths["/v1/topics/{topic}/replay"].post.responses["500"].description).toMatch(/`matched`/);
+  });
+
+  it("refuses, as the handlers do, an add or reschedule body without exactly one timing field", () => {
+    // exactlyOneTiming (shared/domain/add-task-request.ts) is a refinement JSON Schema does not get from zod: a
+    // client or fuzzer built from the document would send none, or two, and meet a 400 the document said was valid.
+    const doc = buildOpenApiDocument() as Json;
+    const ajv = new Ajv2020({ strict: false });
+    addFormats.default(ajv);
+    const bodyOf = (path: string, method: string) =>
+      ajv.compile(doc.paths[path][method].requestBody.content["application/json"].schema);
+    const add = bodyOf("/v1/tasks", "post");
+    const batch = bodyOf("/v1/tasks/batch", "post");
+    const reschedule = bodyOf("/v1/tasks/{id}", "patch");
+    const task = { topic: "demo", content: { order_id: "a" } };
+    // Act
+    const outcomes = {
+      addNone: add(task),
+      addTwo: add({ ...task, delay_seconds: 5, due_at: "2030-01-01T00:00:00Z" }),
+      addOne: add({ ...task, delay_seconds: 5 }),
+      batchNone: batch({ tasks: [task] }),
+      batchOne: batch({ tasks: [{ ...task, timing_moment: 1 }] }),
+      rescheduleNone: reschedule({}),
+      rescheduleTwo: reschedule({ delay_seconds: 5, timing_moment: 1 }),
+      rescheduleOne: reschedule({ due_at: "2030-01-01T00:00:00Z" }),
+    };
+    // Assess
+    expect(outcomes).toEqual({
+      addNone: false,
+      addTwo: false,
+      addOne: true,
+      batchNone: false,
+      batchOne: true,
+      rescheduleNone: false,
+      rescheduleTwo: false,
+      rescheduleOne: true,
+    });
+  });
+
+  it("refuses, as the topic replay does, a body with both task ids and a filter", () => {
+    const doc = buildOpenApiDocument() as Json;
+    const ajv = new Ajv2020({ strict: false });
+    addFormats.default(ajv);
+    const replay = ajv.compile(
+      doc.paths["/v1/topics/{topic}/replay"].post.requestBody.content["application/json"].schema,
+    );
+    // Act
+    const outcomes = {
+      ids: replay({ task_ids: ["demo.a"] }),
+      filter: replay({ error_contains: "HTTP 500", dry_run: true }),
+      idsAndFilter: replay({ task_ids: ["demo.a"], error_contains: "HTTP 500" }),
+      idsAndCursor: replay({ task_ids: ["demo.a"], cursor: "c" }),
+    };
+    // Assess
+    expect(outcomes).toEqual({ ids: true, filter: true, idsAndFilter: false, idsAndCursor: false });
+  });
+
   it("documents the request body with the schema the handler validates with", () => {
     const body = (buildOpenApiDocument() as Json).paths["/v1/tasks"].post.requestBody.content[
       "application/json"

@@ -1,5 +1,11 @@
 import * as z from "#shared/zod.js";
-import { API_CONTRACT, COMMON_ERRORS, type ResponseSpec, type RouteContract } from "./contract.js";
+import {
+  API_CONTRACT,
+  BODY_ERRORS,
+  COMMON_ERRORS,
+  type ResponseSpec,
+  type RouteContract,
+} from "./contract.js";
 import { API_ROUTES } from "./routes.js";
 
 /**
@@ -19,7 +25,11 @@ function jsonSchema(schema: z.ZodMiniType, io: "input" | "output"): Json {
 }
 
 function responsesOf(contract: RouteContract): Json {
-  const all: Record<string, ResponseSpec> = { ...COMMON_ERRORS, ...contract.responses };
+  const all: Record<string, ResponseSpec> = {
+    ...COMMON_ERRORS,
+    ...(contract.body ? BODY_ERRORS : {}),
+    ...contract.responses,
+  };
   return Object.fromEntries(
     Object.entries(all).map(([status, spec]) => [
       status,

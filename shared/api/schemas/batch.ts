@@ -3,9 +3,9 @@
  * (the shape of SQS's batch answers: each item succeeds or fails on its own; the request as a whole answers 200).
  */
 
-import { addTaskBodySchema } from "#shared/domain/add-task-request.js";
 import * as z from "#shared/zod.js";
 import { MAX_BATCH_TASKS } from "./batch-request.js";
+import { addTaskBodyDocSchema } from "./doc-rules.js";
 import { errorIssueSchema, taskStatusSchema } from "./tasks.js";
 
 // The request's limits and schema are in batch-request.ts, so the function bundles none of the answer's schemas
@@ -14,7 +14,7 @@ export { addTasksBatchBodySchema, MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS } from "
 
 /** The batch body as the OpenAPI document shows it (items typed as add bodies). */
 export const addTasksBatchDocSchema = z.strictObject({
-  tasks: z.array(addTaskBodySchema).check(z.minLength(1), z.maxLength(MAX_BATCH_TASKS)),
+  tasks: z.array(addTaskBodyDocSchema).check(z.minLength(1), z.maxLength(MAX_BATCH_TASKS)),
 });
 
 /** One item's result: 201/200 with the task, or its error as the single add would have answered it. */

@@ -18,7 +18,7 @@ const groupValue = z.string().check(z.minLength(1), z.maxLength(1024));
 export const cancelGroupParamsSchema = z.object({
   topic: z.withMeta(z.string().check(z.minLength(1)), { description: "the topic" }),
   value: z.withMeta(groupValue, {
-    description: `the ordering field's value (the group), or \`${GROUP_IN_QUERY}\` with the value in \`group\` (needed for \`.\` and \`..\`, which URL parsers remove from a path)`,
+    description: `the ordering field's value (the group), or \`${GROUP_IN_QUERY}\` with the value in \`group\` (needed for \`.\` and \`..\`, which URL parsers remove from a path, and for a value holding \`/\`, which API Gateway decodes from \`%2F\` before it matches a route: 404)`,
   }),
 });
 

@@ -2,6 +2,7 @@ import http from "node:http";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { startApiServer } from "#local/runtime/api-server.js";
+import { OpenApiValidator } from "../../support/openapi-validator.js";
 
 /** The local HTTP API's request body handling (local/runtime/api-server.ts), over a real loopback socket. */
 let api: Awaited<ReturnType<typeof startApiServer>>;
@@ -112,6 +113,25 @@ describe("the local API server's headers", () => {
       "content-type": "application/json,text/plain",
       "x-a": "1,2",
     });
+  });
+
+  it("moves Cookie headers into `cookies`, one entry a cookie, as payload 2.0 does", async () => {
+    // Prepare: two Cookie headers, as an HTTP/2 client sends one a cookie, the first with two cookies.
+    const raw = { "content-type": "application/json", cookie: ["a=1; b=2", "c=3"] };
+    // Act
+    const status = await new Promise<number>((resolve, reject) => {
+      const req = http.request(`${api.url}/echo`, { method: "POST", headers: raw }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      });
+      req.on("error", reject);
+      req.end("{}");
+    });
+    // Assess
+    expect(status).toBe(200);
+    const event = seen.at(-1);
+    expect(event?.cookies).toEqual(["a=1", "b=2", "c=3"]);
+    expect(event?.headers).not.toHaveProperty("cookie");
   });
 });
 
@@ -338,5 +358,57 @@ describe("the local API server's request id", () => {
     const id = seen.at(-1)?.requestContext.requestId;
     expect(id).toBeTruthy();
     expect(answer.headers.get("apigw-requestid")).toBe(id);
+  });
+});
+
+describe("API Gateway's own answers, as the local API server gives them, against docs/openapi.json", () => {
+  let server: Awaited<ReturnType<typeof startApiServer>>;
+  const openApi = new OpenApiValidator();
+
+  beforeAll(async () => {
+    server = await startApiServer({
+      host: "127.0.0.1",
+      port: 0,
+      routes: [
+        {
+          routeKey: "POST /v1/tasks",
+          functionName: "add-task",
+          timeoutSeconds: 5,
+          handler: async () => ({ statusCode: 201, body: "{}" }),
+        },
+      ],
+    });
+  });
+
+  afterAll(async () => {
+    await server.stop();
+  });
+
+  it("a body past API Gateway's 10 MB: its own 413, a status and body the document allows", async () => {
+    // Prepare: API Gateway refuses it itself, with its {"message"} body rather than the API's error shape.
+    const body = " ".repeat(11 * 1024 * 1024);
+    // Act
+    const answer = await fetch(`${server.url}/v1/tasks`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body,
+    });
+    const text = await answer.text();
+    // Assess
+    expect(answer.status).toBe(413);
+    expect(openApi.problems("POST", "/v1/tasks", answer.status, text)).toEqual([]);
+  });
+
+  it("an event past Lambda's 6 MiB: API Gateway's bare 500, a status and body the document allows", async () => {
+    // Act: 7 MiB is under API Gateway's 10 MB, over what Lambda takes.
+    const answer = await fetch(`${server.url}/v1/tasks`, {
+      method: "POST",
+      headers: { "content-type": "application/json" },
+      body: " ".repeat(7 * 1024 * 1024),
+    });
+    const text = await answer.text();
+    // Assess
+    expect(answer.status).toBe(500);
+    expect(openApi.problems("POST", "/v1/tasks", answer.status, text)).toEqual([]);
   });
 });
