@@ -127,9 +127,13 @@ async function moveTask(
   if (!current) throw notFound();
   if (current.fanOut || current.parentTaskId) throw fanOutNotMovable();
   if (current.status === "rescheduled") return repeat(deps, current, sameTarget);
-  if (current.status !== "scheduled") throw notScheduled(current);
-  // Already where it is asked to be (the same due time is the same id; a due task run now): nothing to move.
-  if (sameTarget(current.dueAtMs)) return taskView(current);
+  // Already where it is asked to be (the same due time is the same id; a due task run now): nothing to move. So is
+  // a `queued` one (the sweeper sent a held task again, or a replay): it is due and on its way, and a run answered
+  // 200 before the sweeper's mark, repeated after a lost answer, must not become a 409.
+  const inPlace = sameTarget(current.dueAtMs);
+  if (current.status !== "scheduled" && !(current.status === "queued" && inPlace))
+    throw notScheduled(current);
+  if (inPlace) return taskView(current);
 
   const successorId = await freeSuccessorId(deps, current, dueAtMs);
   const marked = await deps.store.markRescheduled(taskId, {
