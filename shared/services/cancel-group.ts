@@ -16,7 +16,13 @@ import { groupPartitionKey } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
-import { type CancelDeps, cancelAndDisarm, fenceSuccessor, finishFanOutCancel } from "./cancel-task.js";
+import {
+  type CancelDeps,
+  cancelAndDisarm,
+  fenceSuccessor,
+  finishFanOutCancel,
+  isUnsettledMove,
+} from "./cancel-task.js";
 
 export interface CancelGroupDeps extends Omit<CancelDeps, "store"> {
   /**
@@ -100,6 +106,10 @@ export async function cancelGroup(
       return;
     }
     const result = await cancelAndDisarm({ ...deps, store: deps.store }, task.taskId, topic);
+    // Moved between the page's read and this cancel (a PATCH or run under way, or stopped there): as if listed so.
+    if (result.outcome === "conflict" && isUnsettledMove(result.task)) {
+      await settleCancelledMove(deps, result.task);
+    }
     if (result.outcome === "cancelled") cancelled++;
     else if (result.outcome === "conflict" && listedAsNotCancelled(task, result.task))
       notCancelled.push({ ...notCancelledEntry(result.task), task_id: task.taskId });

@@ -529,6 +529,37 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     expect(sim.delivered()).toEqual([]);
   });
 
+  it("a move that stops after its first write while a group cancel is under way (the page read it scheduled): the listed successor's DELETE answers 200, and neither the sweeper nor the PATCH's retry delivers it", async () => {
+    // Prepare: the PATCH marks the old item between the group cancel's page read and that task's cancel, then dies
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-race" }, { delay_seconds: 60 });
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+    const listGroupPage = sim.store.listGroupPage.bind(sim.store);
+    let moved: unknown;
+    sim.store.listGroupPage = async (...args) => {
+      const page = await listGroupPage(...args);
+      dieAtNext(sim, "putNew");
+      moved = await sim.reschedule(oldId, { delay_seconds: 600 }).catch((e: unknown) => e);
+      return page;
+    };
+
+    // Act: the group cancel lists the move; its `rescheduled_to` is cancelled; later the PATCH is retried
+    const answer = await cancelGroup(deps, { topic: "demo", value: "o-race" }, {});
+    sim.store.listGroupPage = listGroupPage;
+    const successorId = answer.not_cancelled[0]?.rescheduled_to as string;
+    const cancelled = await cancelTask(deps, successorId).catch((e: unknown) => e);
+    const retried = await retryThenRun(sim, oldId);
+
+    // Assess
+    expect(moved).toBeInstanceOf(Error);
+    expect(answer.not_cancelled).toEqual([
+      { task_id: oldId, status: "rescheduled", rescheduled_to: successorId },
+    ]);
+    expect(cancelled).toMatchObject({ task_id: successorId, status: "cancelled" });
+    expect(retried).toMatchObject({ task_id: successorId, status: "cancelled" });
+    expect(sim.delivered()).toEqual([]);
+  });
+
   it("run now on a task due in a week, stopped after its first write: the old item outlives its old due time, so the sweeper finishes the move then (late, not lost)", async () => {
     // Prepare: the successor's write fails (the function died there), after the old item was marked.
     const sim = simulate();
