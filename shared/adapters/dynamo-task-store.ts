@@ -399,8 +399,16 @@ const LEAVE_SWEEP_INDEX = `REMOVE ${SWEEP_SHARD_ATTRIBUTE}`;
 /** The statuses a cancel takes: no attempt has started. */
 const CANCELLABLE: ReadonlySet<TaskStatus> = new Set(["scheduled", "queued"]);
 
-/** Conditional writes one cancel makes at most (DynamoTaskStore.cancel: a floor, a give-back, one of each). */
+/**
+ * Conditional writes one cancel makes at most (DynamoTaskStore.cancel: a floor, a give-back, one of each); a move's
+ * first write too (markRescheduled: give-backs).
+ */
 export const CANCEL_WRITES = 3;
+
+/** A refused move whose read found the task `scheduled` again: deliver's start given back in between. */
+function isGivenBack(outcome: RescheduleOutcome): boolean {
+  return outcome.outcome === "conflict" && outcome.task.status === "scheduled";
+}
 
 /** Which of the retention and the floor a cancel keeps, and the floor's condition for that choice to be the later. */
 interface CancelExpiry {
@@ -2069,6 +2077,20 @@ export class DynamoTaskStore
   }
 
   async markRescheduled(
+    taskId: string,
+    change: { readonly to: string; readonly atMs: number; readonly expiresAt: number },
+  ): Promise<RescheduleOutcome> {
+    let outcome = await this.markRescheduledOnce(taskId, change);
+    // Read back `scheduled` after the refused write: deliver held it (a batch starts a group's tasks up front) at the
+    // write and gave the start back before the read. Written again, as a cancel is (CANCEL_WRITES), not answered
+    // 409 "task is scheduled; only a scheduled task can be rescheduled".
+    for (let writes = 1; writes < CANCEL_WRITES && isGivenBack(outcome); writes++) {
+      outcome = await this.markRescheduledOnce(taskId, change);
+    }
+    return outcome;
+  }
+
+  private markRescheduledOnce(
     taskId: string,
     change: { readonly to: string; readonly atMs: number; readonly expiresAt: number },
   ): Promise<RescheduleOutcome> {

@@ -284,6 +284,14 @@ function fanOutNotMovable() {
 }
 
 function notScheduled(task: TaskRecord) {
+  // Read back scheduled after the store's last refused write (DynamoTaskStore.markRescheduled): deliver held it at
+  // each write and gave its start back before each read. A repeat finds it still waiting, or started for good.
+  if (task.status === "scheduled") {
+    return conflict(
+      "task is scheduled, but delivery was starting its attempt each time the move was written; repeat the request",
+      { task_status: task.status },
+    );
+  }
   return conflict(`task is ${task.status}; only a scheduled task can be rescheduled`, {
     task_status: task.status,
   });

@@ -351,6 +351,26 @@ describe("rescheduling a scheduled task", () => {
   );
 });
 
+describe("a move refused while deliver keeps starting the task and giving it back", () => {
+  it("is a 409 that says to repeat the request, not one saying only a scheduled task moves to a task read scheduled", async () => {
+    // Prepare: the store's writes were each refused, and each read found the task scheduled again
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-flap" }, { delay_seconds: 60 });
+    sim.store.markRescheduled = async (taskId) => ({
+      outcome: "conflict",
+      task: sim.store.tasks.get(taskId) as TaskRecord,
+    });
+
+    // Act
+    const moved = await sim.reschedule(id, { delay_seconds: 600 }).catch((e: unknown) => e);
+
+    // Assess
+    expect(moved).toMatchObject({ status: 409, details: { task_status: "scheduled" } });
+    expect((moved as Error).message).toMatch(/repeat/);
+    expect(sim.status(id)).toBe("scheduled");
+  });
+});
+
 describe("a task of a topic removed from the configuration", () => {
   it("is answered 409 by PATCH and run, as by replay (its task reads 200, so 404 would say it does not exist); an unknown id stays 404", async () => {
     // Prepare
