@@ -37,8 +37,9 @@ export type RescheduleView = TaskView & { readonly rescheduled_from?: string };
 /**
  * How a repeat finds out that the task was already moved where it asks (idempotent retries). `movedAtMs`: the
  * clock the earlier move computed its target from (the old item's `rescheduledAtMs`), undefined before a move.
+ * `movedOn`: asked again once the successor is read and found moved on itself (`rescheduled`).
  */
-type SameTarget = (successorDueAtMs: number, movedAtMs?: number) => boolean;
+type SameTarget = (successorDueAtMs: number, movedAtMs?: number, movedOn?: boolean) => boolean;
 
 /** `PATCH /v1/tasks/{id}` with one of `due_at` | `delay_seconds` | `timing_moment`: the add rules for due times. */
 export async function rescheduleTask(
@@ -82,8 +83,11 @@ function targetAt(request: Parameters<typeof dueTime>[0], topic: TopicConfig, cl
 export async function runTask(deps: RescheduleTaskDeps, taskId: string | undefined): Promise<RescheduleView> {
   const { key, topic } = await taskAndTopic(deps, taskId);
   const nowMs = deps.now();
-  const sameTarget: SameTarget = (due, movedAtMs) =>
-    due <= nowMs || (movedAtMs !== undefined && due >= movedAtMs && due - movedAtMs < SUCCESSOR_TRIES);
+  // A task moved to a time now past is due, so a run has nothing to do — unless it has since moved on to a later
+  // time: then only the run that made it (its repeat after a lost answer) is answered with it.
+  const sameTarget: SameTarget = (due, movedAtMs, movedOn) =>
+    (due <= nowMs && !movedOn) ||
+    (movedAtMs !== undefined && due >= movedAtMs && due - movedAtMs < SUCCESSOR_TRIES);
   return moveTask(deps, key.taskId, { dueAtMs: nowMs, nowMs }, topic, sameTarget);
 }
 
@@ -189,14 +193,17 @@ async function repeat(
   sameTarget: SameTarget,
 ): Promise<RescheduleView> {
   const due = successorDueAtMs(old);
-  if (due === undefined || !sameTarget(due, old.rescheduledAtMs)) {
-    throw conflict(`task was rescheduled to ${old.rescheduledTo}; reschedule that task instead`, {
-      task_status: old.status,
-      ...(old.rescheduledTo ? { rescheduled_to: old.rescheduledTo } : {}),
-    });
-  }
-  if (old.sweepShard !== undefined) return completeMove(deps, old);
-  return settledMove(deps, old);
+  if (due === undefined || !sameTarget(due, old.rescheduledAtMs)) throw movedElsewhere(old);
+  const view = old.sweepShard !== undefined ? await completeMove(deps, old) : await settledMove(deps, old);
+  if (view.status === "rescheduled" && !sameTarget(due, old.rescheduledAtMs, true)) throw movedElsewhere(old);
+  return view;
+}
+
+function movedElsewhere(old: TaskRecord) {
+  return conflict(`task was rescheduled to ${old.rescheduledTo}; reschedule that task instead`, {
+    task_status: old.status,
+    ...(old.rescheduledTo ? { rescheduled_to: old.rescheduledTo } : {}),
+  });
 }
 
 /**

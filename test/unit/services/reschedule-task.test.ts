@@ -69,6 +69,13 @@ async function runMinutes(sim: ReturnType<typeof simulate>, minutes: number): Pr
   }
 }
 
+/** What the services that move and cancel a task take, on the simulation's store and clock. */
+const moveDeps = (sim: ReturnType<typeof simulate>) => ({
+  ...sim,
+  timerQueue: sim.timer,
+  now: () => sim.clock.now,
+});
+
 /** The store's next call of `method` fails, as if the function died there; later calls go through. */
 function dieAtNext(sim: ReturnType<typeof simulate>, method: "putNew" | "settleRescheduled"): void {
   const store = sim.store as unknown as Record<string, unknown>;
@@ -279,6 +286,37 @@ describe("rescheduling a scheduled task", () => {
     expect(ranA?.task_id).toBeDefined();
     expect(ranB).toMatchObject({ task_id: ranA?.task_id, rescheduled_from: oldId });
     expect(sim.delivered()).toEqual([ranA?.task_id]);
+  });
+
+  it("run now on an old id whose task was moved to a time now past and has since moved on to a later one: 409 naming where it went, not a 200 that runs nothing", async () => {
+    // Prepare: moved 10 s on; 20 s later (due, held in its queue) moved again, an hour on
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-onwards" }, { delay_seconds: 600 });
+    const moved = await sim.reschedule(oldId, { delay_seconds: 10 });
+    sim.advance(20_000);
+    const later = await sim.reschedule(moved.task_id, { delay_seconds: 3_600 });
+
+    // Act
+    const ran = await runTask(moveDeps(sim), oldId).catch((e: unknown) => e);
+
+    // Assess: the task still waits for its later time; the caller is told where it went
+    expect(ran).toMatchObject({ status: 409, details: { rescheduled_to: moved.task_id } });
+    expect(sim.status(later.task_id)).toBe("scheduled");
+  });
+
+  it("run now repeated on the old id after its task, run at first, has since moved on (its first answer lost): still that run's answer", async () => {
+    // Prepare: a run; then the task it made is moved an hour on
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-ran-onwards" }, { delay_seconds: 600 });
+    const ran = await runTask(moveDeps(sim), oldId);
+    sim.advance(5_000);
+    await sim.reschedule(ran.task_id, { delay_seconds: 3_600 });
+
+    // Act
+    const again = await runTask(moveDeps(sim), oldId);
+
+    // Assess
+    expect(again).toMatchObject({ task_id: ran.task_id, status: "rescheduled", rescheduled_from: oldId });
   });
 
   it("run now takes the place of a task due now in its group: before the group's tasks due later, behind one already due and being retried", async () => {
