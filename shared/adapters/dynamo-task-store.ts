@@ -2138,19 +2138,29 @@ export class DynamoTaskStore
    * `Limit` bounds the items DynamoDB reads (filtered or not), so one call's capacity is bounded however many
    * finished tasks the group has; a page may hold fewer than `limit` unfinished tasks and still have a next one.
    */
-  async listGroupPage(pk: string, limit: number, startAfterSk?: string): Promise<GroupPage> {
+  async listGroupPage(
+    pk: string,
+    limit: number,
+    startAfterSk?: string,
+    movedSinceMs?: number,
+  ): Promise<GroupPage> {
     const names = UNFINISHED_STATUSES.map((_, i) => `:s${i}`);
+    const moved =
+      movedSinceMs === undefined
+        ? "attribute_exists(#shard)"
+        : "(attribute_exists(#shard) OR rescheduledAtMs >= :since)";
     const out = await this.client.send(
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: "pk = :pk",
-        FilterExpression: `#status IN (${names.join(", ")}) OR (#status = :cancelled AND attribute_exists(fanOut)) OR (#status = :rescheduled AND attribute_exists(#shard))`,
+        FilterExpression: `#status IN (${names.join(", ")}) OR (#status = :cancelled AND attribute_exists(fanOut)) OR (#status = :rescheduled AND ${moved})`,
         ExpressionAttributeNames: { "#status": "status", "#shard": SWEEP_SHARD_ATTRIBUTE },
         ExpressionAttributeValues: toWire({
           ":pk": pk,
           ...Object.fromEntries(UNFINISHED_STATUSES.map((status, i) => [`:s${i}`, status])),
           ":cancelled": "cancelled" satisfies TaskStatus,
           ":rescheduled": "rescheduled" satisfies TaskStatus,
+          ...(movedSinceMs === undefined ? {} : { ":since": movedSinceMs }),
         }),
         ConsistentRead: true,
         Limit: limit,

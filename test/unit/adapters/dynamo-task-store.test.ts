@@ -986,6 +986,24 @@ describe("DynamoTaskStore against dynalite", () => {
       expect(dynamo).toEqual([[parent.taskId, "cancelled"]]);
     });
 
+    it("listGroupPage with movedSinceMs also returns settled rescheduled items moved at or after it (a paged group cancel's later calls)", async () => {
+      const group = `g-${newUlid(NOW)}`;
+      const [before, since] = [0, 1].map((i) => task({ group, dueAtMs: NOW + i * 1000 }));
+      const ids = await onBoth(async (s) => {
+        for (const x of [before, since]) await s.putNew(x as TaskRecord);
+        await s.markRescheduled(before?.taskId ?? "", { to: "demo.a", atMs: NOW - 1, expiresAt: 1 });
+        await s.markRescheduled(since?.taskId ?? "", { to: "demo.b", atMs: NOW, expiresAt: 1 });
+        for (const x of [before, since]) await s.settleRescheduled(x?.taskId ?? "");
+        const plain = await s.listGroupPage(before?.pk ?? "", 10);
+        const moved = await s.listGroupPage(before?.pk ?? "", 10, undefined, NOW);
+        return [plain.tasks.map((x) => x.taskId), moved.tasks.map((x) => x.taskId)];
+      });
+      expect(ids).toEqual([
+        [[], [since?.taskId]],
+        [[], [since?.taskId]],
+      ]);
+    });
+
     it("listGroupPage returns a rescheduled item while its move is unsettled, not once it is settled", async () => {
       const group = `g-${newUlid(NOW)}`;
       const [moving, moved] = [0, 1].map((i) => task({ group, dueAtMs: NOW + i * 1000 }));

@@ -618,6 +618,29 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     expect(sim.delivered()).toEqual([]);
   });
 
+  it("a task run now between two pages of a group cancel, its new id sorting before the cursor: the next page cancels that id, and it is never delivered", async () => {
+    // Prepare: three tasks of one group; the first page (limit 2) cancels two of them
+    const sim = simulate();
+    const deps = moveDeps(sim);
+    await sim.add({ order_id: "o-paged" }, { delay_seconds: 600 });
+    await sim.add({ order_id: "o-paged" }, { delay_seconds: 1_200 });
+    const last = await sim.add({ order_id: "o-paged" }, { delay_seconds: 1_800 });
+    const first = await cancelGroup(deps, { topic: "demo", value: "o-paged" }, { limit: "2" });
+
+    // Act: the third is run now (due now: before the cursor), then the group cancel goes on from its cursor
+    const ran = await runTask(deps, last);
+    sim.advance(1_000);
+    const cursor = first.next_cursor ?? undefined;
+    const second = await cancelGroup(deps, { topic: "demo", value: "o-paged" }, { cursor });
+    await runMinutes(sim, 3);
+
+    // Assess
+    expect(first).toMatchObject({ cancelled: 2, more: true });
+    expect(second).toMatchObject({ cancelled: 1, not_cancelled: [], more: false });
+    expect(sim.status(ran.task_id)).toBe("cancelled");
+    expect(sim.delivered()).toEqual([]);
+  });
+
   it("run now on a task due in a week, stopped after its first write: the old item outlives its old due time, so the sweeper finishes the move then (late, not lost)", async () => {
     // Prepare: the successor's write fails (the function died there), after the old item was marked.
     const sim = simulate();
