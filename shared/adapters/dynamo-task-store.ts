@@ -399,8 +399,16 @@ const LEAVE_SWEEP_INDEX = `REMOVE ${SWEEP_SHARD_ATTRIBUTE}`;
 /** The statuses a cancel takes: no attempt has started. */
 const CANCELLABLE: ReadonlySet<TaskStatus> = new Set(["scheduled", "queued"]);
 
-/** Conditional writes one cancel makes at most (DynamoTaskStore.cancel: a floor, a give-back, one of each). */
+/**
+ * Conditional writes one cancel makes at most (DynamoTaskStore.cancel: a floor, a give-back, one of each); a move's
+ * first write too (markRescheduled: give-backs).
+ */
 export const CANCEL_WRITES = 3;
+
+/** A refused move whose read found the task `scheduled` again: deliver's start given back in between. */
+function isGivenBack(outcome: RescheduleOutcome): boolean {
+  return outcome.outcome === "conflict" && outcome.task.status === "scheduled";
+}
 
 /** Which of the retention and the floor a cancel keeps, and the floor's condition for that choice to be the later. */
 interface CancelExpiry {
@@ -2072,6 +2080,20 @@ export class DynamoTaskStore
     taskId: string,
     change: { readonly to: string; readonly atMs: number; readonly expiresAt: number },
   ): Promise<RescheduleOutcome> {
+    let outcome = await this.markRescheduledOnce(taskId, change);
+    // Read back `scheduled` after the refused write: deliver held it (a batch starts a group's tasks up front) at the
+    // write and gave the start back before the read. Written again, as a cancel is (CANCEL_WRITES), not answered
+    // 409 "task is scheduled; only a scheduled task can be rescheduled".
+    for (let writes = 1; writes < CANCEL_WRITES && isGivenBack(outcome); writes++) {
+      outcome = await this.markRescheduledOnce(taskId, change);
+    }
+    return outcome;
+  }
+
+  private markRescheduledOnce(
+    taskId: string,
+    change: { readonly to: string; readonly atMs: number; readonly expiresAt: number },
+  ): Promise<RescheduleOutcome> {
     return this.updateOrExplain(taskId, "rescheduled", {
       // Into the sweep index (a near-term task was not in it), and it stays there until its successor exists
       // (settleRescheduled): the sweeper finishes a reschedule that stopped after this write.
@@ -2116,19 +2138,29 @@ export class DynamoTaskStore
    * `Limit` bounds the items DynamoDB reads (filtered or not), so one call's capacity is bounded however many
    * finished tasks the group has; a page may hold fewer than `limit` unfinished tasks and still have a next one.
    */
-  async listGroupPage(pk: string, limit: number, startAfterSk?: string): Promise<GroupPage> {
+  async listGroupPage(
+    pk: string,
+    limit: number,
+    startAfterSk?: string,
+    movedSinceMs?: number,
+  ): Promise<GroupPage> {
     const names = UNFINISHED_STATUSES.map((_, i) => `:s${i}`);
+    const moved =
+      movedSinceMs === undefined
+        ? "attribute_exists(#shard)"
+        : "(attribute_exists(#shard) OR rescheduledAtMs >= :since)";
     const out = await this.client.send(
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: "pk = :pk",
-        FilterExpression: `#status IN (${names.join(", ")}) OR (#status = :cancelled AND attribute_exists(fanOut)) OR (#status = :rescheduled AND attribute_exists(#shard))`,
+        FilterExpression: `#status IN (${names.join(", ")}) OR (#status = :cancelled AND attribute_exists(fanOut)) OR (#status = :rescheduled AND ${moved})`,
         ExpressionAttributeNames: { "#status": "status", "#shard": SWEEP_SHARD_ATTRIBUTE },
         ExpressionAttributeValues: toWire({
           ":pk": pk,
           ...Object.fromEntries(UNFINISHED_STATUSES.map((status, i) => [`:s${i}`, status])),
           ":cancelled": "cancelled" satisfies TaskStatus,
           ":rescheduled": "rescheduled" satisfies TaskStatus,
+          ...(movedSinceMs === undefined ? {} : { ":since": movedSinceMs }),
         }),
         ConsistentRead: true,
         Limit: limit,

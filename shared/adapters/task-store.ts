@@ -517,9 +517,10 @@ export interface TaskStore extends DestinationStore {
    * Up to `limit` items of one group read in group order after `startAfterSk` (strongly consistent), of which
    * the unfinished ones are returned, and the cancelled fan-out parents (a repeated group cancel finishes their
    * copies): bounded work per call for bulk operations on a group. A `rescheduled` item whose move is not settled
-   * (still in the sweep index: its successor may not be written yet) counts as unfinished.
+   * (still in the sweep index: its successor may not be written yet) counts as unfinished; with `movedSinceMs`,
+   * so does any `rescheduled` item moved at or after it (its new id may sort before `startAfterSk`).
    */
-  listGroupPage(pk: string, limit: number, startAfterSk?: string): Promise<GroupPage>;
+  listGroupPage(pk: string, limit: number, startAfterSk?: string, movedSinceMs?: number): Promise<GroupPage>;
   // --- issue 11, scope H: listing (appended block) ---
   /** One ordering group's tasks in delivery order (sort key ascending), strongly consistent, one page. */
   listGroup(pk: string, limit: number, after?: PageKey): Promise<TaskPage>;

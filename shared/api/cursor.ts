@@ -39,6 +39,18 @@ export function groupCursorSchema(pk: string) {
   return z.strictObject({ pk: z.literal(pk), sk: sortKey });
 }
 
+/**
+ * A group cancel's key: a group list's, and the clock its first call read less a margin (`since`): the moves made
+ * since then, whose new ids may sort behind the cursor, are looked at by the calls after it (cancel-group.ts).
+ */
+export function groupCancelCursorSchema(pk: string) {
+  return z.strictObject({
+    pk: z.literal(pk),
+    sk: sortKey,
+    since: z.optional(z.number().check(z.int(), z.gte(0))),
+  });
+}
+
 /** The shape of a failed list's key: the index keys (that topic) and the table's keys (a task of that topic). */
 export function failedCursorSchema(topic: string) {
   return z.strictObject({

@@ -1,5 +1,5 @@
-import type { TaskStore } from "#shared/adapters/task-store.js";
-import { decodeCursor, encodeCursor, groupCursorSchema } from "#shared/api/cursor.js";
+import type { CancelOutcome, TaskStore } from "#shared/adapters/task-store.js";
+import { decodeCursor, encodeCursor, groupCancelCursorSchema } from "#shared/api/cursor.js";
 import { notFound, serviceUnavailable, validationFailed } from "#shared/api/errors.js";
 import {
   type CancelGroupQuery,
@@ -12,11 +12,18 @@ import type { CancelGroupResponse } from "#shared/api/schemas/tasks.js";
 import { topicConfig } from "#shared/config/index.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { copiesMayHaveExpired } from "#shared/domain/fan-out.js";
-import { groupPartitionKey } from "#shared/domain/keys.js";
+import { groupPartitionKey, parseTaskId } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
-import { type CancelDeps, cancelAndDisarm, fenceSuccessor, finishFanOutCancel } from "./cancel-task.js";
+import {
+  type CancelDeps,
+  cancelAndDisarm,
+  fenceSuccessor,
+  finishFanOutCancel,
+  isUnsettledMove,
+} from "./cancel-task.js";
+import { cancelOccurrenceTask } from "./schedules/cancel-occurrence.js";
 
 export interface CancelGroupDeps extends Omit<CancelDeps, "store"> {
   /**
@@ -75,9 +82,13 @@ export async function cancelGroup(
   const pk = groupPartitionKey(topic, group, "");
   // The cursor names its group: another group's (a script that kept it from the group before) would silently
   // skip this group's tasks due before that position, so it is a 400 like any cursor this list did not give out.
-  const start = decodeCursor(parsed.cursor, groupCursorSchema(pk));
+  const start = decodeCursor(parsed.cursor, groupCancelCursorSchema(pk));
   const startAfter = typeof start?.sk === "string" ? start.sk : undefined;
-  const page = await deps.store.listGroupPage(pk, parsed.limit ?? MAX_GROUP_PAGE, startAfter);
+  // A task moved (PATCH, run) since the first call may now sort behind the cursor: later calls read such moves too.
+  const since =
+    typeof start?.since === "number" ? start.since : Math.max(0, deps.now() - MOVED_SINCE_MARGIN_MS);
+  const movedSince = startAfter === undefined ? undefined : since;
+  const page = await deps.store.listGroupPage(pk, parsed.limit ?? MAX_GROUP_PAGE, startAfter, movedSince);
 
   let cancelled = 0;
   const notCancelled: NotCancelled[] = [];
@@ -94,12 +105,23 @@ export async function cancelGroup(
       return;
     }
     if (task.fanOut && (await copiesAllExpired(deps, task))) return;
+    if (task.status === "rescheduled" && !isUnsettledMove(task)) {
+      const moved = await cancelMovedBehind(deps, task, topic, startAfter);
+      if (moved?.outcome === "cancelled") cancelled++;
+      else if (moved?.outcome === "conflict" && !isFinished(moved.task))
+        notCancelled.push(notCancelledEntry(moved.task));
+      return;
+    }
     if (task.status !== "scheduled" && task.status !== "queued") {
       if (task.status === "rescheduled") await settleCancelledMove(deps, task);
       notCancelled.push(notCancelledEntry(task));
       return;
     }
     const result = await cancelAndDisarm({ ...deps, store: deps.store }, task.taskId, topic);
+    // Moved between the page's read and this cancel (a PATCH or run under way, or stopped there): as if listed so.
+    if (result.outcome === "conflict" && isUnsettledMove(result.task)) {
+      await settleCancelledMove(deps, result.task);
+    }
     if (result.outcome === "cancelled") cancelled++;
     else if (result.outcome === "conflict" && listedAsNotCancelled(task, result.task))
       notCancelled.push({ ...notCancelledEntry(result.task), task_id: task.taskId });
@@ -111,7 +133,7 @@ export async function cancelGroup(
     cancelled,
     not_cancelled: notCancelled,
     more: lastSk !== undefined,
-    next_cursor: lastSk === undefined ? null : encodeCursor({ pk, sk: lastSk }),
+    next_cursor: lastSk === undefined ? null : encodeCursor({ pk, sk: lastSk, since }),
   };
 }
 
@@ -143,6 +165,33 @@ async function settleCancelledMove(deps: CancelGroupDeps, task: TaskRecord): Pro
   const successor = await deps.store.get(task.rescheduledTo);
   if (!successor) await fenceSuccessor(deps, task);
   else if (successor.status === "cancelled") await deps.store.settleRescheduled(task.taskId);
+}
+
+/**
+ * How far before a group cancel's first call a move counts as made during it: the clocks of the function that moved
+ * a task and of this one may disagree (a move made before the first call is found by its page read anyway).
+ */
+const MOVED_SINCE_MARGIN_MS = 60_000;
+
+/**
+ * A settled move made since the cancel's first call (listed only then: `movedSince`), whose new id sorts behind
+ * the cursor: no page of this cancel reads that id, so it is cancelled here, following any further moves as a
+ * schedule's stop does (cancelOccurrenceTask). Before, a task run now between two calls was neither cancelled nor
+ * listed, and the last call's `more: false` hid it. A new id ahead of the cursor is left to the page that reads it.
+ */
+async function cancelMovedBehind(
+  deps: CancelGroupDeps,
+  task: TaskRecord,
+  topic: string,
+  startAfter: string | undefined,
+): Promise<CancelOutcome | undefined> {
+  const successor = task.rescheduledTo ? parseTaskId(task.rescheduledTo) : undefined;
+  if (!successor || startAfter === undefined || successor.sk > startAfter) return undefined;
+  return cancelOccurrenceTask({ ...deps, store: deps.store }, successor.taskId, topic);
+}
+
+function isFinished(task: TaskRecord): boolean {
+  return task.status === "cancelled" || TERMINAL_STATUSES.has(task.status);
 }
 
 type NotCancelled = CancelGroupResponse["not_cancelled"][number];

@@ -193,7 +193,7 @@ export async function cancelAndDisarm(
 }
 
 /** A `rescheduled` item still in the sweep index: its move has not (yet) written, armed and settled its successor. */
-function isUnsettledMove(task: TaskRecord): boolean {
+export function isUnsettledMove(task: TaskRecord): boolean {
   return task.status === "rescheduled" && task.rescheduledTo !== undefined && task.sweepShard !== undefined;
 }
 

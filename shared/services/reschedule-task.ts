@@ -37,8 +37,9 @@ export type RescheduleView = TaskView & { readonly rescheduled_from?: string };
 /**
  * How a repeat finds out that the task was already moved where it asks (idempotent retries). `movedAtMs`: the
  * clock the earlier move computed its target from (the old item's `rescheduledAtMs`), undefined before a move.
+ * `movedOn`: asked again once the successor is read and found moved on itself (`rescheduled`).
  */
-type SameTarget = (successorDueAtMs: number, movedAtMs?: number) => boolean;
+type SameTarget = (successorDueAtMs: number, movedAtMs?: number, movedOn?: boolean) => boolean;
 
 /** `PATCH /v1/tasks/{id}` with one of `due_at` | `delay_seconds` | `timing_moment`: the add rules for due times. */
 export async function rescheduleTask(
@@ -82,8 +83,11 @@ function targetAt(request: Parameters<typeof dueTime>[0], topic: TopicConfig, cl
 export async function runTask(deps: RescheduleTaskDeps, taskId: string | undefined): Promise<RescheduleView> {
   const { key, topic } = await taskAndTopic(deps, taskId);
   const nowMs = deps.now();
-  const sameTarget: SameTarget = (due, movedAtMs) =>
-    due <= nowMs || (movedAtMs !== undefined && due >= movedAtMs && due - movedAtMs < SUCCESSOR_TRIES);
+  // A task moved to a time now past is due, so a run has nothing to do — unless it has since moved on to a later
+  // time: then only the run that made it (its repeat after a lost answer) is answered with it.
+  const sameTarget: SameTarget = (due, movedAtMs, movedOn) =>
+    (due <= nowMs && !movedOn) ||
+    (movedAtMs !== undefined && due >= movedAtMs && due - movedAtMs < SUCCESSOR_TRIES);
   return moveTask(deps, key.taskId, { dueAtMs: nowMs, nowMs }, topic, sameTarget);
 }
 
@@ -127,9 +131,13 @@ async function moveTask(
   if (!current) throw notFound();
   if (current.fanOut || current.parentTaskId) throw fanOutNotMovable();
   if (current.status === "rescheduled") return repeat(deps, current, sameTarget);
-  if (current.status !== "scheduled") throw notScheduled(current);
-  // Already where it is asked to be (the same due time is the same id; a due task run now): nothing to move.
-  if (sameTarget(current.dueAtMs)) return taskView(current);
+  // Already where it is asked to be (the same due time is the same id; a due task run now): nothing to move. So is
+  // a `queued` one (the sweeper sent a held task again, or a replay): it is due and on its way, and a run answered
+  // 200 before the sweeper's mark, repeated after a lost answer, must not become a 409.
+  const inPlace = sameTarget(current.dueAtMs);
+  if (current.status !== "scheduled" && !(current.status === "queued" && inPlace))
+    throw notScheduled(current);
+  if (inPlace) return taskView(current);
 
   const successorId = await freeSuccessorId(deps, current, dueAtMs);
   const marked = await deps.store.markRescheduled(taskId, {
@@ -185,14 +193,17 @@ async function repeat(
   sameTarget: SameTarget,
 ): Promise<RescheduleView> {
   const due = successorDueAtMs(old);
-  if (due === undefined || !sameTarget(due, old.rescheduledAtMs)) {
-    throw conflict(`task was rescheduled to ${old.rescheduledTo}; reschedule that task instead`, {
-      task_status: old.status,
-      ...(old.rescheduledTo ? { rescheduled_to: old.rescheduledTo } : {}),
-    });
-  }
-  if (old.sweepShard !== undefined) return completeMove(deps, old);
-  return settledMove(deps, old);
+  if (due === undefined || !sameTarget(due, old.rescheduledAtMs)) throw movedElsewhere(old);
+  const view = old.sweepShard !== undefined ? await completeMove(deps, old) : await settledMove(deps, old);
+  if (view.status === "rescheduled" && !sameTarget(due, old.rescheduledAtMs, true)) throw movedElsewhere(old);
+  return view;
+}
+
+function movedElsewhere(old: TaskRecord) {
+  return conflict(`task was rescheduled to ${old.rescheduledTo}; reschedule that task instead`, {
+    task_status: old.status,
+    ...(old.rescheduledTo ? { rescheduled_to: old.rescheduledTo } : {}),
+  });
 }
 
 /**
@@ -280,6 +291,14 @@ function fanOutNotMovable() {
 }
 
 function notScheduled(task: TaskRecord) {
+  // Read back scheduled after the store's last refused write (DynamoTaskStore.markRescheduled): deliver held it at
+  // each write and gave its start back before each read. A repeat finds it still waiting, or started for good.
+  if (task.status === "scheduled") {
+    return conflict(
+      "task is scheduled, but delivery was starting its attempt each time the move was written; repeat the request",
+      { task_status: task.status },
+    );
+  }
   return conflict(`task is ${task.status}; only a scheduled task can be rescheduled`, {
     task_status: task.status,
   });

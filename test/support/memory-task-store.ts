@@ -604,12 +604,20 @@ export class MemoryTaskStore implements TaskStore {
   }
 
   /** Like the table's Query with `Limit`: `limit` items of the group are read, the unfinished ones returned. */
-  async listGroupPage(pk: string, limit: number, startAfterSk?: string): Promise<GroupPage> {
+  async listGroupPage(
+    pk: string,
+    limit: number,
+    startAfterSk?: string,
+    movedSinceMs?: number,
+  ): Promise<GroupPage> {
     const group = [...this.tasks.values()]
       .filter((t) => t.pk === pk && (startAfterSk === undefined || t.sk > startAfterSk))
       .sort(bySortKey);
     const read = group.slice(0, limit);
-    const unsettled = (t: TaskRecord) => t.status === "rescheduled" && t.sweepShard !== undefined;
+    const unsettled = (t: TaskRecord) =>
+      t.status === "rescheduled" &&
+      (t.sweepShard !== undefined ||
+        (movedSinceMs !== undefined && t.rescheduledAtMs !== undefined && t.rescheduledAtMs >= movedSinceMs));
     const tasks = read
       .filter(
         (t) =>

@@ -986,6 +986,24 @@ describe("DynamoTaskStore against dynalite", () => {
       expect(dynamo).toEqual([[parent.taskId, "cancelled"]]);
     });
 
+    it("listGroupPage with movedSinceMs also returns settled rescheduled items moved at or after it (a paged group cancel's later calls)", async () => {
+      const group = `g-${newUlid(NOW)}`;
+      const [before, since] = [0, 1].map((i) => task({ group, dueAtMs: NOW + i * 1000 }));
+      const ids = await onBoth(async (s) => {
+        for (const x of [before, since]) await s.putNew(x as TaskRecord);
+        await s.markRescheduled(before?.taskId ?? "", { to: "demo.a", atMs: NOW - 1, expiresAt: 1 });
+        await s.markRescheduled(since?.taskId ?? "", { to: "demo.b", atMs: NOW, expiresAt: 1 });
+        for (const x of [before, since]) await s.settleRescheduled(x?.taskId ?? "");
+        const plain = await s.listGroupPage(before?.pk ?? "", 10);
+        const moved = await s.listGroupPage(before?.pk ?? "", 10, undefined, NOW);
+        return [plain.tasks.map((x) => x.taskId), moved.tasks.map((x) => x.taskId)];
+      });
+      expect(ids).toEqual([
+        [[], [since?.taskId]],
+        [[], [since?.taskId]],
+      ]);
+    });
+
     it("listGroupPage returns a rescheduled item while its move is unsettled, not once it is settled", async () => {
       const group = `g-${newUlid(NOW)}`;
       const [moving, moved] = [0, 1].map((i) => task({ group, dueAtMs: NOW + i * 1000 }));
@@ -2223,11 +2241,60 @@ describe("DynamoTaskStore.cancel racing deliver's give-back", () => {
   });
 });
 
+describe("DynamoTaskStore.markRescheduled racing deliver's give-back", () => {
+  it("marks a task whose started attempt was given back between the refused write and its read", async () => {
+    // Prepare: the move's write meets the task `delivering` (started up front in a batch, behind its group's head);
+    // deliver gives the start back (`scheduled` again) before the re-read
+    const seam = flappingStatusClient({ flaps: 1, write: ":rescheduled", givenBackTo: "scheduled" });
+    const store = await newStore(seam.client);
+    const waiting = task();
+    await store.putNew(waiting);
+
+    // Act
+    const outcome = await store.markRescheduled(waiting.taskId, {
+      to: "demo.x",
+      atMs: NOW + 5,
+      expiresAt: 123,
+    });
+
+    // Assess: a 409 "task is scheduled; only a scheduled task can be rescheduled" was the old answer
+    expect(outcome).toMatchObject({
+      outcome: "rescheduled",
+      task: { status: "rescheduled", rescheduledTo: "demo.x" },
+    });
+    expect(await store.get(waiting.taskId)).toMatchObject({
+      status: "rescheduled",
+      rescheduledAtMs: NOW + 5,
+    });
+    expect(seam.cancelWrites()).toBe(2);
+  });
+
+  it(`writes at most ${CANCEL_WRITES} times while deliver keeps starting and giving back; then the conflict as read`, async () => {
+    // Prepare
+    const seam = flappingStatusClient({
+      flaps: Number.POSITIVE_INFINITY,
+      write: ":rescheduled",
+      givenBackTo: "scheduled",
+    });
+    const store = await newStore(seam.client);
+    const flapping = task();
+    await store.putNew(flapping);
+
+    // Act
+    const outcome = await store.markRescheduled(flapping.taskId, { to: "demo.x", atMs: NOW, expiresAt: 1 });
+
+    // Assess
+    expect(outcome).toMatchObject({ outcome: "conflict", task: { status: "scheduled" } });
+    expect(seam.cancelWrites()).toBe(CANCEL_WRITES);
+  });
+});
+
 /**
- * A client over dynalite on which deliver races each of the first `flaps` cancel writes: the task is `delivering`
- * when the write arrives, and given back to `queued` before the store reads it to explain the refusal.
+ * A client over dynalite on which deliver races each of the first `flaps` cancel writes (or the writes carrying the
+ * `write` value): the task is `delivering` when the write arrives, and given back to `queued` (or `givenBackTo`)
+ * before the store reads it to explain the refusal.
  */
-function flappingStatusClient(options: { flaps: number }): {
+function flappingStatusClient(options: { flaps: number; write?: string; givenBackTo?: string }): {
   client: DynamoDBClient;
   cancelWrites: () => number;
 } {
@@ -2246,14 +2313,14 @@ function flappingStatusClient(options: { flaps: number }): {
     send: async (command: unknown) => {
       const isCancel =
         command instanceof UpdateItemCommand &&
-        command.input.ExpressionAttributeValues?.[":cancelled"] !== undefined;
+        command.input.ExpressionAttributeValues?.[options.write ?? ":cancelled"] !== undefined;
       if (!isCancel) return client.send(command as never);
       const racing = cancelWrites++ < options.flaps;
       if (racing) await setStatus(command.input, "delivering");
       try {
         return await client.send(command);
       } finally {
-        if (racing) await setStatus(command.input, "queued");
+        if (racing) await setStatus(command.input, options.givenBackTo ?? "queued");
       }
     },
   };

@@ -69,6 +69,13 @@ async function runMinutes(sim: ReturnType<typeof simulate>, minutes: number): Pr
   }
 }
 
+/** What the services that move and cancel a task take, on the simulation's store and clock. */
+const moveDeps = (sim: ReturnType<typeof simulate>) => ({
+  ...sim,
+  timerQueue: sim.timer,
+  now: () => sim.clock.now,
+});
+
 /** The store's next call of `method` fails, as if the function died there; later calls go through. */
 function dieAtNext(sim: ReturnType<typeof simulate>, method: "putNew" | "settleRescheduled"): void {
   const store = sim.store as unknown as Record<string, unknown>;
@@ -281,6 +288,37 @@ describe("rescheduling a scheduled task", () => {
     expect(sim.delivered()).toEqual([ranA?.task_id]);
   });
 
+  it("run now on an old id whose task was moved to a time now past and has since moved on to a later one: 409 naming where it went, not a 200 that runs nothing", async () => {
+    // Prepare: moved 10 s on; 20 s later (due, held in its queue) moved again, an hour on
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-onwards" }, { delay_seconds: 600 });
+    const moved = await sim.reschedule(oldId, { delay_seconds: 10 });
+    sim.advance(20_000);
+    const later = await sim.reschedule(moved.task_id, { delay_seconds: 3_600 });
+
+    // Act
+    const ran = await runTask(moveDeps(sim), oldId).catch((e: unknown) => e);
+
+    // Assess: the task still waits for its later time; the caller is told where it went
+    expect(ran).toMatchObject({ status: 409, details: { rescheduled_to: moved.task_id } });
+    expect(sim.status(later.task_id)).toBe("scheduled");
+  });
+
+  it("run now repeated on the old id after its task, run at first, has since moved on (its first answer lost): still that run's answer", async () => {
+    // Prepare: a run; then the task it made is moved an hour on
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-ran-onwards" }, { delay_seconds: 600 });
+    const ran = await runTask(moveDeps(sim), oldId);
+    sim.advance(5_000);
+    await sim.reschedule(ran.task_id, { delay_seconds: 3_600 });
+
+    // Act
+    const again = await runTask(moveDeps(sim), oldId);
+
+    // Assess
+    expect(again).toMatchObject({ task_id: ran.task_id, status: "rescheduled", rescheduled_from: oldId });
+  });
+
   it("run now takes the place of a task due now in its group: before the group's tasks due later, behind one already due and being retried", async () => {
     // Prepare: one ordering group; A due now fails its first attempt (503) and waits its 1 s backoff in the FIFO
     // queue; B due in 60 s, C in 10 minutes.
@@ -349,6 +387,26 @@ describe("rescheduling a scheduled task", () => {
       expect(postedAtMs).toEqual([askedMs + 1]);
     },
   );
+});
+
+describe("a move refused while deliver keeps starting the task and giving it back", () => {
+  it("is a 409 that says to repeat the request, not one saying only a scheduled task moves to a task read scheduled", async () => {
+    // Prepare: the store's writes were each refused, and each read found the task scheduled again
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-flap" }, { delay_seconds: 60 });
+    sim.store.markRescheduled = async (taskId) => ({
+      outcome: "conflict",
+      task: sim.store.tasks.get(taskId) as TaskRecord,
+    });
+
+    // Act
+    const moved = await sim.reschedule(id, { delay_seconds: 600 }).catch((e: unknown) => e);
+
+    // Assess
+    expect(moved).toMatchObject({ status: 409, details: { task_status: "scheduled" } });
+    expect((moved as Error).message).toMatch(/repeat/);
+    expect(sim.status(id)).toBe("scheduled");
+  });
 });
 
 describe("a task of a topic removed from the configuration", () => {
@@ -526,6 +584,60 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     ]);
     expect(cancelled).toMatchObject({ task_id: successorId, status: "cancelled" });
     expect(retried).toMatchObject({ task_id: successorId, status: "cancelled" });
+    expect(sim.delivered()).toEqual([]);
+  });
+
+  it("a move that stops after its first write while a group cancel is under way (the page read it scheduled): the listed successor's DELETE answers 200, and neither the sweeper nor the PATCH's retry delivers it", async () => {
+    // Prepare: the PATCH marks the old item between the group cancel's page read and that task's cancel, then dies
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-race" }, { delay_seconds: 60 });
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+    const listGroupPage = sim.store.listGroupPage.bind(sim.store);
+    let moved: unknown;
+    sim.store.listGroupPage = async (...args) => {
+      const page = await listGroupPage(...args);
+      dieAtNext(sim, "putNew");
+      moved = await sim.reschedule(oldId, { delay_seconds: 600 }).catch((e: unknown) => e);
+      return page;
+    };
+
+    // Act: the group cancel lists the move; its `rescheduled_to` is cancelled; later the PATCH is retried
+    const answer = await cancelGroup(deps, { topic: "demo", value: "o-race" }, {});
+    sim.store.listGroupPage = listGroupPage;
+    const successorId = answer.not_cancelled[0]?.rescheduled_to as string;
+    const cancelled = await cancelTask(deps, successorId).catch((e: unknown) => e);
+    const retried = await retryThenRun(sim, oldId);
+
+    // Assess
+    expect(moved).toBeInstanceOf(Error);
+    expect(answer.not_cancelled).toEqual([
+      { task_id: oldId, status: "rescheduled", rescheduled_to: successorId },
+    ]);
+    expect(cancelled).toMatchObject({ task_id: successorId, status: "cancelled" });
+    expect(retried).toMatchObject({ task_id: successorId, status: "cancelled" });
+    expect(sim.delivered()).toEqual([]);
+  });
+
+  it("a task run now between two pages of a group cancel, its new id sorting before the cursor: the next page cancels that id, and it is never delivered", async () => {
+    // Prepare: three tasks of one group; the first page (limit 2) cancels two of them
+    const sim = simulate();
+    const deps = moveDeps(sim);
+    await sim.add({ order_id: "o-paged" }, { delay_seconds: 600 });
+    await sim.add({ order_id: "o-paged" }, { delay_seconds: 1_200 });
+    const last = await sim.add({ order_id: "o-paged" }, { delay_seconds: 1_800 });
+    const first = await cancelGroup(deps, { topic: "demo", value: "o-paged" }, { limit: "2" });
+
+    // Act: the third is run now (due now: before the cursor), then the group cancel goes on from its cursor
+    const ran = await runTask(deps, last);
+    sim.advance(1_000);
+    const cursor = first.next_cursor ?? undefined;
+    const second = await cancelGroup(deps, { topic: "demo", value: "o-paged" }, { cursor });
+    await runMinutes(sim, 3);
+
+    // Assess
+    expect(first).toMatchObject({ cancelled: 2, more: true });
+    expect(second).toMatchObject({ cancelled: 1, not_cancelled: [], more: false });
+    expect(sim.status(ran.task_id)).toBe("cancelled");
     expect(sim.delivered()).toEqual([]);
   });
 

@@ -194,4 +194,28 @@ describe("a task held in its FIFO queue past the sweeper's 2-minute grace, when 
     expect(sim.delivered()).toEqual([]);
     expect(sim.status(id)).toBe("cancelled");
   });
+
+  it.each<[string, (sim: Sim, id: string) => Promise<{ task_id: string }>]>([
+    ["run now", (sim, id) => runTask(moveDeps(sim), id)],
+    [
+      "a PATCH to a due_at long past (now)",
+      (sim, id) => sim.reschedule(id, { due_at: "2000-01-01T00:00:00Z" }),
+    ],
+  ])(
+    "%s once marked queued: it is already due, so nothing moves (200, as before the mark) and it is delivered once",
+    async (_name, act) => {
+      // Prepare: a run answered 200 before the sweeper's mark; its answer was lost, so the client repeats it.
+      const { sim, id } = await heldPastGrace();
+
+      // Act
+      const repeated = await act(sim, id).catch((e: unknown) => e);
+      await sim.runRelay();
+      await sim.runDeliver();
+
+      // Assess
+      expect(sim.fifo.enqueued.map((e) => e.taskId)).toEqual([id]);
+      expect(repeated).toMatchObject({ task_id: id, status: "queued" });
+      expect(sim.delivered()).toEqual([id]);
+    },
+  );
 });
