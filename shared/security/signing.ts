@@ -82,6 +82,7 @@ export function parseSigningSecrets(raw: string): string[] {
     } catch {
       throw new SigningSecretError("signing secret looks like JSON but does not parse");
     }
+    refuseNearMisses(parsed);
     const { current, previous } = (parsed ?? {}) as { current?: unknown; previous?: unknown };
     if (typeof current !== "string" || current.trim() === "") {
       throw new SigningSecretError('signing secret JSON needs a "current" string');
@@ -97,6 +98,57 @@ export function parseSigningSecrets(raw: string): string[] {
   }
   if (value === "") throw new SigningSecretError("signing secret is empty");
   return [value];
+}
+
+/**
+ * A member named almost `current` or `previous` (`Previous`, `previos`, `pervious`, `prev`, `previous_key`) is a
+ * typo whose key would be dropped in silence: every callback then without the signature its receivers still verify
+ * with. Such a document is refused. Other members are ignored, as a later version's are by every persisted shape
+ * (docs/OPERATIONS.md "Upgrading"): a later version must not name one like these two. A name is shown only when too
+ * short to be (or to hold much of) a secret: one pasted as a name is not logged.
+ */
+function refuseNearMisses(parsed: unknown): void {
+  if (parsed === null || typeof parsed !== "object") return;
+  const typo = Object.keys(parsed).find(isNearMiss);
+  if (typo === undefined) return;
+  const named = typo.length <= SHOWN_MEMBER_CHARS ? JSON.stringify(typo) : `of ${typo.length} characters`;
+  throw new SigningSecretError(
+    `signing secret JSON: member ${named} is neither "current" nor "previous" (misspelt?)`,
+  );
+}
+
+/** A valid secret holds at least 24 bytes: 32 base64 characters, twice this. */
+const SHOWN_MEMBER_CHARS = 16;
+
+/** The two members, and how a name meant for one may begin (`curr`, `prev_key`). */
+const MEMBERS = [
+  { name: "current", prefix: "cur" },
+  { name: "previous", prefix: "prev" },
+] as const;
+
+function isNearMiss(name: string): boolean {
+  if (MEMBERS.some((member) => member.name === name)) return false;
+  const letters = name.toLowerCase().replace(/[^a-z]/g, "");
+  return MEMBERS.some(
+    (member) => letters.startsWith(member.prefix) || editDistance(letters, member.name) <= 2,
+  );
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions), for the short member names above. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(
+        (row[j] ?? 0) + 1,
+        (next[j - 1] ?? 0) + 1,
+        (row[j - 1] ?? 0) + Number(a[i - 1] !== b[j - 1]),
+      );
+    }
+    row = next;
+  }
+  return row[b.length] ?? 0;
 }
 
 /** Reads a secret's string value; `signal` aborts the read (the loader gives up on one that does not answer). */

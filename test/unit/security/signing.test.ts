@@ -85,6 +85,27 @@ describe("parseSigningSecrets", () => {
     expect(() => parseSigningSecrets('{"previous":"whsec_b"}')).toThrow(/"current"/);
     expect(() => parseSigningSecrets('{"current":"whsec_a","previous":3}')).toThrow(/"previous"/);
   });
+
+  it("refuses a rotation document with a member named almost current or previous, never echoing a value", () => {
+    // A misspelt `previous` would otherwise be dropped in silence: the old key gone from every callback while the
+    // receivers still verify with it (docs/CALLBACKS.md "Rotating the secret").
+    for (const typo of ["previos", "Previous", "pervious", "prevoius", "prev", "previous_key", "PREVIOUS "]) {
+      const document = JSON.stringify({ current: "whsec_new", [typo]: "whsec_old" });
+      expect(() => parseSigningSecrets(document), typo).toThrow(SigningSecretError);
+      expect(() => parseSigningSecrets(document), typo).toThrow(JSON.stringify(typo));
+      expect(() => parseSigningSecrets(document), typo).not.toThrow(/whsec_old/);
+    }
+    expect(() => parseSigningSecrets('{"Current":"whsec_new","current":"whsec_new"}')).toThrow(/"Current"/);
+    // A secret pasted as a member's name is not shown.
+    const pasted = newSecret();
+    const document = `{"current":"whsec_new","previous_${pasted}":""}`;
+    expect(() => parseSigningSecrets(document)).toThrow(/of 59 characters/);
+    expect(() => parseSigningSecrets(document)).not.toThrow(pasted.slice(6, 14));
+    // Another member is a later version's: ignored (test/unit/contract/persisted-shapes.test.ts).
+    expect(
+      parseSigningSecrets('{"current":"whsec_a","previous":"whsec_b","rotatedAt":"2026-12-01"}'),
+    ).toEqual(["whsec_a", "whsec_b"]);
+  });
 });
 
 describe("signingSecretLoader", () => {
