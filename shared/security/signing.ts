@@ -24,27 +24,32 @@ export class SigningSecretError extends Error {
  * secret, as the spec allows, so receivers holding either secret verify the same request.
  */
 export class CallbackSigner {
-  readonly #webhooks: readonly Webhook[];
-  readonly #secrets: readonly string[];
+  readonly #secrets: () => readonly string[];
+  #keyed: { readonly secrets: readonly string[]; readonly webhooks: readonly Webhook[] } | undefined;
   readonly #subscribers = new Map<string, CallbackSigner>();
 
-  constructor(secrets: readonly string[]) {
-    if (secrets.length === 0) throw new SigningSecretError("at least one signing secret is required");
-    this.#secrets = [...secrets];
-    this.#webhooks = secrets.map((secret, i) => {
-      try {
-        return new Webhook(secret);
-      } catch (error) {
-        // Never echo the secret itself.
-        throw new SigningSecretError(
-          `signing secret #${i + 1} is not a valid whsec_/base64 secret (${(error as Error).message})`,
-        );
-      }
-    });
+  /**
+   * `secrets`, or a function giving the secrets to sign with at the time of signing (the same array while they
+   * are unchanged): a container's signer, which must not go on signing with a value it read long ago
+   * (signingSecretLoader).
+   */
+  constructor(secrets: readonly string[] | (() => readonly string[])) {
+    if (typeof secrets === "function") this.#secrets = secrets;
+    else {
+      const fixed = [...secrets];
+      this.#secrets = () => fixed;
+    }
+    this.#webhooks();
+  }
+
+  #webhooks(): readonly Webhook[] {
+    const secrets = this.#secrets();
+    if (this.#keyed?.secrets !== secrets) this.#keyed = { secrets, webhooks: webhooksOf(secrets) };
+    return this.#keyed.webhooks;
   }
 
   get secretCount(): number {
-    return this.#webhooks.length;
+    return this.#webhooks().length;
   }
 
   /**
@@ -54,7 +59,7 @@ export class CallbackSigner {
   forSubscriber(subscriber: string): CallbackSigner {
     let signer = this.#subscribers.get(subscriber);
     if (!signer) {
-      signer = new CallbackSigner(this.#secrets.map((key) => subscriberSigningKey(key, subscriber)));
+      signer = new CallbackSigner(derivedKeys(this.#secrets, (key) => subscriberSigningKey(key, subscriber)));
       this.#subscribers.set(subscriber, signer);
     }
     return signer;
@@ -64,9 +69,42 @@ export class CallbackSigner {
     return {
       "webhook-id": messageId,
       "webhook-timestamp": String(Math.floor(at.getTime() / 1000)),
-      "webhook-signature": this.#webhooks.map((w) => w.sign(messageId, at, payload)).join(" "),
+      "webhook-signature": this.#webhooks()
+        .map((w) => w.sign(messageId, at, payload))
+        .join(" "),
     };
   }
+}
+
+function webhooksOf(secrets: readonly string[]): Webhook[] {
+  if (secrets.length === 0) throw new SigningSecretError("at least one signing secret is required");
+  return secrets.map((secret, i) => {
+    try {
+      return new Webhook(secret);
+    } catch (error) {
+      // Never echo the secret itself.
+      throw new SigningSecretError(
+        `signing secret #${i + 1} is not a valid whsec_/base64 secret (${(error as Error).message})`,
+      );
+    }
+  });
+}
+
+/** `derive` of each of `source`'s secrets, derived again only when `source` gives another array. */
+function derivedKeys(
+  source: () => readonly string[],
+  derive: (secret: string) => string,
+): () => readonly string[] {
+  let from: readonly string[] | undefined;
+  let keys: readonly string[] = [];
+  return () => {
+    const secrets = source();
+    if (secrets !== from) {
+      keys = secrets.map(derive);
+      from = secrets;
+    }
+    return keys;
+  };
 }
 
 /**
@@ -82,6 +120,7 @@ export function parseSigningSecrets(raw: string): string[] {
     } catch {
       throw new SigningSecretError("signing secret looks like JSON but does not parse");
     }
+    refuseNearMisses(parsed);
     const { current, previous } = (parsed ?? {}) as { current?: unknown; previous?: unknown };
     if (typeof current !== "string" || current.trim() === "") {
       throw new SigningSecretError('signing secret JSON needs a "current" string');
@@ -97,6 +136,57 @@ export function parseSigningSecrets(raw: string): string[] {
   }
   if (value === "") throw new SigningSecretError("signing secret is empty");
   return [value];
+}
+
+/**
+ * A member named almost `current` or `previous` (`Previous`, `previos`, `pervious`, `prev`, `previous_key`) is a
+ * typo whose key would be dropped in silence: every callback then without the signature its receivers still verify
+ * with. Such a document is refused. Other members are ignored, as a later version's are by every persisted shape
+ * (docs/OPERATIONS.md "Upgrading"): a later version must not name one like these two. A name is shown only when too
+ * short to be (or to hold much of) a secret: one pasted as a name is not logged.
+ */
+function refuseNearMisses(parsed: unknown): void {
+  if (parsed === null || typeof parsed !== "object") return;
+  const typo = Object.keys(parsed).find(isNearMiss);
+  if (typo === undefined) return;
+  const named = typo.length <= SHOWN_MEMBER_CHARS ? JSON.stringify(typo) : `of ${typo.length} characters`;
+  throw new SigningSecretError(
+    `signing secret JSON: member ${named} is neither "current" nor "previous" (misspelt?)`,
+  );
+}
+
+/** A valid secret holds at least 24 bytes: 32 base64 characters, twice this. */
+const SHOWN_MEMBER_CHARS = 16;
+
+/** The two members, and how a name meant for one may begin (`curr`, `prev_key`). */
+const MEMBERS = [
+  { name: "current", prefix: "cur" },
+  { name: "previous", prefix: "prev" },
+] as const;
+
+function isNearMiss(name: string): boolean {
+  if (MEMBERS.some((member) => member.name === name)) return false;
+  const letters = name.toLowerCase().replace(/[^a-z]/g, "");
+  return MEMBERS.some(
+    (member) => letters.startsWith(member.prefix) || editDistance(letters, member.name) <= 2,
+  );
+}
+
+/** Levenshtein distance (insertions, deletions, substitutions), for the short member names above. */
+function editDistance(a: string, b: string): number {
+  let row = Array.from({ length: b.length + 1 }, (_, j) => j);
+  for (let i = 1; i <= a.length; i++) {
+    const next = [i];
+    for (let j = 1; j <= b.length; j++) {
+      next[j] = Math.min(
+        (row[j] ?? 0) + 1,
+        (next[j - 1] ?? 0) + 1,
+        (row[j - 1] ?? 0) + Number(a[i - 1] !== b[j - 1]),
+      );
+    }
+    row = next;
+  }
+  return row[b.length] ?? 0;
 }
 
 /** Reads a secret's string value; `signal` aborts the read (the loader gives up on one that does not answer). */
@@ -233,34 +323,39 @@ export interface SigningSecretLoaderOptions {
  * read from Secrets Manager (SIGNING_SECRET_ARN) and read again once it is SIGNING_SECRET_MAX_AGE_MS old, each
  * topic's key derived once per secret. Fails fast at cold start when neither variable is set. A container with no
  * secret yet fails the call (the record comes back, no attempt used) and reads again on the next; one that has a
- * secret keeps signing with it when a re-read fails or is refused, and logs why.
+ * secret keeps signing with it when a re-read fails or is refused, and logs why. A signer signs with the value the
+ * container holds when it signs, not when it was handed out: deliver signs a batch's records started up front with
+ * the signer it took at the batch's start, up to a whole invocation later (docs/CALLBACKS.md "Rotating the secret").
  */
 export function signingSecretLoader(options: SigningSecretLoaderOptions = {}): TopicSignerLoader {
-  const loadSecrets = secretsLoader(options);
-  let signedWith: readonly string[] | undefined;
-  let signers = new Map<string, CallbackSigner>();
+  const secrets = secretsLoader(options);
+  const signers = new Map<string, CallbackSigner>();
   return async (topic) => {
-    const secrets = await loadSecrets();
-    if (secrets !== signedWith) {
-      signedWith = secrets;
-      signers = new Map();
-    }
+    await secrets.load();
     let signer = signers.get(topic);
     if (!signer) {
-      signer = topicSigner(secrets, topic);
+      signer = new CallbackSigner(derivedKeys(secrets.held, (secret) => topicSigningKey(secret, topic)));
       signers.set(topic, signer);
     }
     return signer;
   };
 }
 
-/** The environment's signing secrets: the same array while the stored value is unchanged (see signingSecretLoader). */
-function secretsLoader(options: SigningSecretLoaderOptions): () => Promise<readonly string[]> {
+/**
+ * The environment's signing secrets: `load` reads them when due (see signingSecretLoader); `held` is what the
+ * container signs with now — once `load` has answered — the same array while the stored value is unchanged.
+ */
+interface SecretsSource {
+  readonly load: () => Promise<readonly string[]>;
+  readonly held: () => readonly string[];
+}
+
+function secretsLoader(options: SigningSecretLoaderOptions): SecretsSource {
   const env = options.env ?? process.env;
   const inline = env[ENV.signingSecret];
   if (inline) {
     const secrets = validSecrets(inline);
-    return () => Promise.resolve(secrets);
+    return { load: () => Promise.resolve(secrets), held: () => secrets };
   }
   const arn = env[ENV.signingSecretArn];
   if (!arn) {
@@ -282,16 +377,14 @@ interface Reread {
  * waits for the read (at most the read timeout); one with a good secret at most SIGNING_SECRET_REREAD_WAIT_MS from
  * the read's start, then signs with the last good one.
  */
-function refreshingSecrets(
-  arn: string,
-  options: SigningSecretLoaderOptions,
-): () => Promise<readonly string[]> {
+function refreshingSecrets(arn: string, options: SigningSecretLoaderOptions): SecretsSource {
   const clock = options.clock ?? Date.now;
   const logger = options.logger ?? console;
   let fetchSecret = options.fetchSecret;
   let good: { raw: string; secrets: readonly string[] } | undefined;
   let readAgainAt = 0;
   let reading: Reread | undefined;
+  let wake: NodeJS.Timeout | undefined;
 
   const read = async (): Promise<readonly string[]> => {
     fetchSecret ??= secretsManagerFetcher();
@@ -312,29 +405,42 @@ function refreshingSecrets(
         logger.info("signing secret changed: signing with the stored value now", { keys: secrets.length });
       good = { raw, secrets };
     }
-    readAgainAt = clock() + SIGNING_SECRET_MAX_AGE_MS;
+    readAgainIn(SIGNING_SECRET_MAX_AGE_MS);
     return good.secrets;
   };
 
   // A container without a secret has nothing to sign with: the error goes to the caller (and the next call reads).
   const keepLastGood = (error: unknown, what: string): readonly string[] => {
     if (!good) throw error;
-    readAgainAt = clock() + SIGNING_SECRET_RETRY_MS;
+    readAgainIn(SIGNING_SECRET_RETRY_MS);
     logger.error(`signing secret ${what}; still signing with the last good one: ${errorText(error)}`, {
       secretArn: arn,
     });
     return good.secrets;
   };
 
-  return () => {
-    if (good && clock() < readAgainAt) return Promise.resolve(good.secrets);
-    reading ??= startReread(read, () => {
+  const reread = (): Reread =>
+    (reading ??= startReread(read, () => {
       reading = undefined;
-    });
-    if (!good) return reading.secrets;
-    const lastGood = good.secrets;
-    return Promise.race([reading.secrets, reading.waited.then(() => lastGood)]);
+    }));
+
+  // Read when due even if no delivery asks: a signer held through a long batch signs with what is held then. The
+  // timer reads without asking the clock (it may fire a hair before `readAgainAt` by Date.now) and keeps no process
+  // alive; a frozen container's fires when it thaws, its read shared with the first call's.
+  const readAgainIn = (ms: number): void => {
+    readAgainAt = clock() + ms;
+    clearTimeout(wake);
+    wake = setTimeout(() => reread().secrets.catch(() => undefined), ms).unref();
   };
+
+  const load = (): Promise<readonly string[]> => {
+    if (good && clock() < readAgainAt) return Promise.resolve(good.secrets);
+    const { secrets, waited } = reread();
+    if (!good) return secrets;
+    const lastGood = good.secrets;
+    return Promise.race([secrets, waited.then(() => lastGood)]);
+  };
+  return { load, held: () => good?.secrets ?? [] };
 }
 
 /** Starts `read`, and the wait after which callers holding a good secret stop waiting for it; `done` when it ends. */

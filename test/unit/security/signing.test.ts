@@ -85,6 +85,27 @@ describe("parseSigningSecrets", () => {
     expect(() => parseSigningSecrets('{"previous":"whsec_b"}')).toThrow(/"current"/);
     expect(() => parseSigningSecrets('{"current":"whsec_a","previous":3}')).toThrow(/"previous"/);
   });
+
+  it("refuses a rotation document with a member named almost current or previous, never echoing a value", () => {
+    // A misspelt `previous` would otherwise be dropped in silence: the old key gone from every callback while the
+    // receivers still verify with it (docs/CALLBACKS.md "Rotating the secret").
+    for (const typo of ["previos", "Previous", "pervious", "prevoius", "prev", "previous_key", "PREVIOUS "]) {
+      const document = JSON.stringify({ current: "whsec_new", [typo]: "whsec_old" });
+      expect(() => parseSigningSecrets(document), typo).toThrow(SigningSecretError);
+      expect(() => parseSigningSecrets(document), typo).toThrow(JSON.stringify(typo));
+      expect(() => parseSigningSecrets(document), typo).not.toThrow(/whsec_old/);
+    }
+    expect(() => parseSigningSecrets('{"Current":"whsec_new","current":"whsec_new"}')).toThrow(/"Current"/);
+    // A secret pasted as a member's name is not shown.
+    const pasted = newSecret();
+    const document = `{"current":"whsec_new","previous_${pasted}":""}`;
+    expect(() => parseSigningSecrets(document)).toThrow(/of 59 characters/);
+    expect(() => parseSigningSecrets(document)).not.toThrow(pasted.slice(6, 14));
+    // Another member is a later version's: ignored (test/unit/contract/persisted-shapes.test.ts).
+    expect(
+      parseSigningSecrets('{"current":"whsec_a","previous":"whsec_b","rotatedAt":"2026-12-01"}'),
+    ).toEqual(["whsec_a", "whsec_b"]);
+  });
 });
 
 describe("signingSecretLoader", () => {
@@ -261,6 +282,68 @@ describe("signingSecretLoader", () => {
       const rotated = await load("demo");
       expect(rotated.secretCount).toBe(2);
       expect(reads).toHaveLength(2);
+    });
+
+    it("a signer held across the max age signs with the value read since: a batch's signer used minutes later carries the rotation", async () => {
+      // Prepare: deliver takes a topic's signer when it starts a batch's records up front and signs each at its turn,
+      // up to a whole invocation later (3 × callbackTimeoutSeconds + 5 s: over 6 minutes). A warm container holds
+      // the old secret; the operator puts the rotation document.
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+      const old = newSecret();
+      const next = newSecret();
+      let stored = old;
+      const clock = new ManualClock(Date.parse("2026-12-01T10:00:00Z"));
+      const load = signingSecretLoader({
+        env: { SIGNING_SECRET_ARN: ARN },
+        fetchSecret: async () => stored,
+        clock: clock.now,
+        logger: memoryLogger(),
+      });
+      const held = await load("demo");
+      const heldSubscriber = held.forSubscriber("billing");
+      stored = JSON.stringify({ current: next, previous: old });
+
+      // Act: the documented wait passes while the batch runs, no other delivery asking for a signer.
+      clock.advance(SIGNING_SECRET_MAX_AGE_MS);
+      await vi.advanceTimersByTimeAsync(SIGNING_SECRET_MAX_AGE_MS);
+
+      // Assess: what the held signers sign now verifies with the new keys (receivers may have switched to them).
+      const at = new Date(clock.now());
+      const headers = { ...held.sign(ID, at, PAYLOAD) };
+      const verifies = (key: string, h: Record<string, string>) => {
+        const signature = new Webhook(key).sign(ID, at, PAYLOAD);
+        return h["webhook-signature"]?.split(" ").includes(signature);
+      };
+      expect(verifies(topicSigningKey(next, "demo"), headers)).toBe(true);
+      expect(verifies(topicSigningKey(old, "demo"), headers)).toBe(true);
+      const billing = { ...heldSubscriber.sign(ID, at, PAYLOAD) };
+      expect(verifies(subscriberSigningKey(topicSigningKey(next, "demo"), "billing"), billing)).toBe(true);
+    });
+
+    it("reads when its timer fires though the wall clock is a hair short of the max age (Node's timers and Date.now differ)", async () => {
+      // Prepare
+      vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+      const old = newSecret();
+      const next = newSecret();
+      let stored = old;
+      const clock = new ManualClock(Date.parse("2026-12-01T10:00:00Z"));
+      const load = signingSecretLoader({
+        env: { SIGNING_SECRET_ARN: ARN },
+        fetchSecret: async () => stored,
+        clock: clock.now,
+        logger: memoryLogger(),
+      });
+      const held = await load("demo");
+      stored = next;
+
+      // Act: the timer fires at the max age; Date.now says 1 ms less.
+      clock.advance(SIGNING_SECRET_MAX_AGE_MS - 1);
+      await vi.advanceTimersByTimeAsync(SIGNING_SECRET_MAX_AGE_MS);
+
+      // Assess
+      const at = new Date(clock.now());
+      const signature = new Webhook(topicSigningKey(next, "demo")).sign(ID, at, PAYLOAD);
+      expect(held.sign(ID, at, PAYLOAD)["webhook-signature"]).toBe(signature);
     });
 
     it("the Secrets Manager fetcher aborts its request on the signal (a receiver on 127.0.0.1 that never answers)", async () => {
