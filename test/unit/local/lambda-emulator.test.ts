@@ -220,6 +220,32 @@ describe("local Lambda event-source-mapping API", () => {
     expect(after.LastModified?.getTime()).toBe(switchedAt);
   });
 
+  it("moves LastModified again when a pause settles: its state changed", async () => {
+    // Prepare: a pause that waits for a batch in flight; only Date is faked
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const switchedAt = Date.parse("2026-12-02T10:00:00.000Z");
+    vi.setSystemTime(switchedAt);
+    const { emulator, lambda } = await started();
+    let finishBatch = () => {};
+    const batchDone = new Promise<void>((resolve) => {
+      finishBatch = resolve;
+    });
+    const mapping = { ...recordingMapping(), pause: () => batchDone };
+    await emulator.register(mapping);
+    await lambda.send(new UpdateEventSourceMappingCommand({ UUID: mapping.uuid, Enabled: false }));
+
+    // Act
+    vi.setSystemTime(switchedAt + 20_000);
+    finishBatch();
+    await batchDone;
+    const settled = await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping.uuid }));
+
+    // Assess: "the date that the event source mapping was last updated or that its state changed"
+    // (https://docs.aws.amazon.com/lambda/latest/api/API_GetEventSourceMapping.html)
+    expect(settled.State).toBe("Disabled");
+    expect(settled.LastModified?.getTime()).toBe(switchedAt + 20_000);
+  });
+
   it("answers ResourceNotFoundException for an unknown UUID, to Get and Update alike", async () => {
     const { emulator, lambda } = await started();
     await emulator.register(recordingMapping());
