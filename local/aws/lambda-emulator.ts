@@ -15,10 +15,12 @@ import { refusingWebPages } from "./web-pages.js";
  *
  * An update is answered at once with the state it starts (202 `Disabling` / `Enabling`, as Lambda answers), and a
  * pause stays `Disabling` until the runner's in-flight batches have finished; meanwhile another update of the mapping
- * is refused with Lambda's ResourceInUseException (400), changing nothing ("you tried to update an event source
- * mapping in the CREATING state, or … currently UPDATING",
- * https://docs.aws.amazon.com/lambda/latest/api/API_UpdateEventSourceMapping.html#API_UpdateEventSourceMapping_Errors;
- * the states, https://docs.aws.amazon.com/lambda/latest/api/API_EventSourceMappingConfiguration.html). Answering
+ * is refused with Lambda's ResourceInUseException, changing nothing ("The operation conflicts with the resource's
+ * availability. For example, you tried to update an event source mapping in the CREATING state, or you tried to
+ * delete an event source mapping currently UPDATING",
+ * https://docs.aws.amazon.com/botocore/latest/reference/services/lambda/client/exceptions/ResourceInUseException.html;
+ * HTTP 400 and the states Creating | Enabling | Enabled | Disabling | Disabled | Updating | Deleting as in the
+ * service model @aws-sdk/client-lambda is generated from). Answering
  * only once the pause had settled, and taking a resume in the middle of one, the emulator never showed the topic
  * routes the transitional states and the refusal they handle on AWS (shared/adapters/topic-switch.ts).
  *
