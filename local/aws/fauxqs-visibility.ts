@@ -11,7 +11,16 @@
  * would be refused on AWS: the message then comes back after the queue's visibility timeout, a receive spent towards
  * the DLQ. Here the single call answers InvalidParameterValue, and the batch call fails that entry alone, as SQS
  * reports a batch's entries one by one.
+ *
+ * And a FIFO queue's receipt handle expires with its visibility timeout: "The receipt handle expires after the
+ * visibility timeout period. When the visibility timeout expires, the message returns to the queue", and a
+ * DeleteMessage with it answers InvalidParameterValue "The receipt handle has expired" (only a standard queue may
+ * still take an old handle: https://repost.aws/knowledge-center/sqs-receipt-handle-error). fauxqs moves such a
+ * message back only on the queue's next receive (or a waiting long poll's tick), and until then took the handle: a
+ * consumer that outlived its visibility still deleted the message, or hid it again, where SQS keeps it and delivers it
+ * again. Here a delete or visibility change with an expired FIFO handle is refused, the batch calls' entry alone.
  */
+import { randomUUID } from "node:crypto";
 import { refuseUncheckedFauxqs } from "./fauxqs-fifo.js";
 
 /** SQS's longest total visibility of one receive: 12 hours. */
@@ -23,6 +32,7 @@ interface InflightEntry {
 
 interface Queue {
   readonly inflightMessages: Map<string, InflightEntry>;
+  isFifo(): boolean;
 }
 
 interface Store {
@@ -35,6 +45,13 @@ interface BatchEntry {
   readonly Id?: unknown;
   readonly ReceiptHandle?: unknown;
   readonly VisibilityTimeout?: unknown;
+}
+
+interface BatchFailure {
+  readonly Id?: unknown;
+  readonly Code?: string;
+  readonly Message?: string;
+  readonly SenderFault?: boolean;
 }
 
 interface BatchResult {
@@ -83,7 +100,11 @@ export async function refuseVisibilityPastReceipt(): Promise<void> {
         ? single(handler, SqsError)
         : action === "ChangeMessageVisibilityBatch"
           ? batch(handler)
-          : handler;
+          : action === "DeleteMessage"
+            ? singleDelete(handler, SqsError)
+            : action === "DeleteMessageBatch"
+              ? batchDelete(handler)
+              : handler;
     return register.call(this, action, wrapped);
   };
   patched = true;
@@ -103,6 +124,19 @@ export function passesReceipt(
   return at !== undefined && seconds > 0 && Date.now() + seconds * 1000 > at + MAX_RECEIPT_VISIBILITY_MS;
 }
 
+/** Whether this is a FIFO queue's receipt handle whose visibility timeout has passed (fauxqs not yet told). */
+export function hasExpired(store: Store, queueUrl: unknown, receiptHandle: unknown): boolean {
+  if (typeof queueUrl !== "string" || typeof receiptHandle !== "string") return false;
+  const queue = store.getQueue(queueUrl);
+  const entry = queue?.isFifo() ? queue.inflightMessages.get(receiptHandle) : undefined;
+  return entry !== undefined && entry.visibilityDeadline <= Date.now();
+}
+
+/** SQS's wording for an expired handle. */
+function expired(receiptHandle: unknown): string {
+  return `Value ${String(receiptHandle)} for parameter ReceiptHandle is invalid. Reason: The receipt handle has expired.`;
+}
+
 /** SQS's wording for it. */
 function tooLong(seconds: unknown): string {
   return `Value ${String(seconds)} for parameter VisibilityTimeout is invalid. Reason: Total VisibilityTimeout for the message is beyond the limit [43200 seconds]`;
@@ -110,6 +144,8 @@ function tooLong(seconds: unknown): string {
 
 function single(handler: Handler, SqsError: SqsErrorClass): Handler {
   return (body, store, request) => {
+    if (hasExpired(store, body.QueueUrl, body.ReceiptHandle))
+      throw new SqsError("InvalidParameterValue", expired(body.ReceiptHandle));
     if (passesReceipt(store, body.QueueUrl, body.ReceiptHandle, body.VisibilityTimeout))
       throw new SqsError("InvalidParameterValue", tooLong(body.VisibilityTimeout));
     return handler(body, store, request);
@@ -125,18 +161,57 @@ function single(handler: Handler, SqsError: SqsErrorClass): Handler {
 function batch(handler: Handler): Handler {
   return async (body, store, request) => {
     const entries = Array.isArray(body.Entries) ? (body.Entries as BatchEntry[]) : [];
-    const refused = entries.filter((e) =>
-      passesReceipt(store, body.QueueUrl, e.ReceiptHandle, e.VisibilityTimeout),
-    );
-    if (refused.length === 0) return handler(body, store, request);
-    const unapplied = entries.map((e) => (refused.includes(e) ? { ...e, VisibilityTimeout: -1 } : e));
+    const why = new Map<BatchEntry, string>();
+    for (const e of entries) {
+      if (hasExpired(store, body.QueueUrl, e.ReceiptHandle)) why.set(e, expired(e.ReceiptHandle));
+      else if (passesReceipt(store, body.QueueUrl, e.ReceiptHandle, e.VisibilityTimeout))
+        why.set(e, tooLong(e.VisibilityTimeout));
+    }
+    if (why.size === 0) return handler(body, store, request);
+    const unapplied = entries.map((e) => (why.has(e) ? { ...e, VisibilityTimeout: -1 } : e));
     const answer = (await handler({ ...body, Entries: unapplied }, store, request)) as BatchResult;
     // The Ids are distinct here: fauxqs refused the batch otherwise.
-    const refusedById = new Map(refused.map((e) => [e.Id, e]));
+    const messageById = new Map([...why].map(([e, message]) => [e.Id, message]));
     const failed = (answer.Failed ?? []).map((failure) => {
-      const entry = refusedById.get((failure as { Id?: unknown }).Id);
-      return entry ? { ...(failure as object), Message: tooLong(entry.VisibilityTimeout) } : failure;
+      const message = messageById.get((failure as BatchFailure).Id);
+      return message === undefined ? failure : { ...(failure as object), Message: message };
     });
     return { Successful: answer.Successful ?? [], Failed: failed };
+  };
+}
+
+function singleDelete(handler: Handler, SqsError: SqsErrorClass): Handler {
+  return (body, store, request) => {
+    if (hasExpired(store, body.QueueUrl, body.ReceiptHandle))
+      throw new SqsError("InvalidParameterValue", expired(body.ReceiptHandle));
+    return handler(body, store, request);
+  };
+}
+
+/**
+ * fauxqs answers every entry of a DeleteMessageBatch successful, deleted or not. An expired entry is sent on with a
+ * handle no message has (so the batch-wide checks still see it, and nothing is deleted), then answered as failed.
+ */
+function batchDelete(handler: Handler): Handler {
+  return async (body, store, request) => {
+    const entries = Array.isArray(body.Entries) ? (body.Entries as BatchEntry[]) : [];
+    const refused = entries.filter((e) => hasExpired(store, body.QueueUrl, e.ReceiptHandle));
+    if (refused.length === 0) return handler(body, store, request);
+    const unapplied = entries.map((e) =>
+      refused.includes(e) ? { ...e, ReceiptHandle: `expired-${randomUUID()}` } : e,
+    );
+    const answer = (await handler({ ...body, Entries: unapplied }, store, request)) as BatchResult;
+    const refusedById = new Map(refused.map((e) => [e.Id, e]));
+    const isRefused = (result: unknown) => refusedById.has((result as BatchFailure).Id);
+    const failed: BatchFailure[] = refused.map((e) => ({
+      Id: e.Id,
+      SenderFault: true,
+      Code: "InvalidParameterValue",
+      Message: expired(e.ReceiptHandle),
+    }));
+    return {
+      Successful: (answer.Successful ?? []).filter((result) => !isRefused(result)),
+      Failed: [...(answer.Failed ?? []).filter((result) => !isRefused(result)), ...failed],
+    };
   };
 }

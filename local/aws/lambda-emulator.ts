@@ -13,6 +13,17 @@ import { refusingWebPages } from "./web-pages.js";
  * event-source runners it switches (the AWS emulators' child process has no runners); the gateway forwards
  * Lambda calls here.
  *
+ * An update is answered at once with the state it starts (202 `Disabling` / `Enabling`, as Lambda answers), and a
+ * pause stays `Disabling` until the runner's in-flight batches have finished; meanwhile another update of the mapping
+ * is refused with Lambda's ResourceInUseException, changing nothing ("The operation conflicts with the resource's
+ * availability. For example, you tried to update an event source mapping in the CREATING state, or you tried to
+ * delete an event source mapping currently UPDATING",
+ * https://docs.aws.amazon.com/botocore/latest/reference/services/lambda/client/exceptions/ResourceInUseException.html;
+ * HTTP 400 and the states Creating | Enabling | Enabled | Disabling | Disabled | Updating | Deleting as in the
+ * service model @aws-sdk/client-lambda is generated from). Answering
+ * only once the pause had settled, and taking a resume in the middle of one, the emulator never showed the topic
+ * routes the transitional states and the refusal they handle on AWS (shared/adapters/topic-switch.ts).
+ *
  * Enabled state is kept in `persistencePath` (the --data directory) when given, as AWS keeps a mapping's
  * Enabled across everything: a topic paused before a restart stays paused. The file is replaced atomically, and
  * one that cannot be read fails the start naming it: starting with every mapping enabled instead would quietly
@@ -47,16 +58,25 @@ export async function startLambdaEmulator(options: {
 }): Promise<LambdaEmulator> {
   const mappings = new Map<string, LocalMapping>();
   const enabled = new Map<string, boolean>(Object.entries(readPersisted(options.persistencePath)));
-  // LastModified: when each mapping was registered or last switched (the sweeper's settings hold reads it).
+  // LastModified: when each mapping was registered, last switched or settled (the sweeper's settings hold reads it).
   const modifiedAtMs = new Map<string, number>();
-  const setEnabled = async (mapping: LocalMapping, value: boolean) => {
+  // Mappings whose switch is still being applied (a pause waiting for its in-flight batches).
+  const switching = new Set<string>();
+  const setEnabled = (mapping: LocalMapping, value: boolean) => {
     enabled.set(mapping.uuid, value);
     modifiedAtMs.set(mapping.uuid, Date.now());
     if (options.persistencePath) {
       writeFileAtomicSync(options.persistencePath, JSON.stringify(Object.fromEntries(enabled), null, 2));
     }
-    if (value) mapping.resume();
-    else await mapping.pause();
+    switching.add(mapping.uuid);
+    const settle = () => {
+      switching.delete(mapping.uuid);
+      modifiedAtMs.set(mapping.uuid, Date.now());
+    };
+    if (value) {
+      mapping.resume();
+      queueMicrotask(settle);
+    } else void mapping.pause().then(settle, settle);
   };
 
   // No auth: a web page could otherwise pause a topic's delivery (PUT Enabled=false) through the browser.
@@ -64,7 +84,9 @@ export async function startLambdaEmulator(options: {
     refusingWebPages((req, res) => {
       readBody(req).then(
         (body) =>
-          answer(req, body, mappings, { enabled, modifiedAtMs }, setEnabled).then((out) => send(res, out)),
+          answer(req, body, mappings, { enabled, modifiedAtMs, switching }, setEnabled).then((out) =>
+            send(res, out),
+          ),
         () => req.socket.destroy(),
       );
     }),
@@ -92,10 +114,11 @@ interface Answer {
   readonly errorType?: string;
 }
 
-/** Each mapping's Enabled and LastModified (ms), as the emulator keeps them. */
+/** Each mapping's Enabled and LastModified (ms), and which are still switching, as the emulator keeps them. */
 interface MappingStates {
   readonly enabled: ReadonlyMap<string, boolean>;
   readonly modifiedAtMs: ReadonlyMap<string, number>;
+  readonly switching: ReadonlySet<string>;
 }
 
 async function answer(
@@ -103,7 +126,7 @@ async function answer(
   body: string,
   mappings: ReadonlyMap<string, LocalMapping>,
   states: MappingStates,
-  setEnabled: (mapping: LocalMapping, value: boolean) => Promise<void>,
+  setEnabled: (mapping: LocalMapping, value: boolean) => void,
 ): Promise<Answer> {
   const uuid = PATH.exec(req.url ?? "")?.[1];
   if (!uuid) return lambdaError(404, "ResourceNotFoundException", "unknown operation");
@@ -122,12 +145,23 @@ async function answer(
   if (input.Enabled !== undefined && typeof input.Enabled !== "boolean") {
     return lambdaError(400, "InvalidParameterValueException", "Enabled must be a boolean");
   }
-  if (typeof input.Enabled === "boolean") await setEnabled(mapping, input.Enabled);
-  // AWS answers 202 with the configuration; the change is applied before we answer, so the state is final.
+  if (typeof input.Enabled === "boolean") {
+    if (states.switching.has(mapping.uuid)) {
+      return lambdaError(
+        400,
+        "ResourceInUseException",
+        "Cannot update the event source mapping because it is in use: a previous update is still in progress.",
+      );
+    }
+    if (input.Enabled !== (states.enabled.get(mapping.uuid) !== false)) setEnabled(mapping, input.Enabled);
+  }
+  // AWS answers 202 with the configuration: a switch just started reads Disabling / Enabling.
   return { status: 202, body: configuration(mapping, states) };
 }
 
-function configuration(mapping: LocalMapping, { enabled, modifiedAtMs }: MappingStates) {
+function configuration(mapping: LocalMapping, { enabled, modifiedAtMs, switching }: MappingStates) {
+  const on = enabled.get(mapping.uuid) !== false;
+  const settled = on ? "Enabled" : "Disabled";
   return {
     UUID: mapping.uuid,
     FunctionArn: mapping.functionArn,
@@ -136,7 +170,7 @@ function configuration(mapping: LocalMapping, { enabled, modifiedAtMs }: Mapping
     ...(mapping.maximumBatchingWindowSeconds !== undefined
       ? { MaximumBatchingWindowInSeconds: mapping.maximumBatchingWindowSeconds }
       : {}),
-    State: enabled.get(mapping.uuid) === false ? "Disabled" : "Enabled",
+    State: switching.has(mapping.uuid) ? (on ? "Enabling" : "Disabling") : settled,
     LastModified: (modifiedAtMs.get(mapping.uuid) ?? Date.now()) / 1000,
   };
 }

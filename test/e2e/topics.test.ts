@@ -110,6 +110,45 @@ describe("pause and resume a topic", () => {
     ).rejects.toMatchObject({ name: "ResourceNotFoundException" });
     lambda.destroy();
   });
+
+  it("while the pause still waits for a delivery under way, a second pause is a 200 and a resume a 503 that changes nothing; then it goes through", async () => {
+    // Prepare: a delivery under way, its receiver holding the answer; the pause waits for that batch (Disabling)
+    const hold = `pause-${randomUUID()}`;
+    const added = await h.api("POST", "/v1/tasks", {
+      topic: "demo",
+      delay_seconds: 0,
+      content: { order_id: orderId() },
+      callback: { url: `${h.receiver.url}/held/${hold}/topics` },
+    });
+    expect(added.status, added.text).toBe(201);
+    await h.receiver.waitFor((all) => all.some((r) => r.path.startsWith(`/held/${hold}/`)));
+    const paused = await h.api("POST", "/v1/topics/demo/pause");
+
+    // Act
+    const pausedAgain = await h.api("POST", "/v1/topics/demo/pause");
+    const tooSoon = await h.api("POST", "/v1/topics/demo/resume");
+    const meanwhile = topicViewSchema.parse((await h.api("GET", "/v1/topics/demo")).json);
+    h.receiver.fix(hold);
+    let resumed = await h.api("POST", "/v1/topics/demo/resume");
+    while (resumed.status === 503) {
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      resumed = await h.api("POST", "/v1/topics/demo/resume");
+    }
+
+    // Assess: Lambda refuses an update while the previous one is applied (ResourceInUseException)
+    expect(paused.status, paused.text).toBe(200);
+    // A second pause meets the first still being applied, which already takes the mapping where it asks
+    expect(pausedAgain.status, pausedAgain.text).toBe(200);
+    expect(topicPauseResponseSchema.parse(pausedAgain.json)).toEqual({ topic: "demo", paused: true });
+    expect(tooSoon.status, tooSoon.text).toBe(503);
+    expect(tooSoon.json.error?.code).toBe("service_unavailable");
+    expect(tooSoon.headers.get("retry-after")).toBe("5");
+    expect(meanwhile.paused).toBe(true);
+    expect(resumed.status, resumed.text).toBe(200);
+    expect(topicPauseResponseSchema.parse(resumed.json)).toEqual({ topic: "demo", paused: false });
+    const task = await h.waitForStatus(String(added.json.task_id), ["delivered"]);
+    expect(task).toMatchObject({ status: "delivered", attempts: 1 });
+  });
 });
 
 describe("pause, show and resume a topic through the typed client", () => {

@@ -29,7 +29,8 @@ export interface CallbackReceiverOptions {
  * A real HTTP callback receiver, on loopback unless told otherwise. Paths choose the behaviour:
  * `/ok/...` answers 200; `/fail/...` answers 500 forever; `/flaky/<n>/...` answers 503 to the first n attempts
  * of each task, then 200; `/slow/<ms>/...` answers 200 after holding the request for that long;
- * `/until-fixed/<name>/...` answers 500 until the test calls `fix(name)` (a receiver that is repaired), then 200.
+ * `/until-fixed/<name>/...` answers 500 until the test calls `fix(name)` (a receiver that is repaired), then 200;
+ * `/held/<name>/...` holds each request until the test calls `fix(name)`, then answers 200 (a delivery kept under way).
  */
 export async function startCallbackReceiver(options: CallbackReceiverOptions = {}): Promise<{
   readonly url: string;
@@ -40,6 +41,7 @@ export async function startCallbackReceiver(options: CallbackReceiverOptions = {
   stop(): Promise<void>;
 }> {
   const fixed = new Set<string>();
+  const held = new Map<string, (() => void)[]>();
   const received: ReceivedCallback[] = [];
   const attemptsByTask = new Map<string, number>();
   const waiters = new Set<() => void>();
@@ -79,8 +81,13 @@ export async function startCallbackReceiver(options: CallbackReceiverOptions = {
         res.writeHead(status, { "content-type": "text/plain" }).end(status === 200 ? "ok" : "nope");
         for (const wake of waiters) wake();
       };
+      const hold = /^\/held\/([^/]+)/.exec(path)?.[1];
       if (slow) setTimeout(answer, Number(slow[1]));
-      else answer();
+      else if (hold !== undefined && !fixed.has(hold)) {
+        held.set(hold, [...(held.get(hold) ?? []), answer]);
+        // A held request is seen (waitFor) on arrival: its answer waits for the test.
+        for (const wake of waiters) wake();
+      } else answer();
     });
   });
   const listenHost = options.listenHost ?? "127.0.0.1";
@@ -98,6 +105,8 @@ export async function startCallbackReceiver(options: CallbackReceiverOptions = {
     forTask: (taskId) => received.filter((r) => r.headers["webhook-id"] === taskId),
     fix: (name) => {
       fixed.add(name);
+      for (const answer of held.get(name) ?? []) answer();
+      held.delete(name);
     },
     waitFor: (predicate, timeoutMs = options.defaultTimeoutMs ?? 20_000) =>
       new Promise<void>((resolve, reject) => {

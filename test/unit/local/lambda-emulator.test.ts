@@ -127,7 +127,7 @@ describe("local Lambda event-source-mapping API", () => {
     expect(mapping.calls).toEqual([]);
   });
 
-  it("UpdateEventSourceMapping Enabled false/true pauses and resumes the runner and answers the new state", async () => {
+  it("UpdateEventSourceMapping Enabled false/true pauses and resumes the runner, answers the state it starts, then reads the settled one", async () => {
     const { emulator, lambda } = await started();
     const mapping = recordingMapping();
     await emulator.register(mapping);
@@ -139,12 +139,61 @@ describe("local Lambda event-source-mapping API", () => {
     const enabled = await lambda.send(
       new UpdateEventSourceMappingCommand({ UUID: mapping.uuid, Enabled: true }),
     );
+    const readAgain = await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping.uuid }));
 
-    expect(disabled.State).toBe("Disabled");
+    expect(disabled.State).toBe("Disabling");
     expect(read.State).toBe("Disabled");
-    expect(enabled.State).toBe("Enabled");
+    expect(enabled.State).toBe("Enabling");
+    expect(readAgain.State).toBe("Enabled");
     expect(mapping.calls).toEqual(["pause", "resume"]);
     expect(emulator.isEnabled(mapping.uuid)).toBe(true);
+  });
+
+  it("a pause answers Disabling at once and refuses another update (ResourceInUseException) until its batches finish", async () => {
+    // Prepare: a batch in flight, which the pause waits for (sqs-event-source.ts's pause)
+    const { emulator, lambda } = await started();
+    const calls: string[] = [];
+    let finishBatch = () => {};
+    const batchDone = new Promise<void>((resolve) => {
+      finishBatch = resolve;
+    });
+    const mapping = {
+      ...recordingMapping(),
+      calls,
+      pause: async () => {
+        calls.push("pause");
+        await batchDone;
+      },
+      resume: () => {
+        calls.push("resume");
+      },
+    };
+    await emulator.register(mapping);
+
+    // Act
+    const pausing = lambda.send(new UpdateEventSourceMappingCommand({ UUID: mapping.uuid, Enabled: false }));
+    await vi.waitFor(() => expect(calls).toEqual(["pause"]));
+    const whilePausing = await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping.uuid }));
+    const resuming = await lambda
+      .send(new UpdateEventSourceMappingCommand({ UUID: mapping.uuid, Enabled: true }))
+      .catch((error: unknown) => error);
+    finishBatch();
+    const answered = await pausing;
+    await vi.waitFor(async () =>
+      expect((await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping.uuid }))).State).toBe(
+        "Disabled",
+      ),
+    );
+
+    // Assess
+    expect(whilePausing.State).toBe("Disabling");
+    expect(resuming).toMatchObject({
+      name: "ResourceInUseException",
+      $metadata: { httpStatusCode: 400 },
+    });
+    expect(answered.State).toBe("Disabling");
+    expect(calls).toEqual(["pause"]);
+    expect(emulator.isEnabled(mapping.uuid)).toBe(false);
   });
 
   it("reports LastModified as the time of the mapping's last switch (registration before any), not of the read", async () => {
@@ -169,6 +218,32 @@ describe("local Lambda event-source-mapping API", () => {
     // Assess: what the sweeper's settings hold reads to tell a just-resumed topic (settings-hold.ts)
     expect(before.LastModified?.getTime()).toBe(registeredAt);
     expect(after.LastModified?.getTime()).toBe(switchedAt);
+  });
+
+  it("moves LastModified again when a pause settles: its state changed", async () => {
+    // Prepare: a pause that waits for a batch in flight; only Date is faked
+    vi.useFakeTimers({ toFake: ["Date"] });
+    const switchedAt = Date.parse("2026-12-02T10:00:00.000Z");
+    vi.setSystemTime(switchedAt);
+    const { emulator, lambda } = await started();
+    let finishBatch = () => {};
+    const batchDone = new Promise<void>((resolve) => {
+      finishBatch = resolve;
+    });
+    const mapping = { ...recordingMapping(), pause: () => batchDone };
+    await emulator.register(mapping);
+    await lambda.send(new UpdateEventSourceMappingCommand({ UUID: mapping.uuid, Enabled: false }));
+
+    // Act
+    vi.setSystemTime(switchedAt + 20_000);
+    finishBatch();
+    await batchDone;
+    const settled = await lambda.send(new GetEventSourceMappingCommand({ UUID: mapping.uuid }));
+
+    // Assess: "the date that the event source mapping was last updated or that its state changed"
+    // (https://docs.aws.amazon.com/lambda/latest/api/API_GetEventSourceMapping.html)
+    expect(settled.State).toBe("Disabled");
+    expect(settled.LastModified?.getTime()).toBe(switchedAt + 20_000);
   });
 
   it("answers ResourceNotFoundException for an unknown UUID, to Get and Update alike", async () => {

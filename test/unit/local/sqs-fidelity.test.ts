@@ -3,8 +3,10 @@ import {
   ChangeMessageVisibilityBatchCommand,
   ChangeMessageVisibilityCommand,
   CreateQueueCommand,
+  DeleteMessageBatchCommand,
   DeleteMessageCommand,
   GetQueueAttributesCommand,
+  type Message,
   PurgeQueueCommand,
   ReceiveMessageCommand,
   SendMessageBatchCommand,
@@ -343,6 +345,123 @@ describe("a received message's visibility, as SQS bounds it", () => {
       await expect(sending).rejects.toMatchObject({ name: expect.stringMatching(new RegExp(`${code}$`)) });
     },
   );
+});
+
+describe("a FIFO receipt handle once its visibility timeout has passed", () => {
+  /**
+   * "The receipt handle expires after the visibility timeout period … the message returns to the queue" (FIFO: a
+   * DeleteMessage with it answers InvalidParameterValue "The receipt handle has expired"; only a standard queue may
+   * still take an old one), https://repost.aws/knowledge-center/sqs-receipt-handle-error. fauxqs moves a message
+   * back only on its next receive (or a waiting long poll's tick), and until then took the expired handle (and
+   * deleted the message). Once moved back, a delete with the old handle is answered successful and deletes nothing
+   * (not covered here: only the answer differs from SQS's).
+   */
+  async function receivedAndExpired(
+    others: readonly string[] = [],
+  ): Promise<{ queueUrl: string; receiptHandle: string; live: Message[] }> {
+    const queueUrl = await fifoQueue();
+    await sendInOrder(queueUrl, "a", ["a1"]);
+    const [a1] = await receive(queueUrl);
+    // Received 20 s later, with 60 s of visibility: still in flight once a1's 30 s have passed.
+    vi.setSystemTime(Date.now() + 20_000);
+    const live: Message[] = [];
+    for (const group of others) {
+      await sendInOrder(queueUrl, group, [`${group}1`]);
+      const { Messages } = await sqs.send(
+        new ReceiveMessageCommand({ QueueUrl: queueUrl, MaxNumberOfMessages: 1, VisibilityTimeout: 60 }),
+      );
+      live.push(...(Messages ?? []));
+    }
+    // fauxqs reads its clock (Date.now) per call: passing the 30 s timeout needs no wait.
+    vi.setSystemTime(Date.now() + 11_000);
+    return { queueUrl, receiptHandle: a1?.ReceiptHandle as string, live };
+  }
+
+  beforeEach(() => {
+    vi.useFakeTimers({ toFake: ["Date"] });
+  });
+
+  afterEach(() => {
+    vi.useRealTimers();
+  });
+
+  it("refuses a delete with it, and the message comes back", async () => {
+    // Prepare
+    const { queueUrl, receiptHandle } = await receivedAndExpired();
+
+    // Act
+    const deleting = await sqs
+      .send(new DeleteMessageCommand({ QueueUrl: queueUrl, ReceiptHandle: receiptHandle }))
+      .catch((error: unknown) => error);
+    const again = await receive(queueUrl);
+
+    // Assess
+    expect(deleting).toMatchObject({
+      name: expect.stringMatching(/InvalidParameterValue$/),
+      message: expect.stringContaining("The receipt handle has expired"),
+    });
+    expect(again.map((m) => [m.Body, m.Attributes?.ApproximateReceiveCount])).toEqual([["a1", "2"]]);
+  });
+
+  it("fails only the batch entries whose handle has expired, deletes and changes the others", async () => {
+    // Prepare: a1's handle expired, b1 and c1 still in flight (no receive since a1's expiry: fauxqs not told)
+    const { queueUrl, receiptHandle: expired, live } = await receivedAndExpired(["b", "c"]);
+    const [b1, c1] = live;
+
+    // Act
+    const deleted = await sqs.send(
+      new DeleteMessageBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: [
+          { Id: "expired", ReceiptHandle: expired },
+          { Id: "live", ReceiptHandle: b1?.ReceiptHandle },
+        ],
+      }),
+    );
+    const changed = await sqs.send(
+      new ChangeMessageVisibilityBatchCommand({
+        QueueUrl: queueUrl,
+        Entries: [
+          { Id: "expired", ReceiptHandle: expired, VisibilityTimeout: 60 },
+          { Id: "live", ReceiptHandle: c1?.ReceiptHandle, VisibilityTimeout: 0 },
+        ],
+      }),
+    );
+    const again = await receive(queueUrl);
+
+    // Assess
+    const refusal = expect.objectContaining({
+      Id: "expired",
+      Code: "InvalidParameterValue",
+      SenderFault: true,
+      Message: expect.stringContaining("The receipt handle has expired"),
+    });
+    expect(deleted.Successful).toEqual([{ Id: "live" }]);
+    expect(deleted.Failed).toEqual([refusal]);
+    expect(changed.Successful).toEqual([{ Id: "live" }]);
+    expect(changed.Failed).toEqual([refusal]);
+    expect(again.map((m) => m.Body).sort()).toEqual(["a1", "c1"]);
+  });
+
+  it("refuses a visibility change with it", async () => {
+    // Prepare
+    const { queueUrl, receiptHandle } = await receivedAndExpired();
+
+    // Act
+    const changing = await sqs
+      .send(
+        new ChangeMessageVisibilityCommand({
+          QueueUrl: queueUrl,
+          ReceiptHandle: receiptHandle,
+          VisibilityTimeout: 60,
+        }),
+      )
+      .catch((error: unknown) => error);
+
+    // Assess
+    expect(changing).toMatchObject({ name: expect.stringMatching(/InvalidParameterValue$/) });
+    expect((await receive(queueUrl)).map((m) => m.Body)).toEqual(["a1"]);
+  });
 });
 
 describe("a standard queue's delayed messages (local/aws/fauxqs-delays.ts keeps them in due-time order)", () => {
