@@ -10,7 +10,14 @@ import type { Authorizer } from "../client/auth.js";
 import { apiProxy } from "./api-proxy.js";
 import { cloudWatchMetricsSource } from "./cloudwatch-metrics.js";
 import type { ConsoleMetrics } from "./schemas.js";
-import { answerParserRefusals, consoleHandler, SECURITY_HEADERS, sendJson, targetParses } from "./server.js";
+import {
+  answerParserRefusals,
+  type ConsoleSources,
+  consoleHandler,
+  SECURITY_HEADERS,
+  sendJson,
+  targetParses,
+} from "./server.js";
 import { type ConsoleSession, consoleSession } from "./session-token.js";
 
 export interface ConsoleServerOptions {
@@ -22,6 +29,8 @@ export interface ConsoleServerOptions {
   readonly host?: string;
   readonly port: number;
   readonly log?: (line: string) => void;
+  /** Tests: where the page's counts come from instead of CloudWatch. */
+  readonly metrics?: ConsoleSources["metrics"];
 }
 
 export async function startConsoleServer(
@@ -31,13 +40,14 @@ export async function startConsoleServer(
     ? new CloudWatchClient(options.region ? { region: options.region } : {})
     : undefined;
   const metrics =
-    cloudwatch && options.metricsService
+    options.metrics ??
+    (cloudwatch && options.metricsService
       ? cloudWatchMetricsSource(cloudwatch, options.metricsService)
       : async (): Promise<ConsoleMetrics> => {
           throw new Error(
             "no metrics: start the console with --env NAME (or --metrics-service punctual-NAME)",
           );
-        };
+        });
   const serveConsole = consoleHandler({ sources: { metrics }, ...(options.log ? { log: options.log } : {}) });
   const proxy = apiProxy({ apiUrl: options.apiUrl, authorize: options.authorize });
   // Made once the port is known (its cookie's name holds it); the server answers nothing before.

@@ -7,21 +7,21 @@ import { useConfirm } from "./confirm.js";
 import { age, visible } from "./format.js";
 import { useLoad, useShowLine } from "./hooks.js";
 
-interface TopicsData {
-  readonly topics: readonly TopicView[];
-  readonly metrics: Readonly<Record<string, ConsoleMetrics | undefined>>;
-}
+type TopicsMetrics = Readonly<Record<string, ConsoleMetrics | undefined>>;
 
-async function loadTopics(minutes: number): Promise<TopicsData> {
-  const { topics } = await load("/v1/topics", topicListSchema);
+/**
+ * The window's counts per topic, loaded apart from the topics themselves: CloudWatch may take up to the console's
+ * 15 s limit (throttled, a far region), and the pause state and backlog must not wait for it.
+ */
+async function loadMetrics(topics: readonly string[], minutes: number): Promise<TopicsMetrics> {
   const metrics = await Promise.all(
-    topics.map((t) =>
-      call("GET", `/console/api/metrics?topic=${encodeURIComponent(t.topic)}&minutes=${minutes}`)
+    topics.map((topic) =>
+      call("GET", `/console/api/metrics?topic=${encodeURIComponent(topic)}&minutes=${minutes}`)
         .then((m) => consoleMetricsSchema.parse(m))
         .catch(() => undefined),
     ),
   );
-  return { topics, metrics: Object.fromEntries(topics.map((t, i) => [t.topic, metrics[i]])) };
+  return Object.fromEntries(topics.map((topic, i) => [topic, metrics[i]]));
 }
 
 /** Every topic: paused, backlog, dead letters, oldest waiting age, and the window's adds / deliveries / failures. */
@@ -30,7 +30,11 @@ export function TopicsPanel(props: {
   readonly selected: string | undefined;
   readonly onSelect: (topic: string) => void;
 }) {
-  const { data, error } = useLoad(() => loadTopics(props.minutes), [props.minutes]);
+  const { data, error } = useLoad(() => load("/v1/topics", topicListSchema), []);
+  const names = (data?.topics ?? []).map((t) => t.topic);
+  // A string, not the array: a dependency compared by identity would start a new load at every render.
+  const namesKey = JSON.stringify(names);
+  const { data: metrics } = useLoad(() => loadMetrics(names, props.minutes), [namesKey, props.minutes]);
   const [message, setMessage] = useState<string>();
   const toggle = useTopicToggle(setMessage);
   const first = data?.topics[0]?.topic;
@@ -49,7 +53,7 @@ export function TopicsPanel(props: {
             <TopicRow
               key={t.topic}
               topic={t}
-              metrics={data?.metrics[t.topic]}
+              metrics={metrics?.[t.topic]}
               selected={t.topic === props.selected}
               onSelect={props.onSelect}
               onToggle={toggle}
