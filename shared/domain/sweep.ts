@@ -67,7 +67,12 @@ export function sweepShardOf(taskId: string): number {
  */
 export const FIFO_DEDUPLICATION_WINDOW_MS = 5 * 60_000;
 
-/** EventBridge Scheduler fires a one-time schedule anywhere within 60 s after its time. */
+/**
+ * EventBridge Scheduler invokes with "60 second precision": a schedule set to run at 1:00 invokes its target between
+ * 1:00:00 and 1:00:59 (https://docs.aws.amazon.com/scheduler/latest/UserGuide/schedule-types.html). Read for an
+ * `at()` with seconds, it may fire before its second as well as after: never more than 60 s after it, the bound used
+ * here. An early fire is harmless: the timer message reaches the relay early, which holds or re-arms it until due.
+ */
 export const SCHEDULER_FIRING_WINDOW_SECONDS = 60;
 
 /**
