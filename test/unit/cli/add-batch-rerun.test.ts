@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -136,6 +137,23 @@ describe("tasks add-batch: a rerun file for items that may have been added", () 
     // Assess
     expect(run.code).toBe(3);
     expect(run.err).toMatch(/tasks add-batch --file .*tasks\.rerun-[^ ]+\.json/);
+  });
+
+  it("a rerun file whose path holds a space or a quote is named in the command so that, pasted into a shell, the command names that file", async () => {
+    // Prepare: an input in a directory named as a synced drive's often is
+    const dir = await mkdtemp(path.join(tmpdir(), "punctual OneDrive - it's "));
+    const file = path.join(dir, "tasks.json");
+    await writeFile(file, `{"tasks":[${task("Q-1")}]}`);
+
+    // Act
+    const run = await addBatch(file, handlerFetch(), answeredBusy, false);
+
+    // Assess: the words a POSIX shell makes of what follows `--file` are the rerun file's path, whole
+    const rerun = (await readdir(dir)).filter((name) => name.includes(".rerun-"));
+    expect(rerun).toHaveLength(1);
+    const given = /--file (.*) \(the tasks not added/.exec(run.err)?.[1] as string;
+    const shell = spawnSync("sh", ["-c", `printf '%s\\0' ${given}`], { encoding: "utf8" });
+    expect(shell.stdout.split("\0").slice(0, -1)).toEqual([path.join(dir, rerun[0] as string)]);
   });
 
   it("a rerun file that cannot be written (its name taken): the error gives each item not added its key, by its number", async () => {
