@@ -219,6 +219,9 @@ function withKeyToRerun(error: unknown, idempotencyKey: string): unknown {
   );
 }
 
+/** An add-batch stopped by Ctrl-C (or SIGTERM): exit 3, as for an answer lost, and its rerun file written. */
+const INTERRUPTED = "interrupted before every task was answered";
+
 /**
  * `tasks add-batch --file tasks.json` (POST /v1/tasks/batch): the file holds `{"tasks":[…]}` or the array itself,
  * up to 100 add bodies. Items without an `idempotency_key` get one per invocation, so the client's retries create
@@ -238,13 +241,20 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
       const global = command.optsWithGlobals<GlobalOptions>();
       const tasks = withItemKeys((await readBatchFile(options.file)).tasks);
       const client = await connect(global, io);
-      const answer = await client.addTasks({ tasks }).catch(async (error: unknown) => {
-        throw await withRerunFile(
-          error,
-          options.file,
-          tasks.map((task, index) => ({ index, task })),
-        );
-      });
+      // Ctrl-C while items are unanswered stops the requests, and the rerun file is written as for a lost answer:
+      // the keys this run made exist nowhere else.
+      const interrupt = new AbortController();
+      const release = io.onInterrupt?.(() => interrupt.abort(new Error(INTERRUPTED)));
+      const answer = await client
+        .addTasks({ tasks }, { signal: interrupt.signal })
+        .catch(async (error: unknown) => {
+          throw await withRerunFile(
+            error,
+            options.file,
+            tasks.map((task, index) => ({ index, task })),
+          );
+        })
+        .finally(() => release?.());
       if (global.json) io.out(jsonLine(answer));
       else printBatchResults(io, answer.results);
       // The exit code follows the results printed, not the answer's own `failed` count, which could disagree.
