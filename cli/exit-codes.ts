@@ -15,7 +15,8 @@ import { isPunctualError, RETRYABLE_STATUSES, UNSERVED_STATUSES } from "../clien
  *   A 3, or a 4 but for a 501 or 505 (nothing was done), may come after the request was applied: a create or a
  *   single replay (which the client never repeats) should be looked for before it is run again (docs/API.md, "Typed client and CLI"); a
  *   `tasks add` without a key says the key it sent, to run it again with (MayHaveBeenApplied, mayHaveBeenApplied),
- *   and `tasks add-batch` writes the items not added with their keys to a rerun file it names (cli/rerun-file.ts)
+ *   and `tasks add-batch` writes the items not added with their keys to a rerun file it names (cli/rerun-file.ts) —
+ *   also when Ctrl-C stops either while it is unanswered (CliIo.onInterrupt; a 3)
  *   141 the reader closed the pipe (`| head`): stopped quietly, as SIGPIPE stops a Unix tool (cli/bin/punctual.mjs)
  */
 export const EXIT = { ok: 0, usage: 1, refused: 2, failed: 3, unmended: 4 } as const;

@@ -9,12 +9,30 @@ export interface CliIo {
   readonly env: NodeJS.ProcessEnv;
   /** For tests; default globalThis.fetch. */
   readonly fetch?: typeof globalThis.fetch;
+  /**
+   * Takes the first Ctrl-C (or SIGTERM) for `stop` instead of ending the process there, for a command that must
+   * say what it sent before it stops (`tasks add-batch`'s rerun file); a second one ends it as usual. Returns the
+   * release of that hold. Absent: the signal ends the process.
+   */
+  readonly onInterrupt?: (stop: () => void) => () => void;
 }
 
 export const processIo: CliIo = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),
   env: process.env,
+  onInterrupt: (stop) => {
+    const signals = ["SIGINT", "SIGTERM"] as const;
+    const release = () => {
+      for (const signal of signals) process.off(signal, onSignal);
+    };
+    const onSignal = () => {
+      release();
+      stop();
+    };
+    for (const signal of signals) process.once(signal, onSignal);
+    return release;
+  },
 };
 
 /**

@@ -54,7 +54,7 @@ export async function withRerunFile(
   return new MayHaveBeenApplied(
     error,
     { file: rerun },
-    `some tasks may have been added: run again with tasks add-batch --file ${rerun} (the tasks not added, with the keys they were sent with: one already added is found, not added twice)`,
+    `some tasks may have been added: run again with tasks add-batch --file ${shellWord(rerun)} (the tasks not added, with the keys they were sent with: one already added is found, not added twice)`,
   );
 }
 
@@ -90,4 +90,13 @@ async function rerunPath(input: string): Promise<string> {
     () => false,
   );
   return path.join(regular ? dir : process.cwd(), `${regular ? name : "tasks"}.rerun-${stamp}.json`);
+}
+
+/**
+ * A path as one POSIX shell word, for a command a person pastes: a folder such as "OneDrive - Acme" split it into
+ * three arguments. Quoted only when it holds more than a plain path's characters; a `'` ends the quote and is escaped.
+ */
+function shellWord(text: string): string {
+  if (/^[\w./:@%+=,-]+$/.test(text)) return text;
+  return `'${text.replaceAll("'", `'\\''`)}'`;
 }

@@ -198,9 +198,18 @@ function addCommand(tasks: Command, io: CliIo): void {
       const body = await addTaskBody(options);
       const client = await connect(global, io);
       const idempotencyKey = options.idempotencyKey ?? randomUUID();
-      const added = await client.addTask(body, { idempotencyKey }).catch((error: unknown) => {
-        throw options.idempotencyKey === undefined ? withKeyToRerun(error, idempotencyKey) : error;
-      });
+      // A key of this run's own exists nowhere else: Ctrl-C while the add is unanswered says it, as a lost answer does.
+      const interrupt = new AbortController();
+      const release =
+        options.idempotencyKey === undefined
+          ? io.onInterrupt?.(() => interrupt.abort(new Error(INTERRUPTED_ADD)))
+          : undefined;
+      const added = await client
+        .addTask(body, { idempotencyKey, signal: interrupt.signal })
+        .catch((error: unknown) => {
+          throw options.idempotencyKey === undefined ? withKeyToRerun(error, idempotencyKey) : error;
+        })
+        .finally(() => release?.());
       printResult(io, global.json ?? false, added);
     });
 }
@@ -218,6 +227,11 @@ function withKeyToRerun(error: unknown, idempotencyKey: string): unknown {
     `the task may have been added: run again with --idempotency-key ${idempotencyKey} to find it, or add it once`,
   );
 }
+
+/** An add-batch stopped by Ctrl-C (or SIGTERM): exit 3, as for an answer lost, and its rerun file written. */
+const INTERRUPTED = "interrupted before every task was answered";
+/** A keyless `tasks add` stopped so: exit 3, and the key it sent named. */
+const INTERRUPTED_ADD = "interrupted before the task was answered";
 
 /**
  * `tasks add-batch --file tasks.json` (POST /v1/tasks/batch): the file holds `{"tasks":[…]}` or the array itself,
@@ -238,13 +252,20 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
       const global = command.optsWithGlobals<GlobalOptions>();
       const tasks = withItemKeys((await readBatchFile(options.file)).tasks);
       const client = await connect(global, io);
-      const answer = await client.addTasks({ tasks }).catch(async (error: unknown) => {
-        throw await withRerunFile(
-          error,
-          options.file,
-          tasks.map((task, index) => ({ index, task })),
-        );
-      });
+      // Ctrl-C while items are unanswered stops the requests, and the rerun file is written as for a lost answer:
+      // the keys this run made exist nowhere else.
+      const interrupt = new AbortController();
+      const release = io.onInterrupt?.(() => interrupt.abort(new Error(INTERRUPTED)));
+      const answer = await client
+        .addTasks({ tasks }, { signal: interrupt.signal })
+        .catch(async (error: unknown) => {
+          throw await withRerunFile(
+            error,
+            options.file,
+            tasks.map((task, index) => ({ index, task })),
+          );
+        })
+        .finally(() => release?.());
       if (global.json) io.out(jsonLine(answer));
       else printBatchResults(io, answer.results);
       // The exit code follows the results printed, not the answer's own `failed` count, which could disagree.

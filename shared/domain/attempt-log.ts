@@ -69,7 +69,8 @@ export function currentAttemptRecorded(task: Pick<TaskRecord, "attemptLog" | "at
  * the invocation ended or its step was given up after the start) may have sent nothing, or been answered 2xx, and
  * dead-lettering it would end `failed` a task its receiver got. It gets one more call, with the same `webhook-id`
  * (a duplicate, as a lost `delivered` write costs on any earlier attempt; docs/RELIABILITY.md) — once: past
- * `maxAttempts` a task is used up whatever its log says, so a task makes at most `maxAttempts` + 1 calls.
+ * `maxAttempts` a task is used up whatever its log says, so at most `maxAttempts` + 1 attempts are counted (a circuit's
+ * failed probe is a call whose attempt is given back).
  */
 export function attemptsUsedUp(
   task: Pick<TaskRecord, "status" | "attempts" | "attemptLog" | "attemptSeq">,

@@ -3,7 +3,7 @@ import { currentAttemptRecorded, deadLettersAtOnce } from "#shared/domain/attemp
 import { parseTaskId } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { replayLifeOf } from "#shared/domain/replay.js";
-import { UNFINISHED_STATUSES } from "#shared/domain/sweep.js";
+import { progressAtMs, UNFINISHED_STATUSES } from "#shared/domain/sweep.js";
 import { finishedExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { errorText } from "#shared/runtime/async.js";
 import { deadLetteringWriteId } from "../dead-letter.js";
@@ -131,6 +131,7 @@ function deadLetteringCutShort(
   task: TaskRecord,
   topic: NamedTopic,
   message: ReceivedPointer,
+  nowMs: number,
 ): "exhausted" | "refused" | "underWay" | false {
   const { deduplicationId } = message;
   const currentLife =
@@ -139,11 +140,20 @@ function deadLetteringCutShort(
   const maxAttempts = topic.config?.maxAttempts;
   const exhausted = maxAttempts !== undefined && task.attempts >= maxAttempts;
   if (!exhausted && !deadLettersAtOnce(task.lastError)) return false;
+  // Past maxAttempts (its one more call made: attemptsUsedUp) no call is made whatever the log says: deliver and the
+  // stall repair dead-letter it. Idle as long as the repair waits for a stalled head, that call is not under way.
+  const pastMax = maxAttempts !== undefined && task.attempts > maxAttempts;
+  if (pastMax && idle(task, topic, nowMs)) return "exhausted";
   // A start leaves the last attempt's error in place: a refused task whose record came back and started its next
   // attempt (the allow-list may have been widened since) still reads as refused while that attempt runs, and as
   // exhausted when that attempt is its last; marked `failed` then, the attempt's delivery would be refused.
   if (!currentAttemptRecorded(task)) return "underWay";
   return exhausted ? "exhausted" : "refused";
+}
+
+/** Idle as long as the stall repair waits before it takes a head for stalled (repair.ts, `exhaustedAndIdle`). */
+function idle(task: TaskRecord, topic: NamedTopic, nowMs: number): boolean {
+  return nowMs - progressAtMs(task) >= topic.stalledAfterMs;
 }
 
 /**
@@ -230,7 +240,7 @@ async function judge(
   try {
     const task = await deps.store.get(taskId);
     if (task && UNFINISHED_STATUSES.includes(task.status)) await deps.store.enterSweepIndex(taskId);
-    const cutShort = task && deadLetteringCutShort(task, topic, message);
+    const cutShort = task && deadLetteringCutShort(task, topic, message, (deps.clock ?? Date.now)());
     // An attempt under way after the dead-lettering keeps the message (that attempt, dead-lettering too, sends under
     // the same deduplication id: within 5 minutes SQS drops it) and is left to record its own outcome.
     if (cutShort === "exhausted" || (cutShort === "refused" && !maySettle(deps, task as TaskRecord))) {

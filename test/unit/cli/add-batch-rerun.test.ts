@@ -1,3 +1,4 @@
+import { spawnSync } from "node:child_process";
 import { mkdtemp, readdir, readFile, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
@@ -136,6 +137,79 @@ describe("tasks add-batch: a rerun file for items that may have been added", () 
     // Assess
     expect(run.code).toBe(3);
     expect(run.err).toMatch(/tasks add-batch --file .*tasks\.rerun-[^ ]+\.json/);
+  });
+
+  it("a rerun file whose path holds a space or a quote is named in the command so that, pasted into a shell, the command names that file", async () => {
+    // Prepare: an input in a directory named as a synced drive's often is
+    const dir = await mkdtemp(path.join(tmpdir(), "punctual OneDrive - it's "));
+    const file = path.join(dir, "tasks.json");
+    await writeFile(file, `{"tasks":[${task("Q-1")}]}`);
+
+    // Act
+    const run = await addBatch(file, handlerFetch(), answeredBusy, false);
+
+    // Assess: the words a POSIX shell makes of what follows `--file` are the rerun file's path, whole
+    const rerun = (await readdir(dir)).filter((name) => name.includes(".rerun-"));
+    expect(rerun).toHaveLength(1);
+    const given = /--file (.*) \(the tasks not added/.exec(run.err)?.[1] as string;
+    const shell = spawnSync("sh", ["-c", `printf '%s\\0' ${given}`], { encoding: "utf8" });
+    expect(shell.stdout.split("\0").slice(0, -1)).toEqual([path.join(dir, rerun[0] as string)]);
+  });
+
+  it("a batch stopped by Ctrl-C while its request is unanswered (the API added it): exit 3 and a rerun file with every item and its key; running it finds them (200), nothing added twice", async () => {
+    // Prepare: the API adds the batch and then holds its answer, and the user presses Ctrl-C — which ends the
+    // process there and then unless the command took the interrupt
+    const file = await inputFile([task("I-1"), task("I-2")]);
+    const api = handlerFetch();
+    let interrupt: (() => void) | undefined;
+    let killed = false;
+    const teardown = new AbortController();
+    const heldAfterAdding: Via = (f) => async (input, init) => {
+      await (await f(input, init)).text();
+      if (interrupt) interrupt();
+      else killed = true;
+      const signals = [init?.signal, teardown.signal].filter((s): s is AbortSignal => s != null);
+      return new Promise<Response>((_, reject) => {
+        const gone = AbortSignal.any(signals);
+        if (gone.aborted) reject(gone.reason);
+        gone.addEventListener("abort", () => reject(gone.reason), { once: true });
+      });
+    };
+    const err: string[] = [];
+    const io = {
+      out: () => {},
+      err: (t: string) => void err.push(t),
+      env: {},
+      fetch: heldAfterAdding(api.fetch),
+      onInterrupt: (stop: () => void) => {
+        interrupt = stop;
+        return () => {
+          interrupt = undefined;
+        };
+      },
+    };
+    const argv = ["--api", "http://127.0.0.1:3000", "--json", "tasks", "add-batch", "--file", file];
+
+    // Act
+    const run = main(argv, io);
+    const code = await Promise.race([run, vi.waitUntil(() => killed).then(() => "killed" as const)]);
+    teardown.abort(new Error("test over"));
+    await run;
+    const rerun = (await readdir(path.dirname(file))).filter((name) => name.includes(".rerun-"));
+    const second =
+      rerun.length === 1 ? await addBatch(path.join(path.dirname(file), rerun[0] as string), api) : undefined;
+
+    // Assess
+    expect(code).toBe(3);
+    expect(rerun).toHaveLength(1);
+    expect((JSON.parse(err.join("")) as { retry?: { file?: string } }).retry?.file).toBe(
+      path.join(path.dirname(file), rerun[0] as string),
+    );
+    expect(second?.code, second?.err).toBe(0);
+    expect(
+      (JSON.parse(second?.out ?? "{}") as { results: { status: number }[] }).results.map((r) => r.status),
+    ).toEqual([200, 200]);
+    expect(api.store.tasks.size).toBe(2);
   });
 
   it("a rerun file that cannot be written (its name taken): the error gives each item not added its key, by its number", async () => {

@@ -50,6 +50,50 @@ describe("tasks add that fails after tries that may have added the task", () => 
     expect(result.err).toContain(`--idempotency-key ${result.keys[0]}`);
   });
 
+  it("Ctrl-C while the add is unanswered: exit 3, and the error names the key it sent (a second run would make another)", async () => {
+    // Prepare: the request hangs and the user presses Ctrl-C — which ends the process there and then unless the
+    // command took the interrupt
+    const keys: string[] = [];
+    let interrupt: (() => void) | undefined;
+    let killed = false;
+    const teardown = new AbortController();
+    const fetch: typeof globalThis.fetch = async (_input, init) => {
+      keys.push(((init?.headers ?? {}) as Record<string, string>)["idempotency-key"] as string);
+      if (interrupt) interrupt();
+      else killed = true;
+      const gone = AbortSignal.any(
+        [init?.signal, teardown.signal].filter((s): s is AbortSignal => s != null),
+      );
+      return new Promise<Response>((_, reject) => {
+        if (gone.aborted) reject(gone.reason);
+        gone.addEventListener("abort", () => reject(gone.reason), { once: true });
+      });
+    };
+    const err: string[] = [];
+    const io = {
+      out: () => {},
+      err: (t: string) => void err.push(t),
+      env: {},
+      fetch,
+      onInterrupt: (stop: () => void) => {
+        interrupt = stop;
+        return () => {
+          interrupt = undefined;
+        };
+      },
+    };
+
+    // Act
+    const running = main(["--api", "http://127.0.0.1:3000", "--json", ...add], io);
+    const code = await Promise.race([running, vi.waitUntil(() => killed).then(() => "killed" as const)]);
+    teardown.abort(new Error("test over"));
+    await running;
+
+    // Assess
+    expect(code).toBe(3);
+    expect(JSON.parse(err.join(""))).toMatchObject({ retry: { idempotency_key: keys[0] } });
+  });
+
   it("--json: the key is in the error document, beside the error", async () => {
     // Act
     const result = await run(["--json", ...add], unavailable);

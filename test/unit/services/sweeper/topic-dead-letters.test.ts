@@ -310,6 +310,47 @@ describe("reconcileTopicDeadLetters", () => {
     expect(counters).toMatchObject({ deadLettered: 0, pointersResolved: 0 });
   });
 
+  it("finishes the cut-short dead-lettering of a task past maxAttempts whose one more call's outcome was lost, once idle: deliver and the stall repair dead-letter it without a call, so no attempt is under way", async () => {
+    // Prepare: attempts 1 and 2 failed; attempt 3's outcome was lost (its `delivered` write), so it got one more
+    // call (attempt 4), whose outcome was lost too; deliver's record then dead-lettered it (DLQ send made, `failed`
+    // never written). An hour on, nothing holds an attempt of it.
+    const { store, task, queue, pass, deps } = await cutShort("p", ["HTTP 500", "HTTP 500"]);
+    await store.startAttempt(task.taskId, T0 + 10);
+    await store.startAttempt(task.taskId, T0 + 20);
+    Object.assign(deps.topics.demo as object, { stalledAfterMs: 600_000 });
+    Object.assign(deps, { clock: () => T0 + 3_600_000 });
+
+    // Act
+    const counters = await pass();
+
+    // Assess: `failed`, as deliver would write it, and its one message kept: a record back after SQS's 5 minutes
+    // finds it final and sends no second one
+    expect(store.tasks.get(task.taskId)).toMatchObject({ status: "failed", attempts: 4 });
+    expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
+    expect(counters).toMatchObject({ deadLettered: 1, failures: 0 });
+  });
+
+  it("leaves a task past maxAttempts whose one more call is under way (not idle) to that call: not `failed` under it", async () => {
+    // Prepare: attempt 2 refused by policy (dead-lettered at once, `failed` never written); attempt 3 started and its
+    // outcome lost, so its one more call (attempt 4) has just started
+    const refused = "destination refused by policy: host not in allowedCallbackHosts";
+    const { store, task, queue, pass, deps } = await cutShort("q", ["HTTP 500", refused]);
+    await store.startAttempt(task.taskId, T0 + 10);
+    await store.startAttempt(task.taskId, T0 + 20);
+    Object.assign(deps.topics.demo as object, { stalledAfterMs: 600_000 });
+    Object.assign(deps, { clock: () => T0 + 30_000, settingsSettleMs: 0 });
+    const inFlight = structuredClone(store.tasks.get(task.taskId));
+
+    // Act
+    const counters = await pass();
+
+    // Assess
+    expect(inFlight).toMatchObject({ status: "delivering", attempts: 4 });
+    expect(store.tasks.get(task.taskId)).toEqual(inFlight);
+    expect(queue.messages.map((m) => m.deduplicationId)).toEqual([task.taskId]);
+    expect(counters).toMatchObject({ deadLettered: 0 });
+  });
+
   it("leaves a refused task accepted within the settings' propagation time to deliver: its refusal may be one that waits for the settings to settle", async () => {
     // Prepare
     const refused = "destination refused by policy: host not in allowedCallbackHosts";
