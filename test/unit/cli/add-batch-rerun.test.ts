@@ -6,6 +6,19 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { main } from "../../../cli/main.js";
 import { handlerFetch, loadAddHandlers } from "../client/handler-fetch.js";
 
+/** Writes of a rerun file fail while `fail` is set (ENOSPC), as on a full disk; every other write is made. */
+const rerunWrites = vi.hoisted(() => ({ fail: false }));
+vi.mock("node:fs/promises", async (importOriginal) => {
+  const fs = await importOriginal<typeof import("node:fs/promises")>();
+  const writeFile: typeof fs.writeFile = async (target, ...rest) => {
+    if (rerunWrites.fail && String(target).includes(".rerun-")) {
+      throw Object.assign(new Error("ENOSPC: no space left on device"), { code: "ENOSPC" });
+    }
+    return fs.writeFile(target, ...rest);
+  };
+  return { ...fs, writeFile, default: { ...fs, writeFile } };
+});
+
 // The client's backoff between tries passes at once: what is sent and written is the point here, not the waiting.
 vi.mock("node:timers/promises", async (importOriginal) => ({
   ...(await importOriginal<typeof import("node:timers/promises")>()),
@@ -212,14 +225,15 @@ describe("tasks add-batch: a rerun file for items that may have been added", () 
     expect(api.store.tasks.size).toBe(2);
   });
 
-  it("a rerun file that cannot be written (its name taken): the error gives each item not added its key, by its number", async () => {
-    // Prepare: the clock stands still, so the rerun file's name is known, and a file already has it
+  it("a rerun file that cannot be written (a full or read-only disk): the error gives each item not added its key, by its number", async () => {
+    // Prepare: writing the rerun file fails (root may write anywhere: a read-only directory cannot show it here)
     const file = await inputFile([task("E-1"), task("E-2", ',"idempotency_key":"mine-2"')]);
-    vi.useFakeTimers({ toFake: ["Date"], now: new Date("2026-12-04T21:00:00.000Z") });
-    await writeFile(path.join(path.dirname(file), "tasks.rerun-20261204T210000000Z.json"), "taken");
+    rerunWrites.fail = true;
 
     // Act
-    const run = await addBatch(file, handlerFetch(), answeredBusy).finally(() => vi.useRealTimers());
+    const run = await addBatch(file, handlerFetch(), answeredBusy).finally(() => {
+      rerunWrites.fail = false;
+    });
 
     // Assess
     expect(run.code).toBe(3);
