@@ -2020,7 +2020,10 @@ export class DynamoTaskStore
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
-          FilterExpression: `#status IN (${names.join(", ")}) OR (#status = :rescheduled AND attribute_exists(#shard))`,
+          // Not a fan-out parent: `scheduled` for good (only its copies, in their own lanes, are delivered), it
+          // shares its group's partition with plain tasks once the topic's subscribers change, and counted in
+          // `limit` a run of them filled every read, so a plain task behind them was never repaired.
+          FilterExpression: `(#status IN (${names.join(", ")}) OR (#status = :rescheduled AND attribute_exists(#shard))) AND attribute_not_exists(fanOut)`,
           // Every attribute but the content (TaskSummary): the sweeper holds up to 8 groups' reads at once.
           ProjectionExpression: summary.expression,
           ExpressionAttributeNames: {

@@ -464,7 +464,8 @@ export interface TaskStore extends DestinationStore {
    * before its successor was settled, for the sweeper to finish). With `limit`, only the first `limit` of them;
    * with `maxScanned`, the read stops after that many of the group's items (finished ones included, which the
    * read passes over) and `complete` is false when it stopped before `toMs` (what it found is then the group's
-   * first unfinished tasks from `fromMs`, in order). Without their content (`TaskSummary`).
+   * first unfinished tasks from `fromMs`, in order). Without their content (`TaskSummary`), and without fan-out
+   * parents (never delivered themselves, they stay `scheduled`).
    */
   listUnfinishedInGroup(
     pk: string,

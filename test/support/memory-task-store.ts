@@ -529,7 +529,9 @@ export class MemoryTaskStore implements TaskStore {
     this.groupItemsScanned.push(scanned.length);
     const tasks = scanned
       .filter(
-        (t) => !TERMINAL_STATUSES.has(t.status) || (t.status === "rescheduled" && t.sweepShard !== undefined),
+        (t) =>
+          t.fanOut === undefined &&
+          (!TERMINAL_STATUSES.has(t.status) || (t.status === "rescheduled" && t.sweepShard !== undefined)),
       )
       .slice(0, limit)
       // As DynamoDB's projection: no content.

@@ -249,3 +249,30 @@ describe("a group read passes over a bounded number of finished tasks (`groupIte
     expect(Math.max(...sim.store.groupItemsScanned)).toBeLessThanOrEqual(10_000);
   });
 });
+
+describe("fan-out parents in a group's partition (the topic's subscribers changed with tasks of both kinds pending)", () => {
+  it("do not fill the group's read: a plain task behind more parents than `resendPerGroup` is still repaired", async () => {
+    // Prepare: four parents (each `scheduled` for good: never delivered itself, only its copies in their lanes),
+    // then a plain task of the same group whose timer was lost; three tasks read per run
+    const sim = simulate({ limits: { resendPerGroup: 3 } });
+    const link = { subscriber: "audit", taskId: "demo.x.0.y", url: "https://audit.example/hook" };
+    for (let i = 0; i < 4; i++) {
+      const parent = makeTask({ group: "mixed", dueAtMs: T0 + i, acceptedAtMs: T0, fanOut: [link] });
+      await sim.store.putNew(parent, { sweepIndex: false });
+    }
+    const plain = makeTask({ group: "mixed", dueAtMs: T0 + 10, acceptedAtMs: T0 });
+    await sim.put(plain);
+    sim.advance(sim.graceMs + MINUTE);
+
+    // Act: a few runs a minute apart
+    for (let run = 0; run < 3; run++) {
+      await sim.sweep();
+      await sim.runDeliver();
+      sim.advance(MINUTE);
+    }
+
+    // Assess: the plain task reached its queue and was delivered; no parent was ever sent
+    expect(sim.delivered()).toEqual([plain.taskId]);
+    expect(sim.fifo.calls.flatMap((c) => c.taskIds)).toEqual([plain.taskId]);
+  });
+});
