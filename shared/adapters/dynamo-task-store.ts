@@ -2058,6 +2058,8 @@ export class DynamoTaskStore
   ): Promise<{ items: GroupItemStatus[]; complete: boolean }> {
     const items: GroupItemStatus[] = [];
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
+    // Items read, parents included: the filter drops them after the Limit counted them.
+    let scanned = 0;
     do {
       const out: QueryCommandOutput = await this.client.send(
         new QueryCommand({
@@ -2066,16 +2068,19 @@ export class DynamoTaskStore
           ExpressionAttributeValues: toWire(groupRange(pk, fromMs, toMs)),
           // Only what tells an unfinished task (DynamoDB still reads whole items: the Limit bounds that).
           ProjectionExpression: `taskId, dueAtMs, #status, ${SWEEP_SHARD_ATTRIBUTE}`,
+          // Not a fan-out parent: `scheduled` for good, it read as an unfinished task and left the group waiting.
+          FilterExpression: "attribute_not_exists(fanOut)",
           ExpressionAttributeNames: { "#status": "status" },
           ScanIndexForward: false,
           ConsistentRead: true,
-          Limit: maxItems - items.length,
+          Limit: maxItems - scanned,
           ExclusiveStartKey: startKey,
         }),
       );
       for (const item of out.Items ?? []) items.push(unmarshall(item) as GroupItemStatus);
+      scanned += out.ScannedCount ?? 0;
       startKey = out.LastEvaluatedKey;
-    } while (startKey && items.length < maxItems);
+    } while (startKey && scanned < maxItems);
     return { items, complete: startKey === undefined };
   }
 

@@ -879,6 +879,20 @@ describe("DynamoTaskStore against dynalite", () => {
     expect([read.tasks.map((t) => t.taskId), read.complete]).toEqual([[plain.taskId], true]);
   });
 
+  it("reads a group back latest first without its fan-out parents, which still count in what it reads", async () => {
+    const link = { subscriber: "audit", taskId: "demo.x.0.y", url: "https://audit.example/hook" };
+    const done = task({ group: "gs-fan", dueAtMs: NOW - 10_000, status: "delivered", attempts: 1 });
+    const parent = task({ group: "gs-fan", dueAtMs: NOW - 9_000, fanOut: [link] });
+    const plain = task({ group: "gs-fan", dueAtMs: NOW - 5_000 });
+    for (const t of [done, parent, plain]) await store.putNew(t, { sweepIndex: false });
+
+    const cut = await store.listGroupStatusesLatestFirst(plain.pk, NOW - 60_000, NOW, 2);
+    const whole = await store.listGroupStatusesLatestFirst(plain.pk, NOW - 60_000, NOW, 10);
+
+    expect([cut.items.map((i) => i.taskId), cut.complete]).toEqual([[plain.taskId], false]);
+    expect([whole.items.map((i) => i.taskId), whole.complete]).toEqual([[plain.taskId, done.taskId], true]);
+  });
+
   it("behaves like MemoryTaskStore over a mixed sequence of operations", async () => {
     const memory = new MemoryTaskStore();
     const script = async (s: TaskStore, t: TaskRecord[]) => {
