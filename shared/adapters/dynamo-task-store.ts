@@ -2020,7 +2020,10 @@ export class DynamoTaskStore
         new QueryCommand({
           TableName: this.table,
           KeyConditionExpression: "pk = :pk AND sk BETWEEN :from AND :to",
-          FilterExpression: `#status IN (${names.join(", ")}) OR (#status = :rescheduled AND attribute_exists(#shard))`,
+          // Not a fan-out parent: `scheduled` for good (only its copies, in their own lanes, are delivered), it
+          // shares its group's partition with plain tasks once the topic's subscribers change, and counted in
+          // `limit` a run of them filled every read, so a plain task behind them was never repaired.
+          FilterExpression: `(#status IN (${names.join(", ")}) OR (#status = :rescheduled AND attribute_exists(#shard))) AND attribute_not_exists(fanOut)`,
           // Every attribute but the content (TaskSummary): the sweeper holds up to 8 groups' reads at once.
           ProjectionExpression: summary.expression,
           ExpressionAttributeNames: {
@@ -2055,6 +2058,8 @@ export class DynamoTaskStore
   ): Promise<{ items: GroupItemStatus[]; complete: boolean }> {
     const items: GroupItemStatus[] = [];
     let startKey: QueryCommandOutput["LastEvaluatedKey"];
+    // Items read, parents included: the filter drops them after the Limit counted them.
+    let scanned = 0;
     do {
       const out: QueryCommandOutput = await this.client.send(
         new QueryCommand({
@@ -2063,16 +2068,19 @@ export class DynamoTaskStore
           ExpressionAttributeValues: toWire(groupRange(pk, fromMs, toMs)),
           // Only what tells an unfinished task (DynamoDB still reads whole items: the Limit bounds that).
           ProjectionExpression: `taskId, dueAtMs, #status, ${SWEEP_SHARD_ATTRIBUTE}`,
+          // Not a fan-out parent: `scheduled` for good, it read as an unfinished task and left the group waiting.
+          FilterExpression: "attribute_not_exists(fanOut)",
           ExpressionAttributeNames: { "#status": "status" },
           ScanIndexForward: false,
           ConsistentRead: true,
-          Limit: maxItems - items.length,
+          Limit: maxItems - scanned,
           ExclusiveStartKey: startKey,
         }),
       );
       for (const item of out.Items ?? []) items.push(unmarshall(item) as GroupItemStatus);
+      scanned += out.ScannedCount ?? 0;
       startKey = out.LastEvaluatedKey;
-    } while (startKey && items.length < maxItems);
+    } while (startKey && scanned < maxItems);
     return { items, complete: startKey === undefined };
   }
 

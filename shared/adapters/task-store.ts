@@ -464,7 +464,8 @@ export interface TaskStore extends DestinationStore {
    * before its successor was settled, for the sweeper to finish). With `limit`, only the first `limit` of them;
    * with `maxScanned`, the read stops after that many of the group's items (finished ones included, which the
    * read passes over) and `complete` is false when it stopped before `toMs` (what it found is then the group's
-   * first unfinished tasks from `fromMs`, in order). Without their content (`TaskSummary`).
+   * first unfinished tasks from `fromMs`, in order). Without their content (`TaskSummary`), and without fan-out
+   * parents (never delivered themselves, they stay `scheduled`).
    */
   listUnfinishedInGroup(
     pk: string,
@@ -475,8 +476,9 @@ export interface TaskStore extends DestinationStore {
   ): Promise<{ tasks: TaskSummary[]; complete: boolean }>;
   /**
    * The status of a group's items with due time in [fromMs, toMs], latest first (the reverse of group order),
-   * strongly consistent: at most `maxItems` of them, `complete` when none remain before the last one. What the
-   * sweeper reads back from a candidate when a forward read passed over only finished tasks (repair.ts).
+   * strongly consistent: at most `maxItems` of them read, `complete` when none remain before the last one; fan-out
+   * parents (never delivered themselves, they stay `scheduled`) are read but not returned. What the sweeper reads
+   * back from a candidate when a forward read passed over only finished tasks (repair.ts).
    */
   listGroupStatusesLatestFirst(
     pk: string,

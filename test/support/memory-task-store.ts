@@ -529,7 +529,9 @@ export class MemoryTaskStore implements TaskStore {
     this.groupItemsScanned.push(scanned.length);
     const tasks = scanned
       .filter(
-        (t) => !TERMINAL_STATUSES.has(t.status) || (t.status === "rescheduled" && t.sweepShard !== undefined),
+        (t) =>
+          t.fanOut === undefined &&
+          (!TERMINAL_STATUSES.has(t.status) || (t.status === "rescheduled" && t.sweepShard !== undefined)),
       )
       .slice(0, limit)
       // As DynamoDB's projection: no content.
@@ -552,12 +554,15 @@ export class MemoryTaskStore implements TaskStore {
     const read = inRange.slice(0, maxItems);
     this.groupItemsScanned.push(read.length);
     return {
-      items: read.map(({ taskId, dueAtMs, status, sweepShard }) => ({
-        taskId,
-        dueAtMs,
-        status,
-        ...(sweepShard === undefined ? {} : { sweepShard }),
-      })),
+      // As the table's filter: parents are read (and counted in `maxItems`), not returned.
+      items: read
+        .filter((t) => t.fanOut === undefined)
+        .map(({ taskId, dueAtMs, status, sweepShard }) => ({
+          taskId,
+          dueAtMs,
+          status,
+          ...(sweepShard === undefined ? {} : { sweepShard }),
+        })),
       // As DynamoDB: a read that stops at its bound cannot tell whether more follow.
       complete: inRange.length < maxItems,
     };

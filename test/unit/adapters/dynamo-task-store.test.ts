@@ -867,6 +867,32 @@ describe("DynamoTaskStore against dynalite", () => {
     expect((await store.get(queued.taskId))?.requeuedAtMs).toBe(NOW + 7);
   });
 
+  it("leaves fan-out parents out of a group's unfinished tasks: `scheduled` for good, they would fill its limit", async () => {
+    // A parent shares its group's partition with plain tasks once the topic's subscribers change.
+    const link = { subscriber: "audit", taskId: "demo.x.0.y", url: "https://audit.example/hook" };
+    const parents = [0, 1].map((i) => task({ group: "uf-fan", dueAtMs: NOW - 10_000 + i, fanOut: [link] }));
+    const plain = task({ group: "uf-fan", dueAtMs: NOW - 5_000 });
+    for (const t of [...parents, plain]) await store.putNew(t, { sweepIndex: false });
+
+    const read = await store.listUnfinishedInGroup(plain.pk, NOW - 60_000, NOW, 1);
+
+    expect([read.tasks.map((t) => t.taskId), read.complete]).toEqual([[plain.taskId], true]);
+  });
+
+  it("reads a group back latest first without its fan-out parents, which still count in what it reads", async () => {
+    const link = { subscriber: "audit", taskId: "demo.x.0.y", url: "https://audit.example/hook" };
+    const done = task({ group: "gs-fan", dueAtMs: NOW - 10_000, status: "delivered", attempts: 1 });
+    const parent = task({ group: "gs-fan", dueAtMs: NOW - 9_000, fanOut: [link] });
+    const plain = task({ group: "gs-fan", dueAtMs: NOW - 5_000 });
+    for (const t of [done, parent, plain]) await store.putNew(t, { sweepIndex: false });
+
+    const cut = await store.listGroupStatusesLatestFirst(plain.pk, NOW - 60_000, NOW, 2);
+    const whole = await store.listGroupStatusesLatestFirst(plain.pk, NOW - 60_000, NOW, 10);
+
+    expect([cut.items.map((i) => i.taskId), cut.complete]).toEqual([[plain.taskId], false]);
+    expect([whole.items.map((i) => i.taskId), whole.complete]).toEqual([[plain.taskId, done.taskId], true]);
+  });
+
   it("behaves like MemoryTaskStore over a mixed sequence of operations", async () => {
     const memory = new MemoryTaskStore();
     const script = async (s: TaskStore, t: TaskRecord[]) => {

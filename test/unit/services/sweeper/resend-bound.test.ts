@@ -249,3 +249,58 @@ describe("a group read passes over a bounded number of finished tasks (`groupIte
     expect(Math.max(...sim.store.groupItemsScanned)).toBeLessThanOrEqual(10_000);
   });
 });
+
+describe("fan-out parents in a group's partition (the topic's subscribers changed with tasks of both kinds pending)", () => {
+  it("do not fill the group's read: a plain task behind more parents than `resendPerGroup` is still repaired", async () => {
+    // Prepare: four parents (each `scheduled` for good: never delivered itself, only its copies in their lanes),
+    // then a plain task of the same group whose timer was lost; three tasks read per run
+    const sim = simulate({ limits: { resendPerGroup: 3 } });
+    const link = { subscriber: "audit", taskId: "demo.x.0.y", url: "https://audit.example/hook" };
+    for (let i = 0; i < 4; i++) {
+      const parent = makeTask({ group: "mixed", dueAtMs: T0 + i, acceptedAtMs: T0, fanOut: [link] });
+      await sim.store.putNew(parent, { sweepIndex: false });
+    }
+    const plain = makeTask({ group: "mixed", dueAtMs: T0 + 10, acceptedAtMs: T0 });
+    await sim.put(plain);
+    sim.advance(sim.graceMs + MINUTE);
+
+    // Act: a few runs a minute apart
+    for (let run = 0; run < 3; run++) {
+      await sim.sweep();
+      await sim.runDeliver();
+      sim.advance(MINUTE);
+    }
+
+    // Assess: the plain task reached its queue and was delivered; no parent was ever sent
+    expect(sim.delivered()).toEqual([plain.taskId]);
+    expect(sim.fifo.calls.flatMap((c) => c.taskIds)).toEqual([plain.taskId]);
+  });
+
+  it("are no unfinished task to a read back: a plain task past a busy stretch is repaired, not left waiting", async () => {
+    // Prepare (reads of 3 items): three delivered tasks, a parent, a delivered one, then a plain task whose timer
+    // was lost. The first read passes over the three delivered ones; the read back from the plain task finds a
+    // delivered task below it (anything further back was overtaken) — unless the parent counts as unfinished.
+    const sim = simulate({ limits: { groupItemsPerRead: 3 } });
+    const link = { subscriber: "audit", taskId: "demo.x.0.y", url: "https://audit.example/hook" };
+    const layout = ["delivered", "delivered", "delivered", "parent", "delivered"] as const;
+    for (const [i, kind] of layout.entries()) {
+      const fields = kind === "parent" ? { fanOut: [link] } : { status: "delivered" as const, attempts: 1 };
+      await sim.store.putNew(makeTask({ group: "busy", dueAtMs: T0 + i, acceptedAtMs: T0, ...fields }), {
+        sweepIndex: false,
+      });
+    }
+    const plain = makeTask({ group: "busy", dueAtMs: T0 + 10, acceptedAtMs: T0 });
+    await sim.put(plain);
+    sim.advance(sim.graceMs + MINUTE);
+
+    // Act: a few runs a minute apart
+    for (let run = 0; run < 3; run++) {
+      await sim.sweep();
+      await sim.runDeliver();
+      sim.advance(MINUTE);
+    }
+
+    // Assess
+    expect(sim.delivered()).toEqual([plain.taskId]);
+  });
+});
