@@ -196,6 +196,8 @@ async function finishDeadLettering(
       attempts: task.attempts,
     });
   } catch (error) {
+    // Counted, as every failed repair is: the repair-failures alarm is how a DynamoDB outage here shows.
+    run.counters.failures++;
     deps.logger.warn("finishing a cut-short dead-lettering failed; the next run retries", {
       taskId: task.taskId,
       error: errorText(error),
@@ -250,6 +252,7 @@ async function judge(
     if (task?.status !== "failed") return "stale";
     return fromEarlierLife(message, task) ? "stale" : "failed";
   } catch (error) {
+    run.counters.failures++;
     deps.logger.warn("reading a dead-lettered task failed", { taskId, error: errorText(error) });
     return "failed";
   }

@@ -166,6 +166,29 @@ describe("reconcileTopicDeadLetters", () => {
     expect(counters).toMatchObject({ deadLettered: 1, failures: 0 });
   });
 
+  it("counts a failed read or `failed` write as a failure of the run (the repair-failures alarm), the message kept", async () => {
+    // Prepare: one message whose task cannot be read, one cut short whose `failed` write fails
+    const { store, task, queue, pass } = await cutShort("rf", ["HTTP 500", "HTTP 500", "HTTP 500"]);
+    const unreadable = makeTask({ group: "rg", dueAtMs: T0, acceptedAtMs: T0 });
+    queue.put(taskMessageBody(unreadable.taskId));
+    const get = store.get.bind(store);
+    store.get = async (taskId, ...rest) => {
+      if (taskId === unreadable.taskId) throw new Error("ProvisionedThroughputExceededException");
+      return get(taskId, ...rest);
+    };
+    store.markFailed = async () => {
+      throw new Error("InternalServerError");
+    };
+
+    // Act
+    const counters = await pass();
+
+    // Assess
+    expect(counters.failures).toBe(2);
+    expect(store.tasks.get(task.taskId)?.status).toBe("delivering");
+    expect(queue.messages).toHaveLength(2);
+  });
+
   it("leaves alone a task of another topic whose message sits in this topic's DLQ (sent there by hand): judged by this topic's maxAttempts, a live retry was marked failed", async () => {
     // Prepare: an `orders` task in its third attempt (its own topic allows more; this one, `demo`, allows 3), and a
     // message naming it in demo's DLQ
