@@ -122,7 +122,10 @@ export class MemoryTaskStore implements TaskStore {
     const id = `${claim.topic}#${claim.key}`;
     const existing = this.idempotency.get(id);
     const expired =
-      existing !== undefined && this.nowSeconds !== undefined && existing.expiresAt < this.nowSeconds();
+      existing !== undefined &&
+      this.nowSeconds !== undefined &&
+      existing.expiresAt < this.nowSeconds() &&
+      !this.heldByTask(existing.taskId, this.nowSeconds());
     // A claim of this very task (the table's retried Put after a lost answer; a batch settling its own claim).
     const own = existing?.taskId === claim.taskId && existing.requestHash === claim.requestHash;
     if (existing && !expired && !own) {
@@ -130,6 +133,12 @@ export class MemoryTaskStore implements TaskStore {
     }
     this.idempotency.set(id, claim);
     return { status: "claimed" };
+  }
+
+  /** As the table's: an expired claim whose task is still there within its retention still holds the key. */
+  private heldByTask(taskId: string, nowSeconds: number): boolean {
+    const task = this.tasks.get(taskId);
+    return task !== undefined && !retentionEnded(task, nowSeconds * 1000);
   }
 
   async readIdempotencyClaim(
