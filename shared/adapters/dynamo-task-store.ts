@@ -643,8 +643,10 @@ export class DynamoAddStore
   ): Promise<{ readonly taskId: string; readonly requestHash: string } | undefined> {
     const stored = await this.readItem({ pk: idempotencyPartitionKey(topic, key), sk: IDEMPOTENCY_SORT_KEY });
     const item = fromWire<{ taskId?: string; requestHash?: string; expiresAt?: number }>(stored);
-    if (!item?.taskId || (item.expiresAt !== undefined && item.expiresAt < this.nowSeconds()))
-      return undefined;
+    if (!item?.taskId) return undefined;
+    // Past its expiry it still holds the key while its task waits, as `claimIdempotencyKey` counts it.
+    const expired = item.expiresAt !== undefined && item.expiresAt < this.nowSeconds();
+    if (expired && !(await this.heldByTask(item.taskId))) return undefined;
     return { taskId: item.taskId, requestHash: item.requestHash ?? "" };
   }
 

@@ -146,7 +146,9 @@ export class MemoryTaskStore implements TaskStore {
     key: string,
   ): Promise<{ taskId: string; requestHash: string } | undefined> {
     const claim = this.idempotency.get(`${topic}#${key}`);
-    if (!claim || (this.nowSeconds !== undefined && claim.expiresAt < this.nowSeconds())) return undefined;
+    const now = this.nowSeconds?.();
+    if (!claim || (now !== undefined && claim.expiresAt < now && !this.heldByTask(claim.taskId, now)))
+      return undefined;
     return { taskId: claim.taskId, requestHash: claim.requestHash };
   }
 

@@ -5,7 +5,7 @@ import { claimExpiry } from "#shared/domain/task.js";
 import { addTask } from "#shared/services/add-task.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
 import { createTaskTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
-import { fixture, NOW } from "../api/fakes.js";
+import { fixture, NOW, testConfig } from "../api/fakes.js";
 
 /**
  * A keyed task still waiting when its idempotency claim's expiry passes: its topic paused for days (docs/API.md
@@ -72,5 +72,15 @@ describe("an idempotency claim past its expiry whose task is still waiting", () 
     const batch = await addTasksBatch(deps, { tasks: [body] });
 
     expect(batch.results).toEqual([expect.objectContaining({ status: 200, task_id: first.body.task_id })]);
+  });
+
+  it("answers a repeat that today's settings refuse 200 with that task, as for a live claim", async () => {
+    const { deps, body, first } = await heldTaskFixture();
+    // The topic's content limit lowered since: the body is refused now, but its task was accepted before.
+    const lowered = { ...deps, config: testConfig({ demo: { deliverBy: "order_id", maxPayloadBytes: 10 } }) };
+
+    const repeat = await addTask(lowered, { body });
+
+    expect(repeat).toMatchObject({ statusCode: 200, body: { task_id: first.body.task_id } });
   });
 });
