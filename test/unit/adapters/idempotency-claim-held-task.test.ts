@@ -83,4 +83,16 @@ describe("an idempotency claim past its expiry whose task is still waiting", () 
 
     expect(repeat).toMatchObject({ statusCode: 200, body: { task_id: first.body.task_id } });
   });
+
+  it("is taken over once its task's retention has ended: the repeat makes a new task (201)", async () => {
+    const { f, store, deps, body, first } = await heldTaskFixture();
+    // Cancelled back then: its retention (the claim's expiry, its floor) has ended, though TTL has not deleted it.
+    const nowSeconds = Math.floor(f.clock.now / 1000);
+    await store.cancel(first.body.task_id, f.clock.now, nowSeconds - 1);
+
+    const repeat = await addTask(deps, { body });
+
+    expect(repeat.statusCode).toBe(201);
+    expect(repeat.body.task_id).not.toBe(first.body.task_id);
+  });
 });
