@@ -55,6 +55,7 @@ import {
 } from "#shared/domain/sweep.js";
 import {
   DELIVERABLE_STATUSES,
+  retentionEnded,
   type TaskRecord,
   type TaskStatus,
   type TaskSummary,
@@ -577,30 +578,17 @@ export class DynamoAddStore
   }
 
   /**
-   * One conditional Put: the first request with a key wins. A claim whose TTL has passed but which DynamoDB has
-   * not deleted yet counts as absent, so key reuse after expiry behaves the same on every day of the 48 h lag.
+   * One conditional Put: the first request with a key wins. A claim past its expiry (TTL deletes it only some time
+   * later) is taken over only once its task is gone or past its own retention (`heldByTask`): the expiry is a bound
+   * counted from the due time, and a task can wait far longer (a topic paused for days, a replayed dead letter,
+   * which has no TTL until it finishes again). Taken over at its expiry, a repeat of a still-waiting task made a
+   * second task for the key, both delivered (docs/API.md: the key is kept as long as its task is retained).
    */
   async claimIdempotencyKey(claim: IdempotencyClaim, retries = 2): Promise<IdempotencyOutcome> {
     const pk = idempotencyPartitionKey(claim.topic, claim.key);
-    const claimed = await conditional(
-      this.client.send(
-        new PutItemCommand({
-          TableName: this.table,
-          Item: toWire({
-            pk,
-            sk: IDEMPOTENCY_SORT_KEY,
-            taskId: claim.taskId,
-            requestHash: claim.requestHash,
-            expiresAt: claim.expiresAt,
-          }),
-          ConditionExpression: "attribute_not_exists(pk) OR expiresAt < :now",
-          ExpressionAttributeValues: toWire({ ":now": this.nowSeconds() }),
-        }),
-      ),
-    );
-    if (claimed) return { status: "claimed" };
+    if (await this.putClaim(claim, "attribute_not_exists(pk)")) return { status: "claimed" };
     const stored = await this.readItem({ pk, sk: IDEMPOTENCY_SORT_KEY });
-    const item = fromWire<{ taskId?: string; requestHash?: string }>(stored);
+    const item = fromWire<{ taskId?: string; requestHash?: string; expiresAt?: number }>(stored);
     // Deleted (TTL) between our Put and Get: the key is free again, so claim it afresh.
     if ((!item?.taskId || !item.requestHash) && retries > 0)
       return this.claimIdempotencyKey(claim, retries - 1);
@@ -610,7 +598,43 @@ export class DynamoAddStore
     // Our own claim: the Put was written but its answer lost, and the SDK's retry met it. Its task id holds a ULID
     // minted for this request alone, so no other request holds it: the key is ours, the task is new (201).
     if (item.taskId === claim.taskId && item.requestHash === claim.requestHash) return { status: "claimed" };
+    const expired = item.expiresAt !== undefined && item.expiresAt < this.nowSeconds();
+    if (expired && !(await this.heldByTask(item.taskId))) {
+      // Only that very claim is taken over: another request that took it over first wins, as for a fresh key.
+      if (await this.putClaim(claim, "taskId = :heldBy AND expiresAt < :now", item.taskId))
+        return { status: "claimed" };
+      if (retries > 0) return this.claimIdempotencyKey(claim, retries - 1);
+      throw new Error(`idempotency claim of ${claim.topic} keeps changing`);
+    }
     return { status: "existing", taskId: item.taskId, requestHash: item.requestHash };
+  }
+
+  /** The claim's conditional Put; `heldBy`: the task id of the expired claim it may replace. */
+  private putClaim(claim: IdempotencyClaim, condition: string, heldBy?: string): Promise<boolean> {
+    return conditional(
+      this.client.send(
+        new PutItemCommand({
+          TableName: this.table,
+          Item: toWire({
+            pk: idempotencyPartitionKey(claim.topic, claim.key),
+            sk: IDEMPOTENCY_SORT_KEY,
+            taskId: claim.taskId,
+            requestHash: claim.requestHash,
+            expiresAt: claim.expiresAt,
+          }),
+          ConditionExpression: condition,
+          ...(heldBy === undefined
+            ? {}
+            : { ExpressionAttributeValues: toWire({ ":heldBy": heldBy, ":now": this.nowSeconds() }) }),
+        }),
+      ),
+    );
+  }
+
+  /** Whether an expired claim's task is still in the table within its retention: the key is still its own. */
+  private async heldByTask(taskId: string): Promise<boolean> {
+    const task = await this.get(taskId);
+    return task !== undefined && !retentionEnded(task, this.nowSeconds() * 1000);
   }
 
   async readIdempotencyClaim(
@@ -619,8 +643,10 @@ export class DynamoAddStore
   ): Promise<{ readonly taskId: string; readonly requestHash: string } | undefined> {
     const stored = await this.readItem({ pk: idempotencyPartitionKey(topic, key), sk: IDEMPOTENCY_SORT_KEY });
     const item = fromWire<{ taskId?: string; requestHash?: string; expiresAt?: number }>(stored);
-    if (!item?.taskId || (item.expiresAt !== undefined && item.expiresAt < this.nowSeconds()))
-      return undefined;
+    if (!item?.taskId) return undefined;
+    // Past its expiry it still holds the key while its task waits, as `claimIdempotencyKey` counts it.
+    const expired = item.expiresAt !== undefined && item.expiresAt < this.nowSeconds();
+    if (expired && !(await this.heldByTask(item.taskId))) return undefined;
     return { taskId: item.taskId, requestHash: item.requestHash ?? "" };
   }
 

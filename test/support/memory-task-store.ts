@@ -122,7 +122,10 @@ export class MemoryTaskStore implements TaskStore {
     const id = `${claim.topic}#${claim.key}`;
     const existing = this.idempotency.get(id);
     const expired =
-      existing !== undefined && this.nowSeconds !== undefined && existing.expiresAt < this.nowSeconds();
+      existing !== undefined &&
+      this.nowSeconds !== undefined &&
+      existing.expiresAt < this.nowSeconds() &&
+      !this.heldByTask(existing.taskId, this.nowSeconds());
     // A claim of this very task (the table's retried Put after a lost answer; a batch settling its own claim).
     const own = existing?.taskId === claim.taskId && existing.requestHash === claim.requestHash;
     if (existing && !expired && !own) {
@@ -132,12 +135,20 @@ export class MemoryTaskStore implements TaskStore {
     return { status: "claimed" };
   }
 
+  /** As the table's: an expired claim whose task is still there within its retention still holds the key. */
+  private heldByTask(taskId: string, nowSeconds: number): boolean {
+    const task = this.tasks.get(taskId);
+    return task !== undefined && !retentionEnded(task, nowSeconds * 1000);
+  }
+
   async readIdempotencyClaim(
     topic: string,
     key: string,
   ): Promise<{ taskId: string; requestHash: string } | undefined> {
     const claim = this.idempotency.get(`${topic}#${key}`);
-    if (!claim || (this.nowSeconds !== undefined && claim.expiresAt < this.nowSeconds())) return undefined;
+    const now = this.nowSeconds?.();
+    if (!claim || (now !== undefined && claim.expiresAt < now && !this.heldByTask(claim.taskId, now)))
+      return undefined;
     return { taskId: claim.taskId, requestHash: claim.requestHash };
   }
 
