@@ -1,4 +1,5 @@
-import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
+import { uptime } from "node:os";
 import path from "node:path";
 
 /**
@@ -6,8 +7,11 @@ import path from "node:path";
  * became ready and said only "Database is closed") and overwrite each other's schedules.json, so the second is
  * refused at once, naming the directory and the process holding it. The lock is a file holding the holder's pid:
  * a holder killed without stopping (SIGKILL, a crash) leaves it behind, and the next start takes it over once that
- * pid is no longer alive.
+ * pid is no longer alive, or once the machine has restarted since it was written (a new boot hands the old pid to
+ * any process: the laptop rebooted with the cloud running, and the lock named the pid of, say, a browser).
  */
+const LOCK_FILE = "local-cloud.pid";
+
 export class DataDirInUseError extends Error {
   constructor(
     readonly dataDir: string,
@@ -15,7 +19,7 @@ export class DataDirInUseError extends Error {
   ) {
     super(
       `the data directory ${dataDir} is in use by another local cloud (pid ${holderPid}): stop that one first, ` +
-        "or pass another --data <dir>",
+        `or pass another --data <dir> (if pid ${holderPid} is no local cloud, delete ${path.join(dataDir, LOCK_FILE)})`,
     );
     this.name = "DataDirInUseError";
   }
@@ -25,7 +29,6 @@ export interface DataDirLock {
   release(): Promise<void>;
 }
 
-const LOCK_FILE = "local-cloud.pid";
 /** Directories held by a local cloud of this process (the pid in the file cannot tell two of them apart). */
 const heldHere = new Set<string>();
 
@@ -44,7 +47,8 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const holder = await holderOf(file);
-      if (attempt > 0 || (holder !== undefined && holder !== process.pid && isAlive(holder))) {
+      const held = holder !== undefined && holder !== process.pid && isAlive(holder);
+      if (attempt > 0 || (held && !(await writtenBeforeBoot(file)))) {
         throw new DataDirInUseError(dir, holder ?? 0);
       }
       await rm(file, { force: true });
@@ -67,6 +71,18 @@ async function holderOf(file: string): Promise<number | undefined> {
   const pid = Number(text.trim());
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
 }
+
+/**
+ * Whether the lock was written before this machine's last boot. The slack keeps a lock written since from being
+ * taken for a stale one when the wall clock is stepped by a few seconds (the boot time is derived from it).
+ */
+async function writtenBeforeBoot(file: string): Promise<boolean> {
+  const written = await stat(file).catch(() => undefined);
+  const bootedAtMs = Date.now() - uptime() * 1000;
+  return written !== undefined && written.mtimeMs < bootedAtMs - BOOT_TIME_SLACK_MS;
+}
+
+const BOOT_TIME_SLACK_MS = 60_000;
 
 function isAlive(pid: number): boolean {
   try {
