@@ -199,6 +199,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     // follower to its FIFO queue before recovery sent the group's head there again, out of group order.
     await recoverPersistedTasks(setup, stack);
     stack.dynamodb.destroy();
+    stack.scheduler.destroy();
     const eventSources = await startEventSources(setup, aws, stack, functionOf, started.runners);
     // Scheduled rules start after recovery, so a restart re-arms first.
     const scheduledRules = startScheduledRules(setup, stack, functionOf, started.runners);
@@ -264,6 +265,8 @@ interface LocalStack {
   /** The runtime's own clients, routed by `own`. */
   readonly dynamodb: DynamoDBClient;
   readonly sqs: SQSClient;
+  /** Until recovery has run (it reads the schedules back). */
+  readonly scheduler: SchedulerClient;
 }
 
 type FunctionOf = (logicalId: string) => { fn: FunctionSpec; handler: LambdaHandler };
@@ -380,9 +383,8 @@ async function provisionStack(aws: LocalAws): Promise<LocalStack> {
     sqs,
     scheduler,
   });
-  scheduler.destroy();
   const ctx = { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT, stackName, physical };
-  return { stackName, topology, physical, ctx, dynamodb, sqs };
+  return { stackName, topology, physical, ctx, dynamodb, sqs, scheduler };
 }
 
 /** Each function's resolved environment, merged into this process's: all local functions share one. */
@@ -496,6 +498,8 @@ async function recoverPersistedTasks({ options, log }: Setup, stack: LocalStack)
   const recovery = await recoverUnfinishedTasks({
     dynamodb: stack.dynamodb,
     sqs: stack.sqs,
+    scheduler: stack.scheduler,
+    scheduleGroupName: requiredEnv("SCHEDULE_GROUP_NAME"),
     tableName: requiredEnv("TABLE_NAME"),
     timerQueueUrl: requiredEnv("TIMER_QUEUE_URL"),
     topicQueueUrls: readTopology("topicQueues"),
