@@ -7,8 +7,8 @@ import path from "node:path";
  * became ready and said only "Database is closed") and overwrite each other's schedules.json, so the second is
  * refused at once, naming the directory and the process holding it. The lock is a file holding the holder's pid:
  * a holder killed without stopping (SIGKILL, a crash) leaves it behind, and the next start takes it over once that
- * pid is no longer alive, or once the machine has restarted since it was written (a new boot hands the old pid to
- * any process: the laptop rebooted with the cloud running, and the lock named the pid of, say, a browser).
+ * pid is no longer alive, or once that pid cannot have written it (`cannotHaveWritten`: the laptop rebooted with the
+ * cloud running, and the lock named the pid of, say, a browser).
  */
 const LOCK_FILE = "local-cloud.pid";
 
@@ -48,7 +48,7 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const holder = await holderOf(file);
       const held = holder !== undefined && holder !== process.pid && isAlive(holder);
-      if (attempt > 0 || (held && !(await writtenBeforeBoot(file)))) {
+      if (attempt > 0 || (held && !(await cannotHaveWritten(file, holder)))) {
         throw new DataDirInUseError(dir, holder ?? 0);
       }
       await rm(file, { force: true });
@@ -73,16 +73,42 @@ async function holderOf(file: string): Promise<number | undefined> {
 }
 
 /**
- * Whether the lock was written before this machine's last boot. The slack keeps a lock written since from being
- * taken for a stale one when the wall clock is stepped by a few seconds (the boot time is derived from it).
+ * Whether `pid` cannot be the process that wrote the lock: the machine booted after it was written, or (on Linux,
+ * where /proc tells) the process started after it. A new boot, or a container restarted on the same volume, hands
+ * the old pid to any process. The slack keeps a lock from being taken for a stale one when the wall clock is
+ * stepped by a second or so (the boot time is derived from it, and /proc's to the second).
  */
-async function writtenBeforeBoot(file: string): Promise<boolean> {
+async function cannotHaveWritten(file: string, pid: number): Promise<boolean> {
   const written = await stat(file).catch(() => undefined);
+  if (written === undefined) return false;
   const bootedAtMs = Date.now() - uptime() * 1000;
-  return written !== undefined && written.mtimeMs < bootedAtMs - BOOT_TIME_SLACK_MS;
+  if (written.mtimeMs < bootedAtMs - BOOT_TIME_SLACK_MS) return true;
+  const startedAtMs = await linuxStartTimeMs(pid);
+  return startedAtMs !== undefined && startedAtMs > written.mtimeMs + START_TIME_SLACK_MS;
 }
 
 const BOOT_TIME_SLACK_MS = 60_000;
+const START_TIME_SLACK_MS = 2_000;
+/** /proc counts in USER_HZ, 100 on the architectures Node runs on (`getconf CLK_TCK`). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** When a process started (proc(5): /proc/<pid>/stat's field 22 after /proc/stat's btime), or undefined. */
+async function linuxStartTimeMs(pid: number): Promise<number | undefined> {
+  if (process.platform !== "linux") return undefined;
+  try {
+    const [processStat, systemStat] = await Promise.all([
+      readFile(`/proc/${pid}/stat`, "utf8"),
+      readFile("/proc/stat", "utf8"),
+    ]);
+    // Fields counted after the command name's closing parenthesis (a name may hold spaces): field 3 first.
+    const ticks = Number(processStat.slice(processStat.lastIndexOf(")") + 2).split(" ")[19]);
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(systemStat)?.[1]);
+    const started = bootSeconds * 1000 + (ticks / CLOCK_TICKS_PER_SECOND) * 1000;
+    return Number.isFinite(started) ? started : undefined;
+  } catch {
+    return undefined;
+  }
+}
 
 function isAlive(pid: number): boolean {
   try {

@@ -78,6 +78,27 @@ describe("one local cloud per data directory", () => {
     }
   });
 
+  it.runIf(process.platform === "linux")(
+    "takes over a lock whose pid now names a process started after the lock was written (a container restarted)",
+    async () => {
+      // Prepare: a lock written a minute ago; its pid since reused by a process that started just now (a container
+      // restarted with the same volume hands out the same low pids; the host's boot time does not change).
+      const writtenAt = (Date.now() - 60_000) / 1000;
+      const newcomer = await liveProcess();
+      try {
+        await writeFile(lockFile(), `${newcomer.pid}\n`);
+        await utimes(lockFile(), writtenAt, writtenAt);
+        // Act
+        const lock = await lockDataDir(dir);
+        // Assess
+        expect((await readFile(lockFile(), "utf8")).trim()).toBe(String(process.pid));
+        await lock.release();
+      } finally {
+        newcomer.kill();
+      }
+    },
+  );
+
   it("tells how to free a directory whose holder is not a local cloud: the lock file to delete", async () => {
     const other = await liveProcess();
     try {
