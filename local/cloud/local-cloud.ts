@@ -115,6 +115,11 @@ export interface LocalCloudOptions {
   /** How long the functions cache the topic settings locally (default 1 s; AWS: 45 s). */
   readonly settingsMaxAgeSeconds?: number;
   readonly log?: (line: string) => void;
+  /**
+   * The emulators' thread ended on its own while the cloud ran (an uncaught error in an emulator: LevelDB's write
+   * error when the disk holding --data is full). Nothing AWS answers any more; `npm start` exits saying why.
+   */
+  readonly onEmulatorsFailed?: (error: Error) => void;
 }
 
 export interface LocalCloud {
@@ -321,13 +326,16 @@ async function startAwsEmulators({ options, host, log }: Setup): Promise<LocalAw
     ...(options.faults ? { faults: options.faults } : {}),
   };
 
-  const emulators = await startEmulatorsIn(emulatorLayout(options), emulatorOptions, log).catch(
-    async (error: unknown) => {
-      // E.g. the AWS port taken: nothing else was started, so the Lambda API must not be left listening.
-      await lambda.stop();
-      throw error;
-    },
-  );
+  const emulators = await startEmulatorsIn(
+    emulatorLayout(options),
+    emulatorOptions,
+    log,
+    options.onEmulatorsFailed,
+  ).catch(async (error: unknown) => {
+    // E.g. the AWS port taken: nothing else was started, so the Lambda API must not be left listening.
+    await lambda.stop();
+    throw error;
+  });
   const fastPath = emulators.fastPath;
 
   // With faults on, the functions (and, unless told otherwise, the pollers) meet them: on the fast path in its
@@ -771,8 +779,9 @@ async function startEmulatorsIn(
   layout: EmulatorLayout,
   options: Omit<EmulatorOptions, "log">,
   log: (line: string) => void,
+  onFailure: ((error: Error) => void) | undefined,
 ): Promise<RunningEmulatorProcess> {
-  if (layout === "thread") return startEmulatorThread(options, log);
+  if (layout === "thread") return startEmulatorThread(options, log, onFailure ? { onFailure } : {});
   if (layout === "in-process") return startEmulators({ ...options, log });
   return startEmulatorProcess(options as Record<string, unknown>, log);
 }
