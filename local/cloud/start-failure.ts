@@ -1,8 +1,9 @@
 import { DataDirInUseError } from "#local/runtime/data-dir-lock.js";
+import { OutdatedDataDirError } from "./provision.js";
 
 /**
  * The one line `npm start` prints, instead of a stack trace, for a failure the developer can fix: a port taken
- * (most often by a local cloud already running), a data directory in use, or a file of `--data` / `--settings`
+ * (most often by a local cloud already running), a data directory in use or made by an older version, or a file of `--data` / `--settings`
  * that cannot be written (a read-only or full disk, a file where a directory should be). Anything else is
  * undefined: its stack trace is what helps there.
  */
@@ -10,7 +11,7 @@ export function startFailureMessage(
   error: unknown,
   ports: { readonly port: number; readonly awsPort: number },
 ): string | undefined {
-  if (error instanceof DataDirInUseError) return error.message;
+  if (error instanceof DataDirInUseError || error instanceof OutdatedDataDirError) return error.message;
   const e = error as { code?: unknown; port?: unknown; address?: unknown; path?: unknown } | undefined;
   if (typeof e?.code === "string" && UNWRITABLE.has(e.code) && typeof e.path === "string") {
     return (

@@ -2,6 +2,7 @@ import { mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { OutdatedDataDirError } from "#local/cloud/provision.js";
 import { startFailureMessage } from "#local/cloud/start-failure.js";
 import { DataDirInUseError, lockDataDir } from "#local/runtime/data-dir-lock.js";
 
@@ -68,6 +69,12 @@ describe("why `npm start` could not start, in one line", () => {
       });
       expect(startFailureMessage(error, ports)).toContain("/data/local-cloud.pid");
     }
+  });
+
+  it("passes on as it is that the data directory was made by an older version (a table without an index)", () => {
+    const error = new OutdatedDataDirError("Punctual-local-Table", ["bySweepShard"]);
+    expect(startFailureMessage(error, ports)).toBe(error.message);
+    expect(error.message).toContain("--data");
   });
 
   it("leaves any other failure to its stack trace", () => {
