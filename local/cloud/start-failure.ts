@@ -3,9 +3,9 @@ import { OutdatedDataDirError } from "./provision.js";
 
 /**
  * The one line `npm start` prints, instead of a stack trace, for a failure the developer can fix: a port taken
- * (most often by a local cloud already running), a data directory in use or made by an older version, or a file of `--data` / `--settings`
- * that cannot be written (a read-only or full disk, a file where a directory should be). Anything else is
- * undefined: its stack trace is what helps there.
+ * (most often by a local cloud already running), a data directory in use or made by an older version, or a file
+ * of `--data` / `--settings` that cannot be written (a read-only or full disk, a file where a directory should
+ * be). Anything else is undefined: its stack trace is what helps there.
  */
 export function startFailureMessage(
   error: unknown,
