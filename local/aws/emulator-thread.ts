@@ -34,9 +34,10 @@ type ThreadMessage = {
 export async function startEmulatorThread(
   options: Omit<EmulatorOptions, "log">,
   log: (line: string) => void,
+  hooks: EmulatorThreadHooks = {},
 ): Promise<EmulatorThread> {
   const channel = new MessageChannel();
-  const worker = startTsWorker(new URL("./thread-main.ts", import.meta.url), {
+  const worker = startTsWorker(hooks.entry ?? new URL("./thread-main.ts", import.meta.url), {
     workerData: { options, calls: channel.port2 },
     transferList: [channel.port2],
     // The emulators allocate a short-lived object graph per call (JSON, LevelDB codecs, expression parsers);
@@ -57,8 +58,8 @@ export async function startEmulatorThread(
   const ready = await untilReady(worker, waiters, log);
   worker.removeAllListeners("exit");
   worker.removeAllListeners("error");
-  worker.on("error", (error) => log(`[aws] emulator thread failed: ${error.message}`));
   const fastPath = new LocalFastPath(channel.port1);
+  const life = watchThread(worker, fastPath, log, hooks.onFailure);
   return {
     gatewayUrl: String(ready.gatewayUrl),
     endpoints: ready.endpoints as Record<AwsService, string>,
@@ -73,7 +74,48 @@ export async function startEmulatorThread(
       await ask({ type: "set-faults", policy });
     },
     faultStats: async () => (await ask({ type: "fault-stats" })).stats ?? {},
-    stop: () => stopThread(worker, fastPath),
+    stop: () => life.stop(),
+  };
+}
+
+export interface EmulatorThreadHooks {
+  /**
+   * The thread ended on its own after start-up (an uncaught error in an emulator: LevelDB's "No space left on
+   * device" when the disk holding --data fills up). Its calls waiting for an answer fail at once.
+   */
+  readonly onFailure?: (error: Error) => void;
+  /** The thread's entry module (tests: one that fails). */
+  readonly entry?: URL;
+}
+
+/**
+ * A thread that died used to leave every AWS call of the local cloud waiting out its timeout (the API answered
+ * 503s, deliveries stalled), and `stop` waiting for an "exit" already past: Ctrl-C never finished.
+ */
+function watchThread(
+  worker: Worker,
+  fastPath: LocalFastPath,
+  log: (line: string) => void,
+  onFailure: ((error: Error) => void) | undefined,
+): { stop(): Promise<void> } {
+  let lastError: Error | undefined;
+  let exited = false;
+  let stopping = false;
+  worker.on("error", (error) => {
+    lastError = error;
+    log(`[aws] emulator thread failed: ${error.message}`);
+  });
+  worker.once("exit", (code) => {
+    exited = true;
+    if (stopping) return;
+    fastPath.close();
+    onFailure?.(lastError ?? new Error(`the emulator thread exited (code ${code})`));
+  });
+  return {
+    stop: async () => {
+      stopping = true;
+      if (!exited) await stopThread(worker, fastPath);
+    },
   };
 }
 

@@ -11,6 +11,10 @@ import { DEFAULT_LOCAL_SIGNING_SECRET } from "#local/cloud/local-cloud.js";
 import { verificationKeys } from "#shared/security/signing.js";
 
 const port = Number(process.argv[2] ?? 4000);
+if (!(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
+  process.stderr.write(`receiver: the port (first argument) must be 0-65535, not ${process.argv[2]}\n`);
+  process.exit(1);
+}
 const topic = process.argv[3] ?? "demo";
 const subscriber = process.argv[4];
 // The current key (a rotation document as the secret is accepted, as deliver accepts it).
@@ -38,6 +42,15 @@ const server = http.createServer((req, res) => {
     );
     res.writeHead(verdict === "signature OK" ? 204 : 400).end();
   });
+});
+// A port taken (often :4000, by a dev server or a receiver already running) is one line, not a stack trace.
+server.on("error", (error: NodeJS.ErrnoException) => {
+  const problem =
+    error.code === "EADDRINUSE"
+      ? `127.0.0.1:${port} is already in use: stop what holds it, or give another port (first argument)`
+      : error.message;
+  process.stderr.write(`receiver: ${problem}\n`);
+  process.exit(1);
 });
 // The bound port, not the one asked for: port 0 takes a free one.
 server.listen(port, "127.0.0.1", () => {

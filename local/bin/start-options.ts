@@ -58,7 +58,11 @@ export function parseStartOptions(
  */
 export function localCloudOptions(
   options: StartOptions,
-  io: { readonly signingSecret: string; readonly writeErr: (text: string) => void },
+  io: {
+    readonly signingSecret: string;
+    readonly writeErr: (text: string) => void;
+    readonly onEmulatorsFailed?: (error: Error) => void;
+  },
 ): LocalCloudOptions {
   return {
     apiPort: options.port,
@@ -68,6 +72,7 @@ export function localCloudOptions(
     signingSecret: io.signingSecret,
     printMetrics: options.verbose,
     ...(options.data ? { dataDir: options.data } : {}),
+    ...(io.onEmulatorsFailed ? { onEmulatorsFailed: io.onEmulatorsFailed } : {}),
     ...(options.faults
       ? { faults: { seed: options.faultSeed, rates: uniformFaultRates(options.faults) } }
       : {}),

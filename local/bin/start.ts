@@ -18,6 +18,14 @@ const cloud = await startLocalCloud(
   localCloudOptions(options, {
     signingSecret: process.env.PUNCTUAL_SIGNING_SECRET ?? DEFAULT_LOCAL_SIGNING_SECRET,
     writeErr: (text) => process.stderr.write(text),
+    // What the emulators acknowledged is in --data already; a cloud without them would only answer 503s.
+    onEmulatorsFailed: (error) => {
+      process.stderr.write(
+        `punctual-local: the AWS emulators stopped (${error.message}); ` +
+          "what they had accepted is kept with --data: fix the cause (a full disk?) and start again\n",
+      );
+      process.exit(1);
+    },
   }),
 ).catch((error: unknown) => {
   // A port taken or a data directory in use: one line saying what to do, not a stack trace.

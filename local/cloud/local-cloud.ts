@@ -115,6 +115,11 @@ export interface LocalCloudOptions {
   /** How long the functions cache the topic settings locally (default 1 s; AWS: 45 s). */
   readonly settingsMaxAgeSeconds?: number;
   readonly log?: (line: string) => void;
+  /**
+   * The emulators' thread ended on its own while the cloud ran (an uncaught error in an emulator: LevelDB's write
+   * error when the disk holding --data is full). Nothing AWS answers any more; `npm start` exits saying why.
+   */
+  readonly onEmulatorsFailed?: (error: Error) => void;
 }
 
 export interface LocalCloud {
@@ -199,6 +204,7 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     // follower to its FIFO queue before recovery sent the group's head there again, out of group order.
     await recoverPersistedTasks(setup, stack);
     stack.dynamodb.destroy();
+    stack.scheduler.destroy();
     const eventSources = await startEventSources(setup, aws, stack, functionOf, started.runners);
     // Scheduled rules start after recovery, so a restart re-arms first.
     const scheduledRules = startScheduledRules(setup, stack, functionOf, started.runners);
@@ -264,6 +270,8 @@ interface LocalStack {
   /** The runtime's own clients, routed by `own`. */
   readonly dynamodb: DynamoDBClient;
   readonly sqs: SQSClient;
+  /** Until recovery has run (it reads the schedules back). */
+  readonly scheduler: SchedulerClient;
 }
 
 type FunctionOf = (logicalId: string) => { fn: FunctionSpec; handler: LambdaHandler };
@@ -318,13 +326,16 @@ async function startAwsEmulators({ options, host, log }: Setup): Promise<LocalAw
     ...(options.faults ? { faults: options.faults } : {}),
   };
 
-  const emulators = await startEmulatorsIn(emulatorLayout(options), emulatorOptions, log).catch(
-    async (error: unknown) => {
-      // E.g. the AWS port taken: nothing else was started, so the Lambda API must not be left listening.
-      await lambda.stop();
-      throw error;
-    },
-  );
+  const emulators = await startEmulatorsIn(
+    emulatorLayout(options),
+    emulatorOptions,
+    log,
+    options.onEmulatorsFailed,
+  ).catch(async (error: unknown) => {
+    // E.g. the AWS port taken: nothing else was started, so the Lambda API must not be left listening.
+    await lambda.stop();
+    throw error;
+  });
   const fastPath = emulators.fastPath;
 
   // With faults on, the functions (and, unless told otherwise, the pollers) meet them: on the fast path in its
@@ -380,9 +391,8 @@ async function provisionStack(aws: LocalAws): Promise<LocalStack> {
     sqs,
     scheduler,
   });
-  scheduler.destroy();
   const ctx = { region: LOCAL_REGION, accountId: LOCAL_ACCOUNT, stackName, physical };
-  return { stackName, topology, physical, ctx, dynamodb, sqs };
+  return { stackName, topology, physical, ctx, dynamodb, sqs, scheduler };
 }
 
 /** Each function's resolved environment, merged into this process's: all local functions share one. */
@@ -496,6 +506,8 @@ async function recoverPersistedTasks({ options, log }: Setup, stack: LocalStack)
   const recovery = await recoverUnfinishedTasks({
     dynamodb: stack.dynamodb,
     sqs: stack.sqs,
+    scheduler: stack.scheduler,
+    scheduleGroupName: requiredEnv("SCHEDULE_GROUP_NAME"),
     tableName: requiredEnv("TABLE_NAME"),
     timerQueueUrl: requiredEnv("TIMER_QUEUE_URL"),
     topicQueueUrls: readTopology("topicQueues"),
@@ -767,8 +779,9 @@ async function startEmulatorsIn(
   layout: EmulatorLayout,
   options: Omit<EmulatorOptions, "log">,
   log: (line: string) => void,
+  onFailure: ((error: Error) => void) | undefined,
 ): Promise<RunningEmulatorProcess> {
-  if (layout === "thread") return startEmulatorThread(options, log);
+  if (layout === "thread") return startEmulatorThread(options, log, onFailure ? { onFailure } : {});
   if (layout === "in-process") return startEmulators({ ...options, log });
   return startEmulatorProcess(options as Record<string, unknown>, log);
 }

@@ -125,11 +125,17 @@ async function requireIndexes(
   const { Table } = await dynamodb.send(new DescribeTableCommand({ TableName: tableName }));
   const present = new Set((Table?.GlobalSecondaryIndexes ?? []).map((i) => i.IndexName));
   const missing = indexes.filter((i) => !present.has(i.IndexName)).map((i) => i.IndexName);
-  if (missing.length > 0) {
-    throw new Error(
-      `table ${tableName} in the data directory has no index ${missing.join(", ")} (it was created by an older ` +
-        "version of Punctual, and the emulator cannot add indexes): start with a new --data directory",
+  if (missing.length > 0) throw new OutdatedDataDirError(tableName, missing);
+}
+
+/** `npm start` prints it as one line (local/cloud/start-failure.ts): the developer's fix, not a stack trace. */
+export class OutdatedDataDirError extends Error {
+  constructor(tableName: string, missingIndexes: readonly string[]) {
+    super(
+      `table ${tableName} in the data directory has no index ${missingIndexes.join(", ")} (it was created by an ` +
+        "older version of Punctual, and the emulator cannot add indexes): start with a new --data directory",
     );
+    this.name = "OutdatedDataDirError";
   }
 }
 

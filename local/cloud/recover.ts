@@ -1,10 +1,11 @@
 import { type DynamoDBClient, ScanCommand } from "@aws-sdk/client-dynamodb";
+import { ListSchedulesCommand, type SchedulerClient } from "@aws-sdk/client-scheduler";
 import type { SQSClient } from "@aws-sdk/client-sqs";
 import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { SqsTimerQueue, type TimerArm } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import { isFanOutParent } from "#shared/domain/fan-out.js";
-import { bySortKey } from "#shared/domain/keys.js";
+import { bySortKey, scheduleNameFor } from "#shared/domain/keys.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { queueDelaySeconds } from "#shared/domain/timing.js";
 
@@ -24,6 +25,8 @@ export interface RecoveryReport {
 export async function recoverUnfinishedTasks(options: {
   readonly dynamodb: DynamoDBClient;
   readonly sqs: SQSClient;
+  readonly scheduler: SchedulerClient;
+  readonly scheduleGroupName: string;
   readonly tableName: string;
   readonly timerQueueUrl: string;
   readonly topicQueueUrls: Readonly<Record<string, string>>;
@@ -32,7 +35,8 @@ export async function recoverUnfinishedTasks(options: {
 }): Promise<RecoveryReport> {
   const now = options.now ?? Date.now;
   const unfinished = await readUnfinished(options.dynamodb, options.tableName);
-  const plan = planRecovery(unfinished, now(), options.horizonSeconds * 1000);
+  const schedules = await readScheduleNames(options.scheduler, options.scheduleGroupName);
+  const plan = planRecovery(unfinished, now(), options.horizonSeconds * 1000, schedules);
   const failedRearm = await new SqsTimerQueue(options.sqs, options.timerQueueUrl).armMany(plan.rearm);
   const topicQueue = new SqsTopicQueue(options.sqs);
   let requeued = 0;
@@ -77,6 +81,20 @@ async function readUnfinished(dynamodb: DynamoDBClient, tableName: string): Prom
   return unfinished;
 }
 
+/** The names of the schedules the restarted Scheduler emulator holds in the task schedules' group. */
+async function readScheduleNames(scheduler: SchedulerClient, groupName: string): Promise<Set<string>> {
+  const names = new Set<string>();
+  let token: string | undefined;
+  do {
+    const page = await scheduler.send(
+      new ListSchedulesCommand({ GroupName: groupName, ...(token ? { NextToken: token } : {}) }),
+    );
+    for (const schedule of page.Schedules ?? []) if (schedule.Name) names.add(schedule.Name);
+    token = page.NextToken;
+  } while (token);
+  return names;
+}
+
 /** What a restart sends again: timer messages, and each group's tasks for its FIFO queue in sort-key order. */
 export interface RecoveryPlan {
   readonly rearm: readonly TimerArm[];
@@ -90,19 +108,27 @@ export interface RecoveryPlan {
  * - a `scheduled` task armed on the timer queue: its timer message, whatever its due time — the queue's messages
  *   were lost with the process (a rescheduled task's successor, or a horizon since shrunk, can be on the timer
  *   queue beyond today's horizon; the relay re-arms a message that arrives early until its task is due).
- * - a `scheduled` task armed through a schedule: its timer message only within the horizon (its schedule may
+ * - a `scheduled` task armed through a schedule: its timer message within the horizon (its schedule may
  *   have fired into the lost timer queue already; a second message is harmless). Beyond it the persisted
- *   schedule fires as planned.
+ *   schedule fires as planned; one missing from `schedules` gets its timer message too: schedules.json is
+ *   written a moment after each change, so a process killed (SIGKILL, a crash) just after accepting a task came
+ *   back without its schedule, and the task was otherwise left to the sweeper, minutes late.
  * - a `queued` or `delivering` task: sent to its FIFO queue again, group by group in sort-key order.
  */
 export function planRecovery(
   unfinished: readonly TaskRecord[],
   nowMs: number,
   horizonMs: number,
+  schedules: ReadonlySet<string>,
 ): RecoveryPlan {
   const tasks = unfinished.filter((t) => !isFanOutParent(t));
+  const scheduleLost = (t: TaskRecord) => !schedules.has(t.scheduleName ?? scheduleNameFor(t.taskId));
   const rearm = tasks
-    .filter((t) => t.status === "scheduled" && (t.timer === "queue" || t.dueAtMs - nowMs <= horizonMs))
+    .filter(
+      (t) =>
+        t.status === "scheduled" &&
+        (t.timer === "queue" || t.dueAtMs - nowMs <= horizonMs || scheduleLost(t)),
+    )
     .map((t) => ({ taskId: t.taskId, delaySeconds: queueDelaySeconds(t.dueAtMs - nowMs) }));
   const requeue = new Map<string, TaskRecord[]>();
   for (const task of tasks.filter((t) => t.status !== "scheduled")) {

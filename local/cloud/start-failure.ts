@@ -1,16 +1,24 @@
 import { DataDirInUseError } from "#local/runtime/data-dir-lock.js";
+import { OutdatedDataDirError } from "./provision.js";
 
 /**
  * The one line `npm start` prints, instead of a stack trace, for a failure the developer can fix: a port taken
- * (most often by a local cloud already running) or a data directory in use. Anything else is undefined: its
- * stack trace is what helps there.
+ * (most often by a local cloud already running), a data directory in use or made by an older version, or a file
+ * of `--data` / `--settings` that cannot be written (a read-only or full disk, a file where a directory should
+ * be). Anything else is undefined: its stack trace is what helps there.
  */
 export function startFailureMessage(
   error: unknown,
   ports: { readonly port: number; readonly awsPort: number },
 ): string | undefined {
-  if (error instanceof DataDirInUseError) return error.message;
-  const e = error as { code?: unknown; port?: unknown; address?: unknown } | undefined;
+  if (error instanceof DataDirInUseError || error instanceof OutdatedDataDirError) return error.message;
+  const e = error as { code?: unknown; port?: unknown; address?: unknown; path?: unknown } | undefined;
+  if (typeof e?.code === "string" && UNWRITABLE.has(e.code) && typeof e.path === "string") {
+    return (
+      `cannot write ${e.path} (${(error as Error).message}): give --data <dir> and --settings <file> a place ` +
+      "this user can write, on a disk with free space"
+    );
+  }
   if (e?.code !== "EADDRINUSE") return undefined;
   const where = `${typeof e.address === "string" ? e.address : "127.0.0.1"}:${String(e.port)}`;
   const option =
@@ -21,3 +29,6 @@ export function startFailureMessage(
         : "--port / --aws-port";
   return `port ${where} is already in use (another local cloud, perhaps): stop it, or choose another port with ${option}`;
 }
+
+/** What the file system answers when a path cannot be created or written. */
+const UNWRITABLE = new Set(["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOTDIR", "EEXIST", "EISDIR"]);

@@ -1,4 +1,5 @@
-import { mkdir, open, readFile, rm } from "node:fs/promises";
+import { mkdir, open, readFile, rm, stat } from "node:fs/promises";
+import { uptime } from "node:os";
 import path from "node:path";
 
 /**
@@ -6,8 +7,11 @@ import path from "node:path";
  * became ready and said only "Database is closed") and overwrite each other's schedules.json, so the second is
  * refused at once, naming the directory and the process holding it. The lock is a file holding the holder's pid:
  * a holder killed without stopping (SIGKILL, a crash) leaves it behind, and the next start takes it over once that
- * pid is no longer alive.
+ * pid is no longer alive, or once that pid cannot have written it (`cannotHaveWritten`: the laptop rebooted with the
+ * cloud running, and the lock named the pid of, say, a browser).
  */
+const LOCK_FILE = "local-cloud.pid";
+
 export class DataDirInUseError extends Error {
   constructor(
     readonly dataDir: string,
@@ -15,7 +19,7 @@ export class DataDirInUseError extends Error {
   ) {
     super(
       `the data directory ${dataDir} is in use by another local cloud (pid ${holderPid}): stop that one first, ` +
-        "or pass another --data <dir>",
+        `or pass another --data <dir> (if pid ${holderPid} is no local cloud, delete ${path.join(dataDir, LOCK_FILE)})`,
     );
     this.name = "DataDirInUseError";
   }
@@ -25,7 +29,6 @@ export interface DataDirLock {
   release(): Promise<void>;
 }
 
-const LOCK_FILE = "local-cloud.pid";
 /** Directories held by a local cloud of this process (the pid in the file cannot tell two of them apart). */
 const heldHere = new Set<string>();
 
@@ -44,7 +47,8 @@ export async function lockDataDir(dataDir: string): Promise<DataDirLock> {
     } catch (error) {
       if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
       const holder = await holderOf(file);
-      if (attempt > 0 || (holder !== undefined && holder !== process.pid && isAlive(holder))) {
+      const held = holder !== undefined && holder !== process.pid && isAlive(holder);
+      if (attempt > 0 || (held && !(await cannotHaveWritten(file, holder)))) {
         throw new DataDirInUseError(dir, holder ?? 0);
       }
       await rm(file, { force: true });
@@ -66,6 +70,44 @@ async function holderOf(file: string): Promise<number | undefined> {
   const text = await readFile(file, "utf8").catch(() => "");
   const pid = Number(text.trim());
   return Number.isInteger(pid) && pid > 0 ? pid : undefined;
+}
+
+/**
+ * Whether `pid` cannot be the process that wrote the lock: the machine booted after it was written, or (on Linux,
+ * where /proc tells) the process started after it. A new boot, or a container restarted on the same volume, hands
+ * the old pid to any process. The slack keeps a lock from being taken for a stale one when the wall clock is
+ * stepped by a second or so (the boot time is derived from it, and /proc's to the second).
+ */
+async function cannotHaveWritten(file: string, pid: number): Promise<boolean> {
+  const written = await stat(file).catch(() => undefined);
+  if (written === undefined) return false;
+  const bootedAtMs = Date.now() - uptime() * 1000;
+  if (written.mtimeMs < bootedAtMs - BOOT_TIME_SLACK_MS) return true;
+  const startedAtMs = await linuxStartTimeMs(pid);
+  return startedAtMs !== undefined && startedAtMs > written.mtimeMs + START_TIME_SLACK_MS;
+}
+
+const BOOT_TIME_SLACK_MS = 60_000;
+const START_TIME_SLACK_MS = 2_000;
+/** /proc counts in USER_HZ, 100 on the architectures Node runs on (`getconf CLK_TCK`). */
+const CLOCK_TICKS_PER_SECOND = 100;
+
+/** When a process started (proc(5): /proc/<pid>/stat's field 22 after /proc/stat's btime), or undefined. */
+async function linuxStartTimeMs(pid: number): Promise<number | undefined> {
+  if (process.platform !== "linux") return undefined;
+  try {
+    const [processStat, systemStat] = await Promise.all([
+      readFile(`/proc/${pid}/stat`, "utf8"),
+      readFile("/proc/stat", "utf8"),
+    ]);
+    // Fields counted after the command name's closing parenthesis (a name may hold spaces): field 3 first.
+    const ticks = Number(processStat.slice(processStat.lastIndexOf(")") + 2).split(" ")[19]);
+    const bootSeconds = Number(/^btime (\d+)$/m.exec(systemStat)?.[1]);
+    const started = bootSeconds * 1000 + (ticks / CLOCK_TICKS_PER_SECOND) * 1000;
+    return Number.isFinite(started) ? started : undefined;
+  } catch {
+    return undefined;
+  }
 }
 
 function isAlive(pid: number): boolean {

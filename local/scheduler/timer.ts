@@ -23,7 +23,13 @@ const DEFAULT_MAX_EVENT_AGE_SECONDS = 86_400;
 /** AWS documents "exponential backoff with jitter" but not its figures; these keep local retries brisk. */
 const BACKOFF_BASE_MS = 1_000;
 const BACKOFF_CAP_MS = 60_000;
-const MAX_TIMEOUT_MS = 2_147_483_647;
+/**
+ * The longest single wait before the wall clock is read again. Node's timers run on a monotonic clock that stops
+ * while the machine sleeps (a laptop's lid closed), so one long setTimeout fired the sleep's length after its
+ * schedule's time; waking at least every second, the emulator fires a schedule at most a second after the wake.
+ * (libuv's clock misses the suspended time: https://github.com/nodejs/node/issues/47724.)
+ */
+const MAX_TIMEOUT_MS = 1_000;
 const STOP_GRACE_MS = 5_000;
 
 export function isArmed(record: ScheduleRecord): boolean {
@@ -41,8 +47,9 @@ export interface FiringTimerOptions {
 }
 
 /**
- * Fires due one-time schedules. Due times sit in a min-heap and a single setTimeout waits for the earliest, so
- * arming a schedule costs O(log n) and an idle emulator does no work. Entries are never removed from the heap
+ * Fires due one-time schedules. Due times sit in a min-heap and a single setTimeout waits for the earliest (a
+ * second at most, then it looks again: `MAX_TIMEOUT_MS`), so arming a schedule costs O(log n) and an idle emulator
+ * does next to no work. Entries are never removed from the heap
  * when a schedule changes: each carries the schedule's revision and is skipped when it no longer matches, and the
  * heap is rebuilt once such stale entries make up most of it.
  */

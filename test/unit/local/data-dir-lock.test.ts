@@ -1,6 +1,6 @@
 import { spawn } from "node:child_process";
-import { mkdtemp, readFile, rm, writeFile } from "node:fs/promises";
-import { tmpdir } from "node:os";
+import { mkdtemp, readFile, rm, utimes, writeFile } from "node:fs/promises";
+import { tmpdir, uptime } from "node:os";
 import path from "node:path";
 import { afterEach, beforeEach, describe, expect, it } from "vitest";
 import { DataDirInUseError, lockDataDir } from "#local/runtime/data-dir-lock.js";
@@ -58,6 +58,56 @@ describe("one local cloud per data directory", () => {
     const lock = await lockDataDir(dir);
     expect((await readFile(lockFile(), "utf8")).trim()).toBe(String(process.pid));
     await lock.release();
+  });
+
+  it("takes over a lock written before the machine last booted, though its pid now names a live process", async () => {
+    // Prepare: a lock from before a restart (a laptop rebooted with the cloud running), whose pid the new boot
+    // gave to an unrelated process.
+    const unrelated = await liveProcess();
+    try {
+      await writeFile(lockFile(), `${unrelated.pid}\n`);
+      const beforeBoot = (Date.now() - uptime() * 1000 - 3_600_000) / 1000;
+      await utimes(lockFile(), beforeBoot, beforeBoot);
+      // Act
+      const lock = await lockDataDir(dir);
+      // Assess
+      expect((await readFile(lockFile(), "utf8")).trim()).toBe(String(process.pid));
+      await lock.release();
+    } finally {
+      unrelated.kill();
+    }
+  });
+
+  it.runIf(process.platform === "linux")(
+    "takes over a lock whose pid now names a process started after the lock was written (a container restarted)",
+    async () => {
+      // Prepare: a lock written a minute ago; its pid since reused by a process that started just now (a container
+      // restarted with the same volume hands out the same low pids; the host's boot time does not change).
+      const writtenAt = (Date.now() - 60_000) / 1000;
+      const newcomer = await liveProcess();
+      try {
+        await writeFile(lockFile(), `${newcomer.pid}\n`);
+        await utimes(lockFile(), writtenAt, writtenAt);
+        // Act
+        const lock = await lockDataDir(dir);
+        // Assess
+        expect((await readFile(lockFile(), "utf8")).trim()).toBe(String(process.pid));
+        await lock.release();
+      } finally {
+        newcomer.kill();
+      }
+    },
+  );
+
+  it("tells how to free a directory whose holder is not a local cloud: the lock file to delete", async () => {
+    const other = await liveProcess();
+    try {
+      await writeFile(lockFile(), `${other.pid}\n`);
+      const error = await lockDataDir(dir).catch((e: unknown) => e);
+      expect((error as Error).message).toContain(lockFile());
+    } finally {
+      other.kill();
+    }
   });
 
   it("takes over a lock this process left behind without releasing it (a cloud that crashed in a test)", async () => {

@@ -1,4 +1,6 @@
 import { type ChildProcess, spawn } from "node:child_process";
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { fileURLToPath } from "node:url";
 import { Webhook } from "standardwebhooks";
 import { afterEach, describe, expect, it } from "vitest";
@@ -61,5 +63,31 @@ describe("local/bin/receiver.ts", () => {
     const url = await startReceiver(["0", "orders"]);
     const [topic] = verificationKeys(DEFAULT_LOCAL_SIGNING_SECRET, "orders");
     expect(await post(url, topic as string)).toBe(204);
+  }, 30_000);
+
+  it("says in one line that its port is taken, and exits, when another program holds it", async () => {
+    // Prepare: a port held by something else (a dev server on :4000, a receiver already running).
+    const holder = createServer();
+    await new Promise<void>((resolve) => holder.listen(0, "127.0.0.1", resolve));
+    const { port } = holder.address() as AddressInfo;
+    try {
+      // Act
+      child = spawn(tsx, ["local/bin/receiver.ts", String(port)], {
+        cwd: root,
+        stdio: ["ignore", "pipe", "pipe"],
+      });
+      let stderr = "";
+      child.stderr?.on("data", (chunk: Buffer) => {
+        stderr += chunk.toString();
+      });
+      const code = await new Promise<number | null>((resolve) => child?.once("exit", resolve));
+
+      // Assess
+      expect(code).toBe(1);
+      expect(stderr).toContain(`127.0.0.1:${port} is already in use`);
+      expect(stderr).not.toMatch(/^\s+at /m);
+    } finally {
+      await new Promise((resolve) => holder.close(resolve));
+    }
   }, 30_000);
 });

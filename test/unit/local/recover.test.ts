@@ -22,7 +22,7 @@ describe("--data recovery: what a restart sends again", () => {
     ]);
 
     // Act
-    const plan = planRecovery([parent, ...deliveries], NOW, HORIZON_MS);
+    const plan = planRecovery([parent, ...deliveries], NOW, HORIZON_MS, new Set());
 
     // Assess
     expect(plan.rearm.map((r) => r.taskId)).toEqual(deliveries.map((d) => d.taskId));
@@ -38,7 +38,12 @@ describe("--data recovery: what a restart sends again", () => {
     const nearSchedule = task("d", NOW + 2 * MINUTE, { timer: "schedule", scheduleName: "s-d" });
 
     // Act
-    const plan = planRecovery([farQueue, farSchedule, nearQueue, nearSchedule], NOW, HORIZON_MS);
+    const plan = planRecovery(
+      [farQueue, farSchedule, nearQueue, nearSchedule],
+      NOW,
+      HORIZON_MS,
+      new Set(["s-b", "s-d"]),
+    );
 
     // Assess: SQS's delay is capped at 15 minutes; the relay re-arms a message that arrives early until due.
     expect(plan.rearm).toEqual([
@@ -48,6 +53,19 @@ describe("--data recovery: what a restart sends again", () => {
     ]);
   });
 
+  it("re-arms a task past the horizon whose schedule is not in the restarted Scheduler (lost in a crash)", () => {
+    // Prepare: schedules.json is written a moment after each change, so a local cloud killed (SIGKILL, a crash)
+    // just after accepting a far task comes back without its schedule; another far task kept its schedule.
+    const lost = task("a", NOW + 60 * MINUTE, { timer: "schedule", scheduleName: "s-a" });
+    const kept = task("b", NOW + 60 * MINUTE, { timer: "schedule", scheduleName: "s-b" });
+
+    // Act
+    const plan = planRecovery([lost, kept], NOW, HORIZON_MS, new Set(["s-b"]));
+
+    // Assess: the relay re-arms the timer message until the task is due.
+    expect(plan.rearm).toEqual([{ taskId: lost.taskId, delaySeconds: 900 }]);
+  });
+
   it("requeues what had reached its FIFO queue, group by group in sort-key order", () => {
     // Prepare
     const first = task("g", NOW - 2 * MINUTE, { status: "delivering", attempts: 1 });
@@ -55,7 +73,7 @@ describe("--data recovery: what a restart sends again", () => {
     const other = task("h", NOW - MINUTE, { status: "queued" });
 
     // Act
-    const plan = planRecovery([second, other, first], NOW, HORIZON_MS);
+    const plan = planRecovery([second, other, first], NOW, HORIZON_MS, new Set());
 
     // Assess
     expect(plan.rearm).toEqual([]);

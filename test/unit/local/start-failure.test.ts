@@ -1,6 +1,10 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { OutdatedDataDirError } from "#local/cloud/provision.js";
 import { startFailureMessage } from "#local/cloud/start-failure.js";
-import { DataDirInUseError } from "#local/runtime/data-dir-lock.js";
+import { DataDirInUseError, lockDataDir } from "#local/runtime/data-dir-lock.js";
 
 /** What `listen` rejects with when the port is taken (the worker thread passes code, address and port on). */
 const addressInUse = (port: number) =>
@@ -34,6 +38,43 @@ describe("why `npm start` could not start, in one line", () => {
   it("passes the data directory's refusal on as it is", () => {
     const error = new DataDirInUseError("/tmp/data", 42);
     expect(startFailureMessage(error, ports)).toBe(error.message);
+  });
+
+  it("names a --data directory it cannot write (here a file stands where the directory should be)", async () => {
+    // Prepare
+    const dir = await mkdtemp(path.join(tmpdir(), "punctual-unusable-"));
+    try {
+      const file = path.join(dir, "not-a-directory");
+      await writeFile(file, "");
+      const error = await lockDataDir(path.join(file, "data")).catch((e: unknown) => e);
+
+      // Act
+      const message = startFailureMessage(error, ports);
+
+      // Assess
+      expect(message).toContain(path.join(file, "data"));
+      expect(message).toContain("--data");
+      expect(message).not.toContain("\n");
+    } finally {
+      await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  it("says a full disk or a read-only file system is why a file could not be written", () => {
+    for (const code of ["ENOSPC", "EROFS", "EACCES"]) {
+      const error = Object.assign(new Error(`${code}: failed, open '/data/local-cloud.pid'`), {
+        code,
+        syscall: "open",
+        path: "/data/local-cloud.pid",
+      });
+      expect(startFailureMessage(error, ports)).toContain("/data/local-cloud.pid");
+    }
+  });
+
+  it("passes on as it is that the data directory was made by an older version (a table without an index)", () => {
+    const error = new OutdatedDataDirError("Punctual-local-Table", ["bySweepShard"]);
+    expect(startFailureMessage(error, ports)).toBe(error.message);
+    expect(error.message).toContain("--data");
   });
 
   it("leaves any other failure to its stack trace", () => {
