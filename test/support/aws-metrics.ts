@@ -59,6 +59,18 @@ export const AWS_PUBLISHED_METRICS: PublishedMetrics = {
     ),
     // The account's concurrency left to functions without reserved concurrency: an account metric only.
     UnreservedConcurrentExecutions: [[]],
+    // Event source mapping metrics (same page, "Event source mapping metrics"): per mapping, and only for a mapping
+    // whose MetricsConfig asks for EventCount (test/cdk/relay-failures-alarm.test.ts checks the relay's does).
+    ...each(
+      [
+        "PolledEventCount",
+        "InvokedEventCount",
+        "FilteredOutEventCount",
+        "FailedInvokeEventCount",
+        "DeletedEventCount",
+      ],
+      [["EventSourceMappingUUID"]],
+    ),
   },
   "AWS/SQS": each(
     [

@@ -1,5 +1,5 @@
 import { Duration } from "aws-cdk-lib";
-import type * as lambda from "aws-cdk-lib/aws-lambda";
+import * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as eventsources from "aws-cdk-lib/aws-lambda-event-sources";
 import type { EventSourcesConfig, PunctualConfig, TopicConfig } from "#shared/config/index.js";
 
@@ -12,7 +12,9 @@ function pollerConfig(pollers: Pollers): lambda.ProvisionedPollerConfig | undefi
 /**
  * The relay's mapping on the standard timer queue, as the environment declares it: batch size and batching
  * window (paired with the early wake the timer plan applies), and either provisioned pollers or a
- * MaximumConcurrency — never both (the config refuses that, as Lambda does).
+ * MaximumConcurrency — never both (the config refuses that, as Lambda does). Its EventCount metrics on: the relay
+ * failures alarm reads FailedInvokeEventCount, which Lambda publishes only for a mapping that asks for them
+ * (https://docs.aws.amazon.com/AWSCloudFormation/latest/TemplateReference/aws-properties-lambda-eventsourcemapping-metricsconfig.html).
  */
 export function relayEventSourceProps(config: PunctualConfig): eventsources.SqsEventSourceProps {
   const relay = config.eventSources.relay;
@@ -21,6 +23,7 @@ export function relayEventSourceProps(config: PunctualConfig): eventsources.SqsE
     batchSize: relay.batchSize,
     maxBatchingWindow: Duration.seconds(relay.maxBatchingWindowSeconds),
     reportBatchItemFailures: true,
+    metricsConfig: { metrics: [lambda.MetricType.EVENT_COUNT] },
     ...(provisionedPollerConfig ? { provisionedPollerConfig } : {}),
     ...(relay.maxConcurrency !== undefined ? { maxConcurrency: relay.maxConcurrency } : {}),
   };

@@ -1,4 +1,5 @@
 import { Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
+import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as eventsources from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import * as sqs from "aws-cdk-lib/aws-sqs";
@@ -41,6 +42,8 @@ export class TimerQueues extends Construct {
   readonly deadLetterQueue: sqs.Queue;
   readonly scheduleDeadLetterQueue: sqs.Queue;
   readonly relayFunction: PunctualFunction;
+  /** The relay's event source mapping (its UUID, CFN Ref): the relay failures alarm names it. */
+  readonly relayMappingUuid: string;
 
   constructor(scope: Construct, id: string, props: TimerQueuesProps) {
     super(scope, id);
@@ -52,7 +55,7 @@ export class TimerQueues extends Construct {
     });
     this.scheduleDeadLetterQueue = addScheduleDeadLetterQueue(this, props.removalPolicy);
     this.relayFunction = addRelayFunction(this, props);
-    connectRelayFunction(this, props);
+    this.relayMappingUuid = connectRelayFunction(this, props);
     addTimerAlarms(this, props);
   }
 
@@ -106,14 +109,13 @@ function relayTopology(topics: readonly Topic[]): TopologyInput {
   };
 }
 
-/** The relay function's event source on the timer queue and its permissions. */
-function connectRelayFunction(timer: TimerQueues, props: TimerQueuesProps): void {
+/** The relay function's event source on the timer queue and its permissions; returns the mapping's UUID. */
+function connectRelayFunction(timer: TimerQueues, props: TimerQueuesProps): string {
   const { relayFunction } = timer;
   // Batch size, window and pollers come from the environment (config `eventSources.relay`): the early wake
   // lets a batching window and cold pollers spend their time before the due time, not after it.
-  relayFunction.addEventSource(
-    new eventsources.SqsEventSource(timer.queue, relayEventSourceProps(props.config)),
-  );
+  const source = new eventsources.SqsEventSource(timer.queue, relayEventSourceProps(props.config));
+  relayFunction.addEventSource(source);
   // Consume includes sqs:ChangeMessageVisibility, which the relay's retry backoff calls on its failed messages
   // (shared/services/relay.ts, `retrySoon`), not only Lambda's pollers.
   timer.queue.grantConsumeMessages(relayFunction);
@@ -121,6 +123,7 @@ function connectRelayFunction(timer: TimerQueues, props: TimerQueuesProps): void
   grantSendOnly(timer.queue, relayFunction);
   for (const topic of props.topics) grantSendOnly(topic.queue, relayFunction);
   props.table.grantStoreAccess(relayFunction, PIPELINE_STORE_METHODS.relay);
+  return source.eventSourceMappingId;
 }
 
 function addTimerAlarms(timer: TimerQueues, props: TimerQueuesProps): void {
@@ -141,4 +144,31 @@ function addTimerAlarms(timer: TimerQueues, props: TimerQueuesProps): void {
   );
   alarms.watchBacklog(timer.queue, timerBacklogAlarmSeconds(config), `${label} timer queue`);
   alarms.watchFunction(timer.relayFunction, `${label} relay function`);
+  addRelayFailuresAlarm(timer, alarms, label);
+}
+
+/**
+ * The relay reports a timer message it could not forward or re-arm in `batchItemFailures` (it never throws for one)
+ * and backs it off, so neither its errors alarm nor the timer queue's age alarm sees a relay that fails every
+ * message: SQS leaves a standard queue's message received three or more times and not deleted out of
+ * ApproximateAgeOfOldestMessage (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html).
+ * The mapping's FailedInvokeEventCount counts those records (its MetricsConfig asks for them, event-sources.ts).
+ * Three 5-minute periods in a row, as the sweeper's repair failures: a passing throttle is retried within seconds,
+ * a relay failing for 15 minutes is not passing (its tasks wait; the timer DLQ and the sweeper take 28-55 minutes).
+ */
+function addRelayFailuresAlarm(timer: TimerQueues, alarms: AlarmTopic, label: string): void {
+  const periods = 3;
+  alarms.alarm(timer, "RelayFailuresAlarm", {
+    metric: new cloudwatch.Metric({
+      namespace: "AWS/Lambda",
+      metricName: "FailedInvokeEventCount",
+      dimensionsMap: { EventSourceMappingUUID: timer.relayMappingUuid },
+      statistic: cloudwatch.Stats.SUM,
+      period: Duration.minutes(5),
+    }),
+    threshold: 1,
+    evaluationPeriods: periods,
+    datapointsToAlarm: periods,
+    description: `${label} relay: timer messages have been failing for 15 minutes (FailedInvokeEventCount of its timer queue mapping): their tasks wait, late, until the relay forwards them or the sweeper repairs them after the timer DLQ; see the relay's logs ("forwarding group failed").`,
+  });
 }
