@@ -2120,6 +2120,37 @@ describe("fan-out after a topic's retention changes (runtime settings or a deplo
     expect(await f.store.get(billing?.taskId as string)).toMatchObject({ status: "delivered" });
   });
 
+  it("a cancel answered 200 stays answered: the cancelled parent is kept as long as its key's claim, so a keyed retry recreates nothing", async () => {
+    // Prepare: a keyed add due in 10 days on a topic retained 3 days, whose copy writes failed (503 "retry with the
+    // same key"); the parent's DELETE answers 200. Four days later TTL has removed what had expired by then; the
+    // key's claim lives on (due + attempts + retention + a day).
+    const f = setup();
+    const threeDays = { ...f.deps, config: withRetention(f, 3) };
+    const body = orderBody({ idempotency_key: "k-cancelled", delay_seconds: 10 * 86_400 });
+    const putNew = f.store.putNew.bind(f.store);
+    f.store.putNew = async (task, options) => {
+      if (task.parentTaskId !== undefined) throw new Error("copy write failed");
+      return putNew(task, options);
+    };
+    const first = await addTask(threeDays, { body }).catch((error: unknown) => error);
+    f.store.putNew = putNew;
+    const parentId = [...f.store.tasks.values()].find((t) => t.fanOut)?.taskId as string;
+    const cancelled = await cancelTask(threeDays, parentId);
+    const later = NOW + 4 * DAY_MS;
+    expireItems(f, later);
+    const armedBefore = f.timerQueue.armed.length;
+
+    // Act
+    const retried = await addTask({ ...threeDays, now: () => later }, { body });
+
+    // Assess: no copy written or armed, the task still answered cancelled
+    expect(first).toBeInstanceOf(Error);
+    expect(cancelled.status).toBe("cancelled");
+    expect(retried.body).toMatchObject({ task_id: parentId, status: "cancelled" });
+    expect([...f.store.tasks.values()].filter((t) => t.parentTaskId === parentId)).toEqual([]);
+    expect(f.timerQueue.armed.slice(armedBefore)).toEqual([]);
+  });
+
   it("a parent read past its own TTL (DynamoDB removes lazily) whose copies are gone is a task that completed and expired, whatever the retention now", async () => {
     // Prepare: every copy delivered and expired with the parent under a 1-day retention; the retention is now 30 days
     const f = setup();
