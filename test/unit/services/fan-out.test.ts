@@ -1698,6 +1698,63 @@ describe("fan-out cancel and moves", () => {
     expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 
+  it("a DELETE racing a keyed retry that recreates a missing copy loses no copy: the copy the retry takes back is one the cancel answered for", async () => {
+    // Prepare: billing's and audit's copies delivered; search's never written (its write failed: 503). A keyed retry
+    // reads the parent (scheduled) and recreates search's copy; a DELETE marks the parent and looks for search's copy
+    // before that write (not there), then finds the others delivered; the retry's read after its write sees the mark
+    // and takes the copy back before the DELETE, which cancelled no copy, puts the parent back.
+    const f = setup();
+    const body = orderBody({ idempotency_key: "k-recreate-race" });
+    const { parent, copies } = await addOrder(f, { idempotency_key: "k-recreate-race" });
+    for (const copy of copies.slice(0, 2)) await deliver(f, copy);
+    const search = copies[2] as TaskRecord;
+    f.store.tasks.delete(search.taskId);
+    const deferred = () => {
+      let resolve = () => {};
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      return { promise, resolve };
+    };
+    const atRestore = deferred();
+    const retryDone = deferred();
+    let answer: number | undefined;
+    let deleting: Promise<void> | undefined;
+    const restore = f.store.restoreFanOutParent.bind(f.store);
+    f.store.restoreFanOutParent = async (...args) => {
+      atRestore.resolve();
+      await retryDone.promise;
+      return restore(...args);
+    };
+    const putNew = f.store.putNew.bind(f.store);
+    f.store.putNew = async (task, options) => {
+      if (task.taskId === search.taskId && deleting === undefined) {
+        deleting = cancelTask({ ...f.deps, store: f.store }, parent.taskId).then(
+          () => {
+            answer = 200;
+          },
+          (error: { status?: number }) => {
+            answer = error.status;
+          },
+        );
+        // The DELETE's cancels run to its restore (or its answer) before this write lands.
+        await Promise.race([atRestore.promise, deleting]);
+      }
+      return putNew(task, options);
+    };
+
+    // Act
+    await addTask(f.deps, { body }).catch(() => undefined);
+    retryDone.resolve();
+    await deleting;
+
+    // Assess: the copy the retry took back was one the cancel stopped: 200, and the parent stays cancelled (a 409
+    // said the task goes on, for search too, whose copy was gone)
+    const left = (await f.store.get(search.taskId))?.status ?? "missing";
+    expect({ answer, left }).toEqual({ answer: 200, left: "missing" });
+    expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
+  });
+
   it("a DELETE answered 409 leaves the parent as it was: its view, a later replay and a later cancel as before (which reaches the replayed copy: its attempt has not started)", async () => {
     // Prepare: every copy gone on (one delivering, two delivered).
     const f = setup();
