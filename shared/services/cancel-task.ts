@@ -4,6 +4,7 @@ import { conflict, notFound } from "#shared/api/errors.js";
 import { fanOutTaskView } from "#shared/api/fan-out-view.js";
 import type { TaskView } from "#shared/api/task-view.js";
 import { type PunctualConfig, timerSettings, topicConfig } from "#shared/config/index.js";
+import { copiesMayHaveExpired } from "#shared/domain/fan-out.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { successorDueAtMs, successorRecord } from "#shared/domain/reschedule.js";
 import { finishedExpiry, retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
@@ -174,7 +175,9 @@ export async function cancelAndDisarm(
   // as it was.
   const parent = result.outcome === "not-found" ? undefined : result.task;
   if (parent?.fanOut && parent.status === "cancelled") {
-    const outcome = fanOutCancelOutcome(parent, await cancelFanOutCopies(deps, parent, nowMs, expiresAt));
+    const copies = await cancelFanOutCopies(deps, parent, nowMs, expiresAt);
+    const expirable = copiesMayHaveExpired(parent, topicConfig(deps.config, topicName)?.retentionDays, nowMs);
+    const outcome = fanOutCancelOutcome(parent, copies, expirable);
     if (outcome.outcome !== "conflict") return outcome;
     const restored = await restoreFanOutParent(deps, parent, topicConfig(deps.config, topicName));
     return { outcome: "conflict", task: { ...restored, status: outcome.task.status } };

@@ -26,6 +26,7 @@ import {
   EXPIRED_KEY_MESSAGE,
   FOLLOW_UP_CALL_MS,
   inTime,
+  keptWhileClaimed,
   leaveForTheSweeper,
   ON_ITS_WAY,
   timerNow,
@@ -74,8 +75,11 @@ export async function addFanOut(
 ): Promise<TaskRecord> {
   const expanded = expandFanOut(task, subscribers);
   // The parent is never finished by a delivery, so it gets its TTL now: as long as its idempotency claim lives
-  // (due time + the longest the copies' attempts can take + retention + a day).
-  const parent = { ...expanded.parent, expiresAt: claimExpiry(task.dueAtMs, topic) };
+  // (due time + the longest the copies' attempts can take + retention + a day). A keyed one is kept that long once
+  // cancelled too (its floor, as a plain keyed task's: keptWhileClaimed): a cancel gave it the retention after the
+  // cancel, and a retry of its add after TTL had removed it, the claim still live, wrote it and its copies again —
+  // delivered to every subscriber though the DELETE had answered 200.
+  const parent = keptWhileClaimed({ ...expanded.parent, expiresAt: claimExpiry(task.dueAtMs, topic) }, topic);
   const deliveries = expanded.deliveries.map((delivery) => withParentFloor(delivery, parent));
   for (const record of [parent, ...deliveries]) checkItemSize(record);
   const progress: AddProgress = { stage: "parent", armed: new Set() };

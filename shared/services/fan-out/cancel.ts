@@ -21,6 +21,10 @@ export interface FanOutCancelResult {
   /** Copies that were cancelled already (a repeated cancel). */
   readonly alreadyCancelled: number;
   readonly notCancelled: readonly TaskStatus[];
+  /** Copies not there (never written, or still being written; or finished and expired). */
+  readonly missing: number;
+  /** Whether a copy found is kept by its floor (the parent's TTL): a missing sibling was never written, not expired. */
+  readonly siblingKept: boolean;
 }
 
 /**
@@ -39,9 +43,13 @@ export async function cancelFanOutCopies(
 ): Promise<FanOutCancelResult> {
   let cancelled = 0;
   let alreadyCancelled = 0;
+  let missing = 0;
+  let siblingKept = false;
   const notCancelled: TaskStatus[] = [];
   await forEachBounded(parent.fanOut ?? [], CANCEL_CONCURRENCY, async (link) => {
     const result: CancelOutcome = await deps.store.cancel(link.taskId, nowMs, expiresAt);
+    if (result.outcome === "not-found") missing++;
+    else siblingKept ||= (result.task.expiresAtFloor ?? 0) * 1000 > nowMs;
     if (result.outcome === "cancelled") {
       cancelled++;
       await deleteSchedule(deps, result.task);
@@ -50,16 +58,27 @@ export async function cancelFanOutCopies(
       else notCancelled.push(result.task.status);
     }
   });
-  return { cancelled, alreadyCancelled, notCancelled };
+  return { cancelled, alreadyCancelled, notCancelled, missing, siblingKept };
 }
 
 /**
- * A parent's cancel as a cancel outcome: `cancelled` when at least one copy is cancelled (now or before), else a
- * conflict carrying the status its copies have moved on to (the parent item itself says `cancelled`: no copy is
- * made after this), as a plain task that has moved on.
+ * A parent's cancel as a cancel outcome: `cancelled` when at least one copy is cancelled (now or before), or one
+ * not there may still be written (`unwritten`), else a conflict carrying the status its copies have moved on to (the
+ * parent item itself says `cancelled`: no copy is made after this), as a plain task that has moved on.
+ *
+ * A copy not there while its parent is young (copiesMayHaveExpired), or while a sibling is kept by its floor, was
+ * never written: an add or a keyed retry may be writing it now, and one that reads this cancel after its write
+ * takes the copy back (fan-out/add.ts, cancelledMeanwhile). So that copy is stopped by this cancel, which must hold:
+ * answered 409 and the parent put back, such a retry had removed the copy meanwhile, answered 200, and that
+ * subscriber never got the task the 409 said goes on.
  */
-export function fanOutCancelOutcome(parent: TaskRecord, copies: FanOutCancelResult): CancelOutcome {
-  if (copies.cancelled + copies.alreadyCancelled > 0 || copies.notCancelled.length === 0) {
+export function fanOutCancelOutcome(
+  parent: TaskRecord,
+  copies: FanOutCancelResult,
+  copiesMayHaveExpired: boolean,
+): CancelOutcome {
+  const unwritten = copies.missing > 0 && (copies.siblingKept || !copiesMayHaveExpired);
+  if (copies.cancelled + copies.alreadyCancelled > 0 || copies.notCancelled.length === 0 || unwritten) {
     return { outcome: "cancelled", task: parent };
   }
   return {

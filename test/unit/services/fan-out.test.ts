@@ -1698,6 +1698,63 @@ describe("fan-out cancel and moves", () => {
     expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 
+  it("a DELETE racing a keyed retry that recreates a missing copy loses no copy: the copy the retry takes back is one the cancel answered for", async () => {
+    // Prepare: billing's and audit's copies delivered; search's never written (its write failed: 503). A keyed retry
+    // reads the parent (scheduled) and recreates search's copy; a DELETE marks the parent and looks for search's copy
+    // before that write (not there), then finds the others delivered; the retry's read after its write sees the mark
+    // and takes the copy back before the DELETE, which cancelled no copy, puts the parent back.
+    const f = setup();
+    const body = orderBody({ idempotency_key: "k-recreate-race" });
+    const { parent, copies } = await addOrder(f, { idempotency_key: "k-recreate-race" });
+    for (const copy of copies.slice(0, 2)) await deliver(f, copy);
+    const search = copies[2] as TaskRecord;
+    f.store.tasks.delete(search.taskId);
+    const deferred = () => {
+      let resolve = () => {};
+      const promise = new Promise<void>((r) => {
+        resolve = r;
+      });
+      return { promise, resolve };
+    };
+    const atRestore = deferred();
+    const retryDone = deferred();
+    let answer: number | undefined;
+    let deleting: Promise<void> | undefined;
+    const restore = f.store.restoreFanOutParent.bind(f.store);
+    f.store.restoreFanOutParent = async (...args) => {
+      atRestore.resolve();
+      await retryDone.promise;
+      return restore(...args);
+    };
+    const putNew = f.store.putNew.bind(f.store);
+    f.store.putNew = async (task, options) => {
+      if (task.taskId === search.taskId && deleting === undefined) {
+        deleting = cancelTask({ ...f.deps, store: f.store }, parent.taskId).then(
+          () => {
+            answer = 200;
+          },
+          (error: { status?: number }) => {
+            answer = error.status;
+          },
+        );
+        // The DELETE's cancels run to its restore (or its answer) before this write lands.
+        await Promise.race([atRestore.promise, deleting]);
+      }
+      return putNew(task, options);
+    };
+
+    // Act
+    await addTask(f.deps, { body }).catch(() => undefined);
+    retryDone.resolve();
+    await deleting;
+
+    // Assess: the copy the retry took back was one the cancel stopped: 200, and the parent stays cancelled (a 409
+    // said the task goes on, for search too, whose copy was gone)
+    const left = (await f.store.get(search.taskId))?.status ?? "missing";
+    expect({ answer, left }).toEqual({ answer: 200, left: "missing" });
+    expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
+  });
+
   it("a DELETE answered 409 leaves the parent as it was: its view, a later replay and a later cancel as before (which reaches the replayed copy: its attempt has not started)", async () => {
     // Prepare: every copy gone on (one delivering, two delivered).
     const f = setup();
@@ -2118,6 +2175,37 @@ describe("fan-out after a topic's retention changes (runtime settings or a deplo
     });
     expect(f.timerQueue.armed.map((a) => a.taskId)).toContain(search?.taskId);
     expect(await f.store.get(billing?.taskId as string)).toMatchObject({ status: "delivered" });
+  });
+
+  it("a cancel answered 200 stays answered: the cancelled parent is kept as long as its key's claim, so a keyed retry recreates nothing", async () => {
+    // Prepare: a keyed add due in 10 days on a topic retained 3 days, whose copy writes failed (503 "retry with the
+    // same key"); the parent's DELETE answers 200. Four days later TTL has removed what had expired by then; the
+    // key's claim lives on (due + attempts + retention + a day).
+    const f = setup();
+    const threeDays = { ...f.deps, config: withRetention(f, 3) };
+    const body = orderBody({ idempotency_key: "k-cancelled", delay_seconds: 10 * 86_400 });
+    const putNew = f.store.putNew.bind(f.store);
+    f.store.putNew = async (task, options) => {
+      if (task.parentTaskId !== undefined) throw new Error("copy write failed");
+      return putNew(task, options);
+    };
+    const first = await addTask(threeDays, { body }).catch((error: unknown) => error);
+    f.store.putNew = putNew;
+    const parentId = [...f.store.tasks.values()].find((t) => t.fanOut)?.taskId as string;
+    const cancelled = await cancelTask(threeDays, parentId);
+    const later = NOW + 4 * DAY_MS;
+    expireItems(f, later);
+    const armedBefore = f.timerQueue.armed.length;
+
+    // Act
+    const retried = await addTask({ ...threeDays, now: () => later }, { body });
+
+    // Assess: no copy written or armed, the task still answered cancelled
+    expect(first).toBeInstanceOf(Error);
+    expect(cancelled.status).toBe("cancelled");
+    expect(retried.body).toMatchObject({ task_id: parentId, status: "cancelled" });
+    expect([...f.store.tasks.values()].filter((t) => t.parentTaskId === parentId)).toEqual([]);
+    expect(f.timerQueue.armed.slice(armedBefore)).toEqual([]);
   });
 
   it("a parent read past its own TTL (DynamoDB removes lazily) whose copies are gone is a task that completed and expired, whatever the retention now", async () => {
