@@ -1,7 +1,8 @@
 import { decodeTime } from "ulid";
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import { isHttpError } from "#shared/api/errors.js";
-import { timerSettings, topicConfig } from "#shared/config/index.js";
+import { type TopicConfig, timerSettings, topicConfig } from "#shared/config/index.js";
+import type { AddTaskRequest } from "#shared/domain/add-task-request.js";
 import { expandFanOut } from "#shared/domain/fan-out.js";
 import { makeTaskKey, newUlid, parseTaskId } from "#shared/domain/keys.js";
 import type { ScheduleRecord } from "#shared/domain/schedule.js";
@@ -126,14 +127,8 @@ export async function writeOccurrenceCancelled(
 ): Promise<{ readonly outcome: "created" | "exists"; readonly taskId: string } | undefined> {
   const nowMs = deps.now();
   const occurrence = occurrenceRequest(schedule, occurrenceMs);
-  if (!occurrence) return undefined;
-  let checked: CheckedAddRequest;
-  try {
-    checked = checkParsedAddRequest(deps.config, occurrence, nowMs);
-  } catch (error) {
-    if (isHttpError(error) && error.status < 500) return undefined;
-    throw error;
-  }
+  const checked = occurrence && checkedAsSomeSettingsTakeIt(deps.config, occurrence, nowMs);
+  if (!checked) return undefined;
   const { request, topic, dueAtMs, groupValue } = checked;
   const fresh = makeTaskKey(topic.name, groupValue, dueAtMs, (deps.newUlid ?? newUlid)(nowMs));
   const requestHash = hashRequest(request);
@@ -149,6 +144,49 @@ export async function writeOccurrenceCancelled(
   const taskId = claim.status === "existing" ? claim.taskId : fresh.taskId;
   const task = cancelledTask(deps, taskId, checked, schedule.scheduleId, nowMs);
   return { outcome: await deps.store.putNew(task, { sweepIndex: false }), taskId };
+}
+
+/**
+ * The occurrence checked as an add checks it, with today's topic settings or, where they refuse it, with that topic's
+ * limits lifted; undefined when even those refuse it. Settings change without a deploy, and each invocation reads its
+ * own: a run under way holds those of its start (taken before a change), and adds an occurrence that today's refuse
+ * (a lower `maxPayloadBytes` or `maxDelaySeconds`, a narrower allow-list). Left unfenced, it was added after the stop
+ * answered, live: delivery checks neither size nor delay again (and a narrowed allow-list only at the attempt).
+ */
+function checkedAsSomeSettingsTakeIt(
+  config: StopDeps["config"],
+  occurrence: AddTaskRequest,
+  nowMs: number,
+): CheckedAddRequest | undefined {
+  const refusal = (error: unknown) => {
+    if (isHttpError(error) && error.status < 500) return undefined;
+    throw error;
+  };
+  try {
+    return checkParsedAddRequest(config, occurrence, nowMs);
+  } catch (error) {
+    refusal(error);
+  }
+  const topic = topicConfig(config, occurrence.topic);
+  if (!topic) return undefined;
+  const lifted: TopicConfig = {
+    ...topic,
+    maxPayloadBytes: Number.MAX_SAFE_INTEGER,
+    maxDelaySeconds: Number.MAX_SAFE_INTEGER,
+    allowedCallbackHosts: ["*"],
+    allowHttpCallbacks: true,
+    // A topic given subscribers since refuses an occurrence's own callback (fan_out_callback); the run adds it plain.
+    ...(occurrence.callbackUrl !== undefined ? { subscribers: undefined } : {}),
+  };
+  try {
+    return checkParsedAddRequest(
+      { ...config, resolvedTopics: { ...config.resolvedTopics, [topic.name]: lifted } },
+      occurrence,
+      nowMs,
+    );
+  } catch (error) {
+    return refusal(error);
+  }
 }
 
 /**

@@ -2147,6 +2147,43 @@ describe("pause, resume, delete", () => {
   );
 
   it.each([
+    ["maxPayloadBytes", { maxPayloadBytes: 16 }],
+    ["maxDelaySeconds", { maxDelaySeconds: 30 }],
+    ["allowedCallbackHosts", { allowedCallbackHosts: ["elsewhere.example"] }],
+  ] satisfies [string, Partial<TopicConfig>][])(
+    "once a pause has answered, a run under way with the topic's settings from before a change of %s adds no live occurrence",
+    async (_, change) => {
+      // Prepare: a run that read the topic's settings and leased its window, halted before its first add; then
+      // the topic's settings change (runtime settings, no deploy) so that they refuse the occurrences, and the
+      // pause reads the new ones (each invocation reads its own; the run keeps those it read at its start).
+      const h = harness();
+      const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
+      h.clock.advance(60_000);
+      const halted = haltingStore(h.store);
+      const run = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+      const demo = h.deps.config.resolvedTopics.demo as TopicConfig;
+      const changed = {
+        ...h.deps.config,
+        resolvedTopics: { ...h.deps.config.resolvedTopics, demo: { ...demo, ...change } },
+      };
+
+      // Act: the pause answers, then the run goes on, and ends before its cursor write (the invocation timed out).
+      await pauseSchedule({ ...h.deps, config: changed }, id);
+      const answered = h.tasks().map((t) => t.taskId);
+      Object.assign(halted.store, {
+        updateSchedule: () => Promise.reject(new Error("the invocation ended before its cursor write")),
+      });
+      halted.release();
+      await run.catch(() => undefined);
+
+      // Assess: nothing live ahead of the pause, nothing added after it.
+      expect(h.live().filter((t) => t.dueAtMs > h.clock.nowMs)).toEqual([]);
+      expect(h.tasks().filter((t) => !answered.includes(t.taskId) && t.status !== "cancelled")).toEqual([]);
+    },
+  );
+
+  it.each([
     ["pause", "its claims of occurrence keys and its parents' writes", pauseSchedule, 0],
     ["delete", "its claims of occurrence keys and its parents' writes", deleteSchedule, 0],
     ["pause", "its first parents' writes and their copies'", pauseSchedule, 4],
