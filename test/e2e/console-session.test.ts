@@ -1,8 +1,8 @@
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startConsoleServer } from "../../console/cli-server.js";
-import { type ConsoleBrowser, launchConsoleBrowser } from "./support/browser.js";
+import type { ConsoleBrowser } from "./support/browser.js";
+import { type FakeApiConsole, startFakeApiConsole } from "./support/fake-api-console.js";
 
 /**
  * `punctual console`'s session in a real headless Chromium: cookies do not tell ports apart (RFC 6265, section 8.5),
@@ -10,17 +10,16 @@ import { type ConsoleBrowser, launchConsoleBrowser } from "./support/browser.js"
  * this machine too. Such a server must not be able to have a call signed with it; the page itself still works. A fake
  * API on loopback; no local cloud.
  */
-let api: http.Server;
+let fake: FakeApiConsole;
 let apiCalls = 0;
 let other: http.Server;
 /** The Cookie header of each request the server on another port received. */
 const cookiesSeenElsewhere: string[] = [];
-let stopConsole: () => Promise<void>;
 let consoleUrl: string;
 let b: ConsoleBrowser;
 
 beforeAll(async () => {
-  api = http.createServer((req, res) => {
+  fake = await startFakeApiConsole((req, res) => {
     req.resume();
     apiCalls++;
     const topics = [{ topic: "session-topic", paused: false, backlog: { waiting: 0, in_flight: 0 } }];
@@ -29,29 +28,19 @@ beforeAll(async () => {
       : { tasks: [], schedules: [], destinations: [], next_cursor: null };
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
   });
-  await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
   other = http.createServer((req, res) => {
     cookiesSeenElsewhere.push(req.headers.cookie ?? "");
     res.writeHead(200, { "content-type": "text/html" }).end("<p>another local server</p>");
   });
   await new Promise<void>((resolve) => other.listen(0, "127.0.0.1", resolve));
-  const server = await startConsoleServer({
-    apiUrl: new URL(`http://127.0.0.1:${(api.address() as AddressInfo).port}/`),
-    authorize: async () => ({}),
-    port: 0,
-  });
-  consoleUrl = server.url;
-  stopConsole = server.stop;
-  b = await launchConsoleBrowser();
+  consoleUrl = fake.consoleUrl;
+  b = fake.browser;
 });
 
 afterAll(async () => {
-  await b?.close();
-  await stopConsole?.();
-  for (const server of [api, other]) {
-    server?.closeAllConnections();
-    await new Promise((resolve) => server?.close(resolve));
-  }
+  await fake?.stop();
+  other?.closeAllConnections();
+  await new Promise((resolve) => other?.close(resolve));
 });
 
 describe("punctual console's session in a browser", () => {

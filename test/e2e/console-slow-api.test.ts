@@ -1,8 +1,6 @@
-import http from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { startConsoleServer } from "../../console/cli-server.js";
-import { type ConsoleBrowser, launchConsoleBrowser } from "./support/browser.js";
+import type { ConsoleBrowser } from "./support/browser.js";
+import { type FakeApiConsole, startFakeApiConsole } from "./support/fake-api-console.js";
 
 /**
  * `punctual console` in a real headless Chromium against an API slower than the page's 3 s refresh (a cold
@@ -31,14 +29,13 @@ const DEAD = {
   attempt_log: [],
 };
 
-let api: http.Server;
-let stopConsole: () => Promise<void>;
+let fake: FakeApiConsole;
 let consoleUrl: string;
 let b: ConsoleBrowser;
 const topicsCalls = { started: 0, open: 0, mostOpen: 0 };
 
 beforeAll(async () => {
-  api = http.createServer((req, res) => {
+  fake = await startFakeApiConsole((req, res) => {
     req.resume();
     const json = (body: unknown) =>
       res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
@@ -58,22 +55,12 @@ beforeAll(async () => {
       json({ topics: ["slow-topic", "other-topic"].map(topicView) });
     }, TOPICS_DELAY_MS);
   });
-  await new Promise<void>((resolve) => api.listen(0, "127.0.0.1", resolve));
-  const server = await startConsoleServer({
-    apiUrl: new URL(`http://127.0.0.1:${(api.address() as AddressInfo).port}/`),
-    authorize: async () => ({}),
-    port: 0,
-  });
-  consoleUrl = server.url;
-  stopConsole = server.stop;
-  b = await launchConsoleBrowser();
+  consoleUrl = fake.consoleUrl;
+  b = fake.browser;
 });
 
 afterAll(async () => {
-  await b?.close();
-  await stopConsole?.();
-  api?.closeAllConnections();
-  await new Promise((resolve) => api?.close(resolve));
+  await fake?.stop();
 });
 
 describe("the console against an API slower than its refresh", () => {
