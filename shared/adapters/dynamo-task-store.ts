@@ -1479,39 +1479,33 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     signal?: AbortSignal,
   ): Promise<boolean> {
     const claimId = writeId();
-    try {
-      await this.client.send(
-        ...abortableCall(
-          this.client,
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: toWire(destinationKey(topic, host)),
-            UpdateExpression: `SET #slot = :expires, #claim = :claim, topic = :topic, host = :host, ${REFRESH_EXPIRY}`,
-            ConditionExpression: "attribute_not_exists(#slot) OR #slot <= :now",
-            ExpressionAttributeNames: {
-              "#slot": `lease${slot}`,
-              "#claim": `leaseId${slot}`,
-              ...EXPIRY_NAMES,
-            },
-            ExpressionAttributeValues: toWire({
-              ":expires": expiresAtMs,
-              ":claim": claimId,
-              ":now": nowMs,
-              ":topic": topic,
-              ":host": host,
-              ...refreshExpiryValues(nowMs),
-            }),
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-          }),
-          signal,
-        ),
-      );
-      return true;
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      const met = await this.#refusedItem(topic, host, error, signal);
-      return met?.[`leaseId${slot}`] === claimId && met[`lease${slot}`] === expiresAtMs;
-    }
+    const take = new UpdateItemCommand({
+      TableName: this.table,
+      Key: toWire(destinationKey(topic, host)),
+      UpdateExpression: `SET #slot = :expires, #claim = :claim, topic = :topic, host = :host, ${REFRESH_EXPIRY}`,
+      ConditionExpression: "attribute_not_exists(#slot) OR #slot <= :now",
+      ExpressionAttributeNames: {
+        "#slot": `lease${slot}`,
+        "#claim": `leaseId${slot}`,
+        ...EXPIRY_NAMES,
+      },
+      ExpressionAttributeValues: toWire({
+        ":expires": expiresAtMs,
+        ":claim": claimId,
+        ":now": nowMs,
+        ":topic": topic,
+        ":host": host,
+        ...refreshExpiryValues(nowMs),
+      }),
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+    });
+    return this.#writeOrOwn(
+      topic,
+      host,
+      take,
+      (met) => met[`leaseId${slot}`] === claimId && met[`lease${slot}`] === expiresAtMs,
+      signal,
+    );
   }
 
   async releaseLease(topic: string, host: string, slot: number, expiresAtMs: number): Promise<void> {
@@ -1607,30 +1601,22 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
    */
   async #open(topic: string, host: string, nowMs: number, nextProbeAtMs: number): Promise<boolean> {
     const id = writeId();
-    try {
-      await this.client.send(
-        new UpdateItemCommand({
-          TableName: this.table,
-          Key: toWire(destinationKey(topic, host)),
-          UpdateExpression: `SET circuit = :open, openedAtMs = :now, nextProbeAtMs = :next, openId = :id, ${HOLD_EXPIRY} REMOVE probeUntilMs`,
-          ConditionExpression: "attribute_not_exists(circuit) OR circuit <> :open",
-          ExpressionAttributeNames: EXPIRY_NAMES,
-          ExpressionAttributeValues: toWire({
-            ":open": "open",
-            ":now": nowMs,
-            ":next": nextProbeAtMs,
-            ":id": id,
-            ...holdExpiryValues(nowMs),
-          }),
-          ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-        }),
-      );
-      return true;
-    } catch (error) {
-      if (!isConditionFailure(error)) throw error;
-      const met = await this.#refusedItem(topic, host, error);
-      return met?.circuit === "open" && met.openId === id;
-    }
+    const opening = new UpdateItemCommand({
+      TableName: this.table,
+      Key: toWire(destinationKey(topic, host)),
+      UpdateExpression: `SET circuit = :open, openedAtMs = :now, nextProbeAtMs = :next, openId = :id, ${HOLD_EXPIRY} REMOVE probeUntilMs`,
+      ConditionExpression: "attribute_not_exists(circuit) OR circuit <> :open",
+      ExpressionAttributeNames: EXPIRY_NAMES,
+      ExpressionAttributeValues: toWire({
+        ":open": "open",
+        ":now": nowMs,
+        ":next": nextProbeAtMs,
+        ":id": id,
+        ...holdExpiryValues(nowMs),
+      }),
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+    });
+    return this.#writeOrOwn(topic, host, opening, (met) => met.circuit === "open" && met.openId === id);
   }
 
   /**
@@ -1678,34 +1664,50 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     options?: AbortOptions,
   ): Promise<boolean> {
     const claimId = writeId();
+    const claim = new UpdateItemCommand({
+      TableName: this.table,
+      Key: toWire(destinationKey(topic, host)),
+      UpdateExpression: `SET probeUntilMs = :until, probeClaimId = :claim, ${HOLD_EXPIRY}`,
+      ConditionExpression:
+        "circuit = :open AND nextProbeAtMs <= :now AND (attribute_not_exists(probeUntilMs) OR probeUntilMs <= :now)",
+      ExpressionAttributeNames: EXPIRY_NAMES,
+      ExpressionAttributeValues: toWire({
+        ":open": "open",
+        ":now": nowMs,
+        ":until": untilMs,
+        ":claim": claimId,
+        ...holdExpiryValues(nowMs),
+      }),
+      ReturnValuesOnConditionCheckFailure: "ALL_OLD",
+    });
+    return this.#writeOrOwn(
+      topic,
+      host,
+      claim,
+      (met) => met.probeClaimId === claimId && met.probeUntilMs === untilMs,
+      options?.signal,
+    );
+  }
+
+  /**
+   * A destination write that carries an id drawn for it, refused where its condition fails: written, true; refused,
+   * whether the item its condition met is this write's own (`isOwn`) — an SDK resend whose first try was written,
+   * its answer lost, meets its own id.
+   */
+  async #writeOrOwn(
+    topic: string,
+    host: string,
+    command: UpdateItemCommand,
+    isOwn: (met: Record<string, unknown>) => boolean,
+    signal?: AbortSignal,
+  ): Promise<boolean> {
     try {
-      await this.client.send(
-        ...abortableCall(
-          this.client,
-          new UpdateItemCommand({
-            TableName: this.table,
-            Key: toWire(destinationKey(topic, host)),
-            UpdateExpression: `SET probeUntilMs = :until, probeClaimId = :claim, ${HOLD_EXPIRY}`,
-            ConditionExpression:
-              "circuit = :open AND nextProbeAtMs <= :now AND (attribute_not_exists(probeUntilMs) OR probeUntilMs <= :now)",
-            ExpressionAttributeNames: EXPIRY_NAMES,
-            ExpressionAttributeValues: toWire({
-              ":open": "open",
-              ":now": nowMs,
-              ":until": untilMs,
-              ":claim": claimId,
-              ...holdExpiryValues(nowMs),
-            }),
-            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
-          }),
-          options?.signal,
-        ),
-      );
+      await this.client.send(...abortableCall(this.client, command, signal));
       return true;
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      const met = await this.#refusedItem(topic, host, error, options?.signal);
-      return met?.probeClaimId === claimId && met.probeUntilMs === untilMs;
+      const met = await this.#refusedItem(topic, host, error, signal);
+      return met !== undefined && isOwn(met);
     }
   }
 
