@@ -17,6 +17,16 @@ export interface CliIo {
   readonly onInterrupt?: (stop: () => void) => () => void;
 }
 
+/**
+ * An abort signal the first Ctrl-C (or SIGTERM) fires with `reason` (`io.onInterrupt`), and the release of that hold,
+ * for a call whose command must say what it sent before it stops.
+ */
+export function abortOnInterrupt(io: CliIo, reason: string): { signal: AbortSignal; release: () => void } {
+  const interrupt = new AbortController();
+  const release = io.onInterrupt?.(() => interrupt.abort(new Error(reason)));
+  return { signal: interrupt.signal, release: () => release?.() };
+}
+
 export const processIo: CliIo = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),

@@ -1,26 +1,8 @@
-import { randomUUID } from "node:crypto";
 import { stat, writeFile } from "node:fs/promises";
 import path from "node:path";
 import { bodyText } from "../client/body-text.js";
 import type { AddTaskInput } from "../client/index.js";
 import { MayHaveBeenApplied, mayHaveBeenApplied, statusMayHaveApplied } from "./exit-codes.js";
-
-/**
- * A batch file's items with a key each: the file's own where it gives one, else one made for this run. Made here,
- * not by the client, so that the keys sent are known: an item that may have been added is written to a rerun file
- * with its key (`withRerunFile`), and running that finds it instead of adding it again.
- */
-export function withItemKeys(tasks: readonly AddTaskInput[]): AddTaskInput[] {
-  return tasks.map((task) =>
-    isAddBody(task) && (task as { idempotency_key?: unknown }).idempotency_key === undefined
-      ? { ...task, idempotency_key: randomUUID() }
-      : task,
-  );
-}
-
-function isAddBody(task: unknown): boolean {
-  return task !== null && typeof task === "object" && !Array.isArray(task);
-}
 
 /** An item not added: its place in the input, and the body sent (its key in it). */
 export interface NotAdded {

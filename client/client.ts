@@ -29,6 +29,7 @@ import {
   PunctualError,
   parseJson,
 } from "./errors.js";
+import { withItemKeys } from "./item-keys.js";
 import { readAnswerText, requestIdOf } from "./read-body.js";
 import {
   checkedRetryPolicy,
@@ -339,14 +340,7 @@ class PunctualClientCore {
   #withItemKeys(input: unknown): unknown {
     const batch = input as { tasks?: unknown } | undefined;
     if (!batch || !Array.isArray(batch.tasks)) return input;
-    const tasks = batch.tasks.map((task: unknown) =>
-      task !== null &&
-      typeof task === "object" &&
-      (task as { idempotency_key?: unknown }).idempotency_key === undefined
-        ? { ...task, idempotency_key: this.#newKey() }
-        : task,
-    );
-    return { ...batch, tasks };
+    return { ...batch, tasks: withItemKeys(batch.tasks, this.#newKey) };
   }
 
   /**

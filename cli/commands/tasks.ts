@@ -9,7 +9,7 @@ import {
   stringifyExact,
   toFieldNumber,
 } from "#shared/domain/exact-json.js";
-import type { AddTaskInput } from "../../client/index.js";
+import { type AddTaskInput, withItemKeys } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import {
   BatchItemsFailed,
@@ -20,8 +20,16 @@ import {
   withLookFirst,
 } from "../exit-codes.js";
 import { contentText, readTextFile } from "../input-file.js";
-import { type CliIo, jsonLine, printResult, printRows, printTask, printTaskList } from "../output.js";
-import { withItemKeys, withRerunFile } from "../rerun-file.js";
+import {
+  abortOnInterrupt,
+  type CliIo,
+  jsonLine,
+  printResult,
+  printRows,
+  printTask,
+  printTaskList,
+} from "../output.js";
+import { withRerunFile } from "../rerun-file.js";
 import { wholeNumber } from "../whole-number.js";
 
 interface AddOptions {
@@ -199,17 +207,14 @@ function addCommand(tasks: Command, io: CliIo): void {
       const client = await connect(global, io);
       const idempotencyKey = options.idempotencyKey ?? randomUUID();
       // A key of this run's own exists nowhere else: Ctrl-C while the add is unanswered says it, as a lost answer does.
-      const interrupt = new AbortController();
-      const release =
-        options.idempotencyKey === undefined
-          ? io.onInterrupt?.(() => interrupt.abort(new Error(INTERRUPTED_ADD)))
-          : undefined;
+      const interrupt =
+        options.idempotencyKey === undefined ? abortOnInterrupt(io, INTERRUPTED_ADD) : undefined;
       const added = await client
-        .addTask(body, { idempotencyKey, signal: interrupt.signal })
+        .addTask(body, { idempotencyKey, ...(interrupt && { signal: interrupt.signal }) })
         .catch((error: unknown) => {
           throw options.idempotencyKey === undefined ? withKeyToRerun(error, idempotencyKey) : error;
         })
-        .finally(() => release?.());
+        .finally(() => interrupt?.release());
       printResult(io, global.json ?? false, added);
     });
 }
@@ -250,12 +255,13 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
     )
     .action(async (options: { readonly file: string }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
-      const tasks = withItemKeys((await readBatchFile(options.file)).tasks);
+      // Keyed here, not by the client, so that the keys sent are known: an item that may have been added goes to the
+      // rerun file with its key, and running that finds it instead of adding it again.
+      const tasks = withItemKeys((await readBatchFile(options.file)).tasks, randomUUID);
       const client = await connect(global, io);
       // Ctrl-C while items are unanswered stops the requests, and the rerun file is written as for a lost answer:
       // the keys this run made exist nowhere else.
-      const interrupt = new AbortController();
-      const release = io.onInterrupt?.(() => interrupt.abort(new Error(INTERRUPTED)));
+      const interrupt = abortOnInterrupt(io, INTERRUPTED);
       const answer = await client
         .addTasks({ tasks }, { signal: interrupt.signal })
         .catch(async (error: unknown) => {
@@ -265,7 +271,7 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
             tasks.map((task, index) => ({ index, task })),
           );
         })
-        .finally(() => release?.());
+        .finally(() => interrupt.release());
       if (global.json) io.out(jsonLine(answer));
       else printBatchResults(io, answer.results);
       // The exit code follows the results printed, not the answer's own `failed` count, which could disagree.
