@@ -129,22 +129,38 @@ export function topicSettingsFromEnvironment(
   return source;
 }
 
-/** The settings document through Powertools' AppConfig provider, cached for `maxAge` seconds. */
+/**
+ * The settings document through Powertools' AppConfig provider, cached for `maxAge` seconds.
+ *
+ * A poll that failed starts a new session next time. AWS: "Each configuration token is only valid for one call to
+ * GetLatestConfiguration" (https://docs.aws.amazon.com/appconfig/2021-11-11/APIReference/API_appconfigdata_GetLatestConfiguration.html),
+ * and Powertools keeps the token of a call that failed; so a poll whose answer was lost (the token spent on AWS's
+ * side, the SDK's retry of it refused as a reuse) left every later poll failing on that token until it expired
+ * (24 hours), the warm function running on stale settings all along.
+ */
 export function appConfigSettingsFetch(
   route: TopicSettingsRoute,
   maxAge: number,
   client: AppConfigDataClient,
 ): SettingsFetch {
-  const provider = new AppConfigProvider({
-    application: route.applicationId,
-    environment: route.environmentId,
-    awsSdkV3Client: client,
-  });
+  const session = () =>
+    new AppConfigProvider({
+      application: route.applicationId,
+      environment: route.environmentId,
+      awsSdkV3Client: client,
+    });
+  let provider = session();
+  let answered = true;
   return async () => {
-    const value = await provider.get(route.profileId, {
+    if (!answered) provider = session();
+    const polled = provider;
+    answered = false;
+    const value = await polled.get(route.profileId, {
       maxAge,
       sdkOptions: { RequiredMinimumPollIntervalInSeconds: SETTINGS_POLL_INTERVAL_SECONDS },
     });
+    // A poll given up on that answers late says nothing of the session that replaced it.
+    if (polled === provider) answered = true;
     if (value === undefined) return undefined;
     return typeof value === "string" ? value : settingsDocumentText(value as Uint8Array);
   };

@@ -13,6 +13,7 @@ import {
   settingsPropagationSeconds,
 } from "#shared/adapters/topic-settings.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
+import { startAppConfigSessions } from "../../support/appconfig-sessions.js";
 import { memoryLogger } from "../../support/logger.js";
 
 const deployed = loadEnvironmentConfig("local");
@@ -185,6 +186,44 @@ describe("appConfigSettingsFetch (Powertools over AppConfig Data)", () => {
       client.destroy();
       await emulator.stop();
       await rm(dir, { recursive: true, force: true });
+    }
+  });
+
+  // AWS: "Each configuration token is only valid for one call to GetLatestConfiguration"
+  // (https://docs.aws.amazon.com/appconfig/2021-11-11/APIReference/API_appconfigdata_GetLatestConfiguration.html).
+  // Powertools keeps a token whose call failed, so a poll whose answer was lost (the token spent on AWS's side,
+  // the SDK's retry refused as a reuse) left the session on a spent token: every later poll failed, and the warm
+  // function ran on stale settings until it was recycled (up to the token's 24 hours).
+  it("a poll whose answer was lost does not strand the function on a spent token", async () => {
+    // Prepare
+    const aws = await startAppConfigSessions(doc(3));
+    const client = new AppConfigDataClient({
+      region: "us-east-1",
+      endpoint: aws.url,
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    });
+    const route = { applicationId: "app", environmentId: "env", profileId: "profile" };
+    const settings = new LastGoodTopicSettings(
+      deployed,
+      appConfigSettingsFetch(route, 0, client),
+      memoryLogger(),
+    );
+    try {
+      const before = await settings.current();
+      aws.loseNextAnswer();
+      const during = await settings.current();
+
+      // Act: a new document is deployed after the lost answer
+      aws.document = doc(2);
+      const after = await settings.current();
+
+      // Assess
+      expect(before.resolvedTopics.demo?.maxAttempts).toBe(3);
+      expect(during.resolvedTopics.demo?.maxAttempts).toBe(3);
+      expect(after.resolvedTopics.demo?.maxAttempts).toBe(2);
+    } finally {
+      client.destroy();
+      await aws.stop();
     }
   });
 });

@@ -1,0 +1,78 @@
+import http from "node:http";
+import type { AddressInfo } from "node:net";
+
+/**
+ * AppConfig Data on loopback, strict about its tokens as AWS documents them: "Each configuration token is only
+ * valid for one call to GetLatestConfiguration" (https://docs.aws.amazon.com/appconfig/2021-11-11/APIReference/API_appconfigdata_GetLatestConfiguration.html),
+ * so a token used once is refused with BadRequestException. The local emulator's tokens are stateless and may be
+ * used again, which hides what a lost answer does to a client that keeps its token. `loseNextAnswer()` makes the
+ * next poll consume its token and then drop the connection without an answer.
+ */
+export interface AppConfigSessions {
+  readonly url: string;
+  /** The document every poll answers (a new version when it changes). */
+  document: string;
+  loseNextAnswer(): void;
+  /** StartConfigurationSession calls so far. */
+  readonly sessions: number;
+  stop(): Promise<void>;
+}
+
+export async function startAppConfigSessions(document: string): Promise<AppConfigSessions> {
+  const used = new Set<string>();
+  const seen = new Map<string, string>();
+  let tokens = 0;
+  let lose = false;
+  const state = {
+    document,
+    sessions: 0,
+  };
+  const next = (session: string) => `${session}.${++tokens}`;
+  const server = http.createServer((req, res) => {
+    const url = new URL(req.url ?? "/", "http://localhost");
+    req.resume();
+    req.on("end", () => {
+      if (req.method === "POST" && url.pathname === "/configurationsessions") {
+        state.sessions++;
+        const session = `s${state.sessions}`;
+        res.writeHead(201, { "content-type": "application/json" });
+        res.end(JSON.stringify({ InitialConfigurationToken: next(session) }));
+        return;
+      }
+      const token = url.searchParams.get("configuration_token") ?? "";
+      if (used.has(token) || !token.includes(".")) {
+        res.writeHead(400, { "content-type": "application/json", "x-amzn-errortype": "BadRequestException" });
+        res.end(JSON.stringify({ Message: "Invalid configuration token" }));
+        return;
+      }
+      used.add(token);
+      if (lose) {
+        lose = false;
+        res.destroy();
+        return;
+      }
+      const session = token.slice(0, token.indexOf("."));
+      const fresh = seen.get(session) !== state.document;
+      seen.set(session, state.document);
+      res.writeHead(200, {
+        "next-poll-configuration-token": next(session),
+        "next-poll-interval-in-seconds": "15",
+        "content-type": "application/json",
+      });
+      res.end(fresh ? state.document : undefined);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const { port } = server.address() as AddressInfo;
+  return Object.assign(state, {
+    url: `http://127.0.0.1:${port}`,
+    loseNextAnswer: () => {
+      lose = true;
+    },
+    stop: () =>
+      new Promise<void>((resolve) => {
+        server.closeAllConnections();
+        server.close(() => resolve());
+      }),
+  });
+}
