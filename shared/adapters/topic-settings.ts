@@ -7,6 +7,7 @@ import {
   settingsDocumentText,
 } from "#shared/config/runtime-settings.js";
 import { readTopicSettingsRoute, type TopicSettingsRoute } from "#shared/contract/topic-settings-route.js";
+import { withinMs } from "#shared/runtime/async.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
 import { createAwsClient } from "./aws-clients.js";
 
@@ -34,22 +35,49 @@ export class StaticTopicSettings implements TopicSettingsSource {
 export type SettingsFetch = () => Promise<string | undefined>;
 
 /**
+ * How long an invocation waits for a settings poll before going on with the last good settings. The SDK sets no
+ * request timeout, so a poll whose answer was lost held every invocation reading the settings (each add, each
+ * deliver batch) until its Lambda timed out. A poll answers in well under a second, retries included.
+ */
+export const SETTINGS_WAIT_MS = 3_000;
+/**
+ * After a poll that did not answer, how long the last good settings are used without polling again (at most the
+ * cache's max age, so a change still shows within it once AppConfig answers again).
+ */
+export const SETTINGS_RETRY_AFTER_MS = 15_000;
+
+export interface SettingsTiming {
+  readonly waitMs?: number;
+  readonly retryAfterMs?: number;
+  readonly now?: () => number;
+}
+
+/**
  * Keeps the last good settings: the deployed ones at cold start, then each document that passes the same
- * validation as the environment file. A document that is refused, or a fetch that fails, changes nothing and is
- * logged once per distinct document or error (not once per invocation).
+ * validation as the environment file. A document that is refused, or a fetch that fails or does not answer within
+ * `waitMs`, changes nothing and is logged once per distinct document or error (not once per invocation); after one
+ * that did not answer, the next SETTINGS_RETRY_AFTER_MS use the last good settings without waiting again.
  */
 export class LastGoodTopicSettings implements TopicSettingsSource {
   private good: PunctualConfig;
   private lastText: string | undefined;
   private lastProblem: string | undefined;
   private inflight: Promise<PunctualConfig> | undefined;
+  private quietUntilMs = Number.NEGATIVE_INFINITY;
+  private readonly waitMs: number;
+  private readonly retryAfterMs: number;
+  private readonly now: () => number;
 
   constructor(
     private readonly deployed: PunctualConfig,
     private readonly fetch: SettingsFetch,
     private readonly logger: SettingsLogger,
+    timing: SettingsTiming = {},
   ) {
     this.good = deployed;
+    this.waitMs = timing.waitMs ?? SETTINGS_WAIT_MS;
+    this.retryAfterMs = timing.retryAfterMs ?? SETTINGS_RETRY_AFTER_MS;
+    this.now = timing.now ?? Date.now;
   }
 
   /**
@@ -57,6 +85,7 @@ export class LastGoodTopicSettings implements TopicSettingsSource {
    * many invocations of a function in one process.
    */
   current(): Promise<PunctualConfig> {
+    if (this.now() < this.quietUntilMs) return Promise.resolve(this.good);
     this.inflight ??= this.refresh().finally(() => {
       this.inflight = undefined;
     });
@@ -64,11 +93,20 @@ export class LastGoodTopicSettings implements TopicSettingsSource {
   }
 
   private async refresh(): Promise<PunctualConfig> {
-    let text: string | undefined;
+    let text: string | undefined | "overdue";
     try {
-      text = await this.fetch();
+      const answer = this.fetch();
+      answer.catch(() => undefined); // a poll given up on may still fail: nobody waits for it
+      text = await withinMs(answer, this.waitMs);
     } catch (error) {
       this.reportOnce(`topic settings unavailable, keeping the last good ones: ${errorText(error)}`);
+      return this.good;
+    }
+    if (text === "overdue") {
+      this.quietUntilMs = this.now() + this.retryAfterMs;
+      this.reportOnce(
+        `topic settings unavailable, keeping the last good ones: no answer within ${this.waitMs} ms`,
+      );
       return this.good;
     }
     if (text === undefined || text === this.lastText) return this.good;
@@ -118,12 +156,11 @@ export function topicSettingsFromEnvironment(
 ): TopicSettingsSource {
   const route = readTopicSettingsRoute(env);
   if (!route) return new StaticTopicSettings(deployed);
-  const fetch = appConfigSettingsFetch(
-    route,
-    maxAgeSeconds(deployed, env),
-    createAwsClient(AppConfigDataClient),
-  );
-  const source = new LastGoodTopicSettings(deployed, fetch, logger);
+  const maxAge = maxAgeSeconds(deployed, env);
+  const fetch = appConfigSettingsFetch(route, maxAge, createAwsClient(AppConfigDataClient));
+  const source = new LastGoodTopicSettings(deployed, fetch, logger, {
+    retryAfterMs: Math.min(SETTINGS_RETRY_AFTER_MS, maxAge * 1000),
+  });
   // Fetch during init, overlapping the rest of the cold start; a failure is logged and retried on use.
   void source.current();
   return source;

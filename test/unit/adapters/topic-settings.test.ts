@@ -9,6 +9,7 @@ import {
   LastGoodTopicSettings,
   SETTINGS_MAX_AGE_SECONDS,
   SETTINGS_POLL_INTERVAL_SECONDS,
+  SETTINGS_RETRY_AFTER_MS,
   type SettingsFetch,
   settingsPropagationSeconds,
 } from "#shared/adapters/topic-settings.js";
@@ -125,6 +126,38 @@ describe("LastGoodTopicSettings", () => {
     expect(a).toBe(b);
     expect(b).toBe(c);
     expect(a.resolvedTopics.demo?.maxAttempts).toBe(2);
+  });
+
+  // The SDK sets no request timeout: a poll whose answer is lost held every invocation that reads the settings
+  // (each add, each deliver batch) until its Lambda timed out, though last good settings were at hand.
+  it("answers the last good settings when a poll does not answer, and polls again once the pause is over", async () => {
+    // Prepare
+    let nowMs = 0;
+    let answer: Promise<string | undefined> = Promise.resolve(doc(2));
+    let calls = 0;
+    const fetch: SettingsFetch = () => {
+      calls++;
+      return answer;
+    };
+    const timing = { waitMs: 20, now: () => nowMs };
+    const settings = new LastGoodTopicSettings(deployed, fetch, memoryLogger(), timing);
+    await settings.current();
+    answer = new Promise(() => {});
+
+    // Act
+    const during = await settings.current();
+    nowMs += 1_000;
+    const soonAfter = await settings.current();
+    const callsBeforeRetry = calls;
+    answer = Promise.resolve(doc(1));
+    nowMs += SETTINGS_RETRY_AFTER_MS;
+    const later = await settings.current();
+
+    // Assess
+    expect(during.resolvedTopics.demo?.maxAttempts).toBe(2);
+    expect(soonAfter.resolvedTopics.demo?.maxAttempts).toBe(2);
+    expect(callsBeforeRetry).toBe(2);
+    expect(later.resolvedTopics.demo?.maxAttempts).toBe(1);
   });
 
   it("a valid document after an invalid one is applied", async () => {
