@@ -6,13 +6,15 @@ import type { AddressInfo } from "node:net";
  * valid for one call to GetLatestConfiguration" (https://docs.aws.amazon.com/appconfig/2021-11-11/APIReference/API_appconfigdata_GetLatestConfiguration.html),
  * so a token used once is refused with BadRequestException. The local emulator's tokens are stateless and may be
  * used again, which hides what a lost answer does to a client that keeps its token. `loseNextAnswer()` makes the
- * next poll consume its token and then drop the connection without an answer.
+ * next poll consume its token and then drop the connection without an answer; `holdNextAnswer()`, consume it and
+ * never answer (the connection is closed at `stop`).
  */
 export interface AppConfigSessions {
   readonly url: string;
   /** The document every poll answers (a new version when it changes). */
   document: string;
   loseNextAnswer(): void;
+  holdNextAnswer(): void;
   /** StartConfigurationSession calls so far. */
   readonly sessions: number;
   stop(): Promise<void>;
@@ -22,7 +24,7 @@ export async function startAppConfigSessions(document: string): Promise<AppConfi
   const used = new Set<string>();
   const seen = new Map<string, string>();
   let tokens = 0;
-  let lose = false;
+  let lose: "drop" | "hold" | undefined;
   const state = {
     document,
     sessions: 0,
@@ -47,8 +49,8 @@ export async function startAppConfigSessions(document: string): Promise<AppConfi
       }
       used.add(token);
       if (lose) {
-        lose = false;
-        res.destroy();
+        if (lose === "drop") res.destroy();
+        lose = undefined;
         return;
       }
       const session = token.slice(0, token.indexOf("."));
@@ -67,7 +69,10 @@ export async function startAppConfigSessions(document: string): Promise<AppConfi
   return Object.assign(state, {
     url: `http://127.0.0.1:${port}`,
     loseNextAnswer: () => {
-      lose = true;
+      lose = "drop";
+    },
+    holdNextAnswer: () => {
+      lose = "hold";
     },
     stop: () =>
       new Promise<void>((resolve) => {

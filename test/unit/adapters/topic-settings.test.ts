@@ -259,4 +259,35 @@ describe("appConfigSettingsFetch (Powertools over AppConfig Data)", () => {
       await aws.stop();
     }
   });
+
+  it("a poll given up on for want of an answer is followed by one on a new session", async () => {
+    // Prepare
+    const aws = await startAppConfigSessions(doc(3));
+    const client = new AppConfigDataClient({
+      region: "us-east-1",
+      endpoint: aws.url,
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    });
+    const route = { applicationId: "app", environmentId: "env", profileId: "profile" };
+    const fetch = appConfigSettingsFetch(route, 0, client);
+    const timing = { waitMs: 100, retryAfterMs: 0 };
+    const settings = new LastGoodTopicSettings(deployed, fetch, memoryLogger(), timing);
+    try {
+      await settings.current();
+      aws.holdNextAnswer();
+      const during = await settings.current();
+
+      // Act
+      aws.document = doc(2);
+      const after = await settings.current();
+
+      // Assess
+      expect(during.resolvedTopics.demo?.maxAttempts).toBe(3);
+      expect(after.resolvedTopics.demo?.maxAttempts).toBe(2);
+      expect(aws.sessions).toBe(2);
+    } finally {
+      client.destroy();
+      await aws.stop();
+    }
+  });
 });
