@@ -41,6 +41,12 @@ export type SettingsFetch = () => Promise<string | undefined>;
  */
 export const SETTINGS_WAIT_MS = 3_000;
 /**
+ * The same wait before the function has read any document: its last good settings are then the deployed ones, which
+ * may be wider than the runtime document (a narrowed allow-list, a `paused: true`), so a slow cold start is waited for
+ * longer, still well inside every reader's timeout.
+ */
+export const SETTINGS_FIRST_WAIT_MS = 10_000;
+/**
  * After a poll that did not answer, how long the last good settings are used without polling again (at most the
  * cache's max age, so a change still shows within it once AppConfig answers again).
  */
@@ -48,6 +54,7 @@ export const SETTINGS_RETRY_AFTER_MS = 15_000;
 
 export interface SettingsTiming {
   readonly waitMs?: number;
+  readonly firstWaitMs?: number;
   readonly retryAfterMs?: number;
   readonly now?: () => number;
 }
@@ -55,7 +62,7 @@ export interface SettingsTiming {
 /**
  * Keeps the last good settings: the deployed ones at cold start, then each document that passes the same
  * validation as the environment file. A document that is refused, or a fetch that fails or does not answer within
- * `waitMs`, changes nothing and is logged once per distinct document or error (not once per invocation); after one
+ * `waitMs` (`firstWaitMs` until a document was read), changes nothing and is logged once per distinct document or error (not once per invocation); after one
  * that did not answer, the next SETTINGS_RETRY_AFTER_MS use the last good settings without waiting again.
  */
 export class LastGoodTopicSettings implements TopicSettingsSource {
@@ -65,6 +72,7 @@ export class LastGoodTopicSettings implements TopicSettingsSource {
   private inflight: Promise<PunctualConfig> | undefined;
   private quietUntilMs = Number.NEGATIVE_INFINITY;
   private readonly waitMs: number;
+  private readonly firstWaitMs: number;
   private readonly retryAfterMs: number;
   private readonly now: () => number;
 
@@ -76,6 +84,7 @@ export class LastGoodTopicSettings implements TopicSettingsSource {
   ) {
     this.good = deployed;
     this.waitMs = timing.waitMs ?? SETTINGS_WAIT_MS;
+    this.firstWaitMs = timing.firstWaitMs ?? SETTINGS_FIRST_WAIT_MS;
     this.retryAfterMs = timing.retryAfterMs ?? SETTINGS_RETRY_AFTER_MS;
     this.now = timing.now ?? Date.now;
   }
@@ -94,10 +103,11 @@ export class LastGoodTopicSettings implements TopicSettingsSource {
 
   private async refresh(): Promise<PunctualConfig> {
     let text: string | undefined | "overdue";
+    const waitMs = this.lastText === undefined ? this.firstWaitMs : this.waitMs;
     try {
       const answer = this.fetch();
       answer.catch(() => undefined); // a poll given up on may still fail: nobody waits for it
-      text = await withinMs(answer, this.waitMs);
+      text = await withinMs(answer, waitMs);
     } catch (error) {
       this.reportOnce(`topic settings unavailable, keeping the last good ones: ${errorText(error)}`);
       return this.good;
@@ -105,7 +115,7 @@ export class LastGoodTopicSettings implements TopicSettingsSource {
     if (text === "overdue") {
       this.quietUntilMs = this.now() + this.retryAfterMs;
       this.reportOnce(
-        `topic settings unavailable, keeping the last good ones: no answer within ${this.waitMs} ms`,
+        `topic settings unavailable, keeping the last good ones: no answer within ${waitMs} ms`,
       );
       return this.good;
     }

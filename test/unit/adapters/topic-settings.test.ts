@@ -139,7 +139,7 @@ describe("LastGoodTopicSettings", () => {
       calls++;
       return answer;
     };
-    const timing = { waitMs: 20, now: () => nowMs };
+    const timing = { waitMs: 20, firstWaitMs: 20, now: () => nowMs };
     const settings = new LastGoodTopicSettings(deployed, fetch, memoryLogger(), timing);
     await settings.current();
     answer = new Promise(() => {});
@@ -158,6 +158,24 @@ describe("LastGoodTopicSettings", () => {
     expect(soonAfter.resolvedTopics.demo?.maxAttempts).toBe(2);
     expect(callsBeforeRetry).toBe(2);
     expect(later.resolvedTopics.demo?.maxAttempts).toBe(1);
+  });
+
+  it("waits longer for the first document than for a later one, the deployed settings being no recent copy", async () => {
+    // Prepare
+    const slow = (text: string) => new Promise<string>((resolve) => setTimeout(() => resolve(text), 60));
+    let answer = slow(doc(2));
+    const fetch: SettingsFetch = () => answer;
+    const timing = { waitMs: 20, firstWaitMs: 1_000, retryAfterMs: 0 };
+    const settings = new LastGoodTopicSettings(deployed, fetch, memoryLogger(), timing);
+
+    // Act
+    const first = await settings.current();
+    answer = slow(doc(1));
+    const second = await settings.current();
+
+    // Assess
+    expect(first.resolvedTopics.demo?.maxAttempts).toBe(2);
+    expect(second.resolvedTopics.demo?.maxAttempts).toBe(2);
   });
 
   it("a valid document after an invalid one is applied", async () => {
@@ -270,7 +288,7 @@ describe("appConfigSettingsFetch (Powertools over AppConfig Data)", () => {
     });
     const route = { applicationId: "app", environmentId: "env", profileId: "profile" };
     const fetch = appConfigSettingsFetch(route, 0, client);
-    const timing = { waitMs: 100, retryAfterMs: 0 };
+    const timing = { waitMs: 100, firstWaitMs: 100, retryAfterMs: 0 };
     const settings = new LastGoodTopicSettings(deployed, fetch, memoryLogger(), timing);
     try {
       await settings.current();
