@@ -62,8 +62,9 @@ export interface SettingsTiming {
 /**
  * Keeps the last good settings: the deployed ones at cold start, then each document that passes the same
  * validation as the environment file. A document that is refused, or a fetch that fails or does not answer within
- * `waitMs` (`firstWaitMs` until a document was read), changes nothing and is logged once per distinct document or error (not once per invocation); after one
- * that did not answer, the next SETTINGS_RETRY_AFTER_MS use the last good settings without waiting again.
+ * `waitMs` (`firstWaitMs` until a document was read), changes nothing and is logged once per distinct document or
+ * error (not once per invocation); after a fetch that did not answer, the next `retryAfterMs` use the last good
+ * settings without waiting again.
  */
 export class LastGoodTopicSettings implements TopicSettingsSource {
   private good: PunctualConfig;
