@@ -1,8 +1,11 @@
 import { randomUUID } from "node:crypto";
+import { gzipSync } from "node:zlib";
 import { Webhook } from "standardwebhooks";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { MAX_PAYLOAD_BYTES } from "#shared/config/schema.js";
+import { MAX_CALLBACK_URL_LENGTH } from "#shared/domain/callback-resolution.js";
 import { topicSigningKey } from "#shared/security/signing.js";
-import { type Harness, startHarness } from "./support/harness.js";
+import { type Harness, startHarness, validatingFetch } from "./support/harness.js";
 
 /**
  * Issue 9, point 4 end to end: the request body is sent as raw text through the local cloud's HTTP API, and the
@@ -10,8 +13,24 @@ import { type Harness, startHarness } from "./support/harness.js";
  */
 let h: Harness;
 
+/** A topic at the content ceiling, ordered by `g`, whose failed attempts come back after a second. */
+const EDGE_TOPIC = "exact-edge";
+/** Enough failures to fill the task's attempt log (a ring of 10) and keep its `lastError`. */
+const FAILURES = 11;
+
 beforeAll(async () => {
-  h = await startHarness();
+  h = await startHarness({
+    configOverrides: {
+      topics: {
+        [EDGE_TOPIC]: {
+          deliverBy: "g",
+          maxPayloadBytes: MAX_PAYLOAD_BYTES,
+          maxAttempts: FAILURES + 1,
+          backoff: { initialSeconds: 1, maxSeconds: 1, multiplier: 1, jitter: "none" },
+        },
+      },
+    },
+  });
 });
 
 afterAll(async () => {
@@ -96,5 +115,66 @@ describe("content delivered exactly as sent", () => {
     expect(same.json.task_id).toBe(first.json.task_id);
     expect(other.status, other.text).toBe(409);
     expect(other.json.error?.code).toBe("idempotency_conflict");
+  });
+
+  it("at the size edges: the largest task the topic allows is stored, retried and delivered byte for byte; one byte more is a 413", async () => {
+    // Prepare: content of exactly the ceiling (quotes escaped, so the body is twice it), its group value of 1,024
+    // characters (nearly all three bytes), the callback URL and the idempotency key at their caps: the task item at its largest,
+    // which dynalite (like DynamoDB) refuses past 400 KB, names included, and which grows with every attempt.
+    const group = `${"中".repeat(1016)}${randomUUID().slice(0, 8)}`;
+    const head = `{"g":"${group}","q":"`;
+    const room = MAX_PAYLOAD_BYTES - Buffer.byteLength(head) - 2;
+    const content = `${head}${'\\"'.repeat(Math.floor(room / 2))}${"x".repeat(room % 2)}"}`;
+    expect(Buffer.byteLength(content)).toBe(MAX_PAYLOAD_BYTES);
+    const base = `${h.receiver.url}/flaky/${FAILURES}/`;
+    const url = `${base}${"p".repeat(MAX_CALLBACK_URL_LENGTH - base.length)}`;
+    const key = `edge-${randomUUID()}`.padEnd(255, "k");
+    const body = (text: string) =>
+      `{"topic":"${EDGE_TOPIC}","delay_seconds":0,"callback":{"url":"${url}"},"idempotency_key":"${key}","content":${text}}`;
+
+    // Act
+    const before = (await h.tableItems()).length;
+    const over = await h.api("POST", "/v1/tasks", body(`${content.slice(0, -2)}x"}`));
+    const added = await h.api("POST", "/v1/tasks", body(content));
+
+    // Assess: one byte over is refused before anything is written (the key is still free); the task at the
+    // edge is accepted, fails FAILURES times and then arrives as sent.
+    expect(over.status, over.text).toBe(413);
+    expect(over.json.error?.code).toBe("payload_too_large");
+    expect(added.status, added.text).toBe(201);
+    expect((await h.tableItems()).length).toBe(before + 2); // the task and its key's claim
+    const taskId = String(added.json.task_id);
+    await h.receiver.waitFor(() => h.receiver.forTask(taskId).some((c) => c.status === 200), 45_000);
+    const calls = h.receiver.forTask(taskId);
+    expect(calls.map((c) => c.status)).toEqual([...Array(FAILURES).fill(503), 200]);
+    expect(calls.at(-1)?.body.endsWith(`"content":${content}}`)).toBe(true);
+    const view = await h.waitForStatus(taskId, ["delivered"]);
+    expect(view.attempts).toBe(FAILURES + 1);
+  });
+
+  it("JSON's edge characters arrive as sent, a byte-order mark is dropped, a compressed body is a 415", async () => {
+    // Prepare: line and paragraph separators (raw: JSON allows them, JavaScript source once did not), NUL, DEL, a
+    // noncharacter and a zero-width no-break space inside a string, a `__proto__` key and a negative zero.
+    const content = `{"order_id":"order-${randomUUID()}","s":"a\u2028b\u2029c\\u0000d\u007fe\uffff\ufeff","__proto__":{"z":-0}}`;
+    const body = rawBody(content, `${h.receiver.url}/ok/exact`);
+    const post = (sent: string | Buffer, headers: Record<string, string>) =>
+      validatingFetch(`${h.cloud.apiUrl}/v1/tasks`, { method: "POST", headers, body: sent });
+
+    // Act
+    const withMark = await post(`\ufeff${body}`, { "content-type": "application/json; charset=UTF-8" });
+    const compressed = await post(gzipSync(body), {
+      "content-type": "application/json",
+      "content-encoding": "gzip",
+    });
+
+    // Assess
+    expect(withMark.status).toBe(201);
+    const taskId = String(((await withMark.json()) as { task_id: string }).task_id);
+    await h.receiver.waitFor(() => h.receiver.forTask(taskId).length > 0);
+    expect(h.receiver.forTask(taskId)[0]?.body.endsWith(`"content":${content}}`)).toBe(true);
+    expect(compressed.status).toBe(415);
+    expect(((await compressed.json()) as { error: { code: string } }).error.code).toBe(
+      "unsupported_media_type",
+    );
   });
 });
