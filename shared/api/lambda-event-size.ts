@@ -4,8 +4,9 @@
  * JSON body into the event as a JSON string, escaped: a quote-heavy body (content sent as a string of JSON text)
  * takes up to twice its bytes there. A body over the cap would fail the invocation itself — a 500 from API Gateway
  * with nothing of ours to say why — so every JSON route measures the escaped size and answers 413 first
- * (shared/api/middleware/json-body.ts): the batch route's 4 MiB of quotes, or a single add's 1 MiB of raw control
- * characters (6 bytes each), would pass it.
+ * (shared/api/middleware/json-body.ts). That 413 covers only events that still fit Lambda's limit: the batch
+ * route's 4 MiB of quotes, or a single add's ~1 MiB of raw control characters (6 bytes each), make an event over
+ * 6 MB, the function never runs, and API Gateway answers its bare 500 (docs/API.md says so).
  */
 
 /**
