@@ -531,6 +531,60 @@ describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcu
       });
     });
 
+    it("does not send a callback whose time ran out while its secret was loaded (a slow re-read): no attempt counted, visibility 0", async () => {
+      // Prepare: 6.5 s left passes the 5 s timeout + 1 s margin; the signing secret's re-read (up to 1 s every
+      // 5 minutes), due when the record's turn comes, leaves 5.6 s, which does not
+      let remaining = 6_500;
+      const { store, callbacks, queue, deps, context, task } = setup(groupConcurrency, {
+        remainingMs: () => remaining,
+      });
+      let loads = 0;
+      const slowSigner: DeliverDeps = {
+        ...deps,
+        signer: async (topic) => {
+          loads++;
+          if (loads > 1) remaining = 5_600;
+          return deps.signer(topic);
+        },
+      };
+      const t = await task();
+      const record = fifoRecord(t);
+
+      // Act
+      const response = await deliverBatch(slowSigner, eventOf(record), context);
+
+      // Assess
+      expect(callbacks.requests).toEqual([]);
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+      expect(store.tasks.get(t.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+      expect(queue.visibilityByHandle()).toEqual({ [record.receiptHandle]: 0 });
+    });
+
+    it("does not send a callback whose time ran out while its attempt was started (a slow write): the attempt is given back, visibility 0", async () => {
+      // Prepare: the start write answers after 0.9 s (throttled and retried), leaving 5.6 s for a 5 s callback
+      let remaining = 6_500;
+      const { store, callbacks, queue, deps, context, task } = setup(groupConcurrency, {
+        remainingMs: () => remaining,
+      });
+      const startAttempt = store.startAttempt.bind(store);
+      store.startAttempt = async (...args) => {
+        const started = await startAttempt(...args);
+        remaining = 5_600;
+        return started;
+      };
+      const t = await task();
+      const record = fifoRecord(t);
+
+      // Act
+      const response = await deliverBatch(deps, eventOf(record), context);
+
+      // Assess
+      expect(callbacks.requests).toEqual([]);
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+      expect(store.tasks.get(t.taskId)?.attempts).toBe(0);
+      expect(queue.visibilityByHandle()).toEqual({ [record.receiptHandle]: 0 });
+    });
+
     it("never delivers before the due time (a message that arrives early is hidden until due)", async () => {
       const { now, store, callbacks, queue, deps, context, task } = setup(groupConcurrency);
       const t = await task({ dueAtMs: now + 2_500 });
