@@ -102,13 +102,14 @@ async function startWithoutReading(
   const { topic } = scope.binding;
   const key = parseTaskId(taskId);
   if (!key || key.dueAtMs > ctx.clock()) return undefined;
-  if (!timeLeftFor(ctx, timeoutMs)) return undefined;
   let signer: CallbackSigner;
   try {
     signer = await ctx.deps.signer(topic.name);
   } catch {
     return undefined;
   }
+  // After the signer, which may wait for its secret's re-read: the time left is what the callback would have.
+  if (!timeLeftFor(ctx, timeoutMs)) return undefined;
   stopIfGivenUp(scope);
   const startedAt = ctx.clock();
   let started: TaskRecord | undefined;
@@ -197,6 +198,8 @@ async function startAfterReading(
   refuseIfNoTimeLeft(ctx, scope.group, taskId, timeoutMs);
   // The signer first: a secret that cannot be loaded must not use up an attempt.
   const signer = await deps.signer(topic.name);
+  // Again after the signer (its secret's re-read may have taken a second): no attempt is started without the time.
+  refuseIfNoTimeLeft(ctx, scope.group, taskId, timeoutMs);
   // Then the destination (protected topics): a delivery it cannot take now waits, its attempt not counted.
   const admission = protectsDestinations(topic)
     ? await admitToDestination(ctx, scope, task, timeoutMs)
@@ -319,6 +322,11 @@ function refuseIfNotDue(ctx: BatchContext, group: string, taskId: string, dueAtM
 /** Never start a callback that could outlive the invocation: no attempt is counted, retried at once. */
 function refuseIfNoTimeLeft(ctx: BatchContext, group: string, taskId: string, timeoutMs: number): void {
   if (timeLeftFor(ctx, timeoutMs)) return;
+  returnForNoTime(ctx, group, taskId);
+}
+
+/** The group comes back at once (visibility 0): the attempt was not counted, or was given back. */
+function returnForNoTime(ctx: BatchContext, group: string, taskId: string): never {
   ctx.outcomes.set(group, { kind: "immediate" });
   ctx.deps.logger.info("not enough time left for a callback; record returned to the queue", { taskId });
   throw new RecordFailedError("not enough time left");
@@ -333,7 +341,7 @@ async function attemptCallback(
 ): Promise<void> {
   const { topic } = scope.binding;
   const client = ctx.deps.callbackClientFor(topic);
-  await stopBeforeCallback(ctx, scope, attempt);
+  await stopBeforeCallback(ctx, scope, attempt, timeoutMs);
   let result: CallbackResult;
   try {
     result = await client.post(callbackRequest(attempt, timeoutMs));
@@ -359,14 +367,24 @@ async function attemptCallback(
 }
 
 /**
- * A step given up by the watchdog once its attempt was started sends no callback: the start is given back (to the
- * task as read before it; a start made without a read has its attempt refunded) with what its destination admitted
- * it with, as for a start no callback uses.
+ * A step given up by the watchdog once its attempt was started sends no callback, nor does one whose callback no
+ * longer fits in the invocation (the start and, on a protected topic, its admission took the time the check before
+ * them counted on: a slow write, a throttled retry). The start is given back (to the task as read before it; a start
+ * made without a read has its attempt refunded) with what its destination admitted it with, as for a start no
+ * callback uses; short of time, the record returns at once (visibility 0), as the checks before the start do.
+ * Without this a callback could start with less than its timeout left: the watchdog gave it up mid-call, its
+ * answer went unrecorded and the receiver was called again.
  */
-async function stopBeforeCallback(ctx: BatchContext, scope: RecordScope, attempt: StartedAttempt) {
-  if (!scope.signal?.aborted) return;
+async function stopBeforeCallback(
+  ctx: BatchContext,
+  scope: RecordScope,
+  attempt: StartedAttempt,
+  timeoutMs: number,
+): Promise<void> {
+  if (!scope.signal?.aborted && timeLeftFor(ctx, timeoutMs)) return;
   if (attempt.read) giveBack(ctx, attempt.read, attempt.started);
   else await refundUnreadStart(ctx, attempt.started.taskId, attempt.startedAt, attempt.started);
   await withdrawAdmission(ctx, scope.binding.topic, attempt.admission);
   stopIfGivenUp(scope);
+  returnForNoTime(ctx, scope.group, attempt.started.taskId);
 }

@@ -150,11 +150,18 @@ function logRefusal(ctx: BatchContext, started: TaskRecord, result: CallbackResu
  * A refusal by policy of a task accepted less than the settings' propagation time ago (`settingsSettleMs`): the
  * add that accepted it may have read a newer document than this container holds (an allow-list widened at
  * runtime reaches functions over a rollout and a cache), so its refusal may be stale. Dead-lettering it would
- * lose a task the API accepted under the current settings.
+ * lose a task the API accepted under the current settings. A replay counts from its own time: a dead letter refused
+ * by policy is replayed once the allow-list has been widened, and failed again at once by a container still on
+ * the previous settings, the operator's replay was lost.
  */
 function settlingRefusal(ctx: BatchContext, started: TaskRecord, result: CallbackResult): boolean {
   const settleMs = ctx.deps.settingsSettleMs ?? 0;
-  return result.refused === true && ctx.clock() - started.acceptedAtMs < settleMs;
+  return result.refused === true && ctx.clock() - settlesFrom(started) < settleMs;
+}
+
+/** When the settings a task was last put forward under were read: its acceptance, or its latest replay. */
+function settlesFrom(task: TaskRecord): number {
+  return Math.max(task.acceptedAtMs, task.replayedAtMs ?? 0);
 }
 
 /**
@@ -163,10 +170,10 @@ function settlingRefusal(ctx: BatchContext, started: TaskRecord, result: Callbac
  */
 function waitForSettings(ctx: BatchContext, group: string, started: TaskRecord): never {
   const settleMs = ctx.deps.settingsSettleMs ?? 0;
-  const seconds = waitSeconds(started.acceptedAtMs + settleMs - ctx.clock());
+  const seconds = waitSeconds(settlesFrom(started) + settleMs - ctx.clock());
   ctx.outcomes.set(group, { kind: "wait", seconds });
   ctx.deps.logger.info(
-    "destination refused by policy for a task accepted moments ago; the attempt is given back and the group waits until every function has the current topic settings",
+    "destination refused by policy for a task accepted or replayed moments ago; the attempt is given back and the group waits until every function has the current topic settings",
     { taskId: started.taskId, waitSeconds: seconds },
   );
   throw new RecordFailedError("refused while topic settings propagate");

@@ -421,6 +421,41 @@ describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcu
       expect(metrics.count("attemptFailed")).toBe(1);
     });
 
+    it("a dead letter replayed within the settings' propagation time and refused by policy waits too, instead of failing again at once", async () => {
+      // Prepare: a task refused by policy two days ago (accepted long before the window); the operator widened the
+      // allow-list at runtime and replayed it 10 s ago, and this deliver container still holds the previous settings
+      const { now, store, callbacks, queue, logger, topic, metrics, context, task } = setup(groupConcurrency);
+      const signer = new CallbackSigner([SECRET]);
+      const deps = deliverDeps(
+        { store, topicQueue: queue, metrics, logger, clock: () => now, topic, callbacks, signer },
+        { groupConcurrency, settingsSettleMs: 166_000 },
+      );
+      const error =
+        'destination refused by policy: host "new.example.com" is not in the topic\'s allowed callback hosts';
+      const replayed = await task({
+        group: "A",
+        dueAtMs: now - 2 * 86_400_000,
+        acceptedAtMs: now - 3 * 86_400_000,
+        replays: 1,
+        replayedAtMs: now - 10_000,
+        lastError: error,
+      } as never);
+      callbacks.answer(replayed.taskId, { ok: false, refused: true, error, durationMs: 0 });
+      const record = fifoRecord(replayed);
+
+      // Act
+      const response = await deliverBatch(deps, eventOf(record), context);
+
+      // Assess: the operator's replay is not failed again by a container that has not seen the widened list yet;
+      // it comes back once every function has the settings it was replayed under (10 s of 166 s gone: 156 s)
+      expect(queue.deadLetters).toEqual([]);
+      expect(store.tasks.get(replayed.taskId)).toMatchObject({ attempts: 0, replays: 1 });
+      expect(store.tasks.get(replayed.taskId)?.status).not.toBe("failed");
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+      expect(queue.visibilityByHandle()).toEqual({ [record.receiptHandle]: 156 });
+      expect(metrics.count("attemptFailed")).toBe(0);
+    });
+
     it("a failed dead-letter send is retried without calling the receiver again", async () => {
       const { store, callbacks, queue, deps, context, task } = setup(groupConcurrency);
       const t = await task({ status: "delivering", attempts: 2 } as never);
@@ -529,6 +564,60 @@ describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcu
         [records[1]?.receiptHandle as string]: 0,
         [records[2]?.receiptHandle as string]: 0,
       });
+    });
+
+    it("does not send a callback whose time ran out while its secret was loaded (a slow re-read): no attempt counted, visibility 0", async () => {
+      // Prepare: 6.5 s left passes the 5 s timeout + 1 s margin; the signing secret's re-read (up to 1 s every
+      // 5 minutes), due when the record's turn comes, leaves 5.6 s, which does not
+      let remaining = 6_500;
+      const { store, callbacks, queue, deps, context, task } = setup(groupConcurrency, {
+        remainingMs: () => remaining,
+      });
+      let loads = 0;
+      const slowSigner: DeliverDeps = {
+        ...deps,
+        signer: async (topic) => {
+          loads++;
+          if (loads > 1) remaining = 5_600;
+          return deps.signer(topic);
+        },
+      };
+      const t = await task();
+      const record = fifoRecord(t);
+
+      // Act
+      const response = await deliverBatch(slowSigner, eventOf(record), context);
+
+      // Assess
+      expect(callbacks.requests).toEqual([]);
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+      expect(store.tasks.get(t.taskId)).toMatchObject({ status: "queued", attempts: 0 });
+      expect(queue.visibilityByHandle()).toEqual({ [record.receiptHandle]: 0 });
+    });
+
+    it("does not send a callback whose time ran out while its attempt was started (a slow write): the attempt is given back, visibility 0", async () => {
+      // Prepare: the start write answers after 0.9 s (throttled and retried), leaving 5.6 s for a 5 s callback
+      let remaining = 6_500;
+      const { store, callbacks, queue, deps, context, task } = setup(groupConcurrency, {
+        remainingMs: () => remaining,
+      });
+      const startAttempt = store.startAttempt.bind(store);
+      store.startAttempt = async (...args) => {
+        const started = await startAttempt(...args);
+        remaining = 5_600;
+        return started;
+      };
+      const t = await task();
+      const record = fifoRecord(t);
+
+      // Act
+      const response = await deliverBatch(deps, eventOf(record), context);
+
+      // Assess
+      expect(callbacks.requests).toEqual([]);
+      expect(response.batchItemFailures).toEqual([{ itemIdentifier: record.messageId }]);
+      expect(store.tasks.get(t.taskId)?.attempts).toBe(0);
+      expect(queue.visibilityByHandle()).toEqual({ [record.receiptHandle]: 0 });
     });
 
     it("never delivers before the due time (a message that arrives early is hidden until due)", async () => {

@@ -187,6 +187,33 @@ describe("per-destination concurrency", () => {
     expect(await s.store.get(slow.taskId)).toMatchObject({ status: "delivered", attempts: 1 });
   });
 
+  it("sends no callback whose time ran out while its lease and start were taken: both are given back, the record returns at once", async () => {
+    // Prepare: 6.5 s left passes the 5 s timeout + 1 s margin; the lease write is slow (throttled) and leaves 5.6 s
+    const s = setup({ maxConcurrencyPerHost: 1 });
+    let remaining = 6_500;
+    const t = await s.task(HOST_A);
+    const acquireLease = s.store.acquireLease;
+    Object.assign(s.store, {
+      acquireLease: async (...args: Parameters<typeof acquireLease>) => {
+        const lease = await acquireLease(...args);
+        remaining = 5_600;
+        return lease;
+      },
+    });
+
+    // Act
+    const response = await deliverBatch(s.deps, eventOf(fifoRecord(t)), {
+      getRemainingTimeInMillis: () => remaining,
+    });
+
+    // Assess
+    expect(s.callbacks.requests).toEqual([]);
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(await s.attempts(t.taskId)).toBe(0);
+    expect((await s.store.getDestination("demo", HOST_A))?.leases).toEqual({});
+    expect(s.waits()).toEqual([0]);
+  });
+
   it("gives the lease back at once when no rate token comes, or the token call fails", async () => {
     // Prepare
     const s = setup({ maxConcurrencyPerHost: 3, rateLimit: 1 });
