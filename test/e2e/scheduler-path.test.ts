@@ -120,7 +120,7 @@ describe("Scheduler path", () => {
   });
 
   it("a move landing while the old schedule fires (its timer in the relay's hands): the old id is never called", async () => {
-    // Prepare: due in 5 s, so its schedule fires 3–5 s from now (2 s lead, up to 2 s late); moved a second before
+    // Prepare: due in 5 s, so its schedule fires 3–5 s from now (2 s lead, up to 2 s late); moved 1.5 s before
     // due, when the schedule may have fired and the relay may be holding its timer message until due.
     const url = `${h.receiver.url}/ok/sched-race`;
     const dueMs = Math.ceil((Date.now() + 5_000) / 1000) * 1000;
@@ -132,7 +132,7 @@ describe("Scheduler path", () => {
     });
     const oldId = String(added.json.task_id);
     const newDueMs = dueMs + 4_000;
-    await new Promise((resolve) => setTimeout(resolve, Math.max(0, dueMs - 1_000 - Date.now())));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, dueMs - 1_500 - Date.now())));
 
     // Act
     const moved = await h.api("PATCH", `/v1/tasks/${oldId}`, { due_at: new Date(newDueMs).toISOString() });
