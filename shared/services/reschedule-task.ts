@@ -15,7 +15,7 @@ import { parseRescheduleRequest } from "#shared/domain/add-task-request.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { claimHolders, successorDueAtMs, successorKey, successorRecord } from "#shared/domain/reschedule.js";
 import type { TaskRecord } from "#shared/domain/task.js";
-import { planTimer } from "#shared/domain/timing.js";
+import { planTimer, requestedDueMs } from "#shared/domain/timing.js";
 import { arm, claimExpiry, dueTime } from "./add-task.js";
 
 export interface RescheduleTaskDeps {
@@ -51,28 +51,58 @@ export async function rescheduleTask(
   const parsed = parseRescheduleRequest(body);
   if (!parsed.ok) throw validationFailed(parsed.issues);
   const nowMs = deps.now();
-  const dueAtMs = dueTime(parsed.value, topic, nowMs);
   // A successor may land a few milliseconds after the asked time (see freeSuccessorDue): still that target. A
   // repeat of a move is judged by the target the request had when the task was moved: `delay_seconds` and a past
   // `due_at` (now) name another instant a second later, and the client retries a PATCH after a 503 or a lost
   // answer; a 409 there would leave a successor the first try could not arm to the sweeper, after the old due time.
+  const movedTo = (due: number, movedAtMs: number) => isTarget(due, targetAt(parsed.value, movedAtMs));
+  let dueAtMs: number;
+  try {
+    dueAtMs = dueTime(parsed.value, topic, nowMs);
+  } catch (refusal) {
+    return repeatOfRefused(deps, key.taskId, movedTo, refusal);
+  }
   const sameTarget: SameTarget = (due, movedAtMs) => {
     // A past time means now, and a task already due is due now, as `run` finds it: moved to this instant instead,
     // it would leave its place in its group's FIFO queue for one behind the tasks due since (order broken).
     if (movedAtMs === undefined && dueAtMs === nowMs && due <= nowMs) return true;
-    const target = movedAtMs === undefined ? dueAtMs : targetAt(parsed.value, topic, movedAtMs);
-    return target !== undefined && due >= target && due - target < SUCCESSOR_TRIES;
+    return movedAtMs === undefined ? isTarget(due, dueAtMs) : movedTo(due, movedAtMs);
   };
   return moveTask(deps, key.taskId, { dueAtMs, nowMs }, topic, sameTarget);
 }
 
-/** The due time a request would have had at `clockMs`; undefined when it would have been refused then. */
-function targetAt(request: Parameters<typeof dueTime>[0], topic: TopicConfig, clockMs: number) {
-  try {
-    return dueTime(request, topic, clockMs);
-  } catch {
-    return undefined;
-  }
+/** Whether a successor due at `due` is the one a move to `target` made (it may land a few ms after it). */
+function isTarget(due: number, target: number | undefined): boolean {
+  return target !== undefined && due >= target && due - target < SUCCESSOR_TRIES;
+}
+
+/**
+ * The due time a request had at `clockMs`, when its move was made: by the request alone, not today's settings. A
+ * topic's `maxDelay` lowered since (runtime settings) would refuse it, and so turned the repeat of a move it made
+ * into a 409 "rescheduled to …". Undefined when it names no representable time.
+ */
+function targetAt(request: Parameters<typeof dueTime>[0], clockMs: number): number | undefined {
+  const requested = requestedDueMs(request.due, clockMs);
+  return Number.isSafeInteger(requested) ? Math.max(requested, clockMs) : undefined;
+}
+
+/**
+ * A PATCH today's settings refuse (a `maxDelay` lowered since) may repeat one they accepted, its answer lost or a
+ * 503: answered with the task it moved (and that move finished), as a keyed add's repeat is (add-task.ts,
+ * repeatOfRefused). A 400 there told the client a move that stands was refused, and left one stopped before arming
+ * to the sweeper, after the old due time. Anything else keeps its refusal, and changes nothing.
+ */
+async function repeatOfRefused(
+  deps: RescheduleTaskDeps,
+  taskId: string,
+  movedTo: (due: number, movedAtMs: number) => boolean,
+  refusal: unknown,
+): Promise<RescheduleView> {
+  const old = await deps.store.get(taskId);
+  const due = old?.status === "rescheduled" ? successorDueAtMs(old) : undefined;
+  const movedAtMs = old?.rescheduledAtMs;
+  if (!old || due === undefined || movedAtMs === undefined || !movedTo(due, movedAtMs)) throw refusal;
+  return repeat(deps, old, (d, at) => at !== undefined && movedTo(d, at));
 }
 
 /**

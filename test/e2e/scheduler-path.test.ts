@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { ListSchedulesCommand, SchedulerClient } from "@aws-sdk/client-scheduler";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { scheduleNameFor } from "#shared/domain/keys.js";
 import { type Harness, startHarness } from "./support/harness.js";
 
 /**
@@ -89,5 +90,88 @@ describe("Scheduler path", () => {
     expect(cancel.status).toBe(200);
     expect((before.Schedules ?? []).length - (after.Schedules ?? []).length).toBe(1);
     expect(h.receiver.forTask(taskId)).toEqual([]);
+  });
+
+  it("moving a schedule-path task to another schedule-path time swaps its schedule; only the new id is called, not before its due", async () => {
+    // Prepare
+    const url = `${h.receiver.url}/ok/sched-move`;
+    const added = await h.api("POST", "/v1/tasks", {
+      topic: "demo",
+      delay_seconds: 30,
+      content: { n: 1 },
+      callback: { url },
+    });
+    const oldId = String(added.json.task_id);
+    const newDueMs = Math.ceil((Date.now() + 6_000) / 1000) * 1000;
+
+    // Act
+    const moved = await h.api("PATCH", `/v1/tasks/${oldId}`, { due_at: new Date(newDueMs).toISOString() });
+    const newId = String(moved.json.task_id);
+    const names = (await listSchedules()).Schedules?.map((s) => s.Name) ?? [];
+    await h.receiver.waitFor(() => h.receiver.forTask(newId).length > 0);
+
+    // Assess
+    expect(moved.status, moved.text).toBe(200);
+    expect(names).not.toContain(scheduleNameFor(oldId));
+    expect(names).toContain(scheduleNameFor(newId));
+    expect(h.receiver.forTask(newId)).toHaveLength(1);
+    expect(h.receiver.forTask(newId)[0]?.receivedAtMs).toBeGreaterThanOrEqual(newDueMs);
+    expect(h.receiver.forTask(oldId)).toEqual([]);
+  });
+
+  it("a move landing while the old schedule fires (its timer in the relay's hands): the old id is never called", async () => {
+    // Prepare: due in 5 s, so its schedule fires 3–5 s from now (2 s lead, up to 2 s late); moved 1.5 s before
+    // due, when the schedule may have fired and the relay may be holding its timer message until due.
+    const url = `${h.receiver.url}/ok/sched-race`;
+    const dueMs = Math.ceil((Date.now() + 5_000) / 1000) * 1000;
+    const added = await h.api("POST", "/v1/tasks", {
+      topic: "demo",
+      due_at: new Date(dueMs).toISOString(),
+      content: { n: 1 },
+      callback: { url },
+    });
+    const oldId = String(added.json.task_id);
+    const newDueMs = dueMs + 4_000;
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, dueMs - 1_500 - Date.now())));
+
+    // Act
+    const moved = await h.api("PATCH", `/v1/tasks/${oldId}`, { due_at: new Date(newDueMs).toISOString() });
+    const newId = String(moved.json.task_id);
+    await h.receiver.waitFor(() => h.receiver.forTask(newId).length > 0);
+    await new Promise((resolve) => setTimeout(resolve, 1_500));
+
+    // Assess
+    expect(moved.status, moved.text).toBe(200);
+    expect(h.receiver.forTask(newId)).toHaveLength(1);
+    expect(h.receiver.forTask(newId)[0]?.receivedAtMs).toBeGreaterThanOrEqual(newDueMs);
+    expect(h.receiver.forTask(oldId)).toEqual([]);
+  });
+
+  it("running a schedule-path task now deletes its schedule and calls only the new id, once", async () => {
+    // Prepare
+    const url = `${h.receiver.url}/ok/sched-run`;
+    const dueMs = Math.ceil((Date.now() + 8_000) / 1000) * 1000;
+    const added = await h.api("POST", "/v1/tasks", {
+      topic: "demo",
+      due_at: new Date(dueMs).toISOString(),
+      content: { n: 1 },
+      callback: { url },
+    });
+    const oldId = String(added.json.task_id);
+
+    // Act
+    const ran = await h.api("POST", `/v1/tasks/${oldId}/run`);
+    const newId = String(ran.json.task_id);
+    const names = (await listSchedules()).Schedules?.map((s) => s.Name) ?? [];
+    await h.receiver.waitFor(() => h.receiver.forTask(newId).length > 0);
+    // Past the old due time and the old schedule's latest firing.
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, dueMs + 2_500 - Date.now())));
+
+    // Assess
+    expect(ran.status, ran.text).toBe(200);
+    expect(names).not.toContain(scheduleNameFor(oldId));
+    expect(h.receiver.forTask(newId)).toHaveLength(1);
+    expect(h.receiver.forTask(newId)[0]?.receivedAtMs).toBeLessThan(dueMs);
+    expect(h.receiver.forTask(oldId)).toEqual([]);
   });
 });

@@ -1021,6 +1021,76 @@ describe("crash after the first write (old item marked rescheduled, successor ne
     },
   );
 
+  describe("a PATCH repeated after the topic's maxDelay was lowered (runtime settings) below its target", () => {
+    const DAY = 86_400_000;
+    /** The topic's settings with `maxDelaySeconds` lowered, as a runtime settings change reaches the API. */
+    const lowered = (sim: ReturnType<typeof simulate>, maxDelaySeconds: number): RescheduleTaskDeps => ({
+      ...moveDeps(sim),
+      config: {
+        ...sim.config,
+        resolvedTopics: { ...sim.config.resolvedTopics, demo: { ...sim.topic, maxDelaySeconds } },
+      },
+    });
+
+    it.each([
+      ["its first answer lost", false],
+      ["its first try answered 503 at arming (CreateSchedule throttled)", true],
+    ])(
+      "%s: the repeat answers the move made (200) and finishes it, not a 400 saying a move that stands was refused",
+      async (_name, armingFails) => {
+        // Prepare: due in a day, moved to 30 days on; the settings then lower maxDelay to 7 days.
+        const sim = simulate();
+        const oldId = await sim.add({ order_id: "o-lowered" }, { delay_seconds: 86_400 });
+        const body = { due_at: new Date(sim.clock.now + 30 * DAY).toISOString() };
+        sim.scheduler.failCreate = armingFails;
+        const first = await sim.reschedule(oldId, body).catch((e: unknown) => e);
+        sim.scheduler.failCreate = false;
+
+        // Act: the client's repeat of the same request, a moment later, reaches a function with the new settings
+        sim.advance(1_500);
+        const repeated = await rescheduleTask(lowered(sim, 7 * 86_400), oldId, body).catch((e: unknown) => e);
+
+        // Assess
+        const successorId = sim.store.tasks.get(oldId)?.rescheduledTo;
+        expect(first).toMatchObject(armingFails ? { status: 503 } : { task_id: successorId });
+        expect(repeated).toMatchObject({
+          task_id: successorId,
+          status: "scheduled",
+          rescheduled_from: oldId,
+        });
+        expect(sim.scheduler.created.map((r) => r.taskId)).toContain(successorId);
+        expect(sim.store.tasks.get(oldId)?.sweepShard).toBeUndefined();
+      },
+    );
+
+    it("a repeat whose target is within the lowered limit now, though not from the moment of the move: still that move (200), not a 409", async () => {
+      // Prepare: moved to 7 days and 1 minute on; maxDelay then lowered to 7 days
+      const sim = simulate();
+      const oldId = await sim.add({ order_id: "o-lowered-2" }, { delay_seconds: 86_400 });
+      const body = { due_at: new Date(sim.clock.now + 7 * DAY + MINUTE).toISOString() };
+      const moved = await sim.reschedule(oldId, body);
+
+      // Act: repeated 2 minutes later, when the target is less than 7 days ahead
+      sim.advance(2 * MINUTE);
+      const repeated = await rescheduleTask(lowered(sim, 7 * 86_400), oldId, body).catch((e: unknown) => e);
+
+      // Assess
+      expect(repeated).toMatchObject({ task_id: moved.task_id, rescheduled_from: oldId });
+    });
+
+    it("a request that was never made before is still refused (400), and moves nothing", async () => {
+      const sim = simulate();
+      const oldId = await sim.add({ order_id: "o-lowered-3" }, { delay_seconds: 86_400 });
+
+      const refused = await rescheduleTask(lowered(sim, 7 * 86_400), oldId, {
+        due_at: new Date(sim.clock.now + 30 * DAY).toISOString(),
+      }).catch((e: unknown) => e);
+
+      expect(refused).toMatchObject({ status: 400 });
+      expect(sim.store.tasks.get(oldId)?.status).toBe("scheduled");
+    });
+  });
+
   it("a repeated add with the task's idempotency key answers the task it was moved to", async () => {
     const sim = simulate();
     const { addTask } = await import("#shared/services/add-task.js");
