@@ -28,12 +28,14 @@ import {
   nestedTooDeep,
   PunctualError,
   parseJson,
+  redirectError,
 } from "./errors.js";
 import { withItemKeys } from "./item-keys.js";
 import { readAnswerText, requestIdOf } from "./read-body.js";
 import {
   checkedRetryPolicy,
   DEFAULT_RETRY,
+  isRedirect,
   RETRYABLE_STATUSES,
   type RetryPolicy,
   retryDelayMs,
@@ -380,6 +382,9 @@ class PunctualClientCore {
         if ("value" in outcome) return { ...answer, value: outcome.value };
         if (last || !outcome.transient) throw outcome.error;
       } else {
+        if (isRedirect(response.status)) {
+          throw redirectError(response.status, response.headers.get("location"), attempt.url, requestId);
+        }
         if (last || !RETRYABLE_STATUSES.has(response.status)) {
           throw errorFromResponse(response.status, text, requestId);
         }

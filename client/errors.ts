@@ -98,6 +98,31 @@ export function errorFromResponse(
 }
 
 /**
+ * A 3xx, which the client never follows (fetch's `redirect: "manual"`): followed, the call, its body and its
+ * signature or bearer token, would go to whatever host the answer names. No route of the API redirects, so a 3xx
+ * comes from something in front of the URL given instead of the API (CloudFront's redirect-to-https answers an
+ * http:// URL 301 with the https one, forwarding nothing:
+ * https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_AwsCloudFrontDistributionCacheBehavior.html): the
+ * error says where it points (no query, no user info), for the caller to give that URL instead.
+ */
+export function redirectError(
+  status: number,
+  location: string | null,
+  sentTo: URL,
+  requestId: string | undefined,
+): PunctualError {
+  const target =
+    location !== null && URL.canParse(location, sentTo.href) ? new URL(location, sentTo) : undefined;
+  const where = target ? ` to ${target.origin}${target.pathname}` : " with no location";
+  return new PunctualError({
+    code: "http_error",
+    status,
+    message: `the API URL was redirected (HTTP ${status})${where}, not followed: the request and its credentials go to ${sentTo.origin} only; if the API is there, use that URL`,
+    ...(requestId ? { requestId } : {}),
+  });
+}
+
+/**
  * The deepest an answer may nest: the API's own body limit. Its answers nest a few levels; one deeper is not its
  * answer, and though JSON.parse reads it, whatever recurses into the value (JSON.stringify, a logger, the CLI's
  * table) overflows the stack: the CLI reported a task it had added as `Maximum call stack size exceeded`.

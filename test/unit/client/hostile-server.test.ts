@@ -134,6 +134,8 @@ describe("a 3xx redirect to another host", () => {
       ]);
       expect(added).toMatchObject({ code: "http_error", status });
       expect(got).toMatchObject({ code: "http_error", status });
+      // Said as what it is, naming where it points: not the 3xx's empty body as "HTTP 301".
+      expect((got as Error).message).toContain(`redirected (HTTP ${status}) to ${elsewhere.url}/v1/tasks/`);
     },
   );
 });
