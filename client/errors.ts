@@ -117,7 +117,7 @@ export function redirectError(
   return new PunctualError({
     code: "http_error",
     status,
-    message: `the API URL was redirected (HTTP ${status})${where}, not followed: the request and its credentials go to ${sentTo.origin} only; if the API is there, use that URL`,
+    message: `the API URL was redirected (HTTP ${status})${where}, not followed: the request and its credentials go to ${sentTo.origin} only; if the API is there, give its base URL instead`,
     ...(requestId ? { requestId } : {}),
   });
 }
