@@ -364,8 +364,7 @@ class PunctualClientCore {
       let response: Response;
       let text: string;
       try {
-        response = await this.#send(attempt, signal);
-        text = await readAnswerText(response);
+        ({ response, text } = await this.#exchange(attempt, signal));
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         // Nothing was sent, and the same token would be refused again.
@@ -409,23 +408,57 @@ class PunctualClientCore {
   }
 
   /**
-   * One attempt, signed afresh (a SigV4 signature carries its time). Its timeout and the call's signal cover the
-   * wait for credentials too: a token function or credential source that never answers (an identity provider, SSO,
-   * a container's credentials endpoint) otherwise held the call forever, deaf to its caller's abort.
+   * One attempt, signed afresh (a SigV4 signature carries its time), and its answer read. Its timeout and the call's
+   * signal cover the wait for credentials too: a token function or credential source that never answers (an
+   * identity provider, SSO, a container's credentials endpoint) otherwise held the call forever, deaf to its
+   * caller's abort; and the answer's body, so that one that drips for ever is cut.
    */
-  async #send(attempt: Attempt, signal: AbortSignal | undefined): Promise<Response> {
-    const timeout = AbortSignal.timeout(attempt.timeoutMs);
-    const bound = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    bound.throwIfAborted();
-    const auth = await untilAborted(this.#authorize(attempt), bound);
-    return this.#fetch(attempt.url, {
-      method: attempt.method,
-      headers: { ...attempt.headers, ...auth },
-      ...(attempt.body !== undefined ? { body: attempt.body } : {}),
-      signal: bound,
-      redirect: "manual",
-    });
+  async #exchange(
+    attempt: Attempt,
+    signal: AbortSignal | undefined,
+  ): Promise<{ response: Response; text: string }> {
+    const bound = attemptSignal(signal, attempt.timeoutMs);
+    try {
+      bound.signal.throwIfAborted();
+      const auth = await untilAborted(this.#authorize(attempt), bound.signal);
+      const response = await this.#fetch(attempt.url, {
+        method: attempt.method,
+        headers: { ...attempt.headers, ...auth },
+        ...(attempt.body !== undefined ? { body: attempt.body } : {}),
+        signal: bound.signal,
+        redirect: "manual",
+      });
+      return { response, text: await readAnswerText(response) };
+    } finally {
+      bound.release();
+    }
   }
+}
+
+/**
+ * An attempt's signal: aborted when the call's `signal` is (with its reason) or after `ms` (a TimeoutError, as
+ * AbortSignal.timeout's), and its release once the attempt is over, which unhooks it from the call's signal. Not
+ * AbortSignal.any: Node keeps each signal made so among its sources' followers for as long as they live
+ * (nodejs/node#55351, #64476), so one long-lived signal given to every call (a server's shutdown signal) grew by an
+ * entry per request, for good.
+ */
+function attemptSignal(
+  signal: AbortSignal | undefined,
+  ms: number,
+): { readonly signal: AbortSignal; readonly release: () => void } {
+  const bound = new AbortController();
+  const timeout = () =>
+    bound.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError"));
+  // Unreferenced, as AbortSignal.timeout's: a pending attempt alone does not keep the process alive.
+  const timer = setTimeout(timeout, ms).unref();
+  const onAbort = () => bound.abort(signal?.reason);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
+  const release = () => {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  };
+  return { signal: bound.signal, release };
 }
 
 /**
