@@ -86,6 +86,8 @@ export interface PunctualClientOptions {
 interface Answer {
   readonly status: number;
   readonly text: string;
+  /** Whether its bytes were UTF-8 (`text` has U+FFFD for each that was not). */
+  readonly utf8: boolean;
   readonly attempts: number;
   readonly requestId: string | undefined;
 }
@@ -363,8 +365,9 @@ class PunctualClientCore {
       const last = !retryable || n >= this.#retry.maxAttempts;
       let response: Response;
       let text: string;
+      let utf8: boolean;
       try {
-        ({ response, text } = await this.#exchange(attempt, signal));
+        ({ response, text, utf8 } = await this.#exchange(attempt, signal));
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         // Nothing was sent, and the same token would be refused again.
@@ -376,7 +379,7 @@ class PunctualClientCore {
       const requestId = requestIdOf(response);
       let retryAfter: string | null = null;
       if (response.ok) {
-        const answer: Answer = { status: response.status, text, attempts: n - attemptsUsed, requestId };
+        const answer: Answer = { status: response.status, text, utf8, attempts: n - attemptsUsed, requestId };
         const outcome = read(answer);
         if ("value" in outcome) return { ...answer, value: outcome.value };
         if (last || !outcome.transient) throw outcome.error;
@@ -416,7 +419,7 @@ class PunctualClientCore {
   async #exchange(
     attempt: Attempt,
     signal: AbortSignal | undefined,
-  ): Promise<{ response: Response; text: string }> {
+  ): Promise<{ response: Response; text: string; utf8: boolean }> {
     const bound = attemptSignal(signal, attempt.timeoutMs);
     try {
       bound.signal.throwIfAborted();
@@ -428,7 +431,7 @@ class PunctualClientCore {
         signal: bound.signal,
         redirect: "manual",
       });
-      return { response, text: await readAnswerText(response) };
+      return { response, ...(await readAnswerText(response)) };
     } finally {
       bound.release();
     }
@@ -514,17 +517,29 @@ function checkNoKeyOption(route: RouteDescriptor, options: CallOptions): void {
 
 /**
  * A 2xx answer read with the route's response schema: its value, or the `invalid_response` it is, `transient` when
- * the body could be one cut short or garbled on its way (not JSON, or not the schema's), or another request's (a
+ * the body could be one cut short or garbled on its way (not UTF-8, not JSON, or not the schema's), or another request's (a
  * route that `answersFor` the `asked` path parameter), or one without a field the call's options ask for (`fields`:
  * `content` for `includeContent`), which a repeat may fix.
  */
 function readAnswer<R extends z.ZodMiniType>(
   route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
-  { status, text, requestId }: Answer,
+  { status, text, utf8, requestId }: Answer,
   { asked, fields = [], listed }: Expected = {},
 ): Read<z.output<R>> {
-  const body = parseJson(text);
   const what = `the API's answer to ${route.method} ${route.path}`;
+  if (!utf8) {
+    const message = `${what} is not UTF-8 text (re-encoded on its way?): not used`;
+    return {
+      error: new PunctualError({
+        code: "invalid_response",
+        status,
+        message,
+        ...(requestId ? { requestId } : {}),
+      }),
+      transient: true,
+    };
+  }
+  const body = parseJson(text);
   if (body === undefined && nestedTooDeep(text)) {
     const error = new PunctualError({
       code: "invalid_response",

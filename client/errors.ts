@@ -12,8 +12,8 @@ export type ClientErrorCode =
   /** No HTTP answer: connection refused or reset, DNS failure, or the per-attempt timeout. `status` is 0. */
   | "network_error"
   /**
-   * A 2xx whose body does not match the route's response schema (retried where the route is safe to repeat: a body
-   * cut short or garbled on its way), or nests deeper than 128 levels (MAX_ANSWER_DEPTH), or any answer over 10 MiB
+   * A 2xx whose body does not match the route's response schema, or is not UTF-8 (retried where the route is safe to
+   * repeat: a body cut short, garbled or re-encoded on its way), or nests deeper than 128 levels (MAX_ANSWER_DEPTH), or any answer over 10 MiB
    * (MAX_ANSWER_BYTES), which is not the API's: those two are not read, nor retried.
    */
   | "invalid_response"
