@@ -1,4 +1,4 @@
-import { isPunctualError, RETRYABLE_STATUSES, UNSERVED_STATUSES } from "../client/index.js";
+import { isPunctualError, isRedirect, RETRYABLE_STATUSES, UNSERVED_STATUSES } from "../client/index.js";
 
 /**
  * What `punctual` exits with, for scripts:
@@ -11,8 +11,9 @@ import { isPunctualError, RETRYABLE_STATUSES, UNSERVED_STATUSES } from "../clien
  *      failed: may be retried
  *   4  the API failed with a 5xx the client does not retry, as a repeat does not mend it: 500 (the API's bug, or a
  *      crash), 501 and 505 (the request cannot be served at all: UNSERVED_STATUSES), 507, 508, 511, 525–527, 530 (a
- *      misconfigured API or CDN) and any other: do not loop on it; fix the API or what is in front of it first
- *   A 3, or a 4 but for a 501 or 505 (nothing was done), may come after the request was applied: a create or a
+ *      misconfigured API or CDN) and any other; and a 3xx (the API URL redirected, which the client never follows:
+ *      nothing was done, the URL is wrong): do not loop on it; fix the API, the URL, or what is in front of it first
+ *   A 3, or a 4 but for a 501, 505 or 3xx (nothing was done), may come after the request was applied: a create or a
  *   single replay (which the client never repeats) should be looked for before it is run again (docs/API.md, "Typed client and CLI"); a
  *   `tasks add` without a key says the key it sent, to run it again with (MayHaveBeenApplied, mayHaveBeenApplied),
  *   and `tasks add-batch` writes the items not added with their keys to a rerun file it names (cli/rerun-file.ts) —
@@ -87,6 +88,8 @@ export function exitCodeOf(error: unknown): ExitCode {
  * not mend (4), which a script told "may be retried" would repeat forever; any other 4xx the request's own fault (2).
  */
 export function exitCodeOfStatus(status: number): ExitCode {
+  // A redirect repeated is redirected again: "may be retried" would have a script loop on a wrong URL forever.
+  if (isRedirect(status)) return EXIT.unmended;
   if (status < 400 || RETRYABLE_STATUSES.has(status)) return EXIT.failed;
   return status >= 500 ? EXIT.unmended : EXIT.refused;
 }
@@ -103,19 +106,24 @@ export function batchExitCode(statuses: readonly number[]): ExitCode {
 
 /**
  * A failure after which the request may have been applied: no answer or a retried status still failing (3), or a
- * 5xx the client does not retry (4), a 500's function having maybe written before it failed, but a 501 or 505
- * (UNSERVED_STATUSES: the request was not served at all).
+ * 5xx the client does not retry (4), a 500's function having maybe written before it failed, but a 501, 505 or 3xx
+ * (`notServed`: the request was not served at all).
  */
 export function mayHaveBeenApplied(error: unknown): boolean {
   const code = exitCodeOf(error);
   if (code === EXIT.failed) return true;
-  return code === EXIT.unmended && !(isPunctualError(error) && UNSERVED_STATUSES.has(error.status));
+  return code === EXIT.unmended && !(isPunctualError(error) && notServed(error.status));
+}
+
+/** A 501 or 505 (UNSERVED_STATUSES), or a 3xx (no route of the API redirects): the API did nothing. */
+function notServed(status: number): boolean {
+  return UNSERVED_STATUSES.has(status) || isRedirect(status);
 }
 
 /** A batch item's status after which it may have been added, as `mayHaveBeenApplied` judges an error's. */
 export function statusMayHaveApplied(status: number): boolean {
   const code = exitCodeOfStatus(status);
-  return code === EXIT.failed || (code === EXIT.unmended && !UNSERVED_STATUSES.has(status));
+  return code === EXIT.failed || (code === EXIT.unmended && !notServed(status));
 }
 
 /**

@@ -44,7 +44,7 @@ export function buildProgram(io: CliIo, writeErr: (text: string) => void = io.er
     .option("--json", "print results as JSON (errors as JSON on stderr), for scripts")
     .addHelpText(
       "after",
-      "\nExit codes: 0 ok, 1 usage, 2 the API refused the request (4xx but 408, 429), 3 may be retried: the API failed (502, 503, 504, 520–524), throttled (429), timed out (408) or could not be reached, 4 do not repeat as is: the API failed with a 5xx a repeat does not mend (500, 501, 505, …)." +
+      "\nExit codes: 0 ok, 1 usage, 2 the API refused the request (4xx but 408, 429), 3 may be retried: the API failed (502, 503, 504, 520–524), throttled (429), timed out (408) or could not be reached, 4 do not repeat as is: the API failed with a 5xx a repeat does not mend (500, 501, 505, …), or the API URL redirected (3xx, never followed)." +
         "\n\nExample:\n  $ npx punctual --api http://127.0.0.1:3000 tasks add --topic demo --delay 5 --content '{\"n\":1}' \\\n      --callback http://127.0.0.1:4000/hook",
     );
   program.configureOutput({ writeOut: io.out, writeErr });

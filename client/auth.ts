@@ -136,13 +136,30 @@ function sigV4Authorizer(
       ...(url.port ? { port: Number(url.port) } : {}),
       // Already percent-encoded; the signer encodes each segment once more, as SigV4 wants for execute-api.
       path: url.pathname,
-      query: Object.fromEntries(url.searchParams),
+      query: signedQuery(url.searchParams),
       headers: { ...request.headers, host: url.host },
       ...(request.body !== undefined ? { body: request.body } : {}),
     });
     const { host: _host, ...headers } = signed.headers;
     return headers;
   };
+}
+
+/**
+ * The query as the signer takes it: a name given twice with all its values, which it signs each, sorted by value, as
+ * SigV4's canonical query lists every pair (https://docs.aws.amazon.com/IAM/latest/UserGuide/create-signed-request.html;
+ * AWS's SigV4 test suite's `get-vanilla-query-order-value`: one name twice).
+ * `Object.fromEntries` kept the last value only, so a URL naming one twice (a query `punctual console` forwards as
+ * the page sent it) went with a signature no server verifies. Built with fromEntries still, so a `__proto__` name is
+ * a key like any other.
+ */
+function signedQuery(params: URLSearchParams): Record<string, string | string[]> {
+  return Object.fromEntries(
+    [...new Set(params.keys())].map((name) => {
+      const values = params.getAll(name);
+      return [name, values.length === 1 ? (values[0] as string) : values];
+    }),
+  );
 }
 
 /**

@@ -28,12 +28,14 @@ import {
   nestedTooDeep,
   PunctualError,
   parseJson,
+  redirectError,
 } from "./errors.js";
 import { withItemKeys } from "./item-keys.js";
 import { readAnswerText, requestIdOf } from "./read-body.js";
 import {
   checkedRetryPolicy,
   DEFAULT_RETRY,
+  isRedirect,
   RETRYABLE_STATUSES,
   type RetryPolicy,
   retryDelayMs,
@@ -84,6 +86,8 @@ export interface PunctualClientOptions {
 interface Answer {
   readonly status: number;
   readonly text: string;
+  /** Whether its bytes were UTF-8 (`text` has U+FFFD for each that was not). */
+  readonly utf8: boolean;
   readonly attempts: number;
   readonly requestId: string | undefined;
 }
@@ -361,9 +365,9 @@ class PunctualClientCore {
       const last = !retryable || n >= this.#retry.maxAttempts;
       let response: Response;
       let text: string;
+      let utf8: boolean;
       try {
-        response = await this.#send(attempt, signal);
-        text = await readAnswerText(response);
+        ({ response, text, utf8 } = await this.#exchange(attempt, signal));
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
         // Nothing was sent, and the same token would be refused again.
@@ -375,11 +379,14 @@ class PunctualClientCore {
       const requestId = requestIdOf(response);
       let retryAfter: string | null = null;
       if (response.ok) {
-        const answer: Answer = { status: response.status, text, attempts: n - attemptsUsed, requestId };
+        const answer: Answer = { status: response.status, text, utf8, attempts: n - attemptsUsed, requestId };
         const outcome = read(answer);
         if ("value" in outcome) return { ...answer, value: outcome.value };
         if (last || !outcome.transient) throw outcome.error;
       } else {
+        if (isRedirect(response.status)) {
+          throw redirectError(response.status, response.headers.get("location"), attempt.url, requestId);
+        }
         if (last || !RETRYABLE_STATUSES.has(response.status)) {
           throw errorFromResponse(response.status, text, requestId);
         }
@@ -404,23 +411,57 @@ class PunctualClientCore {
   }
 
   /**
-   * One attempt, signed afresh (a SigV4 signature carries its time). Its timeout and the call's signal cover the
-   * wait for credentials too: a token function or credential source that never answers (an identity provider, SSO,
-   * a container's credentials endpoint) otherwise held the call forever, deaf to its caller's abort.
+   * One attempt, signed afresh (a SigV4 signature carries its time), and its answer read. Its timeout and the call's
+   * signal cover the wait for credentials too: a token function or credential source that never answers (an
+   * identity provider, SSO, a container's credentials endpoint) otherwise held the call forever, deaf to its
+   * caller's abort; and the answer's body, so that one that drips for ever is cut.
    */
-  async #send(attempt: Attempt, signal: AbortSignal | undefined): Promise<Response> {
-    const timeout = AbortSignal.timeout(attempt.timeoutMs);
-    const bound = signal ? AbortSignal.any([signal, timeout]) : timeout;
-    bound.throwIfAborted();
-    const auth = await untilAborted(this.#authorize(attempt), bound);
-    return this.#fetch(attempt.url, {
-      method: attempt.method,
-      headers: { ...attempt.headers, ...auth },
-      ...(attempt.body !== undefined ? { body: attempt.body } : {}),
-      signal: bound,
-      redirect: "manual",
-    });
+  async #exchange(
+    attempt: Attempt,
+    signal: AbortSignal | undefined,
+  ): Promise<{ response: Response; text: string; utf8: boolean }> {
+    const bound = attemptSignal(signal, attempt.timeoutMs);
+    try {
+      bound.signal.throwIfAborted();
+      const auth = await untilAborted(this.#authorize(attempt), bound.signal);
+      const response = await this.#fetch(attempt.url, {
+        method: attempt.method,
+        headers: { ...attempt.headers, ...auth },
+        ...(attempt.body !== undefined ? { body: attempt.body } : {}),
+        signal: bound.signal,
+        redirect: "manual",
+      });
+      return { response, ...(await readAnswerText(response)) };
+    } finally {
+      bound.release();
+    }
   }
+}
+
+/**
+ * An attempt's signal: aborted when the call's `signal` is (with its reason) or after `ms` (a TimeoutError, as
+ * AbortSignal.timeout's), and its release once the attempt is over, which unhooks it from the call's signal. Not
+ * AbortSignal.any: Node keeps each signal made so among its sources' followers for as long as they live
+ * (nodejs/node#55351, #64476), so one long-lived signal given to every call (a server's shutdown signal) grew by an
+ * entry per request, for good.
+ */
+function attemptSignal(
+  signal: AbortSignal | undefined,
+  ms: number,
+): { readonly signal: AbortSignal; readonly release: () => void } {
+  const bound = new AbortController();
+  const timeout = () =>
+    bound.abort(new DOMException("The operation was aborted due to timeout", "TimeoutError"));
+  // Unreferenced, as AbortSignal.timeout's: a pending attempt alone does not keep the process alive.
+  const timer = setTimeout(timeout, ms).unref();
+  const onAbort = () => bound.abort(signal?.reason);
+  if (signal?.aborted) onAbort();
+  else signal?.addEventListener("abort", onAbort, { once: true });
+  const release = () => {
+    clearTimeout(timer);
+    signal?.removeEventListener("abort", onAbort);
+  };
+  return { signal: bound.signal, release };
 }
 
 /**
@@ -476,17 +517,29 @@ function checkNoKeyOption(route: RouteDescriptor, options: CallOptions): void {
 
 /**
  * A 2xx answer read with the route's response schema: its value, or the `invalid_response` it is, `transient` when
- * the body could be one cut short or garbled on its way (not JSON, or not the schema's), or another request's (a
+ * the body could be one cut short or garbled on its way (not UTF-8, not JSON, or not the schema's), or another request's (a
  * route that `answersFor` the `asked` path parameter), or one without a field the call's options ask for (`fields`:
  * `content` for `includeContent`), which a repeat may fix.
  */
 function readAnswer<R extends z.ZodMiniType>(
   route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
-  { status, text, requestId }: Answer,
+  { status, text, utf8, requestId }: Answer,
   { asked, fields = [], listed }: Expected = {},
 ): Read<z.output<R>> {
-  const body = parseJson(text);
   const what = `the API's answer to ${route.method} ${route.path}`;
+  if (!utf8) {
+    const message = `${what} is not UTF-8 text (re-encoded on its way?): not used`;
+    return {
+      error: new PunctualError({
+        code: "invalid_response",
+        status,
+        message,
+        ...(requestId ? { requestId } : {}),
+      }),
+      transient: true,
+    };
+  }
+  const body = parseJson(text);
   if (body === undefined && nestedTooDeep(text)) {
     const error = new PunctualError({
       code: "invalid_response",

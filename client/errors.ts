@@ -12,8 +12,8 @@ export type ClientErrorCode =
   /** No HTTP answer: connection refused or reset, DNS failure, or the per-attempt timeout. `status` is 0. */
   | "network_error"
   /**
-   * A 2xx whose body does not match the route's response schema (retried where the route is safe to repeat: a body
-   * cut short or garbled on its way), or nests deeper than 128 levels (MAX_ANSWER_DEPTH), or any answer over 10 MiB
+   * A 2xx whose body does not match the route's response schema, or is not UTF-8 (retried where the route is safe to
+   * repeat: a body cut short, garbled or re-encoded on its way), or nests deeper than 128 levels (MAX_ANSWER_DEPTH), or any answer over 10 MiB
    * (MAX_ANSWER_BYTES), which is not the API's: those two are not read, nor retried.
    */
   | "invalid_response"
@@ -93,6 +93,31 @@ export function errorFromResponse(
     code,
     status,
     message: gatewayMessage ?? `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ""}`,
+    ...(requestId ? { requestId } : {}),
+  });
+}
+
+/**
+ * A 3xx, which the client never follows (fetch's `redirect: "manual"`): followed, the call, its body and its
+ * signature or bearer token, would go to whatever host the answer names. No route of the API redirects, so a 3xx
+ * comes from something in front of the URL given instead of the API (CloudFront's redirect-to-https answers an
+ * http:// URL 301 with the https one, forwarding nothing:
+ * https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_AwsCloudFrontDistributionCacheBehavior.html): the
+ * error says where it points (no query, no user info), for the caller to give that URL instead.
+ */
+export function redirectError(
+  status: number,
+  location: string | null,
+  sentTo: URL,
+  requestId: string | undefined,
+): PunctualError {
+  const target =
+    location !== null && URL.canParse(location, sentTo.href) ? new URL(location, sentTo) : undefined;
+  const where = target ? ` to ${target.origin}${target.pathname}` : " with no location";
+  return new PunctualError({
+    code: "http_error",
+    status,
+    message: `the API URL was redirected (HTTP ${status})${where}, not followed: the request and its credentials go to ${sentTo.origin} only; if the API is there, give its base URL instead`,
     ...(requestId ? { requestId } : {}),
   });
 }

@@ -22,7 +22,13 @@ export { BATCH_ROUTE_RETRY_MS } from "./batch-caps.js";
 export { PunctualClient, type PunctualClientOptions } from "./client.js";
 export { type ClientErrorCode, isPunctualError, PunctualError } from "./errors.js";
 export { withItemKeys } from "./item-keys.js";
-export { DEFAULT_RETRY, RETRYABLE_STATUSES, type RetryPolicy, UNSERVED_STATUSES } from "./retry.js";
+export {
+  DEFAULT_RETRY,
+  isRedirect,
+  RETRYABLE_STATUSES,
+  type RetryPolicy,
+  UNSERVED_STATUSES,
+} from "./retry.js";
 export {
   type AddTaskInput,
   type AddTasksInput,

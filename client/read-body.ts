@@ -1,3 +1,4 @@
+import { isUtf8 } from "node:buffer";
 import { PunctualError } from "./errors.js";
 
 /**
@@ -8,11 +9,17 @@ import { PunctualError } from "./errors.js";
 export const MAX_ANSWER_BYTES = 10 * 1024 * 1024;
 
 /**
- * The answer's text, as `response.text()` decodes it (UTF-8, a BOM dropped), refused as `invalid_response` once
- * past `maxBytes` (counted after any decompression, so a compressed bomb stops too), and the connection dropped.
+ * The answer's text, as `response.text()` decodes it (UTF-8, a BOM dropped), and whether its bytes were UTF-8 at all
+ * (else each byte that is not reads as U+FFFD: JSON between systems is UTF-8, RFC 8259 §8.1, so a 2xx that is not,
+ * re-encoded on its way, is no answer of the API); refused as `invalid_response` once past `maxBytes` (counted after
+ * any decompression, so a compressed bomb stops too), and the connection dropped.
  */
-export async function readAnswerText(response: Response, maxBytes = MAX_ANSWER_BYTES): Promise<string> {
-  return new TextDecoder().decode(await readAnswerBytes(response, maxBytes));
+export async function readAnswerText(
+  response: Response,
+  maxBytes = MAX_ANSWER_BYTES,
+): Promise<{ readonly text: string; readonly utf8: boolean }> {
+  const bytes = await readAnswerBytes(response, maxBytes);
+  return { text: new TextDecoder().decode(bytes), utf8: isUtf8(bytes) };
 }
 
 /** The answer's bytes (decompressed), refused as `readAnswerText` says once past `maxBytes`. */

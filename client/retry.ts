@@ -56,6 +56,11 @@ export const RETRYABLE_STATUSES: ReadonlySet<number> = new Set([
  */
 export const UNSERVED_STATUSES: ReadonlySet<number> = new Set([501, 505]);
 
+/** A 3xx: never followed, nor sent again (client/errors.ts `redirectError`); nothing was done by the API. */
+export function isRedirect(status: number): boolean {
+  return status >= 300 && status < 400;
+}
+
 /**
  * How long to wait before attempt `attempt + 1` (attempt counts from 1): the server's `Retry-After` when it gave
  * one, else "full jitter" exponential backoff, random in [0, min(max, base·2^(attempt-1))], so clients that

@@ -121,6 +121,38 @@ describe("a tasks add without a key that exits 4: the key it sent, only where th
   });
 });
 
+describe("a 3xx redirect (the client never follows one: the credentials stay with the API URL's host)", () => {
+  // CloudFront's redirect-to-https answers an http:// URL 301 with the https one, forwarding nothing to the origin
+  // (https://docs.aws.amazon.com/securityhub/1.0/APIReference/API_AwsCloudFrontDistributionCacheBehavior.html),
+  // and no route of the API redirects: a 3xx is the URL's mistake, which no repeat mends.
+  const add = ["tasks", "add", "--topic", "demo", "--delay", "5", "--content", "{}"];
+  const location = { location: "https://api.example.com/v1/tasks/demo.x" };
+
+  it.each([301, 302, 303, 307, 308])(
+    "%i: exit 4 (do not loop on it), not 3 (may be retried), the error naming where it points",
+    async (status) => {
+      // Act
+      const run = await answered(status, location);
+
+      // Assess
+      expect(run.code).toBe(4);
+      expect(run.requests).toBe(1);
+      const { error } = JSON.parse(run.err);
+      expect(error).toMatchObject({ status });
+      expect(error.message).toContain("https://api.example.com/v1/tasks/demo.x");
+    },
+  );
+
+  it("a tasks add without a key: nothing was added, so no key to run it again with", async () => {
+    // Act
+    const run = await answered(301, location, add);
+
+    // Assess
+    expect(run.code).toBe(4);
+    expect(JSON.parse(run.err)).not.toHaveProperty("retry");
+  });
+});
+
 describe("tasks add-batch: a batch answered 200 with items not added", () => {
   /** Each item's result as the stand-in API answers it. */
   async function batchAnswered(statuses: readonly number[]) {

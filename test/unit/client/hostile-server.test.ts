@@ -134,8 +134,53 @@ describe("a 3xx redirect to another host", () => {
       ]);
       expect(added).toMatchObject({ code: "http_error", status });
       expect(got).toMatchObject({ code: "http_error", status });
+      // Said as what it is, naming where it points: not the 3xx's empty body as "HTTP 301".
+      expect((got as Error).message).toContain(`redirected (HTTP ${status}) to ${elsewhere.url}/v1/tasks/`);
     },
   );
+});
+
+describe("a 2xx whose bytes are not UTF-8 (a proxy that re-encoded it, Latin-1)", () => {
+  // JSON between systems is UTF-8 (RFC 8259 §8.1): such a body is no answer of the API, as one not JSON is not.
+  const latin1 = (text: string) => Buffer.from(text, "latin1");
+
+  it("is not read with U+FFFD in place of its bytes: it is sent again, and the repeat's answer used", async () => {
+    // Prepare: a receiver's error `café` whose é came as the one byte 0xE9, then the same view in UTF-8.
+    const id = taskId();
+    const view = JSON.stringify(taskViewOf(id, { last_error: "HTTP 500: café" }));
+    let n = 0;
+    const api = await loopbackServer("127.0.0.1", (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(n++ === 0 ? latin1(view) : Buffer.from(view, "utf8"));
+    });
+    const client = new PunctualClient({ apiUrl: api.url, sleep: async () => {} });
+
+    // Act
+    const task = await client.getTask(id);
+
+    // Assess
+    expect(task.last_error).toBe("HTTP 500: café");
+    expect(api.received).toHaveLength(2);
+  });
+
+  it("still so after the route's retries: invalid_response saying so", async () => {
+    // Prepare
+    const id = taskId();
+    const view = JSON.stringify(taskViewOf(id, { last_error: "HTTP 500: café" }));
+    const api = await loopbackServer("127.0.0.1", (_req, res) => {
+      res.writeHead(200, { "content-type": "application/json" });
+      res.end(latin1(view));
+    });
+    const client = new PunctualClient({ apiUrl: api.url, sleep: async () => {} });
+
+    // Act
+    const error = await client.getTask(id).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+    expect((error as Error).message).toMatch(/not UTF-8/);
+    expect(api.received).toHaveLength(4);
+  });
 });
 
 describe("a huge answer", () => {

@@ -9,6 +9,7 @@
 import { createHash, createHmac } from "node:crypto";
 import { PunctualClient } from "punctual/client";
 import { describe, expect, it } from "vitest";
+import { authorizer } from "../../../client/auth.js";
 import { type SeenRequest, scriptedFetch, taskId, taskViewAnswer } from "./fakes.js";
 
 const CREDENTIALS = {
@@ -114,6 +115,21 @@ describe("SigV4: what is sent is what is signed", () => {
     const segment = seen[0]?.url.pathname.split("/").at(-1) ?? "";
     expect(decodeURIComponent(segment)).toBe(AWKWARD);
     expectVerifiable(seen[0]);
+  });
+});
+
+describe("SigV4 of a URL whose query names a parameter twice (the console's proxy signs the page's query as it came)", () => {
+  it("signs every value, as API Gateway canonicalizes them (sorted by name, then value), so it verifies", async () => {
+    // Prepare: the authorizer the client and `punctual console` sign with, and a query with a repeated name.
+    const authorize = authorizer({ kind: "iam", credentials: CREDENTIALS }, new URL(AWS_URL));
+    const url = new URL(`${AWS_URL}v1/tasks?topic=demo&group=b%20b&limit=5&group=a`);
+    const headers = { accept: "application/json" };
+
+    // Act
+    const signed = await authorize({ method: "GET", url, headers });
+
+    // Assess
+    expectVerifiable({ url, method: "GET", headers: { ...headers, ...signed }, body: undefined });
   });
 });
 
