@@ -3,6 +3,7 @@ import type { TaskView } from "#shared/api/task-view.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { retentionEnded, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
 import {
+  keepParents,
   type ReplayDeps,
   readBeforeMark,
   replayFailure,
@@ -38,6 +39,7 @@ export async function replaySubscriber(
     );
   }
   const before = await readBeforeMark(deps, link.taskId);
+  await keepParents(deps, [before]);
   const result = await deps.store.markReplayed(link.taskId, deps.now()).catch((error: unknown) => {
     throw replayFailure(error, false);
   });
@@ -90,9 +92,15 @@ export async function replayEveryCopy(deps: ReplayDeps, parent: TaskRecord): Pro
   let undone = false;
   let found = 0;
   let view: TaskView;
+  let kept = false;
   try {
     for (const link of parent.fanOut ?? []) {
       const before = await deps.store.get(link.taskId);
+      // Once, before the first copy it may replay: a task that completed and expired is answered 404, unwritten.
+      if (!kept && (before?.status === "failed" || before?.status === "delivered")) {
+        await keepParents(deps, [before]);
+        kept = true;
+      }
       const result = await deps.store.markReplayed(link.taskId, deps.now());
       if (result.outcome !== "not-found") found++;
       if (result.outcome === "conflict") await sendIfJustReplayed(deps, result.task);

@@ -1506,6 +1506,51 @@ describe("fan-out replay", () => {
     expect(stored[0]?.failedTopic).toBe(copies[0]?.topic);
   });
 
+  it.each([
+    ["its subscriber's replay", "subscriber"],
+    ["a replay of every copy", "every"],
+    ["a replay of the copy's own id", "copy"],
+    ["a bulk replay naming the task", "bulk-ids"],
+    ["a bulk replay by filter", "bulk-filter"],
+  ] as const)(
+    "a copy replayed near the end of its parent's TTL keeps the parent at least as long as the copy's new life (%s): the task stays replayable and readable through its id",
+    async (_name, how) => {
+      // Prepare: billing's copy dead-lettered (kept to its parent's TTL, withParentFloor); replayed a minute before
+      // the parent's TTL, and dead-lettered again an hour later, retained the topic's retention from then.
+      const f = setup();
+      const { parent, copies } = await addOrder(f);
+      const billing = copies[0] as TaskRecord;
+      await deadLetter(f, billing);
+      const replayAt = (parent.expiresAt as number) * 1000 - 60_000;
+      const deps = { ...f.replayDeps, config: f.config, now: () => replayAt };
+      if (how === "subscriber") await replayTask(deps, parent.taskId, { subscriber: "billing" });
+      if (how === "every") await replayTask(deps, parent.taskId);
+      if (how === "copy") await replayTask(deps, billing.taskId);
+      if (how === "bulk-ids") await replayTopic(deps, "orders", { task_ids: [parent.taskId] });
+      if (how === "bulk-filter") await replayTopic(deps, "orders", {});
+      expect((await f.store.get(billing.taskId))?.status).toBe("queued");
+      const failedAgainAt = replayAt + 3_600_000;
+      const started = await f.store.startAttempt(billing.taskId, failedAgainAt - 1_000);
+      const retentionDays = f.config.resolvedTopics.orders?.retentionDays as number;
+      await deadLetterTask(
+        { store: f.store, topicQueue: f.topicQueue },
+        { dlqUrl: "https://sqs.test/orders-dlq.fifo", retentionDays },
+        started as TaskRecord,
+        "HTTP 500",
+        () => failedAgainAt,
+      );
+      const copyEnds = (await f.store.get(billing.taskId))?.expiresAt as number;
+
+      // Act: a day after the parent's first TTL, within the copy's retention
+      const later = { ...deps, now: () => failedAgainAt + 86_400_000 };
+      const view = await replayTask(later, parent.taskId, { subscriber: "billing" });
+
+      // Assess: DynamoDB's TTL would have removed the parent under its live copy; kept, its replay works
+      expect((await f.store.get(parent.taskId))?.expiresAt).toBeGreaterThanOrEqual(copyEnds);
+      expect(view.subscribers?.find((s) => s.id === "billing")?.status).toBe("queued");
+    },
+  );
+
   it("a bulk replay by ids replays a named fan-out task's dead-lettered copies, as the single replay does, each once", async () => {
     // Prepare: one copy dead-lettered, one delivered, one scheduled; another fan-out task with none finished
     const f = setup();
