@@ -2305,6 +2305,8 @@ export class DynamoTaskStore
   }
 
   async keepFanOutParent(taskId: string, expiresAt: number): Promise<boolean> {
+    // TTL compares `expiresAt` when it deletes, lazily ("typically within two days of expiration"), so a raise
+    // written before the deletion keeps the item: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTimeToLive.html
     return this.conditionalUpdate(taskId, {
       UpdateExpression: "SET expiresAt = :expiresAt",
       ConditionExpression: "attribute_exists(fanOut) AND expiresAt < :expiresAt",
