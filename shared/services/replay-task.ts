@@ -7,6 +7,7 @@ import {
   isThrottledUnapplied,
   notFound,
   serviceUnavailable,
+  toHttpError,
   topicNotConfigured,
   validationFailed,
 } from "#shared/api/errors.js";
@@ -95,11 +96,12 @@ function notReplayable(task: TaskSummary): HttpError {
 
 /**
  * The task as it is before a single replay's mark: what a failed send puts back (undoReplay), the mark itself
- * resetting `attempts` and removing `expiresAt`. A throttled read changed nothing: a 503 like any.
+ * resetting `attempts` and removing `expiresAt`. A read that failed wrote nothing, however it failed (throttled, a
+ * 5xx, a timeout): the 503 "retry" any failed read answers, not a write's 500 "may have been replayed".
  */
 export async function readBeforeMark(deps: ReplayDeps, taskId: string): Promise<TaskRecord | undefined> {
   return deps.store.get(taskId).catch((error: unknown) => {
-    throw replayFailure(error, false);
+    throw toHttpError(error);
   });
 }
 

@@ -1595,9 +1595,11 @@ describe("fan-out replay", () => {
         $fault: "server",
         $metadata: { httpStatusCode: 500, attempts: 3 },
       });
+    // The parent's read and the copy's read before its mark pass; the view's reads after the mark fail (a failed
+    // read before the mark wrote nothing: a 503, replay-task.test.ts).
     let reads = 0;
     f.store.get = async (id) => {
-      if (++reads > 1) throw serverError();
+      if (++reads > 2) throw serverError();
       return get(id);
     };
     let marks = 0;
@@ -1607,6 +1609,7 @@ describe("fan-out replay", () => {
       toHttpError,
     );
     f.store.get = get;
+    const billingAfterSubscriber = (await get(copies[0]?.taskId as string))?.status;
     f.store.markReplayed = async (...args) => {
       if (++marks > 3) throw serverError(); // the parent, billing (queued), audit (replayed), then search
       return markReplayed(...args);
@@ -1615,6 +1618,7 @@ describe("fan-out replay", () => {
     f.store.markReplayed = markReplayed;
 
     // Assess
+    expect(billingAfterSubscriber).toBe("queued");
     expect((await get(copies[0]?.taskId as string))?.status).toBe("queued");
     expect((await get(copies[1]?.taskId as string))?.status).toBe("queued");
     expect(subscriber).toMatchObject({ status: 500, code: "internal_error" });
