@@ -1,4 +1,4 @@
-import { conflict, notFanOut, notFound, unknownSubscriber } from "#shared/api/errors.js";
+import { conflict, notFanOut, notFound, toHttpError, unknownSubscriber } from "#shared/api/errors.js";
 import type { TaskView } from "#shared/api/task-view.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { retentionEnded, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
@@ -95,7 +95,10 @@ export async function replayEveryCopy(deps: ReplayDeps, parent: TaskRecord): Pro
   let kept = false;
   try {
     for (const link of parent.fanOut ?? []) {
-      const before = await deps.store.get(link.taskId);
+      // A read that fails with no copy replayed yet wrote nothing: a 503 "retry" (toHttpError), not replayFailure's 500.
+      const before = await deps.store.get(link.taskId).catch((error: unknown) => {
+        throw replayed > 0 ? error : toHttpError(error);
+      });
       // Once, before the first copy it may replay: a task that completed and expired is answered 404, unwritten.
       if (!kept && (before?.status === "failed" || before?.status === "delivered")) {
         await keepParents(deps, [before]);

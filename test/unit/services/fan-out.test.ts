@@ -1627,6 +1627,36 @@ describe("fan-out replay", () => {
     expect((every as HttpError).message).toMatch(/replayed/);
   });
 
+  it("a replay of every copy whose copy read fails before any copy was replayed wrote nothing: a 503 'retry', not the 500 'may have been replayed'", async () => {
+    // Prepare: two copies dead-lettered; the read of the first copy fails past the SDK's retries
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    await deadLetter(f, copies[0] as TaskRecord);
+    await deadLetter(f, copies[1] as TaskRecord);
+    const get = f.store.get.bind(f.store);
+    f.store.get = async (id) => {
+      if (id === copies[0]?.taskId) {
+        throw Object.assign(new Error("internal server error"), {
+          name: "InternalServerError",
+          $fault: "server",
+          $metadata: { httpStatusCode: 500, attempts: 3 },
+        });
+      }
+      return get(id);
+    };
+    f.topicQueue.calls.length = 0;
+
+    // Act
+    const every = await replayTask(f.replayDeps, parent.taskId).catch(toHttpError);
+    f.store.get = get;
+
+    // Assess
+    expect(every).toMatchObject({ status: 503, code: "service_unavailable" });
+    expect((await get(copies[0]?.taskId as string))?.status).toBe("failed");
+    expect((await get(copies[1]?.taskId as string))?.status).toBe("failed");
+    expect(f.topicQueue.calls).toEqual([]);
+  });
+
   it("refuses a subscriber on a plain task (not_fan_out) and an unknown one (unknown_subscriber), changing nothing", async () => {
     // Prepare
     const f = setup();
