@@ -267,6 +267,7 @@ export const TASK_STORE_OPERATIONS: { readonly [M in keyof TaskStore]: readonly 
   listFailed: [{ action: "Query", on: "failedIndex" }],
   markReplayed: [onTable("UpdateItem"), onTable("GetItem")],
   revertReplay: [onTable("UpdateItem")],
+  keepFanOutParent: [onTable("UpdateItem")],
   // Issue 14, point 4: recurring schedules.
   putSchedule: [onTable("PutItem")],
   getSchedule: [onTable("GetItem")],
@@ -2300,6 +2301,16 @@ export class DynamoTaskStore
         ...(failed ? { ":topic": parseTaskId(taskId)?.topic ?? "" } : {}),
         ":zero": 0,
       }),
+    });
+  }
+
+  async keepFanOutParent(taskId: string, expiresAt: number): Promise<boolean> {
+    // TTL compares `expiresAt` when it deletes, lazily ("typically within two days of expiration"), so a raise
+    // written before the deletion keeps the item: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTimeToLive.html
+    return this.conditionalUpdate(taskId, {
+      UpdateExpression: "SET expiresAt = :expiresAt",
+      ConditionExpression: "attribute_exists(fanOut) AND expiresAt < :expiresAt",
+      ExpressionAttributeValues: toWire({ ":expiresAt": expiresAt }),
     });
   }
 

@@ -554,6 +554,11 @@ export interface TaskStore extends DestinationStore {
    * the failed index.
    */
   revertReplay(taskId: string, replay: ReplayRevert): Promise<boolean>;
+  /**
+   * Keeps a fan-out parent at least until `expiresAt` (epoch seconds): its TTL raised, never lowered, nor given to
+   * a parent without one. False when it is gone, not a fan-out task, or already kept that long.
+   */
+  keepFanOutParent(taskId: string, expiresAt: number): Promise<boolean>;
   // --- issue 14, point 4: recurring schedules (appended block) ---
   /** Creates a schedule item unless one with its key exists. */
   putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists">;

@@ -236,7 +236,8 @@ export const API_ROUTES = [
     purpose: "deliver a failed or delivered task again",
     memoryMb: 256,
     // `revertReplay`: a replay whose send failed is undone (answered 503), not left `queued` for the sweeper.
-    store: ["markReplayed", "get", "revertReplay"],
+    // `keepFanOutParent`: a copy's replay keeps its parent as long as the copy's new life (replay-task.ts).
+    store: ["markReplayed", "get", "revertReplay", "keepFanOutParent"],
     grants: ["topic-queues:send"],
   },
   {
@@ -247,7 +248,7 @@ export const API_ROUTES = [
     memoryMb: 512,
     // `readMany`: the named tasks and a named fan-out task's copies, 100 per BatchGetItem; `get`, the keys it
     // leaves unread after its retries, and a task whose mark failed, read back (it may have landed).
-    store: ["readMany", "get", "listFailed", "markReplayed", "revertReplay"],
+    store: ["readMany", "get", "listFailed", "markReplayed", "revertReplay", "keepFanOutParent"],
     grants: ["topic-queues:send"],
   },
   // --- issue 14, point 4: recurring schedules (appended block) ---

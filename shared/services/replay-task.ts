@@ -7,6 +7,7 @@ import {
   isThrottledUnapplied,
   notFound,
   serviceUnavailable,
+  toHttpError,
   topicNotConfigured,
   validationFailed,
 } from "#shared/api/errors.js";
@@ -18,12 +19,19 @@ import { parseTaskId } from "#shared/domain/keys.js";
 import { replayDeduplicationId } from "#shared/domain/replay.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import { FIFO_DEDUPLICATION_WINDOW_MS } from "#shared/domain/sweep.js";
-import { retentionEnded, retentionExpiry, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
+import {
+  claimExpiry,
+  retentionEnded,
+  retentionExpiry,
+  type TaskRecord,
+  type TaskSummary,
+} from "#shared/domain/task.js";
+import { forEachBounded } from "#shared/runtime/async.js";
 import { replayEveryCopy, replaySubscriber } from "./fan-out/replay.js";
 
 export interface ReplayDeps {
   /** `get`: a fan-out task's replay reads it and answers its subscribers' rows (issue 14, point 3). */
-  readonly store: Pick<TaskStore, "markReplayed" | "get" | "revertReplay">;
+  readonly store: Pick<TaskStore, "markReplayed" | "get" | "revertReplay" | "keepFanOutParent">;
   readonly topicQueue: Pick<TopicQueue, "sendReplay">;
   /** Topic → its FIFO queue URL (the topology's `topicQueues`). */
   readonly topicQueues: Readonly<Record<string, string>>;
@@ -56,6 +64,7 @@ export async function replayTask(
   refuseUndeliverable(deps, key.topic);
   if (query.data.subscriber !== undefined) return replaySubscriber(deps, taskId, query.data.subscriber);
   const before = await readBeforeMark(deps, taskId);
+  await keepParents(deps, [before]);
   const result = await deps.store.markReplayed(taskId, deps.now()).catch((error: unknown) => {
     throw replayFailure(error, false);
   });
@@ -87,11 +96,12 @@ function notReplayable(task: TaskSummary): HttpError {
 
 /**
  * The task as it is before a single replay's mark: what a failed send puts back (undoReplay), the mark itself
- * resetting `attempts` and removing `expiresAt`. A throttled read changed nothing: a 503 like any.
+ * resetting `attempts` and removing `expiresAt`. A read that failed wrote nothing, however it failed (throttled, a
+ * 5xx, a timeout): the 503 "retry" any failed read answers, not a write's 500 "may have been replayed".
  */
 export async function readBeforeMark(deps: ReplayDeps, taskId: string): Promise<TaskRecord | undefined> {
   return deps.store.get(taskId).catch((error: unknown) => {
-    throw replayFailure(error, false);
+    throw toHttpError(error);
   });
 }
 
@@ -173,6 +183,41 @@ export async function undoReplay(
 function refuseUndeliverable(deps: ReplayDeps, topic: string): void {
   if (Object.hasOwn(deps.topicQueues, topic)) return;
   throw topicNotConfigured(topic);
+}
+
+/** Parents kept at once by a bulk replay's copies (one UpdateItem each). */
+const KEEP_CONCURRENCY = 16;
+
+/**
+ * The fan-out parents of the copies about to be replayed (`failed` or `delivered`, within their retention), each
+ * kept as its add kept it but counted from now (claimExpiry). A parent's TTL is set once, at its
+ * add, and a copy's new life is not bounded by it: a copy replayed near that TTL (or replayed again) was being
+ * delivered, or was dead-lettered with days of its retention left, while DynamoDB's TTL removed its parent — the
+ * task's id then answered 404, and until then a replay through it was a 409 "retention ended". Kept before the
+ * mark, so a crash between them only keeps a parent longer. A failed write changed nothing: a 503, nothing replayed.
+ */
+export async function keepParents(
+  deps: ReplayDeps,
+  tasks: readonly (TaskSummary | undefined)[],
+  details?: Record<string, number>,
+): Promise<void> {
+  const parents = new Map<string, number>();
+  const nowMs = deps.now();
+  for (const task of tasks) {
+    const topic = deps.config && task && topicConfig(deps.config, task.topic);
+    const replayable =
+      ["failed", "delivered"].includes(task?.status ?? "") && !retentionEnded(task ?? {}, nowMs);
+    if (topic && task?.parentTaskId !== undefined && replayable)
+      parents.set(task.parentTaskId, claimExpiry(nowMs, topic));
+  }
+  try {
+    await forEachBounded([...parents], KEEP_CONCURRENCY, async ([id, expiresAt]) => {
+      await deps.store.keepFanOutParent(id, expiresAt);
+    });
+  } catch (error) {
+    const message = "keeping the task's fan-out parent for the replay failed; nothing was replayed: retry";
+    throw serviceUnavailable(message, error, details);
+  }
 }
 
 /** Why a bulk replay skips a task past its retention (retentionOver). */

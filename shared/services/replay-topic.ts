@@ -25,6 +25,7 @@ import { forEachBounded } from "#shared/runtime/async.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
 import { expiredParent } from "./fan-out/view.js";
 import {
+  keepParents,
   RETENTION_ENDED,
   type ReplayDeps,
   sendIfJustReplayed,
@@ -80,6 +81,7 @@ export async function replayTopic(
     ? await matchIds(deps, topic, body.task_ids)
     : await matchFilter(deps, topic, body);
   if (body.dry_run) return { matched: matched.length, replayed: 0, failed, next_cursor: encodeCursor(next) };
+  await keepParents(deps, matched, { matched: matched.length, replayed: 0 });
   const run = await replayInGroupOrder(deps, matched, failed, held);
   const resumeAt = run.leftBehind.size > 0 && rewind ? rewind(run.leftBehind) : next;
   return { matched: matched.length, replayed: run.replayed, failed, next_cursor: encodeCursor(resumeAt) };

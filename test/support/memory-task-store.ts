@@ -725,6 +725,13 @@ export class MemoryTaskStore implements TaskStore {
     return true;
   }
 
+  async keepFanOutParent(taskId: string, expiresAt: number): Promise<boolean> {
+    const task = this.tasks.get(taskId);
+    if (!task?.fanOut || task.expiresAt === undefined || task.expiresAt >= expiresAt) return false;
+    this.tasks.set(taskId, { ...task, expiresAt });
+    return true;
+  }
+
   // --- issue 12: discard a dead-lettered task (appended block) ---
 
   async discardFailed(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {

@@ -1,8 +1,9 @@
-import { conflict, notFanOut, notFound, unknownSubscriber } from "#shared/api/errors.js";
+import { conflict, notFanOut, notFound, toHttpError, unknownSubscriber } from "#shared/api/errors.js";
 import type { TaskView } from "#shared/api/task-view.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { retentionEnded, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
 import {
+  keepParents,
   type ReplayDeps,
   readBeforeMark,
   replayFailure,
@@ -38,6 +39,7 @@ export async function replaySubscriber(
     );
   }
   const before = await readBeforeMark(deps, link.taskId);
+  await keepParents(deps, [before]);
   const result = await deps.store.markReplayed(link.taskId, deps.now()).catch((error: unknown) => {
     throw replayFailure(error, false);
   });
@@ -90,9 +92,18 @@ export async function replayEveryCopy(deps: ReplayDeps, parent: TaskRecord): Pro
   let undone = false;
   let found = 0;
   let view: TaskView;
+  let kept = false;
   try {
     for (const link of parent.fanOut ?? []) {
-      const before = await deps.store.get(link.taskId);
+      // A read that fails with no copy replayed yet wrote nothing: a 503 "retry" (toHttpError), not replayFailure's 500.
+      const before = await deps.store.get(link.taskId).catch((error: unknown) => {
+        throw replayed > 0 ? error : toHttpError(error);
+      });
+      // Once, before the first copy it may replay: a task that completed and expired is answered 404, unwritten.
+      if (!kept && (before?.status === "failed" || before?.status === "delivered")) {
+        await keepParents(deps, [before]);
+        kept = true;
+      }
       const result = await deps.store.markReplayed(link.taskId, deps.now());
       if (result.outcome !== "not-found") found++;
       if (result.outcome === "conflict") await sendIfJustReplayed(deps, result.task);

@@ -1310,6 +1310,29 @@ describe.each([
     expect(stored?.sweepShard).toBeUndefined();
     expect((await store.listFailed("demo", 10)).tasks).toEqual([]);
   });
+
+  it("keepFanOutParent raises a fan-out parent's TTL, never lowers it, and touches no plain task nor a missing one", async () => {
+    const store: TaskStore = await makeStore();
+    const link = {
+      subscriber: "billing",
+      taskId: task({ group: "k-0" }).taskId,
+      url: "https://b.example.com/",
+    };
+    const parent = task({ group: "k-1", fanOut: [link], expiresAt: 100 });
+    const plain = task({ group: "k-2", expiresAt: 100 });
+    await store.putNew(parent);
+    await store.putNew(plain);
+
+    const raised = await store.keepFanOutParent(parent.taskId, 200);
+    const lowered = await store.keepFanOutParent(parent.taskId, 150);
+    const notParent = await store.keepFanOutParent(plain.taskId, 200);
+    const missing = await store.keepFanOutParent(task({ group: "k-3" }).taskId, 200);
+
+    expect([raised, lowered, notParent, missing]).toEqual([true, false, false, false]);
+    expect((await store.get(parent.taskId))?.expiresAt).toBe(200);
+    expect((await store.get(plain.taskId))?.expiresAt).toBe(100);
+    expect(await store.get(task({ group: "k-3" }).taskId)).toBeUndefined();
+  });
 });
 
 /** A stored schedule as create-schedule writes it (active, in the schedule index). */

@@ -315,6 +315,29 @@ describe("replayTask", () => {
     expect(throttled).toMatchObject({ status: 503, code: "service_unavailable" });
   });
 
+  it("a replay whose read before its mark failed (a 5xx, a timeout) wrote nothing: a 503 'retry', not the 500 'may have been replayed' of a failed write", async () => {
+    // Prepare: the strongly consistent read of the task as it was fails past the SDK's retries
+    const { store, topicQueue, deps } = setup();
+    const task = await failedTask(store, topicQueue);
+    const get = store.get.bind(store);
+    store.get = async () => {
+      throw Object.assign(new Error("internal server error"), {
+        name: "InternalServerError",
+        $fault: "server",
+        $metadata: { httpStatusCode: 500, attempts: 3 },
+      });
+    };
+
+    // Act
+    const answer = await replayTask(deps, task.taskId).catch(toHttpError);
+    store.get = get;
+
+    // Assess: nothing was written or sent, and the answer says to retry rather than to check for a replay
+    expect((await store.get(task.taskId))?.status).toBe("failed");
+    expect(topicQueue.calls.filter((c) => c.taskIds.includes(task.taskId))).toHaveLength(0);
+    expect(answer).toMatchObject({ status: 503, code: "service_unavailable" });
+  });
+
   it("a replay whose write ended throttled after earlier SDK attempts may have been applied: a 500, not a 503 'retry'", async () => {
     // Prepare: the first attempt wrote the mark and lost its answer (a 5xx); the SDK's resend was throttled, and
     // only that last error is thrown ($metadata.attempts counts the attempts)

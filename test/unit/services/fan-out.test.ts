@@ -1506,6 +1506,51 @@ describe("fan-out replay", () => {
     expect(stored[0]?.failedTopic).toBe(copies[0]?.topic);
   });
 
+  it.each([
+    ["its subscriber's replay", "subscriber"],
+    ["a replay of every copy", "every"],
+    ["a replay of the copy's own id", "copy"],
+    ["a bulk replay naming the task", "bulk-ids"],
+    ["a bulk replay by filter", "bulk-filter"],
+  ] as const)(
+    "a copy replayed near the end of its parent's TTL keeps the parent at least as long as the copy's new life (%s): the task stays replayable and readable through its id",
+    async (_name, how) => {
+      // Prepare: billing's copy dead-lettered (kept to its parent's TTL, withParentFloor); replayed a minute before
+      // the parent's TTL, and dead-lettered again an hour later, retained the topic's retention from then.
+      const f = setup();
+      const { parent, copies } = await addOrder(f);
+      const billing = copies[0] as TaskRecord;
+      await deadLetter(f, billing);
+      const replayAt = (parent.expiresAt as number) * 1000 - 60_000;
+      const deps = { ...f.replayDeps, config: f.config, now: () => replayAt };
+      if (how === "subscriber") await replayTask(deps, parent.taskId, { subscriber: "billing" });
+      if (how === "every") await replayTask(deps, parent.taskId);
+      if (how === "copy") await replayTask(deps, billing.taskId);
+      if (how === "bulk-ids") await replayTopic(deps, "orders", { task_ids: [parent.taskId] });
+      if (how === "bulk-filter") await replayTopic(deps, "orders", {});
+      expect((await f.store.get(billing.taskId))?.status).toBe("queued");
+      const failedAgainAt = replayAt + 3_600_000;
+      const started = await f.store.startAttempt(billing.taskId, failedAgainAt - 1_000);
+      const retentionDays = f.config.resolvedTopics.orders?.retentionDays as number;
+      await deadLetterTask(
+        { store: f.store, topicQueue: f.topicQueue },
+        { dlqUrl: "https://sqs.test/orders-dlq.fifo", retentionDays },
+        started as TaskRecord,
+        "HTTP 500",
+        () => failedAgainAt,
+      );
+      const copyEnds = (await f.store.get(billing.taskId))?.expiresAt as number;
+
+      // Act: a day after the parent's first TTL, within the copy's retention
+      const later = { ...deps, now: () => failedAgainAt + 86_400_000 };
+      const view = await replayTask(later, parent.taskId, { subscriber: "billing" });
+
+      // Assess: DynamoDB's TTL would have removed the parent under its live copy; kept, its replay works
+      expect((await f.store.get(parent.taskId))?.expiresAt).toBeGreaterThanOrEqual(copyEnds);
+      expect(view.subscribers?.find((s) => s.id === "billing")?.status).toBe("queued");
+    },
+  );
+
   it("a bulk replay by ids replays a named fan-out task's dead-lettered copies, as the single replay does, each once", async () => {
     // Prepare: one copy dead-lettered, one delivered, one scheduled; another fan-out task with none finished
     const f = setup();
@@ -1550,9 +1595,11 @@ describe("fan-out replay", () => {
         $fault: "server",
         $metadata: { httpStatusCode: 500, attempts: 3 },
       });
+    // The parent's read and the copy's read before its mark pass; the view's reads after the mark fail (a failed
+    // read before the mark wrote nothing: a 503, replay-task.test.ts).
     let reads = 0;
     f.store.get = async (id) => {
-      if (++reads > 1) throw serverError();
+      if (++reads > 2) throw serverError();
       return get(id);
     };
     let marks = 0;
@@ -1562,6 +1609,7 @@ describe("fan-out replay", () => {
       toHttpError,
     );
     f.store.get = get;
+    const billingAfterSubscriber = (await get(copies[0]?.taskId as string))?.status;
     f.store.markReplayed = async (...args) => {
       if (++marks > 3) throw serverError(); // the parent, billing (queued), audit (replayed), then search
       return markReplayed(...args);
@@ -1570,12 +1618,43 @@ describe("fan-out replay", () => {
     f.store.markReplayed = markReplayed;
 
     // Assess
+    expect(billingAfterSubscriber).toBe("queued");
     expect((await get(copies[0]?.taskId as string))?.status).toBe("queued");
     expect((await get(copies[1]?.taskId as string))?.status).toBe("queued");
     expect(subscriber).toMatchObject({ status: 500, code: "internal_error" });
     expect(every).toMatchObject({ status: 500, code: "internal_error" });
     expect((subscriber as HttpError).message).toMatch(/replayed/);
     expect((every as HttpError).message).toMatch(/replayed/);
+  });
+
+  it("a replay of every copy whose copy read fails before any copy was replayed wrote nothing: a 503 'retry', not the 500 'may have been replayed'", async () => {
+    // Prepare: two copies dead-lettered; the read of the first copy fails past the SDK's retries
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    await deadLetter(f, copies[0] as TaskRecord);
+    await deadLetter(f, copies[1] as TaskRecord);
+    const get = f.store.get.bind(f.store);
+    f.store.get = async (id) => {
+      if (id === copies[0]?.taskId) {
+        throw Object.assign(new Error("internal server error"), {
+          name: "InternalServerError",
+          $fault: "server",
+          $metadata: { httpStatusCode: 500, attempts: 3 },
+        });
+      }
+      return get(id);
+    };
+    f.topicQueue.calls.length = 0;
+
+    // Act
+    const every = await replayTask(f.replayDeps, parent.taskId).catch(toHttpError);
+    f.store.get = get;
+
+    // Assess
+    expect(every).toMatchObject({ status: 503, code: "service_unavailable" });
+    expect((await get(copies[0]?.taskId as string))?.status).toBe("failed");
+    expect((await get(copies[1]?.taskId as string))?.status).toBe("failed");
+    expect(f.topicQueue.calls).toEqual([]);
   });
 
   it("refuses a subscriber on a plain task (not_fan_out) and an unknown one (unknown_subscriber), changing nothing", async () => {
