@@ -37,6 +37,14 @@ import {
 /** How long a container trusts its last read of a host's circuit before reading it again. */
 export const DESTINATION_CACHE_MS = 2_000;
 
+/**
+ * How old a container's view of a host's circuit may be to make a delivery wait longer than DESTINATION_CACHE_MS:
+ * a close since (a reset by hand, another container's success) is seen within this. Not every such wait reads: an
+ * open circuit's waiting groups all come back at its next probe time, and a read each would put a herd of reads
+ * on one item (3,000 read units a second at most); this is at most 4 reads a second per container and host.
+ */
+export const DESTINATION_WAIT_READ_MS = 250;
+
 /** Whether a topic has any receiver protection configured (and so pays its calls). */
 export function protectsDestinations(topic: TopicConfig): boolean {
   return (
@@ -87,16 +95,18 @@ export class DestinationCache {
     this.#maxHosts = maxHosts;
   }
 
+  /** The cached entry if it is younger than `maxAgeMs` (by default the cache window), else a read of the store. */
   async read(
     store: Pick<TaskStore, "getDestination">,
     topic: string,
     host: string,
     nowMs: number,
     options: AbortOptions = {},
+    maxAgeMs = DESTINATION_CACHE_MS,
   ): Promise<DestinationRecord | undefined> {
     const key = `${topic}#${host}`;
     const cached = this.#entries.get(key);
-    if (cached && nowMs - cached.readAtMs < DESTINATION_CACHE_MS) {
+    if (cached && nowMs - cached.readAtMs < maxAgeMs) {
       this.#keep(key, cached);
       return cached.record;
     }
@@ -209,7 +219,16 @@ async function passCircuit(
   const now = ctx.clock();
   // The scope is the read's AbortOptions (its signal), as it is the probe claim's and the rate token's: a step the
   // watchdog gave up on sends neither (the SDK refuses an aborted call at once).
-  const gate = circuitGate(await ctx.destinations.read(ctx.deps.store, topic.name, host, now, scope), now);
+  const read = (maxAgeMs?: number) =>
+    ctx.destinations.read(ctx.deps.store, topic.name, host, now, scope, maxAgeMs);
+  let gate = circuitGate(await read(), now);
+  // A wait longer than the cache window is decided on the circuit as the table held it at most
+  // DESTINATION_WAIT_READ_MS ago, not as this container last saw it: a reset by hand (or another container's
+  // success) since then would otherwise hold a delivery that comes after it for the rest of a cool-down it no
+  // longer has. The happy path reads nothing more.
+  if (gate.kind === "wait" && gate.ms > DESTINATION_CACHE_MS) {
+    gate = circuitGate(await read(DESTINATION_WAIT_READ_MS), now);
+  }
   if (gate.kind === "pass") return undefined;
   if (gate.kind === "wait") waitFor(ctx, scope, task, gate.ms, "circuit open");
   const claimUntil = now + timeoutMs + (ctx.deps.watchdogMarginMs ?? DEFAULT_WATCHDOG_MARGIN_MS);

@@ -610,6 +610,45 @@ describe("circuit breaker", () => {
     expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "closed" });
   });
 
+  it("a reset by hand frees this container's next delivery: no cool-down's wait is decided on a view older than 250 ms", async () => {
+    // Prepare: this container opened the circuit (it remembers it open), then the operator resets the host
+    const s = setup({ ...BREAKER, circuitCooldownSeconds: 600 });
+    await openCircuit(s);
+    await s.store.closeCircuit("demo", HOST_A, s.now());
+    const next = await s.task(HOST_A);
+
+    // Act: within this container's 2-second cache window
+    s.advance(500);
+    await s.deliver(next);
+
+    // Assess: delivered, not held for the ten minutes the circuit no longer has
+    expect(s.callbacks.calledFor()).toContain(next.taskId);
+    expect(s.waits()).toEqual([]);
+  });
+
+  it("…and deliveries that must wait still wait on a circuit open in the store, one read per 250 ms, not one each", async () => {
+    // Prepare: open in the store and in this container's cache
+    const s = setup({ ...BREAKER, circuitCooldownSeconds: 600 });
+    await openCircuit(s);
+    const [first, second, third] = [await s.task(HOST_A), await s.task(HOST_A), await s.task(HOST_A)];
+    const reads = vi.spyOn(s.store, "getDestination");
+
+    // Act: the first reads afresh; the others come within 250 ms of that read
+    s.advance(500);
+    await s.deliver(first);
+    await s.deliver(second);
+    s.advance(249);
+    await s.deliver(third);
+
+    // Assess: all wait the cool-down's rest, without attempts; one read for the three
+    for (const waiting of [first, second, third]) {
+      expect(s.callbacks.calledFor()).not.toContain(waiting.taskId);
+      expect(await s.attempts(waiting.taskId)).toBe(0);
+    }
+    expect(s.waits()).toEqual([600]);
+    expect(reads).toHaveBeenCalledTimes(1);
+  });
+
   it("another container's open circuit is seen once its cached read is older than the cache window", async () => {
     // Prepare
     const s = setup(BREAKER);
