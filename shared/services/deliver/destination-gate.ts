@@ -338,35 +338,41 @@ export async function withdrawAdmission(
 /**
  * Feeds one attempt's outcome to its host's circuit. A failure is one write (it counts); a success writes only
  * when this container knows of failures (or probed): the happy path writes nothing. Errors are logged, never
- * fatal: the task's own outcome is already recorded.
+ * fatal: the task's own outcome is already recorded. Answers true for a failed probe whose circuit was closed while
+ * it ran (a reset by hand, another delivery's success), so it did not reopen: its group must not wait a cool-down.
  */
 export async function noteDestinationOutcome(
   ctx: BatchContext,
   topic: TopicConfig,
   admission: Admission | undefined,
   result: CallbackResult,
-): Promise<void> {
-  if (!admission || topic.circuitFailureThreshold === undefined) return;
+): Promise<boolean> {
+  if (!admission || topic.circuitFailureThreshold === undefined) return false;
   const failed = hostFailed(result);
   // No verdict on the host (our own policy refused it): a probe's claim goes back for the next delivery.
-  if (failed === undefined) return releaseProbe(ctx, topic, admission);
+  if (failed === undefined) {
+    await releaseProbe(ctx, topic, admission);
+    return false;
+  }
   try {
-    if (failed) await circuitFailure(ctx, topic, admission, result);
-    else await circuitSuccess(ctx, topic, admission);
+    if (!failed) await circuitSuccess(ctx, topic, admission);
+    else if (!(await circuitFailure(ctx, topic, admission, result))) return admission.probe;
   } catch (error) {
     ctx.deps.logger.warn("recording a destination outcome failed", {
       host: admission.host,
       error: errorText(error),
     });
   }
+  return false;
 }
 
+/** Counts a failure towards the host's circuit, opening or reopening it; answers whether it stands open after. */
 async function circuitFailure(
   ctx: BatchContext,
   topic: TopicConfig,
   admission: Admission,
   result: CallbackResult,
-) {
+): Promise<boolean> {
   const { store, logger, metrics } = ctx.deps;
   const now = ctx.clock();
   const error = result.error ?? "callback failed";
@@ -376,7 +382,7 @@ async function circuitFailure(
   // Open (a failed probe, or a failure seen while open) it stays open for another cool-down; closed, only the
   // threshold opens it — also for a probe whose circuit was closed while it ran (reset by hand, or another
   // delivery's success): that circuit counts its failures afresh.
-  if (record.circuit !== "open" && record.failures < threshold) return;
+  if (record.circuit !== "open" && record.failures < threshold) return false;
   const nextProbeAtMs = now + nextProbeSeconds(topic, result, now) * 1000;
   // A failed probe gives up its own claim; a failure of an attempt admitted before the circuit opened (this
   // container's cached read, or a callback that outlasted the opening) must not free the claim of the probe in
@@ -387,7 +393,7 @@ async function circuitFailure(
     // Closed by a reset or another container's success since it read open: remembered open, its deliveries here
     // would wait a cool-down it no longer has; the next one reads it again.
     ctx.destinations.forget(topic.name, admission.host);
-    return;
+    return false;
   }
   // As the item now is: open until the next probe; a claim only if someone else's stands (opening removes any).
   const { probeUntilMs: claim, ...rest } = record;
@@ -415,6 +421,7 @@ async function circuitFailure(
       error,
     });
   }
+  return true;
 }
 
 async function circuitSuccess(ctx: BatchContext, topic: TopicConfig, admission: Admission) {

@@ -586,6 +586,28 @@ describe("circuit breaker", () => {
     expect(s.metrics.count("circuitOpened")).toBe(1);
   });
 
+  it("a probe that fails after the circuit was reset by hand holds its group no cool-down: it waits its backoff step", async () => {
+    // Prepare: a ten-minute cool-down; half-open, and while the probe's callback runs the operator resets the host
+    const s = setup({ ...BREAKER, circuitCooldownSeconds: 600 });
+    await openCircuit(s);
+    const probe = await s.task(HOST_A);
+    s.advance(600_000);
+    const answer = s.callbacks.post.bind(s.callbacks);
+    s.callbacks.post = async (request) => {
+      await s.store.closeCircuit("demo", HOST_A, s.now());
+      return { ...(await answer(request)), ...HTTP(503) };
+    };
+
+    // Act
+    await s.deliver(probe);
+
+    // Assess: the circuit stays closed, so the group waits as a failed attempt on a closed circuit does (the
+    // topic's first backoff step, 10 s), not the ten minutes of a circuit the reset closed; its attempt given back
+    expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "closed", failures: 1 });
+    expect(await s.store.get(probe.taskId)).toMatchObject({ attempts: 0, lastError: "HTTP 503" });
+    expect(s.waits()).toEqual([10]);
+  });
+
   it("a reopening that finds the circuit closed under it is not remembered open: the next delivery goes at once", async () => {
     // Prepare: open; its probe fails, and between the store's refused open and its reopening write another
     // container closes the circuit (a success, or a reset): the store writes nothing and answers "closed"
