@@ -53,8 +53,9 @@ export function destinationHostOf(spelling: string): string | undefined {
 function destinationKey(hostname: string, port: string): string | undefined {
   const name = ipv4OfMapped(hostname) ?? hostname.replace(/\.$/, "");
   // A name DNS cannot hold is no destination (its item's key would pass DynamoDB's limits, failing every admission
-  // call): the deliver function's URL policy refuses it instead, and the task is dead-lettered.
-  if (exceedsDnsLimits(name)) return undefined;
+  // call; `hooks.example.com..`, an empty label, would be keyed apart from the host's own): the deliver function's
+  // URL policy refuses it instead, and the task is dead-lettered.
+  if (exceedsDnsLimits(name) || name.endsWith(".")) return undefined;
   return (port ? `${name}:${port}` : name).toLowerCase() || undefined;
 }
 

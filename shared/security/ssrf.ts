@@ -159,9 +159,11 @@ function hostOf(url: URL | undefined): Host {
     const ip = ipaddr.IPv4.parse(hostname);
     return { kind: "ip", ip, display: hostname, public: isPublicIp(ip) };
   }
-  // `example.com.` is the same host as `example.com` (fully qualified); compare without the root dot.
+  // `example.com.` is the same host as `example.com` (fully qualified); compare without the root dot. Only one dot
+  // is the root's: `example.com..` has an empty label, as `a..example.com` has, and no resolver can look it up.
   const name = hostname.endsWith(".") ? hostname.slice(0, -1) : hostname;
-  if (name === "" || name.includes("..") || name.startsWith(".")) return { kind: "invalid" };
+  if (name === "" || name.includes("..") || name.startsWith(".") || name.endsWith("."))
+    return { kind: "invalid" };
   return { kind: "name", name, display: name, public: isPublicName(name) };
 }
 

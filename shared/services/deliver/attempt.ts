@@ -17,7 +17,7 @@ import {
   releaseProbe,
   withdrawAdmission,
 } from "./destination-gate.js";
-import { deadLetter, recordDelivered, recordFailedAttempt } from "./outcome.js";
+import { deadLetter, failedAttemptWait, recordDelivered, recordFailedAttempt } from "./outcome.js";
 import {
   type BatchContext,
   handOverTime,
@@ -362,8 +362,31 @@ async function attemptCallback(
     else await recordFailedAttempt(ctx, scope, attempt, result);
   } finally {
     // The host's verdict stands whoever records the task's: the circuit hears it either way.
-    await noteDestinationOutcome(ctx, topic, attempt.admission, result);
+    if (await noteDestinationOutcome(ctx, topic, attempt.admission, result)) {
+      waitAsOnClosedCircuit(ctx, scope, attempt, result);
+    }
   }
+}
+
+/**
+ * A failed probe's group was told to wait for the next probe (`recordFailedAttempt`, its attempt given back), but its
+ * circuit had been closed while it ran (a reset by hand, another delivery's success) and stays closed: there is no
+ * next probe, and a cool-down's wait (up to `circuitCooldownSeconds`, or a Retry-After up to its cap) would hold the
+ * group on a circuit the operator reopened to traffic. It waits as a failed attempt on a closed circuit does.
+ */
+function waitAsOnClosedCircuit(
+  ctx: BatchContext,
+  scope: RecordScope,
+  attempt: StartedAttempt,
+  result: CallbackResult,
+): void {
+  if (ctx.outcomes.get(scope.group)?.kind !== "wait") return;
+  const { seconds } = failedAttemptWait(ctx, scope.binding.topic, attempt.started, result);
+  ctx.outcomes.set(scope.group, { kind: "backoff", seconds });
+  ctx.deps.logger.info("probe failed on a circuit closed while it ran; its group waits its backoff step", {
+    taskId: attempt.started.taskId,
+    backoffSeconds: seconds,
+  });
 }
 
 /**

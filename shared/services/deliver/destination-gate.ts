@@ -37,6 +37,14 @@ import {
 /** How long a container trusts its last read of a host's circuit before reading it again. */
 export const DESTINATION_CACHE_MS = 2_000;
 
+/**
+ * How old a container's view of a host's circuit may be to make a delivery wait longer than DESTINATION_CACHE_MS:
+ * a close since (a reset by hand, another container's success) is seen within this. Not every such wait reads: an
+ * open circuit's waiting groups all come back at its next probe time, and a read each would put a herd of reads
+ * on one item (3,000 read units a second at most); this is at most 4 reads a second per container and host.
+ */
+export const DESTINATION_WAIT_READ_MS = 250;
+
 /** Whether a topic has any receiver protection configured (and so pays its calls). */
 export function protectsDestinations(topic: TopicConfig): boolean {
   return (
@@ -87,16 +95,18 @@ export class DestinationCache {
     this.#maxHosts = maxHosts;
   }
 
+  /** The cached entry if it is younger than `maxAgeMs` (by default the cache window), else a read of the store. */
   async read(
     store: Pick<TaskStore, "getDestination">,
     topic: string,
     host: string,
     nowMs: number,
     options: AbortOptions = {},
+    maxAgeMs = DESTINATION_CACHE_MS,
   ): Promise<DestinationRecord | undefined> {
     const key = `${topic}#${host}`;
     const cached = this.#entries.get(key);
-    if (cached && nowMs - cached.readAtMs < DESTINATION_CACHE_MS) {
+    if (cached && nowMs - cached.readAtMs < maxAgeMs) {
       this.#keep(key, cached);
       return cached.record;
     }
@@ -209,7 +219,16 @@ async function passCircuit(
   const now = ctx.clock();
   // The scope is the read's AbortOptions (its signal), as it is the probe claim's and the rate token's: a step the
   // watchdog gave up on sends neither (the SDK refuses an aborted call at once).
-  const gate = circuitGate(await ctx.destinations.read(ctx.deps.store, topic.name, host, now, scope), now);
+  const read = (maxAgeMs?: number) =>
+    ctx.destinations.read(ctx.deps.store, topic.name, host, now, scope, maxAgeMs);
+  let gate = circuitGate(await read(), now);
+  // A wait longer than the cache window is decided on the circuit as the table held it at most
+  // DESTINATION_WAIT_READ_MS ago, not as this container last saw it: a reset by hand (or another container's
+  // success) since then would otherwise hold a delivery that comes after it for the rest of a cool-down it no
+  // longer has. The happy path reads nothing more.
+  if (gate.kind === "wait" && gate.ms > DESTINATION_CACHE_MS) {
+    gate = circuitGate(await read(DESTINATION_WAIT_READ_MS), now);
+  }
   if (gate.kind === "pass") return undefined;
   if (gate.kind === "wait") waitFor(ctx, scope, task, gate.ms, "circuit open");
   const claimUntil = now + timeoutMs + (ctx.deps.watchdogMarginMs ?? DEFAULT_WATCHDOG_MARGIN_MS);
@@ -319,35 +338,41 @@ export async function withdrawAdmission(
 /**
  * Feeds one attempt's outcome to its host's circuit. A failure is one write (it counts); a success writes only
  * when this container knows of failures (or probed): the happy path writes nothing. Errors are logged, never
- * fatal: the task's own outcome is already recorded.
+ * fatal: the task's own outcome is already recorded. Answers true for a failed probe whose circuit was closed while
+ * it ran (a reset by hand, another delivery's success), so it did not reopen: its group must not wait a cool-down.
  */
 export async function noteDestinationOutcome(
   ctx: BatchContext,
   topic: TopicConfig,
   admission: Admission | undefined,
   result: CallbackResult,
-): Promise<void> {
-  if (!admission || topic.circuitFailureThreshold === undefined) return;
+): Promise<boolean> {
+  if (!admission || topic.circuitFailureThreshold === undefined) return false;
   const failed = hostFailed(result);
   // No verdict on the host (our own policy refused it): a probe's claim goes back for the next delivery.
-  if (failed === undefined) return releaseProbe(ctx, topic, admission);
+  if (failed === undefined) {
+    await releaseProbe(ctx, topic, admission);
+    return false;
+  }
   try {
-    if (failed) await circuitFailure(ctx, topic, admission, result);
-    else await circuitSuccess(ctx, topic, admission);
+    if (!failed) await circuitSuccess(ctx, topic, admission);
+    else if (!(await circuitFailure(ctx, topic, admission, result))) return admission.probe;
   } catch (error) {
     ctx.deps.logger.warn("recording a destination outcome failed", {
       host: admission.host,
       error: errorText(error),
     });
   }
+  return false;
 }
 
+/** Counts a failure towards the host's circuit, opening or reopening it; answers whether it stands open after. */
 async function circuitFailure(
   ctx: BatchContext,
   topic: TopicConfig,
   admission: Admission,
   result: CallbackResult,
-) {
+): Promise<boolean> {
   const { store, logger, metrics } = ctx.deps;
   const now = ctx.clock();
   const error = result.error ?? "callback failed";
@@ -357,7 +382,7 @@ async function circuitFailure(
   // Open (a failed probe, or a failure seen while open) it stays open for another cool-down; closed, only the
   // threshold opens it — also for a probe whose circuit was closed while it ran (reset by hand, or another
   // delivery's success): that circuit counts its failures afresh.
-  if (record.circuit !== "open" && record.failures < threshold) return;
+  if (record.circuit !== "open" && record.failures < threshold) return false;
   const nextProbeAtMs = now + nextProbeSeconds(topic, result, now) * 1000;
   // A failed probe gives up its own claim; a failure of an attempt admitted before the circuit opened (this
   // container's cached read, or a callback that outlasted the opening) must not free the claim of the probe in
@@ -368,7 +393,7 @@ async function circuitFailure(
     // Closed by a reset or another container's success since it read open: remembered open, its deliveries here
     // would wait a cool-down it no longer has; the next one reads it again.
     ctx.destinations.forget(topic.name, admission.host);
-    return;
+    return false;
   }
   // As the item now is: open until the next probe; a claim only if someone else's stands (opening removes any).
   const { probeUntilMs: claim, ...rest } = record;
@@ -396,6 +421,7 @@ async function circuitFailure(
       error,
     });
   }
+  return true;
 }
 
 async function circuitSuccess(ctx: BatchContext, topic: TopicConfig, admission: Admission) {

@@ -249,13 +249,7 @@ function retryAfterBackoff(
   result: CallbackResult,
 ): never {
   const error = result.error ?? "callback failed";
-  // A 429/503 with Retry-After: the receiver's own delay (capped, never below the step it replaces) replaces the
-  // backoff step. The attempt counts (the receiver was called; maxAttempts bounds the requests a task makes), see
-  // docs/RELIABILITY.md.
-  const retryAfter = parseRetryAfter(result.retryAfter, ctx.clock());
-  const step = () => backoffSeconds(started.attempts, topic.backoff, ctx.random);
-  const seconds =
-    retryAfter !== undefined ? retryAfterWait(retryAfter, topic.retryAfterCapSeconds, step) : step();
+  const { seconds, retryAfter } = failedAttemptWait(ctx, topic, started, result);
   ctx.outcomes.set(group, { kind: "backoff", seconds });
   ctx.deps.logger.info("callback failed; retrying after backoff", {
     taskId: started.taskId,
@@ -268,6 +262,23 @@ function retryAfterBackoff(
     ...(retryAfter !== undefined && { retryAfterSeconds: retryAfter }),
   });
   throw new RecordFailedError(error);
+}
+
+/**
+ * How long a failed attempt's group waits: a 429/503 with Retry-After, the receiver's own delay (capped, never below
+ * the step it replaces) in place of the backoff step. The attempt counts (the receiver was called; maxAttempts bounds
+ * the requests a task makes), see docs/RELIABILITY.md.
+ */
+export function failedAttemptWait(
+  ctx: BatchContext,
+  topic: TopicConfig,
+  started: TaskRecord,
+  result: CallbackResult,
+): { seconds: number; retryAfter?: number } {
+  const retryAfter = parseRetryAfter(result.retryAfter, ctx.clock());
+  const step = () => backoffSeconds(started.attempts, topic.backoff, ctx.random);
+  if (retryAfter === undefined) return { seconds: step() };
+  return { seconds: retryAfterWait(retryAfter, topic.retryAfterCapSeconds, step), retryAfter };
 }
 
 /** The task goes to its topic's DLQ and is recorded `failed` (see deadLetterTask for the order). */

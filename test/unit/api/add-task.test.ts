@@ -273,6 +273,19 @@ describe("addTask: refusals write nothing", () => {
     expect(f.store.tasks.size).toBe(0);
   });
 
+  it("refuses a callback host ending in two dots (an empty label no resolver can look up): 400, nothing stored", async () => {
+    const f = fixture();
+    const error = await refusal(
+      addTask(f.deps, { body: body({ callback: { url: "https://hooks.example.com../x" } }) }),
+    );
+    expect(error).toMatchObject({ status: 400, code: "validation_failed" });
+    expect(error.issues?.[0]).toMatchObject({
+      path: "callback.url",
+      message: expect.stringContaining('host "hooks.example.com.." is not a valid host'),
+    });
+    expect(f.store.tasks.size).toBe(0);
+  });
+
   it("refuses a task with no callback", async () => {
     const f = fixture();
     const error = await refusal(addTask(f.deps, { body: body({ callback: undefined }) }));

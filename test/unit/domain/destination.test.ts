@@ -59,6 +59,12 @@ describe("destinationHost", () => {
     expect(destinationHost(`https://${labels(20)}.example.com/x`)).toBeUndefined();
     expect(destinationHost(`https://${labels(3)}.example.com:8443/x`)).toBe(`${labels(3)}.example.com:8443`);
   });
+
+  it("is none for a host ending in two dots (an empty label): never a destination apart from the host's own", () => {
+    // `hooks.example.com..` was keyed `hooks.example.com.`: a circuit and limits of its own for the same receiver.
+    expect(destinationHost("https://hooks.example.com../x")).toBeUndefined();
+    expect(destinationHost("https://hooks.example.com..:8443/x")).toBeUndefined();
+  });
 });
 
 describe("destinationHostOf (a host as GET /v1/destinations shows it, or as its callback URL spells it)", () => {

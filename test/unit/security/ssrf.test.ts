@@ -176,6 +176,18 @@ describe("checkCallbackUrl: host names DNS can hold", () => {
     );
   });
 
+  it.each(["https://hooks.example.com../x", "https://hooks.example.com..:8443/x", "https://1.2.3.4../x"])(
+    "refuses %s: two root dots leave an empty label no resolver can look up",
+    (url) => {
+      // WHATWG URL keeps `hooks.example.com..` as written; only one trailing dot is the root's. Accepted, the task
+      // could never be delivered, and a protected topic keyed it apart from hooks.example.com (its own circuit and
+      // limits for the same receiver).
+      const result = checkCallbackUrl(url, PUBLIC_ONLY);
+      expect(result.ok).toBe(false);
+      expect(!result.ok && result.reason).toMatch(/is not a valid host$/);
+    },
+  );
+
   it("also when the allow-list names the host exactly", () => {
     const host = `${label(64)}.example.com`;
     const policy: CallbackPolicy = { allowedCallbackHosts: [host], allowHttpCallbacks: false };

@@ -613,6 +613,28 @@ describe("circuit breaker", () => {
     expect(s.metrics.count("circuitOpened")).toBe(1);
   });
 
+  it("a probe that fails after the circuit was reset by hand holds its group no cool-down: it waits its backoff step", async () => {
+    // Prepare: a ten-minute cool-down; half-open, and while the probe's callback runs the operator resets the host
+    const s = setup({ ...BREAKER, circuitCooldownSeconds: 600 });
+    await openCircuit(s);
+    const probe = await s.task(HOST_A);
+    s.advance(600_000);
+    const answer = s.callbacks.post.bind(s.callbacks);
+    s.callbacks.post = async (request) => {
+      await s.store.closeCircuit("demo", HOST_A, s.now());
+      return { ...(await answer(request)), ...HTTP(503) };
+    };
+
+    // Act
+    await s.deliver(probe);
+
+    // Assess: the circuit stays closed, so the group waits as a failed attempt on a closed circuit does (the
+    // topic's first backoff step, 10 s), not the ten minutes of a circuit the reset closed; its attempt given back
+    expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "closed", failures: 1 });
+    expect(await s.store.get(probe.taskId)).toMatchObject({ attempts: 0, lastError: "HTTP 503" });
+    expect(s.waits()).toEqual([10]);
+  });
+
   it("a reopening that finds the circuit closed under it is not remembered open: the next delivery goes at once", async () => {
     // Prepare: open; its probe fails, and between the store's refused open and its reopening write another
     // container closes the circuit (a success, or a reset): the store writes nothing and answers "closed"
@@ -635,6 +657,45 @@ describe("circuit breaker", () => {
     // Assess: delivered, not held for a cool-down the circuit no longer has
     expect(s.callbacks.calledFor()).toContain(next.taskId);
     expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "closed" });
+  });
+
+  it("a reset by hand frees this container's next delivery: no cool-down's wait is decided on a view older than 250 ms", async () => {
+    // Prepare: this container opened the circuit (it remembers it open), then the operator resets the host
+    const s = setup({ ...BREAKER, circuitCooldownSeconds: 600 });
+    await openCircuit(s);
+    await s.store.closeCircuit("demo", HOST_A, s.now());
+    const next = await s.task(HOST_A);
+
+    // Act: within this container's 2-second cache window
+    s.advance(500);
+    await s.deliver(next);
+
+    // Assess: delivered, not held for the ten minutes the circuit no longer has
+    expect(s.callbacks.calledFor()).toContain(next.taskId);
+    expect(s.waits()).toEqual([]);
+  });
+
+  it("…and deliveries that must wait still wait on a circuit open in the store, one read per 250 ms, not one each", async () => {
+    // Prepare: open in the store and in this container's cache
+    const s = setup({ ...BREAKER, circuitCooldownSeconds: 600 });
+    await openCircuit(s);
+    const [first, second, third] = [await s.task(HOST_A), await s.task(HOST_A), await s.task(HOST_A)];
+    const reads = vi.spyOn(s.store, "getDestination");
+
+    // Act: the first reads afresh; the others come within 250 ms of that read
+    s.advance(500);
+    await s.deliver(first);
+    await s.deliver(second);
+    s.advance(249);
+    await s.deliver(third);
+
+    // Assess: all wait the cool-down's rest, without attempts; one read for the three
+    for (const waiting of [first, second, third]) {
+      expect(s.callbacks.calledFor()).not.toContain(waiting.taskId);
+      expect(await s.attempts(waiting.taskId)).toBe(0);
+    }
+    expect(s.waits()).toEqual([600]);
+    expect(reads).toHaveBeenCalledTimes(1);
   });
 
   it("another container's open circuit is seen once its cached read is older than the cache window", async () => {
