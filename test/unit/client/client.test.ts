@@ -1,3 +1,4 @@
+import { inspect } from "node:util";
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
 import { PunctualClient, PunctualError, taskViewSchema } from "punctual/client";
@@ -157,6 +158,27 @@ describe("what the client cannot send is refused at once, its secrets never in t
       // Assess
       expect(construct).toThrow(/user name or password/);
       expect(construct).not.toThrow(/s3cret/);
+    },
+  );
+
+  it.each([
+    "https://user:pw/s3cret@abc123def4.execute-api.eu-west-1.amazonaws.com/",
+    "http://user:s3cret@bad host:3000/",
+  ])(
+    "an API URL that does not parse (%s) is refused at construction, the password in no part of the error",
+    (apiUrl) => {
+      // Act
+      let thrown: unknown;
+      try {
+        new PunctualClient({ apiUrl, auth: { kind: "none" } });
+      } catch (error) {
+        thrown = error;
+      }
+
+      // Assess: what a logger prints of it (its own fields too: Node's URL error carries the whole text as `input`)
+      expect(thrown).toBeInstanceOf(TypeError);
+      expect(inspect(thrown)).not.toContain("s3cret");
+      expect(inspect(thrown)).toMatch(/not an absolute URL/);
     },
   );
 
