@@ -1,7 +1,9 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
 import { inspect } from "node:util";
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { PunctualClient, PunctualError, taskViewSchema } from "punctual/client";
+import { InvalidTokenError, PunctualClient, PunctualError, taskViewSchema } from "punctual/client";
 import { describe, expect, it } from "vitest";
 import type { TaskView as ServerTaskView } from "#shared/api/task-view.js";
 import {
@@ -119,6 +121,71 @@ describe("auth", () => {
 
     expect(seen[0]?.headers["x-amz-security-token"]).toBe("TOKEN");
     expect(seen[0]?.headers.authorization).toContain("/us-east-2/execute-api/aws4_request");
+  });
+
+  it.each([
+    ["a line break inside", "IQoJb3JpZ2lu\ns3cret-session-token"],
+    ["a NUL", "IQoJb3JpZ2lu\u0000s3cret-session-token"],
+  ])(
+    "temporary credentials whose session token holds %s: refused at once, not retried, never quoted",
+    async (_what, sessionToken) => {
+      // Prepare: fetch's own refusal of such a header quotes its whole value (`Headers.append: "…" is an invalid
+      // header value.`); a closed loopback port, and the refusal comes before any connection
+      const calls: string[] = [];
+      const client = new PunctualClient({
+        apiUrl: "http://127.0.0.1:9/",
+        auth: { kind: "iam", region: "eu-west-1", credentials: { ...CREDENTIALS, sessionToken } },
+        fetch: (input, init) => {
+          calls.push(String(input));
+          return globalThis.fetch(input, init);
+        },
+        sleep: async () => {},
+      });
+
+      // Act
+      const failure = await client.getTask(taskId()).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+
+      // Assess
+      expect(failure).toBeInstanceOf(Error);
+      expect(`${inspect(failure)} ${(failure as Error).message}`).not.toContain("s3cret");
+      expect(failure).toBeInstanceOf(InvalidTokenError);
+      expect((failure as Error).message).toMatch(/x-amz-security-token/);
+      expect(calls).toEqual([]);
+    },
+  );
+
+  it("a session token with a line end at its end (read from a CRLF file) still goes out: fetch trims it, as SigV4 does", async () => {
+    // Prepare: a loopback server that keeps the token it was sent
+    const id = taskId();
+    const received: (string | undefined)[] = [];
+    const server = createServer((req, res) => {
+      received.push(req.headers["x-amz-security-token"] as string | undefined);
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(taskViewAnswer(id)));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = new PunctualClient({
+      apiUrl: `http://127.0.0.1:${port}/`,
+      auth: {
+        kind: "iam",
+        region: "eu-west-1",
+        credentials: { ...CREDENTIALS, sessionToken: "IQoJb3JpZ2lu\r" },
+      },
+      fetch: globalThis.fetch,
+    });
+
+    // Act
+    try {
+      await client.getTask(id);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+
+    // Assess
+    expect(received).toEqual(["IQoJb3JpZ2lu"]);
   });
 
   it("refuses IAM auth when no region can be found, at construction", () => {
