@@ -774,4 +774,31 @@ describe("retries", () => {
 
     expect(error).toMatchObject({ code: "forbidden", status: 403, message: "Forbidden", issues: [] });
   });
+
+  it("a signature mismatch's 403 is named without the session token API Gateway quotes back in it", async () => {
+    // Prepare: API Gateway's answer to a SigV4 signature it computes otherwise (a wrong secret key beside a valid
+    // key id and session token) quotes the canonical request it expected, every signed header's value included
+    // (as captured in mhart/aws4#110: `x-amz-security-token:IQoJ…`)
+    const token = "IQoJb3JpZ2luX2VjEJ-s3cret-session-token/+==";
+    const message =
+      "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\n" +
+      "The Canonical String for this request should have been\n'GET\n/v1/tasks/x\n\nhost:abc123def4.execute-api.eu-west-1.amazonaws.com\n" +
+      `x-amz-date:20261204T234500Z\nx-amz-security-token:${token}\n\nhost;x-amz-date;x-amz-security-token\ne3b0c442'\n\n` +
+      "The String-to-Sign should have been\n'AWS4-HMAC-SHA256\n20261204T234500Z\n20261204/eu-west-1/execute-api/aws4_request\n0f1e'\n";
+    const { fetch } = scriptedFetch({ status: 403, body: { message } });
+    const client = new PunctualClient({
+      apiUrl: AWS_URL,
+      auth: { kind: "iam", credentials: { ...CREDENTIALS, sessionToken: token } },
+      fetch,
+    });
+
+    // Act
+    const error = await client.getTask(taskId()).catch((e: unknown) => e);
+
+    // Assess
+    expect(inspect(error)).not.toContain("s3cret");
+    expect(error).toMatchObject({ code: "forbidden", status: 403 });
+    expect((error as PunctualError).message).toMatch(/^The request signature we calculated does not match/);
+    expect((error as PunctualError).message).toMatch(/x-amz-security-token:…/);
+  });
 });
