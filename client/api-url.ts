@@ -13,9 +13,33 @@ export function apiUrlProblem(url: URL): string | undefined {
   return undefined;
 }
 
-/** A URL as text with its `user:password@` part hidden, for an error about a URL that did not parse. */
+/**
+ * A URL as text with its `user:password@` part hidden, for an error about a URL that did not parse. Hidden up to
+ * the last `@`: a password typed raw may hold `/`, `?` or `#` (base64 ones often hold `/`), which is what makes such
+ * a URL not parse (the authority ends there, and the rest reads as an invalid port), so no URL rule tells where its
+ * credentials end. A path's `@` hides the host too; a password is never shown.
+ */
 export function withoutCredentials(text: string): string {
-  return text.replace(/\/\/[^/?#]*@/, "//…@");
+  const at = text.lastIndexOf("@");
+  if (at === -1) return text;
+  const slashes = text.indexOf("//");
+  const from = slashes !== -1 && slashes < at ? slashes + 2 : 0;
+  return `${text.slice(0, from)}…${text.slice(at)}`;
+}
+
+/**
+ * `apiUrl` as a URL. Node's own refusal of a text that does not parse carries the whole text in its `input` field,
+ * which every logger that prints an error's fields (console.log, util.inspect, Powertools, pino) writes out, a
+ * password in it included; this one quotes it without its credentials.
+ */
+export function parsedApiUrl(apiUrl: string | URL): URL {
+  if (apiUrl instanceof URL) return new URL(apiUrl.href);
+  try {
+    return new URL(apiUrl);
+  } catch {
+    // Not Node's error as a cause: it is the one carrying the text.
+    throw new TypeError(`the API URL is not an absolute URL: "${withoutCredentials(apiUrl)}"`);
+  }
 }
 
 /**

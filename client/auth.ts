@@ -141,8 +141,30 @@ function sigV4Authorizer(
       ...(request.body !== undefined ? { body: request.body } : {}),
     });
     const { host: _host, ...headers } = signed.headers;
+    refuseUnsendable(headers);
     return headers;
   };
+}
+
+/** What fetch trims from a header value's ends (HTTP white space), before it checks what is left. */
+const HTTP_WHITESPACE_ENDS = /^[\t\n\r ]+|[\t\n\r ]+$/g;
+
+/**
+ * Credentials that cannot go in a header: a session token (or an access key id) with a line break or a NUL inside,
+ * one pasted across a wrapped line. fetch refuses such a header with an error quoting its whole value
+ * (`Headers.append: "IQoJ…" is an invalid header value.`), which the client retried as a network error and then
+ * put, session token included, into its `network_error` message: the CLI's stderr, an application's logs. Refused
+ * here, before anything is sent, not retried, naming the header only. A line end at either end passes: fetch trims
+ * it, as SigV4 trims what it signs.
+ */
+function refuseUnsendable(headers: Readonly<Record<string, string>>): void {
+  for (const [name, value] of Object.entries(headers)) {
+    if (/[\0\r\n]/.test(value.replace(HTTP_WHITESPACE_ENDS, ""))) {
+      throw new InvalidTokenError(
+        `the AWS credentials cannot be sent: the ${name} header they make holds a line break or NUL (a session token pasted across lines?)`,
+      );
+    }
+  }
 }
 
 /**

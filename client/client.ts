@@ -16,7 +16,7 @@ import {
   sentItemOf,
 } from "./add-batching.js";
 import { addInBatches, type BatchSender, batchItems } from "./add-tasks.js";
-import { apiUrlProblem, pathSegment, withPercentEncodedQuery } from "./api-url.js";
+import { apiUrlProblem, parsedApiUrl, pathSegment, withPercentEncodedQuery } from "./api-url.js";
 import { type Authorizer, authorizer, defaultAuthFor, InvalidTokenError, type PunctualAuth } from "./auth.js";
 import { BatchCaps } from "./batch-caps.js";
 import { bodyText } from "./body-text.js";
@@ -138,7 +138,7 @@ class PunctualClientCore {
   readonly #caps: BatchCaps;
 
   constructor(options: PunctualClientOptions) {
-    this.apiUrl = new URL(options.apiUrl);
+    this.apiUrl = parsedApiUrl(options.apiUrl);
     const problem = apiUrlProblem(this.apiUrl);
     if (problem) throw new TypeError(problem);
     this.#authorize = authorizer(options.auth ?? defaultAuthFor(this.apiUrl), this.apiUrl, options.env);

@@ -89,12 +89,27 @@ export function errorFromResponse(
       ? (body as { message: string }).message
       : undefined;
   const code: ClientErrorCode = status === 401 ? "unauthorized" : status === 403 ? "forbidden" : "http_error";
+  const said =
+    gatewayMessage ?? `HTTP ${status}${text ? `: ${withoutSessionToken(text).slice(0, 200)}` : ""}`;
   return new PunctualError({
     code,
     status,
-    message: gatewayMessage ?? `HTTP ${status}${text ? `: ${text.slice(0, 200)}` : ""}`,
+    message: withoutSessionToken(said),
     ...(requestId ? { requestId } : {}),
   });
+}
+
+/** A session token's value in a header line (`x-amz-security-token:IQoJ…`) or a query (`X-Amz-Security-Token=…`). */
+const SESSION_TOKEN_VALUE = /(x-amz-security-token[:=])[^\s'"&\\]+/gi;
+
+/**
+ * API Gateway's 403 to a SigV4 signature it computes otherwise (a wrong secret key beside a valid key id and session
+ * token, a proxy that changed the request) quotes the canonical request it expected, each signed header's value
+ * included, the session token among them (captured in https://github.com/mhart/aws4/issues/110). The error's message
+ * goes to the CLI's stderr and to an application's logs: the token's value is left out, the rest kept to debug with.
+ */
+function withoutSessionToken(text: string): string {
+  return text.replace(SESSION_TOKEN_VALUE, "$1…");
 }
 
 /**

@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { gzipSync } from "node:zlib";
+import { Logger } from "@aws-lambda-powertools/logger";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import type { TaskStore } from "#shared/adapters/task-store.js";
@@ -621,4 +622,68 @@ describe("cold start", () => {
     await expect(import("#functions/cancel-task.js")).resolves.toHaveProperty("handler");
     await expect(import("#functions/get-task.js")).resolves.toHaveProperty("handler");
   });
+});
+
+describe("what the add route logs, through Powertools' own formatting at DEBUG", () => {
+  const MARKED = {
+    topic: "demo",
+    delay_seconds: 5,
+    content: { order_id: "SECRET-GROUP-VALUE", card: "4111-SECRET-CONTENT" },
+    callback: { url: "https://hooks.example.com/n?token=SECRET-URL-TOKEN" },
+  };
+  const MARKED_HEADERS = {
+    ...JSON_HEADERS,
+    authorization: "Bearer SECRET-JWT",
+    [IDEMPOTENCY_HEADER]: "SECRET-IDEMPOTENCY-KEY",
+  };
+
+  /** Every line the logger wrote (stdout and stderr), as written. */
+  function capturedLines(): () => string {
+    const out = vi.spyOn(process.stdout, "write").mockImplementation(() => true);
+    const err = vi.spyOn(process.stderr, "write").mockImplementation(() => true);
+    return () => [...out.mock.calls, ...err.mock.calls].map(([chunk]) => String(chunk)).join("");
+  }
+
+  afterEach(() => vi.restoreAllMocks());
+
+  it.each([
+    [
+      "the timer cannot be armed (503, the task removed)",
+      503,
+      (f: ReturnType<typeof fixture>) => {
+        f.timerQueue.failNext = 1;
+      },
+    ],
+    [
+      "the task write fails (500)",
+      500,
+      (f: ReturnType<typeof fixture>) => {
+        f.store.putNew = async () => {
+          throw new TypeError("the write failed");
+        };
+      },
+    ],
+  ])(
+    "when %s: ids and errors, never the content, group value, callback query, key or headers",
+    async (_what, status, fail) => {
+      // Prepare
+      const lines = capturedLines();
+      const f = fixture(Date.now());
+      const logger = new Logger({ serviceName: "punctual-test", logLevel: "DEBUG" });
+      const add = fns.add.createHandler({ ...f.deps, logger });
+      fail(f);
+
+      // Act
+      const result = await add(
+        event("POST", "/v1/tasks", { headers: MARKED_HEADERS, body: JSON.stringify(MARKED) }),
+        context,
+      );
+
+      // Assess
+      expect(result.statusCode).toBe(status);
+      const logged = lines();
+      expect(logged).toMatch(/"level":"ERROR"/);
+      expect(logged).not.toMatch(/SECRET/);
+    },
+  );
 });

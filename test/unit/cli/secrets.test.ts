@@ -56,6 +56,22 @@ describe("--api: a URL the CLI cannot call is a usage error, its secrets never p
     expect(result.err).not.toContain("s3cret");
   });
 
+  it.each([
+    "https://user:pw/s3cret@abc123.execute-api.eu-west-1.amazonaws.com/",
+    "https://user:pw?s3cret@abc123.execute-api.eu-west-1.amazonaws.com/",
+    "https://user:pw#s3cret@abc123.execute-api.eu-west-1.amazonaws.com/",
+    "https://user:pw/s3cret@ext@abc123.execute-api.eu-west-1.amazonaws.com/",
+  ])("an unparsable URL whose password holds / ? or # (%s) is exit 1 without echoing it", async (api) => {
+    // Act: a raw `/`, `?` or `#` ends the authority, so the rest reads as an invalid port and the URL does not parse
+    const result = await runOffline(["--api", api, ...GET]);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.sent).toEqual([]);
+    expect(result.err).toMatch(/must be an absolute URL/);
+    expect(result.err).not.toContain("s3cret");
+  });
+
   it("iam auth with no region to be found is a usage error (exit 1), not a failure worth retrying", async () => {
     // Act
     const result = await runOffline(["--api", "https://punctual.example.com/", ...GET]);

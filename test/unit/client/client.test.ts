@@ -1,6 +1,9 @@
+import { createServer } from "node:http";
+import type { AddressInfo } from "node:net";
+import { inspect } from "node:util";
 import { Hash } from "@smithy/hash-node";
 import { SignatureV4 } from "@smithy/signature-v4";
-import { PunctualClient, PunctualError, taskViewSchema } from "punctual/client";
+import { InvalidTokenError, PunctualClient, PunctualError, taskViewSchema } from "punctual/client";
 import { describe, expect, it } from "vitest";
 import type { TaskView as ServerTaskView } from "#shared/api/task-view.js";
 import {
@@ -120,6 +123,71 @@ describe("auth", () => {
     expect(seen[0]?.headers.authorization).toContain("/us-east-2/execute-api/aws4_request");
   });
 
+  it.each([
+    ["a line break inside", "IQoJb3JpZ2lu\ns3cret-session-token"],
+    ["a NUL", "IQoJb3JpZ2lu\u0000s3cret-session-token"],
+  ])(
+    "temporary credentials whose session token holds %s: refused at once, not retried, never quoted",
+    async (_what, sessionToken) => {
+      // Prepare: fetch's own refusal of such a header quotes its whole value (`Headers.append: "…" is an invalid
+      // header value.`); a closed loopback port, and the refusal comes before any connection
+      const calls: string[] = [];
+      const client = new PunctualClient({
+        apiUrl: "http://127.0.0.1:9/",
+        auth: { kind: "iam", region: "eu-west-1", credentials: { ...CREDENTIALS, sessionToken } },
+        fetch: (input, init) => {
+          calls.push(String(input));
+          return globalThis.fetch(input, init);
+        },
+        sleep: async () => {},
+      });
+
+      // Act
+      const failure = await client.getTask(taskId()).then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+
+      // Assess
+      expect(failure).toBeInstanceOf(Error);
+      expect(`${inspect(failure)} ${(failure as Error).message}`).not.toContain("s3cret");
+      expect(failure).toBeInstanceOf(InvalidTokenError);
+      expect((failure as Error).message).toMatch(/x-amz-security-token/);
+      expect(calls).toEqual([]);
+    },
+  );
+
+  it("a session token with a line end at its end (read from a CRLF file) still goes out: fetch trims it, as SigV4 does", async () => {
+    // Prepare: a loopback server that keeps the token it was sent
+    const id = taskId();
+    const received: (string | undefined)[] = [];
+    const server = createServer((req, res) => {
+      received.push(req.headers["x-amz-security-token"] as string | undefined);
+      res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(taskViewAnswer(id)));
+    });
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    const { port } = server.address() as AddressInfo;
+    const client = new PunctualClient({
+      apiUrl: `http://127.0.0.1:${port}/`,
+      auth: {
+        kind: "iam",
+        region: "eu-west-1",
+        credentials: { ...CREDENTIALS, sessionToken: "IQoJb3JpZ2lu\r" },
+      },
+      fetch: globalThis.fetch,
+    });
+
+    // Act
+    try {
+      await client.getTask(id);
+    } finally {
+      await new Promise((resolve) => server.close(resolve));
+    }
+
+    // Assess
+    expect(received).toEqual(["IQoJb3JpZ2lu"]);
+  });
+
   it("refuses IAM auth when no region can be found, at construction", () => {
     expect(
       () => new PunctualClient({ apiUrl: "https://punctual.example.com/", auth: { kind: "iam" }, env: {} }),
@@ -157,6 +225,27 @@ describe("what the client cannot send is refused at once, its secrets never in t
       // Assess
       expect(construct).toThrow(/user name or password/);
       expect(construct).not.toThrow(/s3cret/);
+    },
+  );
+
+  it.each([
+    "https://user:pw/s3cret@abc123def4.execute-api.eu-west-1.amazonaws.com/",
+    "http://user:s3cret@bad host:3000/",
+  ])(
+    "an API URL that does not parse (%s) is refused at construction, the password in no part of the error",
+    (apiUrl) => {
+      // Act
+      let thrown: unknown;
+      try {
+        new PunctualClient({ apiUrl, auth: { kind: "none" } });
+      } catch (error) {
+        thrown = error;
+      }
+
+      // Assess: what a logger prints of it (its own fields too: Node's URL error carries the whole text as `input`)
+      expect(thrown).toBeInstanceOf(TypeError);
+      expect(inspect(thrown)).not.toContain("s3cret");
+      expect(inspect(thrown)).toMatch(/not an absolute URL/);
     },
   );
 
@@ -684,5 +773,32 @@ describe("retries", () => {
     const error = await client.getTask(taskId()).catch((e: unknown) => e);
 
     expect(error).toMatchObject({ code: "forbidden", status: 403, message: "Forbidden", issues: [] });
+  });
+
+  it("a signature mismatch's 403 is named without the session token API Gateway quotes back in it", async () => {
+    // Prepare: API Gateway's answer to a SigV4 signature it computes otherwise (a wrong secret key beside a valid
+    // key id and session token) quotes the canonical request it expected, every signed header's value included
+    // (as captured in mhart/aws4#110: `x-amz-security-token:IQoJ…`)
+    const token = "IQoJb3JpZ2luX2VjEJ-s3cret-session-token/+==";
+    const message =
+      "The request signature we calculated does not match the signature you provided. Check your AWS Secret Access Key and signing method. Consult the service documentation for details.\n\n" +
+      "The Canonical String for this request should have been\n'GET\n/v1/tasks/x\n\nhost:abc123def4.execute-api.eu-west-1.amazonaws.com\n" +
+      `x-amz-date:20261204T234500Z\nx-amz-security-token:${token}\n\nhost;x-amz-date;x-amz-security-token\ne3b0c442'\n\n` +
+      "The String-to-Sign should have been\n'AWS4-HMAC-SHA256\n20261204T234500Z\n20261204/eu-west-1/execute-api/aws4_request\n0f1e'\n";
+    const { fetch } = scriptedFetch({ status: 403, body: { message } });
+    const client = new PunctualClient({
+      apiUrl: AWS_URL,
+      auth: { kind: "iam", credentials: { ...CREDENTIALS, sessionToken: token } },
+      fetch,
+    });
+
+    // Act
+    const error = await client.getTask(taskId()).catch((e: unknown) => e);
+
+    // Assess
+    expect(inspect(error)).not.toContain("s3cret");
+    expect(error).toMatchObject({ code: "forbidden", status: 403 });
+    expect((error as PunctualError).message).toMatch(/^The request signature we calculated does not match/);
+    expect((error as PunctualError).message).toMatch(/x-amz-security-token:…/);
   });
 });
