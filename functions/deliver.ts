@@ -1,5 +1,4 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
@@ -16,7 +15,11 @@ import {
 import { loadEnvironmentConfig, type PunctualConfig, type TopicConfig } from "#shared/config/index.js";
 import { readTopology } from "#shared/contract/topology.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
-import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
+import {
+  createFunctionLogger,
+  functionMetricsFactory,
+  loggerContext,
+} from "#shared/runtime/observability.js";
 import { signingSecretLoader } from "#shared/security/signing.js";
 import { checkCallbackUrl, resolvedAddressAllowed } from "#shared/security/ssrf.js";
 import { deliverBindings } from "#shared/services/deliver/bindings.js";
@@ -95,7 +98,7 @@ export function createDeliverHandler(
   topicSettings?: TopicSettingsSource,
 ) {
   return middy<SQSEvent, SQSBatchResponse>()
-    .use(injectLambdaContext(log))
+    .use(loggerContext(log))
     .handler(async (event, context) => {
       if (!topicSettings) return deliverBatch(deps, event, context);
       const bindings = bindingsOf(await topicSettings.current());

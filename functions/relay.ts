@@ -1,5 +1,4 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import middy from "@middy/core";
@@ -13,7 +12,7 @@ import { changeVisibility } from "#shared/adapters/visibility.js";
 import { loadEnvironmentConfig, relayGroupConcurrency } from "#shared/config/index.js";
 import { readTopology } from "#shared/contract/topology.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
-import { createFunctionLogger } from "#shared/runtime/observability.js";
+import { createFunctionLogger, loggerContext } from "#shared/runtime/observability.js";
 import { type RelayDeps, relayTimerMessages } from "#shared/services/relay.js";
 
 /**
@@ -36,7 +35,7 @@ const timerQueue = new SqsTimerQueue(sqs, env.TIMER_QUEUE_URL);
 
 export function createRelayHandler(deps: RelayDeps, log: Logger = logger) {
   return middy<SQSEvent, SQSBatchResponse>()
-    .use(injectLambdaContext(log))
+    .use(loggerContext(log))
     .handler(async (event, context) => {
       const { failedMessageIds } = await relayTimerMessages(
         { ...deps, remainingMs: () => context.getRemainingTimeInMillis() },

@@ -1,5 +1,4 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import middy from "@middy/core";
@@ -12,7 +11,11 @@ import {
   withCurrentSettings,
 } from "#shared/adapters/topic-settings.js";
 import { METRIC } from "#shared/domain/metrics.js";
-import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
+import {
+  createFunctionLogger,
+  functionMetricsFactory,
+  loggerContext,
+} from "#shared/runtime/observability.js";
 import {
   type MaterializerRunDeps,
   type MaterializerRunSummary,
@@ -35,7 +38,7 @@ export function createMaterializerHandler(
   emf: Metrics = metrics,
 ) {
   return middy<ScheduledEvent, MaterializerRunSummary>()
-    .use(injectLambdaContext(log))
+    .use(loggerContext(log))
     .use(logMetrics(emf))
     .handler(async (_event, context) => {
       // Occurrences are added with the topics' current settings (topic settings without a deploy).

@@ -1,5 +1,4 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { type Metrics, MetricUnit } from "@aws-lambda-powertools/metrics";
 import { logMetrics } from "@aws-lambda-powertools/metrics/middleware";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
@@ -23,7 +22,11 @@ import { readTopology, type SweepRoute, TOPOLOGY_VARIABLE } from "#shared/contra
 import { METRIC } from "#shared/domain/metrics.js";
 import { scheduledGraceMs } from "#shared/domain/sweep.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
-import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
+import {
+  createFunctionLogger,
+  functionMetricsFactory,
+  loggerContext,
+} from "#shared/runtime/observability.js";
 import { holdPausedTopics, type SettingsHoldDeps } from "#shared/services/settings-hold.js";
 import {
   type SweeperDeps,
@@ -72,7 +75,7 @@ export function createSweeperHandler(
   runtime?: SweeperSettings,
 ) {
   return middy<ScheduledEvent, SweepReport>()
-    .use(injectLambdaContext(log))
+    .use(loggerContext(log))
     .use(logMetrics(emf))
     .handler(async (_event, context) => {
       const current = await runtime?.settings.current();

@@ -1,10 +1,10 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
-import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import middy, { type MiddlewareObj, type MiddyfiedHandler } from "@middy/core";
 import httpHeaderNormalizer from "@middy/http-header-normalizer";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { EARLY_ANSWER_MS } from "#shared/api/early-answer.js";
 import { type HttpError, serviceUnavailable } from "#shared/api/errors.js";
+import { loggerContext } from "#shared/runtime/observability.js";
 import { jsonResponse } from "./json-response.js";
 import { errorResponder } from "./middleware/error-responder.js";
 import { headerGuard } from "./middleware/header-guard.js";
@@ -101,7 +101,7 @@ export function httpRoute(
     },
   })
     .use(errorResponder(options.logger))
-    .use(injectLambdaContext(options.logger))
+    .use(loggerContext(options.logger))
     .use(headerGuard())
     .use(httpHeaderNormalizer());
   if (options.method !== "ANY") route.use(methodGuard(options.method));

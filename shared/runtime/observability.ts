@@ -1,4 +1,5 @@
 import { Logger } from "@aws-lambda-powertools/logger";
+import { injectLambdaContext } from "@aws-lambda-powertools/logger/middleware";
 import { Metrics } from "@aws-lambda-powertools/metrics";
 import type { PunctualConfig } from "#shared/config/index.js";
 import { METRICS_NAMESPACE, serviceName } from "#shared/domain/metrics.js";
@@ -34,6 +35,16 @@ export function createFunctionLogger(config: PunctualConfig, env: NodeJS.Process
     serviceName: functionServiceName(config, env),
     logLevel: (env.POWERTOOLS_LOG_LEVEL || env.AWS_LAMBDA_LOG_LEVEL || config.logLevel) as LoggerLevel,
   });
+}
+
+/**
+ * Every handler's logger middleware: Lambda's context on each line, and the event never logged whole — not even
+ * when someone sets `POWERTOOLS_LOGGER_LOG_EVENT` on a function (the option wins over the variable): an add's event
+ * holds the task's content and the caller's `Authorization` header (docs/OPERATIONS.md, "What the logs, metrics
+ * and traces hold").
+ */
+export function loggerContext(log: Logger) {
+  return injectLambdaContext(log, { logEvent: false });
 }
 
 /**

@@ -1,6 +1,12 @@
-import { describe, expect, it } from "vitest";
+import middy from "@middy/core";
+import type { Context } from "aws-lambda";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
-import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
+import {
+  createFunctionLogger,
+  functionMetricsFactory,
+  loggerContext,
+} from "#shared/runtime/observability.js";
 
 const config = loadEnvironmentConfig("local");
 
@@ -46,5 +52,33 @@ describe("observability: the functions' logger and metrics", () => {
     // Assess
     expect(first.serializeMetrics()).toMatchObject({ Topic: "alpha" });
     expect(second.serializeMetrics()).not.toHaveProperty("Topic");
+  });
+
+  describe("the handlers' logger middleware", () => {
+    afterEach(() => {
+      vi.unstubAllEnvs();
+      vi.restoreAllMocks();
+    });
+
+    it("never logs the event whole, even with POWERTOOLS_LOGGER_LOG_EVENT set on the function", async () => {
+      // Prepare
+      vi.stubEnv("POWERTOOLS_LOGGER_LOG_EVENT", "true");
+      const logger = createFunctionLogger(config, { POWERTOOLS_LOG_LEVEL: "INFO" });
+      const written: string[] = [];
+      vi.spyOn(process.stdout, "write").mockImplementation((chunk: string | Uint8Array) => {
+        written.push(String(chunk));
+        return true;
+      });
+      const handler = middy<{ body: string }, string>()
+        .use(loggerContext(logger))
+        .handler(async () => "ok");
+      const context = { functionName: "add-task", awsRequestId: "req-1" } as Context;
+
+      // Act
+      await handler({ body: '{"content":"secret-content-1a2b"}' }, context);
+
+      // Assess
+      expect(written.join("")).not.toContain("secret-content-1a2b");
+    });
   });
 });
