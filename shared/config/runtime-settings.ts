@@ -107,7 +107,13 @@ export function applyRuntimeSettingsText(deployed: PunctualConfig, text: string)
   try {
     json = JSON.parse(text);
   } catch (error) {
-    return { ok: false, problems: [`not JSON: ${(error as Error).message}`] };
+    // Not V8's message whole: it quotes the text around the fault, which may be a callback URL's token, and this
+    // problem reaches the functions' logs and AppConfig's validator answer. Its position alone is enough to find it.
+    const position = /at position (\d+)/.exec((error as Error).message)?.[1];
+    return {
+      ok: false,
+      problems: [`not JSON${position === undefined ? "" : ` (at character ${position})`}`],
+    };
   }
   try {
     return applyRuntimeSettings(deployed, json);

@@ -212,6 +212,16 @@ describe("runtime topic settings document", () => {
     expect(applyRuntimeSettingsText(deployed, '{"topics":{},"extra":1}')).toMatchObject({ ok: false });
   });
 
+  it("says where a document stops being JSON without quoting it (a callback URL's token in the text)", () => {
+    // Act
+    const result = applyRuntimeSettingsText(deployed, '{"topics":{"demo":{"defaultCallback":s3cr3t-token}}}');
+
+    // Assess
+    expect(result).toMatchObject({ ok: false });
+    expect(JSON.stringify(result)).not.toContain("s3cr3t");
+    expect(JSON.stringify(result)).toContain("not JSON");
+  });
+
   it("refuses turning on a rate limit, per-host concurrency or the breaker on a topic deployed without them, and lets a protected topic change them", () => {
     // Prepare
     const unprotected = {
