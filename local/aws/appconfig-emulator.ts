@@ -84,7 +84,10 @@ const POLL_INTERVAL = { min: 15, max: 86_400, default: 60 } as const;
  * The refusal's detail names the token's problem, one of Corrupted | Expired | PollIntervalNotSatisfied
  * (https://docs.aws.amazon.com/appconfig/2019-10-09/APIReference/API_appconfigdata_InvalidParameterDetail.html);
  * AWS names none for reuse, and a spent token is Expired here. A client that keeps a spent token (a lost answer,
- * the SDK's retry of it) must fail locally as it would on AWS.
+ * the SDK's retry of it) must fail locally as it would on AWS. This is the documented contract; AWS has been seen to
+ * take an initial token twice (github.com/aws-powertools/powertools-lambda-python/issues/1506), so the emulator may
+ * be the stricter of the two, which can only show a defect, never hide one. A poll refused as too early leaves its
+ * token unspent (AWS documents nothing either way; our port starts a new session after any failed poll).
  */
 const TOKEN_LIFETIME_MS = 24 * 60 * 60 * 1000;
 
