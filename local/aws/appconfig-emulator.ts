@@ -1,4 +1,4 @@
-import { createHash } from "node:crypto";
+import { createHash, randomUUID } from "node:crypto";
 import { watch } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
@@ -57,6 +57,10 @@ interface Deployed {
 
 interface SessionToken {
   readonly s: string;
+  /** This token's own id: what the ledger of spent tokens records. */
+  readonly n: string;
+  /** When this token was issued (ms): AWS honours a token for 24 hours. */
+  readonly t: number;
   /** The version this session's client holds (0: none yet). */
   readonly seen: number;
   /** The session's RequiredMinimumPollIntervalInSeconds, when it gave one (AWS's default otherwise). */
@@ -73,13 +77,49 @@ interface SessionToken {
  */
 const POLL_INTERVAL = { min: 15, max: 86_400, default: 60 } as const;
 
+/**
+ * AWS: "Each configuration token is only valid for one call to GetLatestConfiguration", a token is valid for up to
+ * 24 hours, and one past either is refused with BadRequestException
+ * (https://docs.aws.amazon.com/appconfig/2021-11-11/APIReference/API_appconfigdata_GetLatestConfiguration.html).
+ * The refusal's detail names the token's problem, one of Corrupted | Expired | PollIntervalNotSatisfied
+ * (https://docs.aws.amazon.com/appconfig/2019-10-09/APIReference/API_appconfigdata_InvalidParameterDetail.html);
+ * AWS names none for reuse, and a spent token is Expired here. A client that keeps a spent token (a lost answer,
+ * the SDK's retry of it) must fail locally as it would on AWS. This is the documented contract; AWS has been seen to
+ * take an initial token twice (github.com/aws-powertools/powertools-lambda-python/issues/1506), so the emulator may
+ * be the stricter of the two, which can only show a defect, never hide one. A poll refused as too early leaves its
+ * token unspent (AWS documents nothing either way; our port starts a new session after any failed poll).
+ */
+const TOKEN_LIFETIME_MS = 24 * 60 * 60 * 1000;
+
+type TokenProblem = "Corrupted" | "Expired" | "PollIntervalNotSatisfied";
+
+/**
+ * The tokens used so far, by id with the time of their use, forgotten 24 hours after it: a token is issued before
+ * it is used, so by then it has expired anyway.
+ */
+class SpentTokens {
+  private readonly spent = new Map<string, number>();
+
+  /** Records the token's one call; false when it was used before or is past its lifetime. */
+  spend(token: SessionToken, now: number): boolean {
+    for (const [id, usedAt] of this.spent) {
+      if (usedAt + TOKEN_LIFETIME_MS >= now) break; // kept in order of use: the rest are younger
+      this.spent.delete(id);
+    }
+    if (token.t + TOKEN_LIFETIME_MS < now || this.spent.has(token.n)) return false;
+    this.spent.set(token.n, now);
+    return true;
+  }
+}
+
 export async function startAppConfigEmulator(options: AppConfigEmulatorOptions): Promise<AppConfigEmulator> {
   await writeInitialFile(options.settingsFile, options.initialContent);
   const state = new DeploymentState(options);
+  const spent = new SpentTokens();
   // Web pages are refused like at every local emulator (a rebound page could read the topic settings).
   const server = http.createServer(
     refusingWebPages((req, res) => {
-      handle(req, res, options, state).catch((error: unknown) => {
+      handle(req, res, options, state, spent).catch((error: unknown) => {
         options.log(`appconfig emulator: ${(error as Error).message}`);
         answerError(res, 500, "InternalServerException", "internal error");
       });
@@ -168,6 +208,7 @@ async function handle(
   res: http.ServerResponse,
   options: AppConfigEmulatorOptions,
   state: DeploymentState,
+  spent: SpentTokens,
 ): Promise<void> {
   const url = new URL(req.url ?? "/", "http://localhost");
   const body = await readBody(req);
@@ -176,7 +217,7 @@ async function handle(
     return;
   }
   if (req.method === "GET" && url.pathname === "/configuration") {
-    await latestConfiguration(res, url.searchParams.get("configuration_token"), state, options);
+    await latestConfiguration(res, url.searchParams.get("configuration_token"), { state, spent, options });
     return;
   }
   answerError(res, 404, "ResourceNotFoundException", `no operation ${req.method} ${url.pathname}`);
@@ -219,6 +260,8 @@ function startSession(res: http.ServerResponse, body: string, options: AppConfig
   }
   const token: SessionToken = {
     s: `${application}/${environment}/${profile}`,
+    n: randomUUID(),
+    t: Date.now(),
     seen: 0,
     ...(interval === undefined ? {} : { i: interval as number }),
   };
@@ -229,18 +272,26 @@ function startSession(res: http.ServerResponse, body: string, options: AppConfig
 async function latestConfiguration(
   res: http.ServerResponse,
   rawToken: string | null,
-  state: DeploymentState,
-  options: AppConfigEmulatorOptions,
+  {
+    state,
+    spent,
+    options,
+  }: { state: DeploymentState; spent: SpentTokens; options: AppConfigEmulatorOptions },
 ): Promise<void> {
   const token = rawToken ? decodeToken(rawToken) : undefined;
   if (!token) {
-    answerError(res, 400, "BadRequestException", "invalid configuration token");
+    refuseToken(res, "Corrupted", "invalid configuration token");
     return;
   }
   const now = Date.now();
   const heldTo = token.i !== undefined && options.fastRefresh ? 0 : token.i;
   if (token.at !== undefined && now < token.at + (heldTo ?? POLL_INTERVAL.default) * 1000) {
-    answerError(res, 400, "BadRequestException", "Request too early");
+    refuseToken(res, "PollIntervalNotSatisfied", "Request too early");
+    return;
+  }
+  // Spent before the answer is built: of two calls with one token, one is answered.
+  if (!spent.spend(token, now)) {
+    refuseToken(res, "Expired", "configuration token already used or expired");
     return;
   }
   await state.refresh();
@@ -248,6 +299,8 @@ async function latestConfiguration(
   const fresh = deployed && deployed.version > token.seen ? deployed : undefined;
   const next: SessionToken = {
     s: token.s,
+    n: randomUUID(),
+    t: now,
     seen: deployed?.version ?? token.seen,
     ...(token.i === undefined ? {} : { i: token.i }),
     at: now,
@@ -270,6 +323,8 @@ function decodeToken(raw: string): SessionToken | undefined {
     const token = JSON.parse(Buffer.from(raw, "base64url").toString("utf8")) as SessionToken;
     const optional = (value: unknown) => value === undefined || Number.isFinite(value);
     return typeof token.s === "string" &&
+      typeof token.n === "string" &&
+      Number.isFinite(token.t) &&
       Number.isInteger(token.seen) &&
       optional(token.i) &&
       optional(token.at)
@@ -280,8 +335,22 @@ function decodeToken(raw: string): SessionToken | undefined {
   }
 }
 
-function answerError(res: http.ServerResponse, status: number, type: string, message: string): void {
+/** AWS's BadRequestException for a token, with the InvalidParameters detail its SDKs parse. */
+function refuseToken(res: http.ServerResponse, problem: TokenProblem, message: string): void {
+  answerError(res, 400, "BadRequestException", message, {
+    Reason: "InvalidParameters",
+    Details: { InvalidParameters: { ConfigurationToken: { Problem: problem } } },
+  });
+}
+
+function answerError(
+  res: http.ServerResponse,
+  status: number,
+  type: string,
+  message: string,
+  detail: Record<string, unknown> = {},
+): void {
   if (res.headersSent) return;
   res.writeHead(status, { "content-type": "application/json", "x-amzn-errortype": type });
-  res.end(JSON.stringify({ Message: message }));
+  res.end(JSON.stringify({ Message: message, ...detail }));
 }

@@ -2,6 +2,7 @@ import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import dynalite from "dynalite";
 import { keepExpressionParses } from "./dynalite-expressions.js";
+import { countStringsInUtf8Bytes } from "./dynalite-sizes.js";
 
 type Callback = (error: Error | null, table?: TableDescription) => void;
 type TableDescription = Record<string, unknown>;
@@ -18,7 +19,8 @@ const dynaliteDb = require("dynalite/db/index.js") as { create(options: object):
 
 /**
  * dynalite with its store in reach, so that `cacheTableDescriptions` can be installed on it, and with its
- * expression parses kept (local/aws/dynalite-expressions.ts). dynalite does not expose its store (its HTTP
+ * expression parses kept (local/aws/dynalite-expressions.ts) and its sizes counted in UTF-8 bytes
+ * (local/aws/dynalite-sizes.ts). dynalite does not expose its store (its HTTP
  * handler is bound to it), so `db.create` is wrapped for the one synchronous call that creates this server's
  * store, and put back at once.
  */
@@ -37,6 +39,7 @@ export function startDynalite(options: Parameters<typeof dynalite>[0]): {
     if (!store) throw new Error("dynalite did not create its store through dynalite/db");
     cacheTableDescriptions(store);
     keepExpressionParses();
+    countStringsInUtf8Bytes();
     return { server, store };
   } finally {
     dynaliteDb.create = create;

@@ -8,6 +8,7 @@ import { createSqsTargetSender, startSchedulerEmulator } from "#local/scheduler/
 import { withConditionFailureItems } from "./condition-failure-item.js";
 import { startDynalite } from "./dynalite-store.js";
 import { AWS_SERVICES, FaultInjector, type FaultPolicy, type FaultStats } from "./faults.js";
+import { deduplicateWithinGroupsAsSqsDoes } from "./fauxqs-dedup.js";
 import { releaseDelayedMessagesByDueTime } from "./fauxqs-delays.js";
 import { receiveFifoGroupsAsSqsDoes } from "./fauxqs-fifo.js";
 import { refuseVisibilityPastReceipt } from "./fauxqs-visibility.js";
@@ -134,6 +135,7 @@ async function serveDynalite(
 
 async function startFauxqs(host: string) {
   await receiveFifoGroupsAsSqsDoes();
+  await deduplicateWithinGroupsAsSqsDoes();
   await releaseDelayedMessagesByDueTime();
   await refuseVisibilityPastReceipt();
   // fauxqs's own app (what its startFauxqs serves), so that the fast path can reach its request listener.

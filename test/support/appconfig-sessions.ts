@@ -4,10 +4,9 @@ import type { AddressInfo } from "node:net";
 /**
  * AppConfig Data on loopback, strict about its tokens as AWS documents them: "Each configuration token is only
  * valid for one call to GetLatestConfiguration" (https://docs.aws.amazon.com/appconfig/2021-11-11/APIReference/API_appconfigdata_GetLatestConfiguration.html),
- * so a token used once is refused with BadRequestException. The local emulator's tokens are stateless and may be
- * used again, which hides what a lost answer does to a client that keeps its token. `loseNextAnswer()` makes the
- * next poll consume its token and then drop the connection without an answer; `holdNextAnswer()`, consume it and
- * never answer (the connection is closed at `stop`).
+ * so a token used once is refused with BadRequestException (as the local emulator does too). What it adds is the
+ * lost answer: `loseNextAnswer()` makes the next poll consume its token and then drop the connection without an
+ * answer; `holdNextAnswer()`, consume it and never answer (the connection is closed at `stop`).
  */
 export interface AppConfigSessions {
   readonly url: string;

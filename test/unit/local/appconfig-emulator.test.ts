@@ -6,7 +6,7 @@ import {
   GetLatestConfigurationCommand,
   StartConfigurationSessionCommand,
 } from "@aws-sdk/client-appconfigdata";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { type AppConfigEmulator, startAppConfigEmulator } from "#local/aws/appconfig-emulator.js";
 import { rawRequest } from "../../support/raw-request.js";
 
@@ -114,6 +114,27 @@ describe("local AppConfig Data emulator", () => {
     }
   });
 
+  it("refuses a token issued more than 24 hours ago, never used (BadRequestException, token Expired)", async () => {
+    const client = sdkClient();
+    vi.useFakeTimers({ toFake: ["Date"] });
+    try {
+      const session = await client.send(new StartConfigurationSessionCommand(SESSION));
+      vi.setSystemTime(Date.now() + 24 * 60 * 60 * 1000 + 1000);
+
+      await expect(
+        client.send(
+          new GetLatestConfigurationCommand({ ConfigurationToken: session.InitialConfigurationToken }),
+        ),
+      ).rejects.toMatchObject({
+        name: "BadRequestException",
+        Details: { InvalidParameters: { ConfigurationToken: { Problem: "Expired" } } },
+      });
+    } finally {
+      vi.useRealTimers();
+      client.destroy();
+    }
+  });
+
   it.each([14, 86_401, 1.5])(
     "refuses RequiredMinimumPollIntervalInSeconds %s (AWS: 15–86,400)",
     async (seconds) => {
@@ -168,6 +189,53 @@ describe("local AppConfig Data emulator with the local cloud's fast refresh", ()
     try {
       await expect(pollTwice(15)).resolves.toMatchObject({ NextPollIntervalInSeconds: 15 });
       await expect(pollTwice()).rejects.toMatchObject({ message: "Request too early" });
+    } finally {
+      client.destroy();
+      await fast.stop();
+    }
+  });
+  // AWS: "Each configuration token is only valid for one call to GetLatestConfiguration", and a token past its use
+  // is answered BadRequestException (Reason InvalidParameters, the token's Problem one of Corrupted | Expired |
+  // PollIntervalNotSatisfied) —
+  // https://docs.aws.amazon.com/appconfig/2021-11-11/APIReference/API_appconfigdata_GetLatestConfiguration.html,
+  // https://docs.aws.amazon.com/appconfig/2019-10-09/APIReference/API_appconfigdata_InvalidParameterDetail.html.
+  // A client that keeps a spent token (a lost answer, a retry) must fail here as it would on AWS.
+  it.each([
+    ["the initial token", 0],
+    ["a poll's next token", 1],
+  ])("refuses %s used a second time (BadRequestException, token Expired)", async (_name, polls) => {
+    const fast = await startAppConfigEmulator({
+      host: "127.0.0.1",
+      settingsFile: join(dir, `spent-${polls}.json`),
+      initialContent: JSON.stringify({ topics: {} }),
+      ids: IDS,
+      log: () => {},
+      fastRefresh: true,
+    });
+    fast.useValidator(async () => undefined);
+    const client = new AppConfigDataClient({
+      region: "us-east-1",
+      endpoint: fast.url,
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    });
+    try {
+      const session = await client.send(
+        new StartConfigurationSessionCommand({ ...SESSION, RequiredMinimumPollIntervalInSeconds: 15 }),
+      );
+      let token = session.InitialConfigurationToken;
+      for (let i = 0; i < polls; i++) {
+        const answer = await client.send(new GetLatestConfigurationCommand({ ConfigurationToken: token }));
+        token = answer.NextPollConfigurationToken;
+      }
+      await client.send(new GetLatestConfigurationCommand({ ConfigurationToken: token }));
+
+      await expect(
+        client.send(new GetLatestConfigurationCommand({ ConfigurationToken: token })),
+      ).rejects.toMatchObject({
+        name: "BadRequestException",
+        Reason: "InvalidParameters",
+        Details: { InvalidParameters: { ConfigurationToken: { Problem: "Expired" } } },
+      });
     } finally {
       client.destroy();
       await fast.stop();

@@ -225,3 +225,108 @@ describe("the 400 KB item limit, as DynamoDB applies it", () => {
     await expect(update).rejects.toMatchObject({ name: "ValidationException" });
   });
 });
+
+/**
+ * DynamoDB counts a string's size in UTF-8 bytes, attribute names included, and bounds a partition key value at
+ * 2,048 bytes and a sort key value at 1,024 (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/CapacityUnitCalculations.html,
+ * https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/Constraints.html). dynalite counted UTF-16 code
+ * units, so text outside ASCII (2–4 bytes a character) passed locally at up to 3 times what AWS takes: a size
+ * bound written in characters, or a write near a limit, would only fail on AWS.
+ */
+describe("sizes in UTF-8 bytes, as DynamoDB counts them", () => {
+  const twoBytes = "é";
+  const refusedAs = (answer: PromiseSettledResult<unknown>) =>
+    answer.status === "rejected" ? (answer.reason as Error).name : "accepted";
+
+  it("refuses an item past 400 KB in UTF-8 bytes (a value, an attribute name) that is within it in characters", async () => {
+    // Prepare
+    const item = await storedItem();
+    const value = twoBytes.repeat(205 * 1024); // 205 K characters, 410 KB
+    const name = twoBytes.repeat(40_000); // with a 330 KB value: 80 KB more, 40 K characters
+
+    // Act
+    const put = dynamo.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { pk: { S: `big-${randomUUID()}` }, sk: { S: "s" }, c: { S: value } },
+      }),
+    );
+    const named = dynamo.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { pk: { S: `big-${randomUUID()}` }, sk: { S: "s" }, [name]: { S: "x".repeat(330 * 1024) } },
+      }),
+    );
+    const nested = dynamo.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { pk: item.pk, sk: item.sk },
+        UpdateExpression: "SET m = :m",
+        ExpressionAttributeValues: { ":m": { M: { k: { L: [{ S: value }] } } } },
+      }),
+    );
+
+    // Assess
+    const answers = await Promise.allSettled([put, named, nested]);
+    expect(answers.map(refusedAs)).toEqual([
+      "ValidationException",
+      "ValidationException",
+      "ValidationException",
+    ]);
+  });
+
+  it("takes an item of 390 KB in UTF-8 bytes", async () => {
+    const put = dynamo.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { pk: { S: `big-${randomUUID()}` }, sk: { S: "s" }, c: { S: twoBytes.repeat(195 * 1024) } },
+      }),
+    );
+
+    await expect(put).resolves.toBeDefined();
+  });
+
+  it.each([
+    ["a partition key of 2,050 bytes (1,025 characters)", twoBytes.repeat(1025), "s"],
+    ["a sort key of 1,026 bytes (513 characters)", "p", twoBytes.repeat(513)],
+  ])("refuses %s, writing and reading", async (_name, pk, sk) => {
+    // Act
+    const put = dynamo.send(new PutItemCommand({ TableName: table, Item: { pk: { S: pk }, sk: { S: sk } } }));
+    const update = dynamo.send(
+      new UpdateItemCommand({
+        TableName: table,
+        Key: { pk: { S: pk }, sk: { S: sk } },
+        UpdateExpression: "SET v = :v",
+        ExpressionAttributeValues: { ":v": { S: "v" } },
+      }),
+    );
+    const query = dynamo.send(
+      new QueryCommand({
+        TableName: table,
+        KeyConditionExpression: "pk = :p",
+        ExpressionAttributeValues: { ":p": { S: "p" } },
+        ExclusiveStartKey: { pk: { S: pk }, sk: { S: sk } },
+      }),
+    );
+
+    // Assess
+    const answers = await Promise.allSettled([put, update, query]);
+    expect(answers.map(refusedAs)).toEqual([
+      "ValidationException",
+      "ValidationException",
+      "ValidationException",
+    ]);
+    expect(String((answers[0] as PromiseRejectedResult).reason)).toMatch(/key/);
+  });
+
+  it("takes keys at their limits in bytes: 2,048 and 1,024", async () => {
+    const put = dynamo.send(
+      new PutItemCommand({
+        TableName: table,
+        Item: { pk: { S: twoBytes.repeat(1024) }, sk: { S: twoBytes.repeat(512) } },
+      }),
+    );
+
+    await expect(put).resolves.toBeDefined();
+  });
+});

@@ -230,6 +230,50 @@ describe("local SQS FIFO queues behave as SQS documents", () => {
     expect(deadLettered.map((m) => m.Body)).toEqual(["a1", "a2"]);
   });
 
+  // DeduplicationScope "messageGroup" (the topic queues' setting, with FifoThroughputLimit perMessageGroupId):
+  // deduplication occurs within a message group, so one id sent in two groups is delivered in both; "queue" (the
+  // default) deduplicates across the queue —
+  // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SetQueueAttributes.html (DeduplicationScope),
+  // https://docs.aws.amazon.com/cdk/api/v2/docs/aws-cdk-lib.aws_sqs.DeduplicationScope.html.
+  it.each([
+    ["messageGroup", ["g1:first", "g2:other group"]],
+    ["queue", ["g1:first"]],
+  ])(
+    "with DeduplicationScope %s, an id sent again in another group is delivered %j",
+    async (scope, delivered) => {
+      // Prepare
+      const queueUrl = await fifoQueue({
+        DeduplicationScope: scope,
+        FifoThroughputLimit: scope === "queue" ? "perQueue" : "perMessageGroupId",
+      });
+      const send = (group: string, body: string) =>
+        sqs.send(
+          new SendMessageCommand({
+            QueueUrl: queueUrl,
+            MessageBody: `${group}:${body}`,
+            MessageGroupId: group,
+            MessageDeduplicationId: "task-1",
+          }),
+        );
+
+      // Act
+      await send("g1", "first");
+      await send("g2", "other group");
+      await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: [
+            { Id: "again", MessageBody: "g1:again", MessageGroupId: "g1", MessageDeduplicationId: "task-1" },
+          ],
+        }),
+      );
+      const received = await receive(queueUrl);
+
+      // Assess
+      expect(received.map((m) => m.Body).sort()).toEqual(delivered);
+    },
+  );
+
   it("refuses a per-message DelaySeconds on a FIFO queue", async () => {
     // Prepare
     const queueUrl = await fifoQueue();
