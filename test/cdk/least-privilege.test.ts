@@ -576,3 +576,113 @@ describe("the stack's roles besides the functions'", () => {
     }
   });
 });
+
+describe("two environments deployed into one account", () => {
+  /**
+   * Every ARN of the deployed stack a request could name, concrete as AWS presents it (not the patterns the grants
+   * use): each resource's own ARN, the table's indexes, a schedule of its group, a log stream of each log group,
+   * the deliver mappings and the settings profile's configuration.
+   */
+  function requestArns(d: Deployed): string[] {
+    const arns = new Set<string>();
+    for (const [id, resource] of Object.entries(d.template.Resources)) {
+      const ref = d.aws.resolve({ Ref: id });
+      if (typeof ref === "string" && ref.startsWith("arn:")) arns.add(ref);
+      let arn: string | undefined;
+      try {
+        arn = d.aws.resolve({ "Fn::GetAtt": [id, "Arn"] });
+      } catch {
+        // A type without an ARN attribute (a policy, a permission): nothing a request names.
+      }
+      if (arn === undefined) continue;
+      if (resource.Type === "AWS::Logs::LogGroup") {
+        arns.add(arn.replace(/:\*$/, ":log-stream:2026/12/04/[$LATEST]0123456789abcdef0123456789abcdef"));
+      } else arns.add(arn);
+      if (resource.Type === "AWS::DynamoDB::Table")
+        for (const index of d.aws.properties(id).GlobalSecondaryIndexes ?? [])
+          arns.add(`${arn}/index/${index.IndexName}`);
+      if (resource.Type === "AWS::Scheduler::ScheduleGroup")
+        arns.add(arn.replace(":schedule-group/", ":schedule/").concat("/01JTASKID"));
+    }
+    for (const topic of d.stack.topics) arns.add(d.aws.resolve(d.stack.resolve(topic.deliverMappingArn)));
+    arns.add(d.aws.resolve(d.stack.resolve(d.stack.runtimeSettings.configurationArn)));
+    return [...arns];
+  }
+
+  /** Each action a role's policies allow, on what it names (X-Ray's '*' aside: its actions name no resource). */
+  const allowedActions = (d: Deployed, role: string): string[] => [
+    ...new Set(
+      identityPoliciesOf(d.aws, role).flatMap(({ policy }) =>
+        ([policy.Statement].flat() as { Effect: string; Action: string | string[] }[])
+          .filter((st) => st.Effect === "Allow")
+          .flatMap((st) => [st.Action].flat())
+          .filter((action) => !action.startsWith("xray:")),
+      ),
+    ),
+  ];
+
+  /**
+   * The role's decision for the action on the ARN, or undefined when the ARN is no resource the action takes (an
+   * event source mapping action on a function's ARN): the simulator refuses such a request, as AWS would never make it.
+   */
+  async function decisionOn(
+    d: Deployed,
+    role: string,
+    action: string,
+    arn: string,
+    context: Record<string, string> | undefined,
+  ): Promise<string | undefined> {
+    try {
+      return await roleMay(d.aws, role, action, arn, context ? { context } : {});
+    } catch (error) {
+      if (error instanceof Error && error.message.includes('"no.resource.types"')) return undefined;
+      throw error;
+    }
+  }
+
+  /**
+   * The grants name the stack's own resources, so two environments in one account (CloudFormation names each
+   * resource after its stack) are apart. "every resource a role's policies name" holds a grant to the stack's own
+   * names and patterns, but a pattern wider than its own resources (`schedule/Punctual-dev*` for the group's
+   * `schedule/Punctual-dev-<stack id>/*`) is one of them too. So it is evaluated here, with environment names one
+   * the prefix of the other ("dev", "dev-2"): no role of the first stack may call any of its actions on any
+   * resource of the second, which a prefix pattern of the first would reach.
+   */
+  it("no role of one may call any of its actions on a resource of the other", async () => {
+    const [own, other] = [deploy(stackConfig("dev")), deploy({ ...stackConfig("dev"), name: "dev-2" })];
+    expect([own.stack.stackName, other.stack.stackName, other.aws.account]).toEqual([
+      "Punctual-dev",
+      "Punctual-dev-2",
+      own.aws.account,
+    ]);
+    const evaluated = new Set<string>();
+    const foreign = requestArns(other);
+    for (const role of own.aws.idsOfType("AWS::IAM::Role")) {
+      for (const action of allowedActions(own, role)) {
+        const service = action.split(":")[0] as string;
+        const context =
+          action === "iam:PassRole" ? { "iam:PassedToService": "scheduler.amazonaws.com" } : undefined;
+        for (const arn of foreign.filter((a) => a.split(":")[2] === service)) {
+          const decision = await decisionOn(own, role, action, arn, context);
+          if (decision === undefined) continue;
+          evaluated.add(service);
+          expect(decision, `${own.stack.stackName} ${role} ${action} ${arn}`).toBe("ImplicitlyDenied");
+        }
+      }
+    }
+    // Not vacuous: each service the roles act on was asked about resources of the other stack.
+    expect([...evaluated].sort()).toEqual(
+      [
+        "appconfig",
+        "cloudwatch",
+        "dynamodb",
+        "iam",
+        "lambda",
+        "logs",
+        "scheduler",
+        "secretsmanager",
+        "sqs",
+      ].sort(),
+    );
+  });
+});
