@@ -295,6 +295,19 @@ describe("Lambda event source mappings", () => {
   /** The ARN Lambda presents to IAM for a mapping: built from the UUID CloudFormation returns, as AWS does. */
   const mappingArn = (d: Deployed, mappingId: string) =>
     `arn:aws:lambda:${d.aws.region}:${d.aws.account}:event-source-mapping:${d.aws.resolve({ Ref: mappingId })}`;
+  /** The ARN of the function a mapping invokes (its FunctionName is the function's Ref). */
+  const functionArnOf = (d: Deployed, mappingId: string): string =>
+    d.aws.resolve({ "Fn::GetAtt": [d.aws.properties(mappingId).FunctionName.Ref, "Arn"] });
+  /**
+   * A request on a mapping as Lambda presents it to IAM: `lambda:FunctionArn` is the function the mapping invokes,
+   * or the one an update names (https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html,
+   * "Event source mappings": the condition "lets you restrict which functions a user can configure an event
+   * source to invoke").
+   */
+  const onMapping = (d: Deployed, role: string, action: string, mappingId: string, invoking?: string) =>
+    roleMay(d.aws, role, action, mappingArn(d, mappingId), {
+      context: { "lambda:FunctionArn": invoking ?? functionArnOf(d, mappingId) },
+    });
 
   it("each function may read / switch each mapping exactly when its code does: only the topics' deliver mappings", async () => {
     for (const [env, d] of each()) {
@@ -307,14 +320,44 @@ describe("Lambda event source mappings", () => {
           const isDeliver = deliverIds.has(d.aws.properties(mapping).FunctionName.Ref);
           const allowed: string[] = [];
           for (const action of ACTIONS) {
-            if ((await roleMay(d.aws, role, action, mappingArn(d, mapping))) === "Allowed")
-              allowed.push(action);
+            if ((await onMapping(d, role, action, mapping)) === "Allowed") allowed.push(action);
           }
           expect(allowed, `${env} ${name} on ${mapping}`).toEqual(
             isDeliver ? (MAPPING_CALLS[name] ?? []) : [],
           );
         }
       }
+    }
+  });
+
+  /**
+   * Pausing and resuming send UpdateEventSourceMapping with the mapping's UUID and `Enabled` alone, but the action
+   * also takes a FunctionName: a role that may update a mapping without a condition on its function may re-point
+   * the topic's mapping at any function of the account (another environment's deliver function, one that drops
+   * what it gets), and the topic's tasks would go there. Each switch may update a topic's mapping only while it
+   * invokes that topic's deliver function, and to no other.
+   */
+  it("no function may re-point a topic's deliver mapping at another function", async () => {
+    for (const [env, d] of each()) {
+      const mappings = d.aws.idsOfType("AWS::Lambda::EventSourceMapping");
+      const functionArns = d.aws
+        .idsOfType("AWS::Lambda::Function")
+        .map((id) => d.aws.resolve({ "Fn::GetAtt": [id, "Arn"] }) as string);
+      const foreign = `arn:aws:lambda:${d.aws.region}:${d.aws.account}:function:Punctual-other-DeliverFunction`;
+      let switches = 0;
+      for (const [name, fn] of functionsOf(d)) {
+        if (!MAPPING_CALLS[name]?.includes("lambda:UpdateEventSourceMapping")) continue;
+        switches += 1;
+        const role = idOf(d, fn.functionRole);
+        for (const mapping of mappings) {
+          const own = functionArnOf(d, mapping);
+          for (const other of [...functionArns.filter((arn) => arn !== own), foreign]) {
+            const decision = await onMapping(d, role, "lambda:UpdateEventSourceMapping", mapping, other);
+            expect(decision, `${env} ${name}: ${mapping} to ${other}`).toBe("ImplicitlyDenied");
+          }
+        }
+      }
+      expect(switches, env).toBe(3);
     }
   });
 });

@@ -33,6 +33,14 @@ function mappingArnOf(d: Deployed, topic: Topic): string {
   return `arn:aws:lambda:${d.aws.region}:${d.aws.account}:event-source-mapping:${uuid}`;
 }
 
+/**
+ * What Lambda presents with a request on a topic's mapping: `lambda:FunctionArn`, the function it invokes (the
+ * topic's deliver function) — https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html.
+ */
+const invoking = (d: Deployed, topic: Topic) => ({
+  context: { "lambda:FunctionArn": arnOf(d, topic.deliverFunction) },
+});
+
 const otherMappingArn = (d: Deployed) =>
   `arn:aws:lambda:${d.aws.region}:${d.aws.account}:event-source-mapping:${randomUUID()}`;
 
@@ -54,21 +62,25 @@ describe("topic routes' grants", () => {
         for (const topic of d.stack.topics) {
           const arn = mappingArnOf(d, topic);
           for (const action of ["lambda:UpdateEventSourceMapping", "lambda:GetEventSourceMapping"]) {
-            expect(await roleMay(d.aws, role, action, arn), `${name} ${fn} ${action} ${topic.name}`).toBe(
-              "Allowed",
-            );
+            expect(
+              await roleMay(d.aws, role, action, arn, invoking(d, topic)),
+              `${name} ${fn} ${action} ${topic.name}`,
+            ).toBe("Allowed");
           }
         }
+        const first = d.stack.topics[0] as Topic;
         const other = otherMappingArn(d);
-        expect(await roleMay(d.aws, role, "lambda:UpdateEventSourceMapping", other), `${name} ${fn}`).toBe(
-          "ImplicitlyDenied",
-        );
+        expect(
+          await roleMay(d.aws, role, "lambda:UpdateEventSourceMapping", other, invoking(d, first)),
+          `${name} ${fn}`,
+        ).toBe("ImplicitlyDenied");
         expect(
           await roleMay(
             d.aws,
             role,
             "lambda:DeleteEventSourceMapping",
-            mappingArnOf(d, d.stack.topics[0] as Topic),
+            mappingArnOf(d, first),
+            invoking(d, first),
           ),
         ).toBe("ImplicitlyDenied");
       }
@@ -81,7 +93,7 @@ describe("topic routes' grants", () => {
         const arn = mappingArnOf(d, topic);
         for (const fn of READERS) {
           expect(
-            await roleMay(d.aws, roleOf(d, fn), "lambda:GetEventSourceMapping", arn),
+            await roleMay(d.aws, roleOf(d, fn), "lambda:GetEventSourceMapping", arn, invoking(d, topic)),
             `${name} ${fn}`,
           ).toBe("Allowed");
         }
@@ -91,7 +103,7 @@ describe("topic routes' grants", () => {
         expect(others).toEqual(expect.arrayContaining(READERS));
         for (const fn of others) {
           expect(
-            await roleMay(d.aws, roleOf(d, fn), "lambda:UpdateEventSourceMapping", arn),
+            await roleMay(d.aws, roleOf(d, fn), "lambda:UpdateEventSourceMapping", arn, invoking(d, topic)),
             `${name} ${fn} ${topic.name}`,
           ).toBe("ImplicitlyDenied");
         }

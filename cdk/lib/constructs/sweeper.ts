@@ -121,12 +121,14 @@ function grantSweeperFunction(fn: PunctualFunction, props: SweeperProps): void {
   const { table, timerQueues, topics } = props;
   table.grantStoreAccess(fn, PIPELINE_STORE_METHODS.sweeper);
   props.runtimeSettings.grantRead(fn);
+  // A topic its runtime settings pause: read its deliver mapping, and switch it (never re-point it, grantSwitch).
   fn.addToRolePolicy(
     new iam.PolicyStatement({
-      actions: ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"],
+      actions: ["lambda:GetEventSourceMapping"],
       resources: topics.map((topic) => topic.deliverMappingArn),
     }),
   );
+  for (const topic of topics) topic.grantSwitch(fn);
   timerQueues.grantArmTimers(fn);
   for (const topic of topics) {
     grantSendOnly(topic.queue, fn);

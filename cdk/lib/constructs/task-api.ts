@@ -343,7 +343,8 @@ function applyGrant(grant: RouteGrant, fn: PunctualFunction, props: TaskApiProps
       return;
     case "topic-mappings:switch":
       // Update needs Get too: the SDK call answers the mapping, and the route reads its state back.
-      grantMappings(fn, props.topics, ["lambda:GetEventSourceMapping", "lambda:UpdateEventSourceMapping"]);
+      grantMappings(fn, props.topics, ["lambda:GetEventSourceMapping"]);
+      for (const topic of props.topics) topic.grantSwitch(fn);
       return;
     case "topic-queues:read":
       fn.addToRolePolicy(
