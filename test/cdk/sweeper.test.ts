@@ -35,8 +35,9 @@ const asArray = <T>(v: T | T[]): T[] => (Array.isArray(v) ? v : [v]);
 
 function sweeperStatements(): Json[] {
   const roleId = idOf(stack.sweeper.sweeperFunction.functionRole);
-  return ofType("AWS::IAM::Policy")
-    .filter(([, p]) => (p.Properties.Roles as Json[]).some((r) => r.Ref === roleId))
+  // Its inline policies and the managed ones attached to it by their Roles (the deliver mappings' switch).
+  return [...ofType("AWS::IAM::Policy"), ...ofType("AWS::IAM::ManagedPolicy")]
+    .filter(([, p]) => ((p.Properties.Roles ?? []) as Json[]).some((r) => r.Ref === roleId))
     .flatMap(([, p]) => p.Properties.PolicyDocument.Statement as Json[]);
 }
 const resourcesFor = (action: string) =>

@@ -23,6 +23,7 @@ import type { RuntimeSettings } from "./runtime-settings.js";
 import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
 import { type Topic, topicQueueNames } from "./topic.js";
+import { grantTopicSwitch } from "./topic-switch.js";
 
 export interface SweeperProps {
   readonly config: PunctualConfig;
@@ -128,7 +129,7 @@ function grantSweeperFunction(fn: PunctualFunction, props: SweeperProps): void {
       resources: topics.map((topic) => topic.deliverMappingArn),
     }),
   );
-  for (const topic of topics) topic.grantSwitch(fn);
+  grantTopicSwitch(topics, fn);
   timerQueues.grantArmTimers(fn);
   for (const topic of topics) {
     grantSendOnly(topic.queue, fn);

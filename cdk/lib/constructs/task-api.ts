@@ -31,6 +31,7 @@ import type { TaskTable } from "./task-table.js";
 import type { TimerQueues } from "./timer-queues.js";
 import type { TimerScheduler } from "./timer-scheduler.js";
 import { type Topic, topicQueueNames } from "./topic.js";
+import { grantTopicSwitch } from "./topic-switch.js";
 
 export interface TaskApiProps {
   readonly config: PunctualConfig;
@@ -344,7 +345,7 @@ function applyGrant(grant: RouteGrant, fn: PunctualFunction, props: TaskApiProps
     case "topic-mappings:switch":
       // Update needs Get too: the SDK call answers the mapping, and the route reads its state back.
       grantMappings(fn, props.topics, ["lambda:GetEventSourceMapping"]);
-      for (const topic of props.topics) topic.grantSwitch(fn);
+      grantTopicSwitch(props.topics, fn);
       return;
     case "topic-queues:read":
       fn.addToRolePolicy(

@@ -68,24 +68,6 @@ export class Topic extends Construct {
     this.addAlarms(props);
   }
 
-  /**
-   * Switch the topic's deliver mapping on and off: UpdateEventSourceMapping on it while it invokes this topic's
-   * deliver function and to keep it so. The action also takes a FunctionName; `lambda:FunctionArn` is the function
-   * the mapping invokes, or the one an update names
-   * (https://docs.aws.amazon.com/lambda/latest/dg/lambda-api-permissions-ref.html, "Event source mappings"), so
-   * the grant cannot re-point the mapping at another function of the account, which would get the topic's tasks.
-   * Its versions and aliases are the same function's code: `:*` keeps a qualified ARN from refusing a pause.
-   */
-  grantSwitch(grantee: iam.IGrantable): void {
-    const functionArn = this.deliverFunction.functionArn;
-    iam.Grant.addToPrincipal({
-      grantee,
-      actions: ["lambda:UpdateEventSourceMapping"],
-      resourceArns: [this.deliverMappingArn],
-      conditions: { ArnLike: { "lambda:FunctionArn": [functionArn, `${functionArn}:*`] } },
-    });
-  }
-
   /** DLQ not empty, backlog age, lateness and callback latency p99, deliver errors and throttles, open circuits. */
   private addAlarms(props: TopicProps): void {
     const { config, topic, alarms } = props;
