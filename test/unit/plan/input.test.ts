@@ -1,0 +1,72 @@
+import { execFile } from "node:child_process";
+import { promisify } from "node:util";
+import { describe, expect, it } from "vitest";
+import { checkedWorkload, type Workload } from "../../../plan/model/workload.js";
+
+const burst = (over: Partial<Workload>): Workload => ({ burst: 10, groups: 10, delaySeconds: 13, ...over });
+const rate = (over: Partial<Workload>): Workload => ({
+  rate: 10,
+  durationSeconds: 10,
+  delaySeconds: 5,
+  groups: 10,
+  ...over,
+});
+
+describe("the planner's workload: what it refuses instead of predicting nonsense", () => {
+  it.each([
+    ["no task in the burst", burst({ burst: 0 }), /burst/],
+    ["a fraction of a task", burst({ burst: 2.5 }), /burst/],
+    ["no ordering group (every task would land in group 'gNaN')", burst({ groups: 0 }), /groups/],
+    ["a fraction of a group", burst({ groups: 2.5 }), /groups/],
+    ["no caller (nothing is ever added)", burst({ clients: 0 }), /clients/],
+    ["a rate of nothing", rate({ rate: 0 }), /rate/],
+    ["no duration", rate({ durationSeconds: 0 }), /duration/],
+    ["a rate and duration that make no whole task", rate({ rate: 0.1, durationSeconds: 1 }), /task/],
+    ["no add allowed in flight", rate({ maxInFlight: 0 }), /in-flight|maxInFlight/],
+    ["a negative delay", rate({ delaySeconds: -1 }), /delay/],
+    ["a delay no date can hold", rate({ delaySeconds: 1e300 }), /delay/],
+    ["more tasks than the model can hold in memory", burst({ burst: 1e9 }), /task/],
+    ["NaN", burst({ groups: Number.NaN }), /groups/],
+  ])("refuses %s with a message naming the input", (_, workload, message) => {
+    // Act + Assess
+    expect(() => checkedWorkload(workload)).toThrow(message);
+  });
+
+  it("accepts the seeds' workloads unchanged", () => {
+    // Prepare
+    const seeds: Workload[] = [
+      rate({ rate: 3_500, durationSeconds: 30, delaySeconds: 10, groups: 10_000, clients: 512 }),
+      burst({ burst: 3_000, groups: 300, clients: 64 }),
+      rate({
+        rate: 100_000,
+        durationSeconds: 2,
+        delaySeconds: 120,
+        groups: 100_000,
+        clients: 20_000,
+        maxInFlight: 100_000,
+      }),
+    ];
+
+    // Act + Assess
+    for (const seed of seeds) expect(checkedWorkload(seed)).toEqual(seed);
+  });
+});
+
+describe("npm run plan with a hostile input", () => {
+  it("answers a usage error on one line and exit code 1: no stack trace, no prediction", async () => {
+    // Act
+    const run = promisify(execFile)("npx", ["tsx", "plan/cli.ts", "--burst", "0", "--json"], {
+      cwd: process.cwd(),
+    });
+
+    // Assess
+    const failure = await run.then(
+      () => undefined,
+      (error: { code: number; stdout: string; stderr: string }) => error,
+    );
+    expect(failure?.code).toBe(1);
+    expect(failure?.stdout).toBe("");
+    expect(failure?.stderr.trim()).toMatch(/^plan: .*burst/);
+    expect(failure?.stderr).not.toMatch(/\n\s+at /);
+  }, 60_000);
+});
