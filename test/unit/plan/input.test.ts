@@ -1,6 +1,7 @@
 import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
+import { DEFAULT_CONFIG, withOverrides } from "../../../plan/config.js";
 import { checkedWorkload, type Workload } from "../../../plan/model/workload.js";
 
 const burst = (over: Partial<Workload>): Workload => ({ burst: 10, groups: 10, delaySeconds: 13, ...over });
@@ -49,6 +50,33 @@ describe("the planner's workload: what it refuses instead of predicting nonsense
 
     // Act + Assess
     for (const seed of seeds) expect(checkedWorkload(seed)).toEqual(seed);
+  });
+});
+
+describe("the planner's --config overrides: what they refuse instead of predicting for another configuration", () => {
+  it.each([
+    ["a JSON array", [1], /object/],
+    ["JSON null", null, /object/],
+    [
+      "a misspelt section, which would be ignored",
+      { eventsources: { relay: { batchSize: 100 } } },
+      /eventsources/,
+    ],
+    [
+      "no relay group concurrency (the relay would forward nothing)",
+      { relayGroupConcurrency: 0 },
+      /relayGroupConcurrency/,
+    ],
+    [
+      "a fraction of a deliver group concurrency",
+      { deliverGroupConcurrency: 2.5 },
+      /deliverGroupConcurrency/,
+    ],
+    ["a negative timer horizon", { timer: { horizonSeconds: -5 } }, /horizonSeconds/],
+    ["a lead beyond the horizon", { timer: { horizonSeconds: 60, leadSeconds: 120 } }, /leadSeconds/],
+  ])("refuses %s", (_, overrides, message) => {
+    // Act + Assess
+    expect(() => withOverrides(DEFAULT_CONFIG, overrides as never)).toThrow(message);
   });
 });
 
