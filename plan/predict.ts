@@ -283,7 +283,7 @@ function quotaRows(run: SimulationRun, config: PlannerConfig, need: QuotaNeed): 
       limit: config.eventSources.relay.provisionedPollers
         ? config.eventSources.relay.provisionedPollers.max * P.provisionedBatchesPerPoller.value
         : P.esmMaxBatches.value,
-      note: "default mode tops out at 1,000 batches; provisioned mode at max pollers",
+      note: "default mode tops out at 1,250 batches; provisioned mode at max pollers × 10",
     },
   ];
 }
