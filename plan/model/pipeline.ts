@@ -144,7 +144,9 @@ function drive(world: World, workload: Workload, add: AddOne): void {
       if (next >= (workload.burst as number)) return;
       add(next++, sim.now, dueAtMs, caller);
     };
-    for (let c = 0; c < (workload.clients ?? DEFAULT_CLIENTS); c++) caller();
+    // A caller past the burst's size would add nothing; starting each of 2^40 connections only spun the CPU.
+    const callers = Math.min(workload.clients ?? DEFAULT_CLIENTS, workload.burst as number);
+    for (let c = 0; c < callers; c++) caller();
     return;
   }
   openLoop(world, workload, add);

@@ -2,7 +2,9 @@ import { execFile } from "node:child_process";
 import { promisify } from "node:util";
 import { describe, expect, it } from "vitest";
 import { DEFAULT_CONFIG, withOverrides } from "../../../plan/config.js";
+import { AWS_PROFILE } from "../../../plan/model/profile.js";
 import { checkedWorkload, type Workload } from "../../../plan/model/workload.js";
+import { predict } from "../../../plan/predict.js";
 
 const burst = (over: Partial<Workload>): Workload => ({ burst: 10, groups: 10, delaySeconds: 13, ...over });
 const rate = (over: Partial<Workload>): Workload => ({
@@ -97,4 +99,17 @@ describe("npm run plan with a hostile input", () => {
     expect(failure?.stderr.trim()).toMatch(/^plan: .*burst/);
     expect(failure?.stderr).not.toMatch(/\n\s+at /);
   }, 60_000);
+});
+
+describe("a burst with more callers than tasks", () => {
+  it("starts one caller per task, not one per connection: a billion connections answer at once", () => {
+    // Prepare: the CLI takes --clients up to 2^53; the burst's driver used to start every caller.
+    const workload = burst({ burst: 3, groups: 3, clients: 2 ** 40 });
+
+    // Act
+    const prediction = predict(checkedWorkload(workload), DEFAULT_CONFIG, AWS_PROFILE);
+
+    // Assess
+    expect(prediction.received).toBe(3);
+  }, 10_000);
 });
