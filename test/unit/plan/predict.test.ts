@@ -83,6 +83,35 @@ describe("predict: the quota rows of a burst", () => {
   });
 });
 
+describe("predict: the deliver mapping's concurrency", () => {
+  it("is a quota row: a topic held to its MaximumConcurrency is flagged, not only seen falling behind", () => {
+    // Prepare: deliver capped at 2 batches, a burst of 200 tasks in 200 groups.
+    const config = withOverrides(DEFAULT_CONFIG, { eventSources: { deliver: { maxConcurrency: 2 } } });
+
+    // Act
+    const prediction = predict({ burst: 200, groups: 200, delaySeconds: 13 }, config, handProfile());
+
+    // Assess
+    const row = prediction.quotas.find((q) => q.quota.startsWith("deliver event source concurrent batches"));
+    expect(row).toMatchObject({ needed: 2, limit: 2 });
+    expect(row?.raiseTo).toBeGreaterThan(2);
+  });
+
+  it("is bounded in provisioned mode by the maximum pollers' batches", () => {
+    // Prepare
+    const config = withOverrides(DEFAULT_CONFIG, {
+      eventSources: { deliver: { provisionedPollers: { min: 2, max: 7 } } },
+    });
+
+    // Act
+    const prediction = predict({ burst: 50, groups: 50, delaySeconds: 13 }, config, handProfile());
+
+    // Assess
+    const row = prediction.quotas.find((q) => q.quota.startsWith("deliver event source concurrent batches"));
+    expect(row?.limit).toBe(7 * P.provisionedBatchesPerPoller.value);
+  });
+});
+
 describe("predict: deliver's batch read in the read units", () => {
   it("counts two read units per task at full batches (the group Query and the batch read) and checks the table's read quota", () => {
     // Prepare: ten groups, one task each per second: every relay wave Queries each group once, deliver batches fill.
