@@ -284,13 +284,35 @@ function quotaRows(run: SimulationRun, config: PlannerConfig, need: QuotaNeed): 
     ...dynamoQuotaRows(need, config.tableCapacity),
     ...sqsQuotaRows(need),
     ...schedulerQuotaRows(need),
+    ...eventSourceQuotaRows(run, config),
+  ];
+}
+
+/**
+ * How many batches each mapping may run at once: provisioned mode its maximum pollers' batches, default mode its
+ * MaximumConcurrency or Lambda's ceiling. Deliver's row is one topic's mapping: a topic held to its
+ * MaximumConcurrency falls behind, and without the row nothing said which setting held it.
+ */
+function eventSourceQuotaRows(run: SimulationRun, config: PlannerConfig): QuotaRow[] {
+  const { relay, deliver } = config.eventSources;
+  const limit = (m: { provisionedPollers?: { max: number }; maxConcurrency?: number }) =>
+    m.provisionedPollers
+      ? m.provisionedPollers.max * P.provisionedBatchesPerPoller.value
+      : Math.min(m.maxConcurrency ?? Number.POSITIVE_INFINITY, P.esmMaxBatches.value);
+  const note =
+    "default mode tops out at 1,250 batches or MaximumConcurrency; provisioned mode at max pollers × 10";
+  return [
     {
       quota: "relay event source concurrent batches",
       needed: run.relaySource.peakBatches,
-      limit: config.eventSources.relay.provisionedPollers
-        ? config.eventSources.relay.provisionedPollers.max * P.provisionedBatchesPerPoller.value
-        : P.esmMaxBatches.value,
-      note: "default mode tops out at 1,250 batches; provisioned mode at max pollers × 10",
+      limit: limit(relay),
+      note,
+    },
+    {
+      quota: "deliver event source concurrent batches (each topic)",
+      needed: run.deliverSource.peakBatches,
+      limit: limit(deliver),
+      note: `${note}; FIFO: also one batch per message group at a time`,
     },
   ];
 }
