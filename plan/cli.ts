@@ -14,13 +14,20 @@ import {
 } from "./config.js";
 import { localProfile } from "./local-profile.js";
 import { AWS_PROFILE } from "./model/profile.js";
-import { describeWorkload, type Workload } from "./model/workload.js";
+import { checkedWorkload, describeWorkload, type Workload } from "./model/workload.js";
 import { predict } from "./predict.js";
 import { renderPrediction } from "./report.js";
 
 const number = (value: string) => {
   const n = Number(value);
   if (!Number.isFinite(n) || n < 0) throw new InvalidArgumentError("must be a non-negative number");
+  return n;
+};
+
+/** A share of a core: 0 would stop the local machine's clock (every slice divided by it). */
+const share = (value: string) => {
+  const n = number(value);
+  if (n <= 0) throw new InvalidArgumentError("must be more than 0");
   return n;
 };
 
@@ -45,24 +52,27 @@ function configFrom(options: Options): PlannerConfig {
   return withOverrides(base, options.config ? (JSON.parse(options.config) as ConfigOverrides) : {});
 }
 
+/** The workload asked for, refused (one line, exit code 1) where the model could only answer nonsense. */
 function workloadFrom(options: Options): Workload {
-  if (options.burst === undefined && options.rate === undefined)
-    throw new Error("give --burst N or --rate R --duration S");
-  return options.burst !== undefined
-    ? {
-        burst: options.burst,
-        groups: options.groups,
-        delaySeconds: options.delay ?? 13,
-        clients: options.clients,
-      }
-    : {
-        rate: options.rate as number,
-        durationSeconds: options.duration,
-        delaySeconds: options.delay ?? 5,
-        groups: options.groups,
-        clients: options.clients,
-        maxInFlight: options.maxInFlight,
-      };
+  if ((options.burst === undefined) === (options.rate === undefined))
+    throw new Error("give --burst N or --rate R --duration S (one of them)");
+  return checkedWorkload(
+    options.burst !== undefined
+      ? {
+          burst: options.burst,
+          groups: options.groups,
+          delaySeconds: options.delay ?? 13,
+          clients: options.clients,
+        }
+      : {
+          rate: options.rate as number,
+          durationSeconds: options.duration,
+          delaySeconds: options.delay ?? 5,
+          groups: options.groups,
+          clients: options.clients,
+          maxInFlight: options.maxInFlight,
+        },
+  );
 }
 
 const program = new Command("plan")
@@ -98,7 +108,7 @@ const program = new Command("plan")
   .option(
     "--cpu-speed <x>",
     "local profile: share of a core each process gets (1 = an idle 2-core machine)",
-    number,
+    share,
     1,
   )
   .option("--json", "print the prediction as JSON")

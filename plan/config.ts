@@ -1,12 +1,14 @@
 import {
   eventSourcesSchema,
   loadEnvironmentConfig,
+  MAX_TIMER_HORIZON_SECONDS,
   type PunctualConfig,
   relayGroupConcurrency,
   type TableCapacity,
   tableCapacitySchema,
   topicConfig,
 } from "#shared/config/index.js";
+import * as z from "#shared/zod.js";
 
 /** Provisioned mode of an SQS event source mapping (Lambda's ProvisionedPollerConfig). */
 export interface ProvisionedPollers {
@@ -113,7 +115,8 @@ export interface ConfigOverrides {
   readonly deliverMappings?: number;
 }
 
-export function withOverrides(base: PlannerConfig, overrides: ConfigOverrides = {}): PlannerConfig {
+export function withOverrides(base: PlannerConfig, given: ConfigOverrides = {}): PlannerConfig {
+  const overrides = checkedOverrides(given);
   const es = overrides.eventSources ?? {};
   const eventSources = checkedEventSources({
     relay: mapping(base.eventSources.relay, es.relay),
@@ -122,7 +125,7 @@ export function withOverrides(base: PlannerConfig, overrides: ConfigOverrides = 
   });
   return {
     eventSources,
-    timer: { ...base.timer, ...overrides.timer },
+    timer: checkedTimer({ ...base.timer, ...overrides.timer }),
     relayGroupConcurrency: overrides.relayGroupConcurrency ?? base.relayGroupConcurrency,
     deliverGroupConcurrency: overrides.deliverGroupConcurrency ?? base.deliverGroupConcurrency,
     tableCapacity:
@@ -131,6 +134,45 @@ export function withOverrides(base: PlannerConfig, overrides: ConfigOverrides = 
         : tableCapacitySchema().parse(overrides.tableCapacity),
     deliverMappings: checkedMappingCount(overrides.deliverMappings ?? base.deliverMappings),
   };
+}
+
+const wholeFrom = (min: number, max = Number.MAX_SAFE_INTEGER) =>
+  z.optional(z.number().check(z.int(), z.gte(min), z.lte(max)));
+const section = () => z.optional(z.record(z.string(), z.unknown()));
+
+/**
+ * What `--config` may hold: its sections by name (a misspelt one would be ignored, and the prediction made for the
+ * configuration it meant to change), the timer as the config schema bounds it, and group concurrencies of at least
+ * one (0 forwards or delivers nothing). Mappings, table capacity and mapping count are checked once merged, below.
+ */
+const overridesSchema = z.strictObject({
+  eventSources: z.optional(
+    z.strictObject({ relay: section(), deliver: section(), earlyWakeSeconds: z.optional(z.number()) }),
+  ),
+  timer: z.optional(
+    z.strictObject({
+      horizonSeconds: wholeFrom(0, MAX_TIMER_HORIZON_SECONDS),
+      leadSeconds: wholeFrom(0, 3_600),
+    }),
+  ),
+  relayGroupConcurrency: wholeFrom(1),
+  deliverGroupConcurrency: wholeFrom(1),
+  tableCapacity: z.optional(z.unknown()),
+  deliverMappings: z.optional(z.number()),
+});
+
+function checkedOverrides(overrides: unknown): ConfigOverrides {
+  const checked = z.safeParse(overridesSchema, overrides);
+  if (checked.success) return overrides as ConfigOverrides;
+  const problems = checked.error.issues.map((i) => `${["config", ...i.path].join(".")}: ${i.message}`);
+  throw new Error(problems.join("; "));
+}
+
+/** As shared/config/load.ts refuses it: an early schedule would need a delay the timer queue cannot express. */
+function checkedTimer(timer: PlannerConfig["timer"]): PlannerConfig["timer"] {
+  if (timer.horizonSeconds > 0 && timer.leadSeconds > timer.horizonSeconds)
+    throw new Error("timer.leadSeconds: must not exceed timer.horizonSeconds");
+  return timer;
 }
 
 /**

@@ -47,10 +47,15 @@ export const AWS_PARAMETERS = {
     unit: "batches/min",
     source: { url: SQS_SCALING, note: "up to 300 more instances per minute" },
   },
+  // The page's revision that documents provisioned mode for SQS (late 2025) reads 1,250 concurrent invokes; earlier
+  // revisions read "1,000 batches", which this table carried until 2026-12-04.
   esmMaxBatches: {
-    value: 1_000,
+    value: 1_250,
     unit: "concurrent batches",
-    source: { url: SQS_SCALING, note: "maximum batches an ESM processes simultaneously" },
+    source: {
+      url: SQS_SCALING,
+      note: "standard queues: the maximum number of invokes an event source mapping can process simultaneously is 1,250",
+    },
   },
   // Provisioned mode.
   provisionedMinPollers: {
@@ -82,9 +87,12 @@ export const AWS_PARAMETERS = {
     },
   },
   provisionedScaleUpPerMinute: {
-    value: 900,
+    value: 1_000,
     unit: "batches/min",
-    source: { url: SQS_SCALING, note: "provisioned mode scales 3 times faster than the default 300/min" },
+    source: {
+      url: "https://aws.amazon.com/blogs/aws/aws-lambda-enhances-sqs-processing-with-new-provisioned-mode-3x-faster-scaling-16x-higher-capacity",
+      note: "event pollers can auto scale up to 1,000 concurrent executions per minute (SQS_SCALING says only '3 times faster'; this table read 3 × 300 = 900 until 2026-12-04)",
+    },
   },
   provisionedPollerHourPrice: {
     value: 0.0125,

@@ -80,6 +80,7 @@ export function predict(
   const tasks = run.table.all.length;
   const deliveryRate = lastReceive > firstDue ? (lateness.length * 1000) / (lastReceive - firstDue) : 0;
   const addSeconds = (run.adds.lastMs - run.adds.firstMs) / 1000;
+  const addRate = addSeconds > 0 ? run.adds.accepted / addSeconds : 0;
   const { add, relay, deliver } = run.functions;
   const cost = costPerMillion(run, tasks, config);
   const idle = idleMonthlyCost(config);
@@ -94,7 +95,7 @@ export function predict(
       max: round(lateness.at(-1) ?? Number.NaN),
     },
     deliveryRate: round(deliveryRate, 1),
-    addRate: round(addSeconds > 0 ? run.adds.accepted / addSeconds : 0, 1),
+    addRate: round(addRate, 1),
     peakConcurrency: {
       add: add.peak,
       relay: relay.peak,
@@ -106,7 +107,7 @@ export function predict(
     costPerMillion: round(cost, 2),
     ...(workload.rate ? { monthlyCost: round(monthlyCost(run, tasks, config, workload.rate)) } : {}),
     idleMonthlyCost: round(idle, 2),
-    quotas: quotas(run, workload, config, { deliveryRate, tasks }),
+    quotas: quotas(run, workload, config, { deliveryRate, addRate, tasks }),
     ...(run.world.threads
       ? {
           cpuMsPerTask: {
@@ -226,9 +227,12 @@ function quotas(
   run: SimulationRun,
   workload: Workload,
   config: PlannerConfig,
-  rates: { deliveryRate: number; tasks: number },
+  rates: { deliveryRate: number; addRate: number; tasks: number },
 ): Quota[] {
+  // A burst is added at the callers' pace and delivered at the pipeline's: what the adds call (the API, a schedule
+  // per task beyond the horizon) meets its quota at the first, everything else at the second.
   const rate = workload.rate ?? rates.deliveryRate;
+  const addRate = workload.rate ?? rates.addRate;
   const u = run.world.usage;
   const wruPerTask = u.wru / rates.tasks;
   const rruPerTask = u.rru / rates.tasks;
@@ -238,6 +242,7 @@ function quotas(
   const raise = (needed: number) => Math.ceil((needed * 1.5) / 100) * 100;
   return quotaRows(run, config, {
     rate,
+    addRate,
     wruPerTask,
     rruPerTask,
     perGroupRate,
@@ -255,6 +260,8 @@ function quotas(
 /** What one task asks of each service, and the rates it arrives at overall and per ordering group. */
 interface QuotaNeed {
   rate: number;
+  /** The rate adds arrive at: the workload's rate, or a burst's measured add rate. */
+  addRate: number;
   wruPerTask: number;
   rruPerTask: number;
   perGroupRate: number;
@@ -270,20 +277,42 @@ function quotaRows(run: SimulationRun, config: PlannerConfig, need: QuotaNeed): 
     ...lambdaQuotaRows(run),
     {
       quota: "API Gateway requests/s (account)",
-      needed: need.rate,
+      needed: need.addRate,
       limit: P.apiGatewayRps.value,
       note: "one request per add (batch adds: ÷ up to 100)",
     },
     ...dynamoQuotaRows(need, config.tableCapacity),
     ...sqsQuotaRows(need),
     ...schedulerQuotaRows(need),
+    ...eventSourceQuotaRows(run, config),
+  ];
+}
+
+/**
+ * How many batches each mapping may run at once: provisioned mode its maximum pollers' batches, default mode its
+ * MaximumConcurrency or Lambda's ceiling. Deliver's row is one topic's mapping: a topic held to its
+ * MaximumConcurrency falls behind, and without the row nothing said which setting held it.
+ */
+function eventSourceQuotaRows(run: SimulationRun, config: PlannerConfig): QuotaRow[] {
+  const { relay, deliver } = config.eventSources;
+  const limit = (m: { provisionedPollers?: { max: number }; maxConcurrency?: number }) =>
+    m.provisionedPollers
+      ? m.provisionedPollers.max * P.provisionedBatchesPerPoller.value
+      : Math.min(m.maxConcurrency ?? Number.POSITIVE_INFINITY, P.esmMaxBatches.value);
+  const note =
+    "default mode tops out at 1,250 batches or MaximumConcurrency; provisioned mode at max pollers × 10";
+  return [
     {
       quota: "relay event source concurrent batches",
       needed: run.relaySource.peakBatches,
-      limit: config.eventSources.relay.provisionedPollers
-        ? config.eventSources.relay.provisionedPollers.max * P.provisionedBatchesPerPoller.value
-        : P.esmMaxBatches.value,
-      note: "default mode tops out at 1,000 batches; provisioned mode at max pollers",
+      limit: limit(relay),
+      note,
+    },
+    {
+      quota: "deliver event source concurrent batches (each topic)",
+      needed: run.deliverSource.peakBatches,
+      limit: limit(deliver),
+      note: `${note}; FIFO: also one batch per message group at a time`,
     },
   ];
 }
@@ -377,11 +406,11 @@ function sqsQuotaRows({ rate, perGroupRate, fifoSendsPerTask }: QuotaNeed): Quot
   ];
 }
 
-function schedulerQuotaRows({ rate, schedulesPerTask }: QuotaNeed): QuotaRow[] {
+function schedulerQuotaRows({ rate, addRate, schedulesPerTask }: QuotaNeed): QuotaRow[] {
   return [
     {
       quota: "Scheduler CreateSchedule/s",
-      needed: rate * schedulesPerTask,
+      needed: addRate * schedulesPerTask,
       limit: P.schedulerCreateTps.value,
       note: "only tasks beyond the timer horizon",
     },

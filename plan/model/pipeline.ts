@@ -5,7 +5,7 @@ import { Slots } from "./engine.js";
 import { EventSource } from "./event-source.js";
 import { LambdaFunction } from "./lambda.js";
 import type { Profile } from "./profile.js";
-import { FifoQueue, StandardQueue } from "./queues.js";
+import { type FifoMessage, FifoQueue, StandardQueue } from "./queues.js";
 import { type RelayParts, relayBatch } from "./relay.js";
 import { type SimTask, TaskTable } from "./table.js";
 import { DEFAULT_CLIENTS, DEFAULT_MAX_IN_FLIGHT, taskCount, type Workload } from "./workload.js";
@@ -20,6 +20,8 @@ export interface SimulationRun {
     readonly deliver: LambdaFunction;
   };
   readonly relaySource: EventSource<SimTask>;
+  /** The one topic's deliver mapping the run models. */
+  readonly deliverSource: EventSource<FifoMessage>;
   /** Adds: first send, last answer. */
   readonly adds: { firstMs: number; lastMs: number; accepted: number };
   readonly duplicates: number;
@@ -80,6 +82,7 @@ export function simulate(
     table,
     functions,
     relaySource: pipeline.relaySource,
+    deliverSource: pipeline.deliverSource,
     adds,
     duplicates: pipeline.duplicates(),
   };
@@ -93,7 +96,11 @@ function startPipeline(
   functions: SimulationRun["functions"],
   allAdded: () => boolean,
   total: number,
-): { relaySource: EventSource<SimTask>; duplicates: () => number } {
+): {
+  relaySource: EventSource<SimTask>;
+  deliverSource: EventSource<FifoMessage>;
+  duplicates: () => number;
+} {
   const { config } = world;
   const topicQueue = new FifoQueue();
   let received = 0;
@@ -129,7 +136,7 @@ function startPipeline(
     source.stopWhen = finished;
     source.start();
   }
-  return { relaySource, duplicates: () => duplicates };
+  return { relaySource, deliverSource, duplicates: () => duplicates };
 }
 
 type AddOne = (i: number, issuedAtMs: number, dueAtMs: number, done: () => void) => void;
@@ -144,7 +151,9 @@ function drive(world: World, workload: Workload, add: AddOne): void {
       if (next >= (workload.burst as number)) return;
       add(next++, sim.now, dueAtMs, caller);
     };
-    for (let c = 0; c < (workload.clients ?? DEFAULT_CLIENTS); c++) caller();
+    // A caller past the burst's size would add nothing; starting each of 2^40 connections only spun the CPU.
+    const callers = Math.min(workload.clients ?? DEFAULT_CLIENTS, workload.burst as number);
+    for (let c = 0; c < callers; c++) caller();
     return;
   }
   openLoop(world, workload, add);

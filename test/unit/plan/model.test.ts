@@ -300,10 +300,10 @@ describe("what a local call costs", () => {
 describe("batchLimit (event source concurrency)", () => {
   const behaviour = AWS_PROFILE.eventSources;
 
-  it("starts a default-mode mapping at five batches and adds 300 a minute up to 1,000", () => {
+  it("starts a default-mode mapping at five batches and adds 300 a minute up to 1,250", () => {
     expect(batchLimit(behaviour, { batchSize: 10, queueKind: "standard" }, 0)).toBe(5);
     expect(batchLimit(behaviour, { batchSize: 10, queueKind: "standard" }, 60_000)).toBe(305);
-    expect(batchLimit(behaviour, { batchSize: 10, queueKind: "standard" }, 600_000)).toBe(1_000);
+    expect(batchLimit(behaviour, { batchSize: 10, queueKind: "standard" }, 600_000)).toBe(1_250);
   });
 
   it("starts provisioned mode at its minimum pollers' batches and caps by MaximumConcurrency", () => {

@@ -59,3 +59,16 @@ describe("the planner's provisioned-mode figures", () => {
     expect(provisionedBatchesPerPoller.source).toMatchObject({ url: sqsPage });
   });
 });
+
+describe("the planner's event-source scaling figures", () => {
+  it("are the current pages': default mode tops out at 1,250 concurrent invokes, provisioned mode adds up to 1,000 a minute", () => {
+    // Prepare: services-sqs-scaling.html (the revision that documents provisioned mode for SQS) reads "The maximum
+    // number of invokes that an event source mapping can process simultaneously is 1,250"; the launch post of
+    // provisioned mode for SQS: "event pollers can auto scale up to 1000 … concurrent executions per minute".
+    const { esmMaxBatches, provisionedScaleUpPerMinute } = AWS_PARAMETERS;
+
+    // Assess
+    expect(esmMaxBatches.value).toBe(1_250);
+    expect(provisionedScaleUpPerMinute.value).toBe(1_000);
+  });
+});

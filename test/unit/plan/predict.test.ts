@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { DEFAULT_CONFIG, plannerConfigFor, withOverrides } from "../../../plan/config.js";
+import { AWS_PROFILE } from "../../../plan/model/profile.js";
 import { AWS_PARAMETERS as P } from "../../../plan/parameters.js";
 import { predict } from "../../../plan/predict.js";
 import { handProfile, LATENCY as L } from "./fakes.js";
@@ -50,6 +51,64 @@ describe("predict: requests, write units and cost of one task, added up by hand"
     const perGroup = byName.get("SQS FIFO messages/s per group (hard)");
     expect(perGroup?.needed).toBe(2_000);
     expect(perGroup?.raiseTo).toBeUndefined();
+  });
+});
+
+describe("predict: the quota rows of a burst", () => {
+  it("hold API Gateway to the rate the adds came at, not the rate the burst was delivered at", () => {
+    // Prepare: 64 callers add 3,000 tasks 13 s ahead, all due in the same second: prod's pollers deliver them far
+    // faster than they were added.
+    const prod = plannerConfigFor("prod");
+
+    // Act
+    const prediction = predict({ burst: 3_000, groups: 3_000, delaySeconds: 13 }, prod, AWS_PROFILE);
+
+    // Assess
+    expect(prediction.deliveryRate).toBeGreaterThan(2 * prediction.addRate);
+    const api = prediction.quotas.find((q) => q.quota === "API Gateway requests/s (account)");
+    expect(api?.needed).toBe(prediction.addRate);
+  });
+
+  it("hold CreateSchedule to the rate the adds came at: each add beyond the horizon creates its schedule then", () => {
+    // Prepare: a 5 s horizon puts every task of a burst added 13 s ahead on a one-time schedule.
+    const config = withOverrides(DEFAULT_CONFIG, { timer: { horizonSeconds: 5, leadSeconds: 5 } });
+
+    // Act
+    const prediction = predict({ burst: 2_000, groups: 2_000, delaySeconds: 13 }, config, AWS_PROFILE);
+
+    // Assess
+    expect(prediction.deliveryRate).not.toBe(prediction.addRate);
+    const creates = prediction.quotas.find((q) => q.quota === "Scheduler CreateSchedule/s");
+    expect(creates?.needed).toBe(prediction.addRate);
+  });
+});
+
+describe("predict: the deliver mapping's concurrency", () => {
+  it("is a quota row: a topic held to its MaximumConcurrency is flagged, not only seen falling behind", () => {
+    // Prepare: deliver capped at 2 batches, a burst of 200 tasks in 200 groups.
+    const config = withOverrides(DEFAULT_CONFIG, { eventSources: { deliver: { maxConcurrency: 2 } } });
+
+    // Act
+    const prediction = predict({ burst: 200, groups: 200, delaySeconds: 13 }, config, handProfile());
+
+    // Assess
+    const row = prediction.quotas.find((q) => q.quota.startsWith("deliver event source concurrent batches"));
+    expect(row).toMatchObject({ needed: 2, limit: 2 });
+    expect(row?.raiseTo).toBeGreaterThan(2);
+  });
+
+  it("is bounded in provisioned mode by the maximum pollers' batches", () => {
+    // Prepare
+    const config = withOverrides(DEFAULT_CONFIG, {
+      eventSources: { deliver: { provisionedPollers: { min: 2, max: 7 } } },
+    });
+
+    // Act
+    const prediction = predict({ burst: 50, groups: 50, delaySeconds: 13 }, config, handProfile());
+
+    // Assess
+    const row = prediction.quotas.find((q) => q.quota.startsWith("deliver event source concurrent batches"));
+    expect(row?.limit).toBe(7 * P.provisionedBatchesPerPoller.value);
   });
 });
 
