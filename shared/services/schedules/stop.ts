@@ -150,7 +150,8 @@ export async function writeOccurrenceCancelled(
  * The occurrence checked as an add checks it, with today's topic settings or, where they refuse it, with that topic's
  * limits lifted; undefined when even those refuse it. Settings change without a deploy, and each invocation reads its
  * own: a run under way holds those of its start (taken before a change), and adds an occurrence that today's refuse
- * (a lower `maxPayloadBytes` or `maxDelaySeconds`, a narrower allow-list). Left unfenced, it was added after the stop
+ * (a lower `maxPayloadBytes` or `maxDelaySeconds`, a narrower allow-list, a default callback or subscribers removed,
+ * an ordering field moved to one the content holds an object in). Left unfenced, it was added after the stop
  * answered, live: delivery checks neither size nor delay again (and a narrowed allow-list only at the attempt).
  */
 function checkedAsSomeSettingsTakeIt(
@@ -158,17 +159,33 @@ function checkedAsSomeSettingsTakeIt(
   occurrence: AddTaskRequest,
   nowMs: number,
 ): CheckedAddRequest | undefined {
-  const refusal = (error: unknown) => {
-    if (isHttpError(error) && error.status < 500) return undefined;
-    throw error;
-  };
-  try {
-    return checkParsedAddRequest(config, occurrence, nowMs);
-  } catch (error) {
-    refusal(error);
-  }
   const topic = topicConfig(config, occurrence.topic);
-  if (!topic) return undefined;
+  const lifted = topic ? liftedTopics(topic, occurrence) : [];
+  for (const settings of [config, ...lifted.map((t) => withTopic(config, t))]) {
+    try {
+      return checkParsedAddRequest(settings, occurrence, nowMs);
+    } catch (error) {
+      if (!isHttpError(error) || error.status >= 500) throw error;
+    }
+  }
+  return undefined;
+}
+
+/**
+ * A callback for an occurrence whose topic no longer gives it one (its default callback or its subscribers removed
+ * since a run read them): the task it is checked for is written cancelled, never called, so any URL stands in.
+ * `.invalid` is reserved (RFC 2606): no host answers it.
+ */
+const STAND_IN_CALLBACK = "https://fenced-occurrence.invalid/";
+
+/**
+ * The topic as an earlier settings document may have had it, for a run still holding that one: its limits lifted, and
+ * a callback where it now gives none; then also without its ordering field (the topic's, unlike the schedule's own
+ * `deliver_by`, changes at runtime), should that one refuse. The task written under either is the fence's own (its
+ * id names its group, and a run finding the claim replays that id), so its group need not be the run's.
+ */
+function liftedTopics(topic: TopicConfig, occurrence: AddTaskRequest): TopicConfig[] {
+  const ownCallback = occurrence.callbackUrl !== undefined;
   const lifted: TopicConfig = {
     ...topic,
     maxPayloadBytes: Number.MAX_SAFE_INTEGER,
@@ -176,17 +193,16 @@ function checkedAsSomeSettingsTakeIt(
     allowedCallbackHosts: ["*"],
     allowHttpCallbacks: true,
     // A topic given subscribers since refuses an occurrence's own callback (fan_out_callback); the run adds it plain.
-    ...(occurrence.callbackUrl !== undefined ? { subscribers: undefined } : {}),
+    ...(ownCallback ? { subscribers: undefined } : {}),
+    ...(!ownCallback && !topic.subscribers
+      ? { defaultCallbackUrl: topic.defaultCallbackUrl ?? STAND_IN_CALLBACK }
+      : {}),
   };
-  try {
-    return checkParsedAddRequest(
-      { ...config, resolvedTopics: { ...config.resolvedTopics, [topic.name]: lifted } },
-      occurrence,
-      nowMs,
-    );
-  } catch (error) {
-    return refusal(error);
-  }
+  return occurrence.deliverBy === undefined ? [lifted, { ...lifted, deliverBy: undefined }] : [lifted];
+}
+
+function withTopic(config: StopDeps["config"], topic: TopicConfig): StopDeps["config"] {
+  return { ...config, resolvedTopics: { ...config.resolvedTopics, [topic.name]: topic } };
 }
 
 /**

@@ -2184,6 +2184,66 @@ describe("pause, resume, delete", () => {
   );
 
   it.each([
+    [
+      "its default callback removed (a schedule without a callback of its own)",
+      { defaultCallbackUrl: "https://receiver.example/default" },
+      { defaultCallbackUrl: undefined },
+      { callback: undefined },
+    ],
+    [
+      "its subscribers removed (a fan-out schedule)",
+      {
+        subscribers: [
+          { id: "billing", url: "https://billing.example.com/hook" },
+          { id: "audit", url: "https://audit.example.com/hook" },
+        ],
+      },
+      { subscribers: undefined },
+      { callback: undefined },
+    ],
+    [
+      "its ordering field moved to one the content holds an object in",
+      {},
+      { deliverBy: "meta" },
+      { content: { order_id: "o-1", meta: { region: "eu" } } },
+    ],
+  ] satisfies [string, Partial<TopicConfig>, Partial<TopicConfig>, Record<string, unknown>][])(
+    "once a pause has answered, a run under way with the topic's settings from before %s adds no live occurrence",
+    async (_, before, after, scheduleFields) => {
+      // Prepare: a topic whose settings take the schedule's occurrences, a run that read them and leased its window,
+      // halted before its first add; then a runtime settings change that refuses them even with the topic's limits
+      // lifted (stop.ts, checkedAsSomeSettingsTakeIt), and the pause reads the new settings.
+      const demo = simConfig().resolvedTopics.demo as TopicConfig;
+      const config = simConfig();
+      const withTopic = (topic: TopicConfig) => ({
+        ...config,
+        resolvedTopics: { ...config.resolvedTopics, demo: topic },
+      });
+      const h = harness(undefined, withTopic({ ...demo, ...before }));
+      // `callback: undefined` leaves the body without one (JSON).
+      const scheduleBody = body({ cron: "*/10 * * * * *", ...scheduleFields });
+      const { schedule_id: id } = await createSchedule(h.deps, scheduleBody);
+      h.clock.advance(60_000);
+      const halted = haltingStore(h.store);
+      const run = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+      await new Promise((resolve) => setTimeout(resolve, 10));
+
+      // Act: the pause answers, then the run goes on, and ends before its cursor write (the invocation timed out).
+      await pauseSchedule({ ...h.deps, config: withTopic({ ...demo, ...before, ...after }) }, id);
+      const answered = h.tasks().map((t) => t.taskId);
+      Object.assign(halted.store, {
+        updateSchedule: () => Promise.reject(new Error("the invocation ended before its cursor write")),
+      });
+      halted.release();
+      await run.catch(() => undefined);
+
+      // Assess: nothing live ahead of the pause, nothing added after it.
+      expect(h.live().filter((t) => t.dueAtMs > h.clock.nowMs)).toEqual([]);
+      expect(h.tasks().filter((t) => !answered.includes(t.taskId) && t.status !== "cancelled")).toEqual([]);
+    },
+  );
+
+  it.each([
     ["pause", "its claims of occurrence keys and its parents' writes", pauseSchedule, 0],
     ["delete", "its claims of occurrence keys and its parents' writes", deleteSchedule, 0],
     ["pause", "its first parents' writes and their copies'", pauseSchedule, 4],
