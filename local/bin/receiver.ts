@@ -8,7 +8,8 @@ import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { DEFAULT_LOCAL_SIGNING_SECRET } from "#local/cloud/local-cloud.js";
-import { verificationKeys } from "#shared/security/signing.js";
+import { signingSecretMessage } from "#local/cloud/start-failure.js";
+import { SigningSecretError, verificationKeys } from "#shared/security/signing.js";
 
 const port = Number(process.argv[2] ?? 4000);
 if (!(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
@@ -18,11 +19,20 @@ if (!(Number.isInteger(port) && port >= 0 && port <= 65_535)) {
 const topic = process.argv[3] ?? "demo";
 const subscriber = process.argv[4];
 // The current key (a rotation document as the secret is accepted, as deliver accepts it).
-const [currentKey] = verificationKeys(
-  process.env.PUNCTUAL_SIGNING_SECRET ?? DEFAULT_LOCAL_SIGNING_SECRET,
-  topic,
-  subscriber,
-);
+const [currentKey] = (() => {
+  try {
+    return verificationKeys(
+      process.env.PUNCTUAL_SIGNING_SECRET ?? DEFAULT_LOCAL_SIGNING_SECRET,
+      topic,
+      subscriber,
+    );
+  } catch (error) {
+    // A malformed PUNCTUAL_SIGNING_SECRET is one line, as npm start says it, not a stack trace.
+    if (!(error instanceof SigningSecretError)) throw error;
+    process.stderr.write(`receiver: ${signingSecretMessage(error)}\n`);
+    process.exit(1);
+  }
+})();
 const serves = subscriber === undefined ? `topic ${topic}` : `topic ${topic}, subscriber ${subscriber}`;
 const webhook = new Webhook(currentKey as string);
 

@@ -1,17 +1,20 @@
 import { DataDirInUseError } from "#local/runtime/data-dir-lock.js";
+import { SigningSecretError } from "#shared/security/signing.js";
 import { OutdatedDataDirError } from "./provision.js";
 
 /**
  * The one line `npm start` prints, instead of a stack trace, for a failure the developer can fix: a port taken
- * (most often by a local cloud already running), a data directory in use or made by an older version, or a file
+ * (most often by a local cloud already running), a data directory in use or made by an older version, a file
  * of `--data` / `--settings` that cannot be written (a read-only or full disk, a file where a directory should
- * be). Anything else is undefined: its stack trace is what helps there.
+ * be), or a `PUNCTUAL_SIGNING_SECRET` that is no signing secret. Anything else is undefined: its stack trace is
+ * what helps there.
  */
 export function startFailureMessage(
   error: unknown,
   ports: { readonly port: number; readonly awsPort: number },
 ): string | undefined {
   if (error instanceof DataDirInUseError || error instanceof OutdatedDataDirError) return error.message;
+  if (error instanceof SigningSecretError) return signingSecretMessage(error);
   const e = error as { code?: unknown; port?: unknown; address?: unknown; path?: unknown } | undefined;
   if (typeof e?.code === "string" && UNWRITABLE.has(e.code) && typeof e.path === "string") {
     return (
@@ -32,3 +35,8 @@ export function startFailureMessage(
 
 /** What the file system answers when a path cannot be created or written. */
 const UNWRITABLE = new Set(["EACCES", "EPERM", "EROFS", "ENOSPC", "EDQUOT", "ENOTDIR", "EEXIST", "EISDIR"]);
+
+/** The only signing secret `npm start` and the local receiver take is the environment variable's (else the default). */
+export function signingSecretMessage(error: SigningSecretError): string {
+  return `PUNCTUAL_SIGNING_SECRET is no usable signing secret: ${error.message}; unset it to use the local default`;
+}

@@ -90,4 +90,24 @@ describe("local/bin/receiver.ts", () => {
       await new Promise((resolve) => holder.close(resolve));
     }
   }, 30_000);
+
+  it("says in one line that PUNCTUAL_SIGNING_SECRET is no signing secret, and exits", async () => {
+    // Act
+    child = spawn(tsx, ["local/bin/receiver.ts", "0"], {
+      cwd: root,
+      env: { ...process.env, PUNCTUAL_SIGNING_SECRET: "garbage" },
+      stdio: ["ignore", "pipe", "pipe"],
+    });
+    let stderr = "";
+    child.stderr?.on("data", (chunk: Buffer) => {
+      stderr += chunk.toString();
+    });
+    const code = await new Promise<number | null>((resolve) => child?.once("exit", resolve));
+
+    // Assess
+    expect(code).toBe(1);
+    expect(stderr).toContain("PUNCTUAL_SIGNING_SECRET");
+    expect(stderr).toContain("at least 24 bytes");
+    expect(stderr).not.toMatch(/^\s+at /m);
+  }, 30_000);
 });

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { OutdatedDataDirError } from "#local/cloud/provision.js";
 import { startFailureMessage } from "#local/cloud/start-failure.js";
 import { DataDirInUseError, lockDataDir } from "#local/runtime/data-dir-lock.js";
+import { verificationKeys } from "#shared/security/signing.js";
 
 /** What `listen` rejects with when the port is taken (the worker thread passes code, address and port on). */
 const addressInUse = (port: number) =>
@@ -75,6 +76,25 @@ describe("why `npm start` could not start, in one line", () => {
     const error = new OutdatedDataDirError("Punctual-local-Table", ["bySweepShard"]);
     expect(startFailureMessage(error, ports)).toBe(error.message);
     expect(error.message).toContain("--data");
+  });
+
+  it("names PUNCTUAL_SIGNING_SECRET when its material is no signing secret (too short, not base64)", () => {
+    // Prepare: what loading the functions throws for PUNCTUAL_SIGNING_SECRET=garbage.
+    const error = (() => {
+      try {
+        return verificationKeys("garbage", "demo");
+      } catch (e) {
+        return e;
+      }
+    })();
+
+    // Act
+    const message = startFailureMessage(error, ports);
+
+    // Assess
+    expect(message).toContain("PUNCTUAL_SIGNING_SECRET");
+    expect(message).toContain("at least 24 bytes");
+    expect(message).not.toContain("\n");
   });
 
   it("leaves any other failure to its stack trace", () => {

@@ -79,8 +79,29 @@ function anchorOf(heading: string): string {
     .replace(/ /g, "-");
 }
 
+/**
+ * The anchors GitHub makes of a document's headings: not of a `# comment` in a fenced code block (a shell
+ * example's `# 201 {…}` is no heading), and a heading repeated gets `-1`, `-2` … after its first.
+ */
 function anchorsOf(markdown: string): Set<string> {
-  return new Set([...markdown.matchAll(/^#{1,6} (.*)$/gm)].map((m) => anchorOf(m[1] ?? "")));
+  const seen = new Map<string, number>();
+  let fence: string | undefined;
+  const anchors = new Set<string>();
+  for (const line of markdown.split("\n")) {
+    const marker = /^\s*(`{3,}|~{3,})/.exec(line)?.[1];
+    if (fence !== undefined) {
+      if (marker !== undefined && marker[0] === fence[0] && marker.length >= fence.length) fence = undefined;
+      continue;
+    }
+    if (marker !== undefined) fence = marker;
+    const heading = fence === undefined ? /^#{1,6} (.*)$/.exec(line)?.[1] : undefined;
+    if (heading === undefined) continue;
+    const anchor = anchorOf(heading);
+    const repeats = seen.get(anchor) ?? 0;
+    seen.set(anchor, repeats + 1);
+    anchors.add(repeats === 0 ? anchor : `${anchor}-${repeats}`);
+  }
+  return anchors;
 }
 
 /** Relative links (`[text](docs/X.md#anchor)`), each with what is wrong with it, if anything. */
@@ -135,6 +156,13 @@ describe("the documents' pointers into the repository", () => {
         !WRITTEN_BY_A_RUN.has(file) && !tails.has(file) && !tails.has(file.replace(/\.js$/, ".ts")),
     );
     expect(missing.map(({ document, file }) => `${document}: ${file}`)).toEqual([]);
+  });
+
+  it("an anchor is a heading's, not a code block's `# comment`, and a repeated heading's has its number", () => {
+    const anchors = anchorsOf(
+      '## Run it\n\n```bash\n# 201 {"task_id":1}\ncurl x\n```\n\n## Run it\n\n~~~\n## Not a heading\n~~~\n',
+    );
+    expect([...anchors]).toEqual(["run-it", "run-it-1"]);
   });
 
   it("every relative link and its #anchor lead somewhere", () => {
