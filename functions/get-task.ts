@@ -2,11 +2,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
-import {
-  topicSettingsFromEnvironment,
-  type WithTopicSettings,
-  withCurrentSettings,
-} from "#shared/adapters/topic-settings.js";
+import { topicSettingsFromEnvironment } from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
@@ -18,23 +14,13 @@ const env = requireEnv([ENV.environment, ENV.tableName]);
 const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const logger = createFunctionLogger(config);
 
-/**
- * The topic's current settings per invocation: a fan-out task whose copies are all missing completed and expired
- * (404) or is still to have them written by its keyed retry, by the topic's retention, which the runtime settings
- * may change — read as DELETE, the list and the add read it, or GET answered 404 for a task they still served.
- */
-export function createHandler(
-  deps: GetTaskDeps & WithTopicSettings & { readonly logger: Logger },
-): HttpHandler {
+/** `settings`: the runtime topic settings, read for a fan-out task's view only (get-task.ts). */
+export function createHandler(deps: GetTaskDeps & { readonly logger: Logger }): HttpHandler {
   return httpRoute(
     { method: "GET", logger: deps.logger, pathParameters: ["id"], noQuery: false },
     async (request) => ({
       statusCode: 200,
-      body: await getTask(
-        await withCurrentSettings(deps),
-        request.pathParameter("id"),
-        request.event.queryStringParameters,
-      ),
+      body: await getTask(deps, request.pathParameter("id"), request.event.queryStringParameters),
     }),
   );
 }

@@ -117,4 +117,49 @@ describe("GET /v1/tasks/{id} with runtime topic settings", () => {
     const cancelled = await cancelTask({ ...deps, now: () => later }, parentId);
     expect(cancelled.status).toBe("cancelled");
   });
+  it("reads the settings only for a fan-out task: a plain task's GET never waits on them", async () => {
+    // Prepare: a plain task, and a settings source that never answers
+    const store = new MemoryTaskStore();
+    const config = parseConfig({
+      name: "test",
+      system: { allowedCallbackHosts: ["*"] },
+      topics: { demo: {} },
+    });
+    const deps = {
+      store,
+      timerQueue: new FakeTimerQueue(),
+      scheduler: new FakeScheduler(),
+      config,
+      now: () => NOW,
+      newUlid: monotonicFactory(),
+    };
+    const added = await addTask(deps, {
+      body: {
+        topic: "demo",
+        delay_seconds: 10,
+        content: {},
+        callback: { url: "https://hooks.example.com/n" },
+      },
+    });
+    const handler = getTaskFunction.createHandler({
+      store,
+      config,
+      now: () => NOW,
+      logger: silentLogger(),
+      settings: { current: () => new Promise(() => undefined) },
+    });
+
+    // Act
+    const answer = (await handler(
+      getEvent(added.body.task_id),
+      context,
+    )) as APIGatewayProxyStructuredResultV2;
+
+    // Assess
+    expect(answer.statusCode, answer.body).toBe(200);
+    expect(JSON.parse(String(answer.body))).toMatchObject({
+      task_id: added.body.task_id,
+      status: "scheduled",
+    });
+  });
 });
