@@ -2,6 +2,7 @@ import type { Logger } from "@aws-lambda-powertools/logger";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { topicSettingsFromEnvironment } from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
@@ -13,6 +14,7 @@ const env = requireEnv([ENV.environment, ENV.tableName]);
 const config = loadEnvironmentConfig(env.PUNCTUAL_ENV);
 const logger = createFunctionLogger(config);
 
+/** `settings`: the runtime topic settings, read for a fan-out task's view only (get-task.ts). */
 export function createHandler(deps: GetTaskDeps & { readonly logger: Logger }): HttpHandler {
   return httpRoute(
     { method: "GET", logger: deps.logger, pathParameters: ["id"], noQuery: false },
@@ -31,4 +33,5 @@ export const handler = createHandler({
   config,
   now: Date.now,
   logger,
+  settings: topicSettingsFromEnvironment(config, logger),
 });

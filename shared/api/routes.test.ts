@@ -33,7 +33,7 @@ describe("the route table", () => {
         ENV.timerQueueArn,
         ENV.timerQueueUrl,
       ].sort(),
-      "get-task": [ENV.tableName],
+      "get-task": [ENV.topology, ENV.tableName].sort(),
       "cancel-task": [ENV.topology, ENV.scheduleGroupName, ENV.tableName].sort(),
       openapi: [],
       "pause-topic": [ENV.topology],

@@ -297,7 +297,10 @@ async function keepClaim(deps: RescheduleTaskDeps, old: TaskRecord, successorId:
   await deps.store.moveIdempotencyClaim(old.topic, old.idempotencyKey, {
     from: claimHolders(old),
     to: successorId,
-    expiresAt: claimExpiry(due, topic),
+    // Nor shorter than the old item's TTL (the later of its due times', markRescheduled): a task due in a month
+    // run now had its claim cut to now's, and once TTL removed it a repeated add made a second task, due that
+    // month and delivered again, while the first was still kept (its floor is that TTL).
+    expiresAt: Math.max(claimExpiry(due, topic), old.expiresAt ?? 0),
   });
 }
 

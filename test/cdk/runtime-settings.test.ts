@@ -267,7 +267,7 @@ describe("the first settings deployment (stack creation)", () => {
 });
 
 describe("who reads the topic settings", () => {
-  it("every function that reads topic settings: deliver, sweeper, add, batch add, reschedule, run, cancel, group cancel, task list, topic views, topic resume, schedule create/pause/resume/delete and the materializer", () => {
+  it("every function that reads topic settings: deliver, sweeper, add, batch add, reschedule, run, cancel, group cancel, task read, task list, topic views, topic resume, schedule create/pause/resume/delete and the materializer", () => {
     for (const [, d] of each()) {
       const readers = functionsOf(d)
         .filter((f) => f.topicSettings)
@@ -289,6 +289,7 @@ describe("who reads the topic settings", () => {
             "run-task",
             "cancel-task",
             "cancel-group",
+            "get-task",
             "list-tasks",
             "get-topic",
             "list-topics",

@@ -363,7 +363,9 @@ async function finishReschedules(
     // The key's claim follows the task, as long as it lives (reschedule-task.ts, keepClaim).
     const topic = Object.hasOwn(deps.topics, old.topic) ? deps.topics[old.topic]?.config : undefined;
     if (old.idempotencyKey !== undefined && topic) {
-      const move = { from: claimHolders(old), to: successor.taskId, expiresAt: claimExpiry(due, topic) };
+      // Nor shorter than the old item's TTL, as keepClaim keeps it (a task moved earlier: run now).
+      const expiresAt = Math.max(claimExpiry(due, topic), old.expiresAt ?? 0);
+      const move = { from: claimHolders(old), to: successor.taskId, expiresAt };
       await deps.store.moveIdempotencyClaim(old.topic, old.idempotencyKey, move);
     }
     // The move that made this item is settled too (reschedule-task.ts, completeMove).

@@ -447,4 +447,28 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect((await f.store.get(failedId))?.status).toBe("failed");
     expect((await f.store.listFailed("demo", 10)).tasks.map((t) => t.taskId)).toEqual([failedId]);
   });
+
+  it("a paged group cancel cancels a task added meanwhile after its cursor, and leaves one added before it (docs/API.md: stop the producer first)", async () => {
+    // Prepare: three tasks of one group due in 1, 2 and 3 hours; the first call (one task a page) cancels the first
+    const f = fixture();
+    const group = { content: { order_id: "o-adds" } };
+    for (const hours of [1, 2, 3]) await addTask(f.deps, { body: { ...body(hours * 3_600), ...group } });
+    const first = await cancelGroup(f.deps, { topic: "demo", value: "o-adds" }, { limit: "1" });
+    const { body: sooner } = await addTask(f.deps, { body: { ...body(600), ...group } });
+    const { body: later } = await addTask(f.deps, { body: { ...body(4 * 3_600), ...group } });
+
+    // Act: the calls go on from the cursor until the group is done
+    let cursor = first.next_cursor;
+    let cancelled = first.cancelled;
+    while (cursor !== null) {
+      const next = await cancelGroup(f.deps, { topic: "demo", value: "o-adds" }, { limit: "1", cursor });
+      cancelled += next.cancelled;
+      cursor = next.next_cursor;
+    }
+
+    // Assess: the one added after the cursor is cancelled, the one added before it is left scheduled
+    expect(cancelled).toBe(4);
+    expect((await f.store.get(later.task_id))?.status).toBe("cancelled");
+    expect((await f.store.get(sooner.task_id))?.status).toBe("scheduled");
+  });
 });

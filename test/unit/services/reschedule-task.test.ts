@@ -1189,6 +1189,44 @@ describe("crash after the first write (old item marked rescheduled, successor ne
   });
 });
 
+describe("run now of a keyed task due far ahead", () => {
+  it("keeps the key as long as the first due time's claim: a repeated add ten days later, after TTL removed what had expired, answers the delivered task instead of making a second one", async () => {
+    // Prepare: a keyed task due in 30 days (an absolute due_at, as a reconciling producer sends it again), run now
+    // and delivered at once; claims expire on the store's clock.
+    const sim = simulate();
+    sim.store.nowSeconds = () => Math.floor(sim.clock.now / 1000);
+    const deps = { ...sim, timerQueue: sim.timer, now: () => sim.clock.now };
+    const body = {
+      topic: "demo",
+      due_at: new Date(sim.clock.now + 30 * 86_400_000).toISOString(),
+      content: { order_id: "o-run-key" },
+      callback: { url: "https://hooks.example.com/p" },
+    };
+    const add = async () => {
+      const { addTask } = await import("#shared/services/add-task.js");
+      return addTask(deps, { body, idempotencyKeyHeader: "k-run-key" });
+    };
+    const added = await add();
+    const ran = await runTask(deps, added.body.task_id);
+    await sim.runRelay();
+    await sim.runDeliver();
+    expect(sim.delivered()).toEqual([ran.task_id]);
+
+    // Act: ten days later, DynamoDB's TTL having removed every item past its expiresAt, the add is repeated
+    sim.clock.now += 10 * 86_400_000;
+    expireByTtl(sim);
+    for (const [id, claim] of sim.store.idempotency) {
+      if (claim.expiresAt < sim.clock.now / 1000) sim.store.idempotency.delete(id);
+    }
+    const repeat = await add();
+
+    // Assess: the task it became, delivered; no second task under the key (before: a new task due on day 30,
+    // delivered a second time then: the run had shortened the claim to the new due time's, due now)
+    expect(repeat).toMatchObject({ statusCode: 200, body: { task_id: ran.task_id, status: "delivered" } });
+    expect([...sim.store.tasks.values()].filter((t) => t.status === "scheduled")).toHaveLength(0);
+  });
+});
+
 describe("a chain of moves, two of them stopped after arming", () => {
   it("a task due in 30 days moved a minute on, its successor two minutes on (both moves stopped after arming), then that one's successor three minutes on: the sweeper that finds the first item at its old due time does not write the middle one again", async () => {
     // Prepare: X → Y stops before settling X; Y → Z stops at settling X (its first settling write); Z → W
