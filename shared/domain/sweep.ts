@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { PunctualConfig, TopicConfig } from "#shared/config/index.js";
-import { MAX_VISIBILITY_SECONDS } from "#shared/config/schema.js";
+import { MAX_BACKOFF_SECONDS, MAX_VISIBILITY_SECONDS } from "#shared/config/schema.js";
+import { attemptLogSlot } from "./attempt-log.js";
 import {
   TASK_STATUSES,
   type TaskRecord,
@@ -111,6 +112,29 @@ export function stalledAfterMs(
     (pause + deliver.timeoutSeconds + sweeper.stallMarginSeconds) * 1000,
     FIFO_DEDUPLICATION_WINDOW_MS + sweeper.stallMarginSeconds * 1000,
   );
+}
+
+/** The answers whose `Retry-After` deliver honours (shared/adapters/callback-client.ts). */
+const RETRY_AFTER_STATUSES: ReadonlySet<number | undefined> = new Set([429, 503]);
+
+/**
+ * How much longer than its topic's stall window a head may idle when its latest attempt, recorded, was answered
+ * 429 or 503: deliver holds such a group for the receiver's `Retry-After`, up to `retryAfterCapSeconds` (3,600 s by
+ * default; `retryAfterWait`), past the backoff cap the window is sized by (`stalledAfterMs`). The table keeps the
+ * status, not the delay asked, so every such head is given the cap. Without it a head waiting out an hour was taken
+ * for stalled every window (~17 minutes by default) and its group's first 100 due tasks sent again each time:
+ * copies behind live messages, `OrphansRequeued` and "orphans repaired" warnings for nothing lost. Other heads
+ * keep the window as it is, so a lost message is not repaired any later.
+ */
+export function retryAfterAllowanceMs(
+  task: Pick<TaskRecord, "attemptLog" | "attemptSeq">,
+  topic: Pick<TopicConfig, "backoff" | "retryAfterCapSeconds">,
+): number {
+  if (task.attemptSeq === undefined) return 0;
+  const latest = task.attemptLog?.[attemptLogSlot(task.attemptSeq)];
+  if (latest?.seq !== task.attemptSeq || !RETRY_AFTER_STATUSES.has(latest.status)) return 0;
+  const cap = Math.min(topic.retryAfterCapSeconds, MAX_BACKOFF_SECONDS);
+  return Math.max(0, cap - topic.backoff.maxSeconds) * 1000;
 }
 
 /**
