@@ -114,6 +114,23 @@ export function stalledAfterMs(
   );
 }
 
+/**
+ * A topic's stall window under its current settings. The window travels in the topology, sized at deploy time by
+ * the deployed backoff cap (`stalledAfterMs`), but `backoff` is a runtime setting (shared/config/runtime-settings.ts):
+ * raised without a deploy, deliver's backoff steps outgrew the window, and every head backing off longer was taken
+ * for stalled and its group sent again once per window. A raised cap lengthens the window by as much; a lowered one
+ * keeps it (a longer window is only later, never wrong).
+ */
+export function currentStalledAfterMs(
+  deployedWindowMs: number,
+  deployed: Pick<TopicConfig, "backoff">,
+  current: Pick<TopicConfig, "backoff">,
+): number {
+  const cap = (topic: Pick<TopicConfig, "backoff">) =>
+    Math.min(topic.backoff.maxSeconds, MAX_VISIBILITY_SECONDS);
+  return deployedWindowMs + Math.max(0, cap(current) - cap(deployed)) * 1000;
+}
+
 /** The answers whose `Retry-After` deliver honours (shared/adapters/callback-client.ts). */
 const RETRY_AFTER_STATUSES: ReadonlySet<number | undefined> = new Set([429, 503]);
 
