@@ -62,6 +62,7 @@ describe("sweep windows", () => {
       retryAfterCapSeconds: 3_600,
     } as const;
     const answered = (status: number | undefined) => ({
+      status: "delivering" as const,
       attemptSeq: 2,
       attemptLog: { "1": { seq: 2, startedAtMs: 0, durationMs: 20, ...(status && { status }) } },
     });
@@ -71,7 +72,9 @@ describe("sweep windows", () => {
     expect(retryAfterAllowanceMs(answered(undefined), topic)).toBe(0); // no answer (a timeout)
     // The latest attempt under way (its outcome not recorded): the 503 in the log is an earlier attempt's.
     expect(retryAfterAllowanceMs({ ...answered(503), attemptSeq: 3 }, topic)).toBe(0);
-    expect(retryAfterAllowanceMs({}, topic)).toBe(0);
+    expect(retryAfterAllowanceMs({ status: "delivering" }, topic)).toBe(0);
+    // Replayed since (`queued`, its log kept): the 503 was its earlier life's.
+    expect(retryAfterAllowanceMs({ ...answered(503), status: "queued" }, topic)).toBe(0);
     expect(retryAfterAllowanceMs(answered(503), { ...topic, retryAfterCapSeconds: 600 })).toBe(0);
   });
 

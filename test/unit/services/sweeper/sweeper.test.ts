@@ -845,6 +845,34 @@ describe("group order, progress and finished tasks", () => {
     expect(sim.status(id)).toBe("delivered");
   });
 
+  it("a replay stopped between its mark and its send is re-sent at the stall window, though its last life ended on a 503", async () => {
+    // Prepare: dead-lettered after three 503s, replayed (`queued`, attempts from 0, the log and its sequence kept);
+    // the replay died before its send
+    const sim = simulate();
+    const task = makeTask({
+      group: "o-replayed-503",
+      dueAtMs: T0,
+      acceptedAtMs: T0,
+      status: "queued",
+      queuedAtMs: T0 + 1_000,
+      replays: 1,
+      replayedAtMs: T0 + 1_000,
+      attempts: 0,
+      attemptSeq: 3,
+      attemptLog: { "2": { seq: 3, startedAtMs: T0 + 500, durationMs: 20, status: 503, error: "HTTP 503" } },
+    });
+    await sim.put(task);
+
+    // Act
+    sim.advance(1_000 + sim.stalledAfterMs);
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess
+    expect(report).toMatchObject({ requeued: 1, failures: 0 });
+    expect(sim.delivered()).toEqual([task.taskId]);
+  });
+
   it("reads a group back the relay's look-back from its indexed candidate: a near-term head outside the index is repaired first", async () => {
     // Prepare: head h is near-term (out of the sweep index, its timer message carries it), follower f rides a
     // schedule (indexed) 200 s later in the same group. The relay forwards h; then its FIFO message is lost, and
