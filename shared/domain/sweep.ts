@@ -144,12 +144,15 @@ const RETRY_AFTER_STATUSES: ReadonlySet<number | undefined> = new Set([429, 503]
  * keep the window as it is, so a lost message is not repaired any later.
  */
 export function retryAfterAllowanceMs(
-  task: Pick<TaskRecord, "status" | "attemptLog" | "attemptSeq">,
-  topic: Pick<TopicConfig, "backoff" | "retryAfterCapSeconds">,
+  task: Pick<TaskRecord, "status" | "attempts" | "attemptLog" | "attemptSeq">,
+  topic: Pick<TopicConfig, "backoff" | "retryAfterCapSeconds" | "maxAttempts">,
 ): number {
   // Only in the attempt's own life: a replay (`queued`, attempts from 0) keeps the log and its sequence, and a 503
-  // from before its dead-lettering would make a replay stopped between its mark and its send wait the cap.
+  // from before its dead-lettering would make a replay stopped between its mark and its send wait the cap. Nor
+  // after a last attempt: deliver dead-letters it at once, no wait follows, and a dead-lettering cut short there
+  // is the sweeper's to finish at the stall window.
   if (task.status !== "delivering" || task.attemptSeq === undefined) return 0;
+  if (task.attempts >= topic.maxAttempts) return 0;
   const latest = task.attemptLog?.[attemptLogSlot(task.attemptSeq)];
   if (latest?.seq !== task.attemptSeq || !RETRY_AFTER_STATUSES.has(latest.status)) return 0;
   const cap = Math.min(topic.retryAfterCapSeconds, MAX_BACKOFF_SECONDS);

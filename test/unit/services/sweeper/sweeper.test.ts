@@ -619,6 +619,30 @@ describe("crash point 8: attempts used up, dead-lettering never finished", () =>
     expect(sim.callbacks.requests).toHaveLength(3);
   });
 
+  it("an exhausted head whose last answer was a 503 is dead-lettered at the stall window too: no Retry-After wait follows a last attempt", async () => {
+    // Prepare: three 503s (maxAttempts 3); the third one's DLQ send fails, then the message is lost.
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-8-503" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    sim.callbacks.answer(id, HTTP(503), HTTP(503), HTTP(503));
+    sim.fifo.failDeadLetter = true;
+    for (let i = 0; i < 3; i++) {
+      await sim.runDeliver();
+      sim.advance(10_000);
+    }
+    sim.fifo.lose();
+    sim.fifo.failDeadLetter = false;
+
+    // Act
+    sim.advance(sim.stalledAfterMs);
+    const due = await sim.sweep();
+
+    // Assess
+    expect(due).toMatchObject({ deadLettered: 1, requeued: 0 });
+    expect(sim.store.tasks.get(id)).toMatchObject({ status: "failed", lastError: "HTTP 503" });
+    expect(sim.callbacks.requests).toHaveLength(3);
+  });
+
   it("an exhausted head is dead-lettered and its stranded followers requeued behind it, in order", async () => {
     const sim = simulate();
     const head = await sim.put(
