@@ -20,7 +20,7 @@ import { LambdaTopicSwitch } from "#shared/adapters/topic-switch.js";
 import { ConfigError, loadEnvironmentConfig, type PunctualConfig } from "#shared/config/index.js";
 import { readTopology, type SweepRoute, TOPOLOGY_VARIABLE } from "#shared/contract/topology.js";
 import { METRIC } from "#shared/domain/metrics.js";
-import { scheduledGraceMs } from "#shared/domain/sweep.js";
+import { currentStalledAfterMs, scheduledGraceMs } from "#shared/domain/sweep.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
 import {
   createFunctionLogger,
@@ -119,7 +119,7 @@ export const handler = createSweeperHandler(
   metrics,
   {
     settings,
-    topicsOf: (current) => sweeperTopics(current, routes),
+    topicsOf: runtimeSweeperTopics,
     hold: {
       mappings,
       topicSwitch: new LambdaTopicSwitch(createAwsClient(LambdaClient)),
@@ -130,17 +130,27 @@ export const handler = createSweeperHandler(
   },
 );
 
+/** The sweeper's topics under the current runtime settings (a stall window follows a raised backoff cap). */
+export function runtimeSweeperTopics(current: PunctualConfig): Record<string, SweeperTopic> {
+  return sweeperTopics(current, routes, config);
+}
+
 /** The topology's sweep routes joined with each topic's configuration; every configured topic must have one. */
 function sweeperTopics(
   config: PunctualConfig,
   routes: Readonly<Record<string, SweepRoute>>,
+  deployed: PunctualConfig = config,
 ): Record<string, SweeperTopic> {
   const result: Record<string, SweeperTopic> = {};
   const problems: string[] = [];
   for (const [name, topic] of Object.entries(config.resolvedTopics)) {
     const route = Object.hasOwn(routes, name) ? routes[name] : undefined;
+    const atDeploy = Object.hasOwn(deployed.resolvedTopics, name) ? deployed.resolvedTopics[name] : undefined;
     if (!route) problems.push(`${TOPOLOGY_VARIABLE}.sweep["${name}"]: the topic has no queues`);
-    else result[name] = { config: topic, ...route };
+    else {
+      const stalledAfterMs = currentStalledAfterMs(route.stalledAfterMs, atDeploy ?? topic, topic);
+      result[name] = { config: topic, ...route, stalledAfterMs };
+    }
   }
   if (problems.length > 0) throw new ConfigError(config.name, problems);
   return result;

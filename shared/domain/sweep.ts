@@ -1,6 +1,7 @@
 import { createHash } from "node:crypto";
 import type { PunctualConfig, TopicConfig } from "#shared/config/index.js";
-import { MAX_VISIBILITY_SECONDS } from "#shared/config/schema.js";
+import { MAX_BACKOFF_SECONDS, MAX_VISIBILITY_SECONDS } from "#shared/config/schema.js";
+import { attemptLogSlot } from "./attempt-log.js";
 import {
   TASK_STATUSES,
   type TaskRecord,
@@ -111,6 +112,51 @@ export function stalledAfterMs(
     (pause + deliver.timeoutSeconds + sweeper.stallMarginSeconds) * 1000,
     FIFO_DEDUPLICATION_WINDOW_MS + sweeper.stallMarginSeconds * 1000,
   );
+}
+
+/**
+ * A topic's stall window under its current settings. The window travels in the topology, sized at deploy time by
+ * the deployed backoff cap (`stalledAfterMs`), but `backoff` is a runtime setting (shared/config/runtime-settings.ts):
+ * raised without a deploy, deliver's backoff steps outgrew the window, and every head backing off longer was taken
+ * for stalled and its group sent again once per window. A raised cap lengthens the window by as much; a lowered one
+ * keeps it (a longer window is only later, never wrong).
+ */
+export function currentStalledAfterMs(
+  deployedWindowMs: number,
+  deployed: Pick<TopicConfig, "backoff">,
+  current: Pick<TopicConfig, "backoff">,
+): number {
+  const cap = (topic: Pick<TopicConfig, "backoff">) =>
+    Math.min(topic.backoff.maxSeconds, MAX_VISIBILITY_SECONDS);
+  return deployedWindowMs + Math.max(0, cap(current) - cap(deployed)) * 1000;
+}
+
+/** The answers whose `Retry-After` deliver honours (shared/adapters/callback-client.ts). */
+const RETRY_AFTER_STATUSES: ReadonlySet<number | undefined> = new Set([429, 503]);
+
+/**
+ * How much longer than its topic's stall window a head may idle when its latest attempt, recorded, was answered
+ * 429 or 503: deliver holds such a group for the receiver's `Retry-After`, up to `retryAfterCapSeconds` (3,600 s by
+ * default; `retryAfterWait`), past the backoff cap the window is sized by (`stalledAfterMs`). The table keeps the
+ * status, not the delay asked, so every such head is given the cap. Without it a head waiting out an hour was taken
+ * for stalled every window (~17 minutes by default) and its group's first 100 due tasks sent again each time:
+ * copies behind live messages, `OrphansRequeued` and "orphans repaired" warnings for nothing lost. Other heads
+ * keep the window as it is, so a lost message is not repaired any later.
+ */
+export function retryAfterAllowanceMs(
+  task: Pick<TaskRecord, "status" | "attempts" | "attemptLog" | "attemptSeq">,
+  topic: Pick<TopicConfig, "backoff" | "retryAfterCapSeconds" | "maxAttempts">,
+): number {
+  // Only in the attempt's own life: a replay (`queued`, attempts from 0) keeps the log and its sequence, and a 503
+  // from before its dead-lettering would make a replay stopped between its mark and its send wait the cap. Nor
+  // after a last attempt: deliver dead-letters it at once, no wait follows, and a dead-lettering cut short there
+  // is the sweeper's to finish at the stall window.
+  if (task.status !== "delivering" || task.attemptSeq === undefined) return 0;
+  if (task.attempts >= topic.maxAttempts) return 0;
+  const latest = task.attemptLog?.[attemptLogSlot(task.attemptSeq)];
+  if (latest?.seq !== task.attemptSeq || !RETRY_AFTER_STATUSES.has(latest.status)) return 0;
+  const cap = Math.min(topic.retryAfterCapSeconds, MAX_BACKOFF_SECONDS);
+  return Math.max(0, cap - topic.backoff.maxSeconds) * 1000;
 }
 
 /**

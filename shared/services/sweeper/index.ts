@@ -65,8 +65,8 @@ export { DEFAULT_SWEEP_LIMITS } from "./types.js";
  *
  * - head `scheduled` and more than the grace past due → its timer is lost;
  * - head `queued` / `delivering` and idle (no `queued` mark, attempt or re-send) for longer than the topic's
- *   stall window → its message is lost (a live head is attempted at least once per backoff step or
- *   visibility timeout);
+ *   stall window (longer after a 429 or 503: a receiver's `Retry-After`, `retryAfterAllowanceMs`) → its message
+ *   is lost (a live head is attempted at least once per backoff step, honoured Retry-After or visibility timeout);
  * - otherwise the group is progressing, and any follower is legitimately waiting behind the head.
  *
  * A stalled group is repaired as one: exhausted heads are dead-lettered (8), then every unfinished task that is

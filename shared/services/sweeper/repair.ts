@@ -5,6 +5,7 @@ import {
   FIFO_DEDUPLICATION_WINDOW_MS,
   lastSentAtMs,
   progressAtMs,
+  retryAfterAllowanceMs,
   UNFINISHED_STATUSES,
 } from "#shared/domain/sweep.js";
 import { claimExpiry, type TaskSummary, TERMINAL_STATUSES } from "#shared/domain/task.js";
@@ -233,7 +234,7 @@ async function settlePointers(deps: SweeperDeps, group: GroupWork, reached: Reac
 function isStalled(deps: SweeperDeps, topic: SweeperTopic, head: TaskSummary, now: number): boolean {
   if (TERMINAL_STATUSES.has(head.status)) return false;
   if (head.status === "scheduled") return now - head.dueAtMs >= deps.scheduledGraceMs(head.timer);
-  return now - progressAtMs(head) >= topic.stalledAfterMs;
+  return now - progressAtMs(head) >= topic.stalledAfterMs + retryAfterAllowanceMs(head, topic.config);
 }
 
 /**

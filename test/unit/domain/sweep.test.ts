@@ -3,6 +3,7 @@ import { loadEnvironmentConfig, parseConfig } from "#shared/config/index.js";
 import {
   FIFO_DEDUPLICATION_WINDOW_MS,
   progressAtMs,
+  retryAfterAllowanceMs,
   scheduledGraceMs,
   stalledAfterMs,
 } from "#shared/domain/sweep.js";
@@ -53,6 +54,32 @@ describe("sweep windows", () => {
         { timeoutSeconds: 30, visibilityTimeoutSeconds: 180 },
       ),
     ).toBe(3_000);
+  });
+
+  it("a head whose latest recorded attempt was answered 429 or 503 may idle longer: up to the Retry-After cap past the backoff cap", () => {
+    const topic = {
+      backoff: { initialSeconds: 5, maxSeconds: 900, multiplier: 2, jitter: "equal" },
+      retryAfterCapSeconds: 3_600,
+      maxAttempts: 5,
+    } as const;
+    const answered = (status: number | undefined) => ({
+      status: "delivering" as const,
+      attempts: 2,
+      attemptSeq: 2,
+      attemptLog: { "1": { seq: 2, startedAtMs: 0, durationMs: 20, ...(status && { status }) } },
+    });
+    expect(retryAfterAllowanceMs(answered(503), topic)).toBe((3_600 - 900) * 1000);
+    expect(retryAfterAllowanceMs(answered(429), topic)).toBe((3_600 - 900) * 1000);
+    expect(retryAfterAllowanceMs(answered(500), topic)).toBe(0);
+    expect(retryAfterAllowanceMs(answered(undefined), topic)).toBe(0); // no answer (a timeout)
+    // The latest attempt under way (its outcome not recorded): the 503 in the log is an earlier attempt's.
+    expect(retryAfterAllowanceMs({ ...answered(503), attemptSeq: 3 }, topic)).toBe(0);
+    expect(retryAfterAllowanceMs({ status: "delivering", attempts: 0 }, topic)).toBe(0);
+    // Its last attempt: dead-lettered at once, no wait follows.
+    expect(retryAfterAllowanceMs({ ...answered(503), attempts: 5 }, topic)).toBe(0);
+    // Replayed since (`queued`, its log kept): the 503 was its earlier life's.
+    expect(retryAfterAllowanceMs({ ...answered(503), status: "queued", attempts: 0 }, topic)).toBe(0);
+    expect(retryAfterAllowanceMs(answered(503), { ...topic, retryAfterCapSeconds: 600 })).toBe(0);
   });
 
   it("progress is the latest of due, queued, attempt and re-send", () => {

@@ -68,6 +68,31 @@ describe("functions/sweeper.ts", () => {
     });
   });
 
+  it("lengthens a topic's stall window by a backoff cap raised in the runtime settings: a head backing off that long is alive", async () => {
+    // Prepare: the deployed window (the topology's) was sized by the deployed backoff cap; the settings raise it
+    const { runtimeSweeperTopics } = await import("#functions/sweeper.js");
+    const { loadEnvironmentConfig } = await import("#shared/config/index.js");
+    const { applyRuntimeSettings } = await import("#shared/config/runtime-settings.js");
+    const deployed = loadEnvironmentConfig("local");
+    const deployedCap = deployed.resolvedTopics.demo?.backoff.maxSeconds as number;
+    const raise = (maxSeconds: number) => {
+      const applied = applyRuntimeSettings(deployed, { topics: { demo: { backoff: { maxSeconds } } } });
+      if (!applied.ok) throw new Error(applied.problems.join("; "));
+      return applied.config;
+    };
+
+    // Act
+    const raised = runtimeSweeperTopics(raise(deployedCap + 3_600)).demo;
+    const lowered = runtimeSweeperTopics(raise(Math.max(1, Math.floor(deployedCap / 2)))).demo;
+    const unchanged = runtimeSweeperTopics(deployed).demo;
+
+    // Assess: an hour longer backoff steps, an hour longer window; a lowered cap keeps the deployed one
+    expect(raised?.stalledAfterMs).toBe(QUEUES.demo.stalledAfterMs + 3_600_000);
+    expect(raised?.config.backoff.maxSeconds).toBe(deployedCap + 3_600);
+    expect(lowered?.stalledAfterMs).toBe(QUEUES.demo.stalledAfterMs);
+    expect(unchanged?.stalledAfterMs).toBe(QUEUES.demo.stalledAfterMs);
+  });
+
   it("fails the cold start when a configured topic has no queues in the topology, or it is malformed", async () => {
     vi.stubEnv("PUNCTUAL_TOPOLOGY", JSON.stringify({ sweep: { other: QUEUES.demo } }));
     await expect(import("#functions/sweeper.js")).rejects.toThrow(/PUNCTUAL_TOPOLOGY\.sweep\["demo"\]/);

@@ -837,7 +837,8 @@ describe("duplicates: one message twice at once, runs overlapping, two functions
     const calls = watchCalls(sim);
     const head = await sim.add({ order_id: "dup-deliver", n: "head" });
     const follower = await sim.add({ order_id: "dup-deliver", n: "follower" });
-    sim.callbacks.answer(head, HTTP(503));
+    // A 500: a 429 or 503 may carry a Retry-After, which keeps the head from being judged stalled that much longer.
+    sim.callbacks.answer(head, HTTP(500));
     await sim.runRelay();
     await sim.runDeliver();
     sim.advance(sim.stalledAfterMs);

@@ -170,11 +170,11 @@ describe("near-term tasks off the happy path (the default index)", () => {
   });
 
   it("a failed attempt puts the task in the index: when its message is then lost, the stall repair re-sends it", async () => {
-    // Prepare: attempt 1 answers 503, then the FIFO message is gone (say, the maxReceiveCount backstop took it)
+    // Prepare: attempt 1 answers 500, then the FIFO message is gone (say, the maxReceiveCount backstop took it)
     const sim = simulate();
     const id = await sim.add({ order_id: "o-d3" }, { delay_seconds: 0 });
     await sim.runRelay();
-    sim.callbacks.answer(id, HTTP(503), HTTP(200));
+    sim.callbacks.answer(id, HTTP(500), HTTP(200));
     await sim.runDeliver();
     const afterFailure = sim.store.tasks.get(id);
     sim.fifo.lose();
@@ -619,6 +619,30 @@ describe("crash point 8: attempts used up, dead-lettering never finished", () =>
     expect(sim.callbacks.requests).toHaveLength(3);
   });
 
+  it("an exhausted head whose last answer was a 503 is dead-lettered at the stall window too: no Retry-After wait follows a last attempt", async () => {
+    // Prepare: three 503s (maxAttempts 3); the third one's DLQ send fails, then the message is lost.
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-8-503" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    sim.callbacks.answer(id, HTTP(503), HTTP(503), HTTP(503));
+    sim.fifo.failDeadLetter = true;
+    for (let i = 0; i < 3; i++) {
+      await sim.runDeliver();
+      sim.advance(10_000);
+    }
+    sim.fifo.lose();
+    sim.fifo.failDeadLetter = false;
+
+    // Act
+    sim.advance(sim.stalledAfterMs);
+    const due = await sim.sweep();
+
+    // Assess
+    expect(due).toMatchObject({ deadLettered: 1, requeued: 0 });
+    expect(sim.store.tasks.get(id)).toMatchObject({ status: "failed", lastError: "HTTP 503" });
+    expect(sim.callbacks.requests).toHaveLength(3);
+  });
+
   it("an exhausted head is dead-lettered and its stranded followers requeued behind it, in order", async () => {
     const sim = simulate();
     const head = await sim.put(
@@ -796,6 +820,81 @@ describe("group order, progress and finished tasks", () => {
     expect(afterHead).toMatchObject({ forwarded: 1 });
     expect(sim.delivered()).toEqual([a, a, a, b]);
     expect([a, b].map((id) => sim.status(id))).toEqual(["delivered", "delivered"]);
+  });
+
+  it("leaves a head waiting out its receiver's Retry-After (up to the topic's retryAfterCapSeconds, past its backoff cap) alone: no copies of its group while it waits", async () => {
+    // Prepare: a answers 503 with Retry-After: 3600 (the default cap); deliver holds its message that long (its
+    // visibility), b waits behind it in the FIFO group. Nothing is lost.
+    const sim = simulate();
+    const a = await sim.add({ order_id: "o-ra", n: "a" }, { delay_seconds: 0 });
+    const b = await sim.add({ order_id: "o-ra", n: "b" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    sim.callbacks.answer(a, { ...HTTP(503), retryAfter: String(sim.topic.retryAfterCapSeconds) });
+    await sim.runDeliver();
+    const sent = sim.fifo.enqueued.length;
+
+    // Act: a sweep every minute through the receiver's wait
+    const reports = await sweepEveryMinute(sim, Math.floor((sim.topic.retryAfterCapSeconds * 1000) / MINUTE));
+    await sim.runDeliver();
+
+    // Assess: the live group was never taken for stalled, and each task was called once after a's wait
+    expect(sim.topic.retryAfterCapSeconds).toBeGreaterThan(sim.topic.backoff.maxSeconds);
+    expect(sim.store.tasks.get(a)).toMatchObject({ status: "delivered", attempts: 2 });
+    expect(reports.filter((r) => r.groupsRepaired > 0 || r.requeued > 0 || r.forwarded > 0)).toEqual([]);
+    expect(sim.fifo.enqueued.length).toBe(sent);
+    expect(sim.delivered()).toEqual([a, a, b]);
+  });
+
+  it("a head answered 503 whose message is then lost is still re-sent: once idle for the stall window and the topic's Retry-After cap", async () => {
+    // Prepare: attempt 1 answers 503 (no Retry-After: the table cannot tell), then the FIFO message is gone
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-503-lost" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    sim.callbacks.answer(id, HTTP(503), HTTP(200));
+    await sim.runDeliver();
+    sim.fifo.lose();
+    const allowanceMs = (sim.topic.retryAfterCapSeconds - sim.topic.backoff.maxSeconds) * 1000;
+
+    // Act
+    sim.advance(sim.stalledAfterMs + allowanceMs - 1);
+    const early = await sim.sweep();
+    sim.advance(1);
+    const due = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess
+    expect(early).toMatchObject({ groupsExamined: 1, requeued: 0 });
+    expect(due).toMatchObject({ requeued: 1, failures: 0 });
+    expect(sim.delivered()).toEqual([id, id]);
+    expect(sim.status(id)).toBe("delivered");
+  });
+
+  it("a replay stopped between its mark and its send is re-sent at the stall window, though its last life ended on a 503", async () => {
+    // Prepare: dead-lettered after three 503s, replayed (`queued`, attempts from 0, the log and its sequence kept);
+    // the replay died before its send
+    const sim = simulate();
+    const task = makeTask({
+      group: "o-replayed-503",
+      dueAtMs: T0,
+      acceptedAtMs: T0,
+      status: "queued",
+      queuedAtMs: T0 + 1_000,
+      replays: 1,
+      replayedAtMs: T0 + 1_000,
+      attempts: 0,
+      attemptSeq: 3,
+      attemptLog: { "2": { seq: 3, startedAtMs: T0 + 500, durationMs: 20, status: 503, error: "HTTP 503" } },
+    });
+    await sim.put(task);
+
+    // Act
+    sim.advance(1_000 + sim.stalledAfterMs);
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess
+    expect(report).toMatchObject({ requeued: 1, failures: 0 });
+    expect(sim.delivered()).toEqual([task.taskId]);
   });
 
   it("reads a group back the relay's look-back from its indexed candidate: a near-term head outside the index is repaired first", async () => {
