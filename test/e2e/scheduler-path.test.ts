@@ -26,6 +26,18 @@ beforeAll(async () => {
 const listSchedules = () =>
   scheduler.send(new ListSchedulesCommand({ GroupName: h.cloud.scheduleGroupName, MaxResults: 100 }));
 
+/** One task of `{ n: 1 }` to `url` at the given timing; its id (the add must answer 201). */
+async function addOne(url: string, timing: { delay_seconds: number } | { due_at: string }): Promise<string> {
+  const added = await h.api("POST", "/v1/tasks", {
+    topic: "demo",
+    ...timing,
+    content: { n: 1 },
+    callback: { url },
+  });
+  expect(added.status, added.text).toBe(201);
+  return String(added.json.task_id);
+}
+
 afterAll(async () => {
   scheduler?.destroy();
   await h?.stop();
@@ -95,13 +107,7 @@ describe("Scheduler path", () => {
   it("moving a schedule-path task to another schedule-path time swaps its schedule; only the new id is called, not before its due", async () => {
     // Prepare
     const url = `${h.receiver.url}/ok/sched-move`;
-    const added = await h.api("POST", "/v1/tasks", {
-      topic: "demo",
-      delay_seconds: 30,
-      content: { n: 1 },
-      callback: { url },
-    });
-    const oldId = String(added.json.task_id);
+    const oldId = await addOne(url, { delay_seconds: 30 });
     const newDueMs = Math.ceil((Date.now() + 6_000) / 1000) * 1000;
 
     // Act
@@ -124,13 +130,7 @@ describe("Scheduler path", () => {
     // due, when the schedule may have fired and the relay may be holding its timer message until due.
     const url = `${h.receiver.url}/ok/sched-race`;
     const dueMs = Math.ceil((Date.now() + 5_000) / 1000) * 1000;
-    const added = await h.api("POST", "/v1/tasks", {
-      topic: "demo",
-      due_at: new Date(dueMs).toISOString(),
-      content: { n: 1 },
-      callback: { url },
-    });
-    const oldId = String(added.json.task_id);
+    const oldId = await addOne(url, { due_at: new Date(dueMs).toISOString() });
     const newDueMs = dueMs + 4_000;
     await new Promise((resolve) => setTimeout(resolve, Math.max(0, dueMs - 1_500 - Date.now())));
 
@@ -151,13 +151,7 @@ describe("Scheduler path", () => {
     // Prepare
     const url = `${h.receiver.url}/ok/sched-run`;
     const dueMs = Math.ceil((Date.now() + 8_000) / 1000) * 1000;
-    const added = await h.api("POST", "/v1/tasks", {
-      topic: "demo",
-      due_at: new Date(dueMs).toISOString(),
-      content: { n: 1 },
-      callback: { url },
-    });
-    const oldId = String(added.json.task_id);
+    const oldId = await addOne(url, { due_at: new Date(dueMs).toISOString() });
 
     // Act
     const ran = await h.api("POST", `/v1/tasks/${oldId}/run`);
