@@ -179,7 +179,8 @@ export async function cancelAndDisarm(
     const expirable = copiesMayHaveExpired(parent, topicConfig(deps.config, topicName)?.retentionDays, nowMs);
     const outcome = fanOutCancelOutcome(parent, copies, expirable);
     if (outcome.outcome !== "conflict") return outcome;
-    const restored = await restoreFanOutParent(deps, parent, topicConfig(deps.config, topicName));
+    const topic = topicConfig(deps.config, topicName);
+    const restored = await restoreFanOutParent(deps, parent, topic, copies.lastReplayedAtMs);
     return { outcome: "conflict", task: { ...restored, status: outcome.task.status } };
   }
   if (result.outcome !== "not-found") await settleMove(deps, result.task);

@@ -1859,6 +1859,30 @@ describe("fan-out cancel and moves", () => {
     expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 
+  it("a DELETE answered 409 puts back the TTL a copy's replay gave its parent, not its add's: DynamoDB's TTL would remove the parent (its id a 404) under its live copy", async () => {
+    // Prepare: billing's copy dead-lettered, replayed a minute before its parent's TTL (which keeps the parent as
+    // long as the copy's new life) and delivering; the other copies delivered. A DELETE of the parent is a 409.
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    const billing = copies[0] as TaskRecord;
+    await deadLetter(f, billing);
+    for (const copy of copies.slice(1)) await deliver(f, copy);
+    const replayAt = (parent.expiresAt as number) * 1000 - 60_000;
+    const deps = { ...f.replayDeps, config: f.config, now: () => replayAt };
+    await replayTask(deps, parent.taskId, { subscriber: "billing" });
+    const kept = (await f.store.get(parent.taskId))?.expiresAt as number;
+    await f.store.startAttempt(billing.taskId, replayAt + 1_000);
+
+    // Act
+    const cancelAt = { ...f.deps, store: f.store, now: () => replayAt + 2_000 };
+    const error = await refusal(cancelTask(cancelAt, parent.taskId));
+
+    // Assess: put back as it was, its TTL the one the replay gave it, not its add's (past before the copy's end)
+    expect(error).toMatchObject({ status: 409 });
+    expect(kept).toBeGreaterThan(parent.expiresAt as number);
+    expect(await f.store.get(parent.taskId)).toMatchObject({ status: "scheduled", expiresAt: kept });
+  });
+
   it("a group cancel on a fan-out topic cancels each parent's copies still scheduled", async () => {
     // Prepare
     const f = setup();
