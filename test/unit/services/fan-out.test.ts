@@ -1883,6 +1883,46 @@ describe("fan-out cancel and moves", () => {
     expect(await f.store.get(parent.taskId)).toMatchObject({ status: "scheduled", expiresAt: kept });
   });
 
+  it.each([
+    ["its first attempt", false],
+    ["a replay near the end of its parent's TTL", true],
+  ] as const)(
+    "a DELETE answered 200 keeps the parent as long as a copy it could not stop (delivering: %s) may live: the parent's id no 404 while that copy is dead-lettered",
+    async (_name, replayed) => {
+      // Prepare: billing's copy delivering when the DELETE cancels the other two (200)
+      const f = setup();
+      const { parent, copies } = await addOrder(f);
+      const billing = copies[0] as TaskRecord;
+      let startAt = NOW + 10_000;
+      if (replayed) {
+        await deadLetter(f, billing);
+        startAt = (parent.expiresAt as number) * 1000 - 60_000;
+        await replayTask({ ...f.replayDeps, config: f.config, now: () => startAt }, parent.taskId);
+      }
+      const started = (await f.store.startAttempt(billing.taskId, startAt)) as TaskRecord;
+
+      // Act: the DELETE; billing's attempts run out an hour later, it is dead-lettered, kept the retention from then
+      const cancelled = await cancelTask(
+        { ...f.deps, store: f.store, now: () => startAt + 1_000 },
+        parent.taskId,
+      );
+      const failedAt = startAt + 3_600_000;
+      const retentionDays = f.config.resolvedTopics.orders?.retentionDays as number;
+      await deadLetterTask(
+        { store: f.store, topicQueue: f.topicQueue },
+        { dlqUrl: "https://sqs.test/orders-dlq.fifo", retentionDays },
+        started,
+        "HTTP 500",
+        () => failedAt,
+      );
+
+      // Assess
+      expect(cancelled.subscribers?.map((s) => s.status)).toEqual(["delivering", "cancelled", "cancelled"]);
+      const copyEnds = (await f.store.get(billing.taskId))?.expiresAt as number;
+      expect((await f.store.get(parent.taskId))?.expiresAt).toBeGreaterThanOrEqual(copyEnds);
+    },
+  );
+
   it("a group cancel on a fan-out topic cancels each parent's copies still scheduled", async () => {
     // Prepare
     const f = setup();
