@@ -115,7 +115,8 @@ export async function restoreFanOutParent(
   const keptFromMs = Math.max(parent.dueAtMs, replayedSinceMs);
   const expiresAt = topic ? claimExpiry(keptFromMs, topic) : parent.expiresAt;
   if (expiresAt === undefined) return parent;
-  await deps.store.restoreFanOutParent(parent.taskId, parent.cancelledAtMs, expiresAt);
+  // The cancel's own TTL, which a copy's replay since then may have raised: that raise is kept (never lowered).
+  await deps.store.restoreFanOutParent(parent.taskId, parent.cancelledAtMs, expiresAt, parent.expiresAt);
   const { cancelledAtMs: _, ...restored } = parent;
   return { ...restored, status: "scheduled", expiresAt };
 }

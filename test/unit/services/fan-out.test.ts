@@ -1883,6 +1883,32 @@ describe("fan-out cancel and moves", () => {
     expect(await f.store.get(parent.taskId)).toMatchObject({ status: "scheduled", expiresAt: kept });
   });
 
+  it("a DELETE answered 409 does not lower the TTL a copy's replay gave its parent between the cancel and its undoing", async () => {
+    // Prepare: billing's copy dead-lettered, the others delivered; billing is replayed (near its parent's TTL) while
+    // the DELETE, which found it failed, is about to put the parent back.
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    await deadLetter(f, copies[0] as TaskRecord);
+    for (const copy of copies.slice(1)) await deliver(f, copy);
+    const cancelAt = (parent.expiresAt as number) * 1000 - 120_000;
+    const replayDeps = { ...f.replayDeps, config: f.config, now: () => cancelAt + 60_000 };
+    const restore = f.store.restoreFanOutParent.bind(f.store);
+    f.store.restoreFanOutParent = async (...args) => {
+      await replayTask(replayDeps, parent.taskId, { subscriber: "billing" });
+      return restore(...args);
+    };
+
+    // Act
+    const error = await refusal(
+      cancelTask({ ...f.deps, store: f.store, now: () => cancelAt }, parent.taskId),
+    );
+
+    // Assess: put back scheduled, kept as long as the replayed copy's new life
+    expect(error).toMatchObject({ status: 409 });
+    const kept = claimExpiry(cancelAt + 60_000, f.config.resolvedTopics.orders as TopicConfig);
+    expect(await f.store.get(parent.taskId)).toMatchObject({ status: "scheduled", expiresAt: kept });
+  });
+
   it.each([
     ["its first attempt", false],
     ["a replay near the end of its parent's TTL", true],
