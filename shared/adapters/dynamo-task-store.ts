@@ -776,6 +776,36 @@ export class DynamoAddStore
 type StoreClass = new (...args: any[]) => DynamoAddStore;
 
 /**
+ * restoreFanOutParent's write: the parent `scheduled` again, only while it is the cancel `cancelledAtMs` made. With
+ * `cancelExpiresAt` (the TTL that cancel wrote), `expiresAt` is written only over that TTL (`expiresAt` given), or
+ * the TTL is left as it is only when a keep raised it above (`expiresAt` undefined).
+ */
+function restoreUpdate(
+  cancelledAtMs: number,
+  expiresAt: number | undefined,
+  cancelExpiresAt: number | undefined,
+) {
+  const ttl =
+    cancelExpiresAt === undefined
+      ? ""
+      : expiresAt === undefined
+        ? " AND expiresAt > :was"
+        : " AND expiresAt = :was";
+  return {
+    UpdateExpression: `SET #status = :scheduled${expiresAt === undefined ? "" : ", expiresAt = :expiresAt"} REMOVE cancelledAtMs`,
+    ConditionExpression: `#status = :cancelled AND cancelledAtMs = :cancelledAt AND attribute_exists(fanOut)${ttl}`,
+    ExpressionAttributeNames: { "#status": "status" },
+    ExpressionAttributeValues: toWire({
+      ":scheduled": "scheduled" satisfies TaskStatus,
+      ":cancelled": "cancelled" satisfies TaskStatus,
+      ":cancelledAt": cancelledAtMs,
+      ...(expiresAt === undefined ? {} : { ":expiresAt": expiresAt }),
+      ...(cancelExpiresAt === undefined ? {} : { ":was": cancelExpiresAt }),
+    }),
+  };
+}
+
+/**
  * The store's methods that the schedule write routes call besides the adding ones (create, pause, resume, delete:
  * a schedule itself, and the occurrences they add or cancel): those functions build this class.
  */
@@ -801,19 +831,20 @@ function withScheduleMethods<Base extends StoreClass>(base: Base) {
       return this.transition(taskId, ["rescheduled"], LEAVE_SWEEP_INDEX, {});
     }
 
-    async restoreFanOutParent(taskId: string, cancelledAtMs: number, expiresAt: number): Promise<boolean> {
-      return this.conditionalUpdate(taskId, {
-        UpdateExpression: "SET #status = :scheduled, expiresAt = :expiresAt REMOVE cancelledAtMs",
-        ConditionExpression:
-          "#status = :cancelled AND cancelledAtMs = :cancelledAt AND attribute_exists(fanOut)",
-        ExpressionAttributeNames: { "#status": "status" },
-        ExpressionAttributeValues: toWire({
-          ":scheduled": "scheduled" satisfies TaskStatus,
-          ":cancelled": "cancelled" satisfies TaskStatus,
-          ":cancelledAt": cancelledAtMs,
-          ":expiresAt": expiresAt,
-        }),
-      });
+    async restoreFanOutParent(
+      taskId: string,
+      cancelledAtMs: number,
+      expiresAt: number,
+      cancelExpiresAt?: number,
+    ): Promise<boolean> {
+      const restored = await this.conditionalUpdate(
+        taskId,
+        restoreUpdate(cancelledAtMs, expiresAt, cancelExpiresAt),
+      );
+      if (restored || cancelExpiresAt === undefined) return restored;
+      // Refused: restored already, cancelled again, or kept longer since the cancel by a copy's replay
+      // (keepFanOutParent), whose TTL it keeps — an update expression has no `max`, so the choice rides on the condition.
+      return this.conditionalUpdate(taskId, restoreUpdate(cancelledAtMs, undefined, cancelExpiresAt));
     }
 
     // Issue 14, point 4: recurring schedules.

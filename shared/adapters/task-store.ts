@@ -350,10 +350,16 @@ export interface TaskStore extends DestinationStore {
   cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome>;
   /**
    * Undoes a fan-out parent's `cancel` that cancelled none of its copies (each had gone on, so the cancel is a
-   * 409): `cancelled → scheduled`, without `cancelledAtMs`, its TTL `expiresAt` again. Only on condition that it
-   * is still that cancel (`cancelledAtMs`); false when it is not.
+   * 409): `cancelled → scheduled`, without `cancelledAtMs`, its TTL `expiresAt` again — or, given the TTL that
+   * cancel wrote (`cancelExpiresAt`), the one a copy's replay raised it to since (keepFanOutParent), never lowered.
+   * Only on condition that it is still that cancel (`cancelledAtMs`); false when it is not.
    */
-  restoreFanOutParent(taskId: string, cancelledAtMs: number, expiresAt: number): Promise<boolean>;
+  restoreFanOutParent(
+    taskId: string,
+    cancelledAtMs: number,
+    expiresAt: number,
+    cancelExpiresAt?: number,
+  ): Promise<boolean>;
   /**
    * The group's tasks still `scheduled` with due time in [fromMs, toMs], in order of due time then acceptance
    * (strongly consistent), as `GroupTaskRef`s: no content. When `others` is given, the status of every other task of the group in that window

@@ -7,7 +7,7 @@ import { type PunctualConfig, timerSettings, topicConfig } from "#shared/config/
 import { copiesMayHaveExpired } from "#shared/domain/fan-out.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { successorDueAtMs, successorRecord } from "#shared/domain/reschedule.js";
-import { finishedExpiry, retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
+import { claimExpiry, finishedExpiry, retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { planTimer } from "#shared/domain/timing.js";
 import {
   cancelFanOutCopies,
@@ -169,7 +169,7 @@ export async function cancelAndDisarm(
   const nowMs = deps.now();
   const retentionDays = retentionDaysOf(deps.config, topicName);
   const expiresAt = retentionExpiry(nowMs, retentionDays);
-  const result = await deps.store.cancel(taskId, nowMs, expiresAt);
+  const result = await deps.store.cancel(taskId, nowMs, cancelledExpiry(deps, topicName, nowMs, expiresAt));
   // A fan-out parent (issue 14, point 3): the outcome is its copies' — also on a repeat (the parent already
   // cancelled), which finishes a cancel that stopped part-way. A conflict (no copy cancelled) leaves the parent
   // as it was.
@@ -179,7 +179,8 @@ export async function cancelAndDisarm(
     const expirable = copiesMayHaveExpired(parent, topicConfig(deps.config, topicName)?.retentionDays, nowMs);
     const outcome = fanOutCancelOutcome(parent, copies, expirable);
     if (outcome.outcome !== "conflict") return outcome;
-    const restored = await restoreFanOutParent(deps, parent, topicConfig(deps.config, topicName));
+    const topic = topicConfig(deps.config, topicName);
+    const restored = await restoreFanOutParent(deps, parent, topic, copies.lastReplayedAtMs);
     return { outcome: "conflict", task: { ...restored, status: outcome.task.status } };
   }
   if (result.outcome !== "not-found") await settleMove(deps, result.task);
@@ -193,6 +194,18 @@ export async function cancelAndDisarm(
     }
   }
   return result;
+}
+
+/**
+ * The TTL a cancel writes: the retention from now, or on a fan-out topic (where the task may be a parent) as long as
+ * a copy the cancel cannot stop may live — one delivering, or replayed up to now (keepParents), finishes within the
+ * delivery window, then kept the retention: `claimExpiry` from now. With the retention alone, the parent of such a
+ * copy expired first (DynamoDB's TTL removed it, its id a 404: no view of the copy's fate, no replay through it)
+ * while the copy was still delivered or dead-lettered. A plain task there is only kept that much longer.
+ */
+function cancelledExpiry(deps: CancelDeps, topicName: string, nowMs: number, retention: number): number {
+  const topic = topicConfig(deps.config, topicName);
+  return topic?.subscribers ? Math.max(retention, claimExpiry(nowMs, topic)) : retention;
 }
 
 /** A `rescheduled` item still in the sweep index: its move has not (yet) written, armed and settled its successor. */

@@ -183,11 +183,21 @@ export class MemoryTaskStore implements TaskStore {
     return { outcome: "cancelled", task: structuredClone(cancelled) };
   }
 
-  async restoreFanOutParent(taskId: string, cancelledAtMs: number, expiresAt: number): Promise<boolean> {
+  async restoreFanOutParent(
+    taskId: string,
+    cancelledAtMs: number,
+    expiresAt: number,
+    cancelExpiresAt?: number,
+  ): Promise<boolean> {
     const task = this.tasks.get(taskId);
     if (task?.status !== "cancelled" || task.cancelledAtMs !== cancelledAtMs || !task.fanOut) return false;
     const { cancelledAtMs: _, ...rest } = task;
-    this.tasks.set(taskId, { ...rest, status: "scheduled", expiresAt });
+    const raisedSince = cancelExpiresAt !== undefined && (task.expiresAt ?? 0) > cancelExpiresAt;
+    this.tasks.set(taskId, {
+      ...rest,
+      status: "scheduled",
+      expiresAt: raisedSince ? task.expiresAt : expiresAt,
+    });
     return true;
   }
 

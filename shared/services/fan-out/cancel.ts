@@ -25,6 +25,8 @@ export interface FanOutCancelResult {
   readonly missing: number;
   /** Whether a copy found is kept by its floor (the parent's TTL): a missing sibling was never written, not expired. */
   readonly siblingKept: boolean;
+  /** The latest replay of a copy found (`replayedAtMs`; 0 for none), which kept the parent from then (keepParents). */
+  readonly lastReplayedAtMs: number;
 }
 
 /**
@@ -45,11 +47,15 @@ export async function cancelFanOutCopies(
   let alreadyCancelled = 0;
   let missing = 0;
   let siblingKept = false;
+  let lastReplayedAtMs = 0;
   const notCancelled: TaskStatus[] = [];
   await forEachBounded(parent.fanOut ?? [], CANCEL_CONCURRENCY, async (link) => {
     const result: CancelOutcome = await deps.store.cancel(link.taskId, nowMs, expiresAt);
     if (result.outcome === "not-found") missing++;
-    else siblingKept ||= (result.task.expiresAtFloor ?? 0) * 1000 > nowMs;
+    else {
+      siblingKept ||= (result.task.expiresAtFloor ?? 0) * 1000 > nowMs;
+      lastReplayedAtMs = Math.max(lastReplayedAtMs, result.task.replayedAtMs ?? 0);
+    }
     if (result.outcome === "cancelled") {
       cancelled++;
       await deleteSchedule(deps, result.task);
@@ -58,7 +64,7 @@ export async function cancelFanOutCopies(
       else notCancelled.push(result.task.status);
     }
   });
-  return { cancelled, alreadyCancelled, notCancelled, missing, siblingKept };
+  return { cancelled, alreadyCancelled, notCancelled, missing, siblingKept, lastReplayedAtMs };
 }
 
 /**
@@ -93,16 +99,24 @@ export function fanOutCancelOutcome(
  * nothing was cancelled, and a later cancel, replay or keyed retry meets the task the 409 described: a copy replayed
  * since (`queued`) is one a later cancel reaches. Conditional on the cancel being the one this parent shows (`cancelledAtMs`): a concurrent repeat that
  * restored it first, or a cancel after, is left alone.
+ *
+ * A copy replayed since the add (`replayedSinceMs`, its latest replay) kept the parent as long as the copy's new life
+ * (keepParents: `claimExpiry` from the replay), which the cancel's write replaced: that TTL is the one put back, never
+ * the add's below it. Put back at the add's, the parent expired (DynamoDB's TTL removed it, its id a 404) while its
+ * replayed copy was still being delivered or dead-lettered, which only a replay through the parent's id reaches.
  */
 export async function restoreFanOutParent(
   deps: FanOutCancelDeps,
   parent: TaskRecord,
   topic: TopicConfig | undefined,
+  replayedSinceMs = 0,
 ): Promise<TaskRecord> {
   if (parent.cancelledAtMs === undefined) return parent;
-  const expiresAt = topic ? claimExpiry(parent.dueAtMs, topic) : parent.expiresAt;
+  const keptFromMs = Math.max(parent.dueAtMs, replayedSinceMs);
+  const expiresAt = topic ? claimExpiry(keptFromMs, topic) : parent.expiresAt;
   if (expiresAt === undefined) return parent;
-  await deps.store.restoreFanOutParent(parent.taskId, parent.cancelledAtMs, expiresAt);
+  // The cancel's own TTL, which a copy's replay since then may have raised: that raise is kept (never lowered).
+  await deps.store.restoreFanOutParent(parent.taskId, parent.cancelledAtMs, expiresAt, parent.expiresAt);
   const { cancelledAtMs: _, ...restored } = parent;
   return { ...restored, status: "scheduled", expiresAt };
 }

@@ -394,6 +394,37 @@ describe("DynamoTaskStore against dynalite", () => {
     expect(await store.get(plain.taskId)).toMatchObject({ status: "cancelled" });
   });
 
+  it("restoreFanOutParent given the cancel's TTL puts back the add's over it, and keeps one a copy's replay raised since", async () => {
+    for (const s of [store, new MemoryTaskStore()]) {
+      // Prepare: two parents cancelled with a TTL of 123; one raised to 999 since by a copy's replay
+      const link = { subscriber: "billing", taskId: task().taskId, url: "https://billing.example.com/h" };
+      const parentOf = (t: TaskRecord): TaskRecord => ({
+        ...t,
+        callbackUrl: "",
+        fanOut: [link],
+        expiresAt: 777,
+      });
+      const [untouched, raised] = [parentOf(task()), parentOf(task())] as const;
+      for (const parent of [untouched, raised]) {
+        await s.putNew(parent);
+        await s.cancel(parent.taskId, NOW + 5, 123);
+      }
+      await s.keepFanOutParent(raised.taskId, 999);
+
+      // Act
+      const outcomes = [
+        await s.restoreFanOutParent(untouched.taskId, NOW + 5, 777, 123),
+        await s.restoreFanOutParent(raised.taskId, NOW + 5, 777, 123),
+        await s.restoreFanOutParent(raised.taskId, NOW + 5, 777, 123),
+      ];
+
+      // Assess
+      expect(outcomes).toEqual([true, true, false]);
+      expect(await s.get(untouched.taskId)).toEqual(untouched);
+      expect(await s.get(raised.taskId)).toEqual({ ...raised, expiresAt: 999 });
+    }
+  });
+
   it("markQueued: only from scheduled", async () => {
     const a = task();
     await store.putNew(a);

@@ -1859,6 +1859,96 @@ describe("fan-out cancel and moves", () => {
     expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 
+  it("a DELETE answered 409 puts back the TTL a copy's replay gave its parent, not its add's: DynamoDB's TTL would remove the parent (its id a 404) under its live copy", async () => {
+    // Prepare: billing's copy dead-lettered, replayed a minute before its parent's TTL (which keeps the parent as
+    // long as the copy's new life) and delivering; the other copies delivered. A DELETE of the parent is a 409.
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    const billing = copies[0] as TaskRecord;
+    await deadLetter(f, billing);
+    for (const copy of copies.slice(1)) await deliver(f, copy);
+    const replayAt = (parent.expiresAt as number) * 1000 - 60_000;
+    const deps = { ...f.replayDeps, config: f.config, now: () => replayAt };
+    await replayTask(deps, parent.taskId, { subscriber: "billing" });
+    const kept = (await f.store.get(parent.taskId))?.expiresAt as number;
+    await f.store.startAttempt(billing.taskId, replayAt + 1_000);
+
+    // Act
+    const cancelAt = { ...f.deps, store: f.store, now: () => replayAt + 2_000 };
+    const error = await refusal(cancelTask(cancelAt, parent.taskId));
+
+    // Assess: put back as it was, its TTL the one the replay gave it, not its add's (past before the copy's end)
+    expect(error).toMatchObject({ status: 409 });
+    expect(kept).toBeGreaterThan(parent.expiresAt as number);
+    expect(await f.store.get(parent.taskId)).toMatchObject({ status: "scheduled", expiresAt: kept });
+  });
+
+  it("a DELETE answered 409 does not lower the TTL a copy's replay gave its parent between the cancel and its undoing", async () => {
+    // Prepare: billing's copy dead-lettered, the others delivered; billing is replayed (near its parent's TTL) while
+    // the DELETE, which found it failed, is about to put the parent back.
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    await deadLetter(f, copies[0] as TaskRecord);
+    for (const copy of copies.slice(1)) await deliver(f, copy);
+    const cancelAt = (parent.expiresAt as number) * 1000 - 120_000;
+    const replayDeps = { ...f.replayDeps, config: f.config, now: () => cancelAt + 60_000 };
+    const restore = f.store.restoreFanOutParent.bind(f.store);
+    f.store.restoreFanOutParent = async (...args) => {
+      await replayTask(replayDeps, parent.taskId, { subscriber: "billing" });
+      return restore(...args);
+    };
+
+    // Act
+    const error = await refusal(
+      cancelTask({ ...f.deps, store: f.store, now: () => cancelAt }, parent.taskId),
+    );
+
+    // Assess: put back scheduled, kept as long as the replayed copy's new life
+    expect(error).toMatchObject({ status: 409 });
+    const kept = claimExpiry(cancelAt + 60_000, f.config.resolvedTopics.orders as TopicConfig);
+    expect(await f.store.get(parent.taskId)).toMatchObject({ status: "scheduled", expiresAt: kept });
+  });
+
+  it.each([
+    ["its first attempt", false],
+    ["a replay near the end of its parent's TTL", true],
+  ] as const)(
+    "a DELETE answered 200 keeps the parent as long as a copy it could not stop (delivering: %s) may live: the parent's id no 404 while that copy is dead-lettered",
+    async (_name, replayed) => {
+      // Prepare: billing's copy delivering when the DELETE cancels the other two (200)
+      const f = setup();
+      const { parent, copies } = await addOrder(f);
+      const billing = copies[0] as TaskRecord;
+      let startAt = NOW + 10_000;
+      if (replayed) {
+        await deadLetter(f, billing);
+        startAt = (parent.expiresAt as number) * 1000 - 60_000;
+        await replayTask({ ...f.replayDeps, config: f.config, now: () => startAt }, parent.taskId);
+      }
+      const started = (await f.store.startAttempt(billing.taskId, startAt)) as TaskRecord;
+
+      // Act: the DELETE; billing's attempts run out an hour later, it is dead-lettered, kept the retention from then
+      const cancelled = await cancelTask(
+        { ...f.deps, store: f.store, now: () => startAt + 1_000 },
+        parent.taskId,
+      );
+      const failedAt = startAt + 3_600_000;
+      const retentionDays = f.config.resolvedTopics.orders?.retentionDays as number;
+      await deadLetterTask(
+        { store: f.store, topicQueue: f.topicQueue },
+        { dlqUrl: "https://sqs.test/orders-dlq.fifo", retentionDays },
+        started,
+        "HTTP 500",
+        () => failedAt,
+      );
+
+      // Assess
+      expect(cancelled.subscribers?.map((s) => s.status)).toEqual(["delivering", "cancelled", "cancelled"]);
+      const copyEnds = (await f.store.get(billing.taskId))?.expiresAt as number;
+      expect((await f.store.get(parent.taskId))?.expiresAt).toBeGreaterThanOrEqual(copyEnds);
+    },
+  );
+
   it("a group cancel on a fan-out topic cancels each parent's copies still scheduled", async () => {
     // Prepare
     const f = setup();
