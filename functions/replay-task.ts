@@ -4,6 +4,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { createAwsClient } from "#shared/adapters/aws-clients.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
+import { topicSettingsFromEnvironment } from "#shared/adapters/topic-settings.js";
 import { type HttpHandler, httpRoute } from "#shared/api/http-route.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { readTopology } from "#shared/contract/topology.js";
@@ -46,4 +47,6 @@ export const handler = createHandler({
   now: Date.now,
   config,
   logger,
+  // Read only where a topic's setting decides (a fan-out task's retention, a replayed copy's parent): currentTopics.
+  settings: topicSettingsFromEnvironment(config, logger),
 });

@@ -240,7 +240,9 @@ export const API_ROUTES = [
     // `revertReplay`: a replay whose send failed is undone (answered 503), not left `queued` for the sweeper.
     // `keepFanOutParent`: a copy's replay keeps its parent as long as the copy's new life (replay-task.ts).
     store: ["markReplayed", "get", "revertReplay", "keepFanOutParent"],
-    grants: ["topic-queues:send"],
+    // A fan-out task's retention (completed and expired?) and the delivery window a replayed copy keeps its parent
+    // for follow the runtime settings, as in get-task and cancel-task (replay-task.ts, currentTopics).
+    grants: ["topic-queues:send", "topic-settings:read"],
   },
   {
     name: "replay-topic",
@@ -251,7 +253,8 @@ export const API_ROUTES = [
     // `readMany`: the named tasks and a named fan-out task's copies, 100 per BatchGetItem; `get`, the keys it
     // leaves unread after its retries, and a task whose mark failed, read back (it may have landed).
     store: ["readMany", "get", "listFailed", "markReplayed", "revertReplay", "keepFanOutParent"],
-    grants: ["topic-queues:send"],
+    // As replay-task: a named fan-out task's retention and a replayed copy's parent follow the runtime settings.
+    grants: ["topic-queues:send", "topic-settings:read"],
   },
   // --- issue 14, point 4: recurring schedules (appended block) ---
   {

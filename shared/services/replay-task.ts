@@ -1,5 +1,6 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
+import type { TopicSettingsSource } from "#shared/adapters/topic-settings.js";
 import {
   conflict,
   HttpError,
@@ -36,8 +37,13 @@ export interface ReplayDeps {
   /** Topic → its FIFO queue URL (the topology's `topicQueues`). */
   readonly topicQueues: Readonly<Record<string, string>>;
   readonly now: () => number;
-  /** The topics' retention, for a task whose failed send is undone without an `expiresAt` of its own. */
+  /**
+   * The deployed topics' settings: their retention and delivery window decide whether a fan-out task completed and
+   * expired, how long a replayed copy keeps its parent, and a reverted task's TTL without an `expiresAt` of its own.
+   */
   readonly config?: PunctualConfig;
+  /** The runtime topic settings, which win over `config` where a replay reads a topic's setting (currentTopics). */
+  readonly settings?: TopicSettingsSource;
   /** A send that failed after the task was marked and could not be undone: the sweeper re-sends it. */
   readonly onSendError?: (error: unknown, taskId: string) => void;
 }
@@ -159,9 +165,8 @@ export async function undoReplay(
   marked: TaskSummary,
 ): Promise<Undone> {
   const status: "failed" | "delivered" = before.status === "delivered" ? "delivered" : "failed";
-  const retentionDays = deps.config ? (topicConfig(deps.config, before.topic)?.retentionDays ?? 0) : 0;
   const finishedAtMs = status === "delivered" ? before.deliveredAtMs : before.failedAtMs;
-  const expiresAt = before.expiresAt ?? retentionExpiry(finishedAtMs ?? deps.now(), retentionDays);
+  const expiresAt = before.expiresAt ?? (await retentionFrom(deps, before.topic, finishedAtMs ?? deps.now()));
   try {
     const replay = { replays: marked.replays ?? 0, attempts: before.attempts, expiresAt, status };
     if (await deps.store.revertReplay(before.taskId, replay)) return "reverted";
@@ -173,6 +178,23 @@ export async function undoReplay(
     deps.onSendError?.(error, before.taskId);
     return "moved-on";
   }
+}
+
+/** A finished task's TTL by its topic's current retention (none known: it ends at once, as before). */
+async function retentionFrom(deps: ReplayDeps, topic: string, finishedAtMs: number): Promise<number> {
+  const config = await currentTopics(deps);
+  return retentionExpiry(finishedAtMs, (config && topicConfig(config, topic)?.retentionDays) ?? 0);
+}
+
+/**
+ * The topics' settings as a replay's decision reads them: the runtime ones when the function has a settings source,
+ * as GET, DELETE, the list and the add read them (docs/OPERATIONS.md "Topic settings without a deploy"). With the
+ * deployed ones, a retention raised at runtime had a replay refuse as completed and expired (404) a fan-out task GET
+ * still served, and keep a replayed copy's parent only for the deployed retention: the parent expired (404 on its
+ * id) while deliver retained its copy. Read only where a setting decides, so a plain replay never waits on AppConfig.
+ */
+export async function currentTopics(deps: ReplayDeps): Promise<PunctualConfig | undefined> {
+  return deps.settings ? deps.settings.current() : deps.config;
 }
 
 /**
@@ -201,14 +223,19 @@ export async function keepParents(
   tasks: readonly (TaskSummary | undefined)[],
   details?: Record<string, number>,
 ): Promise<void> {
-  const parents = new Map<string, number>();
   const nowMs = deps.now();
-  for (const task of tasks) {
-    const topic = deps.config && task && topicConfig(deps.config, task.topic);
-    const replayable =
-      ["failed", "delivered"].includes(task?.status ?? "") && !retentionEnded(task ?? {}, nowMs);
-    if (topic && task?.parentTaskId !== undefined && replayable)
-      parents.set(task.parentTaskId, claimExpiry(nowMs, topic));
+  const copies = tasks.filter(
+    (task): task is TaskSummary & { parentTaskId: string } =>
+      task?.parentTaskId !== undefined &&
+      ["failed", "delivered"].includes(task.status) &&
+      !retentionEnded(task, nowMs),
+  );
+  // The settings deliver retains the replayed copy by, read only when there is a parent to keep.
+  const config = copies.length > 0 ? await currentTopics(deps) : undefined;
+  const parents = new Map<string, number>();
+  for (const task of copies) {
+    const topic = config && topicConfig(config, task.topic);
+    if (topic) parents.set(task.parentTaskId, claimExpiry(nowMs, topic));
   }
   try {
     await forEachBounded([...parents], KEEP_CONCURRENCY, async ([id, expiresAt]) => {

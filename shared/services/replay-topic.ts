@@ -25,6 +25,7 @@ import { forEachBounded } from "#shared/runtime/async.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
 import { expiredParent } from "./fan-out/view.js";
 import {
+  currentTopics,
   keepParents,
   RETENTION_ENDED,
   type ReplayDeps,
@@ -104,13 +105,16 @@ async function matchIds(deps: ReplayTopicDeps, topic: string, ids: readonly stri
     if (summary.status === "queued") held.push(summary);
   };
   const nowMs = deps.now();
+  // Whether a named fan-out task completed and expired hangs on its topic's current retention (currentTopics).
+  const fanOut = tasks.some((task) => task?.fanOut !== undefined);
+  const clock = { config: (fanOut && (await currentTopics(deps))) || deps.config, now: () => nowMs };
   for (const [i, id] of unique.entries()) {
     const task = tasks[i];
     if (!task) failed.push({ task_id: id, reason: "not_found" });
     // Gone but for DynamoDB's lazy TTL: skipped, as the single replay refuses it (retentionOver).
     else if (retentionEnded(task, nowMs)) failed.push({ task_id: id, reason: RETENTION_ENDED });
     // A fan-out task none of whose copies is left, completed and expired: no such task, as GET answers it.
-    else if (task.fanOut && expiredParent({ ...deps, now: () => nowMs }, task, copies.get(id) ?? []))
+    else if (task.fanOut && expiredParent(clock, task, copies.get(id) ?? []))
       failed.push({ task_id: id, reason: "not_found" });
     else if (task.fanOut) {
       // A fan-out task is never failed itself: as its single replay, it stands for its copies (here, dead letters).

@@ -267,7 +267,7 @@ describe("the first settings deployment (stack creation)", () => {
 });
 
 describe("who reads the topic settings", () => {
-  it("every function that reads topic settings: deliver, sweeper, add, batch add, reschedule, run, cancel, group cancel, task read, task list, topic views, topic resume, schedule create/pause/resume/delete and the materializer", () => {
+  it("every function that reads topic settings: deliver, sweeper, add, batch add, reschedule, run, cancel, group cancel, task read, task list, task and topic replay, topic views, topic resume, schedule create/pause/resume/delete and the materializer", () => {
     for (const [, d] of each()) {
       const readers = functionsOf(d)
         .filter((f) => f.topicSettings)
@@ -291,6 +291,8 @@ describe("who reads the topic settings", () => {
             "cancel-group",
             "get-task",
             "list-tasks",
+            "replay-task",
+            "replay-topic",
             "get-topic",
             "list-topics",
             "resume-topic",

@@ -3,6 +3,7 @@ import type { TaskView } from "#shared/api/task-view.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { retentionEnded, type TaskRecord, type TaskSummary } from "#shared/domain/task.js";
 import {
+  currentTopics,
   keepParents,
   type ReplayDeps,
   readBeforeMark,
@@ -73,9 +74,10 @@ export async function replaySubscriber(
  * (a caller that passes none) the missing copy is answered as before.
  */
 async function refuseIfExpired(deps: ReplayDeps, parent: TaskRecord): Promise<void> {
-  if (!deps.config) return;
+  const config = await currentTopics(deps);
+  if (!config) return;
   const copies = await Promise.all((parent.fanOut ?? []).map((link) => readBeforeMark(deps, link.taskId)));
-  if (expiredParent({ ...deps, config: deps.config }, parent, copies)) throw notFound(COMPLETED_AND_EXPIRED);
+  if (expiredParent({ ...deps, config }, parent, copies)) throw notFound(COMPLETED_AND_EXPIRED);
 }
 
 /**
@@ -122,8 +124,8 @@ export async function replayEveryCopy(deps: ReplayDeps, parent: TaskRecord): Pro
   if (replayed > 0) return view;
   if (undone) throwIfUndone("reverted");
   // No copy left of a task that completed and expired: answered as GET answers it.
-  if (found === 0 && deps.config && expiredParent({ ...deps, config: deps.config }, parent, []))
-    throw notFound(COMPLETED_AND_EXPIRED);
+  const config = found === 0 ? await currentTopics(deps) : undefined;
+  if (config && expiredParent({ ...deps, config }, parent, [])) throw notFound(COMPLETED_AND_EXPIRED);
   if (ended.length > 0 && !onItsWay) throw retentionOver(lastEnded(ended, view.status));
   throw conflict(`no subscriber's copy is failed or delivered; the task is ${view.status}`, {
     task_status: view.status,
