@@ -161,6 +161,7 @@ class DeploymentState {
   private seenHash: string | undefined;
   private validator: SettingsValidator | undefined;
   private refreshing: Promise<void> | undefined;
+  private rereading: Promise<void> | undefined;
 
   constructor(private readonly options: AppConfigEmulatorOptions) {}
 
@@ -172,12 +173,25 @@ class DeploymentState {
     return this.deployed;
   }
 
-  /** One refresh at a time: concurrent polls share it. */
+  /**
+   * One refresh at a time. One asked for while another runs reads the file again once it is over (every caller in
+   * that time shares that one): joined to the running one, it could miss a change that one had read too early — an
+   * editor's two-step save read half-way (empty: refused) left the edit unread until some function polled.
+   */
   refresh(): Promise<void> {
-    this.refreshing ??= this.readFile().finally(() => {
-      this.refreshing = undefined;
-    });
-    return this.refreshing;
+    if (!this.refreshing) {
+      this.refreshing = this.readFile().finally(() => {
+        this.refreshing = undefined;
+      });
+      return this.refreshing;
+    }
+    this.rereading ??= this.refreshing
+      .catch(() => undefined)
+      .then(() => {
+        this.rereading = undefined;
+        return this.refresh();
+      });
+    return this.rereading;
   }
 
   private async readFile(): Promise<void> {
