@@ -123,7 +123,13 @@ export class LastGoodTopicSettings implements TopicSettingsSource {
       );
       return this.good;
     }
-    if (text === undefined || text === this.lastText) return this.good;
+    if (text === undefined) {
+      // Nothing deployed to this session yet. Powertools caches no empty answer, so without the pause the next
+      // invocation polled the same session at once, which AWS refuses sooner than its interval ("Request too early").
+      this.quietUntilMs = this.now() + this.retryAfterMs;
+      return this.good;
+    }
+    if (text === this.lastText) return this.good;
     this.lastText = text;
     const result = applyRuntimeSettingsText(this.deployed, text);
     if (!result.ok) {

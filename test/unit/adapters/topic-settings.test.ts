@@ -46,6 +46,31 @@ describe("LastGoodTopicSettings", () => {
     expect(config).toBe(deployed);
   });
 
+  // An empty answer (nothing deployed yet: a new stack's environment before its first rollout step reaches this
+  // session) is not cached by Powertools, so the next invocation polled the same session at once, which AWS refuses
+  // sooner than the session's 15 s ("Request too early", BadRequestException): a failed call and a misleading
+  // "unavailable" warning per such pair of invocations.
+  it("after an answer with no document, polls again only once the pause is over", async () => {
+    // Prepare
+    let nowMs = 0;
+    const fetch = scriptedFetch();
+    const settings = new LastGoodTopicSettings(deployed, fetch, memoryLogger(), { now: () => nowMs });
+    await settings.current();
+
+    // Act
+    nowMs += 1_000;
+    const soonAfter = await settings.current();
+    const callsSoonAfter = fetch.calls;
+    fetch.answer = doc(2);
+    nowMs += SETTINGS_RETRY_AFTER_MS;
+    const later = await settings.current();
+
+    // Assess
+    expect(soonAfter).toBe(deployed);
+    expect(callsSoonAfter).toBe(1);
+    expect(later.resolvedTopics.demo?.maxAttempts).toBe(2);
+  });
+
   it("applies a valid document and logs it once", async () => {
     // Prepare
     const fetch = scriptedFetch();
