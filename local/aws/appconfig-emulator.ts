@@ -1,5 +1,5 @@
 import { createHash, randomUUID } from "node:crypto";
-import { watch } from "node:fs";
+import { type FSWatcher, watch } from "node:fs";
 import { mkdir, readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
@@ -127,23 +127,44 @@ export async function startAppConfigEmulator(options: AppConfigEmulatorOptions):
   );
   await new Promise<void>((resolve) => server.listen(0, options.host, resolve));
   const { port } = server.address() as AddressInfo;
-  // Each poll re-reads the file anyway; watching its directory (editors often replace the file) only makes an
-  // edit's verdict show in the log at once, with no invocation needed.
-  const watcher = watch(path.dirname(options.settingsFile), (_event, name) => {
-    if (name !== path.basename(options.settingsFile)) return;
-    state.refresh().catch((error: unknown) => options.log(`topic settings: ${(error as Error).message}`));
-  });
+  const watcher = watchSettingsFile(options, state);
   return {
     url: `http://${options.host}:${port}`,
     useValidator: (validator) => state.useValidator(validator),
     deployedVersion: () => state.current()?.version ?? 0,
     stop: () =>
       new Promise<void>((resolve) => {
-        watcher.close();
+        watcher?.close();
         server.closeAllConnections();
         server.close(() => resolve());
       }),
   };
+}
+
+/**
+ * Each poll re-reads the file anyway; watching its directory (editors often replace the file) only makes an edit's
+ * verdict show in the log at once, with no invocation needed. So a watch Linux refuses (ENOSPC: the user's inotify
+ * limit, reached on many a developer's machine) or that fails later is logged, and the cloud runs without it.
+ */
+function watchSettingsFile(options: AppConfigEmulatorOptions, state: DeploymentState): FSWatcher | undefined {
+  const unwatched = (error: unknown) =>
+    options.log(
+      `topic settings: not watching ${options.settingsFile} (${(error as Error).message}); an edit is read at the next poll`,
+    );
+  try {
+    const watcher = watch(path.dirname(options.settingsFile), (_event, name) => {
+      if (name !== path.basename(options.settingsFile)) return;
+      state.refresh().catch((error: unknown) => options.log(`topic settings: ${(error as Error).message}`));
+    });
+    watcher.on("error", (error) => {
+      unwatched(error);
+      watcher.close();
+    });
+    return watcher;
+  } catch (error) {
+    unwatched(error);
+    return undefined;
+  }
 }
 
 async function writeInitialFile(file: string, content: string): Promise<void> {
@@ -161,6 +182,7 @@ class DeploymentState {
   private seenHash: string | undefined;
   private validator: SettingsValidator | undefined;
   private refreshing: Promise<void> | undefined;
+  private rereading: Promise<void> | undefined;
 
   constructor(private readonly options: AppConfigEmulatorOptions) {}
 
@@ -172,12 +194,25 @@ class DeploymentState {
     return this.deployed;
   }
 
-  /** One refresh at a time: concurrent polls share it. */
+  /**
+   * One refresh at a time. One asked for while another runs reads the file again once it is over (every caller in
+   * that time shares that one): joined to the running one, it could miss a change that one had read too early — an
+   * editor's two-step save read half-way (empty: refused) left the edit unread until some function polled.
+   */
   refresh(): Promise<void> {
-    this.refreshing ??= this.readFile().finally(() => {
-      this.refreshing = undefined;
-    });
-    return this.refreshing;
+    if (!this.refreshing) {
+      this.refreshing = this.readFile().finally(() => {
+        this.refreshing = undefined;
+      });
+      return this.refreshing;
+    }
+    this.rereading ??= this.refreshing
+      .catch(() => undefined)
+      .then(() => {
+        this.rereading = undefined;
+        return this.refresh();
+      });
+    return this.rereading;
   }
 
   private async readFile(): Promise<void> {

@@ -47,8 +47,8 @@ export const SETTINGS_WAIT_MS = 3_000;
  */
 export const SETTINGS_FIRST_WAIT_MS = 10_000;
 /**
- * After a poll that did not answer, how long the last good settings are used without polling again (at most the
- * cache's max age, so a change still shows within it once AppConfig answers again).
+ * After a poll that failed or did not answer, how long the last good settings are used without polling again (at
+ * most the cache's max age, so a change still shows within it once AppConfig answers again).
  */
 export const SETTINGS_RETRY_AFTER_MS = 15_000;
 
@@ -63,8 +63,8 @@ export interface SettingsTiming {
  * Keeps the last good settings: the deployed ones at cold start, then each document that passes the same
  * validation as the environment file. A document that is refused, or a fetch that fails or does not answer within
  * `waitMs` (`firstWaitMs` until a document was read), changes nothing and is logged once per distinct document or
- * error (not once per invocation); after a fetch that did not answer, the next `retryAfterMs` use the last good
- * settings without waiting again.
+ * error (not once per invocation); after a fetch that failed or did not answer, the next `retryAfterMs` use the last
+ * good settings without polling again.
  */
 export class LastGoodTopicSettings implements TopicSettingsSource {
   private good: PunctualConfig;
@@ -110,6 +110,9 @@ export class LastGoodTopicSettings implements TopicSettingsSource {
       answer.catch(() => undefined); // a poll given up on may still fail: nobody waits for it
       text = await withinMs(answer, waitMs);
     } catch (error) {
+      // Paused as after a poll that does not answer: polled again by the next invocation, an AppConfig outage
+      // added the SDK's retries to every invocation, each a new session and poll (AWS: one poll per 15 s at least).
+      this.quietUntilMs = this.now() + this.retryAfterMs;
       this.reportOnce(`topic settings unavailable, keeping the last good ones: ${errorText(error)}`);
       return this.good;
     }
@@ -120,7 +123,13 @@ export class LastGoodTopicSettings implements TopicSettingsSource {
       );
       return this.good;
     }
-    if (text === undefined || text === this.lastText) return this.good;
+    if (text === undefined) {
+      // Nothing deployed to this session yet. Powertools caches no empty answer, so without the pause the next
+      // invocation polled the same session at once, which AWS refuses sooner than its interval ("Request too early").
+      this.quietUntilMs = this.now() + this.retryAfterMs;
+      return this.good;
+    }
+    if (text === this.lastText) return this.good;
     this.lastText = text;
     const result = applyRuntimeSettingsText(this.deployed, text);
     if (!result.ok) {

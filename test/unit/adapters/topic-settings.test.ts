@@ -46,6 +46,31 @@ describe("LastGoodTopicSettings", () => {
     expect(config).toBe(deployed);
   });
 
+  // An empty answer (nothing deployed yet: a new stack's environment before its first rollout step reaches this
+  // session) is not cached by Powertools, so the next invocation polled the same session at once, which AWS refuses
+  // sooner than the session's 15 s ("Request too early", BadRequestException): a failed call and a misleading
+  // "unavailable" warning per such pair of invocations.
+  it("after an answer with no document, polls again only once the pause is over", async () => {
+    // Prepare
+    let nowMs = 0;
+    const fetch = scriptedFetch();
+    const settings = new LastGoodTopicSettings(deployed, fetch, memoryLogger(), { now: () => nowMs });
+    await settings.current();
+
+    // Act
+    nowMs += 1_000;
+    const soonAfter = await settings.current();
+    const callsSoonAfter = fetch.calls;
+    fetch.answer = doc(2);
+    nowMs += SETTINGS_RETRY_AFTER_MS;
+    const later = await settings.current();
+
+    // Assess
+    expect(soonAfter).toBe(deployed);
+    expect(callsSoonAfter).toBe(1);
+    expect(later.resolvedTopics.demo?.maxAttempts).toBe(2);
+  });
+
   it("applies a valid document and logs it once", async () => {
     // Prepare
     const fetch = scriptedFetch();
@@ -94,9 +119,10 @@ describe("LastGoodTopicSettings", () => {
 
   it("keeps the last good settings while AppConfig is unavailable, then picks up the next document", async () => {
     // Prepare
+    let nowMs = 0;
     const fetch = scriptedFetch();
     const logger = memoryLogger();
-    const settings = new LastGoodTopicSettings(deployed, fetch, logger);
+    const settings = new LastGoodTopicSettings(deployed, fetch, logger, { now: () => nowMs });
     fetch.answer = doc(2);
     await settings.current();
 
@@ -104,12 +130,43 @@ describe("LastGoodTopicSettings", () => {
     fetch.answer = new Error("ThrottlingException");
     const during = await settings.current();
     fetch.answer = doc(1);
+    nowMs += SETTINGS_RETRY_AFTER_MS;
     const after = await settings.current();
 
     // Assess
     expect(during.resolvedTopics.demo?.maxAttempts).toBe(2);
     expect(after.resolvedTopics.demo?.maxAttempts).toBe(1);
     expect(logger.entries.some((e) => e.level === "warn" && e.message.includes("unavailable"))).toBe(true);
+  });
+
+  // A poll that fails (throttled, a 5xx, access denied) answers fast, but after the SDK's retries: each one waited
+  // for by the invocation that asked. Polled again by the very next invocation, an AppConfig outage added those
+  // retries to every add and every deliver batch, and each container sent AppConfig a new session and poll per
+  // invocation (AWS holds a session to one poll per 15 s at least), as a poll that does not answer no longer does.
+  it("after a failed poll, the next invocations use the last good settings without polling until the pause is over", async () => {
+    // Prepare
+    let nowMs = 0;
+    const fetch = scriptedFetch();
+    const timing = { now: () => nowMs };
+    const settings = new LastGoodTopicSettings(deployed, fetch, memoryLogger(), timing);
+    fetch.answer = doc(2);
+    await settings.current();
+    fetch.answer = new Error("ThrottlingException: Rate exceeded");
+    await settings.current();
+    const callsAfterFailure = fetch.calls;
+
+    // Act
+    nowMs += 1_000;
+    const soonAfter = await settings.current();
+    const callsSoonAfter = fetch.calls;
+    fetch.answer = doc(1);
+    nowMs += SETTINGS_RETRY_AFTER_MS;
+    const later = await settings.current();
+
+    // Assess
+    expect(soonAfter.resolvedTopics.demo?.maxAttempts).toBe(2);
+    expect(callsSoonAfter).toBe(callsAfterFailure);
+    expect(later.resolvedTopics.demo?.maxAttempts).toBe(1);
   });
 
   it("concurrent callers share one fetch", async () => {
@@ -254,10 +311,12 @@ describe("appConfigSettingsFetch (Powertools over AppConfig Data)", () => {
       credentials: { accessKeyId: "local", secretAccessKey: "local" },
     });
     const route = { applicationId: "app", environmentId: "env", profileId: "profile" };
+    // No pause after the failed poll (its own test above): this one is about the session the next poll uses.
     const settings = new LastGoodTopicSettings(
       deployed,
       appConfigSettingsFetch(route, 0, client),
       memoryLogger(),
+      { retryAfterMs: 0 },
     );
     try {
       const before = await settings.current();

@@ -1,4 +1,4 @@
-import { mkdtemp, rm } from "node:fs/promises";
+import { mkdtemp, rename, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import {
@@ -239,6 +239,56 @@ describe("local AppConfig Data emulator with the local cloud's fast refresh", ()
     } finally {
       client.destroy();
       await fast.stop();
+    }
+  });
+});
+
+// The settings file watcher: one refresh at a time, and concurrent ones shared. An editor that saves in two steps
+// (truncate, then write) fires two events: the first refresh reads the empty file (refused: not JSON), and a
+// second event while it was being validated joined it instead of reading the file again, so the saved edit was
+// neither deployed nor refused until some function happened to poll; the terminal's last word was "refused".
+describe("local AppConfig emulator's settings file watcher", () => {
+  it("reads the file again when it changed while the previous change was being validated", async () => {
+    // Prepare
+    const file = join(dir, "watched-settings.json");
+    const lines: string[] = [];
+    const watched = await startAppConfigEmulator({
+      host: "127.0.0.1",
+      settingsFile: file,
+      initialContent: JSON.stringify({ topics: {} }),
+      ids: IDS,
+      log: (line) => lines.push(line),
+      fastRefresh: true,
+    });
+    let release: () => void = () => {};
+    const gate = new Promise<void>((resolve) => {
+      release = resolve;
+    });
+    const validated: string[] = [];
+    watched.useValidator(async (content) => {
+      validated.push(content);
+      if (validated.length === 1) await gate;
+      return undefined;
+    });
+    const saveAtomically = async (content: string) => {
+      await writeFile(`${file}.tmp`, content);
+      await rename(`${file}.tmp`, file);
+    };
+    try {
+      await saveAtomically(JSON.stringify({ topics: { first: {} } }));
+      await vi.waitFor(() => expect(validated).toHaveLength(1));
+
+      // Act: saved again while the first save is being validated
+      await saveAtomically(JSON.stringify({ topics: { second: {} } }));
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      release();
+
+      // Assess
+      await vi.waitFor(() => expect(watched.deployedVersion()).toBe(2), { timeout: 2_000 });
+      expect(validated.at(-1)).toBe(JSON.stringify({ topics: { second: {} } }));
+    } finally {
+      release();
+      await watched.stop();
     }
   });
 });
