@@ -87,6 +87,7 @@ export async function replaySelected(
       return line;
     },
     failed: "replay failed",
+    unsure: `${what} may have been replayed`,
   });
 }
 

@@ -146,10 +146,14 @@ describe("Replay selected (and a row's Replay): POST task_ids", () => {
     );
   });
 
-  it("no answer, or a malformed one, says so", async () => {
+  it("no answer, or a malformed one, says so: no answer, that it may have replayed", async () => {
     stubFetch(() => Promise.reject(new TypeError("Failed to fetch")));
     expect(await replaySelected("demo", ["t1"], asker(true).ask)).toBe(
-      "replay failed: network error: Failed to fetch",
+      "task t1 may have been replayed; check before repeating: network error: Failed to fetch",
+    );
+    stubFetch(() => json(500, { error: { code: "internal_error", message: "may have been replayed" } }));
+    expect(await replaySelected("demo", ["t1", "t2"], asker(true).ask)).toBe(
+      "2 tasks may have been replayed; check before repeating: internal_error: may have been replayed",
     );
     stubFetch(() => json(200, { matched: 1, replayed: 1 }));
     expect(await replaySelected("demo", ["t1"], asker(true).ask)).toMatch(
