@@ -30,7 +30,8 @@ export function cancelTask(id: string, ask: Ask): Promise<string | undefined> {
     confirm: { question: `Cancel task ${id}? It will never be delivered.`, button: "Cancel task" },
     run: () => call("DELETE", `/v1/tasks/${encodeURIComponent(id)}`),
     done: () => `cancelled ${id}; it will never be delivered`,
-    failed: "not cancelled",
+    // The id: a panel shows one line for several rows, and the task view may show another task by the answer.
+    failed: `${id} not cancelled`,
     unsure: `${id} may have been cancelled`,
   });
 }
@@ -42,7 +43,7 @@ export function cancelDeadLetter(id: string, ask: Ask): Promise<string | undefin
     confirm: { question, button: "Cancel task" },
     run: () => call("DELETE", `/v1/tasks/${encodeURIComponent(id)}`),
     done: () => `cancelled ${id}; it will not be delivered`,
-    failed: "not cancelled",
+    failed: `${id} not cancelled`,
     unsure: `${id} may have been cancelled`,
   });
 }

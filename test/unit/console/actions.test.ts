@@ -82,7 +82,7 @@ describe("a task's Cancel (task view)", () => {
 
     // Assess
     expect(sent).toEqual([{ method: "DELETE", path: "/v1/tasks/demo%2301J" }]);
-    expect(line).toBe("not cancelled: conflict: task is queued; it can no longer be cancelled");
+    expect(line).toBe("demo#01J not cancelled: conflict: task is queued; it can no longer be cancelled");
   });
 
   it("no answer, or a 5xx without a body, says it may have been cancelled (the request may have acted)", async () => {
@@ -96,7 +96,7 @@ describe("a task's Cancel (task view)", () => {
 
   it("the API's 503 service_unavailable (nothing changed, retry) says not cancelled", async () => {
     stubFetch(() => json(503, { error: { code: "service_unavailable", message: "retry" } }));
-    expect(await cancelTask("t1", yes)).toBe("not cancelled: service_unavailable: retry");
+    expect(await cancelTask("t1", yes)).toBe("t1 not cancelled: service_unavailable: retry");
   });
 
   it("asks about the task by id; declined sends nothing; done says so", async () => {
@@ -123,7 +123,7 @@ describe("the actions that showed their errors: the API's code and message, cut"
     [
       "a dead letter's Cancel",
       () => cancelDeadLetter("t1", yes),
-      "not cancelled",
+      "t1 not cancelled",
       "t1 may have been cancelled",
     ],
     [
