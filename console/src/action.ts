@@ -55,7 +55,8 @@ export interface Action<T> {
 export function mayHaveActed(error: unknown): boolean {
   if (!(error instanceof ApiError))
     return error instanceof Error && error.message.startsWith("network error");
-  if (error.status < 500) return false;
+  // punctual console's own: the call was never sent (its signing failed, console/api-proxy.ts).
+  if (error.status < 500 || error.code === "not_sent") return false;
   return !(error.status === 503 && error.code === "service_unavailable");
 }
 

@@ -94,6 +94,12 @@ describe("a task's Cancel (task view)", () => {
     expect(await cancelTask("t1", yes)).toBe("t1 may have been cancelled; check before repeating: HTTP 502");
   });
 
+  it("punctual console's 502 not_sent (signing failed: expired credentials) says not cancelled", async () => {
+    const message = "not sent to the API: signing the call failed: the SSO session has expired";
+    stubFetch(() => json(502, { error: { code: "not_sent", message } }));
+    expect(await cancelTask("t1", yes)).toBe(`t1 not cancelled: not_sent: ${message}`);
+  });
+
   it("the API's 503 service_unavailable (nothing changed, retry) says not cancelled", async () => {
     stubFetch(() => json(503, { error: { code: "service_unavailable", message: "retry" } }));
     expect(await cancelTask("t1", yes)).toBe("t1 not cancelled: service_unavailable: retry");
