@@ -56,12 +56,10 @@ export function apiProxy(options: {
       const value = req.headers[name];
       if (typeof value === "string" && name !== CONSOLE_HEADER) headers[name] = value;
     }
-    const signed = await options.authorize({
-      method,
-      url: target,
-      headers,
-      ...(body.length > 0 ? { body } : {}),
-    });
+    const signed = await signOrRefuse(res, () =>
+      options.authorize({ method, url: target, headers, ...(body.length > 0 ? { body } : {}) }),
+    );
+    if (!signed) return true;
     // A redirect is never followed: fetch would re-send the call (its body, SigV4's session token and date; only
     // `authorization` is dropped) to whatever host the answer names. The page gets the 3xx as it came.
     const response = await send(target, {
@@ -85,6 +83,24 @@ export function apiProxy(options: {
     res.end(answer);
     return true;
   };
+}
+
+/**
+ * The call's signature, or undefined after answering a 502 `not_sent`: credentials that expired while the page stayed
+ * open (an SSO session, a role's) fail here, before anything is sent, and the page's action line must not say the
+ * call may have acted (console/src/action.ts `mayHaveActed`), as it says of a 502 from the API's side.
+ */
+async function signOrRefuse(
+  res: http.ServerResponse,
+  sign: () => Promise<Record<string, string>>,
+): Promise<Record<string, string> | undefined> {
+  try {
+    return await sign();
+  } catch (error) {
+    const message = `not sent to the API: signing the call failed: ${(error as Error).message}`;
+    sendJson(res, 502, { error: { code: "not_sent", message } });
+    return undefined;
+  }
 }
 
 /** 405 with the methods forwarded; the name is echoed cut (Node takes any token as a method). */

@@ -39,16 +39,37 @@ export interface Action<T> {
   readonly run: () => Promise<T>;
   /** The line when it worked (may throw on a malformed answer: that is a failure too). */
   readonly done: (result: T) => string;
-  /** The line's start when it failed: "not replayed", "not cancelled". */
+  /** The line's start when it was refused: "not replayed", "not cancelled". */
   readonly failed: string;
+  /** The line's start when it may have acted all the same (`mayHaveActed`): "t1 may have been cancelled". */
+  readonly unsure: string;
 }
 
-/** Asks, runs, and answers the line to show; undefined when the operator declined. Never rejects. */
+/**
+ * Whether a failed call may have acted all the same. A refusal (4xx) changed nothing, nor did the API's own 503
+ * `service_unavailable` (shared/api/contract.ts: nothing changed, or what a many-target route did stays done and a
+ * repeat goes on). Anything else may follow the change: no answer (a connection lost after the request went), the
+ * API's 500 ("may have been replayed", "may have been stored"), a gateway's 502 or 504 (API Gateway's 29 s
+ * integration timeout, punctual console's proxy giving up at 30 s) while the function runs on.
+ */
+export function mayHaveActed(error: unknown): boolean {
+  if (!(error instanceof ApiError))
+    return error instanceof Error && error.message.startsWith("network error");
+  // punctual console's own: the call was never sent (its signing failed, console/api-proxy.ts).
+  if (error.status < 500 || error.code === "not_sent") return false;
+  return !(error.status === 503 && error.code === "service_unavailable");
+}
+
+/**
+ * Asks, runs, and answers the line to show; undefined when the operator declined. Never rejects. A failure that
+ * may have acted says so, not "not cancelled": the operator would repeat a replay the receiver then gets twice.
+ */
 export async function runAction<T>(ask: Ask, action: Action<T>): Promise<string | undefined> {
   if (action.confirm && !(await ask(action.confirm.question, action.confirm.button))) return undefined;
   try {
     return action.done(await action.run());
   } catch (error) {
+    if (mayHaveActed(error)) return `${action.unsure}; check before repeating: ${errorText(error)}`;
     return `${action.failed}: ${errorText(error)}`;
   }
 }

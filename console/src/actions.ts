@@ -20,6 +20,7 @@ export function toggleTopic(topic: TopicView, ask: Ask): Promise<string | undefi
     run: () => call("POST", `/v1/topics/${encodeURIComponent(topic.topic)}/${action}`),
     done: () => `${topic.topic} ${done}`,
     failed: `${topic.topic} not ${done}`,
+    unsure: `${topic.topic} may have been ${done}`,
   });
 }
 
@@ -29,7 +30,9 @@ export function cancelTask(id: string, ask: Ask): Promise<string | undefined> {
     confirm: { question: `Cancel task ${id}? It will never be delivered.`, button: "Cancel task" },
     run: () => call("DELETE", `/v1/tasks/${encodeURIComponent(id)}`),
     done: () => `cancelled ${id}; it will never be delivered`,
-    failed: "not cancelled",
+    // The id: a panel shows one line for several rows, and the task view may show another task by the answer.
+    failed: `${id} not cancelled`,
+    unsure: `${id} may have been cancelled`,
   });
 }
 
@@ -40,7 +43,8 @@ export function cancelDeadLetter(id: string, ask: Ask): Promise<string | undefin
     confirm: { question, button: "Cancel task" },
     run: () => call("DELETE", `/v1/tasks/${encodeURIComponent(id)}`),
     done: () => `cancelled ${id}; it will not be delivered`,
-    failed: "not cancelled",
+    failed: `${id} not cancelled`,
+    unsure: `${id} may have been cancelled`,
   });
 }
 
@@ -83,6 +87,7 @@ export function scheduleAction(
       ),
     done: (after) => `${after.schedule_id} is ${after.status}`,
     failed: `${s.schedule_id} not ${done}`,
+    unsure: `${s.schedule_id} may have been ${done}`,
   });
 }
 
@@ -92,6 +97,8 @@ export function createSchedule(body: Readonly<Record<string, unknown>>): Promise
     run: async () => parseAnswer(scheduleAnswerSchema, await call("POST", "/v1/schedules", body)),
     done: (created) => `created ${created.schedule_id}`,
     failed: "not created",
+    // The API's 500 says to list the topic's schedules first: a create has no idempotency key.
+    unsure: "the schedule may have been created",
   });
 }
 
@@ -148,6 +155,7 @@ export function resetDestination(
     done: (result) =>
       `reset ${result.host} (${result.destinations.map((r) => `${r.topic}: ${r.state}`).join(", ")})`,
     failed: `${d.host} not reset`,
+    unsure: `${d.host} may have been reset`,
   });
 }
 
@@ -165,5 +173,6 @@ export function replaySubscriber(taskId: string, subscriber: string, ask: Ask): 
     run: () => call("POST", path),
     done: () => `replaying ${subscriber}`,
     failed: `${subscriber} not replayed`,
+    unsure: `${subscriber} may have been replayed`,
   });
 }

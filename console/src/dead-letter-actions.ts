@@ -4,7 +4,7 @@
  * why not. None rejects: a click handler's rejection was shown nowhere. test/unit/console/dead-letter-actions.test.ts.
  */
 import * as z from "zod";
-import { type Ask, cut, errorText, parseAnswer, runAction } from "./action.js";
+import { type Ask, cut, errorText, mayHaveActed, parseAnswer, runAction } from "./action.js";
 import { call } from "./api.js";
 import { type ReplayPage, replayAll, replayAllMessage } from "./replay-all.js";
 
@@ -51,8 +51,12 @@ export async function replayMatching(
     try {
       return await replayPage(topic, { ...filter, ...(cursor ? { cursor } : {}) });
     } catch (error) {
-      // The stop's detail is the API's code and message, cut (replay-all.ts shows an Error's message).
-      throw new Error(errorText(error));
+      // The stop's detail is the API's code and message, cut (replay-all.ts shows an Error's message); a call that
+      // may have acted (action.ts) says so, as its totals count only the pages answered.
+      const unsure = mayHaveActed(error)
+        ? " (that page's tasks may have been replayed; check before replaying again)"
+        : "";
+      throw new Error(`${errorText(error)}${unsure}`);
     }
   });
   return replayAllMessage(outcome);
@@ -87,6 +91,7 @@ export async function replaySelected(
       return line;
     },
     failed: "replay failed",
+    unsure: `${what} may have been replayed`,
   });
 }
 

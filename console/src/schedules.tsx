@@ -1,4 +1,4 @@
-import { useState } from "preact/hooks";
+import { useRef, useState } from "preact/hooks";
 import { createScheduleFromForm, type ScheduleAction, type ScheduleForm, scheduleAction } from "./actions.js";
 import { load, schedulePageSchema } from "./answers.js";
 import { PAGE_LIMIT, query, type ScheduleView } from "./api.js";
@@ -145,8 +145,20 @@ function CreateScheduleForm(props: { readonly topic: string; readonly setMessage
   const [content, setContent] = useState("{}");
   const [callback, setCallback] = useState("");
   const [catchUp, setCatchUp] = useState<ScheduleForm["catchUp"]>("all");
+  // Every POST makes a schedule (a create has no idempotency key): a double click or a second Enter before the
+  // answer must send nothing. A ref, not the state alone: the second click comes before the disabled re-render.
+  const sending = useRef(false);
+  const [busy, setBusy] = useState(false);
   const create = async () => {
-    show(await createScheduleFromForm(props.topic, { cron, timezone, content, callback, catchUp }));
+    if (sending.current) return;
+    sending.current = true;
+    setBusy(true);
+    try {
+      show(await createScheduleFromForm(props.topic, { cron, timezone, content, callback, catchUp }));
+    } finally {
+      sending.current = false;
+      setBusy(false);
+    }
   };
   const field = (testid: string, value: string, set: (v: string) => void, placeholder: string) => (
     <input
@@ -179,8 +191,8 @@ function CreateScheduleForm(props: { readonly topic: string; readonly setMessage
         <option value="latest">catch up: latest</option>
         <option value="none">catch up: none</option>
       </select>
-      <button type="submit" data-testid="schedule-create-submit">
-        Create schedule
+      <button type="submit" data-testid="schedule-create-submit" disabled={busy}>
+        {busy ? "Creating…" : "Create schedule"}
       </button>
     </form>
   );

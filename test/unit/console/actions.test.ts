@@ -50,7 +50,9 @@ describe("a topic's Pause / Resume", () => {
 
   it("no answer says so", async () => {
     stubFetch(() => Promise.reject(new TypeError("Failed to fetch")));
-    expect(await toggleTopic(topic(true), yes)).toBe("demo not resumed: network error: Failed to fetch");
+    expect(await toggleTopic(topic(true), yes)).toBe(
+      "demo may have been resumed; check before repeating: network error: Failed to fetch",
+    );
   });
 
   it("done says so; declined sends nothing", async () => {
@@ -80,14 +82,27 @@ describe("a task's Cancel (task view)", () => {
 
     // Assess
     expect(sent).toEqual([{ method: "DELETE", path: "/v1/tasks/demo%2301J" }]);
-    expect(line).toBe("not cancelled: conflict: task is queued; it can no longer be cancelled");
+    expect(line).toBe("demo#01J not cancelled: conflict: task is queued; it can no longer be cancelled");
   });
 
-  it("no answer, or a 5xx without a body, says so", async () => {
+  it("no answer, or a 5xx without a body, says it may have been cancelled (the request may have acted)", async () => {
     stubFetch(() => Promise.reject(new TypeError("Failed to fetch")));
-    expect(await cancelTask("t1", yes)).toBe("not cancelled: network error: Failed to fetch");
+    expect(await cancelTask("t1", yes)).toBe(
+      "t1 may have been cancelled; check before repeating: network error: Failed to fetch",
+    );
     stubFetch(() => new Response("", { status: 502 }));
-    expect(await cancelTask("t1", yes)).toBe("not cancelled: HTTP 502");
+    expect(await cancelTask("t1", yes)).toBe("t1 may have been cancelled; check before repeating: HTTP 502");
+  });
+
+  it("punctual console's 502 not_sent (signing failed: expired credentials) says not cancelled", async () => {
+    const message = "not sent to the API: signing the call failed: the SSO session has expired";
+    stubFetch(() => json(502, { error: { code: "not_sent", message } }));
+    expect(await cancelTask("t1", yes)).toBe(`t1 not cancelled: not_sent: ${message}`);
+  });
+
+  it("the API's 503 service_unavailable (nothing changed, retry) says not cancelled", async () => {
+    stubFetch(() => json(503, { error: { code: "service_unavailable", message: "retry" } }));
+    expect(await cancelTask("t1", yes)).toBe("t1 not cancelled: service_unavailable: retry");
   });
 
   it("asks about the task by id; declined sends nothing; done says so", async () => {
@@ -110,30 +125,49 @@ describe("a task's Cancel (task view)", () => {
  */
 describe("the actions that showed their errors: the API's code and message, cut", () => {
   const long = "y".repeat(50_000);
-  const actions: [string, () => Promise<string | undefined>, string][] = [
-    ["a dead letter's Cancel", () => cancelDeadLetter("t1", yes), "not cancelled"],
+  const actions: [string, () => Promise<string | undefined>, string, string][] = [
+    [
+      "a dead letter's Cancel",
+      () => cancelDeadLetter("t1", yes),
+      "t1 not cancelled",
+      "t1 may have been cancelled",
+    ],
     [
       "a schedule's Pause",
       () => scheduleAction({ schedule_id: "s1", cron: "* * * * *" }, "pause", yes),
       "s1 not paused",
+      "s1 may have been paused",
     ],
     [
       "a schedule's Resume",
       () => scheduleAction({ schedule_id: "s1", cron: "* * * * *" }, "resume", yes),
       "s1 not resumed",
+      "s1 may have been resumed",
     ],
     [
       "a schedule's Delete",
       () => scheduleAction({ schedule_id: "s1", cron: "* * * * *" }, "delete", yes),
       "s1 not deleted",
+      "s1 may have been deleted",
     ],
-    ["Create schedule", () => createSchedule({ topic: "demo", cron: "bad" }), "not created"],
+    [
+      "Create schedule",
+      () => createSchedule({ topic: "demo", cron: "bad" }),
+      "not created",
+      "the schedule may have been created",
+    ],
     [
       "a circuit's Reset",
       () => resetDestination({ host: "example.com", topic: "demo" }, yes),
       "example.com not reset",
+      "example.com may have been reset",
     ],
-    ["a subscriber's Replay", () => replaySubscriber("t1", "down", yes), "down not replayed"],
+    [
+      "a subscriber's Replay",
+      () => replaySubscriber("t1", "down", yes),
+      "down not replayed",
+      "down may have been replayed",
+    ],
   ];
 
   it.each(actions)("%s: a 409 says its code and message", async (_name, act, failed) => {
@@ -148,10 +182,44 @@ describe("the actions that showed their errors: the API's code and message, cut"
     expect(line.length).toBeLessThanOrEqual(failed.length + 2 + MAX_ERROR_CHARS);
   });
 
-  it.each(actions)("%s: no answer says so", async (_name, act, failed) => {
-    stubFetch(() => Promise.reject(new TypeError("Failed to fetch")));
-    expect(await act()).toBe(`${failed}: network error: Failed to fetch`);
-  });
+  it.each(actions)(
+    "%s: no answer says it may have acted, not that it did not",
+    async (_name, act, _f, unsure) => {
+      stubFetch(() => Promise.reject(new TypeError("Failed to fetch")));
+      expect(await act()).toBe(`${unsure}; check before repeating: network error: Failed to fetch`);
+    },
+  );
+
+  it.each(actions)(
+    "%s: the API's 500 (it may have acted) says so, not 'not …'",
+    async (_name, act, _f, unsure) => {
+      // Prepare: the API's own answer when a write failed after it may have been applied
+      const message = "the task was or may have been replayed, but a storage call failed";
+      stubFetch(() => json(500, { error: { code: "internal_error", message } }));
+
+      // Act
+      const line = await act();
+
+      // Assess
+      expect(line).toBe(`${unsure}; check before repeating: internal_error: ${message}`);
+    },
+  );
+
+  it.each(actions)(
+    "%s: a gateway's 504 (the call timed out, the function ran on) says it may have acted",
+    async (_name, act, _f, unsure) => {
+      stubFetch(() => json(504, { message: "Endpoint request timed out" }));
+      expect(await act()).toBe(`${unsure}; check before repeating: HTTP 504: Endpoint request timed out`);
+    },
+  );
+
+  it.each(actions)(
+    "%s: the API's 503 service_unavailable changed nothing: not …",
+    async (_name, act, failed) => {
+      stubFetch(() => json(503, { error: { code: "service_unavailable", message: "throttled; retry" } }));
+      expect(await act()).toBe(`${failed}: service_unavailable: throttled; retry`);
+    },
+  );
 });
 
 describe("the same actions when they work", () => {

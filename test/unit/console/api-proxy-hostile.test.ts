@@ -280,3 +280,38 @@ describe("the console proxy against a method the page never sends", () => {
     expect(api.seen).toEqual([]);
   });
 });
+
+describe("the console proxy when signing fails (the page left open past its credentials' expiry)", () => {
+  it("answers a 502 not_sent saying the call never went, so the page need not say it may have acted", async () => {
+    // Prepare: an authorizer that throws as an expired SSO session's provider does
+    const api = await serve("127.0.0.1", (req, res) => {
+      req.resume();
+      res.end("{}");
+    });
+    const proxy = apiProxy({
+      apiUrl: new URL(api.url),
+      authorize: async () => {
+        throw new Error("The SSO session associated with this profile has expired");
+      },
+    });
+    const server = await serve("127.0.0.1", async (req, res) => {
+      try {
+        if (!(await proxy(req, res))) res.writeHead(418).end();
+      } catch (error) {
+        // As cli-server.ts answers an error escaping the proxy.
+        const message = (error as Error).message;
+        res.writeHead(502).end(JSON.stringify({ error: { code: "upstream_failed", message } }));
+      }
+    });
+
+    // Act
+    const answer = await call(server.url, { method: "DELETE", body: null });
+    const body = (await answer.json()) as { error: { code: string; message: string } };
+
+    // Assess
+    expect(api.seen).toEqual([]);
+    expect(answer.status).toBe(502);
+    expect(body.error.code).toBe("not_sent");
+    expect(body.error.message).toMatch(/not sent.*SSO session .* has expired/);
+  });
+});

@@ -104,6 +104,42 @@ describe("Replay all matching: the dry run behind its confirmation", () => {
     expect(sent).toHaveLength(1);
   });
 
+  it("a replay page answered with the API's 500 or not at all says its tasks may have been replayed", async () => {
+    // Prepare: the dry run is fine; the replay's call fails where it may have acted.
+    const failures = [
+      () => json(500, { error: { code: "internal_error", message: "may have been replayed" } }),
+      () => Promise.reject(new TypeError("Failed to fetch")),
+    ];
+    const lines: (string | undefined)[] = [];
+
+    // Act
+    for (const fail of failures) {
+      stubFetch(({ body }) =>
+        (body as { dry_run?: boolean }).dry_run
+          ? json(200, { matched: 1, replayed: 0, failed: [], next_cursor: null })
+          : fail(),
+      );
+      lines.push(await replayMatching("demo", {}, asker(true).ask));
+    }
+
+    // Assess
+    expect(lines).toEqual([
+      "stopped after 0 page(s), having replayed 0 of 0 matching task(s): a page failed: internal_error: may have been replayed (that page's tasks may have been replayed; check before replaying again)",
+      "stopped after 0 page(s), having replayed 0 of 0 matching task(s): a page failed: network error: Failed to fetch (that page's tasks may have been replayed; check before replaying again)",
+    ]);
+  });
+
+  it("a refused replay page (the API's 503) stops Replay all saying only why", async () => {
+    stubFetch(({ body }) =>
+      (body as { dry_run?: boolean }).dry_run
+        ? json(200, { matched: 1, replayed: 0, failed: [], next_cursor: null })
+        : json(503, { error: { code: "service_unavailable", message: "throttled" } }),
+    );
+    expect(await replayMatching("demo", {}, asker(true).ask)).toBe(
+      "stopped after 0 page(s), having replayed 0 of 0 matching task(s): a page failed: service_unavailable: throttled",
+    );
+  });
+
   it("a malformed replay page stops Replay all as a failed page does", async () => {
     // Prepare: the dry run is fine; the replay answers nonsense.
     stubFetch(({ body }) =>
@@ -146,10 +182,14 @@ describe("Replay selected (and a row's Replay): POST task_ids", () => {
     );
   });
 
-  it("no answer, or a malformed one, says so", async () => {
+  it("no answer, or a malformed one, says so: no answer, that it may have replayed", async () => {
     stubFetch(() => Promise.reject(new TypeError("Failed to fetch")));
     expect(await replaySelected("demo", ["t1"], asker(true).ask)).toBe(
-      "replay failed: network error: Failed to fetch",
+      "task t1 may have been replayed; check before repeating: network error: Failed to fetch",
+    );
+    stubFetch(() => json(500, { error: { code: "internal_error", message: "may have been replayed" } }));
+    expect(await replaySelected("demo", ["t1", "t2"], asker(true).ask)).toBe(
+      "2 tasks may have been replayed; check before repeating: internal_error: may have been replayed",
     );
     stubFetch(() => json(200, { matched: 1, replayed: 1 }));
     expect(await replaySelected("demo", ["t1"], asker(true).ask)).toMatch(
