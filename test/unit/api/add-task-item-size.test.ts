@@ -53,4 +53,42 @@ describe("addTask: the item size check after the idempotency claim", () => {
     expect(stored).toMatchObject({ callbackUrl: url, groupValue: WIDEST_GROUP_VALUE, timer: "schedule" });
     expect(taskItemSizeBound(stored)).toBeLessThanOrEqual(MAX_ITEM_BYTES - ITEM_GROWTH_BYTES);
   });
+
+  it("accepts the largest request on a fan-out topic of ten subscribers with the longest URLs: parent and copies fit", async () => {
+    // Prepare: the parent also stores each subscriber's link (id, copy id, URL)
+    const base = "https://hooks.example.com/";
+    const subscribers = Array.from({ length: 10 }, (_, i) => ({
+      id: `s${i}-${"x".repeat(29)}`,
+      url: `${base}${i}${"a".repeat(MAX_CALLBACK_URL_LENGTH - base.length - 1)}`,
+    }));
+    const config = testConfig({
+      [LONGEST_TOPIC]: { maxPayloadBytes: MAX_PAYLOAD_BYTES, deliverBy: "g", maxDelaySeconds: 86_400, subscribers },
+    });
+    const store = new MemoryTaskStore();
+    const deps = {
+      store,
+      timerQueue: new FakeTimerQueue(),
+      scheduler: new FakeScheduler(),
+      config,
+      now: () => NOW,
+      newUlid: monotonicFactory(),
+    };
+
+    // Act
+    const added = await addTask(deps, {
+      body: {
+        topic: LONGEST_TOPIC,
+        delay_seconds: 3600,
+        content: contentOf(MAX_PAYLOAD_BYTES),
+        idempotency_key: "k".repeat(255),
+      },
+    });
+
+    // Assess
+    expect(added.statusCode).toBe(201);
+    expect(added.body.subscribers).toHaveLength(10);
+    const parent = await store.get(added.body.task_id);
+    if (!parent) throw new Error("the accepted parent was not stored");
+    expect(taskItemSizeBound(parent)).toBeLessThanOrEqual(MAX_ITEM_BYTES - ITEM_GROWTH_BYTES);
+  });
 });
