@@ -62,7 +62,12 @@ describe("addTask: the item size check after the idempotency claim", () => {
       url: `${base}${i}${"a".repeat(MAX_CALLBACK_URL_LENGTH - base.length - 1)}`,
     }));
     const config = testConfig({
-      [LONGEST_TOPIC]: { maxPayloadBytes: MAX_PAYLOAD_BYTES, deliverBy: "g", maxDelaySeconds: 86_400, subscribers },
+      [LONGEST_TOPIC]: {
+        maxPayloadBytes: MAX_PAYLOAD_BYTES,
+        deliverBy: "g",
+        maxDelaySeconds: 86_400,
+        subscribers,
+      },
     });
     const store = new MemoryTaskStore();
     const deps = {
