@@ -632,10 +632,20 @@ export class DynamoAddStore
     );
   }
 
-  /** Whether an expired claim's task is still in the table within its retention: the key is still its own. */
+  /**
+   * Whether an expired claim's task is still in the table within its retention: the key is still its own. A fan-out
+   * parent is never finished itself: its TTL, set at its add, is its claim's expiry, so it reads "retention ended"
+   * just as the claim expires however long its copies wait (a topic paused for days); it holds the key while one of
+   * its copies does. Judged by the parent alone, a repeat then took the key over and added a second parent and
+   * copies: every subscriber was delivered the task twice.
+   */
   private async heldByTask(taskId: string): Promise<boolean> {
     const task = await this.get(taskId);
-    return task !== undefined && !retentionEnded(task, this.nowSeconds() * 1000);
+    if (task === undefined) return false;
+    const nowMs = this.nowSeconds() * 1000;
+    if (!retentionEnded(task, nowMs)) return true;
+    const copies = await Promise.all((task.fanOut ?? []).map((link) => this.get(link.taskId)));
+    return copies.some((copy) => copy !== undefined && !retentionEnded(copy, nowMs));
   }
 
   async readIdempotencyClaim(

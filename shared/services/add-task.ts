@@ -196,9 +196,22 @@ export async function writeAndArm(deps: AddTaskDeps, task: TaskRecord): Promise<
   // retried by the SDK (the key holds a fresh ULID, so nobody else wrote it), or a concurrent repeat with the same
   // idempotency key recreated it. Either way the task must not be acknowledged without a timer; a second timer
   // message is harmless (the relay and FIFO deduplication absorb it).
-  await writeOrRemove(deps, task);
+  const put = await writeOrRemove(deps, task);
   const status = await armOrRemove(deps, task);
-  return { statusCode: 201, body: { ...addResponse(task), status } };
+  if (put === "created") return { statusCode: 201, body: { ...addResponse(task), status } };
+  return { statusCode: 201, body: { ...addResponse(task), status: await storedStatus(deps, task, status) } };
+}
+
+/**
+ * The status of a task this add found already written: a concurrent repeat's replay wrote and armed it first, and it
+ * may have moved on since (its timer fired, or a cancel through the id that repeat answered). Answered `scheduled`,
+ * the add told its caller a task still to come that was queued, delivered or cancelled, where a GET or the repeat
+ * said otherwise. One read, on this rare path only, bounded as the add's other calls; unread, the add's own status.
+ */
+async function storedStatus(deps: AddTaskDeps, task: TaskRecord, status: TaskStatus): Promise<TaskStatus> {
+  const read = (signal: AbortSignal) => deps.store.get(task.taskId, { signal });
+  const stored = await inTime(deps, read).catch(() => undefined);
+  return stored?.status ?? status;
 }
 
 /** A request that passed every check that can refuse it: what the task will be made of. */

@@ -135,10 +135,15 @@ export class MemoryTaskStore implements TaskStore {
     return { status: "claimed" };
   }
 
-  /** As the table's: an expired claim whose task is still there within its retention still holds the key. */
+  /**
+   * As the table's: an expired claim whose task is still there within its retention still holds the key; a fan-out
+   * parent's, while one of its copies is.
+   */
   private heldByTask(taskId: string, nowSeconds: number): boolean {
     const task = this.tasks.get(taskId);
-    return task !== undefined && !retentionEnded(task, nowSeconds * 1000);
+    if (task === undefined) return false;
+    const held = (t: TaskRecord | undefined) => t !== undefined && !retentionEnded(t, nowSeconds * 1000);
+    return held(task) || (task.fanOut ?? []).some((link) => held(this.tasks.get(link.taskId)));
   }
 
   async readIdempotencyClaim(

@@ -96,3 +96,48 @@ describe("an idempotency claim past its expiry whose task is still waiting", () 
     expect(repeat.body.task_id).not.toBe(first.body.task_id);
   });
 });
+
+describe("an idempotency claim past its expiry whose fan-out task's copies are still waiting", () => {
+  it("answers a repeat 200 with that task: the parent's own TTL (the claim's expiry) is not the end of its copies", async () => {
+    // Prepare: a keyed add on a fan-out topic; its copies still `scheduled` (the topic paused for days) when the
+    // claim's expiry passes, the claim not yet deleted. The parent is never finished itself: its TTL, set at the
+    // add, is the claim's expiry, so it reads "retention ended" exactly when the claim expires.
+    const f = fixture();
+    const config = testConfig({
+      fan: {
+        subscribers: [
+          { id: "billing", url: "https://hooks.example.com/billing" },
+          { id: "audit", url: "https://hooks.example.com/audit" },
+        ],
+      },
+    });
+    const tableName = `held-claims-${++tableCount}`;
+    await createTaskTable(dynamo.client, tableName);
+    const store = new DynamoBatchAddStore({
+      client: dynamo.client,
+      tableName,
+      nowSeconds: () => Math.floor(f.clock.now / 1000),
+    });
+    const deps = { ...f.deps, config, store };
+    const body = {
+      topic: "fan",
+      delay_seconds: 10,
+      content: { order_id: `o-held-fan-${tableCount}` },
+      idempotency_key: `k-held-fan-${tableCount}`,
+    };
+    const first = await addTask(deps, { body });
+    const topic = topicConfig(config, "fan");
+    if (!topic) throw new Error("the config has no fan topic");
+    f.clock.now = claimExpiry(NOW + 10_000, topic) * 1000 + 60_000;
+    const copyIds = (first.body.subscribers ?? []).map((s) => s.task_id);
+
+    // Act
+    const repeat = await addTask(deps, { body });
+
+    // Assess: the same task, not a second parent with a second copy per subscriber (each delivered twice)
+    expect(first.statusCode).toBe(201);
+    expect(copyIds).toHaveLength(2);
+    for (const id of copyIds) expect(await store.get(id)).toMatchObject({ status: "scheduled" });
+    expect(repeat).toMatchObject({ statusCode: 200, body: { task_id: first.body.task_id } });
+  });
+});

@@ -866,3 +866,32 @@ describe("canonicalJson", () => {
     expect(canonicalJson({ b: [2, { y: 1, x: 2 }], a: null })).toBe('{"a":null,"b":[2,{"x":2,"y":1}]}');
   });
 });
+
+describe("addTask: a first request whose write finds the task a concurrent repeat already wrote", () => {
+  it("answers the status the task has moved on to, not the `scheduled` it would have written", async () => {
+    // Prepare: the first request claims its key and stalls before its write; a repeat with the same key and body
+    // meanwhile finds the claim without its task, writes and arms it (200), and the task moves on (its timer fired,
+    // the relay queued it) before the first request's write goes out and finds it there
+    const f = fixture();
+    const request = { body: body({ idempotency_key: "k-race-status" }) };
+    const putNew = f.store.putNew.bind(f.store);
+    let repeat: Awaited<ReturnType<typeof addTask>> | undefined;
+    f.store.putNew = async (task, options) => {
+      if (repeat === undefined) {
+        f.store.putNew = putNew;
+        repeat = await addTask(f.deps, request);
+        await f.store.markQueued(repeat.body.task_id, NOW + 10_000);
+      }
+      return putNew(task, options);
+    };
+
+    // Act
+    const first = await addTask(f.deps, request);
+
+    // Assess: one task, answered by both with its id; the first says where the task is, as a GET would
+    expect(repeat).toMatchObject({ statusCode: 200, body: { status: "scheduled" } });
+    expect(first.statusCode).toBe(201);
+    expect(first.body.task_id).toBe(repeat?.body.task_id);
+    expect(first.body.status).toBe("queued");
+  });
+});
