@@ -71,6 +71,8 @@ export interface RelayDeps {
   readonly random?: () => number;
   /** The invocation's time left (Lambda's `getRemainingTimeInMillis`): the batch answers before it runs out. */
   readonly remainingMs?: () => number;
+  /** How long a wave is waited for before the next one goes without it (`RELAY_WAVE_WAIT_MS`); tests shorten it. */
+  readonly waveWaitMs?: number;
 }
 
 export const RELAY_LOOKBACK_MS = 15 * 60 * 1000;
@@ -204,10 +206,11 @@ export const RELAY_RETRY_WAIT_MS = VISIBILITY_CHANGE_WAIT_MS;
  * Forwards each message when it is due, in waves: everything due now at once, then whatever has come due by the
  * time that wave was sent (or after a sleep until the next due time). With an early wake a batch spans seconds, so
  * no task may wait for a later one of the same batch; the loop re-reads the clock after every sleep, so a timer
- * that fires a millisecond early forwards nothing early. One wave at a time: a group in two waves is forwarded by
- * the second only after the first finished (its order holds and the second finds only what is left), and what
- * comes due while a wave is being sent joins the next one instead of queueing a wave per due time — a task waits
- * at most one wave's Query and send past its due time.
+ * that fires a millisecond early forwards nothing early. A wave is waited for up to `waveWaitMs`: what comes due
+ * meanwhile joins the next wave instead of queueing a wave per due time. A wave still sending after that (a waiting
+ * group's whole backlog, one call per task) holds only its own groups: the next wave's other groups go at once,
+ * and a group still in flight is forwarded only after its wave finished (its order holds, and the second sweep
+ * finds only what is left).
  */
 async function forwardWhenDue(
   deps: RelayDeps,
@@ -216,7 +219,8 @@ async function forwardWhenDue(
 ): Promise<string[]> {
   const sleep = deps.sleep ?? defaultSleep;
   const bounded = createLimiter(deps.groupConcurrency ?? DEFAULT_GROUP_CONCURRENCY);
-  const failed: string[] = [];
+  const inFlight = new Map<string, Promise<unknown>>();
+  const waves: Promise<string[]>[] = [];
   for (let pending = held; pending.length > 0; ) {
     const now = clock();
     const { wave, rest } = dueWave(pending, now);
@@ -225,9 +229,47 @@ async function forwardWhenDue(
       continue;
     }
     pending = rest;
-    failed.push(...(await forwardWave(deps, wave, clock, bounded)));
+    const launched = launchWave(wave, inFlight, (part) => forwardWave(deps, part, clock, bounded));
+    waves.push(launched);
+    await withinMs(launched, deps.waveWaitMs ?? RELAY_WAVE_WAIT_MS);
   }
-  return failed;
+  return (await Promise.all(waves)).flat();
+}
+
+/**
+ * How long the relay waits for a wave before it forwards what has come due since without it. Far above a usual
+ * wave's Query and send (tens of milliseconds), so waves still gather what comes due while one is sent.
+ */
+export const RELAY_WAVE_WAIT_MS = 1_000;
+
+/**
+ * Starts a wave: its groups not in flight at once, the others once every wave they are in has finished. Records the
+ * wave's groups as in flight until their part is done. Never rejects (`forwardWave` never throws).
+ */
+function launchWave(
+  wave: readonly ParsedMessage[],
+  inFlight: Map<string, Promise<unknown>>,
+  forward: (part: readonly ParsedMessage[]) => Promise<string[]>,
+): Promise<string[]> {
+  const blockers = [...new Set(wave.flatMap((m) => inFlight.get(m.key.pk) ?? []))];
+  const free = wave.filter((m) => !inFlight.has(m.key.pk));
+  const blocked = wave.filter((m) => inFlight.has(m.key.pk));
+  const parts = [
+    free.length > 0 ? forward(free) : Promise.resolve([]),
+    blocked.length > 0 ? Promise.all(blockers).then(() => forward(blocked)) : Promise.resolve([]),
+  ];
+  const done = Promise.all(parts).then((f) => f.flat());
+  for (const [part, messages] of [
+    [parts[0], free],
+    [parts[1], blocked],
+  ] as const) {
+    for (const m of messages) inFlight.set(m.key.pk, part as Promise<string[]>);
+    const settle = () => {
+      for (const m of messages) if (inFlight.get(m.key.pk) === part) inFlight.delete(m.key.pk);
+    };
+    void (part as Promise<string[]>).then(settle, settle);
+  }
+  return done;
 }
 
 /** What one group of a wave needs: nothing, a retry of its messages, or these tasks sent in this order. */
