@@ -108,10 +108,18 @@ export async function relayTimerMessages(
     delaySeconds,
   }));
 
-  // Re-arming runs while what is due goes at once and the rest is held until due.
-  const rearmed = rearmAll(deps, rearms);
-  const work = Promise.all([rearmed, forwardWhenDue(deps, split.hold, clock)]).then((f) => f.flat());
-  const failedMessageIds = await inTime(deps, work, parsed);
+  // Re-arming runs while what is due goes at once and the rest is held until due. `finished`: the messages whose
+  // re-arm or wave has answered without failing them, so a batch given up at its budget retries only the rest.
+  const finished = new Set<string>();
+  const rearmed = settled(
+    rearmAll(deps, rearms),
+    rearms.map((r) => r.messageId),
+    finished,
+  );
+  const work = Promise.all([rearmed, forwardWhenDue(deps, split.hold, clock, finished)]).then((f) =>
+    f.flat(),
+  );
+  const failedMessageIds = await inTime(deps, work, parsed, finished);
   await retrySoon(deps, messages, failedMessageIds);
   return { failedMessageIds };
 }
@@ -125,24 +133,36 @@ export const RELAY_ANSWER_RESERVE_MS = VISIBILITY_CHANGE_WAIT_MS + 1_000;
  * The batch's forwarding and re-arming, given up `RELAY_ANSWER_RESERVE_MS` before the invocation's end. A call whose
  * answer is lost never settles (the SDK sets no request timeout): held to Lambda's timeout, the whole batch failed,
  * every message back only after the timer queue's 3-minute visibility timeout, its due tasks that late. Given up,
- * every message is reported failed and backed off (`retrySoon`): one already forwarded comes back to find its task
- * sent (FIFO deduplication and deliver's fence absorb a re-send), one already re-armed leaves a second timer
- * message, as a lost answer does. The calls left running may still land later: harmless for the same reasons.
+ * every message not yet `finished` (its re-arm or wave answered without failing it) is reported failed and backed
+ * off (`retrySoon`): one forwarded meanwhile comes back to find its task sent (FIFO deduplication and deliver's
+ * fence absorb a re-send), one re-armed meanwhile leaves a second timer message, as a lost answer does. The calls
+ * left running may still land later: harmless for the same reasons.
  */
 async function inTime(
   deps: RelayDeps,
   work: Promise<string[]>,
   parsed: readonly ParsedMessage[],
+  finished: ReadonlySet<string>,
 ): Promise<string[]> {
   const budgetMs = deps.remainingMs ? deps.remainingMs() - RELAY_ANSWER_RESERVE_MS : 0;
   // No budget to bound (no clock, or a timeout shorter than the reserve): giving up at once would fail every batch.
   if (budgetMs <= 0) return work;
   const outcome = await withinMs(work, budgetMs);
   if (outcome !== "overdue") return outcome;
-  deps.logger.warn("forwarding timer messages did not finish in time; the batch is retried", {
-    count: parsed.length,
+  const unfinished = parsed.filter((m) => !finished.has(m.messageId)).map((m) => m.messageId);
+  deps.logger.warn("forwarding timer messages did not finish in time; the unfinished ones are retried", {
+    count: unfinished.length,
   });
-  return parsed.map((m) => m.messageId);
+  return unfinished;
+}
+
+/** `work`'s failed message ids, unchanged; once it answers, every other id of `ids` is added to `finished`. */
+function settled(work: Promise<string[]>, ids: readonly string[], finished: Set<string>): Promise<string[]> {
+  return work.then((failed) => {
+    const failedIds = new Set(failed);
+    for (const id of ids) if (!failedIds.has(id)) finished.add(id);
+    return failed;
+  });
 }
 
 /**
@@ -216,6 +236,7 @@ async function forwardWhenDue(
   deps: RelayDeps,
   held: readonly ParsedMessage[],
   clock: () => number,
+  finished: Set<string>,
 ): Promise<string[]> {
   const sleep = deps.sleep ?? defaultSleep;
   const bounded = createLimiter(deps.groupConcurrency ?? DEFAULT_GROUP_CONCURRENCY);
@@ -229,7 +250,11 @@ async function forwardWhenDue(
       continue;
     }
     pending = rest;
-    const launched = launchWave(wave, inFlight, (part) => forwardWave(deps, part, clock, bounded));
+    const launched = settled(
+      launchWave(wave, inFlight, (part) => forwardWave(deps, part, clock, bounded)),
+      wave.map((m) => m.messageId),
+      finished,
+    );
     waves.push(launched);
     await withinMs(launched, deps.waveWaitMs ?? RELAY_WAVE_WAIT_MS);
   }

@@ -806,6 +806,35 @@ describe("relay: statuses and failures", () => {
     }
   });
 
+  it("a batch given up at its budget reports failed only the messages still unfinished, not those its waves sent", async () => {
+    // Prepare: group A's send never answers; group B's task, due 1.5 s later in the same batch, is sent
+    const { store, fifo, deps } = setup();
+    const [a, b] = await put(
+      store,
+      makeTask({ group: "a", dueAtMs: T0, acceptedAtMs: T0 - 9 }),
+      makeTask({ group: "b", dueAtMs: T0 + 1_500, acceptedAtMs: T0 - 9 }),
+    );
+    const send = fifo.sendGroupsInOrder.bind(fifo);
+    fifo.sendGroupsInOrder = (queueUrl, groups) =>
+      groups.some((g) => g.groupId === a?.pk) ? new Promise(() => undefined) : send(queueUrl, groups);
+    const [ma, mb] = [a, b].map((t) => timerMessage(t?.taskId as string));
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      // Act
+      const result = relayTimerMessages({ ...deps, earlyWakeSeconds: 2, remainingMs: () => 30_000 }, [
+        ma as TimerMessage,
+        mb as TimerMessage,
+      ]);
+      await vi.advanceTimersByTimeAsync(30_000 - RELAY_ANSWER_RESERVE_MS);
+
+      // Assess: B sent and not retried; A's message retried
+      expect(await result).toEqual({ failedMessageIds: [ma?.messageId] });
+      expect(fifo.idsIn(DEMO_QUEUE)).toEqual([b?.taskId]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("asks for no backoff when nothing failed", async () => {
     const { store, deps } = setup();
     const [task] = await put(store, makeTask({ group: "a", dueAtMs: T0 - 1, acceptedAtMs: T0 - 9 }));
