@@ -28,9 +28,10 @@ export const DLQ_RETENTION_SECONDS = 14 * 86_400;
 
 /**
  * The relay forwards a batch of timer messages (config `eventSources.relay.batchSize`, 10 by default, 100 in the
- * deployed environments): a DynamoDB query, one SendMessageBatch and the `queued` marks per group, up to 32 groups
- * side by side, plus in-place waiting of at most the early wake + 1 s (≤ 11 s, config-enforced). 30 s leaves
- * headroom for throttling retries; the timer queue's visibility timeout is 6 × this.
+ * deployed environments): a DynamoDB query per group, up to 32 groups side by side, then SendMessageBatch calls
+ * holding one entry per group (the relay writes nothing to the table), plus in-place waiting of at most the early
+ * wake + 1 s (≤ 11 s, config-enforced). The relay answers `RELAY_ANSWER_RESERVE_MS` (6 s) before this timeout,
+ * reporting what is unfinished as failed; the timer queue's visibility timeout is 6 × this.
  */
 export const RELAY_TIMEOUT_SECONDS = 30;
 /**

@@ -71,6 +71,8 @@ export interface RelayDeps {
   readonly random?: () => number;
   /** The invocation's time left (Lambda's `getRemainingTimeInMillis`): the batch answers before it runs out. */
   readonly remainingMs?: () => number;
+  /** How long a wave is waited for before the next one goes without it (`RELAY_WAVE_WAIT_MS`); tests shorten it. */
+  readonly waveWaitMs?: number;
 }
 
 export const RELAY_LOOKBACK_MS = 15 * 60 * 1000;
@@ -106,10 +108,18 @@ export async function relayTimerMessages(
     delaySeconds,
   }));
 
-  // Re-arming runs while what is due goes at once and the rest is held until due.
-  const rearmed = rearmAll(deps, rearms);
-  const work = Promise.all([rearmed, forwardWhenDue(deps, split.hold, clock)]).then((f) => f.flat());
-  const failedMessageIds = await inTime(deps, work, parsed);
+  // Re-arming runs while what is due goes at once and the rest is held until due. `finished`: the messages whose
+  // re-arm or wave has answered without failing them, so a batch given up at its budget retries only the rest.
+  const finished = new Set<string>();
+  const rearmed = settled(
+    rearmAll(deps, rearms),
+    rearms.map((r) => r.messageId),
+    finished,
+  );
+  const work = Promise.all([rearmed, forwardWhenDue(deps, split.hold, clock, finished)]).then((f) =>
+    f.flat(),
+  );
+  const failedMessageIds = await inTime(deps, work, parsed, finished);
   await retrySoon(deps, messages, failedMessageIds);
   return { failedMessageIds };
 }
@@ -123,24 +133,36 @@ export const RELAY_ANSWER_RESERVE_MS = VISIBILITY_CHANGE_WAIT_MS + 1_000;
  * The batch's forwarding and re-arming, given up `RELAY_ANSWER_RESERVE_MS` before the invocation's end. A call whose
  * answer is lost never settles (the SDK sets no request timeout): held to Lambda's timeout, the whole batch failed,
  * every message back only after the timer queue's 3-minute visibility timeout, its due tasks that late. Given up,
- * every message is reported failed and backed off (`retrySoon`): one already forwarded comes back to find its task
- * sent (FIFO deduplication and deliver's fence absorb a re-send), one already re-armed leaves a second timer
- * message, as a lost answer does. The calls left running may still land later: harmless for the same reasons.
+ * every message not yet `finished` (its re-arm or wave answered without failing it) is reported failed and backed
+ * off (`retrySoon`): one forwarded meanwhile comes back to find its task sent (FIFO deduplication and deliver's
+ * fence absorb a re-send), one re-armed meanwhile leaves a second timer message, as a lost answer does. The calls
+ * left running may still land later: harmless for the same reasons.
  */
 async function inTime(
   deps: RelayDeps,
   work: Promise<string[]>,
   parsed: readonly ParsedMessage[],
+  finished: ReadonlySet<string>,
 ): Promise<string[]> {
   const budgetMs = deps.remainingMs ? deps.remainingMs() - RELAY_ANSWER_RESERVE_MS : 0;
   // No budget to bound (no clock, or a timeout shorter than the reserve): giving up at once would fail every batch.
   if (budgetMs <= 0) return work;
   const outcome = await withinMs(work, budgetMs);
   if (outcome !== "overdue") return outcome;
-  deps.logger.warn("forwarding timer messages did not finish in time; the batch is retried", {
-    count: parsed.length,
+  const unfinished = parsed.filter((m) => !finished.has(m.messageId)).map((m) => m.messageId);
+  deps.logger.warn("forwarding timer messages did not finish in time; the unfinished ones are retried", {
+    count: unfinished.length,
   });
-  return parsed.map((m) => m.messageId);
+  return unfinished;
+}
+
+/** `work`'s failed message ids, unchanged; once it answers, every other id of `ids` is added to `finished`. */
+function settled(work: Promise<string[]>, ids: readonly string[], finished: Set<string>): Promise<string[]> {
+  return work.then((failed) => {
+    const failedIds = new Set(failed);
+    for (const id of ids) if (!failedIds.has(id)) finished.add(id);
+    return failed;
+  });
 }
 
 /**
@@ -204,19 +226,22 @@ export const RELAY_RETRY_WAIT_MS = VISIBILITY_CHANGE_WAIT_MS;
  * Forwards each message when it is due, in waves: everything due now at once, then whatever has come due by the
  * time that wave was sent (or after a sleep until the next due time). With an early wake a batch spans seconds, so
  * no task may wait for a later one of the same batch; the loop re-reads the clock after every sleep, so a timer
- * that fires a millisecond early forwards nothing early. One wave at a time: a group in two waves is forwarded by
- * the second only after the first finished (its order holds and the second finds only what is left), and what
- * comes due while a wave is being sent joins the next one instead of queueing a wave per due time — a task waits
- * at most one wave's Query and send past its due time.
+ * that fires a millisecond early forwards nothing early. A wave is waited for up to `waveWaitMs`: what comes due
+ * meanwhile joins the next wave instead of queueing a wave per due time. A wave still sending after that (a waiting
+ * group's whole backlog, one call per task) holds only its own groups: the next wave's other groups go at once,
+ * and a group still in flight is forwarded only after its wave finished (its order holds, and the second sweep
+ * finds only what is left).
  */
 async function forwardWhenDue(
   deps: RelayDeps,
   held: readonly ParsedMessage[],
   clock: () => number,
+  finished: Set<string>,
 ): Promise<string[]> {
   const sleep = deps.sleep ?? defaultSleep;
   const bounded = createLimiter(deps.groupConcurrency ?? DEFAULT_GROUP_CONCURRENCY);
-  const failed: string[] = [];
+  const inFlight = new Map<string, Promise<unknown>>();
+  const waves: Promise<string[]>[] = [];
   for (let pending = held; pending.length > 0; ) {
     const now = clock();
     const { wave, rest } = dueWave(pending, now);
@@ -225,9 +250,51 @@ async function forwardWhenDue(
       continue;
     }
     pending = rest;
-    failed.push(...(await forwardWave(deps, wave, clock, bounded)));
+    const launched = settled(
+      launchWave(wave, inFlight, (part) => forwardWave(deps, part, clock, bounded)),
+      wave.map((m) => m.messageId),
+      finished,
+    );
+    waves.push(launched);
+    await withinMs(launched, deps.waveWaitMs ?? RELAY_WAVE_WAIT_MS);
   }
-  return failed;
+  return (await Promise.all(waves)).flat();
+}
+
+/**
+ * How long the relay waits for a wave before it forwards what has come due since without it. Far above a usual
+ * wave's Query and send (tens of milliseconds), so waves still gather what comes due while one is sent.
+ */
+export const RELAY_WAVE_WAIT_MS = 1_000;
+
+/**
+ * Starts a wave: its groups not in flight at once, the others once every wave they are in has finished. Records the
+ * wave's groups as in flight until their part is done. Never rejects (`forwardWave` never throws).
+ */
+function launchWave(
+  wave: readonly ParsedMessage[],
+  inFlight: Map<string, Promise<unknown>>,
+  forward: (part: readonly ParsedMessage[]) => Promise<string[]>,
+): Promise<string[]> {
+  const blockers = [...new Set(wave.flatMap((m) => inFlight.get(m.key.pk) ?? []))];
+  const free = wave.filter((m) => !inFlight.has(m.key.pk));
+  const blocked = wave.filter((m) => inFlight.has(m.key.pk));
+  const parts = [
+    free.length > 0 ? forward(free) : Promise.resolve([]),
+    blocked.length > 0 ? Promise.all(blockers).then(() => forward(blocked)) : Promise.resolve([]),
+  ];
+  const done = Promise.all(parts).then((f) => f.flat());
+  for (const [part, messages] of [
+    [parts[0], free],
+    [parts[1], blocked],
+  ] as const) {
+    for (const m of messages) inFlight.set(m.key.pk, part as Promise<string[]>);
+    const settle = () => {
+      for (const m of messages) if (inFlight.get(m.key.pk) === part) inFlight.delete(m.key.pk);
+    };
+    void (part as Promise<string[]>).then(settle, settle);
+  }
+  return done;
 }
 
 /** What one group of a wave needs: nothing, a retry of its messages, or these tasks sent in this order. */

@@ -806,6 +806,35 @@ describe("relay: statuses and failures", () => {
     }
   });
 
+  it("a batch given up at its budget reports failed only the messages still unfinished, not those its waves sent", async () => {
+    // Prepare: group A's send never answers; group B's task, due 1.5 s later in the same batch, is sent
+    const { store, fifo, deps } = setup();
+    const [a, b] = await put(
+      store,
+      makeTask({ group: "a", dueAtMs: T0, acceptedAtMs: T0 - 9 }),
+      makeTask({ group: "b", dueAtMs: T0 + 1_500, acceptedAtMs: T0 - 9 }),
+    );
+    const send = fifo.sendGroupsInOrder.bind(fifo);
+    fifo.sendGroupsInOrder = (queueUrl, groups) =>
+      groups.some((g) => g.groupId === a?.pk) ? new Promise(() => undefined) : send(queueUrl, groups);
+    const [ma, mb] = [a, b].map((t) => timerMessage(t?.taskId as string));
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      // Act
+      const result = relayTimerMessages({ ...deps, earlyWakeSeconds: 2, remainingMs: () => 30_000 }, [
+        ma as TimerMessage,
+        mb as TimerMessage,
+      ]);
+      await vi.advanceTimersByTimeAsync(30_000 - RELAY_ANSWER_RESERVE_MS);
+
+      // Assess: B sent and not retried; A's message retried
+      expect(await result).toEqual({ failedMessageIds: [ma?.messageId] });
+      expect(fifo.idsIn(DEMO_QUEUE)).toEqual([b?.taskId]);
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("asks for no backoff when nothing failed", async () => {
     const { store, deps } = setup();
     const [task] = await put(store, makeTask({ group: "a", dueAtMs: T0 - 1, acceptedAtMs: T0 - 9 }));
@@ -1092,4 +1121,108 @@ describe("relay: statuses and failures", () => {
     expect(fifo.groupCalls).toHaveLength(1);
     expect(fifo.groupCalls[0]?.groups).toHaveLength(30);
   });
+});
+
+describe("relay: a long wave does not hold the batch's other groups (docs/RELIABILITY.md, a waiting group's backlog)", () => {
+  it("a group due later is sent while a waiting group's backlog is still being sent; the backlog's own later task waits for it", async () => {
+    // Prepare: group A waits (its 600 tasks still scheduled), its latest due now; group B's task and A's next one
+    // are due 1.5 s later, in the same batch. A's backlog send takes real time (600 calls, one per task) and 12 s
+    // of the clock; the other sends are immediate.
+    const { store, fifo, clock, deps } = setup(T0);
+    const backlog = await put(
+      store,
+      ...Array.from({ length: 600 }, (_, i) =>
+        makeTask({ group: "a", dueAtMs: T0 - 600_000 + i * 1_000, acceptedAtMs: T0 - 700_000 }),
+      ),
+    );
+    const [aNext, b] = await put(
+      store,
+      makeTask({ group: "a", dueAtMs: T0 + 1_500, acceptedAtMs: T0 - 700_000 }),
+      makeTask({ group: "b", dueAtMs: T0 + 1_500, acceptedAtMs: T0 - 700_000 }),
+    );
+    const events: string[] = [];
+    const sentAt = new Map<string, number>();
+    const send = fifo.sendGroupsInOrder.bind(fifo);
+    fifo.sendGroupsInOrder = async (queueUrl, groups) => {
+      for (const g of groups) for (const id of g.taskIds) if (!sentAt.has(id)) sentAt.set(id, clock.nowMs);
+      const backlogSend = groups.some((g) => g.taskIds.length > 1);
+      if (backlogSend) await new Promise((resolve) => setTimeout(resolve, 300));
+      const result = await send(queueUrl, groups);
+      if (backlogSend) clock.nowMs += 12_000;
+      events.push(groups.map((g) => g.taskIds.length).join("+"));
+      return result;
+    };
+    const last = backlog.at(-1) as TaskRecord;
+
+    // Act
+    const result = await relayTimerMessages({ ...deps, earlyWakeSeconds: 2, waveWaitMs: 50 }, [
+      timerMessage(last.taskId),
+      timerMessage(aNext?.taskId as string),
+      timerMessage(b?.taskId as string),
+    ]);
+
+    // Assess: B went at its due time, before A's backlog send ended; A's next task only after the backlog; A's
+    // order whole; nothing early
+    expect(result).toEqual({ failedMessageIds: [] });
+    expect(sentAt.get(b?.taskId as string)).toBe(T0 + 1_500);
+    // (A's next sweep sends the backlog again: this relay keeps no memory of its sends, FIFO deduplication drops it)
+    expect(events).toEqual(["1", "600", "601"]);
+    const groupA = fifo.received.get(DEMO_QUEUE)?.filter((m) => m.groupId === last.pk);
+    expect(groupA?.map((m) => m.taskId)).toEqual([...backlog.map((t) => t.taskId), aNext?.taskId]);
+    for (const task of [...backlog, aNext, b] as TaskRecord[])
+      expect(sentAt.get(task.taskId)).toBeGreaterThanOrEqual(task.dueAtMs);
+  });
+
+  it.each([3, 17, 256, 4096, 65_537])(
+    "seed %i: waves that overlap (slow sends, refusals) keep each group's order, send nothing early, and every message not reported failed has its task sent",
+    async (seed) => {
+      // Prepare: 5 groups of 6 tasks due over 3 s (some already due), messages for a random subset, shuffled;
+      // each send takes 0–20 ms of real time and of the clock, and a tenth of them are refused part-way.
+      const random = seeded(seed);
+      const { store, fifo, clock, deps } = setup(T0);
+      const tasks = await put(
+        store,
+        ...Array.from({ length: 30 }, (_, i) =>
+          makeTask({
+            group: `s${seed}-${i % 5}`,
+            dueAtMs: T0 - 500 + Math.floor(random() * 3_500),
+            acceptedAtMs: T0 - 10,
+          }),
+        ),
+      );
+      const picked = shuffle(tasks, random).slice(0, 20);
+      const messages = picked.map((t) => timerMessage(t.taskId));
+      const sentAt = new Map<string, number>();
+      const send = fifo.sendGroupsInOrder.bind(fifo);
+      fifo.sendGroupsInOrder = async (queueUrl, groups) => {
+        for (const g of groups) for (const id of g.taskIds) if (!sentAt.has(id)) sentAt.set(id, clock.nowMs);
+        const ms = Math.floor(random() * 20);
+        await new Promise((resolve) => setTimeout(resolve, ms));
+        clock.nowMs += ms;
+        return send(queueUrl, groups);
+      };
+      fifo.failNext = (_, taskIds) =>
+        random() < 0.1 ? { failAt: Math.floor(random() * taskIds.length), error: "Throttled" } : undefined;
+
+      // Act
+      const { failedMessageIds } = await relayTimerMessages(
+        { ...deps, earlyWakeSeconds: 3, waveWaitMs: 5, sleep: timerLikeSleep(clock) },
+        messages,
+      );
+
+      // Assess
+      const queued = fifo.received.get(DEMO_QUEUE) ?? [];
+      const byId = new Map(tasks.map((t) => [t.taskId, t]));
+      for (const group of new Set(tasks.map((t) => t.pk))) {
+        const order = queued.filter((m) => m.groupId === group).map((m) => byId.get(m.taskId) as TaskRecord);
+        expect(order.map((t) => t.taskId)).toEqual([...order].sort(bySortKey).map((t) => t.taskId));
+      }
+      for (const [id, at] of sentAt) expect(at).toBeGreaterThanOrEqual(byId.get(id)?.dueAtMs as number);
+      const onQueue = new Set(queued.map((m) => m.taskId));
+      picked.forEach((task, i) => {
+        if (!failedMessageIds.includes(messages[i]?.messageId as string))
+          expect(onQueue).toContain(task.taskId);
+      });
+    },
+  );
 });
