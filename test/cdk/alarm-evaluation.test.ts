@@ -144,3 +144,30 @@ describe.each(["dev", "prod"] as const)("alarms of the %s stack, evaluated as Cl
     expect(cleared.at(-1)).toBe("OK");
   });
 });
+
+describe("limits the alarm table documents (docs/OPERATIONS.md, Alarms)", () => {
+  const alarmsOf = (kind: string): Json[] =>
+    Object.entries(synthesizedResources("prod"))
+      .filter(([id, r]) => r.Type === "AWS::CloudWatch::Alarm" && id.includes(kind))
+      .map(([, r]) => r.Properties);
+
+  it("lateness and callback latency: a late delivery every 2 minutes alarms, one every 5 minutes never does", () => {
+    // Each delivery's minute is its own data point; minutes without a delivery have none (treated notBreaching).
+    for (const p of [...alarmsOf("LatenessAlarm"), ...alarmsOf("CallbackLatencyAlarm")]) {
+      const rule = alarmRule(p);
+      const everyMinutes = (k: number): Series =>
+        Array.from({ length: PERIODS }, (_, i) => (i % k === 0 ? breachingValue(rule) : undefined));
+      expect(secondsToAlarm(rule, everyMinutes(2))).toBeDefined();
+      expect(statesOver(rule, everyMinutes(5))).not.toContain("ALARM");
+    }
+  });
+
+  it("circuit opened: ALARM when it opens, OK within minutes though the circuit may still be open", () => {
+    const [p] = alarmsOf("CircuitOpenedAlarm");
+    const rule = alarmRule(p);
+    // CircuitOpened is published once, when the circuit opens; nothing while it stays open.
+    const states = statesOver(rule, [...constant(5, undefined), 1, ...constant(10, undefined)]);
+    expect(states).toContain("ALARM");
+    expect(states.at(-1)).toBe("OK");
+  });
+});
