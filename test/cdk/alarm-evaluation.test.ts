@@ -122,7 +122,7 @@ describe.each(["dev", "prod"] as const)("alarms of the %s stack, evaluated as Cl
     for (const [, p] of notRunning) {
       const rule = alarmRule(p);
       // Lambda publishes no Invocations data point for a period without one: nothing at all.
-      expect(secondsToAlarm(rule, seenByAlarm(p, constant(PERIODS, undefined)))).toBe(600);
+      expect(secondsToAlarm(rule, constant(PERIODS, undefined), (all) => seenByAlarm(p, all))).toBe(600);
       // One invocation late (a 5-minute period without one) is no outage.
       const oneEmpty = [...constant(4, 5), 0, ...constant(4, 5)];
       expect(statesOver(rule, seenByAlarm(p, oneEmpty))).not.toContain("ALARM");
@@ -170,4 +170,26 @@ describe("limits the alarm table documents (docs/OPERATIONS.md, Alarms)", () => 
     expect(states).toContain("ALARM");
     expect(states.at(-1)).toBe("OK");
   });
+});
+
+describe("dead-letter queue alarms on a queue nobody is receiving from", () => {
+  // SQS reports ApproximateNumberOfMessagesNotVisible only "if in-flight messages exist", Visible "if the queue is
+  // active" (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html):
+  // a dead letter left alone (the sweeper stopped, or between its reads) has a visible count and no in-flight one.
+  const visibleOnly = (name: string): Series =>
+    name === "ApproximateNumberOfMessagesVisible" ? constant(PERIODS, 1) : constant(PERIODS, undefined);
+
+  it.each(["dev", "prod"] as const)(
+    "%s: NotEmptyAlarm and UnresolvedAlarm fire for a visible message alone",
+    (env) => {
+      const silent = Object.entries(synthesizedResources(env))
+        .filter(([id, r]) => r.Type === "AWS::CloudWatch::Alarm" && /NotEmptyAlarm|UnresolvedAlarm/.test(id))
+        .filter(
+          ([, r]) =>
+            secondsToAlarm(alarmRule(r.Properties), seenByAlarm(r.Properties, visibleOnly)) === undefined,
+        )
+        .map(([id]) => id);
+      expect(silent).toEqual([]);
+    },
+  );
 });

@@ -41,15 +41,49 @@ export function alarmRule(p: Json): AlarmRule {
   };
 }
 
+/** The series of each metric an alarm retrieves, by metric name; one series for all of them. */
+export type MetricSeries = Series | ((metricName: string) => Series);
+
 /**
- * The data points an alarm sees for `series`, its metric's: an alarm returning `FILL(m, v)` of its one metric sees
- * `v` where the metric has none (metric math FILL: https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html).
+ * The data points an alarm sees when its metrics have `series`. Metric math of the shapes the stack uses is
+ * evaluated: terms added or subtracted, each a metric's id or `FILL(id, value)`. A plain term without a data point
+ * leaves the period without one (arithmetic needs a value from each time series); FILL gives `value` instead
+ * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html) — as long as the query
+ * retrieving the evaluation range (EvaluationPeriods + 2 periods here, `evaluateOnce`) holds any data point of the
+ * expression's metrics; with none at all, none is assumed (not documented), and TreatMissingData decides.
+ * Metrics Insights queries are read as their one metric.
  */
-export function seenByAlarm(p: Json, series: Series): Series {
-  const returned = (p.Metrics ?? []).find((m: Json) => m.ReturnData !== false);
-  const fill =
-    typeof returned?.Expression === "string" && returned.Expression.match(/^FILL\(\w+, *(-?[\d.]+)\)$/);
-  return fill ? series.map((v) => v ?? Number(fill[1])) : series;
+export function seenByAlarm(p: Json, series: MetricSeries): Series {
+  const of = (name: string): Series => (typeof series === "function" ? series(name) : series);
+  if (!p.Metrics) return of(p.MetricName);
+  const returned = p.Metrics.find((m: Json) => m.ReturnData !== false);
+  if (returned.MetricStat) return of(returned.MetricStat.Metric.MetricName);
+  const insights = (returned.Expression as string).match(/^SELECT \w+\("([^"]+)"\)/);
+  if (insights) return of(insights[1] as string);
+  const byId = new Map<string, Series>(
+    p.Metrics.filter((m: Json) => m.MetricStat).map((m: Json) => [m.Id, of(m.MetricStat.Metric.MetricName)]),
+  );
+  const terms = [
+    ...(returned.Expression as string).matchAll(/([+-]?)\s*(?:FILL\((\w+),\s*(-?[\d.]+)\)|(\w+))/g),
+  ].map(([, sign, fillId, fillValue, id]) => ({
+    sign: sign === "-" ? -1 : 1,
+    values: byId.get((fillId ?? id) as string) ?? [],
+    fill: fillId === undefined ? undefined : Number(fillValue),
+  }));
+  const length = Math.max(...terms.map((t) => t.values.length));
+  const range = p.EvaluationPeriods + 2;
+  const anyWithin = (i: number) =>
+    terms.some((t) => t.values.slice(Math.max(0, i - range + 1), i + 1).some((v) => v !== undefined));
+  return Array.from({ length }, (_, i) => {
+    if (!anyWithin(i)) return undefined;
+    let total = 0;
+    for (const t of terms) {
+      const value = t.values[i] ?? t.fill;
+      if (value === undefined) return undefined;
+      total += t.sign * value;
+    }
+    return total;
+  });
 }
 
 /** The names of the metrics an alarm retrieves (its MetricStats', or its own). */
@@ -121,16 +155,17 @@ export function statesOver(rule: AlarmRule, series: Series): AlarmState[] {
 }
 
 /**
- * Seconds from the failure's start until the alarm first reaches ALARM, undefined if it never does: the alarm has run
- * on `healthy` data points for twice its evaluation periods (settled in OK), then sees `failing`.
+ * Seconds from the failure's start until the alarm first reaches ALARM, undefined if it never does: the alarm's
+ * metrics have had healthy data points for twice its evaluation periods (settled in OK), then `failing`; `see` turns
+ * the metrics' series into what the alarm sees (`seenByAlarm`).
  */
 export function secondsToAlarm(
   rule: AlarmRule,
   failing: Series,
-  healthy = healthyValue(rule),
+  see: (series: Series) => Series = (series) => series,
 ): number | undefined {
-  const before = constant(2 * rule.evaluationPeriods, healthy);
-  const states = statesOver(rule, [...before, ...failing]);
+  const before = constant(2 * rule.evaluationPeriods, healthyValue(rule));
+  const states = statesOver(rule, see([...before, ...failing]));
   if (states[before.length - 1] !== "OK") return 0;
   const index = states.slice(before.length).indexOf("ALARM");
   return index < 0 ? undefined : (index + 1) * rule.period;
