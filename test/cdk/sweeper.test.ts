@@ -226,8 +226,9 @@ describe("alarms", () => {
     // Topic DLQs count the same way but alarm at once (test/cdk/punctual-stack.test.ts): the swept ones wait.
     const swept = alarms().filter(
       (a) =>
-        (a.Metrics as Json[] | undefined)?.some((m) => m.Expression === "visible + inFlight") &&
-        a.EvaluationPeriods > 1,
+        (a.Metrics as Json[] | undefined)?.some(
+          (m) => m.Expression === "FILL(visible, 0) + FILL(inFlight, 0)",
+        ) && a.EvaluationPeriods > 1,
     );
     const queues = swept.map((a) =>
       JSON.stringify(

@@ -326,12 +326,18 @@ function serviceMetric(
  * A queue's messages, visible and in flight, per minute (the maximum of each): a dead-letter queue's depth, which the
  * dashboard graphs as its alarms count it. `idSuffix` keeps the expression's ids apart when one graph shows several
  * queues (CloudWatch refuses two metrics with one id there).
+ *
+ * Each FILLed with 0: SQS reports NotVisible only "if in-flight messages exist" and Visible "if the queue is active"
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html),
+ * and a sum needs a data point of each (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html):
+ * a plain `visible + inFlight` had none for a dead letter nobody was receiving, which the alarms read as not
+ * breaching, so they never fired for it.
  */
 export function messagesInQueue(queue: sqs.IQueue, label = "messages", idSuffix = ""): cloudwatch.IMetric {
   const period = Duration.minutes(1);
   const [visible, inFlight] = [`visible${idSuffix}`, `inFlight${idSuffix}`];
   return new cloudwatch.MathExpression({
-    expression: `${visible} + ${inFlight}`,
+    expression: `FILL(${visible}, 0) + FILL(${inFlight}, 0)`,
     usingMetrics: {
       [visible]: queue.metricApproximateNumberOfMessagesVisible({
         period,
