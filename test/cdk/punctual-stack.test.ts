@@ -852,7 +852,11 @@ describe("alarms", () => {
   function queueCountAlarms(s: Synth): Json[] {
     return ofType(s, "AWS::CloudWatch::Alarm")
       .map(([, a]) => a.Properties)
-      .filter((p) => (p.Metrics as Json[] | undefined)?.some((m) => m.Expression === "visible + inFlight"));
+      .filter((p) =>
+        (p.Metrics as Json[] | undefined)?.some(
+          (m) => m.Expression === "FILL(visible, 0) + FILL(inFlight, 0)",
+        ),
+      );
   }
 
   function alarmsOn(s: Synth, metricName: string): Json[] {

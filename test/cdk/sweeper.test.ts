@@ -202,13 +202,17 @@ describe("alarms", () => {
   it("errors, throttles, a sweeper that stopped running, and repairs that keep failing", () => {
     const fnRef = { Ref: idOf(stack.sweeper.sweeperFunction) };
     const onFunction = alarms().filter((a) =>
-      JSON.stringify(a.Dimensions ?? []).includes(JSON.stringify(fnRef)),
+      JSON.stringify(a.Dimensions ?? a.Metrics ?? []).includes(JSON.stringify(fnRef)),
     );
-    expect(onFunction.map((a) => a.MetricName).sort()).toEqual(["Errors", "Invocations", "Throttles"]);
-    expect(onFunction.find((a) => a.MetricName === "Invocations")).toMatchObject({
+    // The not-running alarm reads its Invocations through FILL (a period without one is a 0: alarm-topic.ts).
+    const metricName = (a: Json) =>
+      a.MetricName ?? (a.Metrics as Json[]).find((m) => m.MetricStat)?.MetricStat.Metric.MetricName;
+    expect(onFunction.map(metricName).sort()).toEqual(["Errors", "Invocations", "Throttles"]);
+    expect(onFunction.find((a) => metricName(a) === "Invocations")).toMatchObject({
       ComparisonOperator: "LessThanThreshold",
       Threshold: 1,
       TreatMissingData: "breaching",
+      Metrics: expect.arrayContaining([expect.objectContaining({ Expression: "FILL(invocations, 0)" })]),
     });
     expect(alarms().find((a) => a.MetricName === METRIC.sweepFailures)).toMatchObject({
       Namespace: "Punctual",
@@ -222,8 +226,9 @@ describe("alarms", () => {
     // Topic DLQs count the same way but alarm at once (test/cdk/punctual-stack.test.ts): the swept ones wait.
     const swept = alarms().filter(
       (a) =>
-        (a.Metrics as Json[] | undefined)?.some((m) => m.Expression === "visible + inFlight") &&
-        a.EvaluationPeriods > 1,
+        (a.Metrics as Json[] | undefined)?.some(
+          (m) => m.Expression === "FILL(visible, 0) + FILL(inFlight, 0)",
+        ) && a.EvaluationPeriods > 1,
     );
     const queues = swept.map((a) =>
       JSON.stringify(

@@ -174,10 +174,25 @@ export class AlarmTopic extends Construct {
   /**
    * A function an EventBridge rule runs every few minutes (sweeper, schedule materializer): no invocation for 10
    * minutes means the rule was disabled or deleted. `consequence` says what then stops happening.
+   *
+   * Lambda publishes no Invocations data point for a period without one, and missing data as `breaching` alone would
+   * not fire in 10 minutes: CloudWatch evaluates a range longer than the evaluation periods, and while it still
+   * holds as many real data points as periods (the last runs') those decide, so the alarm fired only once they had
+   * left the range, some 20 minutes after the last run
+   * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/alarms-and-missing-data.html, "How alarm state
+   * is evaluated when data is missing"). FILL makes each period without a run a real 0
+   * (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html); `breaching` stays for a
+   * query that returns nothing at all.
    */
   watchNotRunning(scope: Construct, fn: lambda.Function, label: string, consequence: string): void {
+    const period = Duration.minutes(5);
     this.alarm(scope, "NotRunningAlarm", {
-      metric: fn.metricInvocations({ period: Duration.minutes(5), statistic: cloudwatch.Stats.SUM }),
+      metric: new cloudwatch.MathExpression({
+        expression: "FILL(invocations, 0)",
+        usingMetrics: { invocations: fn.metricInvocations({ period, statistic: cloudwatch.Stats.SUM }) },
+        period,
+        label: "invocations (0 without any)",
+      }),
       threshold: 1,
       comparisonOperator: cloudwatch.ComparisonOperator.LESS_THAN_THRESHOLD,
       evaluationPeriods: 2,
@@ -311,12 +326,18 @@ function serviceMetric(
  * A queue's messages, visible and in flight, per minute (the maximum of each): a dead-letter queue's depth, which the
  * dashboard graphs as its alarms count it. `idSuffix` keeps the expression's ids apart when one graph shows several
  * queues (CloudWatch refuses two metrics with one id there).
+ *
+ * Each FILLed with 0: SQS reports NotVisible only "if in-flight messages exist" and Visible "if the queue is active"
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-available-cloudwatch-metrics.html),
+ * and a sum needs a data point of each (https://docs.aws.amazon.com/AmazonCloudWatch/latest/monitoring/using-metric-math.html):
+ * a plain `visible + inFlight` had none for a dead letter nobody was receiving, which the alarms read as not
+ * breaching, so they never fired for it.
  */
 export function messagesInQueue(queue: sqs.IQueue, label = "messages", idSuffix = ""): cloudwatch.IMetric {
   const period = Duration.minutes(1);
   const [visible, inFlight] = [`visible${idSuffix}`, `inFlight${idSuffix}`];
   return new cloudwatch.MathExpression({
-    expression: `${visible} + ${inFlight}`,
+    expression: `FILL(${visible}, 0) + FILL(${inFlight}, 0)`,
     usingMetrics: {
       [visible]: queue.metricApproximateNumberOfMessagesVisible({
         period,
