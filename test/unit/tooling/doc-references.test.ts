@@ -120,6 +120,57 @@ function brokenLinks(document: string): string[] {
     });
 }
 
+/** Every test file of the repository, as a path from its root. */
+const testFiles = () => repositoryFiles("test").filter((file) => file.endsWith(".test.ts"));
+
+/**
+ * The test titles a document quotes after the test file they are in: `test/unit/x.test.ts` ("a title…") or
+ * x.test.ts, "one title" and "another". A quote may be cut short with `…` where it leaves words out.
+ */
+function quotedTitles(markdown: string): { file: string; quote: string }[] {
+  const flat = markdown.replace(/\s+/g, " ");
+  const reference = /([\w./-]+\.test\.ts)`?\)?((?:[\s,:;([]*(?:and |or )?["“][^"”]+["”])+)/g;
+  return [...flat.matchAll(reference)].flatMap((m) =>
+    [...(m[2] as string).matchAll(/["“]([^"”]+)["”]/g)].map((q) => ({
+      file: m[1] as string,
+      quote: q[1] as string,
+    })),
+  );
+}
+
+/**
+ * The titles a test file gives its `describe`, `it` and `test` calls (an `.each` table's and a `.runIf(…)`'s too),
+ * with a title split over concatenated literals joined.
+ */
+function titlesOf(source: string): string[] {
+  const joined = source.replace(/(["'`])\s*\+\s*\1/g, "").replace(/\s+/g, " ");
+  const literal = String.raw`("(?:\\.|[^"\\])*"|'(?:\\.|[^'\\])*'|\`(?:\\.|[^\`\\])*\`)`;
+  const call = new RegExp(
+    String.raw`(?:\b(?:describe|it|test)(?:\.\w+)*(?:\([^()]*\))?|\](?: as const)?\))\(\s*` + literal,
+    "g",
+  );
+  return [...joined.matchAll(call)].map((m) => (m[1] as string).slice(1, -1));
+}
+
+/** A quote names a title when every piece of it (between its `…`) is in that one title. */
+function namesATitle(quote: string, titles: readonly string[]): boolean {
+  const pieces = quote
+    .split("…")
+    .map((piece) => piece.trim())
+    .filter(Boolean);
+  return titles.some((title) => pieces.every((piece) => title.includes(piece)));
+}
+
+/** The quotes of a document that no title of the test file they follow (whole or by its tail) matches. */
+function unmatchedTitles(document: string, markdown: string, files: readonly string[]): string[] {
+  return quotedTitles(markdown)
+    .filter(({ file, quote }) => {
+      const candidates = files.filter((candidate) => candidate === file || candidate.endsWith(`/${file}`));
+      return !candidates.some((candidate) => namesATitle(quote, titlesOf(text(candidate))));
+    })
+    .map(({ file, quote }) => `${document}: ${file} "${quote}"`);
+}
+
 describe("the documents' pointers into the repository", () => {
   it("every repository path README and docs name exists", () => {
     const named = DOCUMENTS.flatMap((document) =>
@@ -176,5 +227,26 @@ describe("the documents' pointers into the repository", () => {
     );
     expect(shown.length).toBeGreaterThan(10);
     expect([...new Set(shown)].filter((script) => !scripts.includes(script))).toEqual([]);
+  });
+  it("every test title quoted after its test file is one of that file's", () => {
+    const files = testFiles();
+    const quoted = DOCUMENTS.flatMap((document) => quotedTitles(text(document)));
+    expect(quoted.length).toBeGreaterThan(60);
+    expect(DOCUMENTS.flatMap((document) => unmatchedTitles(document, text(document), files))).toEqual([]);
+  });
+
+  it("the title check takes cut quotes, `.each` and concatenated titles, and finds a title that is not there", () => {
+    const files = testFiles();
+    const markdown =
+      'See `test/unit/api/replay-topic.test.ts` ("a retry after a failed send…before its followers"), ' +
+      'dynamo-task-store.test.ts, "an attempt\'s outcome written after the next attempt began" and ' +
+      '"no such title at all"; test/unit/tooling/doc-references.test.ts, "every relative link…lead somewhere".';
+    expect(quotedTitles(markdown)).toHaveLength(4);
+    expect(unmatchedTitles("x.md", markdown, files)).toEqual([
+      'x.md: dynamo-task-store.test.ts "no such title at all"',
+    ]);
+    expect(
+      titlesOf('it(\n  "one " +\n    "title", () => {});\ndescribe.runIf(local)("two", () => {});'),
+    ).toEqual(["one title", "two"]);
   });
 });
