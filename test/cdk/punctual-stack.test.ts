@@ -432,7 +432,8 @@ describe("event sources and functions", () => {
             ENV.topology,
           ],
         ],
-        [api.getTaskFunction, [ENV.tableName]],
+        // get-task reads the runtime settings for a fan-out task's view (its retention): their route is in the topology.
+        [api.getTaskFunction, [ENV.tableName, ENV.topology]],
         [api.cancelTaskFunction, [ENV.tableName, ENV.scheduleGroupName, ENV.topology]],
         [s.stack.runtimeSettings.validator, []],
         [timerQueues.relayFunction, [ENV.tableName, ENV.timerQueueUrl, ENV.topology]],
