@@ -63,12 +63,14 @@ export interface PageStep {
 /**
  * Reads pages from the first until one has no cursor: `fetchPage(cursor)` asks for one, `take(page)` records it
  * (totals, rows) and says where it leads. The one paging loop of the CLI: every command that follows cursors runs
- * it, so each stops the same way on a repeated cursor, an endless run of empty pages, or the page cap.
+ * it, so each stops the same way on a repeated cursor, an endless run of empty pages, or the page cap; and, given
+ * `stop`, once it fires (Ctrl-C), with its reason.
  */
 export async function followPages<P>(
   fetchPage: (cursor: string | undefined) => Promise<P>,
   take: (page: P) => PageStep,
   limits: PagingLimits = DEFAULT_PAGING,
+  stop?: AbortSignal,
 ): Promise<void> {
   const cursors = new Cursors();
   let cursor: string | undefined;
@@ -82,6 +84,8 @@ export async function followPages<P>(
     emptyInARow = step.empty ? emptyInARow + 1 : 0;
     if (emptyInARow >= limits.maxEmptyPages) throw tooManyEmptyPages(pages, emptyInARow);
     if (pages >= limits.maxPages) throw tooManyPages(pages);
+    // Checked between pages, not during one: the page in flight is answered and counted, so what was done is known.
+    stop?.throwIfAborted();
   } while (cursor);
 }
 
