@@ -57,7 +57,7 @@ function createCommand(schedules: Command, io: CliIo): void {
         "each occurrence's content, a JSON object, sent exactly as written",
       ).conflicts("contentFile"),
     )
-    .option("--content-file <path>", "read the content from a file")
+    .option("--content-file <path>", "read the content from a file (- reads stdin)")
     .option("--callback <url>", "callback URL (else the topic's routing)")
     .option("--deliver-by <field>", "the content field whose value orders the occurrences")
     .option("--start-at <time>", "no occurrence before this RFC 3339 time")
