@@ -629,6 +629,24 @@ describe("punctual --env NAME and the other ways to name the API", () => {
     expect(stack.paths).toEqual([`/v1/tasks/${TASK_ID}`]);
   });
 
+  it('--env "" (an unset shell variable) is exit 1 saying so, not the API PUNCTUAL_API_URL names', async () => {
+    // Arrange
+    const exported = await apiServer();
+    const aws = await standIn({ regions: { cloudformation: REGION }, stacks: [] });
+
+    // Act
+    const result = await punctual(["--env", "", "--json", "tasks", "get", TASK_ID], aws, {
+      AWS_REGION: REGION,
+      PUNCTUAL_API_URL: exported.url,
+    });
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.err).error.message).toMatch(/--env is empty/);
+    expect(exported.paths).toEqual([]);
+    expect(aws.requests).toEqual([]);
+  });
+
   it("--api and --env both given: exit 1 naming both, nothing looked up or sent", async () => {
     // Arrange
     const stack = await apiServer();
