@@ -7,14 +7,19 @@ import { UsageError } from "./exit-codes.js";
  * A file the user named, as text: UTF-8 with a BOM (Notepad's) dropped, as JSON allows (RFC 8259 §8.1), where
  * `readFile(…, "utf8")` kept it (the JSON then "not JSON") and replaced bytes that are not UTF-8 (a Windows-1252
  * file's `é`) by U+FFFD, sending content other than the file's without a word. Read as a stream, so a pipe
- * (`/dev/stdin`) works and a file past `maxBytes` stops there instead of filling memory. Any failure to read is a
+ * (`-`, or `/dev/stdin`) works and a file past `maxBytes` stops there instead of filling memory. Any failure to read is a
  * usage error naming the file (exit 1), not a failure worth retrying.
  */
+/** The file name that reads stdin. */
+export const STDIN = "-";
+
 export async function readTextFile(file: string, maxBytes: number, tooLarge: string): Promise<string> {
   const chunks: Buffer[] = [];
   let size = 0;
   try {
-    for await (const chunk of createReadStream(file, { highWaterMark: 64 * 1024 })) {
+    // `-` is stdin, as for Unix tools (`… | punctual tasks add --content-file -`); /dev/stdin is not on Windows.
+    const input = file === STDIN ? process.stdin : createReadStream(file, { highWaterMark: 64 * 1024 });
+    for await (const chunk of input) {
       size += (chunk as Buffer).byteLength;
       if (size > maxBytes) throw new UsageError(`${file}: over ${tooLarge}`);
       chunks.push(chunk as Buffer);

@@ -56,7 +56,24 @@ export function buildProgram(io: CliIo, writeErr: (text: string) => void = io.er
   schedulesCommand(program, io);
   destinationsCommand(program, io);
   refuseRepeatedOptions(program);
+  program.hook("preAction", oneApiNamed);
   return program;
+}
+
+/**
+ * The API named once. `--env` given beats PUNCTUAL_API_URL from the environment, as a flag beats a variable
+ * (commander would fill `api` from the variable and `--env` would be ignored: a shell that exports staging's URL
+ * sent `--env prod tasks cancel …` to staging, exit 0). `--api` and `--env` both given name two APIs: refused
+ * rather than one silently picked. An empty `--env` (an unset shell variable) is said to be so, not read as absent.
+ */
+function oneApiNamed(program: Command): void {
+  const { env } = program.opts<{ env?: string }>();
+  if (env === undefined) return;
+  if (env === "")
+    throw new UsageError("--env is empty: give the name NAME of a deployed stack Punctual-NAME");
+  const source = program.getOptionValueSource("api");
+  if (source === "env") program.setOptionValueWithSource("api", undefined, "default");
+  else if (source === "cli") throw new UsageError("give --api URL or --env NAME, not both");
 }
 
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {

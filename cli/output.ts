@@ -27,6 +27,13 @@ export function abortOnInterrupt(io: CliIo, reason: string): { signal: AbortSign
   return { signal: interrupt.signal, release: () => release?.() };
 }
 
+/**
+ * Why a command acting page by page (a group cancel, a bulk replay) stopped at Ctrl-C (or SIGTERM): after the page
+ * in flight, its totals then reported with what the pages before it did (exit 3), not lost with the process.
+ */
+export const INTERRUPTED_PAGES =
+  "interrupted: stopped after the page in flight (run the same command again to do the rest)";
+
 export const processIo: CliIo = {
   out: (text) => process.stdout.write(text),
   err: (text) => process.stderr.write(text),

@@ -1,5 +1,6 @@
 import type { Command } from "commander";
 import { PunctualError } from "../client/index.js";
+import { StoppedPartWay } from "./exit-codes.js";
 import { wholeNumber } from "./whole-number.js";
 
 /**
@@ -63,12 +64,14 @@ export interface PageStep {
 /**
  * Reads pages from the first until one has no cursor: `fetchPage(cursor)` asks for one, `take(page)` records it
  * (totals, rows) and says where it leads. The one paging loop of the CLI: every command that follows cursors runs
- * it, so each stops the same way on a repeated cursor, an endless run of empty pages, or the page cap.
+ * it, so each stops the same way on a repeated cursor, an endless run of empty pages, or the page cap; and, given
+ * `stop`, once it fires (Ctrl-C), with its reason.
  */
 export async function followPages<P>(
   fetchPage: (cursor: string | undefined) => Promise<P>,
   take: (page: P) => PageStep,
   limits: PagingLimits = DEFAULT_PAGING,
+  stop?: AbortSignal,
 ): Promise<void> {
   const cursors = new Cursors();
   let cursor: string | undefined;
@@ -82,6 +85,8 @@ export async function followPages<P>(
     emptyInARow = step.empty ? emptyInARow + 1 : 0;
     if (emptyInARow >= limits.maxEmptyPages) throw tooManyEmptyPages(pages, emptyInARow);
     if (pages >= limits.maxPages) throw tooManyPages(pages);
+    // Checked between pages, not during one: the page in flight is answered and counted, so what was done is known.
+    stop?.throwIfAborted();
   } while (cursor);
 }
 
@@ -131,4 +136,37 @@ class Cursors {
  */
 export function appendPage<T>(gathered: T[], page: readonly T[]): void {
   for (const item of page) gathered.push(item);
+}
+
+/**
+ * Every item of a listing that follows cursors to the end (`schedules list`, `destinations list`), named `name`. A
+ * page that fails (or a paging bound) after others were read throws StoppedPartWay: the error exits as it would, and
+ * says what was read before it (with --json the items, as `before_error`), as the commands that act page by page
+ * do (docs/API.md: "after what was done is reported"); stdout stays empty, the list being incomplete.
+ */
+export async function readAllPages<P, T>(
+  fetchPage: (cursor: string | undefined) => Promise<P>,
+  itemsOf: (page: P) => { readonly items: readonly T[]; readonly next: string | null | undefined },
+  limits: PagingLimits,
+  name: string,
+): Promise<T[]> {
+  const all: T[] = [];
+  let pages = 0;
+  try {
+    await followPages(
+      fetchPage,
+      (page) => {
+        const { items, next } = itemsOf(page);
+        pages++;
+        appendPage(all, items);
+        return { next, empty: items.length === 0 };
+      },
+      limits,
+    );
+  } catch (error) {
+    if (pages === 0) throw error;
+    const read = `before the error: ${pages} page${pages === 1 ? "" : "s"}, ${all.length} ${name} read (the list is incomplete: not printed)`;
+    throw new StoppedPartWay(error, { pages, [name]: all }, [read]);
+  }
+  return all;
 }

@@ -3,6 +3,7 @@ import path from "node:path";
 import { bodyText } from "../client/body-text.js";
 import type { AddTaskInput } from "../client/index.js";
 import { MayHaveBeenApplied, mayHaveBeenApplied, statusMayHaveApplied } from "./exit-codes.js";
+import { STDIN } from "./input-file.js";
 
 /** An item not added: its place in the input, and the body sent (its key in it). */
 export interface NotAdded {
@@ -61,16 +62,18 @@ function withKeysInstead(
 
 /**
  * `tasks.json` → `tasks.rerun-20261204T205230123Z.json` beside it: a new name each run (`wx` refuses an old one).
- * An input that is no regular file (`--file /dev/stdin`, a shell's `<(…)`) has no directory of its own to write in:
+ * An input that is no regular file (`--file -`, `--file /dev/stdin`, a shell's `<(…)`) has no directory of its own to write in:
  * the rerun file goes to the working directory.
  */
 async function rerunPath(input: string): Promise<string> {
   const { dir, name } = path.parse(input);
   const stamp = new Date().toISOString().replace(/[-:.]/g, "");
-  const regular = await stat(input).then(
-    (found) => found.isFile(),
-    () => false,
-  );
+  const regular =
+    input !== STDIN &&
+    (await stat(input).then(
+      (found) => found.isFile(),
+      () => false,
+    ));
   return path.join(regular ? dir : process.cwd(), `${regular ? name : "tasks"}.rerun-${stamp}.json`);
 }
 

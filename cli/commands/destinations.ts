@@ -3,7 +3,7 @@ import type { DestinationView } from "../../client/index.js";
 import { LIST_LIMIT_MAX } from "../../shared/api/schemas/list-limits.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { type CliIo, printResult, printRows } from "../output.js";
-import { appendPage, followPages, type PagingOptions, pagingLimits, withPagingOptions } from "../paging.js";
+import { type PagingOptions, pagingLimits, readAllPages, withPagingOptions } from "../paging.js";
 
 /**
  * `destinations list|reset` (GET /v1/destinations, POST /v1/destinations/{host}/reset, issue 14): the callback
@@ -53,19 +53,16 @@ function listCommand(destinations: Command, io: CliIo): void {
     .action(async (options: { state?: "open" | "closed" } & PagingOptions, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       const client = await connect(global, io);
-      const all: DestinationView[] = [];
-      await followPages(
+      const all: DestinationView[] = await readAllPages(
         (cursor) =>
           client.listDestinations({
             limit: LIST_LIMIT_MAX,
             ...(options.state && { state: options.state }),
             ...(cursor && { cursor }),
           }),
-        (page) => {
-          appendPage(all, page.destinations);
-          return { next: page.next_cursor, empty: page.destinations.length === 0 };
-        },
+        (page) => ({ items: page.destinations, next: page.next_cursor }),
         pagingLimits(options),
+        "destinations",
       );
       if (global.json) printResult(io, true, { destinations: all });
       else printRows(io, DESTINATION_COLUMNS, all.map(destinationRow));

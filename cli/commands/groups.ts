@@ -3,7 +3,7 @@ import { type PunctualClient, PunctualError } from "../../client/index.js";
 import { MAX_GROUP_PAGE } from "../../shared/api/schemas/groups.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { StoppedPartWay } from "../exit-codes.js";
-import { type CliIo, printResult } from "../output.js";
+import { abortOnInterrupt, type CliIo, INTERRUPTED_PAGES, printResult } from "../output.js";
 import { appendPage, followPages, type PagingOptions, pagingLimits, withPagingOptions } from "../paging.js";
 import { wholeNumber } from "../whole-number.js";
 
@@ -41,7 +41,9 @@ export function groupsCommand(parent: Command, io: CliIo): void {
     .action(async (options: CancelOptions, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       const client = await connect(global, io);
-      printResult(io, global.json ?? false, await cancelPages(client, options));
+      const interrupt = abortOnInterrupt(io, INTERRUPTED_PAGES);
+      const total = await cancelPages(client, options, interrupt.signal).finally(interrupt.release);
+      printResult(io, global.json ?? false, total);
     });
 }
 
@@ -51,7 +53,11 @@ type CancelTotal = { cancelled: number; not_cancelled: { task_id: string; status
  * Every page of a group cancel, summed. A page that fails after others were read throws StoppedPartWay, so the
  * totals of the tasks already cancelled are reported with the error instead of being lost.
  */
-async function cancelPages(client: PunctualClient, options: CancelOptions): Promise<CancelTotal> {
+async function cancelPages(
+  client: PunctualClient,
+  options: CancelOptions,
+  stop: AbortSignal,
+): Promise<CancelTotal> {
   const total: CancelTotal = { cancelled: 0, not_cancelled: [] };
   let pages = 0;
   try {
@@ -72,6 +78,7 @@ async function cancelPages(client: PunctualClient, options: CancelOptions): Prom
         return { next: page.next_cursor, empty };
       },
       pagingLimits(options, Math.ceil(MAX_GROUP_PAGE / (options.limit ?? MAX_GROUP_PAGE))),
+      stop,
     );
   } catch (error) {
     if (pages === 0) throw error;

@@ -4,7 +4,7 @@ import { connect, type GlobalOptions } from "../connection.js";
 import { withLookFirst } from "../exit-codes.js";
 import { contentText } from "../input-file.js";
 import { type CliIo, printResult, printRows } from "../output.js";
-import { appendPage, followPages, type PagingOptions, pagingLimits, withPagingOptions } from "../paging.js";
+import { type PagingOptions, pagingLimits, readAllPages, withPagingOptions } from "../paging.js";
 
 /**
  * `schedules create|show|list|pause|resume|delete` (issue 14, point 4): recurring schedules whose occurrences
@@ -57,7 +57,7 @@ function createCommand(schedules: Command, io: CliIo): void {
         "each occurrence's content, a JSON object, sent exactly as written",
       ).conflicts("contentFile"),
     )
-    .option("--content-file <path>", "read the content from a file")
+    .option("--content-file <path>", "read the content from a file (- reads stdin)")
     .option("--callback <url>", "callback URL (else the topic's routing)")
     .option("--deliver-by <field>", "the content field whose value orders the occurrences")
     .option("--start-at <time>", "no occurrence before this RFC 3339 time")
@@ -112,14 +112,11 @@ function listCommand(schedules: Command, io: CliIo): void {
     .action(async (options: { topic: string } & PagingOptions, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       const client = await connect(global, io);
-      const all: ScheduleView[] = [];
-      await followPages(
+      const all: ScheduleView[] = await readAllPages(
         (cursor) => client.listSchedules({ topic: options.topic, ...(cursor ? { cursor } : {}) }),
-        (page) => {
-          appendPage(all, page.schedules);
-          return { next: page.next_cursor, empty: page.schedules.length === 0 };
-        },
+        (page) => ({ items: page.schedules, next: page.next_cursor }),
         pagingLimits(options),
+        "schedules",
       );
       if (global.json) {
         printResult(io, true, { schedules: all });

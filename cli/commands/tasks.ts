@@ -193,7 +193,7 @@ function addCommand(tasks: Command, io: CliIo): void {
         "contentFile",
       ),
     )
-    .option("--content-file <path>", "read the content from a file")
+    .option("--content-file <path>", "read the content from a file (- reads stdin)")
     .option("--callback <url>", "callback URL (else the topic's routing)")
     .option("--deliver-by <field>", "the content field whose value orders tasks (overrides the topic's)")
     .option("--idempotency-key <key>", "same key + same body → the same task (default: one per invocation)")
@@ -248,7 +248,10 @@ function addBatchCommand(tasks: Command, io: CliIo): void {
   tasks
     .command("add-batch")
     .description("Schedule up to 100 tasks in one request; one result per item, in file order.")
-    .requiredOption("--file <path>", 'a JSON file: {"tasks":[…add bodies…]} or the array itself')
+    .requiredOption(
+      "--file <path>",
+      'a JSON file: {"tasks":[…add bodies…]} or the array itself (- reads stdin)',
+    )
     .addHelpText(
       "after",
       "\nExit codes: 0 every item added, 3 some may be retried (503, 429, …), else 4 some met a 5xx a repeat does not mend (500, …), else 2 some refused (4xx).\n\nExample:\n  $ npx punctual tasks add-batch --file tasks.json --json",

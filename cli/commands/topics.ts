@@ -3,7 +3,7 @@ import type { Command } from "commander";
 import { type PunctualClient, PunctualError, type TopicView } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { StoppedPartWay } from "../exit-codes.js";
-import { type CliIo, printResult, printRows } from "../output.js";
+import { abortOnInterrupt, type CliIo, INTERRUPTED_PAGES, printResult, printRows } from "../output.js";
 import {
   appendPage,
   followPages,
@@ -124,10 +124,12 @@ function replayCommand(topics: Command, io: CliIo): void {
         ...(options.errorContains !== undefined ? { error_contains: options.errorContains } : {}),
         ...(options.dryRun ? { dry_run: true } : {}),
       };
+      const interrupt = abortOnInterrupt(io, INTERRUPTED_PAGES);
       const replayed = await replayPages(client, topic, body, {
         showBar: !global.json,
         limits: pagingLimits(options),
-      });
+        stop: interrupt.signal,
+      }).finally(interrupt.release);
       printResult(io, global.json ?? false, replayed);
     });
 }
@@ -148,7 +150,7 @@ async function replayPages(
   client: PunctualClient,
   topic: string,
   body: ReplayBody,
-  how: { readonly showBar: boolean; readonly limits: PagingLimits },
+  how: { readonly showBar: boolean; readonly limits: PagingLimits; readonly stop: AbortSignal },
 ) {
   const total: ReplayTotal = { matched: 0, replayed: 0, failed: [] };
   let bar: SingleBar | undefined;
@@ -178,6 +180,7 @@ async function replayPages(
         return { next: stuck ? null : page.next_cursor, empty: page.matched === 0 };
       },
       how.limits,
+      how.stop,
     );
     if (stuck) throw stoppedAtFailure();
   } catch (error) {

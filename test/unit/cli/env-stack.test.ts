@@ -606,3 +606,70 @@ describe("the stand-in refuses what AWS refuses", () => {
     expect(aws.requests[0]?.scope).toEqual({ region: "us-west-2", service: "cloudformation" });
   });
 });
+
+describe("punctual --env NAME and the other ways to name the API", () => {
+  it("--env given wins over PUNCTUAL_API_URL in the environment: the stack's API is called, not the variable's", async () => {
+    // Arrange: a shell with PUNCTUAL_API_URL exported for another environment (staging, local dev)
+    const stack = await apiServer();
+    const exported = await apiServer();
+    const aws = await standIn({
+      regions: { cloudformation: REGION },
+      stacks: [prodStack({ ApiUrl: stack.url })],
+    });
+
+    // Act
+    const result = await punctual(["--env", "prod", "--json", "tasks", "get", TASK_ID], aws, {
+      AWS_REGION: REGION,
+      PUNCTUAL_API_URL: exported.url,
+    });
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    expect(exported.paths).toEqual([]);
+    expect(stack.paths).toEqual([`/v1/tasks/${TASK_ID}`]);
+  });
+
+  it('--env "" (an unset shell variable) is exit 1 saying so, not the API PUNCTUAL_API_URL names', async () => {
+    // Arrange
+    const exported = await apiServer();
+    const aws = await standIn({ regions: { cloudformation: REGION }, stacks: [] });
+
+    // Act
+    const result = await punctual(["--env", "", "--json", "tasks", "get", TASK_ID], aws, {
+      AWS_REGION: REGION,
+      PUNCTUAL_API_URL: exported.url,
+    });
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.err).error.message).toMatch(/--env is empty/);
+    expect(exported.paths).toEqual([]);
+    expect(aws.requests).toEqual([]);
+  });
+
+  it("--api and --env both given: exit 1 naming both, nothing looked up or sent", async () => {
+    // Arrange
+    const stack = await apiServer();
+    const other = await apiServer();
+    const aws = await standIn({
+      regions: { cloudformation: REGION },
+      stacks: [prodStack({ ApiUrl: stack.url })],
+    });
+
+    // Act
+    const result = await punctual(
+      ["--api", other.url, "--env", "prod", "--json", "tasks", "cancel", TASK_ID],
+      aws,
+      { AWS_REGION: REGION },
+    );
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.err).error).toMatchObject({ code: "usage" });
+    expect(result.err).toMatch(/--api.*--env/);
+    expect(result.out).toBe("");
+    expect(other.paths).toEqual([]);
+    expect(stack.paths).toEqual([]);
+    expect(aws.requests).toEqual([]);
+  });
+});

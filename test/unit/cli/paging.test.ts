@@ -354,3 +354,29 @@ describe("groups cancel --limit: the default bounds count tasks read, not pages"
     expect(result.sent).toHaveLength(5);
   });
 });
+
+describe("schedules list: a page that fails after others were read", () => {
+  const script = () => [schedulesPage(2, "c1"), failedCall];
+
+  it("--json: stdout stays empty; the error carries the schedules read before it, and exits as it does (4: a 500)", async () => {
+    // Act
+    const result = await run(script(), ["--json", "schedules", "list", "--topic", "orders"]);
+
+    // Assess
+    expect(result.code).toBe(4);
+    expect(result.out).toBe("");
+    const report = JSON.parse(result.err);
+    expect(report.error).toMatchObject({ code: "internal_error", status: 500 });
+    expect(report.before_error).toMatchObject({ pages: 1 });
+    expect(report.before_error.schedules).toHaveLength(2);
+  });
+
+  it("human: says how many were read before the error, and that the list is incomplete", async () => {
+    // Act
+    const result = await run(script(), ["schedules", "list", "--topic", "orders"]);
+
+    // Assess
+    expect(result.code).toBe(4);
+    expect(result.err).toMatch(/before the error: 1 page, 2 schedules read/);
+  });
+});
