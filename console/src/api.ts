@@ -34,7 +34,7 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
     // fetch rejects only when no answer came (offline, refused, a CORS or CSP block): say so, not "TypeError".
     throw new Error(`network error: ${error instanceof Error ? error.message : String(error)}`);
   }
-  const text = await response.text();
+  const text = await answerText(response);
   let json: unknown;
   try {
     json = text ? JSON.parse(text) : {};
@@ -46,6 +46,19 @@ export async function call<T>(method: string, path: string, body?: unknown): Pro
   }
   if (!response.ok) throw apiError(response.status, json);
   return json as T;
+}
+
+/**
+ * The answer's body. Lost while read (the connection dropped: Firefox's "NetworkError when attempting to fetch
+ * resource.", Node's "terminated"), it is a network error as fetch's own rejection is: the request reached the API,
+ * which may have acted (action.ts `mayHaveActed`), so the line must not say "not cancelled".
+ */
+async function answerText(response: Response): Promise<string> {
+  try {
+    return await response.text();
+  } catch (error) {
+    throw new Error(`network error: ${error instanceof Error ? error.message : String(error)}`);
+  }
 }
 
 /** The API's `{ error: { code, message } }` (the console's own endpoints answer the same); anything else: HTTP n. */
