@@ -315,3 +315,32 @@ describe("the console proxy when signing fails (the page left open past its cred
     expect(body.error.message).toMatch(/not sent.*SSO session .* has expired/);
   });
 });
+
+/**
+ * API Gateway's 403 to a signature it computes otherwise quotes the canonical request it expected, the session
+ * token's value among its headers (client/errors.ts `withoutSessionToken`, which keeps it out of the client's
+ * errors). The proxy hands the page the API's answer: the page shows that message on its panel, and the browser,
+ * which never holds a credential, would hold the proxy's session token.
+ */
+describe("the console proxy when the API's answer quotes the session token", () => {
+  it("passes the 403 on without the token's value", async () => {
+    // Prepare: API Gateway's answer, its message quoting the signed headers
+    const message =
+      "The request signature we calculated does not match the signature you provided.\n\nThe Canonical String for this request should have been\n'POST\n/v1/tasks\n\ncontent-type:application/json\nhost:127.0.0.1\nx-amz-date:20261205T000000Z\nx-amz-security-token:SESSION-TOKEN\n\ncontent-type;host;x-amz-date;x-amz-security-token\nabc'\n";
+    const api = await serve("127.0.0.1", (req, res) => {
+      req.resume();
+      res.writeHead(403, { "content-type": "application/json" }).end(JSON.stringify({ message }));
+    });
+    const proxy = await consoleProxy(api.url);
+
+    // Act
+    const answer = await call(proxy.url);
+    const text = await answer.text();
+
+    // Assess: the status and the rest of the message kept, to debug with
+    expect(answer.status).toBe(403);
+    expect(text).not.toContain("SESSION-TOKEN");
+    expect(JSON.parse(text).message).toContain("x-amz-security-token:");
+    expect(JSON.parse(text).message).toContain("The Canonical String for this request should have been");
+  });
+});
