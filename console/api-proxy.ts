@@ -71,7 +71,7 @@ export function apiProxy(options: {
     });
     // Read whole before answering, at most what the API can send (10 MiB): an endless or huge body, or one that
     // never ends, would otherwise hold this process's memory or the page's call forever. Its error is a 502.
-    const answer = await readAnswerBytes(response);
+    const answer = withoutSessionToken(await readAnswerBytes(response), signed);
     // no-store whatever the API said: its own answers say so, but API Gateway's (a 403 from IAM) do not, and a
     // task's content, callback URL or error must not stay in the browser's disk cache after the page is closed.
     const out: Record<string, string> = { ...SECURITY_HEADERS, "cache-control": "no-store" };
@@ -101,6 +101,26 @@ async function signOrRefuse(
     sendJson(res, 502, { error: { code: "not_sent", message } });
     return undefined;
   }
+}
+
+/**
+ * The answer without the session token the call was signed with: API Gateway's 403 to a signature it computes
+ * otherwise quotes the canonical request it expected, that token's value among its headers (client/errors.ts
+ * `withoutSessionToken` keeps it out of the client's errors). The page shows that message, and the browser never
+ * holds a credential. The exact value, wherever the answer holds it; the rest kept, to debug with.
+ */
+function withoutSessionToken(answer: Buffer, signed: Readonly<Record<string, string>>): Buffer {
+  const name = Object.keys(signed).find((key) => key.toLowerCase() === "x-amz-security-token");
+  const token = name ? Buffer.from(signed[name] as string) : undefined;
+  if (!token || token.length === 0 || answer.indexOf(token) === -1) return answer;
+  const parts: Buffer[] = [];
+  let from = 0;
+  for (let at = answer.indexOf(token); at !== -1; at = answer.indexOf(token, from)) {
+    parts.push(answer.subarray(from, at), Buffer.from("…"));
+    from = at + token.length;
+  }
+  parts.push(answer.subarray(from));
+  return Buffer.concat(parts);
 }
 
 /** 405 with the methods forwarded; the name is echoed cut (Node takes any token as a method). */
