@@ -7,7 +7,14 @@
 import { getEventListeners } from "node:events";
 import { PunctualClient } from "punctual/client";
 import { describe, expect, it } from "vitest";
-import { type Scripted, scriptedFetch, taskId, taskViewAnswer } from "./fakes.js";
+import {
+  addedAnswer,
+  answeringFetch,
+  type Scripted,
+  scriptedFetch,
+  taskId,
+  taskViewAnswer,
+} from "./fakes.js";
 
 const id = taskId();
 const ok: Scripted = { status: 200, body: taskViewAnswer(id) };
@@ -108,6 +115,23 @@ describe("the call's signal after each way a call ends", () => {
     // Assess
     expect(error).toMatchObject({ code: "network_error", status: 0 });
     expect((error as Error).message).toMatch(/after 2 attempts/);
+    expect(getEventListeners(signal, "abort")).toHaveLength(0);
+  });
+
+  it("addTask batched (several in flight, one signal for all): no listener left once all are answered", async () => {
+    // Prepare
+    const signal = new AbortController().signal;
+    const { fetch, seen } = answeringFetch(addedAnswer);
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000", fetch });
+
+    // Act
+    const adds = Array.from({ length: 12 }, (_, n) =>
+      client.addTask({ topic: "demo", delay_seconds: 90, content: { n } }, { signal }),
+    );
+    await Promise.all(adds);
+
+    // Assess: batched indeed, and nothing kept on the signal
+    expect(seen.some((request) => request.url.pathname.endsWith("/batch"))).toBe(true);
     expect(getEventListeners(signal, "abort")).toHaveLength(0);
   });
 });
