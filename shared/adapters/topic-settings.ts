@@ -43,9 +43,10 @@ export const SETTINGS_WAIT_MS = 3_000;
 /**
  * The same wait before the function has read any document: its last good settings are then the deployed ones, which
  * may be wider than the runtime document (a narrowed allow-list, a `paused: true`), so a slow cold start is waited for
- * longer, still well inside every reader's timeout.
+ * longer. At most half an API function's 10 s timeout: at 10 s, a cold route whose first poll hung answered its early
+ * 503 "retry" (9.5 s) instead of going on with the deployed settings, and an add had no time left for its writes.
  */
-export const SETTINGS_FIRST_WAIT_MS = 10_000;
+export const SETTINGS_FIRST_WAIT_MS = 5_000;
 /**
  * After a poll that failed or did not answer, how long the last good settings are used without polling again (at
  * most the cache's max age, so a change still shows within it once AppConfig answers again).
