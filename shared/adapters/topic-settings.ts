@@ -48,6 +48,11 @@ export const SETTINGS_WAIT_MS = 3_000;
  */
 export const SETTINGS_FIRST_WAIT_MS = 5_000;
 /**
+ * The first wait of the functions with a longer timeout than the API's (deliver, the sweeper): the deliver function
+ * is the one a narrowed allow-list or a `paused: true` protects a receiver in, and it has the time.
+ */
+export const SETTINGS_FIRST_WAIT_LONG_MS = 10_000;
+/**
  * After a poll that failed or did not answer, how long the last good settings are used without polling again (at
  * most the cache's max age, so a change still shows within it once AppConfig answers again).
  */
@@ -174,12 +179,14 @@ export function topicSettingsFromEnvironment(
   deployed: PunctualConfig,
   logger: SettingsLogger,
   env: NodeJS.ProcessEnv = process.env,
+  timing: Pick<SettingsTiming, "firstWaitMs"> = {},
 ): TopicSettingsSource {
   const route = readTopicSettingsRoute(env);
   if (!route) return new StaticTopicSettings(deployed);
   const maxAge = maxAgeSeconds(deployed, env);
   const fetch = appConfigSettingsFetch(route, maxAge, createAwsClient(AppConfigDataClient));
   const source = new LastGoodTopicSettings(deployed, fetch, logger, {
+    ...timing,
     retryAfterMs: Math.min(SETTINGS_RETRY_AFTER_MS, maxAge * 1000),
   });
   // Fetch during init, overlapping the rest of the cold start; a failure is logged and retried on use.
