@@ -8,6 +8,7 @@ import { type CallbackClient, createCallbackClient } from "#shared/adapters/call
 import { DynamoDeliverStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import {
+  SETTINGS_FIRST_WAIT_LONG_MS,
   settingsPropagationSeconds,
   type TopicSettingsSource,
   topicSettingsFromEnvironment,
@@ -50,7 +51,9 @@ const loadSigner = signingSecretLoader({ logger });
 for (const { topic } of deployedBindings.values()) loadSigner(topic.name).catch(() => undefined);
 
 /** Topic settings without a deploy: the deployed ones with the AppConfig document applied (refreshed ≤ 45 s). */
-const settings = topicSettingsFromEnvironment(config, logger);
+const settings = topicSettingsFromEnvironment(config, logger, process.env, {
+  firstWaitMs: SETTINGS_FIRST_WAIT_LONG_MS,
+});
 /** A Metrics instance per topic and flush (see PowertoolsDeliveryMetrics): nothing shared between them. */
 const createMetrics = functionMetricsFactory(config, logger);
 

@@ -12,6 +12,7 @@ import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import {
+  SETTINGS_FIRST_WAIT_LONG_MS,
   settingsPropagationSeconds,
   type TopicSettingsSource,
   topicSettingsFromEnvironment,
@@ -53,7 +54,9 @@ const topics = sweeperTopics(config, routes);
 const logger = createFunctionLogger(config);
 const metrics = functionMetricsFactory(config, logger)();
 const sqs = createAwsClient(SQSClient);
-const settings = topicSettingsFromEnvironment(config, logger);
+const settings = topicSettingsFromEnvironment(config, logger, process.env, {
+  firstWaitMs: SETTINGS_FIRST_WAIT_LONG_MS,
+});
 // Each topic's deliver mapping, for the runtime `paused` hold: its sweep route names it.
 const mappings = Object.fromEntries(
   Object.entries(routes).map(([name, route]) => [name, { mappingUuid: route.mappingUuid }]),

@@ -43,9 +43,15 @@ export const SETTINGS_WAIT_MS = 3_000;
 /**
  * The same wait before the function has read any document: its last good settings are then the deployed ones, which
  * may be wider than the runtime document (a narrowed allow-list, a `paused: true`), so a slow cold start is waited for
- * longer, still well inside every reader's timeout.
+ * longer. At most half an API function's 10 s timeout: at 10 s, a cold route whose first poll hung answered its early
+ * 503 "retry" (9.5 s) instead of going on with the deployed settings, and an add had no time left for its writes.
  */
-export const SETTINGS_FIRST_WAIT_MS = 10_000;
+export const SETTINGS_FIRST_WAIT_MS = 5_000;
+/**
+ * The first wait of the functions with a longer timeout than the API's (deliver, the sweeper): the deliver function
+ * is the one a narrowed allow-list or a `paused: true` protects a receiver in, and it has the time.
+ */
+export const SETTINGS_FIRST_WAIT_LONG_MS = 10_000;
 /**
  * After a poll that failed or did not answer, how long the last good settings are used without polling again (at
  * most the cache's max age, so a change still shows within it once AppConfig answers again).
@@ -173,12 +179,14 @@ export function topicSettingsFromEnvironment(
   deployed: PunctualConfig,
   logger: SettingsLogger,
   env: NodeJS.ProcessEnv = process.env,
+  timing: Pick<SettingsTiming, "firstWaitMs"> = {},
 ): TopicSettingsSource {
   const route = readTopicSettingsRoute(env);
   if (!route) return new StaticTopicSettings(deployed);
   const maxAge = maxAgeSeconds(deployed, env);
   const fetch = appConfigSettingsFetch(route, maxAge, createAwsClient(AppConfigDataClient));
   const source = new LastGoodTopicSettings(deployed, fetch, logger, {
+    ...timing,
     retryAfterMs: Math.min(SETTINGS_RETRY_AFTER_MS, maxAge * 1000),
   });
   // Fetch during init, overlapping the rest of the cold start; a failure is logged and retried on use.

@@ -14,6 +14,8 @@ export interface AppConfigSessions {
   document: string;
   loseNextAnswer(): void;
   holdNextAnswer(): void;
+  /** Answers the poll held by `holdNextAnswer` now (late), with the document as it is now. */
+  answerHeld(): void;
   /** StartConfigurationSession calls so far. */
   readonly sessions: number;
   stop(): Promise<void>;
@@ -24,6 +26,7 @@ export async function startAppConfigSessions(document: string): Promise<AppConfi
   const seen = new Map<string, string>();
   let tokens = 0;
   let lose: "drop" | "hold" | undefined;
+  let held: (() => void) | undefined;
   const state = {
     document,
     sessions: 0,
@@ -47,20 +50,24 @@ export async function startAppConfigSessions(document: string): Promise<AppConfi
         return;
       }
       used.add(token);
+      const answer = () => {
+        const session = token.slice(0, token.indexOf("."));
+        const fresh = seen.get(session) !== state.document;
+        seen.set(session, state.document);
+        res.writeHead(200, {
+          "next-poll-configuration-token": next(session),
+          "next-poll-interval-in-seconds": "15",
+          "content-type": "application/json",
+        });
+        res.end(fresh ? state.document : undefined);
+      };
       if (lose) {
         if (lose === "drop") res.destroy();
+        else held = answer;
         lose = undefined;
         return;
       }
-      const session = token.slice(0, token.indexOf("."));
-      const fresh = seen.get(session) !== state.document;
-      seen.set(session, state.document);
-      res.writeHead(200, {
-        "next-poll-configuration-token": next(session),
-        "next-poll-interval-in-seconds": "15",
-        "content-type": "application/json",
-      });
-      res.end(fresh ? state.document : undefined);
+      answer();
     });
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -72,6 +79,10 @@ export async function startAppConfigSessions(document: string): Promise<AppConfi
     },
     holdNextAnswer: () => {
       lose = "hold";
+    },
+    answerHeld: () => {
+      held?.();
+      held = undefined;
     },
     stop: () =>
       new Promise<void>((resolve) => {

@@ -368,3 +368,54 @@ describe("appConfigSettingsFetch (Powertools over AppConfig Data)", () => {
     }
   });
 });
+
+describe("appConfigSettingsFetch: a given-up poll that answers late", () => {
+  // Review of h-topics/h-settings2: a warm function must never stop polling, whichever way a given-up poll ends.
+  it("keeps polling and picks up the next document whether the late answer comes before or after the next poll", async () => {
+    // Prepare
+    const aws = await startAppConfigSessions(doc(3));
+    const client = new AppConfigDataClient({
+      region: "us-east-1",
+      endpoint: aws.url,
+      credentials: { accessKeyId: "local", secretAccessKey: "local" },
+    });
+    const route = { applicationId: "app", environmentId: "env", profileId: "profile" };
+    const fetch = appConfigSettingsFetch(route, 0, client);
+    const settings = new LastGoodTopicSettings(deployed, fetch, memoryLogger(), {
+      waitMs: 100,
+      firstWaitMs: 100,
+      retryAfterMs: 0,
+    });
+    const maxAttempts = async () => (await settings.current()).resolvedTopics.demo?.maxAttempts;
+    try {
+      await settings.current();
+
+      // Act: a poll given up on answers late before the next poll (its session kept) ...
+      aws.holdNextAnswer();
+      const givenUp = await maxAttempts();
+      aws.document = doc(2);
+      aws.answerHeld();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      const afterLateAnswer = await maxAttempts();
+      // ... and another answers late after the next poll (on a new session) answered
+      aws.holdNextAnswer();
+      await maxAttempts();
+      aws.document = doc(1);
+      const onNewSession = await maxAttempts();
+      aws.answerHeld();
+      await new Promise((resolve) => setTimeout(resolve, 50));
+      aws.document = doc(3);
+      const later = await maxAttempts();
+
+      // Assess
+      expect(givenUp).toBe(3);
+      expect(afterLateAnswer).toBe(2);
+      expect(onNewSession).toBe(1);
+      expect(later).toBe(3);
+      expect(aws.sessions).toBe(2);
+    } finally {
+      client.destroy();
+      await aws.stop();
+    }
+  });
+});

@@ -519,6 +519,39 @@ describe("circuit breaker", () => {
       expect((await s.store.getDestination("demo", HOST_A))?.probeUntilMs).toBeUndefined();
     });
 
+    it("when its time ran out while its start was written (no callback sent, its lease and start given back)", async () => {
+      // Prepare: half-open; 6.5 s left passes the 5 s timeout + 1 s margin, the slow start write leaves 5.6 s
+      const s = setup({ ...BREAKER, maxConcurrencyPerHost: 1 });
+      await openCircuit(s);
+      const probe = await s.task(HOST_A);
+      s.advance(30_000);
+      let remaining = 6_500;
+      const startAttempt = s.store.startAttempt.bind(s.store);
+      Object.assign(s.store, {
+        startAttempt: async (...args: Parameters<typeof startAttempt>) => {
+          const started = await startAttempt(...args);
+          remaining = 5_600;
+          return started;
+        },
+      });
+
+      s.queue.visibility.length = 0;
+
+      // Act
+      const response = await deliverBatch(s.deps, eventOf(fifoRecord(probe)), {
+        getRemainingTimeInMillis: () => remaining,
+      });
+
+      // Assess
+      expect(s.callbacks.calledFor()).not.toContain(probe.taskId);
+      expect(response.batchItemFailures).toHaveLength(1);
+      expect(await s.attempts(probe.taskId)).toBe(0);
+      const destination = await s.store.getDestination("demo", HOST_A);
+      expect(destination?.probeUntilMs).toBeUndefined();
+      expect(destination?.leases).toEqual({});
+      expect(s.waits()).toEqual([0]);
+    });
+
     it("when the destination is refused by policy (says nothing about the host)", async () => {
       // Prepare
       const s = setup(BREAKER);
