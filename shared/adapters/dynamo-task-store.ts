@@ -2349,7 +2349,8 @@ export class DynamoTaskStore
     // TTL compares `expiresAt` when it deletes, lazily ("typically within two days of expiration"), so a raise
     // written before the deletion keeps the item: https://docs.aws.amazon.com/amazondynamodb/latest/APIReference/API_UpdateTimeToLive.html
     return this.conditionalUpdate(taskId, {
-      UpdateExpression: "SET expiresAt = :expiresAt",
+      // The raise is recorded apart too: a cancel's write replaces expiresAt, and its undoing puts this back.
+      UpdateExpression: "SET expiresAt = :expiresAt, keptExpiresAt = :expiresAt",
       ConditionExpression: "attribute_exists(fanOut) AND expiresAt < :expiresAt",
       ExpressionAttributeValues: toWire({ ":expiresAt": expiresAt }),
     });
@@ -2509,6 +2510,7 @@ const SUMMARY_ATTRIBUTES: Record<keyof TaskSummary, true> = {
   attemptLog: true,
   replays: true,
   replayedAtMs: true,
+  keptExpiresAt: true,
   fanOut: true,
   parentTaskId: true,
   subscriber: true,

@@ -185,7 +185,14 @@ export function expandFanOut(task: TaskRecord, subscribers: readonly Subscriber[
  * once finished (`withParentFloor`).
  */
 export function deliveryFromLink(parent: TaskRecord, link: FanOutLink): TaskRecord {
-  const { fanOut: _links, idempotencyKey: _key, expiresAt: _ttl, expiresAtFloor: _floor, ...task } = parent;
+  const {
+    fanOut: _links,
+    idempotencyKey: _key,
+    expiresAt: _ttl,
+    expiresAtFloor: _floor,
+    keptExpiresAt: _kept,
+    ...task
+  } = parent;
   const [delivery] = expandFanOut({ ...task, callbackUrl: "" }, [
     { id: link.subscriber, url: link.url },
   ]).deliveries;

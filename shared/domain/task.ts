@@ -128,6 +128,12 @@ export interface TaskRecord {
   readonly replays?: number;
   /** When the latest replay was accepted. */
   readonly replayedAtMs?: number;
+  /**
+   * A fan-out parent's latest TTL raise by a copy's replay (`keepFanOutParent`, epoch seconds). A cancel's write
+   * replaces `expiresAt`; its undoing (`restoreFanOutParent`) puts this back, never less: a replay under way as the
+   * cancel read the copies has kept the parent, but not yet marked its copy.
+   */
+  readonly keptExpiresAt?: number;
   // --- issue 14, point 3: fan-out (shared/domain/fan-out.ts) ---
   /** A fan-out parent: its delivery task per subscriber. A parent is never delivered itself. */
   readonly fanOut?: readonly FanOutLink[];

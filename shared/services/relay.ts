@@ -109,7 +109,7 @@ export async function relayTimerMessages(
   }));
 
   // Re-arming runs while what is due goes at once and the rest is held until due. `finished`: the messages whose
-  // re-arm or wave has answered without failing them, so a batch given up at its budget retries only the rest.
+  // re-arm or wave part has answered without failing them, so a batch given up at its budget retries only the rest.
   const finished = new Set<string>();
   const rearmed = settled(
     rearmAll(deps, rearms),
@@ -133,7 +133,7 @@ export const RELAY_ANSWER_RESERVE_MS = VISIBILITY_CHANGE_WAIT_MS + 1_000;
  * The batch's forwarding and re-arming, given up `RELAY_ANSWER_RESERVE_MS` before the invocation's end. A call whose
  * answer is lost never settles (the SDK sets no request timeout): held to Lambda's timeout, the whole batch failed,
  * every message back only after the timer queue's 3-minute visibility timeout, its due tasks that late. Given up,
- * every message not yet `finished` (its re-arm or wave answered without failing it) is reported failed and backed
+ * every message not yet `finished` (its re-arm or wave part answered without failing it) is reported failed and backed
  * off (`retrySoon`): one forwarded meanwhile comes back to find its task sent (FIFO deduplication and deliver's
  * fence absorb a re-send), one re-armed meanwhile leaves a second timer message, as a lost answer does. The calls
  * left running may still land later: harmless for the same reasons.
@@ -250,10 +250,13 @@ async function forwardWhenDue(
       continue;
     }
     pending = rest;
-    const launched = settled(
-      launchWave(wave, inFlight, (part) => forwardWave(deps, part, clock, bounded)),
-      wave.map((m) => m.messageId),
-      finished,
+    // Each part settles its own messages: a part held behind a hung wave keeps none of the others unfinished.
+    const launched = launchWave(wave, inFlight, (part) =>
+      settled(
+        forwardWave(deps, part, clock, bounded),
+        part.map((m) => m.messageId),
+        finished,
+      ),
     );
     waves.push(launched);
     await withinMs(launched, deps.waveWaitMs ?? RELAY_WAVE_WAIT_MS);

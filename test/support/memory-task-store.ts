@@ -743,7 +743,7 @@ export class MemoryTaskStore implements TaskStore {
   async keepFanOutParent(taskId: string, expiresAt: number): Promise<boolean> {
     const task = this.tasks.get(taskId);
     if (!task?.fanOut || task.expiresAt === undefined || task.expiresAt >= expiresAt) return false;
-    this.tasks.set(taskId, { ...task, expiresAt });
+    this.tasks.set(taskId, { ...task, expiresAt, keptExpiresAt: expiresAt });
     return true;
   }
 

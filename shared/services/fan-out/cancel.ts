@@ -113,7 +113,11 @@ export async function restoreFanOutParent(
 ): Promise<TaskRecord> {
   if (parent.cancelledAtMs === undefined) return parent;
   const keptFromMs = Math.max(parent.dueAtMs, replayedSinceMs);
-  const expiresAt = topic ? claimExpiry(keptFromMs, topic) : parent.expiresAt;
+  // Nor below a replay's raise the cancel's write replaced (`keptExpiresAt`): one under way as the cancel read its
+  // copies kept the parent before that write and marks its copy after, so no copy read shows it.
+  const expiresAt = topic
+    ? Math.max(claimExpiry(keptFromMs, topic), parent.keptExpiresAt ?? 0)
+    : parent.expiresAt;
   if (expiresAt === undefined) return parent;
   // The cancel's own TTL, which a copy's replay since then may have raised: that raise is kept (never lowered).
   await deps.store.restoreFanOutParent(parent.taskId, parent.cancelledAtMs, expiresAt, parent.expiresAt);

@@ -421,7 +421,7 @@ describe("DynamoTaskStore against dynalite", () => {
       // Assess
       expect(outcomes).toEqual([true, true, false]);
       expect(await s.get(untouched.taskId)).toEqual(untouched);
-      expect(await s.get(raised.taskId)).toEqual({ ...raised, expiresAt: 999 });
+      expect(await s.get(raised.taskId)).toEqual({ ...raised, expiresAt: 999, keptExpiresAt: 999 });
     }
   });
 

@@ -1883,6 +1883,42 @@ describe("fan-out cancel and moves", () => {
     expect(await f.store.get(parent.taskId)).toMatchObject({ status: "scheduled", expiresAt: kept });
   });
 
+  it("a DELETE answered 409 does not lower the TTL a copy's replay gave its parent just before the cancel's write", async () => {
+    // Prepare: billing's copy dead-lettered, the others delivered; billing's replay, started a minute before the
+    // DELETE, kept the parent (keepFanOutParent) before the cancel's write and marks the copy only after the DELETE
+    // read it failed: the cancel's TTL, higher, took the keep's place, and the undoing meets no replay it can count.
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    await deadLetter(f, copies[0] as TaskRecord);
+    for (const copy of copies.slice(1)) await deliver(f, copy);
+    const cancelAt = (parent.expiresAt as number) * 1000 - 120_000;
+    const replayAt = cancelAt - 60_000;
+    const topic = f.config.resolvedTopics.orders as TopicConfig;
+    const cancel = f.store.cancel.bind(f.store);
+    f.store.cancel = async (...args) => {
+      if (args[0] === parent.taskId)
+        await f.store.keepFanOutParent(parent.taskId, claimExpiry(replayAt, topic));
+      return cancel(...args);
+    };
+    const replayDeps = { ...f.replayDeps, config: f.config, now: () => replayAt };
+    const restore = f.store.restoreFanOutParent.bind(f.store);
+    f.store.restoreFanOutParent = async (...args) => {
+      await replayTask(replayDeps, parent.taskId, { subscriber: "billing" });
+      return restore(...args);
+    };
+
+    // Act
+    const error = await refusal(
+      cancelTask({ ...f.deps, store: f.store, now: () => cancelAt }, parent.taskId),
+    );
+
+    // Assess: put back scheduled, kept at least as long as the replayed copy's new life
+    expect(error).toMatchObject({ status: 409 });
+    const restored = await f.store.get(parent.taskId);
+    expect(restored?.status).toBe("scheduled");
+    expect(restored?.expiresAt).toBeGreaterThanOrEqual(claimExpiry(replayAt, topic));
+  });
+
   it("a DELETE answered 409 does not lower the TTL a copy's replay gave its parent between the cancel and its undoing", async () => {
     // Prepare: billing's copy dead-lettered, the others delivered; billing is replayed (near its parent's TTL) while
     // the DELETE, which found it failed, is about to put the parent back.

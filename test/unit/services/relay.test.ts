@@ -835,6 +835,37 @@ describe("relay: statuses and failures", () => {
     }
   });
 
+  it("a batch given up at its budget does not report failed a group its wave sent beside a group held by a hung wave", async () => {
+    // Prepare: group A's first send never answers; A's next task and group B's task come due 1.5 s later, in one
+    // wave: A's part waits for the hung wave, B's part is sent
+    const { store, fifo, deps } = setup();
+    const [a, aNext, b] = await put(
+      store,
+      makeTask({ group: "a", dueAtMs: T0, acceptedAtMs: T0 - 9 }),
+      makeTask({ group: "a", dueAtMs: T0 + 1_500, acceptedAtMs: T0 - 9 }),
+      makeTask({ group: "b", dueAtMs: T0 + 1_500, acceptedAtMs: T0 - 9 }),
+    );
+    const send = fifo.sendGroupsInOrder.bind(fifo);
+    fifo.sendGroupsInOrder = (queueUrl, groups) =>
+      groups.some((g) => g.groupId === a?.pk) ? new Promise(() => undefined) : send(queueUrl, groups);
+    const [ma, maNext, mb] = [a, aNext, b].map((t) => timerMessage(t?.taskId as string)) as TimerMessage[];
+    vi.useFakeTimers({ toFake: ["setTimeout", "clearTimeout"] });
+    try {
+      // Act
+      const result = relayTimerMessages(
+        { ...deps, earlyWakeSeconds: 2, waveWaitMs: 50, remainingMs: () => 30_000 },
+        [ma, maNext, mb] as TimerMessage[],
+      );
+      await vi.advanceTimersByTimeAsync(30_000 - RELAY_ANSWER_RESERVE_MS);
+
+      // Assess: B sent and not retried; A's two messages retried
+      expect(fifo.idsIn(DEMO_QUEUE)).toEqual([b?.taskId]);
+      expect((await result).failedMessageIds.sort()).toEqual([ma?.messageId, maNext?.messageId].sort());
+    } finally {
+      vi.useRealTimers();
+    }
+  });
+
   it("asks for no backoff when nothing failed", async () => {
     const { store, deps } = setup();
     const [task] = await put(store, makeTask({ group: "a", dueAtMs: T0 - 1, acceptedAtMs: T0 - 9 }));
