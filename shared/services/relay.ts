@@ -228,9 +228,10 @@ export const RELAY_RETRY_WAIT_MS = VISIBILITY_CHANGE_WAIT_MS;
  * no task may wait for a later one of the same batch; the loop re-reads the clock after every sleep, so a timer
  * that fires a millisecond early forwards nothing early. A wave is waited for up to `waveWaitMs`: what comes due
  * meanwhile joins the next wave instead of queueing a wave per due time. A wave still sending after that (a waiting
- * group's whole backlog, one call per task) holds only its own groups: the next wave's other groups go at once,
- * and a group still in flight is forwarded only after its wave finished (its order holds, and the second sweep
- * finds only what is left).
+ * group's whole backlog, one call per task) holds back only the groups still in flight: the next wave's other
+ * groups go at once, and its groups still in flight go together once every earlier part they are in has finished
+ * (each group's order holds, and its second sweep finds only what is left) — so such a group may also wait for
+ * another in-flight group's longer part, never for less than its own.
  */
 async function forwardWhenDue(
   deps: RelayDeps,
