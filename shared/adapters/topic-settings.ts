@@ -108,6 +108,14 @@ export class LastGoodTopicSettings implements TopicSettingsSource {
     return this.inflight;
   }
 
+  /** The last good settings, without polling again for `retryAfterMs`; `problem` logged once when there is one. */
+  private pauseOnGood(problem?: string): PunctualConfig {
+    this.quietUntilMs = this.now() + this.retryAfterMs;
+    if (problem !== undefined)
+      this.reportOnce(`topic settings unavailable, keeping the last good ones: ${problem}`);
+    return this.good;
+  }
+
   private async refresh(): Promise<PunctualConfig> {
     let text: string | undefined | "overdue";
     const waitMs = this.lastText === undefined ? this.firstWaitMs : this.waitMs;
@@ -118,23 +126,12 @@ export class LastGoodTopicSettings implements TopicSettingsSource {
     } catch (error) {
       // Paused as after a poll that does not answer: polled again by the next invocation, an AppConfig outage
       // added the SDK's retries to every invocation, each a new session and poll (AWS: one poll per 15 s at least).
-      this.quietUntilMs = this.now() + this.retryAfterMs;
-      this.reportOnce(`topic settings unavailable, keeping the last good ones: ${errorText(error)}`);
-      return this.good;
+      return this.pauseOnGood(errorText(error));
     }
-    if (text === "overdue") {
-      this.quietUntilMs = this.now() + this.retryAfterMs;
-      this.reportOnce(
-        `topic settings unavailable, keeping the last good ones: no answer within ${waitMs} ms`,
-      );
-      return this.good;
-    }
-    if (text === undefined) {
-      // Nothing deployed to this session yet. Powertools caches no empty answer, so without the pause the next
-      // invocation polled the same session at once, which AWS refuses sooner than its interval ("Request too early").
-      this.quietUntilMs = this.now() + this.retryAfterMs;
-      return this.good;
-    }
+    if (text === "overdue") return this.pauseOnGood(`no answer within ${waitMs} ms`);
+    // Nothing deployed to this session yet. Powertools caches no empty answer, so without the pause the next
+    // invocation polled the same session at once, which AWS refuses sooner than its interval ("Request too early").
+    if (text === undefined) return this.pauseOnGood();
     if (text === this.lastText) return this.good;
     this.lastText = text;
     const result = applyRuntimeSettingsText(this.deployed, text);

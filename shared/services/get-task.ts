@@ -1,5 +1,5 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
-import type { WithTopicSettings } from "#shared/adapters/topic-settings.js";
+import { type WithTopicSettings, withCurrentSettings } from "#shared/adapters/topic-settings.js";
 import { notFound, validationFailed } from "#shared/api/errors.js";
 import { getTaskQuerySchema } from "#shared/api/schemas/tasks.js";
 import type { TaskView } from "#shared/api/task-view.js";
@@ -25,7 +25,7 @@ export async function getTask(
   // A fan-out task whose copies are all missing completed and expired, or is still to have them written, by its
   // topic's retention: the runtime settings' (as DELETE, the list and the add read it), or GET answered 404
   // "completed and expired" for a task they still served. Read only then, so no other GET waits on AppConfig.
-  const clock = task.fanOut && deps.settings ? { ...deps, config: await deps.settings.current() } : deps;
+  const clock = task.fanOut ? await withCurrentSettings(deps) : deps;
   const view = await viewOf(deps.store, task, clock);
   return query.data.include === "content" ? { ...view, content: task.content } : view;
 }
