@@ -19,3 +19,19 @@ export const SCHEDULED_FUNCTION_ENV: Readonly<Record<string, string>> = {
 export function stubScheduledFunctionEnv(): void {
   for (const [name, value] of Object.entries(SCHEDULED_FUNCTION_ENV)) vi.stubEnv(name, value);
 }
+
+/**
+ * Imports a function module with `env` stubbed for its cold start (a module parses its environment once, when it is
+ * first imported), then undoes every stub.
+ */
+export async function importWithEnv<T>(
+  env: Readonly<Record<string, string>>,
+  load: () => Promise<T>,
+): Promise<T> {
+  for (const [name, value] of Object.entries(env)) vi.stubEnv(name, value);
+  try {
+    return await load();
+  } finally {
+    vi.unstubAllEnvs();
+  }
+}

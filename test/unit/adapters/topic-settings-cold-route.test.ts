@@ -1,36 +1,15 @@
-import { randomUUID } from "node:crypto";
-import type { APIGatewayProxyEventV2, Context } from "aws-lambda";
+import type { Context } from "aws-lambda";
 import { describe, expect, it } from "vitest";
 import { LastGoodTopicSettings, withCurrentSettings } from "#shared/adapters/topic-settings.js";
 import { httpRoute } from "#shared/api/http-route.js";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
+import { apiEvent } from "../../support/api-event.js";
 import { hangs } from "../../support/invocation.js";
 import { memoryLogger } from "../../support/logger.js";
 import { silentLogger } from "../api/fakes.js";
 
 /** The API functions' timeout (cdk/lib/sizing.ts API_FUNCTION_TIMEOUT_SECONDS): what a cold route has to answer in. */
 const API_TIMEOUT_MS = 10_000;
-
-function getEvent(): APIGatewayProxyEventV2 {
-  return {
-    version: "2.0",
-    routeKey: "GET /v1/topics",
-    rawPath: "/v1/topics",
-    rawQueryString: "",
-    headers: {},
-    requestContext: {
-      http: {
-        method: "GET",
-        path: "/v1/topics",
-        protocol: "HTTP/1.1",
-        sourceIp: "127.0.0.1",
-        userAgent: "vitest",
-      },
-      requestId: randomUUID(),
-    },
-    isBase64Encoded: false,
-  } as unknown as APIGatewayProxyEventV2;
-}
 
 describe("a cold API route whose first settings poll does not answer", () => {
   it("answers with the deployed settings before the route's early 503", { timeout: 20_000 }, async () => {
@@ -49,7 +28,7 @@ describe("a cold API route whose first settings poll does not answer", () => {
     });
 
     // Act
-    const answer = await handler(getEvent(), context);
+    const answer = await handler(apiEvent("GET /v1/topics"), context);
 
     // Assess: the deployed settings served (h-topics' fix), not the route's "timed out; retry" 503
     expect(answer.statusCode).toBe(200);

@@ -1,7 +1,9 @@
-import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
+import type { APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { StaticTopicSettings } from "#shared/adapters/topic-settings.js";
 import { addTask } from "#shared/services/add-task.js";
+import { apiEvent } from "../../support/api-event.js";
+import { importWithEnv } from "../../support/function-env.js";
 import { fixture, NOW, silentLogger } from "./fakes.js";
 
 /**
@@ -11,17 +13,16 @@ import { fixture, NOW, silentLogger } from "./fakes.js";
 let cancelGroupFunction: typeof import("#functions/cancel-group.js");
 
 beforeAll(async () => {
-  for (const [name, value] of Object.entries({
-    PUNCTUAL_ENV: "local",
-    TABLE_NAME: "punctual-local-tasks",
-    SCHEDULE_GROUP_NAME: "punctual-local",
-    AWS_REGION: "us-east-1",
-    POWERTOOLS_LOG_LEVEL: "SILENT",
-  })) {
-    vi.stubEnv(name, value);
-  }
-  cancelGroupFunction = await import("#functions/cancel-group.js");
-  vi.unstubAllEnvs();
+  cancelGroupFunction = await importWithEnv(
+    {
+      PUNCTUAL_ENV: "local",
+      TABLE_NAME: "punctual-local-tasks",
+      SCHEDULE_GROUP_NAME: "punctual-local",
+      AWS_REGION: "us-east-1",
+      POWERTOOLS_LOG_LEVEL: "SILENT",
+    },
+    () => import("#functions/cancel-group.js"),
+  );
 });
 
 afterEach(() => vi.unstubAllEnvs());
@@ -31,22 +32,8 @@ const context = {
   getRemainingTimeInMillis: () => 10_000,
 } as unknown as Context;
 
-function cancelEvent(topic: string, value: string): APIGatewayProxyEventV2 {
-  const path = `/v1/topics/${topic}/groups/${value}/cancel`;
-  return {
-    version: "2.0",
-    routeKey: "POST /v1/topics/{topic}/groups/{value}/cancel",
-    rawPath: path,
-    rawQueryString: "",
-    headers: {},
-    pathParameters: { topic, value },
-    requestContext: {
-      http: { method: "POST", path, protocol: "HTTP/1.1", sourceIp: "127.0.0.1", userAgent: "vitest" },
-      requestId: "r-1",
-    },
-    isBase64Encoded: false,
-  } as unknown as APIGatewayProxyEventV2;
-}
+const cancelEvent = (topic: string, value: string) =>
+  apiEvent("POST /v1/topics/{topic}/groups/{value}/cancel", { pathParameters: { topic, value } });
 
 describe("POST /v1/topics/{topic}/groups/{value}/cancel with runtime topic settings", () => {
   it("gives each cancelled task the topic's current retention, as DELETE /v1/tasks/{id} does", async () => {

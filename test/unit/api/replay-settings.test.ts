@@ -1,8 +1,6 @@
-import { monotonicFactory } from "ulid";
 import { describe, expect, it } from "vitest";
 import { StaticTopicSettings, type TopicSettingsSource } from "#shared/adapters/topic-settings.js";
-import { parseConfig, type TopicConfig } from "#shared/config/index.js";
-import { applyRuntimeSettings } from "#shared/config/runtime-settings.js";
+import type { TopicConfig } from "#shared/config/index.js";
 import { claimExpiry, retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { addTask } from "#shared/services/add-task.js";
 import { deadLetterTask } from "#shared/services/dead-letter.js";
@@ -11,79 +9,30 @@ import { replayTask } from "#shared/services/replay-task.js";
 import { replayTopic } from "#shared/services/replay-topic.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
-import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { refusal } from "../../support/refusal.js";
-import { FakeScheduler, FakeTimerQueue, NOW } from "./fakes.js";
+import { NOW } from "./fakes.js";
+import { DAY_MS, parentWithoutCopies, raisedRetention } from "./runtime-retention.js";
 
 /**
  * The replay routes read a topic's retention (and the delivery window kept for a replayed copy's parent) from the
  * same settings as GET, DELETE, the list and the add: the runtime document (docs/OPERATIONS.md "Topic settings
  * without a deploy"), not the deployed environment file.
  */
-const DAY_MS = 86_400_000;
 const QUEUE = "https://sqs.test/orders.fifo";
 
-/** Deployed with a 1-day retention; the runtime document raised it to 30 days. */
+/** The runtime-raised retention of raisedRetention(), with the replay routes' dependencies at a given time. */
 function setup() {
-  const deployed = parseConfig({
-    name: "test",
-    system: { allowedCallbackHosts: ["*"] },
-    topics: {
-      orders: {
-        deliverBy: "order_id",
-        retentionDays: 1,
-        subscribers: [
-          { id: "billing", url: "https://billing.example.com/hook" },
-          { id: "audit", url: "https://audit.example.com/hook" },
-        ],
-      },
-      demo: { deliverBy: "order_id", retentionDays: 1 },
-    },
-  });
-  const raised = applyRuntimeSettings(deployed, {
-    topics: { orders: { retentionDays: 30 }, demo: { retentionDays: 30 } },
-  });
-  if (!raised.ok) throw new Error(raised.problems.join("; "));
-  const store = new MemoryTaskStore();
+  const f = raisedRetention();
   const topicQueue = new FakeTopicQueue(() => NOW);
-  const addDeps = {
-    store,
-    timerQueue: new FakeTimerQueue(),
-    scheduler: new FakeScheduler(),
-    config: raised.config,
-    now: () => NOW,
-    newUlid: monotonicFactory(),
-  };
-  const replayDeps = (
-    now: number,
-    settings: TopicSettingsSource = new StaticTopicSettings(raised.config),
-  ) => ({
-    store,
+  const replayDeps = (now: number, settings: TopicSettingsSource = new StaticTopicSettings(f.runtime)) => ({
+    store: f.store,
     topicQueue,
     topicQueues: { orders: QUEUE, demo: QUEUE },
-    config: deployed,
+    config: f.deployed,
     settings,
     now: () => now,
   });
-  return { deployed, runtime: raised.config, store, topicQueue, addDeps, replayDeps };
-}
-
-/** A keyed fan-out add (under the runtime settings) that wrote its parent but none of its copies. */
-async function parentWithoutCopies(f: ReturnType<typeof setup>): Promise<string> {
-  const putNew = f.store.putNew.bind(f.store);
-  f.store.putNew = async (task, options) => {
-    if (task.parentTaskId !== undefined) throw new Error("copy write failed");
-    return putNew(task, options);
-  };
-  const body = {
-    topic: "orders",
-    delay_seconds: 10,
-    idempotency_key: "k-replay-settings",
-    content: { order_id: "o-1" },
-  };
-  await addTask(f.addDeps, { body }).catch(() => undefined);
-  f.store.putNew = putNew;
-  return [...f.store.tasks.values()].find((t) => t.fanOut)?.taskId as string;
+  return { ...f, topicQueue, replayDeps };
 }
 
 describe("the replay routes with runtime topic settings", () => {
@@ -96,7 +45,7 @@ describe("the replay routes with runtime topic settings", () => {
     async (_name, how) => {
       // Prepare: 3 days after its due time, within the runtime retention (30 days), past the deployed one (1 day)
       const f = setup();
-      const parentId = await parentWithoutCopies(f);
+      const parentId = await parentWithoutCopies(f, "k-replay-settings");
       const later = NOW + 10_000 + 3 * DAY_MS;
       const deps = f.replayDeps(later);
       const view = await getTask({ ...deps, config: f.runtime }, parentId);
