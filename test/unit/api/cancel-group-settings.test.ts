@@ -3,7 +3,7 @@ import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { StaticTopicSettings } from "#shared/adapters/topic-settings.js";
 import { addTask } from "#shared/services/add-task.js";
 import { apiEvent } from "../../support/api-event.js";
-import { importWithEnv } from "../../support/function-env.js";
+import { API_FUNCTION_ENV, importWithEnv } from "../../support/function-env.js";
 import { fixture, NOW, silentLogger } from "./fakes.js";
 
 /**
@@ -13,16 +13,7 @@ import { fixture, NOW, silentLogger } from "./fakes.js";
 let cancelGroupFunction: typeof import("#functions/cancel-group.js");
 
 beforeAll(async () => {
-  cancelGroupFunction = await importWithEnv(
-    {
-      PUNCTUAL_ENV: "local",
-      TABLE_NAME: "punctual-local-tasks",
-      SCHEDULE_GROUP_NAME: "punctual-local",
-      AWS_REGION: "us-east-1",
-      POWERTOOLS_LOG_LEVEL: "SILENT",
-    },
-    () => import("#functions/cancel-group.js"),
-  );
+  cancelGroupFunction = await importWithEnv(API_FUNCTION_ENV, () => import("#functions/cancel-group.js"));
 });
 
 afterEach(() => vi.unstubAllEnvs());

@@ -1,6 +1,7 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { parseConfig } from "#shared/config/index.js";
+import { API_FUNCTION_ENV, importWithEnv } from "../../support/function-env.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { NOW, silentLogger } from "./fakes.js";
 
@@ -15,18 +16,10 @@ type Modules = {
 let fns: Modules;
 
 beforeAll(async () => {
-  for (const [name, value] of Object.entries({
-    PUNCTUAL_ENV: "local",
-    TABLE_NAME: "punctual-local-tasks",
-    AWS_REGION: "us-east-1",
-    POWERTOOLS_LOG_LEVEL: "SILENT",
-  }))
-    vi.stubEnv(name, value);
-  fns = {
+  fns = await importWithEnv(API_FUNCTION_ENV, async () => ({
     list: await import("#functions/list-destinations.js"),
     reset: await import("#functions/reset-destination.js"),
-  };
-  vi.unstubAllEnvs();
+  }));
 });
 
 afterEach(() => vi.unstubAllEnvs());

@@ -1,29 +1,16 @@
 import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { type PunctualConfig, parseConfig } from "#shared/config/index.js";
 import { MAX_PAYLOAD_BYTES } from "#shared/config/schema.js";
 import { createKeyedTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
+import { API_FUNCTION_ENV, importWithEnv } from "../../support/function-env.js";
 import { fixture, NOW, silentLogger } from "./fakes.js";
-
-const ENV_VARS = {
-  PUNCTUAL_ENV: "local",
-  TABLE_NAME: "punctual-local-tasks",
-  TIMER_QUEUE_URL: "http://127.0.0.1:4566/000000000000/timer",
-  TIMER_QUEUE_ARN: "arn:aws:sqs:us-east-1:000000000000:timer",
-  SCHEDULE_GROUP_NAME: "punctual-local",
-  SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
-  SCHEDULE_DLQ_ARN: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
-  AWS_REGION: "us-east-1",
-  POWERTOOLS_LOG_LEVEL: "SILENT",
-};
 
 let addModule: typeof import("#functions/add-task.js");
 beforeAll(async () => {
-  for (const [name, value] of Object.entries(ENV_VARS)) vi.stubEnv(name, value);
-  addModule = await import("#functions/add-task.js");
-  vi.unstubAllEnvs();
+  addModule = await importWithEnv(API_FUNCTION_ENV, () => import("#functions/add-task.js"));
 });
 
 const context = {

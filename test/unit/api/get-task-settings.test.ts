@@ -4,7 +4,7 @@ import { StaticTopicSettings } from "#shared/adapters/topic-settings.js";
 import { addTask } from "#shared/services/add-task.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { apiEvent } from "../../support/api-event.js";
-import { importWithEnv } from "../../support/function-env.js";
+import { API_FUNCTION_ENV, importWithEnv } from "../../support/function-env.js";
 import { fixture, NOW, silentLogger } from "./fakes.js";
 import { DAY_MS, parentWithoutCopies, raisedRetention } from "./runtime-retention.js";
 
@@ -16,15 +16,7 @@ import { DAY_MS, parentWithoutCopies, raisedRetention } from "./runtime-retentio
 let getTaskFunction: typeof import("#functions/get-task.js");
 
 beforeAll(async () => {
-  getTaskFunction = await importWithEnv(
-    {
-      PUNCTUAL_ENV: "local",
-      TABLE_NAME: "punctual-local-tasks",
-      AWS_REGION: "us-east-1",
-      POWERTOOLS_LOG_LEVEL: "SILENT",
-    },
-    () => import("#functions/get-task.js"),
-  );
+  getTaskFunction = await importWithEnv(API_FUNCTION_ENV, () => import("#functions/get-task.js"));
 });
 
 afterEach(() => vi.unstubAllEnvs());

@@ -1,26 +1,13 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { beforeAll, describe, expect, it } from "vitest";
+import { API_FUNCTION_ENV, importWithEnv } from "../../support/function-env.js";
 import { fixture, silentLogger } from "./fakes.js";
 
 /** The schedule routes through their Lambda handlers: what httpRoute answers around the service. */
-const ENV_VARS = {
-  PUNCTUAL_ENV: "local",
-  TABLE_NAME: "punctual-local-tasks",
-  TIMER_QUEUE_URL: "http://127.0.0.1:4566/000000000000/timer",
-  TIMER_QUEUE_ARN: "arn:aws:sqs:us-east-1:000000000000:timer",
-  SCHEDULE_GROUP_NAME: "punctual-local",
-  SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
-  SCHEDULE_DLQ_ARN: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
-  AWS_REGION: "us-east-1",
-  POWERTOOLS_LOG_LEVEL: "SILENT",
-};
-
 let create: typeof import("#functions/create-schedule.js");
 
 beforeAll(async () => {
-  for (const [name, value] of Object.entries(ENV_VARS)) vi.stubEnv(name, value);
-  create = await import("#functions/create-schedule.js");
-  vi.unstubAllEnvs();
+  create = await importWithEnv(API_FUNCTION_ENV, () => import("#functions/create-schedule.js"));
 });
 
 function postSchedule(body: unknown, headers: Record<string, string> = {}): APIGatewayProxyEventV2 {

@@ -10,6 +10,7 @@ import { LambdaTopicSwitch } from "#shared/adapters/topic-switch.js";
 import { SWEEP_SHARDS, sweepShardOf } from "#shared/domain/sweep.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueueStats, FakeTopicSwitch, topicMapping } from "../../support/fakes/topic-switch.js";
+import { API_FUNCTION_ENV, importWithEnv } from "../../support/function-env.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { NOW, silentLogger, testConfig } from "./fakes.js";
 
@@ -28,21 +29,15 @@ let fns: Modules;
 beforeAll(async () => {
   // The modules read these at import (cold start); the handlers under test get their ports from createHandler.
   const topology = { topicMappings: { demo: topicMapping("demo") } };
-  for (const [name, value] of Object.entries({
-    PUNCTUAL_ENV: "local",
-    TABLE_NAME: "punctual-local-tasks",
-    PUNCTUAL_TOPOLOGY: JSON.stringify(topology),
-    AWS_REGION: "us-east-1",
-    POWERTOOLS_LOG_LEVEL: "SILENT",
-  }))
-    vi.stubEnv(name, value);
-  fns = {
-    pause: await import("#functions/pause-topic.js"),
-    resume: await import("#functions/resume-topic.js"),
-    get: await import("#functions/get-topic.js"),
-    list: await import("#functions/list-topics.js"),
-  };
-  vi.unstubAllEnvs();
+  fns = await importWithEnv(
+    { ...API_FUNCTION_ENV, PUNCTUAL_TOPOLOGY: JSON.stringify(topology) },
+    async () => ({
+      pause: await import("#functions/pause-topic.js"),
+      resume: await import("#functions/resume-topic.js"),
+      get: await import("#functions/get-topic.js"),
+      list: await import("#functions/list-topics.js"),
+    }),
+  );
 });
 
 afterEach(() => vi.unstubAllEnvs());
