@@ -25,10 +25,11 @@ export function apiProxy(options: {
   readonly apiUrl: URL;
   readonly authorize: Authorizer;
   readonly fetch?: typeof fetch;
-  /** How long a call may take, its answer read; default 30 s, API Gateway's longest integration time. */
+  /** How long a call may take, its signing and its answer read; default 30 s, API Gateway's longest integration time. */
   readonly timeoutMs?: number;
 }): (req: http.IncomingMessage, res: http.ServerResponse) => Promise<boolean> {
   const send = options.fetch ?? fetch;
+  const timeoutMs = options.timeoutMs ?? 30_000;
   return async (req, res) => {
     const incoming = new URL(req.url ?? "/", "http://localhost");
     if (!incoming.pathname.startsWith("/v1/")) return false;
@@ -56,7 +57,8 @@ export function apiProxy(options: {
       const value = req.headers[name];
       if (typeof value === "string" && name !== CONSOLE_HEADER) headers[name] = value;
     }
-    const signed = await signOrRefuse(res, () =>
+    const deadline = Date.now() + timeoutMs;
+    const signed = await signOrRefuse(res, timeoutMs, () =>
       options.authorize({ method, url: target, headers, ...(body.length > 0 ? { body } : {}) }),
     );
     if (!signed) return true;
@@ -67,7 +69,7 @@ export function apiProxy(options: {
       headers: { ...headers, ...signed },
       ...(body.length > 0 ? { body } : {}),
       redirect: "manual",
-      signal: AbortSignal.timeout(options.timeoutMs ?? 30_000),
+      signal: AbortSignal.timeout(Math.max(1, deadline - Date.now())),
     });
     // Read whole before answering, at most what the API can send (10 MiB): an endless or huge body, or one that
     // never ends, would otherwise hold this process's memory or the page's call forever. Its error is a 502.
@@ -88,18 +90,36 @@ export function apiProxy(options: {
 /**
  * The call's signature, or undefined after answering a 502 `not_sent`: credentials that expired while the page stayed
  * open (an SSO session, a role's) fail here, before anything is sent, and the page's action line must not say the
- * call may have acted (console/src/action.ts `mayHaveActed`), as it says of a 502 from the API's side.
+ * call may have acted (console/src/action.ts `mayHaveActed`), as it says of a 502 from the API's side. A credential
+ * source that never answers (an unreachable SSO or metadata endpoint) is given up on after the call's timeout, and
+ * its late signature is dropped: the page would otherwise show its action running until reloaded.
  */
 async function signOrRefuse(
   res: http.ServerResponse,
+  timeoutMs: number,
   sign: () => Promise<Record<string, string>>,
 ): Promise<Record<string, string> | undefined> {
+  let timer: NodeJS.Timeout | undefined;
+  const tooLong = new Promise<never>((_, reject) => {
+    timer = setTimeout(() => reject(new SigningTimeout(timeoutMs)), timeoutMs);
+  });
   try {
-    return await sign();
+    return await Promise.race([sign(), tooLong]);
   } catch (error) {
-    const message = `not sent to the API: signing the call failed: ${(error as Error).message}`;
-    sendJson(res, 502, { error: { code: "not_sent", message } });
+    const reason =
+      error instanceof SigningTimeout
+        ? error.message
+        : `signing the call failed: ${(error as Error).message}`;
+    sendJson(res, 502, { error: { code: "not_sent", message: `not sent to the API: ${reason}` } });
     return undefined;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+class SigningTimeout extends Error {
+  constructor(timeoutMs: number) {
+    super(`signing the call took longer than ${timeoutMs} ms`);
   }
 }
 

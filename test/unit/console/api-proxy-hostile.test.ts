@@ -314,6 +314,35 @@ describe("the console proxy when signing fails (the page left open past its cred
     expect(body.error.code).toBe("not_sent");
     expect(body.error.message).toMatch(/not sent.*SSO session .* has expired/);
   });
+
+  it("answers a 502 not_sent after its timeout when the credential source never answers, and sends nothing after", async () => {
+    // Prepare: an authorizer hung as a credential provider waiting on an unreachable SSO or metadata endpoint
+    const api = await serve("127.0.0.1", (req, res) => {
+      req.resume();
+      res.end("{}");
+    });
+    let finishSigning: (headers: Record<string, string>) => void = () => undefined;
+    const proxy = apiProxy({
+      apiUrl: new URL(api.url),
+      authorize: () => new Promise((resolve) => (finishSigning = resolve)),
+      timeoutMs: 200,
+    });
+    const server = await serve("127.0.0.1", async (req, res) => {
+      if (!(await proxy(req, res))) res.writeHead(418).end();
+    });
+
+    // Act
+    const answer = await call(server.url, { method: "DELETE", body: null });
+    const body = (await answer.json()) as { error: { code: string; message: string } };
+    finishSigning({ authorization: "late" });
+    await new Promise((resolve) => setImmediate(resolve));
+
+    // Assess: the page is told nothing went (not "Creating…" until reload), and the late signature sends nothing
+    expect(answer.status).toBe(502);
+    expect(body.error.code).toBe("not_sent");
+    expect(body.error.message).toMatch(/not sent.*signing the call took longer than 200 ms/);
+    expect(api.seen).toEqual([]);
+  });
 });
 
 /**
