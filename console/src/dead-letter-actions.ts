@@ -6,7 +6,7 @@
 import * as z from "zod";
 import { type Ask, cut, errorText, mayHaveActed, parseAnswer, runAction } from "./action.js";
 import { call } from "./api.js";
-import { type ReplayPage, replayAll, replayAllMessage } from "./replay-all.js";
+import { type ReplayPage, replayAll, replayAllMessage, replayAllProgress } from "./replay-all.js";
 
 export interface ReplayFilter {
   readonly error_contains?: string;
@@ -27,14 +27,24 @@ async function replayPage(topic: string, body: Record<string, unknown>): Promise
   return parseAnswer(replayPageSchema, answer);
 }
 
+/** While Replay all reads on: its progress line after each page, and the operator's Stop. */
+export interface ReplayAllWatch {
+  /** Called once the operator said yes, as the first page goes: from then on Stop means something. */
+  readonly onStart?: () => void;
+  readonly onProgress?: (line: string) => void;
+  readonly signal?: AbortSignal;
+}
+
 /**
  * "Replay all matching": a dry run counts what matches for the question; on yes, replays page by page
- * (replay-all.ts bounds it). A failed or malformed dry run is the answer, and nothing is asked.
+ * (replay-all.ts bounds it), saying how far it got after each page, until the end or the operator's Stop. A failed
+ * or malformed dry run is the answer, and nothing is asked.
  */
 export async function replayMatching(
   topic: string,
   filter: ReplayFilter,
   ask: Ask,
+  watch: ReplayAllWatch = {},
 ): Promise<string | undefined> {
   let dry: ReplayPage;
   try {
@@ -47,18 +57,25 @@ export async function replayMatching(
     !(await ask(`Replay all ${dry.matched} dead-lettered tasks matching this filter${more}?`, "Replay all"))
   )
     return undefined;
-  const outcome = await replayAll(async (cursor) => {
-    try {
-      return await replayPage(topic, { ...filter, ...(cursor ? { cursor } : {}) });
-    } catch (error) {
-      // The stop's detail is the API's code and message, cut (replay-all.ts shows an Error's message); a call that
-      // may have acted (action.ts) says so, as its totals count only the pages answered.
-      const unsure = mayHaveActed(error)
-        ? " (that page's tasks may have been replayed; check before replaying again)"
-        : "";
-      throw new Error(`${errorText(error)}${unsure}`);
-    }
-  });
+  watch.onStart?.();
+  const outcome = await replayAll(
+    async (cursor) => {
+      try {
+        return await replayPage(topic, { ...filter, ...(cursor ? { cursor } : {}) });
+      } catch (error) {
+        // The stop's detail is the API's code and message, cut (replay-all.ts shows an Error's message); a call that
+        // may have acted (action.ts) says so, as its totals count only the pages answered.
+        const unsure = mayHaveActed(error)
+          ? " (that page's tasks may have been replayed; check before replaying again)"
+          : "";
+        throw new Error(`${errorText(error)}${unsure}`);
+      }
+    },
+    {
+      onPage: (totals) => watch.onProgress?.(replayAllProgress(totals)),
+      ...(watch.signal ? { signal: watch.signal } : {}),
+    },
+  );
   return replayAllMessage(outcome);
 }
 

@@ -25,7 +25,9 @@ export function DeadLetters(props: { readonly topic: string; readonly onOpen: (i
       ),
     [props.topic, cursor],
   );
-  const { replayIds, replayMatching } = useReplay(props.topic, setMessage, () => setSelected(new Set()));
+  const { replayIds, replayMatching, replayingAll } = useReplay(props.topic, setMessage, () =>
+    setSelected(new Set()),
+  );
   const cancel = useCancelDeadLetter(setMessage);
   const tasks = data?.tasks ?? [];
   return (
@@ -33,7 +35,7 @@ export function DeadLetters(props: { readonly topic: string; readonly onOpen: (i
       <h2>Dead letters of {visible(props.topic)}</h2>
       {error && <p class="error">{error}</p>}
       {message && <p data-testid="dead-letters-message">{visible(message)}</p>}
-      <FilterForm onReplay={(f) => void replayMatching(f)} />
+      <FilterForm onReplay={(f) => void replayMatching(f)} running={replayingAll} />
       <DeadLetterTable
         tasks={tasks}
         selected={selected}
@@ -116,17 +118,27 @@ function useCancelDeadLetter(setMessage: (message: string) => void) {
   return async (id: string) => show(await cancelDeadLetter(id, confirm));
 }
 
-/** Replay by ids or by filter, each after the page's confirmation; `message` says what happened, or why not. */
+/**
+ * Replay by ids or by filter, each after the page's confirmation; `message` says what happened, or why not. While
+ * Replay all reads on, `message` shows its progress and `replayingAll` is its Stop (one Replay all at a time).
+ */
 function useReplay(topic: string, setMessage: (message: string) => void, onReplayed: () => void) {
   const confirm = useConfirm();
   const show = useShowLine(setMessage);
+  const [replayingAll, setReplayingAll] = useState<AbortController>();
   const replayIds = async (ids: readonly string[]) => {
     show(await replaySelected(topic, ids, confirm, onReplayed));
   };
-  return {
-    replayIds,
-    replayMatching: async (filter: ReplayFilter) => show(await replayMatching(topic, filter, confirm)),
+  const replayAllMatching = async (filter: ReplayFilter) => {
+    const stop = new AbortController();
+    const watch = { signal: stop.signal, onStart: () => setReplayingAll(stop), onProgress: setMessage };
+    try {
+      show(await replayMatching(topic, filter, confirm, watch));
+    } finally {
+      setReplayingAll(undefined);
+    }
   };
+  return { replayIds, replayMatching: replayAllMatching, replayingAll };
 }
 
 function DeadLetterRow(props: {
@@ -168,7 +180,11 @@ function DeadLetterRow(props: {
   );
 }
 
-function FilterForm(props: { readonly onReplay: (filter: ReplayFilter) => void }) {
+function FilterForm(props: {
+  readonly onReplay: (filter: ReplayFilter) => void;
+  /** Replay all in progress: its Stop, shown instead of a second Replay all. */
+  readonly running: AbortController | undefined;
+}) {
   const [errorContains, setErrorContains] = useState("");
   const [after, setAfter] = useState("");
   const [before, setBefore] = useState("");
@@ -179,6 +195,7 @@ function FilterForm(props: { readonly onReplay: (filter: ReplayFilter) => void }
       data-testid="replay-filter"
       onSubmit={(e) => {
         e.preventDefault();
+        if (props.running) return;
         const filter: Record<string, string> = {};
         if (errorContains) filter.error_contains = errorContains;
         const a = iso(after);
@@ -202,9 +219,15 @@ function FilterForm(props: { readonly onReplay: (filter: ReplayFilter) => void }
         before{" "}
         <input type="datetime-local" value={before} onInput={(e) => setBefore(e.currentTarget.value)} />
       </label>
-      <button type="submit" data-testid="replay-matching">
-        Replay all matching…
-      </button>
+      {props.running ? (
+        <button type="button" data-testid="replay-all-stop" onClick={() => props.running?.abort()}>
+          Stop replaying (after this page)
+        </button>
+      ) : (
+        <button type="submit" data-testid="replay-matching">
+          Replay all matching…
+        </button>
+      )}
     </form>
   );
 }

@@ -33,6 +33,7 @@ export type ReplayAllStop =
   | "repeated_cursor"
   | "too_many_empty_pages"
   | "too_many_pages"
+  | "stopped_by_operator"
   | "error";
 
 export interface ReplayAllOutcome {
@@ -47,16 +48,29 @@ export interface ReplayAllOutcome {
   readonly detail?: string;
 }
 
+export interface ReplayAllControls {
+  readonly limits?: PagingLimits;
+  /** Called with the totals after each page answered: the page shows them while it reads on. */
+  readonly onPage?: (totals: ReplayAllOutcome) => void;
+  /**
+   * The operator's Stop: checked between pages. A page already sent is waited for, not abandoned: it replays as it
+   * goes, and its totals are what the operator needs to know.
+   */
+  readonly signal?: AbortSignal;
+}
+
 /** Replays page after page from the first; never throws: a failure is a stop, reported with the totals. */
 export async function replayAll(
   fetchPage: (cursor: string | undefined) => Promise<ReplayPage>,
-  limits: PagingLimits = REPLAY_ALL_PAGING,
+  controls: ReplayAllControls = {},
 ): Promise<ReplayAllOutcome> {
+  const limits = controls.limits ?? REPLAY_ALL_PAGING;
   const total = { pages: 0, matched: 0, replayed: 0, notReplayed: 0 };
   const seen = new Set<string>();
   let cursor: string | undefined;
   let emptyInARow = 0;
   for (;;) {
+    if (controls.signal?.aborted) return { ...total, stopped: "stopped_by_operator" };
     let page: ReplayPage;
     try {
       page = await fetchPage(cursor);
@@ -67,6 +81,7 @@ export async function replayAll(
     total.matched += page.matched;
     total.replayed += page.replayed;
     total.notReplayed += page.failed.length;
+    controls.onPage?.({ ...total });
     const next = page.next_cursor;
     if (!next) return total;
     // The cursor it was sent, with a task not replayed: the route resumes just before the first task a call left
@@ -81,6 +96,11 @@ export async function replayAll(
     }
     if (total.pages >= limits.maxPages) return { ...total, stopped: "too_many_pages" };
   }
+}
+
+/** The line the page shows while Replay all reads on. */
+export function replayAllProgress(totals: ReplayAllOutcome): string {
+  return `replaying… ${totals.replayed} of ${totals.matched} matching task(s) replayed so far (${totals.pages} page(s))`;
 }
 
 /** What the page tells the operator: what was replayed, and, when it stopped early, why and how to read on. */
@@ -99,6 +119,8 @@ function whyStopped(outcome: ReplayAllOutcome): string {
       return `the API gave the cursor ${JSON.stringify(outcome.detail)} a second time: stopped rather than read the same pages forever`;
     case "too_many_empty_pages":
       return `the API answered ${outcome.detail} pages in a row with nothing on them but a cursor: stopped rather than follow it forever (a selective filter over a very long list can do this; the CLI's topics replay --max-empty-pages reads on)`;
+    case "stopped_by_operator":
+      return "stopped as you asked; the tasks not reached are still dead-lettered (Replay all again goes on with them)";
     case "too_many_pages":
       return `read ${outcome.pages} pages and the API still gave a cursor: stopped rather than follow it forever (the CLI's topics replay --max-pages reads on)`;
     default:

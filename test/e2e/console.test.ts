@@ -237,6 +237,50 @@ describe.runIf(local)("the console in a real browser", () => {
     }
   });
 
+  it("shows Replay all's progress page by page, and its Stop ends it after the page in flight", async () => {
+    // Prepare: the browser answers the replay route (the local cloud's has no endless list to read): the dry run
+    // counts 5 and more to come; each replay page, 150 ms later, replayed one task and names a next cursor.
+    let replayPages = 0;
+    const endlessReplay = (request: HTTPRequest) => {
+      if (!request.url().endsWith(`/v1/topics/${TOPIC}/replay`)) return void request.continue();
+      const dryRun = (request.postData() ?? "").includes('"dry_run":true');
+      if (!dryRun) replayPages++;
+      const page = {
+        matched: dryRun ? 5 : 1,
+        replayed: dryRun ? 0 : 1,
+        failed: [],
+        next_cursor: `c${replayPages}`,
+      };
+      const answer = () =>
+        void request.respond({ status: 200, contentType: "application/json", body: JSON.stringify(page) });
+      if (dryRun) answer();
+      else setTimeout(answer, 150);
+    };
+    await b.page.setRequestInterception(true);
+    b.page.on("request", endlessReplay);
+    try {
+      // Act
+      await b.page.click('[data-testid="replay-matching"]');
+      await confirmDialog(b.page, "Replay all 5 dead-lettered");
+      await b.page.waitForFunction(
+        `document.querySelector('[data-testid="dead-letters-message"]')?.textContent?.startsWith("replaying… 2 of 2")`,
+        WAIT,
+      );
+      await b.page.click('[data-testid="replay-all-stop"]');
+
+      // Assess: it ends after the page in flight, says so with the pages it sent, and offers Replay all again
+      await b.page.waitForSelector('[data-testid="replay-matching"]', WAIT);
+      const line = await b.page.$eval('[data-testid="dead-letters-message"]', (el) => el.textContent ?? "");
+      expect(line).toBe(
+        `stopped after ${replayPages} page(s), having replayed ${replayPages} of ${replayPages} matching task(s): stopped as you asked; the tasks not reached are still dead-lettered (Replay all again goes on with them)`,
+      );
+      expect(await b.page.$('[data-testid="replay-all-stop"]')).toBeNull();
+    } finally {
+      b.page.off("request", endlessReplay);
+      await b.page.setRequestInterception(false);
+    }
+  });
+
   it("pauses and resumes the topic from the page, and the API agrees", async () => {
     const row = `[data-testid="topic-row-${TOPIC}"]`;
 

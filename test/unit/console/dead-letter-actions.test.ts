@@ -98,6 +98,41 @@ describe("Replay all matching: the dry run behind its confirmation", () => {
     expect(line).toBe("replayed 2 of 2 matching task(s)");
   });
 
+  it("says how far it got after each page, once the operator said yes, and stops at the operator's Stop", async () => {
+    // Prepare: every page replays one task and carries a cursor; Stop is pressed after the second real page
+    const stop = new AbortController();
+    let replayPages = 0;
+    const sent = stubFetch(({ body }) => {
+      const dry = (body as { dry_run?: boolean }).dry_run === true;
+      if (!dry && ++replayPages === 2) stop.abort();
+      return json(200, { matched: 1, replayed: dry ? 0 : 1, failed: [], next_cursor: `c${sent.length}` });
+    });
+    const events: string[] = [];
+    const ask = async () => {
+      events.push("asked");
+      return true;
+    };
+
+    // Act
+    const line = await replayMatching("demo", {}, ask, {
+      signal: stop.signal,
+      onStart: () => events.push("started"),
+      onProgress: (progress) => events.push(progress),
+    });
+
+    // Assess: the dry run and two replay pages sent, nothing after the Stop
+    expect(sent).toHaveLength(3);
+    expect(events).toEqual([
+      "asked",
+      "started",
+      "replaying… 1 of 1 matching task(s) replayed so far (1 page(s))",
+      "replaying… 2 of 2 matching task(s) replayed so far (2 page(s))",
+    ]);
+    expect(line).toMatch(
+      /^stopped after 2 page\(s\), having replayed 2 of 2 matching task\(s\): stopped as you asked/,
+    );
+  });
+
   it("answers nothing when the operator declines, and replays nothing", async () => {
     const sent = stubFetch(() => json(200, { matched: 1, replayed: 0, failed: [], next_cursor: null }));
     expect(await replayMatching("demo", {}, asker(false).ask)).toBeUndefined();

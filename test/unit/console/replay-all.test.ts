@@ -5,6 +5,7 @@ import {
   type ReplayPage,
   replayAll,
   replayAllMessage,
+  replayAllProgress,
 } from "../../../console/src/replay-all.js";
 
 /**
@@ -107,11 +108,11 @@ describe("replayAll", () => {
   it("takes other limits (the CLI's --max-pages and --max-empty-pages, here for a short test)", async () => {
     const full = endless((n) => page(1, `c${n}`));
     const empty = endless((n) => page(0, `c${n}`));
-    expect(await replayAll(full.fetchPage, { maxPages: 7, maxEmptyPages: 3 })).toMatchObject({
+    expect(await replayAll(full.fetchPage, { limits: { maxPages: 7, maxEmptyPages: 3 } })).toMatchObject({
       pages: 7,
       stopped: "too_many_pages",
     });
-    expect(await replayAll(empty.fetchPage, { maxPages: 7, maxEmptyPages: 3 })).toMatchObject({
+    expect(await replayAll(empty.fetchPage, { limits: { maxPages: 7, maxEmptyPages: 3 } })).toMatchObject({
       pages: 3,
       stopped: "too_many_empty_pages",
     });
@@ -140,6 +141,50 @@ describe("replayAll", () => {
     const message = replayAllMessage(await replayAll(api.fetchPage));
     expect(message).toContain("x".repeat(60));
     expect(message).not.toContain("x".repeat(61));
+  });
+});
+
+describe("replayAll under the operator's eye", () => {
+  it("reports the totals after each page, for the page to show while it reads on", async () => {
+    // Prepare
+    const script = [page(3, "c1", 1), page(2, "c2"), page(1, null)];
+    const api = endless((n) => script[n - 1] as ReplayPage);
+    const shown: string[] = [];
+
+    // Act
+    await replayAll(api.fetchPage, { onPage: (totals) => shown.push(replayAllProgress(totals)) });
+
+    // Assess
+    expect(shown).toEqual([
+      "replaying… 2 of 3 matching task(s) replayed so far (1 page(s))",
+      "replaying… 4 of 5 matching task(s) replayed so far (2 page(s))",
+      "replaying… 5 of 6 matching task(s) replayed so far (3 page(s))",
+    ]);
+  });
+
+  it("stops at the operator's Stop once the page in flight is answered, sends no page after, and says what it replayed", async () => {
+    // Prepare: an endless list of full pages; Stop is pressed while the second page is in flight
+    const stop = new AbortController();
+    const api = endless((n) => {
+      if (n === 2) stop.abort();
+      return page(10, `c${n}`);
+    });
+
+    // Act
+    const outcome = await replayAll(api.fetchPage, { signal: stop.signal });
+
+    // Assess: the second page (already sent, replaying) is counted; no third is sent
+    expect(api.sent).toEqual([undefined, "c1"]);
+    expect(outcome).toEqual({
+      pages: 2,
+      matched: 20,
+      replayed: 20,
+      notReplayed: 0,
+      stopped: "stopped_by_operator",
+    });
+    expect(replayAllMessage(outcome)).toBe(
+      "stopped after 2 page(s), having replayed 20 of 20 matching task(s): stopped as you asked; the tasks not reached are still dead-lettered (Replay all again goes on with them)",
+    );
   });
 });
 
