@@ -12,6 +12,15 @@ export const ENVIRONMENT_NAME_PATTERN = /^[a-z][a-z0-9-]{0,15}$/;
 
 /** SQS caps a per-message delay at 900 s; the fine stage must stay strictly below it. */
 export const MAX_TIMER_HORIZON_SECONDS = 840;
+/**
+ * The longest sweeper grace (`scheduledGraceSeconds`). A task whose timer is lost (a Scheduler firing that never
+ * comes, a keyed add answered 503 and never retried) waits for the sweeper; a later task of its group due more than
+ * the relay's 15-minute look-back after it (RELAY_LOOKBACK_MS) does not find it in its own group read, so the sweeper
+ * must send it before that follower is due, or the follower is called first. It does so by the grace, plus what of
+ * Scheduler's 60 s window the lead leaves, plus its 1-minute period and 50 s run: 600 + 60 + 60 + 50 = 770 s of the
+ * 900, the rest for a run's retry and the hosts' clocks (test/unit/services/grace-lookback.test.ts).
+ */
+export const MAX_SCHEDULED_GRACE_SECONDS = 600;
 /** SQS's maximum visibility timeout: backoff can never exceed it. */
 export const MAX_VISIBILITY_SECONDS = 43_200;
 /** Lambda's longest invocation: a deliver function changes a message's visibility at most this long after receipt. */
@@ -226,7 +235,16 @@ const sweeperSchema = z.strictObject({
    * A task still `scheduled` this long after its due time has lost its timer (Scheduler's firing window is
    * added for tasks that rode a schedule): the sweeper forwards it itself.
    */
-  scheduledGraceSeconds: z.number().check(z.int(), z.gte(0), z.lte(86_400)),
+  scheduledGraceSeconds: z
+    .number()
+    .check(
+      z.int(),
+      z.gte(0),
+      z.lte(
+        MAX_SCHEDULED_GRACE_SECONDS,
+        `must be at most ${MAX_SCHEDULED_GRACE_SECONDS} s: a task the sweeper sends later than the relay's 15-minute look-back can be called after a later task of its group`,
+      ),
+    ),
   /**
    * Added to a topic's longest legitimate pause between two delivery attempts (backoff cap or visibility
    * timeout, plus a deliver invocation): a `queued`/`delivering` group head idle longer than that is re-sent.
