@@ -412,6 +412,15 @@ function exchange(
         outgoing.destroy();
         return;
       }
+      // A 101 without the Upgrade header that negotiates one reaches us as a final answer, and Node would pool its
+      // connection: but the receiver said it stops speaking HTTP there, right after the 101's head (RFC 9110
+      // §15.2.2, https://www.rfc-editor.org/rfc/rfc9110#section-15.2.2), so the next callback on it would wait out
+      // its deadline, or read the other protocol's bytes as its answer. The answer stands; the connection goes.
+      if (response.statusCode === 101) {
+        settle(answerOf(response, durationMs));
+        outgoing.destroy();
+        return;
+      }
       answer = { response, durationMs };
       // The body is read (at most maxResponseBytes) and dropped; the answer counts once the body has ended (whole,
       // capped or cut short), or when the deadline fires with the body still trickling in.

@@ -1,4 +1,4 @@
-import { MAX_CALLBACK_URL_LENGTH } from "#shared/domain/callback-resolution.js";
+import { MAX_CALLBACK_URL_LENGTH, oddCharacters } from "#shared/domain/callback-resolution.js";
 import { checkCallbackUrl } from "#shared/security/ssrf.js";
 import type { TopicSettings } from "./schema.js";
 
@@ -27,6 +27,9 @@ function serviceProblem(
   topics: Readonly<Record<string, TopicSettings>>,
 ): string | undefined {
   if (baseUrl.length > MAX_CALLBACK_URL_LENGTH) return `at most ${MAX_CALLBACK_URL_LENGTH} characters`;
+  // What resolveCallback refuses every add naming this service for (`content.sn`: the service's base URL …).
+  const odd = oddCharacters(baseUrl);
+  if (odd) return odd;
   const refusals: string[] = [];
   for (const [topic, settings] of Object.entries(topics)) {
     const checked = checkCallbackUrl(baseUrl, settings);

@@ -728,6 +728,29 @@ describe("callback client against a hostile receiver: every attempt settles by i
     expect(hostFailed(result)).toBe(true);
   });
 
+  it("a bare 101 leaves no connection behind for the next callback: the receiver said it stopped speaking HTTP on it", async () => {
+    // Prepare: a receiver that answers its first connection's request with a bare 101 and then reads that
+    // connection as the protocol it switched to (it never answers HTTP there again), every other connection's with
+    // a 204
+    const receiver = await startSwitchingReceiver();
+    const c = client();
+    const send = () => c.post({ url: receiver.url, body: "{}", headers: {}, timeoutMs: TIMEOUT_MS });
+
+    try {
+      // Act
+      const switched = await send();
+      const next = await send();
+
+      // Assess: the next callback went on a new connection and got the receiver's answer, not a timeout on the
+      // connection that was no longer HTTP (RFC 9110 §15.2.2: the protocol changes right after the 101's head)
+      expect(switched).toMatchObject({ ok: false, status: 101 });
+      expect(next).toEqual({ ok: true, status: 204, durationMs: expect.any(Number) });
+      expect(receiver.requestsPerConnection()).toEqual([1, 1]);
+    } finally {
+      await receiver.stop();
+    }
+  });
+
   it.each([
     ["status-999", 999],
     ["status-000", 0],
@@ -1344,6 +1367,41 @@ async function startEarlyAnswerReceiver(status: number) {
     readToEnd,
     stop: () => {
       socket?.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * A raw receiver whose first connection answers its request with a bare `101 Switching Protocols` (no `Upgrade`
+ * header) and then treats the connection as switched: whatever arrives on it later is read and never answered.
+ * Every other connection answers each request with a `204`. Counts the requests each connection carried.
+ */
+async function startSwitchingReceiver() {
+  const counts: number[] = [];
+  const sockets: Socket[] = [];
+  const server = createNetServer((socket) => {
+    const index = counts.push(0) - 1;
+    sockets.push(socket);
+    socket.on("error", () => undefined);
+    let received = "";
+    socket.on("data", (chunk: Buffer) => {
+      received += chunk.toString("latin1");
+      // Each request is a head and its 2-byte body (`{}`), as the test sends them
+      for (let end = received.indexOf("\r\n\r\n"); end >= 0; end = received.indexOf("\r\n\r\n")) {
+        received = received.slice(end + 4 + 2);
+        counts[index] = (counts[index] ?? 0) + 1;
+        if (index > 0) socket.write("HTTP/1.1 204 No Content\r\n\r\n");
+        else if (counts[index] === 1) socket.write("HTTP/1.1 101 Switching Protocols\r\n\r\n");
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/switch`,
+    requestsPerConnection: () => [...counts],
+    stop: () => {
+      for (const socket of sockets) socket.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

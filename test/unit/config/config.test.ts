@@ -147,6 +147,13 @@ describe("environment configuration", () => {
     expect(() => withService(`https://billing.example.com/${"a".repeat(2100)}`, { a: {} })).toThrow(
       /field "services.billing": .*2048/,
     );
+    // What resolveCallback refuses every add naming the service for (`content.sn`: the service's base URL …)
+    expect(() => withService("https://billing.example.com/\u0085api")).toThrow(
+      /field "services.billing": must not contain control characters \(U\+0085 at 28\)/,
+    );
+    expect(() => withService("https://billing.example.com/\ud800")).toThrow(
+      /field "services.billing": must be well-formed Unicode/,
+    );
     // One topic accepting it is enough: the others may narrow their allow-lists on purpose.
     const config = withService("https://billing.example.com/api", {
       a: { allowedCallbackHosts: ["hooks.example.com"] },

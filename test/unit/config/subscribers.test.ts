@@ -62,6 +62,19 @@ describe("topic subscribers (fan-out) in the configuration", () => {
     ]);
   });
 
+  it("refuses a URL with a lone surrogate or a C1 control character, as a default callback is", () => {
+    // The URL parser writes a lone surrogate as U+FFFD (%EF%BF%BD) and percent-encodes an invisible C1 control: the
+    // delivery tasks would keep the URL as written (DynamoDB refuses or alters a lone surrogate; GET shows it) while
+    // another is called
+    const problems = problemsOf({
+      subscribers: [sub("a", "https://a.example.com/\u0085hook"), sub("b", "https://b.example.com/\ud800")],
+    });
+    expect(problems).toEqual([
+      'topic "orders", field "subscribers.0.url": must not contain control characters (U+0085 at 22)',
+      'topic "orders", field "subscribers.1.url": must be well-formed Unicode: a lone surrogate (U+D800 at 22) has no UTF-8 form',
+    ]);
+  });
+
   it("refuses more than ten subscribers, and an empty list", () => {
     const eleven = Array.from({ length: 11 }, (_, i) => sub(`s${i}`));
     expect(problemsOf({ subscribers: eleven })).toEqual([
