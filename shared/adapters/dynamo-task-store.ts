@@ -86,6 +86,7 @@ import {
   hasStarted,
   type IdempotencyClaim,
   type IdempotencyOutcome,
+  type InsertManyOutcome,
   isOwnFailed,
   type ListFailedOptions,
   type ManyRead,
@@ -989,14 +990,15 @@ function withBatchAdd<Base extends StoreClass>(base: Base) {
     async insertNewMany(
       entries: readonly NewTaskEntry[],
       options: AbortOptions = {},
-    ): Promise<PutManyFailure[]> {
+    ): Promise<InsertManyOutcome[]> {
       const outcomes = await this.insertAll(
         entries.map((e) => this.newTaskItem(e.task, e.sweepIndex)),
         options.signal,
       );
-      return entries
-        .filter((_, i) => outcomes[i] === "unknown")
-        .map((e) => ({ taskId: e.task.taskId, maybeWritten: true }));
+      return entries.flatMap(({ task: { taskId } }, i): InsertManyOutcome[] => {
+        if (outcomes[i] === "unknown") return [{ taskId, maybeWritten: true }];
+        return outcomes[i] === "exists" ? [{ taskId, exists: true }] : [];
+      });
     }
 
     /** One chunk of `putNewMany`: the call, then its unprocessed puts again, with backoff, a bounded number of times. */

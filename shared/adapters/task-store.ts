@@ -302,9 +302,10 @@ export interface TaskStore extends DestinationStore {
   putNewMany(entries: readonly NewTaskEntry[], options?: AbortOptions): Promise<PutManyFailure[]>;
   /**
    * `putNew` for many tasks (keyed ones, whose key a concurrent repeat of the request may create too): never
-   * overwrites; a task that exists counts as written. Resolves with the tasks whose write is unknown.
+   * overwrites; a task that exists counts as written. Resolves with the tasks whose write is unknown
+   * (`PutManyFailure`), and those found already there (`{ exists: true }`: `putNew`'s "exists").
    */
-  insertNewMany(entries: readonly NewTaskEntry[], options?: AbortOptions): Promise<PutManyFailure[]>;
+  insertNewMany(entries: readonly NewTaskEntry[], options?: AbortOptions): Promise<InsertManyOutcome[]>;
   /**
    * Puts an unfinished task in the sweep index (a task that left the near-term happy path without a write of
    * its own that would carry it); false when the task is finished or missing. `signal`
@@ -667,6 +668,9 @@ export interface PutManyFailure {
   readonly taskId: string;
   readonly maybeWritten: boolean;
 }
+
+/** A task `insertNewMany` did not write itself: its write is unknown, or it was there already (`exists`). */
+export type InsertManyOutcome = PutManyFailure | { readonly taskId: string; readonly exists: true };
 
 /** What `readMany` found. */
 export interface ManyRead<T extends TaskSummary = TaskRecord> {

@@ -207,8 +207,13 @@ export async function writeAndArm(deps: AddTaskDeps, task: TaskRecord): Promise<
  * may have moved on since (its timer fired, or a cancel through the id that repeat answered). Answered `scheduled`,
  * the add told its caller a task still to come that was queued, delivered or cancelled, where a GET or the repeat
  * said otherwise. One read, on this rare path only, bounded as the add's other calls; unread, the add's own status.
+ * Also the batch add's, for a keyed item its batch write found there (add-tasks-batched.ts, `acceptedItem`).
  */
-async function storedStatus(deps: AddTaskDeps, task: TaskRecord, status: TaskStatus): Promise<TaskStatus> {
+export async function storedStatus(
+  deps: AddTaskDeps,
+  task: TaskRecord,
+  status: TaskStatus,
+): Promise<TaskStatus> {
   const read = (signal: AbortSignal) => deps.store.get(task.taskId, { signal });
   const stored = await inTime(deps, read).catch(() => undefined);
   return stored?.status ?? status;

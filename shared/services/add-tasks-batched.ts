@@ -1,5 +1,10 @@
 import pMap from "p-map";
-import type { IdempotencyClaim, TaskStore } from "#shared/adapters/task-store.js";
+import type {
+  IdempotencyClaim,
+  InsertManyOutcome,
+  PutManyFailure,
+  TaskStore,
+} from "#shared/adapters/task-store.js";
 import type { TimerQueue } from "#shared/adapters/timer-queue.js";
 import { EARLY_ANSWER_MS } from "#shared/api/early-answer.js";
 import { type HttpError, isHttpError, serviceUnavailable } from "#shared/api/errors.js";
@@ -28,6 +33,7 @@ import {
   leaveForTheSweeper,
   newRecord,
   removeUnarmed,
+  storedStatus,
   timerNow,
   wasNeverSent,
   writeAndArm,
@@ -106,6 +112,8 @@ interface MintedItem {
   readonly plan: TimerPlan;
   /** The claim of its idempotency key, when it has one. */
   readonly claim?: IdempotencyClaim;
+  /** Its keyed write found the task there: a concurrent repeat of the request wrote it first (`acceptedItem`). */
+  readonly existed?: true;
 }
 
 /** An item of a lane that falls back to one item at a time: its ULID, and its task when we claimed its key. */
@@ -162,9 +170,11 @@ export async function addBatched(
   await Promise.all([
     writeAll(deps, batched, results)
       .then((written) => armAll(deps, holdBackAfterUnwritten(groups, written, results), results))
-      .then((armed) => {
-        for (const { index, task } of armed) results.push([index, answeredItem(201, addResponse(task))]);
-      })
+      .then((armed) =>
+        pMap(armed, async (item) => results.push([item.index, await acceptedItem(deps, item)]), {
+          concurrency: SCHEDULE_CONCURRENCY,
+        }),
+      )
       .then(() =>
         pMap(groups, (group) => addRemainder(deps, group, nowMs, results), {
           concurrency: FALLBACK_CONCURRENCY,
@@ -477,19 +487,22 @@ async function writeAll(
   const perhapsWritten = (items: readonly MintedItem[]) => (error: unknown) =>
     items.map(({ task }) => ({ taskId: task.taskId, maybeWritten: !wasNeverSent(error) }));
   const givingUp = { keepsWhatIsDone: true, reserveMs: WRITES_RESERVE_MS };
-  const failures = await Promise.all([
+  const [plainFailures, keyedOutcomes] = await Promise.all([
     plain.length > 0
       ? inTime(deps, (signal) => deps.store.putNewMany(entries(plain), { signal }), givingUp).catch(
           perhapsWritten(plain),
         )
-      : [],
+      : ([] as PutManyFailure[]),
     keyed.length > 0
       ? inTime(deps, (signal) => deps.store.insertNewMany(entries(keyed), { signal }), givingUp).catch(
           perhapsWritten(keyed),
         )
-      : [],
+      : ([] as InsertManyOutcome[]),
   ]);
-  const failed = new Map(failures.flat().map((f) => [f.taskId, f.maybeWritten]));
+  const keyedAll: readonly InsertManyOutcome[] = keyedOutcomes;
+  const existed = new Set(keyedAll.filter((o) => "exists" in o).map((o) => o.taskId));
+  const keyedFailures = keyedAll.filter((o): o is PutManyFailure => !("exists" in o));
+  const failed = new Map([...plainFailures, ...keyedFailures].map((f) => [f.taskId, f.maybeWritten]));
   await pMap(
     tasks.filter(({ task }) => failed.has(task.taskId)),
     async ({ index, task }) => {
@@ -507,7 +520,20 @@ async function writeAll(
     },
     { concurrency: SCHEDULE_CONCURRENCY },
   );
-  return tasks.filter(({ task }) => !failed.has(task.taskId));
+  return tasks
+    .filter(({ task }) => !failed.has(task.taskId))
+    .map((item) => (existed.has(item.task.taskId) ? { ...item, existed: true } : item));
+}
+
+/**
+ * A written and armed item's 201, with the status of its task as minted (`scheduled`) — or, for one its write found
+ * already there (a concurrent repeat's replay wrote and armed it first), the status it may have moved on to since
+ * (queued, delivered, cancelled), one bounded read as the single add's `writeAndArm` makes (`storedStatus`).
+ */
+async function acceptedItem(deps: BatchedAddDeps, item: MintedItem): Promise<BatchItemResult> {
+  const body = addResponse(item.task);
+  if (!item.existed) return answeredItem(201, body);
+  return answeredItem(201, { ...body, status: await storedStatus(deps, item.task, body.status) });
 }
 
 /**

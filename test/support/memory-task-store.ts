@@ -16,6 +16,7 @@ import {
   hasStarted,
   type IdempotencyClaim,
   type IdempotencyOutcome,
+  type InsertManyOutcome,
   isOwnFailed,
   type ListFailedOptions,
   MAX_READ_PAST_STARTED,
@@ -90,10 +91,13 @@ export class MemoryTaskStore implements TaskStore {
   }
 
   /** Conditional puts, as the table's INSERTs: an existing task is left as it is (and counts as written). */
-  async insertNewMany(entries: readonly NewTaskEntry[]): Promise<PutManyFailure[]> {
-    for (const { task, sweepIndex } of entries)
-      if (!this.tasks.has(task.taskId)) this.store(task, sweepIndex);
-    return [];
+  async insertNewMany(entries: readonly NewTaskEntry[]): Promise<InsertManyOutcome[]> {
+    const existing: InsertManyOutcome[] = [];
+    for (const { task, sweepIndex } of entries) {
+      if (this.tasks.has(task.taskId)) existing.push({ taskId: task.taskId, exists: true });
+      else this.store(task, sweepIndex);
+    }
+    return existing;
   }
 
   /** Unconditional puts, as BatchWriteItem's: an existing item is overwritten. Every put is processed. */

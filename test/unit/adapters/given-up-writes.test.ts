@@ -149,6 +149,26 @@ describe("batch writes given up with one call hung", () => {
     expect(failed).toEqual(inserts.slice(25).map((e) => ({ taskId: e.task.taskId, maybeWritten: true })));
   });
 
+  it("insertNewMany reports a task its INSERT found already there (DuplicateItem) as existing, not as a failure", async () => {
+    // Prepare: three inserts, the second answered DuplicateItem (a concurrent repeat of the request wrote it first)
+    const inserts = entries(3);
+    const client = {
+      send: async () => ({
+        Responses: [
+          {},
+          { Error: { Code: "DuplicateItem", Message: "Duplicate primary key exists in table" } },
+          {},
+        ],
+      }),
+    } as unknown as DynamoDBClient;
+
+    // Act
+    const outcomes = await new DynamoBatchAddStore({ client, tableName: "tasks" }).insertNewMany(inserts);
+
+    // Assess
+    expect(outcomes).toEqual([{ taskId: inserts[1]?.task.taskId, exists: true }]);
+  });
+
   it("putNewMany given up in the back-off before its last round keeps the puts written, not failing whole", async () => {
     // Prepare: 30 puts; the second call's five stay unprocessed (throttled) round after round, and the step is
     // given up during the back-off before the last round (50, 100, then 200 ms: longer than ABORTED_ANSWER_MS)

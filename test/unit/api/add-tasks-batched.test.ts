@@ -11,6 +11,7 @@ import { SqsTimerQueue } from "#shared/adapters/timer-queue.js";
 import { parseConfig } from "#shared/config/index.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import {
+  addTask,
   CLEAN_UP_CALL_RESERVE_MS,
   CLEAN_UP_RESERVE_MS,
   FOLLOW_UP_CALL_MS,
@@ -1293,3 +1294,37 @@ function slowFirstClaim(f: ReturnType<typeof batchFixture>): void {
     return claim(request);
   };
 }
+
+describe("addTasksBatch: a batched keyed item whose write finds the task a concurrent repeat already wrote", () => {
+  it("answers the status the task has moved on to, as the single add does, not the `scheduled` it would have written", async () => {
+    // Prepare: the batch claims the item's key and stalls before its batch write; a single add with the same key and
+    // body meanwhile finds the claim without its task, writes and arms it (200), and the task moves on (its timer
+    // fired, the relay queued it) before the batch's write goes out and finds it there
+    const f = batchFixture();
+    const task = keyed();
+    const insertNewMany = f.store.insertNewMany;
+    let repeat: Awaited<ReturnType<typeof addTask>> | undefined;
+    f.store.insertNewMany = async (entries) => {
+      repeat = await addTask(f.deps, { body: task });
+      await f.store.markQueued(repeat.body.task_id, NOW + 10_000);
+      return insertNewMany(entries);
+    };
+
+    // Act
+    const answer = await addTasksBatch(f.deps, { tasks: [task] });
+
+    // Assess: one task, answered by both with its id; the batch says where the task is, as a GET would
+    expect(f.events).toEqual([
+      "claimIdempotencyKeys",
+      "claimIdempotencyKey",
+      "putNew",
+      "insertNewMany",
+      "armMany",
+    ]);
+    expect(repeat).toMatchObject({ statusCode: 200, body: { status: "scheduled" } });
+    expect(answer.results).toEqual([
+      expect.objectContaining({ status: 201, task_id: repeat?.body.task_id, task_status: "queued" }),
+    ]);
+    expect(f.store.tasks.size).toBe(1);
+  });
+});
