@@ -314,4 +314,29 @@ describe("find and replay dead-lettered tasks", () => {
       ]);
     }
   });
+  it('lists and cancels the group of the deliverBy value "" (client and CLI): the tasks an add put there', async () => {
+    // Prepare: two tasks whose order_id is the empty string (one ordering group, not tasks of their own), an hour out.
+    const add = async (n: number) =>
+      (
+        await client.addTask({
+          topic: "demo",
+          delay_seconds: 3600 + n,
+          content: { order_id: "", n },
+          callback: { url: `${h.receiver.url}/hook` },
+        })
+      ).task_id;
+    const ids = [await add(1), await add(2)];
+
+    // Act
+    const listed = await client.listGroupTasks({ topic: "demo", group: "" });
+    const cliList = await punctual(["--json", "tasks", "list", "--topic", "demo", "--group", ""]);
+    const cancelled = await client.cancelGroup("demo", "");
+
+    // Assess
+    expect(listed.tasks.map((t) => [t.task_id, t.group])).toEqual(ids.map((id) => [id, ""]));
+    expect(cliList.code).toBe(0);
+    expect(JSON.parse(cliList.stdout).tasks.map((t: TaskView) => t.task_id)).toEqual(ids);
+    expect(cancelled).toMatchObject({ cancelled: 2, more: false });
+    for (const id of ids) expect((await client.getTask(id)).status).toBe("cancelled");
+  });
 });

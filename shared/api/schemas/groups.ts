@@ -13,7 +13,9 @@ export const MAX_GROUP_PAGE = 1_000;
  */
 export const GROUP_IN_QUERY = "-";
 
-const groupValue = z.string().check(z.minLength(1), z.maxLength(1024));
+// No minimum: an add takes `""` as a group value (only an absent or null field makes a task its own group); it
+// travels as `-` and `?group=`, an empty path segment never reaching the route.
+const groupValue = z.string().check(z.maxLength(1024));
 
 export const cancelGroupParamsSchema = z.object({
   topic: z.withMeta(z.string().check(z.minLength(1)), { description: "the topic" }),

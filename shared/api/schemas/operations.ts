@@ -17,8 +17,10 @@ export { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "./list-limits.js";
 export const listTasksQuerySchema = z
   .strictObject({
     topic: z.withMeta(z.string().check(z.minLength(1), z.maxLength(64)), { description: "the topic" }),
-    group: z.withMeta(z.optional(z.string().check(z.minLength(1), z.maxLength(1024))), {
-      description: "the deliverBy field's value: list that ordering group in delivery order",
+    // No minimum: an add takes `""` as a group value (only an absent or null field makes a task its own group).
+    group: z.withMeta(z.optional(z.string().check(z.maxLength(1024))), {
+      description:
+        'the deliverBy field\'s value: list that ordering group in delivery order (empty: the group of the value `""`)',
     }),
     status: z.withMeta(z.optional(z.literal("failed")), {
       description: "`failed`: list the topic's dead-lettered tasks, newest first",

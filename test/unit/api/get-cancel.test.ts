@@ -324,6 +324,22 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect((await f.store.get(other))?.status).toBe("scheduled");
   });
 
+  it('the group cancel takes ?group= (empty) for the group of the value "" (an add takes it as a group value)', async () => {
+    // Prepare
+    const f = fixture();
+    const add = async (group: string) =>
+      (await addTask(f.deps, { body: { ...body(60), content: { order_id: group } } })).body.task_id;
+    const [empty, other] = [await add(""), await add("o-8")];
+
+    // Act
+    const result = await cancelGroup(f.deps, { topic: "demo", value: "-" }, { group: "" });
+
+    // Assess
+    expect(result.cancelled).toBe(1);
+    expect((await f.store.get(empty))?.status).toBe("cancelled");
+    expect((await f.store.get(other))?.status).toBe("scheduled");
+  });
+
   it("the group cancel refuses - without ?group=, and ?group= with a group in the path: 400, nothing cancelled", async () => {
     // Prepare
     const f = fixture();

@@ -53,6 +53,24 @@ describe("listTasks: a group", () => {
   });
 });
 
+describe("listTasks: a group whose deliverBy value is the empty string", () => {
+  // An add takes `"order_id": ""` as a group value (not a task of its own: only an absent or null field is), its
+  // view shows `group: ""`, and every such task of the topic is one ordering group: `group=` lists it.
+  it('lists the tasks whose deliverBy value is "" as group=, and only them', async () => {
+    const f = fixture();
+    const ids = await addGroup(f, "", [20, 10]);
+    await addGroup(f, `o-${NOW}`, [5]);
+
+    const list = await listTasks(f.deps, { topic: "demo", group: "" });
+
+    expect(list.tasks.map((t) => [t.task_id, t.group])).toEqual([
+      [ids[1], ""],
+      [ids[0], ""],
+    ]);
+    expect(list.next_cursor).toBeNull();
+  });
+});
+
 describe("listTasks: a group whose deliverBy value is a number or a boolean (docs/API.md, the list's group)", () => {
   // The value orders by what it is, not how it is spelt: `1.0`, `1` and `"1"` are one group, listed as `group=1`
   // (the form a task view's `group` shows), never as `group=1.0`; an integer past 2^53 is listed as written.
