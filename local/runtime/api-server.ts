@@ -386,8 +386,10 @@ function responseOf(result: unknown): APIGatewayProxyStructuredResultV2 {
   return { statusCode: 200, body: result === undefined ? "" : JSON.stringify(result) };
 }
 
+/** Payload 2.0's `cookies` leave as one Set-Cookie header each (the page cited at cookiesOf). */
 function send(res: http.ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
-  const headers: Record<string, string | number | boolean> = { ...(result.headers ?? {}) };
+  const headers: Record<string, string | number | boolean | string[]> = { ...(result.headers ?? {}) };
+  if (result.cookies?.length) headers["set-cookie"] = [...result.cookies];
   if (!Object.keys(headers).some((h) => h.toLowerCase() === "content-type"))
     headers["content-type"] = "application/json";
   const body = result.isBase64Encoded

@@ -357,6 +357,15 @@ describe("the local API server reading a function's result as payload 2.0 does",
       "z",
     ]);
   });
+
+  it("sends a result's `cookies` as one Set-Cookie header each", async () => {
+    // Prepare
+    result = { statusCode: 200, body: "{}", cookies: ["a=1; Path=/", "b=2; HttpOnly"] };
+    // Act
+    const answer = await fetch(`${server.url}/r`);
+    // Assess
+    expect(answer.headers.getSetCookie()).toEqual(["a=1; Path=/", "b=2; HttpOnly"]);
+  });
 });
 
 describe("the local API server's integration timeout (30 s on API Gateway, shortened here)", () => {
