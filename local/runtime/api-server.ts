@@ -35,7 +35,16 @@ const MAX_INVOCATION_BYTES = 6 * 1024 * 1024;
  */
 const INTEGRATION_TIMEOUT_MS = 30_000;
 
-/** Room in an event for everything but the body: headers (Node takes 16 KiB), the query, the request context. */
+/**
+ * An HTTP API quota: "Total combined size of request line and header values: 10240 bytes", not adjustable
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html). Node's parser takes 16 KiB,
+ * so without this a request AWS refuses before any function runs (a long group value percent-encoded in a path or
+ * `?group=`, beside a SigV4 session token or a JWT) was served locally. AWS documents the quota, not its answer:
+ * 431 is HTTP's status for it (RFC 6585 §5), with API Gateway's `{"message"}` body; any 4xx says nothing was done.
+ */
+const MAX_REQUEST_LINE_AND_HEADER_VALUES_BYTES = 10_240;
+
+/** Room in an event for everything but the body: headers (at most 10,240 bytes, above), the query, the context. */
 const EVENT_OVERHEAD_BYTES = 64 * 1024;
 
 /**
@@ -115,6 +124,12 @@ async function serveRequest(api: ApiState, req: http.IncomingMessage, res: http.
     // An HTTP API names each request in this header, whoever answers it (API Gateway itself or a function).
     const requestId = randomUUID();
     res.setHeader("apigw-requestid", requestId);
+    if (requestLineAndHeaderValuesBytes(req) > MAX_REQUEST_LINE_AND_HEADER_VALUES_BYTES) {
+      return send(res, {
+        statusCode: 431,
+        body: JSON.stringify({ message: "Request Header Fields Too Large" }),
+      });
+    }
     const url = new URL(req.url ?? "/", "http://localhost");
     const method = (req.method ?? "GET").toUpperCase();
     const match = matchRoute(api, method, url.pathname);
@@ -145,6 +160,16 @@ async function serveRequest(api: ApiState, req: http.IncomingMessage, res: http.
   } finally {
     api.inFlight--;
   }
+}
+
+/**
+ * The request line (`POST /v1/tasks?x=1 HTTP/1.1`) and every header value, in bytes as they came: Node keeps a
+ * head's bytes one character each (latin1), so a string's length is its byte count.
+ */
+function requestLineAndHeaderValuesBytes(req: http.IncomingMessage): number {
+  let bytes = `${req.method} ${req.url} HTTP/${req.httpVersion}`.length;
+  for (let i = 1; i < req.rawHeaders.length; i += 2) bytes += (req.rawHeaders[i] as string).length;
+  return bytes;
 }
 
 const INTEGRATION_TIMED_OUT = Symbol("integration timed out");
@@ -361,8 +386,10 @@ function responseOf(result: unknown): APIGatewayProxyStructuredResultV2 {
   return { statusCode: 200, body: result === undefined ? "" : JSON.stringify(result) };
 }
 
+/** Payload 2.0's `cookies` leave as one Set-Cookie header each (the page cited at cookiesOf). */
 function send(res: http.ServerResponse, result: APIGatewayProxyStructuredResultV2): void {
-  const headers: Record<string, string | number | boolean> = { ...(result.headers ?? {}) };
+  const headers: Record<string, string | number | boolean | string[]> = { ...(result.headers ?? {}) };
+  if (result.cookies?.length) headers["set-cookie"] = [...result.cookies];
   if (!Object.keys(headers).some((h) => h.toLowerCase() === "content-type"))
     headers["content-type"] = "application/json";
   const body = result.isBase64Encoded

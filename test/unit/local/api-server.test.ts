@@ -93,6 +93,71 @@ describe("the local API server", () => {
   });
 });
 
+/**
+ * A POST whose request line and header values are exactly these: `POST <path> HTTP/1.1`, and the values `localhost`,
+ * `close`, `0` and the padding header's (Node adds no header of its own to a request that names these).
+ */
+function paddedPost(url: string, path: string, padBytes: number): Promise<{ status: number; body: string }> {
+  return new Promise((resolve, reject) => {
+    const req = http.request(
+      `${url}${path}`,
+      {
+        method: "POST",
+        headers: {
+          Host: "localhost",
+          Connection: "close",
+          "Content-Length": "0",
+          "X-Pad": "p".repeat(padBytes),
+        },
+      },
+      (res) => {
+        const parts: Buffer[] = [];
+        res.on("data", (part: Buffer) => parts.push(part));
+        res.on("end", () => resolve({ status: res.statusCode ?? 0, body: Buffer.concat(parts).toString() }));
+      },
+    );
+    req.on("error", reject);
+    req.end();
+  });
+}
+
+describe("the local API server and API Gateway's 10,240 bytes of request line and header values", () => {
+  /** `POST /echo HTTP/1.1` (19 bytes) and the values `localhost`, `close` and `0`: 34 bytes besides the padding. */
+  const FIXED_BYTES = 34;
+
+  it("runs the function for a request of exactly 10,240 bytes", async () => {
+    // Prepare
+    const before = seen.length;
+    // Act
+    const answer = await paddedPost(api.url, "/echo", 10_240 - FIXED_BYTES);
+    // Assess
+    expect(answer.status).toBe(200);
+    expect(seen.length).toBe(before + 1);
+  });
+
+  it("refuses one byte more itself, as API Gateway does, without invoking the function", async () => {
+    // Prepare: well under Node's own 16 KiB, which the local server used to be the only bound on.
+    const before = seen.length;
+    // Act
+    const answer = await paddedPost(api.url, "/echo", 10_240 - FIXED_BYTES + 1);
+    // Assess
+    expect(answer.status).toBe(431);
+    expect(JSON.parse(answer.body)).toEqual({ message: "Request Header Fields Too Large" });
+    expect(seen.length).toBe(before);
+  });
+
+  it("counts the request line's bytes too: a long query string is refused the same way", async () => {
+    // Prepare: `?q=` and 10,206 bytes of percent-encoded characters (1,134 × 9), with the small headers.
+    const before = seen.length;
+    const query = `?q=${encodeURIComponent("€".repeat(1_134))}`;
+    // Act
+    const answer = await paddedPost(api.url, `/echo${query}`, 0);
+    // Assess
+    expect(answer.status).toBe(431);
+    expect(seen.length).toBe(before);
+  });
+});
+
 describe("the local API server's headers", () => {
   it("joins a repeated header's values with commas, as payload 2.0 does, content-type included", async () => {
     // Prepare: Node keeps only the first of some repeated headers (content-type, user-agent) and joins others
@@ -291,6 +356,15 @@ describe("the local API server reading a function's result as payload 2.0 does",
       '{"x":1}',
       "z",
     ]);
+  });
+
+  it("sends a result's `cookies` as one Set-Cookie header each", async () => {
+    // Prepare
+    result = { statusCode: 200, body: "{}", cookies: ["a=1; Path=/", "b=2; HttpOnly"] };
+    // Act
+    const answer = await fetch(`${server.url}/r`);
+    // Assess
+    expect(answer.headers.getSetCookie()).toEqual(["a=1; Path=/", "b=2; HttpOnly"]);
   });
 });
 
