@@ -14,14 +14,20 @@
  * Each case runs in one of two seeded worlds (split case by case, so the run's time stays): tasks on a plain topic,
  * or on a fan-out topic (docs/API.md "Fan-out": each task a parent and one copy per subscriber), where the oracle knows
  * fan-out's own answers (stateRules).
+ * Every answer is also held to the published OpenAPI document (docs/openapi.json, checkDocumented): its status is
+ * one the route's operation lists, its body validates against that response's schema, and an error's code is
+ * named in that response's description, so a client generated from the document reads what the API answers.
  * A route the table gains without a spec below fails "every route is covered".
  *
  * Reproduce a failure with the seed (and path) fast-check prints: `FC_SEED=<seed> FC_PATH=<path> npx vitest run
  * test/unit/api/hostile-routes.test.ts`. `FC_RUNS_SCALE=10` runs ten times as many cases; the seed is fixed unless `FC_SEED` is set (`random` for a new one each run:
  * test/support/fast-check-runs.ts).
  */
+import { readFileSync } from "node:fs";
 import { isDeepStrictEqual } from "node:util";
 import { gzipSync } from "node:zlib";
+import { Ajv2020, type ValidateFunction } from "ajv/dist/2020.js";
+import addFormats from "ajv-formats";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import fc from "fast-check";
 import { beforeAll, describe, expect, it, vi } from "vitest";
@@ -1083,6 +1089,36 @@ function fanOutCallback(text: string): boolean {
 // The runner.
 // ---------------------------------------------------------------------------------------------------------
 
+// biome-ignore lint/suspicious/noExplicitAny: the OpenAPI document is JSON.
+const OPENAPI: any = JSON.parse(readFileSync(new URL("../../../docs/openapi.json", import.meta.url), "utf8"));
+const ajv = new Ajv2020({ strict: false });
+addFormats.default(ajv);
+const documentedSchemas = new Map<string, ValidateFunction>();
+
+/**
+ * The answer as the OpenAPI document promises it: a status the operation lists, a body its response schema takes,
+ * an error code its description names.
+ */
+function checkDocumented(route: Route, res: APIGatewayProxyStructuredResultV2): void {
+  const [method = "", path = ""] = route.routeKey.split(" ");
+  const status = String(res.statusCode);
+  const where = `${route.routeKey} answered ${status} ${res.body?.slice(0, 300)}`;
+  const response = OPENAPI.paths[path]?.[method.toLowerCase()]?.responses[status];
+  expect(response, `a status the document does not list: ${where}`).toBeDefined();
+  const schema = response.content?.["application/json"]?.schema;
+  if (schema) {
+    const key = `${route.routeKey} ${status}`;
+    const validate = documentedSchemas.get(key) ?? ajv.compile(schema);
+    documentedSchemas.set(key, validate);
+    validate(JSON.parse(res.body ?? ""));
+    expect(validate.errors ?? [], `a body the document's schema refuses: ${where}`).toEqual([]);
+  }
+  if ((res.statusCode ?? 0) >= 300) {
+    const { error } = JSON.parse(res.body ?? "") as ErrorShape;
+    expect(response.description, `an error code the document does not name: ${where}`).toContain(error.code);
+  }
+}
+
 /** One case: every check above; answers the status, for a table of cases that knows it. */
 async function runCase(route: Route, plan: RoutePlan, flavour: Flavour = "plain"): Promise<number> {
   const { w, s } = await seeded(flavour);
@@ -1090,6 +1126,7 @@ async function runCase(route: Route, plan: RoutePlan, flavour: Flavour = "plain"
   const before = snapshot(w);
   const res = await call(w.handler(route.name), req);
   const body = checkEnvelope(res, req, route.name === "openapi");
+  checkDocumented(route, res);
   const after = snapshot(w);
   checkNoPollution();
   const status = res.statusCode ?? 0;
@@ -1452,6 +1489,7 @@ async function runBatchCase(items: readonly NonNullable<ReturnType<typeof asItem
   const before = snapshot(w);
   const res = await call(w.handler("add-tasks-batch"), req);
   const body = checkEnvelope(res, req, false);
+  checkDocumented(routeNamed("add-tasks-batch"), res);
   const after = snapshot(w);
   checkNoPollution();
   if ((res.statusCode ?? 0) >= 300) {
@@ -1514,6 +1552,7 @@ async function runScheduleCase(flavour: Flavour, plan: SchedulePlan): Promise<vo
   const before = snapshot(w);
   const res = await call(w.handler("create-schedule"), req);
   const body = checkEnvelope(res, req, false);
+  checkDocumented(routeNamed("create-schedule"), res);
   checkNoPollution();
   const where = `${JSON.stringify(plan)} → ${res.statusCode} ${res.body?.slice(0, 300)}`;
   expect(w.scheduleErrors.map(String), where).toEqual([]);
@@ -1531,6 +1570,7 @@ async function runScheduleCase(flavour: Flavour, plan: SchedulePlan): Promise<vo
     const r = { method, pathParameters: id };
     const answer = await call(w.handler(route), r);
     checkEnvelope(answer, r, false);
+    checkDocumented(routeNamed(route), answer);
     expect(answer.statusCode, `${route}: ${where} then ${answer.body?.slice(0, 300)}`).toBe(200);
     return JSON.parse(answer.body ?? "{}") as ScheduleView;
   };
@@ -1634,6 +1674,7 @@ describe("hostile input: every route of the table", { timeout: TIMEOUT_MS }, () 
       if (statuses.every((status) => status < 300)) expect(refuse).toEqual([]);
       const res = await call(w.handler(route.name), req);
       checkEnvelope(res, req, route.name === "openapi");
+      checkDocumented(route, res);
       expect(statuses, res.body?.slice(0, 300)).toContain(res.statusCode);
     },
   );
