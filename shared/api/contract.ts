@@ -7,7 +7,7 @@
  * (shared/api/schemas/…), then `npm run openapi` to regenerate docs/openapi.json.
  */
 
-import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
+import { IDEMPOTENCY_HEADER, idempotencyKeySchema } from "#shared/domain/add-task-request.js";
 import { destinationHostOf } from "#shared/domain/destination.js";
 import * as z from "#shared/zod.js";
 import { addTasksBatchDocSchema, addTasksBatchResponseSchema } from "./schemas/batch.js";
@@ -61,8 +61,10 @@ export interface RouteContract {
   readonly tags: readonly string[];
   readonly pathParams?: z.ZodMiniObject;
   readonly query?: z.ZodMiniObject;
-  /** Request headers worth documenting (name → description). */
-  readonly headers?: Readonly<Record<string, string>>;
+  /** Request headers worth documenting: name → description, and the schema the route checks the value with. */
+  readonly headers?: Readonly<
+    Record<string, { readonly description: string; readonly schema: z.ZodMiniType }>
+  >;
   readonly body?: z.ZodMiniType;
   readonly responses: Readonly<Record<string, ResponseSpec>>;
 }
@@ -150,8 +152,11 @@ export const API_CONTRACT = {
     summary: "Schedule a task",
     tags: ["tasks"],
     headers: {
-      [IDEMPOTENCY_HEADER]:
-        "optional; same key + same body → the same task (200), else 409; a key starting `schedule:` (reserved for schedule occurrences) is refused (400)",
+      [IDEMPOTENCY_HEADER]: {
+        description:
+          "optional; same key + same body → the same task (200), else 409; a key starting `schedule:` (reserved for schedule occurrences) is refused (400)",
+        schema: idempotencyKeySchema,
+      },
     },
     body: addTaskBodyDocSchema,
     responses: {

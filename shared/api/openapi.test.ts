@@ -3,6 +3,7 @@ import { brotliDecompressSync } from "node:zlib";
 import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { describe, expect, it } from "vitest";
+import { parseAddTaskRequest } from "#shared/domain/add-task-request.js";
 import {
   OPENAPI_FILE,
   OPENAPI_MODULE_FILE,
@@ -199,6 +200,31 @@ describe("the OpenAPI document", () => {
     };
     // Assess
     expect(outcomes).toEqual({ ids: true, filter: true, idsAndFilter: false, idsAndCursor: false });
+  });
+
+  it("documents the Idempotency-Key header with the rule the add applies to it, as the body's idempotency_key", () => {
+    // parseAddTaskRequest refuses a header key outside IDEMPOTENCY_KEY_PATTERN (400): a client or fuzzer built from
+    // the document would otherwise send a key it says is fine ("a,b", 300 characters, "café") and meet a 400.
+    const add = (buildOpenApiDocument() as Json).paths["/v1/tasks"].post;
+    const header = add.parameters.find((p: Json) => p.in === "header" && p.name === "idempotency-key");
+    const ajv = new Ajv2020({ strict: false });
+    const takes = ajv.compile(header.schema);
+    const keys = ["order-1001", "a b", "a,b", " a", "a ", "k".repeat(255), "k".repeat(256), "café", ""];
+
+    // Act
+    const documented = keys.map((key) => takes(key));
+    const applied = keys.map((key) => parseAddTaskRequest({ topic: "demo", content: {} }, key));
+
+    // Assess
+    expect(documented).toEqual(
+      applied.map(
+        (result) => !("issues" in result) || !result.issues.some((i) => i.path === "Idempotency-Key"),
+      ),
+    );
+    expect(documented).toEqual([true, true, false, false, false, true, false, false, false]);
+    expect(header.schema.pattern).toBe(
+      add.requestBody.content["application/json"].schema.properties.idempotency_key.pattern,
+    );
   });
 
   it("documents the request body with the schema the handler validates with", () => {

@@ -65,12 +65,12 @@ function parametersOf(contract: RouteContract): Json[] {
         schema: json,
       };
     });
-  const headers = Object.entries(contract.headers ?? {}).map(([name, description]) => ({
+  const headers = Object.entries(contract.headers ?? {}).map(([name, header]) => ({
     name,
     in: "header",
     required: false,
-    description,
-    schema: { type: "string" },
+    description: header.description,
+    schema: jsonSchema(header.schema, "input"),
   }));
   return [...fromObject("path", contract.pathParams), ...fromObject("query", contract.query), ...headers];
 }

@@ -45,7 +45,8 @@ export const MAX_CONTENT_DEPTH = 64;
 
 const TIMING_FIELDS = ["timing_moment", "due_at", "delay_seconds"] as const;
 
-const idempotencyKeySchema = /* @__PURE__ */ z.withMeta(
+/** The key, from the body's `idempotency_key` or the `Idempotency-Key` header (the OpenAPI document shows both). */
+export const idempotencyKeySchema = /* @__PURE__ */ z.withMeta(
   /* @__PURE__ */ z.string().check(/* @__PURE__ */ z.regex(IDEMPOTENCY_KEY_PATTERN, IDEMPOTENCY_KEY_MESSAGE)),
   {
     description: `same key + same body → the same task (200), else 409; 1–255 printable ASCII, no commas or leading/trailing spaces, not starting with \`${RESERVED_KEY_PREFIX}\` (reserved for schedule occurrences; case-sensitive)`,

@@ -14,6 +14,9 @@
  * Each case runs in one of two seeded worlds (split case by case, so the run's time stays): tasks on a plain topic,
  * or on a fan-out topic (docs/API.md "Fan-out": each task a parent and one copy per subscriber), where the oracle knows
  * fan-out's own answers (stateRules).
+ * Every answer is also held to the published OpenAPI document (docs/openapi.json, checkDocumented): its status is
+ * one the route's operation lists, its body validates against that response's schema, and an error's code is
+ * named in that response's description, so a client generated from the document reads what the API answers.
  * A route the table gains without a spec below fails "every route is covered".
  *
  * Reproduce a failure with the seed (and path) fast-check prints: `FC_SEED=<seed> FC_PATH=<path> npx vitest run
@@ -31,6 +34,7 @@ import { API_ROUTE_KEYS, API_ROUTES, DEFAULT_ROUTE } from "#shared/api/routes.js
 import { MAX_BATCH_BODY_BYTES, MAX_BATCH_TASKS } from "#shared/api/schemas/batch.js";
 import { retentionExpiry } from "#shared/domain/task.js";
 import { type MaterializerRunDeps, runMaterializer } from "#shared/services/schedules/run.js";
+import openApiDocument from "../../../docs/openapi.json" with { type: "json" };
 import { type Case, plainValidReq, validCase } from "../../support/arbitraries/add-task-request.js";
 import {
   exactNumberCase,
@@ -59,6 +63,7 @@ import { ID_MUTATIONS, type IdMutation, isMethod } from "../../support/arbitrari
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { FakeTopicQueueStats, FakeTopicSwitch, topicMapping } from "../../support/fakes/topic-switch.js";
 import { propertyRuns, propertyScale } from "../../support/fast-check-runs.js";
+import { OpenApiValidator } from "../../support/openapi-validator.js";
 import { fixture, NOW, silentLogger, testConfig } from "./fakes.js";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -1083,6 +1088,29 @@ function fanOutCallback(text: string): boolean {
 // The runner.
 // ---------------------------------------------------------------------------------------------------------
 
+const openApi = new OpenApiValidator();
+
+/**
+ * The answer as the OpenAPI document promises it (test/support/openapi-validator.ts, which the e2e tests use too): a
+ * status the operation lists, a body its response schema takes; and an error code its description names.
+ */
+function checkDocumented(route: Route, res: APIGatewayProxyStructuredResultV2): void {
+  const [method = "", path = ""] = route.routeKey.split(" ");
+  const status = res.statusCode ?? 0;
+  const where = `${route.routeKey} answered ${status} ${res.body?.slice(0, 300)}`;
+  // The route key's own path: the operation is the route's, whatever path the hostile request spelled.
+  expect(openApi.problems(method, path, status, res.body ?? ""), where).toEqual([]);
+  if (status >= 300) {
+    const { error } = JSON.parse(res.body ?? "") as ErrorShape;
+    const response = openApiDocument.paths[path as keyof typeof openApiDocument.paths] as Record<
+      string,
+      { responses: Record<string, { description: string }> }
+    >;
+    const description = response[method.toLowerCase()]?.responses[String(status)]?.description;
+    expect(description, `an error code the document does not name: ${where}`).toContain(error.code);
+  }
+}
+
 /** One case: every check above; answers the status, for a table of cases that knows it. */
 async function runCase(route: Route, plan: RoutePlan, flavour: Flavour = "plain"): Promise<number> {
   const { w, s } = await seeded(flavour);
@@ -1090,6 +1118,7 @@ async function runCase(route: Route, plan: RoutePlan, flavour: Flavour = "plain"
   const before = snapshot(w);
   const res = await call(w.handler(route.name), req);
   const body = checkEnvelope(res, req, route.name === "openapi");
+  checkDocumented(route, res);
   const after = snapshot(w);
   checkNoPollution();
   const status = res.statusCode ?? 0;
@@ -1452,6 +1481,7 @@ async function runBatchCase(items: readonly NonNullable<ReturnType<typeof asItem
   const before = snapshot(w);
   const res = await call(w.handler("add-tasks-batch"), req);
   const body = checkEnvelope(res, req, false);
+  checkDocumented(routeNamed("add-tasks-batch"), res);
   const after = snapshot(w);
   checkNoPollution();
   if ((res.statusCode ?? 0) >= 300) {
@@ -1514,6 +1544,7 @@ async function runScheduleCase(flavour: Flavour, plan: SchedulePlan): Promise<vo
   const before = snapshot(w);
   const res = await call(w.handler("create-schedule"), req);
   const body = checkEnvelope(res, req, false);
+  checkDocumented(routeNamed("create-schedule"), res);
   checkNoPollution();
   const where = `${JSON.stringify(plan)} → ${res.statusCode} ${res.body?.slice(0, 300)}`;
   expect(w.scheduleErrors.map(String), where).toEqual([]);
@@ -1531,6 +1562,7 @@ async function runScheduleCase(flavour: Flavour, plan: SchedulePlan): Promise<vo
     const r = { method, pathParameters: id };
     const answer = await call(w.handler(route), r);
     checkEnvelope(answer, r, false);
+    checkDocumented(routeNamed(route), answer);
     expect(answer.statusCode, `${route}: ${where} then ${answer.body?.slice(0, 300)}`).toBe(200);
     return JSON.parse(answer.body ?? "{}") as ScheduleView;
   };
@@ -1634,6 +1666,7 @@ describe("hostile input: every route of the table", { timeout: TIMEOUT_MS }, () 
       if (statuses.every((status) => status < 300)) expect(refuse).toEqual([]);
       const res = await call(w.handler(route.name), req);
       checkEnvelope(res, req, route.name === "openapi");
+      checkDocumented(route, res);
       expect(statuses, res.body?.slice(0, 300)).toContain(res.statusCode);
     },
   );
