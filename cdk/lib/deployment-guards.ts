@@ -27,18 +27,40 @@ export function assertDeployable(config: PunctualConfig, account: string | undef
 }
 
 /**
+ * HTTP API quotas no support case raises: "Scopes per route: 10" and "Audiences per authorizer: 50"
+ * (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html). CloudFormation's schema does
+ * not bound either, so past them the stack synthesizes and its deploy fails on the route or the authorizer.
+ */
+export const JWT_SCOPES_PER_ROUTE = 10;
+export const JWT_AUDIENCES_PER_AUTHORIZER = 50;
+
+/**
  * `api.auth.scopes` keys that name no route: that route would fall back to the `"*"` scopes (or to none, open
- * to any token for the audience) while the config reads as if it were restricted.
+ * to any token for the audience) while the config reads as if it were restricted. And what API Gateway's quotas
+ * refuse at deploy: an entry of more scopes than a route takes, more audiences than the authorizer takes.
  */
 function jwtScopeProblems(config: PunctualConfig): string[] {
   const { auth } = config.api;
-  if (auth.type !== "jwt" || !auth.scopes) return [];
-  return Object.keys(auth.scopes)
-    .filter((key) => key !== "*" && !API_ROUTE_KEYS.includes(key))
-    .map(
-      (key) =>
-        `field "api.auth.scopes": "${key}" is no route; name a route key ("POST /v1/tasks", README "API (v1)") or "*" for every route not named`,
+  if (auth.type !== "jwt") return [];
+  const problems: string[] = [];
+  if (auth.audience.length > JWT_AUDIENCES_PER_AUTHORIZER) {
+    problems.push(
+      `field "api.auth.audience": ${auth.audience.length} audiences; API Gateway's JWT authorizer takes at most ${JWT_AUDIENCES_PER_AUTHORIZER} (a quota that cannot be raised), so the deploy would fail`,
     );
+  }
+  for (const [key, scopes] of Object.entries(auth.scopes ?? {})) {
+    if (key !== "*" && !API_ROUTE_KEYS.includes(key)) {
+      problems.push(
+        `field "api.auth.scopes": "${key}" is no route; name a route key ("POST /v1/tasks", README "API (v1)") or "*" for every route not named`,
+      );
+    }
+    if (scopes.length > JWT_SCOPES_PER_ROUTE) {
+      problems.push(
+        `field "api.auth.scopes": "${key}" lists ${scopes.length} scopes; API Gateway takes at most ${JWT_SCOPES_PER_ROUTE} per route (a quota that cannot be raised), so the deploy would fail: give the route fewer, broader scopes`,
+      );
+    }
+  }
+  return problems;
 }
 
 function localEnvironmentProblems(config: PunctualConfig, account: string | undefined): string[] {

@@ -12,11 +12,14 @@ import { ConfigError, type EnvironmentConfigInput, parseConfig } from "#shared/c
 
 const ISSUER = "https://issuer.example.com/";
 
-function jwtEnvironment(scopes?: Record<string, string[]>): EnvironmentConfigInput {
+function jwtEnvironment(
+  scopes?: Record<string, string[]>,
+  audience: string[] = ["punctual-api"],
+): EnvironmentConfigInput {
   return {
     name: "jwtenv",
     api: {
-      auth: { type: "jwt", issuer: ISSUER, audience: ["punctual-api"], ...(scopes ? { scopes } : {}) },
+      auth: { type: "jwt", issuer: ISSUER, audience, ...(scopes ? { scopes } : {}) },
     },
     topics: { orders: { deliverBy: "order_id" } },
   } as EnvironmentConfigInput;
@@ -84,5 +87,38 @@ describe("JWT scopes per route (api.auth.scopes)", () => {
     ]);
     expect(empty).toEqual([expect.stringMatching(/api\.auth\.scopes\.\*/)]);
     expect(spaced).toEqual([expect.stringMatching(/api\.auth\.scopes\.\*\.0/)]);
+  });
+
+  it("refuses at synth what API Gateway refuses at deploy: more than 10 scopes on a route, more than 50 audiences", () => {
+    // Prepare: HTTP API quotas "Scopes per route: 10" and "Audiences per authorizer: 50", neither can be raised
+    // (https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html).
+    const scopes = (n: number) => Array.from({ length: n }, (_, i) => `punctual/s${i}`);
+    const audiences = (n: number) => Array.from({ length: n }, (_, i) => `client-${i}`);
+
+    // Act
+    const atQuota = refusals(
+      jwtEnvironment({ "*": scopes(10), "POST /v1/tasks": scopes(10) }, audiences(50)),
+    );
+    const starOver = refusals(jwtEnvironment({ "*": scopes(11) }));
+    const routeOver = refusals(jwtEnvironment({ "*": scopes(1), "POST /v1/tasks": scopes(11) }));
+    const audienceOver = refusals(jwtEnvironment(undefined, audiences(51)));
+
+    // Assess
+    expect(atQuota).toEqual([]);
+    expect(starOver).toEqual([
+      expect.stringMatching(
+        /^field "api\.auth\.scopes": "\*" lists 11 scopes; API Gateway takes at most 10 per route/,
+      ),
+    ]);
+    expect(routeOver).toEqual([
+      expect.stringMatching(
+        /^field "api\.auth\.scopes": "POST \/v1\/tasks" lists 11 scopes; API Gateway takes at most 10/,
+      ),
+    ]);
+    expect(audienceOver).toEqual([
+      expect.stringMatching(
+        /^field "api\.auth\.audience": 51 audiences; API Gateway's JWT authorizer takes at most 50/,
+      ),
+    ]);
   });
 });

@@ -8,6 +8,8 @@ import type { IConstruct } from "constructs";
 import { beforeAll, describe, expect, it } from "vitest";
 import type { Topic } from "#cdk/lib/constructs/topic.js";
 import type { ApiRouteName } from "#shared/api/routes.js";
+import { prod } from "#shared/config/environments/prod.js";
+import { parseConfig } from "#shared/config/index.js";
 import {
   type DeployedStack as Deployed,
   deployStack as deploy,
@@ -138,6 +140,36 @@ describe("topic routes' grants", () => {
             "ImplicitlyDenied",
           );
         }
+      }
+    }
+  });
+
+  it("with 13 topics, the most an environment takes, every topic's mapping is switched by its own grant alone", async () => {
+    // Prepare: more topics than one switch policy holds (cdk/lib/constructs/topic-switch.ts), so they span two.
+    const topics = Object.fromEntries(Array.from({ length: 13 }, (_, i) => [`t${i}`, {}]));
+    const d = deploy(
+      parseConfig({ ...prod, topics, alarmSubscribers: { emails: ["oncall@punctual.test"], httpsUrls: [] } }),
+    );
+    const switchers = [
+      ...SWITCHES.map((fn) => roleOf(d, fn)),
+      idOf(d, d.stack.sweeper.sweeperFunction.functionRole),
+    ];
+
+    // Act & Assess
+    expect(d.aws.idsOfType("AWS::IAM::ManagedPolicy").length).toBeGreaterThan(1);
+    for (const [index, topic] of d.stack.topics.entries()) {
+      const arn = mappingArnOf(d, topic);
+      const neighbour = d.stack.topics[(index + 1) % d.stack.topics.length] as Topic;
+      for (const role of switchers) {
+        expect(
+          await roleMay(d.aws, role, "lambda:UpdateEventSourceMapping", arn, invoking(d, topic)),
+          `${role} ${topic.name}`,
+        ).toBe("Allowed");
+        // Never re-pointed at another topic's deliver function.
+        expect(
+          await roleMay(d.aws, role, "lambda:UpdateEventSourceMapping", arn, invoking(d, neighbour)),
+          `${role} ${topic.name} → ${neighbour.name}`,
+        ).toBe("ImplicitlyDenied");
       }
     }
   });
