@@ -200,4 +200,61 @@ describe("operator sequences", () => {
       attempts: 1,
     });
   });
+  it("followers started with their failing head's batch: one moved later meanwhile; each delivered once, in order, none early", async () => {
+    // Prepare: a head failing until fixed and three followers due with it (one batch: started up front).
+    const receiverName = `r-${randomUUID()}`;
+    const group = orderId();
+    const head = await add(group, `until-fixed/${receiverName}/seq-batch-head`, 0, 0);
+    const followers = [];
+    for (let n = 1; n <= 3; n++) followers.push(await add(group, "ok/seq-batch-follower", 0, n));
+    const [f1, f2, f3] = followers.map((f) => f.task_id) as [string, string, string];
+    await h.receiver.waitFor((all) => all.filter((r) => r.json.task_id === head.task_id).length >= 2);
+
+    // Act: while the head retries, the last follower moved 3 s on (a move refused while its start is up front
+    // writes again once that start is given back: docs/API.md).
+    const moved = await client.rescheduleTask(f3, { delay_seconds: 3 });
+    await h.waitForStatus(head.task_id, ["failed"]);
+    for (const id of [f1, f2, moved.task_id]) await h.waitForStatus(id, ["delivered"]);
+
+    // Assess
+    const headCalls = h.receiver.forTask(head.task_id);
+    expect(headCalls).toHaveLength(3);
+    const calls = [f1, f2, moved.task_id].map((id) => h.receiver.forTask(id));
+    for (const c of calls) expect(c).toHaveLength(1);
+    expect(h.receiver.forTask(f3)).toHaveLength(0);
+    const at = calls.map((c) => c[0]?.receivedAtMs ?? 0);
+    expect(at[0]).toBeGreaterThanOrEqual(headCalls[2]?.receivedAtMs ?? Infinity);
+    expect(at[0]).toBeLessThanOrEqual(at[1] as number);
+    expect(at[2]).toBeGreaterThanOrEqual(Date.parse(moved.due_at));
+    for (const id of [f1, f2, moved.task_id])
+      expect(await client.getTask(id)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+  it("cancel-group while the group's head retries against a hanging receiver: the followers, never called, are cancelled", async () => {
+    // Prepare: a head whose receiver hangs (each attempt times out) and two followers due with it.
+    const receiverName = `r-${randomUUID()}`;
+    const group = orderId();
+    const head = await add(group, `held/${receiverName}/seq-hanging-head`, 0, 0);
+    const followers = [
+      await add(group, "ok/seq-hanging-follower", 0, 1),
+      await add(group, "ok/seq-hanging-follower", 0, 2),
+    ];
+    // Its second attempt under way: the group is known to fail, the followers wait behind it.
+    await h.receiver.waitFor((all) => all.filter((r) => r.json.task_id === head.task_id).length >= 2);
+
+    // Act
+    const answer = await client.cancelGroup("demo", group);
+    await h.waitForStatus(head.task_id, ["failed"], 40_000);
+    h.receiver.fix(receiverName);
+    await waitForDrained();
+
+    // Assess
+    expect(answer).toMatchObject({
+      cancelled: 2,
+      not_cancelled: [{ task_id: head.task_id, status: "delivering" }],
+    });
+    for (const follower of followers) {
+      expect(await client.getTask(follower.task_id)).toMatchObject({ status: "cancelled", attempts: 0 });
+      expect(h.receiver.forTask(follower.task_id)).toHaveLength(0);
+    }
+  });
 });
