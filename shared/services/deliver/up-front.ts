@@ -8,6 +8,7 @@ import { DELIVERABLE_STATUSES, type TaskRecord, TERMINAL_STATUSES } from "#share
 import { errorText, withinMs } from "#shared/runtime/async.js";
 import type { CallbackSigner } from "#shared/security/signing.js";
 import { protectsDestinations } from "./destination-gate.js";
+import { groupKey } from "./group-runner.js";
 import { retryGroupAfterFirstStep } from "./outcome.js";
 import type { BatchContext, PendingDelivered, PreparedRecord, StartedAttempt } from "./types.js";
 import {
@@ -86,12 +87,13 @@ async function startUpFront(
   if (candidates.length < MIN_UP_FRONT) return;
   const { tasks, unread } = await ctx.deps.store.readMany(candidates.map((c) => c.taskId));
   const atMs = ctx.clock();
+  const behindRetry = behindRetriedHead(candidates, tasks);
   const startable: { candidate: Candidate; start: BatchStart }[] = [];
   for (const candidate of candidates) {
     if (unread.has(candidate.taskId)) continue;
     const task = tasks.get(candidate.taskId);
     const decided = decide(ctx, candidate, task, atMs);
-    if (decided === "start" && task) {
+    if (decided === "start" && task && !behindRetry.has(candidate.record.messageId)) {
       startable.push({ candidate, start: { read: task, atMs, ...handedOver(candidate.handedOverAtMs) } });
     } else if (typeof decided === "object") prepared.set(candidate.record.messageId, decided);
   }
@@ -108,6 +110,32 @@ async function startUpFront(
     );
   }
 }
+
+/**
+ * The records behind their group's first record of the batch when that one is a retry (an attempt counted before):
+ * its group is known to be failing, so they are left to the per-record path, which starts each at its turn, i.e.
+ * only once the head is delivered. Started up front, they read `delivering` for the whole of each retry's callback
+ * (up to the callback timeout, on every retry), so a cancel, group cancel or move of a task never called was
+ * refused as too late, and the group cancel an operator makes because a receiver fails left them to be delivered
+ * after it (test/e2e/operator-sequences.test.ts, "…against a hanging receiver…").
+ */
+function behindRetriedHead(
+  candidates: readonly Candidate[],
+  tasks: ReadonlyMap<string, TaskRecord>,
+): ReadonlySet<string> {
+  const headRetried = new Map<string, boolean>();
+  const behind = new Set<string>();
+  for (const { record, taskId } of candidates) {
+    const group = groupKey(record);
+    const retried = headRetried.get(group);
+    if (retried === undefined) headRetried.set(group, isRetry(tasks.get(taskId)));
+    else if (retried) behind.add(record.messageId);
+  }
+  return behind;
+}
+
+/** Back for another attempt: one was counted and the task did not finish (a finished one is dropped). */
+const isRetry = (task: TaskRecord | undefined) => task?.status === "delivering" && task.attempts > 0;
 
 const handedOver = (ms: number | undefined) => (ms === undefined ? {} : { handedOverAtMs: ms });
 

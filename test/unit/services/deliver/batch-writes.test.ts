@@ -209,6 +209,59 @@ describe("deliver: writes in batches", () => {
     expect(Object.values(queue.visibilityByHandle())).toEqual([10, 10, 10]);
   });
 
+  it("behind a head being retried, the group's later records are not started up front: they stay scheduled (cancellable) during its callback", async () => {
+    // Prepare: a head whose first attempt failed, back for its second; two followers received with it
+    const { callbacks, deps, context, task, stored } = setup();
+    const head = await task("g", {
+      status: "delivering",
+      attempts: 1,
+      attemptSeq: 1,
+      lastError: "HTTP 500",
+      lastAttemptAtMs: Date.now() - 2_000,
+    });
+    const followers = [await task("g"), await task("g")];
+    const duringHead: string[] = [];
+    const post = callbacks.post.bind(callbacks);
+    callbacks.post = async (request) => {
+      duringHead.push(...followers.map((f) => stored(f).status));
+      return post(request);
+    };
+    callbacks.answer(head.taskId, HTTP(500));
+
+    // Act
+    const response = await deliverBatch(
+      deps,
+      eventOf(fifoRecord(head), ...followers.map((f) => fifoRecord(f))),
+      context,
+    );
+
+    // Assess: the followers were never `delivering` (a cancel or a move meanwhile takes them); nothing else changed
+    expect(duringHead).toEqual(["scheduled", "scheduled"]);
+    expect(response.batchItemFailures).toHaveLength(3);
+    expect(stored(head)).toMatchObject({ status: "delivering", attempts: 2 });
+    for (const f of followers) expect(stored(f)).toEqual(f);
+  });
+
+  it("behind a head being retried that now succeeds, the followers are started one by one at their turn and delivered", async () => {
+    // Prepare
+    const { callbacks, deps, context, task, stored } = setup();
+    const head = await task("g", { status: "delivering", attempts: 1, attemptSeq: 1, lastError: "HTTP 500" });
+    const followers = [await task("g"), await task("g")];
+
+    // Act
+    const response = await deliverBatch(
+      deps,
+      eventOf(fifoRecord(head), ...followers.map((f) => fifoRecord(f))),
+      context,
+    );
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(callbacks.calledFor()).toEqual([head.taskId, ...followers.map((f) => f.taskId)]);
+    expect(stored(head)).toMatchObject({ status: "delivered", attempts: 2 });
+    for (const f of followers) expect(stored(f)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
   it("a lost give-back leaves the task `delivering` with that attempt used: SQS brings it back, delivered once", async () => {
     // Prepare
     const { store, callbacks, deps, context, task, stored } = setup();
