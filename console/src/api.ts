@@ -76,10 +76,10 @@ function apiError(status: number, json: unknown): ApiError {
   return new ApiError(status, message, text(error.code));
 }
 
+/** The query string of `params`, each value exactly as given: an empty string is a value (`group=`), undefined none. */
 export function query(params: Record<string, string | number | undefined>): string {
   const search = new URLSearchParams();
-  for (const [key, value] of Object.entries(params))
-    if (value !== undefined && value !== "") search.set(key, String(value));
+  for (const [key, value] of Object.entries(params)) if (value !== undefined) search.set(key, String(value));
   return search.toString();
 }
 

@@ -4,12 +4,17 @@ import { load, loadTask, taskPageSchema } from "./answers.js";
 import { PAGE_LIMIT, query, type SubscriberView, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { ms, time, visible, visibleJson } from "./format.js";
+import { groupLabel, groupToList } from "./group-search.js";
 import { useLoad, useRefresh, useShowLine } from "./hooks.js";
 
-/** Task search by id (one task, its timeline) and by ordering group (a page at a time, in delivery order). */
+/**
+ * Task search by id (one task, its timeline) and by ordering group (a page at a time, in delivery order). The group
+ * is searched exactly as typed; the group whose value is the empty string has its own checkbox.
+ */
 export function TaskSearch(props: { readonly topic: string | undefined }) {
   const [idInput, setIdInput] = useState("");
   const [groupInput, setGroupInput] = useState("");
+  const [emptyGroup, setEmptyGroup] = useState(false);
   const [taskId, setTaskId] = useState<string>();
   const [group, setGroup] = useState<string>();
   return (
@@ -36,21 +41,31 @@ export function TaskSearch(props: { readonly topic: string | undefined }) {
         class="row"
         onSubmit={(e) => {
           e.preventDefault();
-          setGroup(groupInput.trim() || undefined);
+          setGroup(groupToList(groupInput, emptyGroup));
         }}
       >
         <input
           data-testid="group-input"
-          placeholder={`group value in ${props.topic ?? "the topic"}`}
+          placeholder={`group value in ${props.topic ?? "the topic"}, exactly`}
           value={groupInput}
+          disabled={emptyGroup}
           onInput={(e) => setGroupInput(e.currentTarget.value)}
         />
+        <label>
+          <input
+            type="checkbox"
+            data-testid="group-empty"
+            checked={emptyGroup}
+            onChange={(e) => setEmptyGroup(e.currentTarget.checked)}
+          />{" "}
+          the empty group ("")
+        </label>
         <button type="submit" data-testid="group-search" disabled={!props.topic}>
           List group
         </button>
       </form>
       {taskId && <TaskDetail taskId={taskId} />}
-      {group && props.topic && (
+      {group !== undefined && props.topic && (
         // Keyed: the cursor of one group's pages is refused (400) for another group or topic.
         <GroupList
           key={JSON.stringify([props.topic, group])}
@@ -81,7 +96,7 @@ function GroupList(props: {
   return (
     <div data-testid="group-list">
       <h3>
-        Group {visible(props.group)} in {visible(props.topic)}
+        Group <span class="group-value">{groupLabel(props.group)}</span> in {visible(props.topic)}
       </h3>
       {error && <p class="error">{error}</p>}
       <TaskTable tasks={data?.tasks ?? []} onOpen={props.onOpen} />

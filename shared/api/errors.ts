@@ -259,7 +259,7 @@ export function toHttpError(error: unknown): HttpError {
 }
 
 export const THROTTLED_MESSAGE =
-  "the service is busy (a storage or queue call was throttled); retry the request";
+  "the service is busy (a storage, queue or Lambda call was throttled); retry the request";
 export const DEPENDENCY_FAILED_MESSAGE =
   "a storage or queue call failed for now (timeout, reset or server error); retry the request";
 

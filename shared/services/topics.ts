@@ -1,3 +1,4 @@
+import pMap from "p-map";
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import {
   type TopicQueueStats,
@@ -31,6 +32,14 @@ export interface TopicReadDeps extends TopicDeps {
 
 /** Per sweep shard, how many due unfinished tasks (of every topic) the oldest-age look-up reads at most. */
 export const OLDEST_AGE_SCAN_LIMIT = 100;
+
+/**
+ * How many topics the list reads at once: each read is one Lambda GetEventSourceMapping, a control-plane call
+ * whose rate is limited per account and Region, shared with every other control-plane call of the account (15
+ * requests per second: https://docs.aws.amazon.com/lambda/latest/dg/gettingstarted-limits.html, "Lambda API
+ * requests"). Read all at once, a stack of many topics sent that many calls in one burst and was throttled.
+ */
+export const TOPIC_READ_CONCURRENCY = 4;
 
 /** An unknown or malformed topic name is a 404: there is no such resource to pause or show. */
 function mappingOf(deps: TopicDeps, topic: string | undefined): { name: string; mapping: TopicMapping } {
@@ -125,7 +134,10 @@ export async function listTopics(deps: TopicReadDeps): Promise<{ topics: TopicVi
   const names = Object.keys(deps.mappings).sort();
   const nowMs = deps.now();
   const shared: TopicReadDeps = { ...deps, now: () => nowMs, store: scannedOnce(deps.store) };
-  return { topics: await Promise.all(names.map((name) => getTopic(shared, name))) };
+  // A read Lambda still throttles past the SDK's retries is a retryable 503 (errors.ts: toHttpError), not a 500.
+  return {
+    topics: await pMap(names, (name) => getTopic(shared, name), { concurrency: TOPIC_READ_CONCURRENCY }),
+  };
 }
 
 /** The store with each distinct index scan sent once (the same promise answers every topic that asks). */

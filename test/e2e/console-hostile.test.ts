@@ -103,7 +103,7 @@ describe.runIf(local)("the console against hostile data and hostile pages", () =
     expect(seen.images).toBe(0);
     expect(seen.links).toBe(0);
     expect(seen.scripts).toEqual([`${h.cloud.apiUrl}/console/app.js`]);
-    expect(seen.text).toContain(`Group ${PAYLOAD} in ${TOPIC}`);
+    expect(seen.text).toContain(`Group “${PAYLOAD}” in ${TOPIC}`);
     expect(seen.text).toContain(JSON.stringify({ order_id: PAYLOAD, note: PAYLOAD }));
     expect(seen.text).toContain("HTTP 500");
     expect(seen.violations).toEqual([]);

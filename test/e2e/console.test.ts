@@ -127,6 +127,27 @@ async function showTask(page: Page, taskId: string): Promise<void> {
   await waitForText(page, '[data-testid="task-detail"] code', taskId);
 }
 
+/** Lists `group` of the selected topic from the group search, the field cleared first as a user's delete. */
+async function listGroup(page: Page, group: string): Promise<void> {
+  await page.$eval('[data-testid="group-input"]', (el) => {
+    (el as unknown as { value: string }).value = "";
+    el.dispatchEvent(new Event("input", { bubbles: true }));
+  });
+  await page.type('[data-testid="group-input"]', group);
+  await page.click('[data-testid="group-search"]');
+}
+
+/** The task ids the group list shows. */
+async function listedInGroup(page: Page): Promise<string[]> {
+  return page.$$eval('[data-testid="group-list"] [data-testid="open-task"]', (rows) =>
+    rows.map((row) => row.textContent ?? ""),
+  );
+}
+
+async function groupHeading(page: Page): Promise<string> {
+  return page.$eval('[data-testid="group-list"] h3', (el) => el.textContent ?? "");
+}
+
 describe.runIf(local)("the console in a real browser", () => {
   it("shows tasks added through the API as delivered, and a task's timeline and content found by id", async () => {
     // Prepare
@@ -153,6 +174,50 @@ describe.runIf(local)("the console in a real browser", () => {
     // Assess
     await waitForText(b.page, '[data-testid="group-list"] [data-testid="open-task"]', ids[0] as string);
     await b.screenshot("1-delivered");
+  });
+
+  it("lists a group exactly as typed (spaces around a value are part of it), and the empty group from its checkbox", async () => {
+    // Prepare: three groups one trim apart, and the empty one; due in an hour, so none is delivered meanwhile.
+    const value = `g-${randomUUID()}`;
+    const add = async (orderId: string) => {
+      const response = await h.api("POST", "/v1/tasks", {
+        topic: TOPIC,
+        delay_seconds: 3_600,
+        content: { order_id: orderId },
+        callback: { url: `${h.receiver.url}/ok/console-groups` },
+      });
+      expect(response.status, response.text).toBe(201);
+      return String(response.json.task_id);
+    };
+    const [plain, spaced, empty] = [await add(value), await add(` ${value}`), await add("")];
+
+    try {
+      // Act + Assess: the value as typed, then with a leading space: two groups, each named as typed.
+      await listGroup(b.page, value);
+      await expect.poll(() => listedInGroup(b.page), WAIT).toEqual([plain]);
+      await listGroup(b.page, ` ${value}`);
+      await expect.poll(() => listedInGroup(b.page), WAIT).toEqual([spaced]);
+      expect(await groupHeading(b.page)).toBe(`Group \u201c ${value}\u201d in ${TOPIC}`);
+
+      // Act: the empty group, by its checkbox (an empty field is no search).
+      await b.page.click('[data-testid="group-empty"]');
+      await b.page.click('[data-testid="group-search"]');
+
+      // Assess
+      await expect.poll(async () => (await listedInGroup(b.page)).includes(empty), WAIT).toBe(true);
+      expect(await listedInGroup(b.page)).not.toContain(plain);
+      expect(await listedInGroup(b.page)).not.toContain(spaced);
+      expect(await groupHeading(b.page)).toBe(`Group \u201c\u201d in ${TOPIC}`);
+      expect(
+        await b.page.$eval(
+          '[data-testid="group-input"]',
+          (el) => (el as unknown as { disabled: boolean }).disabled,
+        ),
+      ).toBe(true);
+    } finally {
+      await b.page.click('[data-testid="group-empty"]').catch(() => undefined);
+      for (const id of [plain, spaced, empty]) await h.api("DELETE", `/v1/tasks/${id}`);
+    }
   });
 
   it("replays a dead-lettered task from the page after confirming, and it is delivered", async () => {

@@ -13,9 +13,22 @@ export class FakeTopicSwitch implements TopicSwitch {
   readonly changedAtMs = new Map<string, number>();
   readonly changes: { mappingUuid: string; paused: boolean }[] = [];
   now: () => number = Date.now;
+  /** Thrown by every read (GetEventSourceMapping) when set: a throttle the SDK's retries did not get past. */
+  readError: unknown;
+  /** The most reads that were in flight at once. Each read yields once, so reads started together overlap. */
+  maxReadsInFlight = 0;
+  private readsInFlight = 0;
 
   async isPaused(mapping: TopicMapping): Promise<boolean> {
-    return this.paused.get(mapping.mappingUuid) ?? false;
+    this.readsInFlight++;
+    this.maxReadsInFlight = Math.max(this.maxReadsInFlight, this.readsInFlight);
+    try {
+      await new Promise((resolve) => setImmediate(resolve));
+      if (this.readError !== undefined) throw this.readError;
+      return this.paused.get(mapping.mappingUuid) ?? false;
+    } finally {
+      this.readsInFlight--;
+    }
   }
 
   async mappingState(mapping: TopicMapping): Promise<MappingState> {

@@ -2,12 +2,14 @@ import {
   GetEventSourceMappingCommand,
   type LambdaClient,
   ResourceInUseException,
+  TooManyRequestsException,
 } from "@aws-sdk/client-lambda";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { afterEach, beforeAll, describe, expect, it, vi } from "vitest";
 import { StaticTopicSettings } from "#shared/adapters/topic-settings.js";
 import { LambdaTopicSwitch } from "#shared/adapters/topic-switch.js";
 import { SWEEP_SHARDS, sweepShardOf } from "#shared/domain/sweep.js";
+import { TOPIC_READ_CONCURRENCY } from "#shared/services/topics.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueueStats, FakeTopicSwitch, topicMapping } from "../../support/fakes/topic-switch.js";
 import { API_FUNCTION_ENV, importWithEnv } from "../../support/function-env.js";
@@ -373,6 +375,44 @@ describe("GET /v1/topics/{topic} and GET /v1/topics", () => {
     const names = (out.body.topics as { topic: string }[]).map((t) => t.topic);
     expect(names).toEqual(Object.keys(f.mappings).sort());
     expect(f.queues.reads).toHaveLength(names.length);
+  });
+
+  it("reads at most a few topics' mappings at once, however many topics the stack has (Lambda's control-plane rate)", async () => {
+    // Prepare: far more topics than the bound
+    const f = deps();
+    const names = Array.from({ length: 40 }, (_, i) => `topic-${String(i).padStart(2, "0")}`);
+    const mappings = Object.fromEntries(names.map((name) => [name, topicMapping(name)]));
+
+    // Act
+    const out = await call(fns.list.createHandler({ ...f.deps, mappings }), event("GET", "/v1/topics"));
+
+    // Assess: every topic listed, never more than the bound read together
+    expect(out.statusCode).toBe(200);
+    expect((out.body.topics as { topic: string }[]).map((t) => t.topic)).toEqual(names);
+    expect(f.topicSwitch.maxReadsInFlight).toBeGreaterThan(1);
+    expect(f.topicSwitch.maxReadsInFlight).toBeLessThanOrEqual(TOPIC_READ_CONCURRENCY);
+  });
+
+  it("answers a mapping read Lambda throttled past the SDK's retries as a structured, retryable 503", async () => {
+    // Prepare: the error as the SDK throws it (HTTP 429)
+    const f = deps();
+    f.topicSwitch.readError = new TooManyRequestsException({
+      message: "Rate exceeded",
+      $metadata: { httpStatusCode: 429, attempts: 3 },
+    });
+
+    // Act
+    const out = (await fns.list.createHandler(f.deps)(
+      event("GET", "/v1/topics"),
+      context,
+    )) as APIGatewayProxyStructuredResultV2;
+
+    // Assess
+    expect(out.statusCode).toBe(503);
+    expect(out.headers?.["retry-after"]).toBe("1");
+    expect(JSON.parse(String(out.body))).toEqual({
+      error: { code: "service_unavailable", message: expect.stringContaining("throttled") },
+    });
   });
 
   it("reads each sweep shard once for the whole list, however many topics have a backlog", async () => {
