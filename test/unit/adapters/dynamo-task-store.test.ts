@@ -7,7 +7,7 @@ import {
   UpdateItemCommand,
   type UpdateItemCommandInput,
 } from "@aws-sdk/client-dynamodb";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   CANCEL_WRITES,
   DynamoTaskStore,
@@ -1802,6 +1802,9 @@ describe.each([
 ] as const)("a destination entry idle past its expiry (%s)", (_name, makeStore) => {
   const HOST = "hooks.example.com:8443";
   const MONTH_LATER = NOW + (DESTINATION_IDLE_SECONDS + 86_400) * 1000;
+  afterEach(() => {
+    clockSeconds = NOW / 1000;
+  });
 
   /** Four failures at NOW (below a threshold of 5), then the clock a month and a day on. */
   async function idleAfterFailures(): Promise<TaskStore> {
