@@ -176,6 +176,32 @@ const holdExpiryValues = (nowMs: number) => ({
   ":held": destinationIdleExpiry(nowMs) + OPEN_CIRCUIT_HOLD_SECONDS,
 });
 
+/**
+ * An entry past its expiry is a host never met (docs/CALLBACKS.md "Protecting receivers"), though DynamoDB deletes it
+ * only some time after, showing it to every read and write until then
+ * (https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ttl-expired-items.html: expired when its TTL is
+ * equal to or less than the current time). So the reads leave it out, and a write that would count on it (a failure's
+ * ADD, a lease's take, a close) is conditioned on NOT_EXPIRED; refused there, the entry is first cleared by
+ * FORGET_EXPIRED. An open circuit's entry carries its hold (a century on), so this only ever meets closed ones.
+ */
+const NOT_EXPIRED = "(attribute_not_exists(#expiresAt) OR #expiresAt > :nowSeconds)";
+/**
+ * Clears what an expired entry holds of the breaker, on condition that it is still expired, and starts its idle time
+ * (its hold is absent: only a closed entry expires). Whoever clears it first wins; every other clear is refused (the
+ * entry no longer expired), so a failure another container counted on the cleared entry is never cleared again.
+ * Its lease slots are left: each holds an expiry long past, a free slot.
+ */
+const FORGET_EXPIRED =
+  "SET #expiresAt = :idle REMOVE failures, lastError, lastFailureAtMs, lastFailureId, circuit, openedAtMs, " +
+  "nextProbeAtMs, probeUntilMs, closeId, closedCircuit, closedFailures";
+/** The `:nowSeconds` of NOT_EXPIRED for a write at `nowMs` (the TTL attribute is in epoch seconds). */
+const nowSecondsOf = (nowMs: number) => Math.floor(nowMs / 1000);
+/** Whether a stored destination item has expired at `nowSeconds` (its TTL passed; DynamoDB may not have deleted it). */
+function expiredAt(item: Record<string, AttributeValue> | undefined, nowSeconds: number): boolean {
+  const expiresAt = item?.expiresAt?.N;
+  return expiresAt !== undefined && Number(expiresAt) <= nowSeconds;
+}
+
 /** A destination item as the port shows it: the lease slots gathered from their `lease<n>` attributes. */
 function destinationOf(item: Record<string, AttributeValue> | undefined): DestinationRecord | undefined {
   const raw = fromWire<Record<string, unknown>>(item);
@@ -188,6 +214,17 @@ function destinationOf(item: Record<string, AttributeValue> | undefined): Destin
     else if (!NOT_RECORD_ATTRIBUTES.has(name) && !LEASE_CLAIM_ATTRIBUTE.test(name)) record[name] = value;
   }
   return { failures: 0, circuit: "closed", ...record, leases } as DestinationRecord;
+}
+
+/**
+ * A page's filter: the entries not expired (NOT_EXPIRED), of `circuit` when asked. An item a lease made before any
+ * failure has no `circuit`: closed.
+ */
+function destinationFilter(circuit: "open" | "closed" | undefined): string {
+  if (circuit === undefined) return NOT_EXPIRED;
+  const state =
+    circuit === "open" ? "circuit = :open" : "(attribute_not_exists(circuit) OR circuit <> :open)";
+  return `${NOT_EXPIRED} AND ${state}`;
 }
 
 /**
@@ -1451,7 +1488,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     options?: AbortOptions,
   ): Promise<DestinationRecord | undefined> {
     const stored = await this.readItem(destinationKey(topic, host), options?.signal);
-    return destinationOf(stored);
+    return expiredAt(stored, this.nowSeconds()) ? undefined : destinationOf(stored);
   }
 
   /** One atomic ADD on the second's counter, refused at `rate`: no read, no retry loop under contention. */
@@ -1497,8 +1534,11 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     expiresAtMs: number,
     options?: AbortOptions,
   ): Promise<number | undefined> {
-    const current = await this.getDestination(topic, host, options);
-    const leases = current?.leases ?? {};
+    const stored = await this.readItem(destinationKey(topic, host), options?.signal);
+    // Expired: cleared first, else the take would carry its month-old failures (and last error) into a live entry.
+    const expired = expiredAt(stored, nowSecondsOf(nowMs));
+    if (expired) await this.#forgetExpired(topic, host, nowMs, options?.signal);
+    const leases = (!expired && destinationOf(stored)?.leases) || {};
     const free = Array.from({ length: max }, (_, slot) => slot).filter(
       (slot) => (leases[slot] ?? 0) <= nowMs,
     );
@@ -1527,7 +1567,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
       TableName: this.table,
       Key: toWire(destinationKey(topic, host)),
       UpdateExpression: `SET #slot = :expires, #claim = :claim, topic = :topic, host = :host, ${REFRESH_EXPIRY}`,
-      ConditionExpression: "attribute_not_exists(#slot) OR #slot <= :now",
+      ConditionExpression: `(attribute_not_exists(#slot) OR #slot <= :now) AND ${NOT_EXPIRED}`,
       ExpressionAttributeNames: {
         "#slot": `lease${slot}`,
         "#claim": `leaseId${slot}`,
@@ -1537,6 +1577,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
         ":expires": expiresAtMs,
         ":claim": claimId,
         ":now": nowMs,
+        ":nowSeconds": nowSecondsOf(nowMs),
         ":topic": topic,
         ":host": host,
         ...refreshExpiryValues(nowMs),
@@ -1571,7 +1612,11 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
    * One failed attempt counted towards the threshold. `ADD` is no idempotent write: an SDK resend whose first try was
    * written (its answer lost) would count the failure twice, opening a circuit a failure early. So the write carries
    * an id drawn for it (`lastFailureId`) and is refused where that id already stands; such a refusal answers the item
-   * (ALL_OLD; read on dynalite), which is this failure's count.
+   * (ALL_OLD; read on dynalite), which is this failure's count. It is refused on an expired entry too (NOT_EXPIRED):
+   * that entry is cleared and the failure counted again, afresh — else a month-old count below the threshold plus
+   * one failure opened the circuit. Two containers counting on one expired entry: the first clear wins, the other is
+   * refused, and both ADDs land on the cleared entry (2). DynamoDB's ALL_OLD item is the one the refusal met, so a
+   * refusal that is not its own met an expired entry; dynalite's read comes after, and may see another's write since.
    */
   async recordDestinationFailure(
     topic: string,
@@ -1580,6 +1625,23 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     error: string,
   ): Promise<DestinationRecord> {
     const id = writeId();
+    const first = await this.#countFailure(topic, host, nowMs, error, id);
+    if (first.own) return first.record;
+    await this.#forgetExpired(topic, host, nowMs);
+    return (await this.#countFailure(topic, host, nowMs, error, id)).record;
+  }
+
+  /**
+   * The failure's ADD (see recordDestinationFailure): `own` when written, or refused by its own earlier try; else it
+   * met an expired entry, answered as met.
+   */
+  async #countFailure(
+    topic: string,
+    host: string,
+    nowMs: number,
+    error: string,
+    id: string,
+  ): Promise<{ own: boolean; record: DestinationRecord }> {
     try {
       const out = await this.client.send(
         new UpdateItemCommand({
@@ -1588,7 +1650,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
           UpdateExpression:
             "ADD failures :one SET topic = :topic, host = :host, lastError = :error, lastFailureAtMs = :now, " +
             `lastFailureId = :id, circuit = if_not_exists(circuit, :closed), ${REFRESH_EXPIRY}`,
-          ConditionExpression: "attribute_not_exists(lastFailureId) OR lastFailureId <> :id",
+          ConditionExpression: `(attribute_not_exists(lastFailureId) OR lastFailureId <> :id) AND ${NOT_EXPIRED}`,
           ExpressionAttributeNames: EXPIRY_NAMES,
           ExpressionAttributeValues: toWire({
             ":one": 1,
@@ -1597,6 +1659,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
             ":host": host,
             ":error": error.slice(0, 512),
             ":now": nowMs,
+            ":nowSeconds": nowSecondsOf(nowMs),
             ":closed": "closed",
             ...refreshExpiryValues(nowMs),
           }),
@@ -1604,12 +1667,38 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
         }),
       );
-      return destinationOf(out.Attributes) as DestinationRecord;
+      return { own: true, record: destinationOf(out.Attributes) as DestinationRecord };
     } catch (refusal) {
       if (!isConditionFailure(refusal)) throw refusal;
-      const item = (refusal as Partial<ConditionalCheckFailedException>).Item;
-      return destinationOf(item ?? (await this.readItem(destinationKey(topic, host)))) as DestinationRecord;
+      const met = await this.#refusedItem(topic, host, refusal);
+      return {
+        own: met?.lastFailureId === id,
+        record: destinationOf(met && toWire(met)) as DestinationRecord,
+      };
     }
+  }
+
+  /** FORGET_EXPIRED at `nowMs`: refused (and nothing written) unless the entry exists and has expired. */
+  async #forgetExpired(topic: string, host: string, nowMs: number, signal?: AbortSignal): Promise<void> {
+    await conditional(
+      this.client.send(
+        ...abortableCall(
+          this.client,
+          new UpdateItemCommand({
+            TableName: this.table,
+            Key: toWire(destinationKey(topic, host)),
+            UpdateExpression: FORGET_EXPIRED,
+            ConditionExpression: "#expiresAt <= :nowSeconds",
+            ExpressionAttributeNames: { "#expiresAt": "expiresAt" },
+            ExpressionAttributeValues: toWire({
+              ":nowSeconds": nowSecondsOf(nowMs),
+              ":idle": destinationIdleExpiry(nowMs),
+            }),
+          }),
+          signal,
+        ),
+      ),
+    );
   }
 
   async openCircuit(
@@ -1802,13 +1891,15 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
             "SET failures = :zero, circuit = :closed, #expiresAt = :idle, closeId = :id, " +
             "closedCircuit = if_not_exists(circuit, :closed), closedFailures = if_not_exists(failures, :zero) " +
             "REMOVE openedAtMs, nextProbeAtMs, probeUntilMs, #hold",
-          ConditionExpression: "attribute_exists(pk) AND (attribute_not_exists(closeId) OR closeId <> :id)",
+          // An expired entry is none (NOT_EXPIRED): closing it would carry its last error into a live entry.
+          ConditionExpression: `attribute_exists(pk) AND (attribute_not_exists(closeId) OR closeId <> :id) AND ${NOT_EXPIRED}`,
           ExpressionAttributeNames: EXPIRY_NAMES,
           ExpressionAttributeValues: toWire({
             ":zero": 0,
             ":closed": "closed",
             ":id": id,
             ":idle": destinationIdleExpiry(nowMs),
+            ":nowSeconds": nowSecondsOf(nowMs),
           }),
           ReturnValues: "ALL_OLD",
           ReturnValuesOnConditionCheckFailure: "ALL_OLD",
@@ -2388,13 +2479,11 @@ export class DynamoTaskStore
       new QueryCommand({
         TableName: this.table,
         KeyConditionExpression: "pk = :pk",
-        // An item a lease made before any failure has no `circuit`: closed.
-        ...(circuit && {
-          FilterExpression:
-            circuit === "open" ? "circuit = :open" : "attribute_not_exists(circuit) OR circuit <> :open",
-        }),
+        FilterExpression: destinationFilter(circuit),
+        ExpressionAttributeNames: { "#expiresAt": "expiresAt" },
         ExpressionAttributeValues: toWire({
           ":pk": DESTINATION_PARTITION,
+          ":nowSeconds": this.nowSeconds(),
           ...(circuit && { ":open": "open" }),
         }),
         ConsistentRead: true,

@@ -64,7 +64,7 @@ export class MemoryTaskStore implements TaskStore {
   readonly idempotency = new Map<string, IdempotencyClaim>();
   readonly schedules = new Map<string, ScheduleRecord>();
   /** Destinations (issue 14), delegated to their own fake. */
-  readonly destinations = new MemoryDestinations();
+  readonly destinations = new MemoryDestinations(() => this.nowSeconds?.());
   readonly getDestination = this.destinations.getDestination.bind(this.destinations);
   readonly listDestinations = this.destinations.listDestinations.bind(this.destinations);
   readonly takeRateToken = this.destinations.takeRateToken.bind(this.destinations);

@@ -2,6 +2,7 @@ import { randomBytes } from "node:crypto";
 import type http from "node:http";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { DESTINATION_IDLE_SECONDS } from "#shared/domain/destination-item.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { deliverBatch } from "#shared/services/deliver/index.js";
 import { deliverDeps, testTopic } from "../../support/deliver-binding.js";
@@ -220,6 +221,26 @@ describe("a failure recorded whose answer was lost", () => {
     expect(second).toMatchObject({ failures: 2, lastError: "HTTP 503", lastFailureAtMs: now + 1 });
     expect(third).toMatchObject({ failures: 3, lastError: "HTTP 502" });
     expect(Object.keys(third)).not.toContain("lastFailureId");
+  });
+});
+
+describe("a failure recorded on an entry idle past its expiry, its answers lost", () => {
+  it("counts once, afresh: 1, not the month-old count and one more (nor 2)", async () => {
+    // Prepare: four failures a month and a day ago, the entry not yet deleted by the TTL sweep
+    const store = await tableStore();
+    const now = Date.now();
+    const then = now - (DESTINATION_IDLE_SECONDS + 86_400) * 1000;
+    for (let i = 0; i < 4; i++)
+      await store.recordDestinationFailure("demo", "hooks.example.com", then + i, "HTTP 503");
+    dropFailureAnswers = 2;
+
+    // Act
+    const counted = await store.recordDestinationFailure("demo", "hooks.example.com", now, "HTTP 502");
+
+    // Assess
+    expect(dropFailureAnswers).toBe(0);
+    expect(counted).toMatchObject({ failures: 1, lastError: "HTTP 502", lastFailureAtMs: now });
+    expect(await store.getDestination("demo", "hooks.example.com")).toMatchObject({ failures: 1 });
   });
 });
 

@@ -7,7 +7,7 @@ import {
   UpdateItemCommand,
   type UpdateItemCommandInput,
 } from "@aws-sdk/client-dynamodb";
-import { afterAll, beforeAll, beforeEach, describe, expect, it } from "vitest";
+import { afterAll, afterEach, beforeAll, beforeEach, describe, expect, it } from "vitest";
 import {
   CANCEL_WRITES,
   DynamoTaskStore,
@@ -1783,6 +1783,128 @@ describe.each([
     expect(after).toMatchObject({ circuit: "closed", failures: 0 });
     expect(after?.nextProbeAtMs).toBeUndefined();
     expect(missing).toBeUndefined();
+  });
+});
+
+// docs/CALLBACKS.md "Protecting receivers": an entry idle past its expiry reads as a host never met, whether or not
+// DynamoDB's TTL has deleted it yet (it deletes expired items some time after, and shows them until then:
+// https://docs.aws.amazon.com/amazondynamodb/latest/developerguide/ttl-expired-items.html).
+describe.each([
+  ["dynalite", () => newStore()],
+  [
+    "memory",
+    async () => {
+      const store = new MemoryTaskStore();
+      store.nowSeconds = () => clockSeconds;
+      return store;
+    },
+  ],
+] as const)("a destination entry idle past its expiry (%s)", (_name, makeStore) => {
+  const HOST = "hooks.example.com:8443";
+  const MONTH_LATER = NOW + (DESTINATION_IDLE_SECONDS + 86_400) * 1000;
+  afterEach(() => {
+    clockSeconds = NOW / 1000;
+  });
+
+  /** Four failures at NOW (below a threshold of 5), then the clock a month and a day on. */
+  async function idleAfterFailures(): Promise<TaskStore> {
+    clockSeconds = NOW / 1000;
+    const store: TaskStore = await makeStore();
+    for (let i = 0; i < 4; i++) await store.recordDestinationFailure("demo", HOST, NOW + i, "HTTP 503");
+    clockSeconds = MONTH_LATER / 1000;
+    return store;
+  }
+
+  it("reads as a host never met: no entry, none listed", async () => {
+    // Prepare
+    const store = await idleAfterFailures();
+
+    // Act
+    const read = await store.getDestination("demo", HOST);
+    const listed = await store.listDestinations({ limit: 100 });
+    const closedListed = await store.listDestinations({ limit: 100, circuit: "closed" });
+
+    // Assess
+    expect(read).toBeUndefined();
+    expect(listed.destinations).toEqual([]);
+    expect(closedListed.destinations).toEqual([]);
+  });
+
+  it("counts its next failure afresh: 1, the new error — a single failure after a month idle opens nothing", async () => {
+    // Prepare
+    const store = await idleAfterFailures();
+
+    // Act
+    const counted = await store.recordDestinationFailure("demo", HOST, MONTH_LATER, "HTTP 502");
+    const next = await store.recordDestinationFailure("demo", HOST, MONTH_LATER + 1, "HTTP 504");
+    const { destinations } = await store.listDestinations({ limit: 100 });
+
+    // Assess
+    expect(counted).toMatchObject({ failures: 1, circuit: "closed", lastError: "HTTP 502" });
+    expect(counted.lastFailureAtMs).toBe(MONTH_LATER);
+    expect(next).toMatchObject({ failures: 2, lastError: "HTTP 504" });
+    expect(destinations).toEqual([
+      expect.objectContaining({ host: HOST, failures: 2, lastError: "HTTP 504" }),
+    ]);
+  });
+
+  it("two failures recorded at once on it count 2: one starts the count afresh, the other adds to it", async () => {
+    // Prepare
+    const store = await idleAfterFailures();
+
+    // Act
+    const both = await Promise.all([
+      store.recordDestinationFailure("demo", HOST, MONTH_LATER, "HTTP 502"),
+      store.recordDestinationFailure("demo", HOST, MONTH_LATER, "HTTP 503"),
+    ]);
+
+    // Assess
+    expect(both.map((record) => record.failures).sort()).toEqual([1, 2]);
+    expect((await store.getDestination("demo", HOST))?.failures).toBe(2);
+  });
+
+  it("a lease taken on it starts the entry afresh: the failure after it counts 1", async () => {
+    // Prepare
+    const store = await idleAfterFailures();
+
+    // Act
+    const slot = await store.acquireLease("demo", HOST, 1, MONTH_LATER, MONTH_LATER + 10_000);
+    const leased = await store.getDestination("demo", HOST);
+    const counted = await store.recordDestinationFailure("demo", HOST, MONTH_LATER + 1, "HTTP 502");
+
+    // Assess
+    expect(slot).toBe(0);
+    expect(leased).toMatchObject({ failures: 0, circuit: "closed", leases: { 0: MONTH_LATER + 10_000 } });
+    expect(leased?.lastError).toBeUndefined();
+    expect(counted).toMatchObject({ failures: 1, lastError: "HTTP 502" });
+  });
+
+  it("a close finds no destination there, and leaves it expired", async () => {
+    // Prepare
+    const store = await idleAfterFailures();
+
+    // Act
+    const before = await store.closeCircuit("demo", HOST, MONTH_LATER);
+
+    // Assess
+    expect(before).toBeUndefined();
+    expect(await store.getDestination("demo", HOST)).toBeUndefined();
+  });
+
+  it("an open circuit's entry does not expire: a month on it is still open, its failures kept", async () => {
+    // Prepare
+    const store = await idleAfterFailures();
+    clockSeconds = NOW / 1000;
+    await store.openCircuit("demo", HOST, NOW + 5, NOW + 30_000);
+    clockSeconds = MONTH_LATER / 1000;
+
+    // Act
+    const read = await store.getDestination("demo", HOST);
+    const counted = await store.recordDestinationFailure("demo", HOST, MONTH_LATER, "HTTP 502");
+
+    // Assess
+    expect(read).toMatchObject({ circuit: "open", failures: 4 });
+    expect(counted).toMatchObject({ circuit: "open", failures: 5 });
   });
 });
 

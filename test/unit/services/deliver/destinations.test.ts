@@ -2,6 +2,7 @@ import { randomBytes, randomUUID } from "node:crypto";
 import { describe, expect, it, vi } from "vitest";
 import type { CallbackResult } from "#shared/adapters/callback-client.js";
 import type { TopicConfig } from "#shared/config/index.js";
+import { DESTINATION_IDLE_SECONDS } from "#shared/domain/destination-item.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { DESTINATION_CACHE_MAX_HOSTS } from "#shared/services/deliver/destination-gate.js";
 import { DestinationCache, deliverBatch } from "#shared/services/deliver/index.js";
@@ -328,6 +329,35 @@ describe("circuit breaker", () => {
     expect(s.metrics.count("circuitOpened")).toBe(0);
     expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "closed", failures: 1 });
   });
+
+  it.each([
+    ["", {}],
+    [" (a lease taken first)", { maxConcurrencyPerHost: 1 }],
+  ] as const)(
+    "a failure after the host's entry expired (a month idle) counts afresh: it does not open the circuit%s",
+    async (_case, limits) => {
+      // Prepare: one failure below the threshold, then the host idle past its entry's expiry (not yet deleted by TTL)
+      const s = setup({ ...BREAKER, ...limits });
+      s.store.nowSeconds = () => Math.floor(s.now() / 1000);
+      const first = await s.task();
+      s.callbacks.answer(first.taskId, HTTP(503));
+      await s.deliver(first);
+      s.advance((DESTINATION_IDLE_SECONDS + 86_400) * 1000);
+      const later = await s.task();
+      s.callbacks.answer(later.taskId, HTTP(502));
+
+      // Act
+      await s.deliver(later);
+
+      // Assess
+      expect(s.metrics.count("circuitOpened")).toBe(0);
+      expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({
+        circuit: "closed",
+        failures: 1,
+        lastError: "HTTP 502",
+      });
+    },
+  );
 
   it("a 4xx other than 429 shows a host that is up: it does not count towards opening", async () => {
     // Prepare
