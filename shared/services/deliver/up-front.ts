@@ -87,7 +87,7 @@ async function startUpFront(
   if (candidates.length < MIN_UP_FRONT) return;
   const { tasks, unread } = await ctx.deps.store.readMany(candidates.map((c) => c.taskId));
   const atMs = ctx.clock();
-  const behindRetry = behindRetriedHead(candidates, tasks);
+  const behindRetry = behindRetriedHead(candidates, tasks, unread);
   const startable: { candidate: Candidate; start: BatchStart }[] = [];
   for (const candidate of candidates) {
     if (unread.has(candidate.taskId)) continue;
@@ -117,18 +117,21 @@ async function startUpFront(
  * only once the head is delivered. Started up front, they read `delivering` for the whole of each retry's callback
  * (up to the callback timeout, on every retry), so a cancel, group cancel or move of a task never called was
  * refused as too late, and the group cancel an operator makes because a receiver fails left them to be delivered
- * after it (test/e2e/operator-sequences.test.ts, "…against a hanging receiver…").
+ * after it (test/e2e/operator-sequences.test.ts, "…against a hanging receiver…"). A head the batch read left unread
+ * (UnprocessedKeys) is not known to be a first attempt, so it counts as one back for a retry: its followers cost
+ * a request each, never a refused cancel.
  */
 function behindRetriedHead(
   candidates: readonly Candidate[],
   tasks: ReadonlyMap<string, TaskRecord>,
+  unread: ReadonlySet<string>,
 ): ReadonlySet<string> {
   const headRetried = new Map<string, boolean>();
   const behind = new Set<string>();
   for (const { record, taskId } of candidates) {
     const group = groupKey(record);
     const retried = headRetried.get(group);
-    if (retried === undefined) headRetried.set(group, isRetry(tasks.get(taskId)));
+    if (retried === undefined) headRetried.set(group, unread.has(taskId) || isRetry(tasks.get(taskId)));
     else if (retried) behind.add(record.messageId);
   }
   return behind;

@@ -262,6 +262,35 @@ describe("deliver: writes in batches", () => {
     for (const f of followers) expect(stored(f)).toMatchObject({ status: "delivered", attempts: 1 });
   });
 
+  it("behind a head being retried that the batch read left unread, the group's later records are not started up front either", async () => {
+    // Prepare: a head back for its second attempt, which the batch read leaves unread (UnprocessedKeys); two
+    // followers received with it, both read
+    const { store, callbacks, deps, context, task, stored } = setup();
+    const head = await task("g", { status: "delivering", attempts: 1, attemptSeq: 1, lastError: "HTTP 500" });
+    const followers = [await task("g"), await task("g")];
+    store.unreadIds.add(head.taskId);
+    const duringHead: string[] = [];
+    const post = callbacks.post.bind(callbacks);
+    callbacks.post = async (request) => {
+      duringHead.push(...followers.map((f) => stored(f).status));
+      return post(request);
+    };
+    callbacks.answer(head.taskId, HTTP(500));
+
+    // Act
+    const response = await deliverBatch(
+      deps,
+      eventOf(fifoRecord(head), ...followers.map((f) => fifoRecord(f))),
+      context,
+    );
+
+    // Assess: unread is not known to be a first attempt: the followers stay cancellable through the retry
+    expect(duringHead).toEqual(["scheduled", "scheduled"]);
+    expect(response.batchItemFailures).toHaveLength(3);
+    expect(stored(head)).toMatchObject({ status: "delivering", attempts: 2 });
+    for (const f of followers) expect(stored(f)).toEqual(f);
+  });
+
   it("a lost give-back leaves the task `delivering` with that attempt used: SQS brings it back, delivered once", async () => {
     // Prepare
     const { store, callbacks, deps, context, task, stored } = setup();
