@@ -1,10 +1,17 @@
-import { isPunctualError, isRedirect, RETRYABLE_STATUSES, UNSERVED_STATUSES } from "../client/index.js";
+import {
+  InvalidTokenError,
+  isPunctualError,
+  isRedirect,
+  RETRYABLE_STATUSES,
+  UNSERVED_STATUSES,
+} from "../client/index.js";
 
 /**
  * What `punctual` exits with, for scripts:
  *   0  success
  *   1  usage: unknown command or option, a missing or malformed argument, no API URL, no region for SigV4 or
- *      --env's look-up, no or a malformed signing secret, a `console --port` in use
+ *      --env's look-up, AWS credentials no header can carry (InvalidTokenError: nothing sent), no or a malformed
+ *      signing secret, a `console --port` in use
  *   2  the API refused the request (4xx but 408, 429): fix the request; sending it again will not help
  *   3  the API failed with a 5xx the client retries (502, 503, 504, 520–524: RETRYABLE_STATUSES) or still throttled
  *      (429, or 408) after the client's retries, or could not be reached, or an AWS look-up (--env, --secret-arn)
@@ -76,7 +83,9 @@ export class MayHaveBeenApplied extends Error {
 
 export function exitCodeOf(error: unknown): ExitCode {
   if (error instanceof StoppedPartWay || error instanceof MayHaveBeenApplied) return exitCodeOf(error.error);
-  if (error instanceof UsageError) return EXIT.usage;
+  // Credentials a repeat never mends, refused before anything was sent: a usage error as a `--token` with a line end
+  // is, not "may be retried" (which also had `tasks add` name a key and `add-batch` write a rerun file for nothing).
+  if (error instanceof UsageError || error instanceof InvalidTokenError) return EXIT.usage;
   if (error instanceof BatchItemsFailed) return error.exitCode;
   if (isPunctualError(error)) return exitCodeOfStatus(error.status);
   return EXIT.failed;

@@ -1,6 +1,6 @@
 import { isPunctualError } from "../client/index.js";
 import { visible, visibleJson } from "../shared/domain/visible-text.js";
-import { MayHaveBeenApplied, StoppedPartWay, UsageError } from "./exit-codes.js";
+import { EXIT, exitCodeOf, MayHaveBeenApplied, StoppedPartWay } from "./exit-codes.js";
 import { drawTable } from "./table.js";
 
 export interface CliIo {
@@ -156,7 +156,7 @@ function errorObject(error: unknown): Record<string, unknown> {
     return { ...details, code, status, message, issues };
   }
   const message = error instanceof Error ? error.message : String(error);
-  return { code: error instanceof UsageError ? "usage" : "failed", message };
+  return { code: exitCodeOf(error) === EXIT.usage ? "usage" : "failed", message };
 }
 
 /** A list of tasks: one JSON page with --json, else one table row per task (the columns an operator scans). */
