@@ -142,7 +142,15 @@ export const API_ROUTES = [
     memoryMb: 256,
     // `get`: a fan-out task's answer reads its subscribers' copies (issue 14, point 3). `putNew`: the successor of
     // a move stopped part-way, written `cancelled` (cancel-task.ts, fenceSuccessor).
-    store: ["cancel", "restoreFanOutParent", "discardFailed", "get", "settleRescheduled", "putNew"],
+    store: [
+      "cancel",
+      "restoreFanOutParent",
+      "discardFailed",
+      "get",
+      "settleRescheduled",
+      "putNew",
+      "keepFanOutParent",
+    ],
     grants: ["schedules:disarm", "topic-settings:read"],
   },
   {
@@ -215,7 +223,15 @@ export const API_ROUTES = [
     memoryMb: 256,
     // `get`: a listed move still unsettled whose successor an earlier, failed call cancelled (cancel-group.ts);
     // `putNew`: one whose successor is not written yet, written `cancelled` (cancel-task.ts, fenceSuccessor).
-    store: ["listGroupPage", "cancel", "restoreFanOutParent", "settleRescheduled", "get", "putNew"],
+    store: [
+      "listGroupPage",
+      "cancel",
+      "restoreFanOutParent",
+      "settleRescheduled",
+      "get",
+      "putNew",
+      "keepFanOutParent",
+    ],
     // A cancelled task's retention and a fan-out parent's copies follow the runtime settings, as in cancel-task.
     grants: ["schedules:disarm", "topic-settings:read"],
   },

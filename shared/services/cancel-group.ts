@@ -22,6 +22,7 @@ import {
   fenceSuccessor,
   finishFanOutCancel,
   isUnsettledMove,
+  keepCancelledParent,
 } from "./cancel-task.js";
 import { cancelOccurrenceTask } from "./schedules/cancel-occurrence.js";
 
@@ -32,7 +33,13 @@ export interface CancelGroupDeps extends Omit<CancelDeps, "store"> {
    */
   readonly store: Pick<
     TaskStore,
-    "listGroupPage" | "cancel" | "restoreFanOutParent" | "settleRescheduled" | "get" | "putNew"
+    | "listGroupPage"
+    | "cancel"
+    | "restoreFanOutParent"
+    | "settleRescheduled"
+    | "get"
+    | "putNew"
+    | "keepFanOutParent"
   >;
   /** The invocation's time left; without it the call is not bounded by time (tests, scripts). */
   readonly remainingMs?: () => number;
@@ -122,8 +129,10 @@ export async function cancelGroup(
     if (result.outcome === "conflict" && isUnsettledMove(result.task)) {
       await settleCancelledMove(deps, result.task);
     }
-    if (result.outcome === "cancelled") cancelled++;
-    else if (result.outcome === "conflict" && listedAsNotCancelled(task, result.task))
+    if (result.outcome === "cancelled") {
+      await keepCancelledParent(deps, result.task);
+      cancelled++;
+    } else if (result.outcome === "conflict" && listedAsNotCancelled(task, result.task))
       notCancelled.push({ ...notCancelledEntry(result.task), task_id: task.taskId });
   });
   const order = new Map(page.tasks.map((t, i) => [t.taskId, i]));

@@ -24,7 +24,13 @@ export interface CancelTaskDeps extends CancelDeps {
    */
   readonly store: Pick<
     TaskStore,
-    "cancel" | "restoreFanOutParent" | "discardFailed" | "get" | "settleRescheduled" | "putNew"
+    | "cancel"
+    | "restoreFanOutParent"
+    | "discardFailed"
+    | "get"
+    | "settleRescheduled"
+    | "putNew"
+    | "keepFanOutParent"
   >;
 }
 
@@ -62,6 +68,7 @@ export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefine
   const key = taskId ? parseTaskId(taskId) : undefined;
   if (!taskId || !key) throw notFound();
   let result = await cancelAndDisarm(deps, taskId, key.topic);
+  if (result.outcome === "cancelled") await keepCancelledParent(deps, result.task);
   // The common case (a scheduled task) pays one write; a dead-lettered one pays the failed read and a second
   // conditional write, and a task that moved on in between is a conflict like any other.
   if (result.outcome === "conflict" && result.task.status === "failed" && !result.task.fanOut) {
@@ -206,6 +213,24 @@ export async function cancelAndDisarm(
 function cancelledExpiry(deps: CancelDeps, topicName: string, nowMs: number, retention: number): number {
   const topic = topicConfig(deps.config, topicName);
   return topic?.subscribers ? Math.max(retention, claimExpiry(nowMs, topic)) : retention;
+}
+
+/**
+ * A fan-out parent cancelled on a topic whose subscribers were removed since its add (runtime settings or a deploy):
+ * cancelledExpiry goes by the topic's settings of now, so the cancel gave it the retention alone, and a copy the
+ * cancel could not stop (delivering) outlived it — DynamoDB's TTL removed the parent (its id a 404, no replay
+ * through it) while that copy was dead-lettered. Kept as on a fan-out topic (keepFanOutParent: one conditional
+ * UpdateItem, never lowers); only there, so a fan-out topic's cancel pays nothing more. A topic no longer
+ * configured has no delivery window to count by (remove a topic only once drained: docs/API.md).
+ */
+export async function keepCancelledParent(
+  deps: Pick<CancelDeps, "config" | "now"> & { readonly store: Pick<TaskStore, "keepFanOutParent"> },
+  parent: TaskRecord,
+): Promise<void> {
+  if (!parent.fanOut || parent.status !== "cancelled") return;
+  const topic = topicConfig(deps.config, parent.topic);
+  if (!topic || topic.subscribers) return;
+  await deps.store.keepFanOutParent(parent.taskId, claimExpiry(deps.now(), topic));
 }
 
 /** A `rescheduled` item still in the sweep index: its move has not (yet) written, armed and settled its successor. */

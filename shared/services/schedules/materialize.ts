@@ -126,7 +126,11 @@ export async function materializeSchedule(
   const unleased = leased === schedule ? missed : undefined;
   const missedCount = missed?.count ?? 0;
   try {
-    const refused = await createOccurrences(deps, leased, occurrences, concurrency);
+    const refused = await fenceRefusedLeased(
+      deps,
+      schedule,
+      await createOccurrences(deps, leased, occurrences, concurrency),
+    );
     const skipped = unleased?.latest ? [...refused, unleased.latest] : refused;
     const advance = advanceChange(leased, spec, untilMs, nowMs, horizonMs);
     const change = {
@@ -278,6 +282,31 @@ async function fenceLeasedMissed(
     if ((await deps.store.get(fenced.taskId))?.status !== "cancelled") made.add(occurrenceMs);
   });
   return made;
+}
+
+/**
+ * Of the occurrences this run's add-task checks refused, those an earlier run had leased (it read a lease beyond the
+ * cursor: a run still under way, or one that failed) are written as a stop writes them (stop.ts,
+ * writeOccurrenceCancelled) before the cursor moves past them. That run read the topic's settings at its start
+ * (runtime settings change without a deploy) and may take what this run's refuse; unfenced, it added them after
+ * this run's cursor write, where a pause's fence (cursor to lease) no longer reaches: live after the pause answered.
+ * One found made (by that run) is no skip; one written (or found) cancelled stays one, and that run finds it.
+ */
+async function fenceRefusedLeased(
+  deps: MaterializeDeps,
+  schedule: ScheduleRecord,
+  refused: readonly SkippedOccurrence[],
+): Promise<SkippedOccurrence[]> {
+  const leaseEnd = schedule.leasedUntilMs ?? schedule.materializedUntilMs;
+  const skipped: SkippedOccurrence[] = [];
+  await forEachBounded(refused, OCCURRENCE_CONCURRENCY, async (skip) => {
+    const inLease = skip.occurrenceMs > schedule.materializedUntilMs && skip.occurrenceMs <= leaseEnd;
+    const fenced = inLease ? await writeOccurrenceCancelled(deps, schedule, skip.occurrenceMs) : undefined;
+    const made =
+      fenced?.outcome === "exists" && (await deps.store.get(fenced.taskId))?.status !== "cancelled";
+    if (!made) skipped.push(skip);
+  });
+  return skipped;
 }
 
 function missedMessage(policy: string, count: number, floor: boolean): string {

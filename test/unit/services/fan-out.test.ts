@@ -2516,6 +2516,44 @@ describe("fan-out after a topic's subscribers change (runtime settings or a depl
     expect(otherBody.toBody().error.code).toBe("fan_out_callback");
   });
 
+  it.each([
+    ["a DELETE", false],
+    ["a group cancel", true],
+  ] as const)(
+    "%s after the topic turned plain keeps a parent it cancelled as long as a copy it could not stop (delivering) may live",
+    async (_name, group) => {
+      // Prepare: billing's copy delivering; then the runtime document removes the topic's subscribers
+      const f = setup();
+      const { parent, copies } = await addOrder(f);
+      const billing = copies[0] as TaskRecord;
+      const startAt = NOW + 10_000;
+      const started = (await f.store.startAttempt(billing.taskId, startAt)) as TaskRecord;
+      const plain = { ...plainOrders(f), now: () => startAt + 1_000 };
+
+      // Act: the cancel (on today's settings); billing's attempts run out an hour later and it is dead-lettered
+      if (group) {
+        const answer = await cancelGroup(plain, { topic: "orders", value: "o-1" }, {});
+        expect(answer.cancelled).toBe(1);
+      } else {
+        const answer = await cancelTask(plain, parent.taskId);
+        expect(answer.subscribers?.map((s) => s.status)).toEqual(["delivering", "cancelled", "cancelled"]);
+      }
+      const retentionDays = plain.config.resolvedTopics.orders?.retentionDays as number;
+      await deadLetterTask(
+        { store: f.store, topicQueue: f.topicQueue },
+        { dlqUrl: "https://sqs.test/orders-dlq.fifo", retentionDays },
+        started,
+        "HTTP 500",
+        () => startAt + 3_600_000,
+      );
+
+      // Assess: the parent's id outlives its dead-lettered copy (no 404 over it), as on a fan-out topic
+      expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
+      const copyEnds = (await f.store.get(billing.taskId))?.expiresAt as number;
+      expect((await f.store.get(parent.taskId))?.expiresAt).toBeGreaterThanOrEqual(copyEnds);
+    },
+  );
+
   it("the relay forwards a plain task of a group without the fan-out parent that shares its partition", async () => {
     // Prepare: a fan-out task of group o-1, then (subscribers removed) a plain task of the same group.
     const f = setup();

@@ -2183,6 +2183,76 @@ describe("pause, resume, delete", () => {
     },
   );
 
+  it("a run with a narrower allow-list does not count as skipped the occurrences of its window an earlier run made (it failed before its cursor write)", async () => {
+    // Prepare: run A makes its window's occurrences, then fails at its cursor write (lease kept, cursor not moved);
+    // the allow-list is narrowed.
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
+    h.clock.advance(60_000);
+    let writes = 0;
+    const failing: MemoryTaskStore = Object.create(h.store);
+    Object.assign(failing, {
+      updateSchedule: (scheduleId: string, change: ScheduleChange) =>
+        ++writes === 1
+          ? h.store.updateSchedule(scheduleId, change)
+          : Promise.reject(new Error("the invocation ended before its cursor write")),
+    });
+    await materializeSchedule({ ...h.deps, store: failing }, h.schedule(id), 150).catch(() => undefined);
+    const made = h.live().length;
+    const demo = h.deps.config.resolvedTopics.demo as TopicConfig;
+    const narrowed = {
+      ...h.deps.config,
+      resolvedTopics: {
+        ...h.deps.config.resolvedTopics,
+        demo: { ...demo, allowedCallbackHosts: ["elsewhere.example"] },
+      },
+    };
+
+    // Act
+    const runB = await materializeSchedule({ ...h.deps, config: narrowed }, h.schedule(id), 150);
+
+    // Assess: what A made is live, each once; B moved the cursor past it and counted none of it skipped.
+    expect(made).toBeGreaterThan(0);
+    expect(runB).toMatchObject({ advanced: true, skipped: 0 });
+    expect(h.schedule(id).skippedOccurrences).toBeUndefined();
+    expect(h.live()).toHaveLength(made);
+  });
+
+  it("once a pause has answered, a run under way adds no live occurrence that a later run with a narrower allow-list skipped past", async () => {
+    // Prepare: run A (the settings of before a runtime change) leases its window and halts before its first add;
+    // the allow-list is narrowed; run B, with the new settings, leases on A's lease, is refused every occurrence
+    // of the window, skips them and moves the cursor past them (no claim written for any).
+    const h = harness();
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
+    h.clock.advance(60_000);
+    const halted = haltingStore(h.store);
+    const runA = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 150);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const demo = h.deps.config.resolvedTopics.demo as TopicConfig;
+    const narrowed = {
+      ...h.deps.config,
+      resolvedTopics: {
+        ...h.deps.config.resolvedTopics,
+        demo: { ...demo, allowedCallbackHosts: ["elsewhere.example"] },
+      },
+    };
+    const runB = await materializeSchedule({ ...h.deps, config: narrowed }, h.schedule(id), 150);
+
+    // Act: the pause answers, then run A goes on and ends before its cursor write (the invocation timed out).
+    await pauseSchedule({ ...h.deps, config: narrowed }, id);
+    const answered = h.tasks().map((t) => t.taskId);
+    Object.assign(halted.store, {
+      updateSchedule: () => Promise.reject(new Error("the invocation ended before its cursor write")),
+    });
+    halted.release();
+    await runA.catch(() => undefined);
+
+    // Assess: B skipped A's window and moved the cursor; nothing live ahead of the pause, nothing added after it.
+    expect(runB).toMatchObject({ advanced: true, occurrences: 6, skipped: 6 });
+    expect(h.live().filter((t) => t.dueAtMs > h.clock.nowMs)).toEqual([]);
+    expect(h.tasks().filter((t) => !answered.includes(t.taskId) && t.status !== "cancelled")).toEqual([]);
+  });
+
   it.each([
     [
       "its default callback removed (a schedule without a callback of its own)",
