@@ -100,6 +100,7 @@ function deployedProblems(config: PunctualConfig): string[] {
       );
     }
   }
+  problems.push(...unreachableAlarmEndpoints(config.alarmSubscribers.httpsUrls));
   const { emails, httpsUrls } = config.alarmSubscribers;
   if (
     ENVIRONMENTS_REQUIRING_ALARM_SUBSCRIBERS.includes(config.name) &&
@@ -110,6 +111,27 @@ function deployedProblems(config: PunctualConfig): string[] {
     );
   }
   return problems;
+}
+
+/**
+ * HTTPS alarm subscribers on a host SNS cannot reach. SNS posts to HTTPS endpoints over the public internet and
+ * "does not currently support private HTTP(S) endpoints"
+ * (https://docs.aws.amazon.com/sns/latest/dg/sns-http-https-endpoint-as-subscriber.html): such a subscriber would
+ * receive no alarm while the topic reads as watched. Refused: what is private whatever DNS says, as the callback
+ * policy reads it (isPrivateHostPattern: private, loopback, link-local, CGNAT, unique-local and metadata addresses in
+ * any spelling the URL parser folds, `localhost`, `.internal`/`.local`-style suffixes, single-label names). A public
+ * name that resolves to a private address (or is re-pointed later) cannot be known at synth, and is not refused.
+ * The host alone is named: SNS takes Basic credentials in the URL, which an error must not echo.
+ */
+function unreachableAlarmEndpoints(httpsUrls: readonly string[]): string[] {
+  return httpsUrls.flatMap((raw) => {
+    // The schema has checked each is a URL; its host as the URL parser folds it (`0x7f.1` is 127.0.0.1).
+    const host = new URL(raw).hostname;
+    if (!isPrivateHostPattern(host)) return [];
+    return [
+      `field "alarmSubscribers.httpsUrls": the host "${host}" is private, loopback, link-local or internal; Amazon SNS delivers to HTTPS subscribers over the public internet only, so no alarm would reach it: subscribe a publicly reachable endpoint (for a private one, subscribe a Lambda function or an SQS queue to the topic, stack output AlarmTopicArn)`,
+    ];
+  });
 }
 
 /** Moved to shared/security/ssrf.ts: the runtime topic settings apply the same rule (shared/config/runtime-settings.ts). */

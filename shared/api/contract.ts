@@ -82,7 +82,7 @@ const destinationParamsSchema = z.object({
     z.string().check(z.refine((host) => destinationHostOf(host) !== undefined, "not a callback host")),
     {
       description:
-        "the callback host, `host[:port]` as in GET /v1/destinations (URL-encoded); also as its callback URL spells it: any case, a trailing dot, `[::ffff:a.b.c.d]` for `a.b.c.d`; an IDN in its `xn--` form, as listed",
+        "the callback host, `host[:port]` as in GET /v1/destinations (URL-encoded); also as its callback URL spells it: any case, a trailing dot, `[::ffff:a.b.c.d]` or `[64:ff9b::a.b.c.d]` for `a.b.c.d`; an IDN in its `xn--` form, as listed",
     },
   ),
 });

@@ -11,9 +11,11 @@ import { parseHttpDate } from "./http-date.js";
 /**
  * A callback URL's destination: its `host[:port]`, lower-cased, without a fully qualified name's trailing dot
  * (`hooks.example.com.` is `hooks.example.com`, as the allow-list reads it too: else a caller could double a
- * host's rate and concurrency limits, and split its circuit, by spelling it both ways; an IPv4-mapped IPv6 address,
- * `[::ffff:1.2.3.4]`, is its IPv4 address for the same reason: packets to it go there); undefined for a URL that
- * does not parse or whose host DNS cannot hold.
+ * host's rate and concurrency limits, and split its circuit, by spelling it both ways; an IPv4-mapped or NAT64
+ * IPv6 address, `[::ffff:1.2.3.4]` or `[64:ff9b::1.2.3.4]`, is its IPv4 address for the same reason: packets to it
+ * go there, see ipv4Of); undefined for a URL that does not parse or whose host DNS cannot hold. A name is keyed as
+ * written, never by what it resolves to: receivers behind one address (a CDN's, a shared host's) are distinct, and
+ * keyed together one's failures would open the others' circuit.
  */
 export function destinationHost(callbackUrl: string): string | undefined {
   let url: URL;
@@ -28,11 +30,28 @@ export function destinationHost(callbackUrl: string): string | undefined {
 /**
  * The destination a `host[:port]` names (`POST /v1/destinations/{host}/reset`): written as GET /v1/destinations
  * shows it, or as a callback URL spells it (`Hooks.Example.com.:8443`, `[::ffff:1.2.3.4]`, `[2001:DB8:0::1]`), it
- * is the key destinationHost makes, so every host the list shows names itself. The host is read by the same URL
+ * is the key destinationHost makes (`[64:ff9b::102:304]` is `1.2.3.4`), so every host the list shows names itself. The host is read by the same URL
  * parser; the port is kept as written (`a.example.com:443` is an http callback's, not https' default port).
  * Undefined for anything else: credentials, a path, a query, percent-encoding, a second port.
  */
 export function destinationHostOf(spelling: string): string | undefined {
+  const host = hostOfSpelling(spelling);
+  return host && destinationKey(host.hostname, host.port);
+}
+
+/**
+ * The key a NAT64 spelling of a host (`[64:ff9b::102:304]`) had before 2026-12-05, when such a host was keyed apart
+ * from its IPv4 address; undefined for any other host. A reset reads it too: an item written under it is still in
+ * the list under that name, and one a circuit left open never expires, so naming it must still close it.
+ */
+export function formerDestinationHostOf(spelling: string): string | undefined {
+  const host = hostOfSpelling(spelling);
+  if (!host || !isNat64(host.hostname)) return undefined;
+  return destinationKey(host.hostname, host.port, { foldNat64: false });
+}
+
+/** The hostname (as the URL parser writes it) and port (as written) of a `host[:port]` spelling; see destinationHostOf. */
+function hostOfSpelling(spelling: string): { readonly hostname: string; readonly port: string } | undefined {
   const parts = /^(\[[^\]]*\]|[^:[\]]+)(?::(\d{1,5}))?$/.exec(spelling);
   // ASCII only, as the list writes every host (an IDN in its `xn--` form): the parser's IDNA mapping would read a
   // near miss (a zero-width space, full-width letters) as the host. And none of the characters no URL host holds
@@ -40,18 +59,21 @@ export function destinationHostOf(spelling: string): string | undefined {
   if (!parts || /[^!-~]|[@/\\?#%]/.test(spelling)) return undefined;
   const [, host = "", port] = parts;
   if (port !== undefined && Number(port) > 65_535) return undefined;
-  let url: URL;
   try {
-    url = new URL(`https://${host}/`);
+    return {
+      hostname: new URL(`https://${host}/`).hostname,
+      port: port === undefined ? "" : String(Number(port)),
+    };
   } catch {
     return undefined;
   }
-  return destinationKey(url.hostname, port === undefined ? "" : String(Number(port)));
 }
 
 /** The key of a URL's (parsed) hostname and port. */
-function destinationKey(hostname: string, port: string): string | undefined {
-  const name = ipv4OfMapped(hostname) ?? hostname.replace(/\.$/, "");
+function destinationKey(hostname: string, port: string, { foldNat64 = true } = {}): string | undefined {
+  // Unfolded only for formerDestinationHostOf: the key a NAT64 host had before it was its IPv4 address's.
+  const ipv4 = foldNat64 || !isNat64(hostname) ? ipv4Of(hostname) : undefined;
+  const name = ipv4 ?? hostname.replace(/\.$/, "");
   // A name DNS cannot hold is no destination (its item's key would pass DynamoDB's limits, failing every admission
   // call; `hooks.example.com..`, an empty label, would be keyed apart from the host's own): the deliver function's
   // URL policy refuses it instead, and the task is dead-lettered.
@@ -59,12 +81,30 @@ function destinationKey(hostname: string, port: string): string | undefined {
   return (port ? `${name}:${port}` : name).toLowerCase() || undefined;
 }
 
-/** The dotted IPv4 address an IPv4-mapped IPv6 host (`[::ffff:102:304]`, as URL writes it) names; else undefined. */
-function ipv4OfMapped(hostname: string): string | undefined {
+/**
+ * The dotted IPv4 address an IPv6 host literal stands for, where packets to it reach that IPv4 host and no other:
+ * IPv4-mapped (`[::ffff:102:304]`, as URL writes it; ipaddr.js's process() folds it so) and the well-known NAT64
+ * prefix /96 (`[64:ff9b::102:304]`, RFC 6052: the translator sends it to 1.2.3.4, and the URL policy judges it by
+ * that address). Else undefined, the literal its own destination: 6to4 (`2002:102:304::/48` is a whole site behind
+ * 1.2.3.4's router, many receivers: folding would let one's failures open the others' circuit), a local-use NAT64
+ * /48 (how it embeds an address is the network's choice), IPv4-compatible and IPv4-translated forms (neither is
+ * public: only an allow-list entry naming that very literal admits them, so no caller can pick them to dodge).
+ */
+function ipv4Of(hostname: string): string | undefined {
   const literal = /^\[(.+)\]$/.exec(hostname)?.[1];
   if (!literal || !ipaddr.IPv6.isValid(literal)) return undefined;
   const address = ipaddr.IPv6.parse(literal);
-  return address.isIPv4MappedAddress() ? address.toIPv4Address().toString() : undefined;
+  if (address.isIPv4MappedAddress()) return address.toIPv4Address().toString();
+  const [high = 0, low = 0] = address.parts.slice(6);
+  return isNat64(hostname) ? [high >> 8, high & 0xff, low >> 8, low & 0xff].join(".") : undefined;
+}
+
+/** Whether a URL hostname is an address in the well-known NAT64 prefix, 64:ff9b::/96. */
+function isNat64(hostname: string): boolean {
+  const literal = /^\[(.+)\]$/.exec(hostname)?.[1];
+  if (!literal || !ipaddr.IPv6.isValid(literal)) return false;
+  const [a, b, c, d, e, f] = ipaddr.IPv6.parse(literal).parts;
+  return a === 0x64 && b === 0xff9b && c === 0 && d === 0 && e === 0 && f === 0;
 }
 
 /** A circuit is `closed` (deliveries pass), `open` (they wait) or `half-open` (open, its cool-down over). */

@@ -8,7 +8,12 @@ import {
 } from "#shared/api/schemas/destinations.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import { TOPIC_NAME_PATTERN } from "#shared/config/schema.js";
-import { circuitState, type DestinationRecord, destinationHostOf } from "#shared/domain/destination.js";
+import {
+  circuitState,
+  type DestinationRecord,
+  destinationHostOf,
+  formerDestinationHostOf,
+} from "#shared/domain/destination.js";
 import { DESTINATION_PARTITION } from "#shared/domain/destination-item.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { toIssues } from "#shared/domain/request-issues.js";
@@ -100,13 +105,19 @@ export async function resetDestination(
   rawHost: string | undefined,
   rawQuery: Readonly<Record<string, string | undefined>> = {},
 ): Promise<DestinationResetResponse> {
-  // As destinationHost keys it (`Hooks.Example.com.:8443`, `[::ffff:1.2.3.4]`): every host the list shows names itself.
+  // As destinationHost keys it (`Hooks.Example.com.:8443`, `[::ffff:1.2.3.4]`): every host the list shows names itself,
+  // and a NAT64 spelling its former key's item too (written before it was its IPv4 address's: formerDestinationHostOf).
   const host = destinationHostOf(rawHost ?? "");
   if (host === undefined) throw notFound("no such destination");
   const query = destinationResetQuerySchema.safeParse(rawQuery);
   if (!query.success) throw validationFailed(toIssues(query.error.issues, rawQuery));
   const topic = query.data.topic;
-  const targets = await recordsOf(deps, host, resetTopics(deps.config, topic));
+  const topics = resetTopics(deps.config, topic);
+  const former = formerDestinationHostOf(rawHost ?? "");
+  const targets = [
+    ...(await recordsOf(deps, host, topics)),
+    ...(former ? await recordsOf(deps, former, topics) : []),
+  ];
   if (targets.length === 0) {
     throw topic !== undefined && !Object.hasOwn(deps.config.resolvedTopics, topic)
       ? notDeployed(topic)

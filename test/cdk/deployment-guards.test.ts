@@ -155,6 +155,73 @@ describe("prod needs someone to receive its alarms", () => {
   });
 });
 
+describe("an HTTPS alarm subscriber must be an endpoint SNS can reach", () => {
+  // Amazon SNS posts to HTTPS subscribers over the public internet and supports no private endpoint: a subscriber on
+  // a private host would receive no alarm at all, while the topic reads as if someone did.
+  const withHooks = (name: string, httpsUrls: string[]) =>
+    refusals({
+      ...environment(name),
+      alarmSubscribers: { emails: ["oncall@punctual.test"], httpsUrls },
+    });
+  const privateHooks = [
+    ["https://10.1.2.3/hook", "10.1.2.3"],
+    ["https://192.168.0.10:8443/hook", "192.168.0.10"],
+    ["https://127.0.0.1/hook", "127.0.0.1"],
+    ["https://0x7f.1/hook", "127.0.0.1"],
+    ["https://localhost/hook", "localhost"],
+    ["https://LocalHost./hook", "localhost."],
+    ["https://169.254.169.254/hook", "169.254.169.254"],
+    ["https://[::1]/hook", "[::1]"],
+    ["https://[fd00:ec2::254]/hook", "[fd00:ec2::254]"],
+    ["https://[fe80::1]/hook", "[fe80::1]"],
+    ["https://[::ffff:10.0.0.1]/hook", "[::ffff:a00:1]"],
+    ["https://pager.internal/hook", "pager.internal"],
+    ["https://pager.local/hook", "pager.local"],
+    ["https://pager/hook", "pager"],
+  ] as const;
+
+  it.each(privateHooks)("refuses %s in prod, naming its host (%s) and why", (url, host) => {
+    expect(withHooks("prod", [url])).toEqual([
+      expect.stringMatching(
+        new RegExp(
+          `^field "alarmSubscribers\\.httpsUrls": the host "${escapeRegExp(host)}" is private, loopback, link-local or internal; Amazon SNS .*public internet`,
+        ),
+      ),
+    ]);
+  });
+
+  it("refuses it in every deployed environment (SNS is the same there), and names each one refused", () => {
+    const problems = withHooks("dev", [
+      "https://pager.example.com/hook",
+      "https://10.1.2.3/a",
+      "https://[::1]/b",
+    ]);
+    expect(problems).toHaveLength(2);
+    expect(problems.join("\n")).toMatch(/"10\.1\.2\.3"[\s\S]*"\[::1\]"/);
+  });
+
+  it("names the host only: credentials SNS takes in the URL are not echoed", () => {
+    const [problem] = withHooks("prod", ["https://pager:s3cret@10.1.2.3/hook"]);
+    expect(problem).toMatch(/"10\.1\.2\.3"/);
+    expect(problem).not.toMatch(/s3cret/);
+  });
+
+  it("refuses a private host given with -c alarmHttpsUrls too", () => {
+    const app = newApp({ env: "prod", alarmEmails: "", alarmHttpsUrls: "https://192.168.1.5/hook" });
+    expect(() => addPunctualStackFromContext(app)).toThrow(/"192\.168\.1\.5" is private/);
+  });
+
+  it("accepts public hosts: a name (what it resolves to cannot be known at synth) and public addresses", () => {
+    expect(
+      withHooks("prod", [
+        "https://pager.example.com/hook",
+        "https://93.184.215.14/hook",
+        "https://[2606:4700::1111]:8443/hook",
+      ]),
+    ).toEqual([]);
+  });
+});
+
 function escapeRegExp(text: string): string {
   return text.replace(/[.*+?^${}()|[\]\\]/g, "\\$&");
 }

@@ -428,6 +428,8 @@ describe("POST /v1/destinations/{host}/reset", () => {
     // An IPv4-mapped IPv6 host is keyed as its IPv4 address, as the list shows it
     ["[::ffff:1.2.3.4]", "1.2.3.4"],
     ["[::FFFF:102:304]:8443", "1.2.3.4:8443"],
+    // So is a well-known NAT64 one (64:ff9b::/96): the deliver function keys its callbacks there
+    ["[64:FF9B::1.2.3.4]:8443", "1.2.3.4:8443"],
     ["XN--Bcher-kva.example", "xn--bcher-kva.example"],
     ["[2001:DB8:0:0::1]:8443", "[2001:db8::1]:8443"],
   ])("%s resets the destination the list shows as %s", async (raw, host) => {
@@ -448,6 +450,35 @@ describe("POST /v1/destinations/{host}/reset", () => {
     expect(statusCode).toBe(200);
     expect(body).toMatchObject({ host });
     expect(await store.getDestination("demo", host)).toMatchObject({ circuit: "closed", failures: 0 });
+  });
+
+  it("a NAT64 host closes the circuit left open under its former key too (before it was its IPv4 address's)", async () => {
+    // Prepare: an item written before 2026-12-05 under the NAT64 spelling is still listed so, and being open never
+    // expires: naming it as the list shows it must still close it
+    const { deps, store } = await setup();
+    await store.recordDestinationFailure("demo", "[64:ff9b::102:304]", NOW - 5_000, "HTTP 503");
+    await store.openCircuit("demo", "[64:ff9b::102:304]", NOW - 5_000, NOW + 25_000);
+    store.destinations.reads.length = 0;
+
+    // Act
+    const { statusCode, body } = await call(
+      fns.reset.createHandler(deps),
+      event("POST", "/v1/destinations/%5B64%3Aff9b%3A%3A102%3A304%5D/reset", "[64:ff9b::102:304]"),
+    );
+
+    // Assess: the current key is read first, then the former one (no other host pays the second read)
+    expect(statusCode).toBe(200);
+    expect(body).toEqual({
+      host: "1.2.3.4",
+      destinations: [expect.objectContaining({ topic: "demo", host: "[64:ff9b::102:304]", state: "closed" })],
+    });
+    expect(store.destinations.reads.sort()).toEqual([
+      "demo#1.2.3.4",
+      "demo#[64:ff9b::102:304]",
+      "other#1.2.3.4",
+      "other#[64:ff9b::102:304]",
+    ]);
+    expect(await store.getDestination("demo", "[64:ff9b::102:304]")).toMatchObject({ circuit: "closed" });
   });
 
   it("reads one key per deployed topic, never the whole destination partition", async () => {

@@ -47,9 +47,28 @@ describe("destinationHost", () => {
     expect(destinationHost(url)).toBe(host);
   });
 
-  it("other IPv6 addresses keep their (canonical) spelling", () => {
+  it.each([
+    ["http://[64:ff9b::102:304]/x", "1.2.3.4"],
+    ["https://[64:FF9B:0:0:0:0:1.2.3.4]:8443/x", "1.2.3.4:8443"],
+    ["https://[64:ff9b::7f00:1]:4000/ok", "127.0.0.1:4000"],
+  ])(
+    "a well-known NAT64 address (64:ff9b::/96) is its IPv4 address (the translator sends it there): %s → %s",
+    (url, host) => {
+      // It was keyed apart: a caller spelling one receiver both ways got two circuits and two concurrency budgets.
+      expect(destinationHost(url)).toBe(host);
+    },
+  );
+
+  it("other IPv6 addresses keep their (canonical) spelling: none is one IPv4 host a caller may pick", () => {
+    // IPv4-compatible and IPv4-translated forms are not public (only an allow-list entry naming that literal
+    // admits them); a local-use NAT64 /48 embeds as its network chooses; a 6to4 /48 is a site of many receivers
+    // behind one IPv4 router, which keyed together would share one circuit.
     expect(destinationHost("http://[::1.2.3.4]/x")).toBe("[::102:304]");
-    expect(destinationHost("http://[64:ff9b::102:304]/x")).toBe("[64:ff9b::102:304]");
+    expect(destinationHost("http://[::ffff:0:102:304]/x")).toBe("[::ffff:0:102:304]");
+    expect(destinationHost("http://[64:ff9b:1::102:304]/x")).toBe("[64:ff9b:1::102:304]");
+    expect(destinationHost("http://[64:ff9b:0:0:1::102:304]/x")).toBe("[64:ff9b::1:0:102:304]");
+    expect(destinationHost("http://[2002:102:304::1]/x")).toBe("[2002:102:304::1]");
+    expect(destinationHost("http://[2002:102:304::2]/x")).toBe("[2002:102:304::2]");
   });
 
   it("is none for a host DNS cannot hold: the deliver's URL policy refuses it, no admission call is keyed by it", () => {
@@ -75,6 +94,8 @@ describe("destinationHostOf (a host as GET /v1/destinations shows it, or as its 
     fc.constantFrom(
       "[::1]",
       "[::ffff:1.2.3.4]",
+      "[64:ff9b::1.2.3.4]",
+      "[2002:102:304::1]",
       "[2001:DB8:0:0::1]",
       "0x7f.1",
       "Bücher.example",
@@ -100,6 +121,7 @@ describe("destinationHostOf (a host as GET /v1/destinations shows it, or as its 
     ["Hooks.Example.com.:8443", "hooks.example.com:8443"],
     ["[::ffff:1.2.3.4]", "1.2.3.4"],
     ["[::FFFF:102:304]:08443", "1.2.3.4:8443"],
+    ["[64:ff9b::1.2.3.4]:8443", "1.2.3.4:8443"],
     ["xn--bcher-kva.example", "xn--bcher-kva.example"],
     ["a.example.com:443", "a.example.com:443"],
   ])("normalises %s as the destination key does: %s", (spelling, host) => {

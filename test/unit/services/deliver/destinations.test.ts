@@ -157,6 +157,23 @@ describe("per-destination concurrency", () => {
     expect((await s.store.getDestination("demo", HOST_B))?.leases).toEqual({});
   });
 
+  it("one receiver spelled as its IPv4 address and as NAT64 or IPv4-mapped IPv6 has one budget, not one per spelling", async () => {
+    // Prepare: the IPv4 spelling holds the host's only lease; packets to the other two go to the same address
+    const s = setup({ maxConcurrencyPerHost: 1 });
+    await s.store.acquireLease("demo", "1.2.3.4", 1, s.now(), s.now() + 60_000);
+    const nat64 = await s.task("[64:ff9b::102:304]");
+    const mapped = await s.task("[::ffff:1.2.3.4]");
+    const sixToFour = await s.task("[2002:102:304::1]");
+
+    // Act
+    await s.deliver(nat64, mapped, sixToFour);
+
+    // Assess: a 6to4 address is a host of its own behind that router, not the IPv4 host
+    expect(s.callbacks.calledFor()).toEqual([sixToFour.taskId]);
+    expect(await s.attempts(nat64.taskId)).toBe(0);
+    expect(await s.attempts(mapped.taskId)).toBe(0);
+  });
+
   it("never sends a callback that could outlive its lease: a start slower than the lease's margins is given back", async () => {
     // Prepare: the host's only lease lasts the callback timeout (5 s) plus the watchdog (2 s) and safety (1 s)
     // margins from when it was taken; the attempt's start then takes longer than those margins (a slow DynamoDB)
@@ -390,6 +407,28 @@ describe("circuit breaker", () => {
     expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "open", failures: 2 });
     expect(s.waits()).toEqual([10]);
     expect(await s.store.get(t2.taskId)).toMatchObject({ status: "delivering", attempts: 1 });
+  });
+
+  it("a receiver cannot dodge its open circuit by its URL's spelling: its NAT64 address waits on its IPv4 circuit", async () => {
+    // Prepare: failures to 1.2.3.4 open its circuit
+    const s = setup(BREAKER);
+    for (const _ of [1, 2]) {
+      const failing = await s.task("1.2.3.4");
+      s.callbacks.answer(failing.taskId, HTTP(503));
+      await s.deliver(failing);
+    }
+    const respelled = await s.task("[64:ff9b::1.2.3.4]");
+    const requestsBefore = s.callbacks.requests.length;
+
+    // Act
+    s.advance(1_000);
+    await s.deliver(respelled);
+
+    // Assess
+    expect(s.callbacks.requests.length).toBe(requestsBefore);
+    expect(await s.attempts(respelled.taskId)).toBe(0);
+    expect(s.waits()).toEqual([29]);
+    expect(await s.store.getDestination("demo", "[64:ff9b::102:304]")).toBeUndefined();
   });
 
   it("a probe answered 101 does not close the circuit: it reopens and gives its attempt back", async () => {
