@@ -370,8 +370,9 @@ class PunctualClientCore {
         ({ response, text, utf8 } = await this.#exchange(attempt, signal));
       } catch (error) {
         if (signal?.aborted) throw signal.reason;
-        // Nothing was sent, and the same token would be refused again.
-        if (error instanceof InvalidTokenError) throw error;
+        // Nothing was sent, and the same token would be refused again. After an attempt that was sent (this call's,
+        // or a batch item's before), though, the request may have been applied: the caller must not read it as unsent.
+        if (error instanceof InvalidTokenError) throw n === 1 ? error : unsendableRetry(error, n);
         if (error instanceof PunctualError || last) throw asNetworkError(error, n);
         await this.#wait(retryDelayMs(this.#retry, n, undefined, this.#random, this.#now()), signal);
         continue;
@@ -659,6 +660,20 @@ function checkedTimeout(name: string, ms: number): number {
     throw new RangeError(`${name} must be a whole number of milliseconds ≥ 1, got ${ms}`);
   }
   return ms;
+}
+
+/**
+ * A retry whose credentials cannot go in a header (a token function's or a credential source's, changed since the
+ * attempt before), after an attempt that was sent: that one may have been applied, so this is no InvalidTokenError
+ * ("nothing sent": the CLI's exit 1, no key named, no rerun file) but a failure without an answer, as a lost one is.
+ */
+function unsendableRetry(error: InvalidTokenError, attempts: number): PunctualError {
+  return new PunctualError({
+    code: "network_error",
+    status: 0,
+    message: `attempt ${attempts} could not be sent (${error.message}); an earlier attempt was sent and may have been applied`,
+    cause: error,
+  });
 }
 
 function asNetworkError(error: unknown, attempts: number): PunctualError {

@@ -139,6 +139,11 @@ export const COMMON_ERRORS: Readonly<Record<string, ResponseSpec>> = {
     description:
       'API Gateway throttled the request (the stage\'s or the account\'s rate or burst limit) before any function ran: nothing was changed; retry with backoff. API Gateway\'s own body, `{"message":"Too Many Requests"}`',
   },
+  // https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-quotas.html (local/runtime/api-server.ts)
+  "431": {
+    description:
+      'the request line and header values together are over 10,240 bytes (an HTTP API quota: say, a long group value percent-encoded in the path or `?group=` beside a long token), refused before any function ran: nothing was changed; a repeat is refused the same, shorten the request. The local cloud answers 431 with `{"message":"Request Header Fields Too Large"}`; AWS documents the quota, not the status it answers (a 4xx)',
+  },
   "503": {
     description:
       'a dependency is unavailable (`service_unavailable`); retry (an add with its idempotency key). An add with a key may have stored its task: it is kept, delivered even without a retry, and the retry answers it. Otherwise nothing was changed, with two exceptions (docs/API.md, "POST /v1/tasks"): an add whose clean-up failed too (left to the sweeper, delivered at least once), and a fan-out add without a key whose `details` name `task_id` and `subscribers_delivering`, the copies already on their way. A route that acts on many things (group cancel, topic replay, schedule pause or delete) may have stopped part-way: what it did stays done, and a repeat goes on from there. A route that cannot be repeated safely once it may have acted (a replay whose write failed other than throttled on a single SDK attempt, or that failed after a fan-out copy was replayed; a schedule create whose store failed other than throttled on a single SDK attempt or that timed out) answers 500 saying what was or may have been done instead',

@@ -108,7 +108,12 @@ export async function cancelGroup(
     started++;
     if (task.fanOut && task.status === "cancelled") {
       // Cancelled by an earlier cancel, which may have stopped before all its copies: counted when this finishes it.
-      if ((await finishFanOutCancel(deps, task)).cancelled > 0) cancelled++;
+      const finished = await finishFanOutCancel(deps, task);
+      // That cancel may also have stopped before keeping the parent (keepCancelledParent after its write), and a
+      // repeat after a failed call comes here, not through cancelAndDisarm: kept as long as a copy it did not
+      // stop may live, as the DELETE's repeat keeps it.
+      if (finished.notCancelled.length > 0) await keepCancelledParent(deps, task);
+      if (finished.cancelled > 0) cancelled++;
       return;
     }
     if (task.fanOut && (await copiesAllExpired(deps, task))) return;

@@ -288,6 +288,28 @@ describe("what the client cannot send is refused at once, its secrets never in t
     expect(seen).toEqual([]);
     expect(waits).toEqual([]);
   });
+
+  it("a token function's bad token on a retry, after an attempt was sent, is no InvalidTokenError: the call may have been applied", async () => {
+    // Prepare: the add's first attempt goes out and meets a 503 (its task may be stored); the token the function
+    // gives for the retry cannot go in a header (a token file rewritten with a CRLF meanwhile)
+    const { fetch, seen } = scriptedFetch({ status: 503, body: { error: { code: "service_unavailable" } } });
+    const { sleep } = recordingSleep();
+    const tokens = ["head.first.sig", "head.s3cret.sig\r\n"];
+    const token = async () => tokens.shift() ?? "head.s3cret.sig\r\n";
+    const client = new PunctualClient({ apiUrl: AWS_URL, auth: { kind: "jwt", token }, fetch, sleep });
+
+    // Act
+    const error = await client.addTask(addBody).catch((e: unknown) => e);
+
+    // Assess: one request was sent; the failure says so (a PunctualError whose status is no answer: "may be
+    // retried", the CLI's exit 3 with the key it sent), never "refused before anything was sent"
+    expect(seen).toHaveLength(1);
+    expect(error).not.toBeInstanceOf(InvalidTokenError);
+    expect(error).toBeInstanceOf(PunctualError);
+    expect(error).toMatchObject({ code: "network_error", status: 0 });
+    expect((error as Error).message).toMatch(/may have been applied/);
+    expect((error as Error).message).not.toMatch(/s3cret/);
+  });
 });
 
 describe("options that would make the client retry forever or never wait are refused at construction", () => {

@@ -473,6 +473,17 @@ describe("API Gateway's own answers, as the local API server gives them, against
     expect(openApi.problems("POST", "/v1/tasks", answer.status, text)).toEqual([]);
   });
 
+  it("a request line and header values past API Gateway's 10,240 bytes: its own 431, a status and body the document allows", async () => {
+    // Prepare: a header value alone over the quota (a long token beside the request line); the function never runs.
+    const headers = { "content-type": "application/json", "x-padding": "p".repeat(10_240) };
+    // Act
+    const answer = await fetch(`${server.url}/v1/tasks`, { method: "POST", headers, body: "{}" });
+    const text = await answer.text();
+    // Assess
+    expect(answer.status).toBe(431);
+    expect(openApi.problems("POST", "/v1/tasks", answer.status, text)).toEqual([]);
+  });
+
   it("an event past Lambda's 6 MiB: API Gateway's bare 500, a status and body the document allows", async () => {
     // Act: 7 MiB is under API Gateway's 10 MB, over what Lambda takes.
     const answer = await fetch(`${server.url}/v1/tasks`, {

@@ -2554,6 +2554,49 @@ describe("fan-out after a topic's subscribers change (runtime settings or a depl
     },
   );
 
+  it.each([
+    ["a DELETE", false],
+    ["a group cancel", true],
+  ] as const)(
+    "%s after the topic turned plain, repeated after its first call failed past the cancel's write, still keeps the parent as long as a copy it could not stop may live",
+    async (_name, group) => {
+      // Prepare: billing's copy delivering; the topic turned plain; the first call's keep fails (a throttle, the
+      // function timing out) after its cancel's write, so the client repeats the call (both routes retry as safe)
+      const f = setup();
+      const { parent, copies } = await addOrder(f);
+      const billing = copies[0] as TaskRecord;
+      const startAt = NOW + 10_000;
+      const started = (await f.store.startAttempt(billing.taskId, startAt)) as TaskRecord;
+      const plain = { ...plainOrders(f), now: () => startAt + 1_000 };
+      const keep = f.store.keepFanOutParent.bind(f.store);
+      let failNext = true;
+      f.store.keepFanOutParent = async (taskId, expiresAt) => {
+        if (!failNext) return keep(taskId, expiresAt);
+        failNext = false;
+        throw new Error("ProvisionedThroughputExceededException");
+      };
+      const call = () =>
+        group ? cancelGroup(plain, { topic: "orders", value: "o-1" }, {}) : cancelTask(plain, parent.taskId);
+      await expect(call()).rejects.toThrow("ProvisionedThroughputExceededException");
+
+      // Act: the repeat; billing's attempts run out an hour later and it is dead-lettered
+      await call();
+      const retentionDays = plain.config.resolvedTopics.orders?.retentionDays as number;
+      await deadLetterTask(
+        { store: f.store, topicQueue: f.topicQueue },
+        { dlqUrl: "https://sqs.test/orders-dlq.fifo", retentionDays },
+        started,
+        "HTTP 500",
+        () => startAt + 3_600_000,
+      );
+
+      // Assess: the parent's id outlives its dead-lettered copy, as after a first call that went through
+      expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
+      const copyEnds = (await f.store.get(billing.taskId))?.expiresAt as number;
+      expect((await f.store.get(parent.taskId))?.expiresAt).toBeGreaterThanOrEqual(copyEnds);
+    },
+  );
+
   it("the relay forwards a plain task of a group without the fan-out parent that shares its partition", async () => {
     // Prepare: a fan-out task of group o-1, then (subscribers removed) a plain task of the same group.
     const f = setup();
