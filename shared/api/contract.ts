@@ -312,7 +312,7 @@ export const API_CONTRACT = {
     },
   },
   "POST /v1/topics/{topic}/groups/{value}/cancel": {
-    summary: "Cancel every still-scheduled task of one ordering group",
+    summary: "Cancel every still-scheduled (or retrying) task of one ordering group",
     description:
       "Reads up to `limit` of the group's tasks in delivery order and cancels each scheduled one, and each delivering one waiting for its retry, as DELETE /v1/tasks/{id} does (one whose callback is in flight is listed in `not_cancelled`); `more` and `next_cursor` continue.",
     tags: ["groups"],
