@@ -26,11 +26,12 @@ export interface AcceptedTask {
     readonly outcome: "cancelled" | "conflict" | "not-found" | "gave-up";
     readonly atMs: number;
     /**
-     * Set when the 200 discarded a dead-lettered task (its answer carries `failed_at`): when the client sent its
-     * first DELETE for it. Such a task was called back before it was dead-lettered, so only callbacks arriving
-     * from then on break "cancel means cancelled".
+     * Set when the 200 came for a task called back before it — a dead-lettered task discarded (its answer carries
+     * `failed_at`), or a `delivering` one cancelled while it waited for its retry (its answer counts `attempts`):
+     * when the client sent its first DELETE for it. Only callbacks arriving from then on break "cancel means
+     * cancelled".
      */
-    readonly discardSentAtMs?: number;
+    readonly cancelSentAtMs?: number;
   };
 }
 

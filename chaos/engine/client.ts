@@ -306,15 +306,16 @@ export class ChaosClient {
     let outcome: NonNullable<AcceptedTask["cancel"]>["outcome"] = "gave-up";
     let atMs = Date.now();
     let firstSentAtMs: number | undefined;
-    let discarded = false;
+    let calledBefore = false;
     for (let attempt = 0; attempt < 10; attempt++) {
       if (attempt > 0) await sleep(Math.min(3_000, 100 * 2 ** attempt));
       const answer = await this.#request("DELETE", `/v1/tasks/${encodeURIComponent(taskId)}`);
       atMs = answer.atMs;
       firstSentAtMs ??= answer.sentAtMs;
-      // A 200 for a dead-lettered task is a discard (failed → cancelled); the view still shows when it failed.
-      discarded =
-        answer.status === 200 && (answer.json as { failed_at?: string } | undefined)?.failed_at !== undefined;
+      // A 200 for a dead-lettered task is a discard (failed → cancelled); the view still shows when it failed. One
+      // for a task waiting for its retry (delivering → cancelled) counts the attempts it made before.
+      const view = answer.json as { failed_at?: string; attempts?: number } | undefined;
+      calledBefore = answer.status === 200 && (view?.failed_at !== undefined || (view?.attempts ?? 0) > 0);
       if (answer.status === 200) outcome = "cancelled";
       else if (answer.status === 409) outcome = "conflict";
       else if (answer.status === 404) outcome = "not-found";
@@ -322,7 +323,7 @@ export class ChaosClient {
       break;
     }
     const accepted = this.#accepted.get(clientKey);
-    const discard = discarded && firstSentAtMs !== undefined ? { discardSentAtMs: firstSentAtMs } : {};
+    const discard = calledBefore && firstSentAtMs !== undefined ? { cancelSentAtMs: firstSentAtMs } : {};
     if (accepted) this.#accepted.set(clientKey, { ...accepted, cancel: { outcome, atMs, ...discard } });
   }
 

@@ -1,7 +1,7 @@
 import { parseTaskId } from "#shared/domain/keys.js";
 import type { AcceptedTask, Findings, ObservedCallback } from "../verify.js";
 
-/** Cancelled with a 200, yet called back (a discarded dead letter: called back after the discard was sent). */
+/** Cancelled with a 200, yet called back (a task called back before its cancel: after the cancel was sent). */
 export function deliveredAfterCancel(
   accepted: readonly AcceptedTask[],
   byTask: ReadonlyMap<string, readonly ObservedCallback[]>,
@@ -13,12 +13,12 @@ export function deliveredAfterCancel(
 
 /**
  * A task cancelled with a 200 while `scheduled` or `queued` (the sweeper's re-send; chaos replays nothing) must
- * never have been called back at all. A dead-lettered one discarded
- * with a 200 (DELETE of a `failed` task) was called back before; a callback arriving after the first DELETE was
- * sent is the violation.
+ * never have been called back at all. A dead-lettered one discarded with a 200 (DELETE of a `failed` task), or a
+ * `delivering` one cancelled while it waited for its retry, was called back before; a callback arriving after the
+ * first DELETE was sent is the violation.
  */
 function calledBackAfterCancel(task: AcceptedTask, callbacks: readonly ObservedCallback[]): boolean {
-  const since = task.cancel?.discardSentAtMs;
+  const since = task.cancel?.cancelSentAtMs;
   return callbacks.some((c) => since === undefined || c.arrivalMs >= since);
 }
 

@@ -17,7 +17,7 @@ const pageSize = wholeNumber(1, MAX_GROUP_PAGE);
 
 /**
  * `groups cancel --topic T --group V`: follows the API's cursor until the whole group is read, so the command
- * cancels every scheduled task of the group, and prints the totals.
+ * cancels every scheduled task of the group (and each waiting for its retry), and prints the totals.
  */
 export function groupsCommand(parent: Command, io: CliIo): void {
   const groups = parent
@@ -29,7 +29,9 @@ export function groupsCommand(parent: Command, io: CliIo): void {
     );
   const cancel = groups
     .command("cancel")
-    .description("Cancel every still-scheduled task of a group; lists the tasks that could not be.")
+    .description(
+      "Cancel every still-scheduled task of a group, and each retrying between attempts; lists the tasks that could not be.",
+    )
     .requiredOption("--topic <name>", "the topic")
     .requiredOption("--group <value>", "the ordering field's value (e.g. the order id)")
     .option("--limit <n>", "tasks read per API call (1–1000)", pageSize);

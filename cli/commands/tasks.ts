@@ -84,7 +84,7 @@ export function tasksCommand(parent: Command, io: CliIo): void {
     tasks,
     io,
     "cancel",
-    "Cancel a scheduled task or discard a dead-lettered one (exit 2 once it is handed to delivery).",
+    "Cancel a scheduled task or one retrying between attempts, or discard a dead-lettered one (exit 2 while its callback is being made, or once delivered).",
     (c, id) => c.cancelTask(id),
   );
   rescheduleCommand(tasks, io);

@@ -25,11 +25,17 @@ export function toggleTopic(topic: TopicView, ask: Ask): Promise<string | undefi
 }
 
 /** Cancel a scheduled task from its view (DELETE /v1/tasks/{id}); a 409 (it went on meanwhile) says so. */
-export function cancelTask(id: string, ask: Ask): Promise<string | undefined> {
+export function cancelTask(id: string, ask: Ask, retrying = false): Promise<string | undefined> {
+  // A delivering task was called already: the cancel stops its retries (the API refuses it, 409, while a callback
+  // is being made), so "never delivered" would be untrue of a receiver that answered 500 after acting.
+  const outcome = retrying ? "its receiver will not be called again" : "it will never be delivered";
+  const question = retrying
+    ? `Cancel task ${id}? It is retrying: its receiver will not be called again (refused while a callback is being made).`
+    : `Cancel task ${id}? It will never be delivered.`;
   return runAction(ask, {
-    confirm: { question: `Cancel task ${id}? It will never be delivered.`, button: "Cancel task" },
+    confirm: { question, button: "Cancel task" },
     run: () => call("DELETE", `/v1/tasks/${encodeURIComponent(id)}`),
-    done: () => `cancelled ${id}; it will never be delivered`,
+    done: () => `cancelled ${id}; ${outcome}`,
     // The id: a panel shows one line for several rows, and the task view may show another task by the answer.
     failed: `${id} not cancelled`,
     unsure: `${id} may have been cancelled`,

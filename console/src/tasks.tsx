@@ -176,7 +176,7 @@ export function TaskDetail(props: { readonly taskId: string }) {
   const show = useShowLine(setMessage);
   // The view is reused for the next task opened: the last task's line is not about it.
   useEffect(() => setMessage(undefined), [props.taskId]);
-  const cancel = async () => show(await cancelTask(props.taskId, confirm));
+  const cancel = async () => show(await cancelTask(props.taskId, confirm, task?.status === "delivering"));
   if (error && !task)
     return (
       <p class="error" data-testid="task-error">
@@ -201,8 +201,9 @@ export function TaskDetail(props: { readonly taskId: string }) {
           <pre data-testid="task-content">{visibleJson(task.content)}</pre>
         </>
       )}
-      {/* Cancellable until its first attempt starts: `queued` is a replayed task, or one the sweeper sent again. */}
-      {(task.status === "scheduled" || task.status === "queued") && (
+      {/* Cancellable until its first attempt starts (`queued` is a replayed task, or one the sweeper sent again), and
+          while `delivering` between attempts: the API refuses (409, shown) one whose callback is being made. */}
+      {(task.status === "scheduled" || task.status === "queued" || task.status === "delivering") && (
         <button type="button" class="danger" data-testid="task-cancel" onClick={() => void cancel()}>
           Cancel task
         </button>

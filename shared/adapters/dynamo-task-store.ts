@@ -17,7 +17,7 @@ import {
   type UpdateItemCommandInput,
 } from "@aws-sdk/client-dynamodb";
 import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
-import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log.js";
+import { type AttemptLogEntry, attemptLogSlot, awaitingRetry } from "#shared/domain/attempt-log.js";
 import type { DestinationRecord } from "#shared/domain/destination.js";
 import {
   DESTINATION_PARTITION,
@@ -71,6 +71,7 @@ import {
   type BatchClaimOutcome,
   type BatchStart,
   type BatchStartOutcome,
+  type CancelOptions,
   type CancelOutcome,
   type DeadLettering,
   type DeliverStoreMethod,
@@ -517,22 +518,29 @@ export class DynamoAddStore
     );
   }
 
-  async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
+  async cancel(
+    taskId: string,
+    nowMs: number,
+    expiresAt: number,
+    options: CancelOptions = {},
+  ): Promise<CancelOutcome> {
     let outcome = await this.cancelWith(taskId, nowMs, expiresAt, FLOOR_IF_LATER);
     for (let writes = 1; writes < CANCEL_WRITES && outcome.outcome === "conflict"; writes++) {
       // The read that explains a refusal shows a cancellable task when (a) its floor is earlier than the retention
       // (a floor from a shorter retention: written again with the retention), or (b) deliver held it at the write
       // and gave its start back before the read (its batch's give-back): written again, not answered 409 "task is
-      // queued; only scheduled, queued can be cancelled". Bounded: a task deliver keeps starting and giving back
-      // answers the conflict as read.
-      const { status, expiresAtFloor: floor } = outcome.task;
-      if (!CANCELLABLE.has(status)) break;
-      outcome = await this.cancelWith(
-        taskId,
-        nowMs,
-        expiresAt,
-        floor !== undefined && floor < expiresAt ? RETENTION_IF_LATER : FLOOR_IF_LATER,
-      );
+      // queued; only scheduled, queued can be cancelled", or (c) it is `delivering` between two attempts and the
+      // caller cancels such a task (awaitingRetry): written again on condition of that very attempt. Bounded: a
+      // task deliver keeps starting and giving back answers the conflict as read.
+      const { task } = outcome;
+      const keep =
+        task.expiresAtFloor !== undefined && task.expiresAtFloor < expiresAt
+          ? RETENTION_IF_LATER
+          : FLOOR_IF_LATER;
+      if (CANCELLABLE.has(task.status)) outcome = await this.cancelWith(taskId, nowMs, expiresAt, keep);
+      else if (options.awaitingRetry && awaitingRetry(task) && task.attemptSeq !== undefined) {
+        outcome = await this.cancelWith(taskId, nowMs, expiresAt, keep, task.attemptSeq);
+      } else break;
     }
     return outcome;
   }
@@ -541,18 +549,32 @@ export class DynamoAddStore
    * The cancel's conditional write, keeping the later of the retention (`expiresAt`) and the task's floor: an update
    * expression has no `max`, so the choice rides on the condition. A keyed task, a fan-out copy and a moved task all
    * carry a floor, usually the later: one write takes it (`if_not_exists` reads the floor where there is one).
+   * With `attemptSeq`: a `delivering` task still in that attempt, whose outcome is recorded in its log slot — no
+   * callback in flight. A start of the next attempt bumps `attemptSeq` first (startAttempt, the batch's start), so
+   * this write and that start exclude each other: whichever DynamoDB applies first makes the other's condition fail.
    */
-  private cancelWith(taskId: string, nowMs: number, expiresAt: number, keep: CancelExpiry) {
+  private cancelWith(
+    taskId: string,
+    nowMs: number,
+    expiresAt: number,
+    keep: CancelExpiry,
+    attemptSeq?: number,
+  ) {
+    const between = attemptSeq !== undefined;
     return this.updateOrExplain(taskId, "cancelled", {
       UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = ${keep.value} ${LEAVE_SWEEP_INDEX}`,
       // `queued` too: the sweeper marks a held task it sent again so (a paused topic's), and a replay its task;
       // neither has started an attempt, and deliver's conditional start refuses a cancelled task.
-      ConditionExpression: `#status IN (:scheduled, :queued) AND (attribute_not_exists(expiresAtFloor) OR ${keep.floorCondition})`,
-      ExpressionAttributeNames: { "#status": "status" },
+      ConditionExpression: `${between ? "#status = :delivering AND attemptSeq = :seq AND attemptLog.#slot.#seq = :seq" : "#status IN (:scheduled, :queued)"} AND (attribute_not_exists(expiresAtFloor) OR ${keep.floorCondition})`,
+      ExpressionAttributeNames: {
+        "#status": "status",
+        ...(between && { "#slot": attemptLogSlot(attemptSeq), "#seq": "seq" }),
+      },
       ExpressionAttributeValues: toWire({
         ":cancelled": "cancelled" satisfies TaskStatus,
-        ":scheduled": "scheduled" satisfies TaskStatus,
-        ":queued": "queued" satisfies TaskStatus,
+        ...(between
+          ? { ":delivering": "delivering" satisfies TaskStatus, ":seq": attemptSeq }
+          : { ":scheduled": "scheduled" satisfies TaskStatus, ":queued": "queued" satisfies TaskStatus }),
         ":now": nowMs,
         ":expiresAt": expiresAt,
       }),

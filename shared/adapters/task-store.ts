@@ -30,6 +30,16 @@ export type CancelOutcome =
   | { readonly outcome: "conflict"; readonly task: TaskRecord };
 
 /**
+ * `awaitingRetry`: a `delivering` task with no callback in flight (its last attempt's outcome recorded, it waits for
+ * its retry: attempt-log.ts, awaitingRetry) is cancelled too — by an operator's cancel (DELETE, a group cancel, and a
+ * fan-out parent's copies through them). The write is conditioned on that attempt (`attemptSeq`) still being the
+ * current, recorded one, so it loses to a start of the next attempt; that start refuses a cancelled task.
+ */
+export interface CancelOptions {
+  readonly awaitingRetry?: boolean;
+}
+
+/**
  * How the bulk replay reads the failed index: oldest failure first, so that a group's dead letters — a head fails
  * before its followers, which it blocks until then — are replayed in the group's order across calls too.
  */
@@ -346,9 +356,10 @@ export interface TaskStore extends DestinationStore {
    * `scheduled | queued → cancelled`: a task whose attempt has not started (deliver's conditional start, which
    * takes only `scheduled` or `queued`, is the fence); any other status is a conflict. `expiresAt` is the
    * retention's; a moved task is kept to its `expiresAtFloor` when that is later (finishedExpiry), which the
-   * caller, writing without a read, does not know.
+   * caller, writing without a read, does not know. With `awaitingRetry` (CancelOptions), a `delivering` task waiting
+   * for its retry as well.
    */
-  cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome>;
+  cancel(taskId: string, nowMs: number, expiresAt: number, options?: CancelOptions): Promise<CancelOutcome>;
   /**
    * Undoes a fan-out parent's `cancel` that cancelled none of its copies (each had gone on, so the cancel is a
    * 409): `cancelled → scheduled`, without `cancelledAtMs`, its TTL `expiresAt` again — or, given the TTL that

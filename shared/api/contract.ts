@@ -213,9 +213,9 @@ export const API_CONTRACT = {
     },
   },
   "DELETE /v1/tasks/{id}": {
-    summary: "Cancel a scheduled task, or discard a dead-lettered (failed) one",
+    summary: "Cancel a scheduled or retrying task, or discard a dead-lettered (failed) one",
     description:
-      "A task whose first attempt has not started is cancelled (its schedule, if any, is deleted): `scheduled`, also while it waits in its FIFO queue, or `queued` (sent again by the sweeper, or replayed). A dead-lettered (`failed`) task is discarded: `failed → cancelled`, out of the dead-letter list (it can no longer be replayed); its message on the topic's dead-letter queue is deleted by the next sweep (the sweeper removes DLQ messages whose task is no longer `failed`), so the DLQ depth follows within one sweep. An already `cancelled` task answers 200 again.",
+      "A task whose first attempt has not started is cancelled (its schedule, if any, is deleted): `scheduled`, also while it waits in its FIFO queue, or `queued` (sent again by the sweeper, or replayed). So is a `delivering` task waiting for its retry (its last attempt ended and was recorded, no callback in flight): its next retry calls nothing and consumes its message, and its ordering group goes on. A dead-lettered (`failed`) task is discarded: `failed → cancelled`, out of the dead-letter list (it can no longer be replayed); its message on the topic's dead-letter queue is deleted by the next sweep (the sweeper removes DLQ messages whose task is no longer `failed`), so the DLQ depth follows within one sweep. An already `cancelled` task answers 200 again.",
     tags: ["tasks"],
     pathParams: taskIdParams,
     responses: {
@@ -224,7 +224,7 @@ export const API_CONTRACT = {
         "no such task (`not_found`); also a fan-out task that completed and expired, which is left as it was",
       ),
       "409": error(
-        "the task is delivering, delivered or rescheduled (`conflict`, with `task_status`; a rescheduled one with `rescheduled_to`, the id it lives on under)",
+        "the task's callback is being made now (`delivering`: it cannot be unsent; repeat once that attempt has ended), or it is delivered or rescheduled (`conflict`, with `task_status`; a rescheduled one with `rescheduled_to`, the id it lives on under)",
       ),
     },
   },
@@ -317,9 +317,9 @@ export const API_CONTRACT = {
     },
   },
   "POST /v1/topics/{topic}/groups/{value}/cancel": {
-    summary: "Cancel every still-scheduled task of one ordering group",
+    summary: "Cancel every still-scheduled (or retrying) task of one ordering group",
     description:
-      "Reads up to `limit` of the group's tasks in delivery order and cancels each scheduled one as DELETE /v1/tasks/{id} does; `more` and `next_cursor` continue.",
+      "Reads up to `limit` of the group's tasks in delivery order and cancels each scheduled one, and each delivering one waiting for its retry, as DELETE /v1/tasks/{id} does (one whose callback is in flight is listed in `not_cancelled`); `more` and `next_cursor` continue.",
     tags: ["groups"],
     pathParams: cancelGroupParamsSchema,
     query: cancelGroupQuerySchema,

@@ -79,3 +79,18 @@ export function attemptsUsedUp(
   if (task.status !== "delivering" || task.attempts < maxAttempts) return false;
   return task.attempts > maxAttempts || currentAttemptRecorded(task);
 }
+
+/**
+ * Whether a `delivering` task is waiting for its next attempt with no callback in flight: its current attempt
+ * (`attemptSeq`) has its outcome in its log slot. Every start bumps `attemptSeq` before its callback, and a
+ * failure writes its entry only after the callback answered (or timed out), so a task that reads so has nothing
+ * under way; a cancel conditioned on this very `attemptSeq` still being recorded loses to a start made since.
+ * Stricter than currentAttemptRecorded: a task without a log (or whose refund left its slot empty) cannot tell, so
+ * it counts as in flight.
+ */
+export function awaitingRetry(task: Pick<TaskRecord, "status" | "attemptLog" | "attemptSeq">): boolean {
+  if (task.status !== "delivering" || task.attemptSeq === undefined || task.attemptLog === undefined) {
+    return false;
+  }
+  return task.attemptLog[attemptLogSlot(task.attemptSeq)]?.seq === task.attemptSeq;
+}

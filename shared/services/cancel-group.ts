@@ -23,6 +23,7 @@ import {
   finishFanOutCancel,
   isUnsettledMove,
   keepCancelledParent,
+  OPERATOR_CANCEL,
 } from "./cancel-task.js";
 import { cancelOccurrenceTask } from "./schedules/cancel-occurrence.js";
 
@@ -58,9 +59,9 @@ const CANCEL_CONCURRENCY = 8;
 /**
  * `POST /v1/topics/{topic}/groups/{value}/cancel`. One strongly consistent Query reads up to `limit` of the
  * group's tasks in delivery order (the group partition, no index); each `scheduled` or `queued` one (no attempt
- * started) is cancelled exactly as DELETE /v1/tasks/{id} cancels it (conditional write, then its schedule
- * deleted). A task whose attempt has started (`delivering`), or one that moved on between the read and its cancel,
- * is listed in `not_cancelled`; finished tasks are neither (a fan-out parent whose copies all finished, or finished
+ * started), or `delivering` one waiting for its retry (no callback in flight), is cancelled exactly as DELETE
+ * /v1/tasks/{id} cancels it (conditional write, then its schedule deleted). A task whose callback is in flight
+ * (`delivering`), or one that moved on between the read and its cancel, is listed in `not_cancelled`; finished tasks are neither (a fan-out parent whose copies all finished, or finished
  * and expired, included: listedAsNotCancelled, copiesAllExpired). So is a task caught mid-move (`rescheduled`, its
  * move not settled): its successor may be written and armed after this call (by the move or the sweeper's repair), so the caller is
  * told where it went (`rescheduled_to`) rather than answered as if the group held nothing more. A fan-out parent
@@ -124,12 +125,14 @@ export async function cancelGroup(
         notCancelled.push(notCancelledEntry(moved.task));
       return;
     }
-    if (task.status !== "scheduled" && task.status !== "queued") {
+    // `delivering` goes on to the cancel: one waiting for its retry is cancelled (OPERATOR_CANCEL), one whose
+    // callback is in flight is a conflict, listed.
+    if (task.status !== "scheduled" && task.status !== "queued" && task.status !== "delivering") {
       if (task.status === "rescheduled") await settleCancelledMove(deps, task);
       notCancelled.push(notCancelledEntry(task));
       return;
     }
-    const result = await cancelAndDisarm({ ...deps, store: deps.store }, task.taskId, topic);
+    const result = await cancelAndDisarm({ ...deps, store: deps.store }, task.taskId, topic, OPERATOR_CANCEL);
     // Moved between the page's read and this cancel (a PATCH or run under way, or stopped there): as if listed so.
     if (result.outcome === "conflict" && isUnsettledMove(result.task)) {
       await settleCancelledMove(deps, result.task);
@@ -201,7 +204,7 @@ async function cancelMovedBehind(
 ): Promise<CancelOutcome | undefined> {
   const successor = task.rescheduledTo ? parseTaskId(task.rescheduledTo) : undefined;
   if (!successor || startAfter === undefined || successor.sk > startAfter) return undefined;
-  return cancelOccurrenceTask({ ...deps, store: deps.store }, successor.taskId, topic);
+  return cancelOccurrenceTask({ ...deps, store: deps.store }, successor.taskId, topic, OPERATOR_CANCEL);
 }
 
 function isFinished(task: TaskRecord): boolean {

@@ -1,5 +1,5 @@
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
-import type { CancelOutcome, TaskStore } from "#shared/adapters/task-store.js";
+import type { CancelOptions, CancelOutcome, TaskStore } from "#shared/adapters/task-store.js";
 import { conflict, notFound } from "#shared/api/errors.js";
 import { fanOutTaskView } from "#shared/api/fan-out-view.js";
 import type { TaskView } from "#shared/api/task-view.js";
@@ -16,6 +16,15 @@ import {
   restoreFanOutParent,
 } from "./fan-out/cancel.js";
 import { COMPLETED_AND_EXPIRED, expiredParent, viewOf } from "./fan-out/view.js";
+
+/**
+ * An operator's cancel (DELETE /v1/tasks/{id}, the group cancel, and a fan-out parent's copies through them) also
+ * stops a task that keeps failing: `delivering` with no callback in flight, waiting for its retry (the store's write
+ * is conditioned on that attempt, so it loses to the next attempt's start; attempt-log.ts, awaitingRetry). Its
+ * message, invisible until its backoff ends, then finds it cancelled and is consumed without a call, and the
+ * group's followers go on. A schedule's stop keeps to tasks not started (schedules/cancel-occurrence.ts).
+ */
+export const OPERATOR_CANCEL: CancelOptions = { awaitingRetry: true };
 
 export interface CancelTaskDeps extends CancelDeps {
   /**
@@ -61,13 +70,14 @@ export interface CancelDeps {
  * `failed` (shared/services/sweeper/topic-dead-letters.ts): the queue's depth follows within one sweep.
  *
  * Cancelling a task that is already cancelled answers 200 with the task (DELETE is idempotent: a client that
- * retries after a lost response gets the answer it was waiting for). Any other status (delivering, delivered,
- * rescheduled) is 409 with the status.
+ * retries after a lost response gets the answer it was waiting for). A `delivering` task waiting for its retry (its
+ * last attempt ended, no callback in flight) is cancelled too (OPERATOR_CANCEL); one whose callback is being made is
+ * 409 (it cannot be unsent), as is any other status (delivered, rescheduled).
  */
 export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefined): Promise<TaskView> {
   const key = taskId ? parseTaskId(taskId) : undefined;
   if (!taskId || !key) throw notFound();
-  let result = await cancelAndDisarm(deps, taskId, key.topic);
+  let result = await cancelAndDisarm(deps, taskId, key.topic, OPERATOR_CANCEL);
   if (result.outcome === "cancelled") await keepCancelledParent(deps, result.task);
   // The common case (a scheduled task) pays one write; a dead-lettered one pays the failed read and a second
   // conditional write, and a task that moved on in between is a conflict like any other.
@@ -117,14 +127,17 @@ async function cancelledView(deps: CancelTaskDeps, task: TaskRecord): Promise<Ta
  */
 function conflictMessage(task: TaskRecord): string {
   if (task.fanOut) {
-    return `task is ${task.status}; no subscriber's copy is still waiting for its attempt (scheduled, queued), so none was cancelled; a dead-lettered copy is discarded by a DELETE of the copy's own id (the task's view lists them)`;
+    return `task is ${task.status}; no subscriber's copy is still waiting for its attempt (scheduled, queued) or for its retry (delivering, no callback in flight), so none was cancelled; a dead-lettered copy is discarded by a DELETE of the copy's own id (the task's view lists them)`;
   }
   // Read back cancellable after the store's last refused write (DynamoTaskStore.cancel): deliver held it at each
   // write and gave its start back before each read. A repeat will find it still waiting, or started for good.
   if (task.status === "scheduled" || task.status === "queued") {
     return `task is ${task.status}, but delivery was starting its attempt each time the cancel was written; repeat the cancel`;
   }
-  return `task is ${task.status}; only a task whose attempt has not started (scheduled, queued) or a dead-lettered (failed) one can be cancelled`;
+  if (task.status === "delivering") {
+    return "task is delivering: its callback is being made now and cannot be unsent; a delivering task can be cancelled once that attempt has ended while it waits for its retry (repeat the cancel then)";
+  }
+  return `task is ${task.status}; only a task whose attempt has not started (scheduled, queued), a delivering one waiting for its retry, or a dead-lettered (failed) one can be cancelled`;
 }
 
 /**
@@ -160,29 +173,36 @@ function retentionDaysOf(config: PunctualConfig, topicName: string): number {
 export async function finishFanOutCancel(deps: CancelDeps, parent: TaskRecord): Promise<FanOutCancelResult> {
   const nowMs = deps.now();
   const expiresAt = retentionExpiry(nowMs, retentionDaysOf(deps.config, parent.topic));
-  return cancelFanOutCopies(deps, parent, nowMs, expiresAt);
+  return cancelFanOutCopies(deps, parent, nowMs, expiresAt, OPERATOR_CANCEL);
 }
 
 /**
  * The cancel itself, shared by DELETE /v1/tasks/{id} and the group cancel: the conditional write, then the
- * best-effort schedule delete. It only ever cancels `scheduled` or `queued` tasks: a group cancel leaves dead-lettered ones
+ * best-effort schedule delete. It only ever cancels `scheduled` or `queued` tasks — and, with `awaitingRetry`
+ * (OPERATOR_CANCEL), `delivering` ones between two attempts: a group cancel leaves dead-lettered ones
  * `failed` (they stay in the dead-letter list, to replay or discard one by one).
  */
 export async function cancelAndDisarm(
   deps: CancelDeps,
   taskId: string,
   topicName: string,
+  options: CancelOptions = {},
 ): Promise<CancelOutcome> {
   const nowMs = deps.now();
   const retentionDays = retentionDaysOf(deps.config, topicName);
   const expiresAt = retentionExpiry(nowMs, retentionDays);
-  const result = await deps.store.cancel(taskId, nowMs, cancelledExpiry(deps, topicName, nowMs, expiresAt));
+  const result = await deps.store.cancel(
+    taskId,
+    nowMs,
+    cancelledExpiry(deps, topicName, nowMs, expiresAt),
+    options,
+  );
   // A fan-out parent (issue 14, point 3): the outcome is its copies' — also on a repeat (the parent already
   // cancelled), which finishes a cancel that stopped part-way. A conflict (no copy cancelled) leaves the parent
   // as it was.
   const parent = result.outcome === "not-found" ? undefined : result.task;
   if (parent?.fanOut && parent.status === "cancelled") {
-    const copies = await cancelFanOutCopies(deps, parent, nowMs, expiresAt);
+    const copies = await cancelFanOutCopies(deps, parent, nowMs, expiresAt, options);
     const expirable = copiesMayHaveExpired(parent, topicConfig(deps.config, topicName)?.retentionDays, nowMs);
     const outcome = fanOutCancelOutcome(parent, copies, expirable);
     if (outcome.outcome !== "conflict") return outcome;

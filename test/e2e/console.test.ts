@@ -382,6 +382,28 @@ describe.runIf(local)("the console in a real browser", () => {
     cancelled.add(id);
   });
 
+  it("offers Cancel on a delivering task and shows the API's 409 while its callback is being made", async () => {
+    // Prepare: the task's callback held at the receiver (in flight); its view open
+    const name = `held-${randomUUID()}`;
+    const id = await addTask(`/held/${name}/console`);
+    await h.receiver.waitFor((all) => all.some((r) => r.json.task_id === id));
+    await showTask(b.page, id);
+    await waitForText(b.page, '[data-testid="task-status"]', "delivering");
+
+    // Act
+    await b.page.click('[data-testid="task-cancel"]');
+    await confirmDialog(b.page, "its receiver will not be called again");
+
+    // Assess: refused, said so on the page; once answered, the task is delivered as any other
+    await b.page.waitForFunction(
+      `document.querySelector('[data-testid="task-message"]')?.textContent?.includes("being made now")`,
+      WAIT,
+    );
+    h.receiver.fix(name);
+    await h.waitForStatus(id, ["delivered"]);
+    expect(h.receiver.forTask(id)).toHaveLength(1);
+  });
+
   it("cancels a dead-lettered task from the dead-letter list after confirming; it leaves the failed list", async () => {
     // Prepare: a receiver that always fails; the task uses up its attempts and is dead-lettered.
     const id = await addTask(`/fail/console-${randomUUID()}`);

@@ -4,6 +4,7 @@ import {
   type BatchClaimOutcome,
   type BatchStart,
   type BatchStartOutcome,
+  type CancelOptions,
   type CancelOutcome,
   type DeadLettering,
   type DueSchedule,
@@ -40,7 +41,7 @@ import {
   type TaskStore,
   type UnfinishedTaskRef,
 } from "#shared/adapters/task-store.js";
-import { type AttemptLogEntry, attemptLogSlot } from "#shared/domain/attempt-log.js";
+import { type AttemptLogEntry, attemptLogSlot, awaitingRetry } from "#shared/domain/attempt-log.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { parseScheduleId, type ScheduleRecord, schedulePartitionKey } from "#shared/domain/schedule.js";
 import { sweepShardOf, UNFINISHED_STATUSES } from "#shared/domain/sweep.js";
@@ -174,10 +175,17 @@ export class MemoryTaskStore implements TaskStore {
     });
   }
 
-  async cancel(taskId: string, nowMs: number, expiresAt: number): Promise<CancelOutcome> {
+  async cancel(
+    taskId: string,
+    nowMs: number,
+    expiresAt: number,
+    options: CancelOptions = {},
+  ): Promise<CancelOutcome> {
     const task = this.tasks.get(taskId);
     if (!task) return { outcome: "not-found" };
-    if (task.status !== "scheduled" && task.status !== "queued") {
+    // Between two attempts (its last one's outcome recorded), as the table's write conditioned on that attempt.
+    const between = options.awaitingRetry === true && awaitingRetry(task);
+    if (task.status !== "scheduled" && task.status !== "queued" && !between) {
       return { outcome: "conflict", task: structuredClone(task) };
     }
     // A moved task is kept to its floor, as the table's conditional pair of writes keeps it.

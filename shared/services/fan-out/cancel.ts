@@ -1,5 +1,5 @@
 import type { TaskScheduler } from "#shared/adapters/task-scheduler.js";
-import type { CancelOutcome, TaskStore } from "#shared/adapters/task-store.js";
+import type { CancelOptions, CancelOutcome, TaskStore } from "#shared/adapters/task-store.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import { aggregateStatus } from "#shared/domain/fan-out.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
@@ -32,7 +32,9 @@ export interface FanOutCancelResult {
 /**
  * Cancelling a fan-out parent (DELETE, a group cancel, a schedule's pause) cancels every copy whose attempt has
  * not started (`scheduled`, or `queued` by a replay or the sweeper), each exactly as a plain task is cancelled (one
- * conditional write, then its schedule deleted, best effort); a copy already delivering or finished goes on as it is. Safe to repeat: a
+ * conditional write, then its schedule deleted, best effort) — and, for an operator's cancel (`awaitingRetry`), a
+ * copy `delivering` between two attempts, as DELETE of that copy would; a copy whose callback is in flight, or
+ * finished, goes on as it is. Safe to repeat: a
  * cancelled copy only conflicts. The parent item itself is marked `cancelled` first, by the caller's write, so a
  * retried add recreates no copy after it, and a repeated cancel finds it cancelled and finishes the copies. A
  * cancel that cancels no copy at all is a conflict and is undone (`restoreFanOutParent`).
@@ -42,6 +44,7 @@ export async function cancelFanOutCopies(
   parent: TaskRecord,
   nowMs: number,
   expiresAt: number,
+  options: CancelOptions = {},
 ): Promise<FanOutCancelResult> {
   let cancelled = 0;
   let alreadyCancelled = 0;
@@ -50,7 +53,7 @@ export async function cancelFanOutCopies(
   let lastReplayedAtMs = 0;
   const notCancelled: TaskStatus[] = [];
   await forEachBounded(parent.fanOut ?? [], CANCEL_CONCURRENCY, async (link) => {
-    const result: CancelOutcome = await deps.store.cancel(link.taskId, nowMs, expiresAt);
+    const result: CancelOutcome = await deps.store.cancel(link.taskId, nowMs, expiresAt, options);
     if (result.outcome === "not-found") missing++;
     else {
       siblingKept ||= (result.task.expiresAtFloor ?? 0) * 1000 > nowMs;

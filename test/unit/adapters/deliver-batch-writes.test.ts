@@ -62,6 +62,31 @@ describe.each([
     expect(unread.size).toBe(0);
   });
 
+  it("startAttempts refuses a delivering task cancelled while it waited for its retry (read before the cancel)", async () => {
+    // Prepare: attempt 1 failed and logged; the batch reads the task, then an operator's cancel lands
+    const store = await newStore();
+    const a = task("s9");
+    await store.putNew(a, { sweepIndex: false });
+    const started = (await store.startAttempt(a.taskId, NOW - 900)) as TaskRecord;
+    const seq = started.attemptSeq as number;
+    await store.recordAttemptFailure(a.taskId, {
+      error: "HTTP 500",
+      atMs: NOW - 800,
+      attemptSeq: seq,
+      attempt: { seq, startedAtMs: NOW - 900, durationMs: 100, status: 500, error: "HTTP 500" },
+    });
+    const { tasks } = await store.readMany([a.taskId]);
+    const cancel = await store.cancel(a.taskId, NOW, NOW / 1000 + 3600, { awaitingRetry: true });
+
+    // Act
+    const outcomes = await store.startAttempts([{ read: tasks.get(a.taskId) as TaskRecord, atMs: NOW }]);
+
+    // Assess
+    expect(cancel.outcome).toBe("cancelled");
+    expect(outcomes.get(a.taskId)).toBe("refused");
+    expect(await store.get(a.taskId)).toMatchObject({ status: "cancelled", attempts: 1, attemptSeq: seq });
+  });
+
   it("startAttempts writes each start as startedTask says, and refuses a task that moved on since the read", async () => {
     // Prepare: three tasks read; one is cancelled before the start
     const store = await newStore();

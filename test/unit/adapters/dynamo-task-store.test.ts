@@ -372,6 +372,85 @@ describe("DynamoTaskStore against dynalite", () => {
     }
   });
 
+  it("cancel with awaitingRetry also cancels a delivering task waiting for its retry (its attempt's outcome logged); one in flight, one without a log, or without the option stays a conflict", async () => {
+    for (const [s, name] of [
+      [store, "dynalite"],
+      [new MemoryTaskStore(), "memory"],
+    ] as const) {
+      // Prepare: waiting (attempt 1 failed and logged, floor 500), inFlight (attempt 2 started after a logged
+      // failure), unlogged (a failure recorded without its entry: an item from before the log), plain (as waiting)
+      const [waiting, inFlight, unlogged, plain] = [task({ expiresAtFloor: 500 }), task(), task(), task()];
+      for (const t of [waiting, inFlight, unlogged, plain]) await s.putNew(t);
+      for (const t of [waiting, inFlight, plain]) await failOnce(s, t.taskId, NOW);
+      await s.startAttempt(inFlight.taskId, NOW + 1_000);
+      await s.startAttempt(unlogged.taskId, NOW);
+      await s.recordAttemptFailure(unlogged.taskId, { error: "HTTP 500", atMs: NOW + 1 });
+      const retry = { awaitingRetry: true };
+
+      // Act
+      const outcomes = [
+        await s.cancel(waiting.taskId, NOW + 5, 123, retry),
+        await s.cancel(inFlight.taskId, NOW + 5, 123, retry),
+        await s.cancel(unlogged.taskId, NOW + 5, 123, retry),
+        await s.cancel(plain.taskId, NOW + 5, 123),
+      ];
+
+      // Assess
+      expect([name, outcomes]).toMatchObject([
+        name,
+        [
+          {
+            outcome: "cancelled",
+            task: { status: "cancelled", cancelledAtMs: NOW + 5, expiresAt: 500, attempts: 1, attemptSeq: 1 },
+          },
+          { outcome: "conflict", task: { status: "delivering", attemptSeq: 2 } },
+          { outcome: "conflict", task: { status: "delivering" } },
+          { outcome: "conflict", task: { status: "delivering" } },
+        ],
+      ]);
+      expect((await s.get(waiting.taskId))?.sweepShard).toBeUndefined();
+      expect(await s.startAttempt(waiting.taskId, NOW + 2_000, 3)).toBeUndefined();
+      expect(await s.startAttempt(waiting.taskId, NOW + 2_001)).toBeUndefined();
+      expect((await s.get(waiting.taskId))?.status).toBe("cancelled");
+    }
+  });
+
+  it("cancel with awaitingRetry loses cleanly to the next attempt's start made between its read and its write; a start after the cancel is refused", async () => {
+    // Prepare: a seam that, just before the cancel's write conditioned on the attempt, lets deliver start the next
+    // attempt (the race: the cancel read the task waiting, the start lands first)
+    let raced: TaskRecord | undefined;
+    const seam = {
+      send: async (command: { input?: UpdateItemCommandInput; constructor: { name: string } }) => {
+        const condition = command.input?.ConditionExpression ?? "";
+        if (command.constructor.name === "UpdateItemCommand" && condition.includes("attemptLog.")) {
+          raced = await store.startAttempt(lost.taskId, NOW + 2_000, 3);
+        }
+        return client.send(command as never);
+      },
+    };
+    const racing = new DynamoTaskStore({
+      client: seam as unknown as DynamoDBClient,
+      tableName: `tasks-${tableCount}`,
+      nowSeconds: () => clockSeconds,
+    });
+    const [lost, won] = [task(), task()];
+    for (const t of [lost, won]) await store.putNew(t);
+    for (const t of [lost, won]) await failOnce(store, t.taskId, NOW);
+
+    // Act
+    const lostCancel = await racing.cancel(lost.taskId, NOW + 5, 123, { awaitingRetry: true });
+    const wonCancel = await store.cancel(won.taskId, NOW + 5, 123, { awaitingRetry: true });
+    const lateStart = await store.startAttempt(won.taskId, NOW + 2_000, 3);
+
+    // Assess: the attempt that won the race goes on (in flight, not cancelled); the cancelled ones are never started
+    expect(raced).toMatchObject({ status: "delivering", attemptSeq: 2, attempts: 2 });
+    expect(lostCancel).toMatchObject({ outcome: "conflict", task: { status: "delivering", attemptSeq: 2 } });
+    expect(await store.get(lost.taskId)).toMatchObject({ status: "delivering", attemptSeq: 2 });
+    expect(wonCancel.outcome).toBe("cancelled");
+    expect(lateStart).toBeUndefined();
+    expect(await store.get(won.taskId)).toMatchObject({ status: "cancelled", attemptSeq: 1, attempts: 1 });
+  });
+
   it("restoreFanOutParent: undoes only that cancel of a fan-out parent, as it was before", async () => {
     // Prepare
     const link = { subscriber: "billing", taskId: task().taskId, url: "https://billing.example.com/h" };
@@ -2540,4 +2619,18 @@ function countingClient(): { client: DynamoDBClient; scanned: () => number } {
     },
   };
   return { client: seam as unknown as DynamoDBClient, scanned: () => scanned };
+}
+
+/** Attempt `n` of `taskId` started at `atMs` and its failure recorded with its log entry, as deliver records a 500. */
+async function failOnce(s: TaskStore, taskId: string, atMs: number): Promise<TaskRecord> {
+  const started = await s.startAttempt(taskId, atMs);
+  if (started?.attemptSeq === undefined) throw new Error("attempt not started");
+  const seq = started.attemptSeq;
+  await s.recordAttemptFailure(taskId, {
+    error: "HTTP 500",
+    atMs: atMs + 1,
+    attemptSeq: seq,
+    attempt: { seq, startedAtMs: atMs, durationMs: 1, status: 500, error: "HTTP 500" },
+  });
+  return started;
 }

@@ -163,6 +163,63 @@ describe("cancelTask", () => {
     expect((await f.store.get(added.task_id))?.status).toBe("delivering");
   });
 
+  it("cancels a delivering task waiting for its retry (its last attempt's outcome recorded): the next attempt's start refuses it", async () => {
+    // Prepare: attempt 1 made and its failure recorded in its log slot; the task waits for its backoff
+    const f = fixture();
+    const { body: added } = await addTask(f.deps, { body: body(0) });
+    const started = await failedOnce(f, added.task_id);
+
+    const view = await cancelTask(f.deps, added.task_id);
+
+    expect(view).toMatchObject({ status: "cancelled", attempts: 1, last_error: "HTTP 500" });
+    expect(view.attempt_log).toHaveLength(1);
+    const stored = await f.store.get(added.task_id);
+    expect(stored).toMatchObject({ status: "cancelled", cancelledAtMs: NOW, attemptSeq: started.attemptSeq });
+    expect(stored?.sweepShard).toBeUndefined();
+    // Deliver's retry: its conditional start (either path) finds the task cancelled and makes no call.
+    expect(await f.store.startAttempt(added.task_id, NOW + 2_000, 3)).toBeUndefined();
+    expect(await f.store.startAttempt(added.task_id, NOW + 2_001)).toBeUndefined();
+    expect((await f.store.get(added.task_id))?.status).toBe("cancelled");
+  });
+
+  it("answers 409 saying the callback is being made now while a delivering task's attempt has no recorded outcome", async () => {
+    // Prepare: attempt 1 failed and recorded, attempt 2 started (its callback in flight)
+    const f = fixture();
+    const { body: added } = await addTask(f.deps, { body: body(0) });
+    await failedOnce(f, added.task_id);
+    await f.store.startAttempt(added.task_id, NOW + 2_000);
+    const before = await f.store.get(added.task_id);
+
+    const error = await refusal(cancelTask(f.deps, added.task_id));
+
+    expect(error).toMatchObject({ status: 409, code: "conflict" });
+    expect(error.toBody().error).toMatchObject({
+      task_status: "delivering",
+      message: expect.stringContaining("its callback is being made now and cannot be unsent"),
+    });
+    expect(await f.store.get(added.task_id)).toEqual(before);
+  });
+
+  it("the group cancel cancels a delivering task waiting for its retry and lists one whose callback is in flight", async () => {
+    const f = fixture();
+    const group = { content: { order_id: "o-6" } };
+    const { body: waiting } = await addTask(f.deps, { body: { ...body(0), ...group } });
+    const { body: inFlight } = await addTask(f.deps, { body: { ...body(1), ...group } });
+    await failedOnce(f, waiting.task_id);
+    await f.store.startAttempt(inFlight.task_id, NOW + 10);
+
+    const answer = await cancelGroup(f.deps, { topic: "demo", value: "o-6" }, {});
+
+    expect(answer).toEqual({
+      cancelled: 1,
+      not_cancelled: [{ task_id: inFlight.task_id, status: "delivering" }],
+      more: false,
+      next_cursor: null,
+    });
+    expect((await f.store.get(waiting.task_id))?.status).toBe("cancelled");
+    expect((await f.store.get(inFlight.task_id))?.status).toBe("delivering");
+  });
+
   it("answers 409 for a rescheduled id naming the task it became (rescheduled_to), so a caller holding the old id can cancel it", async () => {
     const f = fixture();
     const { body: added } = await addTask(f.deps, { body: body(60) });
@@ -282,7 +339,7 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect(error.toBody().error).toMatchObject({
       task_status: "delivered",
       message:
-        "task is delivered; only a task whose attempt has not started (scheduled, queued) or a dead-lettered (failed) one can be cancelled",
+        "task is delivered; only a task whose attempt has not started (scheduled, queued), a delivering one waiting for its retry, or a dead-lettered (failed) one can be cancelled",
     });
     expect(await f.store.get(added.task_id)).toEqual(before);
   });
@@ -488,3 +545,23 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect((await f.store.get(sooner.task_id))?.status).toBe("scheduled");
   });
 });
+
+/** Attempt 1 of `taskId` started and its failure recorded (with its log entry), as deliver records a 500. */
+async function failedOnce(f: ReturnType<typeof fixture>, taskId: string) {
+  await f.store.markQueued(taskId, NOW);
+  const started = await f.store.startAttempt(taskId, NOW + 10);
+  if (!started?.attemptSeq) throw new Error("attempt not started");
+  await f.store.recordAttemptFailure(taskId, {
+    error: "HTTP 500",
+    atMs: NOW + 20,
+    attemptSeq: started.attemptSeq,
+    attempt: {
+      seq: started.attemptSeq,
+      startedAtMs: NOW + 10,
+      durationMs: 10,
+      status: 500,
+      error: "HTTP 500",
+    },
+  });
+  return started;
+}

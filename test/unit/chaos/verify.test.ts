@@ -78,7 +78,7 @@ describe("verify: early, after cancel, duplicates", () => {
   it("flags a discarded dead letter only for callbacks arriving after its first DELETE was sent", () => {
     const discard = (n: number): AcceptedTask => ({
       ...task(n, 0, 0, `x${n}`),
-      cancel: { outcome: "cancelled", atMs: T0 + 9_000, discardSentAtMs: T0 + 8_000 },
+      cancel: { outcome: "cancelled", atMs: T0 + 9_000, cancelSentAtMs: T0 + 8_000 },
     });
     const [clean, violated] = [discard(0), discard(1)];
     const f = verify(

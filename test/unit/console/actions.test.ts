@@ -117,6 +117,19 @@ describe("a task's Cancel (task view)", () => {
     expect(await cancelTask("t1", ask)).toBe("cancelled t1; it will never be delivered");
     expect(asked[0]).toBe("Cancel task t1? It will never be delivered.");
   });
+
+  it("a delivering task's cancel asks and answers about its retries, not about a delivery already made", async () => {
+    stubFetch(() => json(200, { task_id: "t1", status: "cancelled" }));
+    const asked: string[] = [];
+    const ask = async (question: string) => {
+      asked.push(question);
+      return true;
+    };
+    expect(await cancelTask("t1", ask, true)).toBe("cancelled t1; its receiver will not be called again");
+    expect(asked).toEqual([
+      "Cancel task t1? It is retrying: its receiver will not be called again (refused while a callback is being made).",
+    ]);
+  });
 });
 
 /**

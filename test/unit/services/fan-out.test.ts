@@ -1705,6 +1705,30 @@ describe("fan-out cancel and moves", () => {
     expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 
+  it("DELETE of the parent also cancels a copy waiting for its retry (its failed attempt recorded); one whose callback is in flight goes on", async () => {
+    // Prepare: billing's copy failed once and waits for its retry; audit's and search's callbacks are in flight
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    const [waiting, ...inFlight] = copies.map((c) => c.taskId);
+    const started = await f.store.startAttempt(waiting ?? "", NOW);
+    const seq = started?.attemptSeq ?? 0;
+    await f.store.recordAttemptFailure(waiting ?? "", {
+      error: "HTTP 500",
+      atMs: NOW + 1,
+      attemptSeq: seq,
+      attempt: { seq, startedAtMs: NOW, durationMs: 1, status: 500, error: "HTTP 500" },
+    });
+    for (const id of inFlight) await f.store.startAttempt(id, NOW);
+
+    // Act
+    const view = await cancelTask({ ...f.deps, store: f.store }, parent.taskId);
+
+    // Assess
+    expect(view.subscribers?.map((s) => s.status)).toEqual(["cancelled", "delivering", "delivering"]);
+    expect((await f.store.get(waiting ?? ""))?.status).toBe("cancelled");
+    expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
+  });
+
   it("DELETE of a parent whose copies are all dead-lettered is a 409 that says how to discard them, and changes nothing", async () => {
     // Prepare: every subscriber's copy failed (dead-lettered)
     const f = setup();

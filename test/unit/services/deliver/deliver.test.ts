@@ -155,6 +155,29 @@ describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcu
     });
   });
 
+  describe("deliver: a task cancelled while it waited for its retry", () => {
+    it("its retry calls nothing and its record is done (the message consumed); the group's next task is delivered", async () => {
+      // Prepare: the head answered 500 once (its failure recorded), the follower behind it; the head cancelled
+      const { store, callbacks, deps, context, task } = setup(groupConcurrency);
+      const head = await task({ group: "r" });
+      const follower = await task({ group: "r", dueAtMs: head.dueAtMs + 1 });
+      callbacks.answer(head.taskId, HTTP(500)).answer(follower.taskId, HTTP(200));
+      const first = await deliverBatch(deps, eventOf(fifoRecord(head), fifoRecord(follower)), context);
+      const cancel = await store.cancel(head.taskId, Date.now(), 1, { awaitingRetry: true });
+
+      // Act: the retry of the group's messages
+      const retry = await deliverBatch(deps, eventOf(fifoRecord(head), fifoRecord(follower)), context);
+
+      // Assess
+      expect(first.batchItemFailures.length).toBeGreaterThan(0);
+      expect(cancel).toMatchObject({ outcome: "cancelled", task: { attempts: 1 } });
+      expect(retry).toEqual({ batchItemFailures: [] });
+      expect(callbacks.calledFor()).toEqual([head.taskId, follower.taskId]);
+      expect(store.tasks.get(head.taskId)).toMatchObject({ status: "cancelled", attempts: 1 });
+      expect(store.tasks.get(follower.taskId)?.status).toBe("delivered");
+    });
+  });
+
   describe("deliver: a message naming another topic's task", () => {
     it.each([1, 2])(
       "is dropped with an error, never delivered under this topic's key and limits (%i such records in the batch)",
