@@ -3,6 +3,7 @@ import { createRequire } from "node:module";
 import dynalite from "dynalite";
 import { keepExpressionParses } from "./dynalite-expressions.js";
 import { countStringsInUtf8Bytes } from "./dynalite-sizes.js";
+import { compileTypeChecks } from "./dynalite-types.js";
 
 type Callback = (error: Error | null, table?: TableDescription) => void;
 type TableDescription = Record<string, unknown>;
@@ -19,8 +20,8 @@ const dynaliteDb = require("dynalite/db/index.js") as { create(options: object):
 
 /**
  * dynalite with its store in reach, so that `cacheTableDescriptions` can be installed on it, and with its
- * expression parses kept (local/aws/dynalite-expressions.ts) and its sizes counted in UTF-8 bytes
- * (local/aws/dynalite-sizes.ts). dynalite does not expose its store (its HTTP
+ * expression parses kept (local/aws/dynalite-expressions.ts), its type checks compiled
+ * (local/aws/dynalite-types.ts) and its sizes counted in UTF-8 bytes (local/aws/dynalite-sizes.ts). dynalite does not expose its store (its HTTP
  * handler is bound to it), so `db.create` is wrapped for the one synchronous call that creates this server's
  * store, and put back at once.
  */
@@ -39,6 +40,7 @@ export function startDynalite(options: Parameters<typeof dynalite>[0]): {
     if (!store) throw new Error("dynalite did not create its store through dynalite/db");
     cacheTableDescriptions(store);
     keepExpressionParses();
+    compileTypeChecks();
     countStringsInUtf8Bytes();
     return { server, store };
   } finally {

@@ -8,6 +8,8 @@ const require = createRequire(import.meta.url);
 export interface DynaliteValidations {
   /** Parses a request's expressions into `data._condition`, `_updates`… ; answers dynalite's refusal, if any. */
   validateExpressions(data: Record<string, unknown>): string | undefined;
+  /** Checks a request against its action's type descriptors; answers the request converted, or throws a 400. */
+  checkTypes(data: unknown, types: Readonly<Record<string, unknown>>): Record<string, unknown>;
 }
 
 /**

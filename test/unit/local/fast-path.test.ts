@@ -208,6 +208,24 @@ describe("the local fast path", () => {
     await expect(polling).rejects.toMatchObject({ name: "AbortError" });
   });
 
+  it("sends request bodies as bytes of their own, not views into Node's shared buffer pool", async () => {
+    // Prepare: small calls, whose serialized bodies the SDK writes into pooled buffers
+    const { dynamodb, sqs } = fastClients(false);
+    const { QueueUrl } = await sqs.send(new CreateQueueCommand({ QueueName: `fast-${randomUUID()}` }));
+    const before = seen.length;
+    // Act
+    await dynamodb.send(new PutItemCommand({ TableName: table, Item: item(randomUUID()) }));
+    await sqs.send(new SendMessageCommand({ QueueUrl, MessageBody: "small ✓" }));
+    // Assess: what crossed the port is each body alone (a pooled view crosses with its whole 8 KB pool).
+    const bodies = seen.slice(before).map((call) => call.body);
+    expect(bodies).toHaveLength(2);
+    for (const body of bodies) {
+      if (!(body instanceof Uint8Array)) throw new Error(`expected bytes, got ${typeof body}`);
+      expect(body.byteLength).toBeGreaterThan(0);
+      expect(body.buffer.byteLength).toBe(body.byteLength);
+    }
+  });
+
   it("answers with bytes of their own, not views into Node's shared buffer pool", async () => {
     // Prepare: a small answer from each kind of emulator listener (dynalite's, Fastify's).
     const call = (service: "dynamodb" | "sqs", target: string, body: object) =>
