@@ -287,6 +287,17 @@ describe("the OpenAPI document", () => {
     for (const field of documented) expect(field).toEqual({ where: field.where, takes: applied });
   });
 
+  it("documents every answer of a resume: `ended` in a 200, and a 409 for a schedule this release cannot compute", () => {
+    // resumeSchedule (shared/services/schedules/manage.ts) answers 200 `ended` for a paused schedule whose end_at
+    // passed, and 409 for one whose cron or zone this release refuses: the document said "active again" and named
+    // neither, so a caller reading it took the 200 for a running schedule and had no cause for that 409.
+    const resume = (buildOpenApiDocument() as Json).paths["/v1/schedules/{id}/resume"].post;
+
+    // Assess
+    expect(resume.responses["200"].description).toMatch(/`status: ended`/);
+    expect(resume.responses["409"].description).toMatch(/cannot compute its occurrences/);
+  });
+
   it("documents the request body with the schema the handler validates with", () => {
     const body = (buildOpenApiDocument() as Json).paths["/v1/tasks"].post.requestBody.content[
       "application/json"
