@@ -2,6 +2,7 @@ import { type Command, Option } from "commander";
 import type { DestinationView } from "../../client/index.js";
 import { LIST_LIMIT_MAX } from "../../shared/api/schemas/list-limits.js";
 import { connect, type GlobalOptions } from "../connection.js";
+import { UsageError } from "../exit-codes.js";
 import { type CliIo, printResult, printRows } from "../output.js";
 import { type PagingOptions, pagingLimits, readAllPages, withPagingOptions } from "../paging.js";
 
@@ -26,9 +27,21 @@ export function destinationsCommand(parent: Command, io: CliIo): void {
       const client = await connect(global, io);
       // `--topic ""` is sent (and refused), not dropped, which would reset every topic's circuit.
       const only = options.topic !== undefined ? { topic: options.topic } : {};
-      const answer = await client.resetDestination(host, only);
+      const answer = await client.resetDestination(hostArgument(host), only);
       printResult(io, global.json ?? false, answer);
     });
+}
+
+/**
+ * A host[:port] holds no `/`: an argument with one is a callback URL pasted whole. Sent, its slashes went as `%2F`,
+ * which API Gateway decodes before it matches a route: a 404 "no such route" that said nothing of the mistake. A
+ * URL's host is named (as `destinations list` shows it: without the scheme's default port).
+ */
+function hostArgument(host: string): string {
+  if (!host.includes("/")) return host;
+  const named = URL.canParse(host) ? new URL(host).host : "";
+  const hint = named ? `: give ${named}` : "";
+  throw new UsageError(`<host> is host[:port] as \`destinations list\` shows it, not a URL or path${hint}`);
 }
 
 /**
