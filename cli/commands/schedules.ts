@@ -1,7 +1,7 @@
 import { type Command, Option } from "commander";
 import type { CreateScheduleInput, ScheduleView } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
-import { withLookFirst } from "../exit-codes.js";
+import { UsageError, withLookFirst } from "../exit-codes.js";
 import { contentText } from "../input-file.js";
 import { type CliIo, printResult, printRows } from "../output.js";
 import { type PagingOptions, pagingLimits, readAllPages, withPagingOptions } from "../paging.js";
@@ -152,6 +152,20 @@ function idCommand(
     .addHelpText("after", `\nExample:\n  $ npx punctual --env prod schedules ${name} orders.schedule.01JD3…`)
     .action(async (id: string, _options: unknown, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
-      printResult(io, global.json ?? false, await call(await connect(global, io), id));
+      const scheduleId = scheduleIdArgument(id);
+      printResult(io, global.json ?? false, await call(await connect(global, io), scheduleId));
     });
+}
+
+/**
+ * A schedule id (`orders.schedule.01JD3…`) holds no `/` and is no `.` or `..`. Sent, a `/` went as `%2F`, which API
+ * Gateway decodes before it matches a route, and URL parsing drops a dot segment from the path: either way a 404
+ * "no such route" that said nothing of the mistake. Such an argument is most often the create's `Location`
+ * (`/v1/schedules/<id>`) or a URL pasted whole: the schedule id in it is named.
+ */
+function scheduleIdArgument(id: string): string {
+  if (!id.includes("/") && id !== "." && id !== "..") return id;
+  const named = (id.split(/[?#]/)[0] ?? "").split("/").find((segment) => segment.includes(".schedule."));
+  const hint = named ? `: give ${named}` : "";
+  throw new UsageError(`<schedule-id> is a schedule's id (topic.schedule.ULID), not a path or URL${hint}`);
 }
