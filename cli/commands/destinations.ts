@@ -38,6 +38,8 @@ export function destinationsCommand(parent: Command, io: CliIo): void {
  * URL's host is named (as `destinations list` shows it: without the scheme's default port).
  */
 function hostArgument(host: string): string {
+  // An unset shell variable (`destinations reset "$HOST"`): the path's empty segment met "no such route" too.
+  if (host === "") throw new UsageError("<host> is empty: give host[:port] as `destinations list` shows it");
   if (!host.includes("/")) return host;
   const named = URL.canParse(host) ? new URL(host).host : "";
   const hint = named ? `: give ${named}` : "";

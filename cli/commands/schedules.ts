@@ -161,9 +161,11 @@ function idCommand(
  * A schedule id (`orders.schedule.01JD3…`) holds no `/` and is no `.` or `..`. Sent, a `/` went as `%2F`, which API
  * Gateway decodes before it matches a route, and URL parsing drops a dot segment from the path: either way a 404
  * "no such route" that said nothing of the mistake. Such an argument is most often the create's `Location`
- * (`/v1/schedules/<id>`) or a URL pasted whole: the schedule id in it is named.
+ * (`/v1/schedules/<id>`) or a URL pasted whole: the schedule id in it is named. An empty one is refused as well.
  */
 function scheduleIdArgument(id: string): string {
+  // An unset shell variable (`schedules delete "$ID"`): the path's empty segment met "no such route" too.
+  if (id === "") throw new UsageError("<schedule-id> is empty: give a schedule's id (topic.schedule.ULID)");
   if (!id.includes("/") && id !== "." && id !== "..") return id;
   const named = (id.split(/[?#]/)[0] ?? "").split("/").find((segment) => segment.includes(".schedule."));
   const hint = named ? `: give ${named}` : "";

@@ -20,6 +20,16 @@ describe("destinations reset <host>", () => {
     },
   );
 
+  it("\"\" (an unset shell variable) is a usage error, sent nowhere: its empty path segment met 404 'no such route'", async () => {
+    // Act
+    const result = await runOffline(["--api", "http://127.0.0.1:3000", "destinations", "reset", ""]);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.sent).toEqual([]);
+    expect(result.err).toMatch(/<host> is empty/);
+  });
+
   it("a host[:port] goes to the API as one path segment", async () => {
     // Act
     const result = await runOffline([

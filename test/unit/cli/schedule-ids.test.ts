@@ -23,6 +23,19 @@ describe("schedules show|pause|resume|delete <schedule-id>", () => {
     },
   );
 
+  it.each(["show", "pause", "resume", "delete"])(
+    "%s \"\" (an unset shell variable) is a usage error, sent nowhere: its empty path segment met 404 'no such route'",
+    async (command) => {
+      // Act
+      const result = await runOffline(["--api", "http://127.0.0.1:3000", "schedules", command, ""]);
+
+      // Assess
+      expect(result.code).toBe(1);
+      expect(result.sent).toEqual([]);
+      expect(result.err).toMatch(/<schedule-id> is empty/);
+    },
+  );
+
   it("a schedule id goes to the API as one path segment", async () => {
     // Act
     const result = await runOffline(["--api", "http://127.0.0.1:3000", "schedules", "pause", ID]);
