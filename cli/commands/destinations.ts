@@ -2,9 +2,9 @@ import { type Command, Option } from "commander";
 import type { DestinationView } from "../../client/index.js";
 import { LIST_LIMIT_MAX } from "../../shared/api/schemas/list-limits.js";
 import { connect, type GlobalOptions } from "../connection.js";
-import { UsageError } from "../exit-codes.js";
 import { type CliIo, printResult, printRows } from "../output.js";
 import { type PagingOptions, pagingLimits, readAllPages, withPagingOptions } from "../paging.js";
+import { pathArgument } from "../path-argument.js";
 
 /**
  * `destinations list|reset` (GET /v1/destinations, POST /v1/destinations/{host}/reset, issue 14): the callback
@@ -27,23 +27,17 @@ export function destinationsCommand(parent: Command, io: CliIo): void {
       const client = await connect(global, io);
       // `--topic ""` is sent (and refused), not dropped, which would reset every topic's circuit.
       const only = options.topic !== undefined ? { topic: options.topic } : {};
-      const answer = await client.resetDestination(hostArgument(host), only);
+      const answer = await client.resetDestination(
+        pathArgument(host, "<host>", "host[:port] as `destinations list` shows it", hostIn),
+        only,
+      );
       printResult(io, global.json ?? false, answer);
     });
 }
 
-/**
- * A host[:port] holds no `/`: an argument with one is a callback URL pasted whole. Sent, its slashes went as `%2F`,
- * which API Gateway decodes before it matches a route: a 404 "no such route" that said nothing of the mistake. A
- * URL's host is named (as `destinations list` shows it: without the scheme's default port).
- */
-function hostArgument(host: string): string {
-  // An unset shell variable (`destinations reset "$HOST"`): the path's empty segment met "no such route" too.
-  if (host === "") throw new UsageError("<host> is empty: give host[:port] as `destinations list` shows it");
-  if (!host.includes("/")) return host;
-  const named = URL.canParse(host) ? new URL(host).host : "";
-  const hint = named ? `: give ${named}` : "";
-  throw new UsageError(`<host> is host[:port] as \`destinations list\` shows it, not a URL or path${hint}`);
+/** A callback URL's host, as `destinations list` shows it (without the scheme's default port). */
+function hostIn(value: string): string | undefined {
+  return URL.canParse(value) ? new URL(value).host || undefined : undefined;
 }
 
 /**

@@ -1,10 +1,11 @@
 import { type Command, Option } from "commander";
 import type { CreateScheduleInput, ScheduleView } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
-import { UsageError, withLookFirst } from "../exit-codes.js";
+import { withLookFirst } from "../exit-codes.js";
 import { contentText } from "../input-file.js";
 import { type CliIo, printResult, printRows } from "../output.js";
 import { type PagingOptions, pagingLimits, readAllPages, withPagingOptions } from "../paging.js";
+import { pathArgument } from "../path-argument.js";
 
 /**
  * `schedules create|show|list|pause|resume|delete` (issue 14, point 4): recurring schedules whose occurrences
@@ -152,22 +153,17 @@ function idCommand(
     .addHelpText("after", `\nExample:\n  $ npx punctual --env prod schedules ${name} orders.schedule.01JD3…`)
     .action(async (id: string, _options: unknown, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
-      const scheduleId = scheduleIdArgument(id);
+      const scheduleId = pathArgument(
+        id,
+        "<schedule-id>",
+        "a schedule's id (topic.schedule.ULID)",
+        scheduleIdIn,
+      );
       printResult(io, global.json ?? false, await call(await connect(global, io), scheduleId));
     });
 }
 
-/**
- * A schedule id (`orders.schedule.01JD3…`) holds no `/` and is no `.` or `..`. Sent, a `/` went as `%2F`, which API
- * Gateway decodes before it matches a route, and URL parsing drops a dot segment from the path: either way a 404
- * "no such route" that said nothing of the mistake. Such an argument is most often the create's `Location`
- * (`/v1/schedules/<id>`) or a URL pasted whole: the schedule id in it is named. An empty one is refused as well.
- */
-function scheduleIdArgument(id: string): string {
-  // An unset shell variable (`schedules delete "$ID"`): the path's empty segment met "no such route" too.
-  if (id === "") throw new UsageError("<schedule-id> is empty: give a schedule's id (topic.schedule.ULID)");
-  if (!id.includes("/") && id !== "." && id !== "..") return id;
-  const named = (id.split(/[?#]/)[0] ?? "").split("/").find((segment) => segment.includes(".schedule."));
-  const hint = named ? `: give ${named}` : "";
-  throw new UsageError(`<schedule-id> is a schedule's id (topic.schedule.ULID), not a path or URL${hint}`);
+/** The schedule id in a path or URL given whole (the create's `Location`, `/v1/schedules/<id>`). */
+function scheduleIdIn(value: string): string | undefined {
+  return (value.split(/[?#]/)[0] ?? "").split("/").find((segment) => segment.includes(".schedule."));
 }

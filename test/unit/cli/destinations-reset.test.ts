@@ -15,7 +15,7 @@ describe("destinations reset <host>", () => {
       // Assess
       expect(result.code).toBe(1);
       expect(result.sent).toEqual([]);
-      expect(result.err).toMatch(/host\[:port\].*not a URL/);
+      expect(result.err).toMatch(/host\[:port\].*not a path or URL/);
       if (host) expect(result.err).toContain(`give ${host}`);
     },
   );
