@@ -24,3 +24,8 @@ export function pathArgument(
 export function topicArgument(topic: string, name = "<topic>"): string {
   return pathArgument(topic, name, "a topic's name (e.g. orders)");
 }
+
+/** A task's id where the client puts it in the path (`tasks get|cancel|run|reschedule|replay`). */
+export function taskIdArgument(taskId: string): string {
+  return pathArgument(taskId, "<task-id>", "the task_id that add answered");
+}

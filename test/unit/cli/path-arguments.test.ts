@@ -3,6 +3,24 @@ import { runOffline } from "./offline.js";
 
 const API = ["--api", "http://127.0.0.1:3000"];
 
+describe("a task id where the client puts it in the path: never empty, a dot segment, nor with a /", () => {
+  it.each([
+    [["tasks", "get", ""]],
+    [["tasks", "cancel", "."]],
+    [["tasks", "run", ".."]],
+    [["tasks", "reschedule", "/v1/tasks/demo._.mx9u5o3o.01M9222ZX4RGGKMTM880RRES4Q", "--delay", "60"]],
+    [["tasks", "replay", ""]],
+  ])("%j is a usage error, sent nowhere (it met another route or none)", async (argv) => {
+    // Act
+    const result = await runOffline([...API, ...argv]);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.sent).toEqual([]);
+    expect(result.err).toMatch(/<task-id> is (empty|the task_id that add answered, not a path or URL)/);
+  });
+});
+
 describe("a topic where the client puts it in the path: never empty, a dot segment, nor with a /", () => {
   it.each([
     [["topics", "show", ""], /<topic> is empty/],
