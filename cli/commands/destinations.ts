@@ -4,6 +4,7 @@ import { LIST_LIMIT_MAX } from "../../shared/api/schemas/list-limits.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { type CliIo, printResult, printRows } from "../output.js";
 import { type PagingOptions, pagingLimits, readAllPages, withPagingOptions } from "../paging.js";
+import { pathArgument } from "../path-argument.js";
 
 /**
  * `destinations list|reset` (GET /v1/destinations, POST /v1/destinations/{host}/reset, issue 14): the callback
@@ -26,9 +27,17 @@ export function destinationsCommand(parent: Command, io: CliIo): void {
       const client = await connect(global, io);
       // `--topic ""` is sent (and refused), not dropped, which would reset every topic's circuit.
       const only = options.topic !== undefined ? { topic: options.topic } : {};
-      const answer = await client.resetDestination(host, only);
+      const answer = await client.resetDestination(
+        pathArgument(host, "<host>", "host[:port] as `destinations list` shows it", hostIn),
+        only,
+      );
       printResult(io, global.json ?? false, answer);
     });
+}
+
+/** A callback URL's host, as `destinations list` shows it (without the scheme's default port). */
+function hostIn(value: string): string | undefined {
+  return URL.canParse(value) ? new URL(value).host || undefined : undefined;
 }
 
 /**

@@ -5,6 +5,7 @@ import { connect, type GlobalOptions } from "../connection.js";
 import { StoppedPartWay } from "../exit-codes.js";
 import { abortOnInterrupt, type CliIo, INTERRUPTED_PAGES, printResult } from "../output.js";
 import { appendPage, followPages, type PagingOptions, pagingLimits, withPagingOptions } from "../paging.js";
+import { topicArgument } from "../path-argument.js";
 import { wholeNumber } from "../whole-number.js";
 
 interface CancelOptions extends PagingOptions {
@@ -42,9 +43,10 @@ export function groupsCommand(parent: Command, io: CliIo): void {
     )
     .action(async (options: CancelOptions, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
+      const checked = { ...options, topic: topicArgument(options.topic, "--topic") };
       const client = await connect(global, io);
       const interrupt = abortOnInterrupt(io, INTERRUPTED_PAGES);
-      const total = await cancelPages(client, options, interrupt.signal).finally(interrupt.release);
+      const total = await cancelPages(client, checked, interrupt.signal).finally(interrupt.release);
       printResult(io, global.json ?? false, total);
     });
 }

@@ -5,6 +5,7 @@ import { withLookFirst } from "../exit-codes.js";
 import { contentText } from "../input-file.js";
 import { type CliIo, printResult, printRows } from "../output.js";
 import { type PagingOptions, pagingLimits, readAllPages, withPagingOptions } from "../paging.js";
+import { pathArgument } from "../path-argument.js";
 
 /**
  * `schedules create|show|list|pause|resume|delete` (issue 14, point 4): recurring schedules whose occurrences
@@ -152,6 +153,17 @@ function idCommand(
     .addHelpText("after", `\nExample:\n  $ npx punctual --env prod schedules ${name} orders.schedule.01JD3…`)
     .action(async (id: string, _options: unknown, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
-      printResult(io, global.json ?? false, await call(await connect(global, io), id));
+      const scheduleId = pathArgument(
+        id,
+        "<schedule-id>",
+        "a schedule's id (topic.schedule.ULID)",
+        scheduleIdIn,
+      );
+      printResult(io, global.json ?? false, await call(await connect(global, io), scheduleId));
     });
+}
+
+/** The schedule id in a path or URL given whole (the create's `Location`, `/v1/schedules/<id>`). */
+function scheduleIdIn(value: string): string | undefined {
+  return (value.split(/[?#]/)[0] ?? "").split("/").find((segment) => segment.includes(".schedule."));
 }

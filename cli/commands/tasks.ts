@@ -29,6 +29,7 @@ import {
   printTask,
   printTaskList,
 } from "../output.js";
+import { taskIdArgument } from "../path-argument.js";
 import { withRerunFile } from "../rerun-file.js";
 import { wholeNumber } from "../whole-number.js";
 
@@ -138,8 +139,9 @@ function rescheduleCommand(tasks: Command, io: CliIo): void {
         ...(options.dueAt !== undefined ? { due_at: options.dueAt } : {}),
         ...(options.timingMoment !== undefined ? { timing_moment: options.timingMoment } : {}),
       };
+      const id = taskIdArgument(taskId);
       const client = await connect(global, io);
-      printTask(io, global.json ?? false, await client.rescheduleTask(taskId, body));
+      printTask(io, global.json ?? false, await client.rescheduleTask(id, body));
     });
   listCommand(tasks, io);
   replayCommand(tasks, io);
@@ -158,9 +160,10 @@ function replayCommand(tasks: Command, io: CliIo): void {
     )
     .action(async (taskId: string, options: { subscriber?: string }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
+      const id = taskIdArgument(taskId);
       const client = await connect(global, io);
       const input = options.subscriber === undefined ? {} : { subscriber: options.subscriber };
-      const replayed = await client.replayTask(taskId, input).catch((error: unknown) => {
+      const replayed = await client.replayTask(id, input).catch((error: unknown) => {
         throw withLookFirst(error, "the task may have been replayed", `tasks get ${taskId}`);
       });
       printTask(io, global.json ?? false, replayed);
@@ -450,7 +453,8 @@ function taskIdCommand(
     )
     .action(async (taskId: string, options: { content?: boolean }, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
-      printTask(io, global.json ?? false, await call(await connect(global, io), taskId, options));
+      const id = taskIdArgument(taskId);
+      printTask(io, global.json ?? false, await call(await connect(global, io), id, options));
     });
 }
 

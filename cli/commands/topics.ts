@@ -12,6 +12,7 @@ import {
   pagingLimits,
   withPagingOptions,
 } from "../paging.js";
+import { topicArgument } from "../path-argument.js";
 
 /**
  * `topics list|show|pause|resume` (GET /v1/topics, GET /v1/topics/{topic}, POST …/pause|resume). A paused topic
@@ -67,7 +68,8 @@ function showCommand(topics: Command, io: CliIo): void {
     .addHelpText("after", "\nExample:\n  $ npx punctual --env prod topics show orders --json")
     .action(async (topic: string, _options: unknown, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
-      printResult(io, global.json ?? false, await (await connect(global, io)).getTopic(topic));
+      const name = topicArgument(topic);
+      printResult(io, global.json ?? false, await (await connect(global, io)).getTopic(name));
     });
 }
 
@@ -79,8 +81,9 @@ function switchCommand(topics: Command, io: CliIo, name: "pause" | "resume", des
     .addHelpText("after", `\nExample:\n  $ npx punctual --env prod topics ${name} orders`)
     .action(async (topic: string, _options: unknown, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
+      const named = topicArgument(topic);
       const client = await connect(global, io);
-      const answer = name === "pause" ? await client.pauseTopic(topic) : await client.resumeTopic(topic);
+      const answer = name === "pause" ? await client.pauseTopic(named) : await client.resumeTopic(named);
       printResult(io, global.json ?? false, answer);
     });
 }
@@ -125,7 +128,7 @@ function replayCommand(topics: Command, io: CliIo): void {
         ...(options.dryRun ? { dry_run: true } : {}),
       };
       const interrupt = abortOnInterrupt(io, INTERRUPTED_PAGES);
-      const replayed = await replayPages(client, topic, body, {
+      const replayed = await replayPages(client, topicArgument(topic), body, {
         showBar: !global.json,
         limits: pagingLimits(options),
         stop: interrupt.signal,

@@ -449,10 +449,14 @@ export const API_CONTRACT = {
     tags: ["schedules"],
     pathParams: scheduleParamsSchema,
     responses: {
-      "200": { description: "active again (idempotent)", schema: scheduleViewSchema },
+      "200": {
+        description:
+          "active again (idempotent); `status: ended` instead when no occurrence is left (its `end_at` passed during the pause)",
+        schema: scheduleViewSchema,
+      },
       "404": error("no such schedule (`not_found`)"),
       "409": error(
-        "the schedule has ended or was deleted, or its topic is no longer in the config (`conflict`, with `schedule_status`)",
+        "the schedule has ended or was deleted, or its topic is no longer in the config, or this release cannot compute its occurrences (a cron or time zone it no longer takes: resume after a rollback, or delete and create it again) (`conflict`, with `schedule_status`)",
       ),
     },
   },

@@ -4,6 +4,8 @@ import { Ajv2020 } from "ajv/dist/2020.js";
 import addFormats from "ajv-formats";
 import { describe, expect, it } from "vitest";
 import { parseAddTaskRequest } from "#shared/domain/add-task-request.js";
+import { rfc3339DateTime } from "#shared/domain/rfc3339.js";
+import * as z from "#shared/zod.js";
 import {
   OPENAPI_FILE,
   OPENAPI_MODULE_FILE,
@@ -225,6 +227,75 @@ describe("the OpenAPI document", () => {
     expect(header.schema.pattern).toBe(
       add.requestBody.content["application/json"].schema.properties.idempotency_key.pattern,
     );
+  });
+
+  it("documents the date-times a request may send as the handlers read them: `t`/`z` in any case, a leap second", () => {
+    // Every request date-time (due_at, start_at/end_at, failed_after/before) goes through rfc3339DateTime, which
+    // takes RFC 3339's lowercase `t`/`z` and a leap second (docs/API.md). The document's pattern was zod's strict
+    // one: a client or proxy validating against it refused requests the API takes. The one thing the document
+    // cannot say is "a leap second only at 23:59 UTC" (it depends on the offset): it takes `:60` at any time.
+    const doc = buildOpenApiDocument() as Json;
+    const ajv = new Ajv2020({ strict: false });
+    addFormats.default(ajv);
+    const fields: { where: string; takes: (value: string) => boolean }[] = [];
+    const collect = (node: Json, where: string) => {
+      if (node === null || typeof node !== "object") return;
+      if (node.format === "date-time") {
+        const validate = ajv.compile(node);
+        fields.push({ where, takes: (value) => validate(value) });
+        return;
+      }
+      for (const [key, child] of Object.entries(node)) collect(child, `${where}.${key}`);
+    };
+    for (const [path, item] of Object.entries(doc.paths as Json)) {
+      for (const [method, operation] of Object.entries(item as Json)) {
+        const op = operation as Json;
+        collect(op.requestBody ?? {}, `${method} ${path} body`);
+        collect(op.parameters ?? [], `${method} ${path} parameters`);
+      }
+    }
+    const samples = [
+      "2027-01-01T00:00:00Z",
+      "2027-01-01t00:00:00z",
+      "2027-01-01T00:00:00.5z",
+      "2016-12-31T23:59:60Z",
+      "2016-12-31T23:59:60.25Z",
+      "2016-12-31T18:59:60-05:00",
+      "2027-01-01T00:00:00+0000",
+      "2027-01-01 00:00:00Z",
+      "2027-01-01T00:00Z",
+      "2027-02-29T00:00:00Z",
+      "2027-01-01T00:00:61Z",
+      "2027-01-01T00:00:00",
+    ];
+
+    // Act
+    const documented = fields.map(({ where, takes }) => ({ where, takes: samples.map(takes) }));
+    const applied = samples.map((value) => z.safeParse(rfc3339DateTime, value).success);
+
+    // Assess: every request date-time field, in body and query, documented as the handlers apply it
+    expect(fields.map((f) => f.where)).toEqual(
+      expect.arrayContaining([
+        expect.stringMatching(/^post \/v1\/tasks body.*due_at$/),
+        expect.stringMatching(/^patch \/v1\/tasks\/\{id\} body.*due_at$/),
+        expect.stringMatching(/^post \/v1\/schedules body.*start_at$/),
+        expect.stringMatching(/^post \/v1\/schedules body.*end_at$/),
+        expect.stringMatching(/^post \/v1\/topics\/\{topic\}\/replay body.*failed_after$/),
+      ]),
+    );
+    expect(applied).toEqual([true, true, true, true, true, true, false, false, false, false, false, false]);
+    for (const field of documented) expect(field).toEqual({ where: field.where, takes: applied });
+  });
+
+  it("documents every answer of a resume: `ended` in a 200, and a 409 for a schedule this release cannot compute", () => {
+    // resumeSchedule (shared/services/schedules/manage.ts) answers 200 `ended` for a paused schedule whose end_at
+    // passed, and 409 for one whose cron or zone this release refuses: the document said "active again" and named
+    // neither, so a caller reading it took the 200 for a running schedule and had no cause for that 409.
+    const resume = (buildOpenApiDocument() as Json).paths["/v1/schedules/{id}/resume"].post;
+
+    // Assess
+    expect(resume.responses["200"].description).toMatch(/`status: ended`/);
+    expect(resume.responses["409"].description).toMatch(/cannot compute its occurrences/);
   });
 
   it("documents the request body with the schema the handler validates with", () => {

@@ -20,9 +20,40 @@ export const API_VERSION = "1.0.0";
 type Json = Record<string, unknown>;
 
 function jsonSchema(schema: z.ZodMiniType, io: "input" | "output"): Json {
-  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, { io, unrepresentable: "any" }) as Json;
+  const override = io === "input" ? requestDateTime : undefined;
+  const { $schema: _drop, ...rest } = z.toJSONSchema(schema, {
+    io,
+    unrepresentable: "any",
+    ...(override ? { override } : {}),
+  }) as Json;
   return rest;
 }
+
+/**
+ * A request's date-time (every one goes through rfc3339DateTime, shared/domain/rfc3339.ts) documented as that rule
+ * reads it: zod's pattern is its strict validator's, which that rule runs only after taking what RFC 3339 allows and
+ * the validator does not, a `t`/`z` in either case and a leap second (`:60`). Documented with zod's pattern, a
+ * client or proxy validating requests against the document refused ones the API takes. The document cannot say
+ * "a leap second only at 23:59 UTC" (it depends on the offset): it takes `:60` at any time, and the API refuses
+ * the others with a 400. Answers keep zod's pattern: their date-times are the API's own `…Z` form.
+ */
+function requestDateTime(ctx: { jsonSchema: { format?: string; pattern?: string } }): void {
+  const { jsonSchema: json } = ctx;
+  if (json.format !== "date-time" || typeof json.pattern !== "string") return;
+  // A schema zod copies from another (a described or optional date-time) may come here already widened.
+  json.pattern = REQUEST_DATE_TIME_EDITS.reduce((pattern, [strict, lenient]) => {
+    if (pattern.includes(lenient)) return pattern;
+    if (!pattern.includes(strict)) throw new Error(`zod's date-time pattern no longer holds ${strict}`);
+    return pattern.replace(strict, lenient);
+  }, json.pattern);
+}
+
+/** zod's date-time pattern's parts (each once), as a request may write them: the `T`, the seconds, the `Z`. */
+const REQUEST_DATE_TIME_EDITS: readonly (readonly [string, string])[] = [
+  [")))T(?:", ")))[Tt](?:"],
+  [":[0-5]\\d(?:\\.\\d+)?", ":(?:[0-5]\\d|60)(?:\\.\\d+)?"],
+  ["(?:Z|(", "(?:[Zz]|("],
+];
 
 function responsesOf(contract: RouteContract): Json {
   const all: Record<string, ResponseSpec> = {
