@@ -215,10 +215,37 @@ export function inlineWriteProblem(
   const limit = inlineOccurrenceLimit(spec, fromMs);
   const count = occurrencesBetween(spec, fromMs, fromMs + horizonMs, limit).length;
   const tasks = count * write.tasksEach;
-  const unitsEach = Math.ceil(write.contentBytes / 1024) + 1;
-  if (tasks * unitsEach <= INLINE_WRITE_UNITS) return undefined;
+  if (count * occurrenceWriteUnits(write) <= INLINE_WRITE_UNITS) return undefined;
   const most = Math.floor(INLINE_WRITE_UNITS / tasks) - 1;
   return `its creation writes ${tasks} tasks at once into one DynamoDB partition, so it carries at most ${most} KB of content; a less frequent pattern, or a later start_at, takes more`;
+}
+
+/** The write units one occurrence's tasks cost: each its content plus ≈ 1 KB of keys and attributes, in 1 KB units. */
+export function occurrenceWriteUnits(write: {
+  readonly contentBytes: number;
+  readonly tasksEach: number;
+}): number {
+  return write.tasksEach * (Math.ceil(write.contentBytes / 1024) + 1);
+}
+
+/**
+ * How many occurrences a pass inside an API call from `fromMs` may make (the resume's: its schedule was checked
+ * against INLINE_WRITE_UNITS at creation, but from its start_at, which may have been beyond the horizon):
+ * inlineOccurrenceLimit's, cut to what INLINE_WRITE_UNITS holds. The ones cut are left to the materializer, which
+ * makes them ahead of due only if none falls within INLINE_COVER_MS (or the horizon, if shorter: the pass makes
+ * none past it) — the next scheduled run may come that late. Undefined when those do not fit: the pass would either
+ * throttle the call past its timeout or leave an occurrence late.
+ */
+export function budgetedInlineLimit(
+  spec: CronSpec,
+  write: { readonly contentBytes: number; readonly tasksEach: number },
+  fromMs: number,
+  horizonMs: number,
+): number | undefined {
+  const fits = Math.floor(INLINE_WRITE_UNITS / occurrenceWriteUnits(write));
+  const coverEnd = fromMs + Math.min(INLINE_COVER_MS, horizonMs);
+  if (occurrencesBetween(spec, fromMs, coverEnd, fits + 1).length > fits) return undefined;
+  return Math.min(inlineOccurrenceLimit(spec, fromMs), fits);
 }
 
 /**

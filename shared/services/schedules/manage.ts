@@ -4,7 +4,13 @@ import type { ScheduleView } from "#shared/api/schemas/schedules.js";
 import { topicConfig } from "#shared/config/index.js";
 import { newUlid } from "#shared/domain/keys.js";
 import { makeScheduleKey, type ScheduleRecord, scheduleShardOf } from "#shared/domain/schedule.js";
-import { inlineOccurrenceLimit, materializeAt, uncomputableProblem } from "#shared/domain/schedule-cron.js";
+import {
+  budgetedInlineLimit,
+  INLINE_WRITE_UNITS,
+  inlineOccurrenceLimit,
+  materializeAt,
+  uncomputableProblem,
+} from "#shared/domain/schedule-cron.js";
 import {
   horizonOf,
   INLINE_OCCURRENCE_CONCURRENCY,
@@ -59,7 +65,8 @@ export async function createSchedule(
   await deps.store.putSchedule(schedule).catch((error: unknown) => {
     throw perhapsStored(error);
   });
-  return scheduleView(await materializeInline(deps, schedule), nowMs);
+  const limit = inlineOccurrenceLimit(request.spec, nowMs);
+  return scheduleView(await materializeInline(deps, schedule, limit), nowMs);
 }
 
 /**
@@ -87,15 +94,20 @@ export function scheduleMayBeStored(cause?: unknown): HttpError {
 }
 
 /**
- * The first pass at creation and resume: every occurrence due before the next scheduled run can have made it
- * (inlineOccurrenceLimit), bounded however fast the pattern. Answers the schedule as it is afterwards, or as
+ * The first pass at creation and resume: at most `limit` occurrences, which cover every one due before the next
+ * scheduled run can have made it (inlineOccurrenceLimit; at resume cut to the write budget, resumeInlineLimit),
+ * bounded however fast the pattern. Answers the schedule as it is afterwards, or as
  * written when reading it back fails: the schedule is stored by then, so that failure must not become a 503
  * "retry", which for a create would store a second schedule.
  */
-async function materializeInline(deps: ScheduleRouteDeps, schedule: ScheduleRecord): Promise<ScheduleRecord> {
+async function materializeInline(
+  deps: ScheduleRouteDeps,
+  schedule: ScheduleRecord,
+  limit: number,
+): Promise<ScheduleRecord> {
   try {
-    const limit = inlineOccurrenceLimit(specOf(schedule), schedule.materializedUntilMs);
-    await materializeSchedule(deps, schedule, limit, INLINE_OCCURRENCE_CONCURRENCY);
+    // None to make inline (each occurrence over the budget, none due within the cover): the materializer's.
+    if (limit > 0) await materializeSchedule(deps, schedule, limit, INLINE_OCCURRENCE_CONCURRENCY);
   } catch (error) {
     deps.onMaterializeError?.(schedule.scheduleId, error);
   }
@@ -137,6 +149,7 @@ export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undef
     );
   }
   const nowMs = deps.now();
+  const limit = resumeInlineLimit(deps, schedule, nowMs);
   await settleStoppedEpoch(deps, schedule, nowMs);
   const change = resumeChange(deps, schedule, nowMs);
   const result = await deps.store.updateSchedule(schedule.scheduleId, change);
@@ -146,7 +159,28 @@ export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undef
   // minute late), or an `ended` one as a 409.
   if (result.outcome === "conflict" && !leftAsWritten(result.schedule, change))
     return resumeSchedule(deps, id);
-  return scheduleView(await materializeInline(deps, result.schedule), deps.now());
+  return scheduleView(await materializeInline(deps, result.schedule, limit), deps.now());
+}
+
+/**
+ * How many occurrences the resume makes inline: as many as the creation's pass (inlineOccurrenceLimit), within the
+ * same INLINE_WRITE_UNITS. The create checked its pass from its start_at, so a fast schedule with a large content
+ * created to start later passed, and its resume wrote up to 120 × 351 units into one partition, throttled past the
+ * route's timeout. Those the budget cuts are left to the materializer, ahead of due; when the occurrences due
+ * within the next run's reach do not fit either, the resume is a 409, nothing changed (before the settle's writes).
+ */
+function resumeInlineLimit(deps: ScheduleRouteDeps, schedule: ScheduleRecord, nowMs: number): number {
+  const write = {
+    contentBytes: Buffer.byteLength(schedule.content),
+    tasksEach: 1 + (topicConfig(deps.config, schedule.topic)?.subscribers?.length ?? 0),
+  };
+  const horizonMs = horizonOf(deps.config, schedule.topic);
+  const limit = budgetedInlineLimit(specOf(schedule), write, nowMs, horizonMs);
+  if (limit !== undefined) return limit;
+  throw conflict(
+    `resuming makes the occurrences due in the next two minutes tasks inside the call, and this schedule's (${write.tasksEach} task(s) of ${write.contentBytes} bytes each) would write over ${INLINE_WRITE_UNITS} DynamoDB write units into one partition: delete it and create it again with a start_at over 4 minutes ahead (the materializer makes those occurrences ahead of time)`,
+    { schedule_status: schedule.status },
+  );
 }
 
 /** The resume's conditional write: active in a new epoch from now, or `ended` when no occurrence is left. */

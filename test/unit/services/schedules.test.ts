@@ -15,6 +15,7 @@ import {
   type ScheduleRecord,
   scheduleShardOf,
 } from "#shared/domain/schedule.js";
+import { INLINE_WRITE_UNITS } from "#shared/domain/schedule-cron.js";
 import { addTask } from "#shared/services/add-task.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
 import { rescheduleTask } from "#shared/services/reschedule-task.js";
@@ -1647,6 +1648,59 @@ describe("fast schedules: every occurrence made before it is due", () => {
     expect(leads.occurrences).toEqual(everySecond(resumed, resumed + 5 * 60_000));
     expect(leads.late).toEqual([]);
     expect(leads.leastLeadAfterInline).toBeGreaterThanOrEqual(60_000);
+  });
+
+  /** The DynamoDB write units the tasks written since `before` cost: each its content plus 1 KB, in 1 KB units. */
+  const unitsWrittenSince = (h: ReturnType<typeof harness>, before: number) =>
+    h
+      .tasks()
+      .filter((t) => t.acceptedAtMs >= before)
+      .reduce((sum, t) => sum + Math.ceil(Buffer.byteLength(t.content) / 1024) + 1, 0);
+
+  /** A fast schedule whose content passed the create's write budget only for its later start_at, paused before it. */
+  async function pausedLateStarter(cron: string, blobBytes: number) {
+    const h = harness("2027-01-01T00:00:00.400Z");
+    const content = { order_id: "o-1", blob: "x".repeat(blobBytes) };
+    const view = await createSchedule(h.deps, body({ cron, content, start_at: "2027-01-01T00:10:00Z" }));
+    await pauseSchedule(h.deps, view.schedule_id);
+    h.clock.set("2027-01-01T00:20:00.400Z");
+    return { h, id: view.schedule_id };
+  }
+
+  it("a resume writes inline no more than a create may: a ten-second cron of 200 KB, created to start later, makes what fits and the materializer the rest, before due", async () => {
+    // Prepare: 24 occurrences in the horizon at 201 units each is 4,824, over the 4,000 a create may write;
+    // the 12 due in the next two minutes fit
+    const { h, id } = await pausedLateStarter("*/10 * * * * *", 200_000);
+    const resumed = h.clock.nowMs;
+
+    // Act
+    const view = await resumeSchedule(h.deps, id);
+    const inlineUnits = unitsWrittenSince(h, resumed);
+    const leads = await occurrenceLeads(h, resumed, resumed + 5 * 60_000);
+
+    // Assess
+    expect(view.status).toBe("active");
+    expect(inlineUnits).toBeGreaterThan(0);
+    expect(inlineUnits).toBeLessThanOrEqual(INLINE_WRITE_UNITS);
+    expect(leads.occurrences).toHaveLength(30);
+    expect(leads.late).toEqual([]);
+    expect(leads.leastLeadAfterInline).toBeGreaterThanOrEqual(60_000);
+    expect(h.errors).toEqual([]);
+  });
+
+  it("a resume whose next two minutes alone are over the write budget is a 409 that changes nothing: a one-second cron of 100 KB, created to start later", async () => {
+    // Prepare: 120 occurrences due in the next two minutes at 101 units each
+    const { h, id } = await pausedLateStarter("* * * * * *", 100_000);
+    const before = h.schedule(id);
+    const tasksBefore = h.tasks().length;
+
+    // Act
+    const refused = await refusal(resumeSchedule(h.deps, id));
+
+    // Assess
+    expect(refused).toMatchObject({ status: 409, code: "conflict" });
+    expect(h.schedule(id)).toEqual(before);
+    expect(h.tasks()).toHaveLength(tasksBefore);
   });
 
   it("a first run half a minute later than the cadence still comes before the inline occurrences run out", async () => {
