@@ -456,7 +456,7 @@ export const API_CONTRACT = {
       },
       "404": error("no such schedule (`not_found`)"),
       "409": error(
-        "the schedule has ended or was deleted, or its topic is no longer in the config, or this release cannot compute its occurrences (a cron or time zone it no longer takes: resume after a rollback, or delete and create it again) (`conflict`, with `schedule_status`)",
+        "the schedule has ended or was deleted, or its topic is no longer in the config, or this release cannot compute its occurrences (a cron or time zone it no longer takes: resume after a rollback, or delete and create it again), or its occurrences due in the next two minutes would write more inline than a create may (a fast pattern with a large content, created to start later: delete and create it again with a later start_at) (`conflict`, with `schedule_status`)",
       ),
     },
   },

@@ -296,6 +296,7 @@ describe("the OpenAPI document", () => {
     // Assess
     expect(resume.responses["200"].description).toMatch(/`status: ended`/);
     expect(resume.responses["409"].description).toMatch(/cannot compute its occurrences/);
+    expect(resume.responses["409"].description).toMatch(/would write more inline than a create may/);
   });
 
   it("documents the request body with the schema the handler validates with", () => {
