@@ -14,17 +14,21 @@ interface AddAnswer {
 
 /** What a cancel's 200 tells of the task's earlier calls. */
 interface CancelledView {
+  readonly status?: string;
   readonly failed_at?: string;
   readonly attempts?: number;
+  readonly attempt_log?: readonly unknown[];
 }
 
 /**
  * Whether a task a cancel answered 200 for had been called back before it: a dead-lettered task discarded (failed →
  * cancelled; the view still shows when it failed), or one cancelled while it waited for its retry (delivering →
- * cancelled), which counts the attempts it made before.
+ * cancelled), which counts the attempts it made before — or only logs them: a circuit's failed probe gives its
+ * attempt back (attempts 0 after probes alone), yet its call was made and is in `attempt_log`. Only callbacks
+ * arriving before the first DELETE was sent are excused by this, never one after.
  */
 export function calledBeforeCancel(view: CancelledView | undefined): boolean {
-  return view?.failed_at !== undefined || (view?.attempts ?? 0) > 0;
+  return view?.failed_at !== undefined || (view?.attempts ?? 0) > 0 || (view?.attempt_log?.length ?? 0) > 0;
 }
 
 /** One item's result in a batch answer. */
