@@ -27,9 +27,9 @@ export interface AcceptedTask {
     readonly atMs: number;
     /**
      * Set when the 200 came for a task called back before it — a dead-lettered task discarded (its answer carries
-     * `failed_at`), or a `delivering` one cancelled while it waited for its retry (its answer counts `attempts`):
-     * when the client sent its first DELETE for it. Only callbacks arriving from then on break "cancel means
-     * cancelled".
+     * `failed_at`), or a `delivering` one cancelled while it waited for its retry (its answer counts `attempts`,
+     * or logs them in `attempt_log`: a failed circuit probe's attempt is given back): when the client sent its
+     * first DELETE for it. Only callbacks arriving from then on break "cancel means cancelled".
      */
     readonly cancelSentAtMs?: number;
   };

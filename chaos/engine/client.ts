@@ -12,6 +12,25 @@ interface AddAnswer {
   readonly dueAt: string;
 }
 
+/** What a cancel's 200 tells of the task's earlier calls. */
+interface CancelledView {
+  readonly status?: string;
+  readonly failed_at?: string;
+  readonly attempts?: number;
+  readonly attempt_log?: readonly unknown[];
+}
+
+/**
+ * Whether a task a cancel answered 200 for had been called back before it: a dead-lettered task discarded (failed →
+ * cancelled; the view still shows when it failed), or one cancelled while it waited for its retry (delivering →
+ * cancelled), which counts the attempts it made before — or only logs them: a circuit's failed probe gives its
+ * attempt back (attempts 0 after probes alone), yet its call was made and is in `attempt_log`. Only callbacks
+ * arriving before the first DELETE was sent are excused by this, never one after.
+ */
+export function calledBeforeCancel(view: CancelledView | undefined): boolean {
+  return view?.failed_at !== undefined || (view?.attempts ?? 0) > 0 || (view?.attempt_log?.length ?? 0) > 0;
+}
+
 /** One item's result in a batch answer. */
 interface BatchItemAnswer {
   readonly status: number;
@@ -312,10 +331,7 @@ export class ChaosClient {
       const answer = await this.#request("DELETE", `/v1/tasks/${encodeURIComponent(taskId)}`);
       atMs = answer.atMs;
       firstSentAtMs ??= answer.sentAtMs;
-      // A 200 for a dead-lettered task is a discard (failed → cancelled); the view still shows when it failed. One
-      // for a task waiting for its retry (delivering → cancelled) counts the attempts it made before.
-      const view = answer.json as { failed_at?: string; attempts?: number } | undefined;
-      calledBefore = answer.status === 200 && (view?.failed_at !== undefined || (view?.attempts ?? 0) > 0);
+      calledBefore = answer.status === 200 && calledBeforeCancel(answer.json as CancelledView | undefined);
       if (answer.status === 200) outcome = "cancelled";
       else if (answer.status === 409) outcome = "conflict";
       else if (answer.status === 404) outcome = "not-found";

@@ -85,7 +85,7 @@ export function attemptsUsedUp(
  * (`attemptSeq`) has its outcome in its log slot. Every start bumps `attemptSeq` before its callback, and a
  * failure writes its entry only after the callback answered (or timed out), so a task that reads so has nothing
  * under way; a cancel conditioned on this very `attemptSeq` still being recorded loses to a start made since.
- * Stricter than currentAttemptRecorded: a task without a log (or whose refund left its slot empty) cannot tell, so
+ * Stricter than currentAttemptRecorded: a task without a log (or a start whose outcome write never landed) cannot tell, so
  * it counts as in flight.
  */
 export function awaitingRetry(task: Pick<TaskRecord, "status" | "attemptLog" | "attemptSeq">): boolean {

@@ -28,7 +28,9 @@ export const TERMINAL_STATUSES: ReadonlySet<TaskStatus> = new Set([
 const TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
   scheduled: ["queued", "delivering", "cancelled", "rescheduled"],
   queued: ["delivering", "cancelled"],
-  delivering: ["delivering", "delivered", "failed"],
+  // `cancelled`: an operator's cancel of a task waiting for its retry (no callback in flight: attempt-log.ts,
+  // awaitingRetry); its next start refuses it.
+  delivering: ["delivering", "delivered", "failed", "cancelled"],
   delivered: [],
   failed: [],
   cancelled: [],

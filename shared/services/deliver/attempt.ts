@@ -123,11 +123,17 @@ async function startWithoutReading(
   return started && { started, signer, startedAt };
 }
 
+/** What a start refunded unused says: its log entry's error (and the task's, on a first attempt). */
+const UNUSED_START = "attempt given back: its start went unused";
+
 /**
  * A read-free start no callback uses (its step given up, or its call failed: written or not). There is no task as
  * read to restore, so its attempt is refunded as a failed probe's is — one less counted, set rather than subtracted,
  * only while the task is still in that start (its `attemptSeq`; the start recognised by its `lastAttemptAtMs`, read
  * once when its answer never came). A start never written, or already followed by another, changes nothing.
+ * The refund logs that attempt as ended (no status: nothing was sent), in the same write: without its entry the task
+ * read as having a callback in flight (awaitingRetry), and an operator's cancel was refused until another attempt
+ * recorded an outcome. It is what happened — this start ends here, no call made on it.
  */
 async function refundUnreadStart(
   ctx: BatchContext,
@@ -140,10 +146,17 @@ async function refundUnreadStart(
   const task = started ?? (await store.get(taskId).catch(() => undefined));
   const seq = task?.attemptSeq;
   if (task?.status !== "delivering" || task.lastAttemptAtMs !== startedAt || seq === undefined) return;
+  const atMs = ctx.clock();
   await store
     .recordAttemptFailure(taskId, {
-      error: task.lastError ?? "attempt given back: its start went unused",
-      atMs: ctx.clock(),
+      error: task.lastError ?? UNUSED_START,
+      atMs,
+      attempt: {
+        seq,
+        startedAtMs: startedAt,
+        durationMs: Math.max(0, atMs - startedAt),
+        error: UNUSED_START,
+      },
       attemptSeq: seq,
       attempts: task.attempts,
       refund: true,

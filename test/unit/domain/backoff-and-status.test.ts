@@ -88,6 +88,7 @@ describe("status transitions", () => {
     ["delivering", "delivering", true],
     ["delivering", "delivered", true],
     ["delivering", "failed", true],
+    ["delivering", "cancelled", true],
     ["delivered", "delivering", false],
     ["cancelled", "queued", false],
     ["failed", "delivering", false],

@@ -176,6 +176,37 @@ describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcu
       expect(store.tasks.get(head.taskId)).toMatchObject({ status: "cancelled", attempts: 1 });
       expect(store.tasks.get(follower.taskId)?.status).toBe("delivered");
     });
+
+    it("one cancelled between its last attempt's recorded failure and its dead-lettering stays cancelled: `failed` is not written over it, the record is done and nothing is called again", async () => {
+      // Prepare: a topic of one attempt; the cancel lands as deliver dead-letters it (after the DLQ send, before
+      // `failed`: the task reads as waiting, its last attempt's outcome recorded)
+      const { store, callbacks, queue, deps, context, task } = setup(groupConcurrency, {
+        topic: testTopic({ maxAttempts: 1 }),
+      });
+      const head = await task({ group: "last" });
+      const follower = await task({ group: "last", dueAtMs: head.dueAtMs + 1 });
+      callbacks.answer(head.taskId, HTTP(500)).answer(follower.taskId, HTTP(200));
+      const markFailed = store.markFailed.bind(store);
+      const cancels: unknown[] = [];
+      store.markFailed = async (taskId, failure) => {
+        cancels.push(await store.cancel(taskId, Date.now(), 1, { awaitingRetry: true }));
+        return markFailed(taskId, failure);
+      };
+
+      // Act
+      const first = await deliverBatch(deps, eventOf(fifoRecord(head), fifoRecord(follower)), context);
+      const again = await deliverBatch(deps, eventOf(fifoRecord(head)), context);
+
+      // Assess: the cancel won; the DLQ message sent before it is the sweeper's to remove (its task is not failed)
+      expect(cancels).toMatchObject([{ outcome: "cancelled", task: { attempts: 1 } }]);
+      expect(store.tasks.get(head.taskId)).toMatchObject({ status: "cancelled", attempts: 1 });
+      expect(store.tasks.get(head.taskId)?.failedAtMs).toBeUndefined();
+      expect(queue.deadLetters.map((d) => d.taskId)).toEqual([head.taskId]);
+      expect(first).toEqual({ batchItemFailures: [] });
+      expect(again).toEqual({ batchItemFailures: [] });
+      expect(callbacks.calledFor()).toEqual([head.taskId, follower.taskId]);
+      expect(store.tasks.get(follower.taskId)?.status).toBe("delivered");
+    });
   });
 
   describe("deliver: a message naming another topic's task", () => {

@@ -180,11 +180,14 @@ describe.each([1, 10])("a step the watchdog gave up on stops (groupConcurrency %
     release();
     await drained();
 
-    // Assess: no callback; the start (made without a read, so no task as read to restore) counts no attempt
+    // Assess: no callback; the start (made without a read, so no task as read to restore) counts no attempt, and
+    // is logged as ended unused (no status: nothing was sent)
     expect(response.batchItemFailures).toHaveLength(1);
     expect(callbacks.calledFor()).toEqual([]);
     expect(stored(head)).toMatchObject({ status: "delivering", attempts: 0, attemptSeq: 1 });
-    expect(attemptLogEntries(stored(head))).toEqual([]);
+    expect(attemptLogEntries(stored(head))).toEqual([
+      { seq: 1, startedAtMs: T0 + 100, durationMs: 0, error: "attempt given back: its start went unused" },
+    ]);
   });
 
   it("a step whose read-free start is written but aborted before its answer refunds that attempt", async () => {
@@ -237,6 +240,57 @@ describe.each([1, 10])("a step the watchdog gave up on stops (groupConcurrency %
     expect(redelivery.batchItemFailures).toEqual([]);
     expect(callbacks.calledFor()).toEqual([head.taskId]);
     expect(stored(head)).toMatchObject({ status: "delivered", attempts: 2, attemptSeq: 3 });
+  });
+
+  it("a retry's read-free start refunded unused logs that attempt as given back, so the task waiting for its retry can still be cancelled", async () => {
+    // Prepare: a task waiting for its retry (attempt 1 failed, its outcome logged); its retry's read-free start is
+    // written and its answer cut off by the abort, so that start is refunded without a read of the task
+    const { store, callbacks, container, context, task, stored } = setup(groupConcurrency);
+    const head = await task(-1_000);
+    const failed = { seq: 1, startedAtMs: T0 - 500, durationMs: 20, status: 500, error: "HTTP 500" };
+    store.tasks.set(head.taskId, {
+      ...head,
+      status: "delivering",
+      attempts: 1,
+      attemptSeq: 1,
+      attemptLog: { "0": failed },
+      lastError: "HTTP 500",
+    });
+    const { hold } = holder();
+    const startAttempt = store.startAttempt.bind(store);
+    store.startAttempt = async (
+      taskId: string,
+      nowMs: number,
+      maxAttempts?: number,
+      handedOverAtMs?: number,
+      options?: AbortOptions,
+    ) => {
+      const started = await startAttempt(taskId, nowMs, maxAttempts, handedOverAtMs);
+      await hold(options?.signal);
+      return started;
+    };
+
+    // Act: the retry's step is given up; an operator then cancels the task
+    const response = await deliverBatch(container(), eventOf(fifoRecord(head)), context);
+    await drained();
+    const refunded = structuredClone(stored(head));
+    const cancel = await store.cancel(head.taskId, T0 + 200, 1, { awaitingRetry: true });
+
+    // Assess: no call; the unused start ended with an entry of its own (no status: nothing was sent), its attempt
+    // uncounted and the last error kept, so nothing is in flight and the cancel is taken, not refused as in flight
+    expect(response.batchItemFailures).toHaveLength(1);
+    expect(callbacks.calledFor()).toEqual([]);
+    expect(refunded).toMatchObject({
+      status: "delivering",
+      attempts: 1,
+      attemptSeq: 2,
+      lastError: "HTTP 500",
+    });
+    expect(attemptLogEntries(refunded)).toEqual([
+      failed,
+      { seq: 2, startedAtMs: T0 + 100, durationMs: 0, error: "attempt given back: its start went unused" },
+    ]);
+    expect(cancel).toMatchObject({ outcome: "cancelled", task: { status: "cancelled" } });
   });
 
   it.each([
