@@ -34,12 +34,32 @@ export function cancelTask(id: string, ask: Ask, retrying = false): Promise<stri
     : `Cancel task ${id}? It will never be delivered.`;
   return runAction(ask, {
     confirm: { question, button: "Cancel task" },
-    run: () => call("DELETE", `/v1/tasks/${encodeURIComponent(id)}`),
-    done: () => `cancelled ${id}; ${outcome}`,
+    run: () => call<unknown>("DELETE", `/v1/tasks/${encodeURIComponent(id)}`),
+    done: (answer) => cancelledLine(id, outcome, answer),
     // The id: a panel shows one line for several rows, and the task view may show another task by the answer.
     failed: `${id} not cancelled`,
     unsure: `${id} may have been cancelled`,
   });
+}
+
+/** A fan-out task's copies in a cancel's answer: only their statuses matter here, and a plain task has none. */
+const CancelledCopies = z.object({
+  subscribers: z.array(z.object({ status: z.string() })).optional(),
+});
+
+/**
+ * The line a cancel's 200 shows. A fan-out task's cancel leaves a copy whose callback was being made going on (the
+ * API cannot stop it; repeating the cancel stops its retries), so "will not be called again" would be untrue of it.
+ */
+function cancelledLine(id: string, outcome: string, answer: unknown): string {
+  const copies = CancelledCopies.safeParse(answer);
+  const goingOn = copies.success
+    ? (copies.data.subscribers ?? []).filter((copy) => copy.status === "delivering").length
+    : 0;
+  if (goingOn === 0) return `cancelled ${id}; ${outcome}`;
+  const which =
+    goingOn === 1 ? "1 copy was being delivered and goes" : `${goingOn} copies were being delivered and go`;
+  return `cancelled ${id}; ${which} on: cancel again to stop ${goingOn === 1 ? "its" : "their"} retries`;
 }
 
 /** Cancel a dead-lettered task from its row (DELETE /v1/tasks/{id}: `failed → cancelled`, out of the list). */

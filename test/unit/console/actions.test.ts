@@ -132,6 +132,41 @@ describe("a task's Cancel (task view)", () => {
   });
 });
 
+describe("the cancel of a fan-out task whose copy was being delivered", () => {
+  it("says which copies go on and how to stop their retries, not that no receiver will be called again", async () => {
+    // Prepare: the API cancelled the parent and one copy; the other copy's callback was being made (not stopped)
+    stubFetch(() =>
+      json(200, {
+        task_id: "t1",
+        status: "cancelled",
+        subscribers: [
+          { name: "billing", task_id: "t1.billing", status: "delivering" },
+          { name: "email", task_id: "t1.email", status: "cancelled" },
+        ],
+      }),
+    );
+
+    // Act
+    const line = await cancelTask("t1", yes, true);
+
+    // Assess
+    expect(line).toBe(
+      "cancelled t1; 1 copy was being delivered and goes on: cancel again to stop its retries",
+    );
+  });
+
+  it("with every copy cancelled, answers as for any task", async () => {
+    stubFetch(() =>
+      json(200, {
+        task_id: "t1",
+        status: "cancelled",
+        subscribers: [{ name: "a", task_id: "t1.a", status: "cancelled" }],
+      }),
+    );
+    expect(await cancelTask("t1", yes, true)).toBe("cancelled t1; its receiver will not be called again");
+  });
+});
+
 /**
  * These already caught their errors, but showed only the message: no code, and uncut (a proxy's 100 KB page went
  * onto the panel whole). Each now says the API's code and message, cut to MAX_ERROR_CHARS.
