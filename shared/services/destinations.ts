@@ -105,12 +105,14 @@ export async function resetDestination(
   rawHost: string | undefined,
   rawQuery: Readonly<Record<string, string | undefined>> = {},
 ): Promise<DestinationResetResponse> {
+  // The query first, as on every route (the others' query guard runs before their handler looks at the path):
+  // a 400 naming an unknown parameter whatever the host.
+  const query = destinationResetQuerySchema.safeParse(rawQuery);
+  if (!query.success) throw validationFailed(toIssues(query.error.issues, rawQuery));
   // As destinationHost keys it (`Hooks.Example.com.:8443`, `[::ffff:1.2.3.4]`): every host the list shows names itself,
   // and a NAT64 spelling its former key's item too (written before it was its IPv4 address's: formerDestinationHostOf).
   const host = destinationHostOf(rawHost ?? "");
   if (host === undefined) throw notFound("no such destination");
-  const query = destinationResetQuerySchema.safeParse(rawQuery);
-  if (!query.success) throw validationFailed(toIssues(query.error.issues, rawQuery));
   const topic = query.data.topic;
   const topics = resetTopics(deps.config, topic);
   const former = formerDestinationHostOf(rawHost ?? "");

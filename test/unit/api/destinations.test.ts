@@ -600,6 +600,9 @@ describe("POST /v1/destinations/{host}/reset", () => {
     ["a percent-encoded host", "a%2Eexample.com", undefined, 404],
     ["a malformed host", "a b/c", undefined, 404],
     ["an unknown query parameter", "a.example.com", { topics: "demo" }, 400],
+    // As every route checks its query before its path (the other routes' query guard runs before the handler)
+    ["an unknown query parameter beside a malformed host", "a b/c", { unknown: "1" }, 400],
+    ["an unknown query parameter beside a host no topic has met", "c.example.com", { unknown: "1" }, 400],
   ])("%s (%s, query %o) → %i, nothing changed", async (_name, host, query, status) => {
     // Prepare
     const { deps, store } = await setup();
