@@ -11,7 +11,8 @@ import {
  *   0  success
  *   1  usage: unknown command or option, a missing or malformed argument, no API URL, no region for SigV4 or
  *      --env's look-up, AWS credentials no header can carry (InvalidTokenError: nothing sent), no or a malformed
- *      signing secret, a `console --port` in use
+ *      signing secret, a `console --port` in use; but 3 when such credentials stop a multi-page command (`groups
+ *      cancel`, `topics replay`) after its earlier pages acted (StoppedPartWay's `acted`)
  *   2  the API refused the request (4xx but 408, 429): fix the request; sending it again will not help
  *   3  the API failed with a 5xx the client retries (502, 503, 504, 520–524: RETRYABLE_STATUSES) or still throttled
  *      (429, or 408) after the client's retries, or could not be reached, or an AWS look-up (--env, --secret-arn)
@@ -52,6 +53,8 @@ export class BatchItemsFailed extends Error {
 /**
  * A run of several calls (a bulk replay's pages) that one call's error stopped after others were done: it exits as
  * that error would, and is printed with what was done before it (`done`, `summary`), which would otherwise be lost.
+ * `acted`: the calls done changed something (a group cancel's, a bulk replay's pages, not a list's): an error that
+ * alone exits 1 ("nothing sent", InvalidTokenError) exits 3 there, as the run was partly applied.
  */
 export class StoppedPartWay extends Error {
   override readonly name = "StoppedPartWay";
@@ -59,6 +62,7 @@ export class StoppedPartWay extends Error {
     readonly error: unknown,
     readonly done: Readonly<Record<string, unknown>>,
     readonly summary: readonly string[],
+    readonly acted = false,
   ) {
     super(error instanceof Error ? error.message : String(error), { cause: error });
   }
@@ -82,13 +86,24 @@ export class MayHaveBeenApplied extends Error {
 }
 
 export function exitCodeOf(error: unknown): ExitCode {
-  if (error instanceof StoppedPartWay || error instanceof MayHaveBeenApplied) return exitCodeOf(error.error);
+  if (error instanceof StoppedPartWay) return stoppedExitCode(error);
+  if (error instanceof MayHaveBeenApplied) return exitCodeOf(error.error);
   // Credentials a repeat never mends, refused before anything was sent: a usage error as a `--token` with a line end
   // is, not "may be retried" (which also had `tasks add` name a key and `add-batch` write a rerun file for nothing).
   if (error instanceof UsageError || error instanceof InvalidTokenError) return EXIT.usage;
   if (error instanceof BatchItemsFailed) return error.exitCode;
   if (isPunctualError(error)) return exitCodeOfStatus(error.status);
   return EXIT.failed;
+}
+
+/**
+ * A run stopped part-way exits as its error would, but for a usage error (1 says nothing was sent) after calls that
+ * acted: credentials that turned unsendable on a later page (a refresh gone bad) stop `groups cancel` or `topics
+ * replay` after earlier pages cancelled or replayed, so it is 3, partly applied, the totals so far printed.
+ */
+function stoppedExitCode(stopped: StoppedPartWay): ExitCode {
+  const code = exitCodeOf(stopped.error);
+  return code === EXIT.usage && stopped.acted ? EXIT.failed : code;
 }
 
 /**

@@ -1,6 +1,6 @@
 import { isPunctualError } from "../client/index.js";
 import { visible, visibleJson } from "../shared/domain/visible-text.js";
-import { EXIT, exitCodeOf, MayHaveBeenApplied, StoppedPartWay } from "./exit-codes.js";
+import { EXIT, type ExitCode, exitCodeOf, MayHaveBeenApplied, StoppedPartWay } from "./exit-codes.js";
 import { drawTable } from "./table.js";
 
 export interface CliIo {
@@ -136,7 +136,7 @@ export function printError(io: CliIo, json: boolean, error: unknown): void {
   if (json) {
     const before = stopped ? { before_error: stopped.done } : {};
     const retry = applied ? { retry: applied.retry } : {};
-    io.err(jsonLine({ error: errorObject(cause), ...before, ...retry }));
+    io.err(jsonLine({ error: errorObject(cause, exitCodeOf(error)), ...before, ...retry }));
     return;
   }
   for (const line of stopped?.summary ?? (applied ? [applied.hint] : [])) io.err(`${shown(line)}\n`);
@@ -150,13 +150,14 @@ export function printError(io: CliIo, json: boolean, error: unknown): void {
 }
 
 /** An error as --json prints it: the API's error object plus `status`, else our own code and the message. */
-function errorObject(error: unknown): Record<string, unknown> {
+function errorObject(error: unknown, exitCode: ExitCode): Record<string, unknown> {
   if (isPunctualError(error)) {
     const { code, status, message, issues, details } = error;
     return { ...details, code, status, message, issues };
   }
   const message = error instanceof Error ? error.message : String(error);
-  return { code: exitCodeOf(error) === EXIT.usage ? "usage" : "failed", message };
+  // By the run's exit code, not the error's alone: credentials refused after pages acted are no usage error (3).
+  return { code: exitCode === EXIT.usage ? "usage" : "failed", message };
 }
 
 /** A list of tasks: one JSON page with --json, else one table row per task (the columns an operator scans). */

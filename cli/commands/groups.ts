@@ -91,7 +91,7 @@ async function cancelPages(
       `before the error: ${counts}`,
       ...total.not_cancelled.map((t) => `  ${t.task_id}: ${t.status}`),
     ];
-    throw new StoppedPartWay(error, { pages, ...total }, summary);
+    throw new StoppedPartWay(error, { pages, ...total }, summary, true);
   }
   return total;
 }

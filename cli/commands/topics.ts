@@ -188,7 +188,7 @@ async function replayPages(
     if (stuck) throw stoppedAtFailure();
   } catch (error) {
     if (pages === 0) throw error;
-    throw new StoppedPartWay(error, { pages, ...total }, replaySummary(pages, total));
+    throw new StoppedPartWay(error, { pages, ...total }, replaySummary(pages, total), true);
   } finally {
     bar?.stop();
   }

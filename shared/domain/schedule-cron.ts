@@ -293,6 +293,31 @@ export function latestOccurrenceBetween(
   return latest;
 }
 
+/**
+ * Where croner stops: for a pattern without a year field (every pattern we take) it finds no occurrence once the
+ * local year reaches 3000 (croner 11's search gives up at `year >= 3000` when the year is a wildcard), read on the
+ * schedule's own wall clock, so UTC+14 (Pacific/Kiritimati) meets it at 2999-12-31T10:00Z. A start_at past it was
+ * refused as "no occurrence between now (or start_at) and end_at", and an end_at past it promised occurrences the
+ * schedule would never make.
+ */
+export const CRON_ENGINE_LIMIT_LOCAL = "3000-01-01T00:00:00";
+const CRON_ENGINE_LIMIT_WALL_MS = Date.parse(`${CRON_ENGINE_LIMIT_LOCAL}Z`);
+
+/**
+ * A start_at (inclusive: before the limit) or end_at (exclusive: at it at most) past what croner computes, as the
+ * 400's message naming that limit; undefined within it. `timezone` must be one Intl knows.
+ */
+export function engineLimitProblem(
+  field: "start_at" | "end_at",
+  ms: number,
+  timezone: string,
+): string | undefined {
+  const lastMs = field === "end_at" ? ms - 1 : ms;
+  if (wallClockMs(lastMs, timezone) < CRON_ENGINE_LIMIT_WALL_MS) return undefined;
+  const bound = field === "end_at" ? "at or before" : "before";
+  return `must be ${bound} ${CRON_ENGINE_LIMIT_LOCAL} in the schedule's time zone (${timezone}): the schedule engine (croner) computes no occurrence from then on`;
+}
+
 /** The first occurrence strictly after `afterMs` within the schedule's window, or undefined when none is left. */
 export function nextOccurrence(spec: CronSpec, afterMs: number): number | undefined {
   // Croner counts from the next whole second after its reference; starting a millisecond before the window

@@ -75,6 +75,8 @@ export async function cancelGroup(
   params: { readonly topic: string | undefined; readonly value: string | undefined },
   query: Record<string, string | undefined> | null | undefined,
 ): Promise<CancelGroupResponse> {
+  // The query first, as on every route (the others' query guard runs before their handler looks at the path).
+  const parsed = parseQuery(query);
   const { topic, value } = params;
   if (!topic || value === undefined || value === "" || !topicConfig(deps.config, topic)) {
     throw notFound(`no such topic: ${echoed(topic ?? "")}`);
@@ -84,7 +86,6 @@ export async function cancelGroup(
   // would tell the caller its group is clear.
   const path = cancelGroupParamsSchema.safeParse({ topic, value });
   if (!path.success) throw validationFailed(toIssues(path.error.issues, { topic, value }));
-  const parsed = parseQuery(query);
   const group = groupOf(value, parsed);
   // A group's value of any task names one partition; the ULID only matters for tasks without a group.
   const pk = groupPartitionKey(topic, group, "");

@@ -78,7 +78,6 @@ export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefine
   const key = taskId ? parseTaskId(taskId) : undefined;
   if (!taskId || !key) throw notFound();
   let result = await cancelAndDisarm(deps, taskId, key.topic, OPERATOR_CANCEL);
-  if (result.outcome === "cancelled") await keepCancelledParent(deps, result.task);
   // The common case (a scheduled task) pays one write; a dead-lettered one pays the failed read and a second
   // conditional write, and a task that moved on in between is a conflict like any other.
   if (result.outcome === "conflict" && result.task.status === "failed" && !result.task.fanOut) {
@@ -117,6 +116,9 @@ async function cancelledView(deps: CancelTaskDeps, task: TaskRecord): Promise<Ta
     await restoreFanOutParent(deps, task, topicConfig(deps.config, task.topic));
     throw notFound(COMPLETED_AND_EXPIRED);
   }
+  // Only a cancel that stands keeps its parent longer: kept before the check above, the restore kept that raise
+  // (it never lowers a TTL), and a task GET and DELETE answer 404 for lingered a delivery window more.
+  await keepCancelledParent(deps, task);
   return fanOutTaskView(task, copies);
 }
 

@@ -105,12 +105,14 @@ export async function resetDestination(
   rawHost: string | undefined,
   rawQuery: Readonly<Record<string, string | undefined>> = {},
 ): Promise<DestinationResetResponse> {
+  // The query first, as on every route (the others' query guard runs before their handler looks at the path):
+  // a 400 naming an unknown parameter whatever the host.
+  const query = destinationResetQuerySchema.safeParse(rawQuery);
+  if (!query.success) throw validationFailed(toIssues(query.error.issues, rawQuery));
   // As destinationHost keys it (`Hooks.Example.com.:8443`, `[::ffff:1.2.3.4]`): every host the list shows names itself,
   // and a NAT64 spelling its former key's item too (written before it was its IPv4 address's: formerDestinationHostOf).
   const host = destinationHostOf(rawHost ?? "");
   if (host === undefined) throw notFound("no such destination");
-  const query = destinationResetQuerySchema.safeParse(rawQuery);
-  if (!query.success) throw validationFailed(toIssues(query.error.issues, rawQuery));
   const topic = query.data.topic;
   const topics = resetTopics(deps.config, topic);
   const former = formerDestinationHostOf(rawHost ?? "");
@@ -118,19 +120,35 @@ export async function resetDestination(
     ...(await recordsOf(deps, host, topics)),
     ...(former ? await recordsOf(deps, former, topics) : []),
   ];
-  if (targets.length === 0) {
-    throw topic !== undefined && !Object.hasOwn(deps.config.resolvedTopics, topic)
-      ? notDeployed(topic)
-      : notFound("no such destination");
-  }
+  if (targets.length === 0) throw noneFound(deps, topic);
+  const destinations = await closeEach(deps, targets);
+  if (destinations.length === 0) throw noneFound(deps, topic);
+  return { host, destinations };
+}
+
+/**
+ * Closes each entry read, and answers the ones it closed. An entry that expired between its read and its close
+ * (closeCircuit finds none) is a host never met on that topic, as a read after would say: left out, not listed as
+ * closed, and a reset that closed nothing is a 404 like one that read nothing. The view is of the entry as the
+ * close met it (its last error, its leases), not as it was read.
+ */
+async function closeEach(
+  deps: DestinationResetDeps,
+  targets: readonly DestinationRecord[],
+): Promise<DestinationView[]> {
   const now = deps.now();
   const destinations: DestinationView[] = [];
   for (const record of targets) {
-    await deps.store.closeCircuit(record.topic, record.host, now);
-    destinations.push(destinationView({ ...record, failures: 0, circuit: "closed" }, now));
+    const before = await deps.store.closeCircuit(record.topic, record.host, now);
+    if (before) destinations.push(destinationView({ ...before, failures: 0, circuit: "closed" }, now));
   }
-  return { host, destinations };
+  return destinations;
 }
+
+const noneFound = (deps: DestinationResetDeps, topic: string | undefined) =>
+  topic !== undefined && !Object.hasOwn(deps.config.resolvedTopics, topic)
+    ? notDeployed(topic)
+    : notFound("no such destination");
 
 /**
  * The topics a reset covers, in the order of their keys (`<topic>#<host>`, as the partition read listed them):

@@ -46,10 +46,12 @@ export const createScheduleBodySchema = /* @__PURE__ */ z.strictObject({
     /* @__PURE__ */ z.string().check(/* @__PURE__ */ z.minLength(1), /* @__PURE__ */ z.maxLength(128)),
   ),
   start_at: /* @__PURE__ */ z.withMeta(/* @__PURE__ */ z.optional(dateTimeInput), {
-    description: "no occurrence before this instant (inclusive)",
+    description:
+      "no occurrence before this instant (inclusive); before 3000-01-01T00:00:00 in `timezone` (the schedule engine computes no occurrence from then on: later is a 400)",
   }),
   end_at: /* @__PURE__ */ z.withMeta(/* @__PURE__ */ z.optional(dateTimeInput), {
-    description: "no occurrence at or after this instant",
+    description:
+      "no occurrence at or after this instant; at or before 3000-01-01T00:00:00 in `timezone` (the schedule engine computes no occurrence from then on: later is a 400)",
   }),
   catch_up: /* @__PURE__ */ z.withMeta(/* @__PURE__ */ z.optional(catchUpSchema), {
     description:

@@ -7,6 +7,7 @@ import { type CatchUpPolicy, isKnownTimeZone } from "#shared/domain/schedule.js"
 import {
   type CronSpec,
   cronProblem,
+  engineLimitProblem,
   inlineWriteProblem,
   nextOccurrence,
   onlyDstGapsAhead,
@@ -93,7 +94,8 @@ function cronSpecOf(
   const issues: ErrorIssue[] = [];
   const problem = cronProblem(value.cron);
   if (problem) issues.push({ path: "cron", message: problem });
-  if (!isKnownTimeZone(value.timezone)) {
+  const knownZone = isKnownTimeZone(value.timezone);
+  if (!knownZone) {
     issues.push({
       path: "timezone",
       message: "is not an IANA time zone this service knows (e.g. Europe/Berlin, UTC)",
@@ -103,6 +105,7 @@ function cronSpecOf(
   // still hold exactly, and no occurrence comes before a start_at with a sub-ms part (truncated, it did).
   const startAtMs = value.start_at !== undefined ? msAtOrAfterInstant(value.start_at) : undefined;
   const endAtMs = value.end_at !== undefined ? msAtOrAfterInstant(value.end_at) : undefined;
+  if (knownZone) issues.push(...engineLimitIssues(value.timezone, startAtMs, endAtMs));
   if (startAtMs !== undefined && endAtMs !== undefined && endAtMs <= startAtMs) {
     issues.push({ path: "end_at", message: "must be after start_at" });
   }
@@ -129,6 +132,26 @@ function cronSpecOf(
     ]);
   }
   return spec;
+}
+
+/**
+ * start_at and end_at within what croner computes (engineLimitProblem): past it, a 400 naming the limit rather than
+ * "no occurrence between now (or start_at) and end_at", or an end_at the schedule would never reach.
+ */
+function engineLimitIssues(
+  timezone: string,
+  startAtMs: number | undefined,
+  endAtMs: number | undefined,
+): ErrorIssue[] {
+  const issues: ErrorIssue[] = [];
+  for (const [path, ms] of [
+    ["start_at", startAtMs],
+    ["end_at", endAtMs],
+  ] as const) {
+    const problem = ms === undefined ? undefined : engineLimitProblem(path, ms, timezone);
+    if (problem) issues.push({ path, message: problem });
+  }
+  return issues;
 }
 
 /** An add-task body with the schedule's task fields, due now: what every occurrence will be checked as. */

@@ -590,6 +590,29 @@ describe("POST /v1/destinations/{host}/reset", () => {
     expect((await store.getDestination("gone", "d.example.com"))?.failures).toBe(1);
   });
 
+  it("an entry that expires between its read and its close is not listed as closed: it is none (404 when it was the only one)", async () => {
+    // Prepare: b.example.com:8443's closed entries, read before they expire (the reads' clock is not set) and
+    // closed at the instant demo's expires (idle since NOW - 1 s); other's, used at NOW, lives a second longer.
+    const { deps, store } = await setup();
+    const demoExpiry = store.destinations.expiries.get("demo#b.example.com:8443") ?? 0;
+    const atExpiry = { ...deps, now: () => demoExpiry * 1000 };
+
+    // Act
+    const both = await call(
+      fns.reset.createHandler(atExpiry),
+      event("POST", "/v1/destinations/b.example.com:8443/reset", "b.example.com:8443"),
+    );
+    const demoOnly = await call(
+      fns.reset.createHandler(atExpiry),
+      event("POST", "/v1/destinations/b.example.com:8443/reset", "b.example.com:8443", { topic: "demo" }),
+    );
+
+    // Assess: an expired entry is a host never met (docs/CALLBACKS.md "Protecting receivers")
+    expect(both.statusCode).toBe(200);
+    expect(both.body.destinations).toEqual([expect.objectContaining({ topic: "other", state: "closed" })]);
+    expect(demoOnly).toMatchObject({ statusCode: 404, body: { error: { code: "not_found" } } });
+  });
+
   it.each([
     ["a host no topic has met", "c.example.com", undefined, 404],
     ["a deployed topic with no record of the host", "a.example.com", { topic: "other" }, 404],
@@ -600,6 +623,9 @@ describe("POST /v1/destinations/{host}/reset", () => {
     ["a percent-encoded host", "a%2Eexample.com", undefined, 404],
     ["a malformed host", "a b/c", undefined, 404],
     ["an unknown query parameter", "a.example.com", { topics: "demo" }, 400],
+    // As every route checks its query before its path (the other routes' query guard runs before the handler)
+    ["an unknown query parameter beside a malformed host", "a b/c", { unknown: "1" }, 400],
+    ["an unknown query parameter beside a host no topic has met", "c.example.com", { unknown: "1" }, 400],
   ])("%s (%s, query %o) → %i, nothing changed", async (_name, host, query, status) => {
     // Prepare
     const { deps, store } = await setup();

@@ -445,6 +445,17 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect((await f.store.get(pending.task_id))?.status).toBe("scheduled");
   });
 
+  it("the group cancel checks its query before its path, as every route does: an unknown parameter beside an unknown topic is a 400 naming it, not a 404", async () => {
+    // Prepare
+    const f = fixture();
+
+    // Act
+    const error = await refusal(cancelGroup(f.deps, { topic: "nope", value: "o-7" }, { unknown: "1" }));
+
+    // Assess
+    expect(error).toMatchObject({ status: 400, code: "validation_failed", issues: [{ path: "unknown" }] });
+  });
+
   it("the group cancel refuses another group's cursor (400, nothing cancelled) instead of skipping this group's first tasks", async () => {
     const f = fixture();
     const add = (order: string, delay: number) =>

@@ -105,3 +105,68 @@ describe("AWS credentials that cannot be sent (a session token pasted across lin
     expect(await readdir(path.dirname(file))).toEqual(["tasks.json"]);
   });
 });
+
+describe("AWS credentials that turn unsendable after a multi-page command's first page acted", () => {
+  /** Credentials read anew for each request (their expiry passed, the SDK's chain reads them again): they can turn bad. */
+  const good = {
+    AWS_ACCESS_KEY_ID: "AKIDEXAMPLE",
+    AWS_SECRET_ACCESS_KEY: "wJalrXUtnFEMI/K7MDENG+bPxRfiCYEXAMPLEKEY",
+    AWS_SESSION_TOKEN: "IQoJb3JpZ2luX2VjEXAMPLE",
+    AWS_CREDENTIAL_EXPIRATION: new Date(Date.now() - 60_000).toISOString(),
+  };
+
+  /** The first page answered (with a cursor); the credentials then pasted across lines, so page 2 is never sent. */
+  async function runPaged(argv: string[], firstPage: unknown) {
+    const sent: string[] = [];
+    const fetch: typeof globalThis.fetch = async (input) => {
+      sent.push(String(input));
+      vi.stubEnv("AWS_SESSION_TOKEN", "IQoJb3JpZ2luX2VjEXAMPLE\nsecond-line-of-the-token");
+      return new Response(JSON.stringify(firstPage), {
+        status: 200,
+        headers: { "content-type": "application/json" },
+      });
+    };
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env: {}, fetch };
+    const code = await main(["--api", API, ...argv], io);
+    return { code, out: out.join(""), err: err.join(""), sent };
+  }
+
+  it.each([
+    [
+      "groups cancel",
+      ["groups", "cancel", "--topic", "orders", "--group", "A-1"],
+      { cancelled: 2, not_cancelled: [], more: true, next_cursor: "c1" },
+      { pages: 1, cancelled: 2 },
+    ],
+    [
+      "topics replay",
+      ["topics", "replay", "orders"],
+      { matched: 2, replayed: 2, failed: [], next_cursor: "c1" },
+      { pages: 1, replayed: 2 },
+    ],
+  ])(
+    "%s: exit 3 (the first page acted: not 'nothing sent'), with the totals so far, not a usage error",
+    async (_name, argv, firstPage, totals) => {
+      // Prepare
+      awsSetup(good);
+
+      // Act
+      const human = await runPaged(argv, firstPage);
+      awsSetup(good);
+      const json = await runPaged(["--json", ...argv], firstPage);
+
+      // Assess: one request sent each time (page 2 refused before sending), exit 3 as a partial run
+      expect(human.sent).toHaveLength(1);
+      expect(human.code).toBe(3);
+      expect(human.err).toMatch(/before the error: 1 page/);
+      expect(human.err).toMatch(/x-amz-security-token header/);
+      expect(human.err).not.toContain("second-line-of-the-token");
+      expect(json.code).toBe(3);
+      const printed = JSON.parse(json.err) as { error: { code: string }; before_error: unknown };
+      expect(printed.error.code).not.toBe("usage");
+      expect(printed.before_error).toMatchObject(totals);
+    },
+  );
+});

@@ -2621,6 +2621,27 @@ describe("fan-out after a topic's subscribers change (runtime settings or a depl
     },
   );
 
+  it("a DELETE of a parent whose copies all completed and expired, after the topic turned plain, answers 404 and leaves the parent as it was (no longer TTL kept for it)", async () => {
+    // Prepare: every copy delivered and its item expired (TTL), the parent's own item still `scheduled`; the
+    // topic's subscribers removed since
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    for (const copy of copies) {
+      await deliver(f, copy);
+      f.store.tasks.delete(copy.taskId);
+    }
+    const later = NOW + 10_000 + (f.config.resolvedTopics.orders?.retentionDays ?? 0) * 86_400_000;
+    const before = await f.store.get(parent.taskId);
+    const plain = { ...plainOrders(f), now: () => later };
+
+    // Act
+    const cancelled = await refusal(cancelTask(plain, parent.taskId));
+
+    // Assess: the DELETE and the stored item agree with GET's 404: nothing is kept longer for a task that is gone
+    expect(cancelled).toMatchObject({ status: 404, code: "not_found" });
+    expect(await f.store.get(parent.taskId)).toEqual(before);
+  });
+
   it("the relay forwards a plain task of a group without the fan-out parent that shares its partition", async () => {
     // Prepare: a fan-out task of group o-1, then (subscribers removed) a plain task of the same group.
     const f = setup();

@@ -308,6 +308,29 @@ describe("creating a schedule", () => {
     expect(h.store.schedules.size).toBe(1);
   });
 
+  it("a start_at or end_at past what the schedule engine computes (the year 3000 in the schedule's time zone) is a 400 naming that limit at its field, not 'no occurrence'", async () => {
+    const h = harness();
+
+    const start = await refusal(createSchedule(h.deps, body({ start_at: "3000-01-01T00:00:00Z" })));
+    const end = await refusal(createSchedule(h.deps, body({ end_at: "3100-01-01T00:00:00Z" })));
+    // Kiritimati (UTC+14) reaches 3000-01-01 at 2999-12-31T10:00Z
+    const kiritimati = await refusal(
+      createSchedule(h.deps, body({ timezone: "Pacific/Kiritimati", start_at: "2999-12-31T10:00:00Z" })),
+    );
+    const endAtLimit = await createSchedule(h.deps, body({ end_at: "3000-01-01T00:00:00Z" }));
+
+    for (const [refused, path] of [
+      [start, "start_at"],
+      [end, "end_at"],
+      [kiritimati, "start_at"],
+    ] as const) {
+      expect(refused).toMatchObject({ status: 400, code: "validation_failed", issues: [{ path }] });
+      expect(refused.issues?.[0]?.message).toMatch(/3000-01-01T00:00:00/);
+    }
+    expect(endAtLimit).toMatchObject({ end_at: "3000-01-01T00:00:00.000Z" });
+    expect(h.store.schedules.size).toBe(1);
+  });
+
   it("a day field stepping from `*` beside a restricted weekday (AND in Vixie cron, OR in croner) is a 400 at `cron` and stores nothing", async () => {
     const h = harness();
 
