@@ -3,22 +3,13 @@ import { beforeAll, describe, expect, it, vi } from "vitest";
 import { lambdaEventBytes, MAX_EVENT_BODY_BYTES } from "#shared/api/lambda-event-size.js";
 import { MAX_REQUEST_BODY_BYTES } from "#shared/api/middleware/json-body.js";
 import { MAX_BATCH_BODY_BYTES } from "#shared/api/schemas/batch.js";
+import { API_FUNCTION_ENV } from "../../support/function-env.js";
 import { fixture, silentLogger } from "./fakes.js";
 
 let batch: typeof import("#functions/add-tasks-batch.js");
 
 beforeAll(async () => {
-  const vars = {
-    PUNCTUAL_ENV: "local",
-    TABLE_NAME: "punctual-local-tasks",
-    TIMER_QUEUE_URL: "http://127.0.0.1:4566/000000000000/timer",
-    TIMER_QUEUE_ARN: "arn:aws:sqs:us-east-1:000000000000:timer",
-    SCHEDULE_GROUP_NAME: "punctual-local",
-    SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
-    SCHEDULE_DLQ_ARN: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
-    AWS_REGION: "us-east-1",
-    POWERTOOLS_LOG_LEVEL: "SILENT",
-  };
+  const vars = API_FUNCTION_ENV;
   for (const [name, value] of Object.entries(vars)) vi.stubEnv(name, value);
   batch = await import("#functions/add-tasks-batch.js");
   vi.unstubAllEnvs();

@@ -7,19 +7,10 @@ import type { TaskStore } from "#shared/adapters/task-store.js";
 import { lambdaEventBytes, MAX_EVENT_BODY_BYTES } from "#shared/api/lambda-event-size.js";
 import { MAX_REQUEST_BODY_BYTES } from "#shared/api/middleware/json-body.js";
 import { IDEMPOTENCY_HEADER } from "#shared/domain/add-task-request.js";
+import { API_FUNCTION_ENV } from "../../support/function-env.js";
 import { fixture, silentLogger } from "./fakes.js";
 
-const ENV_VARS = {
-  PUNCTUAL_ENV: "local",
-  TABLE_NAME: "punctual-local-tasks",
-  TIMER_QUEUE_URL: "http://127.0.0.1:4566/000000000000/timer",
-  TIMER_QUEUE_ARN: "arn:aws:sqs:us-east-1:000000000000:timer",
-  SCHEDULE_GROUP_NAME: "punctual-local",
-  SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
-  SCHEDULE_DLQ_ARN: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
-  AWS_REGION: "us-east-1",
-  POWERTOOLS_LOG_LEVEL: "SILENT",
-};
+const ENV_VARS = API_FUNCTION_ENV;
 
 type Modules = {
   add: typeof import("#functions/add-task.js");

@@ -51,23 +51,14 @@ import {
 } from "../../support/arbitraries/hostile-posts.js";
 import { ID_MUTATIONS, type IdMutation, idCase, isMethod } from "../../support/arbitraries/task-ids.js";
 import { propertyRuns, propertyScale } from "../../support/fast-check-runs.js";
+import { API_FUNCTION_ENV } from "../../support/function-env.js";
 import { fixture, NOW, silentLogger, testConfig } from "./fakes.js";
 
 // ---------------------------------------------------------------------------------------------------------
 // Harness: the real handlers, fresh fakes per case, snapshots of every side effect.
 // ---------------------------------------------------------------------------------------------------------
 
-const ENV_VARS = {
-  PUNCTUAL_ENV: "local",
-  TABLE_NAME: "punctual-local-tasks",
-  TIMER_QUEUE_URL: "http://127.0.0.1:4566/000000000000/timer",
-  TIMER_QUEUE_ARN: "arn:aws:sqs:us-east-1:000000000000:timer",
-  SCHEDULE_GROUP_NAME: "punctual-local",
-  SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
-  SCHEDULE_DLQ_ARN: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
-  AWS_REGION: "us-east-1",
-  POWERTOOLS_LOG_LEVEL: "SILENT",
-};
+const ENV_VARS = API_FUNCTION_ENV;
 
 type Modules = {
   add: typeof import("#functions/add-task.js");

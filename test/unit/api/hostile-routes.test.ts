@@ -63,6 +63,7 @@ import { ID_MUTATIONS, type IdMutation, isMethod } from "../../support/arbitrari
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { FakeTopicQueueStats, FakeTopicSwitch, topicMapping } from "../../support/fakes/topic-switch.js";
 import { propertyRuns, propertyScale } from "../../support/fast-check-runs.js";
+import { API_FUNCTION_ENV } from "../../support/function-env.js";
 import { OpenApiValidator } from "../../support/openapi-validator.js";
 import { fixture, NOW, silentLogger, testConfig } from "./fakes.js";
 
@@ -87,19 +88,11 @@ type Flavour = (typeof FLAVOURS)[number];
 /** Which world a case runs in: shrinks to the plain one. */
 const flavour = fc.constantFrom(...FLAVOURS);
 const ENV_VARS = {
-  PUNCTUAL_ENV: "local",
-  TABLE_NAME: "punctual-local-tasks",
-  TIMER_QUEUE_URL: "http://127.0.0.1:4566/000000000000/timer",
-  TIMER_QUEUE_ARN: "arn:aws:sqs:us-east-1:000000000000:timer",
-  SCHEDULE_GROUP_NAME: "punctual-local",
-  SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
-  SCHEDULE_DLQ_ARN: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
+  ...API_FUNCTION_ENV,
   PUNCTUAL_TOPOLOGY: JSON.stringify({
     topicMappings: { demo: topicMapping("demo") },
     topicQueues: { demo: topicMapping("demo").queueUrl },
   }),
-  AWS_REGION: "us-east-1",
-  POWERTOOLS_LOG_LEVEL: "SILENT",
 };
 
 type CreateHandler = (deps: unknown) => HttpHandler;

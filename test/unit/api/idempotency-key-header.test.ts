@@ -12,22 +12,15 @@ import { retentionExpiry } from "#shared/domain/task.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { FakeTopicQueueStats, FakeTopicSwitch, topicMapping } from "../../support/fakes/topic-switch.js";
+import { API_FUNCTION_ENV } from "../../support/function-env.js";
 import { fixture, NOW, silentLogger } from "./fakes.js";
 
 const ENV_VARS = {
-  PUNCTUAL_ENV: "local",
-  TABLE_NAME: "punctual-local-tasks",
-  TIMER_QUEUE_URL: "http://127.0.0.1:4566/000000000000/timer",
-  TIMER_QUEUE_ARN: "arn:aws:sqs:us-east-1:000000000000:timer",
-  SCHEDULE_GROUP_NAME: "punctual-local",
-  SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
-  SCHEDULE_DLQ_ARN: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
+  ...API_FUNCTION_ENV,
   PUNCTUAL_TOPOLOGY: JSON.stringify({
     topicMappings: { demo: topicMapping("demo") },
     topicQueues: { demo: topicMapping("demo").queueUrl },
   }),
-  AWS_REGION: "us-east-1",
-  POWERTOOLS_LOG_LEVEL: "SILENT",
 };
 
 type CreateHandler = (deps: unknown) => HttpHandler;

@@ -1,5 +1,6 @@
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import { vi } from "vitest";
+import { API_FUNCTION_ENV } from "../../support/function-env.js";
 import { fixture, silentLogger } from "../api/fakes.js";
 
 type Handler = ReturnType<typeof import("#functions/add-task.js").createHandler>;
@@ -9,17 +10,7 @@ let modules:
 
 /** Imports the add handlers under the environment their cold start reads (call in `beforeAll`). */
 export async function loadAddHandlers(): Promise<void> {
-  const vars = {
-    PUNCTUAL_ENV: "local",
-    TABLE_NAME: "punctual-local-tasks",
-    TIMER_QUEUE_URL: "http://127.0.0.1:4566/000000000000/timer",
-    TIMER_QUEUE_ARN: "arn:aws:sqs:us-east-1:000000000000:timer",
-    SCHEDULE_GROUP_NAME: "punctual-local",
-    SCHEDULER_ROLE_ARN: "arn:aws:iam::000000000000:role/scheduler",
-    SCHEDULE_DLQ_ARN: "arn:aws:sqs:us-east-1:000000000000:schedule-dlq",
-    AWS_REGION: "us-east-1",
-    POWERTOOLS_LOG_LEVEL: "SILENT",
-  };
+  const vars = API_FUNCTION_ENV;
   for (const [name, value] of Object.entries(vars)) vi.stubEnv(name, value);
   modules = {
     single: await import("#functions/add-task.js"),
