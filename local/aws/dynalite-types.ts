@@ -18,7 +18,7 @@ const dynaliteValidations = require("dynalite/validations/index.js") as Dynalite
 /** dynalite's generic type syntax, `Map<AttributeValue>`: the same expression its `checkType` matches with. */
 const GENERIC = /(.+?)<(.+)>$/;
 /** What an `AttrStruct<X>` stands for in dynalite's `checkType` (its literal, rebuilt there on every call). */
-const ATTRIBUTE_VALUE_FIELDS: Fields = {
+export const ATTRIBUTE_VALUE_FIELDS: Fields = {
   S: "String",
   B: "Blob",
   N: "String",

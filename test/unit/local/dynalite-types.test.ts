@@ -3,7 +3,7 @@ import { createRequire } from "node:module";
 import path from "node:path";
 import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { compileTypeChecks } from "#local/aws/dynalite-types.js";
+import { ATTRIBUTE_VALUE_FIELDS, compileTypeChecks } from "#local/aws/dynalite-types.js";
 import { createKeyedTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
 import { loadUnkeptDynalite } from "../../support/dynalite-unkept.js";
 import { propertyRuns, propertyScale } from "../../support/fast-check-runs.js";
@@ -25,19 +25,6 @@ const ACTIONS = readdirSync(validationsDir)
     action: file.slice(0, -3),
     types: (require(path.join(validationsDir, file)) as { types: Record<string, unknown> }).types,
   }));
-
-const ATTRIBUTE_VALUE: Record<string, unknown> = {
-  S: "String",
-  B: "Blob",
-  N: "String",
-  BOOL: "Boolean",
-  NULL: "Boolean",
-  BS: { type: "List", children: "Blob" },
-  NS: { type: "List", children: "String" },
-  SS: { type: "List", children: "String" },
-  L: { type: "List", children: "AttrStruct<ValueStruct>" },
-  M: { type: "Map<AttributeValue>", children: "AttrStruct<ValueStruct>" },
-};
 
 /** Values of the wrong shape anywhere, and the texts dynalite converts or refuses. */
 const ODD_VALUE = fc.constantFrom<unknown>(
@@ -108,7 +95,7 @@ function properValueFor(descriptor: unknown, depth: number): fc.Arbitrary<unknow
         maxKeys: 3,
       });
     case "AttrStruct":
-      return fieldsFor(ATTRIBUTE_VALUE, depth + 1, 2);
+      return fieldsFor(ATTRIBUTE_VALUE_FIELDS, depth + 1, 2);
     case "ValueStruct":
     case "FieldStruct":
       return fieldsFor(child as Record<string, unknown>, depth + 1, 4);
@@ -118,7 +105,11 @@ function properValueFor(descriptor: unknown, depth: number): fc.Arbitrary<unknow
 }
 
 /** An object with some of the fields (in any order), sometimes one no descriptor names. */
-function fieldsFor(fields: Record<string, unknown>, depth: number, maxFields: number): fc.Arbitrary<unknown> {
+function fieldsFor(
+  fields: Readonly<Record<string, unknown>>,
+  depth: number,
+  maxFields: number,
+): fc.Arbitrary<unknown> {
   const names = Object.keys(fields);
   return fc
     .tuple(
