@@ -202,22 +202,22 @@ export function inlineOccurrenceLimit(spec: CronSpec, fromMs: number): number {
 export const INLINE_WRITE_UNITS = 4_000;
 
 /**
- * Why the pass at creation would write more than INLINE_WRITE_UNITS, or undefined: the occurrences it makes (as
- * `materializeSchedule` picks them: from `fromMs` to the horizon, at most inlineOccurrenceLimit), each `tasksEach`
- * tasks (a fan-out topic's parent and its copies) of its content plus ≈ 1 KB of keys and attributes, in 1 KB units.
+ * Why a pass inside an API call from `fromMs` cannot keep to INLINE_WRITE_UNITS (when budgetedInlineLimit is
+ * undefined): the occurrences due before the next scheduled run can have made them (within INLINE_COVER_MS, or the
+ * horizon if shorter), each `tasksEach` tasks (a fan-out topic's parent and its copies) of its content plus ≈ 1 KB of
+ * keys and attributes, in 1 KB units, written at once into one partition.
  */
-export function inlineWriteProblem(
+export function inlineBudgetProblem(
   spec: CronSpec,
   write: { readonly contentBytes: number; readonly tasksEach: number },
   fromMs: number,
   horizonMs: number,
-): string | undefined {
-  const limit = inlineOccurrenceLimit(spec, fromMs);
-  const count = occurrencesBetween(spec, fromMs, fromMs + horizonMs, limit).length;
-  const tasks = count * write.tasksEach;
-  if (count * occurrenceWriteUnits(write) <= INLINE_WRITE_UNITS) return undefined;
+): string {
+  const coverEnd = fromMs + Math.min(INLINE_COVER_MS, horizonMs);
+  const count = occurrencesBetween(spec, fromMs, coverEnd, MAX_OCCURRENCES_INLINE).length;
+  const tasks = Math.max(1, count * write.tasksEach);
   const most = Math.floor(INLINE_WRITE_UNITS / tasks) - 1;
-  return `its creation writes ${tasks} tasks at once into one DynamoDB partition, so it carries at most ${most} KB of content; a less frequent pattern, or a later start_at, takes more`;
+  return `its occurrences due in the next two minutes are ${tasks} tasks, written at once inside the call into one DynamoDB partition, so it carries at most ${most} KB of content; a less frequent pattern, or a start_at over two minutes ahead, takes more`;
 }
 
 /** The write units one occurrence's tasks cost: each its content plus ≈ 1 KB of keys and attributes, in 1 KB units. */
@@ -229,8 +229,7 @@ export function occurrenceWriteUnits(write: {
 }
 
 /**
- * How many occurrences a pass inside an API call from `fromMs` may make (the resume's: its schedule was checked
- * against INLINE_WRITE_UNITS at creation, but from its start_at, which may have been beyond the horizon):
+ * How many occurrences a pass inside an API call from `fromMs` (the create's and the resume's) may make:
  * inlineOccurrenceLimit's, cut to what INLINE_WRITE_UNITS holds. The ones cut are left to the materializer, which
  * makes them ahead of due only if none falls within INLINE_COVER_MS (or the horizon, if shorter: the pass makes
  * none past it) — the next scheduled run may come that late. Undefined when those do not fit: the pass would either

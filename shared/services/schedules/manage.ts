@@ -7,7 +7,6 @@ import { makeScheduleKey, type ScheduleRecord, scheduleShardOf } from "#shared/d
 import {
   budgetedInlineLimit,
   INLINE_WRITE_UNITS,
-  inlineOccurrenceLimit,
   materializeAt,
   uncomputableProblem,
 } from "#shared/domain/schedule-cron.js";
@@ -65,8 +64,7 @@ export async function createSchedule(
   await deps.store.putSchedule(schedule).catch((error: unknown) => {
     throw perhapsStored(error);
   });
-  const limit = inlineOccurrenceLimit(request.spec, nowMs);
-  return scheduleView(await materializeInline(deps, schedule, limit), nowMs);
+  return scheduleView(await materializeInline(deps, schedule, request.inlineLimit), nowMs);
 }
 
 /**
@@ -95,7 +93,8 @@ export function scheduleMayBeStored(cause?: unknown): HttpError {
 
 /**
  * The first pass at creation and resume: at most `limit` occurrences, which cover every one due before the next
- * scheduled run can have made it (inlineOccurrenceLimit; at resume cut to the write budget, resumeInlineLimit),
+ * scheduled run can have made it, cut to the write budget (budgetedInlineLimit: the create's parseCreateSchedule,
+ * resumeInlineLimit),
  * bounded however fast the pattern. Answers the schedule as it is afterwards, or as
  * written when reading it back fails: the schedule is stored by then, so that failure must not become a 503
  * "retry", which for a create would store a second schedule.
@@ -163,11 +162,11 @@ export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undef
 }
 
 /**
- * How many occurrences the resume makes inline: as many as the creation's pass (inlineOccurrenceLimit), within the
- * same INLINE_WRITE_UNITS. The create checked its pass from its start_at, so a fast schedule with a large content
- * created to start later passed, and its resume wrote up to 120 × 351 units into one partition, throttled past the
- * route's timeout. Those the budget cuts are left to the materializer, ahead of due; when the occurrences due
- * within the next run's reach do not fit either, the resume is a 409, nothing changed (before the settle's writes).
+ * How many occurrences the resume makes inline: as a create does, within INLINE_WRITE_UNITS. A create checks its
+ * pass from its start_at, so a fast schedule with a large content created to start later passes, and its resume
+ * wrote up to 120 × 351 units into one partition, throttled past the route's timeout. Those the budget cuts are left
+ * to the materializer, ahead of due; when the occurrences due within the next run's reach do not fit either, the
+ * resume is a 409 (not the create's 400: the schedule exists), nothing changed (before the settle's writes).
  */
 function resumeInlineLimit(deps: ScheduleRouteDeps, schedule: ScheduleRecord, nowMs: number): number {
   const write = {

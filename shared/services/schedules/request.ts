@@ -5,10 +5,11 @@ import { isPlainObject, jsNumbersOutsideContent, toIssues } from "#shared/domain
 import { tooManyUnknownFields } from "#shared/domain/request-issues.js";
 import { type CatchUpPolicy, isKnownTimeZone } from "#shared/domain/schedule.js";
 import {
+  budgetedInlineLimit,
   type CronSpec,
   cronProblem,
   engineLimitProblem,
-  inlineWriteProblem,
+  inlineBudgetProblem,
   nextOccurrence,
   onlyDstGapsAhead,
 } from "#shared/domain/schedule-cron.js";
@@ -27,6 +28,8 @@ export interface CreateScheduleRequest {
   readonly deliverBy?: string;
   /** Absent: `all`, stored as absent (as every schedule created before the field). */
   readonly catchUp?: CatchUpPolicy;
+  /** How many occurrences the create makes inside the call (budgetedInlineLimit); the materializer, the rest. */
+  readonly inlineLimit: number;
 }
 
 /**
@@ -60,8 +63,12 @@ export function parseCreateSchedule(
     contentBytes: Buffer.byteLength(checked.request.content.text),
     tasksEach: 1 + (checked.topic.subscribers?.length ?? 0),
   };
-  const tooMuch = inlineWriteProblem(spec, write, nowMs, horizonOf(config, checked.topic.name));
-  if (tooMuch) throw validationFailed([{ path: "content", message: `the schedule: ${tooMuch}` }]);
+  const horizonMs = horizonOf(config, checked.topic.name);
+  const inlineLimit = budgetedInlineLimit(spec, write, nowMs, horizonMs);
+  if (inlineLimit === undefined) {
+    const problem = inlineBudgetProblem(spec, write, nowMs, horizonMs);
+    throw validationFailed([{ path: "content", message: `the schedule: ${problem}` }]);
+  }
   return {
     topic: checked.topic.name,
     spec,
@@ -69,6 +76,7 @@ export function parseCreateSchedule(
     ...(value.callback !== undefined ? { callbackUrl: value.callback.url } : {}),
     ...(value.deliver_by !== undefined ? { deliverBy: value.deliver_by } : {}),
     ...(value.catch_up !== undefined && value.catch_up !== "all" ? { catchUp: value.catch_up } : {}),
+    inlineLimit,
   };
 }
 

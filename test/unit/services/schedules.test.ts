@@ -231,31 +231,10 @@ describe("creating a schedule", () => {
     // Assess
     expect(refused).toMatchObject({ status: 400, code: "validation_failed", issues: [{ path: "content" }] });
     expect(refused.issues?.[0]?.message).toBe(
-      "the schedule: its creation writes 120 tasks at once into one DynamoDB partition, so it carries at most 32 KB of content; a less frequent pattern, or a later start_at, takes more",
+      "the schedule: its occurrences due in the next two minutes are 120 tasks, written at once inside the call into one DynamoDB partition, so it carries at most 32 KB of content; a less frequent pattern, or a start_at over two minutes ahead, takes more",
     );
     expect([everyTen.status, smaller.status]).toEqual(["active", "active"]);
     expect(h.store.schedules.size).toBe(2);
-  });
-
-  it("the write budget counts what the create's pass makes: at least 25 occurrences within the horizon, from a near start_at too", async () => {
-    // Prepare: a ten-second cron makes 24 in its first four minutes (12 in two); a one-second cron starting in
-    // 115 s makes 25 (5 in its first two minutes)
-    const h = harness();
-    const large = { order_id: "o-1", blob: "x".repeat(200_000) };
-    const startAt = new Date(h.clock.now() + 115_000).toISOString();
-
-    // Act
-    const everyTen = await refusal(createSchedule(h.deps, body({ cron: "*/10 * * * * *", content: large })));
-    const nearStart = await refusal(
-      createSchedule(h.deps, body({ cron: "* * * * * *", start_at: startAt, content: large })),
-    );
-    const everyMinute = await createSchedule(h.deps, body({ cron: "* * * * *", content: large }));
-
-    // Assess
-    expect(everyTen.issues?.[0]?.message).toMatch(/writes 24 tasks at once .* at most 165 KB/);
-    expect(nearStart.issues?.[0]?.message).toMatch(/writes 25 tasks at once .* at most 159 KB/);
-    expect(everyMinute.status).toBe("active");
-    expect(h.store.schedules.size).toBe(1);
   });
 
   it("on a fan-out topic the write budget counts each occurrence's parent and copies", async () => {
@@ -278,13 +257,13 @@ describe("creating a schedule", () => {
     const h = harness("2027-01-01T00:00:00.000Z", config);
     const content = { order_id: "o-1", blob: "x".repeat(60_000) };
 
-    // Act: a ten-second cron makes 24 occurrences inline, 96 tasks of ≈ 60 KB (24 alone would fit)
+    // Act: a five-second cron has 24 occurrences due in the next two minutes, 96 tasks of ≈ 60 KB (24 alone would fit)
     const refused = await refusal(
-      createSchedule(h.deps, body({ cron: "*/10 * * * * *", content, callback: undefined })),
+      createSchedule(h.deps, body({ cron: "*/5 * * * * *", content, callback: undefined })),
     );
 
     // Assess
-    expect(refused.issues?.[0]?.message).toMatch(/writes 96 tasks at once .* at most 40 KB/);
+    expect(refused.issues?.[0]?.message).toMatch(/are 96 tasks, written at once .* at most 40 KB/);
     expect(h.store.schedules.size).toBe(0);
   });
 
@@ -1689,6 +1668,36 @@ describe("fast schedules: every occurrence made before it is due", () => {
     h.clock.set("2027-01-01T00:20:00.400Z");
     return { h, id: view.schedule_id };
   }
+
+  it("a create writes inline no more than its budget, and the materializer the rest before due: a ten-second cron of 200 KB, and a one-second one starting in 115 s", async () => {
+    // Prepare: 24 occurrences in the horizon at 201 units each is 4,824, over the 4,000 a call may write; the 12 due
+    // in the next two minutes fit (so do the one-second cron's 5 before its start_at's first two minutes end)
+    const large = { order_id: "o-1", blob: "x".repeat(200_000) };
+    const cases = [
+      { cron: "*/10 * * * * *", startInMs: 0, made: 30 },
+      { cron: "* * * * * *", startInMs: 115_000, made: 185 },
+    ];
+
+    for (const { cron, startInMs, made } of cases) {
+      const h = harness("2027-01-01T00:00:00.400Z");
+      const created = h.clock.nowMs;
+      const startAt = startInMs ? { start_at: new Date(created + startInMs).toISOString() } : {};
+
+      // Act
+      const view = await createSchedule(h.deps, body({ cron, content: large, ...startAt }));
+      const inlineUnits = unitsWrittenSince(h, created);
+      const leads = await occurrenceLeads(h, created, created + 5 * 60_000);
+
+      // Assess
+      expect(view.status).toBe("active");
+      expect(inlineUnits).toBeGreaterThan(0);
+      expect(inlineUnits).toBeLessThanOrEqual(INLINE_WRITE_UNITS);
+      expect(leads.occurrences).toHaveLength(made);
+      expect(leads.late).toEqual([]);
+      expect(leads.leastLeadAfterInline).toBeGreaterThanOrEqual(60_000);
+      expect(h.errors).toEqual([]);
+    }
+  });
 
   it("a resume writes inline no more than a create may: a ten-second cron of 200 KB, created to start later, makes what fits and the materializer the rest, before due", async () => {
     // Prepare: 24 occurrences in the horizon at 201 units each is 4,824, over the 4,000 a create may write;
