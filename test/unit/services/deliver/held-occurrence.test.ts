@@ -196,6 +196,26 @@ describe("deliver: an occurrence held past its schedule's stop", () => {
     expect(h.store.batchCalls.readMany).toBe(1);
   });
 
+  it("in a batch whose schedule read fails, its occurrences take the per-record path, which reads it again", async () => {
+    const h = setup();
+    const s = await h.schedule("paused");
+    const first = await h.occurrence(s, 0);
+    const other = await h.plain("other");
+    const original = h.store.getSchedule.bind(h.store);
+    let reads = 0;
+    h.store.getSchedule = async (id: string) => {
+      if (++reads === 1) throw new Error("throttled");
+      return original(id);
+    };
+
+    const response = await deliverBatch(h.deps, eventOf(fifoRecord(first), fifoRecord(other)), h.context);
+
+    expect(response.batchItemFailures).toEqual([]);
+    expect(reads).toBe(2);
+    expect(h.callbacks.calledFor()).toEqual([other.taskId]);
+    expect(h.stored(first).status).toBe("cancelled");
+  });
+
   it("a batch of plain tasks reads no schedule", async () => {
     const h = setup();
     const tasks = [await h.plain("a"), await h.plain("b")];
