@@ -362,6 +362,10 @@ export const PIPELINE_STORE_METHODS = {
     "finishAttempts",
     "recordAttemptFailure",
     "markFailed",
+    // A held occurrence of a stopped schedule: its schedule read, the task cancelled (deliver/held-occurrence.ts).
+    "getSchedule",
+    "cancel",
+    "settleRescheduled",
     // Protecting receivers (issue 14): the breaker, leases and rate tokens.
     "getDestination",
     "takeRateToken",
@@ -516,6 +520,22 @@ export class DynamoAddStore
       {},
       options?.signal,
     );
+  }
+
+  /**
+   * A moved task's old item leaves the sweep index: its successor exists. Beside the cancel because every cancel
+   * calls it too (cancel-task.ts, settleMove): the schedule stop routes' and deliver's cancel of a held occurrence.
+   */
+  async settleRescheduled(taskId: string): Promise<boolean> {
+    return this.transition(taskId, ["rescheduled"], LEAVE_SWEEP_INDEX, {});
+  }
+
+  /** Here, not with the other schedule methods: deliver reads an occurrence's schedule (occurrence-hold.ts). */
+  async getSchedule(scheduleId: string, options?: AbortOptions): Promise<ScheduleRecord | undefined> {
+    const key = parseScheduleId(scheduleId);
+    if (!key) return undefined;
+    const stored = await this.readItem({ pk: key.pk, sk: key.sk }, options?.signal);
+    return fromWire<ScheduleRecord>(stored);
   }
 
   async cancel(
@@ -883,24 +903,8 @@ function withScheduleMethods<Base extends StoreClass>(base: Base) {
   class ScheduleMethods
     extends base
     implements
-      Pick<
-        TaskStore,
-        | "restoreFanOutParent"
-        | "putSchedule"
-        | "getSchedule"
-        | "updateSchedule"
-        | "findIdempotencyClaim"
-        | "settleRescheduled"
-      >
+      Pick<TaskStore, "restoreFanOutParent" | "putSchedule" | "updateSchedule" | "findIdempotencyClaim">
   {
-    /**
-     * A moved task's old item leaves the sweep index: its successor exists. Here rather than with the other move
-     * writes because every cancel calls it too (cancel-task.ts, settleMove), the schedule stop routes' included.
-     */
-    async settleRescheduled(taskId: string): Promise<boolean> {
-      return this.transition(taskId, ["rescheduled"], LEAVE_SWEEP_INDEX, {});
-    }
-
     async restoreFanOutParent(
       taskId: string,
       cancelledAtMs: number,
@@ -920,13 +924,6 @@ function withScheduleMethods<Base extends StoreClass>(base: Base) {
     // Issue 14, point 4: recurring schedules.
     async putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists"> {
       return this.putIfAbsent({ ...schedule });
-    }
-
-    async getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined> {
-      const key = parseScheduleId(scheduleId);
-      if (!key) return undefined;
-      const stored = await this.readItem({ pk: key.pk, sk: key.sk });
-      return fromWire<ScheduleRecord>(stored);
     }
 
     async updateSchedule(scheduleId: string, change: ScheduleChange): Promise<ScheduleUpdateOutcome> {
@@ -1159,10 +1156,12 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     const key = parseTaskId(taskId);
     if (!key) return undefined;
     const names = DELIVERABLE_STATUSES.map((_, i) => `:from${i}`);
+    // Without a read (maxAttempts given), an occurrence of a recurring schedule is refused: its schedule must be
+    // read first (deliver's read path, occurrence-hold.ts). A plain task pays nothing more for it.
     const underLimit =
       maxAttempts === undefined
         ? ""
-        : " AND (#status <> :delivering OR attribute_not_exists(attempts) OR attempts < :maxAttempts)";
+        : " AND (#status <> :delivering OR attribute_not_exists(attempts) OR attempts < :maxAttempts) AND attribute_not_exists(scheduleId)";
     try {
       const out = await this.client.send(
         ...abortableCall(
@@ -2601,6 +2600,7 @@ const SUMMARY_ATTRIBUTES: Record<keyof TaskSummary, true> = {
   scheduleName: true,
   idempotencyKey: true,
   scheduleId: true,
+  scheduleEpoch: true,
   attempts: true,
   lastError: true,
   queuedAtMs: true,

@@ -251,6 +251,9 @@ export type DeliverStoreMethod =
   | "markDelivered"
   | "recordAttemptFailure"
   | "markFailed"
+  | "getSchedule"
+  | "cancel"
+  | "settleRescheduled"
   | Exclude<keyof DestinationStore, "listDestinations">;
 
 /** A task's dead-lettering as recorded (`markFailed`). */
@@ -391,7 +394,9 @@ export interface TaskStore extends DestinationStore {
    * Starts a delivery attempt: `scheduled|queued|delivering → delivering`, attempts + 1. Returns the updated
    * task, or undefined when the task is missing or already delivered / failed / cancelled. With `maxAttempts`,
    * also undefined for a task already `delivering` whose attempts reached it (it must be dead-lettered instead):
-   * then one conditional write both checks and starts, where a read and a write were needed. `handedOverAtMs`
+   * then one conditional write both checks and starts, where a read and a write were needed — and undefined for an
+   * occurrence of a recurring schedule (`scheduleId`), whose schedule deliver reads before its start (occurrence-
+   * hold.ts): that write is made without a read. `handedOverAtMs`
    * (the FIFO message's SentTimestamp) becomes `queuedAtMs` unless one is recorded: the relay records nothing, so
    * the hand-over time rides on this write. `signal` aborts it (deliver's step given up by its watchdog): the SDK
    * then never sends it again; a write already made stays, its answer lost (an attempt counted that made no call).
@@ -581,7 +586,7 @@ export interface TaskStore extends DestinationStore {
   /** Creates a schedule item unless one with its key exists. */
   putSchedule(schedule: ScheduleRecord): Promise<"created" | "exists">;
   /** Strongly consistent read; undefined for a malformed id too. */
-  getSchedule(scheduleId: string): Promise<ScheduleRecord | undefined>;
+  getSchedule(scheduleId: string, options?: AbortOptions): Promise<ScheduleRecord | undefined>;
   /** One topic's schedules in id order (creation order), one page. */
   listSchedules(topic: string, limit: number, after?: PageKey): Promise<SchedulePage>;
   /**

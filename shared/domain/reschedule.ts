@@ -32,6 +32,7 @@ export function successorRecord(task: TaskRecord, dueAtMs: number, plan: TimerPl
     ...(task.idempotencyKey !== undefined ? { idempotencyKey: task.idempotencyKey } : {}),
     // A moved occurrence of a recurring schedule is still that schedule's (its view's schedule_id).
     ...(task.scheduleId !== undefined ? { scheduleId: task.scheduleId } : {}),
+    ...(task.scheduleEpoch !== undefined ? { scheduleEpoch: task.scheduleEpoch } : {}),
     rescheduledFrom: task.taskId,
     // The old item's TTL, known here: the successor, once finished, outlives it (TaskRecord.expiresAtFloor).
     ...(task.expiresAt !== undefined ? { expiresAtFloor: task.expiresAt } : {}),

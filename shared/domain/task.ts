@@ -70,6 +70,11 @@ export interface TaskRecord {
   readonly idempotencyKey?: string;
   /** The recurring schedule this task is an occurrence of (issue 14, point 4). */
   readonly scheduleId?: string;
+  /**
+   * The schedule's epoch when the materializer made this occurrence (also in its idempotency key, which a fan-out
+   * copy does not carry): deliver cancels an occurrence whose schedule was resumed since (occurrence-hold.ts).
+   */
+  readonly scheduleEpoch?: number;
   readonly attempts: number;
   readonly lastError?: string;
   readonly queuedAtMs?: number;

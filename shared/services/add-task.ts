@@ -87,6 +87,8 @@ export interface AddTaskInput {
    * adds alone may carry the reserved `schedule:` key prefix.
    */
   readonly scheduleId?: string | undefined;
+  /** With `scheduleId`: the schedule's epoch the occurrence is made in (kept on the task, occurrence-hold.ts). */
+  readonly scheduleEpoch?: number | undefined;
 }
 
 export interface AddTaskResponse {
@@ -142,6 +144,7 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
     groupValue,
     idempotencyKey: request.idempotencyKey,
     scheduleId: input.scheduleId,
+    scheduleEpoch: input.scheduleEpoch,
   };
 
   if (request.idempotencyKey !== undefined) {
@@ -343,6 +346,7 @@ export interface TaskFields {
   readonly groupValue: string | undefined;
   readonly idempotencyKey: string | undefined;
   readonly scheduleId?: string | undefined;
+  readonly scheduleEpoch?: number | undefined;
 }
 
 /**
@@ -497,6 +501,9 @@ export function newRecord(
     ...(plan.kind === "schedule" ? { scheduleName: scheduleNameFor(key.taskId) } : {}),
     ...(fields.idempotencyKey !== undefined ? { idempotencyKey: fields.idempotencyKey } : {}),
     ...(fields.scheduleId !== undefined ? { scheduleId: fields.scheduleId } : {}),
+    ...(fields.scheduleId !== undefined && fields.scheduleEpoch !== undefined
+      ? { scheduleEpoch: fields.scheduleEpoch }
+      : {}),
     attempts: 0,
   };
 }

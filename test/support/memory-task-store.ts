@@ -416,6 +416,8 @@ export class MemoryTaskStore implements TaskStore {
     if (!task || !DELIVERABLE_STATUSES.includes(task.status)) return undefined;
     if (maxAttempts !== undefined && task.status === "delivering" && task.attempts >= maxAttempts)
       return undefined;
+    // As the table: a start without a read (maxAttempts given) refuses an occurrence, whose schedule is read first.
+    if (maxAttempts !== undefined && task.scheduleId !== undefined) return undefined;
     const updated: TaskRecord = {
       ...task,
       status: "delivering",

@@ -124,7 +124,7 @@ export const scheduleChangeResponseSchema = /* @__PURE__ */ z.extend(scheduleVie
     /* @__PURE__ */ z.number().check(/* @__PURE__ */ z.int(), /* @__PURE__ */ z.nonnegative()),
     {
       description:
-        "occurrence tasks created ahead (not yet due) and cancelled by this call; one already due, or whose attempt has started, still runs",
+        "occurrence tasks created ahead (not yet due) and cancelled by this call; one already due and still waiting is cancelled when delivery reaches it, not called (not counted here); one whose attempt has started still runs",
     },
   ),
 });

@@ -17,6 +17,7 @@ import {
   releaseProbe,
   withdrawAdmission,
 } from "./destination-gate.js";
+import { cancelHeldOccurrence, heldOccurrenceStop } from "./held-occurrence.js";
 import { deadLetter, failedAttemptWait, recordDelivered, recordFailedAttempt } from "./outcome.js";
 import {
   type BatchContext,
@@ -56,6 +57,10 @@ export async function deliverRecord(ctx: BatchContext, record: SQSRecord, scope:
   const handedOver = handOverTime(record);
   const prepared = takePrepared(ctx, record.messageId);
   if (prepared?.kind === "drop") return;
+  if (prepared?.kind === "stopped") {
+    // The batch read found its schedule stopped: cancelled now; refused (an attempt under way), read again.
+    if (await cancelHeldOccurrence(ctx, scope.binding.topic, prepared.task, prepared.stop)) return;
+  }
   if (prepared?.kind === "exhausted") {
     await deadLetter(ctx, scope.binding, prepared.task, prepared.task.lastError ?? "attempts exhausted");
     return;
@@ -208,6 +213,8 @@ async function startAfterReading(
     return undefined;
   }
   refuseIfNotDue(ctx, scope.group, taskId, task.dueAtMs);
+  // A held occurrence whose schedule was stopped since it was made is cancelled, not called (held-occurrence.ts).
+  if (await cancelledAsStopped(ctx, scope, task)) return undefined;
   refuseIfNoTimeLeft(ctx, scope.group, taskId, timeoutMs);
   // The signer first: a secret that cannot be loaded must not use up an attempt.
   const signer = await deps.signer(topic.name);
@@ -321,6 +328,14 @@ function isStart(task: TaskRecord, expected: TaskRecord): boolean {
     task.attemptSeq === expected.attemptSeq &&
     task.lastAttemptAtMs === expected.lastAttemptAtMs
   );
+}
+
+/** Whether `task` is an occurrence its schedule stops, now cancelled (its record done with). */
+async function cancelledAsStopped(ctx: BatchContext, scope: RecordScope, task: TaskRecord): Promise<boolean> {
+  const stop = await heldOccurrenceStop(ctx, task, scope);
+  if (stop === undefined) return false;
+  stopIfGivenUp(scope);
+  return cancelHeldOccurrence(ctx, scope.binding.topic, task, stop);
 }
 
 /** The relay never forwards early; this guards the invariant anyway (e.g. a hand-redriven message). */

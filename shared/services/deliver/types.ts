@@ -9,6 +9,7 @@ import type {
 import type { TopicQueue } from "#shared/adapters/topic-queue.js";
 import { VISIBILITY_CHANGE_WAIT_MS } from "#shared/adapters/visibility.js";
 import type { TopicConfig } from "#shared/config/index.js";
+import type { OccurrenceStop } from "#shared/domain/occurrence-hold.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import type { ServiceLogger } from "#shared/runtime/observability.js";
 import type { CallbackSigner } from "#shared/security/signing.js";
@@ -189,6 +190,8 @@ export interface BatchFinish {
 export type PreparedRecord =
   /** Missing or already final: the message is dropped (logged when decided). */
   | { readonly kind: "drop" }
+  /** An occurrence whose schedule the batch read found stopped: cancelled at its turn (held-occurrence.ts). */
+  | { readonly kind: "stopped"; readonly task: TaskRecord; readonly stop: OccurrenceStop }
   /** `delivering` with its attempts used up: dead-lettered without calling the receiver. */
   | { readonly kind: "exhausted"; readonly task: TaskRecord }
   /** Started by the batch's start write: `started` is the task as that write left it. */

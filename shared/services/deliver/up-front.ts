@@ -4,11 +4,14 @@ import type { TopicConfig } from "#shared/config/index.js";
 import { attemptsUsedUp } from "#shared/domain/attempt-log.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
+import { occurrenceStop, scheduleToCheck } from "#shared/domain/occurrence-hold.js";
+import type { ScheduleRecord } from "#shared/domain/schedule.js";
 import { DELIVERABLE_STATUSES, type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import { errorText, withinMs } from "#shared/runtime/async.js";
 import type { CallbackSigner } from "#shared/security/signing.js";
 import { protectsDestinations } from "./destination-gate.js";
 import { groupKey } from "./group-runner.js";
+import { readSchedules } from "./held-occurrence.js";
 import { retryGroupAfterFirstStep } from "./outcome.js";
 import type { BatchContext, PendingDelivered, PreparedRecord, StartedAttempt } from "./types.js";
 import {
@@ -86,13 +89,14 @@ async function startUpFront(
   const candidates = await candidatesOf(ctx, records);
   if (candidates.length < MIN_UP_FRONT) return;
   const { tasks, unread } = await ctx.deps.store.readMany(candidates.map((c) => c.taskId));
-  const atMs = ctx.clock();
   const behindRetry = behindRetriedHead(candidates, tasks, unread);
+  const schedules = await readSchedules(ctx, schedulesToCheck(ctx, candidates, tasks, behindRetry));
+  const atMs = ctx.clock();
   const startable: { candidate: Candidate; start: BatchStart }[] = [];
   for (const candidate of candidates) {
     if (unread.has(candidate.taskId)) continue;
     const task = tasks.get(candidate.taskId);
-    const decided = decide(ctx, candidate, task, atMs);
+    const decided = decide(ctx, candidate, task, atMs, schedules);
     if (decided === "start" && task && !behindRetry.has(candidate.record.messageId)) {
       startable.push({ candidate, start: { read: task, atMs, ...handedOver(candidate.handedOverAtMs) } });
     } else if (typeof decided === "object") prepared.set(candidate.record.messageId, decided);
@@ -175,12 +179,35 @@ async function candidatesOf(ctx: BatchContext, records: readonly SQSRecord[]): P
   return candidates;
 }
 
-/** The read path's decisions from the batch read: dropped, exhausted, `start`, or left to the per-record path. */
+/**
+ * The schedules of the occurrences the batch would start (held-occurrence.ts): read before their start, one GetItem
+ * per schedule, only when the batch holds occurrences (a batch of plain tasks reads nothing more).
+ */
+function schedulesToCheck(
+  ctx: BatchContext,
+  candidates: readonly Candidate[],
+  tasks: ReadonlyMap<string, TaskRecord>,
+  behindRetry: ReadonlySet<string>,
+): Set<string> {
+  const ids = new Set<string>();
+  for (const { record, taskId } of candidates) {
+    const task = tasks.get(taskId);
+    const id = task && !behindRetry.has(record.messageId) ? scheduleToCheck(task, ctx.clock()) : undefined;
+    if (id !== undefined) ids.add(id);
+  }
+  return ids;
+}
+
+/**
+ * The read path's decisions from the batch read: dropped, exhausted, stopped (an occurrence whose schedule is),
+ * `start`, or left to the per-record path (also an occurrence whose schedule could not be read).
+ */
 function decide(
   ctx: BatchContext,
   { record, taskId, topic }: Candidate,
   task: TaskRecord | undefined,
   nowMs: number,
+  schedules: ReadonlyMap<string, ScheduleRecord | undefined>,
 ): PreparedRecord | "start" | "perRecord" {
   if (!task) {
     ctx.deps.logger.warn("task not found; message dropped", { taskId, messageId: record.messageId });
@@ -196,7 +223,12 @@ function decide(
     return { kind: "drop" };
   }
   // Not due by its stored time (the id says it is): the per-record path decides at its turn, as always.
-  return task.dueAtMs > nowMs ? "perRecord" : "start";
+  if (task.dueAtMs > nowMs) return "perRecord";
+  const scheduleId = scheduleToCheck(task, nowMs);
+  if (scheduleId === undefined) return "start";
+  if (!schedules.has(scheduleId)) return "perRecord";
+  const stop = occurrenceStop(task, schedules.get(scheduleId));
+  return stop === undefined ? "start" : { kind: "stopped", task, stop };
 }
 
 /** The batch start's decision for a record, taken at its turn (what is left untaken at the end is given back). */

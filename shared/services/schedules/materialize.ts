@@ -498,7 +498,11 @@ async function createOccurrences(
   const skipped: SkippedOccurrence[] = [];
   await forEachBounded(occurrences, concurrency, async (occurrenceMs) => {
     try {
-      await addTask(deps, { body: occurrenceBody(schedule, occurrenceMs), scheduleId: schedule.scheduleId });
+      await addTask(deps, {
+        body: occurrenceBody(schedule, occurrenceMs),
+        scheduleId: schedule.scheduleId,
+        scheduleEpoch: schedule.epoch,
+      });
     } catch (error) {
       if (!isHttpError(error) || error.status >= 500) return void failures.push(error);
       deps.onSkipped?.(schedule.scheduleId, occurrenceMs, error);

@@ -207,6 +207,37 @@ describe("creating a schedule", () => {
     },
   );
 
+  it("each occurrence carries the epoch it was made in (deliver's check of a held occurrence), a fan-out copy and a resume's occurrences too", async () => {
+    // Prepare: a fan-out topic, so each occurrence is a parent and its copies
+    const config = parseConfig({
+      name: "test",
+      system: { allowedCallbackHosts: ["*"] },
+      timer: { horizonSeconds: 300, leadSeconds: 120 },
+      topics: {
+        demo: {
+          deliverBy: "order_id",
+          subscribers: [{ id: "billing", url: "https://billing.example.com/hook" }],
+        },
+      },
+    });
+    const h = harness("2027-01-01T00:00:30.000Z", config);
+
+    // Act: create (epoch 0), pause and resume (epoch 1)
+    const view = await createSchedule(h.deps, body({ callback: undefined }));
+    const first = h.live();
+    await pauseSchedule(h.deps, view.schedule_id);
+    h.clock.advance(1_000);
+    await resumeSchedule(h.deps, view.schedule_id);
+    const second = h.live();
+
+    // Assess: parents and copies alike
+    expect(first.length).toBeGreaterThan(0);
+    expect(first.some((t) => t.parentTaskId !== undefined)).toBe(true);
+    for (const t of first) expect(t).toMatchObject({ scheduleId: view.schedule_id, scheduleEpoch: 0 });
+    expect(second.length).toBeGreaterThan(0);
+    for (const t of second) expect(t).toMatchObject({ scheduleId: view.schedule_id, scheduleEpoch: 1 });
+  });
+
   it("refuses an unknown topic and a content over the topic's limit like an add", async () => {
     const h = harness();
 
