@@ -118,15 +118,19 @@ export const scheduleViewSchema = /* @__PURE__ */ z.looseObject({
 });
 export type ScheduleView = z.output<typeof scheduleViewSchema>;
 
-/** Pause and delete: the schedule, and how many of its not-yet-due occurrence tasks were cancelled. */
+/** Pause and delete: the schedule, how many of its not-yet-due occurrence tasks were cancelled, and whether more are left to delivery. */
 export const scheduleChangeResponseSchema = /* @__PURE__ */ z.extend(scheduleViewSchema, {
   cancelled_occurrences: /* @__PURE__ */ z.withMeta(
     /* @__PURE__ */ z.number().check(/* @__PURE__ */ z.int(), /* @__PURE__ */ z.nonnegative()),
     {
       description:
-        "occurrence tasks created ahead (not yet due) and cancelled by this call; one already due and still waiting is cancelled when delivery reaches it, not called (not counted here); one whose attempt has started still runs",
+        "occurrence tasks created ahead (not yet due) and cancelled inside this call, soonest first, as many as its write budget (4,000 DynamoDB write units, as a create's) holds; the others (see cancels_deferred), and one already due and still waiting, are cancelled when delivery reaches them, never called (not counted here); one whose attempt has started still runs",
     },
   ),
+  cancels_deferred: /* @__PURE__ */ z.withMeta(/* @__PURE__ */ z.boolean(), {
+    description:
+      "true when this call stopped cancelling at its write budget (a fast schedule with a large content): occurrences it left made ahead still read scheduled until delivery reaches them, which cancels each instead of calling it; a repeated pause or delete cancels more of them now",
+  }),
 });
 
 export const scheduleParamsSchema = /* @__PURE__ */ z.object({

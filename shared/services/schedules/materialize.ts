@@ -32,6 +32,7 @@ import { type AddTaskDeps, addTask } from "../add-task.js";
 import { cancelOccurrenceTask } from "./cancel-occurrence.js";
 import { writeOccurrenceCancelled } from "./stop.js";
 import { specOf } from "./view.js";
+import type { WriteBudget } from "./write-budget.js";
 
 /** What materializing (and undoing it) needs: the add-task service's deps, plus the schedule reads and writes. */
 export interface MaterializeDeps extends Omit<AddTaskDeps, "store" | "scheduler"> {
@@ -577,17 +578,22 @@ export function occurrenceRequest(
 /**
  * Cancels the given occurrences' tasks (made in the schedule's epoch), found through their idempotency claims;
  * one already handed to delivery (due now) cannot be cancelled and runs. Returns how many were cancelled.
+ * `budget` (a stop route's): each found task's cancel takes `units` of it, in the order given (soonest first);
+ * those that do not fit are left, uncancelled, to deliver's schedule check (occurrence-hold.ts).
  */
 export async function cancelOccurrences(
   deps: CancelOccurrencesDeps,
   schedule: ScheduleRecord,
   occurrences: readonly number[],
+  budget?: { readonly budget: WriteBudget; readonly units: number },
 ): Promise<number> {
   let cancelled = 0;
   await forEachBounded(occurrences, OCCURRENCE_CONCURRENCY, async (occurrenceMs) => {
+    if (budget?.budget.spent) return;
     const key = occurrenceIdempotencyKey(schedule.scheduleId, schedule.epoch, occurrenceMs);
     const taskId = await deps.store.findIdempotencyClaim(schedule.topic, key);
     if (!taskId) return;
+    if (budget && !budget.budget.take(budget.units)) return;
     const result = await cancelOccurrenceTask(deps, taskId, schedule.topic);
     if (result.outcome === "cancelled") cancelled++;
   });

@@ -3,20 +3,23 @@ import { conflict, notFound } from "#shared/api/errors.js";
 import type { ScheduleView } from "#shared/api/schemas/schedules.js";
 import { topicConfig } from "#shared/config/index.js";
 import type { ScheduleStatus } from "#shared/domain/schedule.js";
+import { INLINE_WRITE_UNITS } from "#shared/domain/schedule-cron.js";
 import { retentionExpiry } from "#shared/domain/task.js";
 import { type StopDeps, settleStoppedEpoch } from "./stop.js";
 import { scheduleView } from "./view.js";
+import { scheduleItemUnits, WriteBudget } from "./write-budget.js";
 
 /*
  * The pause and delete routes. Apart from create and resume (manage.ts), so that their functions bundle neither
  * the create request's schemas nor the inline materialization.
  */
 
-type ChangeView = ScheduleView & { cancelled_occurrences: number };
+type ChangeView = ScheduleView & { cancelled_occurrences: number; cancels_deferred: boolean };
 
 /**
- * Pause and delete: one conditional write, then settling the stopped epoch (stop.ts): the occurrences a run under
- * way has leased become cancelled tasks, the ones made ahead are cancelled.
+ * Pause and delete: one conditional write, then settling the stopped epoch (stop.ts): the ones made ahead are
+ * cancelled and the occurrences a run under way has leased become cancelled tasks, within the inline write budget;
+ * deliver's schedule check cancels the rest when delivery reaches them (`cancels_deferred`).
  */
 export type StopScheduleDeps = StopDeps;
 
@@ -65,6 +68,12 @@ async function stopSchedule(
   if (result.outcome === "conflict" && result.schedule.status !== to) {
     throw conflict(`the schedule is ${result.schedule.status}`, { schedule_status: result.schedule.status });
   }
-  const cancelled = await settleStoppedEpoch(deps, result.schedule, deps.now());
-  return { ...scheduleView(result.schedule, deps.now()), cancelled_occurrences: cancelled };
+  // The status write just made counts against the call's budget: the schedule's item carries its content.
+  const budget = new WriteBudget(INLINE_WRITE_UNITS - scheduleItemUnits(result.schedule));
+  const settled = await settleStoppedEpoch(deps, result.schedule, deps.now(), budget);
+  return {
+    ...scheduleView(result.schedule, deps.now()),
+    cancelled_occurrences: settled.cancelled,
+    cancels_deferred: settled.deferred,
+  };
 }

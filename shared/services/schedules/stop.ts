@@ -25,6 +25,7 @@ import {
   occurrencesAhead,
 } from "./materialize.js";
 import { specOf } from "./view.js";
+import { cancelUnits, fenceUnits, scheduleItemUnits, WriteBudget } from "./write-budget.js";
 
 /**
  * What settling a stopped epoch needs: the claims, the cancel, and writing a task as `cancelled` (never armed,
@@ -39,25 +40,49 @@ export interface StopDeps extends CancelOccurrencesDeps {
 /** How many leased occurrences one stop settles side by side. */
 const FENCE_CONCURRENCY = 4;
 
+/** What settling a stopped epoch did inside the call. */
+export interface SettleResult {
+  /** Tasks that existed and were cancelled (the view's count; not the ones this call wrote as cancelled). */
+  readonly cancelled: number;
+  /**
+   * Whether the write budget left occurrences uncancelled (made ahead) or unfenced (leased): deliver's schedule
+   * check cancels each when delivery reaches it, never calling it (occurrence-hold.ts); a repeated stop goes on.
+   */
+  readonly deferred: boolean;
+}
+
 /**
  * What a stopped epoch (paused or deleted) is owed before the stop answers, and again before a resume leaves the
- * epoch behind (the pause may have answered 503 part-way): the occurrences a run has leased
- * beyond the cursor are made cancelled tasks, and the ones made ahead are cancelled. Returns how many tasks that
- * existed were cancelled (the view's count; not the ones this call wrote as cancelled).
+ * epoch behind (the pause may have answered 503 part-way): the ones made ahead are cancelled, and the occurrences
+ * a run has leased beyond the cursor are made cancelled tasks — within `budget` (INLINE_WRITE_UNITS, or what a
+ * resume's inline pass leaves of it), soonest due first. A one-second cron makes up to 240 ahead, each cancel billed
+ * on its content (up to 256 KiB): unbounded, one stop wrote ~60,000 units into one partition, throttled far past the
+ * route's timeout. What the budget leaves is no longer what keeps the stopped schedule from calling: deliver reads
+ * an occurrence's schedule before its attempt and cancels one whose schedule is stopped.
  */
 export async function settleStoppedEpoch(
   deps: StopDeps,
   schedule: ScheduleRecord,
   nowMs: number,
-): Promise<number> {
+  budget: WriteBudget = new WriteBudget(),
+): Promise<SettleResult> {
   // Of a schedule this release cannot compute, the leased window is not fenced: without the pattern, a cancelled
   // task written under every second's key would be a task for instants that are no occurrence. Those made ahead
   // are still found, by their keys (occurrencesAhead).
   const computable = uncomputableProblem(schedule) === undefined;
-  const fenced = computable ? await fenceLeased(deps, schedule) : 0;
-  const cancelled = fenced + (await cancelOccurrences(deps, schedule, occurrencesAhead(schedule, nowMs)));
-  if (computable) await releaseFencedLease(deps, schedule);
-  return cancelled;
+  const ahead = occurrencesAhead(schedule, nowMs);
+  // Those made ahead are due before the leased window (it lies beyond the cursor): they take the budget first.
+  // The lease's release (a write of the schedule's item, which carries the content) is reserved first.
+  const releasing = computable && leasedBeyondCursor(schedule) && budget.take(scheduleItemUnits(schedule));
+  let cancelled = await cancelOccurrences(deps, schedule, ahead, {
+    budget,
+    units: cancelUnits(deps, schedule),
+  });
+  const fence = computable ? await fenceLeased(deps, schedule, budget) : { cancelled: 0, whole: true };
+  cancelled += fence.cancelled;
+  // A window fenced in part keeps its lease: a repeated stop (or the resume's settle) fences the rest.
+  if (releasing && fence.whole) await releaseFencedLease(deps, schedule);
+  return { cancelled, deferred: budget.spent };
 }
 
 /**
@@ -70,35 +95,49 @@ export async function settleStoppedEpoch(
  * next one fences again.
  */
 async function releaseFencedLease(deps: StopDeps, schedule: ScheduleRecord): Promise<void> {
-  const leasedUntilMs = schedule.leasedUntilMs;
-  if (leasedUntilMs === undefined || leasedUntilMs <= schedule.materializedUntilMs) return;
   await deps.store.updateSchedule(schedule.scheduleId, {
     ifStatus: [schedule.status],
     ifEpoch: schedule.epoch,
-    ifLeasedUntilMs: leasedUntilMs,
+    ifLeasedUntilMs: schedule.leasedUntilMs,
     set: { leasedUntilMs: schedule.materializedUntilMs },
   });
+}
+
+function leasedBeyondCursor(schedule: ScheduleRecord): boolean {
+  return schedule.leasedUntilMs !== undefined && schedule.leasedUntilMs > schedule.materializedUntilMs;
 }
 
 /**
  * The leased window (cursor, lease]: a run may be adding these right now, or add them after the stop answered.
  * Each occurrence's task is made to exist as `cancelled` under its idempotency key, so the run's own add finds
- * it and creates nothing. Past-due ones included: the run would add them due now.
+ * it and creates nothing. Past-due ones included: the run would add them due now. Those the budget leaves, a run
+ * under way may still add after the stop answered: it cancels them itself once its cursor write finds the schedule
+ * stopped, and should it crash first, deliver's schedule check does. `whole`: every one was fenced.
  */
-async function fenceLeased(deps: StopDeps, schedule: ScheduleRecord): Promise<number> {
+async function fenceLeased(
+  deps: StopDeps,
+  schedule: ScheduleRecord,
+  budget: WriteBudget,
+): Promise<{ readonly cancelled: number; readonly whole: boolean }> {
   const leasedUntilMs = schedule.leasedUntilMs ?? schedule.materializedUntilMs;
-  if (leasedUntilMs <= schedule.materializedUntilMs) return 0;
+  if (leasedUntilMs <= schedule.materializedUntilMs) return { cancelled: 0, whole: true };
   const leased = occurrencesBetween(
     specOf(schedule),
     schedule.materializedUntilMs,
     leasedUntilMs,
     Number.MAX_SAFE_INTEGER,
   );
+  const units = fenceUnits(deps, schedule);
   let cancelled = 0;
+  let whole = true;
   await forEachBounded(leased, FENCE_CONCURRENCY, async (occurrenceMs) => {
+    if (!budget.take(units)) {
+      whole = false;
+      return;
+    }
     if (await fenceOccurrence(deps, schedule, occurrenceMs)) cancelled++;
   });
-  return cancelled;
+  return { cancelled, whole };
 }
 
 /**

@@ -5,6 +5,7 @@ import type { ScheduleChange } from "#shared/adapters/task-store.js";
 import { type HttpError, isHttpError, toHttpError } from "#shared/api/errors.js";
 import { parseConfig, type TopicConfig } from "#shared/config/index.js";
 import { parseAddTaskRequest } from "#shared/domain/add-task-request.js";
+import { occurrenceStop, scheduleToCheck } from "#shared/domain/occurrence-hold.js";
 import { successorKey } from "#shared/domain/reschedule.js";
 import {
   MATERIALIZE_HORIZON_MS,
@@ -1779,6 +1780,138 @@ describe("fast schedules: every occurrence made before it is due", () => {
     expect(refused).toMatchObject({ status: 409, code: "conflict" });
     expect(h.schedule(id)).toEqual(before);
     expect(h.tasks()).toHaveLength(tasksBefore);
+  });
+
+  /**
+   * The DynamoDB write units the store's writes cost from now on: a task or schedule write its item's content plus
+   * 1 KB (an UpdateItem billed on the larger of before and after: the item as it was, its content unchanged), a
+   * claim 1.
+   */
+  function countWriteUnits(store: MemoryTaskStore, only?: readonly ("cancel" | "putNew")[]) {
+    const units = (content: string | undefined) => Math.ceil(Buffer.byteLength(content ?? "") / 1024) + 1;
+    const counted = { units: 0 };
+    const wrap = <K extends "cancel" | "putNew" | "claimIdempotencyKey" | "updateSchedule">(
+      method: K,
+      cost: (...args: Parameters<MemoryTaskStore[K]>) => number,
+    ) => {
+      const original = store[method].bind(store) as (...args: unknown[]) => Promise<unknown>;
+      const counts = !only || (only as readonly string[]).includes(method);
+      (store as unknown as Record<string, unknown>)[method] = (...args: Parameters<MemoryTaskStore[K]>) => {
+        if (counts) counted.units += cost(...args);
+        return original(...args);
+      };
+    };
+    wrap("cancel", (taskId) => units(store.tasks.get(taskId)?.content));
+    wrap("putNew", (task) => units(task.content));
+    wrap("claimIdempotencyKey", () => 1);
+    wrap("updateSchedule", (id) => units(store.schedules.get(id)?.content));
+    return counted;
+  }
+
+  it.each([
+    ["pause", pauseSchedule, "paused"],
+    ["delete", deleteSchedule, "deleted"],
+  ] as const)(
+    "a %s writes inline no more than a create may, and delivery cancels what it leaves: a one-second cron of 30 KB with 240 occurrences made ahead",
+    async (_, stop, stopped) => {
+      // Prepare: the create makes 120 (31 units each), the run the next 120, to the 4-minute horizon: 240 × 31 =
+      // 7,440 units of cancels, over the 4,000 a call may write into the schedule's one partition.
+      const h = harness("2027-01-01T00:00:00.400Z");
+      const content = { order_id: "o-1", blob: "x".repeat(30_000) };
+      const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *", content }));
+      await runMaterializer(h.deps);
+      const ahead = h.live().filter((t) => t.dueAtMs > h.clock.nowMs);
+      expect(ahead).toHaveLength(240);
+      const written = countWriteUnits(h.store);
+
+      // Act
+      const answer = await stop(h.deps, id);
+
+      // Assess: within the budget, soonest first; every occurrence left is one deliver's check cancels, not calls.
+      expect(written.units).toBeLessThanOrEqual(INLINE_WRITE_UNITS);
+      const cancelled = h.tasks().filter((t) => t.status === "cancelled");
+      expect(answer.cancelled_occurrences).toBe(cancelled.length);
+      expect(answer.cancelled_occurrences).toBeGreaterThan(100);
+      expect(answer.cancels_deferred).toBe(true);
+      const left = h.live();
+      expect(left.length + cancelled.length).toBe(240);
+      expect(Math.max(...cancelled.map((t) => t.dueAtMs))).toBeLessThan(
+        Math.min(...left.map((t) => t.dueAtMs)),
+      );
+      for (const task of left) {
+        expect(scheduleToCheck(task, task.dueAtMs)).toBe(id);
+        expect(occurrenceStop(task, h.schedule(id))).toBe(stopped);
+      }
+    },
+  );
+
+  it("a pause during a run whose leased window is over the write budget fences what fits, and the run's adds past it are cancelled, never delivered", async () => {
+    // Prepare: a one-second cron of 30 KB; a minute on, a run leases to its horizon (180 occurrences past the
+    // cursor) and halts before its first add. The 60 made ahead and the 180 leased cost ~13,000 units to settle.
+    const h = harness("2027-01-01T00:00:00.400Z");
+    const content = { order_id: "o-1", blob: "x".repeat(30_000) };
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *", content }));
+    h.clock.advance(60_000);
+    const halted = haltingStore(h.store);
+    const run = materializeSchedule({ ...h.deps, store: halted.store }, h.schedule(id), 240);
+    await new Promise((resolve) => setTimeout(resolve, 10));
+    const written = countWriteUnits(h.store);
+
+    // Act: the pause answers, then the run goes on.
+    const pausedAtMs = h.clock.nowMs;
+    const answer = await pauseSchedule(h.deps, id);
+    const units = written.units;
+    halted.release();
+    await run;
+
+    // Assess: the lease is kept for a repeated stop to fence the rest; the run cancelled its adds on finding the
+    // schedule paused (nothing ahead is live), and no occurrence left live (the minute's, due) is delivered.
+    expect(units).toBeLessThanOrEqual(INLINE_WRITE_UNITS);
+    expect(answer.cancels_deferred).toBe(true);
+    expect(h.live().filter((t) => t.dueAtMs > pausedAtMs)).toEqual([]);
+    expect(h.schedule(id).leasedUntilMs).toBeGreaterThan(h.schedule(id).materializedUntilMs);
+    for (const task of h.live()) {
+      expect(scheduleToCheck(task, task.dueAtMs)).toBe(id);
+      expect(occurrenceStop(task, h.schedule(id))).toBe("paused");
+    }
+  });
+
+  it("a resume after a pause that left cancels to delivery writes its tasks inline within one budget, the settle's and the pass's together", async () => {
+    // Prepare: the pause left ~110 of the 240 made ahead; the resume's pass makes 120 (3,720 units), so its settle
+    // may cancel what the other 280 units hold, and deliver cancels the rest (an epoch older than the schedule's).
+    const h = harness("2027-01-01T00:00:00.400Z");
+    const content = { order_id: "o-1", blob: "x".repeat(30_000) };
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *", content }));
+    await runMaterializer(h.deps);
+    expect((await pauseSchedule(h.deps, id)).cancels_deferred).toBe(true);
+    const written = countWriteUnits(h.store, ["cancel", "putNew"]);
+
+    // Act
+    const view = await resumeSchedule(h.deps, id);
+
+    // Assess
+    expect(view.status).toBe("active");
+    expect(written.units).toBeLessThanOrEqual(INLINE_WRITE_UNITS);
+    const epochOf = (t: { idempotencyKey?: string }) => Number(t.idempotencyKey?.split(":").at(-2));
+    const oldLive = h.live().filter((t) => epochOf(t) === 0);
+    expect(oldLive.length).toBeGreaterThan(0);
+    for (const task of oldLive) expect(occurrenceStop(task, h.schedule(id))).toBe("resumed");
+    expect(h.live().filter((t) => epochOf(t) === 1)).toHaveLength(120);
+  });
+
+  it("a pause of a schedule under budget cancels every occurrence made ahead inside the call", async () => {
+    // Prepare
+    const h = harness("2027-01-01T00:00:00.400Z");
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *" }));
+    await runMaterializer(h.deps);
+
+    // Act
+    const answer = await pauseSchedule(h.deps, id);
+
+    // Assess
+    expect(answer.cancelled_occurrences).toBe(240);
+    expect(answer.cancels_deferred).toBe(false);
+    expect(h.live()).toEqual([]);
   });
 
   it("a first run half a minute later than the cadence still comes before the inline occurrences run out", async () => {
