@@ -71,9 +71,9 @@ export async function settleStoppedEpoch(
   // are still found, by their keys (occurrencesAhead).
   const computable = uncomputableProblem(schedule) === undefined;
   const ahead = occurrencesAhead(schedule, nowMs);
-  // Those made ahead are due before the leased window (it lies beyond the cursor): they take the budget first.
   // The lease's release (a write of the schedule's item, which carries the content) is reserved first.
   const releasing = computable && leasedBeyondCursor(schedule) && budget.take(scheduleItemUnits(schedule));
+  // Those made ahead are due before the leased window (it lies beyond the cursor): they take the budget next.
   let cancelled = await cancelOccurrences(deps, schedule, ahead, {
     budget,
     units: cancelUnits(deps, schedule),
