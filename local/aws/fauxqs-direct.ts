@@ -6,8 +6,7 @@ import type { InProcessAnswer, InProcessRequest } from "./in-process.js";
 /**
  * The SQS actions the fast path calls without Fastify (file under fauxqs's dist/sqs/actions, exported name): the
  * pipeline's hot calls. Each reads only the parsed body and the store (never the request: CreateQueue and
- * GetQueueUrl read its host and authorization, and stay on Fastify) and returns an object, so its answer is
- * fully determined by what SqsRouter.handle does with it.
+ * GetQueueUrl read its host and authorization, and stay on Fastify) and returns an object.
  */
 const DIRECT_ACTIONS: Readonly<Record<string, readonly [file: string, name: string]>> = {
   SendMessage: ["sendMessage", "sendMessage"],
@@ -22,14 +21,21 @@ const DIRECT_ACTIONS: Readonly<Record<string, readonly [file: string, name: stri
 
 /** What fauxqs's app accepts as SQS's JSON protocol (its content-type parser, then its `POST /` route). */
 const JSON_PROTOCOL = "application/x-amz-json-1.0";
+const TARGET_PREFIX = "AmazonSQS.";
 /** fauxqs's Fastify `bodyLimit`: a larger body is Fastify's 413, left to Fastify. */
 const BODY_LIMIT = 11 * 1_048_576;
 
-type SqsAction = (body: unknown, store: unknown) => unknown;
-interface SqsErrorLike extends Error {
+/** The part of Fastify's reply fauxqs's SqsRouter uses. */
+interface RouterReply {
   statusCode: number;
-  queryErrorHeader: string;
-  toJSON(): unknown;
+  readonly headers: Record<string, string>;
+  status(code: number): RouterReply;
+  header(name: string, value: string): RouterReply;
+}
+
+interface SqsRouter {
+  register(action: string, handler: unknown): void;
+  handle(request: { headers: Record<string, string>; body: unknown }, reply: RouterReply): Promise<unknown>;
 }
 
 export interface FauxqsDirect {
@@ -40,13 +46,17 @@ export interface FauxqsDirect {
 }
 
 /**
- * A store for fauxqs's app and calls of one of the actions above on it, answered as fauxqs's Fastify app answers it through light-my-request
- * (status, headers, body: `test/unit/local/fauxqs-direct.test.ts` compares the two), or `undefined` for anything
- * else (another action, an unexpected method, path or content type, a body Fastify would refuse or one that is not
- * JSON), which then takes the app as before.
+ * A store for fauxqs's app, and calls of the actions above on it through an SqsRouter of their own, answered as
+ * fauxqs's Fastify app answers them through light-my-request (status, headers, body:
+ * `test/unit/local/fauxqs-direct.test.ts` compares the two, and test/unit/local/sqs-fidelity.test.ts runs over
+ * both routes), or `undefined` for anything else (another action, an unexpected method, path or content type, a
+ * body Fastify would refuse or one that is not JSON), which then takes the app as before.
+ *
+ * Make it where the app is built, after the fauxqs-* patches: the router's `register` is what
+ * local/aws/fauxqs-visibility.ts wraps, so its handlers are the app's, wrappers included.
  *
  * Why: the fast path ran every SQS call through light-my-request and Fastify (a fake socket, request and response
- * streams, content-type parsing, six hook stages) to reach a handler that reads a parsed body; that machinery was
+ * streams, content-type parsing, the hook stages) to reach a handler that reads a parsed body; that machinery was
  * about an eighth of the emulators' thread in batched adds, several times fauxqs's own work per call.
  */
 export async function createFauxqsDirect(): Promise<FauxqsDirect> {
@@ -55,39 +65,37 @@ export async function createFauxqsDirect(): Promise<FauxqsDirect> {
   const dist = import.meta.resolve("fauxqs");
   const load = async (file: string) => (await import(new URL(file, dist).href)) as Record<string, unknown>;
   const { SqsStore } = (await load("./sqs/sqsStore.js")) as { SqsStore: new () => object };
+  const { SqsRouter } = (await load("./sqs/sqsRouter.js")) as { SqsRouter: new (store: object) => SqsRouter };
   const store = new SqsStore();
-  const { SqsError } = (await load("./common/errors.js")) as { SqsError: new () => SqsErrorLike };
-  const handlers = new Map<string, SqsAction>();
+  const router = new SqsRouter(store);
   for (const [action, [file, name]] of Object.entries(DIRECT_ACTIONS)) {
     const handler = (await load(`./sqs/actions/${file}.js`))[name];
     if (typeof handler !== "function")
       throw new Error(
         `fauxqs changed: sqs/actions/${file}.js has no ${name}; local/aws/fauxqs-direct.ts needs a look`,
       );
-    handlers.set(action, handler as SqsAction);
+    router.register(action, handler);
   }
   return {
     store,
     call: (request) => {
-      const handler = directHandler(request, handlers);
-      if (!handler) return undefined;
+      const target = directTarget(request);
+      if (target === undefined) return undefined;
       const body = parsedBody(request.body ?? "");
       if (body === undefined) return undefined;
-      return answer(request.id, handler, body, store, SqsError);
+      return answer(request.id, router, target, body);
     },
   };
 }
 
-/** The action's handler when Fastify would hand this request to fauxqs's SQS router unchanged, else undefined. */
-function directHandler(
-  request: InProcessRequest,
-  handlers: ReadonlyMap<string, SqsAction>,
-): SqsAction | undefined {
+/** The `X-Amz-Target` when Fastify would hand this request to fauxqs's SQS router unchanged, for an action above. */
+function directTarget(request: InProcessRequest): string | undefined {
   if (request.method !== "POST" || request.url !== "/") return undefined;
   const headers = request.headers;
   if (headers["content-type"] !== JSON_PROTOCOL) return undefined;
   const target = headers["x-amz-target"];
-  if (target === undefined || !target.startsWith("AmazonSQS.")) return undefined;
+  if (target === undefined || !target.startsWith(TARGET_PREFIX)) return undefined;
+  if (!Object.hasOwn(DIRECT_ACTIONS, target.slice(TARGET_PREFIX.length))) return undefined;
   const body = request.body;
   if (body === undefined || body.length === 0) return undefined;
   const size = typeof body === "string" ? Buffer.byteLength(body) : body.byteLength;
@@ -95,7 +103,7 @@ function directHandler(
   if (size > BODY_LIMIT) return undefined;
   const length = headers["content-length"];
   if (length !== undefined && length !== String(size)) return undefined;
-  return handlers.get(target.slice("AmazonSQS.".length));
+  return target;
 }
 
 /** The body as fauxqs's content-type parser gives it (`JSON.parse` of the UTF-8 text), undefined if not JSON. */
@@ -112,28 +120,32 @@ function parsedBody(body: string | Uint8Array): unknown {
   }
 }
 
-/** SqsRouter.handle's answer, then Fastify's serialization, error handler and fauxqs's onSend headers. */
+/** SqsRouter.handle's answer, then Fastify's serialization (and charset), error handler and fauxqs's onSend headers. */
 async function answer(
   id: number,
-  handler: SqsAction,
+  router: SqsRouter,
+  target: string,
   body: unknown,
-  store: unknown,
-  SqsError: new () => SqsErrorLike,
 ): Promise<InProcessAnswer> {
+  const reply: RouterReply = {
+    statusCode: 200,
+    headers: {},
+    status(code) {
+      reply.statusCode = code;
+      return reply;
+    },
+    header(name, value) {
+      reply.headers[name.toLowerCase()] = value;
+      return reply;
+    },
+  };
   try {
-    const result = await handler(body, store);
-    return reply(id, 200, `${JSON_PROTOCOL}; charset=utf-8`, JSON.stringify(result));
+    const result = await router.handle({ headers: { "x-amz-target": target }, body }, reply);
+    const { "content-type": contentType = "application/json", ...others } = reply.headers;
+    const answered = respond(id, reply.statusCode, `${contentType}; charset=utf-8`, JSON.stringify(result));
+    Object.assign(answered.headers, others);
+    return answered;
   } catch (error) {
-    if (error instanceof SqsError) {
-      const answered = reply(
-        id,
-        error.statusCode,
-        `${JSON_PROTOCOL}; charset=utf-8`,
-        JSON.stringify(error.toJSON()),
-      );
-      answered.headers["x-amzn-query-error"] = error.queryErrorHeader;
-      return answered;
-    }
     return fastifyError(id, error);
   }
 }
@@ -154,12 +166,12 @@ function fastifyError(id: number, error: unknown): InProcessAnswer & { headers: 
     error: STATUS_CODES[statusCode] ?? "Unknown Error",
     message: typeof fields.message === "string" ? fields.message : "",
   };
-  return reply(id, statusCode, "application/json; charset=utf-8", JSON.stringify(payload));
+  return respond(id, statusCode, "application/json; charset=utf-8", JSON.stringify(payload));
 }
 
 const utf8 = new TextEncoder();
 
-function reply(
+function respond(
   id: number,
   statusCode: number,
   contentType: string,
