@@ -10,6 +10,7 @@ import { startDynalite } from "./dynalite-store.js";
 import { AWS_SERVICES, FaultInjector, type FaultPolicy, type FaultStats } from "./faults.js";
 import { deduplicateWithinGroupsAsSqsDoes } from "./fauxqs-dedup.js";
 import { releaseDelayedMessagesByDueTime } from "./fauxqs-delays.js";
+import { createFauxqsDirect } from "./fauxqs-direct.js";
 import { receiveFifoGroupsAsSqsDoes } from "./fauxqs-fifo.js";
 import { refuseVisibilityPastReceipt } from "./fauxqs-visibility.js";
 import { type AwsService, startGateway, startServiceProxy } from "./gateway.js";
@@ -86,6 +87,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Run
       scheduler: scheduler.requestListener,
     },
     faults,
+    fauxqs.direct.call,
   );
 
   return {
@@ -133,13 +135,18 @@ async function serveDynalite(
   return `http://${host}:${(dynamo.address() as AddressInfo).port}`;
 }
 
+type BuildAppStores = NonNullable<NonNullable<Parameters<typeof buildApp>[0]>["stores"]>;
+
 async function startFauxqs(host: string) {
   await receiveFifoGroupsAsSqsDoes();
   await deduplicateWithinGroupsAsSqsDoes();
   await releaseDelayedMessagesByDueTime();
   await refuseVisibilityPastReceipt();
-  // fauxqs's own app (what its startFauxqs serves), so that the fast path can reach its request listener.
-  const app = buildApp({ logger: false });
+  // fauxqs's own app (what its startFauxqs serves), so that the fast path can reach its request listener, on a
+  // store the fast path also calls the hot SQS actions on directly (local/aws/fauxqs-direct.ts). The app makes
+  // its own SNS and S3 stores when they are not given.
+  const direct = await createFauxqsDirect();
+  const app = buildApp({ logger: false, stores: { sqsStore: direct.store } as BuildAppStores });
   // fastify's listener, behind the refusal of web pages on its socket; the fast path calls it itself.
   const listener = listenerOf(app.server);
   app.server.removeAllListeners("request");
@@ -152,7 +159,7 @@ async function startFauxqs(host: string) {
     endpoint: `http://sqs.${LOCAL_REGION}.localhost:${port}`,
     credentials: LOCAL_CREDENTIALS,
   });
-  return { app, url, client, listener };
+  return { app, url, client, listener, direct };
 }
 
 function startScheduler(host: string, options: EmulatorOptions, sqsClient: SQSClient) {

@@ -41,10 +41,14 @@ export type InProcessAnswer =
 
 export type RequestListener = (req: http.IncomingMessage, res: http.ServerResponse) => void;
 
+/** A call served without the emulator's HTTP listener, or undefined to take the listener (local/aws/fauxqs-direct.ts). */
+export type DirectCall = (request: InProcessRequest) => Promise<InProcessAnswer> | undefined;
+
 /**
  * Serves fast-path calls with the emulators' own request listeners — the very functions their HTTP servers
  * run, so a call is parsed, validated and stored exactly as one arriving over a socket — through
- * light-my-request (Fastify's in-process request/response pair), without a socket or an HTTP parser.
+ * light-my-request (Fastify's in-process request/response pair), without a socket or an HTTP parser. `sqsDirect`
+ * may answer an SQS call itself, as fauxqs's app would (local/aws/fauxqs-direct.ts); what it leaves takes the app.
  *
  * Faults: the same injector and the same decisions as the fault proxies (local/aws/gateway.ts), so `npm run
  * chaos` meets the fast path with every fault kind: errors and throttling are answered in the service's shape,
@@ -53,15 +57,17 @@ export type RequestListener = (req: http.IncomingMessage, res: http.ServerRespon
 export function createInProcessDispatcher(
   listeners: Readonly<Record<AwsService, RequestListener>>,
   faults?: FaultInjector,
+  sqsDirect?: DirectCall,
 ): (request: InProcessRequest) => Promise<InProcessAnswer> {
-  const call = (request: InProcessRequest) =>
-    request.service === "dynamodb"
-      ? callDynalite(listeners.dynamodb, request)
-      : callListener(listeners[request.service], request);
+  const callSqs = (request: InProcessRequest) => sqsDirect?.(request) ?? callListener(listeners.sqs, request);
+  const call = (request: InProcessRequest) => {
+    if (request.service === "dynamodb") return callDynalite(listeners.dynamodb, request);
+    return request.service === "sqs" ? callSqs(request) : callListener(listeners[request.service], request);
+  };
   // A call that is forwarded and answered may have batch entries refused one by one (as the gateway does).
   const answered = (request: InProcessRequest) =>
     faults && request.faults && request.service === "sqs" && isSendMessageBatch(request.headers)
-      ? callWithEntryFaults(listeners.sqs, request, faults)
+      ? callWithEntryFaults(callSqs, request, faults)
       : call(request);
   return async (request) => {
     const decision =
@@ -110,23 +116,20 @@ export function serveInProcess(
 
 /** A SendMessageBatch whose entries may be refused one by one (policy `batchEntryErrors`): the rest really land. */
 async function callWithEntryFaults(
-  listener: RequestListener,
+  callSqs: (request: InProcessRequest) => Promise<InProcessAnswer>,
   request: InProcessRequest,
   faults: FaultInjector,
 ): Promise<InProcessAnswer> {
   const text = typeof request.body === "string" ? request.body : new TextDecoder().decode(request.body);
   const split = splitSendMessageBatch(text, faults);
-  if (!split) return callListener(listener, request);
+  if (!split) return callSqs(request);
   if (split.forward === undefined) {
-    const probe = await callListener(
-      listener,
-      withTarget(withBody(request, split.probe), QUEUE_PROBE_TARGET),
-    );
+    const probe = await callSqs(withTarget(withBody(request, split.probe), QUEUE_PROBE_TARGET));
     if ("dropped" in probe || probe.statusCode !== 200) return probe;
     const headers = { "content-type": "application/x-amz-json-1.0" };
     return { id: request.id, statusCode: 200, headers, body: ownBytes(allRefusedAnswer(split.refused)) };
   }
-  const answer = await callListener(listener, withBody(request, split.forward));
+  const answer = await callSqs(withBody(request, split.forward));
   if ("dropped" in answer || answer.statusCode !== 200) return answer;
   const merged = withRefusals(new TextDecoder().decode(answer.body), split, faults);
   return { ...answer, body: ownBytes(merged) };
@@ -173,7 +176,8 @@ async function callListener(listener: RequestListener, request: InProcessRequest
  * dynalite carries most calls, and its listener uses a small surface of the request (`method`, `url`, `headers`,
  * `data`/`end` events, `removeAllListeners`) and of the response (`statusCode`, `setHeader`, `end`). A pair
  * with just that surface costs a fraction of light-my-request's full `ServerResponse`, which matters at a few
- * thousand calls a second; fauxqs (Fastify) and the Scheduler emulator keep the full pair.
+ * thousand calls a second; fauxqs (Fastify) and the Scheduler emulator keep the full pair, but for the SQS actions
+ * the pipeline calls most, which skip Fastify altogether (local/aws/fauxqs-direct.ts).
  */
 function callDynalite(listener: RequestListener, request: InProcessRequest): Promise<InProcessAnswer> {
   return new Promise((resolve) => {
