@@ -1899,6 +1899,31 @@ describe("fast schedules: every occurrence made before it is due", () => {
     expect(h.live().filter((t) => epochOf(t) === 1)).toHaveLength(120);
   });
 
+  it("a resume that finds end_at passed (ended) still stops the paused epoch's held occurrences: delivery cancels them, not calls", async () => {
+    // Prepare: a minutely schedule ending at 00:10; at 00:02:30 its 00:01 and 00:02 occurrences are due but held
+    // (its topic paused), and the schedule is paused; it is resumed at 00:20, past its end.
+    const h = harness("2027-01-01T00:00:00.400Z");
+    const { schedule_id: id } = await createSchedule(
+      h.deps,
+      body({ cron: "* * * * *", end_at: "2027-01-01T00:10:00Z" }),
+    );
+    h.clock.set("2027-01-01T00:02:30.000Z");
+    await pauseSchedule(h.deps, id);
+    const held = h.live().filter((t) => t.dueAtMs <= h.clock.nowMs);
+    expect(held).toHaveLength(2);
+    h.clock.set("2027-01-01T00:20:00.000Z");
+
+    // Act
+    const view = await resumeSchedule(h.deps, id);
+
+    // Assess: ended, and each occurrence held through the pause is stopped, as after a resume to active.
+    expect(view.status).toBe("ended");
+    for (const task of held) {
+      expect(scheduleToCheck(task, h.clock.nowMs)).toBe(id);
+      expect(occurrenceStop(task, h.schedule(id))).toBe("resumed");
+    }
+  });
+
   it("a pause of a schedule under budget cancels every occurrence made ahead inside the call", async () => {
     // Prepare
     const h = harness("2027-01-01T00:00:00.400Z");
