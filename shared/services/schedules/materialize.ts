@@ -163,8 +163,8 @@ export async function materializeSchedule(
 /**
  * Whether a cursor write that did not apply found the schedule stopped (paused, deleted, resumed into a new epoch)
  * since the run read it: its occurrences are then no longer owed. Not `ended`: only another run's cursor write
- * ends a schedule in this epoch (it made the same last occurrences, which are owed), and a resume that finds
- * nothing left ends a paused one, whose leased window the pause already fenced. Cancelling on `ended`, the slower
+ * ends a schedule in this epoch (it made the same last occurrences, which are owed); a resume that finds nothing
+ * left ends a paused one in a new epoch, so a run of the paused epoch cancels its adds. Cancelling on `ended`, the slower
  * of two overlapping runs cancelled a schedule's last occurrences ahead of due, which were then never delivered.
  */
 function stoppedSince(result: ScheduleUpdateOutcome, schedule: ScheduleRecord): boolean {
