@@ -79,6 +79,8 @@ export interface ApiRouteRow {
  */
 const STOP_SCHEDULE = [
   "updateSchedule",
+  // A repeated stop passes over the occurrences already cancelled by reading them (stop.ts, cancelOccurrences).
+  "get",
   "claimIdempotencyKey",
   "putNew",
   "findIdempotencyClaim",

@@ -38,7 +38,7 @@ export function scheduleToCheck(task: OccurrenceFields, nowMs: number): string |
 /**
  * Whether the schedule (as read; undefined: no item) stops `task`. A missing item is a deleted schedule whose
  * retention ended: only the materializer stamps `scheduleId`, and only from a schedule it read. `ended` delivers:
- * its occurrences were made before its end. The epoch is the task's (`scheduleEpoch`), or its idempotency key's for
+ * its occurrences were made before its end (a resume that ends a paused one does so in a new epoch: manage.ts). The epoch is the task's (`scheduleEpoch`), or its idempotency key's for
  * a task made before that field; a fan-out copy of such a task has neither, and is checked by the status alone.
  */
 export function occurrenceStop(

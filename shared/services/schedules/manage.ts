@@ -197,7 +197,10 @@ function writeOf(deps: ScheduleRouteDeps, schedule: ScheduleRecord) {
 function resumeChange(deps: ScheduleRouteDeps, schedule: ScheduleRecord, nowMs: number): ScheduleChange {
   const at = materializeAt(specOf(schedule), nowMs, horizonOf(deps.config, schedule.topic));
   const guard = { ifStatus: ["paused"] as const, ifEpoch: schedule.epoch, remove: ["pausedAtMs"] as const };
-  if (at === undefined) return { ...guard, set: { status: "ended", updatedAtMs: nowMs } };
+  // Ended, a new epoch too: deliver cancels an occurrence of an older one (occurrence-hold.ts). In the paused one,
+  // ended would have delivered those the pause left held, or its budget left made ahead, as an active resume does not.
+  if (at === undefined)
+    return { ...guard, set: { status: "ended", epoch: schedule.epoch + 1, updatedAtMs: nowMs } };
   return {
     ...guard,
     set: {

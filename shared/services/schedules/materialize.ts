@@ -27,6 +27,7 @@ import {
   occurrencesBetween,
   uncomputableProblem,
 } from "#shared/domain/schedule-cron.js";
+import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
 import { type AddTaskDeps, addTask } from "../add-task.js";
 import { cancelOccurrenceTask } from "./cancel-occurrence.js";
@@ -163,8 +164,8 @@ export async function materializeSchedule(
 /**
  * Whether a cursor write that did not apply found the schedule stopped (paused, deleted, resumed into a new epoch)
  * since the run read it: its occurrences are then no longer owed. Not `ended`: only another run's cursor write
- * ends a schedule in this epoch (it made the same last occurrences, which are owed), and a resume that finds
- * nothing left ends a paused one, whose leased window the pause already fenced. Cancelling on `ended`, the slower
+ * ends a schedule in this epoch (it made the same last occurrences, which are owed); a resume that finds nothing
+ * left ends a paused one in a new epoch, so a run of the paused epoch cancels its adds. Cancelling on `ended`, the slower
  * of two overlapping runs cancelled a schedule's last occurrences ahead of due, which were then never delivered.
  */
 function stoppedSince(result: ScheduleUpdateOutcome, schedule: ScheduleRecord): boolean {
@@ -579,13 +580,20 @@ export function occurrenceRequest(
  * Cancels the given occurrences' tasks (made in the schedule's epoch), found through their idempotency claims;
  * one already handed to delivery (due now) cannot be cancelled and runs. Returns how many were cancelled.
  * `budget` (a stop route's): each found task's cancel takes `units` of it, in the order given (soonest first);
- * those that do not fit are left, uncancelled, to deliver's schedule check (occurrence-hold.ts).
+ * those that do not fit are left, uncancelled, to deliver's schedule check (occurrence-hold.ts). A task `read` as
+ * final already (a plain one: a parent cancelled may still have copies to finish) is passed over without a write:
+ * a refused conditional cancel is billed as a write all the same, so a repeated stop spent its whole budget on the
+ * ones the first had cancelled and cancelled none more.
  */
 export async function cancelOccurrences(
   deps: CancelOccurrencesDeps,
   schedule: ScheduleRecord,
   occurrences: readonly number[],
-  budget?: { readonly budget: WriteBudget; readonly units: number },
+  budget?: {
+    readonly budget: WriteBudget;
+    readonly units: number;
+    readonly read: (taskId: string) => Promise<TaskRecord | undefined>;
+  },
 ): Promise<number> {
   let cancelled = 0;
   await forEachBounded(occurrences, OCCURRENCE_CONCURRENCY, async (occurrenceMs) => {
@@ -593,11 +601,26 @@ export async function cancelOccurrences(
     const key = occurrenceIdempotencyKey(schedule.scheduleId, schedule.epoch, occurrenceMs);
     const taskId = await deps.store.findIdempotencyClaim(schedule.topic, key);
     if (!taskId) return;
+    if (budget && (await finishedPlainTask(budget.read, taskId))) return;
     if (budget && !budget.budget.take(budget.units)) return;
     const result = await cancelOccurrenceTask(deps, taskId, schedule.topic);
     if (result.outcome === "cancelled") cancelled++;
   });
   return cancelled;
+}
+
+async function finishedPlainTask(
+  read: (taskId: string) => Promise<TaskRecord | undefined>,
+  taskId: string,
+): Promise<boolean> {
+  const task = await read(taskId);
+  // Not a moved one (`rescheduled`, final too): its successor is cancelled by following the move.
+  return (
+    task !== undefined &&
+    task.fanOut === undefined &&
+    task.status !== "rescheduled" &&
+    TERMINAL_STATUSES.has(task.status)
+  );
 }
 
 /**

@@ -33,7 +33,7 @@ import { cancelUnits, fenceUnits, scheduleItemUnits, WriteBudget } from "./write
  */
 export interface StopDeps extends CancelOccurrencesDeps {
   readonly store: CancelOccurrencesDeps["store"] &
-    Pick<TaskStore, "updateSchedule" | "claimIdempotencyKey" | "putNew">;
+    Pick<TaskStore, "updateSchedule" | "claimIdempotencyKey" | "putNew" | "get">;
   readonly newUlid?: (nowMs: number) => string;
 }
 
@@ -77,6 +77,7 @@ export async function settleStoppedEpoch(
   let cancelled = await cancelOccurrences(deps, schedule, ahead, {
     budget,
     units: cancelUnits(deps, schedule),
+    read: (taskId) => deps.store.get(taskId),
   });
   const fence = computable ? await fenceLeased(deps, schedule, budget) : { cancelled: 0, whole: true };
   cancelled += fence.cancelled;

@@ -1899,6 +1899,51 @@ describe("fast schedules: every occurrence made before it is due", () => {
     expect(h.live().filter((t) => epochOf(t) === 1)).toHaveLength(120);
   });
 
+  it("a repeated pause after one that deferred cancels goes on with the occurrences the first left, not the ones it cancelled", async () => {
+    // Prepare: 240 occurrences of 30 KB made ahead; the first pause cancels what its budget holds.
+    const h = harness("2027-01-01T00:00:00.400Z");
+    const content = { order_id: "o-1", blob: "x".repeat(30_000) };
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "* * * * * *", content }));
+    await runMaterializer(h.deps);
+    const first = await pauseSchedule(h.deps, id);
+    expect(first.cancels_deferred).toBe(true);
+    const leftBefore = h.live().length;
+    const written = countWriteUnits(h.store);
+
+    // Act
+    const again = await pauseSchedule(h.deps, id);
+
+    // Assess: within its own budget, it cancels more of those left (none of the budget spent on cancelled ones).
+    expect(written.units).toBeLessThanOrEqual(INLINE_WRITE_UNITS);
+    expect(again.cancelled_occurrences).toBeGreaterThan(0);
+    expect(h.live().length).toBe(leftBefore - again.cancelled_occurrences);
+  });
+
+  it("a resume that finds end_at passed (ended) still stops the paused epoch's held occurrences: delivery cancels them, not calls", async () => {
+    // Prepare: a minutely schedule ending at 00:10; at 00:02:30 its 00:01 and 00:02 occurrences are due but held
+    // (its topic paused), and the schedule is paused; it is resumed at 00:20, past its end.
+    const h = harness("2027-01-01T00:00:00.400Z");
+    const { schedule_id: id } = await createSchedule(
+      h.deps,
+      body({ cron: "* * * * *", end_at: "2027-01-01T00:10:00Z" }),
+    );
+    h.clock.set("2027-01-01T00:02:30.000Z");
+    await pauseSchedule(h.deps, id);
+    const held = h.live().filter((t) => t.dueAtMs <= h.clock.nowMs);
+    expect(held).toHaveLength(2);
+    h.clock.set("2027-01-01T00:20:00.000Z");
+
+    // Act
+    const view = await resumeSchedule(h.deps, id);
+
+    // Assess: ended, and each occurrence held through the pause is stopped, as after a resume to active.
+    expect(view.status).toBe("ended");
+    for (const task of held) {
+      expect(scheduleToCheck(task, h.clock.nowMs)).toBe(id);
+      expect(occurrenceStop(task, h.schedule(id))).toBe("resumed");
+    }
+  });
+
   it("a pause of a schedule under budget cancels every occurrence made ahead inside the call", async () => {
     // Prepare
     const h = harness("2027-01-01T00:00:00.400Z");
