@@ -98,6 +98,9 @@ export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefine
         ...(result.task.rescheduledTo ? { rescheduled_to: result.task.rescheduledTo } : {}),
       });
     case "cancelled":
+    // The callback in flight (a fan-out task: a copy's) goes on; the task ends after it, never called again. The
+    // view says so (`cancel_requested`), and the route answers 202 for it.
+    case "cancel-requested":
       return cancelledView(deps, result.task);
   }
 }
@@ -129,15 +132,17 @@ async function cancelledView(deps: CancelTaskDeps, task: TaskRecord): Promise<Ta
  */
 function conflictMessage(task: TaskRecord): string {
   if (task.fanOut) {
-    return `task is ${task.status}; no subscriber's copy is still waiting for its attempt (scheduled, queued) or for its retry (delivering, no callback in flight), so none was cancelled; a dead-lettered copy is discarded by a DELETE of the copy's own id (the task's view lists them)`;
+    return `task is ${task.status}; every subscriber's copy has finished (delivered, dead-lettered or cancelled), so none was cancelled; a dead-lettered copy is discarded by a DELETE of the copy's own id (the task's view lists them)`;
   }
   // Read back cancellable after the store's last refused write (DynamoTaskStore.cancel): deliver held it at each
   // write and gave its start back before each read. A repeat will find it still waiting, or started for good.
   if (task.status === "scheduled" || task.status === "queued") {
     return `task is ${task.status}, but delivery was starting its attempt each time the cancel was written; repeat the cancel`;
   }
+  // A delivering task is cancelled, or its cancel requested on the attempt in flight: refused only when its attempt
+  // changed at each write (one attempt ending, the next starting), or it predates the attempt count (no attemptSeq).
   if (task.status === "delivering") {
-    return "task is delivering: its callback is being made now and cannot be unsent; a delivering task can be cancelled once that attempt has ended while it waits for its retry (repeat the cancel then)";
+    return "task is delivering, and its attempt changed each time the cancel was written; repeat the cancel";
   }
   return `task is ${task.status}; only a task whose attempt has not started (scheduled, queued), a delivering one waiting for its retry, or a dead-lettered (failed) one can be cancelled`;
 }
