@@ -1,14 +1,40 @@
 import { parseTaskId } from "#shared/domain/keys.js";
 import type { AcceptedTask, Findings, ObservedCallback } from "../verify.js";
 
-/** Cancelled with a 200, yet called back (a task called back before its cancel: after the cancel was sent). */
+/**
+ * Cancelled with a 200, yet called back (a task called back before its cancel: after the cancel was sent); or
+ * answered 202 (its callback in flight) and called back after the cancel was sent other than by that one attempt.
+ */
 export function deliveredAfterCancel(
   accepted: readonly AcceptedTask[],
   byTask: ReadonlyMap<string, readonly ObservedCallback[]>,
 ): string[] {
   return accepted
-    .filter((t) => t.cancel?.outcome === "cancelled" && calledBackAfterCancel(t, byTask.get(t.taskId) ?? []))
+    .filter((t) => {
+      const callbacks = byTask.get(t.taskId) ?? [];
+      if (t.cancel?.outcome === "cancelled") return calledBackAfterCancel(t, callbacks);
+      return t.cancel?.outcome === "cancel-requested" && calledBackAfterRequest(t, callbacks);
+    })
     .map((t) => t.taskId);
+}
+
+/**
+ * A 202: the attempt in flight when the cancel landed goes on (a callback cannot be unsent), and its request may
+ * reach the receiver after the DELETE was sent — at most once, numbered as the answer counted it (`punctual-attempt`
+ * ≤ `inFlightAttempt`: earlier attempts' callbacks may have arrived late too). Any callback after the DELETE was sent
+ * beyond that one, or numbered after it, is an attempt started after the cancel: the violation. Without the number
+ * (an answer that did not say, a callback without the header) only the one callback is excused.
+ */
+function calledBackAfterRequest(task: AcceptedTask, callbacks: readonly ObservedCallback[]): boolean {
+  const since = task.cancel?.cancelSentAtMs;
+  const limit = task.cancel?.inFlightAttempt;
+  const after = callbacks.filter((c) => since === undefined || c.arrivalMs >= since);
+  const numbered = (c: ObservedCallback) => Number(c.attemptHeader);
+  const later = after.some((c) => limit !== undefined && numbered(c) > limit);
+  const theInFlightOne = after.filter(
+    (c) => limit === undefined || c.attemptHeader === undefined || numbered(c) === limit,
+  );
+  return later || theInFlightOne.length > 1;
 }
 
 /**
