@@ -29,7 +29,8 @@ const TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
   scheduled: ["queued", "delivering", "cancelled", "rescheduled"],
   queued: ["delivering", "cancelled"],
   // `cancelled`: an operator's cancel of a task waiting for its retry (no callback in flight: attempt-log.ts,
-  // awaitingRetry); its next start refuses it.
+  // awaitingRetry), or the end of the attempt in flight when one was requested (cancelRequestedAtMs); its next
+  // start refuses it.
   delivering: ["delivering", "delivered", "failed", "cancelled"],
   delivered: [],
   failed: [],

@@ -71,8 +71,10 @@ export interface CancelDeps {
  *
  * Cancelling a task that is already cancelled answers 200 with the task (DELETE is idempotent: a client that
  * retries after a lost response gets the answer it was waiting for). A `delivering` task waiting for its retry (its
- * last attempt ended, no callback in flight) is cancelled too (OPERATOR_CANCEL); one whose callback is being made is
- * 409 (it cannot be unsent), as is any other status (delivered, rescheduled).
+ * last attempt ended, no callback in flight) is cancelled too (OPERATOR_CANCEL); one whose callback is being made (it
+ * cannot be unsent) gets its cancel requested: the view says `cancel_requested` (the route answers 202), and that
+ * attempt ends the task, `delivered` or `cancelled` (TaskRecord.cancelRequestedAtMs). Any other status is a 409
+ * (delivered, rescheduled).
  */
 export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefined): Promise<TaskView> {
   const key = taskId ? parseTaskId(taskId) : undefined;

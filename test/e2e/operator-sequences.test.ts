@@ -155,7 +155,9 @@ describe("operator sequences", () => {
     const cancelled = views.filter((v) => v.status === "cancelled");
     expect(answer.cancelled).toBe(cancelled.length);
     // Not cancelled, or its callback in flight (cancel requested: it ends after that attempt, here delivered).
-    const listed = new Set([...answer.not_cancelled, ...(answer.cancel_requested ?? [])].map((n) => n.task_id));
+    const listed = new Set(
+      [...answer.not_cancelled, ...(answer.cancel_requested ?? [])].map((n) => n.task_id),
+    );
     for (const view of views) {
       const calls = h.receiver.forTask(view.task_id);
       if (view.status === "cancelled") expect(calls).toHaveLength(0);
