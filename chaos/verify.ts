@@ -39,6 +39,13 @@ export interface AcceptedTask {
      * attempt may.
      */
     readonly inFlightAttempt?: number;
+    /**
+     * A 200 for a task called back before it: the attempts its answer counts. An attempt in flight when the DELETE
+     * was sent may have ended before the cancel landed (its failure recorded: the cancel then finds the task waiting
+     * for its retry, and cancels it): its callback may arrive after the DELETE was sent — once, numbered within
+     * these attempts; no other.
+     */
+    readonly attemptsAtCancel?: number;
   };
 }
 

@@ -335,12 +335,14 @@ export class ChaosClient {
     let firstSentAtMs: number | undefined;
     let calledBefore = false;
     let inFlightAttempt: number | undefined;
+    let attemptsAtCancel: number | undefined;
     for (let attempt = 0; attempt < 10; attempt++) {
       if (attempt > 0) await sleep(Math.min(3_000, 100 * 2 ** attempt));
       const answer = await this.#request("DELETE", `/v1/tasks/${encodeURIComponent(taskId)}`);
       atMs = answer.atMs;
       firstSentAtMs ??= answer.sentAtMs;
       calledBefore = answer.status === 200 && calledBeforeCancel(answer.json as CancelledView | undefined);
+      if (calledBefore) attemptsAtCancel = inFlightAttemptOf(answer.json as CancelledView | undefined);
       if (answer.status === 202)
         inFlightAttempt = inFlightAttemptOf(answer.json as CancelledView | undefined);
       if (answer.status === 200) outcome = "cancelled";
@@ -358,8 +360,13 @@ export class ChaosClient {
         : {};
     const inFlight =
       outcome === "cancel-requested" && inFlightAttempt !== undefined ? { inFlightAttempt } : {};
+    // A 200's attempts: one in flight as the DELETE was sent may have ended before the cancel landed (verify).
+    const counted = calledBefore && attemptsAtCancel !== undefined ? { attemptsAtCancel } : {};
     if (accepted)
-      this.#accepted.set(clientKey, { ...accepted, cancel: { outcome, atMs, ...since, ...inFlight } });
+      this.#accepted.set(clientKey, {
+        ...accepted,
+        cancel: { outcome, atMs, ...since, ...inFlight, ...counted },
+      });
   }
 
   async #request(

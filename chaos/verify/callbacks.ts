@@ -41,11 +41,18 @@ function calledBackAfterRequest(task: AcceptedTask, callbacks: readonly Observed
  * A task cancelled with a 200 while `scheduled` or `queued` (the sweeper's re-send; chaos replays nothing) must
  * never have been called back at all. A dead-lettered one discarded with a 200 (DELETE of a `failed` task), or a
  * `delivering` one cancelled while it waited for its retry, was called back before; a callback arriving after the
- * first DELETE was sent is the violation.
+ * first DELETE was sent is the violation — but for the one attempt in flight as it was sent, which ended before the
+ * cancel landed (the cancel met it in flight, its request lost to that attempt's recorded failure, and the task,
+ * waiting for its retry then, was cancelled): once, numbered (`punctual-attempt`) within the attempts the 200
+ * counted (`attemptsAtCancel`).
  */
 function calledBackAfterCancel(task: AcceptedTask, callbacks: readonly ObservedCallback[]): boolean {
   const since = task.cancel?.cancelSentAtMs;
-  return callbacks.some((c) => since === undefined || c.arrivalMs >= since);
+  const after = callbacks.filter((c) => since === undefined || c.arrivalMs >= since);
+  const counted = task.cancel?.attemptsAtCancel;
+  if (since === undefined || counted === undefined) return after.length > 0;
+  // The attempt in flight as the DELETE was sent, ended before the cancel landed (its answer counts it): once.
+  return after.length > 1 || after.some((c) => !(Number(c.attemptHeader) <= counted));
 }
 
 /** Checks every callback on its own: early (before the due time encoded in the task id), webhook id, signature. */
