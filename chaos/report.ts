@@ -84,7 +84,7 @@ function clientSection(report: ChaosReport): string[] {
     row(
       "cancels",
       c.cancelRequests,
-      `(200: ${k.cancelled}, 409: ${k.conflict}, 404: ${k["not-found"]}, gave up: ${k["gave-up"]})`,
+      `(200: ${k.cancelled}, 202: ${k["cancel-requested"]}, 409: ${k.conflict}, 404: ${k["not-found"]}, gave up: ${k["gave-up"]})`,
     ),
   ];
 }

@@ -23,7 +23,8 @@ export interface AcceptedTask {
   readonly laneOrder?: number;
   /** The outcome of the client's cancel, if it sent one (retried until the API gave a definite answer). */
   readonly cancel?: {
-    readonly outcome: "cancelled" | "conflict" | "not-found" | "gave-up";
+    /** `cancel-requested`: a 202 — the callback was in flight; the task ends after that attempt. */
+    readonly outcome: "cancelled" | "cancel-requested" | "conflict" | "not-found" | "gave-up";
     readonly atMs: number;
     /**
      * Set when the 200 came for a task called back before it — a dead-lettered task discarded (its answer carries
@@ -32,6 +33,19 @@ export interface AcceptedTask {
      * first DELETE for it. Only callbacks arriving from then on break "cancel means cancelled".
      */
     readonly cancelSentAtMs?: number;
+    /**
+     * A 202 (`cancel-requested`): the attempt in flight when the cancel landed, as its answer counts it (`attempts`,
+     * which include it). That attempt's callback may arrive after the DELETE was sent — once; no callback of a later
+     * attempt may.
+     */
+    readonly inFlightAttempt?: number;
+    /**
+     * A 200 for a task called back before it: the attempts its answer counts. An attempt in flight when the DELETE
+     * was sent may have ended before the cancel landed (its failure recorded: the cancel then finds the task waiting
+     * for its retry, and cancels it): its callback may arrive after the DELETE was sent — once, numbered within
+     * these attempts; no other.
+     */
+    readonly attemptsAtCancel?: number;
   };
 }
 

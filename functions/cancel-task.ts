@@ -24,10 +24,11 @@ export function createHandler(
       ((error, scheduleName) =>
         deps.logger.warn("deleting a cancelled task's schedule failed", { scheduleName, error })),
   };
-  return httpRoute({ method: "DELETE", logger: deps.logger, pathParameters: ["id"] }, async (request) => ({
-    statusCode: 200,
-    body: await cancelTask(await withCurrentSettings(withLogging), request.pathParameter("id")),
-  }));
+  return httpRoute({ method: "DELETE", logger: deps.logger, pathParameters: ["id"] }, async (request) => {
+    const view = await cancelTask(await withCurrentSettings(withLogging), request.pathParameter("id"));
+    // 202: the cancel is recorded on a callback in flight (a fan-out task: a copy's), which ends the task after it.
+    return { statusCode: view.cancel_requested ? 202 : 200, body: view };
+  });
 }
 
 export const handler = createHandler({

@@ -31,6 +31,14 @@ export function calledBeforeCancel(view: CancelledView | undefined): boolean {
   return view?.failed_at !== undefined || (view?.attempts ?? 0) > 0 || (view?.attempt_log?.length ?? 0) > 0;
 }
 
+/**
+ * The attempt a 202 met in flight: the answer's `attempts`, which count it (a plain task; a fan-out parent's
+ * `attempts` sum its copies, and chaos adds none). Undefined when the answer does not say.
+ */
+export function inFlightAttemptOf(view: CancelledView | undefined): number | undefined {
+  return typeof view?.attempts === "number" && view.attempts > 0 ? view.attempts : undefined;
+}
+
 /** One item's result in a batch answer. */
 interface BatchItemAnswer {
   readonly status: number;
@@ -326,21 +334,39 @@ export class ChaosClient {
     let atMs = Date.now();
     let firstSentAtMs: number | undefined;
     let calledBefore = false;
+    let inFlightAttempt: number | undefined;
+    let attemptsAtCancel: number | undefined;
     for (let attempt = 0; attempt < 10; attempt++) {
       if (attempt > 0) await sleep(Math.min(3_000, 100 * 2 ** attempt));
       const answer = await this.#request("DELETE", `/v1/tasks/${encodeURIComponent(taskId)}`);
       atMs = answer.atMs;
       firstSentAtMs ??= answer.sentAtMs;
       calledBefore = answer.status === 200 && calledBeforeCancel(answer.json as CancelledView | undefined);
+      if (calledBefore) attemptsAtCancel = inFlightAttemptOf(answer.json as CancelledView | undefined);
+      if (answer.status === 202)
+        inFlightAttempt = inFlightAttemptOf(answer.json as CancelledView | undefined);
       if (answer.status === 200) outcome = "cancelled";
+      else if (answer.status === 202) outcome = "cancel-requested";
       else if (answer.status === 409) outcome = "conflict";
       else if (answer.status === 404) outcome = "not-found";
       else continue;
       break;
     }
     const accepted = this.#accepted.get(clientKey);
-    const discard = calledBefore && firstSentAtMs !== undefined ? { cancelSentAtMs: firstSentAtMs } : {};
-    if (accepted) this.#accepted.set(clientKey, { ...accepted, cancel: { outcome, atMs, ...discard } });
+    // A 202's callback in flight may arrive after the DELETE was sent: the first one sent is the bound, as for a 200.
+    const since =
+      (calledBefore || outcome === "cancel-requested") && firstSentAtMs !== undefined
+        ? { cancelSentAtMs: firstSentAtMs }
+        : {};
+    const inFlight =
+      outcome === "cancel-requested" && inFlightAttempt !== undefined ? { inFlightAttempt } : {};
+    // A 200's attempts: one in flight as the DELETE was sent may have ended before the cancel landed (verify).
+    const counted = calledBefore && attemptsAtCancel !== undefined ? { attemptsAtCancel } : {};
+    if (accepted)
+      this.#accepted.set(clientKey, {
+        ...accepted,
+        cancel: { outcome, atMs, ...since, ...inFlight, ...counted },
+      });
   }
 
   async #request(

@@ -26,7 +26,7 @@ export function tallyOutcomes(
     pending: [],
     outcomeOf: new Map(),
     deadLetteredAfterA2xx: 0,
-    cancels: { cancelled: 0, conflict: 0, "not-found": 0, "gave-up": 0 },
+    cancels: { cancelled: 0, "cancel-requested": 0, conflict: 0, "not-found": 0, "gave-up": 0 },
   };
   for (const task of accepted) {
     if (task.cancel) tally.cancels[task.cancel.outcome]++;

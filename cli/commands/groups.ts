@@ -51,7 +51,12 @@ export function groupsCommand(parent: Command, io: CliIo): void {
     });
 }
 
-type CancelTotal = { cancelled: number; not_cancelled: { task_id: string; status: string }[] };
+type CancelTotal = {
+  cancelled: number;
+  not_cancelled: { task_id: string; status: string }[];
+  /** Tasks whose callback was in flight: each stops after that attempt (the API's `cancel_requested`). */
+  cancel_requested: { task_id: string }[];
+};
 
 /**
  * Every page of a group cancel, summed. A page that fails after others were read throws StoppedPartWay, so the
@@ -62,7 +67,7 @@ async function cancelPages(
   options: CancelOptions,
   stop: AbortSignal,
 ): Promise<CancelTotal> {
-  const total: CancelTotal = { cancelled: 0, not_cancelled: [] };
+  const total: CancelTotal = { cancelled: 0, not_cancelled: [], cancel_requested: [] };
   let pages = 0;
   try {
     await followPages(
@@ -75,7 +80,11 @@ async function cancelPages(
         pages++;
         total.cancelled += page.cancelled;
         appendPage(total.not_cancelled, page.not_cancelled);
-        const empty = page.cancelled === 0 && page.not_cancelled.length === 0;
+        appendPage(total.cancel_requested, page.cancel_requested ?? []);
+        const empty =
+          page.cancelled === 0 &&
+          page.not_cancelled.length === 0 &&
+          (page.cancel_requested ?? []).length === 0;
         // The API sends a cursor exactly when there is more: one without the other, followed as `more` said,
         // ended the command with totals printed as the whole group's (exit 0) while part of it was never read.
         if (page.more !== (page.next_cursor !== null)) throw moreWithoutCursor(page.more);
@@ -86,10 +95,13 @@ async function cancelPages(
     );
   } catch (error) {
     if (pages === 0) throw error;
-    const counts = `${pages} page${pages === 1 ? "" : "s"}, ${total.cancelled} cancelled, ${total.not_cancelled.length} not cancelled`;
+    const counts = `${pages} page${pages === 1 ? "" : "s"}, ${total.cancelled} cancelled, ${total.cancel_requested.length} stopping after their current attempt, ${total.not_cancelled.length} not cancelled`;
     const summary = [
       `before the error: ${counts}`,
       ...total.not_cancelled.map((t) => `  ${t.task_id}: ${t.status}`),
+      ...total.cancel_requested.map(
+        (t) => `  ${t.task_id}: cancel requested (stops after its current attempt)`,
+      ),
     ];
     throw new StoppedPartWay(error, { pages, ...total }, summary, true);
   }

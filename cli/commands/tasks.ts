@@ -65,6 +65,10 @@ function exactSeconds(value: string): LosslessNumber {
   return seconds;
 }
 
+/** What `tasks cancel` says of a 202 (the task's callback, or a fan-out copy's, was in flight). */
+export const CANCEL_REQUESTED_NOTE =
+  "cancel requested: a callback is being made now and cannot be unsent; the task ends after that attempt (delivered if it succeeds, cancelled otherwise) and is not called again";
+
 export function tasksCommand(parent: Command, io: CliIo): void {
   const tasks = parent
     .command("tasks")
@@ -85,8 +89,14 @@ export function tasksCommand(parent: Command, io: CliIo): void {
     tasks,
     io,
     "cancel",
-    "Cancel a scheduled task or one retrying between attempts, or discard a dead-lettered one (exit 2 while its callback is being made, or once delivered).",
-    (c, id) => c.cancelTask(id),
+    "Cancel a task not yet delivered, or discard a dead-lettered one; one whose callback is in flight stops after that attempt (exit 0, a note on stderr; exit 2 once delivered).",
+    async (c, id) => {
+      const view = await c.cancelTask(id);
+      // 202: the cancel is recorded on a callback in flight. Exit 0 (nothing is left to do), but the status printed
+      // is still `delivering`, so say what happens next where a person reads it and a script's stdout stays JSON.
+      if (view.cancel_requested === true) io.err(`${CANCEL_REQUESTED_NOTE}\n`);
+      return view;
+    },
   );
   rescheduleCommand(tasks, io);
   taskIdCommand(

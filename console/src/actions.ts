@@ -26,11 +26,11 @@ export function toggleTopic(topic: TopicView, ask: Ask): Promise<string | undefi
 
 /** Cancel a scheduled task from its view (DELETE /v1/tasks/{id}); a 409 (it went on meanwhile) says so. */
 export function cancelTask(id: string, ask: Ask, retrying = false): Promise<string | undefined> {
-  // A delivering task was called already: the cancel stops its retries (the API refuses it, 409, while a callback
-  // is being made), so "never delivered" would be untrue of a receiver that answered 500 after acting.
+  // A delivering task was called already: the cancel stops its retries (a callback being made goes on, and the task
+  // ends after it: the API's 202), so "never delivered" would be untrue of a receiver that answered 500 after acting.
   const outcome = retrying ? "its receiver will not be called again" : "it will never be delivered";
   const question = retrying
-    ? `Cancel task ${id}? It is retrying: its receiver will not be called again (refused while a callback is being made).`
+    ? `Cancel task ${id}? It is retrying: its receiver will not be called again (a callback being made now cannot be unsent; the task ends after it).`
     : `Cancel task ${id}? It will never be delivered.`;
   return runAction(ask, {
     confirm: { question, button: "Cancel task" },
@@ -42,24 +42,32 @@ export function cancelTask(id: string, ask: Ask, retrying = false): Promise<stri
   });
 }
 
-/** A fan-out task's copies in a cancel's answer: only their statuses matter here, and a plain task has none. */
+/** What a cancel's answer says of callbacks in flight: the task's own, or its fan-out copies'. */
 const CancelledCopies = z.object({
-  subscribers: z.array(z.object({ status: z.string() })).optional(),
+  cancel_requested: z.boolean().optional(),
+  subscribers: z.array(z.object({ cancel_requested: z.boolean().optional() })).optional(),
 });
 
+/** How a callback in flight ends once its cancel is requested (the API's 202). */
+const AFTER_ITS_ATTEMPT = "delivered if it succeeds, cancelled otherwise; not called again";
+
 /**
- * The line a cancel's 200 shows. A fan-out task's cancel leaves a copy whose callback was being made going on (the
- * API cannot stop it; repeating the cancel stops its retries), so "will not be called again" would be untrue of it.
+ * The line a cancel's answer shows. A callback being made cannot be unsent: the API records the cancel on it (202,
+ * `cancel_requested`) and the task (a fan-out task: that copy) ends after that attempt, so "will not be called
+ * again" or "never delivered" would be untrue of it.
  */
 function cancelledLine(id: string, outcome: string, answer: unknown): string {
-  const copies = CancelledCopies.safeParse(answer);
-  const goingOn = copies.success
-    ? (copies.data.subscribers ?? []).filter((copy) => copy.status === "delivering").length
-    : 0;
-  if (goingOn === 0) return `cancelled ${id}; ${outcome}`;
+  const parsed = CancelledCopies.safeParse(answer);
+  if (!parsed.success || parsed.data.cancel_requested !== true) return `cancelled ${id}; ${outcome}`;
+  const inFlight = (parsed.data.subscribers ?? []).filter((copy) => copy.cancel_requested === true).length;
+  if (parsed.data.subscribers === undefined || inFlight === 0) {
+    return `cancel requested for ${id}: its callback is being made now, and it ends after that attempt (${AFTER_ITS_ATTEMPT})`;
+  }
   const which =
-    goingOn === 1 ? "1 copy was being delivered and goes" : `${goingOn} copies were being delivered and go`;
-  return `cancelled ${id}; ${which} on: cancel again to stop ${goingOn === 1 ? "its" : "their"} retries`;
+    inFlight === 1
+      ? "1 copy was being delivered and ends after that attempt"
+      : `${inFlight} copies were being delivered and each ends after that attempt`;
+  return `cancelled ${id}; ${which} (${AFTER_ITS_ATTEMPT})`;
 }
 
 /** Cancel a dead-lettered task from its row (DELETE /v1/tasks/{id}: `failed → cancelled`, out of the list). */

@@ -202,7 +202,8 @@ export function TaskDetail(props: { readonly taskId: string }) {
         </>
       )}
       {/* Cancellable until its first attempt starts (`queued` is a replayed task, or one the sweeper sent again), and
-          while `delivering` between attempts: the API refuses (409, shown) one whose callback is being made. */}
+          while `delivering`: between attempts it is cancelled; with its callback being made the API records the
+          cancel (202) and the task ends after that attempt (the answer's line says so). */}
       {(task.status === "scheduled" || task.status === "queued" || task.status === "delivering") && (
         <button type="button" class="danger" data-testid="task-cancel" onClick={() => void cancel()}>
           Cancel task

@@ -441,6 +441,25 @@ const groupRange = (pk: string, fromMs: number, toMs: number) => ({
 
 /** Removes the sweep index attribute: the task has reached delivered, failed or cancelled. */
 const LEAVE_SWEEP_INDEX = `REMOVE ${SWEEP_SHARD_ATTRIBUTE}`;
+/**
+ * The TTL a requested cancel's end writes: the one its request recorded (`cancelExpiresAt`); the fallback only
+ * keeps an item that somehow lacks it (the request writes both attributes in one write).
+ */
+const REQUESTED_CANCEL_EXPIRY = "if_not_exists(cancelExpiresAt, :fallbackExpiry)";
+
+/** The fallback of REQUESTED_CANCEL_EXPIRY: 30 days from `atMs` (epoch seconds). */
+function fallbackCancelExpiry(atMs: number): number {
+  return Math.ceil(atMs / 1000) + 30 * 24 * 3600;
+}
+
+/**
+ * Whether a refused outcome write may have been refused by a cancel request: the item its refusal answered with
+ * (ALL_OLD) carries one, or there is none to tell (dynalite never sends it). Only then is the cancel's end written.
+ */
+function mayCarryRequest(answer: Extract<ConditionalAnswer, { written: false }>): boolean {
+  return answer.item === undefined || answer.item.cancelRequestedAtMs !== undefined;
+}
+
 /** The statuses a cancel takes: no attempt has started. */
 const CANCELLABLE: ReadonlySet<TaskStatus> = new Set(["scheduled", "queued"]);
 
@@ -544,7 +563,7 @@ export class DynamoAddStore
     expiresAt: number,
     options: CancelOptions = {},
   ): Promise<CancelOutcome> {
-    let outcome = await this.cancelWith(taskId, nowMs, expiresAt, FLOOR_IF_LATER);
+    let outcome: CancelOutcome = await this.cancelWith(taskId, nowMs, expiresAt, FLOOR_IF_LATER);
     for (let writes = 1; writes < CANCEL_WRITES && outcome.outcome === "conflict"; writes++) {
       // The read that explains a refusal shows a cancellable task when (a) its floor is earlier than the retention
       // (a floor from a shorter retention: written again with the retention), or (b) deliver held it at the write
@@ -560,9 +579,40 @@ export class DynamoAddStore
       if (CANCELLABLE.has(task.status)) outcome = await this.cancelWith(taskId, nowMs, expiresAt, keep);
       else if (options.awaitingRetry && awaitingRetry(task) && task.attemptSeq !== undefined) {
         outcome = await this.cancelWith(taskId, nowMs, expiresAt, keep, task.attemptSeq);
+      } else if (options.awaitingRetry && task.status === "delivering" && task.attemptSeq !== undefined) {
+        // (d) its callback is in flight: the cancel is requested on that attempt (requestCancelWith). Refused
+        // because the attempt's outcome landed first, the read shows it finished or waiting for its retry (c).
+        outcome = await this.requestCancelWith(taskId, nowMs, expiresAt, keep, task.attemptSeq);
       } else break;
     }
     return outcome;
+  }
+
+  /**
+   * The cancel request on a `delivering` task whose attempt `attemptSeq` is in flight (its outcome not in its log
+   * slot): `cancelRequestedAtMs` (the first request's kept) and the TTL the cancel's end writes (`cancelExpiresAt`,
+   * the later of the retention and the floor, as cancelWith chooses). Conditioned on that attempt still being current
+   * and unrecorded, so it never lands on a finished task, nor on one whose failure was recorded first (that one is
+   * cancelled outright on the next round): each of the outcome write and this request sees the other's or refuses.
+   */
+  private requestCancelWith(
+    taskId: string,
+    nowMs: number,
+    expiresAt: number,
+    keep: CancelExpiry,
+    attemptSeq: number,
+  ) {
+    return this.updateOrExplain(taskId, "cancel-requested", {
+      UpdateExpression: `SET cancelRequestedAtMs = if_not_exists(cancelRequestedAtMs, :now), cancelExpiresAt = ${keep.value}`,
+      ConditionExpression: `#status = :delivering AND attemptSeq = :seq AND NOT (attemptLog.#slot.#seq = :seq) AND (attribute_not_exists(expiresAtFloor) OR ${keep.floorCondition})`,
+      ExpressionAttributeNames: { "#status": "status", "#slot": attemptLogSlot(attemptSeq), "#seq": "seq" },
+      ExpressionAttributeValues: toWire({
+        ":delivering": "delivering" satisfies TaskStatus,
+        ":seq": attemptSeq,
+        ":now": nowMs,
+        ":expiresAt": expiresAt,
+      }),
+    });
   }
 
   /**
@@ -1172,7 +1222,8 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
             UpdateExpression: `SET #status = :to, attempts = if_not_exists(attempts, :zero) + :one, lastAttemptAtMs = :now, attemptSeq = if_not_exists(attemptSeq, :zero) + :one, attemptLog = if_not_exists(attemptLog, :emptyLog)${handedOverAtMs === undefined ? "" : ", queuedAtMs = if_not_exists(queuedAtMs, :handedOver)"}`,
             // `lastAttemptAtMs <> :now` makes the write idempotent: when its answer is lost and the SDK retries it,
             // the retry fails here instead of counting the same attempt twice, and is recognised below.
-            ConditionExpression: `#status IN (${names.join(", ")})${underLimit} AND (attribute_not_exists(lastAttemptAtMs) OR lastAttemptAtMs <> :now)`,
+            // No cancel request: its in-flight attempt's outcome write was lost, and this start would call again.
+            ConditionExpression: `#status IN (${names.join(", ")})${underLimit} AND (attribute_not_exists(lastAttemptAtMs) OR lastAttemptAtMs <> :now) AND attribute_not_exists(cancelRequestedAtMs)`,
             ExpressionAttributeNames: { "#status": "status" },
             ExpressionAttributeValues: toWire({
               ...Object.fromEntries(DELIVERABLE_STATUSES.map((status, i) => [`:from${i}`, status])),
@@ -1196,8 +1247,35 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
       if (!isConditionFailure(error)) throw error;
       // Our own earlier write of this very attempt (a retried request whose first answer was lost)?
       const current = await this.get(taskId, options);
+      if (current?.cancelRequestedAtMs !== undefined) {
+        await this.finishRequestedCancel(current, nowMs);
+        return undefined;
+      }
       return current?.status === "delivering" && current.lastAttemptAtMs === nowMs ? current : undefined;
     }
+  }
+
+  /**
+   * A start refused by a cancel request ends the task `cancelled`: the attempt the request met never recorded its
+   * outcome (its write lost: the function timed out or died mid-attempt), so nothing else would end it, and the
+   * sweeper would keep sending it back. Only while the task is still in the attempt read and unfinished; the TTL is
+   * the one the request recorded.
+   */
+  private async finishRequestedCancel(task: TaskRecord, nowMs: number): Promise<void> {
+    if (!DELIVERABLE_STATUSES.includes(task.status)) return;
+    const names = DELIVERABLE_STATUSES.map((_, i) => `:from${i}`);
+    await this.conditionalUpdate(task.taskId, {
+      UpdateExpression: `SET #status = :cancelled, cancelledAtMs = :now, expiresAt = ${REQUESTED_CANCEL_EXPIRY} ${LEAVE_SWEEP_INDEX}`,
+      ConditionExpression: `#status IN (${names.join(", ")}) AND attribute_exists(cancelRequestedAtMs) AND ${task.attemptSeq === undefined ? "attribute_not_exists(attemptSeq)" : "attemptSeq = :seq"}`,
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: toWire({
+        ...Object.fromEntries(DELIVERABLE_STATUSES.map((status, i) => [`:from${i}`, status])),
+        ":cancelled": "cancelled" satisfies TaskStatus,
+        ":now": nowMs,
+        ":fallbackExpiry": fallbackCancelExpiry(nowMs),
+        ...(task.attemptSeq !== undefined && { ":seq": task.attemptSeq }),
+      }),
+    });
   }
 
   async markDelivered(
@@ -1370,25 +1448,62 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     taskId: string,
     failure: AttemptFailure,
     options?: AbortOptions,
-  ): Promise<boolean> {
+  ): Promise<boolean | "cancelled"> {
     // A failed attempt takes the task off the happy path: into the sweep index (crash point 8 of the sweeper).
     // A refund with the attempt's count sets one less: written twice (an SDK resend), it still refunds once.
     const refund = failure.attempts === undefined ? "attempts - :one" : ":refunded";
     const set = failure.refund ? `lastError = :error, attempts = ${refund}` : "lastError = :error";
+    const values = {
+      ":error": failure.error,
+      ...(failure.refund
+        ? failure.attempts === undefined
+          ? { ":one": 1 }
+          : { ":refunded": failure.attempts - 1 }
+        : {}),
+    };
     const answer = await this.transitionLogging(
       taskId,
       { set: `${set}, ${ENTER_SWEEP_INDEX}` },
-      {
-        ":error": failure.error,
-        ":sweepShard": sweepShardOf(taskId),
-        ...(failure.refund
-          ? failure.attempts === undefined
-            ? { ":one": 1 }
-            : { ":refunded": failure.attempts - 1 }
-          : {}),
-      },
+      { ...values, ":sweepShard": sweepShardOf(taskId) },
       failure,
       options?.signal,
+      "attribute_not_exists(cancelRequestedAtMs)",
+    );
+    if (answer.written) return true;
+    if (!mayCarryRequest(answer)) return false;
+    // Refused: perhaps by a cancel requested while this attempt was in flight. Then this failure ends the task
+    // `cancelled` instead, and no retry follows.
+    const cancelled = await this.endRequestedCancel(taskId, failure, { set, values }, options?.signal);
+    return cancelled ? "cancelled" : false;
+  }
+
+  /**
+   * The end of a cancel requested while the attempt (`attemptSeq`) was in flight, written by that attempt's failure
+   * or dead-lettering (whose own write the request refused): `cancelled`, the attempt's entry logged, the TTL the
+   * request recorded, out of the sweep index. A second conditional write, on the request and the attempt; false
+   * when the task has no request (the refusal was another's: a later attempt, a finished task).
+   */
+  private async endRequestedCancel(
+    taskId: string,
+    failure: { readonly atMs: number; readonly attempt?: AttemptLogEntry; readonly attemptSeq?: number },
+    extra: { readonly set?: string; readonly values?: Record<string, unknown> } = {},
+    signal?: AbortSignal,
+  ): Promise<boolean> {
+    const answer = await this.transitionLogging(
+      taskId,
+      {
+        set: `${extra.set ? `${extra.set}, ` : ""}#status = :cancelled, cancelledAtMs = :at, expiresAt = ${REQUESTED_CANCEL_EXPIRY}`,
+        remove: SWEEP_SHARD_ATTRIBUTE,
+      },
+      {
+        ...extra.values,
+        ":cancelled": "cancelled" satisfies TaskStatus,
+        ":at": failure.atMs,
+        ":fallbackExpiry": fallbackCancelExpiry(failure.atMs),
+      },
+      failure,
+      signal,
+      "attribute_exists(cancelRequestedAtMs)",
     );
     return answer.written;
   }
@@ -1409,6 +1524,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     values: Record<string, unknown>,
     { attempt, attemptSeq }: { readonly attempt?: AttemptLogEntry; readonly attemptSeq?: number },
     signal: AbortSignal | undefined,
+    condition?: string,
   ): Promise<ConditionalAnswer> {
     const expression = (set: string) => `SET ${set}${update.remove ? ` REMOVE ${update.remove}` : ""}`;
     // Here, not in `transition`: every store class bundles that, and only deliver conditions on the attempt.
@@ -1418,7 +1534,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
         taskId,
         {
           UpdateExpression: expression(set),
-          ConditionExpression: `#status = :from${attemptSeq === undefined ? "" : " AND attemptSeq = :attemptSeq"}`,
+          ConditionExpression: `#status = :from${attemptSeq === undefined ? "" : " AND attemptSeq = :attemptSeq"}${condition ? ` AND ${condition}` : ""}`,
           ExpressionAttributeNames: { "#status": "status", ...names },
           ExpressionAttributeValues: toWire({ ":from": "delivering", ...values, ...extra, ...inAttempt }),
         },
@@ -1462,7 +1578,13 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
       },
       failure,
       undefined,
+      "attribute_not_exists(cancelRequestedAtMs)",
     );
+    // A cancel requested while the attempt was in flight: the task ends `cancelled`, not dead-lettered (its DLQ
+    // message, if sent, is removed by the sweeper's DLQ pass, as for any task not `failed`).
+    if (!answer.written && mayCarryRequest(answer) && (await this.endRequestedCancel(taskId, failure))) {
+      return false;
+    }
     if (answer.written || failure.attemptSeq === undefined || failure.writeId === undefined) {
       return answer.written;
     }
@@ -1957,6 +2079,8 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
         ["status", read.status],
         ["attempts", read.attempts],
         ["attemptSeq", read.attemptSeq],
+        // A cancel requested since the read: the start must not call (see startAttempt).
+        ["cancelRequestedAtMs", undefined],
       ],
     });
   }
@@ -2419,7 +2543,9 @@ export class DynamoTaskStore
     return this.updateOrExplain(taskId, "replayed", {
       // Unfinished again: back in the sweep index (so a lost message is re-sent), out of the failed index,
       // no TTL. History (deliveredAtMs, failedAtMs, lastError, the attempt log) is kept.
-      UpdateExpression: `SET #status = :queued, queuedAtMs = :now, replayedAtMs = :now, replays = if_not_exists(replays, :zero) + :one, attempts = :zero, ${SWEEP_SHARD_ATTRIBUTE} = :shard REMOVE ${FAILED_TOPIC_ATTRIBUTE}, expiresAt, requeuedAtMs`,
+      // A cancel request an earlier life carried (its attempt then succeeded) is that life's: removed, or the
+      // replay's start would refuse it.
+      UpdateExpression: `SET #status = :queued, queuedAtMs = :now, replayedAtMs = :now, replays = if_not_exists(replays, :zero) + :one, attempts = :zero, ${SWEEP_SHARD_ATTRIBUTE} = :shard REMOVE ${FAILED_TOPIC_ATTRIBUTE}, expiresAt, requeuedAtMs, cancelRequestedAtMs, cancelExpiresAt`,
       // Nor one past its retention that TTL has not deleted yet (retentionEnded): it is gone but for the sweep.
       ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(", ")}) AND (attribute_not_exists(expiresAt) OR expiresAt >= :nowSeconds)`,
       ExpressionAttributeNames: { "#status": "status" },
@@ -2610,6 +2736,8 @@ const SUMMARY_ATTRIBUTES: Record<keyof TaskSummary, true> = {
   failedAtMs: true,
   failedWriteId: true,
   cancelledAtMs: true,
+  cancelRequestedAtMs: true,
+  cancelExpiresAt: true,
   rescheduledTo: true,
   rescheduledFrom: true,
   rescheduledAtMs: true,

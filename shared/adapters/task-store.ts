@@ -26,6 +26,12 @@ export type BatchClaimOutcome = "claimed" | "not-claimed";
 
 export type CancelOutcome =
   | { readonly outcome: "cancelled"; readonly task: TaskRecord }
+  /**
+   * An operator's cancel (`awaitingRetry`) met a `delivering` task whose callback is in flight: the cancel is
+   * recorded on it (`cancelRequestedAtMs`), and that attempt's outcome ends it — `delivered` on a 2xx (a callback
+   * cannot be unsent), `cancelled` otherwise; no further attempt starts (TaskRecord.cancelRequestedAtMs).
+   */
+  | { readonly outcome: "cancel-requested"; readonly task: TaskRecord }
   | { readonly outcome: "not-found" }
   | { readonly outcome: "conflict"; readonly task: TaskRecord };
 
@@ -33,7 +39,10 @@ export type CancelOutcome =
  * `awaitingRetry`: a `delivering` task with no callback in flight (its last attempt's outcome recorded, it waits for
  * its retry: attempt-log.ts, awaitingRetry) is cancelled too — by an operator's cancel (DELETE, a group cancel, and a
  * fan-out parent's copies through them). The write is conditioned on that attempt (`attemptSeq`) still being the
- * current, recorded one, so it loses to a start of the next attempt; that start refuses a cancelled task.
+ * current, recorded one, so it loses to a start of the next attempt; that start refuses a cancelled task. One whose
+ * callback is in flight (that attempt's outcome not recorded) gets a cancel request instead (`cancel-requested`),
+ * conditioned on that attempt still being current and unrecorded: it loses to the outcome's write, and the cancel
+ * then finds the task finished or waiting for its retry.
  */
 export interface CancelOptions {
   readonly awaitingRetry?: boolean;
@@ -400,6 +409,9 @@ export interface TaskStore extends DestinationStore {
    * (the FIFO message's SentTimestamp) becomes `queuedAtMs` unless one is recorded: the relay records nothing, so
    * the hand-over time rides on this write. `signal` aborts it (deliver's step given up by its watchdog): the SDK
    * then never sends it again; a write already made stays, its answer lost (an attempt counted that made no call).
+   * A task with a cancel request (`cancelRequestedAtMs`) is refused too, and its cancel finished (`cancelled`, one
+   * conditional write): its in-flight attempt's outcome write was lost (the function timed out mid-attempt) and its
+   * message came back.
    */
   startAttempt(
     taskId: string,
@@ -420,9 +432,9 @@ export interface TaskStore extends DestinationStore {
   readMany(taskIds: readonly string[], options: { readonly summaries: true }): Promise<ManyRead<TaskSummary>>;
   /**
    * Starts several attempts in as few calls as the store allows, each as `startedTask(read, …)` and each only if
-   * the task is still exactly as read (status, attempts, attemptSeq: optimistic concurrency). Answers, per task
-   * id, whether its start was written (`started`), refused (`refused`: the task moved on) or is unknown (`unknown`:
-   * the call failed, it may have been written).
+   * the task is still exactly as read (status, attempts, attemptSeq: optimistic concurrency) and carries no cancel
+   * request (`cancelRequestedAtMs`). Answers, per task id, whether its start was written (`started`), refused
+   * (`refused`: the task moved on) or is unknown (`unknown`: the call failed, it may have been written).
    */
   startAttempts(starts: readonly BatchStart[]): Promise<Map<string, BatchStartOutcome>>;
   /**
@@ -455,9 +467,15 @@ export interface TaskStore extends DestinationStore {
    * is still in that attempt (as markDelivered). `refund` (issue 14: a circuit breaker's failed probe) gives the
    * attempt back in the same write, so waiting for a host to recover costs the task no attempt; with `attempts`
    * (what the attempt counted) it sets one less instead of subtracting one, so a resend of the write (its first
-   * answer lost) gives the attempt back once. False when nothing was written.
+   * answer lost) gives the attempt back once. False when nothing was written. `"cancelled"`: an operator's cancel
+   * was requested while this attempt was in flight (`cancelRequestedAtMs`), so the failure ended the task instead
+   * (`cancelled`, its entry logged, the cancel's TTL): the caller schedules no retry and dead-letters nothing.
    */
-  recordAttemptFailure(taskId: string, failure: AttemptFailure, options?: AbortOptions): Promise<boolean>;
+  recordAttemptFailure(
+    taskId: string,
+    failure: AttemptFailure,
+    options?: AbortOptions,
+  ): Promise<boolean | "cancelled">;
   /**
    * `failed`, from `delivering` only and, with `attemptSeq`, only while the task is still in that attempt: a
    * dead-lettering that lands after the next attempt began (its DLQ send answered after its step was given up, or

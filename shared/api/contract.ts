@@ -213,18 +213,23 @@ export const API_CONTRACT = {
     },
   },
   "DELETE /v1/tasks/{id}": {
-    summary: "Cancel a scheduled or retrying task, or discard a dead-lettered (failed) one",
+    summary: "Cancel a scheduled, retrying or delivering task, or discard a dead-lettered (failed) one",
     description:
-      "A task whose first attempt has not started is cancelled (its schedule, if any, is deleted): `scheduled`, also while it waits in its FIFO queue, or `queued` (sent again by the sweeper, or replayed). So is a `delivering` task waiting for its retry (its last attempt ended and was recorded, no callback in flight): its next retry calls nothing and consumes its message, and its ordering group goes on. A dead-lettered (`failed`) task is discarded: `failed → cancelled`, out of the dead-letter list (it can no longer be replayed); its message on the topic's dead-letter queue is deleted by the next sweep (the sweeper removes DLQ messages whose task is no longer `failed`), so the DLQ depth follows within one sweep. An already `cancelled` task answers 200 again.",
+      "A task whose first attempt has not started is cancelled (its schedule, if any, is deleted): `scheduled`, also while it waits in its FIFO queue, or `queued` (sent again by the sweeper, or replayed). So is a `delivering` task waiting for its retry (its last attempt ended and was recorded, no callback in flight): its next retry calls nothing and consumes its message, and its ordering group goes on. A `delivering` task whose callback is in flight (it cannot be unsent) has the cancel recorded on it: 202 with `cancel_requested: true`, status still `delivering`; that attempt ends it — `delivered` on a 2xx, `cancelled` otherwise — and no further attempt is made (a repeat answers the same until then). A fan-out task answers 202 likewise when one of its copies' callbacks is in flight (its copies not started are cancelled). A dead-lettered (`failed`) task is discarded: `failed → cancelled`, out of the dead-letter list (it can no longer be replayed); its message on the topic's dead-letter queue is deleted by the next sweep (the sweeper removes DLQ messages whose task is no longer `failed`), so the DLQ depth follows within one sweep. An already `cancelled` task answers 200 again.",
     tags: ["tasks"],
     pathParams: taskIdParams,
     responses: {
       "200": { description: "cancelled", schema: taskViewSchema },
+      "202": {
+        description:
+          "cancel requested: the task's callback (a fan-out task: a copy's) is in flight; the task ends after that attempt, `delivered` if it succeeds, else `cancelled`, and is never called again (`cancel_requested: true`)",
+        schema: taskViewSchema,
+      },
       "404": error(
         "no such task (`not_found`); also a fan-out task that completed and expired, which is left as it was",
       ),
       "409": error(
-        "the task's callback is being made now (`delivering`: it cannot be unsent; repeat once that attempt has ended), or it is delivered or rescheduled (`conflict`, with `task_status`; a rescheduled one with `rescheduled_to`, the id it lives on under)",
+        "the task is delivered or rescheduled, a fan-out task's copies have all finished, or a delivering task's attempt changed at each write (`conflict`, with `task_status`; a rescheduled one with `rescheduled_to`, the id it lives on under)",
       ),
     },
   },

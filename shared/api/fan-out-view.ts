@@ -1,6 +1,6 @@
 import { aggregateStatus, type FanOutLink, type SubscriberStatus } from "#shared/domain/fan-out.js";
 import type { TaskSummary } from "#shared/domain/task.js";
-import { rfc3339, type TaskView, taskView } from "./task-view.js";
+import { cancelPending, rfc3339, type TaskView, taskView } from "./task-view.js";
 
 /** One subscriber's row in a fan-out task's view (issue 14, point 3): its copy's delivery at a glance. */
 export interface SubscriberView {
@@ -16,6 +16,8 @@ export interface SubscriberView {
   readonly delivered_at?: string;
   readonly failed_at?: string;
   readonly replays?: number;
+  /** The copy's callback was in flight when an operator's cancel met it (TaskView's `cancel_requested`). */
+  readonly cancel_requested?: true;
 }
 
 function subscriberView(link: FanOutLink, copy: TaskSummary | undefined): SubscriberView {
@@ -38,6 +40,7 @@ function subscriberView(link: FanOutLink, copy: TaskSummary | undefined): Subscr
     ...(copy.deliveredAtMs !== undefined ? { delivered_at: rfc3339(copy.deliveredAtMs) } : {}),
     ...(copy.failedAtMs !== undefined ? { failed_at: rfc3339(copy.failedAtMs) } : {}),
     ...(copy.replays !== undefined ? { replays: copy.replays } : {}),
+    ...(cancelPending(copy) ? { cancel_requested: true as const } : {}),
   };
   return view;
 }
@@ -58,6 +61,7 @@ export function fanOutTaskView(parent: TaskSummary, copies: readonly (TaskSummar
       parent.status,
     ),
     attempts: subscribers.reduce((sum, s) => sum + s.attempts, 0),
+    ...(subscribers.some((s) => s.cancel_requested) ? { cancel_requested: true as const } : {}),
     subscribers,
   };
 }

@@ -1,5 +1,5 @@
 import { attemptLogEntries } from "#shared/domain/attempt-log.js";
-import type { TaskStatus, TaskSummary } from "#shared/domain/task.js";
+import { DELIVERABLE_STATUSES, type TaskStatus, type TaskSummary } from "#shared/domain/task.js";
 import type { SubscriberView } from "./fan-out-view.js";
 
 /** What GET (and a successful DELETE) returns: snake_case, RFC 3339 times, absent fields omitted. */
@@ -16,6 +16,11 @@ export interface TaskView {
   readonly delivered_at?: string;
   readonly failed_at?: string;
   readonly cancelled_at?: string;
+  /**
+   * An operator's cancel met the task with its callback in flight (TaskRecord.cancelRequestedAtMs), and that attempt
+   * has not ended yet; a fan-out task: one of its copies is so. Absent otherwise.
+   */
+  readonly cancel_requested?: true;
   /** A `rescheduled` task: the id of the task it became (ids carry the due time). */
   readonly rescheduled_to?: string;
   readonly rescheduled_at?: string;
@@ -68,6 +73,14 @@ export function rfc3339(ms: number): string {
   return new Date(ms).toISOString();
 }
 
+/**
+ * Whether a cancel requested while the task's callback was in flight is still pending: the task has not ended (once
+ * it has, its status says how: `delivered` or `cancelled`).
+ */
+export function cancelPending(task: Pick<TaskSummary, "status" | "cancelRequestedAtMs">): boolean {
+  return task.cancelRequestedAtMs !== undefined && DELIVERABLE_STATUSES.includes(task.status);
+}
+
 export function taskView(task: TaskSummary): TaskView {
   const time = (ms: number | undefined) => (ms === undefined ? undefined : rfc3339(ms));
   const view: Record<string, unknown> = {
@@ -83,6 +96,7 @@ export function taskView(task: TaskSummary): TaskView {
     delivered_at: time(task.deliveredAtMs),
     failed_at: time(task.failedAtMs),
     cancelled_at: time(task.cancelledAtMs),
+    cancel_requested: cancelPending(task) ? true : undefined,
     rescheduled_to: task.rescheduledTo,
     rescheduled_at: time(task.rescheduledAtMs),
     lateness_ms: task.latenessMs,

@@ -29,7 +29,8 @@ const TRANSITIONS: Readonly<Record<TaskStatus, readonly TaskStatus[]>> = {
   scheduled: ["queued", "delivering", "cancelled", "rescheduled"],
   queued: ["delivering", "cancelled"],
   // `cancelled`: an operator's cancel of a task waiting for its retry (no callback in flight: attempt-log.ts,
-  // awaitingRetry); its next start refuses it.
+  // awaitingRetry), or the end of the attempt in flight when one was requested (cancelRequestedAtMs); its next
+  // start refuses it.
   delivering: ["delivering", "delivered", "failed", "cancelled"],
   delivered: [],
   failed: [],
@@ -90,6 +91,16 @@ export interface TaskRecord {
    */
   readonly failedWriteId?: string;
   readonly cancelledAtMs?: number;
+  /**
+   * An operator's cancel met this `delivering` task with its callback in flight (its attempt started, no outcome
+   * recorded): a callback cannot be unsent, so the cancel is recorded here instead (TaskStore.cancel,
+   * `cancel-requested`). That attempt's outcome write then ends the task: `delivered` on a 2xx, `cancelled` where
+   * it would have been retried or dead-lettered; and no attempt starts on a task carrying it (startAttempt refuses
+   * it and finishes the cancel). The first request's time is kept (a repeat changes nothing).
+   */
+  readonly cancelRequestedAtMs?: number;
+  /** The TTL the cancel request would have written (the cancel's retention, its floor kept): the cancel's end writes it. */
+  readonly cancelExpiresAt?: number;
   /**
    * A `rescheduled` task's successor: the id of the task with the new due time (ids carry the due time, so a
    * new due time is a new item). The old item stays as a forwarding pointer (GET answers `rescheduled_to`).

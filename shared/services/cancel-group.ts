@@ -61,7 +61,10 @@ const CANCEL_CONCURRENCY = 8;
  * group's tasks in delivery order (the group partition, no index); each `scheduled` or `queued` one (no attempt
  * started), or `delivering` one waiting for its retry (no callback in flight), is cancelled exactly as DELETE
  * /v1/tasks/{id} cancels it (conditional write, then its schedule deleted). A task whose callback is in flight
- * (`delivering`), or one that moved on between the read and its cancel, is listed in `not_cancelled`; finished tasks are neither (a fan-out parent whose copies all finished, or finished
+ * (`delivering`; a fan-out parent: one of its copies') has its cancel requested, as DELETE does (it ends after that
+ * attempt, never called again), and is listed in `cancel_requested` (a fan-out parent, whose cancel stands, is counted
+ * in `cancelled` too). One that moved on between the read and its
+ * cancel is listed in `not_cancelled`; finished tasks are neither (a fan-out parent whose copies all finished, or finished
  * and expired, included: listedAsNotCancelled, copiesAllExpired). So is a task caught mid-move (`rescheduled`, its
  * move not settled): its successor may be written and armed after this call (by the move or the sweeper's repair), so the caller is
  * told where it went (`rescheduled_to`) rather than answered as if the group held nothing more. A fan-out parent
@@ -99,8 +102,7 @@ export async function cancelGroup(
   const movedSince = startAfter === undefined ? undefined : since;
   const page = await deps.store.listGroupPage(pk, parsed.limit ?? MAX_GROUP_PAGE, startAfter, movedSince);
 
-  let cancelled = 0;
-  const notCancelled: NotCancelled[] = [];
+  const tally: Tally = { cancelled: 0, notCancelled: [], cancelRequested: [] };
   // Tasks are started in page order, so those started are a prefix of the page: `started` long.
   let started = 0;
   let outOfTime = false;
@@ -108,51 +110,80 @@ export async function cancelGroup(
     outOfTime ||= deps.remainingMs !== undefined && deps.remainingMs() < GROUP_CANCEL_TIME_MARGIN_MS;
     if (outOfTime) return;
     started++;
-    if (task.fanOut && task.status === "cancelled") {
-      // Cancelled by an earlier cancel, which may have stopped before all its copies: counted when this finishes it.
-      const finished = await finishFanOutCancel(deps, task);
-      // That cancel may also have stopped before keeping the parent (keepCancelledParent after its write), and a
-      // repeat after a failed call comes here, not through cancelAndDisarm: kept as long as a copy it did not
-      // stop may live, as the DELETE's repeat keeps it.
-      if (finished.notCancelled.length > 0) await keepCancelledParent(deps, task);
-      if (finished.cancelled > 0) cancelled++;
-      return;
-    }
-    if (task.fanOut && (await copiesAllExpired(deps, task))) return;
-    if (task.status === "rescheduled" && !isUnsettledMove(task)) {
-      const moved = await cancelMovedBehind(deps, task, topic, startAfter);
-      if (moved?.outcome === "cancelled") cancelled++;
-      else if (moved?.outcome === "conflict" && !isFinished(moved.task))
-        notCancelled.push(notCancelledEntry(moved.task));
-      return;
-    }
-    // `delivering` goes on to the cancel: one waiting for its retry is cancelled (OPERATOR_CANCEL), one whose
-    // callback is in flight is a conflict, listed.
-    if (task.status !== "scheduled" && task.status !== "queued" && task.status !== "delivering") {
-      if (task.status === "rescheduled") await settleCancelledMove(deps, task);
-      notCancelled.push(notCancelledEntry(task));
-      return;
-    }
-    const result = await cancelAndDisarm({ ...deps, store: deps.store }, task.taskId, topic, OPERATOR_CANCEL);
-    // Moved between the page's read and this cancel (a PATCH or run under way, or stopped there): as if listed so.
-    if (result.outcome === "conflict" && isUnsettledMove(result.task)) {
-      await settleCancelledMove(deps, result.task);
-    }
-    if (result.outcome === "cancelled") {
-      await keepCancelledParent(deps, result.task);
-      cancelled++;
-    } else if (result.outcome === "conflict" && listedAsNotCancelled(task, result.task))
-      notCancelled.push({ ...notCancelledEntry(result.task), task_id: task.taskId });
+    await cancelListed(deps, task, topic, startAfter, tally);
   });
   const order = new Map(page.tasks.map((t, i) => [t.taskId, i]));
-  notCancelled.sort((a, b) => (order.get(a.task_id) ?? 0) - (order.get(b.task_id) ?? 0));
+  tally.notCancelled.sort((a, b) => (order.get(a.task_id) ?? 0) - (order.get(b.task_id) ?? 0));
+  tally.cancelRequested.sort((a, b) => (order.get(a) ?? 0) - (order.get(b) ?? 0));
   const lastSk = outOfTime ? lastHandled(page.tasks, started) : page.lastSk;
   return {
-    cancelled,
-    not_cancelled: notCancelled,
+    cancelled: tally.cancelled,
+    not_cancelled: tally.notCancelled,
+    cancel_requested: tally.cancelRequested.map((taskId) => ({ task_id: taskId })),
     more: lastSk !== undefined,
     next_cursor: lastSk === undefined ? null : encodeCursor({ pk, sk: lastSk, since }),
   };
+}
+
+/** What one call of the group cancel did, filled in as its tasks are cancelled. */
+interface Tally {
+  cancelled: number;
+  readonly notCancelled: NotCancelled[];
+  /** Tasks whose callback (a fan-out parent: a copy's) was in flight: their cancel requested. */
+  readonly cancelRequested: string[];
+}
+
+/** One listed task's cancel, as DELETE /v1/tasks/{id} makes it, counted in `tally`. */
+async function cancelListed(
+  deps: CancelGroupDeps,
+  task: TaskRecord,
+  topic: string,
+  startAfter: string | undefined,
+  tally: Tally,
+): Promise<void> {
+  if (task.fanOut && task.status === "cancelled") {
+    // Cancelled by an earlier cancel, which may have stopped before all its copies: counted when this finishes it.
+    const finished = await finishFanOutCancel(deps, task);
+    // That cancel may also have stopped before keeping the parent (keepCancelledParent after its write), and a
+    // repeat after a failed call comes here, not through cancelAndDisarm: kept as long as a copy it did not
+    // stop may live, as the DELETE's repeat keeps it.
+    if (finished.notCancelled.length + finished.cancelRequested > 0) await keepCancelledParent(deps, task);
+    if (finished.cancelled > 0) tally.cancelled++;
+    if (finished.cancelRequested > 0) tally.cancelRequested.push(task.taskId);
+    return;
+  }
+  if (task.fanOut && (await copiesAllExpired(deps, task))) return;
+  if (task.status === "rescheduled" && !isUnsettledMove(task)) {
+    const moved = await cancelMovedBehind(deps, task, topic, startAfter);
+    if (moved?.outcome === "cancelled") tally.cancelled++;
+    else if (moved?.outcome === "cancel-requested") tally.cancelRequested.push(moved.task.taskId);
+    else if (moved?.outcome === "conflict" && !isFinished(moved.task))
+      tally.notCancelled.push(notCancelledEntry(moved.task));
+    return;
+  }
+  // `delivering` goes on to the cancel: one waiting for its retry is cancelled (OPERATOR_CANCEL), one whose
+  // callback is in flight has its cancel requested (it ends after that attempt), listed in `cancel_requested`.
+  if (task.status !== "scheduled" && task.status !== "queued" && task.status !== "delivering") {
+    if (task.status === "rescheduled") await settleCancelledMove(deps, task);
+    tally.notCancelled.push(notCancelledEntry(task));
+    return;
+  }
+  const result = await cancelAndDisarm({ ...deps, store: deps.store }, task.taskId, topic, OPERATOR_CANCEL);
+  // Moved between the page's read and this cancel (a PATCH or run under way, or stopped there): as if listed so.
+  if (result.outcome === "conflict" && isUnsettledMove(result.task)) {
+    await settleCancelledMove(deps, result.task);
+  }
+  if (result.outcome === "cancelled") {
+    await keepCancelledParent(deps, result.task);
+    tally.cancelled++;
+  } else if (result.outcome === "cancel-requested") {
+    // A fan-out parent's cancel stands (its copies not started are cancelled): counted, and listed for its copy
+    // in flight. A plain task is only listed: it ends after that attempt.
+    await keepCancelledParent(deps, result.task);
+    if (result.task.fanOut) tally.cancelled++;
+    tally.cancelRequested.push(task.taskId);
+  } else if (result.outcome === "conflict" && listedAsNotCancelled(task, result.task))
+    tally.notCancelled.push({ ...notCancelledEntry(result.task), task_id: task.taskId });
 }
 
 /**

@@ -71,8 +71,10 @@ export interface CancelDeps {
  *
  * Cancelling a task that is already cancelled answers 200 with the task (DELETE is idempotent: a client that
  * retries after a lost response gets the answer it was waiting for). A `delivering` task waiting for its retry (its
- * last attempt ended, no callback in flight) is cancelled too (OPERATOR_CANCEL); one whose callback is being made is
- * 409 (it cannot be unsent), as is any other status (delivered, rescheduled).
+ * last attempt ended, no callback in flight) is cancelled too (OPERATOR_CANCEL); one whose callback is being made (it
+ * cannot be unsent) gets its cancel requested: the view says `cancel_requested` (the route answers 202), and that
+ * attempt ends the task, `delivered` or `cancelled` (TaskRecord.cancelRequestedAtMs). Any other status is a 409
+ * (delivered, rescheduled).
  */
 export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefined): Promise<TaskView> {
   const key = taskId ? parseTaskId(taskId) : undefined;
@@ -98,6 +100,9 @@ export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefine
         ...(result.task.rescheduledTo ? { rescheduled_to: result.task.rescheduledTo } : {}),
       });
     case "cancelled":
+    // The callback in flight (a fan-out task: a copy's) goes on; the task ends after it, never called again. The
+    // view says so (`cancel_requested`), and the route answers 202 for it.
+    case "cancel-requested":
       return cancelledView(deps, result.task);
   }
 }
@@ -129,15 +134,17 @@ async function cancelledView(deps: CancelTaskDeps, task: TaskRecord): Promise<Ta
  */
 function conflictMessage(task: TaskRecord): string {
   if (task.fanOut) {
-    return `task is ${task.status}; no subscriber's copy is still waiting for its attempt (scheduled, queued) or for its retry (delivering, no callback in flight), so none was cancelled; a dead-lettered copy is discarded by a DELETE of the copy's own id (the task's view lists them)`;
+    return `task is ${task.status}; every subscriber's copy has finished (delivered, dead-lettered or cancelled), so none was cancelled; a dead-lettered copy is discarded by a DELETE of the copy's own id (the task's view lists them)`;
   }
   // Read back cancellable after the store's last refused write (DynamoTaskStore.cancel): deliver held it at each
   // write and gave its start back before each read. A repeat will find it still waiting, or started for good.
   if (task.status === "scheduled" || task.status === "queued") {
     return `task is ${task.status}, but delivery was starting its attempt each time the cancel was written; repeat the cancel`;
   }
+  // A delivering task is cancelled, or its cancel requested on the attempt in flight: refused only when its attempt
+  // changed at each write (one attempt ending, the next starting), or it predates the attempt count (no attemptSeq).
   if (task.status === "delivering") {
-    return "task is delivering: its callback is being made now and cannot be unsent; a delivering task can be cancelled once that attempt has ended while it waits for its retry (repeat the cancel then)";
+    return "task is delivering, and its attempt changed each time the cancel was written; repeat the cancel";
   }
   return `task is ${task.status}; only a task whose attempt has not started (scheduled, queued), a delivering one waiting for its retry, or a dead-lettered (failed) one can be cancelled`;
 }

@@ -185,11 +185,26 @@ export class MemoryTaskStore implements TaskStore {
     if (!task) return { outcome: "not-found" };
     // Between two attempts (its last one's outcome recorded), as the table's write conditioned on that attempt.
     const between = options.awaitingRetry === true && awaitingRetry(task);
+    // A moved task is kept to its floor, as the table's conditional pair of writes keeps it.
+    const kept = Math.max(expiresAt, task.expiresAtFloor ?? 0);
+    // Its callback in flight: the cancel is requested on that attempt, as the table's requestCancelWith.
+    if (
+      options.awaitingRetry === true &&
+      !between &&
+      task.status === "delivering" &&
+      task.attemptSeq !== undefined
+    ) {
+      const requested: TaskRecord = {
+        ...task,
+        cancelRequestedAtMs: task.cancelRequestedAtMs ?? nowMs,
+        cancelExpiresAt: kept,
+      };
+      this.tasks.set(taskId, requested);
+      return { outcome: "cancel-requested", task: structuredClone(requested) };
+    }
     if (task.status !== "scheduled" && task.status !== "queued" && !between) {
       return { outcome: "conflict", task: structuredClone(task) };
     }
-    // A moved task is kept to its floor, as the table's conditional pair of writes keeps it.
-    const kept = Math.max(expiresAt, task.expiresAtFloor ?? 0);
     const cancelled: TaskRecord = {
       ...finished(task),
       status: "cancelled",
@@ -300,7 +315,8 @@ export class MemoryTaskStore implements TaskStore {
       const unchanged =
         task?.status === read.status &&
         task.attempts === read.attempts &&
-        task.attemptSeq === read.attemptSeq;
+        task.attemptSeq === read.attemptSeq &&
+        task.cancelRequestedAtMs === undefined;
       if (code === undefined && unchanged) {
         this.tasks.set(read.taskId, startedTask(task, atMs, handedOverAtMs));
       }
@@ -414,6 +430,16 @@ export class MemoryTaskStore implements TaskStore {
   ): Promise<TaskRecord | undefined> {
     const task = this.tasks.get(taskId);
     if (!task || !DELIVERABLE_STATUSES.includes(task.status)) return undefined;
+    // A cancel requested while an attempt was in flight whose outcome never landed: finished, as the table does.
+    if (task.cancelRequestedAtMs !== undefined) {
+      this.tasks.set(taskId, {
+        ...finished(task),
+        status: "cancelled",
+        cancelledAtMs: nowMs,
+        expiresAt: task.cancelExpiresAt ?? task.expiresAt,
+      });
+      return undefined;
+    }
     if (maxAttempts !== undefined && task.status === "delivering" && task.attempts >= maxAttempts)
       return undefined;
     // As the table: a start without a read (maxAttempts given) refuses an occurrence, whose schedule is read first.
@@ -470,9 +496,21 @@ export class MemoryTaskStore implements TaskStore {
     taskId: string,
     failure: AttemptFailure,
     _options?: AbortOptions,
-  ): Promise<boolean> {
+  ): Promise<boolean | "cancelled"> {
     const task = this.tasks.get(taskId);
     if (!task || !inAttempt(task, failure.attemptSeq)) return false;
+    if (task.cancelRequestedAtMs !== undefined) {
+      // A cancel requested while this attempt was in flight: its failure ends the task, as the table's second write.
+      this.tasks.set(taskId, {
+        ...finished(withLogged(task, failure.attempt)),
+        status: "cancelled",
+        cancelledAtMs: failure.atMs,
+        lastError: failure.error,
+        expiresAt: task.cancelExpiresAt ?? task.expiresAt,
+        ...(failure.refund && { attempts: (failure.attempts ?? task.attempts) - 1 }),
+      });
+      return "cancelled";
+    }
     this.tasks.set(taskId, {
       ...indexed(withLogged(task, failure.attempt)),
       lastError: failure.error,
@@ -485,6 +523,16 @@ export class MemoryTaskStore implements TaskStore {
     const task = this.tasks.get(taskId);
     // As the table: a resend of a write already made (its first answer lost) is recognised as written.
     if (!task || !inAttempt(task, failure.attemptSeq)) return isOwnFailed(task, failure);
+    if (task.cancelRequestedAtMs !== undefined) {
+      // A cancel requested while its attempt was in flight: it ends `cancelled`, not dead-lettered (as the table).
+      this.tasks.set(taskId, {
+        ...finished(task),
+        status: "cancelled",
+        cancelledAtMs: failure.atMs,
+        expiresAt: task.cancelExpiresAt ?? task.expiresAt,
+      });
+      return false;
+    }
     this.tasks.set(taskId, {
       ...finished(task),
       status: "failed",
@@ -720,7 +768,14 @@ export class MemoryTaskStore implements TaskStore {
     // As the table's condition: not a task past its retention that TTL has not deleted yet.
     if (!replayable || retentionEnded(task, nowMs))
       return { outcome: "conflict", task: structuredClone(task) };
-    const { failedTopic: _, expiresAt: __, requeuedAtMs: ___, ...rest } = task;
+    const {
+      failedTopic: _,
+      expiresAt: __,
+      requeuedAtMs: ___,
+      cancelRequestedAtMs: ____,
+      cancelExpiresAt: _____,
+      ...rest
+    } = task;
     const replayed: TaskRecord = {
       ...rest,
       status: "queued",

@@ -31,6 +31,10 @@ export const subscriberViewSchema = z.looseObject({
   delivered_at: z.optional(dateTime),
   failed_at: z.optional(dateTime),
   replays: z.optional(z.number().check(z.int(), z.nonnegative())),
+  cancel_requested: z.withMeta(z.optional(z.literal(true)), {
+    description:
+      "an operator's cancel met this task with its callback in flight: that attempt goes on (a callback cannot be unsent); on a 2xx the task is `delivered`, otherwise `cancelled`, and no further attempt is made",
+  }),
 });
 
 /** `GET /v1/tasks/{id}`, and a successful `DELETE` (shared/api/task-view.ts `TaskView`). */
@@ -47,6 +51,10 @@ export const taskViewSchema = z.looseObject({
   delivered_at: z.optional(dateTime),
   failed_at: z.optional(dateTime),
   cancelled_at: z.optional(dateTime),
+  cancel_requested: z.withMeta(z.optional(z.literal(true)), {
+    description:
+      "an operator's cancel met this task with its callback in flight: that attempt goes on (a callback cannot be unsent); on a 2xx the task is `delivered`, otherwise `cancelled`, and no further attempt is made (a fan-out task: one of its copies is so; a DELETE that leaves one so answers 202)",
+  }),
   rescheduled_to: z.optional(z.string()),
   rescheduled_at: z.optional(dateTime),
   lateness_ms: z.optional(z.number()),
@@ -151,6 +159,19 @@ export const cancelGroupResponseSchema = z.looseObject({
         description: "a task caught mid-move (`rescheduled`): the id it is moving to",
       }),
     }),
+  ),
+  cancel_requested: z.withMeta(
+    z.optional(
+      z.array(
+        z.looseObject({
+          task_id: z.string(),
+        }),
+      ),
+    ),
+    {
+      description:
+        "tasks whose callback (a fan-out task: one of its copies' callbacks) was in flight: the cancel is recorded on them, and they end after that attempt — `delivered` if it succeeds, `cancelled` otherwise, never called again",
+    },
   ),
   more: z.boolean(),
   next_cursor: nextCursorSchema,

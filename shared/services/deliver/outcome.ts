@@ -108,17 +108,22 @@ export async function recordFailedAttempt(
     attempt: logEntry(started, startedAt, result),
     ...(refund && { refund }),
   };
-  if (!(await ctx.deps.store.recordAttemptFailure(started.taskId, inAttempt(started, failure), scope))) {
-    return notRecorded(ctx, scope, started, "failed");
-  }
+  const recorded = await ctx.deps.store.recordAttemptFailure(
+    started.taskId,
+    inAttempt(started, failure),
+    scope,
+  );
+  if (!recorded) return notRecorded(ctx, scope, started, "failed");
   // Given up while the failure was recorded: the redelivery decides from it (attempts used up: it dead-letters).
   stopIfGivenUp(scope);
   // Not counted as a failed attempt: it would count towards the alarm that rolls back the settings deployment
-  // whose rollout it waits for.
+  // whose rollout it waits for. Nor waited for when its cancel ended it (cancelledInFlight).
+  if (settling && recorded === "cancelled") return cancelledInFlight(ctx, started, error);
   if (settling) waitForSettings(ctx, group, started);
   // Callback latency counts answers and timeouts; a refused or reset connection says nothing about it.
   const answered = result.status !== undefined || error.startsWith("timeout");
   ctx.deps.metrics.attemptFailed(topic.name, answered ? result.durationMs : undefined);
+  if (recorded === "cancelled") return cancelledInFlight(ctx, started, error);
   if (result.refused && logRefusal(ctx, started, result, error))
     return deadLetter(ctx, binding, started, error);
   if (refund) waitForNextProbe(ctx, group, topic, started, result);
@@ -228,6 +233,22 @@ function notRecorded(
     outcome,
   });
   stopIfGivenUp(scope);
+}
+
+/**
+ * An operator cancelled the task while this attempt's callback was in flight (TaskRecord.cancelRequestedAtMs): its
+ * failure ended the task `cancelled` (the store's write), so no retry is scheduled and nothing is dead-lettered — the
+ * record succeeds and its message is consumed. The failed call is counted as any (the receiver's failure).
+ */
+function cancelledInFlight(ctx: BatchContext, started: TaskRecord, error: string): void {
+  ctx.deps.logger.info(
+    "callback failed after its task's cancel was requested; the task is cancelled, not retried",
+    {
+      taskId: started.taskId,
+      attempt: started.attempts,
+      error,
+    },
+  );
 }
 
 /** The attempt's attempt-log entry (shared/domain/attempt-log.ts), written with its outcome. */

@@ -20,6 +20,11 @@ export interface FanOutCancelResult {
   readonly cancelled: number;
   /** Copies that were cancelled already (a repeated cancel). */
   readonly alreadyCancelled: number;
+  /**
+   * Copies whose callback was in flight: the cancel is recorded on them (`cancel-requested`, also on a repeat), and
+   * each ends after that attempt — `delivered` on a 2xx, `cancelled` otherwise.
+   */
+  readonly cancelRequested: number;
   readonly notCancelled: readonly TaskStatus[];
   /** Copies not there (never written, or still being written; or finished and expired). */
   readonly missing: number;
@@ -34,8 +39,8 @@ export interface FanOutCancelResult {
  * not started (`scheduled`, or `queued` by a replay or the sweeper), each exactly as a plain task is cancelled (one
  * conditional write, then its schedule deleted, best effort) — and, for an operator's cancel (`awaitingRetry`), a
  * copy `delivering` between two attempts, as DELETE of that copy would; a copy whose callback is in flight, or
- * finished, goes on as it is. Safe to repeat: a
- * cancelled copy only conflicts. The parent item itself is marked `cancelled` first, by the caller's write, so a
+ * finished, goes on as it is — but for the cancel's request an operator's cancel records on a copy in flight
+ * (`cancel-requested`): that attempt ends it, and no other starts. Safe to repeat: a cancelled copy only conflicts. The parent item itself is marked `cancelled` first, by the caller's write, so a
  * retried add recreates no copy after it, and a repeated cancel finds it cancelled and finishes the copies. A
  * cancel that cancels no copy at all is a conflict and is undone (`restoreFanOutParent`).
  */
@@ -48,6 +53,7 @@ export async function cancelFanOutCopies(
 ): Promise<FanOutCancelResult> {
   let cancelled = 0;
   let alreadyCancelled = 0;
+  let cancelRequested = 0;
   let missing = 0;
   let siblingKept = false;
   let lastReplayedAtMs = 0;
@@ -62,16 +68,26 @@ export async function cancelFanOutCopies(
     if (result.outcome === "cancelled") {
       cancelled++;
       await deleteSchedule(deps, result.task);
-    } else if (result.outcome === "conflict") {
+    } else if (result.outcome === "cancel-requested") cancelRequested++;
+    else if (result.outcome === "conflict") {
       if (result.task.status === "cancelled") alreadyCancelled++;
       else notCancelled.push(result.task.status);
     }
   });
-  return { cancelled, alreadyCancelled, notCancelled, missing, siblingKept, lastReplayedAtMs };
+  return {
+    cancelled,
+    alreadyCancelled,
+    cancelRequested,
+    notCancelled,
+    missing,
+    siblingKept,
+    lastReplayedAtMs,
+  };
 }
 
 /**
- * A parent's cancel as a cancel outcome: `cancelled` when at least one copy is cancelled (now or before), or one
+ * A parent's cancel as a cancel outcome: `cancel-requested` when a copy's callback is in flight (the cancel stands;
+ * that copy stops after its attempt), `cancelled` when at least one copy is cancelled (now or before), or one
  * not there may still be written (`unwritten`), else a conflict carrying the status its copies have moved on to (the
  * parent item itself says `cancelled`: no copy is made after this), as a plain task that has moved on.
  *
@@ -87,6 +103,7 @@ export function fanOutCancelOutcome(
   copiesMayHaveExpired: boolean,
 ): CancelOutcome {
   const unwritten = copies.missing > 0 && (copies.siblingKept || !copiesMayHaveExpired);
+  if (copies.cancelRequested > 0) return { outcome: "cancel-requested", task: parent };
   if (copies.cancelled + copies.alreadyCancelled > 0 || copies.notCancelled.length === 0 || unwritten) {
     return { outcome: "cancelled", task: parent };
   }

@@ -30,7 +30,8 @@ export interface CallbackReceiverOptions {
  * `/ok/...` answers 200; `/fail/...` answers 500 forever; `/flaky/<n>/...` answers 503 to the first n attempts
  * of each task, then 200; `/slow/<ms>/...` answers 200 after holding the request for that long;
  * `/until-fixed/<name>/...` answers 500 until the test calls `fix(name)` (a receiver that is repaired), then 200;
- * `/held/<name>/...` holds each request until the test calls `fix(name)`, then answers 200 (a delivery kept under way).
+ * `/held/<name>/...` holds each request until the test calls `fix(name)`, then answers 200 (a delivery kept under way);
+ * `/held-fail/<name>/...` likewise, then answers 500 (a delivery kept under way that fails; once fixed, at once).
  */
 export async function startCallbackReceiver(options: CallbackReceiverOptions = {}): Promise<{
   readonly url: string;
@@ -68,6 +69,7 @@ export async function startCallbackReceiver(options: CallbackReceiverOptions = {
       if (flaky && attempt <= Number(flaky[1])) status = 503;
       const untilFixed = /^\/until-fixed\/([^/]+)/.exec(path);
       if (untilFixed && !fixed.has(untilFixed[1] as string)) status = 500;
+      if (path.startsWith("/held-fail/")) status = 500;
       received.push({
         receivedAtMs,
         path,
@@ -81,7 +83,7 @@ export async function startCallbackReceiver(options: CallbackReceiverOptions = {
         res.writeHead(status, { "content-type": "text/plain" }).end(status === 200 ? "ok" : "nope");
         for (const wake of waiters) wake();
       };
-      const hold = /^\/held\/([^/]+)/.exec(path)?.[1];
+      const hold = /^\/held(?:-fail)?\/([^/]+)/.exec(path)?.[1];
       if (slow) setTimeout(answer, Number(slow[1]));
       else if (hold !== undefined && !fixed.has(hold)) {
         held.set(hold, [...(held.get(hold) ?? []), answer]);

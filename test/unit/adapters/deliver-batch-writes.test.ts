@@ -87,6 +87,25 @@ describe.each([
     expect(await store.get(a.taskId)).toMatchObject({ status: "cancelled", attempts: 1, attemptSeq: seq });
   });
 
+  it("startAttempts refuses a task whose cancel was requested after the read (its in-flight attempt's outcome lost)", async () => {
+    // Prepare: attempt 1 started, its outcome never written; the batch reads the task, then an operator's cancel
+    // lands on the attempt in flight (a request: status, attempts and attemptSeq stay as read)
+    const store = await newStore();
+    const a = task("s10");
+    await store.putNew(a, { sweepIndex: false });
+    await store.startAttempt(a.taskId, NOW - 900);
+    const { tasks } = await store.readMany([a.taskId]);
+    const cancel = await store.cancel(a.taskId, NOW, NOW / 1000 + 3600, { awaitingRetry: true });
+
+    // Act
+    const outcomes = await store.startAttempts([{ read: tasks.get(a.taskId) as TaskRecord, atMs: NOW }]);
+
+    // Assess
+    expect(cancel.outcome).toBe("cancel-requested");
+    expect(outcomes.get(a.taskId)).toBe("refused");
+    expect(await store.get(a.taskId)).toMatchObject({ status: "delivering", attempts: 1, attemptSeq: 1 });
+  });
+
   it("startAttempts writes each start as startedTask says, and refuses a task that moved on since the read", async () => {
     // Prepare: three tasks read; one is cancelled before the start
     const store = await newStore();

@@ -372,7 +372,7 @@ describe("DynamoTaskStore against dynalite", () => {
     }
   });
 
-  it("cancel with awaitingRetry also cancels a delivering task waiting for its retry (its attempt's outcome logged); one in flight, one without a log, or without the option stays a conflict", async () => {
+  it("cancel with awaitingRetry also cancels a delivering task waiting for its retry (its attempt's outcome logged); one in flight, or without its attempt's entry, gets a cancel request; without the option it stays a conflict", async () => {
     for (const [s, name] of [
       [store, "dynalite"],
       [new MemoryTaskStore(), "memory"],
@@ -403,11 +403,15 @@ describe("DynamoTaskStore against dynalite", () => {
             outcome: "cancelled",
             task: { status: "cancelled", cancelledAtMs: NOW + 5, expiresAt: 500, attempts: 1, attemptSeq: 1 },
           },
-          { outcome: "conflict", task: { status: "delivering", attemptSeq: 2 } },
-          { outcome: "conflict", task: { status: "delivering" } },
+          {
+            outcome: "cancel-requested",
+            task: { status: "delivering", attemptSeq: 2, cancelRequestedAtMs: NOW + 5, cancelExpiresAt: 123 },
+          },
+          { outcome: "cancel-requested", task: { status: "delivering", cancelRequestedAtMs: NOW + 5 } },
           { outcome: "conflict", task: { status: "delivering" } },
         ],
       ]);
+      expect((await s.get(plain.taskId))?.cancelRequestedAtMs).toBeUndefined();
       expect((await s.get(waiting.taskId))?.sweepShard).toBeUndefined();
       expect(await s.startAttempt(waiting.taskId, NOW + 2_000, 3)).toBeUndefined();
       expect(await s.startAttempt(waiting.taskId, NOW + 2_001)).toBeUndefined();
@@ -415,14 +419,14 @@ describe("DynamoTaskStore against dynalite", () => {
     }
   });
 
-  it("cancel with awaitingRetry loses cleanly to the next attempt's start made between its read and its write; a start after the cancel is refused", async () => {
+  it("cancel with awaitingRetry loses cleanly to the next attempt's start made between its read and its write (that attempt gets the cancel request); a start after the cancel is refused", async () => {
     // Prepare: a seam that, just before the cancel's write conditioned on the attempt, lets deliver start the next
     // attempt (the race: the cancel read the task waiting, the start lands first)
     let raced: TaskRecord | undefined;
     const seam = {
       send: async (command: { input?: UpdateItemCommandInput; constructor: { name: string } }) => {
         const condition = command.input?.ConditionExpression ?? "";
-        if (command.constructor.name === "UpdateItemCommand" && condition.includes("attemptLog.")) {
+        if (!raced && command.constructor.name === "UpdateItemCommand" && condition.includes("attemptLog.")) {
           raced = await store.startAttempt(lost.taskId, NOW + 2_000, 3);
         }
         return client.send(command as never);
@@ -442,13 +446,269 @@ describe("DynamoTaskStore against dynalite", () => {
     const wonCancel = await store.cancel(won.taskId, NOW + 5, 123, { awaitingRetry: true });
     const lateStart = await store.startAttempt(won.taskId, NOW + 2_000, 3);
 
-    // Assess: the attempt that won the race goes on (in flight, not cancelled); the cancelled ones are never started
+    // Assess: the attempt that won the race goes on (in flight, not cancelled) with the cancel requested on it;
+    // the cancelled ones are never started
     expect(raced).toMatchObject({ status: "delivering", attemptSeq: 2, attempts: 2 });
-    expect(lostCancel).toMatchObject({ outcome: "conflict", task: { status: "delivering", attemptSeq: 2 } });
+    expect(lostCancel).toMatchObject({
+      outcome: "cancel-requested",
+      task: { status: "delivering", attemptSeq: 2, cancelRequestedAtMs: NOW + 5 },
+    });
     expect(await store.get(lost.taskId)).toMatchObject({ status: "delivering", attemptSeq: 2 });
     expect(wonCancel.outcome).toBe("cancelled");
     expect(lateStart).toBeUndefined();
     expect(await store.get(won.taskId)).toMatchObject({ status: "cancelled", attemptSeq: 1, attempts: 1 });
+  });
+
+  describe("a cancel requested while the callback is in flight (cancelRequestedAtMs)", () => {
+    const retry = { awaitingRetry: true };
+    const failure = (seq: number, atMs: number) => ({
+      error: "HTTP 503",
+      atMs,
+      attemptSeq: seq,
+      attempts: seq,
+      attempt: { seq, startedAtMs: atMs - 10, durationMs: 10, status: 503, error: "HTTP 503" },
+    });
+
+    it("the request, then the attempt's failure: the task ends cancelled (entry logged, the cancel's TTL, out of the sweep index) and is never started again", async () => {
+      for (const [s, name] of [
+        [store, "dynalite"],
+        [new MemoryTaskStore(), "memory"],
+      ] as const) {
+        // Prepare: attempt 1 in flight
+        const t = task({ expiresAtFloor: 500 });
+        await s.putNew(t);
+        const started = await s.startAttempt(t.taskId, NOW);
+        const seq = started?.attemptSeq ?? 0;
+
+        // Act
+        const requested = await s.cancel(t.taskId, NOW + 5, 123, retry);
+        const repeated = await s.cancel(t.taskId, NOW + 7, 123, retry);
+        const recorded = await s.recordAttemptFailure(t.taskId, failure(seq, NOW + 20));
+        const restart = await s.startAttempt(t.taskId, NOW + 60_000, 3);
+
+        // Assess
+        expect([name, requested.outcome, repeated.outcome, recorded]).toEqual([
+          name,
+          "cancel-requested",
+          "cancel-requested",
+          "cancelled",
+        ]);
+        const stored = await s.get(t.taskId);
+        expect([name, stored]).toMatchObject([
+          name,
+          {
+            status: "cancelled",
+            cancelledAtMs: NOW + 20,
+            cancelRequestedAtMs: NOW + 5,
+            expiresAt: 500,
+            lastError: "HTTP 503",
+            attemptSeq: seq,
+            attemptLog: { "0": { seq, status: 503 } },
+          },
+        ]);
+        expect(stored?.sweepShard).toBeUndefined();
+        expect(restart).toBeUndefined();
+      }
+    });
+
+    it("the request, then a 2xx: the task is delivered (a callback cannot be unsent)", async () => {
+      for (const [s, name] of [
+        [store, "dynalite"],
+        [new MemoryTaskStore(), "memory"],
+      ] as const) {
+        const t = task();
+        await s.putNew(t);
+        const started = await s.startAttempt(t.taskId, NOW);
+
+        const requested = await s.cancel(t.taskId, NOW + 5, 123, retry);
+        const delivered = await s.markDelivered(t.taskId, {
+          atMs: NOW + 20,
+          latenessMs: 0,
+          deliveryLatencyMs: 20,
+          expiresAt: 999,
+          attemptSeq: started?.attemptSeq ?? 0,
+        });
+        const again = await s.cancel(t.taskId, NOW + 30, 123, retry);
+
+        expect([name, requested.outcome, delivered, again]).toMatchObject([
+          name,
+          "cancel-requested",
+          true,
+          { outcome: "conflict", task: { status: "delivered" } },
+        ]);
+      }
+    });
+
+    it("the attempt's failure recorded between the cancel's read and its request: the request is refused, and the cancel cancels the task waiting for its retry", async () => {
+      // Prepare: a seam that records the in-flight attempt's failure just before the request's write (the race:
+      // the cancel read the callback in flight, the outcome lands first)
+      const t = task();
+      let recordedFirst: boolean | "cancelled" | undefined;
+      const seam = {
+        send: async (command: { input?: UpdateItemCommandInput; constructor: { name: string } }) => {
+          const update = command.input?.UpdateExpression ?? "";
+          if (recordedFirst === undefined && update.includes("cancelRequestedAtMs")) {
+            recordedFirst = await store.recordAttemptFailure(t.taskId, failure(1, NOW + 4));
+          }
+          return client.send(command as never);
+        },
+      };
+      const racing = new DynamoTaskStore({
+        client: seam as unknown as DynamoDBClient,
+        tableName: `tasks-${tableCount}`,
+        nowSeconds: () => clockSeconds,
+      });
+      await store.putNew(t);
+      await store.startAttempt(t.taskId, NOW);
+
+      // Act
+      const outcome = await racing.cancel(t.taskId, NOW + 5, 123, retry);
+
+      // Assess: the failure was recorded as any (a retry would follow); the cancel then found it waiting and won
+      expect(recordedFirst).toBe(true);
+      expect(outcome).toMatchObject({ outcome: "cancelled", task: { status: "cancelled", attemptSeq: 1 } });
+      expect((await store.get(t.taskId))?.cancelRequestedAtMs).toBeUndefined();
+      expect(await store.startAttempt(t.taskId, NOW + 60_000, 3)).toBeUndefined();
+    });
+
+    it("the request landing between the attempt's failure read and its write: the failure write ends the task cancelled (memory: each order in turn)", async () => {
+      // The table: the outcome's first write is refused by the request landed just before it (seam).
+      const t = task();
+      const seam = {
+        send: async (command: { input?: UpdateItemCommandInput; constructor: { name: string } }) => {
+          const condition = command.input?.ConditionExpression ?? "";
+          if (
+            condition.includes("attribute_not_exists(cancelRequestedAtMs)") &&
+            !condition.includes("IN (")
+          ) {
+            await store.cancel(t.taskId, NOW + 15, 123, retry);
+          }
+          return client.send(command as never);
+        },
+      };
+      const racing = new DynamoTaskStore({
+        client: seam as unknown as DynamoDBClient,
+        tableName: `tasks-${tableCount}`,
+        nowSeconds: () => clockSeconds,
+      });
+      await store.putNew(t);
+      await store.startAttempt(t.taskId, NOW);
+      const recorded = await racing.recordAttemptFailure(t.taskId, failure(1, NOW + 20));
+      expect(recorded).toBe("cancelled");
+      expect(await store.get(t.taskId)).toMatchObject({ status: "cancelled", cancelRequestedAtMs: NOW + 15 });
+
+      // The memory fake, both orders: request first ends it cancelled; failure first leaves the cancel to cancel it.
+      const memory = new MemoryTaskStore();
+      const [requestFirst, failureFirst] = [task(), task()];
+      for (const m of [requestFirst, failureFirst]) {
+        await memory.putNew(m);
+        await memory.startAttempt(m.taskId, NOW);
+      }
+      await memory.cancel(requestFirst.taskId, NOW + 15, 123, retry);
+      expect(await memory.recordAttemptFailure(requestFirst.taskId, failure(1, NOW + 20))).toBe("cancelled");
+      expect(await memory.recordAttemptFailure(failureFirst.taskId, failure(1, NOW + 20))).toBe(true);
+      expect(await memory.cancel(failureFirst.taskId, NOW + 25, 123, retry)).toMatchObject({
+        outcome: "cancelled",
+      });
+    });
+
+    it("never lands on a finished task: a request meets delivered, failed and cancelled tasks as conflicts and writes nothing", async () => {
+      for (const [s, name] of [
+        [store, "dynalite"],
+        [new MemoryTaskStore(), "memory"],
+      ] as const) {
+        const [delivered, failed] = [task(), task()];
+        for (const t of [delivered, failed]) await s.putNew(t);
+        const d = await s.startAttempt(delivered.taskId, NOW);
+        await s.markDelivered(delivered.taskId, {
+          atMs: NOW + 1,
+          latenessMs: 0,
+          deliveryLatencyMs: 1,
+          expiresAt: 9,
+          attemptSeq: d?.attemptSeq ?? 0,
+        });
+        const f = await s.startAttempt(failed.taskId, NOW);
+        await s.markFailed(failed.taskId, {
+          error: "HTTP 500",
+          atMs: NOW + 1,
+          expiresAt: 9,
+          attemptSeq: f?.attemptSeq,
+        });
+
+        const outcomes = [
+          await s.cancel(delivered.taskId, NOW + 5, 123, retry),
+          await s.cancel(failed.taskId, NOW + 5, 123, retry),
+        ];
+
+        expect([name, outcomes.map((o) => o.outcome)]).toEqual([name, ["conflict", "conflict"]]);
+        for (const t of [delivered, failed])
+          expect((await s.get(t.taskId))?.cancelRequestedAtMs).toBeUndefined();
+      }
+    });
+
+    it("an attempt's outcome lost after the request: the next start is refused and finishes the cancel; a dead-lettering ends it cancelled", async () => {
+      for (const [s, name] of [
+        [store, "dynalite"],
+        [new MemoryTaskStore(), "memory"],
+      ] as const) {
+        // Prepare: two tasks in flight, each with the cancel requested; their outcome writes never land (the batch
+        // start's refusal: deliver-batch-writes.test.ts, on the PartiQL emulation)
+        const [single, dead] = [task(), task()];
+        const started = new Map<string, TaskRecord>();
+        for (const t of [single, dead]) {
+          await s.putNew(t);
+          started.set(t.taskId, (await s.startAttempt(t.taskId, NOW)) as TaskRecord);
+          await s.cancel(t.taskId, NOW + 5, 123, retry);
+        }
+
+        // Act: the messages come back
+        const restart = await s.startAttempt(single.taskId, NOW + 60_000, 3);
+        const deadLettered = await s.markFailed(dead.taskId, {
+          error: "HTTP 500",
+          atMs: NOW + 60_000,
+          expiresAt: 9,
+          attemptSeq: started.get(dead.taskId)?.attemptSeq,
+          writeId: "w",
+        });
+
+        // Assess
+        expect([name, restart, deadLettered]).toEqual([name, undefined, false]);
+        expect([name, await s.get(single.taskId)]).toMatchObject([
+          name,
+          { status: "cancelled", cancelledAtMs: NOW + 60_000, expiresAt: 123, attempts: 1 },
+        ]);
+        expect([name, await s.get(dead.taskId)]).toMatchObject([
+          name,
+          { status: "cancelled", expiresAt: 123 },
+        ]);
+        expect((await s.get(dead.taskId))?.failedTopic).toBeUndefined();
+      }
+    });
+
+    it("a replay of a task delivered after a cancel request drops the request, so the replay's attempt starts", async () => {
+      for (const [s, name] of [
+        [store, "dynalite"],
+        [new MemoryTaskStore(), "memory"],
+      ] as const) {
+        const t = task();
+        await s.putNew(t);
+        const started = await s.startAttempt(t.taskId, NOW);
+        await s.cancel(t.taskId, NOW + 5, 123, retry);
+        await s.markDelivered(t.taskId, {
+          atMs: NOW + 20,
+          latenessMs: 0,
+          deliveryLatencyMs: 20,
+          expiresAt: Math.ceil(NOW / 1000) + 86_400,
+          attemptSeq: started?.attemptSeq ?? 0,
+        });
+
+        const replayed = await s.markReplayed(t.taskId, NOW + 30);
+        const restarted = await s.startAttempt(t.taskId, NOW + 40);
+
+        expect([name, replayed.outcome, restarted?.status]).toEqual([name, "replayed", "delivering"]);
+        expect((await s.get(t.taskId))?.cancelRequestedAtMs).toBeUndefined();
+      }
+    });
   });
 
   it("restoreFanOutParent: undoes only that cancel of a fan-out parent, as it was before", async () => {

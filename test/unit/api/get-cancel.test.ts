@@ -152,15 +152,22 @@ describe("cancelTask", () => {
     expect((await f.store.get(added.task_id))?.status).toBe("cancelled");
   });
 
-  it("answers 409 with the current status once the task's first attempt has started", async () => {
+  it("answers 409 with the current status once the task is delivered", async () => {
     const f = fixture();
     const { body: added } = await addTask(f.deps, { body: body(0) });
     await f.store.markQueued(added.task_id, NOW);
-    await f.store.startAttempt(added.task_id, NOW + 10);
+    const started = await f.store.startAttempt(added.task_id, NOW + 10);
+    await f.store.markDelivered(added.task_id, {
+      atMs: NOW + 20,
+      latenessMs: 20,
+      deliveryLatencyMs: 10,
+      expiresAt: 1,
+      attemptSeq: started?.attemptSeq ?? 0,
+    });
     const error = await refusal(cancelTask(f.deps, added.task_id));
     expect(error).toMatchObject({ status: 409, code: "conflict" });
-    expect(error.toBody().error).toMatchObject({ code: "conflict", task_status: "delivering" });
-    expect((await f.store.get(added.task_id))?.status).toBe("delivering");
+    expect(error.toBody().error).toMatchObject({ code: "conflict", task_status: "delivered" });
+    expect((await f.store.get(added.task_id))?.status).toBe("delivered");
   });
 
   it("cancels a delivering task waiting for its retry (its last attempt's outcome recorded): the next attempt's start refuses it", async () => {
@@ -182,25 +189,38 @@ describe("cancelTask", () => {
     expect((await f.store.get(added.task_id))?.status).toBe("cancelled");
   });
 
-  it("answers 409 saying the callback is being made now while a delivering task's attempt has no recorded outcome", async () => {
+  it("requests the cancel of a delivering task whose callback is in flight: the view says cancel_requested, a repeat answers the same, and the attempt's failure ends it cancelled", async () => {
     // Prepare: attempt 1 failed and recorded, attempt 2 started (its callback in flight)
     const f = fixture();
     const { body: added } = await addTask(f.deps, { body: body(0) });
     await failedOnce(f, added.task_id);
-    await f.store.startAttempt(added.task_id, NOW + 2_000);
-    const before = await f.store.get(added.task_id);
+    const second = await f.store.startAttempt(added.task_id, NOW + 2_000);
+    const seq = second?.attemptSeq ?? 0;
 
-    const error = await refusal(cancelTask(f.deps, added.task_id));
-
-    expect(error).toMatchObject({ status: 409, code: "conflict" });
-    expect(error.toBody().error).toMatchObject({
-      task_status: "delivering",
-      message: expect.stringContaining("its callback is being made now and cannot be unsent"),
+    // Act: the DELETE and its repeat, then attempt 2 fails
+    const view = await cancelTask(f.deps, added.task_id);
+    const again = await cancelTask(f.deps, added.task_id);
+    const recorded = await f.store.recordAttemptFailure(added.task_id, {
+      error: "HTTP 503",
+      atMs: NOW + 3_000,
+      attemptSeq: seq,
+      attempts: 2,
+      attempt: { seq, startedAtMs: NOW + 2_000, durationMs: 1_000, status: 503, error: "HTTP 503" },
     });
-    expect(await f.store.get(added.task_id)).toEqual(before);
+
+    // Assess
+    expect(view).toMatchObject({ status: "delivering", cancel_requested: true, attempts: 2 });
+    expect(again).toEqual(view);
+    expect(recorded).toBe("cancelled");
+    const stored = await f.store.get(added.task_id);
+    expect(stored).toMatchObject({ status: "cancelled", cancelledAtMs: NOW + 3_000, lastError: "HTTP 503" });
+    expect(stored?.attemptLog?.[String(seq - 1)]).toMatchObject({ seq, status: 503 });
+    expect(stored?.sweepShard).toBeUndefined();
+    expect(taskView(stored as never).cancel_requested).toBeUndefined();
+    expect(await f.store.startAttempt(added.task_id, NOW + 10_000, 3)).toBeUndefined();
   });
 
-  it("the group cancel cancels a delivering task waiting for its retry and lists one whose callback is in flight", async () => {
+  it("the group cancel cancels a delivering task waiting for its retry and lists one whose callback is in flight in cancel_requested", async () => {
     const f = fixture();
     const group = { content: { order_id: "o-6" } };
     const { body: waiting } = await addTask(f.deps, { body: { ...body(0), ...group } });
@@ -212,12 +232,16 @@ describe("cancelTask", () => {
 
     expect(answer).toEqual({
       cancelled: 1,
-      not_cancelled: [{ task_id: inFlight.task_id, status: "delivering" }],
+      not_cancelled: [],
+      cancel_requested: [{ task_id: inFlight.task_id }],
       more: false,
       next_cursor: null,
     });
     expect((await f.store.get(waiting.task_id))?.status).toBe("cancelled");
-    expect((await f.store.get(inFlight.task_id))?.status).toBe("delivering");
+    expect(await f.store.get(inFlight.task_id)).toMatchObject({
+      status: "delivering",
+      cancelRequestedAtMs: NOW,
+    });
   });
 
   it("answers 409 for a rescheduled id naming the task it became (rescheduled_to), so a caller holding the old id can cancel it", async () => {
@@ -494,13 +518,14 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect(answer).toEqual({
       cancelled: 1,
       not_cancelled: [{ task_id: moving.task_id, status: "rescheduled", rescheduled_to: successor }],
+      cancel_requested: [],
       more: false,
       next_cursor: null,
     });
     expect((await f.store.get(waiting.task_id))?.status).toBe("cancelled");
   });
 
-  it("the group cancel cancels a queued task as DELETE does, and lists one whose attempt has started", async () => {
+  it("the group cancel cancels a queued task as DELETE does, and lists one whose attempt has started in cancel_requested", async () => {
     const f = fixture();
     const group = { content: { order_id: "o-4" } };
     const { body: started } = await addTask(f.deps, { body: { ...body(0), ...group } });
@@ -513,7 +538,8 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
 
     expect(answer).toEqual({
       cancelled: 1,
-      not_cancelled: [{ task_id: started.task_id, status: "delivering" }],
+      not_cancelled: [],
+      cancel_requested: [{ task_id: started.task_id }],
       more: false,
       next_cursor: null,
     });

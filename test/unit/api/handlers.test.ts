@@ -527,7 +527,7 @@ describe("GET /v1/tasks/{id}", () => {
 });
 
 describe("DELETE /v1/tasks/{id}", () => {
-  it("cancels (200), repeats (200), cancels a queued one (200), refuses once its attempt started (409), 404 for unknown", async () => {
+  it("cancels (200), repeats (200), cancels a queued one (200), requests the cancel of one whose callback is in flight (202, twice), refuses a delivered one (409), 404 for unknown", async () => {
     const { add, cancel, f } = setup();
     const create = () => addValidTask(add);
     const a = await create();
@@ -544,10 +544,28 @@ describe("DELETE /v1/tasks/{id}", () => {
 
     const b = await create();
     await f.store.markQueued(b.task_id, Date.now());
-    await f.store.startAttempt(b.task_id, Date.now());
-    const conflict = await cancel(event("DELETE", "/v1/tasks/x", { id: b.task_id }), context);
+    const started = await f.store.startAttempt(b.task_id, Date.now());
+    const requested = await cancel(event("DELETE", "/v1/tasks/x", { id: b.task_id }), context);
+    expect(requested.statusCode).toBe(202);
+    expect(parse(requested)).toMatchObject({ status: "delivering", cancel_requested: true });
+    const repeated = await cancel(event("DELETE", "/v1/tasks/x", { id: b.task_id }), context);
+    expect(repeated.statusCode).toBe(202);
+    expect(parse(repeated)).toEqual(parse(requested));
+
+    const d = await create();
+    await f.store.markQueued(d.task_id, Date.now());
+    const dStarted = await f.store.startAttempt(d.task_id, Date.now());
+    await f.store.markDelivered(d.task_id, {
+      atMs: Date.now(),
+      latenessMs: 0,
+      deliveryLatencyMs: 1,
+      expiresAt: 9,
+      attemptSeq: dStarted?.attemptSeq ?? 0,
+    });
+    const conflict = await cancel(event("DELETE", "/v1/tasks/x", { id: d.task_id }), context);
     expect(conflict.statusCode).toBe(409);
-    expect(parse(conflict).error).toMatchObject({ code: "conflict", task_status: "delivering" });
+    expect(parse(conflict).error).toMatchObject({ code: "conflict", task_status: "delivered" });
+    expect(started?.status).toBe("delivering");
 
     expect((await cancel(event("DELETE", "/v1/tasks/x", { id: "zzz" }), context)).statusCode).toBe(404);
   });

@@ -3,7 +3,7 @@
  * back before, so that only callbacks arriving after the first DELETE was sent break "cancel means cancelled".
  */
 import { describe, expect, it } from "vitest";
-import { calledBeforeCancel } from "../../../chaos/engine/client.js";
+import { calledBeforeCancel, inFlightAttemptOf } from "../../../chaos/engine/client.js";
 
 const entry = { attempt: 1, started_at: "2026-12-05T03:00:00.000Z", duration_ms: 20, status: 503 };
 
@@ -29,5 +29,13 @@ describe("calledBeforeCancel", () => {
         attempt_log: [entry, { ...entry, attempt: 2 }],
       }),
     ).toBe(true);
+  });
+});
+
+describe("inFlightAttemptOf", () => {
+  it("reads a 202's attempts as the number of the attempt in flight (they count it), and nothing from an answer without them", () => {
+    expect(inFlightAttemptOf({ status: "delivering", attempts: 2, attempt_log: [entry] })).toBe(2);
+    expect(inFlightAttemptOf({ status: "delivering" })).toBeUndefined();
+    expect(inFlightAttemptOf(undefined)).toBeUndefined();
   });
 });

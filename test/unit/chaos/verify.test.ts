@@ -99,6 +99,88 @@ describe("verify: early, after cancel, duplicates", () => {
     expect(f.outcomes).toMatchObject({ cancelled: 2, lost: 0 });
   });
 
+  it("a cancel answered 202 (its callback in flight) excuses that one attempt's callback after the DELETE was sent, and nothing after it", () => {
+    // Prepare: each 202 met attempt 2 in flight; the first DELETE was sent at +8 s
+    const requested = (n: number): AcceptedTask => ({
+      ...task(n, 0, 0, `r${n}`),
+      cancel: {
+        outcome: "cancel-requested",
+        atMs: T0 + 9_000,
+        cancelSentAtMs: T0 + 8_000,
+        inFlightAttempt: 2,
+      },
+    });
+    const numbered = (t: AcceptedTask, at: number, attempt: number): ObservedCallback => ({
+      ...callback(t, at, false),
+      attemptHeader: String(attempt),
+    });
+    const [clean, delivered, retried, twice] = [requested(0), requested(1), requested(2), requested(3)];
+
+    // Act
+    const f = verify(
+      [clean, delivered, retried, twice],
+      [
+        numbered(clean, 1_000, 1),
+        numbered(clean, 8_500, 2),
+        numbered(delivered, 1_000, 1),
+        { ...numbered(delivered, 8_200, 2), success: true },
+        numbered(retried, 1_000, 1),
+        numbered(retried, 8_500, 2),
+        numbered(retried, 9_500, 3),
+        numbered(twice, 8_100, 2),
+        numbered(twice, 8_600, 2),
+      ],
+      final([
+        [clean, "cancelled"],
+        [delivered, "delivered"],
+        [retried, "cancelled"],
+        [twice, "cancelled"],
+      ]),
+      NOW,
+    );
+
+    // Assess: a later attempt's callback, or a second one, is the violation; a 202 is counted as such
+    expect(f.deliveredAfterCancel).toEqual([retried.taskId, twice.taskId]);
+    expect(f.cancels).toMatchObject({ cancelled: 0, "cancel-requested": 4 });
+    expect(f.outcomes).toMatchObject({ cancelled: 3, delivered: 1, lost: 0 });
+  });
+
+  it("a 200 for a task called back before it excuses, after the DELETE was sent, the one attempt it counted that was in flight then, and nothing else", () => {
+    // Prepare: each 200 counted 2 attempts (the second in flight as the DELETE was sent at +8 s, its failure
+    // recorded before the cancel landed)
+    const counted = (n: number): AcceptedTask => ({
+      ...task(n, 0, 0, `a${n}`),
+      cancel: { outcome: "cancelled", atMs: T0 + 9_000, cancelSentAtMs: T0 + 8_000, attemptsAtCancel: 2 },
+    });
+    const numbered = (t: AcceptedTask, at: number, attempt: number): ObservedCallback => ({
+      ...callback(t, at, false),
+      attemptHeader: String(attempt),
+    });
+    const [clean, later, twice] = [counted(0), counted(1), counted(2)];
+
+    // Act
+    const f = verify(
+      [clean, later, twice],
+      [
+        numbered(clean, 1_000, 1),
+        numbered(clean, 8_300, 2),
+        numbered(later, 1_000, 1),
+        numbered(later, 8_300, 3),
+        numbered(twice, 8_100, 2),
+        numbered(twice, 8_600, 2),
+      ],
+      final([
+        [clean, "cancelled"],
+        [later, "cancelled"],
+        [twice, "cancelled"],
+      ]),
+      NOW,
+    );
+
+    // Assess
+    expect(f.deliveredAfterCancel).toEqual([later.taskId, twice.taskId]);
+  });
+
   it("flags any callback before the due time, and any callback of a task cancelled with a 200", () => {
     const early = task(0, 5000);
     const cancelled: AcceptedTask = { ...task(1, 5000, 0, "c"), cancel: { outcome: "cancelled", atMs: T0 } };

@@ -95,6 +95,37 @@ describe("exit codes", () => {
   );
 });
 
+describe("tasks cancel answered 202 (the task's callback in flight: its cancel requested)", () => {
+  it("exits 0 with the view on stdout, and says on stderr that the task stops after its current attempt", async () => {
+    // Prepare: the API answers the DELETE 202 with the task still delivering, its cancel requested
+    const id = "demo._.mhx0z8ka.01JD3AAAAAAAAAAAAAAAAAAAAA";
+    const view = {
+      task_id: id,
+      topic: "demo",
+      status: "delivering",
+      due_at: "2026-11-23T12:01:30.000Z",
+      accepted_at: "2026-11-23T12:00:00.000Z",
+      attempts: 2,
+      callback_url: "https://hooks.example.com/n",
+      attempt_log: [],
+      cancel_requested: true,
+    };
+    const fetch: typeof globalThis.fetch = async () =>
+      new Response(JSON.stringify(view), { status: 202, headers: { "content-type": "application/json" } });
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env: {}, fetch };
+
+    // Act
+    const code = await main(["--api", "http://127.0.0.1:3000", "--json", "tasks", "cancel", id], io);
+
+    // Assess
+    expect(code).toBe(0);
+    expect(JSON.parse(out.join(""))).toMatchObject({ status: "delivering", cancel_requested: true });
+    expect(err.join("")).toContain("ends after that attempt (delivered if it succeeds, cancelled otherwise)");
+  });
+});
+
 describe("a tasks add without a key that exits 4: the key it sent, only where the add may have been made", () => {
   const add = ["tasks", "add", "--topic", "demo", "--delay", "5", "--content", "{}"];
 

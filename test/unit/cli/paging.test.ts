@@ -28,6 +28,7 @@ const cancelPage = (cancelled: number, next: string | null): Page => ({
   body: {
     cancelled,
     not_cancelled: [{ task_id: `orders.t${cancelled}`, status: "delivered" }],
+    cancel_requested: [{ task_id: `orders.r${cancelled}` }],
     more: next !== null,
     next_cursor: next,
   },
@@ -54,6 +55,7 @@ describe("groups cancel: a page that fails after others were cancelled", () => {
         { task_id: "orders.t100", status: "delivered" },
         { task_id: "orders.t40", status: "delivered" },
       ],
+      cancel_requested: [{ task_id: "orders.r100" }, { task_id: "orders.r40" }],
     });
   });
 
@@ -63,7 +65,10 @@ describe("groups cancel: a page that fails after others were cancelled", () => {
 
     // Assess
     expect(run1.code).toBe(4);
-    expect(run1.err).toMatch(/before the error: 1 page, 100 cancelled, 1 not cancelled/);
+    expect(run1.err).toMatch(
+      /before the error: 1 page, 100 cancelled, 1 stopping after their current attempt, 1 not cancelled/,
+    );
+    expect(run1.err).toMatch(/orders\.r100: cancel requested \(stops after its current attempt\)/);
     expect(run1.err).toMatch(/error: internal_error \(HTTP 500\): boom/);
   });
 });

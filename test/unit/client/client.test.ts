@@ -520,6 +520,7 @@ describe("routes", () => {
       delivered_at: "2026-11-23T12:01:31.010Z",
       failed_at: "2026-11-23T12:01:31.010Z",
       cancelled_at: "2026-11-23T12:01:31.010Z",
+      cancel_requested: true,
       rescheduled_to: "demo._.mhx0z8ka.01JD3AAAAAAAAAAAAAAAAAAAAA",
       rescheduled_at: "2026-11-23T12:01:31.010Z",
       lateness_ms: 112,

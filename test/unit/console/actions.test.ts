@@ -127,20 +127,22 @@ describe("a task's Cancel (task view)", () => {
     };
     expect(await cancelTask("t1", ask, true)).toBe("cancelled t1; its receiver will not be called again");
     expect(asked).toEqual([
-      "Cancel task t1? It is retrying: its receiver will not be called again (refused while a callback is being made).",
+      "Cancel task t1? It is retrying: its receiver will not be called again (a callback being made now cannot be unsent; the task ends after it).",
     ]);
   });
 });
 
 describe("the cancel of a fan-out task whose copy was being delivered", () => {
-  it("says which copies go on and how to stop their retries, not that no receiver will be called again", async () => {
-    // Prepare: the API cancelled the parent and one copy; the other copy's callback was being made (not stopped)
+  it("says which copies end after their current attempt, and how, not that no receiver will be called again", async () => {
+    // Prepare: the API cancelled the parent and one copy; the other copy's callback was being made (its cancel
+    // requested: the API's 202)
     stubFetch(() =>
-      json(200, {
+      json(202, {
         task_id: "t1",
-        status: "cancelled",
+        status: "delivering",
+        cancel_requested: true,
         subscribers: [
-          { name: "billing", task_id: "t1.billing", status: "delivering" },
+          { name: "billing", task_id: "t1.billing", status: "delivering", cancel_requested: true },
           { name: "email", task_id: "t1.email", status: "cancelled" },
         ],
       }),
@@ -151,7 +153,14 @@ describe("the cancel of a fan-out task whose copy was being delivered", () => {
 
     // Assess
     expect(line).toBe(
-      "cancelled t1; 1 copy was being delivered and goes on: cancel again to stop its retries",
+      "cancelled t1; 1 copy was being delivered and ends after that attempt (delivered if it succeeds, cancelled otherwise; not called again)",
+    );
+  });
+
+  it("a plain task whose callback is being made: says its cancel is requested and how it ends", async () => {
+    stubFetch(() => json(202, { task_id: "t1", status: "delivering", cancel_requested: true }));
+    expect(await cancelTask("t1", yes, true)).toBe(
+      "cancel requested for t1: its callback is being made now, and it ends after that attempt (delivered if it succeeds, cancelled otherwise; not called again)",
     );
   });
 

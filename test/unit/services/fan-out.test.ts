@@ -1705,7 +1705,7 @@ describe("fan-out cancel and moves", () => {
     expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 
-  it("DELETE of the parent also cancels a copy waiting for its retry (its failed attempt recorded); one whose callback is in flight goes on", async () => {
+  it("DELETE of the parent also cancels a copy waiting for its retry (its failed attempt recorded); one whose callback is in flight gets a cancel request", async () => {
     // Prepare: billing's copy failed once and waits for its retry; audit's and search's callbacks are in flight
     const f = setup();
     const { parent, copies } = await addOrder(f);
@@ -1723,9 +1723,50 @@ describe("fan-out cancel and moves", () => {
     // Act
     const view = await cancelTask({ ...f.deps, store: f.store }, parent.taskId);
 
-    // Assess
+    // Assess: the in-flight copies end after their attempt (view: cancel_requested; the route answers 202)
     expect(view.subscribers?.map((s) => s.status)).toEqual(["cancelled", "delivering", "delivering"]);
+    expect(view.subscribers?.map((s) => s.cancel_requested)).toEqual([undefined, true, true]);
+    expect(view.cancel_requested).toBe(true);
     expect((await f.store.get(waiting ?? ""))?.status).toBe("cancelled");
+    expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
+  });
+
+  it("DELETE of a parent whose copies' callbacks are all in flight stands: each copy ends cancelled after a failed attempt, delivered after a 2xx, and is never started again", async () => {
+    // Prepare: every copy's callback in flight
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    const started = [];
+    for (const copy of copies) started.push(await f.store.startAttempt(copy.taskId, NOW));
+
+    // Act: the DELETE; then billing's attempt fails, audit's succeeds, search's outcome is lost and its message
+    // comes back
+    const view = await cancelTask({ ...f.deps, store: f.store }, parent.taskId);
+    const failure = (seq: number) => ({
+      error: "HTTP 500",
+      atMs: NOW + 5,
+      attemptSeq: seq,
+      attempt: { seq, startedAtMs: NOW, durationMs: 5, status: 500, error: "HTTP 500" },
+    });
+    const billing = await f.store.recordAttemptFailure(
+      copies[0]?.taskId ?? "",
+      failure(started[0]?.attemptSeq ?? 0),
+    );
+    await f.store.markDelivered(copies[1]?.taskId ?? "", {
+      atMs: NOW + 5,
+      latenessMs: 0,
+      deliveryLatencyMs: 5,
+      expiresAt: 1,
+      attemptSeq: started[1]?.attemptSeq ?? 0,
+    });
+    const restarted = await f.store.startAttempt(copies[2]?.taskId ?? "", NOW + 60_000);
+
+    // Assess
+    expect(view.cancel_requested).toBe(true);
+    expect(view.subscribers?.map((s) => s.cancel_requested)).toEqual([true, true, true]);
+    expect(billing).toBe("cancelled");
+    expect(restarted).toBeUndefined();
+    const statuses = await Promise.all(copies.map(async (c) => (await f.store.get(c.taskId))?.status));
+    expect(statuses).toEqual(["cancelled", "delivered", "cancelled"]);
     expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 
@@ -1747,18 +1788,12 @@ describe("fan-out cancel and moves", () => {
     for (const copy of copies) expect((await f.store.get(copy.taskId))?.status).toBe("failed");
   });
 
-  it("DELETE of a parent whose copies have all gone on is a 409 with their status, and no retry re-adds a copy", async () => {
-    // Prepare
+  it("DELETE of a parent whose copies have all finished is a 409 with their status, and no retry re-adds a copy", async () => {
+    // Prepare: every copy delivered (one whose callback is in flight would get a cancel request instead)
     const f = setup();
     const body = orderBody({ idempotency_key: "k-gone" });
     const { parent, copies } = await addOrder(f, { idempotency_key: "k-gone" });
-    for (const copy of copies) await f.store.startAttempt(copy.taskId, NOW);
-    await f.store.markDelivered(copies[2]?.taskId ?? "", {
-      atMs: NOW,
-      latenessMs: 0,
-      deliveryLatencyMs: 1,
-      expiresAt: 1,
-    });
+    for (const copy of copies) await deliver(f, copy);
 
     // Act
     const error = await refusal(cancelTask({ ...f.deps, store: f.store }, parent.taskId));
@@ -1766,11 +1801,11 @@ describe("fan-out cancel and moves", () => {
     const retried = await addTask(f.deps, { body });
 
     // Assess
-    expect(error.toBody().error).toMatchObject({ code: "conflict", task_status: "delivering" });
-    expect(again.toBody().error).toMatchObject({ code: "conflict", task_status: "delivering" });
+    expect(error.toBody().error).toMatchObject({ code: "conflict", task_status: "delivered" });
+    expect(again.toBody().error).toMatchObject({ code: "conflict", task_status: "delivered" });
     expect(retried).toMatchObject({
       statusCode: 200,
-      body: { task_id: parent.taskId, status: "delivering" },
+      body: { task_id: parent.taskId, status: "delivered" },
     });
   });
 
@@ -1859,10 +1894,10 @@ describe("fan-out cancel and moves", () => {
   });
 
   it("a DELETE answered 409 leaves the parent as it was: its view, a later replay and a later cancel as before (which reaches the replayed copy: its attempt has not started)", async () => {
-    // Prepare: every copy gone on (one delivering, two delivered).
+    // Prepare: every copy finished (one dead-lettered, two delivered).
     const f = setup();
     const { parent, copies } = await addOrder(f);
-    for (const copy of copies) await f.store.startAttempt(copy.taskId, NOW);
+    await deadLetter(f, copies[0] as TaskRecord);
     for (const copy of copies.slice(1)) await deliver(f, copy);
     const before = await getTask(f.deps, parent.taskId);
 
@@ -1878,14 +1913,14 @@ describe("fan-out cancel and moves", () => {
     expect(stored).toEqual(parent);
     expect(view).toEqual(before);
     expect(view.cancelled_at).toBeUndefined();
-    expect(replayed.subscribers?.map((s) => s.status)).toEqual(["delivering", "queued", "delivered"]);
-    expect(again.subscribers?.map((s) => s.status)).toEqual(["delivering", "cancelled", "delivered"]);
+    expect(replayed.subscribers?.map((s) => s.status)).toEqual(["failed", "queued", "delivered"]);
+    expect(again.subscribers?.map((s) => s.status)).toEqual(["failed", "cancelled", "delivered"]);
     expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 
   it("a DELETE answered 409 puts back the TTL a copy's replay gave its parent, not its add's: DynamoDB's TTL would remove the parent (its id a 404) under its live copy", async () => {
     // Prepare: billing's copy dead-lettered, replayed a minute before its parent's TTL (which keeps the parent as
-    // long as the copy's new life) and delivering; the other copies delivered. A DELETE of the parent is a 409.
+    // long as the copy's new life) and delivered again; the other copies delivered. A DELETE of the parent is a 409.
     const f = setup();
     const { parent, copies } = await addOrder(f);
     const billing = copies[0] as TaskRecord;
@@ -1895,7 +1930,7 @@ describe("fan-out cancel and moves", () => {
     const deps = { ...f.replayDeps, config: f.config, now: () => replayAt };
     await replayTask(deps, parent.taskId, { subscriber: "billing" });
     const kept = (await f.store.get(parent.taskId))?.expiresAt as number;
-    await f.store.startAttempt(billing.taskId, replayAt + 1_000);
+    await deliver(f, billing);
 
     // Act
     const cancelAt = { ...f.deps, store: f.store, now: () => replayAt + 2_000 };
@@ -2042,7 +2077,13 @@ describe("fan-out cancel and moves", () => {
     const result = await cancelGroup({ ...f.deps, store: f.store }, { topic: "orders", value: "g-9" }, {});
 
     // Assess: only the waiting parent counts; the finished one is neither cancelled nor listed, and reads as before.
-    expect(result).toEqual({ cancelled: 1, not_cancelled: [], more: false, next_cursor: null });
+    expect(result).toEqual({
+      cancelled: 1,
+      not_cancelled: [],
+      cancel_requested: [],
+      more: false,
+      next_cursor: null,
+    });
     expect(await f.store.get(done.parent.taskId)).toEqual(before);
     const copies = await Promise.all(done.copies.map(async (c) => (await f.store.get(c.taskId))?.status));
     expect(copies).toEqual(["delivered", "delivered", "failed"]);
@@ -2073,7 +2114,13 @@ describe("fan-out cancel and moves", () => {
     );
 
     // Assess: only the waiting parent was cancelled; the finished one reads as before (not `cancelled`).
-    expect(result).toEqual({ cancelled: 1, not_cancelled: [], more: false, next_cursor: null });
+    expect(result).toEqual({
+      cancelled: 1,
+      not_cancelled: [],
+      cancel_requested: [],
+      more: false,
+      next_cursor: null,
+    });
     expect(await f.store.get(done.parent.taskId)).toEqual(before);
     const waitingCopies = await Promise.all(
       waiting.copies.map(async (c) => (await f.store.get(c.taskId))?.status),
@@ -2183,7 +2230,7 @@ describe("fan-out cancel and moves", () => {
     expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 
-  it("a group cancel still lists a parent whose copies are on their way (an attempt started), with their status", async () => {
+  it("a group cancel lists a parent whose copies' callbacks are in flight in cancel_requested: its cancel stands and each copy ends after its attempt", async () => {
     // Prepare
     const f = setup();
     const { parent, copies } = await addOrder(f, { content: { order_id: "g-10", n: 1 } });
@@ -2194,10 +2241,17 @@ describe("fan-out cancel and moves", () => {
 
     // Assess
     expect(result).toMatchObject({
-      cancelled: 0,
-      not_cancelled: [{ task_id: parent.taskId, status: "delivering" }],
+      cancelled: 1,
+      not_cancelled: [],
+      cancel_requested: [{ task_id: parent.taskId }],
     });
-    expect((await f.store.get(parent.taskId))?.status).toBe("scheduled");
+    expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
+    for (const copy of copies) {
+      expect(await f.store.get(copy.taskId)).toMatchObject({
+        status: "delivering",
+        cancelRequestedAtMs: NOW,
+      });
+    }
   });
 
   it("a repeated group cancel finishes the copies of a parent the first one cancelled but stopped part-way through", async () => {

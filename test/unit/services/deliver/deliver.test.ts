@@ -209,6 +209,87 @@ describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcu
     });
   });
 
+  describe("deliver: a task whose cancel was requested while its callback was in flight", () => {
+    /** The receiver's answer is held while an operator's cancel (a DELETE) lands on the task. */
+    function cancelDuringCallback(f: ReturnType<typeof setup>, taskId: string, outcomes: unknown[]): void {
+      const post = f.callbacks.post.bind(f.callbacks);
+      f.callbacks.post = async (request) => {
+        if (request.headers["webhook-id"] === taskId) {
+          outcomes.push(await f.store.cancel(taskId, Date.now(), 1, { awaitingRetry: true }));
+        }
+        return post(request);
+      };
+    }
+
+    it("its failed callback ends it cancelled: no retry, no dead-lettering, the record done, the group's next task delivered", async () => {
+      // Prepare: the head's callback answers 500 after the cancel landed; the follower answers 200
+      const f = setup(groupConcurrency);
+      const head = await f.task({ group: "inflight" });
+      const follower = await f.task({ group: "inflight", dueAtMs: head.dueAtMs + 1 });
+      f.callbacks.answer(head.taskId, HTTP(500)).answer(follower.taskId, HTTP(200));
+      const cancels: unknown[] = [];
+      cancelDuringCallback(f, head.taskId, cancels);
+
+      // Act: the batch, then the head's message again (a duplicate, or the group's records back)
+      const first = await deliverBatch(f.deps, eventOf(fifoRecord(head), fifoRecord(follower)), f.context);
+      const again = await deliverBatch(f.deps, eventOf(fifoRecord(head)), f.context);
+
+      // Assess
+      expect(cancels).toMatchObject([{ outcome: "cancel-requested", task: { status: "delivering" } }]);
+      expect(first).toEqual({ batchItemFailures: [] });
+      expect(again).toEqual({ batchItemFailures: [] });
+      expect(f.callbacks.calledFor()).toEqual([head.taskId, follower.taskId]);
+      expect(f.store.tasks.get(head.taskId)).toMatchObject({
+        status: "cancelled",
+        attempts: 1,
+        lastError: "HTTP 500",
+      });
+      expect(f.queue.deadLetters).toEqual([]);
+      expect(f.store.tasks.get(follower.taskId)?.status).toBe("delivered");
+    });
+
+    it("its last attempt failing ends it cancelled, not dead-lettered", async () => {
+      const f = setup(groupConcurrency, { topic: testTopic({ maxAttempts: 1 }) });
+      const head = await f.task({ group: "inflight-last" });
+      f.callbacks.answer(head.taskId, HTTP(500));
+      cancelDuringCallback(f, head.taskId, []);
+
+      const response = await deliverBatch(f.deps, eventOf(fifoRecord(head)), f.context);
+
+      expect(response).toEqual({ batchItemFailures: [] });
+      expect(f.store.tasks.get(head.taskId)?.status).toBe("cancelled");
+      expect(f.queue.deadLetters).toEqual([]);
+    });
+
+    it("its successful callback ends it delivered (a callback cannot be unsent)", async () => {
+      const f = setup(groupConcurrency);
+      const head = await f.task({ group: "inflight-ok" });
+      f.callbacks.answer(head.taskId, HTTP(200));
+      cancelDuringCallback(f, head.taskId, []);
+
+      const response = await deliverBatch(f.deps, eventOf(fifoRecord(head)), f.context);
+
+      expect(response).toEqual({ batchItemFailures: [] });
+      expect(f.store.tasks.get(head.taskId)?.status).toBe("delivered");
+    });
+
+    it("an attempt whose outcome was never written (the function died mid-callback): its message back calls nothing and ends the task cancelled", async () => {
+      // Prepare: an earlier invocation started the attempt and died; the cancel was requested meanwhile
+      const f = setup(groupConcurrency);
+      const head = await f.task({ group: "inflight-lost" });
+      await f.store.startAttempt(head.taskId, Date.now() - 120_000);
+      await f.store.cancel(head.taskId, Date.now() - 60_000, 1, { awaitingRetry: true });
+
+      // Act
+      const response = await deliverBatch(f.deps, eventOf(fifoRecord(head)), f.context);
+
+      // Assess
+      expect(response).toEqual({ batchItemFailures: [] });
+      expect(f.callbacks.calledFor()).toEqual([]);
+      expect(f.store.tasks.get(head.taskId)).toMatchObject({ status: "cancelled", attempts: 1 });
+    });
+  });
+
   describe("deliver: a message naming another topic's task", () => {
     it.each([1, 2])(
       "is dropped with an error, never delivered under this topic's key and limits (%i such records in the batch)",

@@ -586,6 +586,30 @@ describe("crash point 7: delivering, with no message in flight", () => {
   });
 });
 
+describe("crash point 7 with a cancel requested while that attempt was in flight", () => {
+  it("the sweeper's re-send does not resurrect it: deliver refuses the start, calls nothing, and ends it cancelled", async () => {
+    // Prepare: deliver died mid-attempt (its outcome never written), an operator's DELETE met it in flight (202)
+    const sim = simulate({ sweeper: FULL_INDEX });
+    const id = await sim.add({ order_id: "o-7c" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    await sim.store.startAttempt(id, sim.clock.now);
+    const requested = await sim.store.cancel(id, sim.clock.now, 1, { awaitingRetry: true });
+    sim.fifo.lose();
+
+    // Act
+    sim.advance(sim.stalledAfterMs);
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess
+    expect(requested.outcome).toBe("cancel-requested");
+    expect(report.requeued).toBe(1);
+    expect(sim.callbacks.requests).toEqual([]);
+    expect(sim.store.tasks.get(id)).toMatchObject({ status: "cancelled", attempts: 1 });
+    expect(sim.store.tasks.get(id)?.sweepShard).toBeUndefined();
+  });
+});
+
 describe("crash point 8: attempts used up, dead-lettering never finished", () => {
   it("the DLQ send kept failing until the message was lost: the sweeper dead-letters it, without calling again", async () => {
     // Prepare: three failed attempts (maxAttempts 3); the third one's DLQ send fails.
