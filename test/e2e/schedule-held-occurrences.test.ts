@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { PunctualClient, type TaskView } from "punctual/client";
+import { PunctualClient } from "punctual/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReceivedCallback } from "./support/callback-receiver.js";
+import { groupTasks as groupTasksOf, settledGroup } from "./support/group-tasks.js";
 import { type Harness, startHarness, validatingFetch } from "./support/harness.js";
 
 /**
@@ -24,26 +25,9 @@ afterAll(async () => {
 });
 
 /** Every page of one ordering group. */
-async function groupTasks(group: string): Promise<TaskView[]> {
-  const tasks: TaskView[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await client.listGroupTasks({ topic: "demo", group, ...(cursor ? { cursor } : {}) });
-    tasks.push(...page.tasks);
-    cursor = page.next_cursor ?? undefined;
-  } while (cursor);
-  return tasks;
-}
-
-/** Polls until every task of the group is finished: a correctness bound, not a speed target. */
-async function settled(group: string): Promise<TaskView[]> {
-  for (let i = 0; i < 300; i++) {
-    const tasks = await groupTasks(group);
-    if (tasks.every((t) => ["delivered", "cancelled", "failed"].includes(t.status))) return tasks;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`group ${group} never settled: ${JSON.stringify(await groupTasks(group))}`);
-}
+const groupTasks = (group: string) => groupTasksOf(client, group);
+/** Every task of the group finished. */
+const settled = (group: string) => settledGroup(client, group, ["delivered", "cancelled", "failed"], 300);
 
 /** Polls until `count` of the group's tasks are due (a second past their due time: handed to the paused topic). */
 async function dueAtLeast(group: string, count: number): Promise<void> {

@@ -1,7 +1,8 @@
 import { randomUUID } from "node:crypto";
-import { PunctualClient, type TaskView } from "punctual/client";
+import { PunctualClient } from "punctual/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ReceivedCallback } from "./support/callback-receiver.js";
+import { groupTasks as groupTasksOf, settledGroup } from "./support/group-tasks.js";
 import { type Harness, startHarness, validatingFetch } from "./support/harness.js";
 import { runPunctual } from "./support/punctual-cli.js";
 
@@ -24,27 +25,10 @@ afterAll(async () => {
   await h?.stop();
 });
 
-/** Every page of one ordering group, in delivery order. */
-async function groupTasks(group: string): Promise<TaskView[]> {
-  const tasks: TaskView[] = [];
-  let cursor: string | undefined;
-  do {
-    const page = await client.listGroupTasks({ topic: "demo", group, ...(cursor ? { cursor } : {}) });
-    tasks.push(...page.tasks);
-    cursor = page.next_cursor ?? undefined;
-  } while (cursor);
-  return tasks;
-}
-
-/** Polls until every task of the group is finished (delivered or cancelled): a correctness bound, not a speed target. */
-async function settled(group: string): Promise<TaskView[]> {
-  for (let i = 0; i < 200; i++) {
-    const tasks = await groupTasks(group);
-    if (tasks.every((t) => t.status === "delivered" || t.status === "cancelled")) return tasks;
-    await new Promise((resolve) => setTimeout(resolve, 100));
-  }
-  throw new Error(`group ${group} never settled: ${JSON.stringify(await groupTasks(group))}`);
-}
+/** Every page of one ordering group. */
+const groupTasks = (group: string) => groupTasksOf(client, group);
+/** Every task of the group delivered or cancelled. */
+const settled = (group: string) => settledGroup(client, group, ["delivered", "cancelled"], 200);
 
 describe("a recurring schedule", () => {
   it("delivers each occurrence once as an ordinary task, pauses, resumes from now and deletes", async () => {

@@ -1712,39 +1712,42 @@ describe("fast schedules: every occurrence made before it is due", () => {
     return { h, view, inlineUnits, leads: await occurrenceLeads(h, created, created + untilMs) };
   }
 
-  it("a create writes inline no more than its budget, and the materializer the rest before due: a ten-second cron of 200 KB", async () => {
-    // Prepare: 24 occurrences in the horizon at 201 units each is 4,824, over the 4,000 a call may write; the 12 due
-    // in the next two minutes fit
+  // A ten-second cron: 24 occurrences in the horizon at 201 units each is 4,824, over the 4,000 a call may write;
+  // the 12 due in the next two minutes fit. A one-second cron starting in 115 s: 25 occurrences (the pass's least)
+  // at 201 units each is 5,025; the 5 due in the next two minutes fit. Parsing 200 KB of exact JSON for each of
+  // ~200 occurrences takes seconds on a loaded machine, hence the longer timeout.
+  it.each([
+    {
+      title: "a ten-second cron of 200 KB",
+      cron: "*/10 * * * * *",
+      startInMs: 0,
+      untilMs: 5 * 60_000,
+      made: 30,
+    },
+    {
+      title: "from a near start_at too: a one-second cron of 200 KB starting in 115 s",
+      cron: "* * * * * *",
+      startInMs: 115_000,
+      untilMs: 3 * 60_000,
+      made: 65,
+    },
+  ])(
+    "a create writes inline no more than its budget, and the materializer the rest before due: $title",
+    async ({ cron, startInMs, untilMs, made }) => {
+      // Act
+      const { h, view, inlineUnits, leads } = await largeCreate(cron, startInMs, untilMs);
 
-    // Act
-    const { h, view, inlineUnits, leads } = await largeCreate("*/10 * * * * *", 0, 5 * 60_000);
-
-    // Assess
-    expect(view.status).toBe("active");
-    expect(inlineUnits).toBeGreaterThan(0);
-    expect(inlineUnits).toBeLessThanOrEqual(INLINE_WRITE_UNITS);
-    expect(leads.occurrences).toHaveLength(30);
-    expect(leads.late).toEqual([]);
-    expect(leads.leastLeadAfterInline).toBeGreaterThanOrEqual(60_000);
-    expect(h.errors).toEqual([]);
-  }, 30_000);
-
-  it("a create writes inline no more than its budget from a near start_at too: a one-second cron of 200 KB starting in 115 s", async () => {
-    // Prepare: 25 occurrences (the pass's least) at 201 units each is 5,025; the 5 due in the next two minutes fit
-
-    // Act
-    const { h, view, inlineUnits, leads } = await largeCreate("* * * * * *", 115_000, 3 * 60_000);
-
-    // Assess
-    expect(view.status).toBe("active");
-    expect(inlineUnits).toBeGreaterThan(0);
-    expect(inlineUnits).toBeLessThanOrEqual(INLINE_WRITE_UNITS);
-    expect(leads.occurrences).toHaveLength(65);
-    expect(leads.late).toEqual([]);
-    expect(leads.leastLeadAfterInline).toBeGreaterThanOrEqual(60_000);
-    expect(h.errors).toEqual([]);
-    // Parsing 200 KB of exact JSON for each of ~200 occurrences takes seconds on a loaded machine.
-  }, 30_000);
+      // Assess
+      expect(view.status).toBe("active");
+      expect(inlineUnits).toBeGreaterThan(0);
+      expect(inlineUnits).toBeLessThanOrEqual(INLINE_WRITE_UNITS);
+      expect(leads.occurrences).toHaveLength(made);
+      expect(leads.late).toEqual([]);
+      expect(leads.leastLeadAfterInline).toBeGreaterThanOrEqual(60_000);
+      expect(h.errors).toEqual([]);
+    },
+    30_000,
+  );
 
   it("a resume writes inline no more than a create may: a ten-second cron of 200 KB, created to start later, makes what fits and the materializer the rest, before due", async () => {
     // Prepare: 24 occurrences in the horizon at 201 units each is 4,824, over the 4,000 a create may write;
