@@ -1238,6 +1238,9 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
               ...(handedOverAtMs === undefined ? {} : { ":handedOver": handedOverAtMs }),
             }),
             ReturnValues: "ALL_NEW",
+            // A refusal answers the item it met (no read unit): an occurrence's refused read-free start, a task
+            // moved on, our own earlier write, a cancel request, each told apart without a second call.
+            ReturnValuesOnConditionCheckFailure: "ALL_OLD",
           }),
           options?.signal,
         ),
@@ -1245,8 +1248,10 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
       return fromWire<TaskRecord>(out.Attributes);
     } catch (error) {
       if (!isConditionFailure(error)) throw error;
-      // Our own earlier write of this very attempt (a retried request whose first answer was lost)?
-      const current = await this.get(taskId, options);
+      // Our own earlier write of this very attempt (a retried request whose first answer was lost)? The item the
+      // refusal carries, or (dynalite never sends it) one consistent read.
+      const refused = fromWire<TaskRecord>((error as Partial<ConditionalCheckFailedException>).Item);
+      const current = refused ?? (await this.get(taskId, options));
       if (current?.cancelRequestedAtMs !== undefined) {
         await this.finishRequestedCancel(current, nowMs);
         return undefined;
