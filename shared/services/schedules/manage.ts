@@ -21,7 +21,7 @@ import {
 import { parseCreateSchedule } from "./request.js";
 import { settleStoppedEpoch } from "./stop.js";
 import { scheduleView, specOf } from "./view.js";
-import { WriteBudget } from "./write-budget.js";
+import { occurrenceWrite, WriteBudget } from "./write-budget.js";
 
 export interface ScheduleRouteDeps extends MaterializeDeps {
   readonly store: MaterializeDeps["store"] & Pick<TaskStore, "putSchedule" | "getSchedule">;
@@ -154,7 +154,7 @@ export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undef
   // The settle and the inline pass write into the same partition within the one call: the pass's share first (the
   // new epoch's occurrences must be on time), the settle the rest. What the settle leaves of the paused epoch,
   // deliver cancels (an epoch older than the schedule's: occurrence-hold.ts).
-  const passUnits = limit * occurrenceWriteUnits(writeOf(deps, schedule));
+  const passUnits = limit * occurrenceWriteUnits(occurrenceWrite(deps, schedule));
   await settleStoppedEpoch(deps, schedule, nowMs, new WriteBudget(INLINE_WRITE_UNITS - passUnits));
   const change = resumeChange(deps, schedule, nowMs);
   const result = await deps.store.updateSchedule(schedule.scheduleId, change);
@@ -175,7 +175,7 @@ export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undef
  * resume is a 409 (not the create's 400: the schedule exists), nothing changed (before the settle's writes).
  */
 function resumeInlineLimit(deps: ScheduleRouteDeps, schedule: ScheduleRecord, nowMs: number): number {
-  const write = writeOf(deps, schedule);
+  const write = occurrenceWrite(deps, schedule);
   const horizonMs = horizonOf(deps.config, schedule.topic);
   const limit = budgetedInlineLimit(specOf(schedule), write, nowMs, horizonMs);
   if (limit !== undefined) return limit;
@@ -183,14 +183,6 @@ function resumeInlineLimit(deps: ScheduleRouteDeps, schedule: ScheduleRecord, no
     `resuming makes the occurrences due in the next two minutes tasks inside the call, and this schedule's (${write.tasksEach} task(s) of ${write.contentBytes} bytes each) would write over ${INLINE_WRITE_UNITS} DynamoDB write units into one partition: delete it and create it again with a start_at over 4 minutes ahead (the materializer makes those occurrences ahead of time)`,
     { schedule_status: schedule.status },
   );
-}
-
-/** What one occurrence of the schedule writes: its tasks (a fan-out topic's parent and copies) and their content. */
-function writeOf(deps: ScheduleRouteDeps, schedule: ScheduleRecord) {
-  return {
-    contentBytes: Buffer.byteLength(schedule.content),
-    tasksEach: 1 + (topicConfig(deps.config, schedule.topic)?.subscribers?.length ?? 0),
-  };
 }
 
 /** The resume's conditional write: active in a new epoch from now, or `ended` when no occurrence is left. */

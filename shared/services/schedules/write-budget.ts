@@ -38,11 +38,15 @@ export class WriteBudget {
  * content plus ≈ 1 KB, in 1 KB units), for its task and, on a fan-out topic, for the parent and each copy.
  */
 export function cancelUnits(deps: Pick<CancelOccurrencesDeps, "config">, schedule: ScheduleRecord): number {
-  const subscribers = topicConfig(deps.config, schedule.topic)?.subscribers?.length ?? 0;
-  return occurrenceWriteUnits({
+  return occurrenceWriteUnits(occurrenceWrite(deps, schedule));
+}
+
+/** What each occurrence of `schedule` writes: its content's bytes, in its task and (fan-out) each subscriber's copy. */
+export function occurrenceWrite(deps: Pick<CancelOccurrencesDeps, "config">, schedule: ScheduleRecord) {
+  return {
     contentBytes: Buffer.byteLength(schedule.content),
-    tasksEach: 1 + subscribers,
-  });
+    tasksEach: 1 + (topicConfig(deps.config, schedule.topic)?.subscribers?.length ?? 0),
+  };
 }
 
 /**
