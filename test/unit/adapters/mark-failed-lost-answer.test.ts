@@ -1,12 +1,6 @@
 import { randomBytes } from "node:crypto";
 import type http from "node:http";
-import {
-  ConditionalCheckFailedException,
-  type DynamoDBClient,
-  GetItemCommand,
-  UpdateItemCommand,
-} from "@aws-sdk/client-dynamodb";
-import { marshall } from "@aws-sdk/util-dynamodb";
+import type { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import type { TaskRecord } from "#shared/domain/task.js";
@@ -17,6 +11,7 @@ import { createTaskTable, type LocalDynamo, startDynalite } from "../../support/
 import { eventOf, fifoRecord, makeTask } from "../../support/factories.js";
 import { FakeCallbacks, HTTP } from "../../support/fakes/callbacks.js";
 import { MemoryMetrics } from "../../support/fakes/metrics.js";
+import { refusingWithItem } from "../../support/fakes/refusing-dynamo.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { memoryLogger } from "../../support/logger.js";
 
@@ -120,27 +115,6 @@ describe.each([1, 10])(
 );
 
 describe("markFailed's refusal on DynamoDB", () => {
-  /** A seam that answers the `failed` write's refusal with the item, as DynamoDB does with ALL_OLD; counts reads. */
-  function refusingWithItem(item: TaskRecord) {
-    const sent: string[] = [];
-    const client = {
-      send: async (command: unknown) => {
-        sent.push((command as object).constructor.name);
-        if (command instanceof UpdateItemCommand) {
-          expect(command.input.ReturnValuesOnConditionCheckFailure).toBe("ALL_OLD");
-          throw new ConditionalCheckFailedException({
-            message: "The conditional request failed",
-            $metadata: {},
-            Item: marshall(item, { removeUndefinedValues: true }),
-          });
-        }
-        if (command instanceof GetItemCommand) return dynamo.client.send(command);
-        throw new Error("unexpected call");
-      },
-    };
-    return { client: client as unknown as DynamoDBClient, sent };
-  }
-
   it("recognises its own earlier try from the item DynamoDB answers with (ALL_OLD): no read", async () => {
     // Prepare
     const now = Date.now();
@@ -155,7 +129,7 @@ describe("markFailed's refusal on DynamoDB", () => {
       failedAtMs,
       failedWriteId: "own-write",
     };
-    const { client, sent } = refusingWithItem(failed);
+    const { client, sent } = refusingWithItem(failed, dynamo.client);
     const store = await tableStore(client);
 
     // Act

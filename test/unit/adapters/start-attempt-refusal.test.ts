@@ -1,13 +1,8 @@
-import {
-  ConditionalCheckFailedException,
-  type DynamoDBClient,
-  UpdateItemCommand,
-} from "@aws-sdk/client-dynamodb";
-import { marshall } from "@aws-sdk/util-dynamodb";
 import { describe, expect, it } from "vitest";
 import { DynamoDeliverStore } from "#shared/adapters/dynamo-task-store.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { makeTask } from "../../support/factories.js";
+import { refusingWithItem } from "../../support/fakes/refusing-dynamo.js";
 
 /**
  * deliver's read-free start (`startAttempt` with maxAttempts) refused: DynamoDB answers the item the condition met
@@ -15,24 +10,10 @@ import { makeTask } from "../../support/factories.js";
  * occurrence (which deliver must read its schedule for) and a task that moved on apart without a GetItem. Dynalite
  * never sends that item (the store then reads: the dynalite-backed adapter tests cover that way).
  */
-function refusingWithItem(item: TaskRecord) {
-  const sent: string[] = [];
-  const client = {
-    send: async (command: unknown) => {
-      sent.push((command as object).constructor.name);
-      if (command instanceof UpdateItemCommand) {
-        expect(command.input.ReturnValuesOnConditionCheckFailure).toBe("ALL_OLD");
-        throw new ConditionalCheckFailedException({
-          message: "The conditional request failed",
-          $metadata: {},
-          Item: marshall(item, { removeUndefinedValues: true }),
-        });
-      }
-      throw new Error(`unexpected call: ${(command as object).constructor.name}`);
-    },
-  };
+function refusingStore(item: TaskRecord) {
+  const { client, sent } = refusingWithItem(item);
   const store = new DynamoDeliverStore({
-    client: client as unknown as DynamoDBClient,
+    client,
     tableName: "refusals",
     nowSeconds: () => Date.now() / 1000,
   });
@@ -52,7 +33,7 @@ describe("startAttempt's refusal on DynamoDB", () => {
       attemptSeq: 1,
       lastAttemptAtMs: now,
     };
-    const { store, sent } = refusingWithItem(own);
+    const { store, sent } = refusingStore(own);
 
     // Act
     const started = await store.startAttempt(task.taskId, now, 5);
@@ -66,8 +47,8 @@ describe("startAttempt's refusal on DynamoDB", () => {
     // Prepare
     const occurrence: TaskRecord = { ...task, status: "queued", scheduleId: "s-1", scheduleEpoch: 0 };
     const cancelled: TaskRecord = { ...task, status: "cancelled", cancelledAtMs: now - 5 };
-    const first = refusingWithItem(occurrence);
-    const second = refusingWithItem(cancelled);
+    const first = refusingStore(occurrence);
+    const second = refusingStore(cancelled);
 
     // Act
     const refused = [
