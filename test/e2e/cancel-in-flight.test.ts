@@ -28,12 +28,16 @@ beforeAll(async () => {
     configOverrides: {
       topics: {
         // Retries soon after a failure: a retry the cancel failed to stop would come within the test's waits.
+        // A held callback stays in flight until the test releases it: under the default 10 s callback timeout a
+        // loaded machine saw the attempt time out (a failure recorded, the cancel then a plain 200) before the DELETE.
         demo: {
+          callbackTimeoutSeconds: 60,
           maxAttempts: 5,
           backoff: { initialSeconds: 1, maxSeconds: 1, multiplier: 1, jitter: "none" },
         },
         "fanout-inflight": {
           deliverBy: "order_id",
+          callbackTimeoutSeconds: 60,
           maxAttempts: 5,
           backoff: { initialSeconds: 1, maxSeconds: 1, multiplier: 1, jitter: "none" },
           subscribers: [
