@@ -1,6 +1,7 @@
 /**
  * Every API route the client calls, one row each: the client's methods are made from this table, so a new route
- * is a new row (and its response schema in schemas.ts). A row's method takes the path's `{params}` in order, then
+ * is a new row (and its response schema in schemas.ts; a field added to an answer later, its default for older
+ * deployments in answer-schemas.ts). A row's method takes the path's `{params}` in order, then
  * the body (or query) when the route has one, then per-call options.
  */
 
@@ -22,15 +23,14 @@ import {
 import {
   createScheduleBodySchema,
   listSchedulesQuerySchema,
-  scheduleChangeResponseSchema,
   scheduleListSchema,
   scheduleViewSchema,
 } from "#shared/api/schemas/schedules.js";
 import { topicListSchema, topicPauseResponseSchema, topicViewSchema } from "#shared/api/schemas/topics.js";
 import { addTaskBodySchema, rescheduleBodySchema } from "#shared/domain/add-task-request.js";
+import { cancelGroupAnswerSchema, scheduleChangeAnswerSchema } from "./answer-schemas.js";
 import {
   addTaskResponseSchema,
-  cancelGroupResponseSchema,
   replayTaskQuerySchema,
   rescheduleResponseSchema,
   taskListSchema,
@@ -240,7 +240,7 @@ export const ROUTES = {
     path: "/v1/topics/{topic}/groups/{value}/cancel",
     pathParamsInQuery: { value: { query: "group", segment: GROUP_IN_QUERY } },
     input: queryParams<CancelGroupInput>(cancelGroupQuerySchema),
-    response: cancelGroupResponseSchema,
+    response: cancelGroupAnswerSchema,
     retry: "safe",
   }),
   // --- issue 11, scope H: find and replay (appended block) ---
@@ -353,7 +353,7 @@ export const ROUTES = {
   pauseSchedule: route({
     method: "POST",
     path: "/v1/schedules/{schedule_id}/pause",
-    response: scheduleChangeResponseSchema,
+    response: scheduleChangeAnswerSchema,
     retry: "safe",
     answersFor: "schedule_id",
   }),
@@ -367,7 +367,7 @@ export const ROUTES = {
   deleteSchedule: route({
     method: "DELETE",
     path: "/v1/schedules/{schedule_id}",
-    response: scheduleChangeResponseSchema,
+    response: scheduleChangeAnswerSchema,
     retry: "safe",
     answersFor: "schedule_id",
   }),

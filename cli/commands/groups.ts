@@ -80,11 +80,10 @@ async function cancelPages(
         pages++;
         total.cancelled += page.cancelled;
         appendPage(total.not_cancelled, page.not_cancelled);
-        appendPage(total.cancel_requested, page.cancel_requested ?? []);
+        // An older deployment's answer without it reads [] (client/answer-schemas.ts).
+        appendPage(total.cancel_requested, page.cancel_requested);
         const empty =
-          page.cancelled === 0 &&
-          page.not_cancelled.length === 0 &&
-          (page.cancel_requested ?? []).length === 0;
+          page.cancelled === 0 && page.not_cancelled.length === 0 && page.cancel_requested.length === 0;
         // The API sends a cursor exactly when there is more: one without the other, followed as `more` said,
         // ended the command with totals printed as the whole group's (exit 0) while part of it was never read.
         if (page.more !== (page.next_cursor !== null)) throw moreWithoutCursor(page.more);
