@@ -160,13 +160,13 @@ export const cancelGroupResponseSchema = z.looseObject({
       }),
     }),
   ),
+  // Required: every deployment since it was added sends it; the client reads an older one's answer without it as []
+  // (client/answer-schemas.ts).
   cancel_requested: z.withMeta(
-    z.optional(
-      z.array(
-        z.looseObject({
-          task_id: z.string(),
-        }),
-      ),
+    z.array(
+      z.looseObject({
+        task_id: z.string(),
+      }),
     ),
     {
       description:
