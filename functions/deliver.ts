@@ -128,10 +128,6 @@ export const handler = createDeliverHandler(
     destinationCache: new DestinationCache(),
     // A task accepted under settings newer than this container's may be refused by its stale allow-list.
     settingsSettleMs: settingsPropagationSeconds(config) * 1000,
-    // The local cloud reads again every follower started up front that waited at all (a cancel requested meanwhile
-    // stops its callback): its end-to-end tests cancel one while its head's callback is held, for less than the
-    // deployed threshold (a second), and must not sleep to pass it (test/e2e/cancel-in-flight.test.ts).
-    ...(config.name === "local" && { cancelCheckAfterMs: 0 }),
   },
   logger,
   settings,

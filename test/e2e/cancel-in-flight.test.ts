@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { PunctualClient } from "punctual/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_CANCEL_CHECK_AFTER_MS } from "#shared/services/deliver/types.js";
 import { startCallbackReceiver } from "./support/callback-receiver.js";
 import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
 
@@ -15,8 +17,9 @@ import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
  *
  * A task started with its batch behind its group's head (deliver's batch start) is `delivering` from then on, so its
  * DELETE while the head's callback is held is a 202 too; but its own callback was not under way, and must never be
- * made: deliver reads a follower that waited again before its callback (the local cloud at any wait, the deployed
- * function after a second) and ends it `cancelled`. Its topic is paused while both wait in its queue, so that one
+ * made: deliver reads a follower that waited at least DEFAULT_CANCEL_CHECK_AFTER_MS (a second, as deployed) again
+ * before its callback and ends it `cancelled`; the test holds the head that long after its callback arrived (the
+ * batch started before it), so the follower's wait passes the threshold whatever the machine's speed. Its topic is paused while both wait in its queue, so that one
  * batch takes them both.
  *
  * Local cloud only: the fan-out topic's subscribers are config, set through the local config overrides.
@@ -139,9 +142,12 @@ describe.runIf(local)("cancel of a task whose callback is in flight", () => {
     await h.waitForBacklog("inflight-followers", 2);
     expect((await h.api("POST", "/v1/topics/inflight-followers/resume")).status).toBe(200);
     await h.receiver.waitFor((all) => all.some((r) => r.json.task_id === head));
+    const headArrivedAtMs = Date.now();
 
-    // Act: the follower's DELETE while the head's callback is held; then the head answers 200
+    // Act: the follower's DELETE while the head's callback is held; then, once the follower has waited past the
+    // threshold, the head answers 200
     const answer = await h.api("DELETE", `/v1/tasks/${follower}`);
+    await sleep(Math.max(0, headArrivedAtMs + DEFAULT_CANCEL_CHECK_AFTER_MS + 50 - Date.now()));
     h.receiver.fix(name);
     const ended = await h.waitForStatus(follower, ["cancelled", "delivered"]);
     await h.waitForStatus(head, ["delivered"]);
