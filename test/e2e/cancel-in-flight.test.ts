@@ -1,6 +1,8 @@
 import { randomUUID } from "node:crypto";
+import { setTimeout as sleep } from "node:timers/promises";
 import { PunctualClient } from "punctual/client";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DEFAULT_CANCEL_CHECK_AFTER_MS } from "#shared/services/deliver/types.js";
 import { startCallbackReceiver } from "./support/callback-receiver.js";
 import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
 
@@ -12,6 +14,13 @@ import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
  * no second callback — before, the DELETE was a 409 and the failure was retried (a fan-out parent's cancel answered
  * 200 and left the copy retrying). No sleeps: the test waits for the held request to arrive, and for the group's
  * follower (delivered only once the head's record is done: FIFO order) or the copy's terminal status.
+ *
+ * A task started with its batch behind its group's head (deliver's batch start) is `delivering` from then on, so its
+ * DELETE while the head's callback is held is a 202 too; but its own callback was not under way, and must never be
+ * made: deliver reads a follower that waited at least DEFAULT_CANCEL_CHECK_AFTER_MS (a second, as deployed) again
+ * before its callback and ends it `cancelled`; the test holds the head that long after its callback arrived (the
+ * batch started before it), so the follower's wait passes the threshold whatever the machine's speed. Its topic is paused while both wait in its queue, so that one
+ * batch takes them both.
  *
  * Local cloud only: the fan-out topic's subscribers are config, set through the local config overrides.
  */
@@ -35,8 +44,19 @@ beforeAll(async () => {
           maxAttempts: 5,
           backoff: { initialSeconds: 1, maxSeconds: 1, multiplier: 1, jitter: "none" },
         },
+        // Its own queue, paused and resumed by one test: what waits there is that test's two tasks alone.
+        "inflight-followers": {
+          deliverBy: "order_id",
+          callbackTimeoutSeconds: 60,
+          maxAttempts: 5,
+          backoff: { initialSeconds: 1, maxSeconds: 1, multiplier: 1, jitter: "none" },
+        },
+        // Its copies' `delivered` written at once (a protected topic's are), so the `ok` copy reads delivered while
+        // the held one is in flight. Unprotected, both copies often came in one deliver batch, whose `delivered`
+        // writes wait for its last callback: the held one, released only once `ok` read delivered (a 20 s hang).
         "fanout-inflight": {
           deliverBy: "order_id",
+          maxConcurrencyPerHost: 50,
           callbackTimeoutSeconds: 60,
           maxAttempts: 5,
           backoff: { initialSeconds: 1, maxSeconds: 1, multiplier: 1, jitter: "none" },
@@ -52,6 +72,7 @@ beforeAll(async () => {
 });
 
 afterAll(async () => {
+  await h?.api("POST", "/v1/topics/inflight-followers/resume");
   await subscribers?.stop();
   await h?.stop();
 });
@@ -98,6 +119,46 @@ describe.runIf(local)("cancel of a task whose callback is in flight", () => {
     const after = await h.api("DELETE", `/v1/tasks/${head.task_id}`);
     expect(after.status).toBe(200);
     expect(after.json).toMatchObject({ status: "cancelled" });
+  });
+
+  it("DELETE of a task started with its batch behind its group's held head answers 202, and that task is never called: it ends cancelled, the head delivered", async () => {
+    // Prepare: the topic paused while the head and its follower wait in its queue, so one batch takes both (the
+    // follower started up front with the head); the head's callback held
+    const name = `inflight-waiting-${randomUUID()}`;
+    const group = `order-${randomUUID()}`;
+    const add = async (path: string, n: number) => {
+      const added = await h.api("POST", "/v1/tasks", {
+        topic: "inflight-followers",
+        delay_seconds: 0,
+        content: { order_id: group, n },
+        callback: { url: `${h.receiver.url}${path}` },
+      });
+      expect(added.status, added.text).toBe(201);
+      return String(added.json.task_id);
+    };
+    expect((await h.api("POST", "/v1/topics/inflight-followers/pause")).status).toBe(200);
+    const head = await add(`/held/${name}/head`, 1);
+    const follower = await add("/ok/inflight-waiting-follower", 2);
+    await h.waitForBacklog("inflight-followers", 2);
+    expect((await h.api("POST", "/v1/topics/inflight-followers/resume")).status).toBe(200);
+    await h.receiver.waitFor((all) => all.some((r) => r.json.task_id === head));
+    const headArrivedAtMs = Date.now();
+
+    // Act: the follower's DELETE while the head's callback is held; then, once the follower has waited past the
+    // threshold, the head answers 200
+    const answer = await h.api("DELETE", `/v1/tasks/${follower}`);
+    await sleep(Math.max(0, headArrivedAtMs + DEFAULT_CANCEL_CHECK_AFTER_MS + 50 - Date.now()));
+    h.receiver.fix(name);
+    const ended = await h.waitForStatus(follower, ["cancelled", "delivered"]);
+    await h.waitForStatus(head, ["delivered"]);
+
+    // Assess: the 202 of a started attempt; no callback made on it (its attempt given back), the head's once
+    expect(answer.status).toBe(202);
+    expect(answer.json).toMatchObject({ task_id: follower, status: "delivering", cancel_requested: true });
+    expect(ended).toMatchObject({ status: "cancelled", attempts: 0 });
+    expect(h.receiver.forTask(follower)).toHaveLength(0);
+    expect(h.receiver.forTask(head)).toHaveLength(1);
+    expect(await client.getTask(head)).toMatchObject({ status: "delivered", attempts: 1 });
   });
 
   it("a fan-out task's DELETE with a copy's callback in flight answers 202: that copy ends cancelled after its failed attempt, never called again", async () => {

@@ -7,6 +7,7 @@ import { parseTaskMessage } from "#shared/domain/messages.js";
 import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import type { CallbackSigner } from "#shared/security/signing.js";
 import { callbackRequest } from "./callback-request.js";
+import { cancelledWhileWaiting, endedAsRequested } from "./cancel-while-waiting.js";
 import {
   type Admission,
   admissionCovers,
@@ -18,7 +19,13 @@ import {
   withdrawAdmission,
 } from "./destination-gate.js";
 import { cancelHeldOccurrence, heldOccurrenceStop } from "./held-occurrence.js";
-import { deadLetter, failedAttemptWait, recordDelivered, recordFailedAttempt } from "./outcome.js";
+import {
+  deadLetter,
+  failedAttemptWait,
+  recordDelivered,
+  recordFailedAttempt,
+  refundStart,
+} from "./outcome.js";
 import {
   type BatchContext,
   handOverTime,
@@ -71,7 +78,11 @@ export async function deliverRecord(ctx: BatchContext, record: SQSRecord, scope:
       : prepared?.kind === "readPath"
         ? await startAfterReading(ctx, message.taskId, scope, timeoutMs, handedOver, prepared)
         : await startPerRecord(ctx, message.taskId, scope, timeoutMs, handedOver);
-  if (attempt) await attemptCallback(ctx, scope, attempt, timeoutMs);
+  if (!attempt) return;
+  // Started up front, it may have waited behind its group's earlier callbacks: a cancel requested meanwhile stops it.
+  // A start made here (per record) is followed by its callback at once, and refuses a task carrying a request.
+  if (prepared?.kind === "started" && (await cancelledWhileWaiting(ctx, scope, prepared, attempt))) return;
+  await attemptCallback(ctx, scope, attempt, timeoutMs);
 }
 
 /** Today's per-record start: the fast path, else the read path (a protected topic always reads first). */
@@ -146,27 +157,11 @@ async function refundUnreadStart(
   startedAt: number,
   started?: TaskRecord,
 ): Promise<void> {
-  const { store } = ctx.deps;
   // A failed read leaves it unknown whether the start was written: no warning (as for a lost answer's give-back).
-  const task = started ?? (await store.get(taskId).catch(() => undefined));
-  const seq = task?.attemptSeq;
-  if (task?.status !== "delivering" || task.lastAttemptAtMs !== startedAt || seq === undefined) return;
-  const atMs = ctx.clock();
-  await store
-    .recordAttemptFailure(taskId, {
-      error: task.lastError ?? UNUSED_START,
-      atMs,
-      attempt: {
-        seq,
-        startedAtMs: startedAt,
-        durationMs: Math.max(0, atMs - startedAt),
-        error: UNUSED_START,
-      },
-      attemptSeq: seq,
-      attempts: task.attempts,
-      refund: true,
-    })
-    .catch(() => warnLostGiveBack(ctx, taskId));
+  const task = started ?? (await ctx.deps.store.get(taskId).catch(() => undefined));
+  if (task?.status !== "delivering" || task.lastAttemptAtMs !== startedAt || task.attemptSeq === undefined)
+    return;
+  await refundStart(ctx, task, startedAt, UNUSED_START).catch(() => warnLostGiveBack(ctx, taskId));
 }
 
 /**
@@ -195,6 +190,8 @@ async function startAfterReading(
   // The batch's own start, whose answer was lost or refused on a retry of a call that had been written: it is
   // used as it is (no second attempt counted), or given back if its callback no longer fits.
   if (batchStart && isStart(task, batchStart.expected)) {
+    // Read at its turn: a cancel requested while it waited is seen here, with no read more (cancel-while-waiting.ts).
+    if (await endedAsRequested(ctx, scope, { started: task, startedAt: ctx.clock() }, task)) return undefined;
     const signer = await signerOrGiveBack(ctx, topic.name, batchStart.read, task);
     return claimStarted(
       ctx,

@@ -27,7 +27,8 @@ export {
  * The steps live beside this file: group-runner.ts (groups side by side, the watchdog), record.ts (one record:
  * its queue, its failure, its budget), attempt.ts (starting an attempt: the fast path and the read path),
  * destination-gate.ts (protected topics: circuit, lease and rate token before an attempt is counted),
- * callback-request.ts (body, headers, signature), outcome.ts (delivered, backoff, dead-letter), visibility.ts
+ * callback-request.ts (body, headers, signature), cancel-while-waiting.ts (a follower started up front whose cancel
+ * was requested while it waited: not called), outcome.ts (delivered, backoff, dead-letter), visibility.ts
  * (each failed record's visibility), metrics.ts (EMF per topic), up-front.ts (the batch's start and finishing
  * writes: one read and two BatchExecuteStatement calls per batch instead of two writes per record).
  */

@@ -1,4 +1,5 @@
 import type { CallbackResult } from "#shared/adapters/callback-client.js";
+import type { AbortOptions } from "#shared/adapters/task-store.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import { type AttemptLogEntry, deadLettersAtOnce } from "#shared/domain/attempt-log.js";
 import { backoffSeconds } from "#shared/domain/backoff.js";
@@ -249,6 +250,30 @@ function cancelledInFlight(ctx: BatchContext, started: TaskRecord, error: string
       error,
     },
   );
+}
+
+/**
+ * A start no callback used, ended as an attempt that made no call: its count given back (set to one less than it
+ * counted, only while the task is still in that start: `attemptSeq`) and its log entry written with `reason` (no
+ * status: nothing was sent) — `reason` is the task's error too unless it has one. A task carrying a cancel request
+ * is ended `cancelled` by the same call, as a failed attempt's is (`"cancelled"`).
+ */
+export function refundStart(
+  ctx: BatchContext,
+  started: TaskRecord,
+  startedAt: number,
+  reason: string,
+  options?: AbortOptions,
+): Promise<boolean | "cancelled"> {
+  const atMs = ctx.clock();
+  const entry = { seq: started.attemptSeq ?? started.attempts, startedAtMs: startedAt };
+  const failure = {
+    error: started.lastError ?? reason,
+    atMs,
+    attempt: { ...entry, durationMs: Math.max(0, atMs - startedAt), error: reason },
+    refund: true,
+  };
+  return ctx.deps.store.recordAttemptFailure(started.taskId, inAttempt(started, failure), options);
 }
 
 /** The attempt's attempt-log entry (shared/domain/attempt-log.ts), written with its outcome. */

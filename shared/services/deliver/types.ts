@@ -85,9 +85,17 @@ export interface DeliverDeps {
    * dead-lettered, since the add that accepted it may have read newer settings than this container. Default 0.
    */
   readonly settingsSettleMs?: number;
+  /**
+   * How long a follower started up front (a record behind others of its group in the batch) may have waited for
+   * its turn before its task is read again, strongly consistent, ahead of its callback: a cancel requested while it
+   * waited then ends it `cancelled` without a call (cancel-while-waiting.ts). One read per follower that waited this
+   * long; none for a group's first record or a quicker follower. Default `DEFAULT_CANCEL_CHECK_AFTER_MS`.
+   */
+  readonly cancelCheckAfterMs?: number;
 }
 
 export const DEFAULT_SAFETY_MARGIN_MS = 1_000;
+export const DEFAULT_CANCEL_CHECK_AFTER_MS = 1_000;
 export const DEFAULT_WATCHDOG_MARGIN_MS = 2_000;
 
 /** Why a record failed, which decides the visibility its whole group gets. */
@@ -200,6 +208,8 @@ export type PreparedRecord =
       readonly read: TaskRecord;
       readonly started: TaskRecord;
       readonly signer: CallbackSigner;
+      /** Behind an earlier record of its group in the batch: it waits for that one's step before its callback. */
+      readonly follower?: boolean;
     }
   /**
    * The start write was refused or its answer lost: the read path at the record's turn, which recognises

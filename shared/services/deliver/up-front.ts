@@ -10,7 +10,7 @@ import { DELIVERABLE_STATUSES, type TaskRecord, TERMINAL_STATUSES } from "#share
 import { errorText, withinMs } from "#shared/runtime/async.js";
 import type { CallbackSigner } from "#shared/security/signing.js";
 import { protectsDestinations } from "./destination-gate.js";
-import { groupKey } from "./group-runner.js";
+import { groupKey, groupsInBatchOrder } from "./group-runner.js";
 import { readSchedules } from "./held-occurrence.js";
 import { retryGroupAfterFirstStep } from "./outcome.js";
 import type { BatchContext, PendingDelivered, PreparedRecord, StartedAttempt } from "./types.js";
@@ -103,16 +103,29 @@ async function startUpFront(
   }
   if (startable.length === 0) return;
   const outcomes = await ctx.deps.store.startAttempts(startable.map((s) => s.start));
+  const followers = followersOf(records);
   for (const { candidate, start } of startable) {
     const started = startedTask(start.read, start.atMs, start.handedOverAtMs);
     const outcome = outcomes.get(candidate.taskId);
+    const { messageId } = candidate.record;
     prepared.set(
-      candidate.record.messageId,
+      messageId,
       outcome === "started"
-        ? { kind: "started", read: start.read, started, signer: candidate.signer }
+        ? {
+            kind: "started",
+            read: start.read,
+            started,
+            signer: candidate.signer,
+            follower: followers.has(messageId),
+          }
         : { kind: "readPath", read: start.read, expected: started, maybeWritten: outcome !== "refused" },
     );
   }
+}
+
+/** The message ids of the records behind an earlier one of their group in the batch (their turn comes later). */
+function followersOf(records: readonly SQSRecord[]): Set<string> {
+  return new Set(groupsInBatchOrder(records).flatMap((group) => group.slice(1).map((r) => r.messageId)));
 }
 
 /**

@@ -1,0 +1,227 @@
+/**
+ * A follower started up front with its batch (up-front.ts) is `delivering` from the batch's start, so an operator's
+ * cancel meeting it while it waits for its group's earlier callbacks is a 202 (its cancel requested). Its callback
+ * must not be made then: it was not under way. Before its callback, a follower that waited at least
+ * `cancelCheckAfterMs` reads its task once (strongly consistent) and, finding a request, ends it `cancelled` without
+ * a call (cancel-while-waiting.ts). Fakes at the store seam; the callbacks take their time on the test's clock.
+ */
+import { randomBytes } from "node:crypto";
+import { describe, expect, it } from "vitest";
+import type { CallbackRequest, CallbackResult } from "#shared/adapters/callback-client.js";
+import type { CancelOutcome } from "#shared/adapters/task-store.js";
+import type { TaskRecord } from "#shared/domain/task.js";
+import { CallbackSigner } from "#shared/security/signing.js";
+import { type DeliverDeps, deliverBatch } from "#shared/services/deliver/index.js";
+import { deliverDeps, testTopic } from "../../../support/deliver-binding.js";
+import { eventOf, fifoRecord, makeTask } from "../../../support/factories.js";
+import { FakeCallbacks, HTTP } from "../../../support/fakes/callbacks.js";
+import { MemoryMetrics } from "../../../support/fakes/metrics.js";
+import { FakeTopicQueue } from "../../../support/fakes/topic-queue.js";
+import { memoryLogger } from "../../../support/logger.js";
+import { MemoryTaskStore } from "../../../support/memory-task-store.js";
+
+const SECRET = `whsec_${randomBytes(32).toString("base64")}`;
+
+/**
+ * Callbacks that take their answer's duration on the test's clock (a group's later records start later), and that
+ * run `during` while a request is with the receiver (an operator's cancel landing then).
+ */
+class ClockedCallbacks extends FakeCallbacks {
+  during: (request: CallbackRequest) => Promise<void> = async () => undefined;
+
+  constructor(private readonly advance: (ms: number) => void) {
+    super();
+  }
+
+  override async post(request: CallbackRequest): Promise<CallbackResult> {
+    await this.during(request);
+    const result = await super.post(request);
+    this.advance(result.durationMs);
+    return result;
+  }
+}
+
+function setup(extra: Partial<DeliverDeps> = {}) {
+  const start = Date.now();
+  let now = start;
+  const store = new MemoryTaskStore();
+  const callbacks = new ClockedCallbacks((ms) => {
+    now += ms;
+  });
+  const metrics = new MemoryMetrics();
+  const logger = memoryLogger();
+  const deps = deliverDeps(
+    {
+      store,
+      topicQueue: new FakeTopicQueue(),
+      metrics,
+      logger,
+      clock: () => now,
+      topic: testTopic(),
+      callbacks,
+      signer: new CallbackSigner([SECRET]),
+    },
+    { groupConcurrency: 10, ...extra },
+  );
+  const context = { getRemainingTimeInMillis: () => 60_000 };
+  const task = async (group: string) => {
+    const t = makeTask({ group, dueAtMs: start - 250, acceptedAtMs: start - 10_000, status: "scheduled" });
+    await store.putNew(t, { sweepIndex: false });
+    return t;
+  };
+  const stored = (t: TaskRecord) => store.tasks.get(t.taskId) as TaskRecord;
+  /** The task reads (`get`) deliver makes, counted. */
+  const reads: string[] = [];
+  const get = store.get.bind(store);
+  store.get = (taskId, options) => {
+    reads.push(taskId);
+    return get(taskId, options);
+  };
+  /** An operator's cancel (DELETE) of `target`, landing while `whileCalling`'s callback is with the receiver. */
+  const cancelDuring = (whileCalling: TaskRecord, target: TaskRecord): CancelOutcome[] => {
+    const outcomes: CancelOutcome[] = [];
+    callbacks.during = async (request) => {
+      if (request.headers["webhook-id"] !== whileCalling.taskId) return;
+      outcomes.push(await store.cancel(target.taskId, now, 1, { awaitingRetry: true }));
+    };
+    return outcomes;
+  };
+  return { store, callbacks, metrics, logger, deps, context, task, stored, reads, cancelDuring };
+}
+
+describe("deliver: a follower started up front whose cancel was requested while it waited", () => {
+  it("is not called: its task ends cancelled (its unused attempt given back), its record consumed, its group going on in order", async () => {
+    // Prepare: one group of three, all started up front; the head's callback takes 1.5 s, and the follower's
+    // cancel lands meanwhile (a 202: `delivering`, its attempt started)
+    const f = setup();
+    const head = await f.task("g");
+    const follower = await f.task("g");
+    const last = await f.task("g");
+    f.callbacks.answer(head.taskId, HTTP(200, 1_500));
+    const cancels = f.cancelDuring(head, follower);
+
+    // Act
+    const response = await deliverBatch(
+      f.deps,
+      eventOf(fifoRecord(head), fifoRecord(follower), fifoRecord(last)),
+      f.context,
+    );
+
+    // Assess
+    expect(cancels).toMatchObject([{ outcome: "cancel-requested", task: { status: "delivering" } }]);
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(f.callbacks.calledFor()).toEqual([head.taskId, last.taskId]);
+    expect(f.stored(follower)).toMatchObject({ status: "cancelled", attempts: 0, attemptSeq: 1 });
+    expect(f.stored(follower).sweepShard).toBeUndefined();
+    // Its log says the attempt ended with no call (no status)
+    expect(Object.values(f.stored(follower).attemptLog ?? {})).toEqual([
+      {
+        seq: 1,
+        startedAtMs: expect.any(Number),
+        durationMs: expect.any(Number),
+        error: expect.stringContaining("cancel"),
+      },
+    ]);
+    expect(f.stored(head).status).toBe("delivered");
+    expect(f.stored(last).status).toBe("delivered");
+    // Nothing was sent for it: no failed attempt counted
+    expect(f.metrics.count("attemptFailed")).toBe(0);
+    expect(f.metrics.count("delivered")).toBe(2);
+  });
+
+  it("is called as before when no cancel landed: one consistent read of its task, nothing more", async () => {
+    // Prepare
+    const f = setup();
+    const head = await f.task("g");
+    const follower = await f.task("g");
+    f.callbacks.answer(head.taskId, HTTP(200, 1_500));
+
+    // Act
+    const response = await deliverBatch(f.deps, eventOf(fifoRecord(head), fifoRecord(follower)), f.context);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(f.callbacks.calledFor()).toEqual([head.taskId, follower.taskId]);
+    expect(f.reads).toEqual([follower.taskId]);
+    expect(f.stored(follower)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
+  it("a group's first record, and a follower that waited less than the threshold, read nothing more", async () => {
+    // Prepare: two groups; the head of `g` answers in 300 ms (under the default second)
+    const f = setup();
+    const head = await f.task("g");
+    const follower = await f.task("g");
+    const other = await f.task("o");
+    f.callbacks.answer(head.taskId, HTTP(200, 300));
+
+    // Act
+    const response = await deliverBatch(
+      f.deps,
+      eventOf(fifoRecord(head), fifoRecord(follower), fifoRecord(other)),
+      f.context,
+    );
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(f.reads).toEqual([]);
+    expect(f.store.batchCalls).toEqual({ readMany: 1, startAttempts: 1, finishAttempts: 1 });
+    for (const t of [head, follower, other]) expect(f.stored(t).status).toBe("delivered");
+  });
+
+  it("with the threshold at 0 (the local cloud's), a follower that waited at all is read before its callback", async () => {
+    // Prepare: the head answers in 20 ms; the follower's cancel lands meanwhile
+    const f = setup({ cancelCheckAfterMs: 0 });
+    const head = await f.task("g");
+    const follower = await f.task("g");
+    f.callbacks.answer(head.taskId, HTTP(200, 20));
+    f.cancelDuring(head, follower);
+
+    // Act
+    const response = await deliverBatch(f.deps, eventOf(fifoRecord(head), fifoRecord(follower)), f.context);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(f.callbacks.calledFor()).toEqual([head.taskId]);
+    expect(f.stored(follower).status).toBe("cancelled");
+  });
+
+  it("a follower whose batch start's answer was lost (the read path at its turn) is not called either: the read it makes anyway finds the request", async () => {
+    // Prepare
+    const f = setup();
+    const head = await f.task("g");
+    const follower = await f.task("g");
+    f.store.loseNextBatchAnswer = "startAttempts";
+    f.callbacks.answer(head.taskId, HTTP(200, 20));
+    f.cancelDuring(head, follower);
+
+    // Act
+    const response = await deliverBatch(f.deps, eventOf(fifoRecord(head), fifoRecord(follower)), f.context);
+
+    // Assess: its own start recognised (one attempt, given back), its request honoured; no second read
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(f.callbacks.calledFor()).toEqual([head.taskId]);
+    expect(f.stored(follower)).toMatchObject({ status: "cancelled", attempts: 0, attemptSeq: 1 });
+    expect(f.reads).toEqual([head.taskId, follower.taskId]);
+  });
+
+  it("a read that fails calls nothing: its start is given back and its record comes back with its group", async () => {
+    // Prepare
+    const f = setup();
+    const head = await f.task("g");
+    const follower = await f.task("g");
+    f.callbacks.answer(head.taskId, HTTP(200, 1_500));
+    f.store.get = async () => {
+      throw new Error("DynamoDB unavailable");
+    };
+    const records = [fifoRecord(head), fifoRecord(follower)];
+
+    // Act
+    const response = await deliverBatch(f.deps, eventOf(...records), f.context);
+
+    // Assess
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: records[1]?.messageId }] });
+    expect(f.callbacks.calledFor()).toEqual([head.taskId]);
+    expect(f.stored(follower)).toMatchObject({ status: "scheduled", attempts: 0 });
+    expect(f.stored(head).status).toBe("delivered");
+  });
+});
