@@ -55,7 +55,10 @@ export interface TopicQueue {
     reason: string,
     deduplicationId?: string,
   ): Promise<void>;
-  /** Sends one replayed task (an occurrence's with its `scheduleId`) to its topic's FIFO queue with its own dedup id. Throws on failure. */
+  /**
+   * Sends one replayed task to its topic's FIFO queue with its own dedup id (an occurrence's message with its
+   * `scheduleId`). Throws on failure.
+   */
   sendReplay(
     queueUrl: string,
     groupId: string,
