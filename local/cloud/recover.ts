@@ -6,6 +6,7 @@ import { SqsTimerQueue, type TimerArm } from "#shared/adapters/timer-queue.js";
 import { SqsTopicQueue } from "#shared/adapters/topic-queue.js";
 import { isFanOutParent } from "#shared/domain/fan-out.js";
 import { bySortKey, scheduleNameFor } from "#shared/domain/keys.js";
+import { scheduleIdsOf } from "#shared/domain/messages.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { queueDelaySeconds } from "#shared/domain/timing.js";
 
@@ -47,6 +48,7 @@ export async function recoverUnfinishedTasks(options: {
       queueUrl,
       groupId,
       tasks.map((t) => t.taskId),
+      scheduleIdsOf(tasks),
     );
     if (result.failure)
       throw new Error(`recovery could not requeue group ${groupId}: ${result.failure.error}`);

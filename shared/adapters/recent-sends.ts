@@ -46,7 +46,7 @@ export class RecentSendsTopicQueue implements Pick<TopicQueue, "sendGroupsInOrde
       (this.sentAt.get(`${queueUrl}|${taskId}`) ?? -Infinity) > now - RECENT_SEND_WINDOW_MS;
     const skipped = new Set(groups.flatMap((g) => g.taskIds.filter(isRecent)));
     const fresh = groups
-      .map(({ groupId, taskIds }) => ({ groupId, taskIds: taskIds.filter((id) => !skipped.has(id)) }))
+      .map((g) => ({ ...g, taskIds: g.taskIds.filter((id) => !skipped.has(id)) }))
       .filter((g) => g.taskIds.length > 0);
     const results = fresh.length > 0 ? await this.inner.sendGroupsInOrder(queueUrl, fresh) : new Map();
     const merged = new Map<string, SendInOrderResult>();

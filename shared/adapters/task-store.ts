@@ -112,7 +112,10 @@ export type GroupItemStatus = Pick<TaskRecord, "taskId" | "dueAtMs" | "status" |
  * fan-out parent (never sent). Not the content: the relay holds a group's due tasks in memory at once, and
  * 2,000 of them at 256 KiB would pass its 512 MB on AWS (DynamoDB still reads, and bills, whole items).
  */
-export type GroupTaskRef = Pick<TaskRecord, "taskId" | "pk" | "sk" | "status" | "dueAtMs" | "fanOut">;
+export type GroupTaskRef = Pick<
+  TaskRecord,
+  "taskId" | "pk" | "sk" | "status" | "dueAtMs" | "fanOut" | "scheduleId"
+>;
 /** The attributes of a `GroupTaskRef`, for a store's projection. */
 export const GROUP_TASK_REF_ATTRIBUTES = [
   "taskId",
@@ -121,6 +124,8 @@ export const GROUP_TASK_REF_ATTRIBUTES = [
   "status",
   "dueAtMs",
   "fanOut",
+  // An occurrence's message carries it, so deliver skips the start that would refuse it (messages.ts).
+  "scheduleId",
 ] as const satisfies readonly (keyof GroupTaskRef)[];
 
 /** How `listScheduledInGroup` reads a group's window. */

@@ -19,6 +19,8 @@ export interface SendInOrderResult {
 export interface GroupSend {
   readonly groupId: string;
   readonly taskIds: readonly string[];
+  /** Task id → schedule id for the occurrences among `taskIds`: their messages carry it (messages.ts). */
+  readonly scheduleIds?: ReadonlyMap<string, string>;
 }
 
 export type { VisibilityChange } from "./visibility.js";
@@ -29,7 +31,12 @@ export interface TopicQueue {
    * Sends a group's tasks in the given order (MessageGroupId = `groupId`, MessageDeduplicationId = task id).
    * Never throws: a failure stops the rest of the group and is reported, so the caller can fail just that group.
    */
-  sendInOrder(queueUrl: string, groupId: string, taskIds: readonly string[]): Promise<SendInOrderResult>;
+  sendInOrder(
+    queueUrl: string,
+    groupId: string,
+    taskIds: readonly string[],
+    scheduleIds?: ReadonlyMap<string, string>,
+  ): Promise<SendInOrderResult>;
   /**
    * Sends several groups' tasks, each group in its given order, packed into SendMessageBatch calls that hold at
    * most one entry per group (entries of different groups share a call; SQS keeps the order per MessageGroupId
@@ -48,8 +55,17 @@ export interface TopicQueue {
     reason: string,
     deduplicationId?: string,
   ): Promise<void>;
-  /** Sends one replayed task to its topic's FIFO queue with its own dedup id. Throws on failure. */
-  sendReplay(queueUrl: string, groupId: string, taskId: string, deduplicationId: string): Promise<void>;
+  /**
+   * Sends one replayed task to its topic's FIFO queue with its own dedup id (an occurrence's message with its
+   * `scheduleId`). Throws on failure.
+   */
+  sendReplay(
+    queueUrl: string,
+    groupId: string,
+    taskId: string,
+    deduplicationId: string,
+    scheduleId?: string,
+  ): Promise<void>;
   /**
    * Best effort: returns the receipt handles whose visibility could not be changed (never throws). `signal` gives
    * the changes up (a call in flight is aborted; the rest count as not changed).
@@ -64,6 +80,7 @@ export interface TopicQueue {
 interface PackedEntry {
   readonly groupId: string;
   readonly taskId: string;
+  readonly scheduleId?: string | undefined;
 }
 
 /**
@@ -80,7 +97,7 @@ function packEntries(groups: readonly GroupSend[]): PackedEntry[][] {
   let chunk: PackedEntry[] = [];
   const inChunk = new Set<string>();
   for (let round = 0; round < rounds; round++) {
-    for (const { groupId, taskIds } of groups) {
+    for (const { groupId, taskIds, scheduleIds } of groups) {
       const taskId = taskIds[round];
       if (taskId === undefined) continue;
       if (chunk.length === SQS_BATCH_LIMIT || inChunk.has(groupId)) {
@@ -88,7 +105,7 @@ function packEntries(groups: readonly GroupSend[]): PackedEntry[][] {
         chunk = [];
         inChunk.clear();
       }
-      chunk.push({ groupId, taskId });
+      chunk.push({ groupId, taskId, scheduleId: scheduleIds?.get(taskId) });
       inChunk.add(groupId);
     }
   }
@@ -103,8 +120,11 @@ export class SqsTopicQueue implements TopicQueue {
     queueUrl: string,
     groupId: string,
     taskIds: readonly string[],
+    scheduleIds?: ReadonlyMap<string, string>,
   ): Promise<SendInOrderResult> {
-    const results = await this.sendGroupsInOrder(queueUrl, [{ groupId, taskIds }]);
+    const results = await this.sendGroupsInOrder(queueUrl, [
+      { groupId, taskIds, ...(scheduleIds && { scheduleIds }) },
+    ]);
     return results.get(groupId) ?? { sent: [] };
   }
 
@@ -157,7 +177,7 @@ export class SqsTopicQueue implements TopicQueue {
           QueueUrl: queueUrl,
           Entries: entries.map((entry, i) => ({
             Id: `m${i}`,
-            MessageBody: taskMessageBody(entry.taskId),
+            MessageBody: taskMessageBody(entry.taskId, entry.scheduleId),
             MessageGroupId: entry.groupId,
             MessageDeduplicationId: entry.taskId,
           })),
@@ -179,11 +199,12 @@ export class SqsTopicQueue implements TopicQueue {
     groupId: string,
     taskId: string,
     deduplicationId: string,
+    scheduleId?: string,
   ): Promise<void> {
     await this.sqs.send(
       new SendMessageCommand({
         QueueUrl: queueUrl,
-        MessageBody: taskMessageBody(taskId),
+        MessageBody: taskMessageBody(taskId, scheduleId),
         MessageGroupId: groupId,
         MessageDeduplicationId: deduplicationId,
       }),

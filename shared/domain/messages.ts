@@ -1,17 +1,31 @@
 import * as z from "#shared/zod.js";
 
 /**
- * Timer-queue and topic-queue messages carry only the task id: the id encodes the table key and the due time,
- * and the content stays in the table (so a message is tiny and a cancel or completion is always seen).
+ * Timer-queue and topic-queue messages carry the task id: the id encodes the table key and the due time, and the
+ * content stays in the table (so a message is tiny and a cancel or completion is always seen). A topic message of
+ * an occurrence of a recurring schedule also carries its `scheduleId`: a hint, so deliver reads the task and its
+ * schedule first instead of trying the read-free start, which refuses an occurrence (a refused conditional write
+ * still costs its write unit). The task item stays the truth: a message without it (written before it existed, or
+ * by hand) or with a wrong one is delivered as its task says.
  */
 export const taskMessageSchema = z.object({
   v: z.literal(1),
   taskId: z.string().check(z.minLength(1), z.maxLength(200)),
+  // A malformed hint is dropped, not the message: the task is delivered as if it had none.
+  scheduleId: z.catch(z.optional(z.string().check(z.minLength(1), z.maxLength(200))), undefined),
 });
 export type TaskMessage = z.infer<typeof taskMessageSchema>;
 
-export function taskMessageBody(taskId: string): string {
-  return JSON.stringify({ v: 1, taskId } satisfies TaskMessage);
+/** What a topic message points at: the task, and its schedule when it is an occurrence (TaskRecord's fields). */
+export interface TaskPointer {
+  readonly taskId: string;
+  readonly scheduleId?: string | undefined;
+}
+
+/** The message body; `scheduleId` only when given, so a plain task's message is byte for byte the old one. */
+export function taskMessageBody(taskId: string, scheduleId?: string): string {
+  const body: TaskMessage = scheduleId === undefined ? { v: 1, taskId } : { v: 1, taskId, scheduleId };
+  return JSON.stringify(body);
 }
 
 /** A queue message's task pointer, or undefined for anything that is not one (not JSON, wrong shape). */
@@ -24,4 +38,11 @@ export function parseTaskMessage(body: string): TaskMessage | undefined {
   }
   const parsed = taskMessageSchema.safeParse(json);
   return parsed.success ? parsed.data : undefined;
+}
+
+/** Task id → schedule id for the occurrences among `tasks`: what a group send's messages carry (topic-queue.ts). */
+export function scheduleIdsOf(tasks: readonly TaskPointer[]): Map<string, string> {
+  const ids = new Map<string, string>();
+  for (const { taskId, scheduleId } of tasks) if (scheduleId !== undefined) ids.set(taskId, scheduleId);
+  return ids;
 }

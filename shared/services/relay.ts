@@ -3,7 +3,7 @@ import type { SendInOrderResult, TopicQueue } from "#shared/adapters/topic-queue
 import { VISIBILITY_CHANGE_WAIT_MS, type VisibilityChange } from "#shared/adapters/visibility.js";
 import { isFanOutParent } from "#shared/domain/fan-out.js";
 import { bySortKey, parseTaskId, type TaskKey } from "#shared/domain/keys.js";
-import { parseTaskMessage } from "#shared/domain/messages.js";
+import { parseTaskMessage, scheduleIdsOf } from "#shared/domain/messages.js";
 import {
   byPartition,
   dueWave,
@@ -312,6 +312,8 @@ type GroupPlan =
       readonly queueUrl: string;
       readonly messages: readonly ParsedMessage[];
       readonly taskIds: readonly string[];
+      /** The occurrences' schedules (their messages carry them: messages.ts). */
+      readonly scheduleIds: ReadonlyMap<string, string>;
     };
 
 /**
@@ -437,7 +439,15 @@ async function planGroup(
     return { kind: "retry", messages };
   }
   if (due.length === 0) return { kind: "done" };
-  return { kind: "send", pk, topic, queueUrl, messages, taskIds: due.map((t) => t.taskId) };
+  return {
+    kind: "send",
+    pk,
+    topic,
+    queueUrl,
+    messages,
+    taskIds: due.map((t) => t.taskId),
+    scheduleIds: scheduleIdsOf(due),
+  };
 }
 
 /**
@@ -515,7 +525,7 @@ async function sendGroups(
   try {
     results = await deps.topicQueue.sendGroupsInOrder(
       queueUrl,
-      sends.map((s) => ({ groupId: s.pk, taskIds: s.taskIds })),
+      sends.map((s) => ({ groupId: s.pk, taskIds: s.taskIds, scheduleIds: s.scheduleIds })),
     );
   } catch (error) {
     // The port never throws; should it, nothing is known to be sent and every group is retried.

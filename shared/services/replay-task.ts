@@ -273,7 +273,13 @@ export async function sendReplayed(deps: ReplayDeps, task: TaskSummary): Promise
   const queueUrl = Object.hasOwn(deps.topicQueues, task.topic) ? deps.topicQueues[task.topic] : undefined;
   try {
     if (!queueUrl) throw new Error(`topic ${task.topic} has no FIFO queue in the topology`);
-    await deps.topicQueue.sendReplay(queueUrl, task.pk, task.taskId, replayDeduplicationId(task));
+    await deps.topicQueue.sendReplay(
+      queueUrl,
+      task.pk,
+      task.taskId,
+      replayDeduplicationId(task),
+      task.scheduleId,
+    );
     return true;
   } catch (error) {
     deps.onSendError?.(error, task.taskId);

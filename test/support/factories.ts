@@ -71,9 +71,12 @@ export function demoTaskItem(options: TaskItemOptions): TaskRecord {
 }
 
 let recordSeq = 0;
-/** The SQS record Lambda hands the deliver function for a topic FIFO message carrying `task`. */
+/**
+ * The SQS record Lambda hands the deliver function for a topic FIFO message carrying `task`: with its `scheduleId`
+ * when it has one, as today's writers send an occurrence's (pass `{ taskId, pk }` for a message without it).
+ */
 export function fifoRecord(
-  task: Pick<TaskRecord, "taskId" | "pk">,
+  task: Pick<TaskRecord, "taskId" | "pk"> & { readonly scheduleId?: string | undefined },
   options: {
     receiveCount?: number;
     arn?: string;
@@ -86,7 +89,7 @@ export function fifoRecord(
   return {
     messageId: options.messageId ?? `m-${recordSeq}`,
     receiptHandle: `rh-${recordSeq}`,
-    body: taskMessageBody(task.taskId),
+    body: taskMessageBody(task.taskId, task.scheduleId),
     attributes: {
       ApproximateReceiveCount: String(options.receiveCount ?? 1),
       SentTimestamp: String(options.sentAtMs ?? 0),

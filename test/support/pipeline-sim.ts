@@ -256,7 +256,7 @@ export function simulate(
           {
             Records: [
               fifoRecord(
-                { taskId: head.taskId, pk: head.groupId },
+                { taskId: head.taskId, pk: head.groupId, scheduleId: head.scheduleId },
                 { messageId: head.messageId, arn: QUEUE_ARN },
               ),
             ],

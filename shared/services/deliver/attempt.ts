@@ -3,7 +3,7 @@ import type { CallbackResult } from "#shared/adapters/callback-client.js";
 import { startedTask } from "#shared/adapters/task-store.js";
 import { attemptsUsedUp } from "#shared/domain/attempt-log.js";
 import { parseTaskId } from "#shared/domain/keys.js";
-import { parseTaskMessage } from "#shared/domain/messages.js";
+import { parseTaskMessage, type TaskMessage } from "#shared/domain/messages.js";
 import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import type { CallbackSigner } from "#shared/security/signing.js";
 import { callbackRequest } from "./callback-request.js";
@@ -77,7 +77,7 @@ export async function deliverRecord(ctx: BatchContext, record: SQSRecord, scope:
       ? claimStarted(ctx, scope.group, prepared, timeoutMs)
       : prepared?.kind === "readPath"
         ? await startAfterReading(ctx, message.taskId, scope, timeoutMs, handedOver, prepared)
-        : await startPerRecord(ctx, message.taskId, scope, timeoutMs, handedOver);
+        : await startPerRecord(ctx, message, scope, timeoutMs, handedOver);
   if (!attempt) return;
   // Started up front, it may have waited behind its group's earlier callbacks: a cancel requested meanwhile stops it.
   // A start made here (per record) is followed by its callback at once, and refuses a task carrying a request.
@@ -85,21 +85,32 @@ export async function deliverRecord(ctx: BatchContext, record: SQSRecord, scope:
   await attemptCallback(ctx, scope, attempt, timeoutMs);
 }
 
-/** Today's per-record start: the fast path, else the read path (a protected topic always reads first). */
+/** The per-record start: the fast path, else the read path (or the read path at once: `readsFirst`). */
 async function startPerRecord(
   ctx: BatchContext,
-  taskId: string,
+  message: TaskMessage,
   scope: RecordScope,
   timeoutMs: number,
   handedOverAtMs: number | undefined,
 ): Promise<StartedAttempt | undefined> {
-  // A protected topic must know the task's host before its attempt is counted: it takes the read path.
+  const { taskId } = message;
   return (
-    (protectsDestinations(scope.binding.topic)
+    (readsFirst(scope, message)
       ? undefined
       : await startWithoutReading(ctx, taskId, scope, timeoutMs, handedOverAtMs)) ??
     (await startAfterReading(ctx, taskId, scope, timeoutMs, handedOverAtMs))
   );
+}
+
+/**
+ * Whether the record skips the start without a read. A protected topic must know the task's host before its
+ * attempt is counted. An occurrence's message says so (its `scheduleId`, messages.ts): that start would be refused
+ * (`attribute_not_exists(scheduleId)`, its schedule must be read first), its write unit spent for nothing. A message
+ * wrong either way is still delivered as its task says: the read path decides from the item, and a plain task's
+ * message without the field keeps the fast path (an occurrence's without it, from before, is refused there as ever).
+ */
+function readsFirst(scope: RecordScope, message: TaskMessage): boolean {
+  return protectsDestinations(scope.binding.topic) || message.scheduleId !== undefined;
 }
 
 /**

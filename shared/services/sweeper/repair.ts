@@ -1,5 +1,6 @@
 import { attemptsUsedUp } from "#shared/domain/attempt-log.js";
 import { isFanOutParent } from "#shared/domain/fan-out.js";
+import { scheduleIdsOf } from "#shared/domain/messages.js";
 import { claimHolders, successorDueAtMs, successorRecord } from "#shared/domain/reschedule.js";
 import {
   FIFO_DEDUPLICATION_WINDOW_MS,
@@ -293,6 +294,7 @@ async function resendInOrder(
     topic.queueUrl,
     pk,
     resend.map((t) => t.taskId),
+    scheduleIdsOf(resend),
   );
   const sent = new Set(result.sent);
   const markedAt = clock();

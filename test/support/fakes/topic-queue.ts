@@ -5,6 +5,8 @@ import type {
   VisibilityChange,
 } from "#shared/adapters/topic-queue.js";
 
+const withSchedule = (scheduleId: string | undefined) => (scheduleId === undefined ? {} : { scheduleId });
+
 /** SQS FIFO deduplicates a MessageDeduplicationId (our task id) for five minutes. */
 const FIFO_DEDUP_WINDOW_MS = 5 * 60_000;
 
@@ -12,6 +14,8 @@ export interface FifoMessage {
   readonly messageId: string;
   readonly groupId: string;
   readonly taskId: string;
+  /** The occurrence's schedule its message carries (messages.ts). */
+  readonly scheduleId?: string;
 }
 
 export interface DeadLetter {
@@ -54,6 +58,7 @@ export class FakeTopicQueue implements TopicQueue {
     queueUrl: string,
     groupId: string,
     taskIds: readonly string[],
+    scheduleIds?: ReadonlyMap<string, string>,
   ): Promise<SendInOrderResult> {
     this.calls.push({ queueUrl, groupId, taskIds: [...taskIds] });
     if (this.failSends) return { sent: [], failure: { taskIds: [...taskIds], error: "ServiceUnavailable" } };
@@ -62,7 +67,12 @@ export class FakeTopicQueue implements TopicQueue {
     const queue = this.queue(queueUrl);
     for (const taskId of sent) {
       if (this.isDuplicate(queueUrl, taskId)) continue; // accepted, but not enqueued again
-      queue.push({ messageId: `m${++this.next}`, groupId, taskId });
+      queue.push({
+        messageId: `m${++this.next}`,
+        groupId,
+        taskId,
+        ...withSchedule(scheduleIds?.get(taskId)),
+      });
       this.enqueued.push({ queueUrl, groupId, taskId });
     }
     if (!failure) return { sent };
@@ -76,8 +86,8 @@ export class FakeTopicQueue implements TopicQueue {
   ): Promise<Map<string, SendInOrderResult>> {
     this.groupCalls.push({ queueUrl, groups: groups.map((g) => ({ ...g, taskIds: [...g.taskIds] })) });
     const results = new Map<string, SendInOrderResult>();
-    for (const { groupId, taskIds } of groups)
-      results.set(groupId, await this.sendInOrder(queueUrl, groupId, taskIds));
+    for (const { groupId, taskIds, scheduleIds } of groups)
+      results.set(groupId, await this.sendInOrder(queueUrl, groupId, taskIds, scheduleIds));
     return results;
   }
 
@@ -98,11 +108,12 @@ export class FakeTopicQueue implements TopicQueue {
     groupId: string,
     taskId: string,
     deduplicationId: string,
+    scheduleId?: string,
   ): Promise<void> {
     this.calls.push({ queueUrl, groupId, taskIds: [taskId] });
     if (this.failSends) throw new Error("SQS unavailable");
     if (this.isDuplicate(queueUrl, deduplicationId)) return;
-    this.queue(queueUrl).push({ messageId: `m${++this.next}`, groupId, taskId });
+    this.queue(queueUrl).push({ messageId: `m${++this.next}`, groupId, taskId, ...withSchedule(scheduleId) });
     this.enqueued.push({ queueUrl, groupId, taskId });
   }
 

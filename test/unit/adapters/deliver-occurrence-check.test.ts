@@ -3,19 +3,39 @@
  * the start made without a read refuses an occurrence (its schedule must be read first) and starts a plain task as
  * before; the deliver function's own store reads a schedule and cancels a task.
  */
+import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { withPartiql } from "#local/aws/partiql.js";
 import { DynamoDeliverStore, DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { newUlid } from "#shared/domain/keys.js";
 import { makeScheduleKey, occurrenceIdempotencyKey, type ScheduleRecord } from "#shared/domain/schedule.js";
 import type { TaskRecord } from "#shared/domain/task.js";
+import { CallbackSigner } from "#shared/security/signing.js";
+import { deliverBatch } from "#shared/services/deliver/index.js";
+import { deliverDeps, testTopic } from "../../support/deliver-binding.js";
 import { createTaskTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
-import { makeTask, T0 } from "../../support/factories.js";
+import { eventOf, fifoRecord, makeTask, T0 } from "../../support/factories.js";
+import { FakeCallbacks } from "../../support/fakes/callbacks.js";
+import { MemoryMetrics } from "../../support/fakes/metrics.js";
+import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
+import { memoryLogger } from "../../support/logger.js";
 
 let dynamo: LocalDynamo;
 const tableName = "deliver-occurrence-check";
+/** Every DynamoDB request dynalite received (its operation), as the wire sees them. */
+const requests: string[] = [];
 
 beforeAll(async () => {
-  dynamo = await startDynalite();
+  dynamo = await startDynalite({
+    // As the local cloud answers it: deliver's batch writes its `delivered` with BatchExecuteStatement.
+    wrap: (listener) => {
+      const partiql = withPartiql(listener);
+      return (req, res) => {
+        requests.push(String(req.headers["x-amz-target"]).split(".").pop() as string);
+        partiql(req, res);
+      };
+    },
+  });
   await createTaskTable(dynamo.client, tableName);
 });
 
@@ -91,5 +111,66 @@ describe("deliver's store and a held occurrence (dynalite)", () => {
       outcome: "cancelled",
       task: { status: "cancelled", cancelledAtMs: T0 },
     });
+  });
+});
+
+describe("deliver's DynamoDB requests for an occurrence (dynalite)", () => {
+  /** The requests of delivering `record`'s task, from its message to its `delivered` write. */
+  async function requestsToDeliver(record: ReturnType<typeof fifoRecord>): Promise<string[]> {
+    const logger = memoryLogger();
+    const deps = deliverDeps({
+      store: stores().full,
+      topicQueue: new FakeTopicQueue(),
+      metrics: new MemoryMetrics(),
+      logger,
+      clock: () => Date.now(),
+      topic: testTopic(),
+      callbacks: new FakeCallbacks(),
+      signer: new CallbackSigner([`whsec_${randomBytes(32).toString("base64")}`]),
+    });
+    requests.length = 0;
+    const response = await deliverBatch(deps, eventOf(record), { getRemainingTimeInMillis: () => 60_000 });
+    expect(response.batchItemFailures).toEqual([]);
+    return [...requests];
+  }
+
+  async function stored(fields: Partial<TaskRecord> = {}): Promise<TaskRecord> {
+    const now = Date.now();
+    const task = {
+      ...makeTask({ dueAtMs: now - 1_000, acceptedAtMs: now - 60_000, status: "queued" }),
+      ...fields,
+    };
+    await stores().full.putNew(task, { sweepIndex: false });
+    return task;
+  }
+
+  it("a message naming its schedule spares the refused start: two reads more than a plain task, not a write and three", async () => {
+    // Prepare: an active schedule, two of its occurrences and a plain task
+    const s = { ...schedule(), status: "active" as const };
+    await stores().full.putSchedule(s);
+    const occurrence = () => stored({ scheduleId: s.scheduleId, scheduleEpoch: 2 });
+    const plain = await stored();
+    const [withHint, without] = [await occurrence(), await occurrence()];
+
+    // Act
+    const plainRequests = await requestsToDeliver(fifoRecord(plain));
+    const oldMessage = await requestsToDeliver(fifoRecord({ taskId: without.taskId, pk: without.pk }));
+    const newMessage = await requestsToDeliver(fifoRecord(withHint));
+
+    // Assess: the start and the `delivered` write; before, the refused start (and, dynalite never answering
+    // ALL_OLD, the store's read of the refused item: on DynamoDB the refusal carries it), then the read path
+    expect(plainRequests).toEqual(["UpdateItem", "BatchExecuteStatement"]);
+    expect(oldMessage).toEqual([
+      "UpdateItem",
+      "GetItem",
+      "GetItem",
+      "GetItem",
+      "UpdateItem",
+      "BatchExecuteStatement",
+    ]);
+    expect(newMessage).toEqual(["GetItem", "GetItem", "UpdateItem", "BatchExecuteStatement"]);
+    for (const t of [plain, withHint, without]) {
+      expect(await stores().full.get(t.taskId)).toMatchObject({ status: "delivered", attempts: 1 });
+    }
   });
 });

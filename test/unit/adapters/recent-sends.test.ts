@@ -40,6 +40,21 @@ describe("RecentSendsTopicQueue", () => {
     expect(fifo.idsIn(Q1)).toEqual(["a", "b", "c"]);
   });
 
+  it("passes the occurrences' schedule ids on with what it sends", async () => {
+    const { fifo, queue } = setup();
+    await queue.sendGroupsInOrder(Q1, [{ groupId: "g", taskIds: ["a"] }]);
+
+    await queue.sendGroupsInOrder(Q1, [
+      { groupId: "g", taskIds: ["a", "b", "c"], scheduleIds: new Map([["b", "s-1"]]) },
+    ]);
+
+    expect(fifo.received.get(Q1)?.map((m) => [m.taskId, m.scheduleId])).toEqual([
+      ["a", undefined],
+      ["b", "s-1"],
+      ["c", undefined],
+    ]);
+  });
+
   it("sends again once the window has passed, and to another queue at any time", async () => {
     // Prepare
     const { clock, fifo, queue } = setup();

@@ -186,6 +186,34 @@ describe("SqsTopicQueue.sendGroupsInOrder", () => {
   });
 });
 
+describe("SqsTopicQueue: an occurrence's message carries its scheduleId", () => {
+  it("in a group send, only the occurrences' bodies name their schedule; the others are the plain message", async () => {
+    const { client, sent } = fakeSqs(() => ({ Successful: [], Failed: [] }));
+    await new SqsTopicQueue(client).sendGroupsInOrder(URL, [
+      { groupId: "demo#a", taskIds: ["demo.a.0", "demo.a.1"], scheduleIds: new Map([["demo.a.1", "s-1"]]) },
+      { groupId: "demo#b", taskIds: ["demo.b.0"] },
+    ]);
+    const bodies = sent.flatMap((s) =>
+      (s.input.Entries as Record<string, string>[]).map((e) => JSON.parse(e.MessageBody as string)),
+    );
+    expect(bodies).toEqual([
+      { v: 1, taskId: "demo.a.0" },
+      { v: 1, taskId: "demo.b.0" },
+      { v: 1, taskId: "demo.a.1", scheduleId: "s-1" },
+    ]);
+  });
+
+  it("a replay's message too", async () => {
+    const { client, sent } = fakeSqs(() => ({}));
+    await new SqsTopicQueue(client).sendReplay(URL, "demo#a", "demo.a.0", "demo.a.0#r1", "s-1");
+    expect(JSON.parse(sent[0]?.input.MessageBody as string)).toEqual({
+      v: 1,
+      taskId: "demo.a.0",
+      scheduleId: "s-1",
+    });
+  });
+});
+
 describe("SqsTopicQueue dead letters and visibility", () => {
   it("dead-letters with group id, task id as dedup id, the task message as body and the reason attribute", async () => {
     const { client, sent } = fakeSqs(() => ({}));

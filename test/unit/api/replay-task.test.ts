@@ -61,6 +61,19 @@ describe("replayTask", () => {
     expect(stored?.sweepShard).toBeTypeOf("number");
   });
 
+  it("an occurrence's replayed message carries its schedule id", async () => {
+    const { store, topicQueue, deps } = setup();
+    const task = await failedTask(store, topicQueue);
+    const failed = store.tasks.get(task.taskId);
+    if (failed) store.tasks.set(task.taskId, { ...failed, scheduleId: "s-1", scheduleEpoch: 0 });
+
+    await replayTask(deps, task.taskId);
+
+    expect(topicQueue.received.get(QUEUE)?.map((m) => [m.taskId, m.scheduleId])).toEqual([
+      [task.taskId, "s-1"],
+    ]);
+  });
+
   it("dead-letters a replay that fails again once more, under a dedup id of its own", async () => {
     const { store, topicQueue, deps } = setup();
     const task = await failedTask(store, topicQueue);

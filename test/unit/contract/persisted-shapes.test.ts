@@ -431,6 +431,23 @@ describe("queue messages and Scheduler targets", () => {
     expect(parseTaskMessage(withLaterField(fixture.MessageBody))).toEqual(pointer);
   });
 
+  it("an occurrence's topic message carries its scheduleId: today's writer, and the deliver function's reading", async () => {
+    // Beside topic-message.json (a plain task's, unchanged): a deliver function from before reads this one as that
+    // one (its schema strips the field), so either side of a deploy delivers it (messages.ts).
+    const fixture = shape("topic-message-occurrence");
+    const scheduleId = "demo.schedule.01JD3ZK4Q9V8X7W6T5S4R3P2N2";
+    const { client, sent } = recordingClient<SQSClient>();
+    await new SqsTopicQueue(client).sendInOrder(
+      "fifo-url",
+      fixture.MessageGroupId,
+      [TASK_ID],
+      new Map([[TASK_ID, scheduleId]]),
+    );
+    expect(sent).toEqual([{ QueueUrl: "fifo-url", Entries: [{ Id: "m0", ...fixture }] }]);
+    expect(parseTaskMessage(fixture.MessageBody)).toEqual({ ...pointer, scheduleId });
+    expect(parseTaskMessage(withLaterField(fixture.MessageBody))).toEqual({ ...pointer, scheduleId });
+  });
+
   it("a topic dead letter: today's writer, and the sweeper's reading", async () => {
     const fixture = shape("topic-dead-letter-message");
     const { client, sent } = recordingClient<SQSClient>();

@@ -217,6 +217,37 @@ describe("relay: order restored from a shuffled timer queue", () => {
     expect(fifo.idsIn(DEMO_QUEUE)).toEqual([a?.taskId, b?.taskId, c?.taskId]);
   });
 
+  it("an occurrence's message carries its schedule id (a fan-out copy's too), swept along or its own; a plain task's does not", async () => {
+    // Prepare: a group with a plain task, an occurrence and a fan-out copy of one (the copy keeps scheduleId)
+    const { store, fifo, relay } = setup();
+    const [plain, occurrence, copy] = await put(
+      store,
+      makeTask({ group: "g", dueAtMs: T0 - 3_000, acceptedAtMs: T0 - 10_000 }),
+      {
+        ...makeTask({ group: "g", dueAtMs: T0 - 2_000, acceptedAtMs: T0 - 9_000 }),
+        scheduleId: "s-1",
+        scheduleEpoch: 0,
+      },
+      {
+        ...makeTask({ group: "g", dueAtMs: T0 - 1_000, acceptedAtMs: T0 - 8_000 }),
+        scheduleId: "s-2",
+        scheduleEpoch: 1,
+        parentTaskId: "demo.parent",
+        subscriber: "sub",
+      },
+    );
+
+    // Act: only the copy's message arrived; the group's read sweeps the others along
+    expect(await relay([timerMessage(copy?.taskId as string)])).toEqual({ failedMessageIds: [] });
+
+    // Assess
+    expect(fifo.received.get(DEMO_QUEUE)?.map((m) => [m.taskId, m.scheduleId])).toEqual([
+      [plain?.taskId, undefined],
+      [occurrence?.taskId, "s-1"],
+      [copy?.taskId, "s-2"],
+    ]);
+  });
+
   it("a hot group is read only back to its latest started task: what came before it is on its way", async () => {
     // Prepare: one group's last minute, delivered; a task behind that history still `scheduled` (its message was
     // given back to the FIFO queue, or it was overtaken already); then a straggler and the message's own task.

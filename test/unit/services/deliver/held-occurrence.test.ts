@@ -159,6 +159,62 @@ describe("deliver: an occurrence held past its schedule's stop", () => {
     expect(calls.cancel).toBe(0);
   });
 
+  it("an occurrence's message (its scheduleId) takes the read path at once: no refused start, one read of the task and one of its schedule", async () => {
+    // Prepare: the message as today's writers send an occurrence's, with its schedule id
+    const h = setup();
+    const task = await h.occurrence(await h.schedule("active", 0), 0);
+    const calls = countCalls(h.store);
+
+    // Act
+    await deliverBatch(h.deps, eventOf(fifoRecord(task)), h.context);
+
+    // Assess: the one start is the read path's (a start without a read would have been refused)
+    expect(h.stored(task).status).toBe("delivered");
+    expect(calls).toEqual({ get: 1, getSchedule: 1, startAttempt: 1, cancel: 0 });
+  });
+
+  it("an occurrence's message without its scheduleId (sent before it existed) is delivered as before: refused start, then the read path", async () => {
+    const h = setup();
+    const active = await h.occurrence(await h.schedule("active", 0), 0);
+    const stopped = await h.occurrence(await h.schedule("deleted", 0), 0);
+    const calls = countCalls(h.store);
+
+    await deliverBatch(h.deps, eventOf(fifoRecord({ taskId: active.taskId, pk: active.pk })), h.context);
+    await deliverBatch(h.deps, eventOf(fifoRecord({ taskId: stopped.taskId, pk: stopped.pk })), h.context);
+
+    expect(h.callbacks.calledFor()).toEqual([active.taskId]);
+    expect(h.stored(active).status).toBe("delivered");
+    expect(h.stored(stopped).status).toBe("cancelled");
+    expect(calls).toEqual({ get: 2, getSchedule: 2, startAttempt: 3, cancel: 1 });
+  });
+
+  it("a message that names a schedule for a plain task delivers it: the task as read decides, no schedule read", async () => {
+    const h = setup();
+    const task = await h.plain();
+    const calls = countCalls(h.store);
+
+    await deliverBatch(
+      h.deps,
+      eventOf(fifoRecord({ ...task, scheduleId: "demo.sch-not-its-own" })),
+      h.context,
+    );
+
+    expect(h.callbacks.calledFor()).toEqual([task.taskId]);
+    expect(h.stored(task).status).toBe("delivered");
+    expect(calls).toEqual({ get: 1, getSchedule: 0, startAttempt: 1, cancel: 0 });
+  });
+
+  it("a message naming another schedule than its occurrence's: the task's own schedule is checked", async () => {
+    const h = setup();
+    const task = await h.occurrence(await h.schedule("deleted", 0), 0);
+    const other = await h.schedule("active", 0);
+
+    await deliverBatch(h.deps, eventOf(fifoRecord({ ...task, scheduleId: other.scheduleId })), h.context);
+
+    expect(h.callbacks.requests).toHaveLength(0);
+    expect(h.stored(task).status).toBe("cancelled");
+  });
+
   it("a plain task costs no read: one conditional start, no schedule read", async () => {
     const h = setup();
     const task = await h.plain();
@@ -214,6 +270,28 @@ describe("deliver: an occurrence held past its schedule's stop", () => {
     expect(reads).toBe(2);
     expect(h.callbacks.calledFor()).toEqual([other.taskId]);
     expect(h.stored(first).status).toBe("cancelled");
+  });
+
+  it("in a batch whose schedule read fails, its occurrences' messages spare the per-record path its refused starts", async () => {
+    // Prepare: two occurrences of an active schedule in two groups; the batch's schedule read fails
+    const h = setup();
+    const s = await h.schedule("active", 0);
+    const tasks = [await h.occurrence(s, 0, {}), await h.occurrence(s, 0, {})];
+    const calls = countCalls(h.store);
+    const original = h.store.getSchedule.bind(h.store);
+    let reads = 0;
+    h.store.getSchedule = async (id: string) => {
+      if (++reads === 1) throw new Error("throttled");
+      return original(id);
+    };
+
+    // Act
+    await deliverBatch(h.deps, eventOf(...tasks.map((t) => fifoRecord(t))), h.context);
+
+    // Assess: each read and started once on the per-record path (before: a refused start each first)
+    expect(h.callbacks.calledFor().sort()).toEqual(tasks.map((t) => t.taskId).sort());
+    expect(reads).toBe(3);
+    expect({ get: calls.get, startAttempt: calls.startAttempt }).toEqual({ get: 2, startAttempt: 2 });
   });
 
   it("a batch of plain tasks reads no schedule", async () => {

@@ -5,7 +5,7 @@ import { taskMessageBody } from "#shared/domain/messages.js";
 import { relayRetrySeconds } from "#shared/domain/relay-plan.js";
 import { SWEEP_SHARDS, sweepShardOf } from "#shared/domain/sweep.js";
 import { sweep } from "#shared/services/sweeper/index.js";
-import { DLQ_URL } from "../../../support/deliver-binding.js";
+import { DLQ_URL, QUEUE_URL } from "../../../support/deliver-binding.js";
 import { makeTask, T0 } from "../../../support/factories.js";
 import { HTTP } from "../../../support/fakes/callbacks.js";
 import type { FakeDeadLetterSource } from "../../../support/fakes/dead-letter-source.js";
@@ -524,6 +524,32 @@ describe("crash point 6: a task is queued, but its FIFO message is gone", () => 
     expect(later.map((r) => r.requeued)).toEqual([0, 0, 0]);
     expect(sim.delivered()).toEqual(ids);
     expect(sim.store.tasks.get(ids[0] as string)?.requeuedAtMs).toBe(stalledAtMs);
+  });
+
+  it("an occurrence's re-sent message carries its schedule id, a plain task's does not", async () => {
+    // Prepare: a group of two forwarded, the second an occurrence, then their messages lost
+    const sim = simulate();
+    const ids = [];
+    for (let seq = 0; seq < 2; seq++)
+      ids.push(await sim.add({ order_id: "o-6o", seq }, { delay_seconds: 1 }));
+    const occurrence = sim.store.tasks.get(ids[1] as string);
+    if (occurrence)
+      sim.store.tasks.set(occurrence.taskId, { ...occurrence, scheduleId: "s-1", scheduleEpoch: 0 });
+    sim.advance(1_000);
+    await sim.runRelay();
+    for (const id of ids) await sim.store.markQueued(id, sim.clock.now);
+    sim.fifo.lose();
+
+    // Act
+    sim.advance(sim.stalledAfterMs);
+    const report = await sim.sweep();
+
+    // Assess
+    expect(report.requeued).toBe(2);
+    expect(sim.fifo.received.get(QUEUE_URL)?.map((m) => [m.taskId, m.scheduleId])).toEqual([
+      [ids[0], undefined],
+      [ids[1], "s-1"],
+    ]);
   });
 
   it("a copy sent within FIFO deduplication's 5 minutes may be dropped: it is sent again until one surely lands", async () => {
