@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import diagnostics from "node:diagnostics_channel";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import { Webhook } from "standardwebhooks";
@@ -1008,6 +1009,45 @@ describe("callback client against a hostile receiver: every attempt settles by i
   }, 20_000);
 
   it.each([
+    [200, { ok: true, status: 200 }],
+    [503, { ok: false, status: 503, error: "HTTP 503" }],
+  ] as const)(
+    "an answer (%i) given before the request body was read, then a reset while the body is still going out: the answer stands, sent once",
+    async (status, expected) => {
+      // Prepare: a receiver that answers on the request's first bytes and resets the connection when more arrive
+      // (a server that decided on the head and drops the rest), with a body far larger than the socket buffers, so
+      // the reset comes while the client is still writing it (EPIPE / ECONNRESET after the answer)
+      const resetting = await startAnswerThenResetReceiver(status);
+      const c = client();
+      const body = JSON.stringify({ x: "a".repeat(8 * 1024 * 1024) });
+      const closed = clientConnectionsClosed();
+      const uncaught: unknown[] = [];
+      const onUncaught = (error: unknown) => uncaught.push(error);
+      process.on("uncaughtException", onUncaught);
+
+      try {
+        // Act
+        const result = await c.post({ url: resetting.url, body, headers: {}, timeoutMs: 5_000 });
+        const connections = await closed.all();
+
+        // Assess: the status line decides, not the write cut short after it, and the request was not sent again at
+        // once (a receiver that said yes would get it twice within one attempt). The reset fails a write of the body
+        // after the answer has ended: that write's error used to have no listener (Node hands the connection back to
+        // its agent first, nodejs/node#27916), an uncaught exception — on Lambda the runtime exits, failing every
+        // callback of the batch. It comes before the connection's `close`, which `all` waits for.
+        expect(result).toEqual({ ...expected, durationMs: expect.any(Number) });
+        expect(resetting.connections()).toBe(1);
+        expect(connections).toBe(1);
+        expect(uncaught).toEqual([]);
+      } finally {
+        process.off("uncaughtException", onUncaught);
+        closed.stop();
+        await resetting.stop();
+      }
+    },
+  );
+
+  it.each([
     ["hooks.example.com.", "hooks.example.com"],
     ["hooks.example.com", "hooks.example.com"],
   ])(
@@ -1367,6 +1407,53 @@ async function startEarlyAnswerReceiver(status: number) {
     readToEnd,
     stop: () => {
       socket?.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * The client connections opened from now on (Node's `net.client.socket` diagnostics channel): `all` waits until each
+ * has closed, and tells how many there were. A connection's errors are emitted before its `close`.
+ */
+function clientConnectionsClosed() {
+  const closes: Promise<void>[] = [];
+  const onSocket = (message: unknown) => {
+    const { socket } = message as { socket: Socket };
+    closes.push(new Promise((resolve) => socket.once("close", () => resolve())));
+  };
+  diagnostics.subscribe("net.client.socket", onSocket);
+  return {
+    all: async () => {
+      await Promise.all(closes);
+      return closes.length;
+    },
+    stop: () => diagnostics.unsubscribe("net.client.socket", onSocket),
+  };
+}
+
+/**
+ * A raw receiver that answers `status` as soon as a request's first bytes arrive and resets the connection (RST,
+ * not FIN) on the next bytes that come: the answer is on the wire ahead of the reset. Counts its connections.
+ */
+async function startAnswerThenResetReceiver(status: number) {
+  const sockets: Socket[] = [];
+  const server = createNetServer((socket) => {
+    sockets.push(socket);
+    socket.on("error", () => undefined);
+    let answered = false;
+    socket.on("data", () => {
+      if (answered) return void socket.resetAndDestroy();
+      answered = true;
+      socket.write(`HTTP/1.1 ${status} Early\r\nContent-Length: 0\r\n\r\n`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/reset`,
+    connections: () => sockets.length,
+    stop: () => {
+      for (const socket of sockets) socket.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
