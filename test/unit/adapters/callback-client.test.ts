@@ -704,17 +704,37 @@ describe("callback client against a hostile receiver: every attempt settles by i
     expect(hostile.requests.at(-1)?.mode).toBe(mode);
   });
 
-  it("a 200 whose body is still arriving at the deadline is a delivery: the status line is the answer, and the connection is closed", async () => {
+  it.each(["trickle", "endless-close-delimited"] as const)(
+    "%s: a 200 whose body is still arriving at the deadline is a delivery: the status line is the answer, and the connection is closed",
+    async (mode) => {
+      // Prepare: a body framed by its length, or by the connection's close (HTTP/1.0, no length), either never ending
+      const c = client();
+
+      // Act
+      const result = await attempt(c, `/${mode}/${randomUUID()}`);
+      await hostile.connectionsClosed();
+
+      // Assess: settled by the deadline as the 200 it was (a retry would call a receiver that said yes again)
+      expect(result).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+      expect(hostile.requests.at(-1)?.mode).toBe(mode);
+    },
+  );
+
+  it("an HTTP/1.0 answer without a length is a delivery once the receiver closes its body; the next callback goes on a new connection", async () => {
     // Prepare
     const c = client();
+    const path = `/close-delimited/1/${randomUUID()}`;
 
     // Act
-    const result = await attempt(c, `/trickle/${randomUUID()}`);
-    await hostile.connectionsClosed();
+    const result = await attempt(c, path);
+    const next = await attempt(c, path);
 
-    // Assess: settled by the deadline as the 200 it was (a retry would call a receiver that said yes again)
+    // Assess: the close that ends the body ends the connection too (nothing to reuse)
     expect(result).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
-    expect(hostile.requests.at(-1)?.mode).toBe("trickle");
+    expect(next).toMatchObject({ ok: true, status: 200 });
+    const received = hostile.requests.filter((r) => r.path === path);
+    expect(received.map((r) => r.mode)).toEqual(["close-delimited", "ok"]);
+    expect(received[0]?.connection).not.toBe(received[1]?.connection);
   });
 
   it("a bare 101 (no upgrade negotiated) settles as a failed attempt with its status, and counts as a host failure", async () => {
@@ -770,7 +790,14 @@ describe("callback client against a hostile receiver: every attempt settles by i
     },
   );
 
-  it.each(["http09", "both-lengths", "two-lengths", "negative-length", "huge-head"] as const)(
+  it.each([
+    "http09",
+    "both-lengths",
+    "two-lengths",
+    "same-length-twice",
+    "negative-length",
+    "huge-head",
+  ] as const)(
     "%s: an answer Node cannot read as HTTP/1.1 is a failed attempt without a status (retried, a host failure)",
     async (mode) => {
       // Prepare
