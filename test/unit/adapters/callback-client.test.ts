@@ -1072,6 +1072,8 @@ describe("callback client against a hostile receiver: every attempt settles by i
         await resetting.stop();
       }
     },
+    // 8 MiB written on a loaded host can take a while; the attempt's own deadline is 5 s, vitest's default too
+    15_000,
   );
 
   it.each([
