@@ -367,6 +367,7 @@ function exchange(
   const started = performance.now();
   const elapsed = () => Math.round(performance.now() - started);
   const answerStart = keepAnswerStart(outgoing);
+  absorbLateSocketErrors(outgoing);
   return new Promise<Exchanged>((resolve) => {
     let settled = false;
     const settle = (result: CallbackResult, staleConnection = false) => {
@@ -468,6 +469,27 @@ function finishBodyByDeadline(outgoing: http.ClientRequest, leftMs: number): voi
   cut.unref();
   outgoing.once("finish", () => clearTimeout(cut));
   outgoing.once("close", () => clearTimeout(cut));
+}
+
+/** Connections given the listener below: once each, however often a kept-alive one is reused. */
+const lateErrorGuards = new WeakSet<Duplex>();
+
+/**
+ * An error on a connection no request listens to any more ends the connection, never the process. A receiver may
+ * answer on the head and reset the connection while the body is still going out (a server refusing a large request
+ * early): the write the reset fails still "finishes" the request, and once its answer has ended Node hands the
+ * connection back to the agent and drops its error listener — before the write's error is emitted, which then had no
+ * listener: an uncaught exception (nodejs/node#27916, https://github.com/nodejs/node/issues/27916), on which Lambda's
+ * runtime exits and every callback of the batch fails, for as long as the receiver answers so. The answer was already
+ * taken (`exchange`), and the error destroys the connection, so it is not pooled; errors while the request listens
+ * reach it as before.
+ */
+function absorbLateSocketErrors(outgoing: http.ClientRequest): void {
+  outgoing.once("socket", (socket: Duplex) => {
+    if (lateErrorGuards.has(socket)) return;
+    lateErrorGuards.add(socket);
+    socket.on("error", () => undefined);
+  });
 }
 
 /**

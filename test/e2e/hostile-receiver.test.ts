@@ -12,9 +12,9 @@ import { type HostileReceiver, startHostileReceiver } from "../support/hostile-r
 import { e2eTarget, type Harness, localSqsClient, startHarness } from "./support/harness.js";
 
 /**
- * A receiver that answers `101 Switching Protocols`, through the local cloud: the real deliver function and
- * callback client, real SQS FIFO semantics (fauxqs), a raw-socket receiver on 127.0.0.1. Before the fix the
- * attempt never settled: the task stayed `delivering` with no `last_error`, came back only after the queue's
+ * A receiver that answers `101 Switching Protocols` (and one whose `200` has a body that never ends), through the
+ * local cloud: the real deliver function and callback client, real SQS FIFO semantics (fauxqs), a raw-socket
+ * receiver on 127.0.0.1. Before the 101 fix the attempt never settled: the task stayed `delivering` with no `last_error`, came back only after the queue's
  * visibility timeout (minutes, beyond this test's timeout), and held the rest of its batch.
  *
  * Local cloud only: a stack in LocalStack runs its functions in containers that cannot reach this receiver.
@@ -106,6 +106,26 @@ describe.runIf(local)("a receiver answering 101 Switching Protocols cannot stall
       "upgrade",
       "upgrade",
     ]);
+  });
+});
+
+describe.runIf(local)("a receiver whose 200 has a body that never ends", () => {
+  it("is a delivery, recorded once the callback timeout cuts the body off: one request, one attempt, not retried", async () => {
+    // Prepare: the receiver answers 200 with a 1 KiB Content-Length and sends its body a byte every 100 ms (the demo
+    // topic's callback timeout is 5 s, so the body is still arriving when it fires)
+    const path = `/trickle/${randomUUID()}`;
+
+    // Act
+    const task = await addTask({
+      content: { order_id: `o-${randomUUID()}` },
+      callback: { url: `${hostile.url}${path}` },
+    });
+    const delivered = await h.waitForStatus(task.task_id, ["delivered", "failed"], 30_000);
+
+    // Assess: the status line was the answer (a retry would call a receiver that said yes again)
+    expect(delivered).toMatchObject({ status: "delivered", attempts: 1 });
+    expect(delivered.last_error).toBeUndefined();
+    expect(hostile.requests.filter((r) => r.path === path).map((r) => r.mode)).toEqual(["trickle"]);
   });
 });
 

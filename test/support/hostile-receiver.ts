@@ -12,6 +12,10 @@ import net from "node:net";
  * - `endless-1xx`: `100 Continue` / `102 Processing` / `103 Early Hints` over and over until the client hangs up;
  * - `slow-1xx`: one `102 Processing` every `trickleEveryMs`, forever (too few at a time to look like a flood);
  * - `trickle`: a `200` with a 1 KiB Content-Length whose body comes one byte every `trickleEveryMs`;
+ * - `close-delimited`: an HTTP/1.0 `200` with neither Content-Length nor chunks: its body ends where the receiver
+ *   closes the connection (RFC 9112 §6.3, rule 8), which it does after a few bytes;
+ * - `endless-close-delimited`: as `close-delimited`, but the body comes one byte every `trickleEveryMs` and the
+ *   receiver never closes (the body never ends);
  * - `silent`: accepts the connection and never writes;
  * - `huge`: a `200` with a chunked body that never ends, written as fast as the client reads it;
  * - `linger`: a well-formed keep-alive `200` without a `Keep-Alive: timeout` hint, then the connection held open
@@ -27,6 +31,8 @@ import net from "node:net";
  * - `http09`: a bare body with no status line at all (an HTTP/0.9 answer);
  * - `both-lengths`: a `200` with both Content-Length and Transfer-Encoding (the framing of a smuggling attempt);
  * - `two-lengths`: a `200` with two Content-Length headers that disagree (2 and 3: which one frames the body?);
+ * - `same-length-twice`: a `200` with the same Content-Length twice (RFC 9110 §8.6 lets a recipient take it; Node
+ *   refuses it as `HPE_UNEXPECTED_CONTENT_LENGTH`);
  * - `negative-length`: a `200` with `Content-Length: -5`;
  * - `pipelined`: a complete `200` and, in the same write, a `500` nobody asked for (an answer smuggled ahead for
  *   the next request on the connection), the connection left open;
@@ -46,6 +52,8 @@ export const HOSTILE_MODES = [
   "endless-1xx",
   "slow-1xx",
   "trickle",
+  "close-delimited",
+  "endless-close-delimited",
   "silent",
   "huge",
   "linger",
@@ -60,6 +68,7 @@ export const HOSTILE_MODES = [
   "http09",
   "both-lengths",
   "two-lengths",
+  "same-length-twice",
   "negative-length",
   "pipelined",
   "huge-head",
@@ -196,6 +205,13 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
           socket.write("HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n");
           every(trickleEveryMs, () => socket.write("x"));
           return;
+        case "close-delimited":
+          socket.end("HTTP/1.0 200 OK\r\n\r\nok");
+          return;
+        case "endless-close-delimited":
+          socket.write("HTTP/1.0 200 OK\r\n\r\n");
+          every(trickleEveryMs, () => socket.write("x"));
+          return;
         case "silent":
           return;
         case "cut-short":
@@ -227,6 +243,9 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
           return;
         case "two-lengths":
           socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 3\r\n\r\nokk");
+          return;
+        case "same-length-twice":
+          socket.end("HTTP/1.1 200 OK\r\nContent-Length: 2\r\nContent-Length: 2\r\n\r\nok");
           return;
         case "negative-length":
           socket.end("HTTP/1.1 200 OK\r\nContent-Length: -5\r\n\r\nok");

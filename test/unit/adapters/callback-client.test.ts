@@ -1,4 +1,5 @@
 import { createHmac, randomBytes, randomUUID } from "node:crypto";
+import diagnostics from "node:diagnostics_channel";
 import { createServer, type IncomingMessage, type Server, type ServerResponse } from "node:http";
 import { type AddressInfo, createServer as createNetServer, type Socket } from "node:net";
 import { Webhook } from "standardwebhooks";
@@ -703,17 +704,37 @@ describe("callback client against a hostile receiver: every attempt settles by i
     expect(hostile.requests.at(-1)?.mode).toBe(mode);
   });
 
-  it("a 200 whose body is still arriving at the deadline is a delivery: the status line is the answer, and the connection is closed", async () => {
+  it.each(["trickle", "endless-close-delimited"] as const)(
+    "%s: a 200 whose body is still arriving at the deadline is a delivery: the status line is the answer, and the connection is closed",
+    async (mode) => {
+      // Prepare: a body framed by its length, or by the connection's close (HTTP/1.0, no length), either never ending
+      const c = client();
+
+      // Act
+      const result = await attempt(c, `/${mode}/${randomUUID()}`);
+      await hostile.connectionsClosed();
+
+      // Assess: settled by the deadline as the 200 it was (a retry would call a receiver that said yes again)
+      expect(result).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+      expect(hostile.requests.at(-1)?.mode).toBe(mode);
+    },
+  );
+
+  it("an HTTP/1.0 answer without a length is a delivery once the receiver closes its body; the next callback goes on a new connection", async () => {
     // Prepare
     const c = client();
+    const path = `/close-delimited/1/${randomUUID()}`;
 
     // Act
-    const result = await attempt(c, `/trickle/${randomUUID()}`);
-    await hostile.connectionsClosed();
+    const result = await attempt(c, path);
+    const next = await attempt(c, path);
 
-    // Assess: settled by the deadline as the 200 it was (a retry would call a receiver that said yes again)
+    // Assess: the close that ends the body ends the connection too (nothing to reuse)
     expect(result).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
-    expect(hostile.requests.at(-1)?.mode).toBe("trickle");
+    expect(next).toMatchObject({ ok: true, status: 200 });
+    const received = hostile.requests.filter((r) => r.path === path);
+    expect(received.map((r) => r.mode)).toEqual(["close-delimited", "ok"]);
+    expect(received[0]?.connection).not.toBe(received[1]?.connection);
   });
 
   it("a bare 101 (no upgrade negotiated) settles as a failed attempt with its status, and counts as a host failure", async () => {
@@ -769,7 +790,14 @@ describe("callback client against a hostile receiver: every attempt settles by i
     },
   );
 
-  it.each(["http09", "both-lengths", "two-lengths", "negative-length", "huge-head"] as const)(
+  it.each([
+    "http09",
+    "both-lengths",
+    "two-lengths",
+    "same-length-twice",
+    "negative-length",
+    "huge-head",
+  ] as const)(
     "%s: an answer Node cannot read as HTTP/1.1 is a failed attempt without a status (retried, a host failure)",
     async (mode) => {
       // Prepare
@@ -1006,6 +1034,47 @@ describe("callback client against a hostile receiver: every attempt settles by i
     expect(ended).toBe(true);
     expect(bytesRead).toBeGreaterThan(Buffer.byteLength(body));
   }, 20_000);
+
+  it.each([
+    [200, { ok: true, status: 200 }],
+    [503, { ok: false, status: 503, error: "HTTP 503" }],
+  ] as const)(
+    "an answer (%i) given before the request body was read, then a reset while the body is still going out: the answer stands, sent once",
+    async (status, expected) => {
+      // Prepare: a receiver that answers on the request's first bytes and resets the connection when more arrive
+      // (a server that decided on the head and drops the rest), with a body far larger than the socket buffers, so
+      // the reset comes while the client is still writing it (EPIPE / ECONNRESET after the answer)
+      const resetting = await startAnswerThenResetReceiver(status);
+      const c = client();
+      const body = JSON.stringify({ x: "a".repeat(8 * 1024 * 1024) });
+      const closed = clientConnectionsClosed();
+      const uncaught: unknown[] = [];
+      const onUncaught = (error: unknown) => uncaught.push(error);
+      process.on("uncaughtException", onUncaught);
+
+      try {
+        // Act
+        const result = await c.post({ url: resetting.url, body, headers: {}, timeoutMs: 5_000 });
+        const connections = await closed.all();
+
+        // Assess: the status line decides, not the write cut short after it, and the request was not sent again at
+        // once (a receiver that said yes would get it twice within one attempt). The reset fails a write of the body
+        // after the answer has ended: that write's error used to have no listener (Node hands the connection back to
+        // its agent first, nodejs/node#27916), an uncaught exception — on Lambda the runtime exits, failing every
+        // callback of the batch. It comes before the connection's `close`, which `all` waits for.
+        expect(result).toEqual({ ...expected, durationMs: expect.any(Number) });
+        expect(resetting.connections()).toBe(1);
+        expect(connections).toBe(1);
+        expect(uncaught).toEqual([]);
+      } finally {
+        process.off("uncaughtException", onUncaught);
+        closed.stop();
+        await resetting.stop();
+      }
+    },
+    // 8 MiB written on a loaded host can take a while; the attempt's own deadline is 5 s, vitest's default too
+    15_000,
+  );
 
   it.each([
     ["hooks.example.com.", "hooks.example.com"],
@@ -1367,6 +1436,53 @@ async function startEarlyAnswerReceiver(status: number) {
     readToEnd,
     stop: () => {
       socket?.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * The client connections opened from now on (Node's `net.client.socket` diagnostics channel): `all` waits until each
+ * has closed, and tells how many there were. A connection's errors are emitted before its `close`.
+ */
+function clientConnectionsClosed() {
+  const closes: Promise<void>[] = [];
+  const onSocket = (message: unknown) => {
+    const { socket } = message as { socket: Socket };
+    closes.push(new Promise((resolve) => socket.once("close", () => resolve())));
+  };
+  diagnostics.subscribe("net.client.socket", onSocket);
+  return {
+    all: async () => {
+      await Promise.all(closes);
+      return closes.length;
+    },
+    stop: () => diagnostics.unsubscribe("net.client.socket", onSocket),
+  };
+}
+
+/**
+ * A raw receiver that answers `status` as soon as a request's first bytes arrive and resets the connection (RST,
+ * not FIN) on the next bytes that come: the answer is on the wire ahead of the reset. Counts its connections.
+ */
+async function startAnswerThenResetReceiver(status: number) {
+  const sockets: Socket[] = [];
+  const server = createNetServer((socket) => {
+    sockets.push(socket);
+    socket.on("error", () => undefined);
+    let answered = false;
+    socket.on("data", () => {
+      if (answered) return void socket.resetAndDestroy();
+      answered = true;
+      socket.write(`HTTP/1.1 ${status} Early\r\nContent-Length: 0\r\n\r\n`);
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/reset`,
+    connections: () => sockets.length,
+    stop: () => {
+      for (const socket of sockets) socket.destroy();
       return new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };

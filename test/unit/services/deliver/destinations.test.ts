@@ -494,6 +494,7 @@ describe("circuit breaker", () => {
   it.each([
     ["asks for longer than the cool-down: the circuit waits that long", "600", 600],
     ["asks for longer than the cap: the circuit waits the cap", "86400", 3_600],
+    ["asks for more than any number (400 digits): the circuit waits the cap", "9".repeat(400), 3_600],
     ["asks for less than the cool-down: the circuit waits the cool-down", "5", 30],
   ])("a failed probe whose 503 Retry-After %s", async (_name, retryAfter, seconds) => {
     // Prepare: a receiver that says when to come back (retryAfterCapSeconds 3,600 by default)
@@ -828,6 +829,9 @@ describe("Retry-After", () => {
     ["503 with seconds", 503, "7", 7],
     ["429 with an HTTP-date", 429, new Date(T0 + 100 + 12_000).toUTCString(), 12],
     ["a delay beyond the cap", 503, "86400", 60],
+    // Absurd values a hostile receiver may send: more digits than a double holds (read as Infinity), the last date
+    ["400 digits (past any number)", 503, "9".repeat(400), 60],
+    ["the year 9999", 429, "Fri, 31 Dec 9999 23:59:59 GMT", 60],
   ])(
     "%s postpones the group by the given time (capped); the attempt counts",
     async (_n, status, value, wait) => {
