@@ -405,6 +405,7 @@ function exchange(
     });
     outgoing.once("response", (response) => {
       const durationMs = elapsed();
+      poolOnlyIfSentWhole(outgoing);
       // A 408 on a kept-alive connection: the receiver's idle timeout fired as the request came, and it says it did
       // not take the request ("the client MAY repeat that request", RFC 9110 §15.5.9,
       // https://www.rfc-editor.org/rfc/rfc9110#section-15.5.9): sent again on a new connection, as browsers do.
@@ -469,6 +470,29 @@ function finishBodyByDeadline(outgoing: http.ClientRequest, leftMs: number): voi
   cut.unref();
   outgoing.once("finish", () => clearTimeout(cut));
   outgoing.once("close", () => clearTimeout(cut));
+}
+
+/**
+ * A connection whose answer came while part of the request was still in this process is not pooled, as Go's
+ * client does not reuse one whose answer came before the request was written: the receiver answered on a request
+ * it could not have read whole, and may never read the rest, nor anything after it. Node would pool it once the
+ * rest goes out (`requestOnFinish` in lib/_http_client.js), say when the receiver reads a little more and then
+ * stops, and the next callback on it would wait out its deadline. So the request is marked not to be kept alive:
+ * Node ends the connection once the answer has ended (`responseOnEnd`: `destroySoon`, after what is being written)
+ * and the agent drops it. The answer stands; nothing is sent again.
+ *
+ * No race, however large the body: `writableFinished` is true once every byte was accepted by the kernel (the
+ * socket's buffer empty, its last write's callback run; Node writes to the kernel directly, and libuv runs a write's
+ * callback as soon as the write completes, before this socket's next read). A receiver that read the whole request
+ * before answering was sent every byte before it answered, so the answer finds the request finished and the
+ * connection is pooled as before. Only an answer that came before the receiver could have read it all is seen
+ * with bytes still here. What this cannot see: a request the kernel took whole (one that fits the socket buffers)
+ * before a receiver answered on its head and stopped reading — as for Go's or any client, that exchange looks
+ * exactly like a complete one, and the next callback on the connection waits out its deadline like any callback to
+ * a receiver that stops answering.
+ */
+function poolOnlyIfSentWhole(outgoing: http.ClientRequest): void {
+  if (!outgoing.writableFinished) outgoing.shouldKeepAlive = false;
 }
 
 /** Connections given the listener below: once each, however often a kept-alive one is reused. */

@@ -201,8 +201,19 @@ function parseIp(address: string): Ip | undefined {
   const bare = address.startsWith("[") && address.endsWith("]") ? address.slice(1, -1) : address;
   // Only canonical forms: a resolver hands us dotted quads, and a pattern must be written plainly.
   if (ipaddr.IPv4.isValidFourPartDecimal(bare)) return ipaddr.IPv4.parse(bare);
-  if (ipaddr.IPv6.isValid(bare)) return ipaddr.IPv6.parse(bare);
+  if (ipaddr.IPv6.isValid(bare)) return ipaddr.IPv6.parse(compatibleSpelledOut(bare));
   return undefined;
+}
+
+/**
+ * `::a.b.c.d` with the zero group written out (`::0:a.b.c.d`), the same address: ipaddr.js parses that one spelling
+ * as the IPv4-mapped `::ffff:a.b.c.d` (its "deprecated transitional" form), so the IPv4-compatible `::8.8.8.8`
+ * (::/96, RFC 4291 §2.5.5.1: deprecated, not routable) would be judged by its embedded public address, while
+ * `::808:808` or `0:0:0:0:0:0:8.8.8.8`, the very same address, are refused. Node's resolver writes such an address
+ * as `::808:808`, but the rule must not depend on a spelling.
+ */
+function compatibleSpelledOut(address: string): string {
+  return address.replace(/^::(?=[^:]*\.)/, "::0:");
 }
 
 /**

@@ -1,3 +1,5 @@
+import diagnostics from "node:diagnostics_channel";
+import type http from "node:http";
 import net, { type AddressInfo } from "node:net";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { type CallbackClient, createCallbackClient } from "#shared/adapters/callback-client.js";
@@ -116,4 +118,94 @@ describe("callback client: a kept-alive connection reused many times", () => {
       expect(result?.ok).toBe(again);
     },
   );
+});
+
+/**
+ * A raw receiver whose first request is answered `200` on its head, before a byte of its body is read; the body is
+ * read only when `drainFirst` is called (the client has the answer by then), and after it nothing more on that
+ * connection: a request sent on it again is never read. Requests on later connections are read whole and answered
+ * `200`. `requests` lists the connection each request head came on.
+ */
+async function earlyAnswerReceiver() {
+  const requests: number[] = [];
+  let drain: (() => void) | undefined;
+  const listening = net.createServer((socket) => {
+    const connection = requests.length === 0 ? 1 : 2;
+    socket.on("error", () => undefined);
+    let buffered = Buffer.alloc(0);
+    socket.on("data", (data: Buffer) => {
+      buffered = Buffer.concat([buffered, data]);
+      const end = buffered.indexOf("\r\n\r\n");
+      if (end < 0) return;
+      const length = Number(
+        /content-length: (\d+)/i.exec(buffered.subarray(0, end).toString("latin1"))?.[1] ?? 0,
+      );
+      if (connection === 2 && buffered.length < end + 4 + length) return;
+      requests.push(connection);
+      socket.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+      if (connection === 1) drainLater(socket, end + 4 + length - buffered.length);
+      buffered = buffered.subarray(end + 4 + length);
+    });
+  });
+  /** Stops reading until `drainFirst`, then reads exactly what is left of the body, then stops for good. */
+  const drainLater = (socket: net.Socket, left: number) => {
+    socket.removeAllListeners("data");
+    socket.pause();
+    let remaining = left;
+    drain = () => {
+      socket.on("data", (chunk: Buffer) => {
+        remaining -= chunk.length;
+        if (remaining <= 0) socket.pause();
+      });
+      socket.resume();
+    };
+  };
+  server = listening;
+  await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
+  const port = (listening.address() as AddressInfo).port;
+  return { url: `http://127.0.0.1:${port}/hook`, requests, drainFirst: () => drain?.() };
+}
+
+/** The client requests whose answer's head came in from now on, each with whether its body had all gone out then. */
+function answeredRequests() {
+  const seen: { request: http.ClientRequest; bodyOut: boolean }[] = [];
+  const onAnswer = (message: unknown) => {
+    const { request } = message as { request: http.ClientRequest };
+    seen.push({ request, bodyOut: request.writableFinished });
+  };
+  diagnostics.subscribe("http.client.response.finish", onAnswer);
+  return { seen, stop: () => diagnostics.unsubscribe("http.client.response.finish", onAnswer) };
+}
+
+describe("callback client: an answer that came while the request body was still going out", () => {
+  it("does not pool its connection: the next callback to the receiver gets its own answer, each request received once", async () => {
+    // Prepare: a body far larger than the socket buffers, so the receiver's answer on the head comes while most
+    // of it is still in the client; the receiver reads the rest only once the client has the answer (the write
+    // then finishes, and Node would hand the connection to its agent), and never reads that connection again
+    const at = await earlyAnswerReceiver();
+    const answered = answeredRequests();
+    client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
+    const body = JSON.stringify({ x: "a".repeat(16 * 1024 * 1024) });
+
+    try {
+      // Act: the first callback, the rest of its body read, its request finished; then a second callback
+      const first = await client.post({ url: at.url, body, headers: {}, timeoutMs: 10_000 });
+      const [firstRequest] = answered.seen;
+      const finished = new Promise((resolve) => firstRequest?.request.once("finish", resolve));
+      at.drainFirst();
+      await finished;
+      await new Promise((resolve) => setImmediate(resolve));
+      const second = await client.post({ url: at.url, body: '{"x":1}', headers: {}, timeoutMs: 10_000 });
+
+      // Assess: the precondition (the answer came with the body still going out), the first answer stands, and
+      // the second callback went on a new connection and got its 200 — on the first connection, which nobody
+      // reads any more, it would wait out its 10 s deadline
+      expect(firstRequest?.bodyOut).toBe(false);
+      expect(first).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+      expect(second).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+      expect(at.requests).toEqual([1, 2]);
+    } finally {
+      answered.stop();
+    }
+  }, 20_000);
 });

@@ -297,6 +297,16 @@ describe("isPublicAddress (for resolved addresses)", () => {
   ])("%s → %s", (ip, expected) => {
     expect(isPublicAddress(ip)).toBe(expected);
   });
+
+  // ipaddr.js reads `::a.b.c.d` as the IPv4-mapped `::ffff:a.b.c.d` (its "deprecated transitional" form), which
+  // would judge it by the embedded, public 8.8.8.8; it is the IPv4-compatible 0::a.b.c.d (RFC 4291 §2.5.5.1,
+  // deprecated, not routable), as every other spelling of it says
+  it.each(["::8.8.8.8", "::808:808", "0:0:0:0:0:0:8.8.8.8", "::0:8.8.8.8", "0::8.8.8.8", "::1.2.3.4"])(
+    "refuses an IPv4-compatible address (::/96) however it is spelled: %s",
+    (ip) => {
+      expect(isPublicAddress(ip)).toBe(false);
+    },
+  );
 });
 
 describe("resolvedAddressAllowed (delivery-time DNS check)", () => {
