@@ -1,4 +1,6 @@
-import type { TaskRecord } from "#shared/domain/task.js";
+import type { OccurrenceStop } from "#shared/domain/occurrence-hold.js";
+import { retentionExpiry, type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
+import { heldOccurrenceStop } from "./held-occurrence.js";
 import { refundStart } from "./outcome.js";
 import {
   type BatchContext,
@@ -18,6 +20,10 @@ import { giveBack } from "./up-front.js";
  * strongly consistent GetItem) before its callback, and a request found there ends the task `cancelled` without a
  * call. A group's first record and a follower that waited less read nothing: the happy path pays nothing, and a
  * follower called within that threshold of the batch's start was as good as in flight when the cancel came.
+ *
+ * An occurrence among those followers had its schedule read by the batch's start, before its wait: a pause or
+ * delete answered meanwhile does not cancel it (it is due, not made ahead: deliver's check is the only one that
+ * stops it), so it reads its schedule again too (one more GetItem) and a stopped schedule ends it the same way.
  */
 
 /** What the attempt log and (on a first attempt) the task's error say of a start ended by its cancel request. */
@@ -25,27 +31,95 @@ export const CANCELLED_BEFORE_CALLBACK =
   "attempt given back: its task's cancel was requested before its callback";
 
 /**
- * Whether the follower's task, read again after its wait, carries a cancel request (and was ended `cancelled`,
- * no callback to make). A read that fails leaves it unknown: no call is made on it — the start is given back and
+ * Whether the follower's task, read again after its wait, carries a cancel request or (an occurrence) its schedule
+ * was stopped, and was ended `cancelled`: no callback to make. A read that fails leaves it unknown: no call is made on it — the start is given back and
  * the error fails the record, which comes back with its group after the first backoff step.
  */
 export async function cancelledWhileWaiting(
   ctx: BatchContext,
   scope: RecordScope,
-  prepared: Extract<PreparedRecord, { kind: "started" }>,
+  prepared: StartedRecord,
   attempt: StartedAttempt,
 ): Promise<boolean> {
   if (!prepared.follower) return false;
   const waitedMs = attempt.startedAt - (prepared.started.lastAttemptAtMs ?? attempt.startedAt);
   if (waitedMs < (ctx.deps.cancelCheckAfterMs ?? DEFAULT_CANCEL_CHECK_AFTER_MS)) return false;
-  let current: TaskRecord | undefined;
+  const { current, stop } = await readAfterWait(ctx, scope, prepared);
+  if (stop === undefined || !current) return endedAsRequested(ctx, scope, attempt, current);
+  return endedByStop(ctx, scope, prepared, attempt, current, stop);
+}
+
+type StartedRecord = Extract<PreparedRecord, { kind: "started" }>;
+
+/**
+ * The follower's task, and for an occurrence without a request its schedule's stop (a request ends the task all
+ * the same). A read that fails gives the start back and fails the record.
+ */
+async function readAfterWait(
+  ctx: BatchContext,
+  scope: RecordScope,
+  prepared: StartedRecord,
+): Promise<{ current: TaskRecord | undefined; stop?: OccurrenceStop | undefined }> {
   try {
-    current = await ctx.deps.store.get(prepared.started.taskId, scope);
+    const current = await ctx.deps.store.get(prepared.started.taskId, scope);
+    if (!current || current.cancelRequestedAtMs !== undefined) return { current };
+    return { current, stop: await heldOccurrenceStop(ctx, current, scope) };
   } catch (error) {
     giveBack(ctx, prepared.read, prepared.started);
     throw error;
   }
-  return endedAsRequested(ctx, scope, attempt, current);
+}
+
+/** A follower occurrence whose schedule was stopped while it waited: cancelled, not called (true) if it can be. */
+async function endedByStop(
+  ctx: BatchContext,
+  scope: RecordScope,
+  prepared: StartedRecord,
+  attempt: StartedAttempt,
+  current: TaskRecord,
+  stop: OccurrenceStop,
+): Promise<boolean> {
+  let requested: TaskRecord | "final";
+  try {
+    requested = await stopRequested(ctx, scope, current, stop);
+  } catch (error) {
+    // No request recorded, or unknown: the start goes back (counted for no call otherwise), the record comes back.
+    giveBack(ctx, prepared.read, prepared.started);
+    throw error;
+  }
+  if (requested === "final") return true;
+  const ended = await endedAsRequested(ctx, scope, attempt, requested);
+  // A moved occurrence's old item leaves the sweep index, as every cancel of a successor settles it.
+  if (ended && current.rescheduledFrom !== undefined)
+    await ctx.deps.store.settleRescheduled(current.rescheduledFrom);
+  return ended;
+}
+
+/**
+ * The stop's cancel of a follower occurrence, made as held-occurrence.ts makes it (`DELETE /v1/tasks/{id}`'s): its
+ * attempt is started, so the cancel is recorded on it as a request, which `endedAsRequested` then ends with the
+ * attempt given back. Answers the task as the cancel left it, or "final" when the cancel found it final or gone (the
+ * record is done, nothing to call); a refused cancel (the task moved on) answers it as read, with no request: its
+ * callback is made as before the check.
+ */
+async function stopRequested(
+  ctx: BatchContext,
+  scope: RecordScope,
+  task: TaskRecord,
+  stop: OccurrenceStop,
+): Promise<TaskRecord | "final"> {
+  const nowMs = ctx.clock();
+  const expiresAt = retentionExpiry(nowMs, scope.binding.topic.retentionDays);
+  const result = await ctx.deps.store.cancel(task.taskId, nowMs, expiresAt, { awaitingRetry: true });
+  ctx.deps.logger.info("its schedule was stopped while it waited for its turn; not called", {
+    taskId: task.taskId,
+    scheduleId: task.scheduleId,
+    schedule: stop,
+    outcome: result.outcome,
+  });
+  if (result.outcome === "not-found" || result.outcome === "cancelled") return "final";
+  if (result.outcome === "cancel-requested") return result.task;
+  return TERMINAL_STATUSES.has(result.task.status) ? "final" : task;
 }
 
 /**
