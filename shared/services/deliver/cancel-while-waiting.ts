@@ -32,8 +32,9 @@ export const CANCELLED_BEFORE_CALLBACK =
 
 /**
  * Whether the follower's task, read again after its wait, carries a cancel request or (an occurrence) its schedule
- * was stopped, and was ended `cancelled`: no callback to make. A read that fails leaves it unknown: no call is made on it — the start is given back and
- * the error fails the record, which comes back with its group after the first backoff step.
+ * was stopped, and was ended `cancelled`: no callback to make. A read that fails leaves it unknown: no call is made
+ * on it — the start is given back and the error fails the record, which comes back with its group after the first
+ * backoff step.
  */
 export async function cancelledWhileWaiting(
   ctx: BatchContext,
@@ -44,47 +45,40 @@ export async function cancelledWhileWaiting(
   if (!prepared.follower) return false;
   const waitedMs = attempt.startedAt - (prepared.started.lastAttemptAtMs ?? attempt.startedAt);
   if (waitedMs < (ctx.deps.cancelCheckAfterMs ?? DEFAULT_CANCEL_CHECK_AFTER_MS)) return false;
-  const { current, stop } = await readAfterWait(ctx, scope, prepared);
-  if (stop === undefined || !current) return endedAsRequested(ctx, scope, attempt, current);
-  return endedByStop(ctx, scope, prepared, attempt, current, stop);
+  let current: TaskRecord | undefined;
+  try {
+    current = await ctx.deps.store.get(prepared.started.taskId, scope);
+  } catch (error) {
+    giveBack(ctx, prepared.read, prepared.started);
+    throw error;
+  }
+  return endedWhileWaiting(ctx, scope, prepared, attempt, current);
 }
 
 type StartedRecord = Extract<PreparedRecord, { kind: "started" }>;
 
 /**
- * The follower's task, and for an occurrence without a request its schedule's stop (a request ends the task all
- * the same). A read that fails gives the start back and fails the record.
+ * Whether a start made with the batch, its task read since (`current`), ended without a call: a cancel requested on
+ * it, or (an occurrence) its schedule stopped since the batch's start read it. `start`: the task as read before that
+ * start and as started, for the give-back should a read or the cancel fail (the record then comes back).
  */
-async function readAfterWait(
+export async function endedWhileWaiting(
   ctx: BatchContext,
   scope: RecordScope,
-  prepared: StartedRecord,
-): Promise<{ current: TaskRecord | undefined; stop?: OccurrenceStop | undefined }> {
-  try {
-    const current = await ctx.deps.store.get(prepared.started.taskId, scope);
-    if (!current || current.cancelRequestedAtMs !== undefined) return { current };
-    return { current, stop: await heldOccurrenceStop(ctx, current, scope) };
-  } catch (error) {
-    giveBack(ctx, prepared.read, prepared.started);
-    throw error;
-  }
-}
-
-/** A follower occurrence whose schedule was stopped while it waited: cancelled, not called (true) if it can be. */
-async function endedByStop(
-  ctx: BatchContext,
-  scope: RecordScope,
-  prepared: StartedRecord,
-  attempt: StartedAttempt,
-  current: TaskRecord,
-  stop: OccurrenceStop,
+  start: Pick<StartedRecord, "read" | "started">,
+  attempt: Pick<StartedAttempt, "started" | "startedAt">,
+  current: TaskRecord | undefined,
 ): Promise<boolean> {
-  let requested: TaskRecord | "final";
+  if (!current || current.cancelRequestedAtMs !== undefined)
+    return endedAsRequested(ctx, scope, attempt, current);
+  let requested: TaskRecord | "final" | undefined;
   try {
+    const stop = await heldOccurrenceStop(ctx, current, scope);
+    if (stop === undefined) return false;
     requested = await stopRequested(ctx, scope, current, stop);
   } catch (error) {
     // No request recorded, or unknown: the start goes back (counted for no call otherwise), the record comes back.
-    giveBack(ctx, prepared.read, prepared.started);
+    giveBack(ctx, start.read, start.started);
     throw error;
   }
   if (requested === "final") return true;

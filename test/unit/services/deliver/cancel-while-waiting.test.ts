@@ -308,6 +308,25 @@ describe("deliver: a follower occurrence started up front whose schedule was sto
     expect(f.metrics.count("attemptFailed")).toBe(0);
   });
 
+  it("whose batch start's answer was lost (the read path at its turn) is not called either", async () => {
+    // Prepare
+    const f = setup();
+    const s = await f.schedule();
+    const head = await f.occurrence(s, "g", f.start - 2_000);
+    const follower = await f.occurrence(s, "g", f.start - 1_000);
+    f.store.loseNextBatchAnswer = "startAttempts";
+    f.callbacks.answer(head.taskId, HTTP(200, 1_500));
+    f.pauseDuring(head, s);
+
+    // Act
+    const response = await deliverBatch(f.deps, eventOf(fifoRecord(head), fifoRecord(follower)), f.context);
+
+    // Assess: its own start recognised and given back, the task cancelled
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(f.callbacks.calledFor()).toEqual([head.taskId]);
+    expect(f.stored(follower)).toMatchObject({ status: "cancelled", attempts: 0, attemptSeq: 1 });
+  });
+
   it("is called as before while its schedule stays active (its task and its schedule read once each)", async () => {
     // Prepare
     const f = setup();
