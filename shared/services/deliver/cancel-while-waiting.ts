@@ -105,15 +105,21 @@ async function stopRequested(
   const nowMs = ctx.clock();
   const expiresAt = retentionExpiry(nowMs, scope.binding.topic.retentionDays);
   const result = await ctx.deps.store.cancel(task.taskId, nowMs, expiresAt, { awaitingRetry: true });
-  ctx.deps.logger.info("its schedule was stopped while it waited for its turn; not called", {
+  const fields = {
     taskId: task.taskId,
     scheduleId: task.scheduleId,
     schedule: stop,
     outcome: result.outcome,
-  });
-  if (result.outcome === "not-found" || result.outcome === "cancelled") return "final";
-  if (result.outcome === "cancel-requested") return result.task;
-  return TERMINAL_STATUSES.has(result.task.status) ? "final" : task;
+  };
+  if (result.outcome === "conflict" && !TERMINAL_STATUSES.has(result.task.status)) {
+    ctx.deps.logger.warn(
+      "its schedule was stopped while it waited, but its cancel was refused; called",
+      fields,
+    );
+    return task;
+  }
+  ctx.deps.logger.info("its schedule was stopped while it waited for its turn; not called", fields);
+  return result.outcome === "cancel-requested" ? result.task : "final";
 }
 
 /**
