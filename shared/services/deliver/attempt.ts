@@ -7,7 +7,7 @@ import { parseTaskMessage, type TaskMessage } from "#shared/domain/messages.js";
 import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import type { CallbackSigner } from "#shared/security/signing.js";
 import { callbackRequest } from "./callback-request.js";
-import { cancelledWhileWaiting, endedAsRequested } from "./cancel-while-waiting.js";
+import { cancelledWhileWaiting, endedWhileWaiting } from "./cancel-while-waiting.js";
 import {
   type Admission,
   admissionCovers,
@@ -201,8 +201,11 @@ async function startAfterReading(
   // The batch's own start, whose answer was lost or refused on a retry of a call that had been written: it is
   // used as it is (no second attempt counted), or given back if its callback no longer fits.
   if (batchStart && isStart(task, batchStart.expected)) {
-    // Read at its turn: a cancel requested while it waited is seen here, with no read more (cancel-while-waiting.ts).
-    if (await endedAsRequested(ctx, scope, { started: task, startedAt: ctx.clock() }, task)) return undefined;
+    // Read at its turn: a cancel requested while it waited is seen here, with no read more, and an occurrence's
+    // schedule stopped since the batch read it (one read more: cancel-while-waiting.ts).
+    const start = { read: batchStart.read, started: task };
+    if (await endedWhileWaiting(ctx, scope, start, { started: task, startedAt: ctx.clock() }, task))
+      return undefined;
     const signer = await signerOrGiveBack(ctx, topic.name, batchStart.read, task);
     return claimStarted(
       ctx,

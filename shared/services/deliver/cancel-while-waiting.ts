@@ -1,4 +1,6 @@
-import type { TaskRecord } from "#shared/domain/task.js";
+import type { OccurrenceStop } from "#shared/domain/occurrence-hold.js";
+import { retentionExpiry, type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
+import { heldOccurrenceStop } from "./held-occurrence.js";
 import { refundStart } from "./outcome.js";
 import {
   type BatchContext,
@@ -18,6 +20,10 @@ import { giveBack } from "./up-front.js";
  * strongly consistent GetItem) before its callback, and a request found there ends the task `cancelled` without a
  * call. A group's first record and a follower that waited less read nothing: the happy path pays nothing, and a
  * follower called within that threshold of the batch's start was as good as in flight when the cancel came.
+ *
+ * An occurrence among those followers had its schedule read by the batch's start, before its wait: a pause or
+ * delete answered meanwhile does not cancel it (it is due, not made ahead: deliver's check is the only one that
+ * stops it), so it reads its schedule again too (one more GetItem) and a stopped schedule ends it the same way.
  */
 
 /** What the attempt log and (on a first attempt) the task's error say of a start ended by its cancel request. */
@@ -25,14 +31,15 @@ export const CANCELLED_BEFORE_CALLBACK =
   "attempt given back: its task's cancel was requested before its callback";
 
 /**
- * Whether the follower's task, read again after its wait, carries a cancel request (and was ended `cancelled`,
- * no callback to make). A read that fails leaves it unknown: no call is made on it — the start is given back and
- * the error fails the record, which comes back with its group after the first backoff step.
+ * Whether the follower's task, read again after its wait, carries a cancel request or (an occurrence) its schedule
+ * was stopped, and was ended `cancelled`: no callback to make. A read that fails leaves it unknown: no call is made
+ * on it — the start is given back and the error fails the record, which comes back with its group after the first
+ * backoff step.
  */
 export async function cancelledWhileWaiting(
   ctx: BatchContext,
   scope: RecordScope,
-  prepared: Extract<PreparedRecord, { kind: "started" }>,
+  prepared: StartedRecord,
   attempt: StartedAttempt,
 ): Promise<boolean> {
   if (!prepared.follower) return false;
@@ -45,7 +52,74 @@ export async function cancelledWhileWaiting(
     giveBack(ctx, prepared.read, prepared.started);
     throw error;
   }
-  return endedAsRequested(ctx, scope, attempt, current);
+  return endedWhileWaiting(ctx, scope, prepared, attempt, current);
+}
+
+type StartedRecord = Extract<PreparedRecord, { kind: "started" }>;
+
+/**
+ * Whether a start made with the batch, its task read since (`current`), ended without a call: a cancel requested on
+ * it, or (an occurrence) its schedule stopped since the batch's start read it. `start`: the task as read before that
+ * start and as started, for the give-back should a read or the cancel fail (the record then comes back).
+ */
+export async function endedWhileWaiting(
+  ctx: BatchContext,
+  scope: RecordScope,
+  start: Pick<StartedRecord, "read" | "started">,
+  attempt: Pick<StartedAttempt, "started" | "startedAt">,
+  current: TaskRecord | undefined,
+): Promise<boolean> {
+  if (!current || current.cancelRequestedAtMs !== undefined)
+    return endedAsRequested(ctx, scope, attempt, current);
+  let requested: TaskRecord | "final" | undefined;
+  try {
+    const stop = await heldOccurrenceStop(ctx, current, scope);
+    if (stop === undefined) return false;
+    requested = await stopRequested(ctx, scope, current, stop);
+  } catch (error) {
+    // No request recorded, or unknown: the start goes back (counted for no call otherwise), the record comes back.
+    giveBack(ctx, start.read, start.started);
+    throw error;
+  }
+  if (requested === "final") return true;
+  const ended = await endedAsRequested(ctx, scope, attempt, requested);
+  // A moved occurrence's old item leaves the sweep index, as every cancel of a successor settles it.
+  if (ended && current.rescheduledFrom !== undefined)
+    await ctx.deps.store.settleRescheduled(current.rescheduledFrom);
+  return ended;
+}
+
+/**
+ * The stop's cancel of a follower occurrence, made as held-occurrence.ts makes it (`DELETE /v1/tasks/{id}`'s): its
+ * attempt is started, so the cancel is recorded on it as a request, which `endedAsRequested` then ends with the
+ * attempt given back. Answers the task as the cancel left it, or "final" when the cancel found it final or gone (the
+ * record is done, nothing to call); a refused cancel (the task moved on) answers it as read, with no request: its
+ * callback is made as before the check.
+ */
+async function stopRequested(
+  ctx: BatchContext,
+  scope: RecordScope,
+  task: TaskRecord,
+  stop: OccurrenceStop,
+): Promise<TaskRecord | "final"> {
+  const nowMs = ctx.clock();
+  const expiresAt = retentionExpiry(nowMs, scope.binding.topic.retentionDays);
+  const result = await ctx.deps.store.cancel(task.taskId, nowMs, expiresAt, { awaitingRetry: true });
+  const fields = {
+    taskId: task.taskId,
+    scheduleId: task.scheduleId,
+    schedule: stop,
+    outcome: result.outcome,
+  };
+  if (result.outcome === "conflict" && !TERMINAL_STATUSES.has(result.task.status)) {
+    ctx.deps.logger.warn(
+      "its schedule was stopped while it waited, but its cancel was refused; called",
+      fields,
+    );
+    return task;
+  }
+  ctx.deps.logger.info("its schedule was stopped while it waited for its turn; not called", fields);
+  return result.outcome === "cancel-requested" ? result.task : "final";
 }
 
 /**

@@ -174,3 +174,62 @@ describe("deliver's DynamoDB requests for an occurrence (dynalite)", () => {
     }
   });
 });
+
+describe("a follower occurrence whose schedule is paused while it waits (dynalite)", () => {
+  it("is cancelled, not called: the stop's cancel is recorded on its started attempt and that attempt given back", async () => {
+    // Prepare: two occurrences of an active schedule in one group, started together up front; the schedule is
+    // paused while the head's callback is with the receiver (every wait checked: cancelCheckAfterMs 0)
+    const { full } = stores();
+    const s = { ...schedule(), status: "active" as const };
+    await full.putSchedule(s);
+    const now = Date.now();
+    const occurrence = async (dueAtMs: number) => {
+      const t: TaskRecord = {
+        ...makeTask({ group: "g", dueAtMs, acceptedAtMs: now - 60_000, status: "queued" }),
+        scheduleId: s.scheduleId,
+        scheduleEpoch: 2,
+      };
+      await full.putNew(t, { sweepIndex: false });
+      return t;
+    };
+    const head = await occurrence(now - 2_000);
+    const follower = await occurrence(now - 1_000);
+    const callbacks = new FakeCallbacks();
+    const post = callbacks.post.bind(callbacks);
+    callbacks.post = async (request) => {
+      if (request.headers["webhook-id"] === head.taskId) {
+        await full.updateSchedule(s.scheduleId, {
+          ifStatus: ["active"],
+          set: { status: "paused", updatedAtMs: Date.now() },
+        });
+      }
+      return post(request);
+    };
+    const deps = deliverDeps(
+      {
+        store: full,
+        topicQueue: new FakeTopicQueue(),
+        metrics: new MemoryMetrics(),
+        logger: memoryLogger(),
+        clock: () => Date.now(),
+        topic: testTopic(),
+        callbacks,
+        signer: new CallbackSigner([`whsec_${randomBytes(32).toString("base64")}`]),
+      },
+      { groupConcurrency: 10, cancelCheckAfterMs: 0 },
+    );
+
+    // Act
+    const response = await deliverBatch(deps, eventOf(fifoRecord(head), fifoRecord(follower)), {
+      getRemainingTimeInMillis: () => 60_000,
+    });
+
+    // Assess
+    expect(response.batchItemFailures).toEqual([]);
+    expect(callbacks.calledFor()).toEqual([head.taskId]);
+    expect(await full.get(head.taskId)).toMatchObject({ status: "delivered", attempts: 1 });
+    const ended = await full.get(follower.taskId);
+    expect(ended).toMatchObject({ status: "cancelled", attempts: 0, attemptSeq: 1 });
+    expect(ended?.sweepShard).toBeUndefined();
+  });
+});

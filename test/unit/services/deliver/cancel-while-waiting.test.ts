@@ -9,6 +9,8 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { CallbackRequest, CallbackResult } from "#shared/adapters/callback-client.js";
 import type { CancelOutcome } from "#shared/adapters/task-store.js";
+import { newUlid } from "#shared/domain/keys.js";
+import { makeScheduleKey, occurrenceIdempotencyKey, type ScheduleRecord } from "#shared/domain/schedule.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { type DeliverDeps, deliverBatch } from "#shared/services/deliver/index.js";
@@ -86,7 +88,56 @@ function setup(extra: Partial<DeliverDeps> = {}) {
     };
     return outcomes;
   };
-  return { store, callbacks, metrics, logger, deps, context, task, stored, reads, cancelDuring };
+  /** An active one-second schedule, and its occurrences due in one group (as the materializer stamps them). */
+  const schedule = async (): Promise<ScheduleRecord> => {
+    const s: ScheduleRecord = {
+      ...makeScheduleKey("demo", newUlid(start - 60_000)),
+      topic: "demo",
+      cron: "* * * * * *",
+      timezone: "UTC",
+      content: "{}",
+      status: "active",
+      createdAtMs: start - 60_000,
+      updatedAtMs: start - 60_000,
+      materializedUntilMs: start,
+      epoch: 0,
+    };
+    await store.putSchedule(s);
+    return s;
+  };
+  const occurrence = async (s: ScheduleRecord, group: string, dueAtMs: number) => {
+    const t: TaskRecord = {
+      ...makeTask({ group, dueAtMs, acceptedAtMs: start - 10_000, status: "queued" }),
+      idempotencyKey: occurrenceIdempotencyKey(s.scheduleId, 0, dueAtMs),
+      scheduleId: s.scheduleId,
+      scheduleEpoch: 0,
+    };
+    await store.putNew(t, { sweepIndex: false });
+    return t;
+  };
+  /** The schedule paused (its status write) while `whileCalling`'s callback is with the receiver. */
+  const pauseDuring = (whileCalling: TaskRecord, s: ScheduleRecord) => {
+    callbacks.during = async (request) => {
+      if (request.headers["webhook-id"] !== whileCalling.taskId) return;
+      store.schedules.set(s.scheduleId, { ...s, status: "paused", updatedAtMs: now });
+    };
+  };
+  return {
+    store,
+    callbacks,
+    metrics,
+    logger,
+    deps,
+    context,
+    task,
+    stored,
+    reads,
+    cancelDuring,
+    schedule,
+    occurrence,
+    pauseDuring,
+    start,
+  };
 }
 
 describe("deliver: a follower started up front whose cancel was requested while it waited", () => {
@@ -223,5 +274,81 @@ describe("deliver: a follower started up front whose cancel was requested while 
     expect(f.callbacks.calledFor()).toEqual([head.taskId]);
     expect(f.stored(follower)).toMatchObject({ status: "scheduled", attempts: 0 });
     expect(f.stored(head).status).toBe("delivered");
+  });
+});
+
+describe("deliver: a follower occurrence started up front whose schedule was stopped while it waited", () => {
+  it("is not called once the pause has answered: cancelled (its unused attempt given back), its record consumed, its group going on", async () => {
+    // Prepare: three occurrences of one schedule in one group, started up front with the schedule read active;
+    // the head's callback takes 1.5 s and the schedule is paused meanwhile (the pause answers: a due occurrence is
+    // not "made ahead", so deliver's check is the only one that stops it)
+    const f = setup();
+    const s = await f.schedule();
+    const head = await f.occurrence(s, "g", f.start - 3_000);
+    const follower = await f.occurrence(s, "g", f.start - 2_000);
+    const last = await f.occurrence(s, "g", f.start - 1_000);
+    f.callbacks.answer(head.taskId, HTTP(200, 1_500));
+    f.pauseDuring(head, s);
+
+    // Act
+    const response = await deliverBatch(
+      f.deps,
+      eventOf(fifoRecord(head), fifoRecord(follower), fifoRecord(last)),
+      f.context,
+    );
+
+    // Assess: the head was in flight when the pause answered; nothing after it is called
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(f.callbacks.calledFor()).toEqual([head.taskId]);
+    expect(f.stored(head).status).toBe("delivered");
+    for (const t of [follower, last]) {
+      expect(f.stored(t)).toMatchObject({ status: "cancelled", attempts: 0, attemptSeq: 1 });
+      expect(f.stored(t).sweepShard).toBeUndefined();
+    }
+    expect(f.metrics.count("attemptFailed")).toBe(0);
+  });
+
+  it("whose batch start's answer was lost (the read path at its turn) is not called either", async () => {
+    // Prepare
+    const f = setup();
+    const s = await f.schedule();
+    const head = await f.occurrence(s, "g", f.start - 2_000);
+    const follower = await f.occurrence(s, "g", f.start - 1_000);
+    f.store.loseNextBatchAnswer = "startAttempts";
+    f.callbacks.answer(head.taskId, HTTP(200, 1_500));
+    f.pauseDuring(head, s);
+
+    // Act
+    const response = await deliverBatch(f.deps, eventOf(fifoRecord(head), fifoRecord(follower)), f.context);
+
+    // Assess: its own start recognised and given back, the task cancelled
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(f.callbacks.calledFor()).toEqual([head.taskId]);
+    expect(f.stored(follower)).toMatchObject({ status: "cancelled", attempts: 0, attemptSeq: 1 });
+  });
+
+  it("is called as before while its schedule stays active (its task and its schedule read once each)", async () => {
+    // Prepare
+    const f = setup();
+    const s = await f.schedule();
+    const head = await f.occurrence(s, "g", f.start - 2_000);
+    const follower = await f.occurrence(s, "g", f.start - 1_000);
+    f.callbacks.answer(head.taskId, HTTP(200, 1_500));
+    const scheduleReads: string[] = [];
+    const getSchedule = f.store.getSchedule.bind(f.store);
+    f.store.getSchedule = (scheduleId) => {
+      scheduleReads.push(scheduleId);
+      return getSchedule(scheduleId);
+    };
+
+    // Act
+    const response = await deliverBatch(f.deps, eventOf(fifoRecord(head), fifoRecord(follower)), f.context);
+
+    // Assess: the batch's start read the schedule once, the follower once more after its wait
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(f.callbacks.calledFor()).toEqual([head.taskId, follower.taskId]);
+    expect(f.reads).toEqual([follower.taskId]);
+    expect(scheduleReads).toEqual([s.scheduleId, s.scheduleId]);
+    expect(f.stored(follower)).toMatchObject({ status: "delivered", attempts: 1 });
   });
 });
