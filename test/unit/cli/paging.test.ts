@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../../cli/main.js";
+import { tableRows } from "../../support/cli-table.js";
 
 /** The CLI commands that follow the API's cursor, against a fake API answering their pages from a script. */
 type Page = { status: number; body: unknown };
@@ -152,15 +153,7 @@ describe("schedules list's table", () => {
     // Assess
     expect(result.code, result.err).toBe(0);
     // cli-table3's rows: cells between its │ borders
-    const rows = result.out
-      .split("\n")
-      .filter((line) => line.includes("│"))
-      .map((line) =>
-        line
-          .split("│")
-          .slice(1, -1)
-          .map((cell) => cell.trim()),
-      );
+    const rows = tableRows(result.out);
     expect(rows[0]).toEqual(["schedule_id", "status", "cron", "timezone", "next", "catch_up", "skipped"]);
     expect(rows.find((r) => r[0] === skipping.schedule_id)?.slice(-2)).toEqual(["none", "7"]);
     expect(rows.find((r) => r[0] === schedule.schedule_id)?.slice(-2)).toEqual(["all", "0"]);

@@ -1,5 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../../cli/main.js";
+import { tableRows } from "../../support/cli-table.js";
+import { OLDER_SCHEDULE_ID, olderGroupCancel, olderScheduleChange } from "../../support/older-answers.js";
 
 /**
  * A newer CLI against a deployment from before a field was added to an answer (clients and deployments are
@@ -15,43 +17,14 @@ async function run(body: unknown, argv: string[]) {
   return { code, out: out.join(""), err: err.join("") };
 }
 
-const SCHEDULE_ID = "orders.schedule.01JD3AAAAAAAAAAAAAAAAAAAAA";
-/** A pause's or delete's answer as a deployment from before `cancels_deferred` sent it. */
-const olderScheduleChange = (status: string) => ({
-  schedule_id: SCHEDULE_ID,
-  topic: "orders",
-  cron: "0 * * * *",
-  timezone: "UTC",
-  status,
-  content: "{}",
-  created_at: "2026-11-30T00:00:00.000Z",
-  updated_at: "2026-11-30T01:00:00.000Z",
-  materialized_until: "2026-11-30T01:04:00.000Z",
-  next_occurrences: [],
-  cancelled_occurrences: 2,
-});
-
-/** The table's `field │ value` rows as [field, value]. */
-function tableRows(out: string): string[][] {
-  return out
-    .split("\n")
-    .filter((line) => line.includes("│"))
-    .map((line) =>
-      line
-        .split("│")
-        .slice(1, -1)
-        .map((cell) => cell.trim()),
-    );
-}
-
 describe("the CLI against a deployment from before cancels_deferred and cancel_requested", () => {
   it.each([
     ["pause", "paused"],
     ["delete", "deleted"],
-  ])("schedules %s: exits 0 and shows cancels_deferred false", async (command, status) => {
+  ] as const)("schedules %s: exits 0 and shows cancels_deferred false", async (command, status) => {
     // Act
-    const human = await run(olderScheduleChange(status), ["schedules", command, SCHEDULE_ID]);
-    const json = await run(olderScheduleChange(status), ["--json", "schedules", command, SCHEDULE_ID]);
+    const human = await run(olderScheduleChange(status), ["schedules", command, OLDER_SCHEDULE_ID]);
+    const json = await run(olderScheduleChange(status), ["--json", "schedules", command, OLDER_SCHEDULE_ID]);
 
     // Assess
     expect(human.code, human.err).toBe(0);
@@ -64,12 +37,11 @@ describe("the CLI against a deployment from before cancels_deferred and cancel_r
 
   it("groups cancel: exits 0 and reports no task stopping after its current attempt", async () => {
     // Prepare
-    const older = { cancelled: 3, not_cancelled: [], more: false, next_cursor: null };
     const argv = ["groups", "cancel", "--topic", "orders", "--group", "A-1"];
 
     // Act
-    const human = await run(older, argv);
-    const json = await run(older, ["--json", ...argv]);
+    const human = await run(olderGroupCancel, argv);
+    const json = await run(olderGroupCancel, ["--json", ...argv]);
 
     // Assess
     expect(human.code, human.err).toBe(0);

@@ -3,6 +3,7 @@ import { describe, expect, it } from "vitest";
 import type * as z from "zod/mini";
 import { createScheduleBodySchema } from "#shared/api/schemas/schedules.js";
 import { ROUTES } from "../../../client/routes.js";
+import { OLDER_SCHEDULE_ID, olderGroupCancel, olderScheduleChange } from "../../support/older-answers.js";
 import { scriptedFetch, taskId, taskViewAnswer } from "./fakes.js";
 
 /**
@@ -11,23 +12,6 @@ import { scriptedFetch, taskId, taskViewAnswer } from "./fakes.js";
  * and a field the client does not know yet passes through.
  */
 const API = "http://127.0.0.1:3000";
-const SCHEDULE_ID = "orders.schedule.01JD3AAAAAAAAAAAAAAAAAAAAA";
-/** A schedule's pause or delete as a deployment from before `cancels_deferred` answered it. */
-const olderScheduleChange = (status: "paused" | "deleted") => ({
-  schedule_id: SCHEDULE_ID,
-  topic: "orders",
-  cron: "0 * * * *",
-  timezone: "UTC",
-  status,
-  content: "{}",
-  created_at: "2026-11-30T00:00:00.000Z",
-  updated_at: "2026-11-30T01:00:00.000Z",
-  materialized_until: "2026-11-30T01:04:00.000Z",
-  next_occurrences: [],
-  cancelled_occurrences: 2,
-});
-/** A group cancel as a deployment from before `cancel_requested` answered it. */
-const olderGroupCancel = { cancelled: 3, not_cancelled: [], more: false, next_cursor: null };
 
 /** A client whose API answers these bodies (200) in order; one attempt per call, so each body is one call's. */
 function clientAnswering(...bodies: unknown[]) {
@@ -41,8 +25,8 @@ describe("a newer client against an older deployment: a field added later reads 
     const client = clientAnswering(olderScheduleChange("paused"), olderScheduleChange("deleted"));
 
     // Act
-    const paused = await client.pauseSchedule(SCHEDULE_ID);
-    const deleted = await client.deleteSchedule(SCHEDULE_ID);
+    const paused = await client.pauseSchedule(OLDER_SCHEDULE_ID);
+    const deleted = await client.deleteSchedule(OLDER_SCHEDULE_ID);
 
     // Assess
     expect(paused).toMatchObject({ status: "paused", cancelled_occurrences: 2, cancels_deferred: false });
@@ -69,7 +53,7 @@ describe("a newer client against an older deployment: a field added later reads 
     );
 
     // Act
-    const paused = await client.pauseSchedule(SCHEDULE_ID);
+    const paused = await client.pauseSchedule(OLDER_SCHEDULE_ID);
     const cancelled = await client.cancelGroup("orders", "A-1");
 
     // Assess
@@ -82,7 +66,7 @@ describe("a newer client against an older deployment: a field added later reads 
     const client = clientAnswering({ ...olderScheduleChange("paused"), cancels_deferred: "no" });
 
     // Act
-    const error = await client.pauseSchedule(SCHEDULE_ID).catch((e: unknown) => e);
+    const error = await client.pauseSchedule(OLDER_SCHEDULE_ID).catch((e: unknown) => e);
 
     // Assess
     expect(error).toMatchObject({ code: "invalid_response" });
