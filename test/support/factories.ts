@@ -2,6 +2,7 @@ import type { SQSEvent, SQSRecord } from "aws-lambda";
 import { mulberry32 } from "#local/aws/faults.js";
 import { makeTaskKey, newUlid } from "#shared/domain/keys.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
+import { makeScheduleKey, type ScheduleRecord } from "#shared/domain/schedule.js";
 import type { TaskRecord, TaskStatus } from "#shared/domain/task.js";
 import type { TimerMessage } from "#shared/services/relay.js";
 import { QUEUE_ARN } from "./deliver-binding.js";
@@ -126,4 +127,27 @@ export function shuffle<T>(items: readonly T[], random: () => number): T[] {
     [out[i], out[j]] = [out[j] as T, out[i] as T];
   }
   return out;
+}
+
+/**
+ * A one-second `demo` schedule made at `madeAtMs` and materialized up to `materializedUntilMs` (default: when made),
+ * `active` in epoch 0 unless overridden: the schedule deliver's occurrence check reads.
+ */
+export function makeSchedule(
+  madeAtMs: number,
+  fields: Partial<Omit<ScheduleRecord, "pk" | "sk" | "scheduleId">> = {},
+): ScheduleRecord {
+  return {
+    ...makeScheduleKey("demo", newUlid(madeAtMs)),
+    topic: "demo",
+    cron: "* * * * * *",
+    timezone: "UTC",
+    content: "{}",
+    status: "active",
+    createdAtMs: madeAtMs,
+    updatedAtMs: madeAtMs,
+    materializedUntilMs: madeAtMs,
+    epoch: 0,
+    ...fields,
+  };
 }

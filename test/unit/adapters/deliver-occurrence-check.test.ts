@@ -14,7 +14,7 @@ import { CallbackSigner } from "#shared/security/signing.js";
 import { deliverBatch } from "#shared/services/deliver/index.js";
 import { deliverDeps, testTopic } from "../../support/deliver-binding.js";
 import { createTaskTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
-import { eventOf, fifoRecord, makeTask, T0 } from "../../support/factories.js";
+import { eventOf, fifoRecord, makeSchedule, makeTask, T0 } from "../../support/factories.js";
 import { FakeCallbacks } from "../../support/fakes/callbacks.js";
 import { MemoryMetrics } from "../../support/fakes/metrics.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
@@ -49,18 +49,7 @@ const stores = () => ({
 });
 
 function schedule(): ScheduleRecord {
-  return {
-    ...makeScheduleKey("demo", newUlid(T0)),
-    topic: "demo",
-    cron: "* * * * * *",
-    timezone: "UTC",
-    content: "{}",
-    status: "deleted",
-    createdAtMs: T0,
-    updatedAtMs: T0,
-    materializedUntilMs: T0,
-    epoch: 2,
-  };
+  return makeSchedule(T0, { status: "deleted", epoch: 2 });
 }
 
 const due = (fields: Partial<TaskRecord> = {}): TaskRecord => ({

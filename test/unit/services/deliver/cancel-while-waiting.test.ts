@@ -9,13 +9,12 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { CallbackRequest, CallbackResult } from "#shared/adapters/callback-client.js";
 import type { CancelOutcome } from "#shared/adapters/task-store.js";
-import { newUlid } from "#shared/domain/keys.js";
-import { makeScheduleKey, occurrenceIdempotencyKey, type ScheduleRecord } from "#shared/domain/schedule.js";
+import { occurrenceIdempotencyKey, type ScheduleRecord } from "#shared/domain/schedule.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { type DeliverDeps, deliverBatch } from "#shared/services/deliver/index.js";
 import { deliverDeps, testTopic } from "../../../support/deliver-binding.js";
-import { eventOf, fifoRecord, makeTask } from "../../../support/factories.js";
+import { eventOf, fifoRecord, makeSchedule, makeTask } from "../../../support/factories.js";
 import { FakeCallbacks, HTTP } from "../../../support/fakes/callbacks.js";
 import { MemoryMetrics } from "../../../support/fakes/metrics.js";
 import { FakeTopicQueue } from "../../../support/fakes/topic-queue.js";
@@ -90,18 +89,7 @@ function setup(extra: Partial<DeliverDeps> = {}) {
   };
   /** An active one-second schedule, and its occurrences due in one group (as the materializer stamps them). */
   const schedule = async (): Promise<ScheduleRecord> => {
-    const s: ScheduleRecord = {
-      ...makeScheduleKey("demo", newUlid(start - 60_000)),
-      topic: "demo",
-      cron: "* * * * * *",
-      timezone: "UTC",
-      content: "{}",
-      status: "active",
-      createdAtMs: start - 60_000,
-      updatedAtMs: start - 60_000,
-      materializedUntilMs: start,
-      epoch: 0,
-    };
+    const s = makeSchedule(start - 60_000, { materializedUntilMs: start });
     await store.putSchedule(s);
     return s;
   };

@@ -6,9 +6,7 @@
  */
 import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
-import { newUlid } from "#shared/domain/keys.js";
 import {
-  makeScheduleKey,
   occurrenceIdempotencyKey,
   type ScheduleRecord,
   type ScheduleStatus,
@@ -17,7 +15,7 @@ import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { deliverBatch } from "#shared/services/deliver/index.js";
 import { deliverDeps, testTopic } from "../../../support/deliver-binding.js";
-import { eventOf, fifoRecord, makeTask } from "../../../support/factories.js";
+import { eventOf, fifoRecord, makeSchedule, makeTask } from "../../../support/factories.js";
 import { FakeCallbacks } from "../../../support/fakes/callbacks.js";
 import { MemoryMetrics } from "../../../support/fakes/metrics.js";
 import { FakeTopicQueue } from "../../../support/fakes/topic-queue.js";
@@ -56,18 +54,7 @@ function setup() {
   });
   const context = { getRemainingTimeInMillis: () => 60_000 };
   const schedule = async (status: ScheduleStatus, epoch = 0): Promise<ScheduleRecord> => {
-    const s: ScheduleRecord = {
-      ...makeScheduleKey("demo", newUlid(start - 60_000)),
-      topic: "demo",
-      cron: "* * * * * *",
-      timezone: "UTC",
-      content: "{}",
-      status,
-      createdAtMs: start - 60_000,
-      updatedAtMs: start - 60_000,
-      materializedUntilMs: start,
-      epoch,
-    };
+    const s = makeSchedule(start - 60_000, { status, epoch, materializedUntilMs: start });
     await store.putSchedule(s);
     return s;
   };
