@@ -1223,7 +1223,9 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
             // `lastAttemptAtMs <> :now` makes the write idempotent: when its answer is lost and the SDK retries it,
             // the retry fails here instead of counting the same attempt twice, and is recognised below.
             // No cancel request: its in-flight attempt's outcome write was lost, and this start would call again.
-            ConditionExpression: `#status IN (${names.join(", ")})${underLimit} AND (attribute_not_exists(lastAttemptAtMs) OR lastAttemptAtMs <> :now) AND attribute_not_exists(cancelRequestedAtMs)`,
+            // Never a fan-out parent (`fanOut`): only its copies are delivered; a topic message naming one (sent by
+            // hand) is refused here and dropped by the read path. One more clause of the same write: free.
+            ConditionExpression: `#status IN (${names.join(", ")})${underLimit} AND (attribute_not_exists(lastAttemptAtMs) OR lastAttemptAtMs <> :now) AND attribute_not_exists(cancelRequestedAtMs) AND attribute_not_exists(fanOut)`,
             ExpressionAttributeNames: { "#status": "status" },
             ExpressionAttributeValues: toWire({
               ...Object.fromEntries(DELIVERABLE_STATUSES.map((status, i) => [`:from${i}`, status])),

@@ -416,7 +416,8 @@ export interface TaskStore extends DestinationStore {
    * then never sends it again; a write already made stays, its answer lost (an attempt counted that made no call).
    * A task with a cancel request (`cancelRequestedAtMs`) is refused too, and its cancel finished (`cancelled`, one
    * conditional write): its in-flight attempt's outcome write was lost (the function timed out mid-attempt) and its
-   * message came back.
+   * message came back. A fan-out parent (`fanOut`) is refused too, with or without `maxAttempts`: only its copies
+   * are delivered (deliver's read path then drops the message).
    */
   startAttempt(
     taskId: string,

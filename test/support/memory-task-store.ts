@@ -442,6 +442,8 @@ export class MemoryTaskStore implements TaskStore {
     }
     if (maxAttempts !== undefined && task.status === "delivering" && task.attempts >= maxAttempts)
       return undefined;
+    // As the table: a fan-out parent is never started (only its copies are delivered).
+    if (task.fanOut !== undefined) return undefined;
     // As the table: a start without a read (maxAttempts given) refuses an occurrence, whose schedule is read first.
     if (maxAttempts !== undefined && task.scheduleId !== undefined) return undefined;
     const updated: TaskRecord = {

@@ -36,7 +36,7 @@ import {
   stopIfGivenUp,
   timeLeftFor,
 } from "./types.js";
-import { claimStarted, giveBack, takePrepared, warnLostGiveBack } from "./up-front.js";
+import { claimStarted, droppedAsFanOutParent, giveBack, takePrepared, warnLostGiveBack } from "./up-front.js";
 
 /**
  * One record: its task's attempt is started (the fast path, else the read path), its callback made and the
@@ -194,6 +194,8 @@ async function startAfterReading(
     deps.logger.warn("task not found; message dropped", { taskId });
     return undefined;
   }
+  // A parent is refused by the read-free start (and never started up front): its message is consumed here.
+  if (droppedAsFanOutParent(ctx, task)) return undefined;
   if (TERMINAL_STATUSES.has(task.status)) {
     deps.logger.info("task already final; not delivered again", { taskId, status: task.status });
     return undefined;

@@ -2,6 +2,7 @@ import type { SQSBatchResponse, SQSRecord } from "aws-lambda";
 import { type BatchStart, type FinishWrite, startedTask } from "#shared/adapters/task-store.js";
 import type { TopicConfig } from "#shared/config/index.js";
 import { attemptsUsedUp } from "#shared/domain/attempt-log.js";
+import { isFanOutParent } from "#shared/domain/fan-out.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { occurrenceStop, scheduleToCheck } from "#shared/domain/occurrence-hold.js";
@@ -226,6 +227,7 @@ function decide(
     ctx.deps.logger.warn("task not found; message dropped", { taskId, messageId: record.messageId });
     return { kind: "drop" };
   }
+  if (droppedAsFanOutParent(ctx, task)) return { kind: "drop" };
   if (TERMINAL_STATUSES.has(task.status)) {
     ctx.deps.logger.info("task already final; not delivered again", { taskId, status: task.status });
     return { kind: "drop" };
@@ -242,6 +244,19 @@ function decide(
   if (!schedules.has(scheduleId)) return "perRecord";
   const stop = occurrenceStop(task, schedules.get(scheduleId));
   return stop === undefined ? "start" : { kind: "stopped", task, stop };
+}
+
+/**
+ * A fan-out parent is never delivered itself, only its copies (shared/domain/fan-out.ts): nothing sends its id to a
+ * topic queue, so a message naming one was sent by hand (or by a bug). It is dropped, the parent left as it is —
+ * started, its empty callback URL would fail until dead-lettered `failed`, and its view with it.
+ */
+export function droppedAsFanOutParent(ctx: BatchContext, task: TaskRecord): boolean {
+  if (!isFanOutParent(task)) return false;
+  ctx.deps.logger.warn("fan-out parent: never delivered itself (its copies are); message dropped", {
+    taskId: task.taskId,
+  });
+  return true;
 }
 
 /** The batch start's decision for a record, taken at its turn (what is left untaken at the end is given back). */

@@ -209,3 +209,80 @@ describe("callback client: an answer that came while the request body was still 
     }
   }, 20_000);
 });
+
+/**
+ * A raw receiver whose first connection answers its first request `413` on the head and never reads the body: what
+ * follows the head on that connection is parsed as the next request, as a server that refused the body without
+ * consuming it does — a request sent on it after the 413 is read behind the body's bytes, answered `400` and the
+ * connection closed. Later connections read each request whole and answer `200`. `answers` lists, per request
+ * head parsed, the connection it came on and the status it was answered.
+ */
+async function payloadTooLargeReceiver() {
+  const answers: [connection: number, status: number][] = [];
+  let connections = 0;
+  const listening = net.createServer((socket) => {
+    const connection = ++connections;
+    socket.on("error", () => undefined);
+    let buffered = "";
+    socket.on("data", (data: Buffer) => {
+      buffered += data.toString("latin1");
+      for (let end = buffered.indexOf("\r\n\r\n"); end >= 0; end = buffered.indexOf("\r\n\r\n")) {
+        const head = buffered.slice(0, end);
+        if (!/^[A-Z]+ \S+ HTTP\/1\.1\r\n/.test(`${head}\r\n`)) {
+          answers.push([connection, 400]);
+          socket.end("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+          return;
+        }
+        const length = Number(/content-length: (\d+)/i.exec(head)?.[1] ?? 0);
+        if (connection === 1 && answers.length === 0) {
+          // The head alone is taken: the body stays in the buffer, read as whatever comes next.
+          buffered = buffered.slice(end + 4);
+          answers.push([connection, 413]);
+          socket.write(
+            "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n",
+          );
+          continue;
+        }
+        if (buffered.length < end + 4 + length) return;
+        buffered = buffered.slice(end + 4 + length);
+        answers.push([connection, 200]);
+        socket.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n");
+      }
+    });
+  });
+  server = listening;
+  await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
+  const port = (listening.address() as AddressInfo).port;
+  return { url: `http://127.0.0.1:${port}/hook`, answers, connections: () => connections };
+}
+
+describe("callback client: a 413 answer", () => {
+  it("does not pool its connection, even with the body sent whole: the next callback gets its own answer on a new connection", async () => {
+    // Prepare: a small body (a few KB: the kernel takes it whole before the answer comes), refused on its head
+    const at = await payloadTooLargeReceiver();
+    const answered = answeredRequests();
+    client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
+    const body = JSON.stringify({ x: "a".repeat(4 * 1024) });
+
+    try {
+      // Act: the refused callback, its answer ended (its connection handed back or closed), then a second one
+      const first = await client.post({ url: at.url, body, headers: {}, timeoutMs: 10_000 });
+      await new Promise((resolve) => setImmediate(resolve));
+      const second = await client.post({ url: at.url, body: '{"x":1}', headers: {}, timeoutMs: 10_000 });
+
+      // Assess: the precondition (the body had all gone out: the check on a body still going out cannot see it),
+      // the 413 stands, and the second callback went on a new connection and got its 200 — on the first, it would
+      // have been read behind the unread body and answered 400
+      expect(answered.seen[0]?.bodyOut).toBe(true);
+      expect(first).toMatchObject({ ok: false, status: 413 });
+      expect(second).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+      expect(at.answers).toEqual([
+        [1, 413],
+        [2, 200],
+      ]);
+      expect(at.connections()).toBe(2);
+    } finally {
+      answered.stop();
+    }
+  });
+});
