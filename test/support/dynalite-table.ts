@@ -4,6 +4,7 @@ import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from "@aws-s
 import dynalite from "dynalite";
 import { startDynalite as startLocalCloudDynalite } from "#local/aws/dynalite-store.js";
 import type { RequestListener } from "#local/aws/in-process.js";
+import { withPartiql } from "#local/aws/partiql.js";
 import {
   FAILED_INDEX_NAME,
   FAILED_SORT_ATTRIBUTE,
@@ -59,6 +60,22 @@ export async function startDynalite(
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/**
+ * dynalite answering PartiQL as the local cloud does (deliver's batch writes use BatchExecuteStatement), each
+ * request's operation pushed onto `requests` as the wire sees it: what a test of deliver's calls per task counts.
+ */
+export function startCountingDynalite(requests: string[]): Promise<LocalDynamo> {
+  return startDynalite({
+    wrap: (listener) => {
+      const partiql = withPartiql(listener);
+      return (req, res) => {
+        requests.push(String(req.headers["x-amz-target"]).split(".").pop() as string);
+        partiql(req, res);
+      };
+    },
+  });
 }
 
 /**

@@ -6,14 +6,13 @@
  */
 import { randomBytes } from "node:crypto";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { withPartiql } from "#local/aws/partiql.js";
 import { DynamoDeliverStore, DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { expandFanOut } from "#shared/domain/fan-out.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { deliverBatch } from "#shared/services/deliver/index.js";
 import { deliverDeps, testTopic } from "../../support/deliver-binding.js";
-import { createTaskTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
+import { createTaskTable, type LocalDynamo, startCountingDynalite } from "../../support/dynalite-table.js";
 import { eventOf, fifoRecord, makeTask } from "../../support/factories.js";
 import { FakeCallbacks } from "../../support/fakes/callbacks.js";
 import { MemoryMetrics } from "../../support/fakes/metrics.js";
@@ -26,16 +25,7 @@ const tableName = "deliver-fan-out-parent";
 const requests: string[] = [];
 
 beforeAll(async () => {
-  dynamo = await startDynalite({
-    // As the local cloud answers it: deliver's batch writes its `delivered` with BatchExecuteStatement.
-    wrap: (listener) => {
-      const partiql = withPartiql(listener);
-      return (req, res) => {
-        requests.push(String(req.headers["x-amz-target"]).split(".").pop() as string);
-        partiql(req, res);
-      };
-    },
-  });
+  dynamo = await startCountingDynalite(requests);
   await createTaskTable(dynamo.client, tableName);
 });
 
