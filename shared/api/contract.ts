@@ -324,7 +324,7 @@ export const API_CONTRACT = {
   "POST /v1/topics/{topic}/groups/{value}/cancel": {
     summary: "Cancel every still-scheduled (or retrying) task of one ordering group",
     description:
-      "Reads up to `limit` of the group's tasks in delivery order and cancels each scheduled one, and each delivering one waiting for its retry, as DELETE /v1/tasks/{id} does (one whose callback is in flight is listed in `not_cancelled`); `more` and `next_cursor` continue.",
+      "Reads up to `limit` of the group's tasks in delivery order and cancels each scheduled one, and each delivering one waiting for its retry, as DELETE /v1/tasks/{id} does; one whose callback is in flight gets its cancel requested and is listed in `cancel_requested` (one deliver started with its batch behind others of the group, not yet called, that has waited a second or more for its turn then ends `cancelled` without a call); `more` and `next_cursor` continue.",
     tags: ["groups"],
     pathParams: cancelGroupParamsSchema,
     query: cancelGroupQuerySchema,

@@ -170,7 +170,7 @@ export const cancelGroupResponseSchema = z.looseObject({
     ),
     {
       description:
-        "tasks whose callback (a fan-out task: one of its copies' callbacks) was in flight: the cancel is recorded on them, and they end after that attempt — `delivered` if it succeeds, `cancelled` otherwise, never called again",
+        "tasks whose callback (a fan-out task: one of its copies' callbacks) was in flight: the cancel is recorded on them, and they end after that attempt — `delivered` if it succeeds, `cancelled` otherwise, never called again; a task deliver started with its batch behind others of the group, its callback not yet made, is listed too, and ends `cancelled` without a call once it has waited a second or more for its turn",
     },
   ),
   more: z.boolean(),

@@ -9,9 +9,11 @@ import { randomBytes } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import type { CallbackRequest, CallbackResult } from "#shared/adapters/callback-client.js";
 import type { CancelOutcome } from "#shared/adapters/task-store.js";
+import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { occurrenceIdempotencyKey, type ScheduleRecord } from "#shared/domain/schedule.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
+import { cancelGroup } from "#shared/services/cancel-group.js";
 import { type DeliverDeps, deliverBatch } from "#shared/services/deliver/index.js";
 import { deliverDeps, testTopic } from "../../../support/deliver-binding.js";
 import { eventOf, fifoRecord, makeSchedule, makeTask } from "../../../support/factories.js";
@@ -207,7 +209,7 @@ describe("deliver: a follower started up front whose cancel was requested while 
     for (const t of [head, follower, other]) expect(f.stored(t).status).toBe("delivered");
   });
 
-  it("with the threshold at 0 (the local cloud's), a follower that waited at all is read before its callback", async () => {
+  it("with the threshold at 0, a follower that waited at all is read before its callback", async () => {
     // Prepare: the head answers in 20 ms; the follower's cancel lands meanwhile
     const f = setup({ cancelCheckAfterMs: 0 });
     const head = await f.task("g");
@@ -338,5 +340,48 @@ describe("deliver: a follower occurrence started up front whose schedule was sto
     expect(f.reads).toEqual([follower.taskId]);
     expect(scheduleReads).toEqual([s.scheduleId, s.scheduleId]);
     expect(f.stored(follower)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+});
+
+describe("deliver: an operator's group cancel while the group's head is held", () => {
+  it("lists the waiting followers in cancel_requested, and none of them is called: each ends cancelled, the head's outcome stands", async () => {
+    // Prepare: one group of three, all started up front; the head's callback takes 1.5 s, and the group cancel
+    // (POST /v1/topics/demo/groups/g/cancel) lands meanwhile
+    const f = setup();
+    const head = await f.task("g");
+    const follower = await f.task("g");
+    const last = await f.task("g");
+    f.callbacks.answer(head.taskId, HTTP(200, 1_500));
+    const answers: Awaited<ReturnType<typeof cancelGroup>>[] = [];
+    f.callbacks.during = async (request) => {
+      if (request.headers["webhook-id"] !== head.taskId) return;
+      const deps = {
+        store: f.store,
+        scheduler: { deleteTaskSchedule: async () => undefined },
+        config: loadEnvironmentConfig("local"),
+        now: () => Date.now(),
+      };
+      answers.push(await cancelGroup(deps, { topic: "demo", value: "g" }, {}));
+    };
+
+    // Act
+    const response = await deliverBatch(
+      f.deps,
+      eventOf(fifoRecord(head), fifoRecord(follower), fifoRecord(last)),
+      f.context,
+    );
+
+    // Assess: the 200 names all three (the head's callback is in flight), in group order; only the head is called
+    expect(answers).toMatchObject([
+      {
+        cancelled: 0,
+        not_cancelled: [],
+        cancel_requested: [{ task_id: head.taskId }, { task_id: follower.taskId }, { task_id: last.taskId }],
+      },
+    ]);
+    expect(response).toEqual({ batchItemFailures: [] });
+    expect(f.callbacks.calledFor()).toEqual([head.taskId]);
+    expect(f.stored(head).status).toBe("delivered");
+    for (const t of [follower, last]) expect(f.stored(t)).toMatchObject({ status: "cancelled", attempts: 0 });
   });
 });
