@@ -471,7 +471,11 @@ export const CANCEL_WRITES = 3;
 
 /** A refused move whose read found the task `scheduled` again: deliver's start given back in between. */
 function isGivenBack(outcome: RescheduleOutcome): boolean {
-  return outcome.outcome === "conflict" && outcome.task.status === "scheduled";
+  return (
+    outcome.outcome === "conflict" &&
+    outcome.task.status === "scheduled" &&
+    outcome.task.cancelRequestedAtMs === undefined
+  );
 }
 
 /** Which of the retention and the floor a cancel keeps, and the floor's condition for that choice to be the later. */
@@ -2421,7 +2425,8 @@ export class DynamoTaskStore
       // Into the sweep index (a near-term task was not in it), and it stays there until its successor exists
       // (settleRescheduled): the sweeper finishes a reschedule that stopped after this write.
       UpdateExpression: `SET #status = :rescheduled, rescheduledTo = :to, rescheduledAtMs = :at, expiresAt = :expiresAt, ${ENTER_SWEEP_INDEX}`,
-      ConditionExpression: "#status = :scheduled",
+      // Not one carrying a cancel request (a start given back with it kept): its successor would drop the request.
+      ConditionExpression: "#status = :scheduled AND attribute_not_exists(cancelRequestedAtMs)",
       ExpressionAttributeNames: { "#status": "status" },
       ExpressionAttributeValues: toWire({
         ":rescheduled": "rescheduled" satisfies TaskStatus,

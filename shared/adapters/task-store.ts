@@ -542,7 +542,8 @@ export interface TaskStore extends DestinationStore {
   // Operations routes (issue 11, scope I2: reschedule, run now, group cancel).
   /**
    * `scheduled → rescheduled` with `rescheduledTo`, in one conditional write; the task stays in the sweep index
-   * until `settleRescheduled`, so the sweeper finishes a reschedule that stopped after this write.
+   * until `settleRescheduled`, so the sweeper finishes a reschedule that stopped after this write. A `scheduled`
+   * task carrying a cancel request (deliver's start given back with it) is a conflict: its successor would drop it.
    */
   markRescheduled(
     taskId: string,

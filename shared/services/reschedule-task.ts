@@ -168,6 +168,7 @@ async function moveTask(
   if (current.status !== "scheduled" && !(current.status === "queued" && inPlace))
     throw notScheduled(current);
   if (inPlace) return taskView(current);
+  if (current.cancelRequestedAtMs !== undefined) throw cancelPendingNotMovable(current);
 
   const successorId = await freeSuccessorId(deps, current, dueAtMs);
   const marked = await deps.store.markRescheduled(taskId, {
@@ -187,6 +188,7 @@ async function moveTask(
   if (marked.outcome === "not-found") throw notFound();
   if (marked.outcome === "conflict") {
     if (marked.task.status === "rescheduled") return repeat(deps, marked.task, sameTarget);
+    if (marked.task.cancelRequestedAtMs !== undefined) throw cancelPendingNotMovable(marked.task);
     throw notScheduled(marked.task);
   }
   return completeMove(deps, marked.task);
@@ -320,6 +322,19 @@ async function disarmOld(deps: RescheduleTaskDeps, old: TaskRecord): Promise<voi
 function fanOutNotMovable() {
   return fanOutUnsupported(
     "a fan-out task and its subscribers' copies cannot be rescheduled or run early; cancel it and add it again with the new due time",
+  );
+}
+
+/**
+ * A `scheduled` task carrying a cancel request: deliver started it with its batch behind others of its group, an
+ * operator's cancel met that start (202), and its group failed before its turn, so the start was given back with
+ * the request kept (its next start ends it `cancelled`, never called). A move would write a successor without the
+ * request, delivered at its new time after the operator was told it would not be.
+ */
+function cancelPendingNotMovable(task: TaskRecord) {
+  return conflict(
+    "task's cancel was requested: it ends cancelled at its next start and is not called; DELETE it to cancel it now",
+    { task_status: task.status },
   );
 }
 

@@ -668,7 +668,8 @@ export class MemoryTaskStore implements TaskStore {
   ): Promise<RescheduleOutcome> {
     const task = this.tasks.get(taskId);
     if (!task) return { outcome: "not-found" };
-    if (task.status !== "scheduled") return { outcome: "conflict", task: structuredClone(task) };
+    if (task.status !== "scheduled" || task.cancelRequestedAtMs !== undefined)
+      return { outcome: "conflict", task: structuredClone(task) };
     // In the sweep index until settleRescheduled, as in the table.
     const updated: TaskRecord = {
       ...indexed(task),

@@ -1347,6 +1347,23 @@ describe("DynamoTaskStore against dynalite", () => {
       expect(out).toMatchObject({ outcome: "conflict", task: { status: "queued" } });
     });
 
+    it("markRescheduled refuses a scheduled task carrying a cancel request (a start given back with it)", async () => {
+      // Prepare: the state deliver's give-back leaves when a cancel met a start made with the batch
+      const [dynamo, memory] = await onBoth(async (s) => {
+        const t = task({ cancelRequestedAtMs: NOW - 1 });
+        await s.putNew(t);
+        const out = await s.markRescheduled(t.taskId, { to: "demo.x", atMs: NOW, expiresAt: 1 });
+        return { out, stored: await s.get(t.taskId) };
+      });
+
+      // Assess
+      for (const { out, stored } of [dynamo, memory]) {
+        expect(out).toMatchObject({ outcome: "conflict", task: { status: "scheduled" } });
+        expect(stored).toMatchObject({ status: "scheduled", cancelRequestedAtMs: NOW - 1 });
+        expect(stored?.rescheduledTo).toBeUndefined();
+      }
+    });
+
     it("listGroupPage reads `limit` items in group order, returns the unfinished ones and where to go on", async () => {
       const group = `g-${newUlid(NOW)}`;
       const ts = [0, 1, 2, 3, 4].map((i) => task({ group, dueAtMs: NOW + i * 1000 }));

@@ -15,10 +15,13 @@ import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { cancelGroup } from "#shared/services/cancel-group.js";
 import { type DeliverDeps, deliverBatch } from "#shared/services/deliver/index.js";
+import { rescheduleTask } from "#shared/services/reschedule-task.js";
 import { deliverDeps, testTopic } from "../../../support/deliver-binding.js";
 import { eventOf, fifoRecord, makeSchedule, makeTask } from "../../../support/factories.js";
 import { FakeCallbacks, HTTP } from "../../../support/fakes/callbacks.js";
 import { MemoryMetrics } from "../../../support/fakes/metrics.js";
+import { FakeScheduler } from "../../../support/fakes/scheduler.js";
+import { FakeTimerQueue } from "../../../support/fakes/timer-queue.js";
 import { FakeTopicQueue } from "../../../support/fakes/topic-queue.js";
 import { memoryLogger } from "../../../support/logger.js";
 import { MemoryTaskStore } from "../../../support/memory-task-store.js";
@@ -383,5 +386,40 @@ describe("deliver: an operator's group cancel while the group's head is held", (
     expect(f.callbacks.calledFor()).toEqual([head.taskId]);
     expect(f.stored(head).status).toBe("delivered");
     for (const t of [follower, last]) expect(f.stored(t)).toMatchObject({ status: "cancelled", attempts: 0 });
+  });
+});
+
+describe("deliver: an operator's move of a follower whose cancel was requested while its head was held", () => {
+  it("a PATCH after its group failed (its start given back, its request kept) is a 409: the move would drop the cancel, and its successor be called", async () => {
+    // Prepare: the follower's cancel lands while the head's callback is held (202); the head then fails, so the
+    // follower's start is given back before its turn (`scheduled` again, its request kept)
+    const f = setup();
+    const head = await f.task("g");
+    const follower = await f.task("g");
+    f.callbacks.answer(head.taskId, HTTP(500, 1_500));
+    const cancels = f.cancelDuring(head, follower);
+    await deliverBatch(f.deps, eventOf(fifoRecord(head), fifoRecord(follower)), f.context);
+    const deps = {
+      store: f.store,
+      timerQueue: new FakeTimerQueue(),
+      scheduler: new FakeScheduler(),
+      config: loadEnvironmentConfig("local"),
+      now: () => Date.now(),
+    };
+
+    // Act: the operator moves it a minute on (PATCH /v1/tasks/{id})
+    const moved = await rescheduleTask(deps, follower.taskId, { delay_seconds: 60 }).catch((e: unknown) => e);
+
+    // Assess: refused, nothing changed; the task still ends cancelled at its next start, not called
+    expect(cancels).toMatchObject([{ outcome: "cancel-requested" }]);
+    expect(f.stored(follower)).toMatchObject({
+      status: "scheduled",
+      cancelRequestedAtMs: expect.any(Number),
+    });
+    expect(moved).toMatchObject({ status: 409 });
+    expect([...f.store.tasks.values()].filter((t) => t.rescheduledFrom === follower.taskId)).toEqual([]);
+    // and a DELETE cancels it at once
+    const cancelled = await f.store.cancel(follower.taskId, Date.now(), 1, { awaitingRetry: true });
+    expect(cancelled).toMatchObject({ outcome: "cancelled", task: { status: "cancelled" } });
   });
 });
