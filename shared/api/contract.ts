@@ -303,7 +303,7 @@ export const API_CONTRACT = {
       "200": { description: "rescheduled (or already there)", schema: rescheduleResponseSchema },
       "404": error("no such task (`not_found`)"),
       "409": error(
-        "the task is no longer scheduled, or was moved elsewhere (`conflict`, with `task_status`), or its topic is no longer configured (`conflict`, with `topic`); a fan-out task or a subscriber's copy (`fan_out_unsupported`)",
+        "the task is no longer scheduled, or its cancel was requested, or was moved elsewhere (`conflict`, with `task_status`), or its topic is no longer configured (`conflict`, with `topic`); a fan-out task or a subscriber's copy (`fan_out_unsupported`)",
       ),
       "415": UNSUPPORTED_MEDIA_TYPE,
     },
