@@ -15,7 +15,7 @@ import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { cancelGroup } from "#shared/services/cancel-group.js";
 import { type DeliverDeps, deliverBatch } from "#shared/services/deliver/index.js";
-import { rescheduleTask } from "#shared/services/reschedule-task.js";
+import { rescheduleTask, runTask } from "#shared/services/reschedule-task.js";
 import { deliverDeps, testTopic } from "../../../support/deliver-binding.js";
 import { eventOf, fifoRecord, makeSchedule, makeTask } from "../../../support/factories.js";
 import { FakeCallbacks, HTTP } from "../../../support/fakes/callbacks.js";
@@ -418,6 +418,9 @@ describe("deliver: an operator's move of a follower whose cancel was requested w
     });
     expect(moved).toMatchObject({ status: 409 });
     expect([...f.store.tasks.values()].filter((t) => t.rescheduledFrom === follower.taskId)).toEqual([]);
+    // A run (POST …/run) finds it due already: answered unmoved, its request shown
+    const ran = await runTask(deps, follower.taskId);
+    expect(ran).toMatchObject({ task_id: follower.taskId, status: "scheduled", cancel_requested: true });
     // and a DELETE cancels it at once
     const cancelled = await f.store.cancel(follower.taskId, Date.now(), 1, { awaitingRetry: true });
     expect(cancelled).toMatchObject({ outcome: "cancelled", task: { status: "cancelled" } });
