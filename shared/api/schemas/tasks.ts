@@ -33,7 +33,7 @@ export const subscriberViewSchema = z.looseObject({
   replays: z.optional(z.number().check(z.int(), z.nonnegative())),
   cancel_requested: z.withMeta(z.optional(z.literal(true)), {
     description:
-      "an operator's cancel met this task with its callback in flight: that attempt goes on (a callback cannot be unsent); on a 2xx the task is `delivered`, otherwise `cancelled`, and no further attempt is made",
+      "an operator's cancel met this task with its callback in flight: that attempt goes on (a callback cannot be unsent); on a 2xx the task is `delivered`, otherwise `cancelled`, and no further attempt is made; a task deliver started with its batch behind others of its group, not yet called, ends `cancelled` without a call once it has waited a second or more for its turn, or at its next start once that start was given back (`scheduled`)",
   }),
 });
 
@@ -53,7 +53,7 @@ export const taskViewSchema = z.looseObject({
   cancelled_at: z.optional(dateTime),
   cancel_requested: z.withMeta(z.optional(z.literal(true)), {
     description:
-      "an operator's cancel met this task with its callback in flight: that attempt goes on (a callback cannot be unsent); on a 2xx the task is `delivered`, otherwise `cancelled`, and no further attempt is made (a fan-out task: one of its copies is so; a DELETE that leaves one so answers 202)",
+      "an operator's cancel met this task with its callback in flight: that attempt goes on (a callback cannot be unsent); on a 2xx the task is `delivered`, otherwise `cancelled`, and no further attempt is made (a fan-out task: one of its copies is so; a DELETE that leaves one so answers 202); a task deliver started with its batch behind others of its group, not yet called, ends `cancelled` without a call once it has waited a second or more for its turn, or at its next start once that start was given back (`scheduled`: it cannot be moved then)",
   }),
   rescheduled_to: z.optional(z.string()),
   rescheduled_at: z.optional(dateTime),
