@@ -268,6 +268,32 @@ describe("deliver: a follower started up front whose cancel was requested while 
     expect(f.stored(follower)).toMatchObject({ status: "scheduled", attempts: 0 });
     expect(f.stored(head).status).toBe("delivered");
   });
+
+  it("a read that fails holds the rest of its group too (order): the records behind it come back uncalled, their starts given back", async () => {
+    // Prepare
+    const f = setup();
+    const head = await f.task("g");
+    const follower = await f.task("g");
+    const last = await f.task("g");
+    f.callbacks.answer(head.taskId, HTTP(200, 1_500));
+    f.store.get = async () => {
+      throw new Error("DynamoDB unavailable");
+    };
+    const records = [fifoRecord(head), fifoRecord(follower), fifoRecord(last)];
+
+    // Act
+    const response = await deliverBatch(f.deps, eventOf(...records), f.context);
+
+    // Assess
+    expect(response).toEqual({
+      batchItemFailures: [
+        { itemIdentifier: records[1]?.messageId },
+        { itemIdentifier: records[2]?.messageId },
+      ],
+    });
+    expect(f.callbacks.calledFor()).toEqual([head.taskId]);
+    for (const t of [follower, last]) expect(f.stored(t)).toMatchObject({ status: "scheduled", attempts: 0 });
+  });
 });
 
 describe("deliver: a follower occurrence started up front whose schedule was stopped while it waited", () => {
