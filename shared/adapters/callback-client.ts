@@ -405,8 +405,7 @@ function exchange(
     });
     outgoing.once("response", (response) => {
       const durationMs = elapsed();
-      poolOnlyIfSentWhole(outgoing);
-      notPooledAfter413(outgoing, response.statusCode);
+      poolOnlyIfBodyRead(outgoing, response.statusCode);
       // A 408 on a kept-alive connection: the receiver's idle timeout fired as the request came, and it says it did
       // not take the request ("the client MAY repeat that request", RFC 9110 §15.5.9,
       // https://www.rfc-editor.org/rfc/rfc9110#section-15.5.9): sent again on a new connection, as browsers do.
@@ -490,21 +489,12 @@ function finishBodyByDeadline(outgoing: http.ClientRequest, leftMs: number): voi
  * with bytes still here. What this cannot see: a request the kernel took whole (one that fits the socket buffers)
  * before a receiver answered on its head and stopped reading — as for Go's or any client, that exchange looks
  * exactly like a complete one, and the next callback on the connection waits out its deadline like any callback to
- * a receiver that stops answering.
+ * a receiver that stops answering — except after a 413 (Payload Too Large), whose connection is not pooled even
+ * with the request sent whole: a receiver refusing a body usually answers on the head and never reads it, and the
+ * next callback on it would be parsed after those bytes (a 400, or another answer taken for its own).
  */
-function poolOnlyIfSentWhole(outgoing: http.ClientRequest): void {
-  if (!outgoing.writableFinished) outgoing.shouldKeepAlive = false;
-}
-
-/**
- * A 413 (Payload Too Large) answer's connection is not pooled either, even with the request sent whole: a receiver
- * refusing a body usually answers on the head and never reads the body. A small one the kernel took whole (the case
- * `poolOnlyIfSentWhole` cannot see) then sits unread on the connection, and the next callback on it would be parsed
- * after those bytes: a 400, or another answer taken for its own. As above, Node ends the connection once the answer
- * has ended; the answer stands, nothing is sent again.
- */
-function notPooledAfter413(outgoing: http.ClientRequest, status: number | undefined): void {
-  if (status === 413) outgoing.shouldKeepAlive = false;
+function poolOnlyIfBodyRead(outgoing: http.ClientRequest, status: number | undefined): void {
+  if (!outgoing.writableFinished || status === 413) outgoing.shouldKeepAlive = false;
 }
 
 /** Connections given the listener below: once each, however often a kept-alive one is reused. */
