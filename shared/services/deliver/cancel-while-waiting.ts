@@ -70,7 +70,7 @@ export async function endedWhileWaiting(
   current: TaskRecord | undefined,
 ): Promise<boolean> {
   if (!current || current.cancelRequestedAtMs !== undefined)
-    return endedAsRequested(ctx, scope, attempt, current);
+    return givenBackIfEndFails(ctx, start, endedAsRequested(ctx, scope, attempt, current));
   let requested: TaskRecord | "final" | undefined;
   try {
     const stop = await heldOccurrenceStop(ctx, current, scope);
@@ -82,11 +82,30 @@ export async function endedWhileWaiting(
     throw error;
   }
   if (requested === "final") return true;
-  const ended = await endedAsRequested(ctx, scope, attempt, requested);
+  const ended = await givenBackIfEndFails(ctx, start, endedAsRequested(ctx, scope, attempt, requested));
   // A moved occurrence's old item leaves the sweep index, as every cancel of a successor settles it.
   if (ended && current.rescheduledFrom !== undefined)
     await ctx.deps.store.settleRescheduled(current.rescheduledFrom);
   return ended;
+}
+
+/**
+ * The write ending a start as requested failed, and may or may not have been written: the start is given back (a
+ * give-back refused because the write did land is not warned of), so the attempt is not counted for a call never
+ * made, and the error fails the record, which comes back with its group. The task keeps its request (`scheduled`
+ * with `cancel_requested`), which its next start honours (`cancelled`, no call).
+ */
+async function givenBackIfEndFails(
+  ctx: BatchContext,
+  start: Pick<StartedRecord, "read" | "started">,
+  ending: Promise<boolean>,
+): Promise<boolean> {
+  try {
+    return await ending;
+  } catch (error) {
+    giveBack(ctx, start.read, start.started, true);
+    throw error;
+  }
 }
 
 /**

@@ -296,6 +296,33 @@ describe("deliver: a follower started up front whose cancel was requested while 
   });
 });
 
+describe("deliver: a follower whose cancel was found but whose ending write failed", () => {
+  it("calls nothing and gives back its start: attempts as before, its record back with its group, the request kept for its next start", async () => {
+    // Prepare
+    const f = setup();
+    const head = await f.task("g");
+    const follower = await f.task("g");
+    f.callbacks.answer(head.taskId, HTTP(200, 1_500));
+    const outcomes = f.cancelDuring(head, follower);
+    const recordAttemptFailure = f.store.recordAttemptFailure.bind(f.store);
+    f.store.recordAttemptFailure = async (taskId, ...rest) => {
+      if (taskId === follower.taskId) throw new Error("DynamoDB unavailable");
+      return recordAttemptFailure(taskId, ...rest);
+    };
+    const records = [fifoRecord(head), fifoRecord(follower)];
+
+    // Act
+    const response = await deliverBatch(f.deps, eventOf(...records), f.context);
+
+    // Assess
+    expect(outcomes.map((o) => o.outcome)).toEqual(["cancel-requested"]);
+    expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: records[1]?.messageId }] });
+    expect(f.callbacks.calledFor()).toEqual([head.taskId]);
+    expect(f.stored(follower)).toMatchObject({ status: "scheduled", attempts: 0 });
+    expect(f.stored(follower).cancelRequestedAtMs).toBeDefined();
+  });
+});
+
 describe("deliver: a follower occurrence started up front whose schedule was stopped while it waited", () => {
   it("is not called once the pause has answered: cancelled (its unused attempt given back), its record consumed, its group going on", async () => {
     // Prepare: three occurrences of one schedule in one group, started up front with the schedule read active;
