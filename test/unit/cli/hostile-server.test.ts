@@ -1,7 +1,9 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { main } from "../../../cli/main.js";
 
 // The client's backoff between tries (random, up to 1.4 s a command; up to 1.1 s a test measured on a loaded
@@ -83,6 +85,63 @@ describe("tasks add-batch: a batch answer whose summary contradicts its results"
 
     // Assess
     expect(result.code, result.err).toBe(0);
+  });
+});
+
+describe("tasks add-batch: an item answered added that names no task (a real loopback server)", () => {
+  const servers: Server[] = [];
+  afterEach(async () => {
+    for (const server of servers.splice(0)) {
+      server.closeAllConnections();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    }
+  });
+
+  /** A loopback API answering every request 200 with `body`, counting them. */
+  async function apiAnswering(body: unknown): Promise<{ url: string; requests: () => number }> {
+    let requests = 0;
+    const server = createServer((req, res) => {
+      requests++;
+      req.resume();
+      req.on("end", () =>
+        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body)),
+      );
+    });
+    servers.push(server);
+    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests };
+  }
+
+  it("exits 3 with invalid_response and a rerun file of every item with its key, not 0 with an empty task id", async () => {
+    // Prepare: two items; the answer says both added, the second with no task_id.
+    const dir = await mkdtemp(path.join(tmpdir(), "punctual-hostile-"));
+    const file = path.join(dir, "tasks.json");
+    const task = { topic: "demo", delay_seconds: 90, content: {} };
+    await writeFile(file, JSON.stringify([task, task]));
+    const { task_id: _, ...noTask } = added(1);
+    const api = await apiAnswering({ results: [added(0), noTask], added: 2, failed: 0 });
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env: {} };
+
+    // Act
+    const code = await main(["--api", api.url, "--json", "tasks", "add-batch", "--file", file], io);
+
+    // Assess: nothing printed as a result; the error names the item, and the rerun file holds both items keyed.
+    expect(code).toBe(3);
+    expect(out.join("")).toBe("");
+    const printed = JSON.parse(err.join("")) as {
+      error: { code: string; message: string };
+      retry: { file: string };
+    };
+    expect(printed.error.code).toBe("invalid_response");
+    expect(printed.error.message).toMatch(/item 1 at task_id/);
+    const rerun = JSON.parse(await readFile(printed.retry.file, "utf8")) as {
+      tasks: { idempotency_key: string }[];
+    };
+    expect(rerun.tasks).toHaveLength(2);
+    expect(rerun.tasks.every((item) => typeof item.idempotency_key === "string")).toBe(true);
+    expect(api.requests()).toBe(1);
   });
 });
 
