@@ -88,30 +88,73 @@ describe("tasks add-batch: a batch answer whose summary contradicts its results"
   });
 });
 
-describe("tasks add-batch: an item answered added that names no task (a real loopback server)", () => {
-  const servers: Server[] = [];
-  afterEach(async () => {
-    for (const server of servers.splice(0)) {
-      server.closeAllConnections();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    }
-  });
-
-  /** A loopback API answering every request 200 with `body`, counting them. */
-  async function apiAnswering(body: unknown): Promise<{ url: string; requests: () => number }> {
-    let requests = 0;
-    const server = createServer((req, res) => {
-      requests++;
-      req.resume();
-      req.on("end", () =>
-        res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body)),
-      );
-    });
-    servers.push(server);
-    await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-    return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests };
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
   }
+});
 
+/** A real loopback API answering every request `status` with `body`, counting them. */
+async function apiAnswering(body: unknown, status = 200): Promise<{ url: string; requests: () => number }> {
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests++;
+    req.resume();
+    req.on("end", () =>
+      res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body)),
+    );
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests };
+}
+
+/** `punctual --api <url> …argv` in-process, talking to that API over the network stack. */
+async function runAgainst(url: string, argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env: {} };
+  const code = await main(["--api", url, ...argv], io);
+  return { code, out: out.join(""), err: err.join("") };
+}
+
+describe("schedules create answered with another topic's schedule (a real loopback server)", () => {
+  it("exits 3 saying where to look first, and prints no schedule as created", async () => {
+    // Prepare: a 201 whose schedule is of topic `other`, for a create on `demo`.
+    const api = await apiAnswering(
+      {
+        schedule_id: "other.schedule.01JD3BBBBBBBBBBBBBBBBBBBBB",
+        topic: "other",
+        cron: "@daily",
+        timezone: "UTC",
+        status: "active",
+        content: "{}",
+        created_at: "2026-11-23T12:00:00.000Z",
+        updated_at: "2026-11-23T12:00:00.000Z",
+        materialized_until: "2026-11-23T12:00:00.000Z",
+        next_occurrences: [],
+      },
+      201,
+    );
+    const create = ["schedules", "create", "--topic", "demo", "--cron", "@daily", "--timezone", "UTC"];
+
+    // Act
+    const result = await runAgainst(api.url, [...create, "--content", "{}"]);
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.out).toBe("");
+    expect(result.err).toMatch(/look with schedules list --topic demo/);
+    expect(result.err).toMatch(
+      /invalid_response \(HTTP 201\): .* is for topic "other", not the one asked for/,
+    );
+    expect(api.requests()).toBe(1);
+  });
+});
+
+describe("tasks add-batch: an item answered added that names no task (a real loopback server)", () => {
   it("exits 3 with invalid_response and a rerun file of every item with its key, not 0 with an empty task id", async () => {
     // Prepare: two items; the answer says both added, the second with no task_id.
     const dir = await mkdtemp(path.join(tmpdir(), "punctual-hostile-"));

@@ -480,6 +480,27 @@ describe("an answer for another task, schedule or topic than the one asked for",
     },
   );
 
+  it("createSchedule (never repeated) answered with another topic's schedule: invalid_response after its one request", async () => {
+    // Prepare
+    const { fetch, seen } = answeringFetch(() => ({ status: 201, body: { ...schedule, topic: "other" } }));
+    const body = { topic: "demo", cron: "@daily", timezone: "UTC", content: "{}" };
+
+    // Act
+    const error = await new PunctualClient({ apiUrl: API, fetch })
+      .createSchedule(body)
+      .catch((e: unknown) => e);
+    const created = await new PunctualClient({
+      apiUrl: API,
+      fetch: answeringFetch(() => ({ status: 201, body: schedule })).fetch,
+    }).createSchedule(body);
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 201 });
+    expect((error as Error).message).toMatch(/is for topic "other", not the one asked for/);
+    expect(seen).toHaveLength(1);
+    expect(created.topic).toBe("demo");
+  });
+
   it("replayTask (never repeated): invalid_response after its one request", async () => {
     // Prepare
     const { fetch, seen } = answeringFetch(() => ({ status: 202, body: taskViewOf(taskId()) }));
