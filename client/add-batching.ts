@@ -527,6 +527,22 @@ function itemOutcome(
 }
 
 /**
+ * Where a batch answer names an item added (2xx) that is no add's answer (no `task_id`, `topic`, `task_status` or
+ * `due_at`), as `itemOutcome` reads a batched call's item; undefined when every added item is one. `addTasks` hands
+ * its caller the results whole: such an item looked added with no task to name (the CLI printed an empty task id
+ * and exited 0), where a single add answered so is an `invalid_response`.
+ */
+export function addedItemProblem(results: readonly BatchItemResult[]): string | undefined {
+  for (const [index, result] of results.entries()) {
+    if (result.status < 200 || result.status >= 300) continue;
+    const answer = addAnswerOf(result);
+    const parsed = safeParseBounded(addTaskResponseSchema, answer);
+    if (!parsed.success) return `item ${index} ${firstProblem(toIssues(parsed.error.issues, answer))}`;
+  }
+  return undefined;
+}
+
+/**
  * A batch item's 201/200 as a single add's body: the batch names the task's status `task_status` (its `status`
  * is the item's HTTP status); every other field is the single add's, `subscribers` included.
  */

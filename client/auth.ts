@@ -27,9 +27,14 @@ export interface OutgoingRequest {
 
 export type Authorizer = (request: OutgoingRequest) => Promise<Record<string, string>>;
 
+/**
+ * A loopback host: `localhost`, `[::1]`, or an IPv4 address in 127.0.0.0/8 (the URL parser writes every IPv4 form,
+ * `0x7f.1` or `2130706433`, as dotted decimal). The address whole, not a prefix: `127.0.0.1.example.com` is a domain
+ * name any DNS may point anywhere, and read as loopback it was sent a JWT over plain http.
+ */
 function isLoopback(apiUrl: string | URL): boolean {
   const { hostname } = new URL(apiUrl);
-  return hostname === "localhost" || hostname === "[::1]" || /^127\./.test(hostname);
+  return hostname === "localhost" || hostname === "[::1]" || /^127\.\d+\.\d+\.\d+$/.test(hostname);
 }
 
 /** The local cloud has no auth; anything else is a deployed stack, IAM-auth unless its config says JWT. */

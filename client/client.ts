@@ -7,6 +7,7 @@ import { safeParseBounded } from "#shared/zod.js";
 import {
   AddBatcher,
   type AddBatchingOptions,
+  addedItemProblem,
   invalidBatchAnswer,
   isTaskOfTopic,
   type LoneAdd,
@@ -233,7 +234,8 @@ class PunctualClientCore {
 
   /**
    * One batch request with its retries, its answer read and checked against these items by position (unless
-   * undefined): one whose results cannot be its items' (`resultsMismatch`) is an `invalid_response`.
+   * undefined): one whose results cannot be its items' (`resultsMismatch`), or that names an item added without
+   * its task (`addedItemProblem`), is an `invalid_response`.
    */
   async #sentBatch(
     attempt: Attempt,
@@ -244,7 +246,7 @@ class PunctualClientCore {
     const read = (answer: Answer) => readAnswer(ROUTES.addTasks, answer);
     const answer = await this.#sendWithRetries(attempt, true, signal, attemptsUsed, read);
     const batch = answer.value;
-    const mismatch = items && resultsMismatch(items, batch.results);
+    const mismatch = items && (resultsMismatch(items, batch.results) ?? addedItemProblem(batch.results));
     if (mismatch) throw invalidBatchAnswer({ requestId: answer.requestId }, mismatch);
     return { answer: batch, attempts: answer.attempts, requestId: answer.requestId };
   }

@@ -325,13 +325,18 @@ export const ROUTES = {
     answersFor: "topic",
   }),
   // --- issue 14, point 4: recurring schedules (appended block) ---
-  /** A repeat would make a second schedule (there is no idempotency key for schedules): never retried. */
+  /**
+   * A repeat would make a second schedule (there is no idempotency key for schedules): never retried. Its answer is
+   * a schedule of the topic asked for, as an add's is a task of it: another topic's (a proxy's answer to another
+   * request) is no schedule this call made.
+   */
   createSchedule: route({
     method: "POST",
     path: "/v1/schedules",
     input: jsonBody<CreateScheduleInput>(createScheduleBodySchema),
     response: scheduleViewSchema,
     retry: "never",
+    answersFor: "topic",
   }),
   getSchedule: route({
     method: "GET",

@@ -1,7 +1,9 @@
-import { mkdtemp, writeFile } from "node:fs/promises";
+import { mkdtemp, readFile, writeFile } from "node:fs/promises";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
 import { tmpdir } from "node:os";
 import path from "node:path";
-import { describe, expect, it, vi } from "vitest";
+import { afterEach, describe, expect, it, vi } from "vitest";
 import { main } from "../../../cli/main.js";
 
 // The client's backoff between tries (random, up to 1.4 s a command; up to 1.1 s a test measured on a loaded
@@ -83,6 +85,106 @@ describe("tasks add-batch: a batch answer whose summary contradicts its results"
 
     // Assess
     expect(result.code, result.err).toBe(0);
+  });
+});
+
+const servers: Server[] = [];
+afterEach(async () => {
+  for (const server of servers.splice(0)) {
+    server.closeAllConnections();
+    await new Promise<void>((resolve) => server.close(() => resolve()));
+  }
+});
+
+/** A real loopback API answering every request `status` with `body`, counting them. */
+async function apiAnswering(body: unknown, status = 200): Promise<{ url: string; requests: () => number }> {
+  let requests = 0;
+  const server = createServer((req, res) => {
+    requests++;
+    req.resume();
+    req.on("end", () =>
+      res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body)),
+    );
+  });
+  servers.push(server);
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return { url: `http://127.0.0.1:${(server.address() as AddressInfo).port}`, requests: () => requests };
+}
+
+/** `punctual --api <url> …argv` in-process, talking to that API over the network stack. */
+async function runAgainst(url: string, argv: string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env: {} };
+  const code = await main(["--api", url, ...argv], io);
+  return { code, out: out.join(""), err: err.join("") };
+}
+
+describe("schedules create answered with another topic's schedule (a real loopback server)", () => {
+  it("exits 3 saying where to look first, and prints no schedule as created", async () => {
+    // Prepare: a 201 whose schedule is of topic `other`, for a create on `demo`.
+    const api = await apiAnswering(
+      {
+        schedule_id: "other.schedule.01JD3BBBBBBBBBBBBBBBBBBBBB",
+        topic: "other",
+        cron: "@daily",
+        timezone: "UTC",
+        status: "active",
+        content: "{}",
+        created_at: "2026-11-23T12:00:00.000Z",
+        updated_at: "2026-11-23T12:00:00.000Z",
+        materialized_until: "2026-11-23T12:00:00.000Z",
+        next_occurrences: [],
+      },
+      201,
+    );
+    const create = ["schedules", "create", "--topic", "demo", "--cron", "@daily", "--timezone", "UTC"];
+
+    // Act
+    const result = await runAgainst(api.url, [...create, "--content", "{}"]);
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.out).toBe("");
+    expect(result.err).toMatch(/look with schedules list --topic demo/);
+    expect(result.err).toMatch(
+      /invalid_response \(HTTP 201\): .* is for topic "other", not the one asked for/,
+    );
+    expect(api.requests()).toBe(1);
+  });
+});
+
+describe("tasks add-batch: an item answered added that names no task (a real loopback server)", () => {
+  it("exits 3 with invalid_response and a rerun file of every item with its key, not 0 with an empty task id", async () => {
+    // Prepare: two items; the answer says both added, the second with no task_id.
+    const dir = await mkdtemp(path.join(tmpdir(), "punctual-hostile-"));
+    const file = path.join(dir, "tasks.json");
+    const task = { topic: "demo", delay_seconds: 90, content: {} };
+    await writeFile(file, JSON.stringify([task, task]));
+    const { task_id: _, ...noTask } = added(1);
+    const api = await apiAnswering({ results: [added(0), noTask], added: 2, failed: 0 });
+    const out: string[] = [];
+    const err: string[] = [];
+    const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env: {} };
+
+    // Act
+    const code = await main(["--api", api.url, "--json", "tasks", "add-batch", "--file", file], io);
+
+    // Assess: nothing printed as a result; the error names the item, and the rerun file holds both items keyed.
+    expect(code).toBe(3);
+    expect(out.join("")).toBe("");
+    const printed = JSON.parse(err.join("")) as {
+      error: { code: string; message: string };
+      retry: { file: string };
+    };
+    expect(printed.error.code).toBe("invalid_response");
+    expect(printed.error.message).toMatch(/item 1 at task_id/);
+    const rerun = JSON.parse(await readFile(printed.retry.file, "utf8")) as {
+      tasks: { idempotency_key: string }[];
+    };
+    expect(rerun.tasks).toHaveLength(2);
+    expect(rerun.tasks.every((item) => typeof item.idempotency_key === "string")).toBe(true);
+    expect(api.requests()).toBe(1);
   });
 });
 

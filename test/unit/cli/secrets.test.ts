@@ -133,6 +133,25 @@ describe("a JWT over plain http to a host that is not loopback is refused before
     expect(result.err).toMatch(/https/);
   });
 
+  it("--auth jwt to http://127.0.0.1.example.com (a domain name, not a loopback address): exit 1, nothing sent", async () => {
+    // Act: a host that starts like a loopback address but is a name any DNS may point anywhere.
+    const result = await runOffline([
+      "--api",
+      "http://127.0.0.1.example.com:3000",
+      "--auth",
+      "jwt",
+      "--token",
+      "eyJhbGciOi.s3cret-payload.sig",
+      ...GET,
+    ]);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.sent).toEqual([]);
+    expect(result.err).not.toContain("s3cret");
+    expect(result.err).toMatch(/a JWT goes only over https/);
+  });
+
   it("--auth none over http, and a JWT over http to loopback, are sent", async () => {
     // Act
     const none = await runOffline(["--api", "http://punctual.example.com", "--auth", "none", ...GET]);

@@ -373,6 +373,25 @@ describe("addTasks (the batch route called directly): an answer that does not ma
     });
   });
 
+  it.each([
+    ["no task_id", (result: Record<string, unknown>) => ({ ...result, task_id: undefined })],
+    ["nothing but its status", (result: Record<string, unknown>) => ({ status: result.status })],
+  ])(
+    "an item answered 201 with %s is invalid_response naming it, not an item that looks added",
+    async (_, cut) => {
+      // Prepare: the second item's result says added but names no task.
+      const answer = resultsOf(["t1", "t2", "t3"]);
+      const results = answer.results.map((result, i) => (i === 1 ? cut(result) : result));
+
+      // Act
+      const error = await addTasksAnswered({ ...answer, results });
+
+      // Assess
+      expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+      expect((error as Error).message).toMatch(/item 1 at task_id/);
+    },
+  );
+
   it("results in order are the answer", async () => {
     const answer = (await addTasksAnswered(resultsOf(["t1", "t2", "t3"]))) as {
       results: { topic: string }[];
@@ -460,6 +479,27 @@ describe("an answer for another task, schedule or topic than the one asked for",
       expect(seen).toHaveLength(4);
     },
   );
+
+  it("createSchedule (never repeated) answered with another topic's schedule: invalid_response after its one request", async () => {
+    // Prepare
+    const { fetch, seen } = answeringFetch(() => ({ status: 201, body: { ...schedule, topic: "other" } }));
+    const body = { topic: "demo", cron: "@daily", timezone: "UTC", content: "{}" };
+
+    // Act
+    const error = await new PunctualClient({ apiUrl: API, fetch })
+      .createSchedule(body)
+      .catch((e: unknown) => e);
+    const created = await new PunctualClient({
+      apiUrl: API,
+      fetch: answeringFetch(() => ({ status: 201, body: schedule })).fetch,
+    }).createSchedule(body);
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 201 });
+    expect((error as Error).message).toMatch(/is for topic "other", not the one asked for/);
+    expect(seen).toHaveLength(1);
+    expect(created.topic).toBe("demo");
+  });
 
   it("replayTask (never repeated): invalid_response after its one request", async () => {
     // Prepare

@@ -148,4 +148,27 @@ describe("a JWT never travels over plain http but to loopback", () => {
     expect(jwt).toThrow(/https/);
     expect(iam).not.toThrow();
   });
+
+  it("a host named like a loopback address (127.0.0.1.example.com) is no loopback: jwt refused, iam by default", () => {
+    // Prepare: a domain name DNS may point anywhere; and IPv4 forms the URL parser writes as 127.0.0.1.
+    const named = "http://127.0.0.1.example.com/";
+
+    // Act
+    const jwt = () => new PunctualClient({ apiUrl: named, auth: { kind: "jwt", token: "t0k" } });
+    const byDefault = () => new PunctualClient({ apiUrl: named, env: {} });
+    const loopbacks = [
+      "http://127.0.0.1:3000/",
+      "http://0x7f.1/",
+      "http://2130706433/",
+      "http://[::1]:3000/",
+    ];
+
+    // Assess: no region for the SigV4 it defaults to, so the default is iam, not none
+    expect(jwt).toThrow(/https/);
+    expect(byDefault).toThrow(/AWS region/);
+    for (const apiUrl of loopbacks) {
+      expect(() => new PunctualClient({ apiUrl, auth: { kind: "jwt", token: "t0k" } })).not.toThrow();
+      expect(() => new PunctualClient({ apiUrl, env: {} })).not.toThrow();
+    }
+  });
 });
