@@ -43,6 +43,16 @@ export function parsedApiUrl(apiUrl: string | URL): URL {
 }
 
 /**
+ * The URL of `route` (a path and its query) under the API URL's path: a stage path (`/prod`) kept, trailing slashes
+ * dropped. Written out whole from the API's own scheme and host, never resolved against the API URL: a path that
+ * starts with two slashes (`https://api.example//prod`) would read as scheme-relative there, and the call, its
+ * signature or bearer token with it, go to the host `prod`.
+ */
+export function apiRouteUrl(apiUrl: URL, route: string): URL {
+  return new URL(`${apiUrl.protocol}//${apiUrl.host}${apiUrl.pathname.replace(/\/+$/, "")}${route}`);
+}
+
+/**
  * Writes `url`'s query parameters back in RFC 3986's form, the one SigV4 signs: every space as `%20`, `*` as
  * `%2A`, `~` as itself. URLSearchParams writes a space as `+`, which only form decoding reads as a space: SigV4
  * signs a space as `%20` and reads a raw `+` as a plus (AWS's signing docs: a space "must be encoded as %20 (and

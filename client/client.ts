@@ -17,7 +17,7 @@ import {
   sentItemOf,
 } from "./add-batching.js";
 import { addInBatches, type BatchSender, batchItems } from "./add-tasks.js";
-import { apiUrlProblem, parsedApiUrl, pathSegment, withPercentEncodedQuery } from "./api-url.js";
+import { apiRouteUrl, apiUrlProblem, parsedApiUrl, pathSegment, withPercentEncodedQuery } from "./api-url.js";
 import { type Authorizer, authorizer, defaultAuthFor, InvalidTokenError, type PunctualAuth } from "./auth.js";
 import { BatchCaps } from "./batch-caps.js";
 import { bodyText } from "./body-text.js";
@@ -327,7 +327,7 @@ class PunctualClientCore {
   }
 
   #urlOf(path: string): URL {
-    return new URL(`${this.apiUrl.pathname.replace(/\/+$/, "")}${path}`, this.apiUrl);
+    return apiRouteUrl(this.apiUrl, path);
   }
 
   /**

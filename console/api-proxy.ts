@@ -5,7 +5,7 @@
  */
 import type http from "node:http";
 import { echoed } from "#shared/domain/echoed.js";
-import { withPercentEncodedQuery } from "../client/api-url.js";
+import { apiRouteUrl, withPercentEncodedQuery } from "../client/api-url.js";
 import type { Authorizer } from "../client/auth.js";
 import { readAnswerBytes } from "../client/read-body.js";
 import { CONSOLE_HEADER, refusalOf, SECURITY_HEADERS, sendJson } from "./server.js";
@@ -47,10 +47,7 @@ export function apiProxy(options: {
       return sendJson(res, 400, { error: { code: "invalid_request", message: "a GET carries no body" } });
     // The page's query as the URL standard reads it (`+` a space), sent with `%20`, as the authorizer signs it.
     const target = withPercentEncodedQuery(
-      new URL(
-        `${options.apiUrl.pathname.replace(/\/$/, "")}${incoming.pathname}${incoming.search}`,
-        options.apiUrl,
-      ),
+      apiRouteUrl(options.apiUrl, `${incoming.pathname}${incoming.search}`),
     );
     const headers: Record<string, string> = {};
     for (const name of FORWARDED_REQUEST_HEADERS) {

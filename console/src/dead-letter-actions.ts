@@ -14,6 +14,34 @@ export interface ReplayFilter {
   readonly failed_before?: string;
 }
 
+/** The filter form's fields as typed: a `datetime-local` value (`2026-12-05T13:00`, local time) or "" for none. */
+export interface ReplayFilterFields {
+  readonly errorContains: string;
+  readonly after: string;
+  readonly before: string;
+}
+
+/**
+ * The form's fields as the route's filter (the times as ISO instants), or why not. The date picker takes a year of
+ * up to six digits, and `Date` reads none past 9999 in this form: `toISOString` threw in the form's submit handler,
+ * and Replay all matching did nothing, saying nothing.
+ */
+export function replayFilterOf(fields: ReplayFilterFields): ReplayFilter | { readonly problem: string } {
+  const filter: { -readonly [K in keyof ReplayFilter]: ReplayFilter[K] } = {};
+  if (fields.errorContains) filter.error_contains = fields.errorContains;
+  for (const [key, label, local] of [
+    ["failed_after", "failed after", fields.after],
+    ["failed_before", "before", fields.before],
+  ] as const) {
+    if (!local) continue;
+    const at = new Date(local);
+    if (Number.isNaN(at.getTime()))
+      return { problem: `"${label}" is no date the page can read: ${cut(local)}` };
+    filter[key] = at.toISOString();
+  }
+  return filter;
+}
+
 /** The route's answer (shared/api/schemas/operations.ts, bulkReplayResponseSchema; the page may not import it). */
 const replayPageSchema = z.looseObject({
   matched: z.number().int().nonnegative(),

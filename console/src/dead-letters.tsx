@@ -3,7 +3,7 @@ import { cancelDeadLetter } from "./actions.js";
 import { load, taskPageSchema } from "./answers.js";
 import { PAGE_LIMIT, query, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
-import { type ReplayFilter, replayMatching, replaySelected } from "./dead-letter-actions.js";
+import { type ReplayFilter, replayFilterOf, replayMatching, replaySelected } from "./dead-letter-actions.js";
 import { time, visible } from "./format.js";
 import { useLoad, useShowLine } from "./hooks.js";
 import { Pager } from "./tasks.js";
@@ -35,7 +35,11 @@ export function DeadLetters(props: { readonly topic: string; readonly onOpen: (i
       <h2>Dead letters of {visible(props.topic)}</h2>
       {error && <p class="error">{error}</p>}
       {message && <p data-testid="dead-letters-message">{visible(message)}</p>}
-      <FilterForm onReplay={(f) => void replayMatching(f)} running={replayingAll} />
+      <FilterForm
+        onReplay={(f) => void replayMatching(f)}
+        onProblem={(problem) => setMessage(`not replayed: ${problem}`)}
+        running={replayingAll}
+      />
       <DeadLetterTable
         tasks={tasks}
         selected={selected}
@@ -182,13 +186,14 @@ function DeadLetterRow(props: {
 
 function FilterForm(props: {
   readonly onReplay: (filter: ReplayFilter) => void;
+  /** The fields are no filter (a date past year 9999): the panel's line says why, and nothing is sent. */
+  readonly onProblem: (problem: string) => void;
   /** Replay all in progress: its Stop, shown instead of a second Replay all. */
   readonly running: AbortController | undefined;
 }) {
   const [errorContains, setErrorContains] = useState("");
   const [after, setAfter] = useState("");
   const [before, setBefore] = useState("");
-  const iso = (local: string) => (local ? new Date(local).toISOString() : undefined);
   return (
     <form
       class="row"
@@ -196,13 +201,9 @@ function FilterForm(props: {
       onSubmit={(e) => {
         e.preventDefault();
         if (props.running) return;
-        const filter: Record<string, string> = {};
-        if (errorContains) filter.error_contains = errorContains;
-        const a = iso(after);
-        const b = iso(before);
-        if (a) filter.failed_after = a;
-        if (b) filter.failed_before = b;
-        props.onReplay(filter);
+        const filter = replayFilterOf({ errorContains, after, before });
+        if ("problem" in filter) props.onProblem(filter.problem);
+        else props.onReplay(filter);
       }}
     >
       <input
@@ -213,11 +214,21 @@ function FilterForm(props: {
       />
       <label>
         failed after{" "}
-        <input type="datetime-local" value={after} onInput={(e) => setAfter(e.currentTarget.value)} />
+        <input
+          type="datetime-local"
+          data-testid="filter-after"
+          value={after}
+          onInput={(e) => setAfter(e.currentTarget.value)}
+        />
       </label>
       <label>
         before{" "}
-        <input type="datetime-local" value={before} onInput={(e) => setBefore(e.currentTarget.value)} />
+        <input
+          type="datetime-local"
+          data-testid="filter-before"
+          value={before}
+          onInput={(e) => setBefore(e.currentTarget.value)}
+        />
       </label>
       {props.running ? (
         <button type="button" data-testid="replay-all-stop" onClick={() => props.running?.abort()}>

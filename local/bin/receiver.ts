@@ -9,6 +9,7 @@ import type { AddressInfo } from "node:net";
 import { Webhook } from "standardwebhooks";
 import { DEFAULT_LOCAL_SIGNING_SECRET } from "#local/cloud/local-cloud.js";
 import { signingSecretMessage } from "#local/cloud/start-failure.js";
+import { visible } from "#shared/domain/visible-text.js";
 import { SigningSecretError, verificationKeys } from "#shared/security/signing.js";
 
 const port = Number(process.argv[2] ?? 4000);
@@ -47,8 +48,11 @@ const server = http.createServer((req, res) => {
     } catch (error) {
       verdict = `signature INVALID (${(error as Error).message})`;
     }
+    // Each value the sender chose as visible text: anything may POST here (a web page too, a text/plain POST needs
+    // no preflight), and an escape sequence printed raw acts on the terminal (clears it, writes the clipboard).
+    const attempt = req.headers["punctual-attempt"];
     process.stdout.write(
-      `${new Date().toISOString()} ${req.method} ${req.url} attempt=${req.headers["punctual-attempt"]} ${verdict}\n  ${body}\n`,
+      `${new Date().toISOString()} ${req.method} ${visible(req.url ?? "")} attempt=${visible(String(attempt))} ${visible(verdict)}\n  ${visible(body)}\n`,
     );
     res.writeHead(verdict === "signature OK" ? 204 : 400).end();
   });

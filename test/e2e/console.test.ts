@@ -302,6 +302,39 @@ describe.runIf(local)("the console in a real browser", () => {
     }
   });
 
+  it("says why Replay all did not start when a date of its filter has a year past 9999, and sends nothing", async () => {
+    // Prepare: the date picker takes a year of up to six digits, which `Date` does not read in this form.
+    const sent: string[] = [];
+    const record = (request: HTTPRequest) => void sent.push(`${request.method()} ${request.url()}`);
+    const setAfter = (value: string) =>
+      b.page.$eval(
+        '[data-testid="filter-after"]',
+        (el, v) => {
+          (el as unknown as { value: string }).value = v;
+          el.dispatchEvent(new Event("input", { bubbles: true }));
+        },
+        value,
+      );
+    await setAfter("10000-01-01T00:00");
+    b.page.on("request", record);
+    try {
+      // Act
+      await b.page.click('[data-testid="replay-matching"]');
+
+      // Assess: the panel's line names the field; no dry run went, nothing was asked.
+      await waitForText(
+        b.page,
+        '[data-testid="dead-letters-message"]',
+        'not replayed: "failed after" is no date the page can read: 10000-01-01T00:00',
+      );
+      expect(sent.filter((r) => r.includes("/replay"))).toEqual([]);
+      expect(await b.page.$('[data-testid="confirm-dialog"][open]')).toBeNull();
+    } finally {
+      b.page.off("request", record);
+      await setAfter("");
+    }
+  });
+
   it("shows Replay all's progress page by page, and its Stop ends it after the page in flight", async () => {
     // Prepare: the browser answers the replay route (the local cloud's has no endless list to read): the dry run
     // counts 5 and more to come; each replay page, 150 ms later, replayed one task and names a next cursor.

@@ -386,6 +386,18 @@ describe("routes", () => {
     expect(cancelled.status).toBe("cancelled");
   });
 
+  it("calls the API URL's host when its path starts with two slashes, not the host that path would name", async () => {
+    // Prepare: `//prod/v1/tasks` resolved against the API URL is scheme-relative: the host `prod`.
+    const { fetch, seen } = scriptedFetch({ status: 200, body: taskViewAnswer("a") });
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000//prod/", fetch });
+
+    // Act
+    await client.getTask("a");
+
+    // Assess
+    expect(seen.map((r) => r.url.href)).toEqual(["http://127.0.0.1:3000//prod/v1/tasks/a"]);
+  });
+
   it("listDestinations sends its page's limit, cursor and state in the query, and answers the page as given", async () => {
     // Prepare
     const page = { destinations: [], next_cursor: "eyJwayI6ImRlc3RpbmF0aW9uIn0", truncated: true };

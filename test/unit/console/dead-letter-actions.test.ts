@@ -1,6 +1,6 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MAX_ERROR_CHARS } from "../../../console/src/action.js";
-import { replayMatching, replaySelected } from "../../../console/src/dead-letter-actions.js";
+import { replayFilterOf, replayMatching, replaySelected } from "../../../console/src/dead-letter-actions.js";
 import { jsonAnswer as json, stubConsoleFetch as stubFetch } from "../../support/fakes/console-fetch.js";
 
 /**
@@ -21,6 +21,33 @@ function asker(yes: boolean) {
 
 afterEach(() => {
   vi.unstubAllGlobals();
+});
+
+describe("Replay all matching: the filter form's fields", () => {
+  it("are the route's filter: the text as typed, each local time as its ISO instant, an empty field left out", () => {
+    // Act
+    const filter = replayFilterOf({ errorContains: " HTTP 5", after: "2026-12-05T13:00", before: "" });
+
+    // Assess
+    expect(filter).toEqual({
+      error_contains: " HTTP 5",
+      failed_after: new Date("2026-12-05T13:00").toISOString(),
+    });
+  });
+
+  it.each([
+    ["failed after", { after: "10000-01-01T00:00", before: "" }],
+    ["before", { after: "", before: "275760-09-12T23:59" }],
+  ])(
+    'a year past 9999 in "%s" (the date picker takes six digits) is a problem naming the field, not a throw',
+    (label, times) => {
+      // Act
+      const filter = replayFilterOf({ errorContains: "", ...times });
+
+      // Assess
+      expect(filter).toEqual({ problem: expect.stringContaining(`"${label}" is no date`) });
+    },
+  );
 });
 
 describe("Replay all matching: the dry run behind its confirmation", () => {

@@ -196,6 +196,47 @@ describe("the console's API proxy", () => {
   });
 });
 
+describe("the console's API proxy under an API URL whose path starts with two slashes", () => {
+  it.each([
+    ["//", "/v1/topics"],
+    ["//prod", "//prod/v1/topics"],
+    ["//prod/", "//prod/v1/topics"],
+  ])(
+    "signs and sends the call to the API's host, not to one its path names (path %s)",
+    async (path, expected) => {
+      // Prepare: the API (reached through a recording fetch: nothing leaves this machine) and what is signed.
+      const apiUrl = new URL(`https://abc123.execute-api.eu-west-1.amazonaws.com${path}`);
+      const sent: string[] = [];
+      const signed: string[] = [];
+      const fakeFetch = (async (url: URL) => {
+        sent.push(String(url));
+        return new Response("{}", { status: 200, headers: { "content-type": "application/json" } });
+      }) as unknown as typeof fetch;
+      const proxy = apiProxy({
+        apiUrl,
+        authorize: async (request) => {
+          signed.push(request.url.href);
+          return { authorization: "Bearer secret" };
+        },
+        fetch: fakeFetch,
+      });
+      const origin = await serve(async (req, res) => {
+        if (!(await proxy(req, res))) res.writeHead(418).end();
+      });
+
+      // Act
+      const answer = await fetch(`${origin}/v1/topics`, { headers: { "x-punctual-console": "1" } });
+      await answer.arrayBuffer();
+
+      // Assess: `${"//"}v1/topics` resolved against the API URL is a scheme-relative URL naming the host `v1`
+      expect(answer.status).toBe(200);
+      const target = `https://abc123.execute-api.eu-west-1.amazonaws.com${expected}`;
+      expect(signed).toEqual([target]);
+      expect(sent).toEqual([target]);
+    },
+  );
+});
+
 describe("the CloudWatch metrics source", () => {
   it("asks GetMetricData for lateness p50/p90/p99 on the metric and dimensions the dashboard uses", async () => {
     // Prepare: a stub CloudWatch client answering one lateness percentile and one delivered count.

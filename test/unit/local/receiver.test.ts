@@ -65,6 +65,32 @@ describe("local/bin/receiver.ts", () => {
     expect(await post(url, topic as string)).toBe(204);
   }, 30_000);
 
+  it("prints a body's control characters escaped: a web page's POST cannot write escape sequences to the terminal", async () => {
+    // Prepare: what any page open in the browser can send it (a text/plain POST needs no preflight), unsigned.
+    const url = await startReceiver(["0", "orders"]);
+    let printed = "";
+    const line = new Promise<void>((resolve) =>
+      child?.stdout?.on("data", (chunk: Buffer) => {
+        printed += chunk.toString();
+        if (printed.includes("ZXZpbA")) resolve();
+      }),
+    );
+    const body = "\u001b]52;c;ZXZpbA==\u0007\u001b[2J\rsignature OK\u202e";
+
+    // Act
+    const status = await fetch(`${url}/hooks/punctual`, {
+      method: "POST",
+      headers: { "content-type": "text/plain" },
+      body,
+    }).then((res) => res.status);
+    await line;
+
+    // Assess: refused, and printed as text: OSC 52 (clipboard), clear screen, carriage return and bidi override
+    expect(status).toBe(400);
+    expect(printed.replaceAll("\n", "")).not.toMatch(/[\p{Cc}\u202e]/u);
+    expect(printed).toContain("\\u001b]52;c;ZXZpbA==\\u0007\\u001b[2J\\rsignature OK\\u202e");
+  }, 30_000);
+
   it("says in one line that its port is taken, and exits, when another program holds it", async () => {
     // Prepare: a port held by something else (a dev server on :4000, a receiver already running).
     const holder = createServer();
