@@ -1,5 +1,5 @@
 /**
- * `npm run bench [-- --quick] [-- --only burst,sustained] [-- --no-functions]`: Punctual's local cloud and BullMQ on
+ * `npm run bench [-- --quick] [-- --only=burst,sustained] [-- --no-functions]`: Punctual's local cloud and BullMQ on
  * Redis, side by side, on this machine. Installs and starts Redis itself (Debian's redis-server, a throw-away
  * instance on a free loopback port) and stops it afterwards. Results: bench/results/latest.{json,md,svg}.
  */
