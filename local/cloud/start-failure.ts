@@ -1,4 +1,5 @@
 import { DataDirInUseError } from "#local/runtime/data-dir-lock.js";
+import { ConfigError } from "#shared/config/index.js";
 import { SigningSecretError } from "#shared/security/signing.js";
 import { OutdatedDataDirError } from "./provision.js";
 
@@ -6,14 +7,20 @@ import { OutdatedDataDirError } from "./provision.js";
  * The one line `npm start` prints, instead of a stack trace, for a failure the developer can fix: a port taken
  * (most often by a local cloud already running), a data directory in use or made by an older version, a file
  * of `--data` / `--settings` that cannot be written (a read-only or full disk, a file where a directory should
- * be), or a `PUNCTUAL_SIGNING_SECRET` that is no signing secret. Anything else is undefined: its stack trace is
+ * be), a `PUNCTUAL_SIGNING_SECRET` that is no signing secret, or an invalid configuration (the environment file or
+ * PUNCTUAL_CONFIG_OVERRIDES: its problems one a line, as synth names them). Anything else is undefined: its stack trace is
  * what helps there.
  */
 export function startFailureMessage(
   error: unknown,
   ports: { readonly port: number; readonly awsPort: number },
 ): string | undefined {
-  if (error instanceof DataDirInUseError || error instanceof OutdatedDataDirError) return error.message;
+  if (
+    error instanceof DataDirInUseError ||
+    error instanceof OutdatedDataDirError ||
+    error instanceof ConfigError
+  )
+    return error.message;
   if (error instanceof SigningSecretError) return signingSecretMessage(error);
   const e = error as { code?: unknown; port?: unknown; address?: unknown; path?: unknown } | undefined;
   if (typeof e?.code === "string" && UNWRITABLE.has(e.code) && typeof e.path === "string") {

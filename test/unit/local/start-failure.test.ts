@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { OutdatedDataDirError } from "#local/cloud/provision.js";
 import { startFailureMessage } from "#local/cloud/start-failure.js";
 import { DataDirInUseError, lockDataDir } from "#local/runtime/data-dir-lock.js";
+import { ConfigError, loadEnvironmentConfig } from "#shared/config/index.js";
 import { verificationKeys } from "#shared/security/signing.js";
 
 /** What `listen` rejects with when the port is taken (the worker thread passes code, address and port on). */
@@ -34,6 +35,26 @@ describe("why `npm start` could not start, in one line", () => {
 
   it("says another local cloud may hold the port", () => {
     expect(startFailureMessage(addressInUse(3000), ports)).toMatch(/another local cloud/);
+  });
+
+  it("passes an invalid configuration's problems on, one a line, as synth and cold starts name them", () => {
+    // Prepare
+    let error: unknown;
+    try {
+      loadEnvironmentConfig("local", JSON.stringify({ topics: { demo: { maxAttempts: 0 } } }));
+    } catch (caught) {
+      error = caught;
+    }
+
+    // Act
+    const message = startFailureMessage(error, ports);
+
+    // Assess
+    expect(error).toBeInstanceOf(ConfigError);
+    expect(message).toBe((error as Error).message);
+    expect(message).toMatch(
+      /^invalid configuration for environment "local":\n {2}- topic "demo", field "maxAttempts"/,
+    );
   });
 
   it("passes the data directory's refusal on as it is", () => {
