@@ -11,6 +11,7 @@ import path from "node:path";
 import { fileURLToPath } from "node:url";
 import { quietNodeVersionWarning } from "../shared/runtime/node-version.js";
 import { measureFunctions } from "./functions.js";
+import { type BenchArgs, BenchArgsError, parseBenchArgs, type Workload } from "./lib/args.js";
 import { burstLeadMs } from "./lib/burst-lead.js";
 import { type PlannerLine, plannerLine, plannerSummary } from "./lib/planner.js";
 import { Progress } from "./lib/progress.js";
@@ -27,26 +28,29 @@ import {
 
 quietNodeVersionWarning();
 const ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), "..");
-const args = process.argv.slice(2);
-const quick = args.includes("--quick");
-const only = args
-  .find((a) => a.startsWith("--only="))
-  ?.slice(7)
-  .split(",");
-const wants = (name: string) => !only || only.includes(name);
+const args = benchArgsOrExit(process.argv.slice(2));
+const quick = args.quick;
+const wants = (name: Workload) => !args.only || args.only.includes(name);
 // --systems=punctual: one side only, for iterating on a fix (a partial run, like --only).
-const systems = (args
-  .find((a) => a.startsWith("--systems="))
-  ?.slice(10)
-  .split(",") ?? ["punctual", "bullmq"]) as System[];
+const systems = args.systems;
 
 // --burst-via=batch: the burst is added through POST /v1/tasks/batch (BullMQ: addBulk), 100 a request, e.g. to count
 // the AWS calls per delivered task of batch-added tasks (BENCH_CALLS_FILE, bench/lib/sut.ts).
-const burstViaBatch = args.includes("--burst-via=batch");
+const burstViaBatch = args.burstVia === "batch";
 // --burst-via=client, --sustained-via=client: each task through our typed client (natural batching, a key on every
 // add; BullMQ: Queue.add with a job id), e.g. to count the AWS calls per delivered task a user of the client makes.
-const burstViaClient = args.includes("--burst-via=client");
-const sustainedViaClient = args.includes("--sustained-via=client");
+const burstViaClient = args.burstVia === "client";
+const sustainedViaClient = args.sustainedVia === "client";
+
+function benchArgsOrExit(argv: readonly string[]): BenchArgs {
+  try {
+    return parseBenchArgs(argv);
+  } catch (error) {
+    if (!(error instanceof BenchArgsError)) throw error;
+    process.stderr.write(`bench: ${error.message}\n`);
+    process.exit(2);
+  }
+}
 
 // Full run as the issue specifies; --quick shrinks durations (not the burst: its size is the point) to stay < 3 min.
 const settings = {
@@ -226,7 +230,7 @@ try {
       )
     : empty;
   let functions: BenchResults["functions"];
-  if (wants("functions") && !args.includes("--no-functions")) {
+  if (wants("functions") && !args.noFunctions) {
     progress.start("functions");
     functions = await measureFunctions({
       runs: settings.functions.coldStartRuns,
