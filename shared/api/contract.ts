@@ -362,7 +362,7 @@ export const API_CONTRACT = {
       ),
       "404": error("no such task (`not_found`)"),
       "409": error(
-        "the task (or the subscriber's copy) is not finished (`conflict`, with `task_status`; a rescheduled one with `rescheduled_to`, the id it lives on under), or was cancelled before its replay's message could be sent (`task_status: cancelled`)",
+        "the task (or the subscriber's copy) is not finished (`conflict`, with `task_status`; a rescheduled one with `rescheduled_to`, the id it lives on under), or was cancelled before its replay's message could be sent (`task_status: cancelled`), or its topic is no longer configured (`conflict`, with `topic`; an id of such a topic naming no task is a 404)",
       ),
       "503": {
         description:
