@@ -303,7 +303,7 @@ export const API_CONTRACT = {
       "200": { description: "rescheduled (or already there)", schema: rescheduleResponseSchema },
       "404": error("no such task (`not_found`)"),
       "409": error(
-        "the task is no longer scheduled, or its cancel was requested, or was moved elsewhere (`conflict`, with `task_status`), or its topic is no longer configured (`conflict`, with `topic`); a fan-out task or a subscriber's copy (`fan_out_unsupported`)",
+        "the task is no longer scheduled, or its cancel was requested, or was moved elsewhere (`conflict`, with `task_status`; a rescheduled one with `rescheduled_to`, the id it lives on under), or its topic is no longer configured (`conflict`, with `topic`); a fan-out task or a subscriber's copy (`fan_out_unsupported`)",
       ),
       "415": UNSUPPORTED_MEDIA_TYPE,
     },
@@ -317,7 +317,7 @@ export const API_CONTRACT = {
       "200": { description: "due now", schema: rescheduleResponseSchema },
       "404": error("no such task (`not_found`)"),
       "409": error(
-        "the task is no longer scheduled (`conflict`, with `task_status`), or its topic is no longer configured (`conflict`, with `topic`); a fan-out task or a subscriber's copy (`fan_out_unsupported`)",
+        "the task is no longer scheduled (`conflict`, with `task_status`; a rescheduled one, moved to a later time, with `rescheduled_to`, the id it lives on under), or its topic is no longer configured (`conflict`, with `topic`); a fan-out task or a subscriber's copy (`fan_out_unsupported`)",
       ),
     },
   },
@@ -362,7 +362,7 @@ export const API_CONTRACT = {
       ),
       "404": error("no such task (`not_found`)"),
       "409": error(
-        "the task (or the subscriber's copy) is not finished (`conflict`, with `task_status`; a rescheduled one with `rescheduled_to`, the id it lives on under), or was cancelled before its replay's message could be sent (`task_status: cancelled`)",
+        "the task (or the subscriber's copy) is not finished (`conflict`, with `task_status`; a rescheduled one with `rescheduled_to`, the id it lives on under), or was cancelled before its replay's message could be sent (`task_status: cancelled`), or its topic is no longer configured (`conflict`, with `topic`; an id of such a topic naming no task is a 404)",
       ),
       "503": {
         description:

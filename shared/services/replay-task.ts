@@ -67,7 +67,7 @@ export async function replayTask(
   if (!query.success) throw validationFailed(toIssues(query.error.issues, rawQuery));
   const key = taskId ? parseTaskId(taskId) : undefined;
   if (!taskId || !key) throw notFound();
-  refuseUndeliverable(deps, key.topic);
+  await refuseUndeliverable(deps, taskId, key.topic);
   if (query.data.subscriber !== undefined) return replaySubscriber(deps, taskId, query.data.subscriber);
   const before = await readBeforeMark(deps, taskId);
   await keepParents(deps, [before]);
@@ -200,10 +200,13 @@ export async function currentTopics(deps: ReplayDeps): Promise<PunctualConfig | 
 /**
  * A task of a topic no longer configured (removed while its tasks are retained) has no queue to go to, and the
  * sweeper skips its group: replayed, it would stay `queued` for good, out of the dead-letter list and without its
- * TTL. Refused before anything is written.
+ * TTL. Refused before anything is written: 409 for a task that is there (it reads 200), 404 for an id naming none —
+ * a typo in its topic, say — as GET, DELETE, PATCH and run answer it, not a conflict about a topic "not configured
+ * any more" that may never have been. The read is paid only on this path.
  */
-function refuseUndeliverable(deps: ReplayDeps, topic: string): void {
+async function refuseUndeliverable(deps: ReplayDeps, taskId: string, topic: string): Promise<void> {
   if (Object.hasOwn(deps.topicQueues, topic)) return;
+  if (!(await readBeforeMark(deps, taskId))) throw notFound();
   throw topicNotConfigured(topic);
 }
 

@@ -159,6 +159,28 @@ describe("replayTask", () => {
     expect((await refusal(replayTask(deps, id()))).status).toBe(404);
   });
 
+  it.each([
+    ["a topic never configured (a typo in the id's topic)", "dmeo"],
+    ["a topic removed from the configuration", "demo"],
+  ])(
+    "answers 404 for a well-formed id naming no task, of %s, as GET, DELETE, PATCH and run do (not 409 'not configured any more')",
+    async (_name, topic) => {
+      // Prepare: the topology knows "other" only; no task has the id
+      const { topicQueue, deps } = setup();
+      const gone = { ...deps, topicQueues: { other: QUEUE } };
+      const id = makeTask({ topic, group: "o-1", dueAtMs: NOW, acceptedAtMs: NOW }).taskId;
+
+      // Act
+      const error = await refusal(replayTask(gone, id));
+      const copy = await refusal(replayTask(gone, id, { subscriber: "audit" }));
+
+      // Assess
+      expect(error).toMatchObject({ status: 404, code: "not_found" });
+      expect(copy).toMatchObject({ status: 404, code: "not_found" });
+      expect(topicQueue.calls).toEqual([]);
+    },
+  );
+
   it("refuses (409) a task of a topic no longer configured, which nothing could deliver, and changes nothing", async () => {
     // The sweeper skips a group whose topic it does not know (a failure each run): replayed, the task would stay
     // `queued` for good, out of the dead-letter list and without its TTL, while the answer said 202.
