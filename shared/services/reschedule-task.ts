@@ -347,7 +347,12 @@ function notScheduled(task: TaskRecord) {
       { task_status: task.status },
     );
   }
-  return conflict(`task is ${task.status}; only a scheduled task can be rescheduled`, {
+  // A finished task is not moved, but it can be delivered again: the answer says how, as replay's says the reverse.
+  const again =
+    task.status === "failed" || task.status === "delivered"
+      ? `; to deliver it again, replay it (POST /v1/tasks/${task.taskId}/replay)`
+      : "";
+  return conflict(`task is ${task.status}; only a scheduled task can be rescheduled${again}`, {
     task_status: task.status,
   });
 }

@@ -443,6 +443,38 @@ describe("a task of a topic removed from the configuration", () => {
   });
 });
 
+describe("a finished task", () => {
+  it.each(["delivered", "failed"] as const)(
+    "%s: PATCH and run answer 409 naming replay, the way to deliver it again, and change nothing",
+    async (status) => {
+      // Prepare
+      const sim = simulate();
+      const task = makeTask({
+        dueAtMs: sim.clock.now - 60_000,
+        acceptedAtMs: sim.clock.now - 120_000,
+        status,
+      });
+      await sim.store.putNew(task);
+      const deps: RescheduleTaskDeps = {
+        store: sim.store,
+        timerQueue: sim.timer,
+        scheduler: sim.scheduler,
+        config: sim.config,
+        now: () => sim.clock.now,
+      };
+      const refused = {
+        status: 409,
+        message: `task is ${status}; only a scheduled task can be rescheduled; to deliver it again, replay it (POST /v1/tasks/${task.taskId}/replay)`,
+      };
+
+      // Act & Assess
+      await expect(rescheduleTask(deps, task.taskId, { delay_seconds: 60 })).rejects.toMatchObject(refused);
+      await expect(runTask(deps, task.taskId)).rejects.toMatchObject(refused);
+      expect(await sim.store.get(task.taskId)).toEqual(task);
+    },
+  );
+});
+
 describe("a task of a removed topic named like an Object.prototype member", () => {
   it("is answered 409 by PATCH and run, not a 5xx", async () => {
     // Prepare: a scheduled task of topic "constructor" (a valid topic name) that the configuration no longer has
