@@ -764,6 +764,14 @@ function noCallbackOnFanOut(request: AddTaskRequest, topic: TopicConfig): string
   return "";
 }
 
+/**
+ * The callback URL each topic's settings (the object) last accepted, and its form as stored. A batch's items mostly
+ * share one callback, and its check (parsing the URL, matching the host against every allowed pattern: a fifth of
+ * an item's validation) is a function of the URL and the topic's settings alone; settings that change are a new
+ * object. Only an accepted URL is kept: a refusal is worked out again, with its own path and message.
+ */
+const acceptedCallbacks = new WeakMap<TopicConfig, { readonly url: string; readonly href: string }>();
+
 function callbackFor(request: AddTaskRequest, topic: TopicConfig, config: PunctualConfig): string {
   const resolved = resolveCallback({
     callbackUrl: request.callbackUrl,
@@ -772,6 +780,8 @@ function callbackFor(request: AddTaskRequest, topic: TopicConfig, config: Punctu
     defaultCallbackUrl: topic.defaultCallbackUrl,
   });
   if (!resolved.ok) throw validationFailed([resolved.issue]);
+  const accepted = acceptedCallbacks.get(topic);
+  if (accepted?.url === resolved.url) return accepted.href;
   const checked = checkCallbackUrl(resolved.url, topic);
   if (!checked.ok) {
     const message =
@@ -790,6 +800,7 @@ function callbackFor(request: AddTaskRequest, topic: TopicConfig, config: Punctu
       },
     ]);
   }
+  acceptedCallbacks.set(topic, { url: resolved.url, href: checked.url.href });
   return checked.url.href;
 }
 
