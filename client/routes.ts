@@ -104,6 +104,13 @@ export interface RouteDescriptor<
    * `rescheduled_from` the asked id (a reschedule or run answers the task moved, or unmoved).
    */
   readonly answersMoved?: true;
+  /**
+   * The answer's arrays of these names list tasks (`task_id`) of the path's `topic` (a group cancel's, a topic
+   * replay's): their answers name no topic, so one naming another topic's task (a proxy's or cache's answer to
+   * another request) is `invalid_response`, not its counts and tasks shown as this call's. A task the call named
+   * (`task_ids`: the API lists one of another topic as not found) may be any.
+   */
+  readonly listsTopicTasks?: readonly string[];
 }
 
 /** A JSON body validated by `schema` on the server; `T` defaults to the schema's input type. */
@@ -242,6 +249,7 @@ export const ROUTES = {
     input: queryParams<CancelGroupInput>(cancelGroupQuerySchema),
     response: cancelGroupAnswerSchema,
     retry: "safe",
+    listsTopicTasks: ["not_cancelled", "cancel_requested"],
   }),
   // --- issue 11, scope H: find and replay (appended block) ---
   /** One ordering group's tasks in delivery order; pass `next_cursor` back as `cursor` for the next page. */
@@ -282,6 +290,7 @@ export const ROUTES = {
     input: jsonBody<z.input<typeof bulkReplayBodySchema>>(bulkReplayBodySchema),
     response: bulkReplayResponseSchema,
     retry: "never",
+    listsTopicTasks: ["failed"],
   }),
   // Topic routes, scope J: hold a topic, show topics.
   /** Pausing a paused topic leaves it paused: safe to retry (same for resume). */
