@@ -89,9 +89,10 @@ export interface RouteDescriptor<
   /**
    * A list of the input's `topic` (and `group`, when the input has one): the answer's array of this name holds only
    * items of it. A cache keying the route without its query answers another topic's list; shown as this one's, it
-   * told an operator that topic's tasks were this one's. Not checked for a subscriber's copies (`subscriber`).
+   * told an operator that topic's tasks were this one's. Not checked for a subscriber's copies (`subscriber`). A
+   * destination reset given a `topic` answers that topic's circuits only.
    */
-  readonly lists?: "tasks" | "schedules";
+  readonly lists?: "tasks" | "schedules" | "destinations";
   /**
    * The answer is the object the path names: its field of this name holds the path parameter of this name (else the
    * body's field of this name: an add's `topic`, its `task_id` of that topic too), as the API answers it. An answer
@@ -323,6 +324,8 @@ export const ROUTES = {
     path: "/v1/destinations/{host}/reset",
     input: queryParams<{ topic?: string }>(destinationResetQuerySchema),
     response: destinationResetResponseSchema,
+    // A reset of one topic's circuit (`topic`) answers only that topic's: another topic's is no answer to this call.
+    lists: "destinations",
     // Idempotent by contract: closing a closed circuit again changes nothing.
     retry: "safe",
   }),

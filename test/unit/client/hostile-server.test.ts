@@ -591,6 +591,43 @@ describe("a group cancel or topic replay answered with another topic's tasks", (
   });
 });
 
+describe("a destination reset for one topic answered with another topic's circuits", () => {
+  const view = (topic: string) => ({
+    topic,
+    host: "hooks.example.com",
+    state: "closed",
+    failures: 0,
+    opened_at: null,
+    next_probe_at: null,
+    last_error: null,
+    last_failure_at: null,
+    in_flight: 0,
+  });
+
+  it("resetDestination with topic (safe): invalid_response naming the other topic, after the route's retries", async () => {
+    // Prepare: a proxy's answer to another request, another topic's reset (or every topic's)
+    const reset = (topic: string) => ({ host: "hooks.example.com", destinations: [view(topic)] });
+    const { fetch, seen } = answeringFetch(() => ({ status: 200, body: reset("other") }));
+
+    // Act
+    const error = await new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} })
+      .resetDestination("hooks.example.com", { topic: "demo" })
+      .catch((e: unknown) => e);
+    const own = await new PunctualClient({
+      apiUrl: API,
+      fetch: answeringFetch(() => ({ status: 200, body: reset("demo") })).fetch,
+    }).resetDestination("hooks.example.com", { topic: "demo" });
+    const every = await new PunctualClient({ apiUrl: API, fetch }).resetDestination("hooks.example.com");
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+    expect((error as Error).message).toMatch(/is for topic "other", not the one asked for/);
+    expect(seen).toHaveLength(5);
+    expect(own.destinations).toHaveLength(1);
+    expect(every.destinations[0]?.topic).toBe("other");
+  });
+});
+
 describe("a reschedule or run answered for another task than the one asked to move", () => {
   // The API answers a move with the task unmoved (`task_id` the asked id) or with the task it became
   // (`rescheduled_from` the asked id). Another task's answer (a proxy's or cache's to another request) was shown as
