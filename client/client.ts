@@ -104,6 +104,13 @@ interface Expected {
   readonly fields?: readonly string[];
   /** The topic (and group) every item of a list route's answer is of. */
   readonly listed?: Readonly<Record<string, string>> | undefined;
+  /** The path's topic, whose tasks a route that `listsTopicTasks` lists, and the task ids the call named. */
+  readonly tasksOf?: TasksOf | undefined;
+}
+
+interface TasksOf {
+  readonly topic: string;
+  readonly named: ReadonlySet<string>;
 }
 
 /** A final answer and its value. */
@@ -203,6 +210,7 @@ class PunctualClientCore {
       asked: askedOf(route, names, params, input),
       fields: answerFieldsOf(route, options),
       listed: listedOf(route, input),
+      tasksOf: tasksOfTopic(route, names, params, input),
     };
     return this.#answerOf(route, attempt, options.signal, 0, expected);
   }
@@ -527,7 +535,7 @@ function checkNoKeyOption(route: RouteDescriptor, options: CallOptions): void {
 function readAnswer<R extends z.ZodMiniType>(
   route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
   { status, text, utf8, requestId }: Answer,
-  { asked, fields = [], listed }: Expected = {},
+  { asked, fields = [], listed, tasksOf }: Expected = {},
 ): Read<z.output<R>> {
   const what = `the API's answer to ${route.method} ${route.path}`;
   if (!utf8) {
@@ -555,7 +563,10 @@ function readAnswer<R extends z.ZodMiniType>(
   const parsed = safeParseBounded(route.response, body);
   if (parsed.success) {
     const data = parsed.data as Record<string, unknown>;
-    const other = otherThanAsked(route, data, asked) ?? otherThanListed(route, data, listed);
+    const other =
+      otherThanAsked(route, data, asked) ??
+      otherThanListed(route, data, listed) ??
+      otherTopicsTask(route, data, tasksOf);
     const missing = fields.find((field) => data[field] === undefined);
     if (other === undefined && missing === undefined) return { value: parsed.data as z.output<R> };
     const error = new PunctualError({
@@ -618,6 +629,40 @@ function otherThanListed(
       if (named !== value && (field === "topic" || named !== undefined)) {
         return `${field} ${JSON.stringify(String(named).slice(0, 100))}`;
       }
+    }
+  }
+  return undefined;
+}
+
+/** The path's topic of a route that `listsTopicTasks`, and the task ids the call named (a replay's `task_ids`). */
+function tasksOfTopic(
+  route: RouteDescriptor,
+  names: readonly string[],
+  params: readonly string[],
+  input: unknown,
+): TasksOf | undefined {
+  if (route.listsTopicTasks === undefined || !names.includes("topic")) return undefined;
+  const ids = (input as { task_ids?: unknown } | null | undefined)?.task_ids;
+  const named = Array.isArray(ids) ? ids.filter((id): id is string => typeof id === "string") : [];
+  return { topic: String(params[names.indexOf("topic")] ?? ""), named: new Set(named) };
+}
+
+/**
+ * The first task of another topic than the path's in the answer's `listsTopicTasks` arrays (`task_id "…", another
+ * topic's task`), unless the call named it; undefined when there is none.
+ */
+function otherTopicsTask(
+  route: RouteDescriptor,
+  data: Record<string, unknown>,
+  tasksOf: TasksOf | undefined,
+): string | undefined {
+  if (!tasksOf) return undefined;
+  for (const name of route.listsTopicTasks ?? []) {
+    const items = data[name];
+    if (!Array.isArray(items)) continue;
+    for (const { task_id: id } of items as { task_id?: unknown }[]) {
+      if (typeof id !== "string" || isTaskOfTopic(id, tasksOf.topic) || tasksOf.named.has(id)) continue;
+      return `task_id ${JSON.stringify(id.slice(0, 100))}, another topic's task`;
     }
   }
   return undefined;

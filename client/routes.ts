@@ -89,9 +89,10 @@ export interface RouteDescriptor<
   /**
    * A list of the input's `topic` (and `group`, when the input has one): the answer's array of this name holds only
    * items of it. A cache keying the route without its query answers another topic's list; shown as this one's, it
-   * told an operator that topic's tasks were this one's. Not checked for a subscriber's copies (`subscriber`).
+   * told an operator that topic's tasks were this one's. Not checked for a subscriber's copies (`subscriber`). A
+   * destination reset given a `topic` answers that topic's circuits only.
    */
-  readonly lists?: "tasks" | "schedules";
+  readonly lists?: "tasks" | "schedules" | "destinations";
   /**
    * The answer is the object the path names: its field of this name holds the path parameter of this name (else the
    * body's field of this name: an add's `topic`, its `task_id` of that topic too), as the API answers it. An answer
@@ -104,6 +105,13 @@ export interface RouteDescriptor<
    * `rescheduled_from` the asked id (a reschedule or run answers the task moved, or unmoved).
    */
   readonly answersMoved?: true;
+  /**
+   * The answer's arrays of these names list tasks (`task_id`) of the path's `topic` (a group cancel's, a topic
+   * replay's): their answers name no topic, so one naming another topic's task (a proxy's or cache's answer to
+   * another request) is `invalid_response`, not its counts and tasks shown as this call's. A task the call named
+   * (`task_ids`: the API lists one of another topic as not found) may be any.
+   */
+  readonly listsTopicTasks?: readonly string[];
 }
 
 /** A JSON body validated by `schema` on the server; `T` defaults to the schema's input type. */
@@ -242,6 +250,7 @@ export const ROUTES = {
     input: queryParams<CancelGroupInput>(cancelGroupQuerySchema),
     response: cancelGroupAnswerSchema,
     retry: "safe",
+    listsTopicTasks: ["not_cancelled", "cancel_requested"],
   }),
   // --- issue 11, scope H: find and replay (appended block) ---
   /** One ordering group's tasks in delivery order; pass `next_cursor` back as `cursor` for the next page. */
@@ -282,6 +291,7 @@ export const ROUTES = {
     input: jsonBody<z.input<typeof bulkReplayBodySchema>>(bulkReplayBodySchema),
     response: bulkReplayResponseSchema,
     retry: "never",
+    listsTopicTasks: ["failed"],
   }),
   // Topic routes, scope J: hold a topic, show topics.
   /** Pausing a paused topic leaves it paused: safe to retry (same for resume). */
@@ -314,6 +324,8 @@ export const ROUTES = {
     path: "/v1/destinations/{host}/reset",
     input: queryParams<{ topic?: string }>(destinationResetQuerySchema),
     response: destinationResetResponseSchema,
+    // A reset of one topic's circuit (`topic`) answers only that topic's: another topic's is no answer to this call.
+    lists: "destinations",
     // Idempotent by contract: closing a closed circuit again changes nothing.
     retry: "safe",
   }),

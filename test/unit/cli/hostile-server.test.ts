@@ -366,11 +366,33 @@ describe("a next_cursor that is not one of the API's cursors", () => {
   });
 });
 
+describe("groups cancel answered with another topic's tasks (a proxy's answer to another request)", () => {
+  it("exits 3 with invalid_response, not 0 with that topic's tasks shown as this group's", async () => {
+    // Act
+    const result = await run(["--json", "groups", "cancel", "--topic", "demo", "--group", "A-1"], {
+      status: 200,
+      body: {
+        cancelled: 3,
+        not_cancelled: [{ task_id: "other.t1", status: "delivered" }],
+        cancel_requested: [],
+        more: false,
+        next_cursor: null,
+      },
+    });
+
+    // Assess
+    expect(result.code, result.out).toBe(3);
+    expect(result.err).toContain("invalid_response");
+    expect(result.err).toContain("another topic's task");
+  });
+});
+
 describe("a page holding far more items than the API ever puts on one", () => {
   // The API lists at most 1,000 a page; 130,000 (≈ 3.7 MB, under the client's answer cap) overflowed the call stack
   // where the command added a page's items to its totals (`push(...items)`): exit 3, `Maximum call stack size
   // exceeded`, and nothing of what the server answered shown.
-  const many = Array.from({ length: 130_000 }, (_, i) => ({ task_id: `t${i}`, status: "delivered" }));
+  // Tasks of the topic asked for, as the API lists them (another topic's is no answer to this call).
+  const many = Array.from({ length: 130_000 }, (_, i) => ({ task_id: `demo.t${i}`, status: "delivered" }));
 
   it("groups cancel lists every task not cancelled", async () => {
     // Act

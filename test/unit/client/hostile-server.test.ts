@@ -531,6 +531,103 @@ describe("an answer for another task, schedule or topic than the one asked for",
   });
 });
 
+describe("a group cancel or topic replay answered with another topic's tasks", () => {
+  // Their answers name no topic, only tasks, whose ids begin with their topic: a proxy's or cache's answer to
+  // another request (another topic's group) listing that topic's tasks was shown as this call's, its counts too.
+  const cancelled = (id: string) => ({
+    cancelled: 1,
+    not_cancelled: [],
+    cancel_requested: [{ task_id: id }],
+    more: false,
+    next_cursor: null,
+  });
+  const replayed = (id: string) => ({
+    matched: 2,
+    replayed: 1,
+    failed: [{ task_id: id, reason: "status queued" }],
+    next_cursor: null,
+  });
+
+  it("cancelGroup (safe): invalid_response naming the other topic's task, after the route's retries", async () => {
+    // Prepare
+    const { fetch, seen } = answeringFetch(() => ({ status: 200, body: cancelled(taskId("other")) }));
+
+    // Act
+    const error = await new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} })
+      .cancelGroup("demo", "g")
+      .catch((e: unknown) => e);
+    const own = await new PunctualClient({
+      apiUrl: API,
+      fetch: answeringFetch(() => ({ status: 200, body: cancelled(taskId("demo")) })).fetch,
+    }).cancelGroup("demo", "g");
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+    expect((error as Error).message).toMatch(/is for task_id "other\.[^"]+", another topic's task/);
+    expect(seen).toHaveLength(4);
+    expect(own.cancel_requested).toHaveLength(1);
+  });
+
+  it("replayTopic (never repeated): invalid_response after its one request, unless the call named that task", async () => {
+    // Prepare
+    const other = taskId("other");
+    const { fetch, seen } = answeringFetch(() => ({ status: 200, body: replayed(other) }));
+
+    // Act
+    const error = await new PunctualClient({ apiUrl: API, fetch })
+      .replayTopic("demo", { error_contains: "timeout" })
+      .catch((e: unknown) => e);
+    // The API lists a named id of another topic as not found: that answer is this call's.
+    const named = await new PunctualClient({
+      apiUrl: API,
+      fetch: answeringFetch(() => ({ status: 200, body: replayed(other) })).fetch,
+    }).replayTopic("demo", { task_ids: [taskId("demo"), other] });
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+    expect((error as Error).message).toMatch(/is for task_id "other\.[^"]+", another topic's task/);
+    expect(seen).toHaveLength(1);
+    expect(named.failed).toEqual([{ task_id: other, reason: "status queued" }]);
+  });
+});
+
+describe("a destination reset for one topic answered with another topic's circuits", () => {
+  const view = (topic: string) => ({
+    topic,
+    host: "hooks.example.com",
+    state: "closed",
+    failures: 0,
+    opened_at: null,
+    next_probe_at: null,
+    last_error: null,
+    last_failure_at: null,
+    in_flight: 0,
+  });
+
+  it("resetDestination with topic (safe): invalid_response naming the other topic, after the route's retries", async () => {
+    // Prepare: a proxy's answer to another request, another topic's reset (or every topic's)
+    const reset = (topic: string) => ({ host: "hooks.example.com", destinations: [view(topic)] });
+    const { fetch, seen } = answeringFetch(() => ({ status: 200, body: reset("other") }));
+
+    // Act
+    const error = await new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} })
+      .resetDestination("hooks.example.com", { topic: "demo" })
+      .catch((e: unknown) => e);
+    const own = await new PunctualClient({
+      apiUrl: API,
+      fetch: answeringFetch(() => ({ status: 200, body: reset("demo") })).fetch,
+    }).resetDestination("hooks.example.com", { topic: "demo" });
+    const every = await new PunctualClient({ apiUrl: API, fetch }).resetDestination("hooks.example.com");
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+    expect((error as Error).message).toMatch(/is for topic "other", not the one asked for/);
+    expect(seen).toHaveLength(5);
+    expect(own.destinations).toHaveLength(1);
+    expect(every.destinations[0]?.topic).toBe("other");
+  });
+});
+
 describe("a reschedule or run answered for another task than the one asked to move", () => {
   // The API answers a move with the task unmoved (`task_id` the asked id) or with the task it became
   // (`rescheduled_from` the asked id). Another task's answer (a proxy's or cache's to another request) was shown as
