@@ -1,0 +1,121 @@
+import {
+  CreateScheduleGroupCommand,
+  GetScheduleCommand,
+  ListSchedulesCommand,
+  ResourceNotFoundException,
+  type SchedulerClient,
+  ValidationException,
+} from "@aws-sdk/client-scheduler";
+import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
+import {
+  createSqsTargetSender,
+  type SchedulerEmulator,
+  startSchedulerEmulator,
+} from "#local/scheduler/emulator.js";
+import { EventBridgeTaskScheduler } from "#shared/adapters/task-scheduler.js";
+import { scheduleNameFor } from "#shared/domain/keys.js";
+import { taskMessageBody } from "#shared/domain/messages.js";
+import { ManualClock } from "../../../support/clock.js";
+import {
+  createQueue,
+  ROLE_ARN,
+  receive,
+  type SqsHarness,
+  schedulerClient,
+  startSqs,
+  unique,
+} from "./support.js";
+
+/**
+ * Our Scheduler adapter (shared/adapters/task-scheduler.ts) against the emulator through a real SDK client: the
+ * answers the adapter relies on are the ones AWS documents (ConflictException 409 for a name that exists,
+ * ResourceNotFoundException 404 for a schedule that does not, ValidationException 400 for a bad request), and the
+ * firing delivers the task message exactly as sent, then removes the schedule (ActionAfterCompletion DELETE).
+ * https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html#API_CreateSchedule_Errors
+ */
+let sqs: SqsHarness;
+const running: { emulator: SchedulerEmulator; client: SchedulerClient }[] = [];
+
+beforeAll(async () => {
+  sqs = await startSqs();
+});
+
+afterEach(async () => {
+  for (const { emulator, client } of running.splice(0)) {
+    client.destroy();
+    await emulator.stop();
+  }
+});
+
+afterAll(async () => {
+  await sqs.stop();
+});
+
+const T0 = Date.parse("2026-07-01T09:00:00Z");
+
+async function setUp() {
+  const clock = new ManualClock(T0);
+  const emulator = await startSchedulerEmulator({ sqs: createSqsTargetSender(sqs.sqs), now: clock.now });
+  const client = schedulerClient(emulator.url);
+  running.push({ emulator, client });
+  const groupName = unique("group");
+  await client.send(new CreateScheduleGroupCommand({ Name: groupName }));
+  const timer = await createQueue(sqs.sqs, unique("timer"));
+  const deadLetters = await createQueue(sqs.sqs, unique("schedule-dlq"));
+  const scheduler = new EventBridgeTaskScheduler(client, {
+    groupName,
+    targetArn: timer.arn,
+    roleArn: ROLE_ARN,
+    deadLetterArn: deadLetters.arn,
+    retry: { maximumRetryAttempts: 185, maximumEventAgeSeconds: 86_400 },
+  });
+  return { clock, emulator, client, groupName, timer, scheduler };
+}
+
+describe("EventBridgeTaskScheduler against the Scheduler emulator", () => {
+  it("creates once for two calls (the second meets ConflictException), fires the task message as sent, then the schedule is gone and deleting it is a no-op", async () => {
+    const { clock, emulator, client, groupName, timer, scheduler } = await setUp();
+    const taskId = "demo._.abc.01JD";
+    const request = { taskId, expression: "at(2026-07-01T09:10:00)" };
+    await scheduler.createTaskSchedule(request);
+    // A second call is a new SDK request with a new ClientToken: the emulator answers 409, the adapter takes it as done.
+    await scheduler.createTaskSchedule(request);
+    const listed = await client.send(new ListSchedulesCommand({ GroupName: groupName }));
+    expect(listed.Schedules?.map((s) => s.Name)).toEqual([scheduleNameFor(taskId)]);
+
+    clock.set("2026-07-01T09:09:59.999Z");
+    expect(await emulator.fireDueNow()).toBe(0);
+    clock.set("2026-07-01T09:10:00Z");
+    expect(await emulator.fireDueNow()).toBe(1);
+
+    const [message, ...more] = await receive(sqs.sqs, timer.url, 1, 1);
+    expect(message?.Body).toBe(taskMessageBody(taskId));
+    expect(message?.MessageAttributes).toBeUndefined();
+    expect(more).toEqual([]);
+    await expect(
+      client.send(new GetScheduleCommand({ Name: scheduleNameFor(taskId), GroupName: groupName })),
+    ).rejects.toBeInstanceOf(ResourceNotFoundException);
+    await expect(scheduler.deleteTaskSchedule(scheduleNameFor(taskId))).resolves.toBeUndefined();
+  });
+
+  it("deletes a pending schedule so it never fires, and a second delete resolves", async () => {
+    const { clock, emulator, timer, scheduler } = await setUp();
+    const taskId = "demo._.abc.02JD";
+    await scheduler.createTaskSchedule({ taskId, expression: "at(2026-07-01T09:10:00)" });
+    await scheduler.deleteTaskSchedule(scheduleNameFor(taskId));
+    await expect(scheduler.deleteTaskSchedule(scheduleNameFor(taskId))).resolves.toBeUndefined();
+
+    clock.set("2026-07-01T10:00:00Z");
+    expect(await emulator.fireDueNow()).toBe(0);
+    expect(await receive(sqs.sqs, timer.url, 1, 0)).toEqual([]);
+  });
+
+  it("lets a ValidationException through: only a name that exists counts as created", async () => {
+    const { scheduler } = await setUp();
+    const error = await scheduler
+      .createTaskSchedule({ taskId: "demo._.abc.03JD", expression: "at(2026-02-30T00:00:00)" })
+      .catch((e: unknown) => e);
+    expect(error).toBeInstanceOf(ValidationException);
+    expect((error as ValidationException).$metadata.httpStatusCode).toBe(400);
+  });
+});
