@@ -189,10 +189,27 @@ export function occurrenceIdempotencyKey(scheduleId: string, epoch: number, occu
 export function isKnownTimeZone(timezone: string): boolean {
   // Any letter case, as Intl takes it (docs/API.md, "Recurring schedules"): `utc` as much as `europe/berlin`.
   if (!/^(?:UTC|[A-Z][A-Z0-9_+-]*(?:\/[A-Z0-9_+-]+)+)$/i.test(timezone)) return false;
+  return intlZoneOf(timezone) !== undefined;
+}
+
+/** The zone Intl resolves a name to (its link target: `GB` → Europe/London), undefined when Intl knows none. */
+function intlZoneOf(timezone: string): string | undefined {
   try {
-    new Intl.DateTimeFormat("en-US", { timeZone: timezone });
-    return true;
+    return new Intl.DateTimeFormat("en-US", { timeZone: timezone }).resolvedOptions().timeZone;
   } catch {
-    return false;
+    return undefined;
   }
+}
+
+/**
+ * Why a schedule's time zone is refused, or undefined when it is taken. IANA's names without an area (`GB`,
+ * `Japan`, `GMT`, `EST`, `CET`) are links Intl knows, refused by isKnownTimeZone with the abbreviations they look
+ * like (`EST` is UTC−05:00 all year, not New York's time): saying "not an IANA time zone" of them was untrue, so the
+ * answer names the zone the alias stands for, which the caller can send instead.
+ */
+export function timeZoneProblem(timezone: string): string | undefined {
+  if (isKnownTimeZone(timezone)) return undefined;
+  const target = /^[A-Z][A-Z0-9_+-]*$/i.test(timezone) ? intlZoneOf(timezone) : undefined;
+  if (target === undefined) return "is not an IANA time zone this service knows (e.g. Europe/Berlin, UTC)";
+  return `is an IANA alias without an area, which this service does not take (such names read as abbreviations: EST is UTC−05:00 all year, not New York's time): send ${target}, the zone it stands for, or the Area/City zone whose local time you mean (e.g. America/New_York)`;
 }

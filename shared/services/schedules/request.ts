@@ -3,7 +3,7 @@ import { createScheduleBodySchema } from "#shared/api/schemas/schedules.js";
 import type { PunctualConfig } from "#shared/config/index.js";
 import { isPlainObject, jsNumbersOutsideContent, toIssues } from "#shared/domain/add-task-request.js";
 import { tooManyUnknownFields } from "#shared/domain/request-issues.js";
-import { type CatchUpPolicy, isKnownTimeZone } from "#shared/domain/schedule.js";
+import { type CatchUpPolicy, timeZoneProblem } from "#shared/domain/schedule.js";
 import {
   budgetedInlineLimit,
   type CronSpec,
@@ -102,13 +102,9 @@ function cronSpecOf(
   const issues: ErrorIssue[] = [];
   const problem = cronProblem(value.cron);
   if (problem) issues.push({ path: "cron", message: problem });
-  const knownZone = isKnownTimeZone(value.timezone);
-  if (!knownZone) {
-    issues.push({
-      path: "timezone",
-      message: "is not an IANA time zone this service knows (e.g. Europe/Berlin, UTC)",
-    });
-  }
+  const zoneProblem = timeZoneProblem(value.timezone);
+  const knownZone = zoneProblem === undefined;
+  if (zoneProblem) issues.push({ path: "timezone", message: zoneProblem });
   // Rounded up to the whole ms like a due time: occurrences are whole ms, so `≥ start_at` and `< end_at` (exclusive)
   // still hold exactly, and no occurrence comes before a start_at with a sub-ms part (truncated, it did).
   const startAtMs = value.start_at !== undefined ? msAtOrAfterInstant(value.start_at) : undefined;

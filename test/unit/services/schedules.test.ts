@@ -319,6 +319,48 @@ describe("creating a schedule", () => {
     expect(h.store.schedules.size).toBe(1);
   });
 
+  it.each([
+    ["GB", "Europe/London"],
+    ["japan", "Asia/Tokyo"],
+    ["Singapore", "Asia/Singapore"],
+    ["GMT", "UTC"],
+  ])(
+    "an IANA alias without an area (%j) is a 400 at `timezone` naming the zone it stands for (%s), not 'not an IANA time zone', and stores nothing",
+    async (timezone, target) => {
+      const h = harness();
+
+      const refused = await refusal(createSchedule(h.deps, body({ timezone })));
+
+      expect(refused).toMatchObject({
+        status: 400,
+        code: "validation_failed",
+        issues: [{ path: "timezone" }],
+      });
+      expect(refused.issues).toHaveLength(1);
+      expect(refused.issues?.[0]?.message).toContain(`send ${target}, the zone it stands for`);
+      expect(refused.issues?.[0]?.message).not.toMatch(/not an IANA time zone/);
+      expect(h.store.schedules.size).toBe(0);
+      expect(h.store.tasks.size).toBe(0);
+    },
+  );
+
+  it.each(["Mars/Olympus", "CEST", "+02:00", "Mars"])(
+    "a name no IANA zone has (%j) is still a 400 saying it is not an IANA time zone",
+    async (timezone) => {
+      const h = harness();
+
+      const refused = await refusal(createSchedule(h.deps, body({ timezone })));
+
+      expect(refused.issues).toEqual([
+        {
+          path: "timezone",
+          message: "is not an IANA time zone this service knows (e.g. Europe/Berlin, UTC)",
+        },
+      ]);
+      expect(h.store.schedules.size).toBe(0);
+    },
+  );
+
   it("a start_at or end_at past what the schedule engine computes (the year 3000 in the schedule's time zone) is a 400 naming that limit at its field, not 'no occurrence'", async () => {
     const h = harness();
 
