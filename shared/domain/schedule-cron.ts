@@ -21,7 +21,8 @@ export interface CronSpec {
  * - five fields (minute precision) or six (a leading seconds field); no year field, which AWS cron has but Vixie
  *   cron does not, and which nobody needs for a recurring delivery;
  * - day-of-month and day-of-week combine with OR when both are restricted (Vixie cron's rule, croner's default);
- *   a field stepping from `*` beside a restricted one, which the two read differently, is refused (dayStepFromAny);
+ *   a field starting with `*` (a step from it, a list) beside a restricted one, which the two read differently, is
+ *   refused (dayStepFromAny);
  * - DST: croner's "fixed-time" rule (a pattern whose second, minute and hour are single values, e.g.
  *   `30 2 * * *`): a local time in a spring-forward gap runs at the first valid instant after the gap, and a
  *   local time that happens twice (fall back) runs once, at its first occurrence. Other patterns (`*​/30 * * * *`)
@@ -180,7 +181,7 @@ function dayStepFromAny(cron: string): string | undefined {
   const every = (field: string) => /^[*?]\/1$/.test(field);
   if (every(dayOfMonth) && every(dayOfWeek)) return undefined;
   if (!/^[*?]/.test(dayOfMonth) && !/^[*?]/.test(dayOfWeek)) return undefined;
-  return "a day field stepping from `*` beside a restricted one is AND in Vixie cron, OR here: `+` for AND (`+MON`), `1-31/2` for OR";
+  return "a day field starting with `*` beside a restricted one is AND in Vixie cron, OR here: `+` for AND (`+MON`), `1-31/2` for OR";
 }
 
 /**

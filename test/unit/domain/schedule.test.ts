@@ -454,6 +454,16 @@ describe("validation", () => {
     },
   );
 
+  it.each(["0 9 *,1 * MON", "0 9 1 * *,MON"])(
+    "refuses %j (a list starting with `*`, no step): its message names a field starting with `*`, not a step",
+    (cron) => {
+      const problem = cronProblem(cron) ?? "";
+      expect(problem).toMatch(/a day field starting with `\*`/);
+      expect(problem).not.toMatch(/stepping/);
+      expect(problem.length).toBeLessThanOrEqual(MAX_ISSUE_TEXT);
+    },
+  );
+
   it.each([
     "0 9 */2 * *",
     "0 9 * * */2",
