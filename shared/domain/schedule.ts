@@ -211,5 +211,6 @@ export function timeZoneProblem(timezone: string): string | undefined {
   if (isKnownTimeZone(timezone)) return undefined;
   const target = /^[A-Z][A-Z0-9_+-]*$/i.test(timezone) ? intlZoneOf(timezone) : undefined;
   if (target === undefined) return "is not an IANA time zone this service knows (e.g. Europe/Berlin, UTC)";
-  return `is an IANA alias without an area, which this service does not take (such names read as abbreviations: EST is UTC−05:00 all year, not New York's time): send ${target}, the zone it stands for, or the Area/City zone whose local time you mean (e.g. America/New_York)`;
+  // Within the API's issue clip (MAX_ISSUE_TEXT, 200), the remedy first: the reason is in docs/API.md.
+  return `is an IANA alias without an area, not taken here (it reads as an abbreviation): send ${target}, the zone it stands for, or the Area/City zone whose local time you mean`;
 }

@@ -9,6 +9,7 @@ import {
   parseScheduleId,
   SCHEDULE_SHARDS,
   scheduleShardOf,
+  timeZoneProblem,
 } from "#shared/domain/schedule.js";
 import {
   cronProblem,
@@ -603,4 +604,29 @@ describe("ids and keys", () => {
     expect(occurrenceIdempotencyKey(id, 0, 1000)).not.toBe(occurrenceIdempotencyKey(id, 1, 1000));
     expect(occurrenceIdempotencyKey(id, 0, 1000)).toMatch(/^[\x21-\x2b\x2d-\x7e]{1,255}$/);
   });
+});
+
+describe("a refused time zone's message", () => {
+  // IANA's links without an area (the `backward` file): the longest zone names they stand for included.
+  const ALIASES = [
+    "GB",
+    "GB-Eire",
+    "NZ-CHAT",
+    "Navajo",
+    "Kwajalein",
+    "W-SU",
+    "EST5EDT",
+    "Greenwich",
+    "Universal",
+  ];
+
+  it.each(ALIASES)(
+    "for %j fits the API's issue clip whole, the zone to send included, so no answer cuts its remedy off",
+    (timezone) => {
+      const problem = timeZoneProblem(timezone) ?? "";
+      const target = new Intl.DateTimeFormat("en-US", { timeZone: timezone }).resolvedOptions().timeZone;
+      expect(problem).toContain(`send ${target}, the zone it stands for`);
+      expect(problem.length).toBeLessThanOrEqual(MAX_ISSUE_TEXT);
+    },
+  );
 });
