@@ -415,13 +415,7 @@ describe("a task of a topic removed from the configuration", () => {
     const sim = simulate();
     const taskId = await sim.add({ order_id: "o-1" }, { delay_seconds: 600 });
     const { demo: _removed, ...others } = sim.config.resolvedTopics;
-    const deps: RescheduleTaskDeps = {
-      store: sim.store,
-      timerQueue: sim.timer,
-      scheduler: sim.scheduler,
-      config: { ...sim.config, resolvedTopics: others },
-      now: () => sim.clock.now,
-    };
+    const deps = { ...moveDeps(sim), config: { ...sim.config, resolvedTopics: others } };
     const removedTopic = {
       status: 409,
       code: "conflict",
@@ -455,13 +449,7 @@ describe("a finished task", () => {
         status,
       });
       await sim.store.putNew(task);
-      const deps: RescheduleTaskDeps = {
-        store: sim.store,
-        timerQueue: sim.timer,
-        scheduler: sim.scheduler,
-        config: sim.config,
-        now: () => sim.clock.now,
-      };
+      const deps = moveDeps(sim);
       const refused = {
         status: 409,
         message: `task is ${status}; only a scheduled task can be rescheduled; to deliver it again, replay it (POST /v1/tasks/${task.taskId}/replay)`,
@@ -486,13 +474,7 @@ describe("a task of a removed topic named like an Object.prototype member", () =
       acceptedAtMs: sim.clock.now,
     });
     await sim.store.putNew(task);
-    const deps: RescheduleTaskDeps = {
-      store: sim.store,
-      timerQueue: sim.timer,
-      scheduler: sim.scheduler,
-      config: sim.config,
-      now: () => sim.clock.now,
-    };
+    const deps = moveDeps(sim);
     const removedTopic = { status: 409, message: expect.stringMatching(/not configured any more/) };
 
     // Act & Assess

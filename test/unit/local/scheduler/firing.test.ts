@@ -4,52 +4,15 @@ import {
   DeleteScheduleCommand,
   GetScheduleCommand,
   ResourceNotFoundException,
-  type SchedulerClient,
   UpdateScheduleCommand,
 } from "@aws-sdk/client-scheduler";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  createSqsTargetSender,
-  type SchedulerEmulator,
-  type SchedulerEmulatorOptions,
-  startSchedulerEmulator,
-} from "#local/scheduler/emulator.js";
+import { describe, expect, it } from "vitest";
 import { ManualClock } from "../../../support/clock.js";
-import {
-  atExpression,
-  createQueue,
-  ROLE_ARN,
-  receive,
-  type SqsHarness,
-  schedulerClient,
-  startSqs,
-  unique,
-} from "./support.js";
+import { atExpression, createQueue, ROLE_ARN, receive, unique, useEmulatorFixtures } from "./support.js";
 
-let sqs: SqsHarness;
-const running: { emulator: SchedulerEmulator; client: SchedulerClient }[] = [];
+const fixtures = useEmulatorFixtures();
 
-beforeAll(async () => {
-  sqs = await startSqs();
-});
-
-afterEach(async () => {
-  for (const { emulator, client } of running.splice(0)) {
-    client.destroy();
-    await emulator.stop();
-  }
-});
-
-afterAll(async () => {
-  await sqs.stop();
-});
-
-async function start(options: Partial<SchedulerEmulatorOptions> = {}) {
-  const emulator = await startSchedulerEmulator({ sqs: createSqsTargetSender(sqs.sqs), ...options });
-  const client = schedulerClient(emulator.url);
-  running.push({ emulator, client });
-  return { emulator, client };
-}
+const { start } = fixtures;
 
 function oneTime(
   name: string,
@@ -71,13 +34,13 @@ const T0 = Date.parse("2026-07-01T09:00:00Z");
 describe("firing at() schedules", () => {
   it("invokes a standard queue on time, by the real clock", async () => {
     const { client } = await start();
-    const queue = await createQueue(sqs.sqs, unique("std"));
+    const queue = await createQueue(fixtures.sqs().sqs, unique("std"));
     // The next whole second at least one second away: at() has whole-second precision.
     const at = Math.ceil((Date.now() + 1000) / 1000) * 1000;
     const name = unique("realtime");
     await client.send(new CreateScheduleCommand(oneTime(name, atExpression(at), queue.arn)));
 
-    const [message, ...more] = await receive(sqs.sqs, queue.url, 1, 3);
+    const [message, ...more] = await receive(fixtures.sqs().sqs, queue.url, 1, 3);
     const receivedAt = Date.now();
     expect(message?.Body).toBe(JSON.stringify({ schedule: name }));
     expect(more).toEqual([]);
@@ -88,7 +51,7 @@ describe("firing at() schedules", () => {
   it("invokes a FIFO queue with the schedule's MessageGroupId", async () => {
     const clock = new ManualClock(T0);
     const { client, emulator } = await start({ now: clock.now });
-    const queue = await createQueue(sqs.sqs, `${unique("fifo")}.fifo`, {
+    const queue = await createQueue(fixtures.sqs().sqs, `${unique("fifo")}.fifo`, {
       FifoQueue: "true",
       ContentBasedDeduplication: "true",
     });
@@ -111,7 +74,7 @@ describe("firing at() schedules", () => {
     clock.set("2026-07-01T09:01:00Z");
     expect(await emulator.fireDueNow()).toBe(1);
 
-    const [message] = await receive(sqs.sqs, queue.url, 1, 1);
+    const [message] = await receive(fixtures.sqs().sqs, queue.url, 1, 1);
     expect(message?.Body).toBe('{"n":1}');
     expect(message?.Attributes?.MessageGroupId).toBe("order-7");
   });
@@ -119,7 +82,7 @@ describe("firing at() schedules", () => {
   it("sends the payload with its context attributes filled in, and {} without Input", async () => {
     const clock = new ManualClock(T0);
     const { client, emulator } = await start({ now: clock.now });
-    const queue = await createQueue(sqs.sqs, unique("ctx"));
+    const queue = await createQueue(fixtures.sqs().sqs, unique("ctx"));
     const name = unique("ctx");
     const input =
       '{"arn":"<aws.scheduler.schedule-arn>","at":"<aws.scheduler.scheduled-time>","n":<aws.scheduler.attempt-number>}';
@@ -140,7 +103,7 @@ describe("firing at() schedules", () => {
     clock.set("2026-07-01T09:01:00Z");
     expect(await emulator.fireDueNow()).toBe(2);
 
-    const bodies = (await receive(sqs.sqs, queue.url, 2, 1)).map((m) => m.Body).sort();
+    const bodies = (await receive(fixtures.sqs().sqs, queue.url, 2, 1)).map((m) => m.Body).sort();
     expect(bodies).toEqual(
       [
         JSON.stringify({
@@ -156,7 +119,7 @@ describe("firing at() schedules", () => {
   it("fires a burst of schedules due together, all of them exactly once", async () => {
     const clock = new ManualClock(T0);
     const { client, emulator } = await start({ now: clock.now });
-    const queue = await createQueue(sqs.sqs, unique("burst"));
+    const queue = await createQueue(fixtures.sqs().sqs, unique("burst"));
     const prefix = unique("burst");
     await Promise.all(
       Array.from({ length: 25 }, (_, i) =>
@@ -169,7 +132,7 @@ describe("firing at() schedules", () => {
     expect(await emulator.fireDueNow()).toBe(25);
     expect(await emulator.fireDueNow()).toBe(0);
 
-    const messages = await receive(sqs.sqs, queue.url, 25, 1);
+    const messages = await receive(fixtures.sqs().sqs, queue.url, 25, 1);
     expect(messages.map((m) => JSON.parse(m.Body ?? "{}").schedule).sort()).toEqual(
       Array.from({ length: 25 }, (_, i) => `${prefix}-${i}`).sort(),
     );
@@ -178,7 +141,7 @@ describe("firing at() schedules", () => {
   it("removes the schedule after firing with DELETE and keeps it, spent, with NONE", async () => {
     const clock = new ManualClock(T0);
     const { client, emulator } = await start({ now: clock.now });
-    const queue = await createQueue(sqs.sqs, unique("after"));
+    const queue = await createQueue(fixtures.sqs().sqs, unique("after"));
     const deleted = unique("delete");
     const kept = unique("keep");
     const at = "at(2026-07-01T09:05:00)";
@@ -200,8 +163,8 @@ describe("firing at() schedules", () => {
 
     clock.advance(3_600_000);
     expect(await emulator.fireDueNow()).toBe(0);
-    expect(await receive(sqs.sqs, queue.url, 2, 1)).toHaveLength(2);
-    expect(await receive(sqs.sqs, queue.url, 1, 0)).toEqual([]);
+    expect(await receive(fixtures.sqs().sqs, queue.url, 2, 1)).toHaveLength(2);
+    expect(await receive(fixtures.sqs().sqs, queue.url, 1, 0)).toEqual([]);
 
     // Updating the spent schedule arms it again.
     await client.send(new UpdateScheduleCommand(oneTime(kept, "at(2026-07-01T10:10:00)", queue.arn)));
@@ -212,7 +175,7 @@ describe("firing at() schedules", () => {
   it("never fires disabled, deleted or rescheduled-away invocations", async () => {
     const clock = new ManualClock(T0);
     const { client, emulator } = await start({ now: clock.now });
-    const queue = await createQueue(sqs.sqs, unique("quiet"));
+    const queue = await createQueue(fixtures.sqs().sqs, unique("quiet"));
     const at = "at(2026-07-01T09:10:00)";
     await client.send(
       new CreateScheduleCommand(oneTime(unique("disabled"), at, queue.arn, { State: "DISABLED" })),
@@ -229,16 +192,16 @@ describe("firing at() schedules", () => {
     expect(await emulator.fireDueNow()).toBe(0);
     clock.set("2026-07-01T11:00:00Z");
     expect(await emulator.fireDueNow()).toBe(1);
-    const messages = await receive(sqs.sqs, queue.url, 1, 1);
+    const messages = await receive(fixtures.sqs().sqs, queue.url, 1, 1);
     expect(messages.map((m) => m.Body)).toEqual([JSON.stringify({ schedule: moved })]);
-    expect(await receive(sqs.sqs, queue.url, 1, 0)).toEqual([]);
+    expect(await receive(fixtures.sqs().sqs, queue.url, 1, 0)).toEqual([]);
   });
 
   it("fires a schedule deleted and created again under its name at its new time only, not at the old one's", async () => {
     // A name is free again once its schedule is deleted (or fired with DELETE): the new schedule is a new resource
     const clock = new ManualClock(T0);
     const { client, emulator } = await start({ now: clock.now });
-    const queue = await createQueue(sqs.sqs, unique("reused"));
+    const queue = await createQueue(fixtures.sqs().sqs, unique("reused"));
     const name = unique("reused");
     await client.send(new CreateScheduleCommand(oneTime(name, "at(2026-07-01T09:10:00)", queue.arn)));
     await client.send(new DeleteScheduleCommand({ Name: name }));
@@ -246,16 +209,16 @@ describe("firing at() schedules", () => {
 
     clock.set("2026-07-01T10:59:59Z");
     expect(await emulator.fireDueNow()).toBe(0);
-    expect(await receive(sqs.sqs, queue.url, 1, 0)).toEqual([]);
+    expect(await receive(fixtures.sqs().sqs, queue.url, 1, 0)).toEqual([]);
     clock.set("2026-07-01T11:00:00Z");
     expect(await emulator.fireDueNow()).toBe(1);
-    expect(await receive(sqs.sqs, queue.url, 1, 1)).toHaveLength(1);
+    expect(await receive(fixtures.sqs().sqs, queue.url, 1, 1)).toHaveLength(1);
   });
 
   it("reads at() in the schedule's time zone", async () => {
     const clock = new ManualClock(T0);
     const { client, emulator } = await start({ now: clock.now });
-    const queue = await createQueue(sqs.sqs, unique("tz"));
+    const queue = await createQueue(fixtures.sqs().sqs, unique("tz"));
     const paris = unique("paris");
     const utc = unique("utc");
     // Noon in Paris in July is 10:00 UTC (CEST, UTC+2); noon without a zone is noon UTC.
@@ -270,16 +233,20 @@ describe("firing at() schedules", () => {
     expect(await emulator.fireDueNow()).toBe(0);
     clock.set("2026-07-01T10:00:00Z");
     expect(await emulator.fireDueNow()).toBe(1);
-    expect((await receive(sqs.sqs, queue.url, 1, 1))[0]?.Body).toBe(JSON.stringify({ schedule: paris }));
+    expect((await receive(fixtures.sqs().sqs, queue.url, 1, 1))[0]?.Body).toBe(
+      JSON.stringify({ schedule: paris }),
+    );
     clock.set("2026-07-01T12:00:00Z");
     expect(await emulator.fireDueNow()).toBe(1);
-    expect((await receive(sqs.sqs, queue.url, 1, 1))[0]?.Body).toBe(JSON.stringify({ schedule: utc }));
+    expect((await receive(fixtures.sqs().sqs, queue.url, 1, 1))[0]?.Body).toBe(
+      JSON.stringify({ schedule: utc }),
+    );
   });
 
   it("spreads firing over the firing window: at + random × N seconds", async () => {
     const clock = new ManualClock(T0);
     const { client, emulator } = await start({ now: clock.now, firingWindowSeconds: 60, random: () => 0.25 });
-    const queue = await createQueue(sqs.sqs, unique("window"));
+    const queue = await createQueue(fixtures.sqs().sqs, unique("window"));
     await client.send(
       new CreateScheduleCommand(oneTime(unique("window"), "at(2026-07-01T09:20:00)", queue.arn)),
     );
@@ -293,7 +260,7 @@ describe("firing at() schedules", () => {
   it("adds a FLEXIBLE window's random delay", async () => {
     const clock = new ManualClock(T0);
     const { client, emulator } = await start({ now: clock.now, random: () => 0.5 });
-    const queue = await createQueue(sqs.sqs, unique("flex"));
+    const queue = await createQueue(fixtures.sqs().sqs, unique("flex"));
     await client.send(
       new CreateScheduleCommand(
         oneTime(unique("flex"), "at(2026-07-01T09:20:00)", queue.arn, {
@@ -309,12 +276,12 @@ describe("firing at() schedules", () => {
 
   it("fires at once a schedule whose time has already passed", async () => {
     const { client } = await start({ firingWindowSeconds: 60 });
-    const queue = await createQueue(sqs.sqs, unique("late"));
+    const queue = await createQueue(fixtures.sqs().sqs, unique("late"));
     const name = unique("late");
     await client.send(
       new CreateScheduleCommand(oneTime(name, atExpression(Date.now() - 3_600_000), queue.arn)),
     );
-    const [message] = await receive(sqs.sqs, queue.url, 1, 2);
+    const [message] = await receive(fixtures.sqs().sqs, queue.url, 1, 2);
     expect(message?.Body).toBe(JSON.stringify({ schedule: name }));
   });
 });
@@ -323,7 +290,7 @@ describe("failures", () => {
   it("retries a missing queue, then dead-letters with AWS's attributes once retries run out", async () => {
     const clock = new ManualClock(T0);
     const { client, emulator } = await start({ now: clock.now, random: () => 0.5 });
-    const dlq = await createQueue(sqs.sqs, unique("dlq"));
+    const dlq = await createQueue(fixtures.sqs().sqs, unique("dlq"));
     const missingArn = `arn:aws:sqs:us-east-1:000000000000:${unique("missing")}`;
     const name = unique("retry");
     const { ScheduleArn } = await client.send(
@@ -350,7 +317,7 @@ describe("failures", () => {
     clock.advance(10_000);
     expect(await emulator.fireDueNow()).toBe(1); // retry 2, then the DLQ
 
-    const [dead, ...more] = await receive(sqs.sqs, dlq.url, 1, 1);
+    const [dead, ...more] = await receive(fixtures.sqs().sqs, dlq.url, 1, 1);
     expect(more).toEqual([]);
     expect(dead?.Body).toBe('{"task":"t1"}');
     const attributes = Object.fromEntries(
@@ -376,7 +343,7 @@ describe("failures", () => {
   it("gives up when the event is older than MaximumEventAgeInSeconds", async () => {
     const clock = new ManualClock(T0);
     const { client, emulator } = await start({ now: clock.now, random: () => 0.5 });
-    const dlq = await createQueue(sqs.sqs, unique("dlq-age"));
+    const dlq = await createQueue(fixtures.sqs().sqs, unique("dlq-age"));
     const missingArn = `arn:aws:sqs:us-east-1:000000000000:${unique("missing")}`;
     await client.send(
       new CreateScheduleCommand(
@@ -395,7 +362,7 @@ describe("failures", () => {
     clock.advance(61_000);
     expect(await emulator.fireDueNow()).toBe(1);
 
-    const [dead] = await receive(sqs.sqs, dlq.url, 1, 1);
+    const [dead] = await receive(fixtures.sqs().sqs, dlq.url, 1, 1);
     expect(dead?.MessageAttributes?.EXHAUSTED_RETRY_CONDITION?.StringValue).toBe("MaximumEventAgeInSeconds");
     expect(dead?.MessageAttributes?.RETRY_ATTEMPTS?.StringValue).toBe("1");
   });
@@ -403,7 +370,7 @@ describe("failures", () => {
   it("dead-letters at once, without retries, a target type it cannot invoke", async () => {
     const clock = new ManualClock(T0);
     const { client, emulator } = await start({ now: clock.now });
-    const dlq = await createQueue(sqs.sqs, unique("dlq-lambda"));
+    const dlq = await createQueue(fixtures.sqs().sqs, unique("dlq-lambda"));
     const lambdaArn = "arn:aws:lambda:us-east-1:000000000000:function:handler";
     await client.send(
       new CreateScheduleCommand(
@@ -414,7 +381,7 @@ describe("failures", () => {
     );
     clock.set("2026-07-01T09:15:00Z");
     expect(await emulator.fireDueNow()).toBe(1);
-    const [dead] = await receive(sqs.sqs, dlq.url, 1, 1);
+    const [dead] = await receive(fixtures.sqs().sqs, dlq.url, 1, 1);
     expect(dead?.MessageAttributes?.TARGET_ARN?.StringValue).toBe(lambdaArn);
     expect(dead?.MessageAttributes?.RETRY_ATTEMPTS?.StringValue).toBe("0");
     expect(dead?.MessageAttributes?.EXHAUSTED_RETRY_CONDITION).toBeUndefined();
@@ -423,8 +390,8 @@ describe("failures", () => {
   it("treats a FIFO target without content-based deduplication as a target error", async () => {
     const clock = new ManualClock(T0);
     const { client, emulator } = await start({ now: clock.now });
-    const dlq = await createQueue(sqs.sqs, unique("dlq-fifo"));
-    const fifo = await createQueue(sqs.sqs, `${unique("nodedup")}.fifo`, { FifoQueue: "true" });
+    const dlq = await createQueue(fixtures.sqs().sqs, unique("dlq-fifo"));
+    const fifo = await createQueue(fixtures.sqs().sqs, `${unique("nodedup")}.fifo`, { FifoQueue: "true" });
     await client.send(
       new CreateScheduleCommand(
         oneTime(unique("nodedup"), "at(2026-07-01T09:15:00)", fifo.arn, {
@@ -440,8 +407,8 @@ describe("failures", () => {
     );
     clock.set("2026-07-01T09:15:00Z");
     expect(await emulator.fireDueNow()).toBe(1);
-    const [dead] = await receive(sqs.sqs, dlq.url, 1, 1);
+    const [dead] = await receive(fixtures.sqs().sqs, dlq.url, 1, 1);
     expect(dead?.MessageAttributes?.ERROR_CODE?.StringValue).toBe("InvalidParameterValue");
-    expect(await receive(sqs.sqs, fifo.url, 1, 0)).toEqual([]);
+    expect(await receive(fixtures.sqs().sqs, fifo.url, 1, 0)).toEqual([]);
   });
 });

@@ -7,7 +7,15 @@ import {
   ReceiveMessageCommand,
   type SQSClient,
 } from "@aws-sdk/client-sqs";
-import type { SqsTargetSender } from "#local/scheduler/emulator.js";
+import { afterAll, afterEach, beforeAll } from "vitest";
+import {
+  createSqsTargetSender,
+  type SchedulerEmulator,
+  type SchedulerEmulatorOptions,
+  type SqsTargetSender,
+  startSchedulerEmulator,
+} from "#local/scheduler/emulator.js";
+import { type SqsHarness, startSqs } from "../../../support/fauxqs.js";
 
 export const credentials = { accessKeyId: "x", secretAccessKey: "x" };
 export const REGION = "us-east-1";
@@ -23,7 +31,50 @@ export function schedulerClient(endpoint: string): SchedulerClient {
   return new SchedulerClient({ endpoint, region: REGION, credentials, maxAttempts: 1 });
 }
 
-export { type SqsHarness, startSqs } from "../../../support/fauxqs.js";
+export { type SqsHarness, startSqs };
+
+export interface EmulatorFixtures {
+  /** The file's SQS emulator, started before its first test and stopped after its last. */
+  readonly sqs: () => SqsHarness;
+  /** A Scheduler emulator whose targets are that SQS, and a client of it: both stopped after the test. */
+  readonly start: (
+    options?: Partial<SchedulerEmulatorOptions>,
+  ) => Promise<{ emulator: SchedulerEmulator; client: SchedulerClient }>;
+}
+
+/** The hooks of a test file driving Scheduler emulators against one SQS emulator, registered where it is called. */
+export function useEmulatorFixtures(): EmulatorFixtures {
+  let sqs: SqsHarness | undefined;
+  const running: { emulator: SchedulerEmulator; client: SchedulerClient }[] = [];
+  const started = (): SqsHarness => {
+    if (!sqs) throw new Error("the SQS emulator starts in beforeAll: use it inside a test");
+    return sqs;
+  };
+  beforeAll(async () => {
+    sqs = await startSqs();
+  });
+  afterEach(async () => {
+    for (const { emulator, client } of running.splice(0)) {
+      client.destroy();
+      await emulator.stop();
+    }
+  });
+  afterAll(async () => {
+    await sqs?.stop();
+  });
+  return {
+    sqs: started,
+    start: async (options = {}) => {
+      const emulator = await startSchedulerEmulator({
+        sqs: createSqsTargetSender(started().sqs),
+        ...options,
+      });
+      const client = schedulerClient(emulator.url);
+      running.push({ emulator, client });
+      return { emulator, client };
+    },
+  };
+}
 
 export async function createQueue(
   sqs: SQSClient,

@@ -3,28 +3,14 @@ import {
   GetScheduleCommand,
   ListSchedulesCommand,
   ResourceNotFoundException,
-  type SchedulerClient,
   ValidationException,
 } from "@aws-sdk/client-scheduler";
-import { afterAll, afterEach, beforeAll, describe, expect, it } from "vitest";
-import {
-  createSqsTargetSender,
-  type SchedulerEmulator,
-  startSchedulerEmulator,
-} from "#local/scheduler/emulator.js";
+import { describe, expect, it } from "vitest";
 import { EventBridgeTaskScheduler } from "#shared/adapters/task-scheduler.js";
 import { scheduleNameFor } from "#shared/domain/keys.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import { ManualClock } from "../../../support/clock.js";
-import {
-  createQueue,
-  ROLE_ARN,
-  receive,
-  type SqsHarness,
-  schedulerClient,
-  startSqs,
-  unique,
-} from "./support.js";
+import { createQueue, ROLE_ARN, receive, unique, useEmulatorFixtures } from "./support.js";
 
 /**
  * Our Scheduler adapter (shared/adapters/task-scheduler.ts) against the emulator through a real SDK client: the
@@ -33,35 +19,17 @@ import {
  * firing delivers the task message exactly as sent, then removes the schedule (ActionAfterCompletion DELETE).
  * https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html#API_CreateSchedule_Errors
  */
-let sqs: SqsHarness;
-const running: { emulator: SchedulerEmulator; client: SchedulerClient }[] = [];
-
-beforeAll(async () => {
-  sqs = await startSqs();
-});
-
-afterEach(async () => {
-  for (const { emulator, client } of running.splice(0)) {
-    client.destroy();
-    await emulator.stop();
-  }
-});
-
-afterAll(async () => {
-  await sqs.stop();
-});
+const fixtures = useEmulatorFixtures();
 
 const T0 = Date.parse("2026-07-01T09:00:00Z");
 
 async function setUp() {
   const clock = new ManualClock(T0);
-  const emulator = await startSchedulerEmulator({ sqs: createSqsTargetSender(sqs.sqs), now: clock.now });
-  const client = schedulerClient(emulator.url);
-  running.push({ emulator, client });
+  const { emulator, client } = await fixtures.start({ now: clock.now });
   const groupName = unique("group");
   await client.send(new CreateScheduleGroupCommand({ Name: groupName }));
-  const timer = await createQueue(sqs.sqs, unique("timer"));
-  const deadLetters = await createQueue(sqs.sqs, unique("schedule-dlq"));
+  const timer = await createQueue(fixtures.sqs().sqs, unique("timer"));
+  const deadLetters = await createQueue(fixtures.sqs().sqs, unique("schedule-dlq"));
   const scheduler = new EventBridgeTaskScheduler(client, {
     groupName,
     targetArn: timer.arn,
@@ -88,7 +56,7 @@ describe("EventBridgeTaskScheduler against the Scheduler emulator", () => {
     clock.set("2026-07-01T09:10:00Z");
     expect(await emulator.fireDueNow()).toBe(1);
 
-    const [message, ...more] = await receive(sqs.sqs, timer.url, 1, 1);
+    const [message, ...more] = await receive(fixtures.sqs().sqs, timer.url, 1, 1);
     expect(message?.Body).toBe(taskMessageBody(taskId));
     expect(message?.MessageAttributes).toBeUndefined();
     expect(more).toEqual([]);
@@ -107,7 +75,7 @@ describe("EventBridgeTaskScheduler against the Scheduler emulator", () => {
 
     clock.set("2026-07-01T10:00:00Z");
     expect(await emulator.fireDueNow()).toBe(0);
-    expect(await receive(sqs.sqs, timer.url, 1, 0)).toEqual([]);
+    expect(await receive(fixtures.sqs().sqs, timer.url, 1, 0)).toEqual([]);
   });
 
   it("lets a ValidationException through: only a name that exists counts as created", async () => {
