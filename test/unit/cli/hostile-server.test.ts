@@ -5,6 +5,7 @@ import { tmpdir } from "node:os";
 import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { main } from "../../../cli/main.js";
+import { scheduleViewAnswer } from "../client/fakes.js";
 
 // The client's backoff between tries (random, up to 1.4 s a command; up to 1.1 s a test measured on a loaded
 // 2-core host) passes at once: what is sent and printed is the point here, not the waiting.
@@ -123,21 +124,7 @@ async function runAgainst(url: string, argv: string[]) {
 describe("schedules create answered with another topic's schedule (a real loopback server)", () => {
   it("exits 3 saying where to look first, and prints no schedule as created", async () => {
     // Prepare: a 201 whose schedule is of topic `other`, for a create on `demo`.
-    const api = await apiAnswering(
-      {
-        schedule_id: "other.schedule.01JD3BBBBBBBBBBBBBBBBBBBBB",
-        topic: "other",
-        cron: "@daily",
-        timezone: "UTC",
-        status: "active",
-        content: "{}",
-        created_at: "2026-11-23T12:00:00.000Z",
-        updated_at: "2026-11-23T12:00:00.000Z",
-        materialized_until: "2026-11-23T12:00:00.000Z",
-        next_occurrences: [],
-      },
-      201,
-    );
+    const api = await apiAnswering(scheduleViewAnswer("other"), 201);
     const create = ["schedules", "create", "--topic", "demo", "--cron", "@daily", "--timezone", "UTC"];
 
     // Act

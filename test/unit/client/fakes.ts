@@ -57,6 +57,23 @@ export function taskViewAnswer(id: string, overrides: Record<string, unknown> = 
   };
 }
 
+/** A schedule's view as the API answers it (topic `topic`), with `overrides` on top. */
+export function scheduleViewAnswer(topic = "demo", overrides: Record<string, unknown> = {}) {
+  return {
+    schedule_id: `${topic}.schedule.01JD3BBBBBBBBBBBBBBBBBBBBB`,
+    topic,
+    cron: "@daily",
+    timezone: "UTC",
+    status: "active",
+    content: "{}",
+    created_at: "2026-11-23T12:00:00.000Z",
+    updated_at: "2026-11-23T12:00:00.000Z",
+    materialized_until: "2026-11-23T12:00:00.000Z",
+    next_occurrences: [],
+    ...overrides,
+  };
+}
+
 /** A request `heldFetch` keeps open until the test answers it. */
 export interface HeldRequest extends SeenRequest {
   answer(reply: Scripted): void;

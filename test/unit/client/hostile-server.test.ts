@@ -10,6 +10,7 @@ import {
   batchOf,
   recordingSleep,
   type SeenRequest,
+  scheduleViewAnswer,
   scriptedFetch,
   taskId,
   taskViewAnswer as taskViewOf,
@@ -434,18 +435,7 @@ describe("an answer that is not the route's", () => {
 describe("an answer for another task, schedule or topic than the one asked for", () => {
   // A proxy or cache in front of the API answering another request's 200 (one keyed without the path): shown as
   // the asked one's, another task's `cancelled` told the operator a cancel had happened that had not.
-  const schedule = {
-    schedule_id: "demo.schedule.01JD3BBBBBBBBBBBBBBBBBBBBB",
-    topic: "demo",
-    cron: "@daily",
-    timezone: "UTC",
-    status: "active",
-    content: "{}",
-    created_at: "2026-11-23T12:00:00.000Z",
-    updated_at: "2026-11-23T12:00:00.000Z",
-    materialized_until: "2026-11-23T12:00:00.000Z",
-    next_occurrences: [],
-  };
+  const schedule = scheduleViewAnswer();
   const topic = {
     topic: "other",
     paused: false,
@@ -710,18 +700,7 @@ describe("getTask with includeContent answered without the content", () => {
 describe("a list answered with another topic's or group's items", () => {
   // A cache that keys GET /v1/tasks or /v1/schedules without the query (CloudFront's default cache policy does)
   // answers one topic's list for another's: `tasks list --topic A` showed topic B's tasks as A's.
-  const scheduleOf = (topic: string) => ({
-    schedule_id: `${topic}.schedule.01JD3BBBBBBBBBBBBBBBBBBBBB`,
-    topic,
-    cron: "@daily",
-    timezone: "UTC",
-    status: "active",
-    content: "{}",
-    created_at: "2026-11-23T12:00:00.000Z",
-    updated_at: "2026-11-23T12:00:00.000Z",
-    materialized_until: "2026-11-23T12:00:00.000Z",
-    next_occurrences: [],
-  });
+  const scheduleOf = (topic: string) => scheduleViewAnswer(topic);
   const otherTask = taskViewOf(taskId("other"), { topic: "other", group: "A-1" });
   const otherGroup = taskViewOf(taskId(), { group: "B-2" });
   const cases: [string, unknown, (client: PunctualClient) => Promise<unknown>][] = [
