@@ -1,4 +1,10 @@
-import { DeleteMessageBatchCommand, ReceiveMessageCommand, type SQSClient } from "@aws-sdk/client-sqs";
+import { randomUUID } from "node:crypto";
+import {
+  DeleteMessageBatchCommand,
+  ReceiveMessageCommand,
+  type ReceiveMessageCommandOutput,
+  type SQSClient,
+} from "@aws-sdk/client-sqs";
 import { SQS_BATCH_LIMIT, sendInBatches } from "./sqs-batch.js";
 import { changeVisibility } from "./visibility.js";
 
@@ -42,28 +48,19 @@ export class SqsDeadLetterSource implements DeadLetterSource {
     visibilitySeconds: number,
     waitSeconds = 0,
   ): Promise<ReceivedPointer[]> {
-    const out = await this.sqs.send(
-      new ReceiveMessageCommand({
-        QueueUrl: queueUrl,
-        MaxNumberOfMessages: Math.min(SQS_BATCH_LIMIT, Math.max(1, max)),
-        VisibilityTimeout: visibilitySeconds,
-        WaitTimeSeconds: waitSeconds,
-        // A topic DLQ's message names the task's life it was dead-lettered in (topic-dead-letters.ts).
-        MessageSystemAttributeNames: ["MessageDeduplicationId"],
-      }),
-    );
-    return (out.Messages ?? []).flatMap((m) => {
-      if (!m.MessageId || !m.ReceiptHandle || m.Body === undefined) return [];
-      const deduplicationId = m.Attributes?.MessageDeduplicationId;
-      return [
-        {
-          messageId: m.MessageId,
-          receiptHandle: m.ReceiptHandle,
-          body: m.Body,
-          ...(deduplicationId !== undefined && { deduplicationId }),
-        },
-      ];
-    });
+    const receive = (attemptId: string | undefined) =>
+      this.sqs.send(
+        new ReceiveMessageCommand({
+          QueueUrl: queueUrl,
+          MaxNumberOfMessages: Math.min(SQS_BATCH_LIMIT, Math.max(1, max)),
+          VisibilityTimeout: visibilitySeconds,
+          WaitTimeSeconds: waitSeconds,
+          // A topic DLQ's message names the task's life it was dead-lettered in (topic-dead-letters.ts).
+          MessageSystemAttributeNames: ["MessageDeduplicationId"],
+          ...(attemptId !== undefined && { ReceiveRequestAttemptId: attemptId }),
+        }),
+      );
+    return pointersOf(await receiveOnce(queueUrl, receive));
   }
 
   /**
@@ -94,4 +91,51 @@ export class SqsDeadLetterSource implements DeadLetterSource {
       receiptHandles.map((receiptHandle) => ({ receiptHandle, seconds: 0 })),
     );
   }
+}
+
+/**
+ * One receive; from a FIFO queue (a topic DLQ) with a ReceiveRequestAttemptId, which the SDK's resends of the call
+ * carry too. A receive whose answer was lost (the connection reset after SQS had taken the messages) is resent by
+ * the SDK; without the id SQS answers the resend with other messages, and the lost answer's stay hidden for the
+ * receive's visibility timeout with their message groups (a FIFO queue hands out nothing of a group while one of its
+ * messages is in flight), so the topic-DLQ pass missed them and what lay behind them until a later run. With it,
+ * "subsequent calls with the same ReceiveRequestAttemptId return the same messages and receipt handles"
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ReceiveMessage.html,
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/using-receiverequestattemptid-request-parameter.html).
+ * The resend of a receive SQS refused as throttled is refused in turn for reusing the id ("not valid anymore since
+ * the receive call is not retryable", AWS support in awslabs/amazon-sqs-java-messaging-lib#213): that refusal gets
+ * one receive more under a new id, as the SDK's resend without an id got. A standard queue (the timer and schedule
+ * DLQs) takes no id. fauxqs ignores it (test/unit/adapters/dead-letter-source-receive.test.ts plays SQS instead).
+ */
+async function receiveOnce(
+  queueUrl: string,
+  receive: (attemptId: string | undefined) => Promise<ReceiveMessageCommandOutput>,
+): Promise<ReceiveMessageCommandOutput> {
+  if (!queueUrl.endsWith(".fifo")) return receive(undefined);
+  try {
+    return await receive(randomUUID());
+  } catch (error) {
+    if (!refusedAttemptId(error)) throw error;
+    return receive(randomUUID());
+  }
+}
+
+/** SQS refusing a resend's ReceiveRequestAttemptId (an InvalidParameterValue naming it). */
+function refusedAttemptId(error: unknown): boolean {
+  return error instanceof Error && error.message.includes("ReceiveRequestAttemptId");
+}
+
+function pointersOf(out: ReceiveMessageCommandOutput): ReceivedPointer[] {
+  return (out.Messages ?? []).flatMap((m) => {
+    if (!m.MessageId || !m.ReceiptHandle || m.Body === undefined) return [];
+    const deduplicationId = m.Attributes?.MessageDeduplicationId;
+    return [
+      {
+        messageId: m.MessageId,
+        receiptHandle: m.ReceiptHandle,
+        body: m.Body,
+        ...(deduplicationId !== undefined && { deduplicationId }),
+      },
+    ];
+  });
 }
