@@ -115,7 +115,11 @@ export class DestinationCache {
     return record;
   }
 
-  /** What this container last knew of the host without reading (undefined: nothing, or nothing recent). */
+  /**
+   * What this container last knew of the host, without reading and whatever its age (undefined: nothing, or
+   * forgotten past the cap). Its one caller, a success's circuit update, runs after the callback whose admission
+   * `read` the entry within the cache window, so the age needs no check here.
+   */
   peek(topic: string, host: string): DestinationRecord | undefined {
     return this.#entries.get(`${topic}#${host}`)?.record;
   }
