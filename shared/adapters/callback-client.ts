@@ -405,7 +405,7 @@ function exchange(
     });
     outgoing.once("response", (response) => {
       const durationMs = elapsed();
-      poolOnlyIfBodyRead(outgoing, response.statusCode);
+      poolOnlyIfBodyRead(outgoing, response);
       // A 408 on a kept-alive connection: the receiver's idle timeout fired as the request came, and it says it did
       // not take the request ("the client MAY repeat that request", RFC 9110 §15.5.9,
       // https://www.rfc-editor.org/rfc/rfc9110#section-15.5.9): sent again on a new connection, as browsers do.
@@ -496,7 +496,8 @@ function finishBodyByDeadline(outgoing: http.ClientRequest, leftMs: number): voi
  * not have read whole. Node would pool it once the rest goes out (`requestOnFinish` in lib/_http_client.js), say when
  * the receiver reads a little more and then stops, and the next callback on it would wait out its deadline.
  *
- * Either way the request is marked not to be kept alive: Node ends the connection once the answer has ended
+ * Nor after an HTTP/1.0 answer carrying Transfer-Encoding (`framingInDoubt`). In each case the request is marked not
+ * to be kept alive: Node ends the connection once the answer has ended
  * (`responseOnEnd`: `destroySoon`, after what is being written) and the agent drops it. The answer stands; nothing
  * is sent again.
  *
@@ -508,9 +509,21 @@ function finishBodyByDeadline(outgoing: http.ClientRequest, leftMs: number): voi
  * which the receiver stops reading — as for Go's or any client, that exchange looks exactly like a complete one, and
  * the next callback on the connection waits out its deadline like any callback to a receiver that stops answering.
  */
-function poolOnlyIfBodyRead(outgoing: http.ClientRequest, status: number | undefined): void {
-  const accepted = status !== undefined && status >= 200 && status < 300;
-  if (!outgoing.writableFinished || !accepted) outgoing.shouldKeepAlive = false;
+function poolOnlyIfBodyRead(outgoing: http.ClientRequest, response: http.IncomingMessage): void {
+  const status = response.statusCode ?? 0;
+  const accepted = status >= 200 && status < 300;
+  if (!outgoing.writableFinished || !accepted || framingInDoubt(response)) outgoing.shouldKeepAlive = false;
+}
+
+/**
+ * An HTTP/1.0 answer carrying Transfer-Encoding: HTTP/1.0 has no transfer codings, so a hop that speaks it may have
+ * passed chunks on as they came, and where the answer ends is in doubt. RFC 9112 §6.1 has a recipient "treat the
+ * message as if the framing is faulty" and "close the connection after processing the message"
+ * (https://www.rfc-editor.org/rfc/rfc9112#section-6.1); Node pools it when it says `Connection: keep-alive`. The
+ * answer is taken as read; the connection is not kept.
+ */
+function framingInDoubt(response: http.IncomingMessage): boolean {
+  return response.httpVersion === "1.0" && response.headers["transfer-encoding"] !== undefined;
 }
 
 /** Connections given the listener below: once each, however often a kept-alive one is reused. */

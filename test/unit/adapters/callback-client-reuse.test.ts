@@ -293,3 +293,28 @@ describe("callback client: an answer other than 2xx", () => {
     },
   );
 });
+
+describe("callback client: an HTTP/1.0 answer with Transfer-Encoding", () => {
+  it("is the answer it says, and its connection is not pooled though it asks to be kept alive (RFC 9112 §6.1: its framing may be faulty)", async () => {
+    // Prepare: a receiver (or an HTTP/1.0 hop before it) answering the first request in HTTP/1.0 with a chunked
+    // body and `Connection: keep-alive`; an HTTP/1.0 hop may have passed on chunks it does not know, so where that
+    // answer ends is not to be trusted, and nothing after it on the connection either
+    const chunked =
+      "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+    const at = await receiver((n) => (n === 1 ? chunked : ANSWER), 10_000);
+    client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
+    const post = () => client?.post({ url: at.url, body: '{"x":1}', headers: {}, timeoutMs: 5_000 });
+
+    // Act
+    const first = await post();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = await post();
+
+    // Assess: both answers taken, the second on a new connection ("close the connection after processing the
+    // message", as RFC 9112 §6.1 asks of a recipient of such a message)
+    expect(first).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+    expect(second).toEqual({ ok: true, status: 204, durationMs: expect.any(Number) });
+    expect(at.requests()).toBe(2);
+    expect(at.connections()).toBe(2);
+  });
+});
