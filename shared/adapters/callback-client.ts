@@ -486,9 +486,9 @@ function finishBodyByDeadline(outgoing: http.ClientRequest, leftMs: number): voi
  * rely on). The cost: one new connection (a TCP and TLS handshake, one or two round trips) for the next callback to
  * the host after each failed attempt — at 1 % of attempts failing, one more connection per 100 callbacks; hardly any
  * for a task's own retries, whose backoff (by default 3–5 s, then doubling) mostly outlasts the 4 s idle timeout,
- * so they reconnect anyway. A receiver
- * failing every callback gets one connection per attempt, as a down receiver already does (and the circuit breaker,
- * where a topic has one, spaces them out). What it removes is a whole class of poisoned connections, each costing a
+ * so they reconnect anyway. A receiver failing every callback (a burst of 429s included) gets one connection per
+ * attempt, each followed by its group's backoff or Retry-After, as a down receiver already does (and the circuit
+ * breaker, where a topic has one, spaces them out). What it removes is a whole class of poisoned connections, each costing a
  * failed attempt and a backoff step of a task that did nothing wrong.
  *
  * And not after an answer that came while part of the request was still in this process, 2xx or not, as Go's client
