@@ -478,18 +478,18 @@ function finishBodyByDeadline(outgoing: http.ClientRequest, leftMs: number): voi
  * anything after it. On such a connection the next callback would wait out its deadline, or be parsed behind the
  * unread body and answered for it (a 400), or get an answer meant for those bytes: a failed attempt caused by us.
  *
- * Not pooled after any answer but a 2xx: a 2xx says the receiver took the callback, which it cannot do without
- * reading the body (its signature covers the body); a refusal — 401/403 on an auth header or a stale timestamp, 404,
- * 405, 411, 413, 414, 415, 417, 429 or 503 from a rate limiter or load shedder, a 3xx — is commonly decided on the
- * head, and whether the server then drained the body (Node's and Go's servers do, up to a limit), closed the
- * connection, or neither, nothing on the wire tells us (the `Connection: close` a well-behaved one sends is the
- * exception we cannot rely on). The cost: one new connection (a TCP and TLS handshake, one or two round trips) for the next callback to
- * the host after each failed attempt — at 1 % of attempts failing, one more connection per 100 callbacks; hardly any
- * for a task's own retries, whose backoff (by default 3–5 s, then doubling) mostly outlasts the 4 s idle timeout,
- * so they reconnect anyway. A receiver failing every callback (a burst of 429s included) gets one connection per
- * attempt, each followed by its group's backoff or Retry-After, as a down receiver already does (and the circuit
- * breaker, where a topic has one, spaces them out). What it removes is a whole class of poisoned connections, each costing a
- * failed attempt and a backoff step of a task that did nothing wrong.
+ * Not pooled after any answer but a 2xx: a 2xx says the receiver took the callback, which it cannot do without reading
+ * the body (its signature covers the body); a refusal — 401/403 on an auth header or a stale timestamp, 404, 405, 411,
+ * 413, 414, 415, 417, 429 or 503 from a rate limiter or load shedder, a 3xx — is commonly decided on the head, and
+ * whether the server then drained the body (Node's and Go's servers do, up to a limit), closed the connection, or
+ * neither, nothing on the wire tells us (the `Connection: close` a well-behaved one sends is the exception we cannot
+ * rely on). The cost: one new connection (a TCP and TLS handshake, one or two round trips) for the next callback to the
+ * host after each failed attempt — at 1 % of attempts failing, one more connection per 100 callbacks; hardly any for a
+ * task's own retries, whose backoff (by default 3–5 s, then doubling) mostly outlasts the 4 s idle timeout, so they
+ * reconnect anyway. A receiver failing every callback (a burst of 429s included) gets one connection per attempt, each
+ * followed by its group's backoff or Retry-After, as a down receiver already does (and the circuit breaker, where a
+ * topic has one, spaces them out). What it removes is a whole class of poisoned connections, each costing a failed
+ * attempt and a backoff step of a task that did nothing wrong.
  *
  * And not after an answer that came while part of the request was still in this process, 2xx or not, as Go's client
  * does not reuse one whose answer came before the request was written: the receiver answered on a request it could
