@@ -405,7 +405,7 @@ function exchange(
     });
     outgoing.once("response", (response) => {
       const durationMs = elapsed();
-      poolOnlyIfBodyRead(outgoing, response.statusCode);
+      poolOnlyIfBodyRead(outgoing, response);
       // A 408 on a kept-alive connection: the receiver's idle timeout fired as the request came, and it says it did
       // not take the request ("the client MAY repeat that request", RFC 9110 §15.5.9,
       // https://www.rfc-editor.org/rfc/rfc9110#section-15.5.9): sent again on a new connection, as browsers do.
@@ -473,28 +473,57 @@ function finishBodyByDeadline(outgoing: http.ClientRequest, leftMs: number): voi
 }
 
 /**
- * A connection whose answer came while part of the request was still in this process is not pooled, as Go's
- * client does not reuse one whose answer came before the request was written: the receiver answered on a request
- * it could not have read whole, and may never read the rest, nor anything after it. Node would pool it once the
- * rest goes out (`requestOnFinish` in lib/_http_client.js), say when the receiver reads a little more and then
- * stops, and the next callback on it would wait out its deadline. So the request is marked not to be kept alive:
- * Node ends the connection once the answer has ended (`responseOnEnd`: `destroySoon`, after what is being written)
- * and the agent drops it. The answer stands; nothing is sent again.
+ * A connection is pooled only after a 2xx given once the whole request had gone out: any other answer may have been
+ * given on the request's head alone, and a receiver that answered before it read the body may never read it, nor
+ * anything after it. On such a connection the next callback would wait out its deadline, or be parsed behind the
+ * unread body and answered for it (a 400), or get an answer meant for those bytes: a failed attempt caused by us.
+ *
+ * Not pooled after any answer but a 2xx: a 2xx says the receiver took the callback, which it cannot do without reading
+ * the body (its signature covers the body); a refusal — 401/403 on an auth header or a stale timestamp, 404, 405, 411,
+ * 413, 414, 415, 417, 429 or 503 from a rate limiter or load shedder, a 3xx — is commonly decided on the head, and
+ * whether the server then drained the body (Node's and Go's servers do, up to a limit), closed the connection, or
+ * neither, nothing on the wire tells us (the `Connection: close` a well-behaved one sends is the exception we cannot
+ * rely on). The cost: one new connection (a TCP and TLS handshake, one or two round trips) for the next callback to the
+ * host after each failed attempt — at 1 % of attempts failing, one more connection per 100 callbacks; hardly any for a
+ * task's own retries, whose backoff (by default 3–5 s, then doubling) mostly outlasts the 4 s idle timeout, so they
+ * reconnect anyway. A receiver failing every callback (a burst of 429s included) gets one connection per attempt, each
+ * followed by its group's backoff or Retry-After, as a down receiver already does (and the circuit breaker, where a
+ * topic has one, spaces them out). What it removes is a whole class of poisoned connections, each costing a failed
+ * attempt and a backoff step of a task that did nothing wrong.
+ *
+ * And not after an answer that came while part of the request was still in this process, 2xx or not, as Go's client
+ * does not reuse one whose answer came before the request was written: the receiver answered on a request it could
+ * not have read whole. Node would pool it once the rest goes out (`requestOnFinish` in lib/_http_client.js), say when
+ * the receiver reads a little more and then stops, and the next callback on it would wait out its deadline.
+ *
+ * Nor after an HTTP/1.0 answer carrying Transfer-Encoding (`framingInDoubt`). In each case the request is marked not
+ * to be kept alive: Node ends the connection once the answer has ended
+ * (`responseOnEnd`: `destroySoon`, after what is being written) and the agent drops it. The answer stands; nothing
+ * is sent again.
  *
  * No race, however large the body: `writableFinished` is true once every byte was accepted by the kernel (the
  * socket's buffer empty, its last write's callback run; Node writes to the kernel directly, and libuv runs a write's
  * callback as soon as the write completes, before this socket's next read). A receiver that read the whole request
- * before answering was sent every byte before it answered, so the answer finds the request finished and the
- * connection is pooled as before. Only an answer that came before the receiver could have read it all is seen
- * with bytes still here. What this cannot see: a request the kernel took whole (one that fits the socket buffers)
- * before a receiver answered on its head and stopped reading — as for Go's or any client, that exchange looks
- * exactly like a complete one, and the next callback on the connection waits out its deadline like any callback to
- * a receiver that stops answering — except after a 413 (Payload Too Large), whose connection is not pooled even
- * with the request sent whole: a receiver refusing a body usually answers on the head and never reads it, and the
- * next callback on it would be parsed after those bytes (a 400, or another answer taken for its own).
+ * before answering was sent every byte before it answered, so the answer finds the request finished. What this
+ * cannot see: a 2xx given on the head of a request the kernel took whole (one that fits the socket buffers), after
+ * which the receiver stops reading — as for Go's or any client, that exchange looks exactly like a complete one, and
+ * the next callback on the connection waits out its deadline like any callback to a receiver that stops answering.
  */
-function poolOnlyIfBodyRead(outgoing: http.ClientRequest, status: number | undefined): void {
-  if (!outgoing.writableFinished || status === 413) outgoing.shouldKeepAlive = false;
+function poolOnlyIfBodyRead(outgoing: http.ClientRequest, response: http.IncomingMessage): void {
+  const status = response.statusCode ?? 0;
+  const accepted = status >= 200 && status < 300;
+  if (!outgoing.writableFinished || !accepted || framingInDoubt(response)) outgoing.shouldKeepAlive = false;
+}
+
+/**
+ * An HTTP/1.0 answer carrying Transfer-Encoding: HTTP/1.0 has no transfer codings, so a hop that speaks it may have
+ * passed chunks on as they came, and where the answer ends is in doubt. RFC 9112 §6.1 has a recipient "treat the
+ * message as if the framing is faulty" and "close the connection after processing the message"
+ * (https://www.rfc-editor.org/rfc/rfc9112#section-6.1); Node pools it when it says `Connection: keep-alive`. The
+ * answer is taken as read; the connection is not kept.
+ */
+function framingInDoubt(response: http.IncomingMessage): boolean {
+  return response.httpVersion === "1.0" && response.headers["transfer-encoding"] !== undefined;
 }
 
 /** Connections given the listener below: once each, however often a kept-alive one is reused. */

@@ -211,13 +211,14 @@ describe("callback client: an answer that came while the request body was still 
 });
 
 /**
- * A raw receiver whose first connection answers its first request `413` on the head and never reads the body: what
- * follows the head on that connection is parsed as the next request, as a server that refused the body without
- * consuming it does — a request sent on it after the 413 is read behind the body's bytes, answered `400` and the
- * connection closed. Later connections read each request whole and answer `200`. `answers` lists, per request
- * head parsed, the connection it came on and the status it was answered.
+ * A raw receiver whose first connection answers its first request with `status` on the head and never reads the
+ * body: what follows the head on that connection is parsed as the next request, as a server that refused the body
+ * without consuming it does (a 413, or a 401 / 404 / 429 / 503 decided on the head alone) — a request sent on it
+ * after the refusal is read behind the body's bytes, answered `400` and the connection closed. Later connections
+ * read each request whole and answer `200`. `answers` lists, per request head parsed, the connection it came on and
+ * the status it was answered.
  */
-async function payloadTooLargeReceiver() {
+async function headRefusingReceiver(status: number) {
   const answers: [connection: number, status: number][] = [];
   let connections = 0;
   const listening = net.createServer((socket) => {
@@ -237,10 +238,8 @@ async function payloadTooLargeReceiver() {
         if (connection === 1 && answers.length === 0) {
           // The head alone is taken: the body stays in the buffer, read as whatever comes next.
           buffered = buffered.slice(end + 4);
-          answers.push([connection, 413]);
-          socket.write(
-            "HTTP/1.1 413 Payload Too Large\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n",
-          );
+          answers.push([connection, status]);
+          socket.write(`HTTP/1.1 ${status} Refused\r\nContent-Length: 0\r\nConnection: keep-alive\r\n\r\n`);
           continue;
         }
         if (buffered.length < end + 4 + length) return;
@@ -256,33 +255,66 @@ async function payloadTooLargeReceiver() {
   return { url: `http://127.0.0.1:${port}/hook`, answers, connections: () => connections };
 }
 
-describe("callback client: a 413 answer", () => {
-  it("does not pool its connection, even with the body sent whole: the next callback gets its own answer on a new connection", async () => {
-    // Prepare: a small body (a few KB: the kernel takes it whole before the answer comes), refused on its head
-    const at = await payloadTooLargeReceiver();
-    const answered = answeredRequests();
+/** The refusals a receiver may give on a request's head alone, before reading its body. */
+const HEAD_REFUSALS = [
+  301, 307, 400, 401, 403, 404, 405, 408, 411, 413, 414, 415, 417, 429, 431, 500, 502, 503,
+];
+
+describe("callback client: an answer other than 2xx", () => {
+  it.each(HEAD_REFUSALS)(
+    "%i does not pool its connection, even with the body sent whole: the next callback gets its own answer on a new connection",
+    async (status) => {
+      // Prepare: a small body (a few KB: the kernel takes it whole before the answer comes), refused on its head
+      const at = await headRefusingReceiver(status);
+      const answered = answeredRequests();
+      client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
+      const body = JSON.stringify({ x: "a".repeat(4 * 1024) });
+
+      try {
+        // Act: the refused callback, its answer ended (its connection handed back or closed), then a second one
+        const first = await client.post({ url: at.url, body, headers: {}, timeoutMs: 10_000 });
+        await new Promise((resolve) => setImmediate(resolve));
+        const second = await client.post({ url: at.url, body: '{"x":1}', headers: {}, timeoutMs: 10_000 });
+
+        // Assess: the precondition (the body had all gone out: the check on a body still going out cannot see it),
+        // the refusal stands, and the second callback went on a new connection and got its 200 — on the first, it
+        // would have been read behind the unread body and answered 400
+        expect(answered.seen[0]?.bodyOut).toBe(true);
+        expect(first).toMatchObject({ ok: false, status });
+        expect(second).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+        expect(at.answers).toEqual([
+          [1, status],
+          [2, 200],
+        ]);
+        expect(at.connections()).toBe(2);
+      } finally {
+        answered.stop();
+      }
+    },
+  );
+});
+
+describe("callback client: an HTTP/1.0 answer with Transfer-Encoding", () => {
+  it("is the answer it says, and its connection is not pooled though it asks to be kept alive (RFC 9112 §6.1: its framing may be faulty)", async () => {
+    // Prepare: a receiver (or an HTTP/1.0 hop before it) answering the first request in HTTP/1.0 with a chunked
+    // body and `Connection: keep-alive`; an HTTP/1.0 hop may have passed on chunks it does not know, so where that
+    // answer ends is not to be trusted, and nothing after it on the connection either
+    const chunked =
+      "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n2\r\nok\r\n0\r\n\r\n";
+    const at = await receiver((n) => (n === 1 ? chunked : ANSWER), 10_000);
     client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
-    const body = JSON.stringify({ x: "a".repeat(4 * 1024) });
+    const post = () => client?.post({ url: at.url, body: '{"x":1}', headers: {}, timeoutMs: 5_000 });
 
-    try {
-      // Act: the refused callback, its answer ended (its connection handed back or closed), then a second one
-      const first = await client.post({ url: at.url, body, headers: {}, timeoutMs: 10_000 });
-      await new Promise((resolve) => setImmediate(resolve));
-      const second = await client.post({ url: at.url, body: '{"x":1}', headers: {}, timeoutMs: 10_000 });
+    // Act
+    const first = await post();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = await post();
 
-      // Assess: the precondition (the body had all gone out: the check on a body still going out cannot see it),
-      // the 413 stands, and the second callback went on a new connection and got its 200 — on the first, it would
-      // have been read behind the unread body and answered 400
-      expect(answered.seen[0]?.bodyOut).toBe(true);
-      expect(first).toMatchObject({ ok: false, status: 413 });
-      expect(second).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
-      expect(at.answers).toEqual([
-        [1, 413],
-        [2, 200],
-      ]);
-      expect(at.connections()).toBe(2);
-    } finally {
-      answered.stop();
-    }
+    // Assess: both answers taken, the second on a new connection ("close the connection after processing the
+    // message", as RFC 9112 §6.1 asks of a recipient of such a message)
+    expect(first).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+    expect(second).toEqual({ ok: true, status: 204, durationMs: expect.any(Number) });
+    expect(at.requests()).toBe(2);
+    expect(at.connections()).toBe(2);
   });
 });

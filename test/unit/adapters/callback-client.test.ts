@@ -1077,6 +1077,44 @@ describe("callback client against a hostile receiver: every attempt settles by i
   );
 
   it.each([
+    ["closes its side at once (FIN)", true],
+    ["reads on and never closes", false],
+  ] as const)(
+    "a 2xx with `Connection: close` given while the request body is still going out, from a receiver that %s: the answer stands, sent once, the connection closed",
+    async (_, closes) => {
+      // Prepare: a receiver that answers 200 `Connection: close` on the request's first bytes, with a body far larger
+      // than the socket buffers; it then ends its side of the connection, or keeps reading and leaves the closing to
+      // the client
+      const closing = await startAnswerAndCloseReceiver(closes);
+      const c = client();
+      const body = JSON.stringify({ x: "a".repeat(8 * 1024 * 1024) });
+      const closed = clientConnectionsClosed();
+      const uncaught: unknown[] = [];
+      const onUncaught = (error: unknown) => uncaught.push(error);
+      process.on("uncaughtException", onUncaught);
+
+      try {
+        // Act
+        const result = await c.post({ url: closing.url, body, headers: {}, timeoutMs: 2_000 });
+        const connections = await closed.all();
+
+        // Assess: the 200 decides, the request was not sent again, and the one connection was closed (by the
+        // receiver's FIN, or by the client once the rest of the body was out or its deadline came) without an error
+        // escaping
+        expect(result).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+        expect(closing.connections()).toBe(1);
+        expect(connections).toBe(1);
+        expect(uncaught).toEqual([]);
+      } finally {
+        process.off("uncaughtException", onUncaught);
+        closed.stop();
+        await closing.stop();
+      }
+    },
+    15_000,
+  );
+
+  it.each([
     ["hooks.example.com.", "hooks.example.com"],
     ["hooks.example.com", "hooks.example.com"],
   ])(
@@ -1480,6 +1518,32 @@ async function startAnswerThenResetReceiver(status: number) {
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   return {
     url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/reset`,
+    connections: () => sockets.length,
+    stop: () => {
+      for (const socket of sockets) socket.destroy();
+      return new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+}
+
+/**
+ * A raw receiver that answers `200` with `Connection: close` as soon as a request's first bytes arrive, then ends its
+ * side of the connection (`closes`) or reads on without ever closing. Counts its connections.
+ */
+async function startAnswerAndCloseReceiver(closes: boolean) {
+  const sockets: Socket[] = [];
+  const server = createNetServer((socket) => {
+    sockets.push(socket);
+    socket.on("error", () => undefined);
+    socket.once("data", () => {
+      socket.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      if (closes) socket.end();
+    });
+    socket.on("data", () => undefined);
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  return {
+    url: `http://127.0.0.1:${(server.address() as AddressInfo).port}/close`,
     connections: () => sockets.length,
     stop: () => {
       for (const socket of sockets) socket.destroy();
