@@ -139,12 +139,13 @@ const POINTERS: SqsAction[] = ["sqs:ReceiveMessage", "sqs:DeleteMessage"];
  */
 const DRAIN: SqsAction[] = [...POINTERS, "sqs:ChangeMessageVisibility"];
 /**
- * A Lambda event source's queue: Lambda's pollers need ReceiveMessage, DeleteMessage and GetQueueAttributes
- * on the function's role; CDK's SqsEventSource grants its consume set (ChangeMessageVisibility and
- * GetQueueUrl too) by itself, and the deliver function (its backoff) and the relay (its retry backoff,
- * `relayRetrySeconds`) change the visibility of their own messages.
+ * A Lambda event source's queue: Lambda's pollers need ReceiveMessage, DeleteMessage and GetQueueAttributes on the
+ * function's role (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html, execution role permissions; the
+ * AWSLambdaSQSQueueExecutionRole managed policy holds exactly these), and the deliver function (its backoff) and the
+ * relay (its retry backoff, `relayRetrySeconds`) change the visibility of their own messages. Not GetQueueUrl, which
+ * CDK's SqsEventSource granted with its consume set: no poller and no code of ours calls it.
  */
-const EVENT_SOURCE: SqsAction[] = [...DRAIN, "sqs:GetQueueAttributes", "sqs:GetQueueUrl"];
+const EVENT_SOURCE: SqsAction[] = [...DRAIN, "sqs:GetQueueAttributes"];
 /** The topic views' queue depths (SqsTopicQueueStats): GetQueueAttributes only. */
 const STATS: SqsAction[] = ["sqs:GetQueueAttributes"];
 

@@ -69,16 +69,12 @@ const BUNDLED_NOT_SENT: Readonly<Record<string, readonly string[]>> = {
 };
 
 /**
- * What Lambda's SQS pollers call with the function's role for its event source mapping (CDK's SqsEventSource grants
- * them): the role holds them whatever the code sends.
+ * What Lambda's SQS pollers call with the function's role for its event source mapping: the role holds them whatever
+ * the code sends. ReceiveMessage, DeleteMessage and GetQueueAttributes, as the Lambda guide lists them
+ * (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html) and AWSLambdaSQSQueueExecutionRole grants them;
+ * ChangeMessageVisibility only where the function's own code sends it (the relay's and deliver's backoffs).
  */
-const EVENT_SOURCE_POLLER = [
-  "sqs:ReceiveMessage",
-  "sqs:DeleteMessage",
-  "sqs:ChangeMessageVisibility",
-  "sqs:GetQueueAttributes",
-  "sqs:GetQueueUrl",
-];
+const EVENT_SOURCE_POLLER = ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:GetQueueAttributes"];
 /** Granted to every function for Lambda itself (its logs, its traces), or derived elsewhere (DynamoDB). */
 const NOT_FROM_CODE = /^(logs|xray|dynamodb):/;
 

@@ -13,7 +13,9 @@
  * CloudFormation replaces a resource when its logical id changes (a construct renamed or moved) or when a property
  * documented "Update requires: Replacement" changes: Table KeySchema / TableName, Queue FifoQueue / QueueName,
  * ScheduleGroup Name, Secret Name (and a changed GenerateSecretString generates a new value), Role RoleName / Path,
- * AppConfig Environment and ConfigurationProfile ApplicationId / LocationUri / Type.
+ * AppConfig Environment and ConfigurationProfile ApplicationId / LocationUri / Type, EventSourceMapping
+ * EventSourceArn. A mapping is stateful too: a replaced one gets a new UUID and is created enabled, so a topic paused at
+ * runtime (its mapping disabled) would resume at the deploy.
  * https://docs.aws.amazon.com/AWSCloudFormation/latest/UserGuide/aws-resource-sqs-queue.html (and the pages of
  * the other types). The ids below are pinned: a refactor that renames one fails here, not in production. And no
  * configuration change reaches a replacing property: only removing or renaming a topic replaces (removes) its
@@ -37,6 +39,7 @@ const REPLACING_PROPERTIES: Record<string, readonly string[]> = {
   "AWS::SecretsManager::Secret": ["Name", "GenerateSecretString"],
   "AWS::AppConfig::Environment": ["ApplicationId"],
   "AWS::AppConfig::ConfigurationProfile": ["ApplicationId", "LocationUri", "Type"],
+  "AWS::Lambda::EventSourceMapping": ["EventSourceArn"],
 };
 const SCHEDULER_ROLE = "SchedulerRole3AB4CAD7";
 
@@ -79,6 +82,19 @@ const PINNED = {
     ApplicationId: { Ref: "RuntimeSettingsApplication64A91FE8" },
     LocationUri: "hosted",
     Type_: "AWS.Freeform",
+  },
+  // The ids CDK's SqsEventSource gave them (cdk/lib/constructs/event-sources.ts `consumeQueue` keeps them).
+  TopicdemoDeliverFunctionSqsEventSourcePunctualdevTopicdemoQueue60812B2E82CF7DBF: {
+    Type: "AWS::Lambda::EventSourceMapping",
+    EventSourceArn: { "Fn::GetAtt": ["TopicdemoQueue18316204", "Arn"] },
+  },
+  TopicordersDeliverFunctionSqsEventSourcePunctualdevTopicordersQueueACFC294DF6F9AFE0: {
+    Type: "AWS::Lambda::EventSourceMapping",
+    EventSourceArn: { "Fn::GetAtt": ["TopicordersQueue2FBB1D70", "Arn"] },
+  },
+  TimerRelayFunctionSqsEventSourcePunctualdevTimerQueue7A1332CE86FE8B9F: {
+    Type: "AWS::Lambda::EventSourceMapping",
+    EventSourceArn: { "Fn::GetAtt": ["TimerQueueE853384C", "Arn"] },
   },
 };
 
@@ -157,10 +173,10 @@ describe("stateful resources across deploys", () => {
     }
   });
 
-  it("adding a topic adds its queues and replaces nothing", () => {
+  it("adding a topic adds its queues and deliver mapping and replaces nothing", () => {
     const input = ENVIRONMENTS.dev as EnvironmentConfigInput;
     const added = statefulOf(synthesize({ topics: { ...input.topics, billing: {} } }));
     expect(added).toMatchObject(statefulOf(baseline));
-    expect(Object.keys(added).length - Object.keys(statefulOf(baseline)).length).toBe(2);
+    expect(Object.keys(added).length - Object.keys(statefulOf(baseline)).length).toBe(3);
   });
 });

@@ -1,6 +1,8 @@
-import { Duration } from "aws-cdk-lib";
+import { Duration, Names } from "aws-cdk-lib";
+import * as iam from "aws-cdk-lib/aws-iam";
 import * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as eventsources from "aws-cdk-lib/aws-lambda-event-sources";
+import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type { EventSourcesConfig, PunctualConfig, TopicConfig } from "#shared/config/index.js";
 
 type Pollers = EventSourcesConfig["relay"]["provisionedPollers"];
@@ -42,4 +44,36 @@ export function deliverEventSourceProps(
   const base = { batchSize: deliver.batchSize, reportBatchItemFailures: true };
   if (provisionedPollerConfig) return { ...base, provisionedPollerConfig };
   return { ...base, maxConcurrency: Math.min(topic.maxConcurrency, deliver.maxConcurrency ?? Infinity) };
+}
+
+/**
+ * What a function consuming a queue through its event source mapping needs on that queue: Lambda's pollers call
+ * ReceiveMessage, DeleteMessage and GetQueueAttributes with the function's role
+ * (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html; AWSLambdaSQSQueueExecutionRole holds exactly these),
+ * and both consumers (the relay's retry backoff, deliver's backoff) change their own messages' visibility.
+ */
+const CONSUMER_ACTIONS = [
+  "sqs:ReceiveMessage",
+  "sqs:DeleteMessage",
+  "sqs:GetQueueAttributes",
+  "sqs:ChangeMessageVisibility",
+];
+
+/**
+ * `fn` consumes `queue` through an event source mapping with `props`, and its role may call what that takes
+ * (CONSUMER_ACTIONS). Not CDK's SqsEventSource, whose bind grants `grantConsumeMessages`, GetQueueUrl included, which
+ * no poller and no code of ours calls. The mapping keeps the id SqsEventSource gives it, so a deployed stack's
+ * mapping (and its UUID, which the topic routes and the sweeper switch) is not replaced.
+ */
+export function consumeQueue(
+  fn: lambda.Function,
+  queue: sqs.IQueue,
+  props: eventsources.SqsEventSourceProps,
+): lambda.EventSourceMapping {
+  const mapping = fn.addEventSourceMapping(`SqsEventSource:${Names.nodeUniqueId(queue.node)}`, {
+    ...props,
+    eventSourceArn: queue.queueArn,
+  });
+  iam.Grant.addToPrincipal({ grantee: fn, actions: CONSUMER_ACTIONS, resourceArns: [queue.queueArn] });
+  return mapping;
 }

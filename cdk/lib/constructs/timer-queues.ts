@@ -1,6 +1,5 @@
 import { Duration, type RemovalPolicy, Stack, Validations } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
-import * as eventsources from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import * as sqs from "aws-cdk-lib/aws-sqs";
 import { Construct } from "constructs";
@@ -16,7 +15,7 @@ import {
   visibilityTimeoutSeconds,
 } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
-import { relayEventSourceProps } from "./event-sources.js";
+import { consumeQueue, relayEventSourceProps } from "./event-sources.js";
 import { environmentFunctionProps, PunctualFunction } from "./punctual-function.js";
 import { grantSendOnly, queueDefaults } from "./queue-defaults.js";
 import type { TaskTable } from "./task-table.js";
@@ -114,16 +113,14 @@ function connectRelayFunction(timer: TimerQueues, props: TimerQueuesProps): stri
   const { relayFunction } = timer;
   // Batch size, window and pollers come from the environment (config `eventSources.relay`): the early wake
   // lets a batching window and cold pollers spend their time before the due time, not after it.
-  const source = new eventsources.SqsEventSource(timer.queue, relayEventSourceProps(props.config));
-  relayFunction.addEventSource(source);
-  // Consume includes sqs:ChangeMessageVisibility, which the relay's retry backoff calls on its failed messages
-  // (shared/services/relay.ts, `retrySoon`), not only Lambda's pollers.
-  timer.queue.grantConsumeMessages(relayFunction);
+  // Its consume grant includes sqs:ChangeMessageVisibility, which the relay's retry backoff calls on its failed
+  // messages (shared/services/relay.ts, `retrySoon`).
+  const mapping = consumeQueue(relayFunction, timer.queue, relayEventSourceProps(props.config));
   // Re-arming an early arrival sends the timer back to the same queue with the remaining delay.
   grantSendOnly(timer.queue, relayFunction);
   for (const topic of props.topics) grantSendOnly(topic.queue, relayFunction);
   props.table.grantStoreAccess(relayFunction, PIPELINE_STORE_METHODS.relay);
-  return source.eventSourceMappingId;
+  return mapping.eventSourceMappingId;
 }
 
 function addTimerAlarms(timer: TimerQueues, props: TimerQueuesProps): void {

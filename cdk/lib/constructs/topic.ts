@@ -1,7 +1,6 @@
 import { Duration, type RemovalPolicy, Stack } from "aws-cdk-lib";
 import * as cloudwatch from "aws-cdk-lib/aws-cloudwatch";
 import * as iam from "aws-cdk-lib/aws-iam";
-import * as eventsources from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as logs from "aws-cdk-lib/aws-logs";
 import type * as secretsmanager from "aws-cdk-lib/aws-secretsmanager";
 import * as sqs from "aws-cdk-lib/aws-sqs";
@@ -14,7 +13,7 @@ import { ENV } from "#shared/runtime/env.js";
 import { DEPLOYED_THREAD_POOL_SIZE } from "#shared/services/deliver/types.js";
 import { deliverTimeoutSeconds, topicMaxReceiveCount, visibilityTimeoutSeconds } from "../sizing.js";
 import type { AlarmTopic } from "./alarm-topic.js";
-import { deliverEventSourceProps } from "./event-sources.js";
+import { consumeQueue, deliverEventSourceProps } from "./event-sources.js";
 import { environmentFunctionProps, PunctualFunction } from "./punctual-function.js";
 import { grantSendOnly, HIGH_THROUGHPUT_FIFO, queueDefaults } from "./queue-defaults.js";
 import type { RuntimeSettings } from "./runtime-settings.js";
@@ -60,10 +59,13 @@ export class Topic extends Construct {
       deadLetterQueue: { queue: this.deadLetterQueue, maxReceiveCount: topicMaxReceiveCount(topic) },
     });
     this.deliverFunction = addDeliverFunction(this, props, timeoutSeconds);
-    const source = new eventsources.SqsEventSource(this.queue, deliverEventSourceProps(props.config, topic));
-    this.deliverFunction.addEventSource(source);
-    this.deliverMappingUuid = source.eventSourceMappingId;
-    this.deliverMappingArn = source.eventSourceMappingArn;
+    const mapping = consumeQueue(
+      this.deliverFunction,
+      this.queue,
+      deliverEventSourceProps(props.config, topic),
+    );
+    this.deliverMappingUuid = mapping.eventSourceMappingId;
+    this.deliverMappingArn = mapping.eventSourceMappingArn;
     grantDeliverFunction(this, props);
     this.addAlarms(props);
   }
@@ -166,8 +168,7 @@ function addDeliverFunction(topic: Topic, props: TopicProps, timeoutSeconds: num
 
 function grantDeliverFunction(topic: Topic, props: TopicProps): void {
   const fn = topic.deliverFunction;
-  // Consume (receive, delete, change visibility) its own queue; send only to its own DLQ.
-  topic.queue.grantConsumeMessages(fn);
+  // Consumes its own queue (consumeQueue, above); sends only to its own DLQ.
   grantSendOnly(topic.deadLetterQueue, fn);
   props.table.grantStoreAccess(fn, PIPELINE_STORE_METHODS.deliver);
   // GetSecretValue only (shared/security/signing.ts): CDK's grantRead adds DescribeSecret, which nothing calls.
