@@ -180,7 +180,7 @@ describe.each(["dev", "prod"] as const)("the %s stack's dashboard", (env) => {
     expect(notPerMinute).toEqual([]);
   });
 
-  it("shows the timer queue's backlog and age, and the schedule group's failures", () => {
+  it("shows the timer queue's backlog and age, and the schedule group's failures and throttling", () => {
     const timer = `GetAtt:${logicalId(stack, stack.timerQueues.queue)}.QueueName`;
     expect(has("AWS/SQS", "ApproximateNumberOfMessagesVisible", { QueueName: timer })).toBe(true);
     expect(has("AWS/SQS", "ApproximateAgeOfOldestMessage", { QueueName: timer })).toBe(true);
@@ -193,6 +193,9 @@ describe.each(["dev", "prod"] as const)("the %s stack's dashboard", (env) => {
     const group = placeholder(stack.resolve(stack.timerScheduler.group.scheduleGroupName));
     expect(has("AWS/Scheduler", "TargetErrorCount", { ScheduleGroup: group })).toBe(true);
     expect(has("AWS/Scheduler", "InvocationDroppedCount", { ScheduleGroup: group })).toBe(true);
+    // Throttled firings come late: the first place a burst's lateness shows.
+    expect(has("AWS/Scheduler", "InvocationThrottleCount", { ScheduleGroup: group })).toBe(true);
+    expect(has("AWS/Scheduler", "TargetErrorThrottledCount", { ScheduleGroup: group })).toBe(true);
   });
 
   it("shows how far behind the schedule materializer is (its lag's Maximum) and its occurrences made, skipped and failed", () => {

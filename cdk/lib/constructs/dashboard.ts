@@ -202,10 +202,14 @@ function timerWidgets(timer: TimerQueues, scheduler: TimerScheduler): cloudwatch
       ],
     }),
     new cloudwatch.GraphWidget({
-      title: "Scheduler failures (schedule group)",
+      title: "Scheduler failures and throttling (schedule group)",
       width,
       height: HEIGHT,
       left: [schedulerSum("TargetErrorCount"), schedulerSum("InvocationDroppedCount")],
+      // Throttled firings are delayed and retried, not lost (docs/COST-AND-SCALE.md counts on it), but they are
+      // late: Scheduler's own invocation quota (InvocationThrottleCount) or SQS refusing the send
+      // (TargetErrorThrottledCount) is where a burst's lateness starts before any queue shows it.
+      right: [schedulerSum("InvocationThrottleCount"), schedulerSum("TargetErrorThrottledCount")],
     }),
   ];
 }
