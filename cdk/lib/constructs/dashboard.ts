@@ -28,7 +28,7 @@ const HEIGHT = 6;
 
 /**
  * One CloudWatch dashboard per environment: per topic adds / delivered / dead-lettered, lateness p50/p99 and
- * callback latency p99, FIFO backlog age and DLQ depth (visible and in flight); the timer queue; Scheduler failures; the schedule
+ * callback latency p99, FIFO backlog age and DLQ depth (visible and in flight); the timer queue; Scheduler failures and throttling; the schedule
  * materializer's lag and occurrences; every function's
  * errors, throttles and concurrency; and the state of every alarm. No physical name: CloudFormation names it
  * (the stack output `DashboardName`), so two environments in one account never collide.
