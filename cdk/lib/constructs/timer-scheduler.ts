@@ -68,12 +68,12 @@ export class TimerScheduler extends Construct {
     alarms.alarm(this, "DroppedInvocationsAlarm", {
       metric: metric("InvocationDroppedCount"),
       threshold: 1,
-      description: `${label}: Scheduler dropped firings after exhausting its retry policy (InvocationDroppedCount): their tasks were never armed.`,
+      description: `${label}: Scheduler dropped firings after exhausting its retry policy (InvocationDroppedCount): their tasks go out late, forwarded by the sweeper once past due by its grace (scheduledGraceSeconds); check the scheduler role and the timer queue.`,
     });
     alarms.alarm(this, "DeadLetterFailuresAlarm", {
       metric: metric("InvocationsFailedToBeSentToDeadLetterCount"),
       threshold: 1,
-      description: `${label}: failed firings could not even be written to the schedule dead-letter queue: their tasks are lost unless re-armed by hand.`,
+      description: `${label}: failed firings could not be written to the schedule dead-letter queue either: their tasks go out late, forwarded by the sweeper once past due by its grace (scheduledGraceSeconds); check the scheduler role's sqs:SendMessage on that queue.`,
     });
   }
 
