@@ -5,6 +5,7 @@ import { isIP, type LookupFunction } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
 import { REFUSED_BY_POLICY, REFUSED_ON_RESOLUTION } from "#shared/domain/attempt-log.js";
+import { describeFailureCode } from "./callback-failure-text.js";
 
 /**
  * Decides whether a connection to `ip` (resolved from `host`) may be opened. The deliver function wires this to
@@ -28,7 +29,8 @@ export interface CallbackResult {
   readonly status?: number;
   /**
    * For failures: `HTTP 503`, `timeout after 5000 ms`, `receiver switched protocols (101)`,
-   * `network: connection closed without a response`, `network: ECONNRESET`, `destination refused by policy: …`.
+   * `network: connection closed without a response`, `network: connection reset (ECONNRESET)`, `malformed answer:
+   * invalid Content-Length (HPE_INVALID_CONTENT_LENGTH)`, `destination refused by policy: …` (callback-failure-text.ts).
    * Never a body, never an address the host resolved to (callers read it back through GET: no DNS oracle).
    */
   readonly error?: string;
@@ -704,7 +706,10 @@ function discard(response: http.IncomingMessage, limit: number): Promise<void> {
   });
 }
 
-/** A short, content-free description of a failed request: `network: ECONNREFUSED`, `destination refused…`. */
+/**
+ * A short, content-free description of a failed request: `network: connection refused (ECONNREFUSED)`,
+ * `malformed answer: invalid Content-Length (HPE_INVALID_CONTENT_LENGTH)`, `destination refused by policy: …`.
+ */
 function failure(error: unknown, durationMs: number): CallbackResult {
   if (error instanceof BlockedAddressError) {
     return {
@@ -721,7 +726,11 @@ function failure(error: unknown, durationMs: number): CallbackResult {
     if (code === "ECONNRESET" && error.message === "socket hang up") {
       return { ok: false, error: "network: connection closed without a response", durationMs };
     }
-    return { ok: false, error: `network: ${typeof code === "string" ? code : error.name}`, durationMs };
+    return {
+      ok: false,
+      error: describeFailureCode(typeof code === "string" ? code : error.name),
+      durationMs,
+    };
   }
   return { ok: false, error: "network: unknown error", durationMs };
 }

@@ -305,9 +305,33 @@ function retryAfterBackoff(
     error,
     durationMs: result.durationMs,
     backoffSeconds: seconds,
-    ...(retryAfter !== undefined && { retryAfterSeconds: retryAfter }),
+    ...askedRetryAfter(retryAfter, result.retryAfter),
   });
   throw new RecordFailedError(error);
+}
+
+/** How much of a `Retry-After` no number holds the log line shows. */
+const LOGGED_RETRY_AFTER_CHARACTERS = 16;
+
+/**
+ * The delay a `Retry-After` asked for, for the retry's log line beside the wait it got (`backoffSeconds`, capped):
+ * in seconds, as asked. A value of more digits than a double holds (a hostile receiver's) parses to Infinity, which
+ * a JSON log line writes as `null`, as if nothing had been asked; for it the header's first characters, control and
+ * non-ASCII characters escaped (only digits get here today), and its length.
+ */
+function askedRetryAfter(
+  seconds: number | undefined,
+  header: string | undefined,
+): { retryAfterSeconds: number } | { retryAfter: string } | undefined {
+  if (seconds === undefined) return undefined;
+  if (Number.isFinite(seconds) || header === undefined) return { retryAfterSeconds: seconds };
+  const text = header.trim();
+  const shown = text
+    .slice(0, LOGGED_RETRY_AFTER_CHARACTERS)
+    .replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  return {
+    retryAfter: `${shown}${text.length > LOGGED_RETRY_AFTER_CHARACTERS ? "…" : ""} (${text.length} characters)`,
+  };
 }
 
 /**

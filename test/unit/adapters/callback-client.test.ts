@@ -191,7 +191,7 @@ describe("callback client (real HTTP)", () => {
       headers: {},
       timeoutMs: 2_000,
     });
-    expect(result).toMatchObject({ ok: false, error: "network: ECONNREFUSED" });
+    expect(result).toMatchObject({ ok: false, error: "network: connection refused (ECONNREFUSED)" });
 
     route = (req) => req.socket.destroy();
     expect((await post(client(), "/reset")).error).toMatch(/^network: /);
@@ -434,30 +434,30 @@ describe("callback client (real HTTP)", () => {
     // Assess
     expect(result).toEqual({
       ok: false,
-      error: "network: HPE_INVALID_CONSTANT",
+      error: "malformed answer: not an HTTP status line (HPE_INVALID_CONSTANT)",
       durationMs: expect.any(Number),
     });
-    expect(fresh.error).toBe("network: HPE_INVALID_CONSTANT");
+    expect(fresh.error).toBe("malformed answer: not an HTTP status line (HPE_INVALID_CONSTANT)");
     expect(hits).toHaveLength(4);
   });
 
   // The three heads RELIABILITY.md names; each code checked the same on Node 20.20.2 and 22.23.5 (the resend keys on
   // llhttp's code, and the functions run on nodejs22.x while the tests run on 20 or 22).
   it.each([
-    ["a header Node refuses", undefined, "HPE_INVALID_HEADER_TOKEN"],
+    ["a header Node refuses", undefined, "invalid character in a header (HPE_INVALID_HEADER_TOKEN)"],
     [
       "two Content-Lengths",
       "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nContent-Length: 5\r\n\r\n",
-      "HPE_UNEXPECTED_CONTENT_LENGTH",
+      "Content-Length given more than once (HPE_UNEXPECTED_CONTENT_LENGTH)",
     ],
     [
       "a head past 16 KiB",
       `HTTP/1.1 200 OK\r\nX-Big: ${"a".repeat(17 * 1024)}\r\nContent-Length: 0\r\n\r\n`,
-      "HPE_HEADER_OVERFLOW",
+      "headers too large (HPE_HEADER_OVERFLOW)",
     ],
   ])(
     "…but not an answer whose status line came and whose head Node cannot read (%s): the receiver has the request",
-    async (_case, head, code) => {
+    async (_case, head, text) => {
       // Prepare: on a reused connection the receiver answers 200 with a head Node refuses; nothing came ahead of
       // it, so it is this request's own answer, and the receiver may have acted on the request
       closingKeptAlive("bad-head", head);
@@ -471,7 +471,7 @@ describe("callback client (real HTTP)", () => {
       // sent again at once, a second delivery within the one attempt)
       expect(result).toEqual({
         ok: false,
-        error: `network: ${code}`,
+        error: `malformed answer: ${text}`,
         durationMs: expect.any(Number),
       });
       expect(hits).toHaveLength(2);
@@ -502,7 +502,7 @@ describe("callback client (real HTTP)", () => {
       // Assess: a failed attempt, and the receiver got the request once
       expect(result).toEqual({
         ok: false,
-        error: "network: HPE_INVALID_CONSTANT",
+        error: "malformed answer: not an HTTP status line (HPE_INVALID_CONSTANT)",
         durationMs: expect.any(Number),
       });
       expect(hits).toHaveLength(2);
@@ -810,7 +810,7 @@ describe("callback client against a hostile receiver: every attempt settles by i
       // Assess: the parser's refusal, not an answer: no status, so no 2xx can be read into it
       expect(result).toEqual({
         ok: false,
-        error: expect.stringMatching(/^network: /),
+        error: expect.stringMatching(/^malformed answer: [^()]+ \(HPE_[A-Z_]+\)$/),
         durationMs: expect.any(Number),
       });
       expect(hostFailed(result)).toBe(true);
@@ -852,7 +852,7 @@ describe("callback client against a hostile receiver: every attempt settles by i
     expect(primed).toMatchObject({ ok: true, status: 200 });
     expect(result).toEqual({
       ok: false,
-      error: "network: HPE_INVALID_CONSTANT",
+      error: "malformed answer: not an HTTP status line (HPE_INVALID_CONSTANT)",
       durationMs: expect.any(Number),
     });
     const received = hostile.requests.filter((r) => r.path === path);
@@ -982,7 +982,11 @@ describe("callback client against a hostile receiver: every attempt settles by i
       timeoutMs: TIMEOUT_MS,
     });
 
-    expect(result).toEqual({ ok: false, error: "network: ERR_INVALID_CHAR", durationMs: 0 });
+    expect(result).toEqual({
+      ok: false,
+      error: "invalid request: a header value has a character HTTP forbids (ERR_INVALID_CHAR)",
+      durationMs: 0,
+    });
   });
 
   // Real time on real sockets is the point (the client's 2 s deadline cuts the connection): the wait past it
@@ -1306,7 +1310,11 @@ describe("callback client: host names checked after resolution (lookup seam; not
     });
 
     // Like ENOTFOUND from the system resolver: nothing says the destination is forbidden, so no dead-lettering.
-    expect(result).toEqual({ ok: false, error: "network: ENOTFOUND", durationMs: expect.any(Number) });
+    expect(result).toEqual({
+      ok: false,
+      error: "dns: host name not found (ENOTFOUND)",
+      durationMs: expect.any(Number),
+    });
   });
 
   it("a name resolving to a private and a listed loopback literal is dialled on the loopback address only", async () => {

@@ -2108,7 +2108,12 @@ describe.each([
 
     // Act
     await store.recordDestinationFailure("demo", HOST, NOW, "HTTP 503");
-    const second = await store.recordDestinationFailure("demo", HOST, NOW + 1, "network: ECONNREFUSED");
+    const second = await store.recordDestinationFailure(
+      "demo",
+      HOST,
+      NOW + 1,
+      "network: connection refused (ECONNREFUSED)",
+    );
     const opened = await store.openCircuit("demo", HOST, NOW + 1, NOW + 30_000);
     const tooEarly = await store.claimProbe("demo", HOST, NOW + 29_999, NOW + 40_000);
     const probes = await Promise.all(
@@ -2135,7 +2140,11 @@ describe.each([
       }),
     ]);
     expect(listed[0]?.probeUntilMs).toBeUndefined();
-    expect(before).toMatchObject({ circuit: "open", failures: 2, lastError: "network: ECONNREFUSED" });
+    expect(before).toMatchObject({
+      circuit: "open",
+      failures: 2,
+      lastError: "network: connection refused (ECONNREFUSED)",
+    });
     expect(after).toMatchObject({ circuit: "closed", failures: 0 });
     expect(after?.nextProbeAtMs).toBeUndefined();
     expect(missing).toBeUndefined();

@@ -69,7 +69,12 @@ async function setup() {
   // a.example.com: open on demo; b.example.com:8443: one failure on demo and other, a lease in flight.
   await store.recordDestinationFailure("demo", "a.example.com", NOW - 5_000, "HTTP 503");
   await store.openCircuit("demo", "a.example.com", NOW - 5_000, NOW + 25_000);
-  await store.recordDestinationFailure("demo", "b.example.com:8443", NOW - 1_000, "network: ECONNREFUSED");
+  await store.recordDestinationFailure(
+    "demo",
+    "b.example.com:8443",
+    NOW - 1_000,
+    "network: connection refused (ECONNREFUSED)",
+  );
   await store.recordDestinationFailure("other", "b.example.com:8443", NOW - 1_000, "HTTP 500");
   await store.acquireLease("other", "b.example.com:8443", 3, NOW, NOW + 10_000);
   const deps = { store, config, now: () => NOW, logger: silentLogger() };

@@ -22,7 +22,7 @@ async function get(task: Record<string, unknown>, ...options: string[]) {
 const attempt = (n: number) => ({
   started_at: `2026-11-23T12:01:${String(30 + n).padStart(2, "0")}.000Z`,
   duration_ms: 9,
-  ...(n % 2 === 0 ? { status: 503 } : { error: "network: ECONNREFUSED" }),
+  ...(n % 2 === 0 ? { status: 503 } : { error: "network: connection refused (ECONNREFUSED)" }),
 });
 
 describe("tasks get: a task's attempt log", () => {
@@ -48,7 +48,7 @@ describe("tasks get: a task's attempt log", () => {
     const widest = Math.max(...out.split("\n").map((line) => line.length));
     expect(widest).toBeLessThan(120);
     for (let n = 0; n < 10; n++) expect(out).toContain(attempt(n).started_at);
-    expect(out).toContain("network: ECONNREFUSED");
+    expect(out).toContain("network: connection refused (ECONNREFUSED)");
     expect(out).toContain("503");
   });
 });

@@ -615,11 +615,15 @@ describe.each(GROUP_CONCURRENCIES)("deliver at groupConcurrency %i", (groupConcu
       const { store, callbacks, metrics, deps, context, task } = setup(groupConcurrency);
       const a = await task({ group: "a" });
       const b = await task({ group: "b" });
-      callbacks.answer(a.taskId, { ok: false, error: "network: ECONNRESET", durationMs: 3 });
+      callbacks.answer(a.taskId, {
+        ok: false,
+        error: "network: connection reset (ECONNRESET)",
+        durationMs: 3,
+      });
       callbacks.answer(b.taskId, { ok: false, error: "timeout after 5000 ms", durationMs: 5_001 });
       const response = await deliverBatch(deps, eventOf(fifoRecord(a), fifoRecord(b)), context);
       expect(response.batchItemFailures).toHaveLength(2);
-      expect(store.tasks.get(a.taskId)?.lastError).toBe("network: ECONNRESET");
+      expect(store.tasks.get(a.taskId)?.lastError).toBe("network: connection reset (ECONNRESET)");
       expect(store.tasks.get(b.taskId)?.lastError).toBe("timeout after 5000 ms");
       // Latency is recorded for the timeout (the receiver was too slow), not for the reset connection.
       expect(metrics.events.filter((e) => e.kind === "attemptFailed").map((e) => e.values)).toEqual([

@@ -850,6 +850,33 @@ describe("Retry-After", () => {
   );
 
   it.each([
+    // What the receiver asked, as a number, beside the wait it got (backoffSeconds)
+    ["a delay beyond the cap", "86400", { retryAfterSeconds: 86_400 }],
+    // More digits than a double holds: no number to log (it was logged as null, as if none had been asked), so the
+    // header's first digits and its length
+    ["400 digits", "9".repeat(400), { retryAfter: `${"9".repeat(16)}… (400 characters)` }],
+  ])(
+    "the retry's log line shows the Retry-After asked (%s) and the capped wait",
+    async (_n, value, asked) => {
+      // Prepare
+      const s = setup({ retryAfterCapSeconds: 60 });
+      const t = await s.task();
+      s.callbacks.answer(t.taskId, answer(503, value));
+
+      // Act
+      await s.deliver(t);
+
+      // Assess: as the JSON log line has it
+      const logged = (s.deps.logger as ReturnType<typeof memoryLogger>).entries.find(
+        (e) => e.message === "callback failed; retrying after backoff",
+      );
+      const line = JSON.parse(JSON.stringify(logged?.extra)) as Record<string, unknown>;
+      expect(line).toMatchObject({ backoffSeconds: 60, ...asked });
+      expect(Object.keys(line).filter((key) => key.startsWith("retryAfter"))).toEqual(Object.keys(asked));
+    },
+  );
+
+  it.each([
     // The backoff step here is 10 s (the test topic's first step, no jitter).
     ["a cap of 0, a delay of 120 s", 0, "120", 10],
     ["a cap of 5 s, a delay of a day", 5, "86400", 10],
