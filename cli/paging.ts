@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { PunctualError } from "../client/index.js";
 import { StoppedPartWay } from "./exit-codes.js";
+import type { CliIo, ListPrinter } from "./output.js";
 import { wholeNumber } from "./whole-number.js";
 
 /**
@@ -139,34 +140,40 @@ export function appendPage<T>(gathered: T[], page: readonly T[]): void {
 }
 
 /**
- * Every item of a listing that follows cursors to the end (`schedules list`, `destinations list`), named `name`. A
- * page that fails (or a paging bound) after others were read throws StoppedPartWay: the error exits as it would, and
- * says what was read before it (with --json the items, as `before_error`), as the commands that act page by page
- * do (docs/API.md: "after what was done is reported"); stdout stays empty, the list being incomplete.
+ * A listing that follows cursors to the end (`schedules list`, `destinations list`), each page printed as it arrives
+ * (`printer`, output.ts ListPrinter) and then dropped: the CLI holds one page, however many the API answers. The
+ * next page is asked for once stdout has taken the last (`io.drained`), so a slow reader holds the CLI back rather
+ * than its memory growing. A page that fails (or a paging bound) after others were read throws StoppedPartWay: the
+ * error exits as it would, and says what was printed before it (with --json as `before_error`, `{"pages":…,
+ * "printed":…}`), as the commands that act page by page do (docs/API.md: "after what was done is reported").
  */
-export async function readAllPages<P, T>(
+export async function printAllPages<P, T>(
+  io: CliIo,
   fetchPage: (cursor: string | undefined) => Promise<P>,
   itemsOf: (page: P) => { readonly items: readonly T[]; readonly next: string | null | undefined },
   limits: PagingLimits,
-  name: string,
-): Promise<T[]> {
-  const all: T[] = [];
+  printer: ListPrinter<T>,
+): Promise<void> {
   let pages = 0;
   try {
     await followPages(
-      fetchPage,
+      async (cursor) => {
+        await io.drained?.();
+        return fetchPage(cursor);
+      },
       (page) => {
         const { items, next } = itemsOf(page);
         pages++;
-        appendPage(all, items);
+        printer.page(items);
         return { next, empty: items.length === 0 };
       },
       limits,
     );
   } catch (error) {
     if (pages === 0) throw error;
-    const read = `before the error: ${pages} page${pages === 1 ? "" : "s"}, ${all.length} ${name} read (the list is incomplete: not printed)`;
-    throw new StoppedPartWay(error, { pages, [name]: all }, [read]);
+    printer.abandon();
+    const read = `before the error: ${pages} page${pages === 1 ? "" : "s"} read, ${printer.printed} ${printer.name} printed (the list is incomplete)`;
+    throw new StoppedPartWay(error, { pages, printed: printer.printed }, [read]);
   }
-  return all;
+  printer.end();
 }

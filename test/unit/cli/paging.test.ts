@@ -354,27 +354,42 @@ describe("groups cancel --limit: the default bounds count tasks read, not pages"
 });
 
 describe("schedules list: a page that fails after others were read", () => {
+  // The list is printed page by page (test/unit/cli/list-pages.test.ts): what was printed stays printed, and the
+  // error says how much that was and that the list is incomplete.
   const script = () => [schedulesPage(2, "c1"), failedCall];
 
-  it("--json: stdout stays empty; the error carries the schedules read before it, and exits as it does (4: a 500)", async () => {
+  it("--json: stdout holds the schedules printed, left open (no parser takes it for the whole list); the error says how many, and exits as it does (4: a 500)", async () => {
     // Act
     const result = await run(script(), ["--json", "schedules", "list", "--topic", "orders"]);
 
     // Assess
     expect(result.code).toBe(4);
-    expect(result.out).toBe("");
+    expect(result.out).toBe(`{"schedules":[${JSON.stringify(schedule)},${JSON.stringify(schedule)}\n`);
+    expect(() => JSON.parse(result.out)).toThrow(SyntaxError);
     const report = JSON.parse(result.err);
     expect(report.error).toMatchObject({ code: "internal_error", status: 500 });
-    expect(report.before_error).toMatchObject({ pages: 1 });
-    expect(report.before_error.schedules).toHaveLength(2);
+    expect(report.before_error).toEqual({ pages: 1, printed: 2 });
   });
 
-  it("human: says how many were read before the error, and that the list is incomplete", async () => {
+  it("human: the rows printed stay; says how many were printed before the error, and that the list is incomplete", async () => {
     // Act
     const result = await run(script(), ["schedules", "list", "--topic", "orders"]);
 
     // Assess
     expect(result.code).toBe(4);
-    expect(result.err).toMatch(/before the error: 1 page, 2 schedules read/);
+    expect(tableRows(result.out).filter((row) => row[0] === schedule.schedule_id)).toHaveLength(2);
+    expect(result.err).toMatch(
+      /before the error: 1 page read, 2 schedules printed \(the list is incomplete\)/,
+    );
+  });
+
+  it("a failing first page prints nothing on stdout, and no `before_error`", async () => {
+    // Act
+    const result = await run([failedCall], ["--json", "schedules", "list", "--topic", "orders"]);
+
+    // Assess
+    expect(result.code).toBe(4);
+    expect(result.out).toBe("");
+    expect(JSON.parse(result.err).before_error).toBeUndefined();
   });
 });
