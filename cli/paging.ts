@@ -132,6 +132,31 @@ class Cursors {
 }
 
 /**
+ * The most tasks a command acting page by page keeps listed to print with its totals, per list: a group cancel's
+ * `not_cancelled` and `cancel_requested`, a bulk replay's `failed`. The API lists there only tasks caught mid-change,
+ * in flight or not replayable this run, few in a healthy run; a broken or hostile API listing a full page of them on every page up
+ * to the page cap (10,000 pages of up to 10 MB) would fill the CLI's memory. Past it the command stops (`listedPast`)
+ * with what was done, the lists so far with it, as at a paging bound.
+ */
+export const MAX_LISTED = 100_000;
+
+/**
+ * Throws `too_many_listed` once a list the command prints with its totals holds more than MAX_LISTED tasks: checked
+ * after a page's counts and lists are all added, so what was done is reported whole.
+ */
+export function listedPast(lists: Readonly<Record<string, readonly unknown[]>>): void {
+  for (const [name, list] of Object.entries(lists)) {
+    if (list.length <= MAX_LISTED) continue;
+    throw new PunctualError({
+      code: "too_many_listed",
+      status: 200,
+      message: `the API's pages listed ${list.length} tasks under ${name}, more than the ${MAX_LISTED} the CLI keeps to print: stopped rather than fill its memory (the API lists only tasks caught mid-change there; run the same command again to go on)`,
+      details: { listed: list.length, list: name },
+    });
+  }
+}
+
+/**
  * A page's items added to what the command has gathered, one push per item: a spread push of a page of some
  * 120,000 (no API's page, a broken one's) overflows the call stack.
  */

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../../cli/main.js";
+import { MAX_LISTED } from "../../../cli/paging.js";
 import { tableRows } from "../../support/cli-table.js";
 
 /** The CLI commands that follow the API's cursor, against a fake API answering their pages from a script. */
@@ -392,4 +393,60 @@ describe("schedules list: a page that fails after others were read", () => {
     expect(result.out).toBe("");
     expect(JSON.parse(result.err).before_error).toBeUndefined();
   });
+});
+
+describe("an API listing a full page of tasks not cancelled (or not replayed) on every page", () => {
+  // The API lists there only tasks caught mid-change, a handful a run; listed 1,000 a page up to the page cap, they
+  // filled the CLI's memory (ten million kept to print with the totals). Past MAX_LISTED the command stops.
+  const PAGE = 1_000;
+  const PAGES_PAST = MAX_LISTED / PAGE + 1;
+  const listing = [
+    {
+      name: "groups cancel",
+      argv: GROUP_CANCEL,
+      list: "not_cancelled",
+      page: (n: number): Page => ({
+        status: 200,
+        body: {
+          cancelled: 0,
+          not_cancelled: Array.from({ length: PAGE }, (_, i) => ({
+            task_id: `orders.t${n}-${i}`,
+            status: "delivered",
+          })),
+          more: true,
+          next_cursor: `c${n}`,
+        },
+      }),
+    },
+    {
+      name: "topics replay",
+      argv: ["topics", "replay", "orders", "--error-contains", "HTTP 5"],
+      list: "failed",
+      page: (n: number): Page => ({
+        status: 200,
+        body: {
+          matched: PAGE,
+          replayed: 0,
+          failed: Array.from({ length: PAGE }, (_, i) => ({ task_id: `orders.t${n}-${i}`, reason: "busy" })),
+          next_cursor: `c${n}`,
+        },
+      }),
+    },
+  ] as const;
+
+  it.each(listing)(
+    "$name: stops once past MAX_LISTED, exit 3, with what was done",
+    async ({ argv, list, page }) => {
+      // Act: far fewer pages than the cap would allow
+      const result = await runEndless(page, ["--json", ...argv, "--max-pages", String(2 * PAGES_PAST)]);
+
+      // Assess
+      expect(result.code).toBe(3);
+      expect(result.sent).toHaveLength(PAGES_PAST);
+      const report = JSON.parse(result.err);
+      expect(report.error).toMatchObject({ code: "too_many_listed", list, listed: MAX_LISTED + PAGE });
+      expect(report.before_error.pages).toBe(PAGES_PAST);
+      expect(report.before_error[list]).toHaveLength(MAX_LISTED + PAGE);
+    },
+  );
 });
