@@ -134,9 +134,9 @@ class Cursors {
 /**
  * The most tasks a command acting page by page keeps listed to print with its totals, per list: a group cancel's
  * `not_cancelled` and `cancel_requested`, a bulk replay's `failed`. The API lists there only tasks caught mid-change,
- * in flight or not replayable this run, few in a healthy run; a broken or hostile API listing a full page of them on every page up
- * to the page cap (10,000 pages of up to 10 MB) would fill the CLI's memory. Past it the command stops (`listedPast`)
- * with what was done, the lists so far with it, as at a paging bound.
+ * in flight or not replayable this run, few in a healthy run; a broken or hostile API listing a full page of them
+ * on every page up to the page cap (10,000 pages of up to 10 MB) would fill the CLI's memory. Past it the command
+ * stops (`listedPast`) with what was done, the lists so far with it, as at a paging bound.
  */
 export const MAX_LISTED = 100_000;
 
