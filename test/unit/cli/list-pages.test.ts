@@ -1,8 +1,14 @@
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import { main } from "../../../cli/main.js";
 import { jsonLine } from "../../../cli/output.js";
 import { tableRows } from "../../support/cli-table.js";
 import { scheduleViewAnswer } from "../client/fakes.js";
+
+// The client's backoff between tries passes at once: what is asked for and printed is the point here.
+vi.mock("node:timers/promises", async (importOriginal) => ({
+  ...(await importOriginal<typeof import("node:timers/promises")>()),
+  setTimeout: async <T>(_ms?: number, value?: T) => value,
+}));
 
 /**
  * The listings that follow the API's cursor to the end (`schedules list`, `destinations list`) print each page as it
@@ -165,5 +171,30 @@ describe.each(LISTINGS)("$name: each page printed as it arrives", ({ argv, field
     // Assess
     expect(result.code, result.err).toBe(0);
     expect(requestsAtDrain).toEqual([0, 1, 2]);
+  });
+});
+
+describe("schedules list: a later page holding another topic's schedule (a proxy's answer to another request)", () => {
+  it("is refused as the client refuses it (invalid_response, exit 3): nothing of that page printed, the pages before it stay", async () => {
+    // Prepare
+    const another: Page = {
+      status: 200,
+      body: { schedules: [scheduleViewAnswer("payments")], next_cursor: null },
+    };
+    // The client asks again (another request's answer may not come twice), and is answered the same each time.
+    const pages: Page[] = [
+      { status: 200, body: { schedules: [schedule(1)], next_cursor: "c1" } },
+      ...Array.from({ length: 10 }, () => another),
+    ];
+
+    // Act
+    const result = await run(pages, ["--json", "schedules", "list", "--topic", "orders"]);
+
+    // Assess
+    expect(result.code).toBe(3);
+    expect(result.out).toBe(`{"schedules":[${JSON.stringify(schedule(1))}\n`);
+    const report = JSON.parse(result.err);
+    expect(report.error).toMatchObject({ code: "invalid_response" });
+    expect(report.before_error).toEqual({ pages: 1, printed: 1 });
   });
 });
