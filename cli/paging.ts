@@ -132,19 +132,23 @@ class Cursors {
 }
 
 /**
- * The most tasks a command acting page by page keeps listed to print with its totals, per list: a group cancel's
- * `not_cancelled` and `cancel_requested`, a bulk replay's `failed`. The API lists there only tasks caught mid-change,
- * in flight or not replayable this run, few in a healthy run; a broken or hostile API listing a full page of them
- * on every page up to the page cap (10,000 pages of up to 10 MB) would fill the CLI's memory. Past it the command
- * stops (`listedPast`) with what was done, the lists so far with it, as at a paging bound.
+ * The most tasks a command acting page by page keeps listed to print with its totals, per list, once a second page
+ * adds to it: a group cancel's `not_cancelled` and `cancel_requested`, a bulk replay's `failed`. The API lists there
+ * only tasks caught mid-change, in flight or not replayable this run, few in a healthy run; a broken or hostile API
+ * listing a full page of them on every page up to the page cap (10,000 pages of up to 10 MB) would fill the CLI's
+ * memory. One page is taken whole, however many it lists (the client's answer cap bounds it, and what the server
+ * answered is shown: test/unit/cli/hostile-server.test.ts); past MAX_LISTED after more pages the command stops
+ * (`listedPast`) with what was done, the lists so far with it, as at a paging bound.
  */
 export const MAX_LISTED = 100_000;
 
 /**
- * Throws `too_many_listed` once a list the command prints with its totals holds more than MAX_LISTED tasks: checked
- * after a page's counts and lists are all added, so what was done is reported whole.
+ * Throws `too_many_listed` once a list the command prints with its totals holds more than MAX_LISTED tasks after
+ * `pages` pages (more than one): checked after a page's counts and lists are all added, so what was done is
+ * reported whole.
  */
-export function listedPast(lists: Readonly<Record<string, readonly unknown[]>>): void {
+export function listedPast(lists: Readonly<Record<string, readonly unknown[]>>, pages: number): void {
+  if (pages < 2) return;
   for (const [name, list] of Object.entries(lists)) {
     if (list.length <= MAX_LISTED) continue;
     throw new PunctualError({

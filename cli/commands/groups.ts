@@ -89,7 +89,7 @@ async function cancelPages(
         appendPage(total.not_cancelled, page.not_cancelled);
         // An older deployment's answer without it reads [] (client/answer-schemas.ts).
         appendPage(total.cancel_requested, page.cancel_requested);
-        listedPast({ not_cancelled: total.not_cancelled, cancel_requested: total.cancel_requested });
+        listedPast({ not_cancelled: total.not_cancelled, cancel_requested: total.cancel_requested }, pages);
         const empty =
           page.cancelled === 0 && page.not_cancelled.length === 0 && page.cancel_requested.length === 0;
         // The API sends a cursor exactly when there is more: one without the other, followed as `more` said,
