@@ -1,3 +1,4 @@
+import { once } from "node:events";
 import { isPunctualError } from "../client/index.js";
 import { visible, visibleJson } from "../shared/domain/visible-text.js";
 import { EXIT, type ExitCode, exitCodeOf, MayHaveBeenApplied, StoppedPartWay } from "./exit-codes.js";
@@ -15,6 +16,11 @@ export interface CliIo {
    * release of that hold. Absent: the signal ends the process.
    */
   readonly onInterrupt?: (stop: () => void) => () => void;
+  /**
+   * Resolves once stdout has taken what was written to it (a pipe to a slow reader may hold it in the process), for
+   * a command printing page by page before it reads the next. Absent: at once.
+   */
+  readonly drained?: () => Promise<void>;
 }
 
 /**
@@ -49,6 +55,9 @@ export const processIo: CliIo = {
     };
     for (const signal of signals) process.once(signal, onSignal);
     return release;
+  },
+  drained: async () => {
+    if (process.stdout.writableNeedDrain) await once(process.stdout, "drain");
   },
 };
 
@@ -121,6 +130,57 @@ const cell = (value: unknown): string => String(value ?? "");
 /** A list for people: one row per item under a header (scripts use --json instead). */
 export function printRows(io: CliIo, head: readonly string[], rows: readonly string[][]): void {
   io.out(`${drawTable([head, ...rows.map((row) => row.map(shown))])}\n`);
+}
+
+/**
+ * A listing printed as its pages arrive (`schedules list`, `destinations list`), so the CLI holds one page, not the
+ * whole list: a broken or hostile API answering full pages with a fresh cursor up to the page cap (10,000 pages of
+ * up to 10 MB) would otherwise fill its memory before anything is shown.
+ * - For people: each page with items as a table of its own under the header (each table as wide as its own cells:
+ *   one table for the whole list would need every row's width before its first line, and cutting cells to fixed
+ *   widths would hide ids); a list with no items, the header alone.
+ * - With --json: the one document `{"<name>":[…]}` the list always was, written item by item, the same bytes. A
+ *   run stopped part-way leaves it without its closing `]}` (and ends the line): no JSON parser takes an
+ *   incomplete list for the whole one; nothing is written before the first item.
+ */
+export class ListPrinter<T> {
+  #printed = 0;
+
+  constructor(
+    private readonly io: CliIo,
+    private readonly json: boolean,
+    readonly name: string,
+    private readonly head: readonly string[],
+    private readonly row: (item: T) => string[],
+  ) {}
+
+  /** How many items were printed. */
+  get printed(): number {
+    return this.#printed;
+  }
+
+  /** One page's items, printed at once (one write per page). */
+  page(items: readonly T[]): void {
+    if (items.length === 0) return;
+    if (this.json) {
+      const opening = this.#printed === 0 ? `{${JSON.stringify(this.name)}:[` : ",";
+      this.io.out(visibleJson(`${opening}${items.map((item) => JSON.stringify(item)).join(",")}`));
+    } else printRows(this.io, this.head, items.map(this.row));
+    this.#printed += items.length;
+  }
+
+  /** The list's end, read to its last page. */
+  end(): void {
+    if (this.#printed === 0) {
+      if (this.json) this.io.out(jsonLine({ [this.name]: [] }));
+      else printRows(this.io, this.head, []);
+    } else if (this.json) this.io.out("]}\n");
+  }
+
+  /** Stopped part-way: the line a --json document left open is ended, so the error's line starts on its own. */
+  abandon(): void {
+    if (this.json && this.#printed > 0) this.io.out("\n");
+  }
 }
 
 /**

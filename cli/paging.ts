@@ -1,6 +1,7 @@
 import type { Command } from "commander";
 import { PunctualError } from "../client/index.js";
 import { StoppedPartWay } from "./exit-codes.js";
+import type { CliIo, ListPrinter } from "./output.js";
 import { wholeNumber } from "./whole-number.js";
 
 /**
@@ -131,6 +132,35 @@ class Cursors {
 }
 
 /**
+ * The most tasks a command acting page by page keeps listed to print with its totals, per list, once a second page
+ * adds to it: a group cancel's `not_cancelled` and `cancel_requested`, a bulk replay's `failed`. The API lists there
+ * only tasks caught mid-change, in flight or not replayable this run, few in a healthy run; a broken or hostile API
+ * listing a full page of them on every page up to the page cap (10,000 pages of up to 10 MB) would fill the CLI's
+ * memory. One page is taken whole, however many it lists (the client's answer cap bounds it, and what the server
+ * answered is shown: test/unit/cli/hostile-server.test.ts); past MAX_LISTED after more pages the command stops
+ * (`listedPast`) with what was done, the lists so far with it, as at a paging bound.
+ */
+export const MAX_LISTED = 100_000;
+
+/**
+ * Throws `too_many_listed` once a list the command prints with its totals holds more than MAX_LISTED tasks after
+ * `pages` pages (more than one): checked after a page's counts and lists are all added, so what was done is
+ * reported whole.
+ */
+export function listedPast(lists: Readonly<Record<string, readonly unknown[]>>, pages: number): void {
+  if (pages < 2) return;
+  for (const [name, list] of Object.entries(lists)) {
+    if (list.length <= MAX_LISTED) continue;
+    throw new PunctualError({
+      code: "too_many_listed",
+      status: 200,
+      message: `the API's pages listed ${list.length} tasks under ${name}, more than the ${MAX_LISTED} the CLI keeps to print: stopped rather than fill its memory (the API lists only tasks caught mid-change there; run the same command again to go on)`,
+      details: { listed: list.length, list: name },
+    });
+  }
+}
+
+/**
  * A page's items added to what the command has gathered, one push per item: a spread push of a page of some
  * 120,000 (no API's page, a broken one's) overflows the call stack.
  */
@@ -139,34 +169,40 @@ export function appendPage<T>(gathered: T[], page: readonly T[]): void {
 }
 
 /**
- * Every item of a listing that follows cursors to the end (`schedules list`, `destinations list`), named `name`. A
- * page that fails (or a paging bound) after others were read throws StoppedPartWay: the error exits as it would, and
- * says what was read before it (with --json the items, as `before_error`), as the commands that act page by page
- * do (docs/API.md: "after what was done is reported"); stdout stays empty, the list being incomplete.
+ * A listing that follows cursors to the end (`schedules list`, `destinations list`), each page printed as it arrives
+ * (`printer`, output.ts ListPrinter) and then dropped: the CLI holds one page, however many the API answers. The
+ * next page is asked for once stdout has taken the last (`io.drained`), so a slow reader holds the CLI back rather
+ * than its memory growing. A page that fails (or a paging bound) after others were read throws StoppedPartWay: the
+ * error exits as it would, and says what was printed before it (with --json as `before_error`, `{"pages":…,
+ * "printed":…}`), as the commands that act page by page do (docs/API.md: "after what was done is reported").
  */
-export async function readAllPages<P, T>(
+export async function printAllPages<P, T>(
+  io: CliIo,
   fetchPage: (cursor: string | undefined) => Promise<P>,
   itemsOf: (page: P) => { readonly items: readonly T[]; readonly next: string | null | undefined },
   limits: PagingLimits,
-  name: string,
-): Promise<T[]> {
-  const all: T[] = [];
+  printer: ListPrinter<T>,
+): Promise<void> {
   let pages = 0;
   try {
     await followPages(
-      fetchPage,
+      async (cursor) => {
+        await io.drained?.();
+        return fetchPage(cursor);
+      },
       (page) => {
         const { items, next } = itemsOf(page);
         pages++;
-        appendPage(all, items);
+        printer.page(items);
         return { next, empty: items.length === 0 };
       },
       limits,
     );
   } catch (error) {
     if (pages === 0) throw error;
-    const read = `before the error: ${pages} page${pages === 1 ? "" : "s"}, ${all.length} ${name} read (the list is incomplete: not printed)`;
-    throw new StoppedPartWay(error, { pages, [name]: all }, [read]);
+    printer.abandon();
+    const read = `before the error: ${pages} page${pages === 1 ? "" : "s"} read, ${printer.printed} ${printer.name} printed (the list is incomplete)`;
+    throw new StoppedPartWay(error, { pages, printed: printer.printed }, [read]);
   }
-  return all;
+  printer.end();
 }

@@ -4,7 +4,7 @@ import stringWidth from "string-width";
 /**
  * The CLI's tables, drawn by cli-table3 with its default box characters and no colours. Its layout looks for row
  * and column spans by comparing each cell with every cell of the rows above it: quadratic in the rows (17 s for
- * 10,000 rows of 7 columns, 83 s for 20,000, as `schedules list` prints a topic's schedules read page by page), and
+ * 10,000 rows of 7 columns, 83 s for 20,000, as `schedules list` printed a topic's schedules when it drew them as one table), and
  * with a `head` its `toString` prepends it with `push.apply`, which overflows the call stack past some 120,000 rows
  * (`Maximum call stack size exceeded`, exit 3, nothing listed). So a long table is drawn in runs of RUN rows with
  * the same column widths, joined into the one table cli-table3 would draw: each run's closing and opening borders

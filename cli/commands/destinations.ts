@@ -2,8 +2,8 @@ import { type Command, Option } from "commander";
 import type { DestinationView } from "../../client/index.js";
 import { LIST_LIMIT_MAX } from "../../shared/api/schemas/list-limits.js";
 import { connect, type GlobalOptions } from "../connection.js";
-import { type CliIo, printResult, printRows } from "../output.js";
-import { type PagingOptions, pagingLimits, readAllPages, withPagingOptions } from "../paging.js";
+import { type CliIo, ListPrinter, printResult } from "../output.js";
+import { type PagingOptions, pagingLimits, printAllPages, withPagingOptions } from "../paging.js";
 import { pathArgument } from "../path-argument.js";
 
 /**
@@ -42,14 +42,14 @@ function hostIn(value: string): string | undefined {
 
 /**
  * `destinations list [--state open|closed]`: every page, in topic and host order, followed to the end (100 a page,
- * each page one bounded read); `--state open` lists only the circuits that hold deliveries back.
+ * each page one bounded read, printed as it comes); `--state open` lists only the circuits that hold deliveries back.
  */
 function listCommand(destinations: Command, io: CliIo): void {
   withPagingOptions(
     destinations
       .command("list")
       .description(
-        "Every topic's callback hosts: circuit state, failures, opened at, next probe, leases in use (follows pages to the end).",
+        "Every topic's callback hosts: circuit state, failures, opened at, next probe, leases in use (follows pages to the end, printing each as it comes).",
       )
       .addOption(
         new Option("--state <state>", "only open (and half-open) or only closed circuits").choices([
@@ -62,7 +62,15 @@ function listCommand(destinations: Command, io: CliIo): void {
     .action(async (options: { state?: "open" | "closed" } & PagingOptions, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       const client = await connect(global, io);
-      const all: DestinationView[] = await readAllPages(
+      const printer = new ListPrinter(
+        io,
+        global.json ?? false,
+        "destinations",
+        DESTINATION_COLUMNS,
+        destinationRow,
+      );
+      await printAllPages(
+        io,
         (cursor) =>
           client.listDestinations({
             limit: LIST_LIMIT_MAX,
@@ -71,10 +79,8 @@ function listCommand(destinations: Command, io: CliIo): void {
           }),
         (page) => ({ items: page.destinations, next: page.next_cursor }),
         pagingLimits(options),
-        "destinations",
+        printer,
       );
-      if (global.json) printResult(io, true, { destinations: all });
-      else printRows(io, DESTINATION_COLUMNS, all.map(destinationRow));
     });
 }
 

@@ -4,7 +4,14 @@ import { MAX_GROUP_PAGE } from "../../shared/api/schemas/groups.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { StoppedPartWay } from "../exit-codes.js";
 import { abortOnInterrupt, type CliIo, INTERRUPTED_PAGES, printResult } from "../output.js";
-import { appendPage, followPages, type PagingOptions, pagingLimits, withPagingOptions } from "../paging.js";
+import {
+  appendPage,
+  followPages,
+  listedPast,
+  type PagingOptions,
+  pagingLimits,
+  withPagingOptions,
+} from "../paging.js";
 import { topicArgument } from "../path-argument.js";
 import { wholeNumber } from "../whole-number.js";
 
@@ -82,6 +89,7 @@ async function cancelPages(
         appendPage(total.not_cancelled, page.not_cancelled);
         // An older deployment's answer without it reads [] (client/answer-schemas.ts).
         appendPage(total.cancel_requested, page.cancel_requested);
+        listedPast({ not_cancelled: total.not_cancelled, cancel_requested: total.cancel_requested }, pages);
         const empty =
           page.cancelled === 0 && page.not_cancelled.length === 0 && page.cancel_requested.length === 0;
         // The API sends a cursor exactly when there is more: one without the other, followed as `more` said,

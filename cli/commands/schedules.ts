@@ -3,8 +3,8 @@ import type { CreateScheduleInput, ScheduleView } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { withLookFirst } from "../exit-codes.js";
 import { contentText } from "../input-file.js";
-import { type CliIo, printResult, printRows } from "../output.js";
-import { type PagingOptions, pagingLimits, readAllPages, withPagingOptions } from "../paging.js";
+import { type CliIo, ListPrinter, printResult } from "../output.js";
+import { type PagingOptions, pagingLimits, printAllPages, withPagingOptions } from "../paging.js";
 import { pathArgument } from "../path-argument.js";
 
 /**
@@ -106,37 +106,44 @@ function listCommand(schedules: Command, io: CliIo): void {
   withPagingOptions(
     schedules
       .command("list")
-      .description("A topic's schedules, one row each (follows pages to the end).")
+      .description("A topic's schedules, one row each (follows pages to the end, printing each as it comes).")
       .requiredOption("--topic <name>", "the topic"),
   )
     .addHelpText("after", "\nExample:\n  $ npx punctual --env prod schedules list --topic orders --json")
     .action(async (options: { topic: string } & PagingOptions, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       const client = await connect(global, io);
-      const all: ScheduleView[] = await readAllPages(
+      const printer = new ListPrinter(io, global.json ?? false, "schedules", SCHEDULE_COLUMNS, scheduleRow);
+      await printAllPages(
+        io,
         (cursor) => client.listSchedules({ topic: options.topic, ...(cursor ? { cursor } : {}) }),
         (page) => ({ items: page.schedules, next: page.next_cursor }),
         pagingLimits(options),
-        "schedules",
-      );
-      if (global.json) {
-        printResult(io, true, { schedules: all });
-        return;
-      }
-      printRows(
-        io,
-        ["schedule_id", "status", "cron", "timezone", "next", "catch_up", "skipped"],
-        all.map((s) => [
-          s.schedule_id,
-          s.status,
-          s.cron,
-          s.timezone,
-          s.next_occurrences[0] ?? "-",
-          s.catch_up ?? "all",
-          String(s.skipped_occurrences ?? 0),
-        ]),
+        printer,
       );
     });
+}
+
+const SCHEDULE_COLUMNS = [
+  "schedule_id",
+  "status",
+  "cron",
+  "timezone",
+  "next",
+  "catch_up",
+  "skipped",
+] as const;
+
+function scheduleRow(s: ScheduleView): string[] {
+  return [
+    s.schedule_id,
+    s.status,
+    s.cron,
+    s.timezone,
+    s.next_occurrences[0] ?? "-",
+    s.catch_up ?? "all",
+    String(s.skipped_occurrences ?? 0),
+  ];
 }
 
 function idCommand(

@@ -7,6 +7,7 @@ import { abortOnInterrupt, type CliIo, INTERRUPTED_PAGES, printResult, printRows
 import {
   appendPage,
   followPages,
+  listedPast,
   type PagingLimits,
   type PagingOptions,
   pagingLimits,
@@ -171,6 +172,7 @@ async function replayPages(
         total.matched += page.matched;
         total.replayed += page.replayed;
         appendPage(total.failed, page.failed);
+        listedPast({ failed: total.failed }, pages);
         const more = Boolean(page.next_cursor);
         if (more && !bar && how.showBar) {
           bar = new SingleBar({ stream: process.stderr, format: "replaying {bar} {value} matched" });

@@ -7,7 +7,7 @@
  */
 import * as z from "zod";
 import { parseAnswer } from "./action.js";
-import { call } from "./api.js";
+import { call, callPage } from "./api.js";
 
 const text = z.string();
 const optionalText = z.string().optional();
@@ -103,6 +103,16 @@ export type SchedulePage = z.output<typeof schedulePageSchema>;
 /** GET `path` (same origin), its answer as `schema` says, or an Error saying it is malformed. */
 export async function load<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>> {
   return parseAnswer(schema, await call("GET", path));
+}
+
+/** One page of a list asked with `params.limit` rows (api.ts `callPage`), its answer as `schema` says. */
+export async function loadPage<S extends z.ZodType>(
+  route: string,
+  params: Parameters<typeof callPage>[1],
+  rows: string,
+  schema: S,
+): Promise<z.output<S>> {
+  return parseAnswer(schema, await callPage(route, params, rows));
 }
 
 /**

@@ -76,6 +76,30 @@ function apiError(status: number, json: unknown): ApiError {
   return new ApiError(status, message, text(error.code));
 }
 
+/**
+ * GET one page of a list, asked for with `params.limit` rows, the answer's rows under `rows`: refused, as a
+ * malformed answer is (the panel's error line, nothing of it rendered), when it holds more rows than asked for. The
+ * API never answers more than the limit: such an answer is a broken API's, or a proxy's or cache's answer to another
+ * request. Refused rather than cut to the limit: the rows past it would be dropped unseen while the page's cursor
+ * goes on after them, and the rows kept would carry Replay, Cancel and Delete buttons for tasks the page was never
+ * asked about; rendered whole, a broken API's tens of thousands of rows would freeze the page.
+ */
+export async function callPage(
+  route: string,
+  params: { readonly limit: number } & Record<string, string | number | undefined>,
+  rows: string,
+): Promise<unknown> {
+  const answer = await call<unknown>("GET", `${route}?${query(params)}`);
+  const items =
+    typeof answer === "object" && answer !== null ? (answer as Record<string, unknown>)[rows] : [];
+  if (Array.isArray(items) && items.length > params.limit) {
+    throw new Error(
+      `the API answered ${items.length} ${rows} where at most ${params.limit} were asked for: not shown (a broken API, or a proxy answering another request)`,
+    );
+  }
+  return answer;
+}
+
 /** The query string of `params`, each value exactly as given: an empty string is a value (`group=`), undefined none. */
 export function query(params: Record<string, string | number | undefined>): string {
   const search = new URLSearchParams();

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { cancelDeadLetter } from "./actions.js";
-import { load, taskPageSchema } from "./answers.js";
-import { PAGE_LIMIT, query, type TaskView } from "./api.js";
+import { loadPage, taskPageSchema } from "./answers.js";
+import { PAGE_LIMIT, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { type ReplayFilter, replayFilterOf, replayMatching, replaySelected } from "./dead-letter-actions.js";
 import { time, visible } from "./format.js";
@@ -19,8 +19,10 @@ export function DeadLetters(props: { readonly topic: string; readonly onOpen: (i
   const cursor = cursors[cursors.length - 1];
   const { data, error } = useLoad(
     () =>
-      load(
-        `/v1/tasks?${query({ topic: props.topic, status: "failed", limit: PAGE_LIMIT, cursor })}`,
+      loadPage(
+        "/v1/tasks",
+        { topic: props.topic, status: "failed", limit: PAGE_LIMIT, cursor },
+        "tasks",
         taskPageSchema,
       ),
     [props.topic, cursor],

@@ -1,7 +1,7 @@
 import { useState } from "preact/hooks";
 import { type DestinationView, destinationListSchema } from "../../shared/api/schemas/destinations.js";
 import { resetDestination } from "./actions.js";
-import { call, query } from "./api.js";
+import { callPage } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { destinationsHint } from "./destinations-hint.js";
 import { time, visible } from "./format.js";
@@ -26,7 +26,7 @@ export function DestinationsPanel() {
   const { data, error } = useLoad(
     async () =>
       destinationListSchema.parse(
-        await call("GET", `/v1/destinations?${query({ limit: DESTINATIONS_PAGE_LIMIT, state, cursor })}`),
+        await callPage("/v1/destinations", { limit: DESTINATIONS_PAGE_LIMIT, state, cursor }, "destinations"),
       ),
     [state, cursor],
   );

@@ -1,6 +1,6 @@
 import { useState } from "preact/hooks";
 import { type LocalView, localViewSchema } from "../schemas.js";
-import { ApiError, call, PAGE_LIMIT, query } from "./api.js";
+import { ApiError, callPage, PAGE_LIMIT } from "./api.js";
 import { visible } from "./format.js";
 import { useLoad } from "./hooks.js";
 import { Pager } from "./tasks.js";
@@ -11,7 +11,7 @@ export function LocalPanel() {
   const cursor = cursors[cursors.length - 1];
   const { data, error } = useLoad<LocalView | null>(
     () =>
-      call("GET", `/console/api/local?${query({ limit: PAGE_LIMIT, cursor })}`).then(
+      callPage("/console/api/local", { limit: PAGE_LIMIT, cursor }, "schedules").then(
         (v) => localViewSchema.parse(v),
         // A deployed stack has no local view: the panel stays hidden.
         (e: unknown) => (e instanceof ApiError && e.status === 404 ? null : Promise.reject(e)),

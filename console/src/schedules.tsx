@@ -1,7 +1,7 @@
 import { useRef, useState } from "preact/hooks";
 import { createScheduleFromForm, type ScheduleAction, type ScheduleForm, scheduleAction } from "./actions.js";
-import { load, schedulePageSchema } from "./answers.js";
-import { PAGE_LIMIT, query, type ScheduleView } from "./api.js";
+import { loadPage, schedulePageSchema } from "./answers.js";
+import { PAGE_LIMIT, type ScheduleView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { time, visible } from "./format.js";
 import { useLoad, useShowLine } from "./hooks.js";
@@ -17,7 +17,12 @@ export function SchedulesPanel(props: { readonly topic: string }) {
   const cursor = cursors[cursors.length - 1];
   const { data, error } = useLoad(
     () =>
-      load(`/v1/schedules?${query({ topic: props.topic, limit: PAGE_LIMIT, cursor })}`, schedulePageSchema),
+      loadPage(
+        "/v1/schedules",
+        { topic: props.topic, limit: PAGE_LIMIT, cursor },
+        "schedules",
+        schedulePageSchema,
+      ),
     [props.topic, cursor],
   );
   const act = useScheduleAction(setMessage);

@@ -1,7 +1,7 @@
 import { useEffect, useState } from "preact/hooks";
 import { cancelTask, replaySubscriber } from "./actions.js";
-import { load, loadTask, taskPageSchema } from "./answers.js";
-import { PAGE_LIMIT, query, type SubscriberView, type TaskView } from "./api.js";
+import { loadPage, loadTask, taskPageSchema } from "./answers.js";
+import { PAGE_LIMIT, type SubscriberView, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { ms, time, visible, visibleJson } from "./format.js";
 import { groupLabel, groupToList } from "./group-search.js";
@@ -87,8 +87,10 @@ function GroupList(props: {
   const cursor = cursors[cursors.length - 1];
   const { data, error } = useLoad(
     () =>
-      load(
-        `/v1/tasks?${query({ topic: props.topic, group: props.group, limit: PAGE_LIMIT, cursor })}`,
+      loadPage(
+        "/v1/tasks",
+        { topic: props.topic, group: props.group, limit: PAGE_LIMIT, cursor },
+        "tasks",
         taskPageSchema,
       ),
     [props.topic, props.group, cursor],

@@ -1,5 +1,6 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../../cli/main.js";
+import { MAX_LISTED } from "../../../cli/paging.js";
 import { tableRows } from "../../support/cli-table.js";
 
 /** The CLI commands that follow the API's cursor, against a fake API answering their pages from a script. */
@@ -354,27 +355,98 @@ describe("groups cancel --limit: the default bounds count tasks read, not pages"
 });
 
 describe("schedules list: a page that fails after others were read", () => {
+  // The list is printed page by page (test/unit/cli/list-pages.test.ts): what was printed stays printed, and the
+  // error says how much that was and that the list is incomplete.
   const script = () => [schedulesPage(2, "c1"), failedCall];
 
-  it("--json: stdout stays empty; the error carries the schedules read before it, and exits as it does (4: a 500)", async () => {
+  it("--json: stdout holds the schedules printed, left open (no parser takes it for the whole list); the error says how many, and exits as it does (4: a 500)", async () => {
     // Act
     const result = await run(script(), ["--json", "schedules", "list", "--topic", "orders"]);
 
     // Assess
     expect(result.code).toBe(4);
-    expect(result.out).toBe("");
+    expect(result.out).toBe(`{"schedules":[${JSON.stringify(schedule)},${JSON.stringify(schedule)}\n`);
+    expect(() => JSON.parse(result.out)).toThrow(SyntaxError);
     const report = JSON.parse(result.err);
     expect(report.error).toMatchObject({ code: "internal_error", status: 500 });
-    expect(report.before_error).toMatchObject({ pages: 1 });
-    expect(report.before_error.schedules).toHaveLength(2);
+    expect(report.before_error).toEqual({ pages: 1, printed: 2 });
   });
 
-  it("human: says how many were read before the error, and that the list is incomplete", async () => {
+  it("human: the rows printed stay; says how many were printed before the error, and that the list is incomplete", async () => {
     // Act
     const result = await run(script(), ["schedules", "list", "--topic", "orders"]);
 
     // Assess
     expect(result.code).toBe(4);
-    expect(result.err).toMatch(/before the error: 1 page, 2 schedules read/);
+    expect(tableRows(result.out).filter((row) => row[0] === schedule.schedule_id)).toHaveLength(2);
+    expect(result.err).toMatch(
+      /before the error: 1 page read, 2 schedules printed \(the list is incomplete\)/,
+    );
   });
+
+  it("a failing first page prints nothing on stdout, and no `before_error`", async () => {
+    // Act
+    const result = await run([failedCall], ["--json", "schedules", "list", "--topic", "orders"]);
+
+    // Assess
+    expect(result.code).toBe(4);
+    expect(result.out).toBe("");
+    expect(JSON.parse(result.err).before_error).toBeUndefined();
+  });
+});
+
+describe("an API listing a full page of tasks not cancelled (or not replayed) on every page", () => {
+  // The API lists there only tasks caught mid-change, a handful a run; listed 1,000 a page up to the page cap, they
+  // filled the CLI's memory (ten million kept to print with the totals). Past MAX_LISTED the command stops.
+  const PAGE = 1_000;
+  const PAGES_PAST = MAX_LISTED / PAGE + 1;
+  const listing = [
+    {
+      name: "groups cancel",
+      argv: GROUP_CANCEL,
+      list: "not_cancelled",
+      page: (n: number): Page => ({
+        status: 200,
+        body: {
+          cancelled: 0,
+          not_cancelled: Array.from({ length: PAGE }, (_, i) => ({
+            task_id: `orders.t${n}-${i}`,
+            status: "delivered",
+          })),
+          more: true,
+          next_cursor: `c${n}`,
+        },
+      }),
+    },
+    {
+      name: "topics replay",
+      argv: ["topics", "replay", "orders", "--error-contains", "HTTP 5"],
+      list: "failed",
+      page: (n: number): Page => ({
+        status: 200,
+        body: {
+          matched: PAGE,
+          replayed: 0,
+          failed: Array.from({ length: PAGE }, (_, i) => ({ task_id: `orders.t${n}-${i}`, reason: "busy" })),
+          next_cursor: `c${n}`,
+        },
+      }),
+    },
+  ] as const;
+
+  it.each(listing)(
+    "$name: stops once past MAX_LISTED, exit 3, with what was done",
+    async ({ argv, list, page }) => {
+      // Act: far fewer pages than the cap would allow
+      const result = await runEndless(page, ["--json", ...argv, "--max-pages", String(2 * PAGES_PAST)]);
+
+      // Assess
+      expect(result.code).toBe(3);
+      expect(result.sent).toHaveLength(PAGES_PAST);
+      const report = JSON.parse(result.err);
+      expect(report.error).toMatchObject({ code: "too_many_listed", list, listed: MAX_LISTED + PAGE });
+      expect(report.before_error.pages).toBe(PAGES_PAST);
+      expect(report.before_error[list]).toHaveLength(MAX_LISTED + PAGE);
+    },
+  );
 });

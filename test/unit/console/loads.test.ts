@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import {
   load,
+  loadPage,
   loadTask,
   taskPageSchema,
   taskViewSchema,
@@ -91,5 +92,54 @@ describe("a task's view answered for another task", () => {
     stubFetch(() => json(200, task));
 
     await expect(loadTask(task.task_id)).resolves.toEqual(task);
+  });
+});
+
+describe("a page answered with more rows than it asked for (its `limit`)", () => {
+  // The API never answers more than the limit: a broken API's or another request's answer (a proxy, a cache). Cut to
+  // the limit, the rows past it were lost unseen as the cursor went on after them; rendered whole, a broken API's
+  // thousands of rows (test/e2e/console-overfull-pages.test.ts, in a browser).
+  const page = (rows: number) => ({
+    tasks: Array.from({ length: rows }, (_, n) => ({ ...task, task_id: `${task.task_id}${n}` })),
+    next_cursor: null,
+  });
+
+  it("one row more than asked for rejects, saying how many of what, so the panel renders none of it", async () => {
+    // Prepare
+    const sent = stubFetch(() => json(200, page(21)));
+
+    // Act
+    const error = await loadPage("/v1/tasks", { topic: "demo", limit: 20 }, "tasks", taskPageSchema).catch(
+      (e: unknown) => e,
+    );
+
+    // Assess
+    expect(sent.map((r) => r.path)).toEqual(["/v1/tasks?topic=demo&limit=20"]);
+    expect((error as Error).message).toBe(
+      "the API answered 21 tasks where at most 20 were asked for: not shown (a broken API, or a proxy answering another request)",
+    );
+  });
+
+  it("as many rows as asked for, or fewer, is the page", async () => {
+    for (const rows of [20, 3, 0]) {
+      // Prepare
+      stubFetch(() => json(200, page(rows)));
+
+      // Act
+      const loaded = await loadPage("/v1/tasks", { limit: 20 }, "tasks", taskPageSchema);
+
+      // Assess
+      expect(loaded.tasks).toHaveLength(rows);
+    }
+  });
+
+  it("an answer whose rows are not a list is still malformed, not counted", async () => {
+    // Prepare
+    stubFetch(() => json(200, { tasks: "many", next_cursor: null }));
+
+    // Act + Assess
+    await expect(loadPage("/v1/tasks", { limit: 20 }, "tasks", taskPageSchema)).rejects.toThrow(
+      /the API's answer is malformed/,
+    );
   });
 });
