@@ -464,14 +464,23 @@ export function sentItemOf(body: unknown): SentItem {
 }
 
 /**
+ * The number a message gives a request's item at `index`: its place in the caller's own batch (`numbers`, for a
+ * part `addTasks` sends of it: a half, a retry of some items), else its place in the request. Named by its place in
+ * a part, item 1 of a second half was the caller's item 3.
+ */
+const itemNumber = (index: number, numbers: readonly number[] | undefined): number =>
+  numbers?.[index] ?? index;
+
+/**
  * Why a batch's results cannot be the answers to these items, read by position: another count, a task of another
  * topic at an item's place (results out of order), or one task at two items' places that do not share a key —
  * each would give a caller another's task; undefined when they can be. Results of one topic swapped cannot be told
- * apart: an item's answer names only its task.
+ * apart: an item's answer names only its task. `numbers`: each item's place in the caller's batch (`itemNumber`).
  */
 export function resultsMismatch(
   items: readonly SentItem[],
   results: readonly BatchItemResult[],
+  numbers?: readonly number[],
 ): string | undefined {
   if (results.length !== items.length) return `${results.length} results for ${items.length} items`;
   const index = items.findIndex(({ topic }, i) => {
@@ -481,23 +490,28 @@ export function resultsMismatch(
     return !ofTopic || (result.topic !== undefined && result.topic !== topic);
   });
   if (index !== -1) {
-    return `result ${index} is a task of another topic than item ${index}'s "${items[index]?.topic}": results out of order`;
+    const n = itemNumber(index, numbers);
+    return `result ${n} is a task of another topic than item ${n}'s "${items[index]?.topic}": results out of order`;
   }
-  return sharedTask(items, results);
+  return sharedTask(items, results, numbers);
 }
 
 /**
  * A task answered at two items' places: right only when both carry one key (the later found the earlier's task by
  * it, as a second single add with that key would); otherwise one caller would get another's task.
  */
-function sharedTask(items: readonly SentItem[], results: readonly BatchItemResult[]): string | undefined {
+function sharedTask(
+  items: readonly SentItem[],
+  results: readonly BatchItemResult[],
+  numbers: readonly number[] | undefined,
+): string | undefined {
   const keyOfTask = new Map<string, string | undefined>();
   for (const [index, result] of results.entries()) {
     if (result.status < 200 || result.status >= 300 || result.task_id === undefined) continue;
     const key = items[index]?.key;
     if (!keyOfTask.has(result.task_id)) keyOfTask.set(result.task_id, key);
     else if (key === undefined || keyOfTask.get(result.task_id) !== key) {
-      return `result ${index} is the task of an earlier item with another idempotency key: results of other tasks`;
+      return `result ${itemNumber(index, numbers)} is the task of an earlier item with another idempotency key: results of other tasks`;
     }
   }
   return undefined;
@@ -530,14 +544,19 @@ function itemOutcome(
  * Where a batch answer names an item added (2xx) that is no add's answer (no `task_id`, `topic`, `task_status` or
  * `due_at`), as `itemOutcome` reads a batched call's item; undefined when every added item is one. `addTasks` hands
  * its caller the results whole: such an item looked added with no task to name (the CLI printed an empty task id
- * and exited 0), where a single add answered so is an `invalid_response`.
+ * and exited 0), where a single add answered so is an `invalid_response`. `numbers`: as `resultsMismatch`'s.
  */
-export function addedItemProblem(results: readonly BatchItemResult[]): string | undefined {
+export function addedItemProblem(
+  results: readonly BatchItemResult[],
+  numbers?: readonly number[],
+): string | undefined {
   for (const [index, result] of results.entries()) {
     if (result.status < 200 || result.status >= 300) continue;
     const answer = addAnswerOf(result);
     const parsed = safeParseBounded(addTaskResponseSchema, answer);
-    if (!parsed.success) return `item ${index} ${firstProblem(toIssues(parsed.error.issues, answer))}`;
+    if (!parsed.success) {
+      return `item ${itemNumber(index, numbers)} ${firstProblem(toIssues(parsed.error.issues, answer))}`;
+    }
   }
   return undefined;
 }

@@ -24,9 +24,15 @@ import { isFunctionFailure, RETRYABLE_STATUSES } from "./retry.js";
 export interface BatchSender {
   /**
    * One `POST /v1/tasks/batch` with this body, with the client's retries of the whole request (`attemptsUsed` of
-   * the budget already spent), its results checked against these items by position (`resultsMismatch`).
+   * the budget already spent), its results checked against these items by position (`resultsMismatch`), a problem
+   * naming an item by `numbers`: each one's place in the caller's batch, not in this part of it.
    */
-  send(body: string, items: readonly SentItem[], attemptsUsed: number): Promise<SentBatch>;
+  send(
+    body: string,
+    items: readonly SentItem[],
+    attemptsUsed: number,
+    numbers: readonly number[],
+  ): Promise<SentBatch>;
   /** Waits before sending again items that have had `attempt` requests (their backoff; ends at the call's abort). */
   backoff(attempt: number): Promise<void>;
   readonly maxAttempts: number;
@@ -139,7 +145,7 @@ async function round(
     const sentItems = part.map((index) => items.sent[index] as SentItem);
     let sent: SentBatch;
     try {
-      sent = await sender.send(body, sentItems, used);
+      sent = await sender.send(body, sentItems, used, part);
     } catch (error) {
       if (sender.signal?.aborted || !(error instanceof PunctualError)) throw error;
       if (isSizeRefusal(error) && items.texts.length > 1) {

@@ -230,7 +230,8 @@ class PunctualClientCore {
     const items = batchItems(attempt.body);
     if (!items) return (await this.#sentBatch(attempt, sentItemsOf(input), signal, 0)).answer;
     const sender: BatchSender = {
-      send: (body, items, attemptsUsed) => this.#sentBatch({ ...attempt, body }, items, signal, attemptsUsed),
+      send: (body, items, attemptsUsed, numbers) =>
+        this.#sentBatch({ ...attempt, body }, items, signal, attemptsUsed, numbers),
       backoff: (used) =>
         this.#wait(retryDelayMs(this.#retry, used, undefined, this.#random, this.#now()), signal),
       maxAttempts: this.#retry.maxAttempts,
@@ -243,18 +244,21 @@ class PunctualClientCore {
   /**
    * One batch request with its retries, its answer read and checked against these items by position (unless
    * undefined): one whose results cannot be its items' (`resultsMismatch`), or that names an item added without
-   * its task (`addedItemProblem`), is an `invalid_response`.
+   * its task (`addedItemProblem`), is an `invalid_response`; it names an item by `numbers` (its place in the
+   * caller's batch, when this request is a part of it), else by its place in this request.
    */
   async #sentBatch(
     attempt: Attempt,
     items: readonly SentItem[] | undefined,
     signal: AbortSignal | undefined,
     attemptsUsed: number,
+    numbers?: readonly number[],
   ): Promise<SentBatch> {
     const read = (answer: Answer) => readAnswer(ROUTES.addTasks, answer);
     const answer = await this.#sendWithRetries(attempt, true, signal, attemptsUsed, read);
     const batch = answer.value;
-    const mismatch = items && (resultsMismatch(items, batch.results) ?? addedItemProblem(batch.results));
+    const mismatch =
+      items && (resultsMismatch(items, batch.results, numbers) ?? addedItemProblem(batch.results, numbers));
     if (mismatch) throw invalidBatchAnswer({ requestId: answer.requestId }, mismatch);
     return { answer: batch, attempts: answer.attempts, requestId: answer.requestId };
   }

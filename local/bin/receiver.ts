@@ -1,8 +1,9 @@
 /**
  * A callback receiver for trying Punctual locally: verifies each delivery's Standard Webhooks signature with its
- * topic's verification key and prints it. `npx tsx local/bin/receiver.ts [port] [topic] [subscriber]` (default 4000,
- * demo; port 0 takes a free one). A real receiver holds one topic's key only; this one derives the key of the topic it
- * serves, or of one subscriber of a fan-out topic, whose callbacks are signed with that subscriber's key alone.
+ * topic's verification key and prints it. `npm run receiver -- [port] [topic] [subscriber]` (default 4000, demo;
+ * port 0 takes a free one): the script `exec`s tsx, so a SIGTERM sent to npm reaches it (README, "Run it locally").
+ * A real receiver holds one topic's key only; this one derives the key of the topic it serves, or of one subscriber
+ * of a fan-out topic, whose callbacks are signed with that subscriber's key alone.
  */
 import http from "node:http";
 import type { AddressInfo } from "node:net";

@@ -64,7 +64,7 @@ process.stdout.write(
         ]
       : []),
     "",
-    "Schedule a demo task (run a receiver on 127.0.0.1:4000 first, e.g. `npx tsx local/bin/receiver.ts`):",
+    "Schedule a demo task (run a receiver on 127.0.0.1:4000 first, e.g. `npm run receiver`):",
     `  curl -sS -X POST ${cloud.apiUrl}/v1/tasks -H 'content-type: application/json' -d '${demoBody}'`,
     "",
     "Ctrl-C (or closing this terminal) stops: no new requests, in-flight deliveries finish, pollers stop, then the emulators.",

@@ -130,15 +130,17 @@ async function serveRequest(api: ApiState, req: http.IncomingMessage, res: http.
         body: JSON.stringify({ message: "Request Header Fields Too Large" }),
       });
     }
+    // The query is read through URL; the path never is (pathOf).
     const url = new URL(req.url ?? "/", "http://localhost");
+    const path = pathOf(req.url ?? "/");
     const method = (req.method ?? "GET").toUpperCase();
-    const match = matchRoute(api, method, url.pathname);
+    const match = matchRoute(api, method, path);
     if (!match) return send(res, { statusCode: 404, body: JSON.stringify({ message: "Not Found" }) });
     const body = await readBody(req);
     if (body === undefined) {
       return send(res, { statusCode: 413, body: JSON.stringify({ message: "Request Entity Too Large" }) });
     }
-    const event = toEvent(req, url, method, match.m.route.routeKey, match.params, body, requestId);
+    const event = toEvent(req, { url, path }, method, match.m.route.routeKey, match.params, body, requestId);
     if (
       body.length * 6 + EVENT_OVERHEAD_BYTES > MAX_INVOCATION_BYTES &&
       eventBytes(event) > MAX_INVOCATION_BYTES
@@ -208,11 +210,28 @@ async function withinIntegrationTimeout(
 }
 
 /**
+ * The path of a request target exactly as sent, its query apart: API Gateway's documentation describes no path
+ * normalization for HTTP APIs (routes: docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html),
+ * so this server takes the strict reading and routes on the path as sent, where it used WHATWG URL parsing: that
+ * resolved `..` and `.` segments (`%2e%2e` too), turned `\` into `/` and read `//x/v1/tasks` as host `x` and path
+ * `/v1/tasks`, so such paths reached a route here that they may not reach deployed. Now they match none (`$default`,
+ * whose function answers 404). An absolute-form target (`http://host/v1/tasks`, RFC 9112 §3.2.2) is its path part.
+ */
+function pathOf(target: string): string {
+  const authority = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(target);
+  const rest = authority ? target.slice(authority[0].length) || "/" : target;
+  const end = rest.search(/[?#]/);
+  return end === -1 ? rest : rest.slice(0, end);
+}
+
+/**
  * The route a request takes and its path parameters, decoded; else the `$default` route, else undefined. A path
  * whose percent-encoding does not decode (`/v1/tasks/%ZZ`, `%E0%A4%A`) matches no route: API Gateway decodes the
  * path before it matches routes, so such a request reaches `$default` (whose function answers 404), never a route
  * function — nor a bare 500 from this server's own decoding. For the same reason an encoded slash (`a%2Fb`) is a
  * separator there: a parameter that decodes to one matches no route (a group named `a/b` travels in `?group=`).
+ * Nor does one that decodes to a dot segment (`..`, `%2e`): the strict reading of what API Gateway leaves undocumented
+ * (pathOf), so that no path climbs out of its route, here or in a function that joins it into another.
  */
 function matchRoute(
   api: ApiState,
@@ -233,7 +252,7 @@ function decodedParameters(
 ): Record<string, string> | undefined {
   try {
     const values = names.map((_, i) => decodeURIComponent(found[i + 1] ?? ""));
-    if (values.some((value) => value.includes("/"))) return undefined;
+    if (values.some((value) => value.includes("/") || value === "." || value === "..")) return undefined;
     return Object.fromEntries(names.map((n, i) => [n, values[i] ?? ""]));
   } catch {
     return undefined;
@@ -313,9 +332,10 @@ function eventBytes(event: APIGatewayProxyEventV2): number {
   return bytes;
 }
 
+/** `target`: the request's URL (for its query) and its path as sent (pathOf). */
 function toEvent(
   req: http.IncomingMessage,
-  url: URL,
+  target: { readonly url: URL; readonly path: string },
   method: string,
   routeKey: string,
   params: Record<string, string>,
@@ -328,6 +348,7 @@ function toEvent(
   for (const [name, values] of Object.entries(req.headersDistinct)) {
     if (values !== undefined && name !== "cookie") headers[name.toLowerCase()] = values.join(",");
   }
+  const { url, path } = target;
   const cookies = cookiesOf(req);
   const query = queryParametersOf(url);
   const isText = body.length === 0 || /json|text|xml|urlencoded/i.test(headers["content-type"] ?? "");
@@ -335,7 +356,7 @@ function toEvent(
   return {
     version: "2.0",
     routeKey,
-    rawPath: url.pathname,
+    rawPath: path,
     rawQueryString: url.search.slice(1),
     ...(cookies.length > 0 ? { cookies } : {}),
     headers,
@@ -348,7 +369,7 @@ function toEvent(
       domainPrefix: "local",
       http: {
         method,
-        path: url.pathname,
+        path,
         protocol: `HTTP/${req.httpVersion}`,
         sourceIp: req.socket.remoteAddress ?? "127.0.0.1",
         userAgent: headers["user-agent"] ?? "",

@@ -1,5 +1,6 @@
 import { echoed } from "#shared/domain/echoed.js";
 import { MAX_SUBSCRIBERS, SUBSCRIBER_ID_PATTERN } from "#shared/domain/fan-out.js";
+import { MAX_DELAY_CEILING_SECONDS } from "#shared/domain/timing.js";
 import { unmatchableHostPattern } from "#shared/security/ssrf.js";
 import * as z from "#shared/zod.js";
 import { type EventSourcesInput, eventSourcesSchema } from "./event-sources.js";
@@ -88,7 +89,7 @@ export const topicSettingsSchema = z.strictObject({
   callbackTimeoutSeconds: z.number().check(z.gte(1), z.lte(120)),
   /** Lambda event-source MaximumConcurrency for the topic's deliver function (AWS allows 2–1000). */
   maxConcurrency: z.number().check(z.int(), z.gte(2), z.lte(1000)),
-  maxDelaySeconds: z.number().check(z.int(), z.gte(1), z.lte(5 * 366 * 86_400)),
+  maxDelaySeconds: z.number().check(z.int(), z.gte(1), z.lte(MAX_DELAY_CEILING_SECONDS)),
   maxPayloadBytes: z.number().check(z.int(), z.gte(1), z.lte(MAX_PAYLOAD_BYTES)),
   retentionDays: z.number().check(z.gte(0.01), z.lte(365)),
   /**

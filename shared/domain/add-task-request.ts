@@ -6,7 +6,7 @@ import { isLosslessNumber, parseExactJson, stringifyExact, withJsNumbers } from 
 import { isPlainObject, toIssues, tooManyUnknownFields } from "./request-issues.js";
 import { RESERVED_KEY_PREFIX } from "./reserved-keys.js";
 import { rfc3339DateTime } from "./rfc3339.js";
-import type { DueSpec } from "./timing.js";
+import { type DueSpec, tooFarAheadMessage } from "./timing.js";
 import { notWellFormedIssues } from "./well-formed.js";
 import { msAtOrAfterSeconds } from "./whole-ms.js";
 
@@ -44,6 +44,9 @@ export { isPlainObject, MAX_UNKNOWN_FIELDS, toIssues } from "./request-issues.js
 export const MAX_CONTENT_DEPTH = 64;
 
 const TIMING_FIELDS = ["timing_moment", "due_at", "delay_seconds"] as const;
+
+/** A topic's maxDelay in seconds, by the topic's name; undefined for a topic that is not configured. */
+export type MaxDelayOf = (topic: string) => number | undefined;
 
 /** The key, from the body's `idempotency_key` or the `Idempotency-Key` header (the OpenAPI document shows both). */
 export const idempotencyKeySchema = /* @__PURE__ */ z.withMeta(
@@ -206,7 +209,11 @@ export interface RescheduleRequest {
   readonly dueField: (typeof TIMING_FIELDS)[number];
 }
 
-export function parseRescheduleRequest(body: unknown): ParseResult<RescheduleRequest> {
+/** `maxDelaySeconds`: the task's topic's, named when a due time is too far ahead for any JS number. */
+export function parseRescheduleRequest(
+  body: unknown,
+  maxDelaySeconds?: number,
+): ParseResult<RescheduleRequest> {
   if (!isPlainObject(body)) {
     return { ok: false, issues: [{ path: "", message: "the request body must be a JSON object" }] };
   }
@@ -214,6 +221,7 @@ export function parseRescheduleRequest(body: unknown): ParseResult<RescheduleReq
   if (tooMany) return { ok: false, issues: tooMany };
   let issues: ErrorIssue[] = [];
   const fields = withJsNumbers(body, [], issues) as Record<string, unknown>;
+  issues = tooFarAheadIssues(issues, body, maxDelaySeconds);
   const parsed = rescheduleBodySchema.safeParse(fields);
   // concat, not push(...): spread, hundreds of thousands of issues (unknown fields) overflow the stack.
   if (!parsed.success) issues = issues.concat(toIssues(parsed.error.issues, fields));
@@ -244,12 +252,14 @@ export const IDEMPOTENCY_HEADER = "idempotency-key";
 /**
  * Validates a POST /v1/tasks body (already JSON-parsed) together with the optional `Idempotency-Key` header.
  * The key may come from either place; both present and different is refused rather than guessed. A caller's key
- * may not hold the reserved prefix; only the materializer's adds (`keyOwner` "schedule") may.
+ * may not hold the reserved prefix; only the materializer's adds (`keyOwner` "schedule") may. `maxDelayOf` names
+ * the limit a due time too far ahead for any JS number is told (the topic's maxDelay; without it, any topic's most).
  */
 export function parseAddTaskRequest(
   body: unknown,
   idempotencyHeader?: string | undefined,
   keyOwner: KeyOwner = "caller",
+  maxDelayOf: MaxDelayOf = () => undefined,
 ): ParseResult<AddTaskRequest> {
   if (!isPlainObject(body)) {
     return { ok: false, issues: [{ path: "", message: "the request body must be a JSON object" }] };
@@ -258,6 +268,10 @@ export function parseAddTaskRequest(
   if (tooMany) return { ok: false, issues: tooMany };
   let issues: ErrorIssue[] = [];
   const fields = jsNumbersOutsideContent(body, issues);
+  if (issues.length > 0) {
+    const maxDelaySeconds = typeof body.topic === "string" ? maxDelayOf(body.topic) : undefined;
+    issues = tooFarAheadIssues(issues, body, maxDelaySeconds);
+  }
   const parsed = addTaskBodySchema.safeParse(fields);
   // concat, not push(...): spread, hundreds of thousands of issues (unknown fields) overflow the stack.
   if (!parsed.success) issues = issues.concat(toIssues(parsed.error.issues, fields));
@@ -335,6 +349,30 @@ export function jsNumbersOutsideContent(
     } else out[key] = field;
   }
   return out;
+}
+
+/** The due-time fields that take a number. */
+const NUMBER_TIMING_FIELDS: ReadonlySet<string> = new Set(["timing_moment", "delay_seconds"]);
+
+/**
+ * `issues` with each about a due-time number too large for any JS number (`delay_seconds: 1e20`, `1e400`, an
+ * integer past 2^53) told what a time merely past the topic's maxDelay is told (add-task.ts, dueTime): such a time
+ * is beyond every maxDelay, and "not a representable number" left the caller to guess the limit. Still a 400 of
+ * the body's rules, with the others, before anything else is looked at: only the wording differs.
+ */
+function tooFarAheadIssues(
+  issues: ErrorIssue[],
+  raw: Record<string, unknown>,
+  maxDelaySeconds: number | undefined,
+): ErrorIssue[] {
+  return issues.map((issue) => {
+    const value = NUMBER_TIMING_FIELDS.has(issue.path) ? raw[issue.path] : undefined;
+    if (!isLosslessNumber(value)) return issue;
+    const number = Number(value.toString());
+    if (!(number > Number.MAX_SAFE_INTEGER)) return issue;
+    const timingMoment = issue.path === "timing_moment" ? number : undefined;
+    return { path: issue.path, message: tooFarAheadMessage(maxDelaySeconds, timingMoment) };
+  });
 }
 
 /** `body` as validated (JS numbers); `raw` as parsed, whose number tokens keep every digit written. */

@@ -87,3 +87,24 @@ export function requestedDueMs(spec: DueSpec, nowMs: number): number {
   const ms = msAtOrAfterSeconds(spec.written ?? String(seconds));
   return "timingMoment" in spec ? ms : nowMs + ms;
 }
+
+/** The largest `maxDelaySeconds` a topic may have (the config schema's bound): five years of 366 days. */
+export const MAX_DELAY_CEILING_SECONDS = 5 * 366 * 86_400;
+
+/** A timing_moment above this is almost certainly milliseconds, worth saying so in the error. */
+const LIKELY_MILLISECONDS = 100_000_000_000;
+
+/**
+ * Why a due time further ahead than the topic's maxDelay is refused, naming the limit: `maxDelaySeconds` undefined
+ * when the request names no configured topic (then the most any topic may allow). One wording for every too-far
+ * time, however far: `1e20` seconds, which no JS number holds exactly, is told the same limit as a second too many.
+ */
+export function tooFarAheadMessage(maxDelaySeconds: number | undefined, timingMoment?: number): string {
+  const hint =
+    timingMoment !== undefined && timingMoment > LIKELY_MILLISECONDS
+      ? " (timing_moment is in seconds, not milliseconds)"
+      : "";
+  return maxDelaySeconds === undefined
+    ? `is more than ${MAX_DELAY_CEILING_SECONDS} s ahead, the most any topic's maxDelay allows${hint}`
+    : `is more than ${maxDelaySeconds} s ahead, the topic's maxDelay${hint}`;
+}

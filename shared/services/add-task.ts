@@ -21,6 +21,7 @@ import {
   type AddTaskRequest,
   type KeyOwner,
   MAX_CALLBACK_URL_LENGTH,
+  type MaxDelayOf,
   parseAddTaskRequest,
 } from "#shared/domain/add-task-request.js";
 import { resolveCallback } from "#shared/domain/callback-resolution.js";
@@ -42,7 +43,7 @@ import {
   type TaskRecord,
   type TaskStatus,
 } from "#shared/domain/task.js";
-import { planTimer, requestedDueMs, type TimerPlan } from "#shared/domain/timing.js";
+import { planTimer, requestedDueMs, type TimerPlan, tooFarAheadMessage } from "#shared/domain/timing.js";
 import { checkCallbackUrl } from "#shared/security/ssrf.js";
 import { addFanOut, completeFanOut } from "./fan-out/add.js";
 
@@ -106,9 +107,6 @@ export interface AddTaskResult {
   readonly body: AddTaskResponse;
 }
 
-/** A timing_moment above this is almost certainly milliseconds, worth saying so in the error. */
-const LIKELY_MILLISECONDS = 100_000_000_000;
-
 /**
  * POST /v1/tasks. Order matters: everything that can refuse the request with a 4xx runs before anything is
  * written, so a refused request leaves nothing behind; then the task is written, then its timer armed. A
@@ -123,6 +121,7 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
     input.idempotencyKeyHeader,
     // The one seam where the reserved key prefix is allowed: the materializer's adds, which name their schedule.
     input.scheduleId !== undefined ? "schedule" : "caller",
+    maxDelayOf(deps.config),
   );
   if (!parsed.ok) throw validationFailed(parsed.issues);
   let checked: CheckedAddRequest;
@@ -243,9 +242,14 @@ export function checkAddRequest(
   idempotencyKeyHeader?: string,
   keyOwner: KeyOwner = "caller",
 ): CheckedAddRequest {
-  const parsed = parseAddTaskRequest(body, idempotencyKeyHeader, keyOwner);
+  const parsed = parseAddTaskRequest(body, idempotencyKeyHeader, keyOwner, maxDelayOf(config));
   if (!parsed.ok) throw validationFailed(parsed.issues);
   return checkParsedAddRequest(config, parsed.value, nowMs);
+}
+
+/** Each configured topic's maxDelay, for the body's rules to name (`parseAddTaskRequest`). */
+export function maxDelayOf(config: PunctualConfig): MaxDelayOf {
+  return (topic) => topicConfig(config, topic)?.maxDelaySeconds;
 }
 
 /** `checkAddRequest`'s checks past the body's own rules, for a request already parsed (`parseAddTaskRequest`). */
@@ -738,20 +742,14 @@ export function dueTime(
 ): number {
   const requested = requestedDueMs(request.due, nowMs);
   const path = request.dueField;
+  // Too far ahead before unrepresentable: a time past every safe integer of ms (`delay_seconds: 1e15`) is one
+  // further ahead than any maxDelay, and is told the limit, as one a second too far is.
+  if (requested - nowMs > topic.maxDelaySeconds * 1000) {
+    const timingMoment = "timingMoment" in request.due ? request.due.timingMoment : undefined;
+    throw validationFailed([{ path, message: tooFarAheadMessage(topic.maxDelaySeconds, timingMoment) }]);
+  }
   if (!Number.isSafeInteger(requested))
     throw validationFailed([{ path, message: "is not a representable time" }]);
-  if (requested - nowMs > topic.maxDelaySeconds * 1000) {
-    const hint =
-      "timingMoment" in request.due && request.due.timingMoment > LIKELY_MILLISECONDS
-        ? " (timing_moment is in seconds, not milliseconds)"
-        : "";
-    throw validationFailed([
-      {
-        path,
-        message: `is more than ${topic.maxDelaySeconds} s ahead, the topic's maxDelay${hint}`,
-      },
-    ]);
-  }
   return Math.max(requested, nowMs);
 }
 

@@ -13,6 +13,7 @@ import {
   type CheckedAddRequest,
   checkParsedAddRequest,
   laneKey,
+  maxDelayOf,
   orderingLaneOf,
 } from "./add-task.js";
 import {
@@ -138,7 +139,7 @@ interface ItemCheck {
 }
 
 function checkItem(deps: AddTaskDeps, item: unknown, nowMs: number): ItemCheck {
-  const parsed = parseAddTaskRequest(item);
+  const parsed = parseAddTaskRequest(item, undefined, "caller", maxDelayOf(deps.config));
   if (!parsed.ok) return { refusal: errorItem(validationFailed(parsed.issues)) };
   try {
     const checked = checkParsedAddRequest(deps.config, parsed.value, nowMs);

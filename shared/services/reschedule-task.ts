@@ -48,7 +48,7 @@ export async function rescheduleTask(
   body: unknown,
 ): Promise<RescheduleView> {
   const { key, topic } = await taskAndTopic(deps, taskId);
-  const parsed = parseRescheduleRequest(body);
+  const parsed = parseRescheduleRequest(body, topic.maxDelaySeconds);
   if (!parsed.ok) throw validationFailed(parsed.issues);
   const nowMs = deps.now();
   // A successor may land a few milliseconds after the asked time (see freeSuccessorDue): still that target. A

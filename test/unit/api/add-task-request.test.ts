@@ -107,12 +107,39 @@ describe("parseAddTaskRequest", () => {
   );
 
   it.each([
-    ["delay_seconds", "1e400"],
-    ["timing_moment", "123456789012345678901"],
-    ["timing_moment", "9007199254740993"],
-  ])("still refuses %s %s, which no number holds", (field, token) => {
-    const body = { topic: "demo", [field]: new LosslessNumber(token), content: {} };
-    expect(issuesOf(body)).toContainEqual({ path: field, message: "is not a representable number" });
+    ["delay_seconds", "1e400", ""],
+    ["timing_moment", "123456789012345678901", " (timing_moment is in seconds, not milliseconds)"],
+    ["timing_moment", "9007199254740993", " (timing_moment is in seconds, not milliseconds)"],
+  ])(
+    "still refuses %s %s, which no number holds, as too far ahead: the topic's maxDelay named, or the most any topic allows",
+    (field, token, hint) => {
+      const body = { topic: "demo", [field]: new LosslessNumber(token), content: {} };
+      const refused = (result: { ok: boolean; issues?: unknown }) => (result.ok ? [] : result.issues);
+
+      expect(issuesOf(body)).toEqual([
+        {
+          path: field,
+          message: `is more than 158112000 s ahead, the most any topic's maxDelay allows${hint}`,
+        },
+      ]);
+      const demoOnly = (topic: string) => (topic === "demo" ? 3600 : undefined);
+      expect(refused(parseAddTaskRequest(body, undefined, "caller", demoOnly))).toEqual([
+        { path: field, message: `is more than 3600 s ahead, the topic's maxDelay${hint}` },
+      ]);
+      expect(refused(parseRescheduleRequest({ [field]: new LosslessNumber(token) }, 7200))).toEqual([
+        { path: field, message: `is more than 7200 s ahead, the topic's maxDelay${hint}` },
+      ]);
+    },
+  );
+
+  it.each([
+    ["-1e400", "a negative one"],
+    ["1e-400", "one that underflows to 0"],
+    ["[1e400]", "one inside another value"],
+  ])("keeps refusing %s, %s, as not a representable number", (token, _) => {
+    const raw = token.startsWith("[") ? [new LosslessNumber(token.slice(1, -1))] : new LosslessNumber(token);
+    const issues = issuesOf({ topic: "demo", delay_seconds: raw, content: {} });
+    expect(issues[0]?.message).toBe("is not a representable number");
   });
 
   it("parses a string content holding a JSON object (seed style)", () => {

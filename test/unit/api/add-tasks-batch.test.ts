@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { describe, expect, it } from "vitest";
 import { MAX_BATCH_TASKS } from "#shared/api/schemas/batch.js";
+import { LosslessNumber } from "#shared/domain/exact-json.js";
 import { addTasksBatch } from "#shared/services/add-tasks-batch.js";
 import { refusal } from "../../support/refusal.js";
 import { fixture } from "./fakes.js";
@@ -74,6 +75,23 @@ describe("addTasksBatch: per-item results", () => {
     expect(answer.results[3]?.error).toMatchObject({ code: "payload_too_large" });
     expect(answer).toMatchObject({ added: 1, failed: 3 });
     expect(f.store.tasks.size).toBe(1);
+  });
+
+  it("answers an item whose delay no JS number holds (1e20) as one merely past its topic's maxDelay: the limit named", async () => {
+    const f = fixture();
+    const tasks = [
+      item({ topic: "small", delay_seconds: 3601 }),
+      item({ topic: "small", delay_seconds: new LosslessNumber("1e20") }),
+    ];
+
+    const answer = await addTasksBatch(f.deps, { tasks });
+
+    const issues = [{ path: "delay_seconds", message: "is more than 3600 s ahead, the topic's maxDelay" }];
+    expect(answer.results.map((r) => r.error)).toEqual([
+      expect.objectContaining({ code: "validation_failed", issues }),
+      expect.objectContaining({ code: "validation_failed", issues }),
+    ]);
+    expect(f.store.tasks.size).toBe(0);
   });
 
   it("reads an item the request's own rules refuse once, not once per way it is checked, and answers it as the single add", async () => {

@@ -203,6 +203,61 @@ describe("duplicate keys and unrepresentable numbers: 400, nothing written", () 
   });
 });
 
+describe("a due-time number too large for any JS number: the topic's maxDelay named, as for one merely too far", () => {
+  /** An add body on `topic` whose due-time `field` is the JSON token `token`, verbatim. */
+  const dueBody = (topic: string, field: string, token: string) =>
+    `{"topic":"${topic}","${field}":${token},"callback":{"url":"https://hooks.example.com/n"},"content":{}}`;
+
+  it.each([
+    // Past 2^53 or past a double: refused as "not a representable number", with no limit named.
+    ["delay_seconds", "1e20", "3601"],
+    ["delay_seconds", "1e400", "3601"],
+    ["delay_seconds", "9007199254740993", "3601"],
+    ["delay_seconds", "123456789012345678901.5", "3601"],
+    ["timing_moment", "1e20", String(NOW)],
+    ["timing_moment", "1e400", String(NOW)],
+    // Held by a JS number, but not its due time in ms: refused as "not a representable time".
+    ["delay_seconds", "1e15", "3601"],
+    ["timing_moment", "1e16", String(NOW)],
+  ])("%s %s: the answer %s gets (400 validation_failed), nothing written", async (field, huge, merely) => {
+    // Prepare
+    const f = fixture();
+
+    // Act: `small` allows 3600 s; NOW as timing_moment is milliseconds, so the answer also says seconds
+    const far = await post(f.deps, dueBody("small", field, huge));
+    const past = await post(f.deps, dueBody("small", field, merely));
+
+    // Assess
+    expect(past.status).toBe(400);
+    expect(past.body.error.issues).toEqual([
+      { path: field, message: expect.stringMatching(/^is more than 3600 s ahead, the topic's maxDelay/) },
+    ]);
+    expect(far).toEqual(past);
+    expect(f.store.tasks.size).toBe(0);
+  });
+
+  it("on a topic not configured, names the most any topic's maxDelay allows; negative or underflowing, as before", async () => {
+    const f = fixture();
+    const issuesOf = async (body: string) => (await post(f.deps, body)).body.error.issues;
+
+    expect(await issuesOf(dueBody("nope", "delay_seconds", "1e20"))).toEqual([
+      {
+        path: "delay_seconds",
+        message: "is more than 158112000 s ahead, the most any topic's maxDelay allows",
+      },
+    ]);
+    // Not too far ahead: what they were.
+    expect(await issuesOf(dueBody("small", "delay_seconds", "-1e400"))).toContainEqual({
+      path: "delay_seconds",
+      message: "is not a representable number",
+    });
+    expect(await issuesOf(dueBody("small", "timing_moment", "1e-400"))).toEqual([
+      { path: "timing_moment", message: "is not a representable number" },
+    ]);
+    expect(f.store.tasks.size).toBe(0);
+  });
+});
+
 describe("idempotency on the exact form", () => {
   it("a retry whose big integer differs in the last digit is a 409, the same text a 200", async () => {
     const f = fixture();

@@ -188,6 +188,47 @@ describe("addTasks: a batch refused whole for its size", () => {
     expect(answer).toMatchObject({ added: 2, failed: 2 });
   });
 
+  it.each([
+    [
+      "an item added without its task",
+      (results: Record<string, unknown>[]) =>
+        results.map((r, i) => (i === 1 ? { ...r, task_id: undefined } : r)),
+      /: item 3 at task_id/,
+    ],
+    [
+      "another topic's task at an item's place",
+      (results: Record<string, unknown>[]) => results.map((r, i) => (i === 0 ? { ...r, topic: "other" } : r)),
+      /: result 2 is a task of another topic than item 2's "demo"/,
+    ],
+  ])(
+    "names an item of a later half by its place in the caller's batch, not in the half: %s",
+    async (_what, spoil, named) => {
+      // Prepare: an API that takes two items, whose answers to the second half (items 2 and 3) are spoilt every time
+      const { fetch } = answeringFetch((request) => {
+        if (addBodiesOf(request).length > 2) return olderApiTooMany;
+        if (!nsOf(request).includes(2)) return addedAnswer(request);
+        const answer = addedAnswer(request) as {
+          status: number;
+          body: { results: Record<string, unknown>[] };
+        };
+        return { ...answer, body: { ...answer.body, results: spoil(answer.body.results) } };
+      });
+      const client = keyedClient({ fetch, sleep: recordingSleep().sleep });
+
+      // Act
+      const answer = await client.addTasks({ tasks: items(0, 4) });
+
+      // Assess
+      expect(answer.results.map((result) => result.error?.code)).toEqual([
+        undefined,
+        undefined,
+        "invalid_response",
+        "invalid_response",
+      ]);
+      expect(answer.results[2]?.error?.message).toMatch(named);
+    },
+  );
+
   it("answers a later half whose answer cannot be read (after every retry) as not added: its items count as failed, not added", async () => {
     // Prepare: an API that takes two items, whose answers to the second half are cut short every time
     const { fetch } = answeringFetch((request) => {

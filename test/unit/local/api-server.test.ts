@@ -203,9 +203,11 @@ describe("the local API server's headers", () => {
 describe("the local API server's path parameters", () => {
   let server: Awaited<ReturnType<typeof startApiServer>>;
   const reached: { route: string; id?: string }[] = [];
+  const rawPaths: string[] = [];
 
   beforeAll(async () => {
     const handler = (route: string) => async (event: APIGatewayProxyEventV2) => {
+      rawPaths.push(event.rawPath);
       reached.push({
         route,
         ...(event.pathParameters?.id !== undefined ? { id: event.pathParameters.id } : {}),
@@ -250,6 +252,51 @@ describe("the local API server's path parameters", () => {
       expect(reached.at(-1)).toEqual({ route: "$default" });
     },
   );
+  /** A GET of `target` exactly as written in the request line (fetch would resolve `..` and merge nothing). */
+  function getRaw(target: string): Promise<number> {
+    return new Promise((resolve, reject) => {
+      const { hostname, port } = new URL(server.url);
+      const req = http.request({ host: hostname, port, path: target, method: "GET" }, (res) => {
+        res.resume();
+        res.on("end", () => resolve(res.statusCode ?? 0));
+      });
+      req.on("error", reject);
+      req.end();
+    });
+  }
+
+  it.each([
+    "//x/items/1",
+    "/a/../items/1",
+    "/items/a/../1",
+    "/items/./1",
+    "/items//1",
+    "/items/%2e%2e/items/1",
+    "/items/%2E/1",
+    "/items\\1",
+    "/items/..",
+    "/items/%2e%2E",
+    "/items/.",
+  ])(
+    "routes %s on the path as sent, unresolved and unmerged: $default's 404, as API Gateway documents no normalization",
+    async (target) => {
+      const status = await getRaw(target);
+      expect(status).toBe(404);
+      expect(reached.at(-1)).toEqual({ route: "$default" });
+      expect(rawPaths.at(-1)).toBe(target);
+    },
+  );
+
+  it("hands a route the path as sent, query apart, in origin or absolute form", async () => {
+    expect(await getRaw("/items/caf%C3%A9?x=1")).toBe(200);
+    expect(reached.at(-1)).toEqual({ route: "item", id: "café" });
+    expect(rawPaths.at(-1)).toBe("/items/caf%C3%A9");
+    // In absolute form (as to a proxy), its path part, as sent.
+    expect(await getRaw("http://127.0.0.1/items/1?x=1")).toBe(200);
+    expect(reached.at(-1)).toEqual({ route: "item", id: "1" });
+    expect(await getRaw("http://127.0.0.1/a/../items/1")).toBe(404);
+    expect(rawPaths.at(-1)).toBe("/a/../items/1");
+  });
 });
 
 describe("the local API server and Lambda's 6 MiB synchronous invocation limit", () => {

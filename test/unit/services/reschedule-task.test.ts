@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { LosslessNumber } from "#shared/domain/exact-json.js";
 import { successorKey } from "#shared/domain/reschedule.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { claimExpiry } from "#shared/services/add-task.js";
@@ -165,6 +166,22 @@ describe("rescheduling a scheduled task", () => {
     expect(bad).toMatchObject({ status: 400, code: "validation_failed" });
     expect(tooFar).toMatchObject({ status: 400, issues: [{ path: "delay_seconds" }] });
     expect(sim.store.tasks.get(first.task_id)?.status).toBe("scheduled");
+  });
+
+  it("refuses a delay too large for any JS number (1e20, 1e15 s) as one merely past the topic's maxDelay: the limit named, the task unmoved", async () => {
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-huge" }, { delay_seconds: 30 });
+    const refusalOf = (delay: unknown) => sim.reschedule(oldId, { delay_seconds: delay }).catch((e) => e);
+
+    const past = await refusalOf(10 ** 9);
+    const huge = await refusalOf(new LosslessNumber("1e20"));
+    const hugeInMs = await refusalOf(1e15);
+
+    const message = `is more than ${sim.topic.maxDelaySeconds} s ahead, the topic's maxDelay`;
+    for (const refused of [past, huge, hugeInMs]) {
+      expect(refused).toMatchObject({ status: 400, issues: [{ path: "delay_seconds", message }] });
+    }
+    expect(sim.store.tasks.get(oldId)?.status).toBe("scheduled");
   });
 
   it("moved back to a due time it had before, it is still delivered once (the old item's id is not reused)", async () => {

@@ -8,8 +8,9 @@ import { afterAll, describe, expect, it } from "vitest";
  * docs/OPERATIONS.md ("The local cloud"): SIGTERM stops the local cloud in order and leaves no process behind. A supervisor
  * (systemd, a CI step, `kill %1`) signals the process it started, `npm start`, and npm passes the signal to its
  * child only: the `sh -c` running the script. Without `exec` that shell dies and the local cloud it started runs
- * on, orphaned, holding its ports. This runs our `start` script's own wording through npm, with a stand-in for
- * `tsx local/bin/start.ts` that reports the signal.
+ * on, orphaned, holding its ports. The same holds for the receiver (`npm run receiver`; `npx tsx …` has a shell of
+ * npm's own in between, which no script of ours can replace: README, "Run it locally"). This runs each script's own
+ * wording through npm, with a stand-in for its `tsx local/bin/….ts` that reports the signal.
  */
 const root = new URL("../../../", import.meta.url);
 const pkg = JSON.parse(readFileSync(new URL("package.json", root), "utf8"));
@@ -20,27 +21,34 @@ afterAll(() => rmSync(dir, { recursive: true, force: true }));
 const STAND_IN = `process.on("SIGTERM", () => { console.log("stand-in stopping"); process.exit(0); });
 console.log("stand-in up"); setTimeout(() => process.exit(0), 10_000);`;
 
-describe("npm start", () => {
-  it("passes a SIGTERM sent to npm on to the local cloud's process", async () => {
-    const script: string = pkg.scripts.start;
-    expect(script).toContain("tsx local/bin/start.ts");
-    writeFileSync(join(dir, "stand-in.mjs"), STAND_IN);
-    const scripts = { start: script.replace("tsx local/bin/start.ts", "node stand-in.mjs") };
-    writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "stand-in", private: true, scripts }));
+describe("npm start and npm run receiver", () => {
+  it.each([
+    ["start", "the local cloud's", "tsx local/bin/start.ts"],
+    ["receiver", "the receiver's", "tsx local/bin/receiver.ts"],
+  ])(
+    "npm run %s passes a SIGTERM sent to npm on to %s process",
+    async (name, _whose, command) => {
+      const script: string = pkg.scripts[name];
+      expect(script).toContain(command);
+      writeFileSync(join(dir, "stand-in.mjs"), STAND_IN);
+      const scripts = { [name]: script.replace(command, "node stand-in.mjs") };
+      writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "stand-in", private: true, scripts }));
 
-    const npm = spawn("npm", ["start", "--silent"], { cwd: dir, stdio: ["ignore", "pipe", "inherit"] });
-    let output = "";
-    const up = new Promise<void>((resolve) =>
-      npm.stdout.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes("stand-in up")) resolve();
-      }),
-    );
-    // "close": npm and the stand-in have both exited (the stand-in holds the same stdout pipe).
-    const closed = new Promise<void>((resolve) => npm.on("close", () => resolve()));
-    await up;
-    npm.kill("SIGTERM");
-    await closed;
-    expect(output).toContain("stand-in stopping");
-  }, 30_000);
+      const npm = spawn("npm", ["run", name, "--silent"], { cwd: dir, stdio: ["ignore", "pipe", "inherit"] });
+      let output = "";
+      const up = new Promise<void>((resolve) =>
+        npm.stdout.on("data", (chunk: Buffer) => {
+          output += chunk.toString();
+          if (output.includes("stand-in up")) resolve();
+        }),
+      );
+      // "close": npm and the stand-in have both exited (the stand-in holds the same stdout pipe).
+      const closed = new Promise<void>((resolve) => npm.on("close", () => resolve()));
+      await up;
+      npm.kill("SIGTERM");
+      await closed;
+      expect(output).toContain("stand-in stopping");
+    },
+    30_000,
+  );
 });
