@@ -184,8 +184,9 @@ export class ListPrinter<T> {
 }
 
 /**
- * A failure, on stderr (stdout stays empty, so a script's `$(punctual … --json)` never captures an error as a
- * result): with --json the API's error object plus `status`, else a line and one line per issue. A run stopped
+ * A failure, on stderr (a script's `$(punctual … --json)` never captures an error as a result; stdout holds only
+ * what was printed before it, as a listing printed page by page leaves, its --json document unterminated:
+ * ListPrinter): with --json the API's error object plus `status`, else a line and one line per issue. A run stopped
  * part-way says first what was done before the error (with --json as `before_error` beside `error`); a request that
  * may have been applied, how to run it again safely (`retry`).
  */

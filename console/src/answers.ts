@@ -6,6 +6,7 @@
  * (shared/api/schemas/) need Node's modules, so the page keeps these, for the fields it shows.
  */
 import * as z from "zod";
+import { ATTEMPT_LOG_SIZE, MAX_SUBSCRIBERS } from "../../shared/domain/view-bounds.js";
 import { parseAnswer } from "./action.js";
 import { call, callPage } from "./api.js";
 
@@ -61,9 +62,12 @@ export const taskViewSchema = z.looseObject({
   callback_url: text,
   group: optionalText,
   content: optionalText,
-  attempt_log: z.array(attemptViewSchema),
+  // Both bounded as the API bounds them (the attempt log is a ring of ATTEMPT_LOG_SIZE, a task has at most
+  // MAX_SUBSCRIBERS copies): more is a broken API's, refused as malformed (the panel's error line) rather than
+  // rendered whole, a Replay button on each of thousands of subscriber rows (as api.ts `callPage` refuses a page).
+  attempt_log: z.array(attemptViewSchema).max(ATTEMPT_LOG_SIZE),
   /** A fan-out task (issue 14, point 3): one row per subscriber. */
-  subscribers: z.array(subscriberViewSchema).optional(),
+  subscribers: z.array(subscriberViewSchema).max(MAX_SUBSCRIBERS).optional(),
   parent_task_id: optionalText,
   subscriber: optionalText,
 });

@@ -1,4 +1,5 @@
 import type { TaskRecord } from "./task.js";
+import { ATTEMPT_LOG_SIZE } from "./view-bounds.js";
 
 /**
  * The attempt log: the last ATTEMPT_LOG_SIZE delivery attempts of a task, kept on the task item itself.
@@ -10,9 +11,10 @@ import type { TaskRecord } from "./task.js";
  * slot overwrites the oldest entry once the ring is full, so the log is bounded at ten entries for free, and
  * the entry rides in the UpdateItem deliver already makes to record the attempt's outcome (markDelivered /
  * recordAttemptFailure): no extra write on any path. `startAttempt` creates the empty map and bumps `attemptSeq`
- * in its own UpdateItem (SET of a map member needs the map to exist).
+ * in its own UpdateItem (SET of a map member needs the map to exist). The size is kept in ./view-bounds.ts, where
+ * the console (a browser bundle) reads it too.
  */
-export const ATTEMPT_LOG_SIZE = 10;
+export { ATTEMPT_LOG_SIZE };
 
 /**
  * How a failed attempt's error (`lastError`, an entry's `error`) begins when the URL / address policy refused the

@@ -12,13 +12,8 @@ import { mayHaveFinishedAndExpired, retentionEnded, type TaskRecord, type TaskSt
  * one subscriber's retries hold back only its own lane, and order per group holds per subscriber.
  */
 
-/**
- * At most this many subscribers per topic. Each one is a whole task per task added (an item, a timer message, a
- * FIFO message, its writes: cost grows by S, docs/COST-AND-SCALE.md "Fan-out"); the add makes two calls per
- * subscriber (side by side) inside API Gateway's 30 s, and the parent's view reads every copy. Ten keeps an add
- * at 21 calls and a view at 11 reads. A bus with hundreds of listeners wants SNS/EventBridge in front, not this.
- */
-export const MAX_SUBSCRIBERS = 10;
+// In ./view-bounds.ts (no node: imports), where the console's browser bundle reads it to bound a task view.
+export { MAX_SUBSCRIBERS } from "./view-bounds.js";
 
 /** A subscriber id: a short slug, used in the signing key's derivation, the CLI and the task view. */
 export const SUBSCRIBER_ID_PATTERN = /^[a-z][a-z0-9-]{0,31}$/;

@@ -54,3 +54,52 @@ describe("deploy order", () => {
     });
   }
 });
+
+/**
+ * An event source mapping's first poll runs with its function's role, and CloudFormation creates the mapping only
+ * once Lambda can read the queue with it: created before the policy granting sqs:ReceiveMessage, its create fails
+ * (Lambda checks the execution role's permissions on the queue when the mapping is created). Neither CDK's
+ * SqsEventSource nor `consumeQueue` (cdk/lib/constructs/event-sources.ts) gives the mapping a DependsOn of its own:
+ * the order comes from the mapping naming its function (Ref), whose resource depends on its role's policies. A
+ * guard for the hand-built mappings (passes before and after them).
+ */
+describe("event source mappings after their read grant", () => {
+  for (const environment of ["dev", "prod"]) {
+    it(`${environment}: every mapping is created after the policy that lets its function receive from its queue`, () => {
+      const resources: Record<string, Json> = deployStack(stackConfig(environment)).template.Resources;
+      const mappings = Object.entries(resources).filter(
+        ([, r]) => r.Type === "AWS::Lambda::EventSourceMapping",
+      );
+      expect(mappings.length).toBeGreaterThanOrEqual(2);
+      const unordered = mappings.flatMap(([id, mapping]) => {
+        const queue = mapping.Properties.EventSourceArn?.["Fn::GetAtt"]?.[0];
+        const fn = mapping.Properties.FunctionName?.Ref;
+        const role = resources[fn]?.Properties.Role?.["Fn::GetAtt"]?.[0];
+        const grants = receiveGrants(resources, queue, role);
+        const before = [
+          ...asArray<string>(mapping.DependsOn),
+          ...(fn ? [fn, ...asArray<string>(resources[fn].DependsOn)] : []),
+        ];
+        return grants.length > 0 && grants.every((p) => before.includes(p)) ? [] : [id];
+      });
+      expect(unordered).toEqual([]);
+    });
+  }
+});
+
+/** The inline policies of `role` that allow sqs:ReceiveMessage on the queue `queueId`. */
+function receiveGrants(resources: Record<string, Json>, queueId: string, role: string): string[] {
+  return Object.entries(resources)
+    .filter(
+      ([, r]) =>
+        r.Type === "AWS::IAM::Policy" &&
+        asArray<Json>(r.Properties.Roles).some((x) => x.Ref === role) &&
+        asArray<Json>(r.Properties.PolicyDocument.Statement).some(
+          (st) =>
+            st.Effect === "Allow" &&
+            asArray<string>(st.Action).includes("sqs:ReceiveMessage") &&
+            asArray<Json>(st.Resource).some((res) => res?.["Fn::GetAtt"]?.[0] === queueId),
+        ),
+    )
+    .map(([id]) => id);
+}

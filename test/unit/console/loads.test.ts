@@ -8,6 +8,7 @@ import {
   topicListSchema,
 } from "../../../console/src/answers.js";
 import { call } from "../../../console/src/api.js";
+import { ATTEMPT_LOG_SIZE, MAX_SUBSCRIBERS } from "../../../shared/domain/view-bounds.js";
 import { jsonAnswer as json, stubConsoleFetch as stubFetch } from "../../support/fakes/console-fetch.js";
 
 /**
@@ -141,5 +142,43 @@ describe("a page answered with more rows than it asked for (its `limit`)", () =>
     await expect(loadPage("/v1/tasks", { limit: 20 }, "tasks", taskPageSchema)).rejects.toThrow(
       /the API's answer is malformed/,
     );
+  });
+});
+
+describe("a task's view with more attempts or subscribers than the API ever lists", () => {
+  // The attempt log is a ring of ATTEMPT_LOG_SIZE and a fan-out task has at most MAX_SUBSCRIBERS copies: more is a
+  // broken API's answer, whose rows (a Replay button on each subscriber's) were rendered whole.
+  const subscriber = (n: number) => ({
+    id: `s${n}`,
+    task_id: `${task.task_id}~s${n}`,
+    callback_url: "https://hooks.example.com/s",
+    status: "delivered",
+    attempts: 1,
+  });
+  const attempt = task.attempt_log[0];
+
+  it.each([
+    ["11 attempts", { attempt_log: Array.from({ length: ATTEMPT_LOG_SIZE + 1 }, () => attempt) }],
+    ["11 subscribers", { subscribers: Array.from({ length: MAX_SUBSCRIBERS + 1 }, (_, n) => subscriber(n)) }],
+    ["5,000 subscribers", { subscribers: Array.from({ length: 5_000 }, (_, n) => subscriber(n)) }],
+  ])("%s: rejects as malformed, so the panel renders none of it", async (_what, fields) => {
+    // Prepare
+    stubFetch(() => json(200, { ...task, ...fields }));
+
+    // Act + Assess
+    await expect(loadTask(task.task_id)).rejects.toThrow(/the API's answer is malformed: .*too big/i);
+  });
+
+  it("as many as the API lists is the view", async () => {
+    // Prepare
+    const full = {
+      ...task,
+      attempt_log: Array.from({ length: ATTEMPT_LOG_SIZE }, () => attempt),
+      subscribers: Array.from({ length: MAX_SUBSCRIBERS }, (_, n) => subscriber(n)),
+    };
+    stubFetch(() => json(200, full));
+
+    // Act + Assess
+    await expect(loadTask(task.task_id)).resolves.toEqual(full);
   });
 });

@@ -1,0 +1,18 @@
+/**
+ * How many entries of a list a task's view holds at most, in a module of its own (no node: imports, no imports at
+ * all) so the console's browser bundle can refuse a view with more (console/src/answers.ts): more is a broken API's.
+ */
+
+/**
+ * The attempt log's ring: the last this many attempts of a task (./attempt-log.ts says why a ring).
+ */
+export const ATTEMPT_LOG_SIZE = 10;
+
+/**
+ * At most this many subscribers per topic. Each one is a whole task per task added (an item, a timer message, a
+ * FIFO message, its writes: cost grows by S, docs/COST-AND-SCALE.md "Fan-out"); the add makes two calls per
+ * subscriber (side by side) inside API Gateway's 30 s, and the parent's view reads every copy. Ten keeps an add
+ * at 21 calls and a view at 11 reads. A bus with hundreds of listeners wants SNS/EventBridge in front, not this.
+ * So a fan-out task's view lists at most this many subscribers.
+ */
+export const MAX_SUBSCRIBERS = 10;
