@@ -9,8 +9,6 @@
  */
 
 import { MAX_REQUEST_BODY_BYTES } from "#shared/api/lambda-event-size.js";
-import type { AddTasksBatchResponse, BatchItemResult } from "#shared/api/schemas/batch.js";
-import { type AddTaskResponse, addTaskResponseSchema, type ErrorIssue } from "#shared/api/schemas/tasks.js";
 import { IDEMPOTENCY_KEY_PATTERN, toIssues } from "#shared/domain/add-task-request.js";
 import { MAX_JSON_DEPTH, scanStructure } from "#shared/domain/exact-json.js";
 import { RESERVED_KEY_PREFIX } from "#shared/domain/reserved-keys.js";
@@ -30,6 +28,8 @@ import { bodyText } from "./body-text.js";
 import { checkKeyOption, errorFromResponse, firstProblem, PunctualError } from "./errors.js";
 import { isFunctionFailure, RETRYABLE_STATUSES } from "./retry.js";
 import type { AddTaskInput, CallOptions } from "./routes.js";
+import type { AddTasksBatchResponse, BatchItemResult } from "./schemas.js";
+import { type AddTaskResponse, addTaskResponseSchema, type ErrorIssue } from "./schemas.js";
 
 export interface AddBatchingOptions {
   /** Add requests in flight at once before further adds wait to go as a batch. Default 4. */

@@ -7,11 +7,7 @@
  * (or another retryable status) are sent again, the same way, until each has had `maxAttempts` requests.
  */
 
-import {
-  type AddTasksBatchResponse,
-  addTasksBatchBodySchema,
-  type BatchItemResult,
-} from "#shared/api/schemas/batch.js";
+import { addTasksBatchBodySchema } from "#shared/api/schemas/batch.js";
 import { MAX_JSON_DEPTH, scanStructure } from "#shared/domain/exact-json.js";
 import { safeParseBounded } from "#shared/zod.js";
 import { type SentBatch, type SentItem, sentItemOf } from "./add-batching.js";
@@ -19,6 +15,7 @@ import { type BatchCaps, type BodySize, isSizeRefusal, sizeOf } from "./batch-ca
 import { exactItemTexts } from "./body-text.js";
 import { PunctualError, parseJson } from "./errors.js";
 import { isFunctionFailure, RETRYABLE_STATUSES } from "./retry.js";
+import type { AddTasksBatchResponse, BatchItemResult } from "./schemas.js";
 
 /** What `addTasks` needs from the client's engine (client/client.ts). */
 export interface BatchSender {

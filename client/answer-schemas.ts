@@ -1,6 +1,7 @@
 /**
- * The schemas the client reads two answers with: the API's (shared/api/schemas/), except that a field a later
- * release added reads as what an older deployment's answer without it means. Clients and deployments are upgraded
+ * The schemas the client reads answers with: the API's (shared/api/schemas/), except that a field a later
+ * release added reads as what an older deployment's answer without it means, and a closed set's value a later
+ * release added reads as sent (`OpenValue`). Clients and deployments are upgraded
  * independently (one deployment per environment), so a newer client meets older answers; the API's schemas, and the
  * OpenAPI document made from them, keep each field required, as every deployment since sends it. Only an absent
  * field is defaulted: one present but malformed is still an `invalid_response`.
@@ -9,15 +10,124 @@
  * newer answer, a field it does not know passed through (test/unit/client/version-skew.test.ts checks both).
  */
 
-import { scheduleChangeResponseSchema } from "#shared/api/schemas/schedules.js";
-import { cancelGroupResponseSchema } from "#shared/api/schemas/tasks.js";
+import { addTasksBatchResponseSchema, batchItemResultSchema } from "#shared/api/schemas/batch.js";
+import {
+  destinationListSchema,
+  destinationResetResponseSchema,
+  destinationViewSchema,
+} from "#shared/api/schemas/destinations.js";
+import { taskListSchema } from "#shared/api/schemas/operations.js";
+import {
+  scheduleChangeResponseSchema,
+  scheduleListSchema,
+  scheduleViewSchema,
+} from "#shared/api/schemas/schedules.js";
+import {
+  addTaskResponseSchema,
+  cancelGroupResponseSchema,
+  rescheduleResponseSchema,
+  subscriberViewSchema,
+  taskViewSchema,
+} from "#shared/api/schemas/tasks.js";
+import { CATCH_UP_POLICIES, SCHEDULE_STATUSES } from "#shared/domain/schedule.js";
+import { TASK_STATUSES } from "#shared/domain/task.js";
 import * as z from "#shared/zod.js";
+
+declare const unknownValue: unique symbol;
+
+/**
+ * A value of one of the API's closed sets (a task's or schedule's `status`, `catch_up`, a circuit's `state`) as an
+ * answer carries it: one of `T`, or one a later release added, which this client does not know (`Unknown`). An
+ * older client reading a newer stack's answer keeps working (as AWS SDK v3's enums accept any string): the value is
+ * shown as sent, never guessed at.
+ *
+ * Unknown is a branded string rather than `T | (string & {})`: narrowed past every known value, what is left is
+ * `Unknown`, to which no literal is assignable, so an exhaustive `switch` stays checked (`default: { const
+ * rest: Unknown = status; … }` fails to compile once the set gains a value the switch does not handle), and
+ * editors still offer the known values.
+ */
+export type OpenValue<T extends string> = T | Unknown;
+export type Unknown = string & { readonly [unknownValue]: true };
+
+/**
+ * The most characters an unknown value may have: every known one is a word or two (`half-open`, `delivering`), so
+ * a longer one is no value of the API's but a broken answer, refused as `invalid_response` as a number, null or an
+ * empty string is.
+ */
+export const OPEN_VALUE_MAX_CHARS = 64;
+
+/** Any non-empty string up to OPEN_VALUE_MAX_CHARS, typed as `OpenValue` of `values`. */
+function openValue<const T extends string>(_values: readonly T[]): z.ZodMiniType<OpenValue<T>, unknown> {
+  return z.string().check(z.minLength(1), z.maxLength(OPEN_VALUE_MAX_CHARS)) as unknown as z.ZodMiniType<
+    OpenValue<T>,
+    unknown
+  >;
+}
+
+const taskStatus = openValue(TASK_STATUSES);
+const scheduleStatus = openValue(SCHEDULE_STATUSES);
+const catchUp = z.optional(openValue(CATCH_UP_POLICIES));
+
+/** A task (GET, DELETE, replay), its fan-out copies' statuses too (`missing`: a copy whose item is not there). */
+const subscriberAnswerSchema = z.extend(subscriberViewSchema, {
+  status: openValue([...TASK_STATUSES, "missing"]),
+});
+export const taskViewAnswerSchema = z.extend(taskViewSchema, {
+  status: taskStatus,
+  subscribers: z.optional(z.array(subscriberAnswerSchema)),
+});
+export type TaskViewAnswer = z.output<typeof taskViewAnswerSchema>;
+
+/** Reschedule and run now: the task as it is now, under its new id. */
+export const rescheduleAnswerSchema = z.extend(taskViewAnswerSchema, {
+  rescheduled_from: rescheduleResponseSchema.shape.rescheduled_from,
+});
+export type RescheduleAnswer = z.output<typeof rescheduleAnswerSchema>;
+
+export const taskListAnswerSchema = z.extend(taskListSchema, { tasks: z.array(taskViewAnswerSchema) });
+export type TaskListAnswer = z.output<typeof taskListAnswerSchema>;
+
+export const addTaskAnswerSchema = z.extend(addTaskResponseSchema, { status: taskStatus });
+export type AddTaskAnswer = z.output<typeof addTaskAnswerSchema>;
+
+const batchItemAnswerSchema = z.extend(batchItemResultSchema, { task_status: z.optional(taskStatus) });
+export type BatchItemAnswer = z.output<typeof batchItemAnswerSchema>;
+export const addTasksBatchAnswerSchema = z.extend(addTasksBatchResponseSchema, {
+  results: z.array(batchItemAnswerSchema),
+});
+export type AddTasksBatchAnswer = z.output<typeof addTasksBatchAnswerSchema>;
+
+export const scheduleViewAnswerSchema = z.extend(scheduleViewSchema, {
+  status: scheduleStatus,
+  catch_up: catchUp,
+});
+export type ScheduleViewAnswer = z.output<typeof scheduleViewAnswerSchema>;
+
+export const scheduleListAnswerSchema = z.extend(scheduleListSchema, {
+  schedules: z.array(scheduleViewAnswerSchema),
+});
+export type ScheduleListAnswer = z.output<typeof scheduleListAnswerSchema>;
+
+const destinationAnswerSchema = z.extend(destinationViewSchema, {
+  state: openValue(destinationViewSchema.shape.state.options),
+});
+export type DestinationAnswer = z.output<typeof destinationAnswerSchema>;
+export const destinationListAnswerSchema = z.extend(destinationListSchema, {
+  destinations: z.array(destinationAnswerSchema),
+});
+export type DestinationListAnswer = z.output<typeof destinationListAnswerSchema>;
+export const destinationResetAnswerSchema = z.extend(destinationResetResponseSchema, {
+  destinations: z.array(destinationAnswerSchema),
+});
+export type DestinationResetAnswer = z.output<typeof destinationResetAnswerSchema>;
 
 /**
  * Schedule pause and delete. A deployment from before `cancels_deferred` cancelled every occurrence made ahead
  * inside the call (or failed it): none was left to delivery.
  */
 export const scheduleChangeAnswerSchema = z.extend(scheduleChangeResponseSchema, {
+  status: scheduleStatus,
+  catch_up: catchUp,
   cancels_deferred: z._default(scheduleChangeResponseSchema.shape.cancels_deferred, false),
 });
 export type ScheduleChangeAnswer = z.output<typeof scheduleChangeAnswerSchema>;
@@ -27,6 +137,9 @@ export type ScheduleChangeAnswer = z.output<typeof scheduleChangeAnswerSchema>;
  * flight (it listed such a task in `not_cancelled`): none was requested.
  */
 export const cancelGroupAnswerSchema = z.extend(cancelGroupResponseSchema, {
+  not_cancelled: z.array(
+    z.extend(cancelGroupResponseSchema.shape.not_cancelled.def.element, { status: taskStatus }),
+  ),
   cancel_requested: z._default(cancelGroupResponseSchema.shape.cancel_requested, () => []),
 });
 export type CancelGroupAnswer = z.output<typeof cancelGroupAnswerSchema>;

@@ -1,8 +1,6 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import type * as z from "zod/mini";
-import type { AddTasksBatchResponse } from "#shared/api/schemas/batch.js";
-import type { AddTaskResponse } from "#shared/api/schemas/tasks.js";
 import { safeParseBounded } from "#shared/zod.js";
 import {
   AddBatcher,
@@ -50,6 +48,7 @@ import {
   type RouteInput,
   type RouteMethods,
 } from "./routes.js";
+import type { AddTaskResponse, AddTasksBatchResponse } from "./schemas.js";
 
 export interface PunctualClientOptions {
   /** The API's base URL: the stack's `ApiUrl` output, or the local cloud's `http://127.0.0.1:3000`. */

@@ -7,11 +7,9 @@
 
 import type { LosslessNumber } from "lossless-json";
 import type * as z from "zod/mini";
-import { addTasksBatchDocSchema, addTasksBatchResponseSchema } from "#shared/api/schemas/batch.js";
+import { addTasksBatchDocSchema } from "#shared/api/schemas/batch.js";
 import {
-  destinationListSchema,
   destinationResetQuerySchema,
-  destinationResetResponseSchema,
   listDestinationsQuerySchema,
 } from "#shared/api/schemas/destinations.js";
 import { cancelGroupQuerySchema, GROUP_IN_QUERY } from "#shared/api/schemas/groups.js";
@@ -20,19 +18,19 @@ import {
   bulkReplayResponseSchema,
   listTasksQuerySchema,
 } from "#shared/api/schemas/operations.js";
-import {
-  createScheduleBodySchema,
-  listSchedulesQuerySchema,
-  scheduleListSchema,
-  scheduleViewSchema,
-} from "#shared/api/schemas/schedules.js";
+import { createScheduleBodySchema, listSchedulesQuerySchema } from "#shared/api/schemas/schedules.js";
+import { replayTaskQuerySchema } from "#shared/api/schemas/tasks.js";
 import { topicListSchema, topicPauseResponseSchema, topicViewSchema } from "#shared/api/schemas/topics.js";
 import { addTaskBodySchema, rescheduleBodySchema } from "#shared/domain/add-task-request.js";
 import { cancelGroupAnswerSchema, scheduleChangeAnswerSchema } from "./answer-schemas.js";
 import {
   addTaskResponseSchema,
-  replayTaskQuerySchema,
+  addTasksBatchResponseSchema,
+  destinationListSchema,
+  destinationResetResponseSchema,
   rescheduleResponseSchema,
+  scheduleListSchema,
+  scheduleViewSchema,
   taskListSchema,
   taskViewSchema,
 } from "./schemas.js";
