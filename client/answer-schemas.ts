@@ -31,6 +31,7 @@ import {
 } from "#shared/api/schemas/tasks.js";
 import { CATCH_UP_POLICIES, SCHEDULE_STATUSES } from "#shared/domain/schedule.js";
 import { TASK_STATUSES } from "#shared/domain/task.js";
+import { OPEN_VALUE_MAX_CHARS } from "#shared/domain/view-bounds.js";
 import * as z from "#shared/zod.js";
 
 declare const unknownValue: unique symbol;
@@ -49,14 +50,9 @@ declare const unknownValue: unique symbol;
 export type OpenValue<T extends string> = T | Unknown;
 export type Unknown = string & { readonly [unknownValue]: true };
 
-/**
- * The most characters an unknown value may have: every known one is a word or two (`half-open`, `delivering`), so
- * a longer one is no value of the API's but a broken answer, refused as `invalid_response` as a number, null or an
- * empty string is.
- */
-export const OPEN_VALUE_MAX_CHARS = 64;
+export { OPEN_VALUE_MAX_CHARS };
 
-/** Any non-empty string up to OPEN_VALUE_MAX_CHARS, typed as `OpenValue` of `values`. */
+/** Any non-empty string up to OPEN_VALUE_MAX_CHARS (a longer one is a broken answer's, not a value), typed as `OpenValue` of `values`. */
 function openValue<const T extends string>(_values: readonly T[]): z.ZodMiniType<OpenValue<T>, unknown> {
   return z.string().check(z.minLength(1), z.maxLength(OPEN_VALUE_MAX_CHARS)) as unknown as z.ZodMiniType<
     OpenValue<T>,

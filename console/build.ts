@@ -16,12 +16,10 @@ const ENTRY = path.join(CONSOLE_DIR, "src", "main.tsx");
 const SHARED_SOURCES = [
   path.join(CONSOLE_DIR, "schemas.ts"),
   path.join(CONSOLE_DIR, "build.ts"),
-  path.join(CONSOLE_DIR, "..", "shared", "api", "schemas", "destinations.ts"),
-  // What destinations.ts builds its list query from (zod only).
-  path.join(CONSOLE_DIR, "..", "shared", "api", "schemas", "list-limits.ts"),
-  path.join(CONSOLE_DIR, "..", "shared", "api", "schemas", "next-cursor.ts"),
-  path.join(CONSOLE_DIR, "..", "shared", "api", "schemas", "query.ts"),
   path.join(CONSOLE_DIR, "..", "shared", "domain", "query-integer.ts"),
+  // What answers.ts bounds a view's lists and values by, and the escaping of every server text (both import-free).
+  path.join(CONSOLE_DIR, "..", "shared", "domain", "view-bounds.ts"),
+  path.join(CONSOLE_DIR, "..", "shared", "domain", "visible-text.ts"),
 ];
 const UPLOT_CSS = fileURLToPath(import.meta.resolve("uplot/dist/uPlot.min.css"));
 

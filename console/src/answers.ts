@@ -6,12 +6,18 @@
  * (shared/api/schemas/) need Node's modules, so the page keeps these, for the fields it shows.
  */
 import * as z from "zod";
-import { ATTEMPT_LOG_SIZE, MAX_SUBSCRIBERS } from "../../shared/domain/view-bounds.js";
+import { ATTEMPT_LOG_SIZE, MAX_SUBSCRIBERS, OPEN_VALUE_MAX_CHARS } from "../../shared/domain/view-bounds.js";
 import { parseAnswer } from "./action.js";
 import { call, callPage } from "./api.js";
 
 const text = z.string();
 const optionalText = z.string().optional();
+/**
+ * A value of one of the API's closed sets (a status, `catch_up`, a circuit's state): any non-empty string up to
+ * OPEN_VALUE_MAX_CHARS, shown as sent, so a value a newer API added is no malformed answer (the panel's error line
+ * for every task or schedule in it) but shown; the page acts only on the values it knows (schedule-actions.ts).
+ */
+const closedSetValue = z.string().min(1).max(OPEN_VALUE_MAX_CHARS);
 
 export const topicViewSchema = z.looseObject({
   topic: text,
@@ -38,7 +44,7 @@ const subscriberViewSchema = z.looseObject({
   id: text,
   task_id: text,
   callback_url: text,
-  status: text,
+  status: closedSetValue,
   attempts: z.number(),
   last_error: optionalText,
 });
@@ -47,7 +53,7 @@ export type SubscriberView = z.output<typeof subscriberViewSchema>;
 export const taskViewSchema = z.looseObject({
   task_id: text,
   topic: text,
-  status: text,
+  status: closedSetValue,
   due_at: text,
   accepted_at: text,
   attempts: z.number(),
@@ -84,7 +90,7 @@ const scheduleViewSchema = z.looseObject({
   topic: text,
   cron: text,
   timezone: text,
-  status: z.enum(["active", "paused", "ended", "deleted"]),
+  status: closedSetValue,
   content: text,
   callback_url: optionalText,
   created_at: text,
@@ -92,7 +98,7 @@ const scheduleViewSchema = z.looseObject({
   deleted_at: optionalText,
   next_occurrences: z.array(text),
   // Absent from an API older than the catch-up policy (then `all`) and while nothing was skipped.
-  catch_up: optionalText,
+  catch_up: closedSetValue.optional(),
   skipped_occurrences: z.number().optional(),
   last_skipped: z.looseObject({ code: text, message: text }).optional(),
 });
@@ -103,6 +109,25 @@ export const schedulePageSchema = z.looseObject({
   next_cursor: nextCursor,
 });
 export type SchedulePage = z.output<typeof schedulePageSchema>;
+
+/** A callback host's circuit on one topic, as GET /v1/destinations answers (shared/api/schemas/destinations.ts). */
+const destinationViewSchema = z.looseObject({
+  topic: text,
+  host: text,
+  state: closedSetValue,
+  failures: z.number(),
+  opened_at: text.nullable(),
+  next_probe_at: text.nullable(),
+  last_error: text.nullable(),
+  in_flight: z.number(),
+});
+export type DestinationView = z.output<typeof destinationViewSchema>;
+
+export const destinationPageSchema = z.looseObject({
+  destinations: z.array(destinationViewSchema),
+  next_cursor: nextCursor,
+});
+export type DestinationPage = z.output<typeof destinationPageSchema>;
 
 /** GET `path` (same origin), its answer as `schema` says, or an Error saying it is malformed. */
 export async function load<S extends z.ZodType>(path: string, schema: S): Promise<z.output<S>> {

@@ -1,4 +1,4 @@
-import type { DestinationList } from "../../shared/api/schemas/destinations.js";
+import type { DestinationPage } from "./answers.js";
 
 /**
  * The destinations panel's line under its table. GET /v1/destinations is a paged list in topic and host order:
@@ -6,7 +6,7 @@ import type { DestinationList } from "../../shared/api/schemas/destinations.js";
  * next page and to the open-only view; an empty first page says there is nothing (of that filter) at all.
  */
 export function destinationsHint(
-  list: DestinationList,
+  list: DestinationPage,
   view: { readonly openOnly: boolean; readonly firstPage: boolean },
 ): string | undefined {
   if (list.next_cursor !== null) {

@@ -5,6 +5,7 @@ import { PAGE_LIMIT, type ScheduleView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { time, visible } from "./format.js";
 import { useLoad, useShowLine } from "./hooks.js";
+import { scheduleActions } from "./schedule-actions.js";
 import { Pager } from "./tasks.js";
 
 /** How many of a schedule's next occurrences a row shows (the API gives up to 5). */
@@ -84,7 +85,7 @@ function ScheduleRow(props: {
   readonly onAction: (s: ScheduleView, action: ScheduleAction) => void;
 }) {
   const s = props.schedule;
-  const live = s.status === "active" || s.status === "paused";
+  const actions = scheduleActions(s.status);
   return (
     <tr data-testid={`schedule-${s.schedule_id}`}>
       <td>
@@ -94,14 +95,14 @@ function ScheduleRow(props: {
         <code>{visible(s.cron)}</code>
       </td>
       <td>{visible(s.timezone)}</td>
-      <td data-testid="schedule-status">{s.status}</td>
+      <td data-testid="schedule-status">{visible(s.status)}</td>
       <td class="detail" data-testid="schedule-next">
         {s.next_occurrences.slice(0, OCCURRENCES_SHOWN).map(time).join(", ") || "—"}
       </td>
-      <td data-testid="schedule-catch-up">{s.catch_up ?? "all"}</td>
+      <td data-testid="schedule-catch-up">{visible(s.catch_up ?? "all")}</td>
       <SkippedCell schedule={s} />
       <td>
-        {s.status === "paused" ? (
+        {actions.resume ? (
           <button type="button" data-testid="schedule-resume" onClick={() => props.onAction(s, "resume")}>
             Resume
           </button>
@@ -109,7 +110,7 @@ function ScheduleRow(props: {
           <button
             type="button"
             data-testid="schedule-pause"
-            disabled={!live}
+            disabled={!actions.pause}
             onClick={() => props.onAction(s, "pause")}
           >
             Pause
@@ -119,7 +120,7 @@ function ScheduleRow(props: {
           type="button"
           class="danger"
           data-testid="schedule-delete"
-          disabled={s.status === "deleted"}
+          disabled={!actions.delete}
           onClick={() => props.onAction(s, "delete")}
         >
           Delete

@@ -16,3 +16,11 @@ export const ATTEMPT_LOG_SIZE = 10;
  * So a fan-out task's view lists at most this many subscribers.
  */
 export const MAX_SUBSCRIBERS = 10;
+
+/**
+ * The most characters a value of one of the API's closed sets (a task's or schedule's `status`, `catch_up`, a
+ * circuit's `state`) may have when its reader does not know it: a newer API's value is read as sent (an older client
+ * or console keeps working, docs/OPERATIONS.md "Upgrading: clients and deployments"), but every known one is a word or
+ * two (`half-open`, `delivering`), so a longer one is a broken answer's, refused as a number, null or "" is.
+ */
+export const OPEN_VALUE_MAX_CHARS = 64;
