@@ -1,13 +1,14 @@
 /**
- * The schemas the client reads answers with: the API's (shared/api/schemas/), except that a field a later
- * release added reads as what an older deployment's answer without it means, and a closed set's value a later
- * release added reads as sent (`OpenValue`). Clients and deployments are upgraded
- * independently (one deployment per environment), so a newer client meets older answers; the API's schemas, and the
- * OpenAPI document made from them, keep each field required, as every deployment since sends it. Only an absent
- * field is defaulted: one present but malformed is still an `invalid_response`.
+ * The schemas the client reads answers with: the API's (shared/api/schemas/), except that a field a later release
+ * added reads as what an older deployment's answer without it means, and a value a later release added to a closed
+ * set reads as sent (`OpenValue`). Clients and deployments are upgraded independently (one deployment per
+ * environment), so a newer client meets older answers and an older client newer ones; the API's schemas, and the
+ * OpenAPI document made from them, stay as every deployment since sends its answers: this tolerance is the client's,
+ * not the contract. Only an absent field is defaulted, and only a string is a value: one present but malformed is
+ * still an `invalid_response`.
  *
- * The other way round needs nothing here: every answer object is loose (or strips), so an older client reads a
- * newer answer, a field it does not know passed through (test/unit/client/version-skew.test.ts checks both).
+ * A field the client does not know needs nothing here: every answer object is loose (or strips), so it passes
+ * through (test/unit/client/version-skew.test.ts checks all three).
  */
 
 import { addTasksBatchResponseSchema, batchItemResultSchema } from "#shared/api/schemas/batch.js";
@@ -52,7 +53,10 @@ export type Unknown = string & { readonly [unknownValue]: true };
 
 export { OPEN_VALUE_MAX_CHARS };
 
-/** Any non-empty string up to OPEN_VALUE_MAX_CHARS (a longer one is a broken answer's, not a value), typed as `OpenValue` of `values`. */
+/**
+ * Any non-empty string up to OPEN_VALUE_MAX_CHARS (a longer one is a broken answer's, not a value), typed as
+ * `OpenValue` of `values`.
+ */
 function openValue<const T extends string>(_values: readonly T[]): z.ZodMiniType<OpenValue<T>, unknown> {
   return z.string().check(z.minLength(1), z.maxLength(OPEN_VALUE_MAX_CHARS)) as unknown as z.ZodMiniType<
     OpenValue<T>,
