@@ -130,9 +130,9 @@ async function serveRequest(api: ApiState, req: http.IncomingMessage, res: http.
         body: JSON.stringify({ message: "Request Header Fields Too Large" }),
       });
     }
-    // The query is read through URL; the path never is (pathOf).
-    const url = new URL(req.url ?? "/", "http://localhost");
-    const path = pathOf(req.url ?? "/");
+    // The query is read through URL; the path never is (targetParts).
+    const { path, rest } = targetParts(req.url ?? "/");
+    const url = new URL(rest, "http://localhost/");
     const method = (req.method ?? "GET").toUpperCase();
     const match = matchRoute(api, method, path);
     if (!match) return send(res, { statusCode: 404, body: JSON.stringify({ message: "Not Found" }) });
@@ -210,18 +210,24 @@ async function withinIntegrationTimeout(
 }
 
 /**
- * The path of a request target exactly as sent, its query apart: API Gateway's documentation describes no path
- * normalization for HTTP APIs (routes: docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html),
- * so this server takes the strict reading and routes on the path as sent, where it used WHATWG URL parsing: that
- * resolved `..` and `.` segments (`%2e%2e` too), turned `\` into `/` and read `//x/v1/tasks` as host `x` and path
- * `/v1/tasks`, so such paths reached a route here that they may not reach deployed. Now they match none (`$default`,
- * whose function answers 404). An absolute-form target (`http://host/v1/tasks`, RFC 9112 §3.2.2) is its path part.
+ * The path of a request target exactly as sent, and the rest (its `?query`, or nothing) apart: API Gateway's
+ * documentation describes no path normalization for HTTP APIs (routes:
+ * docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html), so this server takes the strict
+ * reading and routes on the path as sent, where it used WHATWG URL parsing: that resolved `..` and `.` segments
+ * (`%2e%2e` too), turned `\` into `/` and read `//x/v1/tasks` as host `x` and path `/v1/tasks`, so such paths reached
+ * a route here that they may not reach deployed. Now they match none (`$default`, whose function answers 404). An
+ * absolute-form target (`http://host/v1/tasks`, RFC 9112 §3.2.2) is its path part. Only `rest` goes through URL (for
+ * the query): the whole target did, and one whose start reads as a host no URL takes (`//x:99999/v1/tasks`, `//[/…`)
+ * threw, this server's bare 500. (The local cloud's prelude answers such a target its own 400 before this runs:
+ * console/server.ts, targetParses.)
  */
-function pathOf(target: string): string {
+function targetParts(target: string): { readonly path: string; readonly rest: string } {
   const authority = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(target);
-  const rest = authority ? target.slice(authority[0].length) || "/" : target;
-  const end = rest.search(/[?#]/);
-  return end === -1 ? rest : rest.slice(0, end);
+  const afterAuthority = authority ? target.slice(authority[0].length) || "/" : target;
+  const end = afterAuthority.search(/[?#]/);
+  return end === -1
+    ? { path: afterAuthority, rest: "" }
+    : { path: afterAuthority.slice(0, end), rest: afterAuthority.slice(end) };
 }
 
 /**
@@ -231,7 +237,7 @@ function pathOf(target: string): string {
  * function — nor a bare 500 from this server's own decoding. For the same reason an encoded slash (`a%2Fb`) is a
  * separator there: a parameter that decodes to one matches no route (a group named `a/b` travels in `?group=`).
  * Nor does one that decodes to a dot segment (`..`, `%2e`): the strict reading of what API Gateway leaves undocumented
- * (pathOf), so that no path climbs out of its route, here or in a function that joins it into another.
+ * (targetParts), so that no path climbs out of its route, here or in a function that joins it into another.
  */
 function matchRoute(
   api: ApiState,
@@ -332,7 +338,7 @@ function eventBytes(event: APIGatewayProxyEventV2): number {
   return bytes;
 }
 
-/** `target`: the request's URL (for its query) and its path as sent (pathOf). */
+/** `target`: the request's URL (for its query) and its path as sent (targetParts). */
 function toEvent(
   req: http.IncomingMessage,
   target: { readonly url: URL; readonly path: string },

@@ -204,10 +204,12 @@ describe("the local API server's path parameters", () => {
   let server: Awaited<ReturnType<typeof startApiServer>>;
   const reached: { route: string; id?: string }[] = [];
   const rawPaths: string[] = [];
+  const queries: (Record<string, string | undefined> | undefined)[] = [];
 
   beforeAll(async () => {
     const handler = (route: string) => async (event: APIGatewayProxyEventV2) => {
       rawPaths.push(event.rawPath);
+      queries.push(event.queryStringParameters);
       reached.push({
         route,
         ...(event.pathParameters?.id !== undefined ? { id: event.pathParameters.id } : {}),
@@ -286,6 +288,22 @@ describe("the local API server's path parameters", () => {
       expect(rawPaths.at(-1)).toBe(target);
     },
   );
+
+  it.each(["//x:99999/items/1?q=1", "//[/items/1", "//a:b:c/items/1"])(
+    "routes %s, whose start no URL parser takes for a host, on the path as sent too: $default's 404, not a bare 500",
+    async (target) => {
+      const status = await getRaw(target);
+      expect(status).toBe(404);
+      expect(reached.at(-1)).toEqual({ route: "$default" });
+      expect(rawPaths.at(-1)).toBe(target.split("?")[0]);
+    },
+  );
+
+  it("hands a route the query of a target whose start no URL parser takes for a host, in absolute form", async () => {
+    expect(await getRaw("http://x:99999/items/1?x=1")).toBe(200);
+    expect(reached.at(-1)).toEqual({ route: "item", id: "1" });
+    expect(queries.at(-1)).toEqual({ x: "1" });
+  });
 
   it("hands a route the path as sent, query apart, in origin or absolute form", async () => {
     expect(await getRaw("/items/caf%C3%A9?x=1")).toBe(200);
