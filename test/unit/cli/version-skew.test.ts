@@ -3,6 +3,7 @@ import { main } from "../../../cli/main.js";
 import { answeringServer } from "../../support/answering-server.js";
 import { tableRows } from "../../support/cli-table.js";
 import { OLDER_SCHEDULE_ID, olderGroupCancel, olderScheduleChange } from "../../support/older-answers.js";
+import { destinationViewAnswer } from "../client/fakes.js";
 
 /**
  * A newer CLI against a deployment from before a field was added to an answer (clients and deployments are
@@ -194,17 +195,7 @@ describe("the CLI against a newer deployment: a value it does not know in a clos
 
   it("destinations list: a circuit state added later is shown as sent", async () => {
     // Prepare
-    const destination = {
-      topic: "orders",
-      host: "hooks.example.com",
-      state: "throttled",
-      failures: 0,
-      opened_at: null,
-      next_probe_at: null,
-      last_error: null,
-      last_failure_at: null,
-      in_flight: 0,
-    };
+    const destination = destinationViewAnswer("orders", { state: "throttled" });
 
     // Act
     const list = await runAgainst(

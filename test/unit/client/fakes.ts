@@ -74,6 +74,22 @@ export function scheduleViewAnswer(topic = "demo", overrides: Record<string, unk
   };
 }
 
+/** A destination's circuit as the API answers it (`hooks.example.com` on `topic`, closed), with `overrides` on top. */
+export function destinationViewAnswer(topic = "demo", overrides: Record<string, unknown> = {}) {
+  return {
+    topic,
+    host: "hooks.example.com",
+    state: "closed",
+    failures: 0,
+    opened_at: null,
+    next_probe_at: null,
+    last_error: null,
+    last_failure_at: null,
+    in_flight: 0,
+    ...overrides,
+  };
+}
+
 /** A request `heldFetch` keeps open until the test answers it. */
 export interface HeldRequest extends SeenRequest {
   answer(reply: Scripted): void;

@@ -8,6 +8,7 @@ import {
   addBodiesOf,
   answeringFetch,
   batchOf,
+  destinationViewAnswer,
   recordingSleep,
   type SeenRequest,
   scheduleViewAnswer,
@@ -582,17 +583,7 @@ describe("a group cancel or topic replay answered with another topic's tasks", (
 });
 
 describe("a destination reset for one topic answered with another topic's circuits", () => {
-  const view = (topic: string) => ({
-    topic,
-    host: "hooks.example.com",
-    state: "closed",
-    failures: 0,
-    opened_at: null,
-    next_probe_at: null,
-    last_error: null,
-    last_failure_at: null,
-    in_flight: 0,
-  });
+  const view = (topic: string) => destinationViewAnswer(topic);
 
   it("resetDestination with topic (safe): invalid_response naming the other topic, after the route's retries", async () => {
     // Prepare: a proxy's answer to another request, another topic's reset (or every topic's)

@@ -5,7 +5,14 @@ import { createScheduleBodySchema } from "#shared/api/schemas/schedules.js";
 import { ROUTES } from "../../../client/routes.js";
 import { answeringServer } from "../../support/answering-server.js";
 import { OLDER_SCHEDULE_ID, olderGroupCancel, olderScheduleChange } from "../../support/older-answers.js";
-import { addAnswer, scheduleViewAnswer, scriptedFetch, taskId, taskViewAnswer } from "./fakes.js";
+import {
+  addAnswer,
+  destinationViewAnswer,
+  scheduleViewAnswer,
+  scriptedFetch,
+  taskId,
+  taskViewAnswer,
+} from "./fakes.js";
 
 /**
  * Clients and deployments are upgraded independently (one deployment per environment), so a client reads answers
@@ -229,17 +236,7 @@ describe("an older client against a newer deployment: a value it does not know i
 
   it("listDestinations and resetDestination: a circuit state added later is read as sent", async () => {
     // Prepare
-    const destination = {
-      topic: "orders",
-      host: "hooks.example.com",
-      state: "throttled",
-      failures: 0,
-      opened_at: null,
-      next_probe_at: null,
-      last_error: null,
-      last_failure_at: null,
-      in_flight: 0,
-    };
+    const destination = destinationViewAnswer("orders", { state: "throttled" });
     const client = await clientOf((_method, path) =>
       path === "/v1/destinations"
         ? { destinations: [destination], next_cursor: null }
@@ -307,19 +304,7 @@ describe("an older client against a newer deployment: a value it does not know i
     const client = await clientOf((_method, path) =>
       path === "/v1/destinations"
         ? {
-            destinations: [
-              {
-                topic: "orders",
-                host: "h",
-                state: "",
-                failures: 0,
-                opened_at: null,
-                next_probe_at: null,
-                last_error: null,
-                last_failure_at: null,
-                in_flight: 0,
-              },
-            ],
+            destinations: [destinationViewAnswer("orders", { host: "h", state: "" })],
             next_cursor: null,
           }
         : schedule,

@@ -9,6 +9,7 @@ import {
 import { scheduleActions } from "../../../console/src/schedule-actions.js";
 import { OPEN_VALUE_MAX_CHARS } from "../../../shared/domain/view-bounds.js";
 import { jsonAnswer as json, stubConsoleFetch as stubFetch } from "../../support/fakes/console-fetch.js";
+import { destinationViewAnswer } from "../client/fakes.js";
 
 /**
  * The console against an API a release ahead of it (docs/OPERATIONS.md, "Upgrading: clients and deployments"): a
@@ -46,17 +47,7 @@ const schedule = (status: unknown, catchUp: unknown) => ({
   next_occurrences: [],
   catch_up: catchUp,
 });
-const destination = (state: unknown) => ({
-  topic: "demo",
-  host: "hooks.example.com",
-  state,
-  failures: 0,
-  opened_at: null,
-  next_probe_at: null,
-  last_error: null,
-  last_failure_at: null,
-  in_flight: 0,
-});
+const destination = (state: unknown) => destinationViewAnswer("demo", { state });
 
 describe("a value a newer API added to a closed set", () => {
   it("a task `archived`, and its copies, is the task's view and a page's row", async () => {
