@@ -1049,17 +1049,10 @@ describe("callback client against a hostile receiver: every attempt settles by i
       // (a server that decided on the head and drops the rest), with a body far larger than the socket buffers, so
       // the reset comes while the client is still writing it (EPIPE / ECONNRESET after the answer)
       const resetting = await startAnswerThenResetReceiver(status);
-      const c = client();
-      const body = JSON.stringify({ x: "a".repeat(8 * 1024 * 1024) });
-      const closed = clientConnectionsClosed();
-      const uncaught: unknown[] = [];
-      const onUncaught = (error: unknown) => uncaught.push(error);
-      process.on("uncaughtException", onUncaught);
 
       try {
         // Act
-        const result = await c.post({ url: resetting.url, body, headers: {}, timeoutMs: 5_000 });
-        const connections = await closed.all();
+        const { result, connections, uncaught } = await postLargeBodyWatched(resetting.url, 5_000);
 
         // Assess: the status line decides, not the write cut short after it, and the request was not sent again at
         // once (a receiver that said yes would get it twice within one attempt). The reset fails a write of the body
@@ -1071,8 +1064,6 @@ describe("callback client against a hostile receiver: every attempt settles by i
         expect(connections).toBe(1);
         expect(uncaught).toEqual([]);
       } finally {
-        process.off("uncaughtException", onUncaught);
-        closed.stop();
         await resetting.stop();
       }
     },
@@ -1090,17 +1081,10 @@ describe("callback client against a hostile receiver: every attempt settles by i
       // than the socket buffers; it then ends its side of the connection, or keeps reading and leaves the closing to
       // the client
       const closing = await startAnswerAndCloseReceiver(closes);
-      const c = client();
-      const body = JSON.stringify({ x: "a".repeat(8 * 1024 * 1024) });
-      const closed = clientConnectionsClosed();
-      const uncaught: unknown[] = [];
-      const onUncaught = (error: unknown) => uncaught.push(error);
-      process.on("uncaughtException", onUncaught);
 
       try {
         // Act
-        const result = await c.post({ url: closing.url, body, headers: {}, timeoutMs: 2_000 });
-        const connections = await closed.all();
+        const { result, connections, uncaught } = await postLargeBodyWatched(closing.url, 2_000);
 
         // Assess: the 200 decides, the request was not sent again, and the one connection was closed (by the
         // receiver's FIN, or by the client once the rest of the body was out or its deadline came) without an error
@@ -1110,8 +1094,6 @@ describe("callback client against a hostile receiver: every attempt settles by i
         expect(connections).toBe(1);
         expect(uncaught).toEqual([]);
       } finally {
-        process.off("uncaughtException", onUncaught);
-        closed.stop();
         await closing.stop();
       }
     },
@@ -1491,6 +1473,25 @@ async function startEarlyAnswerReceiver(status: number) {
  * The client connections opened from now on (Node's `net.client.socket` diagnostics channel): `all` waits until each
  * has closed, and tells how many there were. A connection's errors are emitted before its `close`.
  */
+/**
+ * Posts an 8 MiB body (far past the socket buffers, so an early answer comes while it is still going out) to `url`,
+ * and gives the result, how many connections closed (waiting for all of them), and any exception that escaped.
+ */
+async function postLargeBodyWatched(url: string, timeoutMs: number) {
+  const body = JSON.stringify({ x: "a".repeat(8 * 1024 * 1024) });
+  const closed = clientConnectionsClosed();
+  const uncaught: unknown[] = [];
+  const onUncaught = (error: unknown) => uncaught.push(error);
+  process.on("uncaughtException", onUncaught);
+  try {
+    const result = await client().post({ url, body, headers: {}, timeoutMs });
+    return { result, connections: await closed.all(), uncaught };
+  } finally {
+    process.off("uncaughtException", onUncaught);
+    closed.stop();
+  }
+}
+
 function clientConnectionsClosed() {
   const closes: Promise<void>[] = [];
   const onSocket = (message: unknown) => {

@@ -3,7 +3,7 @@ import { main } from "../../../cli/main.js";
 import { answeringServer } from "../../support/answering-server.js";
 import { tableRows } from "../../support/cli-table.js";
 import { OLDER_SCHEDULE_ID, olderGroupCancel, olderScheduleChange } from "../../support/older-answers.js";
-import { destinationViewAnswer } from "../client/fakes.js";
+import { destinationViewAnswer, taskViewAnswer } from "../client/fakes.js";
 
 /**
  * A newer CLI against a deployment from before a field was added to an answer (clients and deployments are
@@ -70,19 +70,14 @@ async function runAgainst(answer: (method: string, path: string) => unknown, arg
 
 describe("the CLI against a newer deployment: a value it does not know in a closed set is shown as sent", () => {
   const id = "orders.k3Jx0aQ9fT2bLw1c.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY";
-  const task = (status: string) => ({
-    task_id: id,
-    topic: "orders",
-    status,
-    due_at: "2026-11-23T12:01:30.000Z",
-    accepted_at: "2026-11-23T12:00:00.000Z",
-    attempts: 0,
-    callback_url: "https://hooks.example.com/punctual",
-    attempt_log: [],
-    subscribers: [
-      { id: "audit", task_id: `${id}.audit`, callback_url: "https://a.example/", status, attempts: 0 },
-    ],
-  });
+  const task = (status: string) =>
+    taskViewAnswer(id, {
+      topic: "orders",
+      status,
+      subscribers: [
+        { id: "audit", task_id: `${id}.audit`, callback_url: "https://a.example/", status, attempts: 0 },
+      ],
+    });
   const tasks = (status: string) => (_method: string, path: string) =>
     path === "/v1/tasks" ? { tasks: [task(status)], next_cursor: null } : task(status);
 

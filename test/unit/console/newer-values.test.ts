@@ -9,7 +9,7 @@ import {
 import { scheduleActions } from "../../../console/src/schedule-actions.js";
 import { OPEN_VALUE_MAX_CHARS } from "../../../shared/domain/view-bounds.js";
 import { jsonAnswer as json, stubConsoleFetch as stubFetch } from "../../support/fakes/console-fetch.js";
-import { destinationViewAnswer } from "../client/fakes.js";
+import { destinationViewAnswer, taskViewAnswer } from "../client/fakes.js";
 
 /**
  * The console against an API a release ahead of it (docs/OPERATIONS.md, "Upgrading: clients and deployments"): a
@@ -23,19 +23,13 @@ afterEach(() => {
 });
 
 const taskId = "demo._.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY";
-const task = (status: unknown) => ({
-  task_id: taskId,
-  topic: "demo",
-  status,
-  due_at: "2026-11-23T12:01:30.000Z",
-  accepted_at: "2026-11-23T12:00:00.000Z",
-  attempts: 0,
-  callback_url: "https://hooks.example.com/punctual",
-  attempt_log: [],
-  subscribers: [
-    { id: "audit", task_id: `${taskId}~audit`, callback_url: "https://a.example/", status, attempts: 0 },
-  ],
-});
+const task = (status: unknown) =>
+  taskViewAnswer(taskId, {
+    status,
+    subscribers: [
+      { id: "audit", task_id: `${taskId}~audit`, callback_url: "https://a.example/", status, attempts: 0 },
+    ],
+  });
 const schedule = (status: unknown, catchUp: unknown) => ({
   schedule_id: "demo.schedule.01JD3BBBBBBBBBBBBBBBBBBBBB",
   topic: "demo",
