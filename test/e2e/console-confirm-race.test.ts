@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConsoleBrowser } from "./support/browser.js";
-import { type FakeApiConsole, startFakeApiConsole } from "./support/fake-api-console.js";
+import {
+  deadLetteredTaskAnswer,
+  type FakeApiConsole,
+  startFakeApiConsole,
+} from "./support/fake-api-console.js";
 
 /**
  * `punctual console` in a real headless Chromium: "Replay all matching" asks only once its dry run answers, which
@@ -9,18 +13,7 @@ import { type FakeApiConsole, startFakeApiConsole } from "./support/fake-api-con
  */
 const DRY_RUN_DELAY_MS = 2_000;
 const WAIT = { timeout: 15_000 };
-const DEAD = {
-  task_id: "demo.dead-1",
-  topic: "demo",
-  status: "failed",
-  due_at: "2026-01-01T00:00:00.000Z",
-  accepted_at: "2026-01-01T00:00:00.000Z",
-  failed_at: "2026-01-01T00:00:01.000Z",
-  attempts: 1,
-  last_error: "HTTP 500",
-  callback_url: "http://127.0.0.1:9/callback",
-  attempt_log: [],
-};
+const DEAD = deadLetteredTaskAnswer("demo.dead-1", "demo");
 
 let fake: FakeApiConsole;
 let b: ConsoleBrowser;

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConsoleBrowser } from "./support/browser.js";
-import { type FakeApiConsole, startFakeApiConsole } from "./support/fake-api-console.js";
+import {
+  deadLetteredTaskAnswer,
+  type FakeApiConsole,
+  startFakeApiConsole,
+} from "./support/fake-api-console.js";
 
 /**
  * `punctual console` in a real headless Chromium against a broken API that answers every list with far more rows
@@ -15,18 +19,7 @@ const ROWS = 2_000;
 const WAIT = { timeout: 20_000 };
 
 const rows = <T>(row: (n: number) => T): T[] => Array.from({ length: ROWS }, (_, n) => row(n));
-const task = (n: number) => ({
-  task_id: `${TOPIC}.${MARK}${n}`,
-  topic: TOPIC,
-  status: "failed",
-  due_at: "2026-01-01T00:00:00.000Z",
-  accepted_at: "2026-01-01T00:00:00.000Z",
-  failed_at: "2026-01-01T00:00:01.000Z",
-  attempts: 1,
-  last_error: "HTTP 500",
-  callback_url: "http://127.0.0.1:9/callback",
-  attempt_log: [],
-});
+const task = (n: number) => deadLetteredTaskAnswer(`${TOPIC}.${MARK}${n}`, TOPIC);
 const schedule = (n: number) => ({
   schedule_id: `${TOPIC}.schedule.${MARK}${n}`,
   topic: TOPIC,

@@ -1,6 +1,10 @@
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import type { ConsoleBrowser } from "./support/browser.js";
-import { type FakeApiConsole, startFakeApiConsole } from "./support/fake-api-console.js";
+import {
+  deadLetteredTaskAnswer,
+  type FakeApiConsole,
+  startFakeApiConsole,
+} from "./support/fake-api-console.js";
 
 /**
  * `punctual console` in a real headless Chromium against an API slower than the page's 3 s refresh (a cold
@@ -16,18 +20,7 @@ const topicView = (topic: string) => ({
   oldest_age_seconds: null,
   dead_letter_count: topic === "slow-topic" ? 1 : 0,
 });
-const DEAD = {
-  task_id: "slow-topic.dead-1",
-  topic: "slow-topic",
-  status: "failed",
-  due_at: "2026-01-01T00:00:00.000Z",
-  accepted_at: "2026-01-01T00:00:00.000Z",
-  failed_at: "2026-01-01T00:00:01.000Z",
-  attempts: 1,
-  last_error: "HTTP 500",
-  callback_url: "http://127.0.0.1:9/callback",
-  attempt_log: [],
-};
+const DEAD = deadLetteredTaskAnswer("slow-topic.dead-1", "slow-topic");
 
 let fake: FakeApiConsole;
 let consoleUrl: string;

@@ -36,3 +36,19 @@ export async function startFakeApiConsole(
     },
   };
 }
+
+/** A dead-lettered task's view as the fake API answers it: failed after one attempt answered 500. */
+export function deadLetteredTaskAnswer(taskId: string, topic: string) {
+  return {
+    task_id: taskId,
+    topic,
+    status: "failed",
+    due_at: "2026-01-01T00:00:00.000Z",
+    accepted_at: "2026-01-01T00:00:00.000Z",
+    failed_at: "2026-01-01T00:00:01.000Z",
+    attempts: 1,
+    last_error: "HTTP 500",
+    callback_url: "http://127.0.0.1:9/callback",
+    attempt_log: [],
+  };
+}
