@@ -105,6 +105,13 @@ interface Expected {
   readonly listed?: Readonly<Record<string, string>> | undefined;
   /** The path's topic, whose tasks a route that `listsTopicTasks` lists, and the task ids the call named. */
   readonly tasksOf?: TasksOf | undefined;
+  /** A list page's array and the most rows it may hold: the `limit` the call sent. */
+  readonly page?: PageBound | undefined;
+}
+
+interface PageBound {
+  readonly items: string;
+  readonly limit: number;
 }
 
 interface TasksOf {
@@ -210,6 +217,7 @@ class PunctualClientCore {
       fields: answerFieldsOf(route, options),
       listed: listedOf(route, input),
       tasksOf: tasksOfTopic(route, names, params, input),
+      page: pageBoundOf(route, input),
     };
     return this.#answerOf(route, attempt, options.signal, 0, expected);
   }
@@ -317,8 +325,8 @@ class PunctualClientCore {
     for (const [key, value] of Object.entries(route.fixedQuery ?? {})) url.searchParams.set(key, value);
     for (const [key, value] of Object.entries(optionQueryOf(route, options)))
       url.searchParams.set(key, value);
-    if (route.input?.in === "query" && input) {
-      for (const [key, value] of Object.entries(input as Record<string, unknown>)) {
+    if (route.input?.in === "query") {
+      for (const [key, value] of Object.entries(queryOf(route, input))) {
         if (value !== undefined) url.searchParams.set(key, String(value));
       }
     }
@@ -538,7 +546,7 @@ function checkNoKeyOption(route: RouteDescriptor, options: CallOptions): void {
 function readAnswer<R extends z.ZodMiniType>(
   route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
   { status, text, utf8, requestId }: Answer,
-  { asked, fields = [], listed, tasksOf }: Expected = {},
+  expected: Expected = {},
 ): Read<z.output<R>> {
   const what = `the API's answer to ${route.method} ${route.path}`;
   if (!utf8) {
@@ -565,26 +573,39 @@ function readAnswer<R extends z.ZodMiniType>(
   }
   const parsed = safeParseBounded(route.response, body);
   if (parsed.success) {
-    const data = parsed.data as Record<string, unknown>;
-    const other =
-      otherThanAsked(route, data, asked) ??
-      otherThanListed(route, data, listed) ??
-      otherTopicsTask(route, data, tasksOf);
-    const missing = fields.find((field) => data[field] === undefined);
-    if (other === undefined && missing === undefined) return { value: parsed.data as z.output<R> };
+    const problem = answerProblem(route, parsed.data as Record<string, unknown>, expected);
+    if (problem === undefined) return { value: parsed.data as z.output<R> };
+    const message = `${what} ${problem}: not used`;
     const error = new PunctualError({
       code: "invalid_response",
       status,
-      message:
-        other !== undefined
-          ? `${what} is for ${other}, not the one asked for: not used`
-          : `${what} has no \`${missing}\`, which the request asked for: not used`,
+      message,
       ...(requestId ? { requestId } : {}),
     });
     return { error, transient: true };
   }
   const problems = parsed.error.issues;
   return { error: invalidAnswer({ what, body, problems, status, requestId }), transient: true };
+}
+
+/**
+ * Why a 2xx answer of the route's schema is not the answer to this request (`holds 3 tasks where at most 2 were
+ * asked for`, `is for task_id "…", not the one asked for`), or undefined when it is.
+ */
+function answerProblem(
+  route: RouteDescriptor,
+  data: Record<string, unknown>,
+  { asked, fields = [], listed, tasksOf, page }: Expected,
+): string | undefined {
+  const overfull = overfullPage(data, page);
+  if (overfull !== undefined) return `holds ${overfull}`;
+  const other =
+    otherThanAsked(route, data, asked) ??
+    otherThanListed(route, data, listed) ??
+    otherTopicsTask(route, data, tasksOf);
+  if (other !== undefined) return `is for ${other}, not the one asked for`;
+  const missing = fields.find((field) => data[field] === undefined);
+  return missing === undefined ? undefined : `has no \`${missing}\`, which the request asked for`;
 }
 
 /**
@@ -635,6 +656,35 @@ function otherThanListed(
     }
   }
   return undefined;
+}
+
+/**
+ * A query route's input as sent: a list page's `limit` the route's default when the call gives none, so the most
+ * rows its answer may hold is known (`pageBoundOf`).
+ */
+function queryOf(route: RouteDescriptor, input: unknown): Record<string, unknown> {
+  const query = (input ?? {}) as Record<string, unknown>;
+  if (route.page === undefined || query.limit !== undefined) return query;
+  return { ...query, limit: route.page.defaultLimit };
+}
+
+/** The array a list page's answer holds and the `limit` the call sent, which it may not exceed. */
+function pageBoundOf(route: RouteDescriptor, input: unknown): PageBound | undefined {
+  if (route.page === undefined) return undefined;
+  const limit = Number(queryOf(route, input).limit);
+  // A limit the API refuses (not a whole number from 1 to 100) is its 400, never a page: no bound to check.
+  return Number.isFinite(limit) ? { items: route.page.items, limit } : undefined;
+}
+
+/**
+ * What is wrong with a list page holding more rows than the `limit` asked for (`3 tasks where at most 2 were asked
+ * for`), or undefined. The API never answers more; refused rather than cut, as the console refuses it: cut, the
+ * rows past the limit would be dropped unseen while the page's cursor goes on after them.
+ */
+function overfullPage(data: Record<string, unknown>, page: PageBound | undefined): string | undefined {
+  const items = page === undefined ? undefined : data[page.items];
+  if (!page || !Array.isArray(items) || items.length <= page.limit) return undefined;
+  return `${items.length} ${page.items} where at most ${page.limit} were asked for`;
 }
 
 /** The path's topic of a route that `listsTopicTasks`, and the task ids the call named (a replay's `task_ids`). */

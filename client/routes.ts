@@ -13,6 +13,7 @@ import {
   listDestinationsQuerySchema,
 } from "#shared/api/schemas/destinations.js";
 import { cancelGroupQuerySchema, GROUP_IN_QUERY } from "#shared/api/schemas/groups.js";
+import { LIST_LIMIT_DEFAULT } from "#shared/api/schemas/list-limits.js";
 import {
   bulkReplayBodySchema,
   bulkReplayResponseSchema,
@@ -110,6 +111,13 @@ export interface RouteDescriptor<
    * (`task_ids`: the API lists one of another topic as not found) may be any.
    */
   readonly listsTopicTasks?: readonly string[];
+  /**
+   * A page of the answer's array of this name, asked for with `limit` rows: the call's, else the API's documented
+   * default, sent explicitly so the bound is this call's whatever default a deployment has. An answer holding more
+   * (a broken API's, or a proxy's or cache's answer to another request) is `invalid_response`, not a page the CLI
+   * prints whole while its cursor goes on after it; the console refuses such pages too (console/src/api.ts).
+   */
+  readonly page?: { readonly items: string; readonly defaultLimit: number };
 }
 
 /** A JSON body validated by `schema` on the server; `T` defaults to the schema's input type. */
@@ -258,6 +266,7 @@ export const ROUTES = {
     input: queryParams<ListGroupInput>(listTasksQuerySchema),
     response: taskListSchema,
     lists: "tasks",
+    page: { items: "tasks", defaultLimit: LIST_LIMIT_DEFAULT },
     retry: "safe",
   }),
   /** A topic's dead-lettered tasks, newest first. */
@@ -268,6 +277,7 @@ export const ROUTES = {
     fixedQuery: { status: "failed" },
     response: taskListSchema,
     lists: "tasks",
+    page: { items: "tasks", defaultLimit: LIST_LIMIT_DEFAULT },
     retry: "safe",
   }),
   /**
@@ -315,6 +325,7 @@ export const ROUTES = {
     path: "/v1/destinations",
     input: queryParams<ListDestinationsInput>(listDestinationsQuerySchema),
     response: destinationListSchema,
+    page: { items: "destinations", defaultLimit: LIST_LIMIT_DEFAULT },
     retry: "safe",
   }),
   resetDestination: route({
@@ -362,6 +373,7 @@ export const ROUTES = {
     input: queryParams<ListSchedulesInput>(listSchedulesQuerySchema),
     response: scheduleListSchema,
     lists: "schedules",
+    page: { items: "schedules", defaultLimit: LIST_LIMIT_DEFAULT },
     retry: "safe",
   }),
   /** Pausing a paused schedule (or deleting a deleted one) answers it as it is: safe to retry. */

@@ -398,7 +398,7 @@ describe("routes", () => {
     expect(seen.map((r) => r.url.href)).toEqual(["http://127.0.0.1:3000//prod/v1/tasks/a"]);
   });
 
-  it("listDestinations sends its page's limit, cursor and state in the query, and answers the page as given", async () => {
+  it("listDestinations sends its page's limit (the API's default, 50, when not given), cursor and state in the query, and answers the page as given", async () => {
     // Prepare
     const page = { destinations: [], next_cursor: "eyJwayI6ImRlc3RpbmF0aW9uIn0", truncated: true };
     const { fetch, seen } = scriptedFetch({ status: 200, body: page }, { status: 200, body: page });
@@ -415,7 +415,7 @@ describe("routes", () => {
       "GET /v1/destinations",
     ]);
     expect(seen.map((r) => Object.fromEntries(r.url.searchParams))).toEqual([
-      {},
+      { limit: "50" },
       { limit: "100", state: "open", cursor: "abc_-1" },
     ]);
   });

@@ -750,6 +750,84 @@ describe("a list answered with another topic's or group's items", () => {
   });
 });
 
+describe("a list page holding more items than the limit it asked for", () => {
+  // The API never answers more than `limit`: such a page is a broken API's, or a proxy's or cache's answer to another
+  // request. The CLI printed it whole (thousands of rows) while its cursor went on after them.
+  const tasks = (n: number) => Array.from({ length: n }, () => taskViewOf(taskId(), { group: "A-1" }));
+  const schedules = (n: number) =>
+    Array.from({ length: n }, (_, i) => scheduleViewAnswer("demo", { schedule_id: `demo.schedule.${i}` }));
+  const destinations = (n: number) =>
+    Array.from({ length: n }, (_, i) => destinationViewAnswer("demo", { host: `h${i}.example.com` }));
+  const cases: [
+    string,
+    string,
+    (n: number) => unknown,
+    (client: PunctualClient) => Promise<unknown>,
+    number,
+  ][] = [
+    ["listFailedTasks", "tasks", tasks, (c) => c.listFailedTasks({ topic: "demo", limit: 2 }), 2],
+    ["listGroupTasks", "tasks", tasks, (c) => c.listGroupTasks({ topic: "demo", group: "A-1", limit: 2 }), 2],
+    ["listSchedules", "schedules", schedules, (c) => c.listSchedules({ topic: "demo", limit: 2 }), 2],
+    ["listDestinations", "destinations", destinations, (c) => c.listDestinations({ limit: 2 }), 2],
+    [
+      "listFailedTasks without a limit (the default, 50)",
+      "tasks",
+      tasks,
+      (c) => c.listFailedTasks({ topic: "demo" }),
+      50,
+    ],
+    [
+      "listSchedules without a limit (the default, 50)",
+      "schedules",
+      schedules,
+      (c) => c.listSchedules({ topic: "demo" }),
+      50,
+    ],
+    [
+      "listDestinations without a limit (the default, 50)",
+      "destinations",
+      destinations,
+      (c) => c.listDestinations(),
+      50,
+    ],
+  ];
+
+  it.each(cases)(
+    "%s: invalid_response naming the count and the limit, after the route's retries",
+    async (_, items, rows, call, limit) => {
+      // Prepare
+      const { fetch, seen } = answeringFetch(() => ({
+        status: 200,
+        body: { [items]: rows(limit + 1), next_cursor: "c2" },
+      }));
+      const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+      // Act
+      const error = await call(client).catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+      expect((error as Error).message).toContain(
+        `holds ${limit + 1} ${items} where at most ${limit} were asked for`,
+      );
+      expect(seen).toHaveLength(4);
+      expect(seen.map((r) => r.url.searchParams.get("limit"))).toEqual(Array(4).fill(String(limit)));
+    },
+  );
+
+  it.each(cases)("%s: a page of exactly the limit is the answer", async (_, items, rows, call, limit) => {
+    // Prepare
+    const { fetch } = scriptedFetch({ status: 200, body: { [items]: rows(limit), next_cursor: "c2" } });
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const page = (await call(client)) as Record<string, unknown[]>;
+
+    // Assess
+    expect(page[items]).toHaveLength(limit);
+  });
+});
+
 describe("an answer nested deeper than any of the API's", () => {
   /** A task view with an extra field nested `depth` levels: JSON.parse reads it, JSON.stringify overflows the stack. */
   const deepTask = (depth: number, id = taskId()) => {
