@@ -8,6 +8,7 @@ import http from "node:http";
 import path from "node:path";
 import type { Duplex } from "node:stream";
 import type * as z from "zod";
+import { targetParts } from "#shared/api/request-target.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { toIssues } from "#shared/domain/request-issues.js";
 import { CONSOLE_DIST, CONSOLE_FILES, ensureConsoleBuilt } from "./build.js";
@@ -64,18 +65,21 @@ export function consoleHandler(options: {
   const distDir = options.distDir ?? CONSOLE_DIST;
   let built: Promise<void> | undefined;
   return async (req, res) => {
-    const url = new URL(req.url ?? "/", "http://localhost");
-    if (url.pathname !== "/console" && !url.pathname.startsWith("/console/")) return false;
+    // The path as sent, as the local API server routes it (targetParts): `/v1/../console/api/local` is no console
+    // path there, so not here either (URL's reading resolved it to the console's local view).
+    const { path: pathname, rest } = targetParts(req.url ?? "/");
+    if (pathname !== "/console" && !pathname.startsWith("/console/")) return false;
     try {
-      const refusal = refusalOf(req, url.pathname.startsWith("/console/api/"));
+      const refusal = refusalOf(req, pathname.startsWith("/console/api/"));
       if (refusal) return sendJson(res, 403, { error: { code: "forbidden", message: refusal } });
-      if (url.pathname.startsWith("/console/api/")) return await serveApi(url, options.sources, res);
+      const query = Object.fromEntries(new URL(rest, "http://localhost/").searchParams);
+      if (pathname.startsWith("/console/api/")) return await serveApi(pathname, query, options.sources, res);
       built ??= ensureConsoleBuilt(distDir).catch((error) => {
         built = undefined;
         throw error;
       });
       await built;
-      return await serveFile(url.pathname, distDir, res);
+      return await serveFile(pathname, distDir, res);
     } catch (error) {
       options.log?.(`[console] ${(error as Error).message}`);
       return sendJson(res, 502, { error: { code: "upstream_failed", message: (error as Error).message } });
@@ -83,9 +87,13 @@ export function consoleHandler(options: {
   };
 }
 
-async function serveApi(url: URL, sources: ConsoleSources, res: http.ServerResponse): Promise<true> {
-  const query = Object.fromEntries(url.searchParams);
-  switch (url.pathname) {
+async function serveApi(
+  pathname: string,
+  query: Record<string, string>,
+  sources: ConsoleSources,
+  res: http.ServerResponse,
+): Promise<true> {
+  switch (pathname) {
     case "/console/api/metrics":
       return answer(res, metricsQuerySchema, query, sources.metrics);
     case "/console/api/local":
@@ -93,7 +101,7 @@ async function serveApi(url: URL, sources: ConsoleSources, res: http.ServerRespo
       return sendJson(res, 404, { error: { code: "not_found", message: "only the local cloud has this" } });
     default:
       return sendJson(res, 404, {
-        error: { code: "not_found", message: `no console endpoint ${echoed(url.pathname)}` },
+        error: { code: "not_found", message: `no console endpoint ${echoed(pathname)}` },
       });
   }
 }

@@ -2,6 +2,7 @@ import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
+import { targetParts } from "#shared/api/request-target.js";
 import { answerParserRefusals } from "../../console/server.js";
 import { createLambdaContext, invokeWithTimeout } from "./lambda-context.js";
 import type { LambdaHandler } from "./sqs-event-source.js";
@@ -207,27 +208,6 @@ async function withinIntegrationTimeout(
   } finally {
     clearTimeout(timer);
   }
-}
-
-/**
- * The path of a request target exactly as sent, and the rest (its `?query`, or nothing) apart: API Gateway's
- * documentation describes no path normalization for HTTP APIs (routes:
- * docs.aws.amazon.com/apigateway/latest/developerguide/http-api-develop-routes.html), so this server takes the strict
- * reading and routes on the path as sent, where it used WHATWG URL parsing: that resolved `..` and `.` segments
- * (`%2e%2e` too), turned `\` into `/` and read `//x/v1/tasks` as host `x` and path `/v1/tasks`, so such paths reached
- * a route here that they may not reach deployed. Now they match none (`$default`, whose function answers 404). An
- * absolute-form target (`http://host/v1/tasks`, RFC 9112 §3.2.2) is its path part. Only `rest` goes through URL (for
- * the query): the whole target did, and one whose start reads as a host no URL takes (`//x:99999/v1/tasks`, `//[/…`)
- * threw, this server's bare 500. (The local cloud's prelude answers such a target its own 400 before this runs:
- * console/server.ts, targetParses.)
- */
-function targetParts(target: string): { readonly path: string; readonly rest: string } {
-  const authority = /^[a-z][a-z0-9+.-]*:\/\/[^/?#]*/i.exec(target);
-  const afterAuthority = authority ? target.slice(authority[0].length) || "/" : target;
-  const end = afterAuthority.search(/[?#]/);
-  return end === -1
-    ? { path: afterAuthority, rest: "" }
-    : { path: afterAuthority.slice(0, end), rest: afterAuthority.slice(end) };
 }
 
 /**

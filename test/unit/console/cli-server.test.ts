@@ -165,7 +165,7 @@ describe("punctual console's server", () => {
   it("answers a request target that is no URL with a structured 400, not a 502 blaming the API", async () => {
     // Act
     const answers = await Promise.all(
-      ["//[", "http://[/console"].map((target) => rawRequest(consoleOrigin, target, session)),
+      ["//[", "http://[/console"].map((target) => rawRequest(consoleOrigin, target, { cookie: session })),
     );
 
     // Assess
@@ -174,6 +174,22 @@ describe("punctual console's server", () => {
       expect(answer).toContain('"code":"invalid_request"');
     }
   });
+
+  it.each(["/v1/../console/api/metrics?topic=t&minutes=5", "//x/console/api/metrics?topic=t&minutes=5"])(
+    "%s is no console path as sent (as the local API server reads it): a 404, neither the console's answer nor an API call",
+    async (target) => {
+      // Prepare
+      const before = apiCalls;
+
+      // Act: all the page's credentials, so only the path keeps it from the console
+      const answer = await rawRequest(consoleOrigin, target, call);
+
+      // Assess
+      expectRawSecurityHeaders(answer, 404);
+      expect(answer).toContain("the console is at /console");
+      expect(apiCalls).toBe(before);
+    },
+  );
 
   it("answers what Node's parser refuses (a malformed header, 20 KB of headers) with the security headers too", async () => {
     // Act
@@ -186,13 +202,14 @@ describe("punctual console's server", () => {
 });
 
 /** What the server writes back to one raw request for `target` (fetch and http.request parse it first). */
-function rawRequest(origin: string, target: string, cookie: string): Promise<string> {
+function rawRequest(origin: string, target: string, headers: Record<string, string>): Promise<string> {
+  const lines = Object.entries(headers).map(([name, value]) => `${name}: ${value}\r\n`);
   const { hostname, port } = new URL(origin);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const socket = net.connect(Number(port), hostname, () =>
       socket.write(
-        `GET ${target} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nCookie: ${cookie}\r\nConnection: close\r\n\r\n`,
+        `GET ${target} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${lines.join("")}Connection: close\r\n\r\n`,
       ),
     );
     socket.on("data", (chunk) => chunks.push(chunk));

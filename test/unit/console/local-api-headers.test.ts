@@ -36,7 +36,18 @@ beforeAll(async () => {
         },
       },
     ],
-    prelude: localApiPrelude(consoleHandler({ sources: { metrics: async (q) => quietMetrics(q.topic) } })),
+    prelude: localApiPrelude(
+      consoleHandler({
+        sources: {
+          metrics: async (q) => quietMetrics(q.topic),
+          local: async () => ({
+            schedules: [],
+            next_cursor: null,
+            timer_queue: { waiting: 0, delayed: 0, in_flight: 0 },
+          }),
+        },
+      }),
+    ),
     // As the local cloud starts it (local/cloud/local-cloud.ts).
     parserRefusalHeaders: SECURITY_HEADERS,
   });
@@ -80,13 +91,40 @@ describe("the local API server beside the console", () => {
   });
 });
 
+describe("the console's paths beside the API's", () => {
+  it.each([
+    "/v1/../console/api/local",
+    "/x/../console/api/metrics?topic=demo&minutes=5",
+    "//x/console/api/local",
+    "/v1/./../console",
+  ])(
+    "%s is not the console's (its path as sent, as the API routes it): the API's 404, not the console's answer",
+    async (target) => {
+      // Act: a console call's header, so only the path keeps it from the console
+      const answer = await rawGet(api.url, target, "x-punctual-console: 1\r\n");
+
+      // Assess
+      expect(answer).toMatch(/^HTTP\/1\.1 404 /);
+      expect(answer).toContain('{"message":"Not Found"}');
+    },
+  );
+
+  it("/console/api/local as sent is the console's local view", async () => {
+    const answer = await rawGet(api.url, "/console/api/local", "x-punctual-console: 1\r\n");
+    expect(answer).toMatch(/^HTTP\/1\.1 200 /);
+    expect(answer).toContain('"timer_queue"');
+  });
+});
+
 /** What the server writes back to one raw GET of `target` (fetch and http.request parse it first). */
-function rawGet(origin: string, target: string): Promise<string> {
+function rawGet(origin: string, target: string, headers = ""): Promise<string> {
   const { hostname, port } = new URL(origin);
   return new Promise((resolve, reject) => {
     const chunks: Buffer[] = [];
     const socket = net.connect(Number(port), hostname, () =>
-      socket.write(`GET ${target} HTTP/1.1\r\nHost: ${hostname}:${port}\r\nConnection: close\r\n\r\n`),
+      socket.write(
+        `GET ${target} HTTP/1.1\r\nHost: ${hostname}:${port}\r\n${headers}Connection: close\r\n\r\n`,
+      ),
     );
     socket.on("data", (chunk) => chunks.push(chunk));
     socket.on("error", reject);
