@@ -6,7 +6,12 @@
  * (shared/api/schemas/) need Node's modules, so the page keeps these, for the fields it shows.
  */
 import * as z from "zod";
-import { ATTEMPT_LOG_SIZE, MAX_SUBSCRIBERS, OPEN_VALUE_MAX_CHARS } from "../../shared/domain/view-bounds.js";
+import {
+  ATTEMPT_LOG_SIZE,
+  MAX_LISTED_TOPICS,
+  MAX_SUBSCRIBERS,
+  OPEN_VALUE_MAX_CHARS,
+} from "../../shared/domain/view-bounds.js";
 import { parseAnswer } from "./action.js";
 import { call, callPage } from "./api.js";
 
@@ -28,7 +33,11 @@ export const topicViewSchema = z.looseObject({
 });
 export type TopicView = z.output<typeof topicViewSchema>;
 
-export const topicListSchema = z.looseObject({ topics: z.array(topicViewSchema) });
+/**
+ * Bounded (MAX_LISTED_TOPICS): each topic is a metrics request and a Pause/Resume row, so a broken API's thousands
+ * are refused as malformed (the panel's error line, no metrics asked for) rather than sent and rendered.
+ */
+export const topicListSchema = z.looseObject({ topics: z.array(topicViewSchema).max(MAX_LISTED_TOPICS) });
 
 const attemptViewSchema = z.looseObject({
   attempt: z.number().optional(),

@@ -18,6 +18,16 @@ export const ATTEMPT_LOG_SIZE = 10;
 export const MAX_SUBSCRIBERS = 10;
 
 /**
+ * The most topics the console lists (GET /v1/topics answers every topic, no page). A deployed stack holds at most
+ * about 13 (README "Honest limits": its functions' environment variables and CloudFormation's 500 resources); the
+ * local config sets no cap, but each listed topic is a metrics request (a CloudWatch GetMetricData through `punctual
+ * console`) and a row with a Pause/Resume button, so a hundred, generous for any real environment, is the bound: more
+ * is a broken API's answer, refused as malformed (the panel's error line), not thousands of requests sent and rows
+ * rendered.
+ */
+export const MAX_LISTED_TOPICS = 100;
+
+/**
  * The most characters a value of one of the API's closed sets (a task's or schedule's `status`, `catch_up`, a
  * circuit's `state`) may have when its reader does not know it: a newer API's value is read as sent (an older client
  * or console keeps working, docs/OPERATIONS.md "Upgrading: clients and deployments"), but every known one is a word or

@@ -8,7 +8,7 @@ import {
   topicListSchema,
 } from "../../../console/src/answers.js";
 import { call } from "../../../console/src/api.js";
-import { ATTEMPT_LOG_SIZE, MAX_SUBSCRIBERS } from "../../../shared/domain/view-bounds.js";
+import { ATTEMPT_LOG_SIZE, MAX_LISTED_TOPICS, MAX_SUBSCRIBERS } from "../../../shared/domain/view-bounds.js";
 import { jsonAnswer as json, stubConsoleFetch as stubFetch } from "../../support/fakes/console-fetch.js";
 
 /**
@@ -180,5 +180,43 @@ describe("a task's view with more attempts or subscribers than the API ever list
 
     // Act + Assess
     await expect(loadTask(task.task_id)).resolves.toEqual(full);
+  });
+});
+
+describe("a topic list with more topics than any environment holds", () => {
+  // GET /v1/topics answers every topic (no page), and the panel asks the metrics of each and renders a Pause/Resume
+  // row for each: a broken API's thousands were thousands of requests (CloudWatch calls through `punctual console`).
+  const topics = (n: number) => ({
+    topics: Array.from({ length: n }, (_, i) => ({
+      topic: `t${i}`,
+      paused: false,
+      backlog: { waiting: 0, in_flight: 0 },
+      oldest_age_seconds: null,
+      dead_letter_count: 0,
+    })),
+  });
+
+  it.each([MAX_LISTED_TOPICS + 1, 5_000])(
+    "%i topics: rejects as malformed, so the panel lists none of them",
+    async (n) => {
+      // Prepare
+      stubFetch(() => json(200, topics(n)));
+
+      // Act + Assess
+      await expect(load("/v1/topics", topicListSchema)).rejects.toThrow(
+        /the API's answer is malformed: .*too big/i,
+      );
+    },
+  );
+
+  it(`${MAX_LISTED_TOPICS} topics are the list`, async () => {
+    // Prepare
+    stubFetch(() => json(200, topics(MAX_LISTED_TOPICS)));
+
+    // Act
+    const list = await load("/v1/topics", topicListSchema);
+
+    // Assess
+    expect(list.topics).toHaveLength(MAX_LISTED_TOPICS);
   });
 });
