@@ -4,6 +4,7 @@
  * browser never holds a credential.
  */
 import type http from "node:http";
+import { targetParts } from "#shared/api/request-target.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { apiRouteUrl, withPercentEncodedQuery } from "../client/api-url.js";
 import type { Authorizer } from "../client/auth.js";
@@ -31,13 +32,15 @@ export function apiProxy(options: {
   const send = options.fetch ?? fetch;
   const timeoutMs = options.timeoutMs ?? 30_000;
   return async (req, res) => {
-    const incoming = new URL(req.url ?? "/", "http://localhost");
-    if (!incoming.pathname.startsWith("/v1/")) return false;
+    // The path as sent (targetParts), as the console's handler matches it: `/x/../v1/tasks` is no API call, and
+    // `/v1/a/../tasks` is refused below (pathProblem), where URL's reading signed and sent both as `/v1/tasks`.
+    const { path: pathname, rest } = targetParts(req.url ?? "/");
+    if (!pathname.startsWith("/v1/")) return false;
     const refusal = refusalOf(req, true);
     if (refusal) return sendJson(res, 403, { error: { code: "forbidden", message: refusal } });
     const method = req.method ?? "GET";
     if (!FORWARDED_METHODS.includes(method)) return refuseMethod(res, method);
-    const odd = pathProblem(incoming.pathname);
+    const odd = pathProblem(pathname);
     if (odd) return sendJson(res, 400, { error: { code: "invalid_path", message: odd } });
     const body = await readBody(req);
     if (body === undefined)
@@ -46,9 +49,8 @@ export function apiProxy(options: {
     if (method === "GET" && body.length > 0)
       return sendJson(res, 400, { error: { code: "invalid_request", message: "a GET carries no body" } });
     // The page's query as the URL standard reads it (`+` a space), sent with `%20`, as the authorizer signs it.
-    const target = withPercentEncodedQuery(
-      apiRouteUrl(options.apiUrl, `${incoming.pathname}${incoming.search}`),
-    );
+    const { search } = new URL(rest, "http://localhost/");
+    const target = withPercentEncodedQuery(apiRouteUrl(options.apiUrl, `${pathname}${search}`));
     const headers: Record<string, string> = {};
     for (const name of FORWARDED_REQUEST_HEADERS) {
       const value = req.headers[name];
@@ -148,10 +150,12 @@ function refuseMethod(res: http.ServerResponse, method: string): true {
 }
 
 /**
- * Why a `/v1/…` path must not be signed and sent, or undefined. The check above reads the path as sent; API Gateway
- * decodes it before it matches routes (an encoded slash is a separator there, local/runtime/api-server.ts), so
- * `/v1/tasks%2F..%2F..%2Fadmin` would be signed here as a /v1 call and read there as another path. A segment the
- * page writes (encodeURIComponent of an id, a topic, a host) never decodes to a separator or a dot segment.
+ * Why a `/v1/…` path must not be signed and sent, or undefined. The check above reads the path as sent, as the
+ * console's handler and the local API server do (targetParts): a dot segment in it (`/v1/a/../tasks`) is refused, not
+ * resolved and sent as another path. API Gateway decodes the path before it matches routes (an encoded slash is a
+ * separator there, local/runtime/api-server.ts), so `/v1/tasks%2F..%2F..%2Fadmin` would be signed here as a /v1 call
+ * and read there as another path. A segment the page writes (encodeURIComponent of an id, a topic, a host) never is
+ * or decodes to a separator or a dot segment.
  */
 function pathProblem(pathname: string): string | undefined {
   for (const segment of pathname.split("/")) {

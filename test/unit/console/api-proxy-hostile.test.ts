@@ -155,6 +155,41 @@ describe("the console proxy against a hostile path", () => {
     },
   );
 
+  it.each([
+    ["a dot segment as sent, refused", "/v1/a/../tasks", 400],
+    ["a single-dot segment as sent, refused", "/v1/./tasks", 400],
+    ["a path outside /v1/ as sent, not taken", "/x/../v1/tasks", 418],
+    ["a path that reads as a host, not taken", "//x/v1/tasks", 418],
+  ])(
+    "reads the path as sent, as the console's handler and the local API server do: %s, nothing signed or sent",
+    async (_, path, status) => {
+      // Prepare: fetch and http.request given a URL resolve dot segments; a request with its path given does not
+      const api = await serve("127.0.0.1", (req, res) => {
+        req.resume();
+        res.writeHead(200, { "content-type": "application/json" }).end("{}");
+      });
+      const proxy = await consoleProxy(api.url);
+
+      // Act
+      const answered = await new Promise<number>((resolve, reject) => {
+        const { hostname, port } = new URL(proxy.url);
+        const req = http.request(
+          { host: hostname, port, path, headers: { "x-punctual-console": "1" } },
+          (res) => {
+            res.resume();
+            resolve(res.statusCode ?? 0);
+          },
+        );
+        req.on("error", reject);
+        req.end();
+      });
+
+      // Assess
+      expect(answered).toBe(status);
+      expect(api.seen).toEqual([]);
+    },
+  );
+
   it("forwards the percent-encoding the page writes for a path parameter (an IPv6 host with its port)", async () => {
     // Prepare
     const api = await serve("127.0.0.1", (req, res) => {

@@ -185,14 +185,11 @@ describe("the console's API proxy", () => {
       await send(`/v1//${elsewhere.host}/v1/topics`),
     ];
 
-    // Assess
-    expect(statuses).toEqual([200, 200, 200]);
+    // Assess: the scheme-relative target's path as sent is `//host/v1/topics`, no /v1/ call (as the local API server
+    // routes it): not taken (the console server's 404 in punctual console), sent nowhere
+    expect(statuses).toEqual([200, 418, 200]);
     expect(reached.elsewhere).toEqual([]);
-    expect(reached.api).toEqual([
-      "/prod/v1/topics",
-      "/prod/v1/topics",
-      `/prod/v1//${elsewhere.host}/v1/topics`,
-    ]);
+    expect(reached.api).toEqual(["/prod/v1/topics", `/prod/v1//${elsewhere.host}/v1/topics`]);
   });
 });
 
