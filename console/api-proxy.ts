@@ -34,7 +34,7 @@ export function apiProxy(options: {
   return async (req, res) => {
     // The path as sent (targetParts), as the console's handler matches it: `/x/../v1/tasks` is no API call, and
     // `/v1/a/../tasks` is refused below (pathProblem), where URL's reading signed and sent both as `/v1/tasks`.
-    const { path: pathname, rest } = targetParts(req.url ?? "/");
+    const { path: pathname, search } = targetParts(req.url ?? "/");
     if (!pathname.startsWith("/v1/")) return false;
     const refusal = refusalOf(req, true);
     if (refusal) return sendJson(res, 403, { error: { code: "forbidden", message: refusal } });
@@ -49,7 +49,6 @@ export function apiProxy(options: {
     if (method === "GET" && body.length > 0)
       return sendJson(res, 400, { error: { code: "invalid_request", message: "a GET carries no body" } });
     // The page's query as the URL standard reads it (`+` a space), sent with `%20`, as the authorizer signs it.
-    const { search } = new URL(rest, "http://localhost/");
     const target = withPercentEncodedQuery(apiRouteUrl(options.apiUrl, `${pathname}${search}`));
     const headers: Record<string, string> = {};
     for (const name of FORWARDED_REQUEST_HEADERS) {

@@ -67,12 +67,12 @@ export function consoleHandler(options: {
   return async (req, res) => {
     // The path as sent, as the local API server routes it (targetParts): `/v1/../console/api/local` is no console
     // path there, so not here either (URL's reading resolved it to the console's local view).
-    const { path: pathname, rest } = targetParts(req.url ?? "/");
+    const { path: pathname, searchParams } = targetParts(req.url ?? "/");
     if (pathname !== "/console" && !pathname.startsWith("/console/")) return false;
     try {
       const refusal = refusalOf(req, pathname.startsWith("/console/api/"));
       if (refusal) return sendJson(res, 403, { error: { code: "forbidden", message: refusal } });
-      const query = Object.fromEntries(new URL(rest, "http://localhost/").searchParams);
+      const query = Object.fromEntries(searchParams);
       if (pathname.startsWith("/console/api/")) return await serveApi(pathname, query, options.sources, res);
       built ??= ensureConsoleBuilt(distDir).catch((error) => {
         built = undefined;

@@ -2,7 +2,7 @@ import { randomUUID } from "node:crypto";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2 } from "aws-lambda";
-import { targetParts } from "#shared/api/request-target.js";
+import { type RequestTarget, targetParts } from "#shared/api/request-target.js";
 import { answerParserRefusals } from "../../console/server.js";
 import { createLambdaContext, invokeWithTimeout } from "./lambda-context.js";
 import type { LambdaHandler } from "./sqs-event-source.js";
@@ -132,16 +132,15 @@ async function serveRequest(api: ApiState, req: http.IncomingMessage, res: http.
       });
     }
     // The query is read through URL; the path never is (targetParts).
-    const { path, rest } = targetParts(req.url ?? "/");
-    const url = new URL(rest, "http://localhost/");
+    const target = targetParts(req.url ?? "/");
     const method = (req.method ?? "GET").toUpperCase();
-    const match = matchRoute(api, method, path);
+    const match = matchRoute(api, method, target.path);
     if (!match) return send(res, { statusCode: 404, body: JSON.stringify({ message: "Not Found" }) });
     const body = await readBody(req);
     if (body === undefined) {
       return send(res, { statusCode: 413, body: JSON.stringify({ message: "Request Entity Too Large" }) });
     }
-    const event = toEvent(req, { url, path }, method, match.m.route.routeKey, match.params, body, requestId);
+    const event = toEvent(req, target, method, match.m.route.routeKey, match.params, body, requestId);
     if (
       body.length * 6 + EVENT_OVERHEAD_BYTES > MAX_INVOCATION_BYTES &&
       eventBytes(event) > MAX_INVOCATION_BYTES
@@ -297,7 +296,7 @@ function readBody(req: http.IncomingMessage): Promise<Buffer | undefined> {
  * comma, an empty value kept (`x=&x=y` → `",y"`). Through a Map, so a key Object.prototype has (`constructor`,
  * `__proto__`) is an ordinary key, not joined to the prototype's value or dropped.
  */
-function queryParametersOf(url: URL): Record<string, string> {
+function queryParametersOf(url: Pick<URL, "searchParams">): Record<string, string> {
   const joined = new Map<string, string>();
   for (const [name, value] of url.searchParams) {
     const before = joined.get(name);
@@ -318,10 +317,10 @@ function eventBytes(event: APIGatewayProxyEventV2): number {
   return bytes;
 }
 
-/** `target`: the request's URL (for its query) and its path as sent (targetParts). */
+/** `target`: the request's path as sent and its query (targetParts). */
 function toEvent(
   req: http.IncomingMessage,
-  target: { readonly url: URL; readonly path: string },
+  target: RequestTarget,
   method: string,
   routeKey: string,
   params: Record<string, string>,
@@ -334,16 +333,16 @@ function toEvent(
   for (const [name, values] of Object.entries(req.headersDistinct)) {
     if (values !== undefined && name !== "cookie") headers[name.toLowerCase()] = values.join(",");
   }
-  const { url, path } = target;
+  const { path } = target;
   const cookies = cookiesOf(req);
-  const query = queryParametersOf(url);
+  const query = queryParametersOf(target);
   const isText = body.length === 0 || /json|text|xml|urlencoded/i.test(headers["content-type"] ?? "");
   const now = new Date();
   return {
     version: "2.0",
     routeKey,
     rawPath: path,
-    rawQueryString: url.search.slice(1),
+    rawQueryString: target.search.slice(1),
     ...(cookies.length > 0 ? { cookies } : {}),
     headers,
     ...(Object.keys(query).length > 0 ? { queryStringParameters: query } : {}),
