@@ -5,6 +5,7 @@ import { type AttemptLogEntry, deadLettersAtOnce } from "#shared/domain/attempt-
 import { backoffSeconds } from "#shared/domain/backoff.js";
 import { hostFailed, parseRetryAfter, retryAfterWait, waitSeconds } from "#shared/domain/destination.js";
 import { finishedExpiry, type TaskRecord } from "#shared/domain/task.js";
+import { visible } from "#shared/domain/visible-text.js";
 import { deadLetterTask } from "../dead-letter.js";
 import { nextProbeSeconds, protectsDestinations } from "./destination-gate.js";
 import {
@@ -316,8 +317,8 @@ const LOGGED_RETRY_AFTER_CHARACTERS = 16;
 /**
  * The delay a `Retry-After` asked for, for the retry's log line beside the wait it got (`backoffSeconds`, capped):
  * in seconds, as asked. A value of more digits than a double holds (a hostile receiver's) parses to Infinity, which
- * a JSON log line writes as `null`, as if nothing had been asked; for it the header's first characters, control and
- * non-ASCII characters escaped (only digits get here today), and its length.
+ * a JSON log line writes as `null`, as if nothing had been asked; for it the header's first characters, shown as
+ * `visible` shows any text a receiver sent (only digits get here today), and its length.
  */
 function askedRetryAfter(
   seconds: number | undefined,
@@ -326,9 +327,7 @@ function askedRetryAfter(
   if (seconds === undefined) return undefined;
   if (Number.isFinite(seconds) || header === undefined) return { retryAfterSeconds: seconds };
   const text = header.trim();
-  const shown = text
-    .slice(0, LOGGED_RETRY_AFTER_CHARACTERS)
-    .replace(/[^\x20-\x7e]/g, (c) => `\\x${c.charCodeAt(0).toString(16).padStart(2, "0")}`);
+  const shown = visible(text.slice(0, LOGGED_RETRY_AFTER_CHARACTERS));
   return {
     retryAfter: `${shown}${text.length > LOGGED_RETRY_AFTER_CHARACTERS ? "…" : ""} (${text.length} characters)`,
   };
