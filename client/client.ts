@@ -107,6 +107,13 @@ interface Expected {
   readonly tasksOf?: TasksOf | undefined;
   /** A list page's array and the most rows it may hold: the `limit` the call sent. */
   readonly page?: PageBound | undefined;
+  /** The arrays of a route that `listsAtMost` and the most entries the API lists in them for this call. */
+  readonly listBound?: ListBound | undefined;
+}
+
+interface ListBound {
+  readonly items: readonly string[];
+  readonly most: number;
 }
 
 interface PageBound {
@@ -218,6 +225,7 @@ class PunctualClientCore {
       listed: listedOf(route, input),
       tasksOf: tasksOfTopic(route, names, params, input),
       page: pageBoundOf(route, input),
+      listBound: listBoundOf(route, input),
     };
     return this.#answerOf(route, attempt, options.signal, 0, expected);
   }
@@ -595,10 +603,12 @@ function readAnswer<R extends z.ZodMiniType>(
 function answerProblem(
   route: RouteDescriptor,
   data: Record<string, unknown>,
-  { asked, fields = [], listed, tasksOf, page }: Expected,
+  { asked, fields = [], listed, tasksOf, page, listBound }: Expected,
 ): string | undefined {
   const overfull = overfullPage(data, page);
   if (overfull !== undefined) return `holds ${overfull}`;
+  const overlong = overlongLists(data, listBound);
+  if (overlong !== undefined) return `lists ${overlong}`;
   const other =
     otherThanAsked(route, data, asked) ??
     otherThanListed(route, data, listed) ??
@@ -685,6 +695,26 @@ function overfullPage(data: Record<string, unknown>, page: PageBound | undefined
   const items = page === undefined ? undefined : data[page.items];
   if (!page || !Array.isArray(items) || items.length <= page.limit) return undefined;
   return `${items.length} ${page.items} where at most ${page.limit} were asked for`;
+}
+
+/** The arrays of a route that `listsAtMost` and the most entries the API lists in them for this call's input. */
+function listBoundOf(route: RouteDescriptor, input: unknown): ListBound | undefined {
+  const bound = route.listsAtMost;
+  return bound && { items: bound.items, most: bound.atMost(input) };
+}
+
+/**
+ * What is wrong with an answer whose `listsAtMost` arrays hold more entries together than the API lists for this
+ * call (`101 topics where the API lists at most 100`), or undefined. Refused whole, as an overfull page is: cut, the
+ * entries past the bound would be dropped unseen.
+ */
+function overlongLists(data: Record<string, unknown>, bound: ListBound | undefined): string | undefined {
+  if (!bound) return undefined;
+  const lists = bound.items.map((name) => data[name]);
+  const count = lists.reduce<number>((sum, list) => sum + (Array.isArray(list) ? list.length : 0), 0);
+  if (count <= bound.most) return undefined;
+  const what = bound.items.length === 1 ? bound.items[0] : `tasks (${bound.items.join(", ")})`;
+  return `${count} ${what} where the API lists at most ${bound.most}`;
 }
 
 /** The path's topic of a route that `listsTopicTasks`, and the task ids the call named (a replay's `task_ids`). */

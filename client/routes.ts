@@ -23,6 +23,7 @@ import { createScheduleBodySchema, listSchedulesQuerySchema } from "#shared/api/
 import { replayTaskQuerySchema } from "#shared/api/schemas/tasks.js";
 import { topicListSchema, topicPauseResponseSchema, topicViewSchema } from "#shared/api/schemas/topics.js";
 import { addTaskBodySchema, rescheduleBodySchema } from "#shared/domain/add-task-request.js";
+import { MAX_LISTED_TOPICS } from "#shared/domain/view-bounds.js";
 import { cancelGroupAnswerSchema, scheduleChangeAnswerSchema } from "./answer-schemas.js";
 import {
   addTaskResponseSchema,
@@ -118,6 +119,14 @@ export interface RouteDescriptor<
    * prints whole while its cursor goes on after it; the console refuses such pages too (console/src/api.ts).
    */
   readonly page?: { readonly items: string; readonly defaultLimit: number };
+  /**
+   * The most entries the answer's arrays of these names hold together, as the API lists them per call (`atMost` of
+   * the call's input, or query): a list with no page (`listTopics`), or an action's answer listing the tasks it
+   * could not act on (`cancelGroup`, `replayTopic`). An answer listing more is a broken or hostile API's: it is
+   * `invalid_response`, not read whole into the client's memory and printed by the CLI. Only a bound the API keeps
+   * is one here; `page` bounds a list page by its `limit`.
+   */
+  readonly listsAtMost?: { readonly items: readonly string[]; readonly atMost: (input: unknown) => number };
 }
 
 /** A JSON body validated by `schema` on the server; `T` defaults to the schema's input type. */
@@ -317,7 +326,17 @@ export const ROUTES = {
     retry: "safe",
     answersFor: "topic",
   }),
-  listTopics: route({ method: "GET", path: "/v1/topics", response: topicListSchema, retry: "safe" }),
+  /**
+   * Every topic, no page: at most MAX_LISTED_TOPICS, as the console lists them (a deployed stack holds about 13, the
+   * local config sets no cap, shared/domain/view-bounds.ts).
+   */
+  listTopics: route({
+    method: "GET",
+    path: "/v1/topics",
+    response: topicListSchema,
+    retry: "safe",
+    listsAtMost: { items: ["topics"], atMost: () => MAX_LISTED_TOPICS },
+  }),
   // Issue 14 (breaker): destinations.
   /** One page in topic and host order; pass `next_cursor` back as `cursor` (same `state`) for the next. */
   listDestinations: route({

@@ -18,12 +18,12 @@ export const ATTEMPT_LOG_SIZE = 10;
 export const MAX_SUBSCRIBERS = 10;
 
 /**
- * The most topics the console lists (GET /v1/topics answers every topic, no page). A deployed stack holds at most
- * about 13 (README "Honest limits": its functions' environment variables and CloudFormation's 500 resources); the
- * local config sets no cap, but each listed topic is a metrics request (a CloudWatch GetMetricData through `punctual
- * console`) and a row with a Pause/Resume button, so a hundred, generous for any real environment, is the bound: more
- * is a broken API's answer, refused as malformed (the panel's error line), not thousands of requests sent and rows
- * rendered.
+ * The most topics the console, the client and the CLI list (GET /v1/topics answers every topic, no page). A deployed
+ * stack holds at most about 13 (README "Honest limits": its functions' environment variables and CloudFormation's
+ * 500 resources); the local config sets no cap, but each listed topic is a metrics request (a CloudWatch
+ * GetMetricData through `punctual console`) and a row with a Pause/Resume button, so a hundred, generous for any real
+ * environment, is the bound: more is a broken API's answer, refused as malformed (the panel's error line; the
+ * client's `invalid_response`, client/routes.ts), not thousands of requests sent and rows rendered or printed.
  */
 export const MAX_LISTED_TOPICS = 100;
 

@@ -3,6 +3,7 @@ import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
 import { PunctualClient } from "punctual/client";
 import { afterEach, describe, expect, it } from "vitest";
+import { MAX_LISTED_TOPICS } from "../../../shared/domain/view-bounds.js";
 import {
   addAnswer,
   addBodiesOf,
@@ -825,6 +826,50 @@ describe("a list page holding more items than the limit it asked for", () => {
 
     // Assess
     expect(page[items]).toHaveLength(limit);
+  });
+});
+
+describe("a topic list holding more topics than any environment holds", () => {
+  // GET /v1/topics has no page: a broken or hostile API answering millions of topics filled the client's memory and
+  // `punctual topics list`'s terminal. The console refuses more than MAX_LISTED_TOPICS too (console/src/answers.ts).
+  const topics = (n: number) =>
+    Array.from({ length: n }, (_, i) => ({
+      topic: `t${i}`,
+      paused: false,
+      settings: {},
+      backlog: { waiting: 0, in_flight: 0 },
+      oldest_age_seconds: null,
+      dead_letter_count: 0,
+    }));
+
+  it.each([MAX_LISTED_TOPICS + 1, 5_000])(
+    "%i topics: invalid_response naming the count and the bound, after the route's retries",
+    async (n) => {
+      // Prepare
+      const { fetch, seen } = answeringFetch(() => ({ status: 200, body: { topics: topics(n) } }));
+      const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+      // Act
+      const error = await client.listTopics().catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+      expect((error as Error).message).toContain(
+        `lists ${n} topics where the API lists at most ${MAX_LISTED_TOPICS}`,
+      );
+      expect(seen).toHaveLength(4);
+    },
+  );
+
+  it(`${MAX_LISTED_TOPICS} topics are the answer`, async () => {
+    // Prepare
+    const { fetch } = scriptedFetch({ status: 200, body: { topics: topics(MAX_LISTED_TOPICS) } });
+
+    // Act
+    const list = await new PunctualClient({ apiUrl: API, fetch }).listTopics();
+
+    // Assess
+    expect(list.topics).toHaveLength(MAX_LISTED_TOPICS);
   });
 });
 
