@@ -136,9 +136,10 @@ class Cursors {
  * adds to it: a group cancel's `not_cancelled` and `cancel_requested`, a bulk replay's `failed`. The API lists there
  * only tasks caught mid-change, in flight or not replayable this run, few in a healthy run; a broken or hostile API
  * listing a full page of them on every page up to the page cap (10,000 pages of up to 10 MB) would fill the CLI's
- * memory. One page is taken whole, however many it lists (the client's answer cap bounds it, and what the server
- * answered is shown: test/unit/cli/hostile-server.test.ts); past MAX_LISTED after more pages the command stops
- * (`listedPast`) with what was done, the lists so far with it, as at a paging bound.
+ * memory. One page lists at most what the API lists in one call (a group cancel's `limit`, 1,000 at most; a
+ * replay's 1,000 read, or the tasks it named and their copies): the client refuses a page listing more as
+ * `invalid_response` (client/routes.ts `listsAtMost`; test/unit/cli/hostile-server.test.ts); past MAX_LISTED after
+ * more pages the command stops (`listedPast`) with what was done, the lists so far with it, as at a paging bound.
  */
 export const MAX_LISTED = 100_000;
 

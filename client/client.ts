@@ -113,6 +113,7 @@ interface Expected {
 
 interface ListBound {
   readonly items: readonly string[];
+  readonly of: string;
   readonly most: number;
 }
 
@@ -700,7 +701,7 @@ function overfullPage(data: Record<string, unknown>, page: PageBound | undefined
 /** The arrays of a route that `listsAtMost` and the most entries the API lists in them for this call's input. */
 function listBoundOf(route: RouteDescriptor, input: unknown): ListBound | undefined {
   const bound = route.listsAtMost;
-  return bound && { items: bound.items, most: bound.atMost(input) };
+  return bound && { items: bound.items, of: bound.of, most: bound.atMost(input) };
 }
 
 /**
@@ -713,7 +714,7 @@ function overlongLists(data: Record<string, unknown>, bound: ListBound | undefin
   const lists = bound.items.map((name) => data[name]);
   const count = lists.reduce<number>((sum, list) => sum + (Array.isArray(list) ? list.length : 0), 0);
   if (count <= bound.most) return undefined;
-  const what = bound.items.length === 1 ? bound.items[0] : `tasks (${bound.items.join(", ")})`;
+  const what = bound.items.join() === bound.of ? bound.of : `${bound.of} (${bound.items.join(", ")})`;
   return `${count} ${what} where the API lists at most ${bound.most}`;
 }
 

@@ -12,9 +12,10 @@ import {
   destinationResetQuerySchema,
   listDestinationsQuerySchema,
 } from "#shared/api/schemas/destinations.js";
-import { cancelGroupQuerySchema, GROUP_IN_QUERY } from "#shared/api/schemas/groups.js";
+import { cancelGroupQuerySchema, GROUP_IN_QUERY, MAX_GROUP_PAGE } from "#shared/api/schemas/groups.js";
 import { LIST_LIMIT_DEFAULT } from "#shared/api/schemas/list-limits.js";
 import {
+  BULK_REPLAY_MAX,
   bulkReplayBodySchema,
   bulkReplayResponseSchema,
   listTasksQuerySchema,
@@ -23,7 +24,7 @@ import { createScheduleBodySchema, listSchedulesQuerySchema } from "#shared/api/
 import { replayTaskQuerySchema } from "#shared/api/schemas/tasks.js";
 import { topicListSchema, topicPauseResponseSchema, topicViewSchema } from "#shared/api/schemas/topics.js";
 import { addTaskBodySchema, rescheduleBodySchema } from "#shared/domain/add-task-request.js";
-import { MAX_LISTED_TOPICS } from "#shared/domain/view-bounds.js";
+import { MAX_LISTED_TOPICS, MAX_SUBSCRIBERS } from "#shared/domain/view-bounds.js";
 import { cancelGroupAnswerSchema, scheduleChangeAnswerSchema } from "./answer-schemas.js";
 import {
   addTaskResponseSchema,
@@ -126,7 +127,12 @@ export interface RouteDescriptor<
    * `invalid_response`, not read whole into the client's memory and printed by the CLI. Only a bound the API keeps
    * is one here; `page` bounds a list page by its `limit`.
    */
-  readonly listsAtMost?: { readonly items: readonly string[]; readonly atMost: (input: unknown) => number };
+  readonly listsAtMost?: {
+    readonly items: readonly string[];
+    /** What they list, for the error: `topics`, `tasks`. */
+    readonly of: string;
+    readonly atMost: (input: unknown) => number;
+  };
 }
 
 /** A JSON body validated by `schema` on the server; `T` defaults to the schema's input type. */
@@ -266,6 +272,11 @@ export const ROUTES = {
     response: cancelGroupAnswerSchema,
     retry: "safe",
     listsTopicTasks: ["not_cancelled", "cancel_requested"],
+    listsAtMost: {
+      items: ["not_cancelled", "cancel_requested"],
+      of: "tasks",
+      atMost: groupCancelListsAtMost,
+    },
   }),
   // --- issue 11, scope H: find and replay (appended block) ---
   /** One ordering group's tasks in delivery order; pass `next_cursor` back as `cursor` for the next page. */
@@ -309,6 +320,7 @@ export const ROUTES = {
     response: bulkReplayResponseSchema,
     retry: "never",
     listsTopicTasks: ["failed"],
+    listsAtMost: { items: ["failed"], of: "tasks", atMost: replayListsAtMost },
   }),
   // Topic routes, scope J: hold a topic, show topics.
   /** Pausing a paused topic leaves it paused: safe to retry (same for resume). */
@@ -335,7 +347,7 @@ export const ROUTES = {
     path: "/v1/topics",
     response: topicListSchema,
     retry: "safe",
-    listsAtMost: { items: ["topics"], atMost: () => MAX_LISTED_TOPICS },
+    listsAtMost: { items: ["topics"], of: "topics", atMost: () => MAX_LISTED_TOPICS },
   }),
   // Issue 14 (breaker): destinations.
   /** One page in topic and host order; pass `next_cursor` back as `cursor` (same `state`) for the next. */
@@ -418,6 +430,27 @@ export const ROUTES = {
     answersFor: "schedule_id",
   }),
 } as const;
+
+/**
+ * A group cancel reads one page of the group, `limit` tasks (default and most MAX_GROUP_PAGE), and lists each of
+ * them at most once, in `not_cancelled` or `cancel_requested` (shared/services/cancel-group.ts, cancelListed). A
+ * `limit` the API refuses is its 400, never a list.
+ */
+function groupCancelListsAtMost(query: unknown): number {
+  const limit = (query as CancelGroupInput | undefined)?.limit;
+  return typeof limit === "number" && limit >= 1 ? Math.min(limit, MAX_GROUP_PAGE) : MAX_GROUP_PAGE;
+}
+
+/**
+ * A bulk replay lists in `failed` each task it handled at most once (shared/services/replay-topic.ts): by filter, one
+ * of the at most BULK_REPLAY_MAX it read; by `task_ids`, a task named (the API drops repeats) or one of a named fan-out
+ * task's subscribers' copies (at most MAX_SUBSCRIBERS each), which it replays in that task's stead.
+ */
+function replayListsAtMost(body: unknown): number {
+  const ids = (body as { task_ids?: unknown } | undefined)?.task_ids;
+  if (!Array.isArray(ids)) return BULK_REPLAY_MAX;
+  return new Set(ids).size * (1 + MAX_SUBSCRIBERS);
+}
 
 export type Routes = typeof ROUTES;
 

@@ -321,7 +321,8 @@ describe("groups cancel --limit: the default bounds count tasks read, not pages"
   it("--limit 1 reads on past 1,000 pages of finished tasks to the scheduled one after them", async () => {
     // Prepare
     const script = Array.from({ length: 1_000 }, (_, n) => finished(`c${n}`));
-    script.push(cancelPage(1, null));
+    // A page of one task lists it at most once: cancelled here (the client refuses a page listing more).
+    script.push({ status: 200, body: { cancelled: 1, not_cancelled: [], more: false, next_cursor: null } });
 
     // Act
     const result = await run(script, ["--json", ...GROUP_CANCEL, "--limit", "1"]);

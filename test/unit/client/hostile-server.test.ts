@@ -3,7 +3,9 @@ import type { AddressInfo } from "node:net";
 import { gzipSync } from "node:zlib";
 import { PunctualClient } from "punctual/client";
 import { afterEach, describe, expect, it } from "vitest";
-import { MAX_LISTED_TOPICS } from "../../../shared/domain/view-bounds.js";
+import { MAX_GROUP_PAGE } from "../../../shared/api/schemas/groups.js";
+import { BULK_REPLAY_MAX } from "../../../shared/api/schemas/operations.js";
+import { MAX_LISTED_TOPICS, MAX_SUBSCRIBERS } from "../../../shared/domain/view-bounds.js";
 import {
   addAnswer,
   addBodiesOf,
@@ -580,6 +582,94 @@ describe("a group cancel or topic replay answered with another topic's tasks", (
     expect((error as Error).message).toMatch(/is for task_id "other\.[^"]+", another topic's task/);
     expect(seen).toHaveLength(1);
     expect(named.failed).toEqual([{ task_id: other, reason: "status queued" }]);
+  });
+});
+
+describe("a group cancel or topic replay listing more tasks than the API lists in one call", () => {
+  // A group cancel lists a task of the page it read (`limit`, default and most 1,000) at most once, in
+  // `not_cancelled` or `cancel_requested`; a replay one of the tasks it read (a filter: at most 1,000) or of those
+  // named and their subscribers' copies (`task_ids`). More is a broken or hostile API's: read whole into memory and
+  // printed by the CLI.
+  const notCancelled = (n: number) =>
+    Array.from({ length: n }, () => ({ task_id: taskId("demo"), status: "delivered" }));
+  const cancelAnswer = (notListed: number, requested: number) => ({
+    cancelled: 0,
+    not_cancelled: notCancelled(notListed),
+    cancel_requested: notCancelled(requested).map(({ task_id }) => ({ task_id })),
+    more: false,
+    next_cursor: null,
+  });
+  const failed = (n: number) => Array.from({ length: n }, () => ({ task_id: taskId("demo"), reason: "x" }));
+  const replayAnswer = (n: number) => ({ matched: n, replayed: 0, failed: failed(n), next_cursor: null });
+  const named = (n: number) => Array.from({ length: n }, () => taskId("demo"));
+  const cases: [
+    string,
+    (n: number) => unknown,
+    (client: PunctualClient) => Promise<unknown>,
+    number,
+    number,
+  ][] = [
+    [
+      "cancelGroup with limit 2",
+      (n) => cancelAnswer(n - 1, 1),
+      (c) => c.cancelGroup("demo", "g", { limit: 2 }),
+      2,
+      4,
+    ],
+    [
+      "cancelGroup without a limit (the API's, 1,000)",
+      (n) => cancelAnswer(n - 5, 5),
+      (c) => c.cancelGroup("demo", "g"),
+      MAX_GROUP_PAGE,
+      4,
+    ],
+    [
+      "replayTopic by filter (1,000 read at most)",
+      replayAnswer,
+      (c) => c.replayTopic("demo", { error_contains: "timeout" }),
+      BULK_REPLAY_MAX,
+      1,
+    ],
+    [
+      "replayTopic of 3 named tasks (twice one), each with up to 10 subscribers' copies",
+      replayAnswer,
+      (c) => {
+        const ids = named(2);
+        return c.replayTopic("demo", { task_ids: [...ids, ids[0] as string] });
+      },
+      2 * (1 + MAX_SUBSCRIBERS),
+      1,
+    ],
+  ];
+
+  it.each(cases)(
+    "%s: invalid_response naming the count and the bound, after the route's retries",
+    async (_, answer, call, most, requests) => {
+      // Prepare
+      const { fetch, seen } = answeringFetch(() => ({ status: 200, body: answer(most + 1) }));
+      const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+      // Act
+      const error = await call(client).catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+      expect((error as Error).message).toContain(`lists ${most + 1} tasks`);
+      expect((error as Error).message).toContain(`where the API lists at most ${most}`);
+      expect(seen).toHaveLength(requests);
+    },
+  );
+
+  it.each(cases)("%s: as many as the API lists are the answer", async (_, answer, call, most) => {
+    // Prepare
+    const { fetch } = answeringFetch(() => ({ status: 200, body: answer(most) }));
+
+    // Act
+    const result = (await call(new PunctualClient({ apiUrl: API, fetch }))) as Record<string, unknown>;
+
+    // Assess
+    const listed = ["not_cancelled", "cancel_requested", "failed"].map((name) => result[name]);
+    expect(listed.flatMap((list) => (Array.isArray(list) ? list : []))).toHaveLength(most);
   });
 });
 
