@@ -6,8 +6,8 @@
  * 10,000 pages; and a page that fails ends it too. Each way it answers what was replayed before, for the page to
  * show, since those tasks were replayed.
  *
- * Kept here, not shared with the CLI's loop: the page may import only console/schemas.ts, preact, uplot and zod
- * (docs/ARCHITECTURE.md; the console tsconfig and esbuild's browser bundle keep Node out), so not cli/ or
+ * Kept here, not shared with the CLI's loop: the page may import only console/schemas.ts, preact, uplot, zod and
+ * p-map (docs/ARCHITECTURE.md; the console tsconfig and esbuild's browser bundle keep Node out), so not cli/ or
  * client/, where that loop and its PunctualError live; and the CLI taking its paging from the page's sources
  * would tie the command line to the browser bundle for thirty lines. test/unit/console/replay-all.test.ts checks
  * that both stop at the same defaults.

@@ -1,28 +1,12 @@
 import { useEffect, useState } from "preact/hooks";
-import { type ConsoleMetrics, consoleMetricsSchema } from "../schemas.js";
+import type { ConsoleMetrics } from "../schemas.js";
 import { toggleTopic } from "./actions.js";
 import { load, topicListSchema } from "./answers.js";
-import { call, type TopicView } from "./api.js";
+import type { TopicView } from "./api.js";
 import { useConfirm } from "./confirm.js";
 import { age, visible } from "./format.js";
 import { useLoad, useShowLine } from "./hooks.js";
-
-type TopicsMetrics = Readonly<Record<string, ConsoleMetrics | undefined>>;
-
-/**
- * The window's counts per topic, loaded apart from the topics themselves: CloudWatch may take up to the console's
- * 15 s limit (throttled, a far region), and the pause state and backlog must not wait for it.
- */
-async function loadMetrics(topics: readonly string[], minutes: number): Promise<TopicsMetrics> {
-  const metrics = await Promise.all(
-    topics.map((topic) =>
-      call("GET", `/console/api/metrics?topic=${encodeURIComponent(topic)}&minutes=${minutes}`)
-        .then((m) => consoleMetricsSchema.parse(m))
-        .catch(() => undefined),
-    ),
-  );
-  return Object.fromEntries(topics.map((topic, i) => [topic, metrics[i]]));
-}
+import { loadTopicsMetrics } from "./topic-metrics.js";
 
 /** Every topic: paused, backlog, dead letters, oldest waiting age, and the window's adds / deliveries / failures. */
 export function TopicsPanel(props: {
@@ -34,7 +18,9 @@ export function TopicsPanel(props: {
   const names = (data?.topics ?? []).map((t) => t.topic);
   // A string, not the array: a dependency compared by identity would start a new load at every render.
   const namesKey = JSON.stringify(names);
-  const { data: metrics } = useLoad(() => loadMetrics(names, props.minutes), [namesKey, props.minutes]);
+  // The window's counts per topic, loaded apart from the topics themselves: CloudWatch may take up to the console's
+  // 15 s limit (throttled, a far region), and the pause state and backlog must not wait for it.
+  const { data: metrics } = useLoad(() => loadTopicsMetrics(names, props.minutes), [namesKey, props.minutes]);
   const [message, setMessage] = useState<string>();
   const toggle = useTopicToggle(setMessage);
   const first = data?.topics[0]?.topic;
