@@ -4,6 +4,7 @@ import * as lambda from "aws-cdk-lib/aws-lambda";
 import type * as eventsources from "aws-cdk-lib/aws-lambda-event-sources";
 import type * as sqs from "aws-cdk-lib/aws-sqs";
 import type { EventSourcesConfig, PunctualConfig, TopicConfig } from "#shared/config/index.js";
+import { grantQueueKey } from "./queue-defaults.js";
 
 type Pollers = EventSourcesConfig["relay"]["provisionedPollers"];
 
@@ -50,7 +51,8 @@ export function deliverEventSourceProps(
  * What a function consuming a queue through its event source mapping needs on that queue: Lambda's pollers call
  * ReceiveMessage, DeleteMessage and GetQueueAttributes with the function's role
  * (https://docs.aws.amazon.com/lambda/latest/dg/with-sqs.html; AWSLambdaSQSQueueExecutionRole holds exactly these),
- * and both consumers (the relay's retry backoff, deliver's backoff) change their own messages' visibility.
+ * and both consumers (the relay's retry backoff, deliver's backoff) change their own messages' visibility. A queue
+ * with a customer managed key takes Decrypt on it too, for the pollers' ReceiveMessage (`grantQueueKey`).
  */
 const CONSUMER_ACTIONS = [
   "sqs:ReceiveMessage",
@@ -75,5 +77,6 @@ export function consumeQueue(
     eventSourceArn: queue.queueArn,
   });
   iam.Grant.addToPrincipal({ grantee: fn, actions: CONSUMER_ACTIONS, resourceArns: [queue.queueArn] });
+  grantQueueKey(queue, fn, "receive");
   return mapping;
 }

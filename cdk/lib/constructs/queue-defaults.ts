@@ -16,6 +16,8 @@ import {
  * Why SSE-SQS and not a customer managed KMS key: the messages hold only task ids (the content stays in the
  * encrypted table), SSE-SQS costs nothing per request, and it needs no `kms:*` grants for Lambda's event source
  * pollers, the relay or the EventBridge Scheduler role — fewer moving parts that can silently break delivery.
+ * The grants below still follow a queue's key (`grantQueueKey`), so a queue given one is not silently broken:
+ * test/cdk/queue-keys.test.ts evaluates them for every queue.
  */
 const RETENTION_SECONDS = {
   working: QUEUE_RETENTION_SECONDS,
@@ -52,12 +54,39 @@ export const HIGH_THROUGHPUT_FIFO: Pick<
 };
 
 /**
+ * What using a queue encrypted with a customer managed key takes of the key, besides the `sqs:*` action: SQS calls
+ * KMS with the caller's own credentials, so a sender needs GenerateDataKey and Decrypt (a data key is generated,
+ * and a cached one decrypted for reuse), a receiver Decrypt
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html). Without
+ * them SendMessage and ReceiveMessage fail at run time (KMS.AccessDeniedException) while the deploy succeeds.
+ * Fewer than CDK's `grantSendMessages` (Encrypt and ReEncrypt*, which SQS never calls for a sender) and the same
+ * as its `grantConsumeMessages`.
+ */
+const QUEUE_KEY_ACTIONS = {
+  send: ["kms:GenerateDataKey", "kms:Decrypt"],
+  receive: ["kms:Decrypt"],
+} as const;
+
+/**
+ * The key actions `use` takes on `queue`'s customer managed key, when it has one (`encryptionMasterKey`, as CDK's
+ * own queue grants read it); nothing for SSE-SQS, which every Punctual queue uses today (`queueDefaults`).
+ */
+export function grantQueueKey(
+  queue: sqs.IQueue,
+  grantee: iam.IGrantable,
+  use: keyof typeof QUEUE_KEY_ACTIONS,
+): void {
+  queue.encryptionMasterKey?.grant(grantee, ...QUEUE_KEY_ACTIONS[use]);
+}
+
+/**
  * SendMessage (and SendMessageBatch, which IAM authorizes as SendMessage) on the queue, nothing else. CDK's
  * `grantSendMessages` adds GetQueueAttributes and GetQueueUrl, which no sender calls: every function is given
- * its queues' URLs, and only the topic views read queue attributes (their own grant). No KMS: SSE-SQS.
+ * its queues' URLs, and only the topic views read queue attributes (their own grant). The queue's key, if any.
  */
 export function grantSendOnly(queue: sqs.IQueue, grantee: iam.IGrantable): void {
   iam.Grant.addToPrincipal({ grantee, actions: ["sqs:SendMessage"], resourceArns: [queue.queueArn] });
+  grantQueueKey(queue, grantee, "send");
 }
 
 /**
@@ -73,6 +102,7 @@ export function grantReceiveAndDelete(queue: sqs.IQueue, grantee: iam.IGrantable
     actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage"],
     resourceArns: [queue.queueArn],
   });
+  grantQueueKey(queue, grantee, "receive");
 }
 
 /**
@@ -85,4 +115,5 @@ export function grantDrain(queue: sqs.IQueue, grantee: iam.IGrantable): void {
     actions: ["sqs:ReceiveMessage", "sqs:DeleteMessage", "sqs:ChangeMessageVisibility"],
     resourceArns: [queue.queueArn],
   });
+  grantQueueKey(queue, grantee, "receive");
 }

@@ -6,6 +6,7 @@ import { flattenCfnReference } from "cdk-nag/lib/utils/flatten-cfn-reference.js"
 import { Construct } from "constructs";
 import type { PunctualConfig } from "#shared/config/index.js";
 import type { AlarmTopic } from "./alarm-topic.js";
+import { grantQueueKey } from "./queue-defaults.js";
 import type { TimerQueues } from "./timer-queues.js";
 
 export interface TimerSchedulerProps {
@@ -22,7 +23,8 @@ export interface TimerSchedulerProps {
  * The role may only be assumed by EventBridge Scheduler on behalf of this account's schedule group, and may
  * only `sqs:SendMessage` to the timer queue (the schedules' target) and to the schedule dead-letter queue
  * (AWS requires the execution role to be able to deliver dead-letter events to the schedule's DLQ). Both
- * queues use SSE-SQS, so no KMS permission is needed.
+ * queues use SSE-SQS, which needs no KMS permission; a queue given a customer managed key gives the role its
+ * sender's key actions (`grantQueueKey`: Scheduler sends with the role's credentials, so KMS asks the role too).
  */
 export class TimerScheduler extends Construct {
   readonly group: scheduler.ScheduleGroup;
@@ -56,6 +58,8 @@ export class TimerScheduler extends Construct {
         resources: [timerQueues.queue.queueArn, timerQueues.scheduleDeadLetterQueue.queueArn],
       }),
     );
+    grantQueueKey(timerQueues.queue, this.role, "send");
+    grantQueueKey(timerQueues.scheduleDeadLetterQueue, this.role, "send");
 
     const label = `Punctual ${config.name} schedule group`;
     const metric = (metricName: string) =>

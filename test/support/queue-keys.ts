@@ -1,0 +1,150 @@
+/**
+ * Whoever sends to or receives from a queue encrypted with a customer managed key must also be allowed to use that
+ * key: SQS calls KMS with the caller's own credentials (GenerateDataKey and Decrypt to send, Decrypt to receive,
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html), and an AWS
+ * service sending as itself (a queue policy naming its service principal) is allowed only by the key's policy. A
+ * missing grant deploys fine and fails every SendMessage or ReceiveMessage at run time.
+ *
+ * `queueKeyFindings` finds them in a deployed template, evaluated with iam-simulate (./iam.ts), never string-matched:
+ * every role of the stack that may SendMessage or ReceiveMessage on a queue (its identity policies and the queue's
+ * policy), every function an event source mapping polls the queue for, and every service principal the queue's
+ * policy lets send, each asked for the key actions its use takes.
+ */
+import {
+  type Decision,
+  type DeployedTemplate,
+  evaluate,
+  identityPoliciesOf,
+  resourcePolicyOf,
+  roleArnOf,
+} from "./iam.js";
+
+// biome-ignore lint/suspicious/noExplicitAny: CloudFormation JSON is untyped by nature.
+type Json = any;
+
+/** What each use of an encrypted queue takes of its key (the SQS developer guide, above). */
+const KEY_ACTIONS_OF_USE = {
+  send: ["kms:GenerateDataKey", "kms:Decrypt"],
+  receive: ["kms:Decrypt"],
+} as const;
+type Use = keyof typeof KEY_ACTIONS_OF_USE;
+const QUEUE_ACTION_OF_USE: Readonly<Record<Use, string>> = {
+  send: "sqs:SendMessage",
+  receive: "sqs:ReceiveMessage",
+};
+
+/** How a queue of the template is encrypted: SSE-SQS, a key of the template, or neither of those. */
+export type QueueEncryption =
+  | { readonly kind: "sse-sqs" }
+  | { readonly kind: "key"; readonly keyId: string }
+  | { readonly kind: "other"; readonly detail: string };
+
+export function queueEncryptionOf(deployed: DeployedTemplate, queueId: string): QueueEncryption {
+  const props = deployed.properties(queueId);
+  const key: Json = props.KmsMasterKeyId;
+  if (key === undefined) {
+    return String(props.SqsManagedSseEnabled) === "true"
+      ? { kind: "sse-sqs" }
+      : { kind: "other", detail: "neither SSE-SQS (SqsManagedSseEnabled) nor a KMS key" };
+  }
+  const keyId: unknown = key?.["Fn::GetAtt"]?.[0] ?? key?.Ref;
+  if (typeof keyId === "string" && deployed.idsOfType("AWS::KMS::Key").includes(keyId)) {
+    return { kind: "key", keyId };
+  }
+  // alias/aws/sqs (the AWS managed key) among them: its policy no service principal can be added to.
+  return { kind: "other", detail: `a KMS key the template does not hold: ${JSON.stringify(key)}` };
+}
+
+/** A principal that uses the queue: a role of the template, or an AWS service the queue's policy lets send. */
+interface QueueUser {
+  readonly label: string;
+  readonly principal: string;
+  readonly identityPolicies: { name: string; policy: Json }[];
+  readonly use: Use;
+}
+
+/** Every problem with the queues' encryption, one line each ("" problems: every user may use every key). */
+export async function queueKeyFindings(deployed: DeployedTemplate): Promise<string[]> {
+  const findings: string[] = [];
+  for (const queueId of deployed.idsOfType("AWS::SQS::Queue")) {
+    const encryption = queueEncryptionOf(deployed, queueId);
+    if (encryption.kind === "sse-sqs") continue;
+    if (encryption.kind === "other") {
+      findings.push(`${queueId}: ${encryption.detail}`);
+      continue;
+    }
+    const keyArn: string = deployed.resolve({ "Fn::GetAtt": [encryption.keyId, "Arn"] });
+    const keyPolicy = deployed.resolve(deployed.properties(encryption.keyId).KeyPolicy);
+    for (const user of await usersOf(deployed, queueId)) {
+      for (const action of KEY_ACTIONS_OF_USE[user.use]) {
+        const decision = await evaluate({
+          principal: user.principal,
+          action,
+          resource: keyArn,
+          resourceAccount: deployed.account,
+          identityPolicies: user.identityPolicies,
+          resourcePolicy: keyPolicy,
+        });
+        if (decision !== "Allowed") {
+          findings.push(
+            `${queueId}: ${user.label} may ${user.use} but not ${action} on its key (${decision})`,
+          );
+        }
+      }
+    }
+  }
+  return findings;
+}
+
+/** The roles and service principals that send to or receive from the queue, each once per use. */
+async function usersOf(deployed: DeployedTemplate, queueId: string): Promise<QueueUser[]> {
+  const queueArn: string = deployed.resolve({ "Fn::GetAtt": [queueId, "Arn"] });
+  const queuePolicy = resourcePolicyOf(deployed, queueId);
+  const polled = rolesPollingFor(deployed, queueId);
+  const users: QueueUser[] = [];
+  for (const roleId of deployed.idsOfType("AWS::IAM::Role")) {
+    const identityPolicies = identityPoliciesOf(deployed, roleId);
+    const principal = roleArnOf(deployed, roleId);
+    for (const use of ["send", "receive"] as const) {
+      const decision: Decision = await evaluate({
+        principal,
+        action: QUEUE_ACTION_OF_USE[use],
+        resource: queueArn,
+        resourceAccount: deployed.account,
+        identityPolicies,
+        ...(queuePolicy ? { resourcePolicy: queuePolicy } : {}),
+      });
+      const polls = use === "receive" && polled.has(roleId);
+      if (decision === "Allowed" || polls) {
+        users.push({ label: `role ${roleId}`, principal, identityPolicies, use });
+      }
+    }
+  }
+  for (const service of servicesAllowedToSend(queuePolicy)) {
+    users.push({ label: `service ${service}`, principal: service, identityPolicies: [], use: "send" });
+  }
+  return users;
+}
+
+/** The roles of the functions an event source mapping receives the queue's messages for (Lambda's pollers). */
+function rolesPollingFor(deployed: DeployedTemplate, queueId: string): Set<string> {
+  const roles = new Set<string>();
+  for (const mappingId of deployed.idsOfType("AWS::Lambda::EventSourceMapping")) {
+    const props = deployed.properties(mappingId);
+    if (props.EventSourceArn?.["Fn::GetAtt"]?.[0] !== queueId) continue;
+    const functionId: Json = props.FunctionName?.Ref;
+    const roleId: Json = deployed.properties(functionId).Role?.["Fn::GetAtt"]?.[0];
+    if (typeof roleId !== "string") throw new Error(`${mappingId}: cannot tell the role of ${functionId}`);
+    roles.add(roleId);
+  }
+  return roles;
+}
+
+/** The service principals a queue policy allows to SendMessage (an AWS service delivering to the queue). */
+function servicesAllowedToSend(queuePolicy: Json): string[] {
+  const statements: Json[] = queuePolicy ? [queuePolicy.Statement].flat() : [];
+  return statements
+    .filter((s) => s.Effect === "Allow")
+    .filter((s) => [s.Action].flat().some((a: string) => /^sqs:(SendMessage|\*)$|^\*$/i.test(a)))
+    .flatMap((s) => [s.Principal?.Service ?? []].flat() as string[]);
+}
