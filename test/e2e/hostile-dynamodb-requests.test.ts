@@ -4,10 +4,11 @@ import { type Harness, startHarness } from "./support/harness.js";
 
 /**
  * A hand-made DynamoDB request to the local cloud's AWS endpoint (the `aws` CLI, a typo'd script) is answered and
- * leaves the local cloud running with its data. Each request below (but a tag without Key) stopped the emulators'
- * thread, and with it the whole local cloud and every task in memory: dynalite threw on it outside any caller —
- * in its request's `end` handler (local/aws/dynalite-guard.ts answers those) or in its store's callback (the
- * guard refuses those requests before dynalite acts on them).
+ * leaves the local cloud running with its data. Each request below (but a tag without Key, and a condition nested
+ * deep, which hung it) stopped the emulators' thread, and with it the whole local cloud and every task in memory:
+ * dynalite threw on it outside any caller — in its request's `end` handler (local/aws/dynalite-guard.ts answers
+ * those) or in its store's callback (the guard refuses such a TagResource first; local/aws/dynalite-conditions.ts
+ * refuses such conditions before dynalite evaluates them).
  */
 let h: Harness;
 let table: string;
@@ -183,4 +184,80 @@ describe("a DynamoDB TagResource dynalite throws on after its validations", () =
       await expectStillRunningWithItsTask();
     },
   );
+});
+
+/** Conditions dynalite threw on in its store's callback, where the operand's attribute is missing. */
+const THROWN_IN_EVALUATION: readonly (readonly [string, string, Record<string, unknown>, RegExp])[] = [
+  [
+    "x IN (path, …)",
+    "PutItem",
+    {
+      ConditionExpression: ":x IN (#gone, #lost)",
+      ExpressionAttributeNames: { "#gone": "gone", "#lost": "lost" },
+      ExpressionAttributeValues: { ":x": { S: "1" } },
+    },
+    /^Invalid ConditionExpression: .*IN/,
+  ],
+  [
+    "x BETWEEN y AND path",
+    "PutItem",
+    {
+      ConditionExpression: ":x BETWEEN :y AND #gone",
+      ExpressionAttributeNames: { "#gone": "gone" },
+      ExpressionAttributeValues: { ":x": { S: "1" }, ":y": { S: "0" } },
+    },
+    /^Invalid ConditionExpression: .*BETWEEN/,
+  ],
+  [
+    "begins_with(path, path)",
+    "PutItem",
+    {
+      ConditionExpression: "begins_with(#gone, #lost)",
+      ExpressionAttributeNames: { "#gone": "gone", "#lost": "lost" },
+    },
+    /^Invalid ConditionExpression: begins_with/,
+  ],
+  [
+    "a filter x IN (size(path))",
+    "Scan",
+    {
+      FilterExpression: ":x IN (size(#gone))",
+      ExpressionAttributeNames: { "#gone": "gone" },
+      ExpressionAttributeValues: { ":x": { N: "1" } },
+    },
+    /^Invalid FilterExpression: .*IN/,
+  ],
+];
+
+describe("a DynamoDB condition dynalite throws on when an operand's attribute is missing", () => {
+  it.each(THROWN_IN_EVALUATION)(
+    "%s (%s) is refused as a 400 ValidationException and the local cloud keeps its task",
+    async (_name, operation, expression, message) => {
+      // The item exists, so that the condition is evaluated (a PutItem on a missing item evaluated it too).
+      await dynamodb("PutItem", JSON.stringify({ TableName: table, Item: { ...key, a: { S: "abc" } } }));
+      const request = operation === "Scan" ? { TableName: table } : { TableName: table, Item: key };
+      const answer = await dynamodb(operation, JSON.stringify({ ...request, ...expression }));
+      expect(answer.status).toBe(400);
+      expect(answer.json.__type).toBe("com.amazon.coral.validate#ValidationException");
+      expect(answer.json.message).toMatch(message);
+      await expectStillRunningWithItsTask();
+    },
+  );
+});
+
+describe("a DynamoDB condition nested deeper than dynalite parses in reasonable time", () => {
+  it("one nesting parentheses 300 deep is refused as a 400 ValidationException and the local cloud keeps its task", async () => {
+    // dynalite's parser takes time exponential in the depth, on the emulators' one thread: this hung every call.
+    const condition = `${"(".repeat(299)}attribute_exists(a)${")".repeat(299)}`;
+    const answer = await dynamodb(
+      "PutItem",
+      JSON.stringify({ TableName: table, Item: key, ConditionExpression: condition }),
+    );
+    expect(answer.status).toBe(400);
+    expect(answer.json.__type).toBe("com.amazon.coral.validate#ValidationException");
+    expect(answer.json.message).toMatch(
+      /^Invalid ConditionExpression: The expression nests parentheses 300 deep/,
+    );
+    await expectStillRunningWithItsTask();
+  });
 });
