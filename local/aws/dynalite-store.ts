@@ -1,6 +1,7 @@
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import dynalite from "dynalite";
+import { refuseConditionsDynaliteThrowsOn } from "./dynalite-conditions.js";
 import { keepExpressionParses } from "./dynalite-expressions.js";
 import { countStringsInUtf8Bytes } from "./dynalite-sizes.js";
 import { compileTypeChecks } from "./dynalite-types.js";
@@ -20,7 +21,8 @@ const dynaliteDb = require("dynalite/db/index.js") as { create(options: object):
 
 /**
  * dynalite with its store in reach, so that `cacheTableDescriptions` can be installed on it, and with its
- * expression parses kept (local/aws/dynalite-expressions.ts), its type checks compiled
+ * expression parses kept (local/aws/dynalite-expressions.ts), the conditions it would throw on refused
+ * (local/aws/dynalite-conditions.ts), its type checks compiled
  * (local/aws/dynalite-types.ts) and its sizes counted in UTF-8 bytes (local/aws/dynalite-sizes.ts). dynalite does not expose its store (its HTTP
  * handler is bound to it), so `db.create` is wrapped for the one synchronous call that creates this server's
  * store, and put back at once.
@@ -39,6 +41,8 @@ export function startDynalite(options: Parameters<typeof dynalite>[0]): {
     const server = dynalite(options);
     if (!store) throw new Error("dynalite did not create its store through dynalite/db");
     cacheTableDescriptions(store);
+    // First, so that the kept parses are of checked conditions (a refused one is never kept).
+    refuseConditionsDynaliteThrowsOn();
     keepExpressionParses();
     compileTypeChecks();
     countStringsInUtf8Bytes();

@@ -6,6 +6,7 @@ import { SQSClient } from "@aws-sdk/client-sqs";
 import { buildApp, interceptLocalhostDns } from "fauxqs";
 import { createSqsTargetSender, startSchedulerEmulator } from "#local/scheduler/emulator.js";
 import { withConditionFailureItems } from "./condition-failure-item.js";
+import { guardingDynalite } from "./dynalite-guard.js";
 import { startDynalite } from "./dynalite-store.js";
 import { AWS_SERVICES, FaultInjector, type FaultPolicy, type FaultStats } from "./faults.js";
 import { deduplicateWithinGroupsAsSqsDoes } from "./fauxqs-dedup.js";
@@ -125,12 +126,11 @@ async function serveDynalite(
 ): Promise<string> {
   // dynalite has no PartiQL: BatchExecuteStatement is answered in front of it (local/aws/partiql.ts), on every
   // path to it (its socket, the fault proxies behind that, and the in-process fast path, which use its listener).
+  // A request dynalite throws on is answered, not left to stop the emulators (local/aws/dynalite-guard.ts).
   const dynaliteListener = listenerOf(dynamo);
   dynamo.removeAllListeners("request");
-  dynamo.on(
-    "request",
-    refusingWebPages(withPartiql(withConditionFailureItems(dynaliteListener), faults ? { faults } : {})),
-  );
+  const partiql = withPartiql(withConditionFailureItems(dynaliteListener), faults ? { faults } : {});
+  dynamo.on("request", refusingWebPages(guardingDynalite(partiql)));
   await new Promise<void>((resolve) => dynamo.listen(0, host, () => resolve()));
   return `http://${host}:${(dynamo.address() as AddressInfo).port}`;
 }

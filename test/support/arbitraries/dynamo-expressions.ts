@@ -119,7 +119,8 @@ const projection = fc.array(path, { minLength: 1, maxLength: 3 }).map((paths) =>
 /**
  * The texts of each kind. `evaluated`: only conditions dynalite can evaluate on any item without throwing out of
  * its request (dynalite 4 throws, and its server dies, on `x IN (path)`, a BETWEEN whose upper bound is a path, and
- * `begins_with` of two paths, when an item lacks them: db/index.js `compare`); else any the grammars take.
+ * `begins_with` of two paths, when an item lacks them: db/index.js `compare`; the local cloud refuses them,
+ * local/aws/dynalite-conditions.ts, but the unkept copy it is compared with does not); else any the grammars take.
  */
 function textsOf(evaluated: boolean) {
   const valueOr = (other: fc.Arbitrary<string>) =>
