@@ -32,7 +32,8 @@ export function queryEncodingGuard(): MiddlewareObj<APIGatewayProxyEventV2> {
 export const NOT_UTF8 =
   "is not UTF-8 once its %-escapes are decoded: encode the text as UTF-8 (é is %C3%A9), as URLSearchParams and encodeURIComponent do";
 
-function utf8Escapes(text: string): boolean {
+/** Whether every run of %-escapes in `text` decodes as UTF-8 (none at all included). */
+export function utf8Escapes(text: string): boolean {
   for (const escapes of text.match(ESCAPES) ?? []) {
     try {
       decodeURIComponent(escapes);

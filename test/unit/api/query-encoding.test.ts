@@ -119,3 +119,35 @@ describe("a query parameter whose percent-encoding is not UTF-8", () => {
     expect(JSON.parse(cancelled.body ?? "")).toMatchObject({ cancelled: 1 });
   });
 });
+
+describe("a path whose percent-encoding is not UTF-8", () => {
+  it("cancelling the group `caf%E9` is a 404, as the local API server answers it, even where the path parameter arrives read as U+FFFD", async () => {
+    // Prepare: a group that really is `caf\uFFFD`, which a reading of `%E9` as U+FFFD would name (API Gateway
+    // documents no reading of such a path; the local server matches no route with it)
+    const w = await world();
+    const other = await addTask(w.f.deps, {
+      body: {
+        topic: "demo",
+        delay_seconds: 60,
+        content: { order_id: "caf\uFFFD" },
+        callback: { url: "https://hooks.example.com/n" },
+      },
+    });
+    const event = apiEvent("POST /v1/topics/{topic}/groups/{value}/cancel", {
+      pathParameters: { topic: "demo", value: "caf\uFFFD" },
+    });
+    const sent = { ...event, rawPath: "/v1/topics/demo/groups/caf%E9/cancel" };
+
+    // Act
+    const answer = (await cancelGroupFunction.createHandler(w.deps)(
+      sent,
+      context,
+    )) as APIGatewayProxyStructuredResultV2;
+
+    // Assess
+    expect(answer.statusCode, answer.body).toBe(404);
+    expect(JSON.parse(answer.body ?? "").error.code).toBe("not_found");
+    expect((await w.f.store.get(other.body.task_id))?.status).toBe("scheduled");
+    expect((await w.f.store.get(w.taskId))?.status).toBe("scheduled");
+  });
+});
