@@ -80,6 +80,11 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   // Known before commander parses, which may stop before it reads --json.
   const json = jsonAsked(argv);
   const program = buildProgram(io, json ? () => {} : (text) => io.err(shownLines(text)));
+  const misread = misreadArgument(argv);
+  if (misread) {
+    printError(io, json, misread);
+    return EXIT.usage;
+  }
   try {
     await program.parseAsync([...argv], { from: "user" });
     return EXIT.ok;
@@ -93,6 +98,28 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     printError(io, program.opts<{ json?: boolean }>().json ?? false, error);
     return exitCodeOf(error);
   }
+}
+
+/**
+ * An argument holding U+FFFD: what Node makes of a command-line byte that is not UTF-8 (a Latin-1 terminal's `é`,
+ * byte E9), so the text is not what was typed. Sent, a task's content would be delivered other than written and a
+ * `groups cancel --group` would cancel another group (answered `cancelled: 0`, the group left as it was), without a
+ * word; `--content-file` refuses a file that is not UTF-8 for the same reason (input-file.ts). Content that means
+ * U+FFFD writes JSON's escape, `\ufffd`. The argument is named by its option, never echoed (it may be a token).
+ */
+function misreadArgument(argv: readonly string[]): UsageError | undefined {
+  const index = argv.findIndex((arg) => arg.includes("\uFFFD"));
+  if (index === -1) return undefined;
+  const inline = /^(--?[A-Za-z][\w-]*)=/.exec(argv[index] as string)?.[1];
+  const before = argv[index - 1];
+  const which = inline
+    ? `the value of ${inline}`
+    : before && /^--?[A-Za-z][\w-]*$/.test(before)
+      ? `the argument after ${before}`
+      : `argument ${index + 1}`;
+  return new UsageError(
+    `${which} holds U+FFFD, what a byte of the command line that is not UTF-8 reads as, so it is not the text typed and nothing was sent: set the terminal to UTF-8 (content may write \\ufffd, or come from --content-file)`,
+  );
 }
 
 /**

@@ -1,5 +1,5 @@
 /**
- * Why the client cannot call this API URL, never quoting its password; undefined when it can. fetch refuses a URL
+ * Why the client cannot call this API URL, never quoting its password (or its query); undefined when it can. fetch refuses a URL
  * with credentials in it only when a request is made, with an error that quotes the whole URL (password included)
  * into logs, and other schemes than http(s) fail as "network errors" retried four times.
  */
@@ -9,6 +9,11 @@ export function apiUrlProblem(url: URL): string | undefined {
   }
   if (url.username !== "" || url.password !== "") {
     return "the API URL must hold no user name or password: auth is iam, jwt or none";
+  }
+  // Each route is written under the URL's scheme, host and path (apiRouteUrl): a query (`?x-api-key=…`) or fragment
+  // would be dropped without a word, the calls sent as something else than configured. Not quoted: it may be a key.
+  if (url.search !== "" || url.hash !== "") {
+    return "the API URL must hold no query or fragment (?…, #…): the client would send its calls without it";
   }
   return undefined;
 }

@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import type * as z from "zod/mini";
+import { notWellFormed } from "#shared/domain/well-formed.js";
 import { safeParseBounded } from "#shared/zod.js";
 import {
   AddBatcher,
@@ -216,6 +217,7 @@ class PunctualClientCore {
     const input = route.input ? args[names.length] : undefined;
     const options = (args[names.length + (route.input ? 1 : 0)] ?? {}) as CallOptions;
     checkNoKeyOption(route, options);
+    checkUrlValues(route, names, params, input);
     const attempt = this.#prepare(route, names, params, input, options);
     if ((route as RouteDescriptor) === ROUTES.addTasks) {
       return (await this.#addTasks(attempt, input, options.signal)) as z.output<R>;
@@ -673,6 +675,29 @@ function otherThanListed(
  * A query route's input as sent: a list page's `limit` the route's default when the call gives none, so the most
  * rows its answer may hold is known (`pageBoundOf`).
  */
+/**
+ * A path parameter or query value holding half a surrogate pair (an emoji cut in two) has no UTF-8 form: in a path
+ * encodeURIComponent throws a bare URIError, in a query URLSearchParams writes U+FFFD, another value (a group cancel
+ * would cancel the group `A-\uFFFD`, or answer `cancelled: 0` for a group it never read). Refused as the API refuses
+ * such a value in a body (400 `validation_failed` naming it, shared/domain/well-formed.ts), nothing sent.
+ */
+function checkUrlValues(route: RouteDescriptor, names: string[], params: string[], input: unknown): void {
+  const inQuery = route.pathParamsInQuery ?? {};
+  const values = names.map((name, i): [string, unknown] => [inQuery[name]?.query ?? name, params[i]]);
+  if (route.input?.in === "query") values.push(...Object.entries((input ?? {}) as Record<string, unknown>));
+  const issues = values.flatMap(([path, value]) => {
+    const message = typeof value === "string" ? notWellFormed(value) : undefined;
+    return message ? [{ path, message }] : [];
+  });
+  if (issues.length === 0) return;
+  throw new PunctualError({
+    code: "validation_failed",
+    status: 400,
+    message: "the request is invalid",
+    issues,
+  });
+}
+
 function queryOf(route: RouteDescriptor, input: unknown): Record<string, unknown> {
   const query = (input ?? {}) as Record<string, unknown>;
   if (route.page === undefined || query.limit !== undefined) return query;

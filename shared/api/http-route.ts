@@ -14,6 +14,7 @@ import { noIdempotencyKeyGuard } from "./middleware/no-idempotency-key.js";
 import { noQueryGuard } from "./middleware/no-query.js";
 import { parsedBody } from "./middleware/parsed-body.js";
 import { pathParameterGuard } from "./middleware/path-parameters.js";
+import { queryEncodingGuard } from "./middleware/query-encoding.js";
 import { repeatedQueryGuard } from "./middleware/repeated-query.js";
 
 export type { HttpMethod } from "./middleware/method-guard.js";
@@ -88,7 +89,8 @@ export interface RouteOptions {
  * responder first, because middy runs `onError` in reverse, so it is the last word on every error; then
  * Powertools' context injection, the header guard (before normalisation, which would hide conflicting
  * spellings), header normalisation (API Gateway passes headers as the client sent them), and the route's own
- * guards: method, path parameters, repeated query keys, no query, no idempotency key, no body or JSON body.
+ * guards: method, path parameters, repeated query keys, no query (or, for a route that reads its query, its
+ * encoding), no idempotency key, no body or JSON body.
  */
 export function httpRoute(
   options: RouteOptions,
@@ -110,6 +112,7 @@ export function httpRoute(
   if (options.method !== "ANY") route.use(repeatedQueryGuard());
   const acts = options.method !== "GET" && options.method !== "ANY";
   if (options.noQuery ?? options.method !== "ANY") route.use(noQueryGuard());
+  else if (options.method !== "ANY") route.use(queryEncodingGuard());
   if (acts && !options.idempotencyKey) route.use(noIdempotencyKeyGuard());
   if (options.noBody ?? (acts && !options.jsonBody)) route.use(noBodyGuard());
   if (options.jsonBody) route.use(options.jsonBody);

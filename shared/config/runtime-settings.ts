@@ -1,3 +1,4 @@
+import { scanStructure } from "#shared/domain/exact-json.js";
 import { isPrivateHostPattern } from "#shared/security/ssrf.js";
 import * as z from "#shared/zod.js";
 import {
@@ -114,6 +115,13 @@ export function applyRuntimeSettingsText(deployed: PunctualConfig, text: string)
       ok: false,
       problems: [`not JSON${position === undefined ? "" : ` (at character ${position})`}`],
     };
+  }
+  // JSON.parse keeps the last of a key given twice, where other tools (an editor's, a reviewer's eye) see the first:
+  // which was meant is ambiguous, so such a document is refused, as the API refuses such a body (exact-json.ts).
+  // After the parse, so the scan only reads JSON; it is iterative and tracks no depth that matters here.
+  const repeated = scanStructure(text, Number.MAX_SAFE_INTEGER);
+  if (repeated?.kind === "duplicate") {
+    return { ok: false, problems: [`"${repeated.issue.path}": ${repeated.issue.message}`] };
   }
   try {
     return applyRuntimeSettings(deployed, json);

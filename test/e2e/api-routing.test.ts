@@ -84,3 +84,35 @@ describe("repeated query keys", () => {
     expect((await h.api("GET", "/v1/topics/demo")).json.paused).toBe(false);
   });
 });
+
+describe("query values whose percent-encoding is not UTF-8", () => {
+  it("a group named in Latin-1 (`caf%E9`) is a 400 naming `group`, nothing cancelled; its UTF-8 spelling cancels it", async () => {
+    // Prepare: the local API server reads `caf%E9` as API Gateway's documented URL reading does, `caf\uFFFD`, a
+    // group no task has: the list answered it empty and the cancel `cancelled: 0, more: false`, the group untouched.
+    const group = `caf\u00e9-${Date.now()}`;
+    const added = await h.api("POST", "/v1/tasks", {
+      topic: "demo",
+      delay_seconds: 3600,
+      content: { order_id: group },
+      callback: { url: `${h.receiver.url}/ok/latin1-group` },
+    });
+    expect(added.status, added.text).toBe(201);
+    const latin1 = encodeURIComponent(group).replace("%C3%A9", "%E9");
+
+    // Act
+    const listed = await h.api("GET", `/v1/tasks?topic=demo&group=${latin1}`);
+    const cancelled = await h.api("POST", `/v1/topics/demo/groups/-/cancel?group=${latin1}`);
+
+    // Assess
+    for (const response of [listed, cancelled]) {
+      expect(response.status, response.text).toBe(400);
+      expect(response.json.error).toMatchObject({
+        code: "validation_failed",
+        issues: [{ path: "group", message: expect.stringContaining("UTF-8") }],
+      });
+    }
+    expect((await h.api("GET", `/v1/tasks/${added.json.task_id}`)).json.status).toBe("scheduled");
+    const utf8 = await h.api("POST", `/v1/topics/demo/groups/-/cancel?group=${encodeURIComponent(group)}`);
+    expect(utf8.json).toMatchObject({ cancelled: 1 });
+  });
+});

@@ -212,6 +212,37 @@ describe("runtime topic settings document", () => {
     expect(applyRuntimeSettingsText(deployed, '{"topics":{},"extra":1}')).toMatchObject({ ok: false });
   });
 
+  it.each([
+    ["a row", '{"topics":{"demo":{"paused":true,"maxAttempts":2,"paused":false}}}', "topics.demo.paused"],
+    ["a topic", '{"topics":{"demo":{"paused":true},"demo":{"maxAttempts":2}}}', "topics.demo"],
+    ["the topics", '{"topics":{"demo":{"paused":true}},"topics":{}}', "topics"],
+    [
+      "a key spelled with an escape",
+      '{"topics":{"demo":{"paused":true,"p\\u0061used":false}}}',
+      "topics.demo.paused",
+    ],
+  ])(
+    "refuses a document giving %s twice, naming where, not applying whichever came last (the validator and every function alike)",
+    (_what, text, path) => {
+      // Act
+      const result = applyRuntimeSettingsText(deployed, text);
+
+      // Assess
+      expect(result).toEqual({ ok: false, problems: [`"${path}": is given more than once in one object`] });
+    },
+  );
+
+  it("a key given once in each of two objects is no repeat", () => {
+    // Act
+    const result = applyRuntimeSettingsText(
+      deployed,
+      '{"topics":{"demo":{"backoff":{"initialSeconds":2},"maxAttempts":2}}}',
+    );
+
+    // Assess
+    expect(result.ok, JSON.stringify(result)).toBe(true);
+  });
+
   it("says where a document stops being JSON without quoting it (a callback URL's token in the text)", () => {
     // Act
     const result = applyRuntimeSettingsText(deployed, '{"topics":{"demo":{"defaultCallback":s3cr3t-token}}}');
