@@ -25,10 +25,10 @@ import { QUEUE_URL, type Sim, simulate } from "../../support/pipeline-sim.js";
  * dead letter's discard), group cancel, PATCH, run now, single replay and bulk replay — each through its real
  * service on the simulated pipeline (test/support/pipeline-sim.ts, memory fakes), landing between steps, while one
  * of a batch's callbacks is with the receiver (aimed at the tasks the batch started), or just before any store call
- * of a relay, deliver or sweeper run; and pipeline writes applied with their answer lost, or refused. Checked from
- * outside, as the chaos run checks: no callback before its task's due time; none after the task was seen
- * `cancelled` (by any write) or after its move answered 200 (of its old id); at most the one under way after a
- * cancel's 202; nothing lost (every item ends delivered, failed, cancelled, or moved on to an item that exists, its
+ * of a relay, deliver or sweeper run; pipeline writes applied with their answer lost, or refused; a replay's send or a
+ * move's timer failing (its 503, repeated or not). Checked from outside, as the chaos run checks: no callback before
+ * its task's due time; none after the task was seen `cancelled` (by any write) or after its move answered 200 (of its
+ * old id); at most the one under way after a cancel's 202; nothing lost (every item ends delivered, failed, cancelled, or moved on to an item that exists, its
  * move settled); a task `delivered` was called; a replay answered 202 and not cancelled afterwards is called again;
  * each operator answer a 2xx or a structured 4xx; and, for tasks no operator touched, each group's first callbacks in
  * group order. A regression net over the operator routes against the pipeline: no defect found (it passes before and
@@ -80,6 +80,17 @@ const step = fc.oneof(
       step: fc.constantFrom("relay" as const, "deliver" as const, "sweep" as const, "batch" as const),
       at: fc.integer({ min: 0, max: 12 }),
       action: operatorStep,
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      kind: fc.constant("operatorFault" as const),
+      // The operator's SQS call failing: a replay's send (undone, 503), a move's timer (503: the sweeper finishes
+      // the move once its old due time has passed, or the client repeats it).
+      fault: fc.constantFrom("send" as const, "arm" as const),
+      action: operatorStep,
+      repeat: fc.boolean(),
     }),
   },
   {
@@ -159,6 +170,8 @@ interface World {
   beforeStoreCall?: { at: number; action: OperatorStep };
   /** An operator's action is running: its own store calls are not the pipeline's. */
   operating: boolean;
+  /** An operator's SQS call is made to fail: its 503 is the answer asked for. */
+  faulted: boolean;
   /** The pipeline's next call of this store method fails: applied first, or not at all. */
   loseAnswerOf?: { method: string; applied: boolean };
   /** Ids an operator acted on (moved, a move's successor, replayed): left out of the order check. */
@@ -181,6 +194,7 @@ function world(): World {
     requestedAt: new Map(),
     during: [],
     operating: false,
+    faulted: false,
     touched: new Set(),
     ackedAtMs: new Map(),
     problems: [],
@@ -317,7 +331,8 @@ async function answered<T>(w: World, what: string, call: Promise<T>): Promise<T 
   try {
     return await call;
   } catch (error) {
-    if (!isHttpError(error) || error.status >= 500) w.problems.push(`${what}: ${String(error)}`);
+    const asked = w.faulted && isHttpError(error) && error.status === 503;
+    if (!asked && (!isHttpError(error) || error.status >= 500)) w.problems.push(`${what}: ${String(error)}`);
     return undefined;
   }
 }
@@ -415,6 +430,16 @@ async function play(w: World, s: Step) {
     w.beforeStoreCall = { at: s.at, action: s.action };
     await runStep(w, s.step);
     w.beforeStoreCall = undefined;
+  } else if (s.kind === "operatorFault") {
+    if (s.fault === "send") sim.fifo.failSends = true;
+    else sim.timer.failNext = 1;
+    w.faulted = true;
+    await operate(w, s.action);
+    w.faulted = false;
+    sim.fifo.failSends = false;
+    sim.timer.failNext = 0;
+    // The client repeats a 5xx (same request), as told.
+    if (s.repeat) await operate(w, s.action);
   } else if (s.kind === "lostAnswer") {
     w.loseAnswerOf = { method: s.method, applied: s.applied };
     await runStep(w, s.step);
