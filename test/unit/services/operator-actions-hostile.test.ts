@@ -21,18 +21,19 @@ import { QUEUE_URL, type Sim, simulate } from "../../support/pipeline-sim.js";
 /**
  * Operator actions racing the pipeline (review s45-race), as properties: random interleavings of adds (some failing
  * until dead-lettered, some slow), the relay, deliver (one record at a time, or a batch of up to ten started up front)
- * and the sweeper with an operator's DELETE (of a waiting task, one between its attempts, one in flight: its 202, a
- * dead letter's discard), group cancel, PATCH, run now, single replay and bulk replay — each through its real
- * service on the simulated pipeline (test/support/pipeline-sim.ts, memory fakes), landing between steps, while one
- * of a batch's callbacks is with the receiver (aimed at the tasks the batch started), or just before any store call
- * of a relay, deliver or sweeper run; pipeline writes applied with their answer lost, or refused; a replay's send or a
- * move's timer failing (its 503, repeated or not). Checked from outside, as the chaos run checks: no callback before
- * its task's due time; none after the task was seen `cancelled` (by any write) or after its move answered 200 (of its
- * old id); at most the one under way after a cancel's 202; nothing lost (every item ends delivered, failed, cancelled, or moved on to an item that exists, its
- * move settled); a task `delivered` was called; a replay answered 202 and not cancelled afterwards is called again;
- * each operator answer a 2xx or a structured 4xx; and, for tasks no operator touched, each group's first callbacks in
- * group order. A regression net over the operator routes against the pipeline: no defect found (it passes before and
- * after this review); a deliberately broken start (one taking a cancelled task) fails it at once.
+ * and the sweeper with the topic paused and resumed, and an operator's DELETE (of a waiting task, one between its
+ * attempts, one in flight: its 202, a dead letter's discard), group cancel, PATCH, run now, single replay and bulk
+ * replay — each through its real service on the simulated pipeline (test/support/pipeline-sim.ts, memory fakes),
+ * landing between steps, while one of a batch's callbacks is with the receiver (aimed at the tasks the batch started),
+ * or just before any store call of a relay, deliver or sweeper run; pipeline writes applied with their answer lost, or
+ * refused; a replay's send or a move's timer failing (its 503, repeated or not). Checked from outside, as the chaos run
+ * checks: no callback before its task's due time; none after the task was seen `cancelled` (by any write) or after its
+ * move answered 200 (of its old id); at most the one under way after a cancel's 202; nothing lost (every item ends
+ * delivered, failed, cancelled, or moved on to an item that exists, its move settled); a task `delivered` was called; a
+ * replay answered 202 and not cancelled afterwards is called again; each operator answer a 2xx or a structured 4xx;
+ * and, for tasks no operator touched, each group's first callbacks in group order. A regression net over the operator
+ * routes against the pipeline: no defect found (it passes before and after this review); a deliberately broken start
+ * (one taking a cancelled task) fails it at once.
  */
 
 const operatorStep = fc.oneof(
@@ -82,6 +83,8 @@ const step = fc.oneof(
       action: operatorStep,
     }),
   },
+  // POST /v1/topics/demo/pause or resume: a paused topic's deliver mapping receives nothing (a batch under way ends).
+  { weight: 1, arbitrary: fc.record({ kind: fc.constant("pause" as const), paused: fc.boolean() }) },
   {
     weight: 2,
     arbitrary: fc.record({
@@ -172,6 +175,8 @@ interface World {
   operating: boolean;
   /** An operator's SQS call is made to fail: its 503 is the answer asked for. */
   faulted: boolean;
+  /** The topic is paused: deliver receives nothing. */
+  paused: boolean;
   /** The pipeline's next call of this store method fails: applied first, or not at all. */
   loseAnswerOf?: { method: string; applied: boolean };
   /** Ids an operator acted on (moved, a move's successor, replayed): left out of the order check. */
@@ -195,6 +200,7 @@ function world(): World {
     during: [],
     operating: false,
     faulted: false,
+    paused: false,
     touched: new Set(),
     ackedAtMs: new Map(),
     problems: [],
@@ -419,12 +425,14 @@ async function play(w: World, s: Step) {
     const slow = s.slowMs ?? 20;
     sim.callbacks.answer(id, ...Array.from({ length: s.failures }, () => HTTP(503, slow)), HTTP(200, slow));
   } else if (s.kind === "relay") await sim.runRelay();
+  else if (s.kind === "pause") w.paused = s.paused;
   else if (s.kind === "batch") {
     w.during = s.during ? [s.during] : [];
-    await deliverTogether(w, s.messages);
+    if (!w.paused) await deliverTogether(w, s.messages);
     w.during = [];
-  } else if (s.kind === "deliver") await sim.runDeliver(s.messages);
-  else if (s.kind === "sweep") await sim.sweep();
+  } else if (s.kind === "deliver") {
+    if (!w.paused) await sim.runDeliver(s.messages);
+  } else if (s.kind === "sweep") await sim.sweep();
   else if (s.kind === "advance") sim.advance(s.ms);
   else if (s.kind === "interleaved") {
     w.beforeStoreCall = { at: s.at, action: s.action };
@@ -453,8 +461,9 @@ async function runStep(w: World, step: "relay" | "deliver" | "sweep" | "batch") 
   const { sim } = w;
   try {
     if (step === "relay") await sim.runRelay();
-    else if (step === "deliver") await sim.runDeliver(3);
     else if (step === "sweep") await sim.sweep();
+    else if (w.paused) return;
+    else if (step === "deliver") await sim.runDeliver(3);
     else await deliverTogether(w, 10);
   } catch {
     // A function's failure: its messages come back (the sim leaves failed ones where they were).
@@ -463,6 +472,7 @@ async function runStep(w: World, step: "relay" | "deliver" | "sweep" | "batch") 
 
 /** Two hours of the functions running on their own: what is still undone then never will be. */
 async function drain(w: World) {
+  w.paused = false;
   for (let i = 0; i < 240; i++) {
     w.sim.advance(30_000);
     await w.sim.runRelay();
