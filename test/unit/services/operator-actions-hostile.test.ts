@@ -26,14 +26,15 @@ import { QUEUE_URL, type Sim, simulate } from "../../support/pipeline-sim.js";
  * replay — each through its real service on the simulated pipeline (test/support/pipeline-sim.ts, memory fakes),
  * landing between steps, while one of a batch's callbacks is with the receiver (aimed at the tasks the batch started),
  * or just before any store call of a relay, deliver or sweeper run; pipeline writes applied with their answer lost, or
- * refused; a replay's send or a move's timer failing (its 503, repeated or not). Checked from outside, as the chaos run
- * checks: no callback before its task's due time; none after the task was seen `cancelled` (by any write) or after its
- * move answered 200 (of its old id); at most the one under way after a cancel's 202; nothing lost (every item ends
- * delivered, failed, cancelled, or moved on to an item that exists, its move settled); a task `delivered` was called; a
- * replay answered 202 and not cancelled afterwards is called again; each operator answer a 2xx or a structured 4xx;
- * and, for tasks no operator touched, each group's first callbacks in group order. A regression net over the operator
- * routes against the pipeline: no defect found (it passes before and after this review); a deliberately broken start
- * (one taking a cancelled task) fails it at once.
+ * refused; an operator's own call failing (a replay's send, a move's timer, or its first write applied and its answer
+ * lost: its 5xx, repeated or not). Checked from outside, as the chaos run checks: no callback before its task's due
+ * time; none after the task was seen `cancelled` (by any write) or after its move answered 200 (of its old id); at most
+ * the one under way after a cancel's 202; nothing lost (every item ends delivered, failed, cancelled, or moved on to an
+ * item that exists, its move settled); a task `delivered` was called; a replay answered 202 and not cancelled
+ * afterwards is called again; each operator answer a 2xx or a structured 4xx; and, for tasks no operator touched, each
+ * group's first callbacks in group order. A regression net over the operator routes against the pipeline: no defect
+ * found (it passes before and after this review); a deliberately broken start (one taking a cancelled task) fails it at
+ * once.
  */
 
 const operatorStep = fc.oneof(
@@ -91,7 +92,8 @@ const step = fc.oneof(
       kind: fc.constant("operatorFault" as const),
       // The operator's SQS call failing: a replay's send (undone, 503), a move's timer (503: the sweeper finishes
       // the move once its old due time has passed, or the client repeats it).
-      fault: fc.constantFrom("send" as const, "arm" as const),
+      // Or its first store write applied and its answer lost past the SDK's retries (a 5xx the client repeats).
+      fault: fc.constantFrom("send" as const, "arm" as const, "lostWrite" as const),
       action: operatorStep,
       repeat: fc.boolean(),
     }),
@@ -173,8 +175,10 @@ interface World {
   beforeStoreCall?: { at: number; action: OperatorStep };
   /** An operator's action is running: its own store calls are not the pipeline's. */
   operating: boolean;
-  /** An operator's SQS call is made to fail: its 503 is the answer asked for. */
+  /** An operator's call is made to fail: its 5xx is the answer asked for. */
   faulted: boolean;
+  /** The operator's next store write is applied, then answered with an error. */
+  loseOperatorWrite: boolean;
   /** The topic is paused: deliver receives nothing. */
   paused: boolean;
   /** The pipeline's next call of this store method fails: applied first, or not at all. */
@@ -200,6 +204,7 @@ function world(): World {
     during: [],
     operating: false,
     faulted: false,
+    loseOperatorWrite: false,
     paused: false,
     touched: new Set(),
     ackedAtMs: new Map(),
@@ -246,7 +251,21 @@ const PIPELINE_STORE_CALLS = [
   "settleRescheduled",
   "cancel",
   "markRescheduled",
+  "markReplayed",
+  "revertReplay",
+  "discardFailed",
+  "moveIdempotencyClaim",
 ] as const;
+
+/** The operators' writes a lost answer may follow (operatorFault "lostWrite"). */
+const OPERATOR_WRITES: ReadonlySet<string> = new Set([
+  "cancel",
+  "markRescheduled",
+  "markReplayed",
+  "discardFailed",
+  "putNew",
+  "settleRescheduled",
+]);
 
 function hookStore(w: World) {
   const store = w.sim.store as unknown as Record<string, (...args: unknown[]) => Promise<unknown>>;
@@ -258,8 +277,15 @@ function hookStore(w: World) {
         w.beforeStoreCall = undefined;
         await operate(w, hook.action);
       }
-      const lost = w.loseAnswerOf?.method === name && !w.operating ? w.loseAnswerOf : undefined;
-      if (lost) w.loseAnswerOf = undefined;
+      const operatorLost = w.operating && w.loseOperatorWrite && OPERATOR_WRITES.has(name);
+      if (operatorLost) w.loseOperatorWrite = false;
+      const lost =
+        w.loseAnswerOf?.method === name && !w.operating
+          ? w.loseAnswerOf
+          : operatorLost
+            ? { method: name, applied: true }
+            : undefined;
+      if (lost && !operatorLost) w.loseAnswerOf = undefined;
       const failure = Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
       if (lost && !lost.applied) throw failure;
       const result = await call(...args);
@@ -337,7 +363,7 @@ async function answered<T>(w: World, what: string, call: Promise<T>): Promise<T 
   try {
     return await call;
   } catch (error) {
-    const asked = w.faulted && isHttpError(error) && error.status === 503;
+    const asked = w.faulted && (!isHttpError(error) || error.status >= 500);
     if (!asked && (!isHttpError(error) || error.status >= 500)) w.problems.push(`${what}: ${String(error)}`);
     return undefined;
   }
@@ -380,6 +406,8 @@ async function operateOnce(w: World, s: OperatorStep, focus: readonly string[], 
     for (const { task_id } of answer?.cancel_requested ?? []) requested(w, task_id);
   } else if (s.kind === "move" || s.kind === "run") {
     const id = aimed(s.pick);
+    // Out of the order check whatever the answer: a move that answered 5xx may have moved it.
+    w.touched.add(id);
     const view = await answered(
       w,
       `${s.kind} ${id}`,
@@ -393,6 +421,7 @@ async function operateOnce(w: World, s: OperatorStep, focus: readonly string[], 
     }
   } else if (s.kind === "replay") {
     const id = pickedFinished(w, s.pick);
+    w.touched.add(id);
     const view = await answered(w, `replay ${id}`, replayTask(deps, id));
     if (view) replayed(w, id);
   } else if (s.kind === "replayTopic") {
@@ -400,6 +429,7 @@ async function operateOnce(w: World, s: OperatorStep, focus: readonly string[], 
     await answered(w, "replay topic", replayTopic(deps, "demo", {}));
     for (const [id, task] of w.sim.store.tasks) {
       if (before.get(id) === "failed" && task.status === "queued") replayed(w, id);
+      if (before.get(id) === "failed") w.touched.add(id);
     }
   }
 }
@@ -440,10 +470,12 @@ async function play(w: World, s: Step) {
     w.beforeStoreCall = undefined;
   } else if (s.kind === "operatorFault") {
     if (s.fault === "send") sim.fifo.failSends = true;
-    else sim.timer.failNext = 1;
+    else if (s.fault === "arm") sim.timer.failNext = 1;
+    else w.loseOperatorWrite = true;
     w.faulted = true;
     await operate(w, s.action);
     w.faulted = false;
+    w.loseOperatorWrite = false;
     sim.fifo.failSends = false;
     sim.timer.failNext = 0;
     // The client repeats a 5xx (same request), as told.
