@@ -7,6 +7,7 @@ import { CallbackSigner } from "#shared/security/signing.js";
 import { cancelGroup } from "#shared/services/cancel-group.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { deliverBatch } from "#shared/services/deliver/index.js";
+import { DEFAULT_CANCEL_CHECK_AFTER_MS } from "#shared/services/deliver/types.js";
 import { replayTask } from "#shared/services/replay-task.js";
 import { replayTopic } from "#shared/services/replay-topic.js";
 import { runTask } from "#shared/services/reschedule-task.js";
@@ -28,13 +29,14 @@ import { QUEUE_URL, type Sim, simulate } from "../../support/pipeline-sim.js";
  * or just before any store call of a relay, deliver or sweeper run; pipeline writes applied with their answer lost, or
  * refused; an operator's own call failing (a replay's send, a move's timer, or its first write applied and its answer
  * lost: its 5xx, repeated or not). Checked from outside, as the chaos run checks: no callback before its task's due
- * time; none after the task was seen `cancelled` (by any write) or after its move answered 200 (of its old id); at most
- * the one under way after a cancel's 202; nothing lost (every item ends delivered, failed, cancelled, or moved on to an
- * item that exists, its move settled); a task `delivered` was called; a replay answered 202 and not cancelled
- * afterwards is called again; each operator answer a 2xx or a structured 4xx; and, for tasks no operator touched, each
- * group's first callbacks in group order. A regression net over the operator routes against the pipeline: no defect
- * found (it passes before and after this review); a deliberately broken start (one taking a cancelled task) fails it at
- * once.
+ * time; none after the task was seen `cancelled` (by any write) or after its move answered 200 (of its old id); after a
+ * cancel's 202 at most the one under way (a follower started with its batch: within the second after which deliver
+ * reads it again); nothing lost (every item ends delivered, failed, cancelled, or moved on to an item that exists, its
+ * move settled); a task `delivered` was called; a replay answered 202 and not cancelled afterwards is called again;
+ * each operator answer a 2xx or a structured 4xx; and, for tasks no operator touched, each group's first callbacks in
+ * group order. A regression net over the operator routes against the pipeline: no defect found (it passes before and
+ * after this review); a deliberately broken start (one taking a cancelled task) or give-back (one dropping a cancel
+ * request) fails it at once.
  */
 
 const operatorStep = fc.oneof(
@@ -167,8 +169,8 @@ interface World {
   readonly movedAt: Map<string, number>;
   /** When each replay answered 202 (event counter), per id. */
   readonly replayedAt: Map<string, number[]>;
-  /** When a cancel answered 202 (`cancel_requested`: a callback in flight), per id. */
-  readonly requestedAt: Map<string, number[]>;
+  /** When a cancel answered 202 (`cancel_requested`: a callback in flight), per id: event counter and clock. */
+  readonly requestedAt: Map<string, { seq: number; atMs: number }[]>;
   /** Operators' actions to run while the `call`-th next callback (from 0) is with the receiver. */
   during: { call: number; action: OperatorStep }[];
   /** An operator's action to run just before the pipeline's `at`-th next store call (from 0). */
@@ -439,7 +441,7 @@ async function operateOnce(w: World, s: OperatorStep, focus: readonly string[], 
 const groupOf = (w: World, id: string) => String(w.sim.store.tasks.get(id)?.groupValue);
 
 function requested(w: World, id: string) {
-  w.requestedAt.set(id, [...(w.requestedAt.get(id) ?? []), ++w.seq]);
+  w.requestedAt.set(id, [...(w.requestedAt.get(id) ?? []), { seq: ++w.seq, atMs: w.sim.clock.now }]);
 }
 
 function replayed(w: World, id: string) {
@@ -537,11 +539,14 @@ function endStateProblems(w: World): string[] {
       problems.push(`${id} ends ${status}`);
     if (status === "delivered" && !w.calls.some((c) => c.id === id))
       problems.push(`${id} delivered without a call`);
-    // After a 202 the receiver gets at most the one callback already under way (docs/API.md "DELETE").
-    for (const at of w.requestedAt.get(id) ?? []) {
-      const after = w.calls.filter((c) => c.id === id && c.seq > at).length;
-      const replayedSince = (w.replayedAt.get(id) ?? []).some((r) => r > at);
-      if (after > 1 && !replayedSince) problems.push(`${id} called ${after} times after its cancel's 202`);
+    // After a 202 the receiver gets at most the one callback already under way (docs/API.md "DELETE"): one in flight
+    // then, or a follower started with its batch whose turn came within the second deliver reads again after.
+    for (const request of w.requestedAt.get(id) ?? []) {
+      if ((w.replayedAt.get(id) ?? []).some((r) => r > request.seq)) continue;
+      const after = w.calls.filter((c) => c.id === id && c.seq > request.seq);
+      if (after.length > 1) problems.push(`${id} called ${after.length} times after its cancel's 202`);
+      if (after.some((c) => c.atMs >= request.atMs + DEFAULT_CANCEL_CHECK_AFTER_MS))
+        problems.push(`${id} called after its cancel's 202, a second or more later`);
     }
     for (const at of w.replayedAt.get(id) ?? []) {
       const cancelledLater = (w.cancelledAt.get(id) ?? Number.POSITIVE_INFINITY) > at;
