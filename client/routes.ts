@@ -339,8 +339,8 @@ export const ROUTES = {
     answersFor: "topic",
   }),
   /**
-   * Every topic, no page: at most MAX_LISTED_TOPICS, as the console lists them (a deployed stack holds about 13, the
-   * local config sets no cap, shared/domain/view-bounds.ts).
+   * Every topic, no page: at most MAX_LISTED_TOPICS, as the console lists them (a deployed stack holds about 13, and
+   * the configuration refuses more than MAX_LISTED_TOPICS in any environment, shared/domain/view-bounds.ts).
    */
   listTopics: route({
     method: "GET",

@@ -37,9 +37,12 @@ export const useRefresh = () => useContext(RefreshContext);
  * Loads `load()` whenever the refresh tick or `deps` move; keeps the last good value while a load fails. A load
  * slower than the refresh is not dropped: the next one waits for it (load-gate.ts). Once `deps` move, nothing
  * loaded for the old ones is shown (another topic's dead letters under this one's name, with its Replay and
- * Cancel buttons), nor answered, until the new ones' load answers.
+ * Cancel buttons), nor answered, until the new ones' load answers; the old ones' load is given an aborted signal.
  */
-export function useLoad<T>(load: () => Promise<T>, deps: readonly unknown[]): { data?: T; error?: string } {
+export function useLoad<T>(
+  load: (signal: AbortSignal) => Promise<T>,
+  deps: readonly unknown[],
+): { data?: T; error?: string } {
   const { tick } = useRefresh();
   const [state, setState] = useState<{ deps?: readonly unknown[]; data?: T; error?: string }>({});
   const gate = useRef<LoadGate<T> | undefined>(undefined);

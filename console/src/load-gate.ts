@@ -7,19 +7,26 @@
 export type LoadOutcome<T> = { readonly data: T } | { readonly error: unknown };
 
 export interface LoadGate<T> {
-  /** Loads now, or once the load under way has answered (the latest `load` given meanwhile). */
-  run(load: () => Promise<T>): void;
-  /** The panel moved on (another topic, page or task) or went away: no answer is shown, nothing more loads. */
+  /**
+   * Loads now, or once the load under way has answered (the latest `load` given meanwhile). `signal` aborts when
+   * the gate is disposed: a load of many calls (the topics panel's metrics, a few at a time) stops sending them.
+   */
+  run(load: (signal: AbortSignal) => Promise<T>): void;
+  /**
+   * The panel moved on (another topic, page or task) or went away: no answer is shown, nothing more loads, and
+   * the load under way is told to stop (its signal aborts).
+   */
   dispose(): void;
 }
 
 export function loadGate<T>(apply: (outcome: LoadOutcome<T>) => void): LoadGate<T> {
   let running = false;
   let disposed = false;
-  let next: (() => Promise<T>) | undefined;
-  const start = (load: () => Promise<T>) => {
+  let next: ((signal: AbortSignal) => Promise<T>) | undefined;
+  const stop = new AbortController();
+  const start = (load: (signal: AbortSignal) => Promise<T>) => {
     running = true;
-    new Promise<T>((resolve) => resolve(load()))
+    new Promise<T>((resolve) => resolve(load(stop.signal)))
       .then(
         (data): LoadOutcome<T> => ({ data }),
         (error: unknown): LoadOutcome<T> => ({ error }),
@@ -42,6 +49,7 @@ export function loadGate<T>(apply: (outcome: LoadOutcome<T>) => void): LoadGate<
     dispose() {
       disposed = true;
       next = undefined;
+      stop.abort();
     },
   };
 }

@@ -20,16 +20,27 @@ export const METRICS_CONCURRENCY = 4;
  * The window's counts of each topic, by name: undefined for a topic whose request failed or whose answer is not
  * metrics (its row shows no counts). At most METRICS_CONCURRENCY requests at once, in the topics' order, each result
  * kept with its own topic whatever order they finish in. p-map (already a dependency of the functions; about 2 KB
- * of the page's bundle) rather than a queue of our own.
+ * of the page's bundle) rather than a queue of our own. Once `signal` aborts (the panel moved to another window or
+ * topic list, or went away: useLoad), no more are sent, those in flight are aborted, and the load rejects: left to
+ * run, each move went on sending the old list's requests beside the new one's, past the bound.
  */
-export async function loadTopicsMetrics(topics: readonly string[], minutes: number): Promise<TopicsMetrics> {
+export async function loadTopicsMetrics(
+  topics: readonly string[],
+  minutes: number,
+  signal?: AbortSignal,
+): Promise<TopicsMetrics> {
   const metrics = await pMap(
     topics,
     (topic) =>
-      call("GET", `/console/api/metrics?topic=${encodeURIComponent(topic)}&minutes=${minutes}`)
+      call(
+        "GET",
+        `/console/api/metrics?topic=${encodeURIComponent(topic)}&minutes=${minutes}`,
+        undefined,
+        signal,
+      )
         .then((m) => consoleMetricsSchema.parse(m))
         .catch(() => undefined),
-    { concurrency: METRICS_CONCURRENCY },
+    { concurrency: METRICS_CONCURRENCY, ...(signal ? { signal } : {}) },
   );
   return Object.fromEntries(topics.map((topic, i) => [topic, metrics[i]]));
 }

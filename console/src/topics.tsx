@@ -20,7 +20,10 @@ export function TopicsPanel(props: {
   const namesKey = JSON.stringify(names);
   // The window's counts per topic, loaded apart from the topics themselves: CloudWatch may take up to the console's
   // 15 s limit (throttled, a far region), and the pause state and backlog must not wait for it.
-  const { data: metrics } = useLoad(() => loadTopicsMetrics(names, props.minutes), [namesKey, props.minutes]);
+  const { data: metrics } = useLoad(
+    (signal) => loadTopicsMetrics(names, props.minutes, signal),
+    [namesKey, props.minutes],
+  );
   const [message, setMessage] = useState<string>();
   const toggle = useTopicToggle(setMessage);
   const first = data?.topics[0]?.topic;

@@ -1,5 +1,6 @@
 import type * as z from "zod/mini";
 import type { TimerSettings } from "#shared/domain/timing.js";
+import { MAX_LISTED_TOPICS } from "#shared/domain/view-bounds.js";
 import { safeParseBounded } from "#shared/zod.js";
 import { defaultCallbackProblems } from "./default-callback.js";
 import { DEFAULT_EVENT_SOURCES } from "./event-sources.js";
@@ -87,7 +88,16 @@ export function parseConfig(input: EnvironmentConfigInput): PunctualConfig {
 
   const config = parsed.data;
   const problems: string[] = [];
-  if (Object.keys(config.topics).length === 0) problems.push("topics: declare at least one topic");
+  const topicCount = Object.keys(config.topics).length;
+  if (topicCount === 0) problems.push("topics: declare at least one topic");
+  // GET /v1/topics lists every topic in one answer, and the client, the CLI and the console refuse a longer one as a
+  // broken API's (client/routes.ts listsAtMost): an environment holding more could not be listed at all. A deployed
+  // stack stops at about 13 (README "Honest limits"); this bounds the local one, whose overrides add any number.
+  if (topicCount > MAX_LISTED_TOPICS) {
+    problems.push(
+      `topics: at most ${MAX_LISTED_TOPICS} topics (${topicCount} declared), as GET /v1/topics lists them`,
+    );
+  }
   const resolvedTopics: Record<string, TopicConfig> = {};
   for (const [name, overrides] of Object.entries(config.topics)) {
     const checked = checkTopicSettings(name, mergeTopicSettings(config.system, overrides));

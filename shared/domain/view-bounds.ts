@@ -20,10 +20,11 @@ export const MAX_SUBSCRIBERS = 10;
 /**
  * The most topics the console, the client and the CLI list (GET /v1/topics answers every topic, no page). A deployed
  * stack holds at most about 13 (README "Honest limits": its functions' environment variables and CloudFormation's
- * 500 resources); the local config sets no cap, but each listed topic is a metrics request (a CloudWatch
- * GetMetricData through `punctual console`) and a row with a Pause/Resume button, so a hundred, generous for any real
- * environment, is the bound: more is a broken API's answer, refused as malformed (the panel's error line; the
- * client's `invalid_response`, client/routes.ts), not thousands of requests sent and rows rendered or printed.
+ * 500 resources); each listed topic is a metrics request (a CloudWatch GetMetricData through `punctual console`) and
+ * a row with a Pause/Resume button, so a hundred, generous for any real environment, is the bound: more is a broken
+ * API's answer, refused as malformed (the panel's error line; the client's `invalid_response`, client/routes.ts),
+ * not thousands of requests sent and rows rendered or printed. The configuration refuses an environment of more
+ * (shared/config/load.ts; the local one's overrides may add any number), so no API answers more.
  */
 export const MAX_LISTED_TOPICS = 100;
 

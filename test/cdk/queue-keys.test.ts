@@ -44,6 +44,25 @@ const sendOnly = (queue: sqs.Queue, role: iam.Role) =>
 const receiveOnly = (queue: sqs.Queue, role: iam.Role) =>
   role.addToPolicy(new iam.PolicyStatement({ actions: ["sqs:ReceiveMessage"], resources: [queue.queueArn] }));
 
+/**
+ * A stack of a source queue with a key of its own, redriving to a DLQ (`dlqEncryption`), and a role that receives
+ * from the DLQ (with Decrypt on the DLQ's key, if it has one) and, if `sourceKey`, may Decrypt with the source's key.
+ */
+function deployedDeadLetterQueue(dlqEncryption: sqs.QueueEncryption, sourceKey: boolean) {
+  const stack = new Stack(new App(), "Guard");
+  const dlq = new sqs.Queue(stack, "Dlq", { encryption: dlqEncryption });
+  const source = new sqs.Queue(stack, "Source", {
+    encryption: sqs.QueueEncryption.KMS,
+    deadLetterQueue: { queue: dlq, maxReceiveCount: 3 },
+  });
+  const role = new iam.Role(stack, "Role", { assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com") });
+  receiveOnly(dlq, role);
+  dlq.encryptionMasterKey?.grant(role, "kms:Decrypt");
+  if (sourceKey) source.encryptionMasterKey?.grant(role, "kms:Decrypt");
+  const template = Template.fromStack(stack).toJSON() as CfnTemplateJson;
+  return deployedTemplate(template, { stackName: "Guard" });
+}
+
 describe("the queue key guard", () => {
   it("finds a sender and a receiver of a queue with a customer managed key that may not use the key", async () => {
     const findings = await queueKeyFindings(
@@ -86,6 +105,22 @@ describe("the queue key guard", () => {
       expect.stringMatching(/service events\.amazonaws\.com may send but not kms:GenerateDataKey/),
       expect.stringMatching(/service events\.amazonaws\.com may send but not kms:Decrypt/),
     ]);
+  });
+
+  it("finds a dead-letter queue's receiver that may not decrypt with its source queue's key, the DLQ's own key or not", async () => {
+    for (const dlqEncryption of [sqs.QueueEncryption.KMS, sqs.QueueEncryption.SQS_MANAGED]) {
+      // Act: a source queue with a key of its own redriving to a DLQ, and a role that receives from the DLQ only.
+      const without = await queueKeyFindings(deployedDeadLetterQueue(dlqEncryption, false));
+      const withSourceKey = await queueKeyFindings(deployedDeadLetterQueue(dlqEncryption, true));
+
+      // Assess
+      expect(without, dlqEncryption).toEqual([
+        expect.stringMatching(
+          /^Dlq\w+: role Role\w+ may receive but not kms:Decrypt on the key of its source queue Source\w+/,
+        ),
+      ]);
+      expect(withSourceKey, dlqEncryption).toEqual([]);
+    }
   });
 
   it("refuses a queue neither SSE-SQS nor encrypted with a key of the stack (alias/aws/sqs, or none)", async () => {

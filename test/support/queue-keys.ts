@@ -3,12 +3,16 @@
  * key: SQS calls KMS with the caller's own credentials (GenerateDataKey and Decrypt to send, Decrypt to receive,
  * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/SQSDeveloperGuide/sqs-key-management.html), and an AWS
  * service sending as itself (a queue policy naming its service principal) is allowed only by the key's policy. A
- * missing grant deploys fine and fails every SendMessage or ReceiveMessage at run time.
+ * missing grant deploys fine and fails every SendMessage or ReceiveMessage at run time. A dead-letter queue holds
+ * the messages SQS moved there as its source queue encrypted them: the same page asks of a dead-letter queue's
+ * consumer kms:Decrypt on every key that encrypts the source queue's messages too, whatever the DLQ's own
+ * encryption.
  *
  * `queueKeyFindings` finds them in a deployed template, evaluated with iam-simulate (./iam.ts), never string-matched:
  * every role of the stack that may SendMessage or ReceiveMessage on a queue (its identity policies and the queue's
  * policy), every function an event source mapping polls the queue for, and every service principal the queue's
- * policy lets send, each asked for the key actions its use takes.
+ * policy lets send, each asked for the key actions its use takes; a dead-letter queue's receivers also for Decrypt
+ * on the key of each queue whose redrive policy names it.
  */
 import {
   type Decision,
@@ -68,32 +72,60 @@ export async function queueKeyFindings(deployed: DeployedTemplate): Promise<stri
   const findings: string[] = [];
   for (const queueId of deployed.idsOfType("AWS::SQS::Queue")) {
     const encryption = queueEncryptionOf(deployed, queueId);
-    if (encryption.kind === "sse-sqs") continue;
     if (encryption.kind === "other") {
       findings.push(`${queueId}: ${encryption.detail}`);
       continue;
     }
-    const keyArn: string = deployed.resolve({ "Fn::GetAtt": [encryption.keyId, "Arn"] });
-    const keyPolicy = deployed.resolve(deployed.properties(encryption.keyId).KeyPolicy);
+    // The keys of the queues whose dead letters this one holds, each with its source's id, for the receivers.
+    const sourceKeys = sourceQueuesOf(deployed, queueId).flatMap((sourceId) => {
+      const source = queueEncryptionOf(deployed, sourceId);
+      return source.kind === "key"
+        ? [{ keyId: source.keyId, of: `the key of its source queue ${sourceId}` }]
+        : [];
+    });
+    if (encryption.kind === "sse-sqs" && sourceKeys.length === 0) continue;
+    const own = encryption.kind === "key" ? [{ keyId: encryption.keyId, of: "its key" }] : [];
     for (const user of await usersOf(deployed, queueId)) {
-      for (const action of KEY_ACTIONS_OF_USE[user.use]) {
-        const decision = await evaluate({
-          principal: user.principal,
-          action,
-          resource: keyArn,
-          resourceAccount: deployed.account,
-          identityPolicies: user.identityPolicies,
-          resourcePolicy: keyPolicy,
-        });
-        if (decision !== "Allowed") {
-          findings.push(
-            `${queueId}: ${user.label} may ${user.use} but not ${action} on its key (${decision})`,
-          );
-        }
-      }
+      const keys = user.use === "receive" ? [...own, ...sourceKeys] : own;
+      for (const key of keys) findings.push(...(await keyFindings(deployed, queueId, user, key)));
     }
   }
   return findings;
+}
+
+/** The key actions `user`'s use of the queue takes that it may not take on `key`, one line each. */
+async function keyFindings(
+  deployed: DeployedTemplate,
+  queueId: string,
+  user: QueueUser,
+  key: { readonly keyId: string; readonly of: string },
+): Promise<string[]> {
+  const keyArn: string = deployed.resolve({ "Fn::GetAtt": [key.keyId, "Arn"] });
+  const keyPolicy = deployed.resolve(deployed.properties(key.keyId).KeyPolicy);
+  const findings: string[] = [];
+  for (const action of KEY_ACTIONS_OF_USE[user.use]) {
+    const decision = await evaluate({
+      principal: user.principal,
+      action,
+      resource: keyArn,
+      resourceAccount: deployed.account,
+      identityPolicies: user.identityPolicies,
+      resourcePolicy: keyPolicy,
+    });
+    if (decision !== "Allowed") {
+      findings.push(`${queueId}: ${user.label} may ${user.use} but not ${action} on ${key.of} (${decision})`);
+    }
+  }
+  return findings;
+}
+
+/** The queues whose redrive policy names `queueId` as their dead-letter queue (compared as resolved ARNs). */
+function sourceQueuesOf(deployed: DeployedTemplate, queueId: string): string[] {
+  const arn: string = deployed.resolve({ "Fn::GetAtt": [queueId, "Arn"] });
+  return deployed.idsOfType("AWS::SQS::Queue").filter((id) => {
+    const target: Json = deployed.properties(id).RedrivePolicy?.deadLetterTargetArn;
+    return target !== undefined && deployed.resolve(target) === arn;
+  });
 }
 
 /** The roles and service principals that send to or receive from the queue, each once per use. */

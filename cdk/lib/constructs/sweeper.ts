@@ -135,7 +135,9 @@ function grantSweeperFunction(fn: PunctualFunction, props: SweeperProps): void {
     grantSendOnly(topic.queue, fn);
     grantSendOnly(topic.deadLetterQueue, fn);
     // Reconciling the topic DLQ with the table (shared/services/sweeper/topic-dead-letters.ts): receive,
-    // delete a replayed task's message, make a still-failed one visible again.
+    // delete a replayed task's message, make a still-failed one visible again. The messages SQS moved there stay
+    // encrypted as the topic queue encrypted them, so receiving them takes Decrypt on that queue's key too, which
+    // the send grant above gives (test/cdk/queue-keys.test.ts checks every DLQ's receivers for it).
     grantDrain(topic.deadLetterQueue, fn);
   }
   // The timer-side pointers (shared/services/sweeper/pointers.ts): receive, delete what resolved; never released.

@@ -1,6 +1,7 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { ENVIRONMENTS } from "#shared/config/environments/index.js";
 import { ConfigError, loadEnvironmentConfig, parseConfig } from "#shared/config/index.js";
+import { MAX_LISTED_TOPICS } from "#shared/domain/view-bounds.js";
 
 describe("environment configuration", () => {
   it.each(Object.keys(ENVIRONMENTS))("environment %s validates", (name) => {
@@ -10,6 +11,24 @@ describe("environment configuration", () => {
     // Assess
     expect(config.name).toBe(name);
     expect(Object.keys(config.resolvedTopics).length).toBeGreaterThan(0);
+  });
+
+  it("refuses more topics than GET /v1/topics may list (MAX_LISTED_TOPICS), the local environment's overrides included", () => {
+    // Prepare: the client, the CLI and the console refuse a topic list longer than MAX_LISTED_TOPICS as a broken
+    // API's, so no environment may hold more (the local one takes any number through its overrides).
+    const topics = (n: number) => Object.fromEntries(Array.from({ length: n }, (_, i) => [`t${i}`, {}]));
+    const tooMany = MAX_LISTED_TOPICS + 1;
+
+    // Act / Assess
+    expect(() => parseConfig({ name: "t", topics: topics(tooMany) })).toThrow(
+      `topics: at most ${MAX_LISTED_TOPICS} topics (${tooMany} declared)`,
+    );
+    expect(() => loadEnvironmentConfig("local", JSON.stringify({ topics: topics(tooMany) }))).toThrow(
+      `at most ${MAX_LISTED_TOPICS} topics`,
+    );
+    expect(
+      Object.keys(parseConfig({ name: "t", topics: topics(MAX_LISTED_TOPICS) }).resolvedTopics),
+    ).toHaveLength(MAX_LISTED_TOPICS);
   });
 
   it("local declares the demo topic the README and the end-to-end tests rely on", () => {

@@ -64,6 +64,25 @@ describe("a panel's load gate", () => {
     expect(outcomes).toEqual([]);
   });
 
+  it("aborts the signal of the load under way when its panel moved on or went away, so it can stop its work", async () => {
+    // Prepare
+    const signals: AbortSignal[] = [];
+    const slow = deferred<string>();
+    const gate = loadGate<string>(() => {});
+    gate.run((signal) => {
+      signals.push(signal);
+      return slow.promise;
+    });
+    const beforeDispose = signals.map((signal) => signal.aborted);
+
+    // Act
+    gate.dispose();
+
+    // Assess
+    expect(beforeDispose).toEqual([false]);
+    expect(signals.map((signal) => signal.aborted)).toEqual([true]);
+  });
+
   it("passes a failure on (thrown or rejected) and loads again at the next refresh", async () => {
     // Prepare
     const outcomes: LoadOutcome<string>[] = [];

@@ -102,4 +102,32 @@ describe("the topics panel's metrics requests", () => {
       .map(([t]) => t);
     expect(counted).toEqual(topics.slice(0, 10).filter((t) => t !== "t3" && t !== "t7"));
   });
+
+  it("a load whose panel moved on or went away sends no more requests once aborted", async () => {
+    // Prepare: every request held; the panel's gate aborts the load's signal when it is disposed (load-gate.ts).
+    const held: (() => void)[] = [];
+    const sent = stubConsoleFetch(
+      ({ path }) =>
+        new Promise<Response>((resolve) => {
+          held.push(() => resolve(json(200, metricsOf(topicOf(path), 1))));
+        }),
+    );
+    const stop = new AbortController();
+    const load = loadTopicsMetrics(topics, 15, stop.signal);
+    load.catch(() => {});
+    await settle();
+    const before = sent.length;
+
+    // Act: the panel moves on (another window) with the first requests in flight; they answer afterwards.
+    stop.abort();
+    for (let round = 0; round < 10; round++) {
+      for (const release of held.splice(0)) release();
+      await settle();
+    }
+
+    // Assess: none of the other topics' requests was sent, and the load answers nothing to show.
+    expect(before).toBe(METRICS_CONCURRENCY);
+    expect(sent).toHaveLength(METRICS_CONCURRENCY);
+    await expect(load).rejects.toThrow();
+  });
 });
