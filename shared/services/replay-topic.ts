@@ -407,9 +407,13 @@ function notReplayedReason(
 
 const ANOTHER_CALL = "was being replayed by another call; retry once it is delivered";
 
-/** The tasks of a group after the one it stopped at: left `failed`, each listed with why (and left behind). */
+/**
+ * The tasks of a group after the one it stopped at: left `failed`, each listed with why (and left behind). A named
+ * task another replay holds (`queued`) is listed already, with its status: once per task.
+ */
 function notReached(failed: Failure[], rest: readonly TaskSummary[], why: string, run: ReplayRun): void {
   for (const task of rest) {
+    if (run.held.has(task.taskId)) continue;
     failed.push({ task_id: task.taskId, reason: `an earlier task of its group ${why}` });
     run.leftBehind.add(task.taskId);
   }

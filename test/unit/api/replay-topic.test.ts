@@ -789,6 +789,23 @@ describe("replayTopic", () => {
     ]);
   });
 
+  it("by ids: two named tasks of one group another replay has marked are each listed once, with their own status", async () => {
+    const { store, topicQueue, deps } = setup();
+    const [a1, a2, a3] = await threeInGroupA(store);
+    await store.markReplayed(a2.taskId, NOW + 50_000, { onlyFailed: true });
+    await store.markReplayed(a3.taskId, NOW + 50_001, { onlyFailed: true });
+
+    const result = await replayTopic(deps, "demo", { task_ids: [a3.taskId, a2.taskId, a1.taskId] });
+
+    // a3 was listed as `status queued` already: listing it again as held back by a2 said it twice.
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([a1.taskId, a2.taskId]);
+    expect(result).toMatchObject({ matched: 1, replayed: 1 });
+    expect(result.failed).toEqual([
+      { task_id: a3.taskId, reason: "status queued" },
+      { task_id: a2.taskId, reason: "status queued" },
+    ]);
+  });
+
   it("by ids: does not replay a task delivered by another replay between its read and its mark", async () => {
     const { store, topicQueue, deps } = setup();
     const task = await failed(store, "a", 0, NOW + 1);
