@@ -672,10 +672,6 @@ function otherThanListed(
 }
 
 /**
- * A query route's input as sent: a list page's `limit` the route's default when the call gives none, so the most
- * rows its answer may hold is known (`pageBoundOf`).
- */
-/**
  * A path parameter or query value holding half a surrogate pair (an emoji cut in two) has no UTF-8 form: in a path
  * encodeURIComponent throws a bare URIError, in a query URLSearchParams writes U+FFFD, another value (a group cancel
  * would cancel the group `A-\uFFFD`, or answer `cancelled: 0` for a group it never read). Refused as the API refuses
@@ -698,6 +694,10 @@ function checkUrlValues(route: RouteDescriptor, names: string[], params: string[
   });
 }
 
+/**
+ * A query route's input as sent: a list page's `limit` the route's default when the call gives none, so the most
+ * rows its answer may hold is known (`pageBoundOf`).
+ */
 function queryOf(route: RouteDescriptor, input: unknown): Record<string, unknown> {
   const query = (input ?? {}) as Record<string, unknown>;
   if (route.page === undefined || query.limit !== undefined) return query;

@@ -126,11 +126,13 @@ async function serveDynalite(
 ): Promise<string> {
   // dynalite has no PartiQL: BatchExecuteStatement is answered in front of it (local/aws/partiql.ts), on every
   // path to it (its socket, the fault proxies behind that, and the in-process fast path, which use its listener).
-  // A request dynalite throws on is answered, not left to stop the emulators (local/aws/dynalite-guard.ts).
+  // A request dynalite throws on is answered, not left to stop the emulators (local/aws/dynalite-guard.ts): guarded
+  // under the PartiQL layer, whose statements reach dynalite from a promise (a throw there was an unhandled
+  // rejection, which stopped the thread as well).
   const dynaliteListener = listenerOf(dynamo);
   dynamo.removeAllListeners("request");
-  const partiql = withPartiql(withConditionFailureItems(dynaliteListener), faults ? { faults } : {});
-  dynamo.on("request", refusingWebPages(guardingDynalite(partiql)));
+  const guarded = guardingDynalite(withConditionFailureItems(dynaliteListener));
+  dynamo.on("request", refusingWebPages(withPartiql(guarded, faults ? { faults } : {})));
   await new Promise<void>((resolve) => dynamo.listen(0, host, () => resolve()));
   return `http://${host}:${(dynamo.address() as AddressInfo).port}`;
 }

@@ -384,7 +384,10 @@ export function withPartiql(
     }
     readBody(req).then(
       async (body) => {
-        const answer = await batchExecute(dynalite, req.headers, body, keySchemas, options.faults);
+        // Whatever else fails is answered, not left as an unhandled rejection (which stops the emulators' thread).
+        const answer = await batchExecute(dynalite, req.headers, body, keySchemas, options.faults).catch(
+          internalErrorAnswer,
+        );
         const text = JSON.stringify(answer.json);
         res.statusCode = answer.status;
         res.setHeader("content-type", "application/x-amz-json-1.0");
@@ -585,6 +588,18 @@ async function keyNamesOf(
   const names = [...schema].sort((a) => (a.KeyType === "HASH" ? -1 : 1)).map((k) => k.AttributeName);
   cache.set(table, names);
   return names;
+}
+
+/** DynamoDB's shape for a failure on its side (local/aws/dynalite-guard.ts answers dynalite's own the same way). */
+function internalErrorAnswer(error: unknown): Answer {
+  const reason = error instanceof Error ? error.message : String(error);
+  return {
+    status: 500,
+    json: {
+      __type: "com.amazonaws.dynamodb.v20120810#InternalServerError",
+      message: `The local DynamoDB emulator failed on this BatchExecuteStatement: ${reason}`,
+    },
+  };
 }
 
 function validationAnswer(error: unknown): Answer {

@@ -261,3 +261,29 @@ describe("a DynamoDB condition nested deeper than dynalite parses in reasonable 
     await expectStillRunningWithItsTask();
   });
 });
+
+/**
+ * PartiQL is answered in front of dynalite (local/aws/partiql.ts): each statement becomes an UpdateItem or PutItem
+ * handed to dynalite's listener from a promise, so a statement dynalite's validations threw on rejected it with no
+ * one to catch it, and the unhandled rejection stopped the emulators' thread.
+ */
+describe("a DynamoDB BatchExecuteStatement whose statement dynalite's validations throw on", () => {
+  it.each([
+    ["an UPDATE", (t: string) => `UPDATE "${t}" SET a = ? WHERE pk = 'hostile' AND sk = '1'`],
+    ["an INSERT", (t: string) => `INSERT INTO "${t}" VALUE {'pk': 'hostile-new', 'sk': '1', 'a': ?}`],
+  ])(
+    "%s with a parameter holding a null map member answers that statement's InternalServerError and the local cloud keeps its task",
+    async (_name, statement) => {
+      const answer = await dynamodb(
+        "BatchExecuteStatement",
+        JSON.stringify({ Statements: [{ Statement: statement(table), Parameters: [{ M: { b: null } }] }] }),
+      );
+      expect(answer.status).toBe(200);
+      const responses = (answer.json as { Responses?: { Error?: { Code?: string; Message?: string } }[] })
+        .Responses;
+      expect(responses?.[0]?.Error?.Code).toBe("InternalServerError");
+      expect(responses?.[0]?.Error?.Message).toMatch(/dynalite/);
+      await expectStillRunningWithItsTask();
+    },
+  );
+});

@@ -150,4 +150,43 @@ describe("a path whose percent-encoding is not UTF-8", () => {
     expect((await w.f.store.get(other.body.task_id))?.status).toBe("scheduled");
     expect((await w.f.store.get(w.taskId))?.status).toBe("scheduled");
   });
+
+  /**
+   * A group whose name holds a `%` and two hex digits (`caf%E9`, written so: a value that was URL-encoded once
+   * already) is sent as `caf%25E9`. API Gateway's HTTP API hands the function that path decoded, in `rawPath` as in
+   * `pathParameters`, so `rawPath` holds `caf%E9` as text; the local API server hands it as sent.
+   */
+  it.each([
+    ["as API Gateway passes it (rawPath decoded)", "/v1/topics/demo/groups/caf%E9/cancel"],
+    ["as the local API server passes it (rawPath as sent)", "/v1/topics/demo/groups/caf%25E9/cancel"],
+  ])(
+    "cancelling a group whose name holds a percent sign and two hex digits as text, %s, cancels it",
+    async (_how, rawPath) => {
+      // Prepare
+      const w = await world();
+      const named = await addTask(w.f.deps, {
+        body: {
+          topic: "demo",
+          delay_seconds: 60,
+          content: { order_id: "caf%E9" },
+          callback: { url: "https://hooks.example.com/n" },
+        },
+      });
+      const event = apiEvent("POST /v1/topics/{topic}/groups/{value}/cancel", {
+        pathParameters: { topic: "demo", value: "caf%E9" },
+      });
+
+      // Act
+      const answer = (await cancelGroupFunction.createHandler(w.deps)(
+        { ...event, rawPath },
+        context,
+      )) as APIGatewayProxyStructuredResultV2;
+
+      // Assess
+      expect(answer.statusCode, answer.body).toBe(200);
+      expect(JSON.parse(answer.body ?? "")).toMatchObject({ cancelled: 1 });
+      expect((await w.f.store.get(named.body.task_id))?.status).toBe("cancelled");
+      expect((await w.f.store.get(w.taskId))?.status).toBe("scheduled");
+    },
+  );
 });
