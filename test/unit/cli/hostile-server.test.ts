@@ -6,7 +6,7 @@ import path from "node:path";
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { main } from "../../../cli/main.js";
 import { MAX_LISTED_TOPICS } from "../../../shared/domain/view-bounds.js";
-import { scheduleViewAnswer } from "../client/fakes.js";
+import { scheduleViewAnswer, topicViewAnswer } from "../client/fakes.js";
 
 // The client's backoff between tries (random, up to 1.4 s a command; up to 1.1 s a test measured on a loaded
 // 2-core host) passes at once: what is sent and printed is the point here, not the waiting.
@@ -378,15 +378,7 @@ describe("groups cancel answered with another topic's tasks (a proxy's answer to
 describe("topics list answered with more topics than any environment holds", () => {
   it("exits 3 with invalid_response, printing none of them", async () => {
     // Prepare
-    const topic = (i: number) => ({
-      topic: `t${i}`,
-      paused: false,
-      settings: {},
-      backlog: { waiting: 0, in_flight: 0 },
-      oldest_age_seconds: null,
-      dead_letter_count: 0,
-    });
-    const topics = Array.from({ length: MAX_LISTED_TOPICS + 1 }, (_, i) => topic(i));
+    const topics = Array.from({ length: MAX_LISTED_TOPICS + 1 }, (_, i) => topicViewAnswer(`t${i}`));
 
     // Act
     const result = await run(["topics", "list"], { status: 200, body: { topics } });

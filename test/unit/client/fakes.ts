@@ -74,6 +74,19 @@ export function scheduleViewAnswer(topic = "demo", overrides: Record<string, unk
   };
 }
 
+/** A topic's view as the API answers it (`topic`, running, empty), with `overrides` on top. */
+export function topicViewAnswer(topic = "demo", overrides: Record<string, unknown> = {}) {
+  return {
+    topic,
+    paused: false,
+    settings: {},
+    backlog: { waiting: 0, in_flight: 0 },
+    oldest_age_seconds: null,
+    dead_letter_count: 0,
+    ...overrides,
+  };
+}
+
 /** A destination's circuit as the API answers it (`hooks.example.com` on `topic`, closed), with `overrides` on top. */
 export function destinationViewAnswer(topic = "demo", overrides: Record<string, unknown> = {}) {
   return {

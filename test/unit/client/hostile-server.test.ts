@@ -18,6 +18,7 @@ import {
   scriptedFetch,
   taskId,
   taskViewAnswer as taskViewOf,
+  topicViewAnswer,
 } from "./fakes.js";
 
 /** The client against a server that answers what it should not: what the client does with each answer. */
@@ -440,14 +441,7 @@ describe("an answer for another task, schedule or topic than the one asked for",
   // A proxy or cache in front of the API answering another request's 200 (one keyed without the path): shown as
   // the asked one's, another task's `cancelled` told the operator a cancel had happened that had not.
   const schedule = scheduleViewAnswer();
-  const topic = {
-    topic: "other",
-    paused: false,
-    settings: {},
-    backlog: { waiting: 0, in_flight: 0 },
-    oldest_age_seconds: null,
-    dead_letter_count: 0,
-  };
+  const topic = topicViewAnswer("other");
   const cases: [string, unknown, (client: PunctualClient) => Promise<unknown>][] = [
     ["getTask", taskViewOf(taskId()), (c) => c.getTask(taskId())],
     ["cancelTask", taskViewOf(taskId(), { status: "cancelled" }), (c) => c.cancelTask(taskId())],
@@ -922,15 +916,7 @@ describe("a list page holding more items than the limit it asked for", () => {
 describe("a topic list holding more topics than any environment holds", () => {
   // GET /v1/topics has no page: a broken or hostile API answering millions of topics filled the client's memory and
   // `punctual topics list`'s terminal. The console refuses more than MAX_LISTED_TOPICS too (console/src/answers.ts).
-  const topics = (n: number) =>
-    Array.from({ length: n }, (_, i) => ({
-      topic: `t${i}`,
-      paused: false,
-      settings: {},
-      backlog: { waiting: 0, in_flight: 0 },
-      oldest_age_seconds: null,
-      dead_letter_count: 0,
-    }));
+  const topics = (n: number) => Array.from({ length: n }, (_, i) => topicViewAnswer(`t${i}`));
 
   it.each([MAX_LISTED_TOPICS + 1, 5_000])(
     "%i topics: invalid_response naming the count and the bound, after the route's retries",
