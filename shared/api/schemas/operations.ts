@@ -4,6 +4,7 @@
  */
 
 import { rfc3339DateTime } from "#shared/domain/rfc3339.js";
+import { notWellFormed } from "#shared/domain/well-formed.js";
 import { msAtOrAfterInstant } from "#shared/domain/whole-ms.js";
 import * as z from "#shared/zod.js";
 import { LIST_LIMIT_DEFAULT, LIST_LIMIT_MAX } from "./list-limits.js";
@@ -60,6 +61,12 @@ export type TaskList = z.output<typeof taskListSchema>;
  */
 export const BULK_REPLAY_MAX = 1_000;
 
+/** A string with no lone surrogate, refused with its reason (notWellFormed). */
+const wellFormed = z.superRefine((value: string, ctx) => {
+  const reason = notWellFormed(value);
+  if (reason) ctx.addIssue({ code: "custom", message: reason, input: value });
+});
+
 /** As `due_at` is read: one rule for every date-time a request sends (shared/domain/rfc3339.ts). */
 const dateTimeInput = rfc3339DateTime;
 
@@ -77,7 +84,9 @@ export const bulkReplayBodySchema = z
     failed_before: z.withMeta(z.optional(dateTimeInput), {
       description: "only tasks dead-lettered before this time",
     }),
-    error_contains: z.withMeta(z.optional(z.string().check(z.minLength(1), z.maxLength(200))), {
+    // A lone surrogate has no UTF-8 form, so no stored error holds one (shared/domain/well-formed.ts): such a filter
+    // could only answer `matched: 0`, "nothing to replay", where the text sent was not what was meant.
+    error_contains: z.withMeta(z.optional(z.string().check(z.minLength(1), z.maxLength(200), wellFormed)), {
       description: "only tasks whose last error contains this text",
     }),
     dry_run: z.withMeta(z.optional(z.boolean()), { description: "count what matches; replay nothing" }),

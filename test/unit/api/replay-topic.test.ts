@@ -874,6 +874,12 @@ describe("replayTopic", () => {
     ],
     ["an unknown field", "demo", { all: true }, "validation_failed"],
     ["a forged cursor", "demo", { cursor: "e30" }, "validation_failed"],
+    [
+      "an error_contains holding a lone surrogate (no stored error holds one: a dry run would answer matched 0)",
+      "demo",
+      { error_contains: "HTTP \ud83d", dry_run: true },
+      "validation_failed",
+    ],
   ])("answers 400 for %s", async (_name, topic, body, code) => {
     const { deps, topicQueue } = setup();
     const error = await refusal(replayTopic(deps, topic, body));
