@@ -89,23 +89,27 @@ describe("the queue key guard", () => {
     expect(findings).toEqual([]);
   });
 
-  it("finds an AWS service a queue policy lets send, which the key's policy does not let use the key", async () => {
-    const findings = await queueKeyFindings(
-      deployedQueue(sqs.QueueEncryption.KMS, (q) => {
-        q.addToResourcePolicy(
-          new iam.PolicyStatement({
-            principals: [new iam.ServicePrincipal("events.amazonaws.com")],
-            actions: ["sqs:SendMessage"],
-            resources: [q.queueArn],
-          }),
-        );
-      }),
-    );
-    expect(findings).toEqual([
-      expect.stringMatching(/service events\.amazonaws\.com may send but not kms:GenerateDataKey/),
-      expect.stringMatching(/service events\.amazonaws\.com may send but not kms:Decrypt/),
-    ]);
-  });
+  // IAM matches actions case-insensitively, with `*` and `?` wildcards: every spelling that allows SendMessage.
+  it.each(["sqs:SendMessage", "sqs:Send*", "SQS:sendmessage", "sqs:*", "*"])(
+    "finds an AWS service a queue policy lets send (%s), which the key's policy does not let use the key",
+    async (action) => {
+      const findings = await queueKeyFindings(
+        deployedQueue(sqs.QueueEncryption.KMS, (q) => {
+          q.addToResourcePolicy(
+            new iam.PolicyStatement({
+              principals: [new iam.ServicePrincipal("events.amazonaws.com")],
+              actions: [action],
+              resources: [q.queueArn],
+            }),
+          );
+        }),
+      );
+      expect(findings).toEqual([
+        expect.stringMatching(/service events\.amazonaws\.com may send but not kms:GenerateDataKey/),
+        expect.stringMatching(/service events\.amazonaws\.com may send but not kms:Decrypt/),
+      ]);
+    },
+  );
 
   it("finds a dead-letter queue's receiver that may not decrypt with its source queue's key, the DLQ's own key or not", async () => {
     for (const dlqEncryption of [sqs.QueueEncryption.KMS, sqs.QueueEncryption.SQS_MANAGED]) {

@@ -177,6 +177,12 @@ function servicesAllowedToSend(queuePolicy: Json): string[] {
   const statements: Json[] = queuePolicy ? [queuePolicy.Statement].flat() : [];
   return statements
     .filter((s) => s.Effect === "Allow")
-    .filter((s) => [s.Action].flat().some((a: string) => /^sqs:(SendMessage|\*)$|^\*$/i.test(a)))
+    .filter((s) => [s.Action].flat().some((a: string) => actionPattern(a).test("sqs:SendMessage")))
     .flatMap((s) => [s.Principal?.Service ?? []].flat() as string[]);
+}
+
+/** An IAM action pattern as IAM reads it: case-insensitive, `*` any run of characters, `?` any one. */
+function actionPattern(action: string): RegExp {
+  const literal = action.replace(/[.+^${}()|[\]\\]/g, "\\$&");
+  return new RegExp(`^${literal.replace(/\*/g, ".*").replace(/\?/g, ".")}$`, "i");
 }
