@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import type * as z from "zod/mini";
-import { notWellFormed } from "#shared/domain/well-formed.js";
+import { notWellFormedIssues } from "#shared/domain/well-formed.js";
 import { safeParseBounded } from "#shared/zod.js";
 import {
   AddBatcher,
@@ -681,10 +681,7 @@ function checkUrlValues(route: RouteDescriptor, names: string[], params: string[
   const inQuery = route.pathParamsInQuery ?? {};
   const values = names.map((name, i): [string, unknown] => [inQuery[name]?.query ?? name, params[i]]);
   if (route.input?.in === "query") values.push(...Object.entries((input ?? {}) as Record<string, unknown>));
-  const issues = values.flatMap(([path, value]) => {
-    const message = typeof value === "string" ? notWellFormed(value) : undefined;
-    return message ? [{ path, message }] : [];
-  });
+  const issues = notWellFormedIssues(Object.fromEntries(values));
   if (issues.length === 0) return;
   throw new PunctualError({
     code: "validation_failed",
