@@ -501,6 +501,14 @@ const RETENTION_IF_LATER: CancelExpiry = {
 const ENTER_SWEEP_INDEX = `${SWEEP_SHARD_ATTRIBUTE} = if_not_exists(${SWEEP_SHARD_ATTRIBUTE}, :sweepShard)`;
 
 /**
+ * An unused start's refund gives the task back the status that start found (`startedFrom`, written by the start's
+ * own UpdateItem): `scheduled`, `queued` or `delivering` (a retry). The refund's condition holds it to that very
+ * start (`delivering`, its `attemptSeq`), so `startedFrom` is that start's. An item started by older code has none:
+ * `if_not_exists` keeps it `delivering`, as before (a SET naming a missing attribute would be refused).
+ */
+const RESTORE_STARTED_FROM = "#status = if_not_exists(startedFrom, #status)";
+
+/**
  * The store in layers, so that a function builds the narrowest class its services take and its bundle leaves out
  * the methods it never calls (a class's methods are bundled all or none): DynamoAddStore (the add route), and on it
  * DynamoScheduleStore (the schedule write routes; DynamoMaterializerStore, the materializer, on it),
@@ -1210,6 +1218,11 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     const key = parseTaskId(taskId);
     if (!key) return undefined;
     const names = DELIVERABLE_STATUSES.map((_, i) => `:from${i}`);
+    // A start without a read keeps the status it found (`startedFrom = #status`) for its refund should it go unused
+    // (recordAttemptFailure's `restore`; a start after a read is given back to the task as read instead): every
+    // action of an update expression reads the item as it was before the update, not after the actions to its left
+    // (AWS, "Using update expressions in DynamoDB"), so it is the old status whatever the order; dynalite agrees
+    // ("a start records the status it came from, in its own write", the store's tests).
     // Without a read (maxAttempts given), an occurrence of a recurring schedule is refused: its schedule must be
     // read first (deliver's read path, occurrence-hold.ts). A plain task pays nothing more for it.
     const underLimit =
@@ -1223,7 +1236,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
           new UpdateItemCommand({
             TableName: this.table,
             Key: toWire({ pk: key.pk, sk: key.sk }),
-            UpdateExpression: `SET #status = :to, attempts = if_not_exists(attempts, :zero) + :one, lastAttemptAtMs = :now, attemptSeq = if_not_exists(attemptSeq, :zero) + :one, attemptLog = if_not_exists(attemptLog, :emptyLog)${handedOverAtMs === undefined ? "" : ", queuedAtMs = if_not_exists(queuedAtMs, :handedOver)"}`,
+            UpdateExpression: `SET ${maxAttempts === undefined ? "" : "startedFrom = #status, "}#status = :to, attempts = if_not_exists(attempts, :zero) + :one, lastAttemptAtMs = :now, attemptSeq = if_not_exists(attemptSeq, :zero) + :one, attemptLog = if_not_exists(attemptLog, :emptyLog)${handedOverAtMs === undefined ? "" : ", queuedAtMs = if_not_exists(queuedAtMs, :handedOver)"}`,
             // `lastAttemptAtMs <> :now` makes the write idempotent: when its answer is lost and the SDK retries it,
             // the retry fails here instead of counting the same attempt twice, and is recognised below.
             // No cancel request: its in-flight attempt's outcome write was lost, and this start would call again.
@@ -1464,6 +1477,9 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     // A refund with the attempt's count sets one less: written twice (an SDK resend), it still refunds once.
     const refund = failure.attempts === undefined ? "attempts - :one" : ":refunded";
     const set = failure.refund ? `lastError = :error, attempts = ${refund}` : "lastError = :error";
+    // An unused start's refund restores its status too: a resend of it is then refused (no longer `delivering`),
+    // which its caller (refundUnreadStart) does not read.
+    const restore = failure.refund && failure.restore ? `, ${RESTORE_STARTED_FROM}` : "";
     const values = {
       ":error": failure.error,
       ...(failure.refund
@@ -1474,7 +1490,7 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     };
     const answer = await this.transitionLogging(
       taskId,
-      { set: `${set}, ${ENTER_SWEEP_INDEX}` },
+      { set: `${set}${restore}, ${ENTER_SWEEP_INDEX}`, ...(restore ? { remove: "startedFrom" } : {}) },
       { ...values, ":sweepShard": sweepShardOf(taskId) },
       failure,
       options?.signal,
@@ -2743,6 +2759,7 @@ const SUMMARY_ATTRIBUTES: Record<keyof TaskSummary, true> = {
   lastError: true,
   queuedAtMs: true,
   lastAttemptAtMs: true,
+  startedFrom: true,
   requeuedAtMs: true,
   deliveredAtMs: true,
   failedAtMs: true,

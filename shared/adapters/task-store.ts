@@ -308,6 +308,11 @@ export interface AttemptFailure {
   readonly attempt?: AttemptLogEntry;
   /** The attempt is given back (a failed probe, a refusal while settings settle). */
   readonly refund?: boolean;
+  /**
+   * With `refund`: the start went unused (no call made), so the task is given back the status that start came
+   * from (`TaskRecord.startedFrom`), in the same write. Without a recorded `startedFrom` it stays `delivering`.
+   */
+  readonly restore?: boolean;
   /** The attempt it belongs to: written only while the task is still in it. */
   readonly attemptSeq?: number;
   /** That attempt's count: a refund sets one less (written twice, it refunds once). */

@@ -80,6 +80,14 @@ export interface TaskRecord {
   readonly lastError?: string;
   readonly queuedAtMs?: number;
   readonly lastAttemptAtMs?: number;
+  /**
+   * The status the latest start without a read (TaskStore.startAttempt with `maxAttempts`) found, written by that
+   * start's own UpdateItem: what a refund of that start, unused, gives back (`AttemptFailure.restore`), and removed
+   * by it. Absent on items started before it existed; starts after a read do not write it (their give-back restores
+   * the task as read), so a later one may leave an earlier start's value, which nothing then reads (a refund with
+   * `restore` is conditioned on the read-free start that wrote it: its `attemptSeq`). Nothing shows it.
+   */
+  readonly startedFrom?: TaskStatus;
   /** The last time the sweeper put the task back on its FIFO queue (its message had gone missing). */
   readonly requeuedAtMs?: number;
   readonly deliveredAtMs?: number;

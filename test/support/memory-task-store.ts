@@ -449,6 +449,8 @@ export class MemoryTaskStore implements TaskStore {
     const updated: TaskRecord = {
       ...task,
       status: "delivering",
+      // As the table: a start without a read (maxAttempts given) keeps the status it found, for its refund.
+      ...(maxAttempts !== undefined && { startedFrom: task.status }),
       attempts: task.attempts + 1,
       lastAttemptAtMs: nowMs,
       attemptSeq: (task.attemptSeq ?? 0) + 1,
@@ -513,8 +515,12 @@ export class MemoryTaskStore implements TaskStore {
       });
       return "cancelled";
     }
+    const { startedFrom, ...rest } = task;
+    // As the table: an unused start's refund gives back the status it started from (none recorded: `delivering`).
+    const restored =
+      failure.refund && failure.restore ? { ...rest, status: startedFrom ?? task.status } : task;
     this.tasks.set(taskId, {
-      ...indexed(withLogged(task, failure.attempt)),
+      ...indexed(withLogged(restored, failure.attempt)),
       lastError: failure.error,
       ...(failure.refund && { attempts: (failure.attempts ?? task.attempts) - 1 }),
     });

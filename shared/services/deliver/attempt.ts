@@ -161,6 +161,9 @@ const UNUSED_START = "attempt given back: its start went unused";
  * The refund logs that attempt as ended (no status: nothing was sent), in the same write: without its entry the task
  * read as having a callback in flight (awaitingRetry), and an operator's cancel was refused until another attempt
  * recorded an outcome. It is what happened — this start ends here, no call made on it.
+ * The same write gives the task back the status the start found (`startedFrom`, recorded by the start's own write:
+ * `scheduled`, `queued`, or `delivering` for a retry), so GET, PATCH and run-now see it as before the start; its
+ * record, still on the FIFO queue, starts it again (docs/RELIABILITY.md, "An unused read-free start").
  */
 async function refundUnreadStart(
   ctx: BatchContext,
@@ -172,7 +175,9 @@ async function refundUnreadStart(
   const task = started ?? (await ctx.deps.store.get(taskId).catch(() => undefined));
   if (task?.status !== "delivering" || task.lastAttemptAtMs !== startedAt || task.attemptSeq === undefined)
     return;
-  await refundStart(ctx, task, startedAt, UNUSED_START).catch(() => warnLostGiveBack(ctx, taskId));
+  await refundStart(ctx, task, startedAt, UNUSED_START, { restore: true }).catch(() =>
+    warnLostGiveBack(ctx, taskId),
+  );
 }
 
 /**

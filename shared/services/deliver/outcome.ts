@@ -257,14 +257,15 @@ function cancelledInFlight(ctx: BatchContext, started: TaskRecord, error: string
  * A start no callback used, ended as an attempt that made no call: its count given back (set to one less than it
  * counted, only while the task is still in that start: `attemptSeq`) and its log entry written with `reason` (no
  * status: nothing was sent) — `reason` is the task's error too unless it has one. A task carrying a cancel request
- * is ended `cancelled` by the same call, as a failed attempt's is (`"cancelled"`).
+ * is ended `cancelled` by the same call, as a failed attempt's is (`"cancelled"`). With `restore`, the task is also
+ * given back the status the start came from (a read-free start's: `AttemptFailure.restore`).
  */
 export function refundStart(
   ctx: BatchContext,
   started: TaskRecord,
   startedAt: number,
   reason: string,
-  options?: AbortOptions,
+  options?: AbortOptions & { readonly restore?: boolean },
 ): Promise<boolean | "cancelled"> {
   const atMs = ctx.clock();
   const entry = { seq: started.attemptSeq ?? started.attempts, startedAtMs: startedAt };
@@ -273,6 +274,7 @@ export function refundStart(
     atMs,
     attempt: { ...entry, durationMs: Math.max(0, atMs - startedAt), error: reason },
     refund: true,
+    ...(options?.restore && { restore: true }),
   };
   return ctx.deps.store.recordAttemptFailure(started.taskId, inAttempt(started, failure), options);
 }

@@ -26,7 +26,7 @@ import { TOPIC_NAME_PATTERN } from "#shared/config/schema.js";
 import { attemptLogEntries } from "#shared/domain/attempt-log.js";
 import { DESTINATION_IDLE_SECONDS } from "#shared/domain/destination-item.js";
 import { MAX_ITEM_BYTES, taskItemSizeBound } from "#shared/domain/item-size.js";
-import { makeTaskKey, newUlid } from "#shared/domain/keys.js";
+import { makeTaskKey, newUlid, parseTaskId } from "#shared/domain/keys.js";
 import { makeScheduleKey, type ScheduleRecord, scheduleShardOf } from "#shared/domain/schedule.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
@@ -2426,6 +2426,153 @@ describe.each([
     const after = await store.get(t.taskId);
     expect(after).toMatchObject({ status: "delivering", attempts: 0, lastError: "HTTP 503" });
     expect(attemptLogEntries(after as TaskRecord)).toHaveLength(1);
+  });
+});
+
+/** The item as code from before `startedFrom` left it: the start's record of its status removed. */
+async function startedByOlderCode(store: TaskStore, taskId: string): Promise<void> {
+  if (store instanceof MemoryTaskStore) {
+    const { startedFrom: _, ...rest } = store.tasks.get(taskId) as TaskRecord;
+    store.tasks.set(taskId, rest);
+    return;
+  }
+  const key = keyOfTask(taskId);
+  await client.send(
+    new UpdateItemCommand({
+      TableName: `tasks-${tableCount}`,
+      Key: { pk: { S: key.pk }, sk: { S: key.sk } },
+      UpdateExpression: "REMOVE startedFrom",
+    }),
+  );
+}
+
+function keyOfTask(taskId: string): { pk: string; sk: string } {
+  const key = parseTaskId(taskId);
+  if (!key) throw new Error(`not a task id: ${taskId}`);
+  return key;
+}
+
+/**
+ * A read-free start no callback used (its step given up, its call failed before sending) is refunded by deliver
+ * (refundUnreadStart) with `restore`: it used to leave the task `delivering` until its record came back, so GET
+ * showed a call that was never made and PATCH / run-now answered 409. The start's own write records the status it
+ * came from (`startedFrom`), and the refund gives it back in its one conditional write.
+ */
+describe.each([
+  ["dynalite", () => newStore()],
+  ["memory", async () => new MemoryTaskStore()],
+] as const)("an unused read-free start's refund (%s)", (_name, makeStore) => {
+  const UNUSED = "attempt given back: its start went unused";
+  function refundUnused(store: TaskStore, started: TaskRecord) {
+    return store.recordAttemptFailure(started.taskId, {
+      error: UNUSED,
+      atMs: NOW + 10,
+      attempt: { seq: started.attemptSeq ?? 1, startedAtMs: NOW + 5, durationMs: 5, error: UNUSED },
+      attemptSeq: started.attemptSeq,
+      attempts: started.attempts,
+      refund: true,
+      restore: true,
+    });
+  }
+
+  it("a start records the status it came from, in its own write", async () => {
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+
+    const started = await store.startAttempt(t.taskId, NOW + 5, 5);
+
+    expect(started).toMatchObject({ status: "delivering", startedFrom: "scheduled", attempts: 1 });
+    expect(await store.get(t.taskId)).toMatchObject({ status: "delivering", startedFrom: "scheduled" });
+  });
+
+  it("gives a task started from `scheduled` back `scheduled`, and it can be moved (PATCH)", async () => {
+    // Prepare
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    const started = (await store.startAttempt(t.taskId, NOW + 5, 5)) as TaskRecord;
+
+    // Act
+    const written = await refundUnused(store, started);
+
+    // Assess: as before the start but for its logged, uncounted attempt; in the sweep index; movable
+    expect(written).toBe(true);
+    const after = (await store.get(t.taskId)) as TaskRecord;
+    expect(after).toMatchObject({ status: "scheduled", attempts: 0, attemptSeq: 1, lastError: UNUSED });
+    expect(after.startedFrom).toBeUndefined();
+    expect(after.sweepShard).toBe(sweepShardOf(t.taskId));
+    expect(attemptLogEntries(after)).toEqual([
+      { seq: 1, startedAtMs: NOW + 5, durationMs: 5, error: UNUSED },
+    ]);
+    const moved = await store.markRescheduled(t.taskId, { to: "successor", atMs: NOW + 20, expiresAt: 9 });
+    expect(moved.outcome).toBe("rescheduled");
+  });
+
+  it("gives a task started from `queued` (forwarded by the sweeper) back `queued`", async () => {
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    await store.markQueued(t.taskId, NOW);
+    const started = (await store.startAttempt(t.taskId, NOW + 5, 5)) as TaskRecord;
+
+    await refundUnused(store, started);
+
+    expect(await store.get(t.taskId)).toMatchObject({ status: "queued", attempts: 0, queuedAtMs: NOW });
+  });
+
+  it("leaves a retry's start (from `delivering`) `delivering`, its attempt given back", async () => {
+    // Prepare: attempt 1 failed (a retry waits), attempt 2 started without a read
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    await store.startAttempt(t.taskId, NOW);
+    await store.recordAttemptFailure(t.taskId, { error: "HTTP 503", atMs: NOW + 1, attemptSeq: 1 });
+    const started = (await store.startAttempt(t.taskId, NOW + 5, 5)) as TaskRecord;
+    expect(started.startedFrom).toBe("delivering");
+
+    // Act
+    await refundUnused(store, started);
+
+    // Assess
+    expect(await store.get(t.taskId)).toMatchObject({ status: "delivering", attempts: 1, attemptSeq: 2 });
+  });
+
+  it("leaves a task started by older code (no `startedFrom`) `delivering`, as before", async () => {
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    const started = (await store.startAttempt(t.taskId, NOW + 5, 5)) as TaskRecord;
+    await startedByOlderCode(store, t.taskId);
+
+    expect(await refundUnused(store, started)).toBe(true);
+
+    expect(await store.get(t.taskId)).toMatchObject({ status: "delivering", attempts: 0 });
+  });
+
+  it("restores nothing once another start has followed it", async () => {
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    const started = (await store.startAttempt(t.taskId, NOW + 5, 5)) as TaskRecord;
+    await store.startAttempt(t.taskId, NOW + 6, 5);
+
+    expect(await refundUnused(store, started)).toBe(false);
+
+    expect(await store.get(t.taskId)).toMatchObject({ status: "delivering", attempts: 2, attemptSeq: 2 });
+  });
+
+  it("ends a task carrying a cancel request `cancelled`, as before", async () => {
+    const store: TaskStore = await makeStore();
+    const t = task();
+    await store.putNew(t);
+    const started = (await store.startAttempt(t.taskId, NOW + 5, 5)) as TaskRecord;
+    const requested = await store.cancel(t.taskId, NOW + 6, 99, { awaitingRetry: true });
+    expect(requested.outcome).toBe("cancel-requested");
+
+    expect(await refundUnused(store, started)).toBe("cancelled");
+
+    expect(await store.get(t.taskId)).toMatchObject({ status: "cancelled", attempts: 0 });
   });
 });
 

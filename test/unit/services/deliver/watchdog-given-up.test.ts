@@ -180,11 +180,12 @@ describe.each([1, 10])("a step the watchdog gave up on stops (groupConcurrency %
     release();
     await drained();
 
-    // Assess: no callback; the start (made without a read, so no task as read to restore) counts no attempt, and
-    // is logged as ended unused (no status: nothing was sent)
+    // Assess: no callback; the start (made without a read) counts no attempt, gives the task back the status it
+    // found (`queued`: its own write recorded it), and is logged as ended unused (no status: nothing was sent)
     expect(response.batchItemFailures).toHaveLength(1);
     expect(callbacks.calledFor()).toEqual([]);
-    expect(stored(head)).toMatchObject({ status: "delivering", attempts: 0, attemptSeq: 1 });
+    expect(stored(head)).toMatchObject({ status: "queued", attempts: 0, attemptSeq: 1 });
+    expect(stored(head).startedFrom).toBeUndefined();
     expect(attemptLogEntries(stored(head))).toEqual([
       { seq: 1, startedAtMs: T0 + 100, durationMs: 0, error: "attempt given back: its start went unused" },
     ]);
