@@ -232,9 +232,18 @@ async function settlePointers(deps: SweeperDeps, group: GroupWork, reached: Reac
   }
 }
 
+/**
+ * A `scheduled` head is judged by its timer (the grace past due) unless it was started since: a read-free start
+ * refunded unused gives its task back the status it found (`scheduled` for a task the relay handed over), keeping
+ * that start's `lastAttemptAtMs`, and its record is still on the FIFO queue, to come back after its visibility
+ * timeout or its group's backoff. Such a head is judged as a handed-over one (idle past the stall window), so no
+ * copy is sent while that record can still come back. No other `scheduled` task has a start on record: a batch
+ * give-back restores the task as read, a replay leaves it `queued`, a move's successor is new.
+ */
 function isStalled(deps: SweeperDeps, topic: SweeperTopic, head: TaskSummary, now: number): boolean {
   if (TERMINAL_STATUSES.has(head.status)) return false;
-  if (head.status === "scheduled") return now - head.dueAtMs >= deps.scheduledGraceMs(head.timer);
+  if (head.status === "scheduled" && head.lastAttemptAtMs === undefined)
+    return now - head.dueAtMs >= deps.scheduledGraceMs(head.timer);
   return now - progressAtMs(head) >= topic.stalledAfterMs + retryAfterAllowanceMs(head, topic.config);
 }
 

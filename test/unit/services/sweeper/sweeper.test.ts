@@ -193,6 +193,72 @@ describe("near-term tasks off the happy path (the default index)", () => {
   });
 });
 
+/**
+ * A read-free start deliver refunded unused (its step given up, its call failed before sending: refundUnreadStart)
+ * gives its task back the status it found: `scheduled` for a task the relay handed over (the relay records nothing).
+ * Its record is still on the FIFO queue and starts it again when it comes back.
+ */
+describe("a handed-over task whose read-free start was refunded unused (`scheduled` again)", () => {
+  const UNUSED = "attempt given back: its start went unused";
+  async function startAndRefund(sim: Sim, id: string): Promise<void> {
+    const started = await sim.store.startAttempt(id, sim.clock.now, 5);
+    if (!started) throw new Error("not started");
+    const entry = { seq: 1, startedAtMs: sim.clock.now, durationMs: 0, error: UNUSED };
+    const refund = {
+      attemptSeq: started.attemptSeq,
+      attempts: started.attempts,
+      refund: true,
+      restore: true,
+    };
+    await sim.store.recordAttemptFailure(id, {
+      error: UNUSED,
+      atMs: sim.clock.now,
+      attempt: entry,
+      ...refund,
+    });
+  }
+
+  it("is not sent again past the grace while its record can still come back; its record delivers it once", async () => {
+    // Prepare: relayed (its record on the FIFO queue), started without a read and refunded
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-refund-1" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    await startAndRefund(sim, id);
+    expect(sim.status(id)).toBe("scheduled");
+    expect(sim.graceMs + 2 * MINUTE).toBeLessThan(sim.stalledAfterMs);
+
+    // Act: sweeps past the grace, within the stall window; then its record comes back
+    sim.advance(sim.graceMs + MINUTE);
+    const reports = await sweepEveryMinute(sim, 2);
+    await sim.runDeliver();
+
+    // Assess: no copy was sent; the record delivered it
+    expect(reports.map((r) => r.forwarded + r.requeued)).toEqual([0, 0]);
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([id]);
+    expect(sim.delivered()).toEqual([id]);
+    expect(sim.store.tasks.get(id)).toMatchObject({ status: "delivered", attempts: 1, attemptSeq: 2 });
+  });
+
+  it("its record lost, it is forwarded once idle past the stall window, and delivered once", async () => {
+    // Prepare
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-refund-2" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    await startAndRefund(sim, id);
+    sim.fifo.lose();
+
+    // Act
+    sim.advance(sim.stalledAfterMs);
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess
+    expect(report).toMatchObject({ forwarded: 1, groupsRepaired: 1 });
+    expect(sim.delivered()).toEqual([id]);
+    expect(sim.store.tasks.get(id)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+});
+
 describe("crash point 3: Scheduler fired into the schedule DLQ (or dropped the firing)", () => {
   it("a dead-lettered firing before due re-arms the timer with the remaining delay; the task is delivered on time", async () => {
     // Prepare: a Scheduler-path task (beyond the 300 s horizon); its firing at due − 120 s dead-letters.
