@@ -114,7 +114,7 @@ export type GroupItemStatus = Pick<TaskRecord, "taskId" | "dueAtMs" | "status" |
  */
 export type GroupTaskRef = Pick<
   TaskRecord,
-  "taskId" | "pk" | "sk" | "status" | "dueAtMs" | "fanOut" | "scheduleId"
+  "taskId" | "pk" | "sk" | "status" | "dueAtMs" | "fanOut" | "scheduleId" | "lastAttemptAtMs"
 >;
 /** The attributes of a `GroupTaskRef`, for a store's projection. */
 export const GROUP_TASK_REF_ATTRIBUTES = [
@@ -126,6 +126,8 @@ export const GROUP_TASK_REF_ATTRIBUTES = [
   "fanOut",
   // An occurrence's message carries it, so deliver skips the start that would refuse it (messages.ts).
   "scheduleId",
+  // A `scheduled` task with a start on record is on its FIFO queue already (handedOver, relay.ts).
+  "lastAttemptAtMs",
 ] as const satisfies readonly (keyof GroupTaskRef)[];
 
 /** How `listScheduledInGroup` reads a group's window. */

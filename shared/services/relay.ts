@@ -474,7 +474,9 @@ async function dueTasksOfGroup(
     stopAtStarted: true,
   });
   const tasks = new Map<string, GroupTaskRef>(
-    listed.filter((t) => t.sk <= latestOwn.sk && !isFanOutParent(t)).map((t) => [t.taskId, t]),
+    listed
+      .filter((t) => t.sk <= latestOwn.sk && !isFanOutParent(t) && !handedOver(t))
+      .map((t) => [t.taskId, t]),
   );
   for (const m of messages) {
     const status = others.get(m.key.taskId);
@@ -487,6 +489,17 @@ async function dueTasksOfGroup(
   if (own === "not-yet-due") return own;
   for (const task of own) tasks.set(task.taskId, task);
   return [...tasks.values()].sort(bySortKey);
+}
+
+/**
+ * A `scheduled` task with a start on record: a read-free start deliver refunded unused gave it back the status it
+ * found (its `lastAttemptAtMs` kept; no other `scheduled` task has one). Its record is still on its FIFO queue,
+ * ahead of anything sent now, and starts it when it comes back: sending it again would only add a copy (past SQS's
+ * 5-minute deduplication) while that record exists. Left as a `delivering` task is; a lost record is the sweeper's
+ * (its stall repair, repair.ts `isStalled`).
+ */
+function handedOver(task: Pick<TaskRecord, "status" | "lastAttemptAtMs">): boolean {
+  return task.status === "scheduled" && task.lastAttemptAtMs !== undefined;
 }
 
 /**
@@ -503,7 +516,7 @@ async function readOwnTasks(
   const due: TaskRecord[] = [];
   let notYetDue = false;
   read.forEach((own, i) => {
-    if (own?.status !== "scheduled") {
+    if (own?.status !== "scheduled" || handedOver(own)) {
       // Cancelled, already queued / delivering / done, or gone: nothing to do for this message.
       deps.logger.debug("timer message needs no forwarding", {
         taskId: messages[i]?.key.taskId,

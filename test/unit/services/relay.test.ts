@@ -588,6 +588,34 @@ describe("relay: statuses and failures", () => {
     expect(store.tasks.get(cancelled?.taskId as string)?.status).toBe("cancelled");
   });
 
+  it("sends no copy of a task whose read-free start was refunded unused (`scheduled` again, its record on the FIFO queue), swept along or its own", async () => {
+    // Prepare: a handed over, started without a read and refunded (`scheduled` again, that start on record); b
+    // due after it in its group; c alone, its own timer message coming again (Scheduler fires at least once)
+    const { store, fifo, relay } = setup();
+    const [a, b, c] = await put(
+      store,
+      makeTask({ group: "g", dueAtMs: T0 - 3_000, acceptedAtMs: T0 - 10_000 }),
+      makeTask({ group: "g", dueAtMs: T0 - 1_000, acceptedAtMs: T0 - 9_000 }),
+      makeTask({ group: "k", dueAtMs: T0 - 2_000, acceptedAtMs: T0 - 8_000 }),
+    );
+    for (const t of [a, c]) {
+      const started = (await store.startAttempt(t?.taskId as string, T0 - 500, 5)) as TaskRecord;
+      const refund = { attemptSeq: 1, attempts: started.attempts, refund: true, restore: true };
+      await store.recordAttemptFailure(started.taskId, { error: "unused", atMs: T0 - 400, ...refund });
+    }
+    expect([a, c].map((t) => store.tasks.get(t?.taskId as string)?.status)).toEqual([
+      "scheduled",
+      "scheduled",
+    ]);
+
+    // Act
+    const result = await relay([b, c].map((t) => timerMessage(t?.taskId as string)));
+
+    // Assess: only b goes; a and c wait for the records they have
+    expect(result).toEqual({ failedMessageIds: [] });
+    expect(fifo.calls.map((call) => call.taskIds)).toEqual([[b?.taskId]]);
+  });
+
   it("logs and drops unreadable messages instead of poisoning the queue (no content in logs)", async () => {
     const { fifo, logger, relay } = setup();
     const messages: TimerMessage[] = [
