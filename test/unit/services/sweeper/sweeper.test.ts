@@ -239,6 +239,27 @@ describe("a handed-over task whose read-free start was refunded unused (`schedul
     expect(sim.store.tasks.get(id)).toMatchObject({ status: "delivered", attempts: 1, attemptSeq: 2 });
   });
 
+  it("can be moved (PATCH): its record then finds it moved, and its successor alone is delivered, at its new time", async () => {
+    // Prepare
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-refund-3" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    await startAndRefund(sim, id);
+
+    // Act: moved a minute on (refused as `delivering` before); its record comes back; then the new time comes
+    const successor = (await sim.reschedule(id, { delay_seconds: 60 })).task_id;
+    await sim.runDeliver();
+    const beforeDue = sim.delivered();
+    sim.advance(60_000);
+    await sim.runRelay();
+    await sim.runDeliver();
+
+    // Assess
+    expect(sim.status(id)).toBe("rescheduled");
+    expect(beforeDue).toEqual([]);
+    expect(sim.delivered()).toEqual([successor]);
+  });
+
   it("its record lost, it is forwarded once idle past the stall window, and delivered once", async () => {
     // Prepare
     const sim = simulate();
