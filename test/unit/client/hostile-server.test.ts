@@ -779,6 +779,16 @@ describe("a list answered with another topic's or group's items", () => {
   const scheduleOf = (topic: string) => scheduleViewAnswer(topic);
   const otherTask = taskViewOf(taskId("other"), { topic: "other", group: "A-1" });
   const otherGroup = taskViewOf(taskId(), { group: "B-2" });
+  // A fan-out topic's group: its list holds parents (no `subscriber`), a subscriber's lane that subscriber's copies.
+  const parent = taskViewOf(taskId("orders"), { topic: "orders", group: "A-1", callback_url: "" });
+  const copyOf = (subscriber: string) =>
+    taskViewOf(taskId("orders"), {
+      topic: "orders",
+      group: "A-1",
+      subscriber,
+      parent_task_id: parent.task_id,
+    });
+  const lane = (subscriber: string) => ({ tasks: [copyOf(subscriber)], next_cursor: null });
   const cases: [string, unknown, (client: PunctualClient) => Promise<unknown>][] = [
     [
       "listFailedTasks, another topic",
@@ -794,6 +804,34 @@ describe("a list answered with another topic's or group's items", () => {
       "listGroupTasks, another group",
       { tasks: [otherGroup], next_cursor: null },
       (c) => c.listGroupTasks({ topic: "demo", group: "A-1" }),
+    ],
+    [
+      "listGroupTasks with a subscriber, another topic",
+      { tasks: [otherTask], next_cursor: null },
+      (c) => c.listGroupTasks({ topic: "orders", group: "A-1", subscriber: "audit" }),
+    ],
+    [
+      "listGroupTasks with a subscriber, another group",
+      {
+        tasks: [taskViewOf(taskId("orders"), { topic: "orders", group: "B-2", subscriber: "audit" })],
+        next_cursor: null,
+      },
+      (c) => c.listGroupTasks({ topic: "orders", group: "A-1", subscriber: "audit" }),
+    ],
+    [
+      "listGroupTasks with a subscriber, another subscriber's copies",
+      lane("billing"),
+      (c) => c.listGroupTasks({ topic: "orders", group: "A-1", subscriber: "audit" }),
+    ],
+    [
+      "listGroupTasks with a subscriber, the group's parents",
+      { tasks: [parent], next_cursor: null },
+      (c) => c.listGroupTasks({ topic: "orders", group: "A-1", subscriber: "audit" }),
+    ],
+    [
+      "listGroupTasks, a subscriber's copies",
+      lane("audit"),
+      (c) => c.listGroupTasks({ topic: "orders", group: "A-1" }),
     ],
     [
       "listSchedules, another topic",
@@ -832,6 +870,26 @@ describe("a list answered with another topic's or group's items", () => {
     // Assess
     expect(tasks.tasks).toHaveLength(1);
     expect(schedules.schedules).toHaveLength(1);
+  });
+
+  it("a fan-out group's parents, a subscriber's own copies, and the dead-letter list's copies of any subscriber are the answer", async () => {
+    // Prepare
+    const { fetch } = scriptedFetch(
+      { status: 200, body: { tasks: [parent], next_cursor: null } },
+      { status: 200, body: lane("audit") },
+      { status: 200, body: { tasks: [copyOf("audit"), copyOf("billing")], next_cursor: null } },
+    );
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const parents = await client.listGroupTasks({ topic: "orders", group: "A-1" });
+    const copies = await client.listGroupTasks({ topic: "orders", group: "A-1", subscriber: "audit" });
+    const failed = await client.listFailedTasks({ topic: "orders" });
+
+    // Assess
+    expect(parents.tasks).toHaveLength(1);
+    expect(copies.tasks).toHaveLength(1);
+    expect(failed.tasks).toHaveLength(2);
   });
 });
 
