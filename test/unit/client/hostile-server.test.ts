@@ -5,7 +5,7 @@ import { PunctualClient } from "punctual/client";
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_GROUP_PAGE } from "../../../shared/api/schemas/groups.js";
 import { BULK_REPLAY_MAX } from "../../../shared/api/schemas/operations.js";
-import { MAX_LISTED_TOPICS, MAX_SUBSCRIBERS } from "../../../shared/domain/view-bounds.js";
+import { ATTEMPT_LOG_SIZE, MAX_LISTED_TOPICS, MAX_SUBSCRIBERS } from "../../../shared/domain/view-bounds.js";
 import {
   addAnswer,
   addBodiesOf,
@@ -1004,6 +1004,72 @@ describe("a topic list holding more topics than any environment holds", () => {
 
     // Assess
     expect(list.topics).toHaveLength(MAX_LISTED_TOPICS);
+  });
+});
+
+describe("a task view listing more subscribers or attempts than any task has", () => {
+  // A fan-out task has at most MAX_SUBSCRIBERS copies and a task's attempt log is a ring of ATTEMPT_LOG_SIZE: more
+  // is a broken API's, and `tasks show` printed every row (thousands of subscribers). The console refuses it too.
+  const row = (i: number) => ({
+    id: `s${i}`,
+    task_id: taskId("orders"),
+    callback_url: "https://s.example.com/hook",
+    status: "scheduled",
+    attempts: 0,
+  });
+  const attempt = (i: number) => ({ attempt: i + 1, started_at: "2026-11-23T12:01:30.000Z", duration_ms: 5 });
+  const parentWith = (subscribers: number, attempts = 0) =>
+    taskViewOf(taskId("orders"), {
+      topic: "orders",
+      callback_url: "",
+      subscribers: Array.from({ length: subscribers }, (_, i) => row(i)),
+      attempt_log: Array.from({ length: attempts }, (_, i) => attempt(i)),
+    });
+  const cases: [string, (id: string) => unknown][] = [
+    [`${MAX_SUBSCRIBERS + 1} subscribers`, (id) => ({ ...parentWith(MAX_SUBSCRIBERS + 1), task_id: id })],
+    ["5000 subscribers", (id) => ({ ...parentWith(5_000), task_id: id })],
+    [`${ATTEMPT_LOG_SIZE + 1} attempts`, (id) => ({ ...parentWith(2, ATTEMPT_LOG_SIZE + 1), task_id: id })],
+  ];
+
+  it.each(cases)("getTask answered with %s: invalid_response, after the route's retries", async (_, view) => {
+    // Prepare
+    const id = taskId("orders");
+    const { fetch, seen } = answeringFetch(() => ({ status: 200, body: view(id) }));
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const error = await client.getTask(id).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+    expect(seen).toHaveLength(4);
+  });
+
+  it.each(cases)("a group's list holding a task with %s: invalid_response", async (_, view) => {
+    // Prepare
+    const item = { ...(view(taskId("orders")) as Record<string, unknown>), group: "A-1" };
+    const { fetch } = answeringFetch(() => ({ status: 200, body: { tasks: [item], next_cursor: null } }));
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const error = await client.listGroupTasks({ topic: "orders", group: "A-1" }).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+  });
+
+  it(`${MAX_SUBSCRIBERS} subscribers and ${ATTEMPT_LOG_SIZE} attempts are the answer`, async () => {
+    // Prepare
+    const id = taskId("orders");
+    const view = { ...parentWith(MAX_SUBSCRIBERS, ATTEMPT_LOG_SIZE), task_id: id };
+    const { fetch } = scriptedFetch({ status: 200, body: view });
+
+    // Act
+    const task = await new PunctualClient({ apiUrl: API, fetch }).getTask(id);
+
+    // Assess
+    expect(task.subscribers).toHaveLength(MAX_SUBSCRIBERS);
+    expect(task.attempt_log).toHaveLength(ATTEMPT_LOG_SIZE);
   });
 });
 
