@@ -32,7 +32,7 @@ import {
 } from "#shared/api/schemas/tasks.js";
 import { CATCH_UP_POLICIES, SCHEDULE_STATUSES } from "#shared/domain/schedule.js";
 import { TASK_STATUSES } from "#shared/domain/task.js";
-import { OPEN_VALUE_MAX_CHARS } from "#shared/domain/view-bounds.js";
+import { ATTEMPT_LOG_SIZE, MAX_SUBSCRIBERS, OPEN_VALUE_MAX_CHARS } from "#shared/domain/view-bounds.js";
 import * as z from "#shared/zod.js";
 
 declare const unknownValue: unique symbol;
@@ -72,9 +72,15 @@ const catchUp = z.optional(openValue(CATCH_UP_POLICIES));
 const subscriberAnswerSchema = z.extend(subscriberViewSchema, {
   status: openValue([...TASK_STATUSES, "missing"]),
 });
+/**
+ * A task: its attempt log and a fan-out task's subscribers bounded as the API bounds them (a ring of
+ * ATTEMPT_LOG_SIZE, at most MAX_SUBSCRIBERS copies): more is a broken API's, an `invalid_response`, not thousands of
+ * rows `tasks show` prints (the console refuses it too, console/src/answers.ts).
+ */
 export const taskViewAnswerSchema = z.extend(taskViewSchema, {
   status: taskStatus,
-  subscribers: z.optional(z.array(subscriberAnswerSchema)),
+  attempt_log: taskViewSchema.shape.attempt_log.check(z.maxLength(ATTEMPT_LOG_SIZE)),
+  subscribers: z.optional(z.array(subscriberAnswerSchema).check(z.maxLength(MAX_SUBSCRIBERS))),
 });
 export type TaskViewAnswer = z.output<typeof taskViewAnswerSchema>;
 

@@ -642,16 +642,25 @@ function otherThanAsked(
   return undefined;
 }
 
-/** The topic and group a list route's items must be of: the input's; none for a subscriber's copies. */
+/**
+ * The topic, group and subscriber a list route's items must be of: the input's. A group's task list (a fan-out
+ * topic's: its parents) holds no subscriber's copy, which lives in that subscriber's lane (`subscriber` "": none),
+ * and a lane (`subscriber`) only that subscriber's copies of the group; the dead-letter list holds any subscriber's.
+ */
 function listedOf(route: RouteDescriptor, input: unknown): Record<string, string> | undefined {
   const query = input as { topic?: unknown; group?: unknown; subscriber?: unknown } | undefined;
-  if (route.lists === undefined || typeof query?.topic !== "string" || query.subscriber !== undefined) return;
-  return { topic: query.topic, ...(typeof query.group === "string" ? { group: query.group } : {}) };
+  if (route.lists === undefined || typeof query?.topic !== "string") return;
+  if (typeof query.group !== "string") return { topic: query.topic };
+  const subscriber = typeof query.subscriber === "string" ? query.subscriber : "";
+  return { topic: query.topic, group: query.group, ...(route.lists === "tasks" ? { subscriber } : {}) };
 }
 
+/** The fields a listed item must name exactly (`subscriber` "" is none); a `group` only when it names one. */
+const NAMED_BY_EVERY_ITEM: ReadonlySet<string> = new Set(["topic", "subscriber"]);
+
 /**
- * What a list's item names instead of the `listed` topic or group (`topic "…"`), or undefined when every item is
- * of them. A task without a `group` is not held against the group: only one naming another is.
+ * What a list's item names instead of the `listed` topic, group or subscriber (`topic "…"`), or undefined when
+ * every item is of them. A task without a `group` is not held against the group: only one naming another is.
  */
 function otherThanListed(
   route: RouteDescriptor,
@@ -662,8 +671,8 @@ function otherThanListed(
   if (!listed || !Array.isArray(items)) return undefined;
   for (const item of items as Record<string, unknown>[]) {
     for (const [field, value] of Object.entries(listed)) {
-      const named = item[field];
-      if (named !== value && (field === "topic" || named !== undefined)) {
+      const named = field === "subscriber" ? (item[field] ?? "") : item[field];
+      if (named !== value && (NAMED_BY_EVERY_ITEM.has(field) || named !== undefined)) {
         return `${field} ${JSON.stringify(String(named).slice(0, 100))}`;
       }
     }

@@ -90,7 +90,8 @@ export interface RouteDescriptor<
   /**
    * A list of the input's `topic` (and `group`, when the input has one): the answer's array of this name holds only
    * items of it. A cache keying the route without its query answers another topic's list; shown as this one's, it
-   * told an operator that topic's tasks were this one's. Not checked for a subscriber's copies (`subscriber`). A
+   * told an operator that topic's tasks were this one's. A group's task list holds no subscriber's copy, and a
+   * subscriber's lane (`subscriber`) only that subscriber's copies, both of the group (listedOf). A
    * destination reset given a `topic` answers that topic's circuits only.
    */
   readonly lists?: "tasks" | "schedules" | "destinations";

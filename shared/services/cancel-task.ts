@@ -124,7 +124,33 @@ async function cancelledView(deps: CancelTaskDeps, task: TaskRecord): Promise<Ta
   // Only a cancel that stands keeps its parent longer: kept before the check above, the restore kept that raise
   // (it never lowers a TTL), and a task GET and DELETE answer 404 for lingered a delivery window more.
   await keepCancelledParent(deps, task);
-  return fanOutTaskView(task, copies);
+  return fanOutTaskView(task, await stopLateCopies(deps, task, copies));
+}
+
+/**
+ * The copies of a parent whose cancel stands, as its answer shows them: one read `scheduled` was written after this
+ * cancel's write to it found nothing (its add, or a keyed retry, racing the DELETE: it takes the copy back once it
+ * reads the cancel, after this answer), and the 200 said the task `scheduled`, that subscriber's row too. It is
+ * cancelled now, as the cancel's own write would have (one conditional write, only in that race): the answer tells
+ * what the DELETE did. Never armed (the add arms only after reading the parent not cancelled, which a copy written
+ * after this cancel's writes cannot be), so no schedule to delete. A `queued` one is left: a replay after the cancel.
+ */
+async function stopLateCopies(
+  deps: CancelTaskDeps,
+  parent: TaskRecord,
+  copies: readonly (TaskRecord | undefined)[],
+): Promise<(TaskRecord | undefined)[]> {
+  if (!copies.some((copy) => copy?.status === "scheduled")) return [...copies];
+  const nowMs = deps.now();
+  const expiresAt = retentionExpiry(nowMs, retentionDaysOf(deps.config, parent.topic));
+  return Promise.all(
+    copies.map(async (copy) => {
+      if (copy?.status !== "scheduled") return copy;
+      const result = await deps.store.cancel(copy.taskId, nowMs, expiresAt, OPERATOR_CANCEL);
+      // Taken back by its add meanwhile: not there.
+      return result.outcome === "not-found" ? undefined : result.task;
+    }),
+  );
 }
 
 /**

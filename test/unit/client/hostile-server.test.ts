@@ -5,7 +5,7 @@ import { PunctualClient } from "punctual/client";
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_GROUP_PAGE } from "../../../shared/api/schemas/groups.js";
 import { BULK_REPLAY_MAX } from "../../../shared/api/schemas/operations.js";
-import { MAX_LISTED_TOPICS, MAX_SUBSCRIBERS } from "../../../shared/domain/view-bounds.js";
+import { ATTEMPT_LOG_SIZE, MAX_LISTED_TOPICS, MAX_SUBSCRIBERS } from "../../../shared/domain/view-bounds.js";
 import {
   addAnswer,
   addBodiesOf,
@@ -779,6 +779,16 @@ describe("a list answered with another topic's or group's items", () => {
   const scheduleOf = (topic: string) => scheduleViewAnswer(topic);
   const otherTask = taskViewOf(taskId("other"), { topic: "other", group: "A-1" });
   const otherGroup = taskViewOf(taskId(), { group: "B-2" });
+  // A fan-out topic's group: its list holds parents (no `subscriber`), a subscriber's lane that subscriber's copies.
+  const parent = taskViewOf(taskId("orders"), { topic: "orders", group: "A-1", callback_url: "" });
+  const copyOf = (subscriber: string) =>
+    taskViewOf(taskId("orders"), {
+      topic: "orders",
+      group: "A-1",
+      subscriber,
+      parent_task_id: parent.task_id,
+    });
+  const lane = (subscriber: string) => ({ tasks: [copyOf(subscriber)], next_cursor: null });
   const cases: [string, unknown, (client: PunctualClient) => Promise<unknown>][] = [
     [
       "listFailedTasks, another topic",
@@ -794,6 +804,34 @@ describe("a list answered with another topic's or group's items", () => {
       "listGroupTasks, another group",
       { tasks: [otherGroup], next_cursor: null },
       (c) => c.listGroupTasks({ topic: "demo", group: "A-1" }),
+    ],
+    [
+      "listGroupTasks with a subscriber, another topic",
+      { tasks: [otherTask], next_cursor: null },
+      (c) => c.listGroupTasks({ topic: "orders", group: "A-1", subscriber: "audit" }),
+    ],
+    [
+      "listGroupTasks with a subscriber, another group",
+      {
+        tasks: [taskViewOf(taskId("orders"), { topic: "orders", group: "B-2", subscriber: "audit" })],
+        next_cursor: null,
+      },
+      (c) => c.listGroupTasks({ topic: "orders", group: "A-1", subscriber: "audit" }),
+    ],
+    [
+      "listGroupTasks with a subscriber, another subscriber's copies",
+      lane("billing"),
+      (c) => c.listGroupTasks({ topic: "orders", group: "A-1", subscriber: "audit" }),
+    ],
+    [
+      "listGroupTasks with a subscriber, the group's parents",
+      { tasks: [parent], next_cursor: null },
+      (c) => c.listGroupTasks({ topic: "orders", group: "A-1", subscriber: "audit" }),
+    ],
+    [
+      "listGroupTasks, a subscriber's copies",
+      lane("audit"),
+      (c) => c.listGroupTasks({ topic: "orders", group: "A-1" }),
     ],
     [
       "listSchedules, another topic",
@@ -832,6 +870,26 @@ describe("a list answered with another topic's or group's items", () => {
     // Assess
     expect(tasks.tasks).toHaveLength(1);
     expect(schedules.schedules).toHaveLength(1);
+  });
+
+  it("a fan-out group's parents, a subscriber's own copies, and the dead-letter list's copies of any subscriber are the answer", async () => {
+    // Prepare
+    const { fetch } = scriptedFetch(
+      { status: 200, body: { tasks: [parent], next_cursor: null } },
+      { status: 200, body: lane("audit") },
+      { status: 200, body: { tasks: [copyOf("audit"), copyOf("billing")], next_cursor: null } },
+    );
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const parents = await client.listGroupTasks({ topic: "orders", group: "A-1" });
+    const copies = await client.listGroupTasks({ topic: "orders", group: "A-1", subscriber: "audit" });
+    const failed = await client.listFailedTasks({ topic: "orders" });
+
+    // Assess
+    expect(parents.tasks).toHaveLength(1);
+    expect(copies.tasks).toHaveLength(1);
+    expect(failed.tasks).toHaveLength(2);
   });
 });
 
@@ -946,6 +1004,72 @@ describe("a topic list holding more topics than any environment holds", () => {
 
     // Assess
     expect(list.topics).toHaveLength(MAX_LISTED_TOPICS);
+  });
+});
+
+describe("a task view listing more subscribers or attempts than any task has", () => {
+  // A fan-out task has at most MAX_SUBSCRIBERS copies and a task's attempt log is a ring of ATTEMPT_LOG_SIZE: more
+  // is a broken API's, and `tasks show` printed every row (thousands of subscribers). The console refuses it too.
+  const row = (i: number) => ({
+    id: `s${i}`,
+    task_id: taskId("orders"),
+    callback_url: "https://s.example.com/hook",
+    status: "scheduled",
+    attempts: 0,
+  });
+  const attempt = (i: number) => ({ attempt: i + 1, started_at: "2026-11-23T12:01:30.000Z", duration_ms: 5 });
+  const parentWith = (subscribers: number, attempts = 0) =>
+    taskViewOf(taskId("orders"), {
+      topic: "orders",
+      callback_url: "",
+      subscribers: Array.from({ length: subscribers }, (_, i) => row(i)),
+      attempt_log: Array.from({ length: attempts }, (_, i) => attempt(i)),
+    });
+  const cases: [string, (id: string) => unknown][] = [
+    [`${MAX_SUBSCRIBERS + 1} subscribers`, (id) => ({ ...parentWith(MAX_SUBSCRIBERS + 1), task_id: id })],
+    ["5000 subscribers", (id) => ({ ...parentWith(5_000), task_id: id })],
+    [`${ATTEMPT_LOG_SIZE + 1} attempts`, (id) => ({ ...parentWith(2, ATTEMPT_LOG_SIZE + 1), task_id: id })],
+  ];
+
+  it.each(cases)("getTask answered with %s: invalid_response, after the route's retries", async (_, view) => {
+    // Prepare
+    const id = taskId("orders");
+    const { fetch, seen } = answeringFetch(() => ({ status: 200, body: view(id) }));
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const error = await client.getTask(id).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+    expect(seen).toHaveLength(4);
+  });
+
+  it.each(cases)("a group's list holding a task with %s: invalid_response", async (_, view) => {
+    // Prepare
+    const item = { ...(view(taskId("orders")) as Record<string, unknown>), group: "A-1" };
+    const { fetch } = answeringFetch(() => ({ status: 200, body: { tasks: [item], next_cursor: null } }));
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const error = await client.listGroupTasks({ topic: "orders", group: "A-1" }).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+  });
+
+  it(`${MAX_SUBSCRIBERS} subscribers and ${ATTEMPT_LOG_SIZE} attempts are the answer`, async () => {
+    // Prepare
+    const id = taskId("orders");
+    const view = { ...parentWith(MAX_SUBSCRIBERS, ATTEMPT_LOG_SIZE), task_id: id };
+    const { fetch } = scriptedFetch({ status: 200, body: view });
+
+    // Act
+    const task = await new PunctualClient({ apiUrl: API, fetch }).getTask(id);
+
+    // Assess
+    expect(task.subscribers).toHaveLength(MAX_SUBSCRIBERS);
+    expect(task.attempt_log).toHaveLength(ATTEMPT_LOG_SIZE);
   });
 });
 

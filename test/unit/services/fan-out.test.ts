@@ -2230,6 +2230,29 @@ describe("fan-out cancel and moves", () => {
     expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 
+  it("a DELETE whose copy is written by its add after the cancel missed it answers the task cancelled, not scheduled: that copy is cancelled too", async () => {
+    // Prepare: the add has written its parent; its copies' writes land while the DELETE runs, each just after the
+    // cancel's write to it found nothing (the add then reads the cancel and takes them back, after this answer).
+    const f = setup();
+    const { parent, copies } = await addOrder(f, { content: { order_id: "g-14" } });
+    for (const copy of copies) f.store.tasks.delete(copy.taskId);
+    const cancel = f.store.cancel.bind(f.store);
+    f.store.cancel = async (taskId, ...rest) => {
+      const outcome = await cancel(taskId, ...rest);
+      const copy = copies.find((c) => c.taskId === taskId);
+      if (copy) await f.store.putNew(copy);
+      return outcome;
+    };
+
+    // Act
+    const view = await cancelTask(f.deps, parent.taskId);
+
+    // Assess: the 200 says what the DELETE did, and no copy is left for the relay to forward
+    expect(view).toMatchObject({ task_id: parent.taskId, status: "cancelled" });
+    expect(view.subscribers?.map((s) => s.status)).toEqual(["cancelled", "cancelled", "cancelled"]);
+    for (const copy of copies) expect((await f.store.get(copy.taskId))?.status).toBe("cancelled");
+  });
+
   it("a group cancel lists a parent whose copies' callbacks are in flight in cancel_requested: its cancel stands and each copy ends after its attempt", async () => {
     // Prepare
     const f = setup();
