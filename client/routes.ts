@@ -24,7 +24,7 @@ import { createScheduleBodySchema, listSchedulesQuerySchema } from "#shared/api/
 import { replayTaskQuerySchema } from "#shared/api/schemas/tasks.js";
 import { topicListSchema, topicPauseResponseSchema, topicViewSchema } from "#shared/api/schemas/topics.js";
 import { addTaskBodySchema, rescheduleBodySchema } from "#shared/domain/add-task-request.js";
-import { MAX_LISTED_TOPICS, MAX_SUBSCRIBERS } from "#shared/domain/view-bounds.js";
+import { MAX_LISTED_TOPICS, MAX_SUBSCRIBERS, RESET_CIRCUITS_PER_TOPIC } from "#shared/domain/view-bounds.js";
 import { cancelGroupAnswerSchema, scheduleChangeAnswerSchema } from "./answer-schemas.js";
 import {
   addTaskResponseSchema,
@@ -367,6 +367,7 @@ export const ROUTES = {
     response: destinationResetResponseSchema,
     // A reset of one topic's circuit (`topic`) answers only that topic's: another topic's is no answer to this call.
     lists: "destinations",
+    listsAtMost: { items: ["destinations"], of: "destinations", atMost: resetListsAtMost },
     // Idempotent by contract: closing a closed circuit again changes nothing.
     retry: "safe",
   }),
@@ -451,6 +452,16 @@ function replayListsAtMost(body: unknown): number {
   const ids = (body as { task_ids?: unknown } | undefined)?.task_ids;
   if (!Array.isArray(ids)) return BULK_REPLAY_MAX;
   return new Set(ids).size * (1 + MAX_SUBSCRIBERS);
+}
+
+/**
+ * A destination reset lists each circuit it closed: on each topic it covers (the one named, else every deployed
+ * topic, at most MAX_LISTED_TOPICS), the host's entry and its former NAT64 key's (RESET_CIRCUITS_PER_TOPIC,
+ * shared/services/destinations.ts resetDestination).
+ */
+function resetListsAtMost(query: unknown): number {
+  const topic = (query as { topic?: unknown } | undefined)?.topic;
+  return RESET_CIRCUITS_PER_TOPIC * (topic === undefined ? MAX_LISTED_TOPICS : 1);
 }
 
 export type Routes = typeof ROUTES;

@@ -4,6 +4,7 @@
  * runAction, which never rejects. test/unit/console/actions.test.ts.
  */
 import * as z from "zod";
+import { RESET_CIRCUITS_PER_TOPIC } from "../../shared/domain/view-bounds.js";
 import { type Ask, errorText, parseAnswer, runAction } from "./action.js";
 import { call, query, type TopicView } from "./api.js";
 
@@ -168,11 +169,30 @@ export function createScheduleFromForm(topic: string, form: ScheduleForm): Promi
   });
 }
 
-/** The fields of a reset's answer the line reads (a copy of destinationResetResponseSchema's). */
+/**
+ * The fields of a reset's answer the line reads (a copy of destinationResetResponseSchema's). A reset of one topic
+ * lists at most RESET_CIRCUITS_PER_TOPIC circuits: more is a broken API's (or a proxy's answer to another request),
+ * refused as malformed, as the panels refuse an overfull page (api.ts `callPage`), rather than every entry written
+ * into the line.
+ */
 const resetAnswerSchema = z.looseObject({
   host: z.string(),
-  destinations: z.array(z.looseObject({ topic: z.string(), state: z.string() })),
+  destinations: z
+    .array(z.looseObject({ topic: z.string(), state: z.string() }))
+    .max(RESET_CIRCUITS_PER_TOPIC),
 });
+
+/**
+ * The answer to a reset of `topic`'s circuit, refused when it lists another topic's: a cache keying the route
+ * without its query would show another topic's circuit as this one's reset (the client refuses it too,
+ * client/routes.ts `lists`).
+ */
+function resetAnswerOf(answer: unknown, topic: string): z.output<typeof resetAnswerSchema> {
+  const reset = parseAnswer(resetAnswerSchema, answer);
+  const other = reset.destinations.find((d) => d.topic !== topic);
+  if (other) throw new Error(`the API's answer is about another topic's circuit, ${other.topic}`);
+  return reset;
+}
 
 /** A circuit's Reset (POST /v1/destinations/{host}/reset?topic=): closes it by hand. */
 export function resetDestination(
@@ -185,7 +205,7 @@ export function resetDestination(
       question: `Reset the circuit of ${d.host} on ${d.topic}? Its tasks are delivered to it again at once.`,
       button: "Reset",
     },
-    run: async () => parseAnswer(resetAnswerSchema, await call("POST", path)),
+    run: async () => resetAnswerOf(await call("POST", path), d.topic),
     done: (result) =>
       `reset ${result.host} (${result.destinations.map((r) => `${r.topic}: ${r.state}`).join(", ")})`,
     failed: `${d.host} not reset`,

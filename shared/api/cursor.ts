@@ -34,14 +34,40 @@ export function destinationCursorSchema(partition: string, state: string) {
   });
 }
 
-/** The shape of a group list's key: the table's own keys, in that group's partition. */
+/**
+ * What a group list's cursors carry besides the key (`of`), since 2026-12-05: the group cancel's cursor schema,
+ * strict, refuses a cursor with it. A list cursor is otherwise the shape of a cancel cursor an older release wrote
+ * (before `since`), which must still resume its cancel; given to the cancel it would resume after the list's
+ * position, leaving the group's tasks before it uncancelled while the last call answers `more: false`.
+ */
+const GROUP_LIST_MARK = { of: "list" } as const;
+
+/**
+ * The shape of a group list's cursor: the table's own keys, in that group's partition, and the list's mark
+ * (GROUP_LIST_MARK; absent from the cursors the list gave out before it, still read).
+ */
 export function groupCursorSchema(pk: string) {
-  return z.strictObject({ pk: z.literal(pk), sk: sortKey });
+  return z.strictObject({ pk: z.literal(pk), sk: sortKey, of: z.optional(z.literal(GROUP_LIST_MARK.of)) });
+}
+
+/** A group list page's cursor: its last key, marked as the list's (GROUP_LIST_MARK). */
+export function encodeGroupListCursor(key: PageKey | undefined): string | null {
+  return encodeCursor(key && { ...key, ...GROUP_LIST_MARK });
+}
+
+/** Where a group list resumes: the cursor's key without the list's mark, which is no attribute of the table. */
+export function decodeGroupListCursor(cursor: string | undefined, pk: string): PageKey | undefined {
+  const start = decodeCursor(cursor, groupCursorSchema(pk));
+  if (!start) return undefined;
+  const { of: _mark, ...key } = start;
+  return key;
 }
 
 /**
  * A group cancel's key: a group list's, and the clock its first call read less a margin (`since`): the moves made
- * since then, whose new ids may sort behind the cursor, are looked at by the calls after it (cancel-group.ts).
+ * since then, whose new ids may sort behind the cursor, are looked at by the calls after it (cancel-group.ts). A
+ * cursor without `since` is one an older release gave out (read as a first call's); a list's marked cursor is
+ * refused (GROUP_LIST_MARK).
  */
 export function groupCancelCursorSchema(pk: string) {
   return z.strictObject({

@@ -35,3 +35,12 @@ export const MAX_LISTED_TOPICS = 100;
  * two (`half-open`, `delivering`), so a longer one is a broken answer's, refused as a number, null or "" is.
  */
 export const OPEN_VALUE_MAX_CHARS = 64;
+
+/**
+ * The most circuits a reset of one host on one topic (POST /v1/destinations/{host}/reset?topic=) lists: the host's
+ * entry on that topic, and the entry of the key its NAT64 spelling had before (shared/domain/destination.ts
+ * formerDestinationHostOf); a reset of every topic, this many on each deployed one. More is a broken API's answer:
+ * the console refuses it as malformed rather than write every entry into its line (console/src/actions.ts), the
+ * client as `invalid_response` (client/routes.ts `resetListsAtMost`).
+ */
+export const RESET_CIRCUITS_PER_TOPIC = 2;

@@ -1,5 +1,11 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
-import { decodeCursor, encodeCursor, failedCursorSchema, groupCursorSchema } from "#shared/api/cursor.js";
+import {
+  decodeCursor,
+  decodeGroupListCursor,
+  encodeCursor,
+  encodeGroupListCursor,
+  failedCursorSchema,
+} from "#shared/api/cursor.js";
 import { unknownTopic, validationFailed } from "#shared/api/errors.js";
 import { type ListTasksQuery, listTasksQuerySchema } from "#shared/api/schemas/operations.js";
 import type { TaskView } from "#shared/api/task-view.js";
@@ -30,14 +36,18 @@ export async function listTasks(
   if (!topicConfig(deps.config, query.topic)) {
     throw unknownTopic(query.topic, Object.keys(deps.config.resolvedTopics));
   }
-  const page =
-    query.group !== undefined
-      ? await listGroupPage(deps, query, query.group)
-      : await deps.store.listFailed(
-          query.topic,
-          query.limit,
-          decodeCursor(query.cursor, failedCursorSchema(query.topic)),
-        );
+  if (query.group !== undefined) {
+    const page = await listGroupPage(deps, query, query.group);
+    return {
+      tasks: await viewsOf(deps.store, page.tasks, deps),
+      next_cursor: encodeGroupListCursor(page.next),
+    };
+  }
+  const page = await deps.store.listFailed(
+    query.topic,
+    query.limit,
+    decodeCursor(query.cursor, failedCursorSchema(query.topic)),
+  );
   return { tasks: await viewsOf(deps.store, page.tasks, deps), next_cursor: encodeCursor(page.next) };
 }
 
@@ -47,7 +57,7 @@ function listGroupPage(deps: ListTasksDeps, query: ListTasksQuery, group: string
     query.subscriber === undefined
       ? groupPartitionKey(query.topic, group, "")
       : subscriberLane(deps.config, query.topic, query.subscriber, group);
-  return deps.store.listGroup(pk, query.limit, decodeCursor(query.cursor, groupCursorSchema(pk)));
+  return deps.store.listGroup(pk, query.limit, decodeGroupListCursor(query.cursor, pk));
 }
 
 export function parseListQuery(raw: Readonly<Record<string, string | undefined>>): ListTasksQuery {

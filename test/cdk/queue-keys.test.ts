@@ -1,6 +1,8 @@
 /**
  * Every queue of every environment is encrypted either with SQS-managed keys (SSE-SQS, which takes no `kms:*`
- * grant) or with a customer managed key that each of its senders and receivers may use: evaluated with
+ * grant), with the AWS managed key for SQS (`alias/aws/sqs`, which every principal of the account may use through
+ * SQS, and no AWS service sending as itself), or with a customer managed key that each of its senders and
+ * receivers may use: evaluated with
  * iam-simulate (test/support/queue-keys.ts). No environment sets a key today (no config path does), so this holds
  * by SSE-SQS; it protects whoever adds one. The guard's own cases below show it is not vacuous.
  */
@@ -30,9 +32,12 @@ describe.each(Object.keys(ENVIRONMENTS))("environment %s: queue encryption", (en
 function deployedQueue(
   encryption: sqs.QueueEncryption,
   grant: (queue: sqs.Queue, role: iam.Role) => void = () => {},
+  /** The queue's KmsMasterKeyId as written, in place of the one CDK writes for `encryption`. */
+  kmsMasterKeyId?: string,
 ) {
   const stack = new Stack(new App(), "Guard");
   const queue = new sqs.Queue(stack, "Queue", { encryption });
+  if (kmsMasterKeyId) (queue.node.defaultChild as sqs.CfnQueue).kmsMasterKeyId = kmsMasterKeyId;
   const role = new iam.Role(stack, "Role", { assumedBy: new iam.ServicePrincipal("lambda.amazonaws.com") });
   grant(queue, role);
   const template = Template.fromStack(stack).toJSON() as CfnTemplateJson;
@@ -112,7 +117,12 @@ describe("the queue key guard", () => {
   );
 
   it("finds a dead-letter queue's receiver that may not decrypt with its source queue's key, the DLQ's own key or not", async () => {
-    for (const dlqEncryption of [sqs.QueueEncryption.KMS, sqs.QueueEncryption.SQS_MANAGED]) {
+    const dlqEncryptions = [
+      sqs.QueueEncryption.KMS,
+      sqs.QueueEncryption.SQS_MANAGED,
+      sqs.QueueEncryption.KMS_MANAGED,
+    ];
+    for (const dlqEncryption of dlqEncryptions) {
       // Act: a source queue with a key of its own redriving to a DLQ, and a role that receives from the DLQ only.
       const without = await queueKeyFindings(deployedDeadLetterQueue(dlqEncryption, false));
       const withSourceKey = await queueKeyFindings(deployedDeadLetterQueue(dlqEncryption, true));
@@ -127,12 +137,54 @@ describe("the queue key guard", () => {
     }
   });
 
-  it("refuses a queue neither SSE-SQS nor encrypted with a key of the stack (alias/aws/sqs, or none)", async () => {
-    for (const encryption of [sqs.QueueEncryption.KMS_MANAGED, sqs.QueueEncryption.UNENCRYPTED]) {
-      const findings = await queueKeyFindings(deployedQueue(encryption, sendOnly));
-      expect(findings, encryption).toEqual([
-        expect.stringMatching(/^Queue\w+: (neither SSE-SQS|a KMS key the template does not hold)/),
-      ]);
-    }
+  it("refuses a queue neither SSE-SQS nor encrypted with a key of the stack or AWS's for SQS (none, or another account's)", async () => {
+    const unencrypted = await queueKeyFindings(deployedQueue(sqs.QueueEncryption.UNENCRYPTED, sendOnly));
+    const foreignKey = await queueKeyFindings(
+      deployedQueue(
+        sqs.QueueEncryption.KMS_MANAGED,
+        sendOnly,
+        "arn:aws:kms:eu-west-1:444455556666:alias/aws/sqs",
+      ),
+    );
+    expect(unencrypted).toEqual([expect.stringMatching(/^Queue\w+: neither SSE-SQS/)]);
+    expect(foreignKey).toEqual([expect.stringMatching(/^Queue\w+: a KMS key the template does not hold/)]);
+  });
+
+  // Its key policy lets every principal of the account use it through SQS: the stack's roles (a function's, Lambda's
+  // pollers', EventBridge Scheduler's execution role) need no kms:* grant, and none can be given on it anyway.
+  it.each(["alias/aws/sqs", "arn:aws:kms:eu-west-1:111122223333:alias/aws/sqs"])(
+    "accepts the AWS managed key for SQS (%s) for the stack's roles that send and receive",
+    async (key) => {
+      const findings = await queueKeyFindings(
+        deployedQueue(
+          sqs.QueueEncryption.KMS_MANAGED,
+          (q, r) => {
+            sendOnly(q, r);
+            receiveOnly(q, r);
+          },
+          key,
+        ),
+      );
+      expect(findings).toEqual([]);
+    },
+  );
+
+  it("finds an AWS service a queue policy lets send to a queue with the AWS managed key, whose policy cannot let it", async () => {
+    const findings = await queueKeyFindings(
+      deployedQueue(sqs.QueueEncryption.KMS_MANAGED, (q) => {
+        q.addToResourcePolicy(
+          new iam.PolicyStatement({
+            principals: [new iam.ServicePrincipal("sns.amazonaws.com")],
+            actions: ["sqs:SendMessage"],
+            resources: [q.queueArn],
+          }),
+        );
+      }),
+    );
+    expect(findings).toEqual([
+      expect.stringMatching(
+        /^Queue\w+: service sns\.amazonaws\.com may send but not use the AWS managed key alias\/aws\/sqs/,
+      ),
+    ]);
   });
 });

@@ -37,11 +37,29 @@ const QUEUE_ACTION_OF_USE: Readonly<Record<Use, string>> = {
   receive: "sqs:ReceiveMessage",
 };
 
-/** How a queue of the template is encrypted: SSE-SQS, a key of the template, or neither of those. */
+/**
+ * How a queue of the template is encrypted: SSE-SQS, a key of the template, the AWS managed key for SQS
+ * (`alias/aws/sqs`), or none of those.
+ */
 export type QueueEncryption =
   | { readonly kind: "sse-sqs" }
   | { readonly kind: "key"; readonly keyId: string }
+  | { readonly kind: "aws-managed" }
   | { readonly kind: "other"; readonly detail: string };
+
+/**
+ * The AWS managed key for SQS, as a queue names it: its alias (CDK's `QueueEncryption.KMS_MANAGED` writes this), or
+ * the alias's ARN in the stack's own account and region.
+ */
+function isAwsManagedSqsKey(deployed: DeployedTemplate, key: unknown): boolean {
+  const resolved: unknown = typeof key === "string" ? key : deployed.resolve(key);
+  return (
+    resolved === AWS_MANAGED_SQS_KEY ||
+    resolved === `arn:aws:kms:${deployed.region}:${deployed.account}:${AWS_MANAGED_SQS_KEY}`
+  );
+}
+
+const AWS_MANAGED_SQS_KEY = "alias/aws/sqs";
 
 export function queueEncryptionOf(deployed: DeployedTemplate, queueId: string): QueueEncryption {
   const props = deployed.properties(queueId);
@@ -55,13 +73,15 @@ export function queueEncryptionOf(deployed: DeployedTemplate, queueId: string): 
   if (typeof keyId === "string" && deployed.idsOfType("AWS::KMS::Key").includes(keyId)) {
     return { kind: "key", keyId };
   }
-  // alias/aws/sqs (the AWS managed key) among them: its policy no service principal can be added to.
+  if (isAwsManagedSqsKey(deployed, key)) return { kind: "aws-managed" };
   return { kind: "other", detail: `a KMS key the template does not hold: ${JSON.stringify(key)}` };
 }
 
 /** A principal that uses the queue: a role of the template, or an AWS service the queue's policy lets send. */
 interface QueueUser {
   readonly label: string;
+  /** A role of the template (the stack's account), or an AWS service sending as itself. */
+  readonly kind: "role" | "service";
   readonly principal: string;
   readonly identityPolicies: { name: string; policy: Json }[];
   readonly use: Use;
@@ -86,11 +106,27 @@ export async function queueKeyFindings(deployed: DeployedTemplate): Promise<stri
     if (encryption.kind === "sse-sqs" && sourceKeys.length === 0) continue;
     const own = encryption.kind === "key" ? [{ keyId: encryption.keyId, of: "its key" }] : [];
     for (const user of await usersOf(deployed, queueId)) {
+      if (encryption.kind === "aws-managed") findings.push(...awsManagedKeyFindings(queueId, user));
       const keys = user.use === "receive" ? [...own, ...sourceKeys] : own;
       for (const key of keys) findings.push(...(await keyFindings(deployed, queueId, user, key)));
     }
   }
   return findings;
+}
+
+/**
+ * What the AWS managed key for SQS refuses `user`. Its key policy, which no one can change, lets every principal
+ * of the account use it through SQS (`"AWS": "*"` on the conditions kms:ViaService `sqs.<region>.amazonaws.com` and
+ * kms:CallerAccount the account; the SQS developer guide's key management page): every role of the stack,
+ * EventBridge Scheduler's execution role and Lambda's pollers (the function's role) included, since SQS calls KMS
+ * with the caller's own credentials. An AWS service that sends as itself (a queue policy naming its service
+ * principal: SNS, S3, EventBridge rules) is no principal of the account, and the key's policy cannot be given it.
+ */
+function awsManagedKeyFindings(queueId: string, user: QueueUser): string[] {
+  if (user.kind === "role") return [];
+  return [
+    `${queueId}: ${user.label} may ${user.use} but not use the AWS managed key ${AWS_MANAGED_SQS_KEY}, whose key policy lets only the account's principals use it and cannot be changed (use a customer managed key)`,
+  ];
 }
 
 /** The key actions `user`'s use of the queue takes that it may not take on `key`, one line each. */
@@ -148,12 +184,18 @@ async function usersOf(deployed: DeployedTemplate, queueId: string): Promise<Que
       });
       const polls = use === "receive" && polled.has(roleId);
       if (decision === "Allowed" || polls) {
-        users.push({ label: `role ${roleId}`, principal, identityPolicies, use });
+        users.push({ label: `role ${roleId}`, kind: "role", principal, identityPolicies, use });
       }
     }
   }
   for (const service of servicesAllowedToSend(queuePolicy)) {
-    users.push({ label: `service ${service}`, principal: service, identityPolicies: [], use: "send" });
+    users.push({
+      label: `service ${service}`,
+      kind: "service",
+      principal: service,
+      identityPolicies: [],
+      use: "send",
+    });
   }
   return users;
 }

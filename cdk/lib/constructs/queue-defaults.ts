@@ -69,7 +69,10 @@ const QUEUE_KEY_ACTIONS = {
 
 /**
  * The key actions `use` takes on `queue`'s customer managed key, when it has one (`encryptionMasterKey`, as CDK's
- * own queue grants read it); nothing for SSE-SQS, which every Punctual queue uses today (`queueDefaults`).
+ * own queue grants read it); nothing for SSE-SQS, which every Punctual queue uses today (`queueDefaults`), nor for
+ * the AWS managed key `alias/aws/sqs` (CDK gives such a queue no `encryptionMasterKey`): its key policy, which cannot
+ * be changed, lets every principal of the account use it through SQS, Scheduler's execution role included, and no
+ * AWS service sending as itself (test/support/queue-keys.ts checks both).
  */
 export function grantQueueKey(
   queue: sqs.IQueue,

@@ -5,6 +5,7 @@ import { addTask } from "#shared/services/add-task.js";
 import { cancelGroup } from "#shared/services/cancel-group.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { getTask } from "#shared/services/get-task.js";
+import { listTasks } from "#shared/services/list-tasks.js";
 import { refusal } from "../../support/refusal.js";
 import { fixture, NOW } from "./fakes.js";
 
@@ -499,6 +500,47 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect(error.issues).toEqual([{ path: "cursor", message: expect.any(String) }]);
     expect((await f.store.get(a1.task_id))?.status).toBe("scheduled");
     expect((await f.store.get(a2.task_id))?.status).toBe("scheduled");
+  });
+
+  it("the group cancel refuses a cursor GET /v1/tasks gave out for the group (400, nothing cancelled) instead of skipping the tasks before it", async () => {
+    // Prepare: a script that listed the group's first page, then cancels the group with the list's cursor
+    const f = fixture();
+    const add = (delay: number) =>
+      addTask(f.deps, { body: { ...body(delay), content: { order_id: "o-l" } } });
+    const { body: first } = await add(10);
+    const { body: second } = await add(20);
+    const listed = await listTasks(f.deps, { topic: "demo", group: "o-l", limit: "1" });
+
+    // Act
+    const error = await refusal(
+      cancelGroup(f.deps, { topic: "demo", value: "o-l" }, { cursor: listed.next_cursor ?? "" }),
+    );
+
+    // Assess
+    expect(error).toMatchObject({ status: 400, code: "validation_failed" });
+    expect(error.issues).toEqual([{ path: "cursor", message: "not a cursor this list gave out" }]);
+    expect((await f.store.get(first.task_id))?.status).toBe("scheduled");
+    expect((await f.store.get(second.task_id))?.status).toBe("scheduled");
+  });
+
+  it("the group cancel goes on from a cursor an older release gave out (the key alone, no since)", async () => {
+    // Prepare: a paged cancel's first call, its cursor as a release before `since` wrote it
+    const f = fixture();
+    const add = (delay: number) =>
+      addTask(f.deps, { body: { ...body(delay), content: { order_id: "o-old" } } });
+    const { body: first } = await add(10);
+    const { body: second } = await add(20);
+    const page = await cancelGroup(f.deps, { topic: "demo", value: "o-old" }, { limit: "1" });
+    const { since: _since, ...key } = JSON.parse(Buffer.from(page.next_cursor ?? "", "base64url").toString());
+    const older = Buffer.from(JSON.stringify(key)).toString("base64url");
+
+    // Act
+    const next = await cancelGroup(f.deps, { topic: "demo", value: "o-old" }, { cursor: older });
+
+    // Assess
+    expect(next).toMatchObject({ cancelled: 1, more: false, next_cursor: null });
+    expect((await f.store.get(first.task_id))?.status).toBe("cancelled");
+    expect((await f.store.get(second.task_id))?.status).toBe("cancelled");
   });
 
   it("the group cancel reports a task caught mid-move (rescheduled, its successor not yet settled) as not cancelled", async () => {

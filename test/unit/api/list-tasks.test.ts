@@ -44,6 +44,25 @@ describe("listTasks: a group", () => {
     expect(second).toEqual({ tasks: [expect.objectContaining({ task_id: ids[0] })], next_cursor: null });
   });
 
+  it("reads a cursor it gave out before its cursors were marked as the list's (the key alone) as the next page", async () => {
+    // Prepare
+    const f = fixture();
+    const ids = await addGroup(f, "o-marked", [10, 20]);
+    const first = await listTasks(f.deps, { topic: "demo", group: "o-marked", limit: "1" });
+    const { of: mark, ...key } = JSON.parse(Buffer.from(first.next_cursor ?? "", "base64url").toString());
+
+    // Act
+    const second = await listTasks(f.deps, {
+      topic: "demo",
+      group: "o-marked",
+      cursor: encodeCursor(key) ?? "",
+    });
+
+    // Assess
+    expect(mark).toBe("list");
+    expect(second).toEqual({ tasks: [expect.objectContaining({ task_id: ids[1] })], next_cursor: null });
+  });
+
   it("answers an empty list for a group value no task carries", async () => {
     const f = fixture();
     expect(await listTasks(f.deps, { topic: "demo", group: "nobody" })).toEqual({

@@ -5,7 +5,12 @@ import { PunctualClient } from "punctual/client";
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_GROUP_PAGE } from "../../../shared/api/schemas/groups.js";
 import { BULK_REPLAY_MAX } from "../../../shared/api/schemas/operations.js";
-import { ATTEMPT_LOG_SIZE, MAX_LISTED_TOPICS, MAX_SUBSCRIBERS } from "../../../shared/domain/view-bounds.js";
+import {
+  ATTEMPT_LOG_SIZE,
+  MAX_LISTED_TOPICS,
+  MAX_SUBSCRIBERS,
+  RESET_CIRCUITS_PER_TOPIC,
+} from "../../../shared/domain/view-bounds.js";
 import {
   addAnswer,
   addBodiesOf,
@@ -691,6 +696,43 @@ describe("a destination reset for one topic answered with another topic's circui
     expect(seen).toHaveLength(5);
     expect(own.destinations).toHaveLength(1);
     expect(every.destinations[0]?.topic).toBe("other");
+  });
+});
+
+describe("a destination reset listing more circuits than a reset lists", () => {
+  // A reset closes, on each topic it covers (the one named, else every deployed one, at most MAX_LISTED_TOPICS), the
+  // host's entry and its former NAT64 key's: more is a broken or hostile API's, read whole and printed by the CLI.
+  const reset = (n: number) => ({
+    host: "hooks.example.com",
+    destinations: Array.from({ length: n }, () => destinationViewAnswer("demo")),
+  });
+  const cases: [string, { topic?: string }, number][] = [
+    ["with topic", { topic: "demo" }, RESET_CIRCUITS_PER_TOPIC],
+    ["of every topic", {}, RESET_CIRCUITS_PER_TOPIC * MAX_LISTED_TOPICS],
+  ];
+
+  it.each(cases)("%s: invalid_response naming the count and the bound", async (_, query, most) => {
+    // Prepare
+    const { fetch } = answeringFetch(() => ({ status: 200, body: reset(most + 1) }));
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const error = await client.resetDestination("hooks.example.com", query).catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+    expect((error as Error).message).toContain(
+      `lists ${most + 1} destinations where the API lists at most ${most}`,
+    );
+  });
+
+  it.each(cases)("%s: as many as a reset lists are the answer", async (_, query, most) => {
+    const { fetch } = answeringFetch(() => ({ status: 200, body: reset(most) }));
+    const answer = await new PunctualClient({ apiUrl: API, fetch }).resetDestination(
+      "hooks.example.com",
+      query,
+    );
+    expect(answer.destinations).toHaveLength(most);
   });
 });
 

@@ -314,6 +314,26 @@ describe("the same actions when they work", () => {
     },
   );
 
+  it("a reset answer listing more circuits than a reset of one topic lists is refused, none of it written into the line", async () => {
+    // Prepare: a broken API's answer of thousands of circuits (a reset of one topic lists at most 2)
+    const destinations = Array.from({ length: 5000 }, () => ({ topic: "demo", state: "closed" }));
+    stubFetch(() => json(200, { host: "example.com", destinations }));
+
+    // Act
+    const line = (await resetDestination({ host: "example.com", topic: "demo" }, yes)) ?? "";
+
+    // Assess: the panel's line says the answer is malformed, cut as every error line is
+    expect(line).toMatch(/^example.com not reset: the API's answer is malformed: .*destinations/);
+    expect(line.length).toBeLessThanOrEqual("example.com not reset: ".length + MAX_ERROR_CHARS);
+  });
+
+  it("a reset answer listing another topic's circuit is refused, not shown as this topic's", async () => {
+    stubFetch(() => json(200, { host: "example.com", destinations: [{ topic: "other", state: "closed" }] }));
+    expect(await resetDestination({ host: "example.com", topic: "demo" }, yes)).toBe(
+      "example.com not reset: the API's answer is about another topic's circuit, other",
+    );
+  });
+
   it("a malformed answer to a reset says so, not a TypeError", async () => {
     stubFetch(() => json(200, { host: "example.com" }));
     expect(await resetDestination({ host: "example.com", topic: "demo" }, yes)).toMatch(

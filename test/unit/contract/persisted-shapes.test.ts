@@ -484,6 +484,14 @@ describe("list cursors handed to clients (a client pages on across a deploy)", (
     expect(starts).toEqual([taskKey, failedKey]);
   });
 
+  it("a group list's cursor marked as the list's (since 2026-12-05) resumes where it stopped, the mark no key", async () => {
+    const { starts, reading } = startsOf();
+    const store = { listGroup: reading(empty) };
+    const deps = { store, config } as unknown as Parameters<typeof listTasks>[0];
+    await listTasks(deps, { topic: "demo", group: "A-1001", cursor: cursors.groupMarked });
+    expect(starts).toEqual([taskKey]);
+  });
+
   it("a bulk replay run's cursor continues the run", async () => {
     const { starts, reading } = startsOf();
     const store = { listFailed: reading(empty) };
