@@ -11,6 +11,7 @@ import { claimExpiry, finishedExpiry, retentionExpiry, type TaskRecord } from "#
 import { planTimer } from "#shared/domain/timing.js";
 import {
   cancelFanOutCopies,
+  type DiscardCopy,
   type FanOutCancelResult,
   fanOutCancelOutcome,
   restoreFanOutParent,
@@ -79,7 +80,7 @@ export interface CancelDeps {
 export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefined): Promise<TaskView> {
   const key = taskId ? parseTaskId(taskId) : undefined;
   if (!taskId || !key) throw notFound();
-  let result = await cancelAndDisarm(deps, taskId, key.topic, OPERATOR_CANCEL);
+  let result = await cancelAndDisarm(deps, taskId, key.topic, OPERATOR_CANCEL, discardCopy(deps, key.topic));
   // The common case (a scheduled task) pays one write; a dead-lettered one pays the failed read and a second
   // conditional write, and a task that moved on in between is a conflict like any other.
   if (result.outcome === "conflict" && result.task.status === "failed" && !result.task.fanOut) {
@@ -154,13 +155,14 @@ async function stopLateCopies(
 }
 
 /**
- * Why a cancel was refused. A fan-out parent's status is its copies' (a `failed` one has a dead-lettered copy): its
- * DELETE cancels copies whose attempt has not started and discards none (docs/API.md "Fan-out"), so the plain task's
- * "a dead-lettered (failed) one can be cancelled" would contradict the 409 it comes with.
+ * Why a cancel was refused. A fan-out parent's status is its copies': its DELETE cancels copies whose attempt has not
+ * started and discards dead-lettered ones (docs/API.md "Fan-out"), so it is refused only when every copy was
+ * delivered — or, rarely, each moved on between the cancel's writes (a replay's attempt starting, say); the plain
+ * task's list of what can be cancelled would not say why.
  */
 function conflictMessage(task: TaskRecord): string {
   if (task.fanOut) {
-    return `task is ${task.status}; every subscriber's copy has finished (delivered, dead-lettered or cancelled), so none was cancelled; a dead-lettered copy is discarded by a DELETE of the copy's own id (the task's view lists them)`;
+    return `task is ${task.status}; no subscriber's copy could be cancelled or discarded (each was delivered, or moved on as the cancel was written)`;
   }
   // Read back cancellable after the store's last refused write (DynamoTaskStore.cancel): deliver held it at each
   // write and gave its start back before each read. A repeat will find it still waiting, or started for good.
@@ -173,6 +175,19 @@ function conflictMessage(task: TaskRecord): string {
     return "task is delivering, and its attempt changed each time the cancel was written; repeat the cancel";
   }
   return `task is ${task.status}; only a task whose attempt has not started (scheduled, queued), a delivering one waiting for its retry, or a dead-lettered (failed) one can be cancelled`;
+}
+
+/**
+ * A fan-out parent's DELETE discards its dead-lettered copies (fan-out/cancel.ts, discardDeadLetter) exactly as
+ * DELETE of each copy's own id would: discardDeadLettered's write and TTL. A copy is never moved (PATCH of a copy is
+ * refused), so it has no move to settle.
+ */
+function discardCopy(deps: CancelTaskDeps, topicName: string): DiscardCopy {
+  return async (copy) => {
+    const nowMs = deps.now();
+    const expiresAt = finishedExpiry(copy, nowMs, retentionDaysOf(deps.config, topicName));
+    return deps.store.discardFailed(copy.taskId, nowMs, expiresAt);
+  };
 }
 
 /**
@@ -222,6 +237,7 @@ export async function cancelAndDisarm(
   taskId: string,
   topicName: string,
   options: CancelOptions = {},
+  discard?: DiscardCopy,
 ): Promise<CancelOutcome> {
   const nowMs = deps.now();
   const retentionDays = retentionDaysOf(deps.config, topicName);
@@ -237,7 +253,7 @@ export async function cancelAndDisarm(
   // as it was.
   const parent = result.outcome === "not-found" ? undefined : result.task;
   if (parent?.fanOut && parent.status === "cancelled") {
-    const copies = await cancelFanOutCopies(deps, parent, nowMs, expiresAt, options);
+    const copies = await cancelFanOutCopies(deps, parent, nowMs, expiresAt, options, discard);
     const expirable = copiesMayHaveExpired(parent, topicConfig(deps.config, topicName)?.retentionDays, nowMs);
     const outcome = fanOutCancelOutcome(parent, copies, expirable);
     if (outcome.outcome !== "conflict") return outcome;

@@ -293,6 +293,38 @@ describe.runIf(local)("fan-out: a failing subscriber holds back only itself", ()
     }
   });
 
+  it("a DELETE of a task whose broken copy was dead-lettered discards that copy: a bulk replay then finds nothing of it to replay", async () => {
+    // Prepare: a task of its own group; the broken subscriber dead-letters its copy (the earlier tasks' broken
+    // copies are dead-lettered too, and stay so for the tests below)
+    const mine = await add({
+      topic: "fanout-failing",
+      delay_seconds: 0,
+      content: { order_id: `d-${randomUUID()}` },
+    });
+    await waitForRows(mine, { billing: "delivered", audit: "delivered", broken: "failed" });
+
+    // Act
+    const deleted = await h.api("DELETE", `/v1/tasks/${encodeURIComponent(mine)}`);
+    const byId = await h.api("POST", "/v1/topics/fanout-failing/replay", { task_ids: [mine] });
+    const everything = await h.api("POST", "/v1/topics/fanout-failing/replay", { dry_run: true });
+
+    // Assess: 200, as a dead-lettered task's DELETE; its copy out of the dead-letter list, so neither a replay by its
+    // id nor one of every dead letter (`{}`, counted here) would deliver it; the other tasks' dead letters are left
+    expect(deleted.status, deleted.text).toBe(200);
+    const rows = Object.fromEntries(
+      (deleted.json as unknown as FanOutView).subscribers.map((r) => [r.id, r.status]),
+    );
+    expect(rows).toEqual({ billing: "delivered", audit: "delivered", broken: "cancelled" });
+    expect(byId.json).toEqual({
+      matched: 0,
+      replayed: 0,
+      failed: [{ task_id: mine, reason: "fan-out task: no subscriber's copy is failed" }],
+      next_cursor: null,
+    });
+    expect(everything.json).toMatchObject({ matched: parents.length, replayed: 0 });
+    expect(callbacksOf(mine, "broken")).toHaveLength(MAX_ATTEMPTS);
+  });
+
   it("replay targeting the broken subscriber re-delivers only to it", async () => {
     // Prepare: the receiver is repaired; what each subscriber received so far
     subscribers.fix("broken");

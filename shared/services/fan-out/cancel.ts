@@ -12,6 +12,13 @@ export interface FanOutCancelDeps {
   readonly onScheduleDeleteError?: (error: unknown, scheduleName: string) => void;
 }
 
+/**
+ * A dead-lettered copy's discard (`failed → cancelled`, out of the dead-letter list: TaskStore.discardFailed), as
+ * DELETE of a plain dead-lettered task discards it. Only the parent's DELETE passes one: a group cancel and a
+ * schedule's pause leave dead letters `failed`, as they leave a plain task's.
+ */
+export type DiscardCopy = (copy: TaskRecord) => Promise<CancelOutcome>;
+
 /** Conditional cancels in flight at once: one per subscriber (≤ 10). */
 const CANCEL_CONCURRENCY = 10;
 
@@ -38,8 +45,9 @@ export interface FanOutCancelResult {
  * Cancelling a fan-out parent (DELETE, a group cancel, a schedule's pause) cancels every copy whose attempt has
  * not started (`scheduled`, or `queued` by a replay or the sweeper), each exactly as a plain task is cancelled (one
  * conditional write, then its schedule deleted, best effort) — and, for an operator's cancel (`awaitingRetry`), a
- * copy `delivering` between two attempts, as DELETE of that copy would; a copy whose callback is in flight, or
- * finished, goes on as it is — but for the cancel's request an operator's cancel records on a copy in flight
+ * copy `delivering` between two attempts, as DELETE of that copy would; the parent's DELETE also discards a
+ * dead-lettered copy (`discard`, as DELETE of that copy would); a copy whose callback is in flight, or finished,
+ * goes on as it is — but for the cancel's request an operator's cancel records on a copy in flight
  * (`cancel-requested`): that attempt ends it, and no other starts. Safe to repeat: a cancelled copy only conflicts. The parent item itself is marked `cancelled` first, by the caller's write, so a
  * retried add recreates no copy after it, and a repeated cancel finds it cancelled and finishes the copies. A
  * cancel that cancels no copy at all is a conflict and is undone (`restoreFanOutParent`).
@@ -50,6 +58,7 @@ export async function cancelFanOutCopies(
   nowMs: number,
   expiresAt: number,
   options: CancelOptions = {},
+  discard?: DiscardCopy,
 ): Promise<FanOutCancelResult> {
   let cancelled = 0;
   let alreadyCancelled = 0;
@@ -59,7 +68,10 @@ export async function cancelFanOutCopies(
   let lastReplayedAtMs = 0;
   const notCancelled: TaskStatus[] = [];
   await forEachBounded(parent.fanOut ?? [], CANCEL_CONCURRENCY, async (link) => {
-    const result: CancelOutcome = await deps.store.cancel(link.taskId, nowMs, expiresAt, options);
+    let result: CancelOutcome = await deps.store.cancel(link.taskId, nowMs, expiresAt, options);
+    if (discard && result.outcome === "conflict" && result.task.status === "failed") {
+      result = await discardDeadLetter(deps, discard, result.task, { nowMs, expiresAt, options });
+    }
     if (result.outcome === "not-found") missing++;
     else {
       siblingKept ||= (result.task.expiresAtFloor ?? 0) * 1000 > nowMs;
@@ -83,6 +95,25 @@ export async function cancelFanOutCopies(
     siblingKept,
     lastReplayedAtMs,
   };
+}
+
+/**
+ * A dead-lettered copy found by the parent's DELETE is discarded, as that copy's own DELETE would (one conditional
+ * write, `failed → cancelled`): nothing of a task its operator deleted is replayed later — a bulk replay of the topic
+ * reads the dead-letter list, which it has left. A replay of the copy marking it `queued` between the cancel's write
+ * and the discard wins that copy (the discard's condition fails), as it wins a plain task's: where the plain DELETE
+ * then answers 409 "repeat the cancel", the repeat is made here, for that copy only — its attempt has not started,
+ * so it is cancelled like any `queued` copy (one more conditional write, lost in turn only to deliver starting it).
+ */
+async function discardDeadLetter(
+  deps: FanOutCancelDeps,
+  discard: DiscardCopy,
+  failed: TaskRecord,
+  cancel: { readonly nowMs: number; readonly expiresAt: number; readonly options: CancelOptions },
+): Promise<CancelOutcome> {
+  const result = await discard(failed);
+  if (result.outcome !== "conflict" || !["queued", "scheduled"].includes(result.task.status)) return result;
+  return deps.store.cancel(failed.taskId, cancel.nowMs, cancel.expiresAt, cancel.options);
 }
 
 /**

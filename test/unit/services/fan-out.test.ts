@@ -104,6 +104,17 @@ async function deliver(f: ReturnType<typeof setup>, copy: TaskRecord) {
   });
 }
 
+/** Delivers one copy as deliver does: its TTL the retention from then, no shorter than its floor (the parent's). */
+async function deliverKept(f: ReturnType<typeof setup>, copy: TaskRecord) {
+  await f.store.startAttempt(copy.taskId, NOW + 10_000);
+  await f.store.markDelivered(copy.taskId, {
+    atMs: NOW + 10_050,
+    latenessMs: 0,
+    deliveryLatencyMs: 50,
+    expiresAt: finishedExpiry(copy, NOW + 10_050, 1),
+  });
+}
+
 /** The relay over the fixture's store and topic queue, its clock at `atMs`. */
 function relayAt(f: ReturnType<typeof setup>, atMs: number): RelayDeps {
   const clock = new ManualClock(atMs);
@@ -1770,22 +1781,92 @@ describe("fan-out cancel and moves", () => {
     expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 
-  it("DELETE of a parent whose copies are all dead-lettered is a 409 that says how to discard them, and changes nothing", async () => {
+  it("DELETE of a parent whose copies are all dead-lettered discards them, as DELETE of a dead-lettered task does: 200, and a bulk replay of the topic replays none", async () => {
     // Prepare: every subscriber's copy failed (dead-lettered)
     const f = setup();
     const { parent, copies } = await addOrder(f);
     for (const copy of copies) await deadLetter(f, copy);
+    f.topicQueue.calls.length = 0;
+    const replayDeps = { ...f.replayDeps, config: f.config };
+
+    // Act: the DELETE, its repeat, then a bulk replay of every dead letter of the topic and one naming the task
+    const view = await cancelTask({ ...f.deps, store: f.store }, parent.taskId);
+    const again = await cancelTask({ ...f.deps, store: f.store }, parent.taskId);
+    const all = await replayTopic(replayDeps, "orders", {});
+    const named = await replayTopic(replayDeps, "orders", { task_ids: [parent.taskId] });
+
+    // Assess: each copy discarded as its own DELETE would (cancelled, out of the dead-letter list, its TTL the
+    // retention from now, no shorter than its floor); nothing of the task is replayed
+    expect(view).toMatchObject({ status: "cancelled" });
+    expect(view.subscribers?.map((s) => s.status)).toEqual(["cancelled", "cancelled", "cancelled"]);
+    expect(again.subscribers?.map((s) => s.status)).toEqual(["cancelled", "cancelled", "cancelled"]);
+    for (const copy of copies) {
+      const stored = (await f.store.get(copy.taskId)) as TaskRecord;
+      expect(stored).toMatchObject({ status: "cancelled", cancelledAtMs: NOW, failedAtMs: NOW + 10_100 });
+      expect(stored.failedTopic).toBeUndefined();
+      expect(stored.expiresAt).toBe(
+        finishedExpiry(copy, NOW, f.config.resolvedTopics.orders?.retentionDays ?? 0),
+      );
+    }
+    expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
+    expect(all).toMatchObject({ matched: 0, replayed: 0 });
+    expect(named).toMatchObject({ matched: 0, replayed: 0 });
+    expect(f.topicQueue.calls).toEqual([]);
+  });
+
+  it("DELETE of a parent discards its dead-lettered copy along with cancelling the pending ones; a delivered copy goes on as it is", async () => {
+    // Prepare: billing's copy dead-lettered, audit's delivered, search's still scheduled
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    await deadLetter(f, copies[0] as TaskRecord);
+    await deliver(f, copies[1] as TaskRecord);
+    f.topicQueue.calls.length = 0;
 
     // Act
-    const error = await refusal(cancelTask({ ...f.deps, store: f.store }, parent.taskId));
+    const view = await cancelTask({ ...f.deps, store: f.store }, parent.taskId);
+    const replayed = await replayTopic({ ...f.replayDeps, config: f.config }, "orders", {});
 
-    // Assess: not "a dead-lettered (failed) one can be cancelled" about a failed task it refuses to cancel
-    const body = error.toBody().error;
-    expect(body).toMatchObject({ code: "conflict", task_status: "failed" });
-    expect(body.message).not.toContain("a dead-lettered (failed) one can be cancelled");
-    expect(body.message).toContain("DELETE of the copy's own id");
-    expect((await f.store.get(parent.taskId))?.status).toBe("scheduled");
-    for (const copy of copies) expect((await f.store.get(copy.taskId))?.status).toBe("failed");
+    // Assess
+    expect(view.subscribers?.map((s) => s.status)).toEqual(["cancelled", "delivered", "cancelled"]);
+    expect(replayed).toMatchObject({ matched: 0, replayed: 0 });
+    expect(f.topicQueue.calls).toEqual([]);
+  });
+
+  it("a group cancel still leaves a fan-out task's dead-lettered copy failed, as it leaves a dead-lettered task: only DELETE discards", async () => {
+    // Prepare: billing's copy dead-lettered, the others scheduled
+    const f = setup();
+    const { copies } = await addOrder(f);
+    await deadLetter(f, copies[0] as TaskRecord);
+
+    // Act
+    await cancelGroup({ ...f.deps, store: f.store }, { topic: "orders", value: "o-1" }, {});
+
+    // Assess
+    const statuses = await Promise.all(copies.map(async (c) => (await f.store.get(c.taskId))?.status));
+    expect(statuses).toEqual(["failed", "cancelled", "cancelled"]);
+  });
+
+  it("a DELETE whose discard of a dead-lettered copy loses to that copy's replay cancels the replayed copy instead: its attempt has not started, and nothing is delivered", async () => {
+    // Prepare: every copy dead-lettered; billing's is replayed (marked queued, sent) between the cancel's write to
+    // it, which found it failed, and the discard
+    const f = setup();
+    const { parent, copies } = await addOrder(f);
+    for (const copy of copies) await deadLetter(f, copy);
+    const billing = copies[0] as TaskRecord;
+    const discard = f.store.discardFailed.bind(f.store);
+    f.store.discardFailed = async (taskId, ...rest) => {
+      if (taskId === billing.taskId) await replayTask(f.replayDeps, billing.taskId);
+      return discard(taskId, ...rest);
+    };
+
+    // Act
+    const view = await cancelTask({ ...f.deps, store: f.store }, parent.taskId);
+
+    // Assess: the replay won the copy (the discard's condition failed), and the DELETE then cancelled it as a
+    // repeated DELETE would: its message, when delivered, finds it cancelled
+    expect(view.subscribers?.map((s) => s.status)).toEqual(["cancelled", "cancelled", "cancelled"]);
+    expect((await f.store.get(billing.taskId))?.status).toBe("cancelled");
+    expect(await f.store.startAttempt(billing.taskId, NOW + 20_000)).toBeUndefined();
   });
 
   it("DELETE of a parent whose copies have all finished is a 409 with their status, and no retry re-adds a copy", async () => {
@@ -1894,11 +1975,10 @@ describe("fan-out cancel and moves", () => {
   });
 
   it("a DELETE answered 409 leaves the parent as it was: its view, a later replay and a later cancel as before (which reaches the replayed copy: its attempt has not started)", async () => {
-    // Prepare: every copy finished (one dead-lettered, two delivered).
+    // Prepare: every copy finished (delivered: a dead-lettered one the DELETE would discard).
     const f = setup();
     const { parent, copies } = await addOrder(f);
-    await deadLetter(f, copies[0] as TaskRecord);
-    for (const copy of copies.slice(1)) await deliver(f, copy);
+    for (const copy of copies) await deliver(f, copy);
     const before = await getTask(f.deps, parent.taskId);
 
     // Act
@@ -1913,8 +1993,8 @@ describe("fan-out cancel and moves", () => {
     expect(stored).toEqual(parent);
     expect(view).toEqual(before);
     expect(view.cancelled_at).toBeUndefined();
-    expect(replayed.subscribers?.map((s) => s.status)).toEqual(["failed", "queued", "delivered"]);
-    expect(again.subscribers?.map((s) => s.status)).toEqual(["failed", "cancelled", "delivered"]);
+    expect(replayed.subscribers?.map((s) => s.status)).toEqual(["delivered", "queued", "delivered"]);
+    expect(again.subscribers?.map((s) => s.status)).toEqual(["delivered", "cancelled", "delivered"]);
     expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 
@@ -1943,13 +2023,13 @@ describe("fan-out cancel and moves", () => {
   });
 
   it("a DELETE answered 409 does not lower the TTL a copy's replay gave its parent just before the cancel's write", async () => {
-    // Prepare: billing's copy dead-lettered, the others delivered; billing's replay, started a minute before the
-    // DELETE, kept the parent (keepFanOutParent) before the cancel's write and marks the copy only after the DELETE
-    // read it failed: the cancel's TTL, higher, took the keep's place, and the undoing meets no replay it can count.
+    // Prepare: every copy delivered (a dead-lettered one the DELETE would discard); billing's replay, started a
+    // minute before the DELETE, kept the parent (keepFanOutParent) before the cancel's write and marks the copy only
+    // after the DELETE read it delivered: the cancel's TTL, higher, took the keep's place, and the undoing meets no
+    // replay it can count.
     const f = setup();
     const { parent, copies } = await addOrder(f);
-    await deadLetter(f, copies[0] as TaskRecord);
-    for (const copy of copies.slice(1)) await deliver(f, copy);
+    for (const copy of copies) await deliverKept(f, copy);
     const cancelAt = (parent.expiresAt as number) * 1000 - 120_000;
     const replayAt = cancelAt - 60_000;
     const topic = f.config.resolvedTopics.orders as TopicConfig;
@@ -1979,12 +2059,11 @@ describe("fan-out cancel and moves", () => {
   });
 
   it("a DELETE answered 409 does not lower the TTL a copy's replay gave its parent between the cancel and its undoing", async () => {
-    // Prepare: billing's copy dead-lettered, the others delivered; billing is replayed (near its parent's TTL) while
-    // the DELETE, which found it failed, is about to put the parent back.
+    // Prepare: every copy delivered (a dead-lettered one the DELETE would discard); billing is replayed (near its
+    // parent's TTL) while the DELETE, which found it delivered, is about to put the parent back.
     const f = setup();
     const { parent, copies } = await addOrder(f);
-    await deadLetter(f, copies[0] as TaskRecord);
-    for (const copy of copies.slice(1)) await deliver(f, copy);
+    for (const copy of copies) await deliverKept(f, copy);
     const cancelAt = (parent.expiresAt as number) * 1000 - 120_000;
     const replayDeps = { ...f.replayDeps, config: f.config, now: () => cancelAt + 60_000 };
     const restore = f.store.restoreFanOutParent.bind(f.store);
