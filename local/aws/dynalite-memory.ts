@@ -30,25 +30,39 @@ const memoryLevel = createRequire(require.resolve("dynalite/db/index.js"))("memo
   MemoryLevel: new (...args: unknown[]) => object;
 };
 
-/** Set only while `storingText` runs; counts the stores created with string storage meanwhile. */
-let textStores: { made: number } | undefined;
+/** Counts the stores created with string storage while `storingText` runs; undefined otherwise. */
+interface Asking {
+  textStores?: { made: number };
+}
 
-const { MemoryLevel } = memoryLevel;
-if (!(MemoryLevel as { storesTextWhenAsked?: true }).storesTextWhenAsked) {
-  memoryLevel.MemoryLevel = class TextStoringMemoryLevel extends MemoryLevel {
+/**
+ * The subclass, installed once per process: a second copy of this module (a test runner evaluating modules again
+ * while Node keeps memory-level's CommonJS exports) finds it there and asks through it, so the class dynalite's
+ * store module holds and `storingText` always share one `textStores`.
+ */
+const installed = installTextStoringMemoryLevel();
+
+function installTextStoringMemoryLevel(): Asking {
+  const { MemoryLevel } = memoryLevel;
+  if ((MemoryLevel as { storesTextWhenAsked?: true }).storesTextWhenAsked) return MemoryLevel as Asking;
+  class TextStoringMemoryLevel extends MemoryLevel {
     static readonly storesTextWhenAsked = true;
+    static textStores: { made: number } | undefined;
     constructor(...args: unknown[]) {
       const [location, options] = args;
       // memory-level takes its options as the first argument when that is an object (dynalite's call).
       const given = typeof location === "object" && location !== null ? location : options;
-      if (!textStores || (given as { storeEncoding?: unknown } | undefined)?.storeEncoding !== undefined) {
+      const asked = TextStoringMemoryLevel.textStores;
+      if (!asked || (given as { storeEncoding?: unknown } | undefined)?.storeEncoding !== undefined) {
         super(...args);
         return;
       }
-      textStores.made++;
+      asked.made++;
       super({ ...(given as object), storeEncoding: "utf8" });
     }
-  };
+  }
+  memoryLevel.MemoryLevel = TextStoringMemoryLevel;
+  return TextStoringMemoryLevel;
 }
 
 /**
@@ -58,10 +72,10 @@ if (!(MemoryLevel as { storesTextWhenAsked?: true }).storesTextWhenAsked) {
  */
 export function storingText<T>(create: () => T): { readonly result: T; readonly textStores: number } {
   const counter = { made: 0 };
-  textStores = counter;
+  installed.textStores = counter;
   try {
     return { result: create(), textStores: counter.made };
   } finally {
-    textStores = undefined;
+    installed.textStores = undefined;
   }
 }

@@ -6,7 +6,7 @@ import {
   QueryCommand,
   ScanCommand,
 } from "@aws-sdk/client-dynamodb";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { afterAll, beforeAll, describe, expect, it, vi } from "vitest";
 import { storingText } from "#local/aws/dynalite-memory.js";
 import { createKeyedTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
 
@@ -36,6 +36,19 @@ describe("dynalite's in-memory store as strings", () => {
     expect(inside.textStores).toBe(1);
     expect(inside.result._getSync("item-t~k", {})).toBe('{"a":1}');
     expect(outside._getSync(Buffer.from("item-t~k"), {})).toEqual(Buffer.from('{"a":1}'));
+  });
+
+  it("asks through the class already installed when the module is evaluated again (memory-level's exports kept)", async () => {
+    // Prepare: a second copy of the module, as a test runner that evaluates modules again makes one.
+    vi.resetModules();
+    const again = await import("#local/aws/dynalite-memory.js");
+    // Act
+    const inside = again.storingText(() => new MemoryLevel({ valueEncoding: "json" }));
+    await inside.result.put("k", { a: 1 });
+    // Assess
+    expect(again.storingText).not.toBe(storingText);
+    expect(inside.textStores).toBe(1);
+    expect(inside.result._getSync("k", {})).toBe('{"a":1}');
   });
 
   describe("against a plain dynalite", () => {
