@@ -1,8 +1,11 @@
+// First: dynalite's store module must take the string-storing MemoryLevel when it loads (why, there).
+import "./dynalite-memory.js";
 import type { Server } from "node:http";
 import { createRequire } from "node:module";
 import dynalite from "dynalite";
 import { refuseConditionsDynaliteThrowsOn } from "./dynalite-conditions.js";
 import { keepExpressionParses } from "./dynalite-expressions.js";
+import { storingText } from "./dynalite-memory.js";
 import { countStringsInUtf8Bytes } from "./dynalite-sizes.js";
 import { compileTypeChecks } from "./dynalite-types.js";
 
@@ -23,7 +26,8 @@ const dynaliteDb = require("dynalite/db/index.js") as { create(options: object):
  * dynalite with its store in reach, so that `cacheTableDescriptions` can be installed on it, and with its
  * expression parses kept (local/aws/dynalite-expressions.ts), the conditions it would throw on refused
  * (local/aws/dynalite-conditions.ts), its type checks compiled
- * (local/aws/dynalite-types.ts) and its sizes counted in UTF-8 bytes (local/aws/dynalite-sizes.ts). dynalite does not expose its store (its HTTP
+ * (local/aws/dynalite-types.ts), its sizes counted in UTF-8 bytes (local/aws/dynalite-sizes.ts) and its in-memory
+ * store keeping strings (local/aws/dynalite-memory.ts). dynalite does not expose its store (its HTTP
  * handler is bound to it), so `db.create` is wrapped for the one synchronous call that creates this server's
  * store, and put back at once.
  */
@@ -33,13 +37,19 @@ export function startDynalite(options: Parameters<typeof dynalite>[0]): {
 } {
   const create = dynaliteDb.create;
   let store: DynaliteStore | undefined;
+  let textStores = 0;
   dynaliteDb.create = (storeOptions) => {
-    store = create(storeOptions);
+    ({ result: store, textStores } = storingText(() => create(storeOptions)));
     return store;
   };
   try {
     const server = dynalite(options);
     if (!store) throw new Error("dynalite did not create its store through dynalite/db");
+    // Loaded before local/aws/dynalite-memory.ts, dynalite's store module holds memory-level's own class: say so
+    // rather than run a local cloud whose store differs from the one its tests ran.
+    if (!options?.path && textStores !== 1) {
+      throw new Error("dynalite's store module was loaded before local/aws/dynalite-memory.ts");
+    }
     cacheTableDescriptions(store);
     // First, so that the kept parses are of checked conditions (a refused one is never kept).
     refuseConditionsDynaliteThrowsOn();

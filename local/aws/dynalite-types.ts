@@ -1,3 +1,6 @@
+// First: dynalite's store module, which dynalite's validations load, must take the string-storing MemoryLevel
+// (local/aws/dynalite-memory.ts).
+import "./dynalite-memory.js";
 import { createRequire } from "node:module";
 
 /** A field's type as dynalite's validations describe it: `"String"`, or `{ type, children, …checks }`. */

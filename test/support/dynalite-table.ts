@@ -1,3 +1,5 @@
+// First: dynalite's store module must take the local cloud's MemoryLevel when it loads (local/aws/dynalite-memory.ts).
+import "#local/aws/dynalite-memory.js";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { CreateTableCommand, DynamoDBClient, waitUntilTableExists } from "@aws-sdk/client-dynamodb";
