@@ -71,6 +71,81 @@ function cancelledLine(id: string, outcome: string, answer: unknown): string {
   return `cancelled ${id}; ${which} (${AFTER_ITS_ATTEMPT})`;
 }
 
+/** The action a task's view offers for its status: its button's label, or none. */
+export type TaskViewAction = "Cancel task" | "Discard" | "Discard dead letters";
+
+/**
+ * Cancellable until its first attempt starts (`queued` is a replayed task, or one the sweeper sent again), and
+ * while `delivering`: between attempts it is cancelled; with its callback being made the API records the cancel
+ * (202). A dead-lettered (`failed`) task is discarded by the same DELETE (a fan-out task reading `failed`: every
+ * copy finished, one at least dead-lettered). A `delivered` or `cancelled` one offers nothing.
+ */
+export function taskViewAction(task: {
+  readonly status: string;
+  readonly subscribers?: readonly unknown[] | undefined;
+}): TaskViewAction | undefined {
+  if (task.status === "scheduled" || task.status === "queued" || task.status === "delivering")
+    return "Cancel task";
+  if (task.status === "failed") return task.subscribers ? "Discard dead letters" : "Discard";
+  return undefined;
+}
+
+/** A discard's answer (the task's view after its DELETE): the fields its line reads. */
+const DiscardedView = z.object({
+  status: z.string(),
+  cancel_requested: z.boolean().optional(),
+  subscribers: z
+    .array(z.object({ id: z.string(), status: z.string(), cancel_requested: z.boolean().optional() }))
+    .optional(),
+});
+
+/**
+ * Discard a dead-lettered (`failed`) task from its view: DELETE /v1/tasks/{id}, as the dead-letter list's Cancel
+ * and the CLI's `tasks cancel` do (`failed → cancelled`, out of the dead-letter list, never replayed). A fan-out
+ * task reading `failed` has every copy finished and one at least dead-lettered: its DELETE discards each
+ * dead-lettered copy, cancels any copy not yet delivered (one replayed since the view was read) and leaves the
+ * delivered ones, so its question says all three and its line names each copy's state after the answer.
+ */
+export function discardTask(id: string, fanOut: boolean, ask: Ask): Promise<string | undefined> {
+  const [question, button] = fanOut
+    ? [
+        `Discard the dead-lettered copies of task ${id}? Each is cancelled and leaves the dead-letter list, so no replay delivers it. A copy not yet delivered (replayed meanwhile) is cancelled too; delivered copies stay delivered.`,
+        "Discard dead letters",
+      ]
+    : [
+        `Discard dead-lettered task ${id}? It will not be delivered, and can no longer be replayed.`,
+        "Discard",
+      ];
+  return runAction(ask, {
+    confirm: { question, button },
+    run: () => call<unknown>("DELETE", `/v1/tasks/${encodeURIComponent(id)}`),
+    done: (answer) => discardedLine(id, fanOut, answer),
+    failed: `${id} not discarded`,
+    unsure: `${id} may have been discarded`,
+  });
+}
+
+/**
+ * The line a discard's answer shows: a fan-out task's copies each with its new state (the parent's own status sums
+ * them up: `delivered` once its dead letters are discarded beside a delivered copy). A task replayed between the
+ * view and the click may have its callback under way (the API's 202): the cancel's line says how it ends.
+ */
+function discardedLine(id: string, fanOut: boolean, answer: unknown): string {
+  const parsed = DiscardedView.safeParse(answer);
+  if (!parsed.success)
+    return fanOut ? `discarded the dead letters of ${id}` : `discarded ${id}; it will not be delivered`;
+  const { status, subscribers } = parsed.data;
+  if (!fanOut || subscribers === undefined) {
+    if (parsed.data.cancel_requested === true) return cancelledLine(id, "", answer);
+    return `discarded ${id}; it will not be delivered (now ${status})`;
+  }
+  const rows = subscribers.map(
+    (copy) =>
+      `${copy.id} ${copy.status}${copy.cancel_requested === true ? ` (cancel requested: ${AFTER_ITS_ATTEMPT})` : ""}`,
+  );
+  return `discarded the dead letters of ${id} (now ${status}): ${rows.join(", ")}`;
+}
+
 /** Cancel a dead-lettered task from its row (DELETE /v1/tasks/{id}: `failed → cancelled`, out of the list). */
 export function cancelDeadLetter(id: string, ask: Ask): Promise<string | undefined> {
   const question = `Cancel dead-lettered task ${id}? It will not be delivered, and can no longer be replayed.`;
