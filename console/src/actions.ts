@@ -25,14 +25,24 @@ export function toggleTopic(topic: TopicView, ask: Ask): Promise<string | undefi
   });
 }
 
-/** Cancel a scheduled task from its view (DELETE /v1/tasks/{id}); a 409 (it went on meanwhile) says so. */
-export function cancelTask(id: string, ask: Ask, retrying = false): Promise<string | undefined> {
+/**
+ * Cancel a scheduled task from its view (DELETE /v1/tasks/{id}); a 409 (it went on meanwhile) says so. `copies`: a
+ * fan-out task's subscriber rows, whose finished copies its question names.
+ */
+export function cancelTask(
+  id: string,
+  ask: Ask,
+  retrying = false,
+  copies?: readonly { readonly status: string }[],
+): Promise<string | undefined> {
   // A delivering task was called already: the cancel stops its retries (a callback being made goes on, and the task
   // ends after it: the API's 202), so "never delivered" would be untrue of a receiver that answered 500 after acting.
   const outcome = retrying ? "its receiver will not be called again" : "it will never be delivered";
-  const question = retrying
-    ? `Cancel task ${id}? It is retrying: its receiver will not be called again (a callback being made now cannot be unsent; the task ends after it).`
-    : `Cancel task ${id}? It will never be delivered.`;
+  const question = copies
+    ? fanOutCancelQuestion(id, retrying, copies)
+    : retrying
+      ? `Cancel task ${id}? It is retrying: its receiver will not be called again (a callback being made now cannot be unsent; the task ends after it).`
+      : `Cancel task ${id}? It will never be delivered.`;
   return runAction(ask, {
     confirm: { question, button: "Cancel task" },
     run: () => call<unknown>("DELETE", `/v1/tasks/${encodeURIComponent(id)}`),
@@ -41,6 +51,23 @@ export function cancelTask(id: string, ask: Ask, retrying = false): Promise<stri
     failed: `${id} not cancelled`,
     unsure: `${id} may have been cancelled`,
   });
+}
+
+/**
+ * A fan-out task's cancel question. Its DELETE also discards every dead-lettered copy (no later replay delivers it)
+ * and leaves the delivered ones: "it will never be delivered" was untrue of a task one copy of which was delivered,
+ * and said nothing of the dead letters given up on.
+ */
+function fanOutCancelQuestion(id: string, retrying: boolean, copies: readonly { readonly status: string }[]) {
+  const count = (status: string) => copies.filter((copy) => copy.status === status).length;
+  const [failed, delivered] = [count("failed"), count("delivered")];
+  const pending = retrying
+    ? "Its copies not yet delivered are not called again (a callback being made now cannot be unsent; that copy ends after it)."
+    : "Its copies not yet delivered will never be delivered.";
+  const discarded =
+    failed > 0 ? ` Its dead-lettered copies (${failed}) are discarded: no replay delivers them.` : "";
+  const kept = delivered > 0 ? ` Its delivered copies (${delivered}) stay delivered.` : "";
+  return `Cancel task ${id}? ${pending}${discarded}${kept}`;
 }
 
 /** What a cancel's answer says of callbacks in flight: the task's own, or its fan-out copies'. */

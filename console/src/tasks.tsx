@@ -178,7 +178,8 @@ export function TaskDetail(props: { readonly taskId: string }) {
   const show = useShowLine(setMessage);
   // The view is reused for the next task opened: the last task's line is not about it.
   useEffect(() => setMessage(undefined), [props.taskId]);
-  const cancel = async () => show(await cancelTask(props.taskId, confirm, task?.status === "delivering"));
+  const cancel = async () =>
+    show(await cancelTask(props.taskId, confirm, task?.status === "delivering", task?.subscribers));
   const discard = async () => show(await discardTask(props.taskId, task?.subscribers !== undefined, confirm));
   if (error && !task)
     return (

@@ -134,6 +134,42 @@ describe("a task's Cancel (task view)", () => {
   });
 });
 
+describe("a fan-out task's Cancel (task view)", () => {
+  it("asks naming what its DELETE does to the finished copies: the dead-lettered discarded, the delivered left", async () => {
+    // Prepare: one copy dead-lettered, one delivered, one still scheduled (the task reads `scheduled`)
+    const sent = stubFetch(() => json(200, { task_id: "t1", status: "delivered" }));
+    const asked: string[] = [];
+    const copies = [{ status: "failed" }, { status: "delivered" }, { status: "scheduled" }];
+
+    // Act
+    await cancelTask(
+      "t1",
+      async (question) => {
+        asked.push(question);
+        return true;
+      },
+      false,
+      copies,
+    );
+    await cancelTask(
+      "t1",
+      async (question) => {
+        asked.push(question);
+        return true;
+      },
+      true,
+      [{ status: "delivering" }, { status: "scheduled" }],
+    );
+
+    // Assess
+    expect(asked).toEqual([
+      "Cancel task t1? Its copies not yet delivered will never be delivered. Its dead-lettered copies (1) are discarded: no replay delivers them. Its delivered copies (1) stay delivered.",
+      "Cancel task t1? Its copies not yet delivered are not called again (a callback being made now cannot be unsent; that copy ends after it).",
+    ]);
+    expect(sent).toHaveLength(2);
+  });
+});
+
 describe("the cancel of a fan-out task whose copy was being delivered", () => {
   it("says which copies end after their current attempt, and how, not that no receiver will be called again", async () => {
     // Prepare: the API cancelled the parent and one copy; the other copy's callback was being made (its cancel
