@@ -4,8 +4,8 @@
  * runAction, which never rejects. test/unit/console/actions.test.ts.
  */
 import * as z from "zod";
-import { RESET_CIRCUITS_PER_TOPIC } from "../../shared/domain/view-bounds.js";
-import { type Ask, errorText, parseAnswer, runAction } from "./action.js";
+import { MAX_SUBSCRIBERS, RESET_CIRCUITS_PER_TOPIC } from "../../shared/domain/view-bounds.js";
+import { type Ask, cut, errorText, parseAnswer, runAction } from "./action.js";
 import { call, query, type TopicView } from "./api.js";
 
 /** Pause or resume a topic (POST /v1/topics/{topic}/pause|resume). */
@@ -117,12 +117,19 @@ export function taskViewAction(task: {
   return undefined;
 }
 
-/** A discard's answer (the task's view after its DELETE): the fields its line reads. */
+/** Each value a discard's line quotes from the answer is cut to this (a broken API's long status is not a page). */
+const DISCARD_PART_CHARS = 100;
+
+/**
+ * A discard's answer (the task's view after its DELETE): the fields its line reads. At most MAX_SUBSCRIBERS rows, as
+ * the task view reads them (answers.ts): more is a broken API's, its line then naming no row.
+ */
 const DiscardedView = z.object({
   status: z.string(),
   cancel_requested: z.boolean().optional(),
   subscribers: z
     .array(z.object({ id: z.string(), status: z.string(), cancel_requested: z.boolean().optional() }))
+    .max(MAX_SUBSCRIBERS)
     .optional(),
 });
 
@@ -161,14 +168,15 @@ function discardedLine(id: string, fanOut: boolean, answer: unknown): string {
   const parsed = DiscardedView.safeParse(answer);
   if (!parsed.success)
     return fanOut ? `discarded the dead letters of ${id}` : `discarded ${id}; it will not be delivered`;
-  const { status, subscribers } = parsed.data;
+  const { subscribers } = parsed.data;
+  const status = cut(parsed.data.status, DISCARD_PART_CHARS);
   if (!fanOut || subscribers === undefined) {
     if (parsed.data.cancel_requested === true) return cancelledLine(id, "", answer);
     return `discarded ${id}; it will not be delivered (now ${status})`;
   }
   const rows = subscribers.map(
     (copy) =>
-      `${copy.id} ${copy.status}${copy.cancel_requested === true ? ` (cancel requested: ${AFTER_ITS_ATTEMPT})` : ""}`,
+      `${cut(copy.id, DISCARD_PART_CHARS)} ${cut(copy.status, DISCARD_PART_CHARS)}${copy.cancel_requested === true ? ` (cancel requested: ${AFTER_ITS_ATTEMPT})` : ""}`,
   );
   return `discarded the dead letters of ${id} (now ${status}): ${rows.join(", ")}`;
 }

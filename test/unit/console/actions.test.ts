@@ -310,6 +310,22 @@ describe("a dead-lettered task's Discard (task view)", () => {
     );
   });
 
+  it("a broken API's answer is no page of a line: each value it quotes is cut, and more rows than a task has name none", async () => {
+    // Prepare
+    const long = "z".repeat(50_000);
+    stubFetch(() => json(200, { task_id: "t1", status: long, subscribers: [{ id: long, status: long }] }));
+
+    // Act
+    const line = (await discardTask("t1", true, yes)) ?? "";
+
+    // Assess
+    expect(line.length).toBeLessThan(400);
+    expect(line.startsWith("discarded the dead letters of t1 (now zzz")).toBe(true);
+    const rows = Array.from({ length: 5000 }, (_, i) => ({ id: `s${i}`, status: "cancelled" }));
+    stubFetch(() => json(200, { task_id: "t1", status: "cancelled", subscribers: rows }));
+    expect(await discardTask("t1", true, yes)).toBe("discarded the dead letters of t1");
+  });
+
   it("a 409 (replayed and delivered meanwhile) or a 404 says why, with the API's code and message", async () => {
     stubFetch(() =>
       json(409, {
