@@ -4,8 +4,8 @@
  * runAction, which never rejects. test/unit/console/actions.test.ts.
  */
 import * as z from "zod";
-import { RESET_CIRCUITS_PER_TOPIC } from "../../shared/domain/view-bounds.js";
-import { type Ask, errorText, parseAnswer, runAction } from "./action.js";
+import { MAX_SUBSCRIBERS, RESET_CIRCUITS_PER_TOPIC } from "../../shared/domain/view-bounds.js";
+import { type Ask, cut, errorText, parseAnswer, runAction } from "./action.js";
 import { call, query, type TopicView } from "./api.js";
 
 /** Pause or resume a topic (POST /v1/topics/{topic}/pause|resume). */
@@ -25,14 +25,24 @@ export function toggleTopic(topic: TopicView, ask: Ask): Promise<string | undefi
   });
 }
 
-/** Cancel a scheduled task from its view (DELETE /v1/tasks/{id}); a 409 (it went on meanwhile) says so. */
-export function cancelTask(id: string, ask: Ask, retrying = false): Promise<string | undefined> {
+/**
+ * Cancel a scheduled task from its view (DELETE /v1/tasks/{id}); a 409 (it went on meanwhile) says so. `copies`: a
+ * fan-out task's subscriber rows, whose finished copies its question names.
+ */
+export function cancelTask(
+  id: string,
+  ask: Ask,
+  retrying = false,
+  copies?: readonly { readonly status: string }[],
+): Promise<string | undefined> {
   // A delivering task was called already: the cancel stops its retries (a callback being made goes on, and the task
   // ends after it: the API's 202), so "never delivered" would be untrue of a receiver that answered 500 after acting.
   const outcome = retrying ? "its receiver will not be called again" : "it will never be delivered";
-  const question = retrying
-    ? `Cancel task ${id}? It is retrying: its receiver will not be called again (a callback being made now cannot be unsent; the task ends after it).`
-    : `Cancel task ${id}? It will never be delivered.`;
+  const question = copies
+    ? fanOutCancelQuestion(id, retrying, copies)
+    : retrying
+      ? `Cancel task ${id}? It is retrying: its receiver will not be called again (a callback being made now cannot be unsent; the task ends after it).`
+      : `Cancel task ${id}? It will never be delivered.`;
   return runAction(ask, {
     confirm: { question, button: "Cancel task" },
     run: () => call<unknown>("DELETE", `/v1/tasks/${encodeURIComponent(id)}`),
@@ -41,6 +51,23 @@ export function cancelTask(id: string, ask: Ask, retrying = false): Promise<stri
     failed: `${id} not cancelled`,
     unsure: `${id} may have been cancelled`,
   });
+}
+
+/**
+ * A fan-out task's cancel question. Its DELETE also discards every dead-lettered copy (no later replay delivers it)
+ * and leaves the delivered ones: "it will never be delivered" was untrue of a task one copy of which was delivered,
+ * and said nothing of the dead letters given up on.
+ */
+function fanOutCancelQuestion(id: string, retrying: boolean, copies: readonly { readonly status: string }[]) {
+  const count = (status: string) => copies.filter((copy) => copy.status === status).length;
+  const [failed, delivered] = [count("failed"), count("delivered")];
+  const pending = retrying
+    ? "Its copies not yet delivered are not called again (a callback being made now cannot be unsent; that copy ends after it)."
+    : "Its copies not yet delivered will never be delivered.";
+  const discarded =
+    failed > 0 ? ` Its dead-lettered copies (${failed}) are discarded: no replay delivers them.` : "";
+  const kept = delivered > 0 ? ` Its delivered copies (${delivered}) stay delivered.` : "";
+  return `Cancel task ${id}? ${pending}${discarded}${kept}`;
 }
 
 /** What a cancel's answer says of callbacks in flight: the task's own, or its fan-out copies'. */
@@ -69,6 +96,89 @@ function cancelledLine(id: string, outcome: string, answer: unknown): string {
       ? "1 copy was being delivered and ends after that attempt"
       : `${inFlight} copies were being delivered and each ends after that attempt`;
   return `cancelled ${id}; ${which} (${AFTER_ITS_ATTEMPT})`;
+}
+
+/** The action a task's view offers for its status: its button's label, or none. */
+export type TaskViewAction = "Cancel task" | "Discard" | "Discard dead letters";
+
+/**
+ * Cancellable until its first attempt starts (`queued` is a replayed task, or one the sweeper sent again), and
+ * while `delivering`: between attempts it is cancelled; with its callback being made the API records the cancel
+ * (202). A dead-lettered (`failed`) task is discarded by the same DELETE (a fan-out task reading `failed`: every
+ * copy finished, one at least dead-lettered). A `delivered` or `cancelled` one offers nothing.
+ */
+export function taskViewAction(task: {
+  readonly status: string;
+  readonly subscribers?: readonly unknown[] | undefined;
+}): TaskViewAction | undefined {
+  if (task.status === "scheduled" || task.status === "queued" || task.status === "delivering")
+    return "Cancel task";
+  if (task.status === "failed") return task.subscribers ? "Discard dead letters" : "Discard";
+  return undefined;
+}
+
+/** Each value a discard's line quotes from the answer is cut to this (a broken API's long status is not a page). */
+const DISCARD_PART_CHARS = 100;
+
+/**
+ * A discard's answer (the task's view after its DELETE): the fields its line reads. At most MAX_SUBSCRIBERS rows, as
+ * the task view reads them (answers.ts): more is a broken API's, its line then naming no row.
+ */
+const DiscardedView = z.object({
+  status: z.string(),
+  cancel_requested: z.boolean().optional(),
+  subscribers: z
+    .array(z.object({ id: z.string(), status: z.string(), cancel_requested: z.boolean().optional() }))
+    .max(MAX_SUBSCRIBERS)
+    .optional(),
+});
+
+/**
+ * Discard a dead-lettered (`failed`) task from its view: DELETE /v1/tasks/{id}, as the dead-letter list's Cancel
+ * and the CLI's `tasks cancel` do (`failed → cancelled`, out of the dead-letter list, never replayed). A fan-out
+ * task reading `failed` has every copy finished and one at least dead-lettered: its DELETE discards each
+ * dead-lettered copy, cancels any copy not yet delivered (one replayed since the view was read) and leaves the
+ * delivered ones, so its question says all three and its line names each copy's state after the answer.
+ */
+export function discardTask(id: string, fanOut: boolean, ask: Ask): Promise<string | undefined> {
+  const [question, button] = fanOut
+    ? [
+        `Discard the dead-lettered copies of task ${id}? Each is cancelled and leaves the dead-letter list, so no replay delivers it. A copy not yet delivered (replayed meanwhile) is cancelled too; delivered copies stay delivered.`,
+        "Discard dead letters",
+      ]
+    : [
+        `Discard dead-lettered task ${id}? It will not be delivered, and can no longer be replayed.`,
+        "Discard",
+      ];
+  return runAction(ask, {
+    confirm: { question, button },
+    run: () => call<unknown>("DELETE", `/v1/tasks/${encodeURIComponent(id)}`),
+    done: (answer) => discardedLine(id, fanOut, answer),
+    failed: `${id} not discarded`,
+    unsure: `${id} may have been discarded`,
+  });
+}
+
+/**
+ * The line a discard's answer shows: a fan-out task's copies each with its new state (the parent's own status sums
+ * them up: `delivered` once its dead letters are discarded beside a delivered copy). A task replayed between the
+ * view and the click may have its callback under way (the API's 202): the cancel's line says how it ends.
+ */
+function discardedLine(id: string, fanOut: boolean, answer: unknown): string {
+  const parsed = DiscardedView.safeParse(answer);
+  if (!parsed.success)
+    return fanOut ? `discarded the dead letters of ${id}` : `discarded ${id}; it will not be delivered`;
+  const { subscribers } = parsed.data;
+  const status = cut(parsed.data.status, DISCARD_PART_CHARS);
+  if (!fanOut || subscribers === undefined) {
+    if (parsed.data.cancel_requested === true) return cancelledLine(id, "", answer);
+    return `discarded ${id}; it will not be delivered (now ${status})`;
+  }
+  const rows = subscribers.map(
+    (copy) =>
+      `${cut(copy.id, DISCARD_PART_CHARS)} ${cut(copy.status, DISCARD_PART_CHARS)}${copy.cancel_requested === true ? ` (cancel requested: ${AFTER_ITS_ATTEMPT})` : ""}`,
+  );
+  return `discarded the dead letters of ${id} (now ${status}): ${rows.join(", ")}`;
 }
 
 /** Cancel a dead-lettered task from its row (DELETE /v1/tasks/{id}: `failed → cancelled`, out of the list). */

@@ -1,5 +1,5 @@
 import { useEffect, useState } from "preact/hooks";
-import { cancelTask, replaySubscriber } from "./actions.js";
+import { cancelTask, discardTask, replaySubscriber, type TaskViewAction, taskViewAction } from "./actions.js";
 import { loadPage, loadTask, taskPageSchema } from "./answers.js";
 import { PAGE_LIMIT, type SubscriberView, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
@@ -169,7 +169,7 @@ function TaskTable(props: { readonly tasks: readonly TaskView[]; readonly onOpen
   );
 }
 
-/** One task: status, its timeline (accepted, queued, every logged attempt, the end) and its cancel button. */
+/** One task: status, its timeline (accepted, queued, every logged attempt, the end) and its Cancel or Discard. */
 export function TaskDetail(props: { readonly taskId: string }) {
   const { data: task, error } = useLoad(() => loadTask(props.taskId), [props.taskId]);
   const confirm = useConfirm();
@@ -178,7 +178,9 @@ export function TaskDetail(props: { readonly taskId: string }) {
   const show = useShowLine(setMessage);
   // The view is reused for the next task opened: the last task's line is not about it.
   useEffect(() => setMessage(undefined), [props.taskId]);
-  const cancel = async () => show(await cancelTask(props.taskId, confirm, task?.status === "delivering"));
+  const cancel = async () =>
+    show(await cancelTask(props.taskId, confirm, task?.status === "delivering", task?.subscribers));
+  const discard = async () => show(await discardTask(props.taskId, task?.subscribers !== undefined, confirm));
   if (error && !task)
     return (
       <p class="error" data-testid="task-error">
@@ -203,16 +205,32 @@ export function TaskDetail(props: { readonly taskId: string }) {
           <pre data-testid="task-content">{visibleJson(task.content)}</pre>
         </>
       )}
-      {/* Cancellable until its first attempt starts (`queued` is a replayed task, or one the sweeper sent again), and
-          while `delivering`: between attempts it is cancelled; with its callback being made the API records the
-          cancel (202) and the task ends after that attempt (the answer's line says so). */}
-      {(task.status === "scheduled" || task.status === "queued" || task.status === "delivering") && (
-        <button type="button" class="danger" data-testid="task-cancel" onClick={() => void cancel()}>
-          Cancel task
-        </button>
-      )}
+      <TaskActionButton action={taskViewAction(task)} onCancel={cancel} onDiscard={discard} />
       {message && <p data-testid="task-message">{visible(message)}</p>}
     </div>
+  );
+}
+
+/**
+ * The view's Cancel task (with its callback being made the API records the cancel, 202, and the line says so) or,
+ * for a dead-lettered task, Discard: the same DELETE the dead-letter list's Cancel sends one row at a time.
+ */
+function TaskActionButton(props: {
+  readonly action: TaskViewAction | undefined;
+  readonly onCancel: () => Promise<void>;
+  readonly onDiscard: () => Promise<void>;
+}) {
+  if (props.action === undefined) return null;
+  const cancel = props.action === "Cancel task";
+  return (
+    <button
+      type="button"
+      class="danger"
+      data-testid={cancel ? "task-cancel" : "task-discard"}
+      onClick={() => void (cancel ? props.onCancel() : props.onDiscard())}
+    >
+      {props.action}
+    </button>
   );
 }
 

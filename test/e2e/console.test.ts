@@ -13,7 +13,8 @@ import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
 /**
  * Issue 12, points 1, 2 and 4 in a real headless Chromium against the local cloud: tasks added through the API
  * are seen delivered on the page; a dead-lettered task is replayed from the page (through its confirmation
- * dialog) and delivered, another cancelled from the dead-letter list; the topic is paused and resumed from the
+ * dialog) and delivered, another cancelled from the dead-letter list, another (and a fan-out task's dead-lettered copy)
+ * discarded from its task view; the topic is paused and resumed from the
  * page and the API agrees; a task is found by id with its timeline; the console's lateness p50/p90/p99 equal the nearest ranks of the tasks' own `lateness_ms` (replays left out, as the metric leaves them);
  * every list request the page made carries a page limit. Issue 14: a destination whose circuit opened shows
  * "open" and is reset from the page; a schedule is paused, resumed and deleted from the Schedules panel. PUNCTUAL_CONSOLE_SCREENSHOT=<file> also saves the
@@ -466,6 +467,44 @@ describe.runIf(local)("the console in a real browser", () => {
     expect((failed.json.tasks as { task_id: string }[]).map((t) => t.task_id)).not.toContain(id);
   });
 
+  it("discards a dead-lettered task from its view after confirming; a delivered task's view offers neither Cancel nor Discard", async () => {
+    // Prepare: one task dead-lettered (its receiver always fails), one delivered
+    const id = await addTask(`/fail/console-${randomUUID()}`);
+    const done = await addTask("/ok/console");
+    await h.waitForStatus(id, ["failed"]);
+    await h.waitForStatus(done, ["delivered"]);
+    await showTask(b.page, id);
+    await waitForText(b.page, '[data-testid="task-status"]', "failed");
+    expect(await b.page.$('[data-testid="task-cancel"]')).toBeNull();
+
+    // Act
+    await waitForText(b.page, '[data-testid="task-discard"]', "Discard");
+    await b.page.click('[data-testid="task-discard"]');
+    await confirmDialog(b.page, "can no longer be replayed");
+    cancelled.add(id);
+
+    // Assess: the line and the view say so; the API has it cancelled and off the failed list
+    await waitForText(
+      b.page,
+      '[data-testid="task-message"]',
+      `discarded ${id}; it will not be delivered (now cancelled)`,
+    );
+    await waitForText(b.page, '[data-testid="task-status"]', "cancelled");
+    expect(await b.page.$('[data-testid="task-discard"]')).toBeNull();
+    expect((await h.api("GET", `/v1/tasks/${id}`)).json).toMatchObject({
+      status: "cancelled",
+      last_error: "HTTP 500",
+    });
+    const failed = await h.api("GET", `/v1/tasks?topic=${TOPIC}&status=failed&limit=100`);
+    expect((failed.json.tasks as { task_id: string }[]).map((t) => t.task_id)).not.toContain(id);
+
+    // Act + Assess: the delivered task's view has no button
+    await showTask(b.page, done);
+    await waitForText(b.page, '[data-testid="task-status"]', "delivered");
+    expect(await b.page.$('[data-testid="task-discard"]')).toBeNull();
+    expect(await b.page.$('[data-testid="task-cancel"]')).toBeNull();
+  });
+
   it("shows lateness p50/p90/p99 equal to the nearest ranks of the delivered tasks' own lateness_ms", async () => {
     // Prepare: every task this file added, as the API reports it.
     const views = await Promise.all(added.map(async (id) => (await h.api("GET", `/v1/tasks/${id}`)).json));
@@ -705,6 +744,49 @@ describe.runIf(local)("the console in a real browser", () => {
       ["ok", undefined],
       ["down", 1],
     ]);
+  });
+
+  it("discards a fan-out task's dead-lettered copy from its view after confirming; the delivered copy stays delivered", async () => {
+    // Prepare: one task to both subscribers; `down` fails its one attempt, so the task reads `failed`
+    const added = await h.api("POST", "/v1/tasks", {
+      topic: FANNED,
+      delay_seconds: 0,
+      content: { order_id: `order-${randomUUID()}` },
+    });
+    expect(added.status, added.text).toBe(201);
+    const id = String(added.json.task_id);
+    await h.waitForStatus(id, ["failed"]);
+    await showTask(b.page, id);
+    await waitForText(b.page, '[data-testid="subscriber-ok"] td:nth-child(2)', "delivered");
+    await waitForText(b.page, '[data-testid="subscriber-down"] td:nth-child(2)', "failed");
+
+    // Act
+    await waitForText(b.page, '[data-testid="task-discard"]', "Discard dead letters");
+    await b.page.click('[data-testid="task-discard"]');
+    await confirmDialog(b.page, "delivered copies stay delivered");
+
+    // Assess: the line names each copy's new state, and so do the rows; the API agrees, and no dead letter of the
+    // topic is a copy of the task
+    await waitForText(
+      b.page,
+      '[data-testid="task-message"]',
+      `discarded the dead letters of ${id} (now delivered): ok delivered, down cancelled`,
+    );
+    await waitForText(b.page, '[data-testid="subscriber-down"] td:nth-child(2)', "cancelled");
+    await waitForText(b.page, '[data-testid="subscriber-ok"] td:nth-child(2)', "delivered");
+    const rows = (await h.api("GET", `/v1/tasks/${id}`)).json.subscribers as {
+      id: string;
+      task_id: string;
+      status: string;
+    }[];
+    expect(rows.map((r) => [r.id, r.status])).toEqual([
+      ["ok", "delivered"],
+      ["down", "cancelled"],
+    ]);
+    const failed = await h.api("GET", `/v1/tasks?topic=${FANNED}&status=failed&limit=100`);
+    expect(failed.status).toBe(200);
+    const copies = new Set([id, ...rows.map((r) => r.task_id)]);
+    expect((failed.json.tasks as { task_id: string }[]).filter((t) => copies.has(t.task_id))).toEqual([]);
   });
 
   it("never lists without a page limit", () => {

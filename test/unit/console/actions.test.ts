@@ -5,9 +5,11 @@ import {
   cancelTask,
   createSchedule,
   createScheduleFromForm,
+  discardTask,
   replaySubscriber,
   resetDestination,
   scheduleAction,
+  taskViewAction,
   toggleTopic,
 } from "../../../console/src/actions.js";
 import type { TopicView } from "../../../console/src/api.js";
@@ -132,6 +134,42 @@ describe("a task's Cancel (task view)", () => {
   });
 });
 
+describe("a fan-out task's Cancel (task view)", () => {
+  it("asks naming what its DELETE does to the finished copies: the dead-lettered discarded, the delivered left", async () => {
+    // Prepare: one copy dead-lettered, one delivered, one still scheduled (the task reads `scheduled`)
+    const sent = stubFetch(() => json(200, { task_id: "t1", status: "delivered" }));
+    const asked: string[] = [];
+    const copies = [{ status: "failed" }, { status: "delivered" }, { status: "scheduled" }];
+
+    // Act
+    await cancelTask(
+      "t1",
+      async (question) => {
+        asked.push(question);
+        return true;
+      },
+      false,
+      copies,
+    );
+    await cancelTask(
+      "t1",
+      async (question) => {
+        asked.push(question);
+        return true;
+      },
+      true,
+      [{ status: "delivering" }, { status: "scheduled" }],
+    );
+
+    // Assess
+    expect(asked).toEqual([
+      "Cancel task t1? Its copies not yet delivered will never be delivered. Its dead-lettered copies (1) are discarded: no replay delivers them. Its delivered copies (1) stay delivered.",
+      "Cancel task t1? Its copies not yet delivered are not called again (a callback being made now cannot be unsent; that copy ends after it).",
+    ]);
+    expect(sent).toHaveLength(2);
+  });
+});
+
 describe("the cancel of a fan-out task whose copy was being delivered", () => {
   it("says which copies end after their current attempt, and how, not that no receiver will be called again", async () => {
     // Prepare: the API cancelled the parent and one copy; the other copy's callback was being made (its cancel
@@ -176,6 +214,136 @@ describe("the cancel of a fan-out task whose copy was being delivered", () => {
   });
 });
 
+describe("a task view's action for its status", () => {
+  it.each([
+    ["scheduled", false, "Cancel task"],
+    ["queued", false, "Cancel task"],
+    ["delivering", true, "Cancel task"],
+    ["failed", false, "Discard"],
+    ["failed", true, "Discard dead letters"],
+    ["delivered", false, "nothing"],
+    ["delivered", true, "nothing"],
+    ["cancelled", false, "nothing"],
+    ["rescheduled", false, "nothing"],
+  ] as const)("a %s task (fan-out: %s) offers %s", (status, fanOut, action) => {
+    const subscribers = fanOut ? [{ id: "a" }] : undefined;
+    expect(taskViewAction({ status, subscribers }) ?? "nothing").toBe(action);
+  });
+});
+
+describe("a dead-lettered task's Discard (task view)", () => {
+  it("asks first, naming the task and that it can no longer be replayed; declined sends nothing; done says its new state", async () => {
+    // Prepare
+    const sent = stubFetch(() => json(200, { task_id: "demo#01J", status: "cancelled" }));
+    const asked: [string, string][] = [];
+    const ask = async (question: string, button: string) => {
+      asked.push([question, button]);
+      return asked.length > 1;
+    };
+
+    // Act
+    const declined = await discardTask("demo#01J", false, ask);
+    const line = await discardTask("demo#01J", false, ask);
+
+    // Assess
+    expect(declined).toBeUndefined();
+    expect(asked[0]).toEqual([
+      "Discard dead-lettered task demo#01J? It will not be delivered, and can no longer be replayed.",
+      "Discard",
+    ]);
+    expect(sent).toEqual([{ method: "DELETE", path: "/v1/tasks/demo%2301J" }]);
+    expect(line).toBe("discarded demo#01J; it will not be delivered (now cancelled)");
+  });
+
+  it("a fan-out task's asks what its DELETE does to each kind of copy, and answers with every copy's new state", async () => {
+    // Prepare: `down` was dead-lettered, `ok` delivered; the DELETE discards the first and leaves the second
+    const sent = stubFetch(() =>
+      json(200, {
+        task_id: "t1",
+        status: "delivered",
+        subscribers: [
+          { id: "ok", task_id: "t1.ok", status: "delivered" },
+          { id: "down", task_id: "t1.down", status: "cancelled" },
+        ],
+      }),
+    );
+    const asked: [string, string][] = [];
+
+    // Act
+    const line = await discardTask("t1", true, async (question, button) => {
+      asked.push([question, button]);
+      return true;
+    });
+
+    // Assess
+    expect(asked).toEqual([
+      [
+        "Discard the dead-lettered copies of task t1? Each is cancelled and leaves the dead-letter list, so no replay delivers it. A copy not yet delivered (replayed meanwhile) is cancelled too; delivered copies stay delivered.",
+        "Discard dead letters",
+      ],
+    ]);
+    expect(sent).toEqual([{ method: "DELETE", path: "/v1/tasks/t1" }]);
+    expect(line).toBe("discarded the dead letters of t1 (now delivered): ok delivered, down cancelled");
+  });
+
+  it("a copy replayed meanwhile whose callback is under way (the API's 202) says how it ends", async () => {
+    stubFetch(() =>
+      json(202, {
+        task_id: "t1",
+        status: "delivering",
+        cancel_requested: true,
+        subscribers: [
+          { id: "a", task_id: "t1.a", status: "cancelled" },
+          { id: "b", task_id: "t1.b", status: "delivering", cancel_requested: true },
+        ],
+      }),
+    );
+    expect(await discardTask("t1", true, yes)).toBe(
+      "discarded the dead letters of t1 (now delivering): a cancelled, b delivering (cancel requested: delivered if it succeeds, cancelled otherwise; not called again)",
+    );
+  });
+
+  it("a plain task replayed meanwhile whose callback is under way (202) says its cancel is requested", async () => {
+    stubFetch(() => json(202, { task_id: "t1", status: "delivering", cancel_requested: true }));
+    expect(await discardTask("t1", false, yes)).toBe(
+      "cancel requested for t1: its callback is being made now, and it ends after that attempt (delivered if it succeeds, cancelled otherwise; not called again)",
+    );
+  });
+
+  it("a broken API's answer is no page of a line: each value it quotes is cut, and more rows than a task has name none", async () => {
+    // Prepare
+    const long = "z".repeat(50_000);
+    stubFetch(() => json(200, { task_id: "t1", status: long, subscribers: [{ id: long, status: long }] }));
+
+    // Act
+    const line = (await discardTask("t1", true, yes)) ?? "";
+
+    // Assess
+    expect(line.length).toBeLessThan(400);
+    expect(line.startsWith("discarded the dead letters of t1 (now zzz")).toBe(true);
+    const rows = Array.from({ length: 5000 }, (_, i) => ({ id: `s${i}`, status: "cancelled" }));
+    stubFetch(() => json(200, { task_id: "t1", status: "cancelled", subscribers: rows }));
+    expect(await discardTask("t1", true, yes)).toBe("discarded the dead letters of t1");
+  });
+
+  it("a 409 (replayed and delivered meanwhile) or a 404 says why, with the API's code and message", async () => {
+    stubFetch(() =>
+      json(409, {
+        error: {
+          code: "conflict",
+          message: "task is delivered; it can no longer be cancelled",
+          task_status: "delivered",
+        },
+      }),
+    );
+    expect(await discardTask("t1", true, yes)).toBe(
+      "t1 not discarded: conflict: task is delivered; it can no longer be cancelled",
+    );
+    stubFetch(() => json(404, { error: { code: "not_found", message: "task not found" } }));
+    expect(await discardTask("t1", false, yes)).toBe("t1 not discarded: not_found: task not found");
+  });
+});
+
 /**
  * These already caught their errors, but showed only the message: no code, and uncut (a proxy's 100 KB page went
  * onto the panel whole). Each now says the API's code and message, cut to MAX_ERROR_CHARS.
@@ -183,6 +351,18 @@ describe("the cancel of a fan-out task whose copy was being delivered", () => {
 describe("the actions that showed their errors: the API's code and message, cut", () => {
   const long = "y".repeat(50_000);
   const actions: [string, () => Promise<string | undefined>, string, string][] = [
+    [
+      "a task view's Discard",
+      () => discardTask("t1", false, yes),
+      "t1 not discarded",
+      "t1 may have been discarded",
+    ],
+    [
+      "a fan-out task view's Discard dead letters",
+      () => discardTask("t1", true, yes),
+      "t1 not discarded",
+      "t1 may have been discarded",
+    ],
     [
       "a dead letter's Cancel",
       () => cancelDeadLetter("t1", yes),
