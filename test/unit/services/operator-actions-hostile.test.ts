@@ -438,8 +438,13 @@ async function operateOnce(w: World, s: OperatorStep, focus: readonly string[], 
   } else if (s.kind === "replay") {
     const id = pickedFinished(w, s.pick);
     w.touched.add(id);
+    const before = w.sim.store.tasks.get(id);
     const view = await answered(w, `replay ${id}`, replayTask(deps, id));
-    if (view) replayed(w, id);
+    // A 5xx says the task "was or may have been replayed" (its write applied, its answer lost): it was when its
+    // replay count went up and it was not reverted (still `queued` or on), so the callback after it is its.
+    const after = w.sim.store.tasks.get(id);
+    const appliedAnyway = (after?.replays ?? 0) > (before?.replays ?? 0) && after?.status !== before?.status;
+    if (view || appliedAnyway) replayed(w, id);
   } else if (s.kind === "replayTopic") {
     const before = new Map([...w.sim.store.tasks].map(([id, t]) => [id, t.status]));
     await answered(w, "replay topic", replayTopic(deps, "demo", {}));
