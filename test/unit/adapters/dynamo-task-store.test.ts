@@ -29,7 +29,7 @@ import { MAX_ITEM_BYTES, taskItemSizeBound } from "#shared/domain/item-size.js";
 import { makeTaskKey, newUlid, parseTaskId } from "#shared/domain/keys.js";
 import { makeScheduleKey, type ScheduleRecord, scheduleShardOf } from "#shared/domain/schedule.js";
 import { sweepShardOf } from "#shared/domain/sweep.js";
-import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
+import { retentionExpiry, type TaskRecord, type TaskStatus } from "#shared/domain/task.js";
 import { createTaskTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
 import { makeTask } from "../../support/factories.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
@@ -2573,6 +2573,43 @@ describe.each([
     expect(await refundUnused(store, started)).toBe("cancelled");
 
     expect(await store.get(t.taskId)).toMatchObject({ status: "cancelled", attempts: 0 });
+  });
+
+  it("is read by the relay's group read with its start on record, and does not stop that read as a started task would", async () => {
+    // Prepare: an earlier task of the group delivered; the refunded one after it; a later one still scheduled
+    const store: TaskStore = await makeStore();
+    const [done, refunded, later] = [0, 1_000, 2_000].map((ms) =>
+      task({ group: "relay-read", dueAtMs: NOW + ms }),
+    );
+    for (const t of [done, refunded, later]) await store.putNew(t as TaskRecord);
+    await store.startAttempt((done as TaskRecord).taskId, NOW + 5);
+    await store.markDelivered((done as TaskRecord).taskId, {
+      atMs: NOW + 6,
+      latenessMs: 0,
+      deliveryLatencyMs: 1,
+      expiresAt: 9,
+    });
+    const started = (await store.startAttempt((refunded as TaskRecord).taskId, NOW + 1_005, 5)) as TaskRecord;
+    await refundUnused(store, started);
+
+    // Act: as the relay reads it (latest first, stopping a margin below the latest started task)
+    const others = new Map<string, TaskStatus>();
+    const listed = await store.listScheduledInGroup(
+      (later as TaskRecord).pk,
+      NOW - 60_000,
+      NOW + 2_000,
+      others,
+      {
+        stopAtStarted: true,
+      },
+    );
+
+    // Assess: both still-scheduled tasks, the refunded one with its start (relay.ts leaves it to its record)
+    expect(listed.map((t) => [t.taskId, t.lastAttemptAtMs])).toEqual([
+      [(refunded as TaskRecord).taskId, NOW + 1_005],
+      [(later as TaskRecord).taskId, undefined],
+    ]);
+    expect(others.get((done as TaskRecord).taskId)).toBe("delivered");
   });
 });
 

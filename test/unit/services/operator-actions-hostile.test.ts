@@ -26,15 +26,16 @@ import { QUEUE_URL, type Sim, simulate } from "../../support/pipeline-sim.js";
  * attempts, one in flight: its 202, a dead letter's discard), group cancel, PATCH, run now, single replay and bulk
  * replay — each through its real service on the simulated pipeline (test/support/pipeline-sim.ts, memory fakes),
  * landing between steps, while one of a batch's callbacks is with the receiver (aimed at the tasks the batch started),
- * or just before any store call of a relay, deliver or sweeper run; pipeline writes applied with their answer lost, or
+ * or just before any store call of a relay, deliver or sweeper run (a read-free start refunded unused among them); pipeline writes applied with their answer lost, or
  * refused; an operator's own call failing (a replay's send, a move's timer, or its first write applied and its answer
  * lost: its 5xx, repeated or not). Checked from outside, as the chaos run checks: no callback before its task's due
  * time; none after the task was seen `cancelled` (by any write) or after its move answered 200 (of its old id); after a
  * cancel's 202 at most the one under way (a follower started with its batch: within the second after which deliver
  * reads it again); nothing lost (every item ends delivered, failed, cancelled, or moved on to an item that exists, its
  * move settled); a task `delivered` was called; a replay answered 202 and not cancelled afterwards is called again;
- * each operator answer a 2xx or a structured 4xx; and, for tasks no operator touched, each group's first callbacks in
- * group order. A regression net over the operator routes against the pipeline: no defect found (it passes before and
+ * each operator answer a 2xx or a structured 4xx; between steps, a `scheduled` task with a start on record still has
+ * its record on the FIFO queue (the relay and the sweeper's timer grace leave it to that record); and, for tasks no
+ * operator touched, each group's first callbacks in group order. A regression net over the operator routes against the pipeline: no defect found (it passes before and
  * after this review); a deliberately broken start (one taking a cancelled task) or give-back (one dropping a cancel
  * request) fails it at once.
  */
@@ -120,6 +121,18 @@ const step = fc.oneof(
       step: fc.constantFrom("relay" as const, "deliver" as const, "sweep" as const, "batch" as const),
       // Or the write refused before it landed (a 5xx the SDK gave up on): its step fails, nothing written.
       applied: fc.boolean(),
+    }),
+  },
+  {
+    weight: 2,
+    arbitrary: fc.record({
+      // A deliver run whose read-free start is written and its answer lost: deliver refunds that start unused,
+      // giving the task back the status it found (`scheduled`, its start kept on record), and returns the record.
+      // An operator's action may land just before one of the run's store calls (the refund's write among them),
+      // or right after the run, before the record comes back.
+      kind: fc.constant("unusedStart" as const),
+      at: fc.option(fc.record({ at: fc.integer({ min: 0, max: 3 }), action: operatorStep }), { freq: 2 }),
+      after: fc.option(operatorStep, { freq: 2 }),
     }),
   },
   {
@@ -425,8 +438,13 @@ async function operateOnce(w: World, s: OperatorStep, focus: readonly string[], 
   } else if (s.kind === "replay") {
     const id = pickedFinished(w, s.pick);
     w.touched.add(id);
+    const before = w.sim.store.tasks.get(id);
     const view = await answered(w, `replay ${id}`, replayTask(deps, id));
-    if (view) replayed(w, id);
+    // A 5xx says the task "was or may have been replayed" (its write applied, its answer lost): it was when its
+    // replay count went up and it was not reverted (still `queued` or on), so the callback after it is its.
+    const after = w.sim.store.tasks.get(id);
+    const appliedAnyway = (after?.replays ?? 0) > (before?.replays ?? 0) && after?.status !== before?.status;
+    if (view || appliedAnyway) replayed(w, id);
   } else if (s.kind === "replayTopic") {
     const before = new Map([...w.sim.store.tasks].map(([id, t]) => [id, t.status]));
     await answered(w, "replay topic", replayTopic(deps, "demo", {}));
@@ -487,8 +505,29 @@ async function play(w: World, s: Step) {
     w.loseAnswerOf = { method: s.method, applied: s.applied };
     await runStep(w, s.step);
     w.loseAnswerOf = undefined;
+  } else if (s.kind === "unusedStart") {
+    w.loseAnswerOf = { method: "startAttempt", applied: true };
+    w.beforeStoreCall = s.at ?? undefined;
+    await runStep(w, "deliver");
+    w.loseAnswerOf = undefined;
+    w.beforeStoreCall = undefined;
+    if (s.after) await operate(w, s.after);
   } else await operate(w, s);
   noteCancels(w);
+  w.problems.push(...handedOverWithoutRecord(w));
+}
+
+/**
+ * The relay leaves a `scheduled` task with a start on record alone (relay.ts `handedOver`) and the sweeper gives it
+ * the stall window, not the timer grace (repair.ts `isStalled`): both count on its record still being on the FIFO
+ * queue. Nothing is lost here, so one without a record would wait for the stall window, late.
+ */
+function handedOverWithoutRecord(w: World): string[] {
+  const onQueue = new Set(w.sim.fifo.idsIn(QUEUE_URL));
+  return [...w.sim.store.tasks.values()]
+    .filter((t) => t.status === "scheduled" && t.lastAttemptAtMs !== undefined && !t.fanOut)
+    .filter((t) => !onQueue.has(t.taskId))
+    .map((t) => `${t.taskId} is scheduled with a start on record and no FIFO record (event ${w.seq})`);
 }
 
 /** One pipeline step; a step that fails (a lost answer) is what its function's error would be: retried later. */
@@ -648,6 +687,7 @@ describe("operator actions racing the relay, deliver and the sweeper", () => {
           if (fault?.fail) w.sim.store.failNextBatchCall = fault.fail;
           for (let i = 0; i < batches; i++) {
             await deliverTogether(w, 10);
+            w.problems.push(...handedOverWithoutRecord(w));
             w.sim.advance(15_000);
           }
           w.during = [];

@@ -3,22 +3,24 @@ import { describe, expect, it } from "vitest";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { HTTP } from "../../support/fakes/callbacks.js";
 import { propertyRuns } from "../../support/fast-check-runs.js";
-import { type Sim, simulate } from "../../support/pipeline-sim.js";
+import { QUEUE_URL, type Sim, simulate } from "../../support/pipeline-sim.js";
 
 /**
  * The timer stage (relay, sweeper) under a hostile world, as one property: random interleavings of adds (near-term
  * and Scheduler-path, some written up to 10 s after their due time was floored or re-created by an idempotent
  * retry, some with their timer message late), cancels, moves, relay runs that die before their batch is
  * acknowledged or whose SendMessageBatch fails part-way (a whole call refused), re-arms that fail, deliver runs
- * with failing receivers, and sweeper runs overlapping the relay and deliver — then a long drain. Checked from
+ * with failing receivers or a read-free start refunded unused (its answer lost: the task `scheduled` again, its start
+ * on record), and sweeper runs overlapping the relay and deliver — then a long drain. Checked from
  * outside, as the chaos run checks the local cloud: every accepted task ends delivered or dead-lettered (a
  * cancelled one cancelled and never called, a moved one `rescheduled`), no callback before its task's due time,
  * and each group's first callbacks in group order wherever the chaos checker's rule asks it: the earlier task
  * acknowledged before the later one was due (a late write may sort before a task already called; a moved task's
  * new id aside: it goes behind what was already due when it moved, docs/API.md "reschedule", which its sort key,
- * keeping the acceptance ULID, does not say). No message is lost here (a loss reorders by itself: the sweeper's
- * crash-point specs cover those), and a refused entry is never followed by an accepted one of its group in the
- * same call: that is the documented known limit (docs/RELIABILITY.md, "One SendMessageBatch per wave"), pinned in
+ * keeping the acceptance ULID, does not say). Between steps, a `scheduled` task with a start on record has its
+ * record on the FIFO queue (unless a step lost it): the relay and the sweeper's timer grace leave such a task to
+ * it. No message is lost here (a loss reorders by itself: the sweeper's crash-point specs cover those), and a
+ * refused entry is never followed by an accepted one of its group in the same call: that is the documented known limit (docs/RELIABILITY.md, "One SendMessageBatch per wave"), pinned in
  * waiting-in-fifo.test.ts.
  */
 
@@ -43,6 +45,16 @@ const relayStep = fc.record({
   kind: fc.constant("relay" as const),
   dies: fc.boolean(),
   refusedAt: fc.option(fc.integer({ min: 0, max: 2 })),
+});
+
+/**
+ * A deliver run whose first read-free start is written and its answer lost (the SDK gave up, or the watchdog cut
+ * it off): deliver refunds that start unused, which gives the task back the status it came from (`scheduled` for
+ * a task the relay handed over, its start kept on record), and the record goes back to the FIFO queue's head.
+ */
+const unusedStartStep = fc.record({
+  kind: fc.constant("unusedStart" as const),
+  messages: fc.integer({ min: 1, max: 3 }),
 });
 
 /** Weighted toward what makes groups meet in one send: adds, relay runs and short waits. */
@@ -71,6 +83,7 @@ const step = fc.oneof(
     weight: 2,
     arbitrary: fc.record({ kind: fc.constant("deliver" as const), messages: fc.integer({ min: 1, max: 5 }) }),
   },
+  { weight: 1, arbitrary: unusedStartStep },
   {
     weight: 1,
     arbitrary: fc.record({
@@ -111,6 +124,7 @@ const lateWriteStep = fc.oneof(
     weight: 2,
     arbitrary: fc.record({ kind: fc.constant("deliver" as const), messages: fc.integer({ min: 1, max: 5 }) }),
   },
+  { weight: 1, arbitrary: unusedStartStep },
   {
     weight: 2,
     arbitrary: fc.record({ kind: fc.constant("advance" as const), ms: fc.integer({ min: 0, max: 12_000 }) }),
@@ -131,6 +145,14 @@ interface World {
   readonly acks: Map<string, Ack>;
   steps: number;
   lastSweepMs: number;
+  /** The next read-free start's answer is lost (`unusedStart`). */
+  loseStartAnswer: boolean;
+  /** Read-free starts whose answer was lost, so refunded unused. */
+  unusedStarts: number;
+  /** Broken rules seen between steps (`handedOverWithoutRecord`). */
+  readonly problems: string[];
+  /** Tasks whose FIFO record a `lose` step removed: one may then be without it. */
+  readonly lostRecords: Set<string>;
 }
 
 interface Ack {
@@ -154,7 +176,12 @@ function world(relayMemory: boolean, indexNearTermTasks = true, sweeperSkewMs = 
     acks: new Map(),
     steps: 0,
     lastSweepMs: sim.clock.now,
+    loseStartAnswer: false,
+    unusedStarts: 0,
+    problems: [],
+    lostRecords: new Set(),
   };
+  hookStartAttempt(w);
   const post = sim.callbacks.post.bind(sim.callbacks);
   sim.callbacks.post = async (request) => {
     const result = await post(request);
@@ -200,6 +227,24 @@ async function relayOnce(w: World, s: Extract<Step, { kind: "relay" }>) {
   w.sim.fifo.failNext = undefined;
 }
 
+/** The next read-free start (`startAttempt`) is written, then answered with an SDK timeout. */
+function loseNextStartAnswer(w: World) {
+  w.loseStartAnswer = true;
+}
+
+/** Hooks the store's `startAttempt` for `loseNextStartAnswer`. */
+function hookStartAttempt(w: World) {
+  const store = w.sim.store;
+  const start = store.startAttempt.bind(store);
+  store.startAttempt = async (...args: Parameters<typeof start>) => {
+    const started = await start(...args);
+    if (!w.loseStartAnswer || started === undefined) return started;
+    w.loseStartAnswer = false;
+    w.unusedStarts++;
+    throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+  };
+}
+
 async function overlap(w: World, s: Extract<Step, { kind: "overlap" }>) {
   if (s.failedRearm !== null && w.accepted.length > 0) w.sim.timer.failTaskIds.add(picked(w, s.failedRearm));
   await Promise.all([w.sim.sweep(), w.sim.runRelay(), s.withDeliver ? w.sim.runDeliver(2) : undefined]);
@@ -211,6 +256,7 @@ async function play(w: World, s: Step | Loss) {
   if (s.kind === "lose") {
     const id = w.accepted.length > 0 ? picked(w, s.pick) : undefined;
     if (id !== undefined) (s.queue === "timer" ? w.sim.timer : w.sim.fifo).lose(id);
+    if (id !== undefined && s.queue === "fifo") w.lostRecords.add(id);
   } else if (s.kind === "add") await addTask(w, s);
   else if (s.kind === "cancel" && w.accepted.length > 0) {
     const id = picked(w, s.pick);
@@ -219,7 +265,11 @@ async function play(w: World, s: Step | Loss) {
   } else if (s.kind === "move" && w.accepted.length > 0) await moveTask(w, s);
   else if (s.kind === "relay") await relayOnce(w, s);
   else if (s.kind === "deliver") await w.sim.runDeliver(s.messages);
-  else if (s.kind === "overlap") await overlap(w, s);
+  else if (s.kind === "unusedStart") {
+    loseNextStartAnswer(w);
+    await w.sim.runDeliver(s.messages);
+    w.loseStartAnswer = false;
+  } else if (s.kind === "overlap") await overlap(w, s);
   else if (s.kind === "outage") {
     w.sim.fifo.failSends = true;
     await Promise.all([w.sim.runRelay(), w.sim.sweep()]);
@@ -230,6 +280,20 @@ async function play(w: World, s: Step | Loss) {
     w.lastSweepMs = w.sim.clock.now;
     await w.sim.sweep();
   }
+  w.problems.push(...handedOverWithoutRecord(w));
+}
+
+/**
+ * The relay leaves a `scheduled` task with a start on record alone (relay.ts `handedOver`) and the sweeper gives it
+ * the stall window, not the timer grace (repair.ts `isStalled`): both count on its record still being on the FIFO
+ * queue. Where nothing was lost, one without a record would wait for the stall window, late.
+ */
+function handedOverWithoutRecord(w: World): string[] {
+  const onQueue = new Set(w.sim.fifo.idsIn(QUEUE_URL));
+  return [...w.sim.store.tasks.values()]
+    .filter((t) => t.status === "scheduled" && t.lastAttemptAtMs !== undefined)
+    .filter((t) => !onQueue.has(t.taskId) && !w.lostRecords.has(t.taskId))
+    .map((t) => `${t.taskId} is scheduled with a start on record (step ${w.steps}) and no FIFO record`);
 }
 
 /** Two hours of the functions running on their own: what is still undone then never will be. */
@@ -243,7 +307,7 @@ async function drain(w: World) {
 }
 
 function endStateProblems(w: World): string[] {
-  const problems: string[] = [];
+  const problems: string[] = [...w.problems];
   for (const id of w.accepted) {
     const status = w.sim.status(id);
     if (w.cancelled.has(id)) {

@@ -260,6 +260,28 @@ describe("a handed-over task whose read-free start was refunded unused (`schedul
     expect(sim.delivered()).toEqual([successor]);
   });
 
+  it("a dead-lettered firing naming it (a duplicate timer's) sends one copy behind its record: never a second call", async () => {
+    // Prepare: relayed, started without a read and refunded; a second firing of its timer dead-lettered after due
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-refund-4" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    await startAndRefund(sim, id);
+    // Past FIFO deduplication (5 minutes since the relay's send), within the stall window: a copy does land
+    sim.advance(5 * MINUTE + 1_000);
+    expect(5 * MINUTE + 1_000).toBeLessThan(sim.stalledAfterMs);
+    sim.scheduleDlq.put(taskMessageBody(id));
+
+    // Act: the sweeper repairs the group the pointer names; then both messages come to deliver
+    const report = await sim.sweep();
+    await sim.runDeliver();
+
+    // Assess: the copy went behind the record (RELIABILITY.md, "What stays"); the task was called once
+    expect(report).toMatchObject({ forwarded: 1, pointersResolved: 1 });
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([id, id]);
+    expect(sim.delivered()).toEqual([id]);
+    expect(sim.store.tasks.get(id)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
   it("its record lost, it is forwarded once idle past the stall window, and delivered once", async () => {
     // Prepare
     const sim = simulate();
