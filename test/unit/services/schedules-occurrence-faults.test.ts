@@ -189,14 +189,20 @@ type World = ReturnType<typeof world>;
 
 type CatchUp = "all" | "latest" | "none";
 
-const body = (catchUp: CatchUp = "all") =>
+/**
+ * Every 10 s with a small content; or every second with 30 KB, whose stop and resume overrun their inline write budget
+ * (INLINE_WRITE_UNITS): the pause leaves cancels to delivery, the resume's pass leaves occurrences to the materializer.
+ */
+type Pace = "tenSeconds" | "heavySecond";
+
+const body = (catchUp: CatchUp = "all", pace: Pace = "tenSeconds") =>
   parse(
     JSON.stringify({
       topic: "demo",
       catch_up: catchUp,
-      cron: "*/10 * * * * *",
+      cron: pace === "tenSeconds" ? "*/10 * * * * *" : "* * * * * *",
       timezone: "UTC",
-      content: { order_id: "o-1", note: "tick" },
+      content: { order_id: "o-1", note: pace === "tenSeconds" ? "tick" : "x".repeat(30_000) },
       callback: { url: "https://receiver.example/hook" },
     }),
   );
@@ -337,6 +343,7 @@ async function play(w: World, id: string, s: Step): Promise<void> {
       const stop = s.kind === "pause" ? pauseSchedule : deleteSchedule;
       for (let i = 0; i < (s.repeat ? 2 : 1); i++) {
         const answer = await client(w, () => stop(w.deps, id));
+        if (answer?.cancels_deferred) coverage.deferred++;
         if (answer && !w.stoppedAt.has(epoch)) w.stoppedAt.set(epoch, ++w.events.seq);
       }
       return;
@@ -404,9 +411,13 @@ function check(w: World, id: string): string[] {
   return problems;
 }
 
-async function scenario(steps: readonly Step[], catchUp: CatchUp = "all"): Promise<string[]> {
+async function scenario(
+  steps: readonly Step[],
+  catchUp: CatchUp = "all",
+  pace: Pace = "tenSeconds",
+): Promise<string[]> {
   const w = world();
-  const created = await createSchedule(w.deps, body(catchUp));
+  const created = await createSchedule(w.deps, body(catchUp, pace));
   const id = created.schedule_id;
   w.epochStart.set(w.store.schedules.get(id)?.epoch as number, w.clock.nowMs);
   for (const s of steps) {
@@ -423,27 +434,39 @@ async function scenario(steps: readonly Step[], catchUp: CatchUp = "all"): Promi
 }
 
 /** What the runs exercised: the property is vacuous if no fault fires, nothing is called, nothing stopped. */
-const coverage = { faults: 0, calls: 0, stops: 0, resumed: 0 };
+const coverage = { faults: 0, calls: 0, stops: 0, resumed: 0, deferred: 0 };
+
+async function holds(pace: Pace, runs: number): Promise<void> {
+  await fc.assert(
+    fc.asyncProperty(
+      fc.array(step, { minLength: 5, maxLength: 40 }),
+      fc.constantFrom<CatchUp>("all", "all", "latest", "none"),
+      async (steps, catchUp) => {
+        expect(await scenario(steps, catchUp, pace)).toEqual([]);
+      },
+    ),
+    propertyRuns(runs),
+  );
+  expect(coverage.faults).toBeGreaterThan(0);
+  expect(coverage.calls).toBeGreaterThan(0);
+  expect(coverage.stops).toBeGreaterThan(0);
+  expect(coverage.resumed).toBeGreaterThan(0);
+  if (process.env.SCHEDULE_FAULTS_COVERAGE) console.log(pace, coverage);
+}
 
 describe("a schedule's occurrences under lost, refused and resent store writes (review s46-sched)", () => {
   it(
     "calls each occurrence at most once, none after its epoch's stop answered, and every one of the active epoch once drained",
+    () => holds("tenSeconds", 60),
+    60_000 * propertyScale(),
+  );
+
+  it(
+    "the same for a one-second schedule of 30 KB, whose stops and resumes overrun their inline write budget",
     async () => {
-      await fc.assert(
-        fc.asyncProperty(
-          fc.array(step, { minLength: 5, maxLength: 40 }),
-          fc.constantFrom<CatchUp>("all", "all", "latest", "none"),
-          async (steps, catchUp) => {
-            expect(await scenario(steps, catchUp)).toEqual([]);
-          },
-        ),
-        propertyRuns(60),
-      );
-      expect(coverage.faults).toBeGreaterThan(0);
-      expect(coverage.calls).toBeGreaterThan(0);
-      expect(coverage.stops).toBeGreaterThan(0);
-      expect(coverage.resumed).toBeGreaterThan(0);
-      if (process.env.SCHEDULE_FAULTS_COVERAGE) console.log(coverage);
+      const deferred = coverage.deferred;
+      await holds("heavySecond", 10);
+      expect(coverage.deferred).toBeGreaterThan(deferred);
     },
     60_000 * propertyScale(),
   );
