@@ -214,10 +214,13 @@ const SCENES = {
 
 type Pace = keyof typeof SCENES;
 
-const body = (catchUp: CatchUp, pace: Pace) =>
+const body = (catchUp: CatchUp, pace: Pace, endAfterMs?: number) =>
   parse(
     JSON.stringify({
       topic: "demo",
+      ...(endAfterMs !== undefined && {
+        end_at: new Date(Date.parse(SCENES[pace].startIso) + endAfterMs).toISOString(),
+      }),
       catch_up: catchUp,
       cron: SCENES[pace].cron,
       timezone: SCENES[pace].timezone,
@@ -416,7 +419,9 @@ function check(w: World, id: string): string[] {
   }
   const schedule = w.store.schedules.get(id);
   // Under `latest` and `none` a run may skip what it finds missed (docs/API.md "Catch-up after an outage").
-  if (schedule?.status === "active" && (schedule.catchUp ?? "all") === "all") {
+  // Ended in its epoch (a run made its last occurrences) owes them as an active one does.
+  const live = schedule?.status === "active" || schedule?.status === "ended";
+  if (schedule && live && (schedule.catchUp ?? "all") === "all") {
     const from = w.epochStart.get(schedule.epoch) as number;
     // Due by a minute before the drain's end: every one of them must have been called.
     const owed = occurrencesBetween(specOf(schedule), from, w.clock.nowMs - 60_000, 10_000);
@@ -434,9 +439,10 @@ async function scenario(
   steps: readonly Step[],
   catchUp: CatchUp = "all",
   pace: Pace = "tenSeconds",
+  endAfterMs?: number,
 ): Promise<string[]> {
   const w = world(SCENES[pace].startIso);
-  const created = await createSchedule(w.deps, body(catchUp, pace));
+  const created = await createSchedule(w.deps, body(catchUp, pace, endAfterMs));
   const id = created.schedule_id;
   w.epochStart.set(w.store.schedules.get(id)?.epoch as number, w.clock.nowMs);
   for (const s of steps) {
@@ -449,19 +455,22 @@ async function scenario(
   coverage.calls += w.calls.length;
   coverage.stops += w.stoppedAt.size;
   coverage.resumed += w.epochStart.size - 1;
+  if (w.store.schedules.get(id)?.status === "ended") coverage.ended++;
   return check(w, id);
 }
 
 /** What the runs exercised: the property is vacuous if no fault fires, nothing is called, nothing stopped. */
-const coverage = { faults: 0, calls: 0, stops: 0, resumed: 0, deferred: 0 };
+const coverage = { faults: 0, calls: 0, stops: 0, resumed: 0, deferred: 0, ended: 0 };
 
 async function holds(pace: Pace, runs: number): Promise<void> {
   await fc.assert(
     fc.asyncProperty(
       fc.array(step, { minLength: 5, maxLength: 40 }),
       fc.constantFrom<CatchUp>("all", "all", "latest", "none"),
-      async (steps, catchUp) => {
-        expect(await scenario(steps, catchUp, pace)).toEqual([]);
+      // An end_at from a minute to 7 minutes on: runs and resumes that end it.
+      fc.option(fc.integer({ min: 60_000, max: 420_000 }), { freq: 3 }),
+      async (steps, catchUp, endAfterMs) => {
+        expect(await scenario(steps, catchUp, pace, endAfterMs ?? undefined)).toEqual([]);
       },
     ),
     propertyRuns(runs),
@@ -470,6 +479,7 @@ async function holds(pace: Pace, runs: number): Promise<void> {
   expect(coverage.calls).toBeGreaterThan(0);
   expect(coverage.stops).toBeGreaterThan(0);
   expect(coverage.resumed).toBeGreaterThan(0);
+  expect(coverage.ended).toBeGreaterThan(0);
   if (process.env.SCHEDULE_FAULTS_COVERAGE) console.log(pace, coverage);
 }
 
