@@ -41,15 +41,7 @@ describe("a fan-out DELETE racing its add, against DynamoDB", () => {
       tableName: "fan-out-cancel-race",
       nowSeconds: () => Math.floor(NOW / 1000),
     });
-    const config = testConfig({ orders: { deliverBy: "order_id", subscribers: SUBSCRIBERS } });
-    const deps = {
-      store,
-      timerQueue: new FakeTimerQueue(),
-      scheduler: new FakeScheduler(),
-      config,
-      now: () => NOW,
-      newUlid: monotonicFactory(),
-    };
+    const deps = addDepsOn(store);
     const added = await addTask(deps, {
       body: { topic: "orders", delay_seconds: 10, content: { order_id: "r-1" }, idempotency_key: "r-1" },
     });
@@ -78,6 +70,18 @@ describe("a fan-out DELETE racing its add, against DynamoDB", () => {
 
 const QUEUE = "https://sqs.test/orders.fifo";
 
+/** What adding and cancelling on `store` need: the fan-out topic `orders`, fakes for the timer, the clock at NOW. */
+function addDepsOn(store: DynamoTaskStore) {
+  return {
+    store,
+    timerQueue: new FakeTimerQueue(),
+    scheduler: new FakeScheduler(),
+    config: testConfig({ orders: { deliverBy: "order_id", subscribers: SUBSCRIBERS } }),
+    now: () => NOW,
+    newUlid: monotonicFactory(),
+  };
+}
+
 /** A table of its own, a fan-out task added on it and each of its copies dead-lettered (failed index and all). */
 async function deadLetteredOrder(table: string) {
   await createTaskTable(dynamo.client, table);
@@ -86,17 +90,15 @@ async function deadLetteredOrder(table: string) {
     tableName: table,
     nowSeconds: () => Math.floor(NOW / 1000),
   });
-  const config = testConfig({ orders: { deliverBy: "order_id", subscribers: SUBSCRIBERS } });
   const topicQueue = new FakeTopicQueue(() => NOW);
-  const deps = {
+  const deps = addDepsOn(store);
+  const replayDeps = {
     store,
-    timerQueue: new FakeTimerQueue(),
-    scheduler: new FakeScheduler(),
-    config,
+    topicQueue,
+    topicQueues: { orders: QUEUE },
     now: () => NOW,
-    newUlid: monotonicFactory(),
+    config: deps.config,
   };
-  const replayDeps = { store, topicQueue, topicQueues: { orders: QUEUE }, now: () => NOW, config };
   const added = await addTask(deps, {
     body: { topic: "orders", delay_seconds: 10, content: { order_id: "d-1" } },
   });
