@@ -116,6 +116,25 @@ async function confirmDialog(page: Page, mustMention: string): Promise<string> {
   return message;
 }
 
+/**
+ * Adds one task to both of FANNED's subscribers, due now, waits until `down` has failed its one attempt (the task
+ * reads `failed`, `ok` delivered) and shows it in the task view; answers its id.
+ */
+async function showFannedTaskDownFailed(page: Page): Promise<string> {
+  const added = await h.api("POST", "/v1/tasks", {
+    topic: FANNED,
+    delay_seconds: 0,
+    content: { order_id: `order-${randomUUID()}` },
+  });
+  expect(added.status, added.text).toBe(201);
+  const id = String(added.json.task_id);
+  await h.waitForStatus(id, ["failed"]);
+  await showTask(page, id);
+  await waitForText(page, '[data-testid="subscriber-ok"] td:nth-child(2)', "delivered");
+  await waitForText(page, '[data-testid="subscriber-down"] td:nth-child(2)', "failed");
+  return id;
+}
+
 async function showTask(page: Page, taskId: string): Promise<void> {
   // Cleared with an input event, as a user's delete: the field is controlled, and a refresh between a silent
   // clear and the typing would put the old id back.
@@ -718,17 +737,7 @@ describe.runIf(local)("the console in a real browser", () => {
 
   it("shows a fan-out task's subscribers, one row each, and replays only the failed one from its row", async () => {
     // Prepare: one task to both subscribers; `down` fails its one attempt
-    const added = await h.api("POST", "/v1/tasks", {
-      topic: FANNED,
-      delay_seconds: 0,
-      content: { order_id: `order-${randomUUID()}` },
-    });
-    expect(added.status, added.text).toBe(201);
-    const id = String(added.json.task_id);
-    await h.waitForStatus(id, ["failed"]);
-    await showTask(b.page, id);
-    await waitForText(b.page, '[data-testid="subscriber-ok"] td:nth-child(2)', "delivered");
-    await waitForText(b.page, '[data-testid="subscriber-down"] td:nth-child(2)', "failed");
+    const id = await showFannedTaskDownFailed(b.page);
 
     // Act
     await b.page.click('[data-testid="subscriber-replay-down"]');
@@ -748,17 +757,7 @@ describe.runIf(local)("the console in a real browser", () => {
 
   it("discards a fan-out task's dead-lettered copy from its view after confirming; the delivered copy stays delivered", async () => {
     // Prepare: one task to both subscribers; `down` fails its one attempt, so the task reads `failed`
-    const added = await h.api("POST", "/v1/tasks", {
-      topic: FANNED,
-      delay_seconds: 0,
-      content: { order_id: `order-${randomUUID()}` },
-    });
-    expect(added.status, added.text).toBe(201);
-    const id = String(added.json.task_id);
-    await h.waitForStatus(id, ["failed"]);
-    await showTask(b.page, id);
-    await waitForText(b.page, '[data-testid="subscriber-ok"] td:nth-child(2)', "delivered");
-    await waitForText(b.page, '[data-testid="subscriber-down"] td:nth-child(2)', "failed");
+    const id = await showFannedTaskDownFailed(b.page);
 
     // Act
     await waitForText(b.page, '[data-testid="task-discard"]', "Discard dead letters");
