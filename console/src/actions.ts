@@ -80,17 +80,23 @@ const CancelledCopies = z.object({
 const AFTER_ITS_ATTEMPT = "delivered if it succeeds, cancelled otherwise; not called again";
 
 /**
- * The line a cancel's answer shows. A callback being made cannot be unsent: the API records the cancel on it (202,
- * `cancel_requested`) and the task (a fan-out task: that copy) ends after that attempt, so "will not be called
- * again" or "never delivered" would be untrue of it.
+ * The line a cancel's answer shows. A fan-out task's names each copy's new state, as a discard's does (its DELETE
+ * also discards the dead-lettered copies and leaves the delivered ones: a count of the copies in flight said nothing
+ * of those). A callback being made cannot be unsent: the API records the cancel on it (202, `cancel_requested`) and
+ * the task (a fan-out task: that copy) ends after that attempt, so "will not be called again" or "never delivered"
+ * would be untrue of it.
  */
 function cancelledLine(id: string, outcome: string, answer: unknown): string {
+  const view = TaskAfterDelete.safeParse(answer);
+  if (view.success && view.data.subscribers !== undefined)
+    return `cancelled ${id} ${copiesNow(view.data.status, view.data.subscribers)}`;
   const parsed = CancelledCopies.safeParse(answer);
   if (!parsed.success || parsed.data.cancel_requested !== true) return `cancelled ${id}; ${outcome}`;
   const inFlight = (parsed.data.subscribers ?? []).filter((copy) => copy.cancel_requested === true).length;
   if (parsed.data.subscribers === undefined || inFlight === 0) {
     return `cancel requested for ${id}: its callback is being made now, and it ends after that attempt (${AFTER_ITS_ATTEMPT})`;
   }
+  // A broken API's answer naming more copies than a task has (or malformed rows): counted, no row named.
   const which =
     inFlight === 1
       ? "1 copy was being delivered and ends after that attempt"
@@ -117,14 +123,17 @@ export function taskViewAction(task: {
   return undefined;
 }
 
-/** Each value a discard's line quotes from the answer is cut to this (a broken API's long status is not a page). */
-const DISCARD_PART_CHARS = 100;
+/**
+ * Each value a cancel's or discard's line quotes from the answer is cut to this (a broken API's long status is not a
+ * page).
+ */
+const DELETE_PART_CHARS = 100;
 
 /**
- * A discard's answer (the task's view after its DELETE): the fields its line reads. At most MAX_SUBSCRIBERS rows, as
- * the task view reads them (answers.ts): more is a broken API's, its line then naming no row.
+ * A cancel's or discard's answer (the task's view after its DELETE): the fields its line reads. At most
+ * MAX_SUBSCRIBERS rows, as the task view reads them (answers.ts): more is a broken API's, its line then naming no row.
  */
-const DiscardedView = z.object({
+const TaskAfterDelete = z.object({
   status: z.string(),
   cancel_requested: z.boolean().optional(),
   subscribers: z
@@ -134,8 +143,8 @@ const DiscardedView = z.object({
 });
 
 /**
- * Discard a dead-lettered (`failed`) task from its view: DELETE /v1/tasks/{id}, as the dead-letter list's Cancel
- * and the CLI's `tasks cancel` do (`failed → cancelled`, out of the dead-letter list, never replayed). A fan-out
+ * Discard a dead-lettered (`failed`) task from its view or its dead-letter row: DELETE /v1/tasks/{id}, as the
+ * CLI's `tasks cancel` does (`failed → cancelled`, out of the dead-letter list, never replayed). A fan-out
  * task reading `failed` has every copy finished and one at least dead-lettered: its DELETE discards each
  * dead-lettered copy, cancels any copy not yet delivered (one replayed since the view was read) and leaves the
  * delivered ones, so its question says all three and its line names each copy's state after the answer.
@@ -165,32 +174,52 @@ export function discardTask(id: string, fanOut: boolean, ask: Ask): Promise<stri
  * view and the click may have its callback under way (the API's 202): the cancel's line says how it ends.
  */
 function discardedLine(id: string, fanOut: boolean, answer: unknown): string {
-  const parsed = DiscardedView.safeParse(answer);
+  const parsed = TaskAfterDelete.safeParse(answer);
   if (!parsed.success)
     return fanOut ? `discarded the dead letters of ${id}` : `discarded ${id}; it will not be delivered`;
   const { subscribers } = parsed.data;
-  const status = cut(parsed.data.status, DISCARD_PART_CHARS);
   if (!fanOut || subscribers === undefined) {
     if (parsed.data.cancel_requested === true) return cancelledLine(id, "", answer);
-    return `discarded ${id}; it will not be delivered (now ${status})`;
+    return `discarded ${id}; it will not be delivered (now ${cut(parsed.data.status, DELETE_PART_CHARS)})`;
   }
-  const rows = subscribers.map(
-    (copy) =>
-      `${cut(copy.id, DISCARD_PART_CHARS)} ${cut(copy.status, DISCARD_PART_CHARS)}${copy.cancel_requested === true ? ` (cancel requested: ${AFTER_ITS_ATTEMPT})` : ""}`,
-  );
-  return `discarded the dead letters of ${id} (now ${status}): ${rows.join(", ")}`;
+  return `discarded the dead letters of ${id} ${copiesNow(parsed.data.status, subscribers)}`;
 }
 
-/** Cancel a dead-lettered task from its row (DELETE /v1/tasks/{id}: `failed → cancelled`, out of the list). */
-export function cancelDeadLetter(id: string, ask: Ask): Promise<string | undefined> {
-  const question = `Cancel dead-lettered task ${id}? It will not be delivered, and can no longer be replayed.`;
-  return runAction(ask, {
-    confirm: { question, button: "Cancel task" },
-    run: () => call("DELETE", `/v1/tasks/${encodeURIComponent(id)}`),
-    done: () => `cancelled ${id}; it will not be delivered`,
-    failed: `${id} not cancelled`,
-    unsure: `${id} may have been cancelled`,
-  });
+/**
+ * A fan-out task after its DELETE, as a cancel's and a discard's line name it: its own status (which sums its copies
+ * up) and each copy's, a copy whose callback is under way saying how it ends; every value cut.
+ */
+function copiesNow(
+  status: string,
+  copies: readonly {
+    readonly id: string;
+    readonly status: string;
+    readonly cancel_requested?: boolean | undefined;
+  }[],
+): string {
+  const rows = copies.map(
+    (copy) =>
+      `${cut(copy.id, DELETE_PART_CHARS)} ${cut(copy.status, DELETE_PART_CHARS)}${copy.cancel_requested === true ? ` (cancel requested: ${AFTER_ITS_ATTEMPT})` : ""}`,
+  );
+  return `(now ${cut(status, DELETE_PART_CHARS)}): ${rows.join(", ")}`;
+}
+
+/** The label of a dead-letter row's Discard: the task view's for the same task (tasks.tsx). */
+export function deadLetterDiscardLabel(task: {
+  readonly subscribers?: readonly unknown[] | undefined;
+}): Extract<TaskViewAction, "Discard" | "Discard dead letters"> {
+  return task.subscribers ? "Discard dead letters" : "Discard";
+}
+
+/**
+ * A dead-letter row's Discard: the task view's (discardTask), same DELETE, question and line, so one action has one
+ * name on the page (the row's button was "Cancel", its line "cancelled t1", beside the view's Discard).
+ */
+export function discardDeadLetter(
+  task: { readonly task_id: string; readonly subscribers?: readonly unknown[] | undefined },
+  ask: Ask,
+): Promise<string | undefined> {
+  return discardTask(task.task_id, task.subscribers !== undefined, ask);
 }
 
 export type ScheduleAction = "pause" | "resume" | "delete";

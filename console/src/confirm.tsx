@@ -16,7 +16,7 @@ interface Question {
 /**
  * Every destructive action asks here first: a modal <dialog> the user (or the browser test) answers. One question
  * at a time, in the order asked: Replay all asks only once its dry run answers, seconds after its click against a
- * slow API, and that question must not replace the one the operator is reading (a row's Cancel) under the cursor,
+ * slow API, and that question must not replace the one the operator is reading (a row's Discard) under the cursor,
  * its confirm button the same button.
  */
 export function ConfirmDialog(props: { readonly setAsk: (ask: Ask) => void }) {

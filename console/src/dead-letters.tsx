@@ -1,5 +1,5 @@
 import { useState } from "preact/hooks";
-import { cancelDeadLetter } from "./actions.js";
+import { deadLetterDiscardLabel, discardDeadLetter } from "./actions.js";
 import { loadPage, taskPageSchema } from "./answers.js";
 import { PAGE_LIMIT, type TaskView } from "./api.js";
 import { useConfirm } from "./confirm.js";
@@ -9,8 +9,8 @@ import { useLoad, useShowLine } from "./hooks.js";
 import { Pager } from "./tasks.js";
 
 /**
- * A topic's dead-lettered tasks, newest first, a page at a time; replay one, the selected, or all matching; cancel
- * (discard) one.
+ * A topic's dead-lettered tasks, newest first, a page at a time; replay one, the selected, or all matching; discard
+ * one.
  */
 export function DeadLetters(props: { readonly topic: string; readonly onOpen: (id: string) => void }) {
   const [cursors, setCursors] = useState<string[]>([]);
@@ -30,7 +30,7 @@ export function DeadLetters(props: { readonly topic: string; readonly onOpen: (i
   const { replayIds, replayMatching, replayingAll } = useReplay(props.topic, setMessage, () =>
     setSelected(new Set()),
   );
-  const cancel = useCancelDeadLetter(setMessage);
+  const discard = useDiscardDeadLetter(setMessage);
   const tasks = data?.tasks ?? [];
   return (
     <section data-testid="dead-letters">
@@ -48,7 +48,7 @@ export function DeadLetters(props: { readonly topic: string; readonly onOpen: (i
         onSelect={setSelected}
         onOpen={props.onOpen}
         onReplay={(id) => void replayIds([id])}
-        onCancel={(id) => void cancel(id)}
+        onDiscard={(t) => void discard(t)}
       />
       {tasks.length === 0 && <p class="hint">No dead-lettered tasks on this page.</p>}
       <div class="row">
@@ -77,7 +77,7 @@ function DeadLetterTable(props: {
   readonly onSelect: (selected: ReadonlySet<string>) => void;
   readonly onOpen: (id: string) => void;
   readonly onReplay: (id: string) => void;
-  readonly onCancel: (id: string) => void;
+  readonly onDiscard: (task: TaskView) => void;
 }) {
   const toggle = (id: string, on: boolean) => {
     const next = new Set(props.selected);
@@ -106,7 +106,7 @@ function DeadLetterTable(props: {
             onSelect={(on) => toggle(t.task_id, on)}
             onOpen={props.onOpen}
             onReplay={props.onReplay}
-            onCancel={props.onCancel}
+            onDiscard={props.onDiscard}
           />
         ))}
       </tbody>
@@ -116,12 +116,13 @@ function DeadLetterTable(props: {
 
 /**
  * DELETE /v1/tasks/{id} on a dead-lettered task discards it (`failed → cancelled`, out of this list), after the
- * page's confirmation. A refusal (say the task was replayed meanwhile: 409) is the panel's line.
+ * page's confirmation, as the task view's Discard. A refusal (say the task was replayed meanwhile: 409) is the
+ * panel's line.
  */
-function useCancelDeadLetter(setMessage: (message: string) => void) {
+function useDiscardDeadLetter(setMessage: (message: string) => void) {
   const confirm = useConfirm();
   const show = useShowLine(setMessage);
-  return async (id: string) => show(await cancelDeadLetter(id, confirm));
+  return async (task: TaskView) => show(await discardDeadLetter(task, confirm));
 }
 
 /**
@@ -153,7 +154,7 @@ function DeadLetterRow(props: {
   readonly onSelect: (on: boolean) => void;
   readonly onOpen: (id: string) => void;
   readonly onReplay: (id: string) => void;
-  readonly onCancel: (id: string) => void;
+  readonly onDiscard: (task: TaskView) => void;
 }) {
   const t = props.task;
   return (
@@ -178,8 +179,9 @@ function DeadLetterRow(props: {
         <button type="button" data-testid="dead-letter-replay" onClick={() => props.onReplay(t.task_id)}>
           Replay
         </button>{" "}
-        <button type="button" data-testid="dead-letter-cancel" onClick={() => props.onCancel(t.task_id)}>
-          Cancel
+        {/* data-testid kept from when the button read "Cancel" (the browser tests find it by it) */}
+        <button type="button" data-testid="dead-letter-cancel" onClick={() => props.onDiscard(t)}>
+          {deadLetterDiscardLabel(t)}
         </button>
       </td>
     </tr>

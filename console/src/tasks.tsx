@@ -213,7 +213,7 @@ export function TaskDetail(props: { readonly taskId: string }) {
 
 /**
  * The view's Cancel task (with its callback being made the API records the cancel, 202, and the line says so) or,
- * for a dead-lettered task, Discard: the same DELETE the dead-letter list's Cancel sends one row at a time.
+ * for a dead-lettered task, Discard: the same DELETE the dead-letter list's Discard sends one row at a time.
  */
 function TaskActionButton(props: {
   readonly action: TaskViewAction | undefined;

@@ -8,7 +8,7 @@ import {
 
 /**
  * `punctual console` in a real headless Chromium: "Replay all matching" asks only once its dry run answers, which
- * against a slow API is seconds after the click. A question the operator is reading meanwhile (a row's Cancel) must
+ * against a slow API is seconds after the click. A question the operator is reading meanwhile (a row's Discard) must
  * not turn into "Replay all 500 …?" under the cursor, its confirm button the same button. A fake API on loopback.
  */
 const DRY_RUN_DELAY_MS = 2_000;
@@ -70,11 +70,11 @@ describe("the confirmation dialog while a slow dry run is under way", () => {
     await b.page.goto(fake.consoleUrl, { waitUntil: "load" });
     await b.page.waitForSelector('[data-testid="dead-letter-cancel"]', WAIT);
 
-    // Act: Replay all (its dry run slow), then a row's Cancel while the dry run is unanswered
+    // Act: Replay all (its dry run slow), then a row's Discard while the dry run is unanswered
     await b.page.click('[data-testid="replay-matching"]');
     await b.page.click('[data-testid="dead-letter-cancel"]');
     await b.page.waitForFunction(
-      `document.querySelector('[data-testid="confirm-message"]')?.textContent?.startsWith("Cancel dead-lettered task")`,
+      `document.querySelector('[data-testid="confirm-message"]')?.textContent?.startsWith("Discard dead-lettered task")`,
       WAIT,
     );
     // Past the dry run's answer: its question has been asked by now.
@@ -99,12 +99,12 @@ describe("the confirmation dialog while a slow dry run is under way", () => {
       );
     if (next !== "no second question") await b.page.click('[data-testid="confirm-no"]');
 
-    // Assess: the click confirmed the Cancel it showed; Replay all was asked after, and declined
+    // Assess: the click confirmed the Discard it showed; Replay all was asked after, and declined
     expect(readingWhenClicked).toBe(
-      "Cancel dead-lettered task demo.dead-1? It will not be delivered, and can no longer be replayed.",
+      "Discard dead-lettered task demo.dead-1? It will not be delivered, and can no longer be replayed.",
     );
     expect(confirmed).toEqual(["cancel /v1/tasks/demo.dead-1"]);
-    expect(line).toBe("cancelled demo.dead-1; it will not be delivered");
+    expect(line).toBe("discarded demo.dead-1; it will not be delivered (now cancelled)");
     expect(next).toBe("Replay all 500 dead-lettered tasks matching this filter?");
     expect(writes).toEqual(["cancel /v1/tasks/demo.dead-1"]);
   });

@@ -13,8 +13,8 @@ import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
 /**
  * Issue 12, points 1, 2 and 4 in a real headless Chromium against the local cloud: tasks added through the API
  * are seen delivered on the page; a dead-lettered task is replayed from the page (through its confirmation
- * dialog) and delivered, another cancelled from the dead-letter list, another (and a fan-out task's dead-lettered copy)
- * discarded from its task view; the topic is paused and resumed from the
+ * dialog) and delivered, another discarded from the dead-letter list, another (and a fan-out task's dead-lettered copy)
+ * discarded from its task view, a fan-out task cancelled from its view; the topic is paused and resumed from the
  * page and the API agrees; a task is found by id with its timeline; the console's lateness p50/p90/p99 equal the nearest ranks of the tasks' own `lateness_ms` (replays left out, as the metric leaves them);
  * every list request the page made carries a page limit. Issue 14: a destination whose circuit opened shows
  * "open" and is reset from the page; a schedule is paused, resumed and deleted from the Schedules panel. PUNCTUAL_CONSOLE_SCREENSHOT=<file> also saves the
@@ -458,23 +458,28 @@ describe.runIf(local)("the console in a real browser", () => {
     expect(h.receiver.forTask(id)).toHaveLength(1);
   });
 
-  it("cancels a dead-lettered task from the dead-letter list after confirming; it leaves the failed list", async () => {
+  it("discards a dead-lettered task from the dead-letter list after confirming, as its view's Discard; it leaves the failed list", async () => {
     // Prepare: a receiver that always fails; the task uses up its attempts and is dead-lettered.
     const id = await addTask(`/fail/console-${randomUUID()}`);
     await h.waitForStatus(id, ["failed"]);
     const row = `[data-testid="dead-letter-${id}"]`;
     await b.page.waitForSelector(row, WAIT);
 
-    // Act
+    // Act: the row's button is named as the task view's, and asks as it does
+    await waitForText(b.page, `${row} [data-testid="dead-letter-cancel"]`, "Discard");
     await b.page.click(`${row} [data-testid="dead-letter-cancel"]`);
-    await confirmDialog(b.page, "will not be delivered");
+    const asked = await confirmDialog(b.page, "can no longer be replayed");
     cancelled.add(id);
 
-    // Assess: the page says so and drops the row; the API has it cancelled and off the failed list.
+    // Assess: the page says so, in the view's words, and drops the row; the API has it cancelled and off the
+    // failed list.
+    expect(asked).toBe(
+      `Discard dead-lettered task ${id}? It will not be delivered, and can no longer be replayed.`,
+    );
     await waitForText(
       b.page,
       '[data-testid="dead-letters-message"]',
-      `cancelled ${id}; it will not be delivered`,
+      `discarded ${id}; it will not be delivered (now cancelled)`,
     );
     await b.page.waitForSelector(row, { ...WAIT, hidden: true });
     expect((await h.api("GET", `/v1/tasks/${id}`)).json).toMatchObject({
@@ -786,6 +791,37 @@ describe.runIf(local)("the console in a real browser", () => {
     expect(failed.status).toBe(200);
     const copies = new Set([id, ...rows.map((r) => r.task_id)]);
     expect((failed.json.tasks as { task_id: string }[]).filter((t) => copies.has(t.task_id))).toEqual([]);
+  });
+
+  it("cancels a scheduled fan-out task from its view after confirming; the line names each copy's new state", async () => {
+    // Prepare: one task to both subscribers, due in an hour; both copies shown scheduled
+    const added = await h.api("POST", "/v1/tasks", {
+      topic: FANNED,
+      delay_seconds: 3600,
+      content: { order_id: `order-${randomUUID()}` },
+    });
+    expect(added.status, added.text).toBe(201);
+    const id = String(added.json.task_id);
+    await showTask(b.page, id);
+    await waitForText(b.page, '[data-testid="subscriber-ok"] td:nth-child(2)', "scheduled");
+    await waitForText(b.page, '[data-testid="subscriber-down"] td:nth-child(2)', "scheduled");
+
+    // Act
+    await b.page.click('[data-testid="task-cancel"]');
+    await confirmDialog(b.page, "never be delivered");
+
+    // Assess: the line names each copy, as Discard dead letters' does; the API agrees
+    await waitForText(
+      b.page,
+      '[data-testid="task-message"]',
+      `cancelled ${id} (now cancelled): ok cancelled, down cancelled`,
+    );
+    const view = (await h.api("GET", `/v1/tasks/${id}`)).json;
+    expect(view.status).toBe("cancelled");
+    expect((view.subscribers as { id: string; status: string }[]).map((r) => [r.id, r.status])).toEqual([
+      ["ok", "cancelled"],
+      ["down", "cancelled"],
+    ]);
   });
 
   it("never lists without a page limit", () => {

@@ -1,10 +1,11 @@
 import { afterEach, describe, expect, it, vi } from "vitest";
 import { MAX_ERROR_CHARS } from "../../../console/src/action.js";
 import {
-  cancelDeadLetter,
   cancelTask,
   createSchedule,
   createScheduleFromForm,
+  deadLetterDiscardLabel,
+  discardDeadLetter,
   discardTask,
   replaySubscriber,
   resetDestination,
@@ -171,7 +172,7 @@ describe("a fan-out task's Cancel (task view)", () => {
 });
 
 describe("the cancel of a fan-out task whose copy was being delivered", () => {
-  it("says which copies end after their current attempt, and how, not that no receiver will be called again", async () => {
+  it("names each copy's new state, the one whose callback is under way saying how it ends", async () => {
     // Prepare: the API cancelled the parent and one copy; the other copy's callback was being made (its cancel
     // requested: the API's 202)
     stubFetch(() =>
@@ -180,8 +181,8 @@ describe("the cancel of a fan-out task whose copy was being delivered", () => {
         status: "delivering",
         cancel_requested: true,
         subscribers: [
-          { name: "billing", task_id: "t1.billing", status: "delivering", cancel_requested: true },
-          { name: "email", task_id: "t1.email", status: "cancelled" },
+          { id: "billing", task_id: "t1.billing", status: "delivering", cancel_requested: true },
+          { id: "email", task_id: "t1.email", status: "cancelled" },
         ],
       }),
     );
@@ -191,7 +192,7 @@ describe("the cancel of a fan-out task whose copy was being delivered", () => {
 
     // Assess
     expect(line).toBe(
-      "cancelled t1; 1 copy was being delivered and ends after that attempt (delivered if it succeeds, cancelled otherwise; not called again)",
+      "cancelled t1 (now delivering): billing delivering (cancel requested: delivered if it succeeds, cancelled otherwise; not called again), email cancelled",
     );
   });
 
@@ -202,15 +203,58 @@ describe("the cancel of a fan-out task whose copy was being delivered", () => {
     );
   });
 
-  it("with every copy cancelled, answers as for any task", async () => {
+  it("with every copy cancelled, names each", async () => {
     stubFetch(() =>
       json(200, {
         task_id: "t1",
         status: "cancelled",
-        subscribers: [{ name: "a", task_id: "t1.a", status: "cancelled" }],
+        subscribers: [{ id: "a", task_id: "t1.a", status: "cancelled" }],
       }),
     );
-    expect(await cancelTask("t1", yes, true)).toBe("cancelled t1; its receiver will not be called again");
+    expect(await cancelTask("t1", yes, true)).toBe("cancelled t1 (now cancelled): a cancelled");
+  });
+});
+
+describe("a fan-out task's Cancel names what its DELETE did to each copy, as Discard dead letters does", () => {
+  it("the dead-lettered copy discarded, the scheduled one cancelled, the delivered one left", async () => {
+    // Prepare: the answer to the parent's DELETE: `down` was dead-lettered, `late` scheduled, `ok` delivered
+    stubFetch(() =>
+      json(200, {
+        task_id: "t1",
+        status: "delivered",
+        subscribers: [
+          { id: "ok", task_id: "t1.ok", status: "delivered" },
+          { id: "down", task_id: "t1.down", status: "cancelled" },
+          { id: "late", task_id: "t1.late", status: "cancelled" },
+        ],
+      }),
+    );
+
+    // Act
+    const line = await cancelTask("t1", yes, false, [
+      { status: "delivered" },
+      { status: "failed" },
+      { status: "scheduled" },
+    ]);
+
+    // Assess
+    expect(line).toBe("cancelled t1 (now delivered): ok delivered, down cancelled, late cancelled");
+  });
+
+  it("a broken API's answer is no page of a line: each value it quotes is cut, and more rows than a task has name none", async () => {
+    // Prepare
+    const long = "z".repeat(50_000);
+    stubFetch(() => json(200, { task_id: "t1", status: long, subscribers: [{ id: long, status: long }] }));
+
+    // Act
+    const line = (await cancelTask("t1", yes)) ?? "";
+
+    // Assess
+    expect(line.length).toBeLessThan(400);
+    expect(line.startsWith("cancelled t1 (now zzz")).toBe(true);
+    const rows = Array.from({ length: 5000 }, (_, i) => ({ id: `s${i}`, status: "cancelled" }));
+    stubFetch(() => json(200, { task_id: "t1", status: "cancelled", subscribers: rows }));
+    expect(await cancelTask("t1", yes)).toBe("cancelled t1; it will never be delivered");
   });
 });
 
@@ -344,6 +388,60 @@ describe("a dead-lettered task's Discard (task view)", () => {
   });
 });
 
+describe("a dead letter's Discard (dead-letter list)", () => {
+  it("is the task view's Discard: its label, question, DELETE and line", async () => {
+    // Prepare
+    const sent = stubFetch(() => json(200, { task_id: "demo#01J", status: "cancelled" }));
+    const asked: [string, string][] = [];
+    const ask = async (question: string, button: string) => {
+      asked.push([question, button]);
+      return true;
+    };
+
+    // Act
+    const row = await discardDeadLetter({ task_id: "demo#01J" }, ask);
+    const view = await discardTask("demo#01J", false, ask);
+
+    // Assess
+    expect(deadLetterDiscardLabel({})).toBe(taskViewAction({ status: "failed" }));
+    expect(asked[0]).toEqual([
+      "Discard dead-lettered task demo#01J? It will not be delivered, and can no longer be replayed.",
+      "Discard",
+    ]);
+    expect(asked[1]).toEqual(asked[0]);
+    expect(sent).toEqual([
+      { method: "DELETE", path: "/v1/tasks/demo%2301J" },
+      { method: "DELETE", path: "/v1/tasks/demo%2301J" },
+    ]);
+    expect(row).toBe("discarded demo#01J; it will not be delivered (now cancelled)");
+    expect(view).toBe(row);
+  });
+
+  it("a fan-out task's row is its view's Discard dead letters", async () => {
+    // Prepare
+    stubFetch(() =>
+      json(200, {
+        task_id: "t1",
+        status: "cancelled",
+        subscribers: [{ id: "down", task_id: "t1.down", status: "cancelled" }],
+      }),
+    );
+    const subscribers = [{ id: "down" }];
+    const asked: string[] = [];
+
+    // Act
+    const line = await discardDeadLetter({ task_id: "t1", subscribers }, async (_question, button) => {
+      asked.push(button);
+      return true;
+    });
+
+    // Assess
+    expect(deadLetterDiscardLabel({ subscribers })).toBe(taskViewAction({ status: "failed", subscribers }));
+    expect(asked).toEqual(["Discard dead letters"]);
+    expect(line).toBe("discarded the dead letters of t1 (now cancelled): down cancelled");
+  });
+});
+
 /**
  * These already caught their errors, but showed only the message: no code, and uncut (a proxy's 100 KB page went
  * onto the panel whole). Each now says the API's code and message, cut to MAX_ERROR_CHARS.
@@ -364,10 +462,10 @@ describe("the actions that showed their errors: the API's code and message, cut"
       "t1 may have been discarded",
     ],
     [
-      "a dead letter's Cancel",
-      () => cancelDeadLetter("t1", yes),
-      "t1 not cancelled",
-      "t1 may have been cancelled",
+      "a dead letter's Discard",
+      () => discardDeadLetter({ task_id: "t1" }, yes),
+      "t1 not discarded",
+      "t1 may have been discarded",
     ],
     [
       "a schedule's Pause",
@@ -471,8 +569,6 @@ describe("the same actions when they work", () => {
     );
     stubFetch(() => json(202, {}));
     expect(await replaySubscriber("t1", "down", yes)).toBe("replaying down");
-    stubFetch(() => json(200, { task_id: "t1", status: "cancelled" }));
-    expect(await cancelDeadLetter("t1", yes)).toBe("cancelled t1; it will not be delivered");
   });
 
   it.each(["[::1]:8443", "a$b~c!.example.com", "x&y'z(1)*+,;=.example.com:8443", 'a{b}`"c.example.com'])(
