@@ -11,6 +11,7 @@ import {
   occurrenceWriteUnits,
   uncomputableProblem,
 } from "#shared/domain/schedule-cron.js";
+import { carryCalledAhead } from "./called-ahead.js";
 import {
   horizonOf,
   INLINE_OCCURRENCE_CONCURRENCY,
@@ -124,7 +125,9 @@ async function materializeInline(
  * `POST /v1/schedules/{id}/resume`: active again from now; occurrences that fell in the pause are skipped, not
  * made up. A new epoch, so the occurrences pause cancelled (whose idempotency keys name cancelled tasks) can be
  * made afresh. First the paused epoch is settled again (a pause that answered 503 part-way left occurrences of it
- * ahead, which the new epoch would make a second time). Resuming an active schedule answers it as it is.
+ * ahead, which the new epoch would make a second time), and its occurrences still ahead that were already called
+ * (run now, moved earlier) are carried into the new epoch, which does not call them again (called-ahead.ts).
+ * Resuming an active schedule answers it as it is.
  */
 export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undefined): Promise<ScheduleView> {
   const schedule = id ? await deps.store.getSchedule(id) : undefined;
@@ -156,6 +159,8 @@ export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undef
   // deliver cancels (an epoch older than the schedule's: occurrence-hold.ts).
   const passUnits = limit * occurrenceWriteUnits(occurrenceWrite(deps, schedule));
   await settleStoppedEpoch(deps, schedule, nowMs, new WriteBudget(INLINE_WRITE_UNITS - passUnits));
+  // Before the new epoch exists (no add of it can precede this): its instants the paused one already called.
+  await carryCalledAhead(deps, schedule, nowMs);
   const change = resumeChange(deps, schedule, nowMs);
   const result = await deps.store.updateSchedule(schedule.scheduleId, change);
   if (result.outcome === "not-found") throw notFound("no such schedule");

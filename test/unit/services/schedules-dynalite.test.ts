@@ -1,9 +1,10 @@
 import { parse } from "lossless-json";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DynamoMaterializerStore } from "#shared/adapters/dynamo-task-store.js";
+import { DynamoMaterializerStore, DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import type { ScheduleChange } from "#shared/adapters/task-store.js";
 import type { ScheduleRecord } from "#shared/domain/schedule.js";
-import { createSchedule, type ScheduleRouteDeps } from "#shared/services/schedules/manage.js";
+import { runTask } from "#shared/services/reschedule-task.js";
+import { createSchedule, resumeSchedule, type ScheduleRouteDeps } from "#shared/services/schedules/manage.js";
 import { leftAsWritten, materializeSchedule } from "#shared/services/schedules/materialize.js";
 import { type MaterializerRunDeps, runMaterializer } from "#shared/services/schedules/run.js";
 import { pauseSchedule } from "#shared/services/schedules/stop-routes.js";
@@ -29,11 +30,11 @@ afterAll(async () => {
   await dynamo?.stop();
 });
 
-async function harness(startIso: string) {
+async function harness(startIso: string, Store = DynamoMaterializerStore) {
   const tableName = `schedules-${++table}`;
   await createTaskTable(dynamo.client, tableName);
   const clock = new ManualClock(Date.parse(startIso));
-  const store = new DynamoMaterializerStore({
+  const store = new Store({
     client: dynamo.client,
     tableName,
     nowSeconds: () => Math.floor(clock.now() / 1000),
@@ -210,5 +211,32 @@ describe("schedule races on DynamoDB's conditional writes (dynalite)", () => {
     expect(resent.outcome === "conflict" && leftAsWritten(resent.schedule, { ...change, ifEpoch: 7 })).toBe(
       false,
     );
+  });
+  it("an occurrence run now and delivered, then a pause and a resume before its time: the new epoch's key names the task called, and the materializer makes no second one", async () => {
+    // Prepare: the 07:00:00 occurrence run now at 06:59:50.3 and delivered (called).
+    const h = await harness("2027-03-14T06:59:50.300Z", DynamoTaskStore);
+    const store = h.store as unknown as DynamoTaskStore;
+    const { schedule_id: id } = await createSchedule(h.deps, body({ cron: "*/10 * * * * *" }));
+    const instant = Date.parse("2027-03-14T07:00:00.000Z");
+    const claimed = await store.findIdempotencyClaim("demo", `schedule:${id}:0:${instant}`);
+    if (!claimed) throw new Error("the create made no 07:00:00 occurrence");
+    await runTask(h.deps as never, claimed);
+    const ran = (await store.get(claimed))?.rescheduledTo as string;
+    await store.startAttempt(ran, h.clock.now());
+    const delivery = { atMs: h.clock.now(), latenessMs: 0, deliveryLatencyMs: 10, expiresAt: 2_000_000_000 };
+    expect(await store.markDelivered(ran, delivery)).toBe(true);
+
+    // Act
+    await pauseSchedule(h.deps, id);
+    await resumeSchedule(h.deps, id);
+    h.clock.advance(60_000);
+    await runMaterializer(h.deps);
+
+    // Assess: epoch 1's key of 07:00:00 names the task epoch 0 called; its 07:00:10 is a task of its own.
+    expect((await h.read(id)).epoch).toBe(1);
+    const called = await store.findIdempotencyClaim("demo", `schedule:${id}:0:${instant}`);
+    expect(called).toBe(ran);
+    expect(await store.findIdempotencyClaim("demo", `schedule:${id}:1:${instant}`)).toBe(called);
+    expect(await occurrenceTasks(h, id, [instant, instant + 10_000])).toEqual(["delivered", "scheduled"]);
   });
 });
