@@ -119,7 +119,7 @@ export function taskViewAction(task: {
 }): TaskViewAction | undefined {
   if (task.status === "scheduled" || task.status === "queued" || task.status === "delivering")
     return "Cancel task";
-  if (task.status === "failed") return task.subscribers ? "Discard dead letters" : "Discard";
+  if (task.status === "failed") return deadLetterDiscardLabel(task);
   return undefined;
 }
 
