@@ -1421,29 +1421,44 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
    * Each chunk's statements, then — a few rounds, with backoff — the ones that failed for a reason a retry can
    * change (throttling, a server error, the call itself failing), as AWS asks of batch callers. A retried
    * statement whose condition fails because its earlier try was written after all (the answer was lost) is
-   * recognised from the item DynamoDB returns with it (ALL_OLD), so it is not reported as failed.
+   * recognised from the item DynamoDB returns with it (ALL_OLD), so it is not reported as failed. A give-back
+   * refused by a cancel requested on its start (DELETE answered 202 while it was `delivering`) is then written as
+   * that cancel's end, one more statement each (no PartiQL UPDATE can choose a status from the item's own
+   * attributes: SET takes values and LIST_APPEND, SET_ADD, SET_DELETE only): rare, so the common give-back stays
+   * one write.
    */
   async finishAttempts(writes: readonly FinishWrite[]): Promise<Set<string>> {
+    const { failed, cancelEnds } = await this.finishInRounds(writes);
+    if (cancelEnds.length === 0) return failed;
+    for (const taskId of (await this.finishInRounds(cancelEnds)).failed) failed.add(taskId);
+    return failed;
+  }
+
+  private async finishInRounds(
+    writes: readonly StoreFinish[],
+  ): Promise<{ failed: Set<string>; cancelEnds: CancelEnd[] }> {
     const failed = new Set<string>();
-    const idOf = (write: FinishWrite) => (write.kind === "delivered" ? write.taskId : write.read.taskId);
+    const cancelEnds: CancelEnd[] = [];
     for (const chunk of chunksOf(writes, BATCH_STATEMENT_SIZE)) {
       const unsettled = await inRounds(chunk, FINISH_ROUNDS, async (pending) => {
         const answers = await this.withRefusedItems(
           await this.executeBatch(pending.map((write) => this.finishStatement(write))),
-          pending.map(idOf),
+          pending.map(finishedTaskId),
         );
         if (!answers) return pending;
         return pending.filter((write, i) => {
           const answer = answers[i];
           if (answer === undefined || (answer.item && isFinished(answer.item, write))) return false;
-          if (RETRYABLE_STATEMENT_CODES.has(answer.code)) return true;
-          failed.add(idOf(write));
+          const end = answer.item && cancelEndOf(write, answer.item);
+          if (end) cancelEnds.push(end);
+          else if (RETRYABLE_STATEMENT_CODES.has(answer.code)) return true;
+          else failed.add(finishedTaskId(write));
           return false;
         });
       });
-      for (const write of unsettled) failed.add(idOf(write));
+      for (const write of unsettled) failed.add(finishedTaskId(write));
     }
-    return failed;
+    return { failed, cancelEnds };
   }
 
   /**
@@ -2112,26 +2127,49 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     });
   }
 
-  /** A finishing write of deliver's batch: delivered (as markDelivered), or a start given back. */
-  private finishStatement(write: FinishWrite): BatchStatementRequest {
+  /** A finishing write of deliver's batch: delivered (as markDelivered), a start given back, or its cancel's end. */
+  private finishStatement(write: StoreFinish): BatchStatementRequest {
     if (write.kind === "delivered") return this.deliveredStatement(write);
-    const { read, started } = write;
+    if (write.kind === "cancelEnd") return this.giveBackStatement(write.giveBack, write.requested);
+    return this.giveBackStatement(write);
+  }
+
+  /**
+   * A start given back: the task restored as read, on condition that it is still in that start. Without
+   * `requested`, only while it carries no cancel request; with it (the request the refused give-back met), restored
+   * and ended `cancelled` as the request's attempt ends it (`cancelledAtMs`, the TTL the request recorded, out of
+   * the sweep index), only while it carries exactly that request — the cancel wins only when it is on the item.
+   */
+  private giveBackStatement(
+    { read, started, atMs }: GiveBackWrite,
+    requested?: RequestedCancel,
+  ): BatchStatementRequest {
+    const restoredFields = START_FIELDS.filter((name) => read[name] !== undefined);
     return updateStatement({
       returnOldOnConditionFailure: true,
       table: this.table,
       key: statementKey(read.taskId),
       set: [
-        [["status"], read.status],
+        [["status"], requested ? ("cancelled" satisfies TaskStatus) : read.status],
         [["attempts"], read.attempts],
-        ...START_FIELDS.filter((name) => read[name] !== undefined).map(
-          (name) => [[name], read[name]] as const,
-        ),
+        ...restoredFields.map((name) => [[name], read[name]] as const),
+        ...(requested
+          ? ([
+              [["cancelledAtMs"], atMs],
+              [["expiresAt"], requested.cancelExpiresAt ?? fallbackCancelExpiry(atMs)],
+            ] as const)
+          : []),
       ],
-      remove: START_FIELDS.filter((name) => read[name] === undefined),
+      remove: [
+        ...START_FIELDS.filter((name) => read[name] === undefined),
+        ...(requested ? [SWEEP_SHARD_ATTRIBUTE] : []),
+      ],
       where: [
         ["status", started.status],
         ["attemptSeq", started.attemptSeq],
         ["lastAttemptAtMs", started.lastAttemptAtMs],
+        ["cancelRequestedAtMs", requested?.cancelRequestedAtMs],
+        ...(requested ? [["cancelExpiresAt", requested.cancelExpiresAt] as const] : []),
       ],
     });
   }
@@ -2726,9 +2764,41 @@ function isStart(item: TaskRecord, started: TaskRecord): boolean {
   );
 }
 
+type GiveBackWrite = Extract<FinishWrite, { kind: "giveBack" }>;
+
+/** The cancel request a refused give-back met on the item: its second statement is conditioned on exactly it. */
+type RequestedCancel = Pick<TaskRecord, "cancelRequestedAtMs" | "cancelExpiresAt">;
+
+/** A give-back refused by a cancel requested on its start: written again as that cancel's end. */
+interface CancelEnd {
+  readonly kind: "cancelEnd";
+  readonly giveBack: GiveBackWrite;
+  readonly requested: RequestedCancel;
+}
+
+/** What the finishing call writes: deliver's writes, and the store's own second statements. */
+type StoreFinish = FinishWrite | CancelEnd;
+
+function finishedTaskId(write: StoreFinish): string {
+  if (write.kind === "delivered") return write.taskId;
+  return write.kind === "cancelEnd" ? write.giveBack.read.taskId : write.read.taskId;
+}
+
+/** The cancel's end a refused give-back calls for: the item is still in that start, and a cancel is requested on it. */
+function cancelEndOf(write: StoreFinish, item: TaskRecord): CancelEnd | undefined {
+  if (write.kind !== "giveBack" || !isStart(item, write.started) || item.cancelRequestedAtMs === undefined)
+    return undefined;
+  const { cancelRequestedAtMs, cancelExpiresAt } = item;
+  return { kind: "cancelEnd", giveBack: write, requested: { cancelRequestedAtMs, cancelExpiresAt } };
+}
+
 /** Whether `item` already holds what a finishing write writes (an earlier try of it was written). */
-function isFinished(item: TaskRecord, write: FinishWrite): boolean {
+function isFinished(item: TaskRecord, write: StoreFinish): boolean {
   if (write.kind === "delivered") return item.status === "delivered" && item.attemptSeq === write.attemptSeq;
+  if (write.kind === "cancelEnd") {
+    const { read, atMs } = write.giveBack;
+    return item.status === "cancelled" && item.cancelledAtMs === atMs && item.attemptSeq === read.attemptSeq;
+  }
   const { read } = write;
   return (
     item.status === read.status && item.attempts === read.attempts && item.attemptSeq === read.attemptSeq

@@ -453,8 +453,9 @@ export interface TaskStore extends DestinationStore {
   /**
    * Deliver's finishing writes of one batch in as few calls as the store allows: `delivered` (as markDelivered,
    * on condition that the task is still in the attempt `attemptSeq`), and `giveBack` (an attempt started up front
-   * but never called back: the task restored as read, on condition that it is still in that start). Answers the
-   * task ids whose write was not made or may not have been (refused, failed, or the call failed).
+   * but never called back: the task restored as read, on condition that it is still in that start — or, when a
+   * cancel was requested on that start, restored and ended `cancelled`, as the request's attempt ends it). Answers
+   * the task ids whose write was not made or may not have been (refused, failed, or the call failed).
    */
   finishAttempts(writes: readonly FinishWrite[]): Promise<Set<string>>;
   /**
@@ -767,6 +768,11 @@ export type FinishWrite =
       readonly read: TaskRecord;
       /** The task as the start left it (`startedTask(read, …)`): the write's condition. */
       readonly started: TaskRecord;
+      /**
+       * When the start is given back: the task's `cancelledAtMs` should a cancel requested on that start (DELETE
+       * while it was `delivering`) end it `cancelled` instead of restoring it.
+       */
+      readonly atMs: number;
     };
 
 /**

@@ -328,7 +328,8 @@ function fanOutNotMovable() {
 /**
  * A `scheduled` task carrying a cancel request: deliver started it with its batch behind others of its group, an
  * operator's cancel met that start (202), and its group failed before its turn, so the start was given back with
- * the request kept (its next start ends it `cancelled`, never called). A move would write a successor without the
+ * the request kept (its next start ends it `cancelled`, never called). Since 2026-12-06 that give-back ends such a
+ * task `cancelled` itself; this stays for one given back by older code. A move would write a successor without the
  * request, delivered at its new time after the operator was told it would not be.
  */
 function cancelPendingNotMovable(task: TaskRecord) {

@@ -51,6 +51,14 @@ beforeAll(async () => {
           maxAttempts: 5,
           backoff: { initialSeconds: 1, maxSeconds: 1, multiplier: 1, jitter: "none" },
         },
+        // The same for the test whose head fails: a retry a minute on, so its group's records stay away meanwhile
+        // (a follower's given-back start reads as it was left, not as its record's return leaves it).
+        "inflight-followers-fail": {
+          deliverBy: "order_id",
+          callbackTimeoutSeconds: 60,
+          maxAttempts: 5,
+          backoff: { initialSeconds: 60, maxSeconds: 60, multiplier: 1, jitter: "none" },
+        },
         // Its copies' `delivered` written at once (a protected topic's are), so the `ok` copy reads delivered while
         // the held one is in flight. Unprotected, both copies often came in one deliver batch, whose `delivered`
         // writes wait for its last callback: the held one, released only once `ok` read delivered (a 20 s hang).
@@ -73,6 +81,7 @@ beforeAll(async () => {
 
 afterAll(async () => {
   await h?.api("POST", "/v1/topics/inflight-followers/resume");
+  await h?.api("POST", "/v1/topics/inflight-followers-fail/resume");
   await subscribers?.stop();
   await h?.stop();
 });
@@ -159,6 +168,47 @@ describe.runIf(local)("cancel of a task whose callback is in flight", () => {
     expect(h.receiver.forTask(follower)).toHaveLength(0);
     expect(h.receiver.forTask(head)).toHaveLength(1);
     expect(await client.getTask(head)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+
+  it("DELETE of a task started with its batch behind its group's held head answers 202; the head then fails, and the give-back of the task's unused start ends it cancelled at once, never called", async () => {
+    // Prepare: as above (one batch takes both, the follower started up front), on a topic whose retry comes a
+    // minute later; the head's callback held, then answered 500
+    const name = `inflight-fail-${randomUUID()}`;
+    const group = `order-${randomUUID()}`;
+    const add = async (path: string, n: number) => {
+      const added = await h.api("POST", "/v1/tasks", {
+        topic: "inflight-followers-fail",
+        delay_seconds: 0,
+        content: { order_id: group, n },
+        callback: { url: `${h.receiver.url}${path}` },
+      });
+      expect(added.status, added.text).toBe(201);
+      return String(added.json.task_id);
+    };
+    expect((await h.api("POST", "/v1/topics/inflight-followers-fail/pause")).status).toBe(200);
+    const head = await add(`/held-fail/${name}/head`, 1);
+    const follower = await add("/ok/inflight-fail-follower", 2);
+    await h.waitForBacklog("inflight-followers-fail", 2);
+    expect((await h.api("POST", "/v1/topics/inflight-followers-fail/resume")).status).toBe(200);
+    await h.receiver.waitFor((all) => all.some((r) => r.json.task_id === head));
+
+    // Act: the follower's DELETE while the head's callback is held; then the head answers 500, so the follower's
+    // turn never comes and its start is given back in the batch's finishing call
+    const answer = await h.api("DELETE", `/v1/tasks/${follower}`);
+    h.receiver.fix(name);
+    const ended = await h.waitForStatus(follower, ["cancelled", "scheduled"]);
+
+    // Assess: cancelled by the give-back (before, `scheduled` with its request until its record came back a minute
+    // later); no callback made on it, its attempt not counted; the head waits for its retry
+    expect(answer.status).toBe(202);
+    expect(answer.json).toMatchObject({ task_id: follower, status: "delivering", cancel_requested: true });
+    expect(ended).toMatchObject({ status: "cancelled", attempts: 0 });
+    expect(h.receiver.forTask(follower)).toHaveLength(0);
+    expect(await client.getTask(head)).toMatchObject({
+      status: "delivering",
+      attempts: 1,
+      last_error: "HTTP 500",
+    });
   });
 
   it("a fan-out task's DELETE with a copy's callback in flight answers 202: that copy ends cancelled after its failed attempt, never called again", async () => {

@@ -391,7 +391,7 @@ export class MemoryTaskStore implements TaskStore {
       return false;
     }
     const { lastAttemptAtMs: _, attemptSeq: __, attemptLog: ___, queuedAtMs: ____, ...rest } = task;
-    this.tasks.set(read.taskId, {
+    const restored: TaskRecord = {
       ...rest,
       status: read.status,
       attempts: read.attempts,
@@ -399,7 +399,19 @@ export class MemoryTaskStore implements TaskStore {
       ...(read.attemptSeq !== undefined && { attemptSeq: read.attemptSeq }),
       ...(read.attemptLog !== undefined && { attemptLog: read.attemptLog }),
       ...(read.queuedAtMs !== undefined && { queuedAtMs: read.queuedAtMs }),
-    });
+    };
+    // As the table: a cancel requested on that start ends the task `cancelled` (its second statement).
+    this.tasks.set(
+      read.taskId,
+      task.cancelRequestedAtMs === undefined
+        ? restored
+        : {
+            ...finished(restored),
+            status: "cancelled",
+            cancelledAtMs: write.atMs,
+            expiresAt: task.cancelExpiresAt ?? task.expiresAt,
+          },
+    );
     return true;
   }
 

@@ -92,8 +92,9 @@ export async function endedWhileWaiting(
 /**
  * The write ending a start as requested failed, and may or may not have been written: the start is given back (a
  * give-back refused because the write did land is not warned of), so the attempt is not counted for a call never
- * made, and the error fails the record, which comes back with its group. The task keeps its request (`scheduled`
- * with `cancel_requested`), which its next start honours (`cancelled`, no call).
+ * made, and the error fails the record, which comes back with its group. A give-back that meets the request on
+ * its start ends the task `cancelled` itself (the store's second statement), so it never reads `scheduled` with a
+ * request; one whose end did land finds the task cancelled already and changes nothing.
  */
 async function givenBackIfEndFails(
   ctx: BatchContext,

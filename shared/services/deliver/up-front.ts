@@ -294,6 +294,8 @@ export function claimStarted(
  * A start this batch made and no callback will use: restored in the finishing call — or, for a step that gets
  * there after that call (past the watchdog), written on its own, as a late `delivered` is. `maybeWritten`: a start
  * whose answer was lost, written or not (if not, the give-back's condition finds nothing to restore: no warning).
+ * A cancel requested on the start meanwhile (DELETE of a `delivering` task answers 202) ends the task `cancelled`
+ * in the same call instead (the store's give-back: no callback was made, none will be).
  */
 export function giveBack(
   ctx: BatchContext,
@@ -302,7 +304,7 @@ export function giveBack(
   maybeWritten = false,
 ): void {
   if (!ctx.finishing.closed) {
-    ctx.finishing.giveBacks.push({ kind: "giveBack", read, started });
+    ctx.finishing.giveBacks.push({ kind: "giveBack", read, started, atMs: ctx.clock() });
     if (maybeWritten) ctx.finishing.uncertain.add(read.taskId);
     return;
   }
@@ -314,7 +316,7 @@ function writeGiveBack(ctx: BatchContext, read: TaskRecord, started: TaskRecord,
   const warn = () => {
     if (!maybeWritten) warnLostGiveBack(ctx, read.taskId);
   };
-  ctx.deps.store.finishAttempts([{ kind: "giveBack", read, started }]).then((failed) => {
+  ctx.deps.store.finishAttempts([{ kind: "giveBack", read, started, atMs: ctx.clock() }]).then((failed) => {
     if (failed.size > 0) warn();
   }, warn);
 }

@@ -239,7 +239,12 @@ describe.each([
 
     // Act
     const failed = await store.finishAttempts(
-      reads.map((read) => ({ kind: "giveBack" as const, read, started: startedTask(read, NOW, NOW - 100) })),
+      reads.map((read) => ({
+        kind: "giveBack" as const,
+        read,
+        started: startedTask(read, NOW, NOW - 100),
+        atMs: NOW + 3,
+      })),
     );
 
     // Assess
@@ -262,12 +267,98 @@ describe.each([
 
     // Act
     const failed = await store.finishAttempts([
-      { kind: "giveBack", read, started: startedTask(read, NOW, NOW - 100) },
+      { kind: "giveBack", read, started: startedTask(read, NOW, NOW - 100), atMs: NOW + 1 },
     ]);
 
     // Assess
     expect([...failed]).toEqual([]);
     expect(await store.get(t.taskId)).toEqual(read);
+  });
+
+  it("a give-back of a start whose cancel was requested meanwhile ends the task cancelled: restored as read, the request's TTL, out of the sweep index", async () => {
+    // Prepare: two tasks started from a read (one in the sweep index, one a retry: attempt 1 failed); an operator's
+    // DELETE then meets each start with no outcome (a request, 202); a third is given back with no request
+    const store = await newStore();
+    const a = task("c1");
+    const b = task("c2");
+    const c = task("c3");
+    await store.putNew(a);
+    for (const t of [b, c]) await store.putNew(t, { sweepIndex: false });
+    await store.startAttempt(b.taskId, NOW - 900);
+    await store.recordAttemptFailure(b.taskId, { error: "HTTP 500", atMs: NOW - 800, attemptSeq: 1 });
+    const { tasks } = await store.readMany([a.taskId, b.taskId, c.taskId]);
+    const reads = [a, b, c].map((t) => tasks.get(t.taskId) as TaskRecord);
+    await store.startAttempts(reads.map((read) => ({ read, atMs: NOW, handedOverAtMs: NOW - 100 })));
+    const ttl = NOW / 1000 + 3600;
+    const requests = [
+      await store.cancel(a.taskId, NOW + 1, ttl, { awaitingRetry: true }),
+      await store.cancel(b.taskId, NOW + 1, ttl, { awaitingRetry: true }),
+    ];
+
+    // Act
+    const failed = await store.finishAttempts(
+      reads.map((read) => ({
+        kind: "giveBack" as const,
+        read,
+        started: startedTask(read, NOW, NOW - 100),
+        atMs: NOW + 2,
+      })),
+    );
+
+    // Assess: no callback was made and none will be: cancelled now, not `scheduled` with a request until its
+    // record comes back; the one with no request restored as before
+    expect(requests.map((r) => r.outcome)).toEqual(["cancel-requested", "cancel-requested"]);
+    expect([...failed]).toEqual([]);
+    const [readA, readB] = reads as [TaskRecord, TaskRecord, TaskRecord];
+    const cancelled = {
+      status: "cancelled",
+      cancelledAtMs: NOW + 2,
+      cancelRequestedAtMs: NOW + 1,
+      expiresAt: ttl,
+    };
+    const after = await store.get(a.taskId);
+    expect(after).toMatchObject({ ...cancelled, attempts: 0 });
+    expect(readA.sweepShard).toBeDefined();
+    expect(after?.sweepShard).toBeUndefined();
+    for (const field of ["attemptSeq", "lastAttemptAtMs", "attemptLog", "queuedAtMs"] as const)
+      expect(after?.[field]).toBeUndefined();
+    expect(await store.get(b.taskId)).toMatchObject({
+      ...cancelled,
+      attempts: 1,
+      attemptSeq: 1,
+      lastAttemptAtMs: readB.lastAttemptAtMs,
+      lastError: "HTTP 500",
+    });
+    expect(await store.get(c.taskId)).toEqual(reads[2]);
+  });
+
+  it("a give-back refused because another start followed is not ended cancelled by that start's request", async () => {
+    // Prepare: the batch's start, then another writer's attempt after it (failed, then started again), on which
+    // an operator's DELETE records a request: the give-back's start is not the task's any more
+    const store = await newStore();
+    const t = task("c4");
+    await store.putNew(t, { sweepIndex: false });
+    const { tasks } = await store.readMany([t.taskId]);
+    const read = tasks.get(t.taskId) as TaskRecord;
+    await store.startAttempts([{ read, atMs: NOW }]);
+    await store.recordAttemptFailure(t.taskId, { error: "x", atMs: NOW + 1, attemptSeq: 1 });
+    await store.startAttempt(t.taskId, NOW + 2);
+    expect((await store.cancel(t.taskId, NOW + 3, NOW / 1000 + 3600, { awaitingRetry: true })).outcome).toBe(
+      "cancel-requested",
+    );
+
+    // Act
+    const failed = await store.finishAttempts([
+      { kind: "giveBack", read, started: startedTask(read, NOW), atMs: NOW + 4 },
+    ]);
+
+    // Assess: refused; the attempt in flight keeps the request, which its own outcome honours
+    expect([...failed]).toEqual([t.taskId]);
+    expect(await store.get(t.taskId)).toMatchObject({
+      status: "delivering",
+      attemptSeq: 2,
+      cancelRequestedAtMs: NOW + 3,
+    });
   });
 });
 
@@ -457,6 +548,49 @@ describe("deliver's batch writes when a failed condition answers without the ite
 
     // Assess: our own earlier start is ours; the cancelled task is refused
     expect(Object.fromEntries(outcomes)).toEqual({ [a.taskId]: "started", [b.taskId]: "refused" });
+  });
+
+  it("a give-back met by a cancel request is read and ended cancelled: one more statement, for that task only", async () => {
+    // Prepare: three starts from a read; a request recorded on the second; statements counted per call
+    const statements: number[] = [];
+    const base = withoutConditionItems();
+    const store = await tableStore({
+      send: (command: unknown) => {
+        if (command instanceof BatchExecuteStatementCommand)
+          statements.push(command.input.Statements?.length ?? 0);
+        return base.send(command as never);
+      },
+    } as unknown as DynamoDBClient);
+    const ts = [task("n5"), task("n6"), task("n7")];
+    for (const t of ts) await store.putNew(t, { sweepIndex: false });
+    const { tasks } = await store.readMany(ts.map((t) => t.taskId));
+    const reads = ts.map((t) => tasks.get(t.taskId) as TaskRecord);
+    await store.startAttempts(reads.map((read) => ({ read, atMs: NOW })));
+    const ttl = NOW / 1000 + 60;
+    await store.cancel(ts[1]?.taskId as string, NOW + 1, ttl, { awaitingRetry: true });
+    statements.length = 0;
+
+    // Act
+    const failed = await store.finishAttempts(
+      reads.map((read) => ({
+        kind: "giveBack" as const,
+        read,
+        started: startedTask(read, NOW),
+        atMs: NOW + 2,
+      })),
+    );
+
+    // Assess
+    expect(statements).toEqual([3, 1]);
+    expect(failed.size).toBe(0);
+    expect(await store.get(ts[0]?.taskId as string)).toEqual(reads[0]);
+    expect(await store.get(ts[1]?.taskId as string)).toMatchObject({
+      status: "cancelled",
+      cancelledAtMs: NOW + 2,
+      expiresAt: ttl,
+      attempts: 0,
+    });
+    expect(await store.get(ts[2]?.taskId as string)).toEqual(reads[2]);
   });
 });
 

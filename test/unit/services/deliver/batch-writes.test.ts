@@ -209,6 +209,38 @@ describe("deliver: writes in batches", () => {
     expect(Object.values(queue.visibilityByHandle())).toEqual([10, 10, 10]);
   });
 
+  it("a later record's start given back after a DELETE requested its cancel ends its task cancelled, not scheduled with the request", async () => {
+    // Prepare: one group of two, both started up front; during the head's failing callback an operator's DELETE
+    // meets the follower `delivering` (a request, 202)
+    const { start, store, callbacks, deps, context, task, stored } = setup();
+    const head = await task("g");
+    const follower = await task("g");
+    callbacks.answer(head.taskId, HTTP(500));
+    const ttl = Math.ceil(start / 1000) + 3600;
+    const outcomes: string[] = [];
+    const post = callbacks.post.bind(callbacks);
+    callbacks.post = async (request) => {
+      outcomes.push((await store.cancel(follower.taskId, start + 5, ttl, { awaitingRetry: true })).outcome);
+      return post(request);
+    };
+
+    // Act
+    const response = await deliverBatch(deps, eventOf(fifoRecord(head), fifoRecord(follower)), context);
+
+    // Assess: the follower was never called and never will be: cancelled by the give-back, its attempt not counted
+    expect(outcomes).toEqual(["cancel-requested"]);
+    expect(callbacks.calledFor()).toEqual([head.taskId]);
+    expect(response.batchItemFailures).toHaveLength(2);
+    expect(stored(follower)).toMatchObject({
+      status: "cancelled",
+      attempts: 0,
+      cancelRequestedAtMs: start + 5,
+      expiresAt: ttl,
+    });
+    expect(stored(follower).attemptSeq).toBeUndefined();
+    expect(stored(head)).toMatchObject({ status: "delivering", attempts: 1, lastError: "HTTP 500" });
+  });
+
   it("behind a head being retried, the group's later records are not started up front: they stay scheduled (cancellable) during its callback", async () => {
     // Prepare: a head whose first attempt failed, back for its second; two followers received with it
     const { callbacks, deps, context, task, stored } = setup();

@@ -297,7 +297,7 @@ describe("deliver: a follower started up front whose cancel was requested while 
 });
 
 describe("deliver: a follower whose cancel was found but whose ending write failed", () => {
-  it("calls nothing and gives back its start: attempts as before, its record back with its group, the request kept for its next start", async () => {
+  it("calls nothing and gives back its start, which its request ends cancelled: attempts as before, its record back with its group", async () => {
     // Prepare
     const f = setup();
     const head = await f.task("g");
@@ -318,8 +318,9 @@ describe("deliver: a follower whose cancel was found but whose ending write fail
     expect(outcomes.map((o) => o.outcome)).toEqual(["cancel-requested"]);
     expect(response).toEqual({ batchItemFailures: [{ itemIdentifier: records[1]?.messageId }] });
     expect(f.callbacks.calledFor()).toEqual([head.taskId]);
-    expect(f.stored(follower)).toMatchObject({ status: "scheduled", attempts: 0 });
+    expect(f.stored(follower)).toMatchObject({ status: "cancelled", attempts: 0 });
     expect(f.stored(follower).cancelRequestedAtMs).toBeDefined();
+    expect(f.stored(follower).attemptSeq).toBeUndefined();
   });
 });
 
@@ -443,9 +444,9 @@ describe("deliver: an operator's group cancel while the group's head is held", (
 });
 
 describe("deliver: an operator's move of a follower whose cancel was requested while its head was held", () => {
-  it("a PATCH after its group failed (its start given back, its request kept) is a 409: the move would drop the cancel, and its successor be called", async () => {
+  it("a PATCH after its group failed (its start given back: ended cancelled by its request) is a 409: nothing moved, nothing called", async () => {
     // Prepare: the follower's cancel lands while the head's callback is held (202); the head then fails, so the
-    // follower's start is given back before its turn (`scheduled` again, its request kept)
+    // follower's start is given back before its turn, which ends it `cancelled` (the request on it)
     const f = setup();
     const head = await f.task("g");
     const follower = await f.task("g");
@@ -463,19 +464,19 @@ describe("deliver: an operator's move of a follower whose cancel was requested w
     // Act: the operator moves it a minute on (PATCH /v1/tasks/{id})
     const moved = await rescheduleTask(deps, follower.taskId, { delay_seconds: 60 }).catch((e: unknown) => e);
 
-    // Assess: refused, nothing changed; the task still ends cancelled at its next start, not called
+    // Assess: refused, nothing changed; the task reads cancelled already (never `scheduled` with its request)
     expect(cancels).toMatchObject([{ outcome: "cancel-requested" }]);
     expect(f.stored(follower)).toMatchObject({
-      status: "scheduled",
+      status: "cancelled",
       cancelRequestedAtMs: expect.any(Number),
     });
     expect(moved).toMatchObject({ status: 409 });
     expect([...f.store.tasks.values()].filter((t) => t.rescheduledFrom === follower.taskId)).toEqual([]);
-    // A run (POST …/run) finds it due already: answered unmoved, its request shown
-    const ran = await runTask(deps, follower.taskId);
-    expect(ran).toMatchObject({ task_id: follower.taskId, status: "scheduled", cancel_requested: true });
-    // and a DELETE cancels it at once
+    // A run (POST …/run) is refused as for any cancelled task, and a DELETE finds it cancelled
+    const ran = await runTask(deps, follower.taskId).catch((e: unknown) => e);
+    expect(ran).toMatchObject({ status: 409 });
     const cancelled = await f.store.cancel(follower.taskId, Date.now(), 1, { awaitingRetry: true });
-    expect(cancelled).toMatchObject({ outcome: "cancelled", task: { status: "cancelled" } });
+    expect(cancelled).toMatchObject({ task: { status: "cancelled" } });
+    expect(f.callbacks.calledFor()).toEqual([head.taskId]);
   });
 });
