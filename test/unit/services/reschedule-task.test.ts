@@ -361,6 +361,41 @@ describe("rescheduling a scheduled task", () => {
     for (const id of [a, ranC.task_id, b]) expect(sim.store.tasks.get(id)?.status).toBe("delivered");
   });
 
+  it("run now on a due task whose read-free start was refunded unused answers it unmoved: its record, still on its queue, runs it once under its id", async () => {
+    // Prepare: a task due now, relayed; deliver's one-write start is written but its answer lost, so the start is
+    // refunded (`scheduled` again: `startedFrom`) and its record goes back to its FIFO group, which SQS holds
+    // until that record is visible again: nothing of the group, a moved task included, can go before it
+    const sim = simulate();
+    const id = await sim.add({ order_id: "g-refund" }, { delay_seconds: 0 });
+    await sim.runRelay();
+    const startAttempt = sim.store.startAttempt.bind(sim.store);
+    sim.store.startAttempt = async (...args: Parameters<typeof startAttempt>) => {
+      sim.store.startAttempt = startAttempt;
+      await startAttempt(...args);
+      throw Object.assign(new Error("socket hang up"), { name: "TimeoutError" });
+    };
+    await sim.runDeliver();
+    const refunded = structuredClone(sim.store.tasks.get(id) as TaskRecord);
+    const armed = sim.timer.messages.length;
+
+    // Act
+    const ran = await runTask(moveDeps(sim), id);
+    await sim.runRelay();
+    await sim.runDeliver();
+
+    // Assess: answered as it is (due, its start given back: it says so), nothing moved or armed; then delivered
+    // once, by its own record
+    expect(refunded).toMatchObject({ status: "scheduled", attempts: 0, attemptSeq: 1 });
+    expect(ran).toMatchObject({ task_id: id, status: "scheduled", attempts: 0 });
+    expect(ran.rescheduled_from).toBeUndefined();
+    expect(ran.last_error).toBe("attempt given back: its start went unused");
+    expect(Date.parse(ran.due_at)).toBeLessThanOrEqual(sim.clock.now);
+    expect(sim.timer.messages.length).toBe(armed);
+    expect([...sim.store.tasks.values()].filter((t) => t.rescheduledFrom === id)).toEqual([]);
+    expect(sim.delivered()).toEqual([id]);
+    expect(sim.status(id)).toBe("delivered");
+  });
+
   it("a past due time means now", async () => {
     const sim = simulate();
     const oldId = await sim.add({ order_id: "o-4" }, { delay_seconds: 30 });
