@@ -2100,7 +2100,18 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     }
   }
 
-  /** A batch start (`startedTask`), on condition that the task is still exactly as read. */
+  /**
+   * A batch start (`startedTask`), on condition that the task is still exactly as read. No `fanOut` clause, unlike
+   * the read-free startAttempt's `attribute_not_exists(fanOut)`, and none needed: that start has no read, while
+   * this one is made only for a task the batch read found to be no parent (up-front.ts drops a parent's message at
+   * the read), and its WHERE pins that very item (status, attempts, attemptSeq as read). `fanOut` is written only
+   * when a parent is first put (expandFanOut; a put never overwrites), never added to an item, and no id is ever
+   * both a plain task's or copy's and a parent's, so the item read cannot have turned into a parent by the write. A
+   * copy is fenced by its own item, here as per record: a parent's cancel cancels (or requests the cancel of) each
+   * copy by that copy's own write, which changes the status this WHERE pins or sets the request it refuses; neither
+   * start reads the parent (test/unit/adapters/deliver-fan-out-parent.test.ts, "a parent's DELETE between the
+   * batch read and its start…").
+   */
   private startStatement({ read, atMs, handedOverAtMs }: BatchStart): BatchStatementRequest {
     const started = startedTask(read, atMs, handedOverAtMs);
     return updateStatement({

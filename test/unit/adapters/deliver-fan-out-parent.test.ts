@@ -10,12 +10,15 @@ import { DynamoDeliverStore, DynamoTaskStore } from "#shared/adapters/dynamo-tas
 import { expandFanOut } from "#shared/domain/fan-out.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
+import { OPERATOR_CANCEL } from "#shared/services/cancel-task.js";
 import { deliverBatch } from "#shared/services/deliver/index.js";
+import { cancelFanOutCopies } from "#shared/services/fan-out/cancel.js";
 import { deliverDeps, testTopic } from "../../support/deliver-binding.js";
 import { createTaskTable, type LocalDynamo, startCountingDynalite } from "../../support/dynalite-table.js";
 import { eventOf, fifoRecord, makeTask } from "../../support/factories.js";
 import { FakeCallbacks } from "../../support/fakes/callbacks.js";
 import { MemoryMetrics } from "../../support/fakes/metrics.js";
+import { FakeScheduler } from "../../support/fakes/scheduler.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { memoryLogger } from "../../support/logger.js";
 
@@ -54,11 +57,11 @@ async function storedPlain(group?: string): Promise<TaskRecord> {
   return task;
 }
 
-function deliverSetup() {
+function deliverSetup(store = full()) {
   const callbacks = new FakeCallbacks();
   const logger = memoryLogger();
   const deps = deliverDeps({
-    store: full(),
+    store,
     topicQueue: new FakeTopicQueue(),
     metrics: new MemoryMetrics(),
     logger,
@@ -117,5 +120,43 @@ describe("deliver and a topic message naming a fan-out parent (dynalite)", () =>
     expect(h.callbacks.calledFor()).toEqual([task.taskId]);
     expect(await full().get(parent.taskId)).toEqual(parent);
     expect(await full().get(task.taskId)).toMatchObject({ status: "delivered", attempts: 1 });
+  });
+});
+
+describe("deliver's batch start and a cancelled parent's copies (dynalite; the start statement has no `fanOut` clause)", () => {
+  it("a parent's DELETE between the batch read and its start: each copy's start statement, conditioned on the copy as read, is refused; the read path drops them; no copy called", async () => {
+    // Prepare: both copies' records in one batch (two lanes); the parent's DELETE as the cancel route makes it
+    const parent = await storedParent("order-9");
+    const copies = await Promise.all(
+      (parent.fanOut ?? []).map(async (l) => (await full().get(l.taskId)) as TaskRecord),
+    );
+    const store = full();
+    const readMany = store.readMany.bind(store);
+    store.readMany = (async (ids: readonly string[]) => {
+      const read = await readMany(ids);
+      const now = Date.now();
+      const expiresAt = Math.ceil(now / 1000) + 3600;
+      await store.cancel(parent.taskId, now, expiresAt);
+      await cancelFanOutCopies(
+        { store, scheduler: new FakeScheduler() },
+        parent,
+        now,
+        expiresAt,
+        OPERATOR_CANCEL,
+      );
+      return read;
+    }) as typeof store.readMany;
+    const h = deliverSetup(store);
+    requests.length = 0;
+
+    // Act
+    const response = await deliverBatch(h.deps, eventOf(...copies.map((c) => fifoRecord(c))), context);
+
+    // Assess: the batch start was made and refused (no copy's attempt counted), each record consumed uncalled
+    expect(requests).toContain("BatchExecuteStatement");
+    expect(response.batchItemFailures).toEqual([]);
+    expect(h.callbacks.requests).toHaveLength(0);
+    for (const copy of copies)
+      expect(await full().get(copy.taskId)).toMatchObject({ status: "cancelled", attempts: 0 });
   });
 });

@@ -11,11 +11,14 @@ import type { TopicConfig } from "#shared/config/index.js";
 import { expandFanOut } from "#shared/domain/fan-out.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { CallbackSigner } from "#shared/security/signing.js";
+import { OPERATOR_CANCEL } from "#shared/services/cancel-task.js";
 import { deliverBatch } from "#shared/services/deliver/index.js";
+import { cancelFanOutCopies } from "#shared/services/fan-out/cancel.js";
 import { deliverDeps, testTopic } from "../../../support/deliver-binding.js";
 import { eventOf, fifoRecord, makeTask } from "../../../support/factories.js";
 import { FakeCallbacks } from "../../../support/fakes/callbacks.js";
 import { MemoryMetrics } from "../../../support/fakes/metrics.js";
+import { FakeScheduler } from "../../../support/fakes/scheduler.js";
 import { FakeTopicQueue } from "../../../support/fakes/topic-queue.js";
 import { memoryLogger } from "../../../support/logger.js";
 import { MemoryTaskStore } from "../../../support/memory-task-store.js";
@@ -103,6 +106,49 @@ describe("deliver: a topic message naming a fan-out parent", () => {
     expect(response.batchItemFailures).toEqual([]);
     expect(h.callbacks.requests).toHaveLength(0);
     expect(h.stored(parent)).toEqual(parent);
+  });
+});
+
+describe("deliver's batch start and a cancelled parent's copies (the start statement has no `fanOut` clause)", () => {
+  it.each([
+    ["before the batch read: dropped at the read, no start made", "beforeRead"],
+    [
+      "between the batch read and its start: the start, conditioned on each copy as read, refused; the read path drops them",
+      "afterRead",
+    ],
+  ] as const)("a parent's DELETE %s; no copy called", async (_, when) => {
+    // Prepare: both copies' records in one batch (two lanes: both started up front); the parent's DELETE as the
+    // cancel route makes it (the parent marked, then each copy cancelled by its own conditional write)
+    const h = setup();
+    const parent = await h.parent("order-1");
+    const copies = (parent.fanOut ?? []).map((l) =>
+      structuredClone(h.store.tasks.get(l.taskId) as TaskRecord),
+    );
+    const cancelParent = async () => {
+      const expiresAt = Math.ceil(h.start / 1000) + 3600;
+      await h.store.cancel(parent.taskId, h.start, expiresAt);
+      const deps = { store: h.store, scheduler: new FakeScheduler() };
+      await cancelFanOutCopies(deps, parent, h.start, expiresAt, OPERATOR_CANCEL);
+    };
+    if (when === "beforeRead") await cancelParent();
+    else {
+      const readMany = h.store.readMany.bind(h.store);
+      h.store.readMany = (async (ids: readonly string[]) => {
+        const read = await readMany(ids);
+        await cancelParent();
+        return read;
+      }) as typeof h.store.readMany;
+    }
+
+    // Act
+    const response = await deliverBatch(h.deps, eventOf(...copies.map((c) => fifoRecord(c))), h.context);
+
+    // Assess: each copy carries its own cancel, which fences the batch's start as it fences the per-record one
+    // (neither reads the parent): consumed, never called, no attempt counted
+    expect(response.batchItemFailures).toEqual([]);
+    expect(h.callbacks.requests).toHaveLength(0);
+    expect(h.store.batchCalls.startAttempts).toBe(when === "beforeRead" ? 0 : 1);
+    for (const copy of copies) expect(h.stored(copy)).toMatchObject({ status: "cancelled", attempts: 0 });
   });
 });
 
