@@ -42,6 +42,10 @@ export function buildProgram(io: CliIo, writeErr: (text: string) => void = io.er
       "AWS region for --env and iam auth (default: the URL's, or AWS_REGION / AWS_DEFAULT_REGION)",
     )
     .option("--json", "print results as JSON (errors as JSON on stderr), for scripts")
+    .option(
+      ALLOW_FFFD,
+      "take arguments holding U+FFFD (�) as typed, for a name that really holds it (else refused: what a byte that is not UTF-8 reads as)",
+    )
     .addHelpText(
       "after",
       "\nExit codes: 0 ok, 1 usage, 2 the API refused the request (4xx but 408, 429), 3 may be retried: the API failed (502, 503, 504, 520–524), throttled (429), timed out (408) or could not be reached, 4 do not repeat as is: the API failed with a 5xx a repeat does not mend (500, 501, 505, …), or the API URL redirected (3xx, never followed)." +
@@ -80,7 +84,7 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
   // Known before commander parses, which may stop before it reads --json.
   const json = jsonAsked(argv);
   const program = buildProgram(io, json ? () => {} : (text) => io.err(shownLines(text)));
-  const misread = misreadArgument(argv);
+  const misread = optionAsked(argv, ALLOW_FFFD) ? undefined : misreadArgument(argv);
   if (misread) {
     printError(io, json, misread);
     return EXIT.usage;
@@ -105,7 +109,9 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
  * byte E9), so the text is not what was typed. Sent, a task's content would be delivered other than written and a
  * `groups cancel --group` would cancel another group (answered `cancelled: 0`, the group left as it was), without a
  * word; `--content-file` refuses a file that is not UTF-8 for the same reason (input-file.ts). Content that means
- * U+FFFD writes JSON's escape, `\ufffd`. The argument is named by its option, never echoed (it may be a token).
+ * U+FFFD writes JSON's escape, `\ufffd`. A name that really holds U+FFFD (a group taken from content that wrote
+ * `\ufffd`, which the API accepts as any text) cannot be told from a misread one, so it is taken only when the
+ * caller says so, `--allow-fffd`. The argument is named by its option, never echoed (it may be a token).
  */
 function misreadArgument(argv: readonly string[]): UsageError | undefined {
   const index = argv.findIndex((arg) => arg.includes("\uFFFD"));
@@ -118,17 +124,25 @@ function misreadArgument(argv: readonly string[]): UsageError | undefined {
       ? `the argument after ${before}`
       : `argument ${index + 1}`;
   return new UsageError(
-    `${which} holds U+FFFD, what a byte of the command line that is not UTF-8 reads as, so it is not the text typed and nothing was sent: set the terminal to UTF-8 (content may write \\ufffd, or come from --content-file)`,
+    `${which} holds U+FFFD, what a byte of the command line that is not UTF-8 reads as, so it is not the text typed and nothing was sent: set the terminal to UTF-8 (content may write \\ufffd, or come from --content-file); a name that really holds U+FFFD is taken with ${ALLOW_FFFD}`,
   );
 }
+
+/** The global option that takes arguments holding U+FFFD as typed (`misreadArgument`). */
+const ALLOW_FFFD = "--allow-fffd";
 
 /**
  * `--json` among the arguments before `--`: with it, commander's usage errors are printed as one JSON document
  * on stderr like every other error (docs/API.md: "an error one JSON document on stderr"), not as text and a help page.
  */
 function jsonAsked(argv: readonly string[]): boolean {
+  return optionAsked(argv, "--json");
+}
+
+/** A flag among the arguments before `--` (known before commander parses, which may stop first). */
+function optionAsked(argv: readonly string[], flag: string): boolean {
   const end = argv.indexOf("--");
-  return (end === -1 ? argv : argv.slice(0, end)).includes("--json");
+  return (end === -1 ? argv : argv.slice(0, end)).includes(flag);
 }
 
 /**

@@ -50,11 +50,10 @@ export async function startConsoleServer(
         });
   const serveConsole = consoleHandler({ sources: { metrics }, ...(options.log ? { log: options.log } : {}) });
   const proxy = apiProxy({ apiUrl: options.apiUrl, authorize: options.authorize });
-  // Made once the port is known (its cookie's name holds it); the server answers nothing before.
-  let session: ConsoleSession | undefined;
+  const session: ConsoleSession = consoleSession();
   const server = http.createServer(async (req, res) => {
     try {
-      if (!targetParses(req, res) || !session || session.gate(req, res)) return;
+      if (!targetParses(req, res) || session.gate(req, res)) return;
       if (await serveConsole(req, res)) return;
       if (await proxy(req, res)) return;
       if (req.url === "/") {
@@ -76,7 +75,6 @@ export async function startConsoleServer(
     server.listen(options.port, host, resolve);
   });
   const { port } = server.address() as AddressInfo;
-  session = consoleSession(port);
   return {
     url: `http://${host}:${port}${session.urlFor("/console")}`,
     stop: async () => {

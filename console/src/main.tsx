@@ -75,8 +75,9 @@ function App() {
   );
 }
 
-// Before the first call: the session's call secret leaves the address at once (session.ts).
-adoptSession(window);
+// Before the first call: the session's call secret leaves the address at once, and is kept once the server has
+// taken it (session.ts).
+await adoptSession(window);
 const root = document.getElementById("app");
 if (root) {
   root.textContent = "";

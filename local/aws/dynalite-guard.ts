@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import type http from "node:http";
+import { nullMemberIn, nullMemberMessage } from "./dynalite-nulls.js";
 import type { RequestListener } from "./in-process.js";
 import { readBody } from "./request-body.js";
 
@@ -13,19 +14,16 @@ import { readBody } from "./request-body.js";
  * `AttributeValueList` member…) or a document nested too deep for its recursive checks.
  *
  * Here dynalite gets a request of its own (the surface its listener uses, as local/aws/in-process.ts gives it),
- * fed from the real one; the `end` that runs its handler is emitted inside a try, and a throw is answered as
- * DynamoDB answers its own failures: 500 `InternalServerError` (an SDK retries it, then reports it), with
- * dynalite's message. The real request's errors (a client gone mid-body) end here. Only dynalite's synchronous
+ * fed from the real one; the `end` that runs its handler is emitted inside a try. A throw on a JSON `null` is
+ * answered as DynamoDB answers that null (`answerThrow` below: a 400, as AWS refuses it while reading the request);
+ * any other as DynamoDB answers its own failures: 500 `InternalServerError` (an SDK retries it, then reports it),
+ * with dynalite's message. The real request's errors (a client gone mid-body) end here. Only dynalite's synchronous
  * part is covered: a throw from its store callbacks cannot be caught by any caller, so the shapes known to cause
  * one are refused before dynalite acts on them (`CHECKED_FIRST` below; conditions, local/aws/dynalite-conditions.ts).
  */
 export function guardingDynalite(dynalite: RequestListener): RequestListener {
   return (req, res) => {
-    const inner = Object.assign(new EventEmitter(), {
-      method: req.method,
-      url: req.url,
-      headers: req.headers,
-    });
+    const inner = innerRequest(req);
     const run = (step: () => void) => {
       try {
         step();
@@ -34,24 +32,96 @@ export function guardingDynalite(dynalite: RequestListener): RequestListener {
       }
     };
     run(() => dynalite(inner as unknown as http.IncomingMessage, res));
+    // The body is kept (the chunks dynalite reads), to tell, when dynalite throws, a null it should have refused.
+    const chunks: Buffer[] = [];
+    const end = () => {
+      try {
+        inner.emit("end");
+      } catch (error) {
+        answerThrow(dynalite, req, res, error, Buffer.concat(chunks).toString("utf8"));
+      }
+    };
     const check = CHECKED_FIRST.get(String(req.headers["x-amz-target"]));
     if (check) {
       readBody(req).then(
         (body) => {
           const refusal = check(body);
           if (refusal !== undefined) return answerRefusal(res, refusal);
+          chunks.push(Buffer.from(body));
           run(() => inner.emit("data", Buffer.from(body)));
-          run(() => inner.emit("end"));
+          end();
         },
         () => res.destroy?.(),
       );
       return;
     }
-    req.on("data", (chunk: Buffer | string) => run(() => inner.emit("data", chunk)));
-    req.on("end", () => run(() => inner.emit("end")));
+    req.on("data", (chunk: Buffer | string) => {
+      chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+      run(() => inner.emit("data", chunk));
+    });
+    req.on("end", end);
     // A request that fails (the client gone mid-body) has no one to answer: the response is dropped with it.
     req.on("error", () => res.destroy?.());
   };
+}
+
+/** The request dynalite is handed: the surface its listener uses, its body emitted by the guard. */
+function innerRequest(req: http.IncomingMessage): EventEmitter {
+  return Object.assign(new EventEmitter(), { method: req.method, url: req.url, headers: req.headers });
+}
+
+/**
+ * dynalite threw while reading the request. A JSON `null` it should have refused is answered as DynamoDB answers
+ * it (local/aws/dynalite-nulls.ts): a null in a list or map, a 400 SerializationException; a body of `null`, read
+ * as the empty input, is handed to dynalite again as `{}`, which its validations answer (a missing table name…).
+ * Anything else stays dynalite's failure, a 500.
+ */
+function answerThrow(
+  dynalite: RequestListener,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  error: unknown,
+  body: string,
+): void {
+  const request = parsedOrUndefined(body);
+  if (request === null) {
+    answerAgain(dynalite, req, res, "{}");
+    return;
+  }
+  const action = String(req.headers["x-amz-target"]).split(".").pop() ?? "";
+  let path: string | undefined;
+  try {
+    path = nullMemberIn(action, request);
+  } catch {
+    path = undefined; // a document nested too deep for the walk too (RangeError): dynalite's failure stands
+  }
+  if (path === undefined) answerFailure(res, error);
+  else answer(res, 400, { __type: SERIALIZATION_ERROR, Message: nullMemberMessage(path) });
+}
+
+function parsedOrUndefined(body: string): unknown {
+  try {
+    return JSON.parse(body);
+  } catch {
+    return undefined;
+  }
+}
+
+/** dynalite's answer to the same request with another body (it has answered nothing: it threw first). */
+function answerAgain(
+  dynalite: RequestListener,
+  req: http.IncomingMessage,
+  res: http.ServerResponse,
+  body: string,
+): void {
+  const inner = innerRequest(req);
+  try {
+    dynalite(inner as unknown as http.IncomingMessage, res);
+    inner.emit("data", Buffer.from(body));
+    inner.emit("end");
+  } catch (error) {
+    answerFailure(res, error);
+  }
 }
 
 /**
@@ -90,6 +160,7 @@ function answerRefusal(res: http.ServerResponse, violation: string): void {
 
 const INTERNAL_ERROR = "com.amazonaws.dynamodb.v20120810#InternalServerError";
 const VALIDATION_ERROR = "com.amazon.coral.validate#ValidationException";
+const SERIALIZATION_ERROR = "com.amazon.coral.service#SerializationException";
 
 /** DynamoDB's own shape for a failure on its side, unless an answer has already started. */
 function answerFailure(res: http.ServerResponse, error: unknown): void {

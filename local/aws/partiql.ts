@@ -1,5 +1,6 @@
 import { EventEmitter } from "node:events";
 import type http from "node:http";
+import { nullMemberIn, nullMemberMessage } from "./dynalite-nulls.js";
 import type { FaultInjector } from "./faults.js";
 import type { RequestListener } from "./in-process.js";
 import { readBody } from "./request-body.js";
@@ -421,6 +422,10 @@ async function batchExecute(
   };
   try {
     request = JSON.parse(body);
+    // A null among the parameters is refused while DynamoDB reads the call, before any statement (as dynalite's
+    // listener now refuses one in its own requests, local/aws/dynalite-nulls.ts).
+    const nullAt = nullMemberIn("BatchExecuteStatement", request);
+    if (nullAt !== undefined) return serializationAnswer(nullMemberMessage(nullAt));
     const statements = request.Statements ?? [];
     if (statements.length < 1 || statements.length > MAX_STATEMENTS) {
       throw new PartiqlValidationError(
@@ -599,6 +604,14 @@ function internalErrorAnswer(error: unknown): Answer {
       __type: "com.amazonaws.dynamodb.v20120810#InternalServerError",
       message: `The local DynamoDB emulator failed on this BatchExecuteStatement: ${reason}`,
     },
+  };
+}
+
+/** DynamoDB's refusal of a call it cannot read (dynalite's shape for it: `Message`, capitalized). */
+function serializationAnswer(message: string): Answer {
+  return {
+    status: 400,
+    json: { __type: "com.amazon.coral.service#SerializationException", Message: message },
   };
 }
 

@@ -57,9 +57,12 @@ async function expectStillRunningWithItsTask(): Promise<void> {
 
 const key = { pk: { S: "hostile" }, sk: { S: "1" } };
 
-/** Shapes dynalite's validations threw a TypeError (or RangeError) on: DynamoDB's 500 InternalServerError. */
-const THROWN_IN_VALIDATION: readonly (readonly [string, string, () => string])[] = [
-  ["a body that is JSON null", "PutItem", () => "null"],
+/**
+ * Shapes dynalite's validations threw a TypeError on: a JSON null in a list or map, which DynamoDB refuses while
+ * reading the request (its model has no sparse collections), a 400 SerializationException
+ * (local/aws/dynalite-nulls.ts).
+ */
+const NULLS_THROWN_ON: readonly (readonly [string, string, () => string])[] = [
   [
     "an attribute value that is null",
     "PutItem",
@@ -126,26 +129,39 @@ const THROWN_IN_VALIDATION: readonly (readonly [string, string, () => string])[]
     "BatchGetItem",
     () => JSON.stringify({ RequestItems: { [table]: { Keys: [null] } } }),
   ],
-  [
-    "a list nested 100,000 deep",
-    "PutItem",
-    () =>
-      `{"TableName":${JSON.stringify(table)},"Item":{"pk":{"S":"hostile"},"sk":{"S":"1"},"a":` +
-      `${'{"L":['.repeat(100_000)}{"S":"x"}${"]}".repeat(100_000)}}}`,
-  ],
 ];
 
-describe("a DynamoDB request dynalite's validations throw on", () => {
-  it.each(THROWN_IN_VALIDATION)(
-    "%s (%s) answers 500 InternalServerError and the local cloud keeps its task",
+describe("a DynamoDB request holding a null dynalite's validations throw on", () => {
+  it.each(NULLS_THROWN_ON)(
+    "%s (%s) is refused as a 400 SerializationException and the local cloud keeps its task",
     async (_name, operation, body) => {
       const answer = await dynamodb(operation, body());
-      expect(answer.status).toBe(500);
-      expect(answer.json.__type).toBe("com.amazonaws.dynamodb.v20120810#InternalServerError");
-      expect(answer.json.message).toMatch(/dynalite/);
+      expect(answer.status).toBe(400);
+      expect(answer.json.__type).toBe("com.amazon.coral.service#SerializationException");
+      expect((answer.json as { Message?: string }).Message).toMatch(/^A null value at '/);
       await expectStillRunningWithItsTask();
     },
   );
+
+  it("a body that is JSON null is read as the empty input: a 400 ValidationException, and the local cloud keeps its task", async () => {
+    const answer = await dynamodb("PutItem", "null");
+    expect(answer.status).toBe(400);
+    expect(answer.json.__type).toBe("com.amazon.coral.validate#ValidationException");
+    await expectStillRunningWithItsTask();
+  });
+});
+
+describe("a DynamoDB request dynalite's validations throw on otherwise", () => {
+  it("a list nested 100,000 deep (PutItem) answers 500 InternalServerError and the local cloud keeps its task", async () => {
+    const body =
+      `{"TableName":${JSON.stringify(table)},"Item":{"pk":{"S":"hostile"},"sk":{"S":"1"},"a":` +
+      `${'{"L":['.repeat(100_000)}{"S":"x"}${"]}".repeat(100_000)}}}`;
+    const answer = await dynamodb("PutItem", body);
+    expect(answer.status).toBe(500);
+    expect(answer.json.__type).toBe("com.amazonaws.dynamodb.v20120810#InternalServerError");
+    expect(answer.json.message).toMatch(/dynalite/);
+    await expectStillRunningWithItsTask();
+  });
 });
 
 /**
@@ -265,24 +281,23 @@ describe("a DynamoDB condition nested deeper than dynalite parses in reasonable 
 /**
  * PartiQL is answered in front of dynalite (local/aws/partiql.ts): each statement becomes an UpdateItem or PutItem
  * handed to dynalite's listener from a promise, so a statement dynalite's validations threw on rejected it with no
- * one to catch it, and the unhandled rejection stopped the emulators' thread.
+ * one to catch it, and the unhandled rejection stopped the emulators' thread. A null among the parameters is now
+ * refused with the whole call, as DynamoDB refuses it while reading it, before any statement runs.
  */
-describe("a DynamoDB BatchExecuteStatement whose statement dynalite's validations throw on", () => {
+describe("a DynamoDB BatchExecuteStatement whose parameter holds a null", () => {
   it.each([
     ["an UPDATE", (t: string) => `UPDATE "${t}" SET a = ? WHERE pk = 'hostile' AND sk = '1'`],
     ["an INSERT", (t: string) => `INSERT INTO "${t}" VALUE {'pk': 'hostile-new', 'sk': '1', 'a': ?}`],
   ])(
-    "%s with a parameter holding a null map member answers that statement's InternalServerError and the local cloud keeps its task",
+    "%s with a parameter holding a null map member is refused as a 400 SerializationException and the local cloud keeps its task",
     async (_name, statement) => {
       const answer = await dynamodb(
         "BatchExecuteStatement",
         JSON.stringify({ Statements: [{ Statement: statement(table), Parameters: [{ M: { b: null } }] }] }),
       );
-      expect(answer.status).toBe(200);
-      const responses = (answer.json as { Responses?: { Error?: { Code?: string; Message?: string } }[] })
-        .Responses;
-      expect(responses?.[0]?.Error?.Code).toBe("InternalServerError");
-      expect(responses?.[0]?.Error?.Message).toMatch(/dynalite/);
+      expect(answer.status).toBe(400);
+      expect(answer.json.__type).toBe("com.amazon.coral.service#SerializationException");
+      expect((answer.json as { Message?: string }).Message).toMatch(/'Statements\.1\.Parameters\.1\.M\.b'/);
       await expectStillRunningWithItsTask();
     },
   );

@@ -82,3 +82,65 @@ describe("a command line that is not UTF-8", () => {
     expect(JSON.parse(result.requests[0]?.body ?? "").content).toBe('{"name":"caf\\ufffd"}');
   });
 });
+
+/**
+ * A name that really holds U+FFFD: the API takes any text as a group, so content that wrote `\ufffd` in its ordering
+ * field made the group `caf\uFFFD`, which the CLI could add but not name again. It cannot be told from a byte that
+ * was not UTF-8, so `--allow-fffd` says the caller typed it.
+ */
+describe("a name that really holds U+FFFD, with --allow-fffd", () => {
+  it("the refusal says how to name it", async () => {
+    const result = await run(["groups", "cancel", "--topic", "demo", "--group", "caf\uFFFD"]);
+
+    expect(result.code).toBe(1);
+    expect(JSON.parse(result.err).error.message).toContain("--allow-fffd");
+  });
+
+  it.each([
+    ["before the command", ["--allow-fffd", "groups", "cancel", "--topic", "demo", "--group", "caf\uFFFD"]],
+    ["after it", ["groups", "cancel", "--topic", "demo", "--group", "caf\uFFFD", "--allow-fffd"]],
+  ])("groups cancel --group holding U+FFFD is sent as typed (%s)", async (_where, argv) => {
+    // Act
+    const result = await run(argv);
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    expect(result.requests).toHaveLength(1);
+    const url = new URL(result.requests[0]?.url ?? "");
+    const group = url.searchParams.get("group") ?? decodeURIComponent(url.pathname.split("/")[5] ?? "");
+    expect(group).toBe("caf\uFFFD");
+  });
+
+  it("tasks add --content holding U+FFFD is sent as typed", async () => {
+    const result = await run([
+      "--allow-fffd",
+      "tasks",
+      "add",
+      "--topic",
+      "demo",
+      "--delay",
+      "5",
+      "--content",
+      MISREAD_CONTENT,
+    ]);
+
+    expect(result.code, result.err).toBe(0);
+    expect(JSON.parse(result.requests[0]?.body ?? "").content).toBe(MISREAD_CONTENT);
+  });
+
+  it("after --, it is an argument, not the option: the U+FFFD is still refused", async () => {
+    const result = await run([
+      "groups",
+      "cancel",
+      "--topic",
+      "demo",
+      "--group",
+      "caf\uFFFD",
+      "--",
+      "--allow-fffd",
+    ]);
+
+    expect(result.code).toBe(1);
+    expect(result.requests).toEqual([]);
+  });
+});

@@ -509,16 +509,15 @@ describe("punctual --env NAME console: the console for the API stack Punctual-<N
       stacks: [prodStack({ ApiUrl: api.url })],
     });
 
-    // Act: open the printed URL (its token traded for the session cookie), then ask for a task as the page does
+    // Act: open the printed URL (its token traded for the call secret), then ask for a task as the page does
     const running = await startConsole(consoleArgv, aws);
     const origin = new URL(running.url).origin;
     const opened = await fetch(running.url, { redirect: "manual" });
     await opened.arrayBuffer();
-    const cookie = (opened.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
     const secret = new URL(opened.headers.get("location") ?? "", origin).hash.replace("#session=", "");
-    const page = await fetch(`${origin}/console`, { headers: { cookie } });
+    const page = await fetch(`${origin}/console`);
     const task = await fetch(`${origin}/v1/tasks/${TASK_ID}`, {
-      headers: { "x-punctual-console": "1", cookie, "x-punctual-session": secret },
+      headers: { "x-punctual-console": "1", "x-punctual-session": secret },
     });
     const taskView = await task.json();
     await page.arrayBuffer();

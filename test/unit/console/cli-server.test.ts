@@ -17,9 +17,9 @@ let apiCalls = 0;
 let consoleUrl: string;
 let consoleOrigin: string;
 let stopConsole: () => Promise<void>;
-/** The session cookie a browser holds after opening the printed URL. */
-let session: string;
-/** What the page sends on every call: its header, the cookie, and the call secret the redirect's fragment gave it. */
+/** The printed URL's token. */
+let token: string;
+/** What the page sends on every call: its header and the call secret the redirect's fragment gave it. */
 let call: Record<string, string>;
 
 beforeAll(async () => {
@@ -37,12 +37,12 @@ beforeAll(async () => {
   consoleUrl = server.url;
   consoleOrigin = new URL(server.url).origin;
   stopConsole = server.stop;
+  token = new URL(consoleUrl).searchParams.get("token") ?? "";
   const opened = await fetch(consoleUrl, { redirect: "manual" });
-  session = (opened.headers.get("set-cookie") ?? "").split(";")[0] ?? "";
   const secret = new URLSearchParams(
     new URL(opened.headers.get("location") ?? "", consoleOrigin).hash.slice(1),
   );
-  call = { "x-punctual-console": "1", cookie: session, "x-punctual-session": secret.get("session") ?? "" };
+  call = { "x-punctual-console": "1", "x-punctual-session": secret.get("session") ?? "" };
 });
 
 afterAll(async () => {
@@ -55,9 +55,9 @@ describe("punctual console's server", () => {
   it("sends the security headers on every answer: the redirect from /, a 404, a refusal, a proxied answer", async () => {
     // Act
     const answers = await Promise.all([
-      fetch(`${consoleOrigin}/`, { redirect: "manual", headers: { cookie: session } }),
-      fetch(`${consoleOrigin}/nothing-here`, { headers: { cookie: session } }),
-      fetch(`${consoleOrigin}/v1/topics`, { headers: { cookie: session } }),
+      fetch(`${consoleOrigin}/`, { redirect: "manual" }),
+      fetch(`${consoleOrigin}/nothing-here`),
+      fetch(`${consoleOrigin}/v1/topics`),
       fetch(`${consoleOrigin}/v1/topics`, { headers: call }),
       fetch(`${consoleOrigin}/v1/topics`, { headers: { "x-punctual-console": "1" } }),
       fetch(consoleUrl, { redirect: "manual" }),
@@ -72,7 +72,7 @@ describe("punctual console's server", () => {
     }
   });
 
-  it("serves nothing to a caller without this session's token: another user's process on this machine", async () => {
+  it("serves no call to a caller without this session's call secret: another user's process on this machine", async () => {
     // Prepare: what a process that can reach loopback but did not see the printed URL sends, the page's header too.
     const before = apiCalls;
     const headers = { "x-punctual-console": "1" };
@@ -81,11 +81,9 @@ describe("punctual console's server", () => {
     const answers = await Promise.all([
       fetch(`${consoleOrigin}/v1/topics`, { headers }),
       fetch(`${consoleOrigin}/v1/tasks/x/replay`, { method: "POST", headers }),
-      fetch(`${consoleOrigin}/console`, { headers }),
       fetch(`${consoleOrigin}/console/api/metrics?minutes=5`, { headers }),
-      fetch(`${consoleOrigin}/v1/topics`, {
-        headers: { ...headers, cookie: `${session.split("=")[0]}=guess` },
-      }),
+      fetch(`${consoleOrigin}/console/api/session`, { headers }),
+      fetch(`${consoleOrigin}/v1/topics`, { headers: { ...headers, "x-punctual-session": "guess" } }),
       fetch(`${consoleOrigin}/console?token=guess`, { redirect: "manual" }),
     ]);
 
@@ -99,35 +97,62 @@ describe("punctual console's server", () => {
     expect(apiCalls).toBe(before);
   });
 
-  it("the printed URL holds a one-session token: opening it sets an HttpOnly, SameSite=Strict cookie, leaves the token out of the address and gives the page its call secret in the fragment", async () => {
+  it("the printed URL holds a one-session token: opening it sets no cookie, leaves the token out of the address and gives the page its call secret in the fragment", async () => {
     // Act
     const opened = await fetch(consoleUrl, { redirect: "manual" });
-    const cookie = opened.headers.get("set-cookie") ?? "";
-    const page = await fetch(`${consoleOrigin}/console`, { headers: { cookie: cookie.split(";")[0] ?? "" } });
-    const token = new URL(consoleUrl).search;
-    const elsewhere = await fetch(`${consoleOrigin}//elsewhere.example/${token}`, { redirect: "manual" });
+    const elsewhere = await fetch(`${consoleOrigin}//elsewhere.example/?token=${token}`, {
+      redirect: "manual",
+    });
 
     // Assess
-    expect(new URL(consoleUrl).searchParams.get("token")).toMatch(/^[\w-]{43}$/);
+    expect(token).toMatch(/^[\w-]{43}$/);
     expect(opened.status).toBe(303);
     expect(opened.headers.get("location")).toMatch(/^\/console#session=[\w-]{43}$/);
-    expect(opened.headers.get("location")).not.toContain(cookie.split(";")[0]?.split("=")[1]);
-    expect(cookie).toMatch(/^punctual_console_\d+=[\w-]{43}; Path=\/; HttpOnly; SameSite=Strict$/);
+    expect(opened.headers.get("location")).not.toContain(token);
+    expect(opened.headers.get("set-cookie")).toBeNull();
     await expectConsoleSecurityHeaders(opened);
-    expect(page.status).toBe(200);
     expect(elsewhere.headers.get("location")).toMatch(/^\/console#/);
   });
 
-  it("lets the holder in when another page of this host has set a cookie of the same name before theirs", async () => {
-    // Prepare: cookies do not tell ports apart, so a page on another port of 127.0.0.1 can set one of this name;
-    // one for a longer path is sent first.
-    const [name] = session.split("=");
-    const tossed = `${name}=planted; ${session}`;
+  /**
+   * The page and its files are the same for everyone (they ship in the package) and hold no data: served without a
+   * session, as a cookie gate on them is what a server of another port could spoil (console/session-token.ts).
+   */
+  it("serves the page to any loopback caller, with nothing of the session in it", async () => {
+    // Act
+    const page = await fetch(`${consoleOrigin}/console`);
+    const text = await page.clone().text();
+
+    // Assess
+    expect(page.status).toBe(200);
+    expect(text).not.toContain(token);
+    expect(text).not.toContain(call["x-punctual-session"]);
+    expect(page.headers.get("set-cookie")).toBeNull();
+    await expectConsoleSecurityHeaders(page);
+  });
+
+  it("answers the page's session check 204 with the call secret, 403 with another", async () => {
+    // Act
+    const answers = await Promise.all([
+      fetch(`${consoleOrigin}/console/api/session`, { headers: call }),
+      fetch(`${consoleOrigin}/console/api/session`, {
+        headers: { ...call, "x-punctual-session": "A".repeat(43) },
+      }),
+    ]);
+
+    // Assess
+    expect(answers.map((a) => a.status)).toEqual([204, 403]);
+    for (const answer of answers) await expectConsoleSecurityHeaders(answer);
+  });
+
+  it("a cookie another page of this host has set changes nothing: the calls go by the call secret", async () => {
+    // Prepare: cookies do not tell ports apart, so a page on another port of 127.0.0.1 can set any of this host's.
+    const planted = `punctual_console_${new URL(consoleOrigin).port}=planted`;
 
     // Act
     const answers = await Promise.all([
-      fetch(`${consoleOrigin}/console`, { headers: { cookie: tossed } }),
-      fetch(`${consoleOrigin}/v1/topics`, { headers: { ...call, cookie: tossed } }),
+      fetch(`${consoleOrigin}/console`, { headers: { cookie: planted } }),
+      fetch(`${consoleOrigin}/v1/topics`, { headers: { ...call, cookie: planted } }),
     ]);
 
     // Assess
@@ -136,14 +161,16 @@ describe("punctual console's server", () => {
   });
 
   /**
-   * Cookies do not tell ports apart (RFC 6265, section 8.5): the browser sends the session cookie to any server on
-   * 127.0.0.1 the user opens, another user's among them, which could then replay it with the page's header. The
-   * calls the server signs need what only the page of this origin holds, never sent by the browser on its own.
+   * The calls the server signs need what only the page of this origin holds, never sent by the browser on its own:
+   * not the printed token, which a process that read the terminal's scrollback could hold, as a cookie or a header.
    */
-  it("signs nothing for a server on another port of this host that was sent the session cookie", async () => {
-    // Prepare: what a browser sends a server on another port of 127.0.0.1: the cookie, as it came.
+  it("signs nothing for a caller with the printed token in place of the call secret", async () => {
+    // Prepare
     const before = apiCalls;
-    const replayed = { "x-punctual-console": "1", cookie: session };
+    const replayed = {
+      "x-punctual-console": "1",
+      cookie: `punctual_console_${new URL(consoleOrigin).port}=${token}`,
+    };
 
     // Act
     const answers = await Promise.all([
@@ -151,7 +178,7 @@ describe("punctual console's server", () => {
       fetch(`${consoleOrigin}/v1/tasks/x/replay`, { method: "POST", headers: replayed }),
       fetch(`${consoleOrigin}/console/api/metrics?topic=t`, { headers: replayed }),
       fetch(`${consoleOrigin}/v1/topics`, {
-        headers: { ...replayed, "x-punctual-session": session.split("=")[1] ?? "" },
+        headers: { ...replayed, "x-punctual-session": token },
       }),
     ]);
 
@@ -165,7 +192,7 @@ describe("punctual console's server", () => {
   it("answers a request target that is no URL with a structured 400, not a 502 blaming the API", async () => {
     // Act
     const answers = await Promise.all(
-      ["//[", "http://[/console"].map((target) => rawRequest(consoleOrigin, target, { cookie: session })),
+      ["//[", "http://[/console"].map((target) => rawRequest(consoleOrigin, target, {})),
     );
 
     // Assess

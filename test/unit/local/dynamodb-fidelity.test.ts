@@ -330,3 +330,99 @@ describe("sizes in UTF-8 bytes, as DynamoDB counts them", () => {
     await expect(put).resolves.toBeDefined();
   });
 });
+
+/**
+ * A JSON `null` inside one of DynamoDB's lists or maps (an attribute value, a map member, an expression value, a
+ * key member, a batch entry). DynamoDB's model (Smithy) has no sparse collections, and a Smithy service refuses a
+ * null in a collection that is not `@sparse` while reading the request: a 400 SerializationException, a client's
+ * error an SDK does not retry (https://smithy.io/2.0/spec/type-refinement-traits.html#sparse-trait; smithy's
+ * server SDKs: aws/aws-sdk-js-v3#2771). A body of `null` is read as the empty input. dynalite threw a TypeError
+ * on each (its validations read `null.S`), answered 500 InternalServerError, which an SDK retries and a caller
+ * reads as AWS's fault (local/aws/dynalite-guard.ts).
+ */
+describe("a JSON null where DynamoDB's model allows none", () => {
+  const key = { pk: { S: "nulls" }, sk: { S: "1" } };
+  /** One DynamoDB JSON call, the body sent as written (an SDK never sends a null; a hand-made request may). */
+  async function sendRaw(operation: string, body: string) {
+    const response = await fetch(emulators.endpoints.dynamodb, {
+      method: "POST",
+      headers: {
+        "content-type": "application/x-amz-json-1.0",
+        "x-amz-target": `DynamoDB_20120810.${operation}`,
+        "x-amz-date": "20261205T000000Z",
+        authorization:
+          "AWS4-HMAC-SHA256 Credential=local/20261205/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x",
+      },
+      body,
+    });
+    return { status: response.status, json: (await response.json()) as Record<string, string> };
+  }
+
+  it.each([
+    ["an attribute value", "PutItem", () => ({ TableName: table, Item: { ...key, a: null } })],
+    ["a map member", "PutItem", () => ({ TableName: table, Item: { ...key, a: { M: { b: null } } } })],
+    [
+      "a list member",
+      "PutItem",
+      () => ({ TableName: table, Item: { ...key, a: { L: [{ S: "x" }, null] } } }),
+    ],
+    [
+      "an expression attribute value",
+      "PutItem",
+      () => ({
+        TableName: table,
+        Item: key,
+        ConditionExpression: "a = :x",
+        ExpressionAttributeValues: { ":x": null },
+      }),
+    ],
+    ["a key member", "DeleteItem", () => ({ TableName: table, Key: { pk: { S: "nulls" }, sk: null } })],
+    [
+      "an ExclusiveStartKey member",
+      "Query",
+      () => ({
+        TableName: table,
+        KeyConditionExpression: "pk = :p",
+        ExpressionAttributeValues: { ":p": { S: "nulls" } },
+        ExclusiveStartKey: { pk: null },
+      }),
+    ],
+    [
+      "a KeyConditions AttributeValueList member",
+      "Query",
+      () => ({
+        TableName: table,
+        KeyConditions: { pk: { ComparisonOperator: "EQ", AttributeValueList: [null] } },
+      }),
+    ],
+    ["a BatchWriteItem entry", "BatchWriteItem", () => ({ RequestItems: { [table]: [null] } })],
+    ["a BatchGetItem key", "BatchGetItem", () => ({ RequestItems: { [table]: { Keys: [null] } } })],
+  ])(
+    "in %s (%s) is refused as a 400 SerializationException, and nothing is written",
+    async (_name, operation, request) => {
+      // Act
+      const answer = await sendRaw(operation, JSON.stringify(request()));
+
+      // Assess
+      expect(answer.status).toBe(400);
+      expect(answer.json.__type).toBe("com.amazon.coral.service#SerializationException");
+      expect(answer.json.Message).toMatch(/null/);
+      const stored = await dynamo.send(
+        new QueryCommand({
+          TableName: table,
+          KeyConditionExpression: "pk = :p",
+          ExpressionAttributeValues: { ":p": key.pk },
+        }),
+      );
+      expect(stored.Items).toEqual([]);
+    },
+  );
+
+  it("as the whole body is read as the empty input: a 400 ValidationException naming the missing members", async () => {
+    const answer = await sendRaw("PutItem", "null");
+
+    expect(answer.status).toBe(400);
+    expect(answer.json.__type).toBe("com.amazon.coral.validate#ValidationException");
+    expect(answer.json.message).toMatch(/Value null at 'tableName' failed to satisfy constraint/);
+  });
+});
