@@ -52,7 +52,7 @@ export function groupsCommand(parent: Command, io: CliIo): void {
   withPagingOptions(cancel)
     .addHelpText(
       "after",
-      "\nExamples:\n  $ npx punctual --env prod groups cancel --topic orders --group A-1001\n  $ npx punctual --env prod groups cancel --topic orders --group A-1001 --subscriber audit",
+      "\nExample:\n  $ npx punctual --env prod groups cancel --topic orders --group A-1001\n  $ npx punctual --env prod groups cancel --topic orders --group A-1001 --subscriber audit",
     )
     .action(async (options: CancelOptions, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
