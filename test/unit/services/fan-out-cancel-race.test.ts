@@ -4,6 +4,7 @@ import type { HttpError } from "#shared/api/errors.js";
 import { parseConfig } from "#shared/config/index.js";
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { addTask } from "#shared/services/add-task.js";
+import { cancelGroup } from "#shared/services/cancel-group.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { FakeScheduler, FakeTimerQueue, NOW } from "../api/fakes.js";
@@ -149,5 +150,31 @@ describe("two DELETEs of a fan-out task racing a copy's replay", () => {
     expect(answer).toMatchObject({ task_id: parent.taskId, subscribers: [{ status: "cancelled" }, {}] });
     expect((await get(billing))?.status).toBe("cancelled");
     expect((await get(parent.taskId))?.status).toBe("cancelled");
+  });
+
+  it("a lane cancel of the replayed copy during a DELETE's 409 makes that DELETE's cancel stand: the task is marked cancelled, answered 200", async () => {
+    // Prepare: the DELETE's write to billing's copy (refused: delivered) is followed by billing's replay and
+    // billing's lane cancel (`?subscriber=billing`), before that DELETE puts the task back
+    const f = setup();
+    const { parent, billing } = await deliveredOrder(f);
+    const cancel = f.store.cancel.bind(f.store);
+    let lane: Promise<unknown> | undefined;
+    f.store.cancel = async (...args) => {
+      const result = await cancel(...args);
+      if (args[0] === billing && lane === undefined) {
+        await f.store.markReplayed(billing, NOW + 2);
+        lane = cancelGroup(f.deps, { topic: "orders", value: "o-1" }, { subscriber: "billing" });
+        await lane;
+      }
+      return result;
+    };
+
+    // Act
+    const deleted = await cancelTask(f.deps, parent.taskId).catch((e: HttpError) => e);
+
+    // Assess
+    expect(await lane).toMatchObject({ cancelled: 1 });
+    expect(deleted).toMatchObject({ task_id: parent.taskId, subscribers: [{ status: "cancelled" }, {}] });
+    expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 });
