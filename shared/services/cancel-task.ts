@@ -48,9 +48,10 @@ export interface CancelTaskDeps extends CancelDeps {
 export interface CancelDeps {
   /**
    * `restoreFanOutParent`: a fan-out parent's cancel that cancelled no copy is undone (a 409 changes nothing).
-   * `settleRescheduled`: a cancelled successor's move is settled (see settleMove). `get`, where the caller has it
-   * (DELETE, the group cancel; not the schedule materializer): a copy cancelled while that undoing was under way is
-   * found after it (cancelStandingMeanwhile).
+   * `settleRescheduled`: a cancelled successor's move is settled (see settleMove). `get`: a copy cancelled while
+   * that undoing was under way is found after it (cancelStandingMeanwhile); optional here only because the schedule
+   * layer's deps do not name it — every function that cancels (DELETE, the group cancel, a schedule's stop, its
+   * materializer, create and resume) has a store with `get` and is granted it.
    */
   readonly store: Pick<TaskStore, "cancel" | "restoreFanOutParent" | "settleRescheduled"> &
     Partial<Pick<TaskStore, "get">>;
