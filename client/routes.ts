@@ -182,7 +182,15 @@ export type AddTaskInput = Omit<z.input<typeof addTaskBodySchema>, "content" | k
 export type AddTasksInput = { readonly tasks: readonly AddTaskInput[] };
 
 export type RescheduleInput = Omit<z.input<typeof rescheduleBodySchema>, keyof ExactTiming> & ExactTiming;
-export type CancelGroupInput = { readonly limit?: number; readonly cursor?: string };
+/**
+ * `subscriber` (a fan-out topic): cancel only that subscriber's copies of the group (its lane), not the tasks
+ * themselves nor another subscriber's copies.
+ */
+export type CancelGroupInput = {
+  readonly limit?: number;
+  readonly cursor?: string;
+  readonly subscriber?: string;
+};
 type Page = { readonly limit?: number; readonly cursor?: string };
 /** `subscriber` (a fan-out topic): that subscriber's copies of the group, in its delivery order. */
 export type ListGroupInput = {

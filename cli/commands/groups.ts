@@ -18,14 +18,16 @@ import { wholeNumber } from "../whole-number.js";
 interface CancelOptions extends PagingOptions {
   readonly topic: string;
   readonly group: string;
+  readonly subscriber?: string;
   readonly limit?: number;
 }
 
 const pageSize = wholeNumber(1, MAX_GROUP_PAGE);
 
 /**
- * `groups cancel --topic T --group V`: follows the API's cursor until the whole group is read, so the command
- * cancels every scheduled task of the group (and each waiting for its retry), and prints the totals.
+ * `groups cancel --topic T --group V [--subscriber S]`: follows the API's cursor until the whole group is read, so
+ * the command cancels every scheduled task of the group (and each waiting for its retry), and prints the totals.
+ * With `--subscriber` (a fan-out topic) it cancels only that subscriber's copies of the group: its lane.
  */
 export function groupsCommand(parent: Command, io: CliIo): void {
   const groups = parent
@@ -42,11 +44,15 @@ export function groupsCommand(parent: Command, io: CliIo): void {
     )
     .requiredOption("--topic <name>", "the topic")
     .requiredOption("--group <value>", "the ordering field's value (e.g. the order id)")
+    .option(
+      "--subscriber <id>",
+      "a fan-out topic: cancel only this subscriber's copies of the group (a broken or retired subscriber's lane)",
+    )
     .option("--limit <n>", "tasks read per API call (1–1000)", pageSize);
   withPagingOptions(cancel)
     .addHelpText(
       "after",
-      "\nExample:\n  $ npx punctual --env prod groups cancel --topic orders --group A-1001",
+      "\nExample:\n  $ npx punctual --env prod groups cancel --topic orders --group A-1001\n  $ npx punctual --env prod groups cancel --topic orders --group A-1001 --subscriber audit",
     )
     .action(async (options: CancelOptions, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
@@ -81,6 +87,7 @@ async function cancelPages(
       (cursor) =>
         client.cancelGroup(options.topic, options.group, {
           ...(options.limit !== undefined ? { limit: options.limit } : {}),
+          ...(options.subscriber !== undefined ? { subscriber: options.subscriber } : {}),
           ...(cursor !== undefined ? { cursor } : {}),
         }),
       (page) => {

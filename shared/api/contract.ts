@@ -324,12 +324,15 @@ export const API_CONTRACT = {
   "POST /v1/topics/{topic}/groups/{value}/cancel": {
     summary: "Cancel every still-scheduled (or retrying) task of one ordering group",
     description:
-      "Reads up to `limit` of the group's tasks in delivery order and cancels each scheduled one, and each delivering one waiting for its retry, as DELETE /v1/tasks/{id} does; one whose callback is in flight gets its cancel requested and is listed in `cancel_requested` (one deliver started with its batch behind others of the group, not yet called, that has waited a second or more for its turn then ends `cancelled` without a call); `more` and `next_cursor` continue.",
+      "Reads up to `limit` of the group's tasks in delivery order and cancels each scheduled one, and each delivering one waiting for its retry, as DELETE /v1/tasks/{id} does; one whose callback is in flight gets its cancel requested and is listed in `cancel_requested` (one deliver started with its batch behind others of the group, not yet called, that has waited a second or more for its turn then ends `cancelled` without a call); `more` and `next_cursor` continue. With `subscriber` (a fan-out topic) it reads that subscriber's copies of the group instead (its lane, as `GET /v1/tasks?subscriber=` lists it) and cancels each the same way, as DELETE of the copy's id does: no other subscriber's copy, and no fan-out task itself, is touched.",
     tags: ["groups"],
     pathParams: cancelGroupParamsSchema,
     query: cancelGroupQuerySchema,
     responses: {
       "200": { description: "what was cancelled and what could not be", schema: cancelGroupResponseSchema },
+      "400": error(
+        "the request is invalid (`validation_failed`: a bad `limit`, an unknown parameter, a `cursor` this call did not give out — another group's or lane's); `subscriber` on a topic without subscribers (`not_fan_out`) or one it does not have (`unknown_subscriber`); nothing was cancelled",
+      ),
       "404": error("no such topic (`not_found`)"),
     },
   },

@@ -25,6 +25,7 @@ import {
   keepCancelledParent,
   OPERATOR_CANCEL,
 } from "./cancel-task.js";
+import { subscriberLane } from "./fan-out/view.js";
 import { cancelOccurrenceTask } from "./schedules/cancel-occurrence.js";
 
 export interface CancelGroupDeps extends Omit<CancelDeps, "store"> {
@@ -71,7 +72,9 @@ const CANCEL_CONCURRENCY = 8;
  * cancelled before has its copies still `scheduled` or `queued` cancelled (an earlier cancel may have stopped part-way), and
  * counts when that cancels any. The cursor is the last sort key read, so the next call goes on after it; an unknown
  * topic is 404, as the topic is part of the resource's path. The group is the path's value, or `?group=` when that
- * value is `-` (GROUP_IN_QUERY: names such as `.` and `..` cannot travel in a path).
+ * value is `-` (GROUP_IN_QUERY: names such as `.` and `..` cannot travel in a path). With `?subscriber=` (a fan-out
+ * topic) the call cancels that subscriber's lane of the group instead, each copy as above (partitionOf): a broken
+ * or retired subscriber's pending copies, the other subscribers' and the parents left as they are.
  */
 export async function cancelGroup(
   deps: CancelGroupDeps,
@@ -90,8 +93,7 @@ export async function cancelGroup(
   const path = cancelGroupParamsSchema.safeParse({ topic, value });
   if (!path.success) throw validationFailed(toIssues(path.error.issues, { topic, value }));
   const group = groupOf(value, parsed);
-  // A group's value of any task names one partition; the ULID only matters for tasks without a group.
-  const pk = groupPartitionKey(topic, group, "");
+  const pk = partitionOf(deps, topic, group, parsed.subscriber);
   // The cursor names its group: another group's (a script that kept it from the group before) would silently
   // skip this group's tasks due before that position, so it is a 400 like any cursor this list did not give out.
   const start = decodeCursor(parsed.cursor, groupCancelCursorSchema(pk));
@@ -110,6 +112,7 @@ export async function cancelGroup(
     outOfTime ||= deps.remainingMs !== undefined && deps.remainingMs() < GROUP_CANCEL_TIME_MARGIN_MS;
     if (outOfTime) return;
     started++;
+    if (!inLane(task, parsed.subscriber)) return;
     await cancelListed(deps, task, topic, startAfter, tally);
   });
   const order = new Map(page.tasks.map((t, i) => [t.taskId, i]));
@@ -123,6 +126,34 @@ export async function cancelGroup(
     more: lastSk !== undefined,
     next_cursor: lastSk === undefined ? null : encodeCursor({ pk, sk: lastSk, since }),
   };
+}
+
+/**
+ * The partition a call reads: the group's (its tasks; on a fan-out topic its parents, whose cancel cancels every
+ * subscriber's copy), or with `subscriber` that subscriber's lane of the group (subscriberLane, as `GET
+ * /v1/tasks?subscriber=` lists it): its copies only, each cancelled as DELETE of the copy's id cancels it, the
+ * parents and the other subscribers' copies untouched. A plain topic, or a subscriber the topic does not have now,
+ * is a 400 before anything is read. A lane holds no move: PATCH and run refuse a copy (fan_out_unsupported).
+ */
+function partitionOf(
+  deps: CancelGroupDeps,
+  topic: string,
+  group: string,
+  subscriber: string | undefined,
+): string {
+  // A group's value of any task names one partition; the ULID only matters for tasks without a group.
+  if (subscriber === undefined) return groupPartitionKey(topic, group, "");
+  return subscriberLane(deps.config, topic, subscriber, group);
+}
+
+/**
+ * Whether a task read is one this call may cancel: any of a group's, or with `subscriber` only that subscriber's
+ * copy. A lane's partition holds nothing else (laneHash: no group value a caller writes names one); this keeps the
+ * promise "never another subscriber's copy, never a parent" whatever a store answers.
+ */
+function inLane(task: TaskRecord, subscriber: string | undefined): boolean {
+  if (subscriber === undefined) return true;
+  return task.subscriber === subscriber && task.parentTaskId !== undefined && task.fanOut === undefined;
 }
 
 /** What one call of the group cancel did, filled in as its tasks are cancelled. */

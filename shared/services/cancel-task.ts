@@ -48,9 +48,13 @@ export interface CancelTaskDeps extends CancelDeps {
 export interface CancelDeps {
   /**
    * `restoreFanOutParent`: a fan-out parent's cancel that cancelled no copy is undone (a 409 changes nothing).
-   * `settleRescheduled`: a cancelled successor's move is settled (see settleMove).
+   * `settleRescheduled`: a cancelled successor's move is settled (see settleMove). `get`: a copy cancelled while
+   * that undoing was under way is found after it (cancelStandingMeanwhile); optional here only because the schedule
+   * layer's deps do not name it — every function that cancels (DELETE, the group cancel, a schedule's stop, its
+   * materializer, create and resume) has a store with `get` and is granted it.
    */
-  readonly store: Pick<TaskStore, "cancel" | "restoreFanOutParent" | "settleRescheduled">;
+  readonly store: Pick<TaskStore, "cancel" | "restoreFanOutParent" | "settleRescheduled"> &
+    Partial<Pick<TaskStore, "get">>;
   readonly scheduler: Pick<TaskScheduler, "deleteTaskSchedule">;
   readonly config: PunctualConfig;
   readonly now: () => number;
@@ -223,7 +227,10 @@ function retentionDaysOf(config: PunctualConfig, topicName: string): number {
 export async function finishFanOutCancel(deps: CancelDeps, parent: TaskRecord): Promise<FanOutCancelResult> {
   const nowMs = deps.now();
   const expiresAt = retentionExpiry(nowMs, retentionDaysOf(deps.config, parent.topic));
-  return cancelFanOutCopies(deps, parent, nowMs, expiresAt, OPERATOR_CANCEL);
+  const copies = await cancelFanOutCopies(deps, parent, nowMs, expiresAt, OPERATOR_CANCEL);
+  const parentExpiresAt = cancelledExpiry(deps, parent.topic, nowMs, expiresAt);
+  await holdParentCancel(deps, parent, copies, { nowMs, parentExpiresAt, options: OPERATOR_CANCEL });
+  return copies;
 }
 
 /**
@@ -253,13 +260,17 @@ export async function cancelAndDisarm(
   // as it was.
   const parent = result.outcome === "not-found" ? undefined : result.task;
   if (parent?.fanOut && parent.status === "cancelled") {
-    const copies = await cancelFanOutCopies(deps, parent, nowMs, expiresAt, options, discard);
-    const expirable = copiesMayHaveExpired(parent, topicConfig(deps.config, topicName)?.retentionDays, nowMs);
-    const outcome = fanOutCancelOutcome(parent, copies, expirable);
-    if (outcome.outcome !== "conflict") return outcome;
-    const topic = topicConfig(deps.config, topicName);
-    const restored = await restoreFanOutParent(deps, parent, topic, copies.lastReplayedAtMs);
-    return { outcome: "conflict", task: { ...restored, status: outcome.task.status } };
+    const parentExpiresAt = cancelledExpiry(deps, topicName, nowMs, expiresAt);
+    const marked = result.outcome === "cancelled";
+    return cancelParent(deps, parent, {
+      topicName,
+      nowMs,
+      expiresAt,
+      parentExpiresAt,
+      marked,
+      options,
+      discard,
+    });
   }
   if (result.outcome !== "not-found") await settleMove(deps, result.task);
   if (result.outcome !== "cancelled") return result;
@@ -272,6 +283,93 @@ export async function cancelAndDisarm(
     }
   }
   return result;
+}
+
+/** One cancel of a fan-out parent, as cancelAndDisarm made its write. */
+interface ParentCancel {
+  readonly topicName: string;
+  readonly nowMs: number;
+  /** The copies' TTL (the retention from now) and the parent's (cancelledExpiry). */
+  readonly expiresAt: number;
+  readonly parentExpiresAt: number;
+  /** Whether this call's write marked the parent `cancelled` (else an earlier cancel's did: this is its repeat). */
+  readonly marked: boolean;
+  readonly options: CancelOptions;
+  readonly discard?: DiscardCopy;
+}
+
+/**
+ * A fan-out parent marked cancelled (by this call, or before it): the outcome is its copies' — also on a repeat,
+ * which finishes a cancel that stopped part-way. A conflict (no copy cancelled) puts the parent back as it was.
+ */
+async function cancelParent(
+  deps: CancelDeps,
+  parent: TaskRecord,
+  cancel: ParentCancel,
+): Promise<CancelOutcome> {
+  const { nowMs, topicName } = cancel;
+  const copies = await cancelFanOutCopies(
+    deps,
+    parent,
+    nowMs,
+    cancel.expiresAt,
+    cancel.options,
+    cancel.discard,
+  );
+  if (!cancel.marked) await holdParentCancel(deps, parent, copies, cancel);
+  const expirable = copiesMayHaveExpired(parent, topicConfig(deps.config, topicName)?.retentionDays, nowMs);
+  const outcome = fanOutCancelOutcome(parent, copies, expirable);
+  if (outcome.outcome !== "conflict") return outcome;
+  const topic = topicConfig(deps.config, topicName);
+  const restored = await restoreFanOutParent(deps, parent, topic, copies.lastReplayedAtMs);
+  const standing = await cancelStandingMeanwhile(deps, parent, cancel);
+  return standing ?? { outcome: "conflict", task: { ...restored, status: outcome.task.status } };
+}
+
+type ParentMark = Pick<ParentCancel, "nowMs" | "parentExpiresAt" | "options">;
+
+/**
+ * A repeat that cancelled a copy (or requested its cancel) under a parent an earlier cancel marked: that earlier one
+ * may be answering 409 — every copy it read had gone on, this one's replayed since — and putting the parent back
+ * `scheduled` (restoreFanOutParent). So the parent is marked again after this repeat's copies: put back already, it
+ * is `cancelled` again (one conditional write, a no-op while it still is); put back later, the earlier cancel finds
+ * this copy after its undoing (cancelStandingMeanwhile). Left `scheduled` under this repeat's 200, the parent's item
+ * said a task never cancelled to what reads it rather than its copies (a keyed retry of the add, the 404 of a task
+ * whose copies all expired).
+ */
+async function holdParentCancel(
+  deps: CancelDeps,
+  parent: TaskRecord,
+  copies: FanOutCancelResult,
+  mark: ParentMark,
+): Promise<void> {
+  if (copies.cancelled + copies.cancelRequested === 0) return;
+  await deps.store.cancel(parent.taskId, mark.nowMs, mark.parentExpiresAt, mark.options);
+}
+
+/**
+ * After a cancel answered 409 put its parent back: a copy cancelled (or its cancel requested) since this cancel read
+ * it — by a repeat that found the parent marked by this one (holdParentCancel covers a repeat after the undoing), or
+ * by DELETE of the copy's own id — is a cancel that stands, so this one stands too: the parent is marked again and
+ * the call answers so, as it answers a parent with a copy already cancelled. No copy can have been cancelled before
+ * this cancel read it (that read would have counted it). Read only on a 409, one read per subscriber, by a caller
+ * that has `get`.
+ */
+async function cancelStandingMeanwhile(
+  deps: CancelDeps,
+  parent: TaskRecord,
+  mark: ParentMark,
+): Promise<CancelOutcome | undefined> {
+  const get = deps.store.get?.bind(deps.store);
+  if (!get) return undefined;
+  const copies = await Promise.all((parent.fanOut ?? []).map((link) => get(link.taskId)));
+  const requested = copies.some(
+    (copy) => copy?.status === "delivering" && copy.cancelRequestedAtMs !== undefined,
+  );
+  if (!requested && !copies.some((copy) => copy?.status === "cancelled")) return undefined;
+  const again = await deps.store.cancel(parent.taskId, mark.nowMs, mark.parentExpiresAt, mark.options);
+  if (again.outcome === "not-found" || again.task.status !== "cancelled") return undefined;
+  return { outcome: requested ? "cancel-requested" : "cancelled", task: again.task };
 }
 
 /**

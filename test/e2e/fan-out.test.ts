@@ -500,6 +500,58 @@ describe.runIf(local)("fan-out: subscribers changed at runtime", () => {
   });
 });
 
+describe.runIf(local)("fan-out: one subscriber's lane cancelled in bulk", () => {
+  it("groups cancel --subscriber cancels only that subscriber's pending copies of the group; a bad subscriber, a plain topic or a bad cursor is a 400 that changes nothing", async () => {
+    // Prepare: two tasks of one group and one of another, due in an hour (none is delivered during the test)
+    const group = `lane-${randomUUID()}`;
+    const later = { topic: "fanout", delay_seconds: 3600 };
+    const mine = [
+      await add({ ...later, content: { order_id: group, seq: 1 } }),
+      await add({ ...later, content: { order_id: group, seq: 2 } }),
+    ];
+    const other = await add({ ...later, content: { order_id: `other-${randomUUID()}` } });
+    const rows = async (id: string) =>
+      Object.fromEntries((await view(id)).subscribers.map((r) => [r.id, r.status]));
+
+    // Act: the CLI follows the cursor (one task per call) through the local cloud
+    const run = await runPunctual([
+      ...cliApi(),
+      "--json",
+      ...["groups", "cancel", "--topic", "fanout", "--group", group, "--subscriber", "audit", "--limit", "1"],
+    ]);
+
+    // Assess: audit's copies of the group cancelled; billing's, search's, the other group's and the parents' not
+    expect(run.code, run.stderr).toBe(0);
+    expect(JSON.parse(run.stdout)).toEqual({ cancelled: 2, not_cancelled: [], cancel_requested: [] });
+    for (const id of mine) {
+      expect(await rows(id)).toEqual({ billing: "scheduled", audit: "cancelled", search: "scheduled" });
+      // The rolled-up status: the task still goes to its other subscribers
+      expect((await view(id)).status).toBe("scheduled");
+    }
+    expect(await rows(other)).toEqual({ billing: "scheduled", audit: "scheduled", search: "scheduled" });
+
+    // Act: hostile calls on the other group's lane
+    const before = await Promise.all([...mine, other].map(view));
+    const lane = (query: string, topic = "fanout") =>
+      h.api("POST", `/v1/topics/${topic}/groups/-/cancel?group=${encodeURIComponent(group)}&${query}`);
+    const refused = await Promise.all([
+      lane("subscriber=nobody"),
+      lane("subscriber=audit", "demo"),
+      lane("subscriber=billing&cursor=bm90LWEtY3Vyc29y"),
+      lane(`subscriber=${"a".repeat(65)}`),
+    ]);
+
+    // Assess
+    expect(refused.map((r) => [r.status, r.json.error?.code])).toEqual([
+      [400, "unknown_subscriber"],
+      [400, "not_fan_out"],
+      [400, "validation_failed"],
+      [400, "validation_failed"],
+    ]);
+    expect(await Promise.all([...mine, other].map(view))).toEqual(before);
+  });
+});
+
 describe.runIf(local)("fan-out: hostile input changes nothing", () => {
   it("a callback on a fan-out topic, a subscriber for a plain task, an unknown subscriber: structured 4xx", async () => {
     // Prepare: one delivered fan-out task, one plain task

@@ -32,5 +32,10 @@ export const cancelGroupQuerySchema = z.strictObject({
     description: `tasks read this call (default and maximum ${MAX_GROUP_PAGE}), ${PLAIN_DIGITS_NOTE}`,
   }),
   cursor: cursorParam("`next_cursor` of the previous call"),
+  // As `GET /v1/tasks?subscriber=` takes it: one of the topic's subscribers (as configured now), checked by the service.
+  subscriber: z.withMeta(z.optional(z.string().check(z.minLength(1), z.maxLength(64))), {
+    description:
+      "a fan-out topic: cancel only this subscriber's copies of the group (its lane, in the order it receives them), no other subscriber's, nor the tasks themselves",
+  }),
 });
 export type CancelGroupQuery = z.output<typeof cancelGroupQuerySchema>;

@@ -75,6 +75,27 @@ describe("groups cancel: a page that fails after others were cancelled", () => {
   });
 });
 
+describe("groups cancel --subscriber: one subscriber's lane of a fan-out topic's group", () => {
+  it("sends the subscriber on every page it follows, and prints the lane's totals", async () => {
+    // Act
+    const run1 = await run(
+      [cancelPage(3, "c1"), cancelPage(2, null)],
+      ["--json", ...GROUP_CANCEL, "--subscriber", "audit"],
+    );
+
+    // Assess
+    expect(run1.code).toBe(0);
+    const queries = run1.sent.map((line) =>
+      Object.fromEntries(new URL(line.split(" ")[1] ?? "").searchParams),
+    );
+    expect(queries).toEqual([
+      { group: "A-1", subscriber: "audit" },
+      { group: "A-1", subscriber: "audit", cursor: "c1" },
+    ]);
+    expect(JSON.parse(run1.out)).toMatchObject({ cancelled: 5 });
+  });
+});
+
 describe("groups cancel: a page whose `more` and `next_cursor` disagree (the API sends both or neither)", () => {
   const page = (more: boolean, next: string | null): Page => ({
     status: 200,

@@ -448,6 +448,33 @@ describe("routes", () => {
     ]);
   });
 
+  it("sends a lane cancel's subscriber in the query beside the group, and reads its answer as a group cancel's", async () => {
+    // Prepare
+    const answer = {
+      cancelled: 2,
+      not_cancelled: [],
+      cancel_requested: [{ task_id: "orders.abc.mhx0z8ka.01JD3ZZZZZZZZZZZZZZZZZZZZZ" }],
+      more: false,
+      next_cursor: null,
+    };
+    const { fetch, seen } = scriptedFetch({ status: 200, body: answer });
+    const client = new PunctualClient({ apiUrl: "http://127.0.0.1:3000/prod/", fetch });
+
+    // Act
+    const result = await client.cancelGroup("orders", "A-1", { subscriber: "audit", limit: 10 });
+
+    // Assess
+    expect(result).toMatchObject({ cancelled: 2, cancel_requested: answer.cancel_requested });
+    expect(seen.map((r) => `${r.method} ${r.url.pathname}`)).toEqual([
+      "POST /prod/v1/topics/orders/groups/-/cancel",
+    ]);
+    expect(Object.fromEntries(seen[0]?.url.searchParams ?? [])).toEqual({
+      group: "A-1",
+      subscriber: "audit",
+      limit: "10",
+    });
+  });
+
   it("sends a destination reset's host in one path segment, as the gateway decodes it", async () => {
     // Prepare: hosts the list can show, characters a URL host may hold included
     const hosts = [

@@ -1,0 +1,275 @@
+import { monotonicFactory } from "ulid";
+import { describe, expect, it } from "vitest";
+import { encodeCursor } from "#shared/api/cursor.js";
+import { parseConfig } from "#shared/config/index.js";
+import { groupPartitionKey } from "#shared/domain/keys.js";
+import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
+import { addTask } from "#shared/services/add-task.js";
+import { cancelGroup } from "#shared/services/cancel-group.js";
+import { cancelTask } from "#shared/services/cancel-task.js";
+import { getTask } from "#shared/services/get-task.js";
+import { MemoryTaskStore } from "../../support/memory-task-store.js";
+import { refusal } from "../../support/refusal.js";
+import { FakeScheduler, FakeTimerQueue, NOW } from "../api/fakes.js";
+
+// `POST /v1/topics/{topic}/groups/{value}/cancel?subscriber=`: one subscriber's lane of a group cancelled in bulk.
+
+const SUBSCRIBERS = [
+  { id: "billing", url: "https://billing.example.com/hook" },
+  { id: "audit", url: "https://audit.example.com/hook" },
+  { id: "search", url: "https://search.example.com/hook" },
+];
+
+function setup() {
+  const config = parseConfig({
+    name: "test",
+    system: { allowedCallbackHosts: ["*"] },
+    topics: { orders: { deliverBy: "order_id", subscribers: SUBSCRIBERS }, demo: { deliverBy: "order_id" } },
+  });
+  const store = new MemoryTaskStore();
+  const scheduler = new FakeScheduler();
+  const deps = {
+    store,
+    timerQueue: new FakeTimerQueue(),
+    scheduler,
+    config,
+    now: () => NOW,
+    newUlid: monotonicFactory(),
+  };
+  return { store, scheduler, deps };
+}
+type Fixture = ReturnType<typeof setup>;
+
+/** Adds one task on the fan-out topic and answers its parent and copies (billing, audit, search) as stored. */
+async function addOrder(f: Fixture, group: string, extra: Record<string, unknown> = {}) {
+  const added = await addTask(f.deps, {
+    body: { topic: "orders", delay_seconds: 10, content: { order_id: group }, ...extra },
+  });
+  const parent = (await f.store.get(added.body.task_id)) as TaskRecord;
+  const copies = await Promise.all(
+    (parent.fanOut ?? []).map(async (l) => (await f.store.get(l.taskId)) as TaskRecord),
+  );
+  return { parent, copies, audit: copies[1] as TaskRecord };
+}
+
+function laneCancel(f: Fixture, group: string, query: Record<string, string> = {}, topic = "orders") {
+  return cancelGroup(
+    { ...f.deps, store: f.store },
+    { topic, value: group },
+    { subscriber: "audit", ...query },
+  );
+}
+
+async function statusOf(f: Fixture, task: TaskRecord): Promise<string | undefined> {
+  return (await f.store.get(task.taskId))?.status;
+}
+
+/** Every item of the store as it is, to show a refused call changed nothing. */
+function snapshot(f: Fixture): string {
+  return JSON.stringify([...f.store.tasks.entries()].sort(([a], [b]) => a.localeCompare(b)));
+}
+
+describe("a subscriber's lane cancelled in bulk (group cancel with `subscriber`)", () => {
+  it("cancels only that subscriber's copies of the topic's group: not another subscriber's, another group's, nor the parents", async () => {
+    // Prepare: two tasks of g-1, one of g-2
+    const f = setup();
+    const first = await addOrder(f, "g-1");
+    const second = await addOrder(f, "g-1");
+    const other = await addOrder(f, "g-2");
+
+    // Act
+    const result = await laneCancel(f, "g-1");
+
+    // Assess
+    expect(result).toEqual({
+      cancelled: 2,
+      not_cancelled: [],
+      cancel_requested: [],
+      more: false,
+      next_cursor: null,
+    });
+    expect(await statusOf(f, first.audit)).toBe("cancelled");
+    expect(await statusOf(f, second.audit)).toBe("cancelled");
+    const untouched = [first, second].flatMap((t) => [t.parent, t.copies[0], t.copies[2]]);
+    untouched.push(other.parent, ...other.copies);
+    for (const task of untouched) expect(await statusOf(f, task as TaskRecord)).toBe("scheduled");
+  });
+
+  it("deletes each cancelled copy's schedule, as DELETE of the copy does", async () => {
+    // Prepare: due in a day, so each copy is armed with a Scheduler schedule
+    const f = setup();
+    const { audit, copies } = await addOrder(f, "g-1", { delay_seconds: 86_400 });
+    expect(audit.timer).toBe("schedule");
+
+    // Act
+    await laneCancel(f, "g-1");
+
+    // Assess
+    expect(f.scheduler.deleted).toEqual([audit.scheduleName]);
+    expect(copies.filter((c) => c !== audit).map((c) => c.scheduleName)).not.toContain(
+      f.scheduler.deleted[0],
+    );
+  });
+
+  it("a copy whose callback is in flight gets its cancel requested (DELETE's 202) and is listed; one waiting for its retry is cancelled; finished ones are neither", async () => {
+    // Prepare: audit's copies of g-1 — in flight, waiting for its retry, dead-lettered, delivered, scheduled
+    const f = setup();
+    const tasks = [];
+    for (let i = 0; i < 5; i++) tasks.push(await addOrder(f, "g-1"));
+    const [inFlight, waiting, deadLettered, delivered, pending] = tasks.map((t) => t.audit) as TaskRecord[];
+    await f.store.startAttempt(inFlight?.taskId ?? "", NOW);
+    const started = await f.store.startAttempt(waiting?.taskId ?? "", NOW);
+    const seq = started?.attemptSeq ?? 0;
+    await f.store.recordAttemptFailure(waiting?.taskId ?? "", {
+      error: "HTTP 500",
+      atMs: NOW + 1,
+      attemptSeq: seq,
+      attempt: { seq, startedAtMs: NOW, durationMs: 1, status: 500, error: "HTTP 500" },
+    });
+    const dead = await f.store.startAttempt(deadLettered?.taskId ?? "", NOW);
+    await f.store.markFailed(deadLettered?.taskId ?? "", {
+      error: "HTTP 500",
+      atMs: NOW + 1,
+      expiresAt: retentionExpiry(NOW, 1),
+      attemptSeq: dead?.attemptSeq ?? 0,
+    });
+    await f.store.startAttempt(delivered?.taskId ?? "", NOW);
+    await f.store.markDelivered(delivered?.taskId ?? "", {
+      atMs: NOW + 1,
+      latenessMs: 0,
+      deliveryLatencyMs: 1,
+      expiresAt: retentionExpiry(NOW, 1),
+    });
+
+    // Act
+    const result = await laneCancel(f, "g-1");
+
+    // Assess
+    expect(result).toMatchObject({
+      cancelled: 2,
+      not_cancelled: [],
+      cancel_requested: [{ task_id: inFlight?.taskId }],
+    });
+    expect(await f.store.get(inFlight?.taskId ?? "")).toMatchObject({
+      status: "delivering",
+      cancelRequestedAtMs: NOW,
+    });
+    expect(await statusOf(f, waiting as TaskRecord)).toBe("cancelled");
+    expect(await statusOf(f, pending as TaskRecord)).toBe("cancelled");
+    expect(await statusOf(f, deadLettered as TaskRecord)).toBe("failed");
+    expect(await statusOf(f, delivered as TaskRecord)).toBe("delivered");
+    // The parent's view says so: audit's row stopping after its attempt, the task still moving
+    const view = await getTask(f.deps, inFlight?.parentTaskId);
+    expect(view).toMatchObject({ status: "delivering", cancel_requested: true });
+    expect(view.subscribers?.[1]).toMatchObject({
+      id: "audit",
+      status: "delivering",
+      cancel_requested: true,
+    });
+  });
+
+  it("leaves each parent's rolled-up status truthful: its other subscribers' copies still decide it, and with every lane cancelled it reads cancelled", async () => {
+    // Prepare
+    const f = setup();
+    const { parent, copies } = await addOrder(f, "g-1");
+
+    // Act: audit's lane, then the others' one by one
+    await laneCancel(f, "g-1");
+    const afterAudit = await getTask(f.deps, parent.taskId);
+    await laneCancel(f, "g-1", { subscriber: "billing" });
+    await laneCancel(f, "g-1", { subscriber: "search" });
+    const afterAll = await getTask(f.deps, parent.taskId);
+    const deleted = await cancelTask({ ...f.deps, store: f.store }, parent.taskId);
+
+    // Assess
+    expect(afterAudit.status).toBe("scheduled");
+    expect(afterAudit.subscribers?.map((s) => s.status)).toEqual(["scheduled", "cancelled", "scheduled"]);
+    expect(afterAll.status).toBe("cancelled");
+    expect(afterAll.subscribers?.map((s) => s.status)).toEqual(["cancelled", "cancelled", "cancelled"]);
+    // A DELETE of the parent afterwards is the 200 of a task cancelled already (nothing left to stop)
+    expect(deleted.status).toBe("cancelled");
+    for (const copy of copies) expect(await statusOf(f, copy)).toBe("cancelled");
+  });
+
+  it("pages with its cursor, and a repeat goes on: what was cancelled stays so, nothing is counted twice", async () => {
+    // Prepare
+    const f = setup();
+    const tasks = [await addOrder(f, "g-1"), await addOrder(f, "g-1"), await addOrder(f, "g-1")];
+
+    // Act
+    const first = await laneCancel(f, "g-1", { limit: "2" });
+    const second = await laneCancel(f, "g-1", { limit: "2", cursor: first.next_cursor ?? "" });
+    const repeat = await laneCancel(f, "g-1");
+
+    // Assess
+    expect([first.cancelled, first.more, second.cancelled, second.more]).toEqual([2, true, 1, false]);
+    expect(repeat).toMatchObject({ cancelled: 0, not_cancelled: [], cancel_requested: [], more: false });
+    for (const t of tasks) {
+      expect(await statusOf(f, t.audit)).toBe("cancelled");
+      expect(await statusOf(f, t.copies[0] as TaskRecord)).toBe("scheduled");
+    }
+  });
+
+  it("refuses, changing nothing: an unknown subscriber, a plain topic, a malformed cursor, the group's cursor, one too long", async () => {
+    // Prepare: a group's cursor (its partition, not audit's lane) and a lane's cursor given to the group's cancel
+    const f = setup();
+    await addOrder(f, "g-1");
+    await addOrder(f, "g-1");
+    await addTask(f.deps, {
+      body: {
+        topic: "demo",
+        delay_seconds: 10,
+        callback: { url: "https://a.example.com/h" },
+        content: { order_id: "g-1" },
+      },
+    });
+    const groupCursor =
+      encodeCursor({ pk: groupPartitionKey("orders", "g-1", ""), sk: "0", since: NOW }) ?? "";
+    const before = snapshot(f);
+
+    // Act
+    const refused = await Promise.all([
+      refusal(laneCancel(f, "g-1", { subscriber: "nobody" })),
+      refusal(laneCancel(f, "g-1", {}, "demo")),
+      refusal(laneCancel(f, "g-1", { cursor: "not!a!cursor" })),
+      refusal(laneCancel(f, "g-1", { cursor: groupCursor })),
+      refusal(laneCancel(f, "g-1", { subscriber: "a".repeat(65) })),
+      refusal(laneCancel(f, "g-1", { subscriber: "" })),
+      refusal(laneCancel(f, "g-1", {}, "nope")),
+    ]);
+
+    // Assess
+    expect(refused.map((e) => [e.status, e.code])).toEqual([
+      [400, "unknown_subscriber"],
+      [400, "not_fan_out"],
+      [400, "validation_failed"],
+      [400, "validation_failed"],
+      [400, "validation_failed"],
+      [400, "validation_failed"],
+      [404, "not_found"],
+    ]);
+    expect(snapshot(f)).toBe(before);
+  });
+
+  it("a lane's cursor is refused by the group's cancel, which would otherwise skip the group's tasks before it", async () => {
+    // Prepare
+    const f = setup();
+    await addOrder(f, "g-1");
+    await addOrder(f, "g-1");
+    const lanePage = await laneCancel(f, "g-1", { limit: "1" });
+    const before = snapshot(f);
+
+    // Act
+    const refused = await refusal(
+      cancelGroup(
+        { ...f.deps, store: f.store },
+        { topic: "orders", value: "g-1" },
+        { cursor: lanePage.next_cursor ?? "" },
+      ),
+    );
+
+    // Assess
+    expect([refused.status, refused.code]).toEqual([400, "validation_failed"]);
+    expect(snapshot(f)).toBe(before);
+  });
+});
