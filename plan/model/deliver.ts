@@ -1,7 +1,8 @@
 import type { SQSRecord } from "aws-lambda";
 import { BATCH_STATEMENT_SIZE } from "#shared/adapters/partiql.js";
+import { readsAgainAfterWaiting } from "#shared/services/deliver/cancel-while-waiting.js";
 import { groupsInBatchOrder } from "#shared/services/deliver/group-runner.js";
-import { MIN_UP_FRONT } from "#shared/services/deliver/up-front.js";
+import { followersOf, MIN_UP_FRONT } from "#shared/services/deliver/up-front.js";
 import { bounded, sequence } from "./engine.js";
 import type { LambdaFunction } from "./lambda.js";
 import type { Call, CallSite } from "./profile.js";
@@ -23,9 +24,11 @@ export interface DeliverParts {
  * BatchExecuteStatement starts them all; then the batch's groups in `groupsInBatchOrder`, up to
  * deliverGroupConcurrency side by side, each group's records one after another (a record not started up front
  * starts with its own UpdateItem first), each calling back; then one BatchExecuteStatement writes every
- * `delivered`. The relay forwards tasks when due to an unprotected topic, and the model's FIFO queue drops a
- * task id sent twice, so every record of a batch is a fast-path candidate. The event source frees the groups
- * after its delete.
+ * `delivered`. A follower started up front (behind an earlier record of its group in the batch, up-front.ts
+ * `followersOf`) that waited a second or more for its turn reads its task again first, as cancel-while-waiting.ts
+ * decides (`readsAgainAfterWaiting`): one strongly consistent GetItem. The relay forwards tasks when due to an
+ * unprotected topic, and the model's FIFO queue drops a task id sent twice, so every record of a batch is a
+ * fast-path candidate. The event source frees the groups after its delete.
  */
 export function deliverBatch(parts: DeliverParts, batch: FifoMessage[], done: () => void): void {
   const { world, fn } = parts;
@@ -40,11 +43,12 @@ export function deliverBatch(parts: DeliverParts, batch: FifoMessage[], done: ()
   );
   const groups = groupsInBatchOrder(records);
   const upFront = batch.length >= MIN_UP_FRONT;
+  const followers = upFront ? followersOf(records) : new Set<string>();
   const finishing: SimTask[] = [];
   fn.invoke(
     batch.length,
     (finish) =>
-      startUpFront(parts, upFront ? batch.map((m) => m.task) : [], () =>
+      startUpFront(parts, upFront ? batch.map((m) => m.task) : [], (startedAtMs) =>
         bounded(
           groups,
           world.config.deliverGroupConcurrency,
@@ -52,7 +56,10 @@ export function deliverBatch(parts: DeliverParts, batch: FifoMessage[], done: ()
             sequence(
               group.map((record) => (step: () => void) => {
                 const task = (byId.get(record.messageId) as FifoMessage).task;
-                deliverOne(parts, task, upFront, () => {
+                const start = upFront
+                  ? { atMs: startedAtMs, follower: followers.has(record.messageId) }
+                  : undefined;
+                deliverOne(parts, task, start, () => {
                   finishing.push(task);
                   step();
                 });
@@ -66,11 +73,18 @@ export function deliverBatch(parts: DeliverParts, batch: FifoMessage[], done: ()
   );
 }
 
-/** The batch read (1 RRU per task: strongly consistent, ≤ 4 KB) and the batch start (1 WRU per statement). */
-function startUpFront(parts: DeliverParts, tasks: readonly SimTask[], then: () => void): void {
+/**
+ * The batch read (1 RRU per task: strongly consistent, ≤ 4 KB) and the batch start (1 WRU per statement). `then`
+ * gets the start's time, read between the two calls as up-front.ts reads it: what a follower's wait counts from.
+ */
+function startUpFront(
+  parts: DeliverParts,
+  tasks: readonly SimTask[],
+  then: (startedAtMs: number) => void,
+): void {
   const { world } = parts;
   if (tasks.length === 0) {
-    then();
+    then(world.sim.now);
     return;
   }
   // A FIFO batch holds at most 10 records: one BatchGetItem (it takes up to 100 keys).
@@ -79,9 +93,10 @@ function startUpFront(parts: DeliverParts, tasks: readonly SimTask[], then: () =
     "ddbBatchGet",
     () => {
       world.usage.rru += tasks.length;
+      const startedAtMs = world.sim.now;
       statements(parts, tasks.length, "batchStart", () => {
         for (const task of tasks) parts.table.start(task);
-        then();
+        then(startedAtMs);
       });
     },
     { entries: tasks.length },
@@ -116,10 +131,16 @@ function statements(parts: DeliverParts, count: number, site: CallSite, then: ()
 }
 
 /**
- * One record at its turn: its own start unless it was started up front, then the callback; its `delivered` write
- * waits for the finishing call.
+ * One record at its turn: its own start unless it was started up front (`upFront`: when, and whether behind an
+ * earlier record of its group), then the callback — a follower that waited long enough reads its task again
+ * first; its `delivered` write waits for the finishing call.
  */
-function deliverOne(parts: DeliverParts, task: SimTask, startedUpFront: boolean, done: () => void): void {
+function deliverOne(
+  parts: DeliverParts,
+  task: SimTask,
+  upFront: { atMs: number; follower: boolean } | undefined,
+  done: () => void,
+): void {
   const { world } = parts;
   const callBack = () => {
     const callback = world.profile.calls.callback;
@@ -133,8 +154,9 @@ function deliverOne(parts: DeliverParts, task: SimTask, startedUpFront: boolean,
       }),
     );
   };
-  if (startedUpFront) {
-    callBack();
+  if (upFront) {
+    if (readsAgainAfterWaiting(upFront.follower, world.sim.now - upFront.atMs)) readAgain(world, callBack);
+    else callBack();
     return;
   }
   deliverCall(
@@ -146,6 +168,23 @@ function deliverOne(parts: DeliverParts, task: SimTask, startedUpFront: boolean,
       callBack();
     },
     { site: "startAttempt" },
+  );
+}
+
+/**
+ * A waiting follower's read of its task before its callback (cancel-while-waiting.ts): one strongly consistent
+ * GetItem of an item ≤ 4 KB, 1 RRU. The model's tasks are plain ones and never cancelled: no schedule read, and the
+ * callback follows.
+ */
+function readAgain(world: World, then: () => void): void {
+  deliverCall(
+    world,
+    "ddbGet",
+    () => {
+      world.usage.rru++;
+      then();
+    },
+    {},
   );
 }
 

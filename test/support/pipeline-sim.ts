@@ -135,6 +135,8 @@ export function simulate(
     scheduler,
     fifo,
     callbacks,
+    /** The key deliver signs callbacks with (each signed with its attempt's start: callback-request.ts). */
+    signer,
     logger,
     timerDlq,
     scheduleDlq,

@@ -42,9 +42,9 @@ export async function cancelledWhileWaiting(
   prepared: StartedRecord,
   attempt: StartedAttempt,
 ): Promise<boolean> {
-  if (!prepared.follower) return false;
   const waitedMs = attempt.startedAt - (prepared.started.lastAttemptAtMs ?? attempt.startedAt);
-  if (waitedMs < (ctx.deps.cancelCheckAfterMs ?? DEFAULT_CANCEL_CHECK_AFTER_MS)) return false;
+  if (!readsAgainAfterWaiting(prepared.follower === true, waitedMs, ctx.deps.cancelCheckAfterMs))
+    return false;
   let current: TaskRecord | undefined;
   try {
     current = await ctx.deps.store.get(prepared.started.taskId, scope);
@@ -53,6 +53,19 @@ export async function cancelledWhileWaiting(
     throw error;
   }
   return endedWhileWaiting(ctx, scope, prepared, attempt, current);
+}
+
+/**
+ * Whether a record started with its batch reads its task again before its callback: a follower (behind an earlier
+ * record of its group in the batch, up-front.ts `followersOf`) that waited `cancelCheckAfterMs` or more for its turn
+ * since the batch's start. Also what the capacity planner charges its read by (plan/model/deliver.ts).
+ */
+export function readsAgainAfterWaiting(
+  follower: boolean,
+  waitedMs: number,
+  cancelCheckAfterMs = DEFAULT_CANCEL_CHECK_AFTER_MS,
+): boolean {
+  return follower && waitedMs >= cancelCheckAfterMs;
 }
 
 type StartedRecord = Extract<PreparedRecord, { kind: "started" }>;

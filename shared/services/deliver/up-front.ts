@@ -125,7 +125,7 @@ async function startUpFront(
 }
 
 /** The message ids of the records behind an earlier one of their group in the batch (their turn comes later). */
-function followersOf(records: readonly SQSRecord[]): Set<string> {
+export function followersOf(records: readonly SQSRecord[]): Set<string> {
   return new Set(groupsInBatchOrder(records).flatMap((group) => group.slice(1).map((r) => r.messageId)));
 }
 

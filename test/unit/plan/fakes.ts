@@ -12,7 +12,7 @@ export const LATENCY: Readonly<Record<Call, number>> = {
   ddbPut: 2,
   ddbUpdate: 3,
   ddbQuery: 5,
-  ddbGet: 0,
+  ddbGet: 31,
   ddbBatchGet: 23,
   ddbBatchStatement: 29,
   sqsSend: 7,

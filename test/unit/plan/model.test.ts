@@ -157,6 +157,40 @@ describe("deliver's DynamoDB calls per batch (shared/services/deliver/up-front.t
     const first = L.ddbBatchGet + L.ddbBatchStatement + L.callback / 2;
     expect(received).toEqual([0, 1, 2, 3].map((k) => first + k * L.callback));
   });
+
+  it("a follower that waited a second or more since the batch's start reads its task again before its callback: one GetItem, 1 RRU, its latency", () => {
+    // Prepare: one group of ten behind receivers answering in 250 ms. The batch starts once its read has answered
+    // (up-front.ts reads the clock between the read and the start write); follower k's turn comes the start write
+    // and k callbacks later, plus the reads before it: the fourth (k = 4) has waited 29 + 1,000 ms, the third 779.
+    const callbackMs = 250;
+    const profile = handProfile();
+    const slow = {
+      ...profile,
+      calls: { ...profile.calls, callback: { ...profile.calls.callback, latencyMs: callbackMs } },
+    };
+
+    // Act
+    const { usage, received } = deliverOnce(10, 1, slow);
+
+    // Assess
+    expect(usage.calls).toMatchObject({ ddbBatchGet: 1, ddbGet: 6, callback: 10 });
+    expect(usage.rru).toBe(10 + 6);
+    const first = L.ddbBatchGet + L.ddbBatchStatement + callbackMs / 2;
+    const readsBy = (k: number) => Math.max(0, k - 3);
+    expect(received).toEqual(
+      Array.from({ length: 10 }, (_, k) => first + k * callbackMs + readsBy(k) * L.ddbGet),
+    );
+  });
+
+  it("a group of ten whose receivers answer in the assumed round trip reads nothing again: its last follower waits under a second", () => {
+    // Act
+    const hand = deliverOnce(10, 1);
+    const aws = deliverOnce(10, 1, AWS_PROFILE);
+
+    // Assess
+    expect([hand.usage.calls.ddbGet, aws.usage.calls.ddbGet]).toEqual([0, 0]);
+    expect([hand.usage.rru, aws.usage.rru]).toEqual([10, 10]);
+  });
 });
 
 describe("the local profile's thread layout", () => {
