@@ -362,6 +362,56 @@ describe.each([
   });
 });
 
+describe("deliver's give-back met by a cancel request on the table: a second DELETE between its two statements", () => {
+  it("a give-back whose cancel's end meets a second DELETE's TTL is written again with it: cancelled, not left `delivering`", async () => {
+    // Prepare: a start from a read; a DELETE meets it (202); the first BatchExecuteStatement (the give-back,
+    // refused by that request) is answered, then a second DELETE of the same task rewrites the TTL the request
+    // recorded (cancelExpiresAt) before the cancel's end is sent
+    let store: TaskStore | undefined;
+    let batches: number | undefined;
+    const secondTtl = NOW / 1000 + 7200;
+    const second: { outcome?: string } = {};
+    store = await tableStore({
+      send: async (command: unknown) => {
+        const out = await client.send(command as never);
+        if (
+          command instanceof BatchExecuteStatementCommand &&
+          batches !== undefined &&
+          ++batches === 1 &&
+          store
+        )
+          Object.assign(second, await store.cancel(t.taskId, NOW + 3, secondTtl, { awaitingRetry: true }));
+        return out;
+      },
+    } as unknown as DynamoDBClient);
+    const t = task("r1");
+    await store.putNew(t, { sweepIndex: false });
+    const { tasks } = await store.readMany([t.taskId]);
+    const read = tasks.get(t.taskId) as TaskRecord;
+    await store.startAttempts([{ read, atMs: NOW }]);
+    expect((await store.cancel(t.taskId, NOW + 1, NOW / 1000 + 3600, { awaitingRetry: true })).outcome).toBe(
+      "cancel-requested",
+    );
+    batches = 0;
+
+    // Act
+    const failed = await store.finishAttempts([
+      { kind: "giveBack", read, started: startedTask(read, NOW), atMs: NOW + 2 },
+    ]);
+
+    // Assess: both DELETEs answered 202; no callback was made: the task ends cancelled with the TTL on the item
+    expect(second.outcome).toBe("cancel-requested");
+    expect([...failed]).toEqual([]);
+    expect(await store.get(t.taskId)).toMatchObject({
+      status: "cancelled",
+      cancelledAtMs: NOW + 2,
+      cancelRequestedAtMs: NOW + 1,
+      expiresAt: secondTtl,
+      attempts: 0,
+    });
+  });
+});
+
 /**
  * A client that sends everything to the table, except that the first BatchExecuteStatement is answered by
  * `first` (given the real client): what dynalite never does on its own.
