@@ -1425,12 +1425,21 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
    * refused by a cancel requested on its start (DELETE answered 202 while it was `delivering`) is then written as
    * that cancel's end, one more statement each (no PartiQL UPDATE can choose a status from the item's own
    * attributes: SET takes values and LIST_APPEND, SET_ADD, SET_DELETE only): rare, so the common give-back stays
-   * one write.
+   * one write. A cancel's end refused because another DELETE rewrote the request's TTL meanwhile (cancelExpiresAt:
+   * each DELETE of a `delivering` task writes its own) is written again with the TTL now on the item, a few times
+   * at most (CANCEL_WRITES, as a cancel's own writes): left `delivering`, the task would wait for its record.
    */
   async finishAttempts(writes: readonly FinishWrite[]): Promise<Set<string>> {
-    const { failed, cancelEnds } = await this.finishInRounds(writes);
-    if (cancelEnds.length === 0) return failed;
-    for (const taskId of (await this.finishInRounds(cancelEnds)).failed) failed.add(taskId);
+    let { failed, cancelEnds } = await this.finishInRounds(writes);
+    for (let round = 1; cancelEnds.length > 0; round++) {
+      if (round > CANCEL_WRITES) {
+        for (const end of cancelEnds) failed.add(finishedTaskId(end));
+        break;
+      }
+      const next = await this.finishInRounds(cancelEnds);
+      for (const taskId of next.failed) failed.add(taskId);
+      cancelEnds = next.cancelEnds;
+    }
     return failed;
   }
 
@@ -2795,12 +2804,16 @@ function finishedTaskId(write: StoreFinish): string {
   return write.kind === "cancelEnd" ? write.giveBack.read.taskId : write.read.taskId;
 }
 
-/** The cancel's end a refused give-back calls for: the item is still in that start, and a cancel is requested on it. */
+/**
+ * The cancel's end a refused give-back calls for: the item is still in that start, and a cancel is requested on it.
+ * Also for a refused cancel's end (another DELETE rewrote the request's TTL): the same end, with the item's request.
+ */
 function cancelEndOf(write: StoreFinish, item: TaskRecord): CancelEnd | undefined {
-  if (write.kind !== "giveBack" || !isStart(item, write.started) || item.cancelRequestedAtMs === undefined)
-    return undefined;
+  if (write.kind === "delivered") return undefined;
+  const giveBack = write.kind === "cancelEnd" ? write.giveBack : write;
+  if (!isStart(item, giveBack.started) || item.cancelRequestedAtMs === undefined) return undefined;
   const { cancelRequestedAtMs, cancelExpiresAt } = item;
-  return { kind: "cancelEnd", giveBack: write, requested: { cancelRequestedAtMs, cancelExpiresAt } };
+  return { kind: "cancelEnd", giveBack, requested: { cancelRequestedAtMs, cancelExpiresAt } };
 }
 
 /** Whether `item` already holds what a finishing write writes (an earlier try of it was written). */

@@ -4,6 +4,7 @@ import {
   BatchGetItemCommand,
   type DynamoDBClient,
 } from "@aws-sdk/client-dynamodb";
+import fc from "fast-check";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { withPartiql } from "#local/aws/partiql.js";
 import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
@@ -13,12 +14,14 @@ import { sweepShardOf } from "#shared/domain/sweep.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { createKeyedTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
 import { makeTask } from "../../support/factories.js";
+import { propertyRuns } from "../../support/fast-check-runs.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 
 const NOW = Date.UTC(2026, 10, 30, 6, 0, 0);
 let dynamo: LocalDynamo;
 let client: DynamoDBClient;
 let tableCount = 0;
+let propertyCase = 0;
 
 beforeAll(async () => {
   dynamo = await startDynalite({ wrap: (listener) => withPartiql(listener) });
@@ -360,6 +363,120 @@ describe.each([
       cancelRequestedAtMs: NOW + 3,
     });
   });
+});
+
+describe("deliver's give-back met by a cancel request on the table: a second DELETE between its two statements", () => {
+  it("a give-back whose cancel's end meets a second DELETE's TTL is written again with it: cancelled, not left `delivering`", async () => {
+    // Prepare: a start from a read; a DELETE meets it (202); the first BatchExecuteStatement (the give-back,
+    // refused by that request) is answered, then a second DELETE of the same task rewrites the TTL the request
+    // recorded (cancelExpiresAt) before the cancel's end is sent
+    let store: TaskStore | undefined;
+    let batches: number | undefined;
+    const secondTtl = NOW / 1000 + 7200;
+    const second: { outcome?: string } = {};
+    store = await tableStore({
+      send: async (command: unknown) => {
+        const out = await client.send(command as never);
+        if (
+          command instanceof BatchExecuteStatementCommand &&
+          batches !== undefined &&
+          ++batches === 1 &&
+          store
+        )
+          Object.assign(second, await store.cancel(t.taskId, NOW + 3, secondTtl, { awaitingRetry: true }));
+        return out;
+      },
+    } as unknown as DynamoDBClient);
+    const t = task("r1");
+    await store.putNew(t, { sweepIndex: false });
+    const { tasks } = await store.readMany([t.taskId]);
+    const read = tasks.get(t.taskId) as TaskRecord;
+    await store.startAttempts([{ read, atMs: NOW }]);
+    expect((await store.cancel(t.taskId, NOW + 1, NOW / 1000 + 3600, { awaitingRetry: true })).outcome).toBe(
+      "cancel-requested",
+    );
+    batches = 0;
+
+    // Act
+    const failed = await store.finishAttempts([
+      { kind: "giveBack", read, started: startedTask(read, NOW), atMs: NOW + 2 },
+    ]);
+
+    // Assess: both DELETEs answered 202; no callback was made: the task ends cancelled with the TTL on the item
+    expect(second.outcome).toBe("cancel-requested");
+    expect([...failed]).toEqual([]);
+    expect(await store.get(t.taskId)).toMatchObject({
+      status: "cancelled",
+      cancelledAtMs: NOW + 2,
+      cancelRequestedAtMs: NOW + 1,
+      expiresAt: secondTtl,
+      attempts: 0,
+    });
+  });
+
+  it("property: DELETEs and another start landing around a give-back's statements never leave a request on a `scheduled` task, nor cancel one without a request", async () => {
+    // Each case: a start from a read, a DELETE before the give-back or not, then after each of the give-back's
+    // BatchExecuteStatements (its first statement, its cancel's end, any rewrite) either nothing, another DELETE
+    // with a TTL of its own, or another writer's start of the task (its record back: the read path's startAttempt)
+    type Step = { kind: "none" } | { kind: "delete"; ttl: number } | { kind: "start" };
+    const step = fc.oneof(
+      fc.constant<Step>({ kind: "none" }),
+      fc.integer({ min: 1, max: 9 }).map((h): Step => ({ kind: "delete", ttl: NOW / 1000 + h * 3600 })),
+      fc.constant<Step>({ kind: "start" }),
+    );
+    await fc.assert(
+      fc.asyncProperty(fc.boolean(), fc.array(step, { maxLength: 5 }), async (deleteFirst, steps) => {
+        // Prepare
+        let store: TaskStore | undefined;
+        let armed = false;
+        let at = NOW + 10;
+        const cancels: string[] = [];
+        let started = false;
+        const pending = [...steps];
+        const run = async (s: Step, taskId: string) => {
+          at += 1;
+          if (s.kind === "delete")
+            cancels.push((await store?.cancel(taskId, at, s.ttl, { awaitingRetry: true }))?.outcome ?? "");
+          if (s.kind === "start") started = (await store?.startAttempt(taskId, at)) !== undefined || started;
+        };
+        const t = task(`p${++propertyCase}`);
+        store = await tableStore({
+          send: async (command: unknown) => {
+            const out = await client.send(command as never);
+            const s = armed && command instanceof BatchExecuteStatementCommand ? pending.shift() : undefined;
+            if (s) await run(s, t.taskId);
+            return out;
+          },
+        } as unknown as DynamoDBClient);
+        await store.putNew(t, { sweepIndex: false });
+        const read = (await store.readMany([t.taskId])).tasks.get(t.taskId) as TaskRecord;
+        await store.startAttempts([{ read, atMs: NOW }]);
+        if (deleteFirst) await run({ kind: "delete", ttl: NOW / 1000 + 1800 }, t.taskId);
+        armed = true;
+
+        // Act
+        await store.finishAttempts([
+          { kind: "giveBack", read, started: startedTask(read, NOW), atMs: NOW + 5 },
+        ]);
+        armed = false;
+
+        // Assess
+        const after = (await store.get(t.taskId)) as TaskRecord;
+        const requested = cancels.some((o) => o === "cancel-requested" || o === "cancelled");
+        // Never `scheduled` with a request (the give-back ends such a task), nor cancelled with no DELETE's 202/200
+        expect(after.status === "scheduled" && after.cancelRequestedAtMs !== undefined).toBe(false);
+        if (after.status === "cancelled") expect(requested).toBe(true);
+        // A 202 or 200 ends the task cancelled, unless another start took it meanwhile (that attempt's outcome
+        // decides, its request on it); with no request and no other start, the task is back as read
+        if (requested && !started) expect(after.status).toBe("cancelled");
+        if (after.status === "cancelled" && after.cancelledAtMs === NOW + 5)
+          expect(after.expiresAt).toBe(after.cancelExpiresAt);
+        if (!requested && !started) expect(after).toEqual(read);
+        if (after.status === "delivering") expect(started).toBe(true);
+      }),
+      propertyRuns(40),
+    );
+  }, 60_000);
 });
 
 /**

@@ -221,6 +221,30 @@ describe("punctual console's server", () => {
     },
   );
 
+  it.each([
+    "http://x\\@127.0.0.1/v1/topics",
+    "http://x\\/v1/topics",
+    "HTTP://x\\y/v1/topics",
+    "http://x\\@127.0.0.1/console/api/metrics?minutes=5",
+  ])(
+    "%s, whose path URL reads otherwise than as sent, is gated as the path the proxy and the console read: no call without the secret",
+    async (target) => {
+      // Prepare: a local process without the call secret (the page's header only). The gate reads URL's path (which
+      // ends the authority at `\`: `/@127.0.0.1/v1/topics`, no call), the proxy and the console the path as sent
+      // (`/v1/topics`); what keeps them from disagreeing is Node's parser, which refuses a `\` in the target (400,
+      // its lenient mode too). A guard: it passed when written (2026-12-06, h-review47).
+      const before = apiCalls;
+
+      // Act
+      const answer = await rawRequest(consoleOrigin, target, { "x-punctual-console": "1" });
+
+      // Assess: refused, nothing signed nor sent to the API, no data
+      expect(answer).not.toMatch(/^HTTP\/1\.1 2/);
+      expect(answer).not.toContain('"topics"');
+      expect(apiCalls).toBe(before);
+    },
+  );
+
   it("answers what Node's parser refuses (a malformed header, 20 KB of headers) with the security headers too", async () => {
     // Act
     const { malformed, oversized } = await parserRefusals(consoleOrigin);
