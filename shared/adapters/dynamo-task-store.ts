@@ -16,7 +16,7 @@ import {
   UpdateItemCommand,
   type UpdateItemCommandInput,
 } from "@aws-sdk/client-dynamodb";
-import { marshall, unmarshall } from "@aws-sdk/util-dynamodb";
+import { unmarshall } from "@aws-sdk/util-dynamodb";
 import { type AttemptLogEntry, attemptLogSlot, awaitingRetry } from "#shared/domain/attempt-log.js";
 import type { DestinationRecord } from "#shared/domain/destination.js";
 import {
@@ -64,6 +64,7 @@ import {
 import { inRounds, untilAborted } from "#shared/runtime/async.js";
 import { chunksOf } from "#shared/runtime/chunks.js";
 import { abortableCall } from "./abort-signals.js";
+import { marshallItem } from "./flat-marshall.js";
 import { BATCH_STATEMENT_SIZE, insertStatement, updateStatement } from "./partiql.js";
 import {
   type AbortOptions,
@@ -419,8 +420,8 @@ export interface DynamoTaskStoreOptions {
   readonly nowSeconds?: () => number;
 }
 
-/** Optional TaskRecord fields are simply absent; DynamoDB refuses explicit undefined. */
-const toWire = (value: Record<string, unknown>) => marshall(value, { removeUndefinedValues: true });
+/** Optional TaskRecord fields are simply absent; DynamoDB refuses explicit undefined (flat-marshall.ts: marshall's answer). */
+const toWire = (value: Record<string, unknown>) => marshallItem(value);
 const fromWire = <T>(item: Record<string, AttributeValue> | undefined): T | undefined =>
   item ? (unmarshall(item) as T) : undefined;
 
