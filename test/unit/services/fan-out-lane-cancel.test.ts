@@ -352,3 +352,54 @@ describe("a lane cancel's isolation (session 47 review): no input reaches anothe
     }
   });
 });
+
+describe("every lane of a task cancelled: its own item is not marked (docs/API.md, 'One subscriber's lane')", () => {
+  it("its view reads cancelled, its item stays scheduled; a keyed retry of its add answers cancelled and recreates or arms nothing; the first group cancel after counts it once, marking it", async () => {
+    // Prepare
+    const f = setup();
+    const keyed = { idempotency_key: "k-lanes" };
+    const { parent, copies } = await addOrder(f, "g-1", keyed);
+    for (const subscriber of ["billing", "audit", "search"]) await laneCancel(f, "g-1", { subscriber });
+    const armedBefore = f.deps.timerQueue.armed.length;
+
+    // Act
+    const view = await getTask(f.deps, parent.taskId);
+    const item = await f.store.get(parent.taskId);
+    const retried = await addTask(f.deps, {
+      body: { topic: "orders", delay_seconds: 10, content: { order_id: "g-1" }, ...keyed },
+    });
+    const groupCancel = () =>
+      cancelGroup({ ...f.deps, store: f.store }, { topic: "orders", value: "g-1" }, {});
+    const first = await groupCancel();
+    const second = await groupCancel();
+
+    // Assess
+    expect(view.status).toBe("cancelled");
+    expect(item?.status).toBe("scheduled");
+    expect(retried).toMatchObject({ statusCode: 200, body: { task_id: parent.taskId, status: "cancelled" } });
+    expect(f.deps.timerQueue.armed.length).toBe(armedBefore);
+    for (const copy of copies) expect(await statusOf(f, copy)).toBe("cancelled");
+    expect([first.cancelled, second.cancelled]).toEqual([1, 0]);
+    expect(await statusOf(f, parent)).toBe("cancelled");
+  });
+
+  it("once its copies have expired, GET answers 404 'completed and expired', as for a task whose copies were delivered", async () => {
+    // Prepare: every lane cancelled, then the copies removed by their TTL and the retention past
+    const f = setup();
+    const { parent, copies } = await addOrder(f, "g-1");
+    for (const subscriber of ["billing", "audit", "search"]) await laneCancel(f, "g-1", { subscriber });
+    for (const copy of copies) f.store.tasks.delete(copy.taskId);
+    const retentionMs = (f.deps.config.resolvedTopics.orders?.retentionDays ?? 0) * 86_400_000;
+
+    // Act
+    const answer = await refusal(
+      getTask({ ...f.deps, now: () => NOW + 10_000 + retentionMs }, parent.taskId),
+    );
+
+    // Assess
+    expect([answer.status, answer.message]).toEqual([
+      404,
+      expect.stringContaining("completed and its subscribers' copies have expired"),
+    ]);
+  });
+});
