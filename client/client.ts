@@ -1,6 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import type * as z from "zod/mini";
+import { laneHash } from "#shared/domain/lane-hash.js";
 import { notWellFormedIssues } from "#shared/domain/well-formed.js";
 import { safeParseBounded } from "#shared/zod.js";
 import {
@@ -126,6 +127,8 @@ interface PageBound {
 interface TasksOf {
   readonly topic: string;
   readonly named: ReadonlySet<string>;
+  /** A lane cancel's subscriber and the start of every id in its lane of the group (`listsLaneOf`). */
+  readonly lane?: { readonly subscriber: string; readonly idPrefix: string };
 }
 
 /** A final answer and its value. */
@@ -759,12 +762,29 @@ function tasksOfTopic(
   if (route.listsTopicTasks === undefined || !names.includes("topic")) return undefined;
   const ids = (input as { task_ids?: unknown } | null | undefined)?.task_ids;
   const named = Array.isArray(ids) ? ids.filter((id): id is string => typeof id === "string") : [];
-  return { topic: String(params[names.indexOf("topic")] ?? ""), named: new Set(named) };
+  const topic = String(params[names.indexOf("topic")] ?? "");
+  return { topic, named: new Set(named), ...laneOf(route, names, params, input, topic) };
+}
+
+/** A lane cancel's lane (`listsLaneOf`): the subscriber its input names and its lane's task id prefix. */
+function laneOf(
+  route: RouteDescriptor,
+  names: readonly string[],
+  params: readonly string[],
+  input: unknown,
+  topic: string,
+): Pick<TasksOf, "lane"> {
+  const subscriber = (input as { subscriber?: unknown } | null | undefined)?.subscriber;
+  const at = route.listsLaneOf === undefined ? -1 : names.indexOf(route.listsLaneOf);
+  const group = params[at];
+  if (typeof subscriber !== "string" || group === undefined) return {};
+  return { lane: { subscriber, idPrefix: `${topic}.${laneHash(topic, subscriber, group, "")}.` } };
 }
 
 /**
  * The first task of another topic than the path's in the answer's `listsTopicTasks` arrays (`task_id "…", another
- * topic's task`), unless the call named it; undefined when there is none.
+ * topic's task`), or, for a lane cancel, outside that lane (`tasksOf.lane`), unless the call named it; undefined when
+ * there is none.
  */
 function otherTopicsTask(
   route: RouteDescriptor,
@@ -776,8 +796,13 @@ function otherTopicsTask(
     const items = data[name];
     if (!Array.isArray(items)) continue;
     for (const { task_id: id } of items as { task_id?: unknown }[]) {
-      if (typeof id !== "string" || isTaskOfTopic(id, tasksOf.topic) || tasksOf.named.has(id)) continue;
-      return `task_id ${JSON.stringify(id.slice(0, 100))}, another topic's task`;
+      if (typeof id !== "string" || tasksOf.named.has(id)) continue;
+      if (!isTaskOfTopic(id, tasksOf.topic))
+        return `task_id ${JSON.stringify(id.slice(0, 100))}, another topic's task`;
+      const { lane } = tasksOf;
+      if (lane && !id.startsWith(lane.idPrefix)) {
+        return `task_id ${JSON.stringify(id.slice(0, 100))}, a task outside ${JSON.stringify(lane.subscriber)}'s lane of the group`;
+      }
     }
   }
   return undefined;

@@ -115,6 +115,12 @@ export interface RouteDescriptor<
    */
   readonly listsTopicTasks?: readonly string[];
   /**
+   * The path parameter holding the group of a route whose input may name a `subscriber` (a lane cancel): the
+   * `listsTopicTasks` arrays of such a call list only that subscriber's copies of that group, ids in its lane
+   * (laneHash). A parent, another subscriber's copy or another group's there is another request's answer.
+   */
+  readonly listsLaneOf?: string;
+  /**
    * A page of the answer's array of this name, asked for with `limit` rows: the call's, else the API's documented
    * default, sent explicitly so the bound is this call's whatever default a deployment has. An answer holding more
    * (a broken API's, or a proxy's or cache's answer to another request) is `invalid_response`, not a page the CLI
@@ -281,6 +287,7 @@ export const ROUTES = {
     response: cancelGroupAnswerSchema,
     retry: "safe",
     listsTopicTasks: ["not_cancelled", "cancel_requested"],
+    listsLaneOf: "value",
     listsAtMost: {
       items: ["not_cancelled", "cancel_requested"],
       of: "tasks",

@@ -1,5 +1,5 @@
-import { createHash } from "node:crypto";
 import { parseTaskId, scheduleNameFor, type TaskKey } from "./keys.js";
+import { laneHash } from "./lane-hash.js";
 import { mayHaveFinishedAndExpired, retentionEnded, type TaskRecord, type TaskStatus } from "./task.js";
 
 /**
@@ -12,6 +12,8 @@ import { mayHaveFinishedAndExpired, retentionEnded, type TaskRecord, type TaskSt
  * one subscriber's retries hold back only its own lane, and order per group holds per subscriber.
  */
 
+// In ./lane-hash.ts (node:crypto only), where the client reads it to check a lane cancel's answer (client/client.ts).
+export { laneHash } from "./lane-hash.js";
 // In ./view-bounds.ts (no node: imports), where the console's browser bundle reads it to bound a task view.
 export { MAX_SUBSCRIBERS } from "./view-bounds.js";
 
@@ -32,26 +34,6 @@ export interface FanOutLink {
   readonly subscriber: string;
   readonly taskId: string;
   readonly url: string;
-}
-
-/**
- * The lane hash of one subscriber's copy of a group: 16 base64url chars like a group hash, but over a JSON array
- * starting with "fan-out". A group hash is over `<topic>\0<value>`, and a topic name starts with a letter, never
- * `[`: no group value a caller writes can name a subscriber's lane (that would put a parent, or another lane's
- * task, into the partition a relay reads for that lane). A task without a group gets a lane of its own per
- * subscriber, keyed by the parent's ULID.
- */
-export function laneHash(
-  topic: string,
-  subscriber: string,
-  groupValue: string | undefined,
-  ulid: string,
-): string {
-  const lane =
-    groupValue === undefined
-      ? ["fan-out", topic, subscriber, "own", ulid]
-      : ["fan-out", topic, subscriber, "group", groupValue];
-  return createHash("sha256").update(JSON.stringify(lane)).digest("base64url").slice(0, 16);
 }
 
 /**

@@ -1,6 +1,7 @@
 import { describe, expect, it } from "vitest";
 import { main } from "../../../cli/main.js";
 import { MAX_LISTED } from "../../../cli/paging.js";
+import { laneHash } from "../../../shared/domain/lane-hash.js";
 import { tableRows } from "../../support/cli-table.js";
 
 /** The CLI commands that follow the API's cursor, against a fake API answering their pages from a script. */
@@ -76,10 +77,26 @@ describe("groups cancel: a page that fails after others were cancelled", () => {
 });
 
 describe("groups cancel --subscriber: one subscriber's lane of a fan-out topic's group", () => {
+  // Its pages list audit's copies of A-1, whose ids carry that lane (the client refuses a task outside it)
+  const lanePage = (cancelled: number, next: string | null): Page => {
+    const copy = (n: string) =>
+      `orders.${laneHash("orders", "audit", "A-1", "")}.mhx0z8ka.01JD3ZZZZZZZZZZZZZZZZZZZ${n}`;
+    return {
+      status: 200,
+      body: {
+        cancelled,
+        not_cancelled: [{ task_id: copy(`T${cancelled}`), status: "delivered" }],
+        cancel_requested: [{ task_id: copy(`R${cancelled}`) }],
+        more: next !== null,
+        next_cursor: next,
+      },
+    };
+  };
+
   it("sends the subscriber on every page it follows, and prints the lane's totals", async () => {
     // Act
     const run1 = await run(
-      [cancelPage(3, "c1"), cancelPage(2, null)],
+      [lanePage(3, "c1"), lanePage(2, null)],
       ["--json", ...GROUP_CANCEL, "--subscriber", "audit"],
     );
 
@@ -93,6 +110,37 @@ describe("groups cancel --subscriber: one subscriber's lane of a fan-out topic's
       { group: "A-1", subscriber: "audit", cursor: "c1" },
     ]);
     expect(JSON.parse(run1.out)).toMatchObject({ cancelled: 5 });
+  });
+});
+
+describe("groups cancel --subscriber answered with tasks outside the lane (another request's answer)", () => {
+  it("a second page listing billing's copy: exit 3 with what the first page did, not totals printed as audit's lane", async () => {
+    // Prepare: the first page lists audit's copy; the second one billing's copy of the same task
+    const copy = (subscriber: string) =>
+      `orders.${laneHash("orders", subscriber, "A-1", "")}.mhx0z8ka.01JD3ZZZZZZZZZZZZZZZZZZZZZ`;
+    const page = (subscriber: string, next: string | null): Page => ({
+      status: 200,
+      body: {
+        cancelled: 1,
+        not_cancelled: [],
+        cancel_requested: [{ task_id: copy(subscriber) }],
+        more: next !== null,
+        next_cursor: next,
+      },
+    });
+
+    // Act
+    const run1 = await run(
+      [page("audit", "c1"), ...Array(4).fill(page("billing", null))],
+      ["--json", ...GROUP_CANCEL, "--subscriber", "audit"],
+    );
+
+    // Assess
+    expect(run1.code).toBe(3);
+    expect(run1.out).toBe("");
+    const report = JSON.parse(run1.err);
+    expect(report.error).toMatchObject({ code: "invalid_response" });
+    expect(report.before_error).toMatchObject({ pages: 1, cancel_requested: [{ task_id: copy("audit") }] });
   });
 });
 

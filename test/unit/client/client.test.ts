@@ -6,6 +6,7 @@ import { SignatureV4 } from "@smithy/signature-v4";
 import { InvalidTokenError, PunctualClient, PunctualError, taskViewSchema } from "punctual/client";
 import { describe, expect, it } from "vitest";
 import type { TaskView as ServerTaskView } from "#shared/api/task-view.js";
+import { laneHash } from "#shared/domain/lane-hash.js";
 import {
   addAnswer,
   recordingSleep,
@@ -453,7 +454,10 @@ describe("routes", () => {
     const answer = {
       cancelled: 2,
       not_cancelled: [],
-      cancel_requested: [{ task_id: "orders.abc.mhx0z8ka.01JD3ZZZZZZZZZZZZZZZZZZZZZ" }],
+      // One of audit's copies of A-1: its id carries audit's lane of the group
+      cancel_requested: [
+        { task_id: `orders.${laneHash("orders", "audit", "A-1", "")}.mhx0z8ka.01JD3ZZZZZZZZZZZZZZZZZZZZZ` },
+      ],
       more: false,
       next_cursor: null,
     };

@@ -5,6 +5,7 @@ import { PunctualClient } from "punctual/client";
 import { afterEach, describe, expect, it } from "vitest";
 import { MAX_GROUP_PAGE } from "../../../shared/api/schemas/groups.js";
 import { BULK_REPLAY_MAX } from "../../../shared/api/schemas/operations.js";
+import { laneHash } from "../../../shared/domain/lane-hash.js";
 import {
   ATTEMPT_LOG_SIZE,
   MAX_LISTED_TOPICS,
@@ -521,6 +522,58 @@ describe("an answer for another task, schedule or topic than the one asked for",
 
     // Assess
     expect(task.task_id).toBe(id);
+  });
+});
+
+describe("a lane cancel (`subscriber`) answered with tasks outside that lane", () => {
+  // A lane cancel lists only the subscriber's copies of the group, whose ids carry its lane (laneHash): a parent
+  // (the group's own partition), another subscriber's copy or another group's lane listed there is another request's
+  // answer (a proxy's, a cache's), which the CLI printed as this lane's, exit 0.
+  const copyOf = (subscriber: string, group: string) => {
+    const [, , due, ulid] = taskId("orders").split(".");
+    return `orders.${laneHash("orders", subscriber, group, "")}.${due}.${ulid}`;
+  };
+  const answer = (id: string, where: "not_cancelled" | "cancel_requested") => ({
+    cancelled: 0,
+    not_cancelled: where === "not_cancelled" ? [{ task_id: id, status: "delivering" }] : [],
+    cancel_requested: where === "cancel_requested" ? [{ task_id: id }] : [],
+    more: false,
+    next_cursor: null,
+  });
+
+  it.each([
+    ["the group's own task (a parent)", () => taskId("orders"), "cancel_requested"],
+    ["another subscriber's copy", () => copyOf("billing", "A-1"), "cancel_requested"],
+    ["audit's copy of another group", () => copyOf("audit", "A-2"), "not_cancelled"],
+  ] as const)("%s: invalid_response naming it", async (_what, id, where) => {
+    // Prepare
+    const listed = id();
+    const { fetch } = answeringFetch(() => ({ status: 200, body: answer(listed, where) }));
+
+    // Act
+    const error = await new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} })
+      .cancelGroup("orders", "A-1", { subscriber: "audit" })
+      .catch((e: unknown) => e);
+
+    // Assess
+    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+    expect((error as Error).message).toContain(
+      `task_id ${JSON.stringify(listed)}, a task outside "audit"'s lane of the group`,
+    );
+  });
+
+  it("audit's own copies of the group are read as sent, the group in `?group=` (`-` in the path) too", async () => {
+    // Prepare
+    const own = copyOf("audit", "..");
+    const { fetch } = answeringFetch(() => ({ status: 200, body: answer(own, "cancel_requested") }));
+
+    // Act
+    const read = await new PunctualClient({ apiUrl: API, fetch }).cancelGroup("orders", "..", {
+      subscriber: "audit",
+    });
+
+    // Assess
+    expect(read.cancel_requested).toEqual([{ task_id: own }]);
   });
 });
 

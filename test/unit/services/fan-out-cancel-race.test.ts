@@ -37,11 +37,11 @@ function setup() {
 }
 type Fixture = ReturnType<typeof setup>;
 
-/** A fan-out task whose copies were all delivered. */
-async function deliveredOrder(f: Fixture) {
-  const added = await addTask(f.deps, {
-    body: { topic: "orders", delay_seconds: 10, content: { order_id: "o-1" } },
-  });
+const ORDER = { topic: "orders", delay_seconds: 10, content: { order_id: "o-1" } };
+
+/** A fan-out task whose copies were all delivered (added with `extra`, an idempotency key say). */
+async function deliveredOrder(f: Fixture, extra: Record<string, unknown> = {}) {
+  const added = await addTask(f.deps, { body: { ...ORDER, ...extra } });
   const parent = (await f.store.get(added.body.task_id)) as TaskRecord;
   const copies = (parent.fanOut ?? []).map((l) => l.taskId);
   for (const id of copies) {
@@ -175,6 +175,88 @@ describe("two DELETEs of a fan-out task racing a copy's replay", () => {
     // Assess
     expect(await lane).toMatchObject({ cancelled: 1 });
     expect(deleted).toMatchObject({ task_id: parent.taskId, subscribers: [{ status: "cancelled" }, {}] });
+    expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
+  });
+});
+
+// Session 47 review: what the race code must not do — mark a task whose copies went on, or turn a true 409 into a 200.
+describe("a DELETE's 409 window on a fan-out task: the task's item follows only cancels that stand", () => {
+  it("two DELETEs that both find every copy delivered both answer 409 and leave the task `scheduled`: a repeat that cancels no copy marks nothing", async () => {
+    // Prepare: the second DELETE runs whole after the first one's write to billing's copy (refused: delivered)
+    const f = setup();
+    const { parent, billing } = await deliveredOrder(f);
+    const cancel = f.store.cancel.bind(f.store);
+    let second: Promise<unknown> | undefined;
+    f.store.cancel = async (...args) => {
+      const result = await cancel(...args);
+      if (args[0] === billing && second === undefined) {
+        second = cancelTask(f.deps, parent.taskId).catch((e: HttpError) => e);
+        await second;
+      }
+      return result;
+    };
+
+    // Act
+    const first = await cancelTask(f.deps, parent.taskId).catch((e: HttpError) => e);
+
+    // Assess
+    expect(await second).toMatchObject({ status: 409 });
+    expect(first).toMatchObject({ status: 409 });
+    expect(await f.store.get(parent.taskId)).toMatchObject({ status: "scheduled" });
+    expect((await f.store.get(parent.taskId))?.cancelledAtMs).toBeUndefined();
+  });
+
+  it("a copy replayed during the window and started (in flight, no cancel asked of it) keeps the DELETE's 409 true: the task is put back, not marked again", async () => {
+    // Prepare: after the DELETE's write to billing's copy, billing is replayed and its attempt starts
+    const f = setup();
+    const { parent, billing } = await deliveredOrder(f);
+    const cancel = f.store.cancel.bind(f.store);
+    let replayed = false;
+    f.store.cancel = async (...args) => {
+      const result = await cancel(...args);
+      if (args[0] === billing && !replayed) {
+        replayed = true;
+        await f.store.markReplayed(billing, NOW + 2);
+        await f.store.startAttempt(billing, NOW + 3);
+      }
+      return result;
+    };
+
+    // Act
+    const answer = await cancelTask(f.deps, parent.taskId).catch((e: HttpError) => e);
+
+    // Assess: the 409 as every copy was read (delivered); the replayed copy goes on untouched
+    expect(answer).toMatchObject({ status: 409 });
+    expect(await f.store.get(parent.taskId)).toMatchObject({ status: "scheduled" });
+    const copy = await f.store.get(billing);
+    expect(copy).toMatchObject({ status: "delivering" });
+    expect(copy?.cancelRequestedAtMs).toBeUndefined();
+  });
+
+  it("a keyed retry of the add that cancels a copy replayed during the window (it read the task marked) makes the DELETE stand, so the 409 does not say nothing changed", async () => {
+    // Prepare: after the DELETE's write to billing's copy, billing is replayed and the add is retried with its key,
+    // which finds the task marked cancelled and cancels billing's replayed copy (its attempt not started)
+    const f = setup();
+    const keyed = { idempotency_key: "k-race" };
+    const { parent, billing } = await deliveredOrder(f, keyed);
+    const cancel = f.store.cancel.bind(f.store);
+    let retried = false;
+    f.store.cancel = async (...args) => {
+      const result = await cancel(...args);
+      if (args[0] === billing && !retried) {
+        retried = true;
+        await f.store.markReplayed(billing, NOW + 2);
+        await addTask(f.deps, { body: { ...ORDER, ...keyed } });
+      }
+      return result;
+    };
+
+    // Act
+    const answer = await cancelTask(f.deps, parent.taskId).catch((e: HttpError) => e);
+
+    // Assess: billing's copy was cancelled under the DELETE's mark, so that cancel stands and the task says so
+    expect((await f.store.get(billing))?.status).toBe("cancelled");
+    expect(answer).toMatchObject({ task_id: parent.taskId, subscribers: [{ status: "cancelled" }, {}] });
     expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
 });

@@ -8,6 +8,7 @@ import { addTask } from "#shared/services/add-task.js";
 import { cancelGroup } from "#shared/services/cancel-group.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { getTask } from "#shared/services/get-task.js";
+import { listTasks } from "#shared/services/list-tasks.js";
 import { MemoryTaskStore } from "../../support/memory-task-store.js";
 import { refusal } from "../../support/refusal.js";
 import { FakeScheduler, FakeTimerQueue, NOW } from "../api/fakes.js";
@@ -271,5 +272,134 @@ describe("a subscriber's lane cancelled in bulk (group cancel with `subscriber`)
     // Assess
     expect([refused.status, refused.code]).toEqual([400, "validation_failed"]);
     expect(snapshot(f)).toBe(before);
+  });
+});
+
+describe("a lane cancel's isolation (session 47 review): no input reaches another lane, a parent, or another group", () => {
+  it("cursors cross no list: the lane list's and another subscriber's, topic's or group's lane cursor are refused by the lane cancel, and its cursor by the lane list", async () => {
+    // Prepare: two tasks of g-1 (so each lane pages), a lane list page and lane cancel pages to take cursors from
+    const f = setup();
+    const config = parseConfig({
+      name: "test",
+      system: { allowedCallbackHosts: ["*"] },
+      topics: {
+        orders: { deliverBy: "order_id", subscribers: SUBSCRIBERS },
+        returns: { deliverBy: "order_id", subscribers: SUBSCRIBERS },
+      },
+    });
+    const g = { ...f, deps: { ...f.deps, config } };
+    await addOrder(g, "g-1");
+    await addOrder(g, "g-1");
+    await addOrder(g, "g-2");
+    await addOrder(g, "g-2");
+    await addTask(g.deps, { body: { topic: "returns", delay_seconds: 10, content: { order_id: "g-1" } } });
+    await addTask(g.deps, { body: { topic: "returns", delay_seconds: 10, content: { order_id: "g-1" } } });
+    const cancelOf = (topic: string, group: string, query: Record<string, string>) =>
+      cancelGroup({ ...g.deps, store: g.store }, { topic, value: group }, query);
+    const listOf = (query: Record<string, string>) =>
+      listTasks({ ...g.deps, store: g.store }, { topic: "orders", group: "g-1", limit: "1", ...query });
+    const listCursor = (await listOf({ subscriber: "audit" })).next_cursor ?? "";
+    // Taken from a copy of the store, so the lane cancel pages below each read the whole lane
+    const probe = new MemoryTaskStore();
+    for (const [k, v] of g.store.tasks) probe.tasks.set(k, structuredClone(v));
+    const probeCancel = async (topic: string, group: string, subscriber: string) =>
+      (await cancelGroup({ ...g.deps, store: probe }, { topic, value: group }, { subscriber, limit: "1" }))
+        .next_cursor ?? "";
+    const billingCursor = await probeCancel("orders", "g-1", "billing");
+    const otherGroupCursor = await probeCancel("orders", "g-2", "audit");
+    const otherTopicCursor = await probeCancel("returns", "g-1", "audit");
+    const auditCursor = await probeCancel("orders", "g-1", "audit");
+    const cursors = [listCursor, billingCursor, otherGroupCursor, otherTopicCursor, auditCursor];
+    expect(cursors.every((c) => c.length > 0)).toBe(true);
+    const before = snapshot(g);
+
+    // Act
+    const refused = await Promise.all([
+      refusal(cancelOf("orders", "g-1", { subscriber: "audit", cursor: listCursor })),
+      refusal(cancelOf("orders", "g-1", { subscriber: "audit", cursor: billingCursor })),
+      refusal(cancelOf("orders", "g-1", { subscriber: "audit", cursor: otherGroupCursor })),
+      refusal(cancelOf("orders", "g-1", { subscriber: "audit", cursor: otherTopicCursor })),
+      refusal(listOf({ subscriber: "audit", cursor: auditCursor })),
+      refusal(listOf({ cursor: auditCursor })),
+    ]);
+
+    // Assess
+    expect(refused.map((e) => [e.status, e.code])).toEqual(Array(6).fill([400, "validation_failed"]));
+    expect(snapshot(g)).toBe(before);
+  });
+
+  it("a group named with separators, unicode or `-` (through `?group=`) names only its own lane: the look-alike groups' copies and the parents are untouched", async () => {
+    // Prepare: groups whose names hold what a lane's key is made of, and look-alikes of them
+    const f = setup();
+    const names = ["a#b", "a", "audit", '["fan-out"', "caf\u00e9", "cafe\u0301", "-", ".."];
+    const added = new Map<string, Awaited<ReturnType<typeof addOrder>>>();
+    for (const name of names) added.set(name, await addOrder(f, name));
+
+    // Act: each name's audit lane, `-` and `..` through `?group=` as the client sends them
+    const results = [];
+    for (const name of ["a#b", "caf\u00e9", "-"]) {
+      results.push(await laneCancel(f, "-", { group: name }));
+    }
+
+    // Assess: exactly those three audit copies cancelled, nothing else
+    expect(results.map((r) => r.cancelled)).toEqual([1, 1, 1]);
+    for (const [name, t] of added) {
+      const hit = ["a#b", "caf\u00e9", "-"].includes(name);
+      expect([name, await statusOf(f, t.audit)]).toEqual([name, hit ? "cancelled" : "scheduled"]);
+      for (const other of [t.parent, t.copies[0], t.copies[2]]) {
+        expect(await statusOf(f, other as TaskRecord)).toBe("scheduled");
+      }
+    }
+  });
+});
+
+describe("every lane of a task cancelled: its own item is not marked (docs/API.md, 'One subscriber's lane')", () => {
+  it("its view reads cancelled, its item stays scheduled; a keyed retry of its add answers cancelled and recreates or arms nothing; the first group cancel after counts it once, marking it", async () => {
+    // Prepare
+    const f = setup();
+    const keyed = { idempotency_key: "k-lanes" };
+    const { parent, copies } = await addOrder(f, "g-1", keyed);
+    for (const subscriber of ["billing", "audit", "search"]) await laneCancel(f, "g-1", { subscriber });
+    const armedBefore = f.deps.timerQueue.armed.length;
+
+    // Act
+    const view = await getTask(f.deps, parent.taskId);
+    const item = await f.store.get(parent.taskId);
+    const retried = await addTask(f.deps, {
+      body: { topic: "orders", delay_seconds: 10, content: { order_id: "g-1" }, ...keyed },
+    });
+    const groupCancel = () =>
+      cancelGroup({ ...f.deps, store: f.store }, { topic: "orders", value: "g-1" }, {});
+    const first = await groupCancel();
+    const second = await groupCancel();
+
+    // Assess
+    expect(view.status).toBe("cancelled");
+    expect(item?.status).toBe("scheduled");
+    expect(retried).toMatchObject({ statusCode: 200, body: { task_id: parent.taskId, status: "cancelled" } });
+    expect(f.deps.timerQueue.armed.length).toBe(armedBefore);
+    for (const copy of copies) expect(await statusOf(f, copy)).toBe("cancelled");
+    expect([first.cancelled, second.cancelled]).toEqual([1, 0]);
+    expect(await statusOf(f, parent)).toBe("cancelled");
+  });
+
+  it("once its copies have expired, GET answers 404 'completed and expired', as for a task whose copies were delivered", async () => {
+    // Prepare: every lane cancelled, then the copies removed by their TTL and the retention past
+    const f = setup();
+    const { parent, copies } = await addOrder(f, "g-1");
+    for (const subscriber of ["billing", "audit", "search"]) await laneCancel(f, "g-1", { subscriber });
+    for (const copy of copies) f.store.tasks.delete(copy.taskId);
+    const retentionMs = (f.deps.config.resolvedTopics.orders?.retentionDays ?? 0) * 86_400_000;
+
+    // Act
+    const answer = await refusal(
+      getTask({ ...f.deps, now: () => NOW + 10_000 + retentionMs }, parent.taskId),
+    );
+
+    // Assess
+    expect([answer.status, answer.message]).toEqual([
+      404,
+      expect.stringContaining("completed and its subscribers' copies have expired"),
+    ]);
   });
 });
