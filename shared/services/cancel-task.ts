@@ -351,9 +351,11 @@ async function holdParentCancel(
  * After a cancel answered 409 put its parent back: a copy cancelled (or its cancel requested) since this cancel read
  * it — by a repeat that found the parent marked by this one (holdParentCancel covers a repeat after the undoing), or
  * by DELETE of the copy's own id — is a cancel that stands, so this one stands too: the parent is marked again and
- * the call answers so, as it answers a parent with a copy already cancelled. No copy can have been cancelled before
- * this cancel read it (that read would have counted it). Read only on a 409, one read per subscriber, by a caller
- * that has `get`.
+ * the call answers so, as it answers a parent with a copy already cancelled. A DELETE's or group cancel's read counts
+ * a copy already cancelled, so what this finds happened since. A schedule's pause reads copies without
+ * `awaitingRetry`: a copy whose cancel was requested before it (its own DELETE, a lane cancel) is found here too and
+ * turns the pause's 409 into cancel-requested — true of that copy, so harmless. Read only on a 409, one read per
+ * subscriber, by a caller that has `get`.
  */
 async function cancelStandingMeanwhile(
   deps: CancelDeps,
