@@ -93,7 +93,7 @@ function answerThrow(
   try {
     path = nullMemberIn(action, request);
   } catch {
-    path = undefined; // a document nested too deep for the walk too (RangeError): dynalite's failure stands
+    path = undefined; // the walk keeps its own stack (no RangeError); should it fail anyway, dynalite's failure stands
   }
   if (path === undefined) answerFailure(res, error);
   else answer(res, 400, { __type: SERIALIZATION_ERROR, Message: nullMemberMessage(path) });

@@ -13,7 +13,19 @@ import { ATTRIBUTE_VALUE_FIELDS } from "./dynalite-types.js";
 export function nullMemberIn(action: string, request: unknown): string | undefined {
   const types = typesOf(action);
   if (!types || typeof request !== "object" || request === null) return undefined;
-  return nullInStruct(request as Record<string, unknown>, types, "");
+  // A stack of its own, not recursion: a document nested deeper than the call stack (which is what made dynalite
+  // throw) is walked to its null too, wherever it is, instead of overflowing before reaching it. Members are pushed
+  // last first, so the first null is the one a depth-first walk in the request's order meets.
+  const stack: Visit[] = [{ value: request, descriptor: { type: "FieldStruct", children: types }, path: "" }];
+  for (let visit = stack.pop(); visit !== undefined; visit = stack.pop()) {
+    if (visit.value == null) {
+      if (visit.inCollection) return visit.path;
+      continue;
+    }
+    const members = membersOf(visit);
+    for (let i = members.length - 1; i >= 0; i--) stack.push(members[i] as Visit);
+  }
+  return undefined;
 }
 
 /** The refusal DynamoDB's deserializer answers for such a null (the exact wording of AWS's is not published). */
@@ -58,46 +70,55 @@ const EXTRA_TYPES: Readonly<Record<string, Fields>> = {
   },
 };
 
-function nullInStruct(value: Record<string, unknown>, fields: Fields, path: string): string | undefined {
+/** A value to look into, as its descriptor describes it; `inCollection`: a list member or a map value. */
+interface Visit {
+  readonly value: unknown;
+  readonly descriptor: unknown;
+  readonly path: string;
+  readonly inCollection?: true;
+}
+
+/** A value's members to look into next, in the request's order. */
+function membersOf({ value, descriptor, path }: Visit): Visit[] {
+  const { base, children } = shapeOf(descriptor);
+  if (typeof value !== "object" || value === null) return []; // a type dynalite's checks refuse
+  switch (base) {
+    case "List":
+    case "ParameterizedList":
+      if (!Array.isArray(value)) return [];
+      return value.map((member, i) => ({
+        value: member,
+        descriptor: children,
+        path: `${path}.${i + 1}`,
+        inCollection: true,
+      }));
+    case "Map":
+    case "ParameterizedMap":
+      if (Array.isArray(value)) return [];
+      return Object.entries(value).map(([key, member]) => ({
+        value: member,
+        descriptor: children,
+        path: `${path}.${key}`,
+        inCollection: true,
+      }));
+    case "ValueStruct":
+    case "FieldStruct":
+      if (Array.isArray(value) || typeof children !== "object" || children === null) return [];
+      return structMembers(value as Record<string, unknown>, children as Fields, path);
+    default:
+      return [];
+  }
+}
+
+function structMembers(value: Record<string, unknown>, fields: Fields, path: string): Visit[] {
+  const members: Visit[] = [];
   for (const name of Object.keys(fields)) {
     const member = value[name];
     // A structure's null member is an absent one, as DynamoDB reads it (dynalite's checkTypes drops it too).
     if (member == null || !Object.hasOwn(value, name)) continue;
-    const found = nullIn(member, fields[name], path ? `${path}.${name}` : name);
-    if (found !== undefined) return found;
+    members.push({ value: member, descriptor: fields[name], path: path ? `${path}.${name}` : name });
   }
-  return undefined;
-}
-
-function nullIn(value: unknown, descriptor: unknown, path: string): string | undefined {
-  const { base, children } = shapeOf(descriptor);
-  if (typeof value !== "object" || value === null) return undefined; // a type dynalite's checks refuse
-  switch (base) {
-    case "List":
-    case "ParameterizedList":
-      if (!Array.isArray(value)) return undefined;
-      for (const [i, member] of value.entries()) {
-        const at = `${path}.${i + 1}`;
-        const found = member == null ? at : nullIn(member, children, at);
-        if (found !== undefined) return found;
-      }
-      return undefined;
-    case "Map":
-    case "ParameterizedMap":
-      if (Array.isArray(value)) return undefined;
-      for (const [key, member] of Object.entries(value)) {
-        const at = `${path}.${key}`;
-        const found = member == null ? at : nullIn(member, children, at);
-        if (found !== undefined) return found;
-      }
-      return undefined;
-    case "ValueStruct":
-    case "FieldStruct":
-      if (Array.isArray(value) || typeof children !== "object" || children === null) return undefined;
-      return nullInStruct(value as Record<string, unknown>, children as Fields, path);
-    default:
-      return undefined;
-  }
+  return members;
 }
 
 /** A descriptor's type without its parameter, and what its members are (`AttrStruct<X>` expanded as dynalite does). */

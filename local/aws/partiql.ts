@@ -423,8 +423,10 @@ async function batchExecute(
   try {
     request = JSON.parse(body);
     // A null among the parameters is refused while DynamoDB reads the call, before any statement (as dynalite's
-    // listener now refuses one in its own requests, local/aws/dynalite-nulls.ts).
-    const nullAt = nullMemberIn("BatchExecuteStatement", request);
+    // listener now refuses one in its own requests, local/aws/dynalite-nulls.ts). Looked for only when the body
+    // holds the text `null` (a JSON null is written so, nothing else makes one): the walk of 25 statements' parameters
+    // cost three times the body's JSON.parse (165 vs 57 us, 15 parameters each), on every finishing call and batch add.
+    const nullAt = body.includes("null") ? nullMemberIn("BatchExecuteStatement", request) : undefined;
     if (nullAt !== undefined) return serializationAnswer(nullMemberMessage(nullAt));
     const statements = request.Statements ?? [];
     if (statements.length < 1 || statements.length > MAX_STATEMENTS) {

@@ -1458,7 +1458,11 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
         if (!answers) return pending;
         return pending.filter((write, i) => {
           const answer = answers[i];
-          if (answer === undefined || (answer.item && isFinished(answer.item, write))) return false;
+          if (
+            answer === undefined ||
+            (answer.item && (isFinished(answer.item, write) || hasEnded(answer.item, write)))
+          )
+            return false;
           const end = answer.item && cancelEndOf(write, answer.item);
           if (end) cancelEnds.push(end);
           else if (RETRYABLE_STATEMENT_CODES.has(answer.code)) return true;
@@ -2815,6 +2819,17 @@ function cancelEndOf(write: StoreFinish, item: TaskRecord): CancelEnd | undefine
   if (!isStart(item, giveBack.started) || item.cancelRequestedAtMs === undefined) return undefined;
   const { cancelRequestedAtMs, cancelExpiresAt } = item;
   return { kind: "cancelEnd", giveBack, requested: { cancelRequestedAtMs, cancelExpiresAt } };
+}
+
+/**
+ * Whether a give-back (or its cancel's end) met its task already ended `cancelled` by another writer: nothing is
+ * left to give back, no callback was made from the start and none will be. Why: a cancel requested on the start
+ * ends the task through a later start's refusal too (the sweeper's resend, a late step), before the give-back or
+ * between its two statements; reported failed, deliver logged a lost give-back ("…that attempt counts") for a task
+ * that had ended as asked. That path counts the attempt (docs/RELIABILITY.md, "Deliver's writes in batches").
+ */
+function hasEnded(item: TaskRecord, write: StoreFinish): boolean {
+  return write.kind !== "delivered" && item.status === "cancelled";
 }
 
 /** Whether `item` already holds what a finishing write writes (an earlier try of it was written). */

@@ -16,7 +16,11 @@ export function marshallItem(value: Record<string, unknown>): Record<string, Att
   return flatItem(value) ?? marshall(value, { removeUndefinedValues: true });
 }
 
-/** The item, or undefined when a value is not a flat scalar `marshall` would write as this does. */
+/**
+ * The item, or undefined when a value is not a flat scalar `marshall` would write as this does. An item that falls
+ * back has its values read twice (here, then by marshall): the store's items are object literals and spreads, whose
+ * values are data, so no getter of theirs runs twice.
+ */
 function flatItem(value: Record<string, unknown>): Record<string, AttributeValue> | undefined {
   const prototype = Object.getPrototypeOf(value);
   // marshall takes an object whose `constructor` is not Object's for something else (and refuses it).

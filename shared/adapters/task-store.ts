@@ -454,8 +454,9 @@ export interface TaskStore extends DestinationStore {
    * Deliver's finishing writes of one batch in as few calls as the store allows: `delivered` (as markDelivered,
    * on condition that the task is still in the attempt `attemptSeq`), and `giveBack` (an attempt started up front
    * but never called back: the task restored as read, on condition that it is still in that start — or, when a
-   * cancel was requested on that start, restored and ended `cancelled`, as the request's attempt ends it). Answers
-   * the task ids whose write was not made or may not have been (refused, failed, or the call failed).
+   * cancel was requested on that start, restored and ended `cancelled`, as the request's attempt ends it; a task
+   * another writer ended `cancelled` meanwhile needs none). Answers the task ids whose write was not made or may not
+   * have been (refused, failed, or the call failed).
    */
   finishAttempts(writes: readonly FinishWrite[]): Promise<Set<string>>;
   /**

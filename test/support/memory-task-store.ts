@@ -383,6 +383,8 @@ export class MemoryTaskStore implements TaskStore {
     ) {
       return true;
     }
+    // As the table's store: a task another writer ended `cancelled` meanwhile leaves nothing to give back.
+    if (task?.status === "cancelled") return true;
     if (
       task?.status !== "delivering" ||
       task.attemptSeq !== started.attemptSeq ||

@@ -335,6 +335,37 @@ describe.each([
     expect(await store.get(c.taskId)).toEqual(reads[2]);
   });
 
+  it("a give-back of a start a resend's refused start already ended cancelled (its cancel requested) is not reported lost", async () => {
+    // Prepare: the batch's start; an operator's DELETE records a request on it (202); the task's record comes back
+    // (the sweeper's resend) and that start, refused by the request, ends the task cancelled, the attempt counted
+    const store = await newStore();
+    const t = task("c5");
+    await store.putNew(t, { sweepIndex: false });
+    const read = (await store.readMany([t.taskId])).tasks.get(t.taskId) as TaskRecord;
+    await store.startAttempts([{ read, atMs: NOW }]);
+    const ttl = NOW / 1000 + 3600;
+    expect((await store.cancel(t.taskId, NOW + 1, ttl, { awaitingRetry: true })).outcome).toBe(
+      "cancel-requested",
+    );
+    expect(await store.startAttempt(t.taskId, NOW + 2)).toBeUndefined();
+
+    // Act
+    const failed = await store.finishAttempts([
+      { kind: "giveBack", read, started: startedTask(read, NOW), atMs: NOW + 3 },
+    ]);
+
+    // Assess: the task has ended and no callback was made: nothing is left to give back, so nothing is lost
+    // (deliver would log "giving back an unused start failed; that attempt counts" for a lost one)
+    expect([...failed]).toEqual([]);
+    expect(await store.get(t.taskId)).toMatchObject({
+      status: "cancelled",
+      cancelledAtMs: NOW + 2,
+      cancelRequestedAtMs: NOW + 1,
+      expiresAt: ttl,
+      attempts: 1,
+    });
+  });
+
   it("a give-back refused because another start followed is not ended cancelled by that start's request", async () => {
     // Prepare: the batch's start, then another writer's attempt after it (failed, then started again), on which
     // an operator's DELETE records a request: the give-back's start is not the task's any more
@@ -411,6 +442,53 @@ describe("deliver's give-back met by a cancel request on the table: a second DEL
       cancelRequestedAtMs: NOW + 1,
       expiresAt: secondTtl,
       attempts: 0,
+    });
+  });
+
+  it("a give-back whose cancel's end meets the task ended cancelled by a resend's refused start reports nothing lost", async () => {
+    // Prepare: a start from a read; a DELETE meets it (202); the first BatchExecuteStatement (the give-back,
+    // refused by that request) is answered, then the task's record comes back (the sweeper's resend) and its start,
+    // refused by the request, ends the task cancelled before the cancel's end is sent
+    let store: TaskStore | undefined;
+    let batches: number | undefined;
+    let resent: TaskRecord | undefined | null = null;
+    store = await tableStore({
+      send: async (command: unknown) => {
+        const out = await client.send(command as never);
+        if (
+          command instanceof BatchExecuteStatementCommand &&
+          batches !== undefined &&
+          ++batches === 1 &&
+          store
+        )
+          resent = await store.startAttempt(t.taskId, NOW + 3);
+        return out;
+      },
+    } as unknown as DynamoDBClient);
+    const t = task("r2");
+    await store.putNew(t, { sweepIndex: false });
+    const read = (await store.readMany([t.taskId])).tasks.get(t.taskId) as TaskRecord;
+    await store.startAttempts([{ read, atMs: NOW }]);
+    const ttl = NOW / 1000 + 3600;
+    expect((await store.cancel(t.taskId, NOW + 1, ttl, { awaitingRetry: true })).outcome).toBe(
+      "cancel-requested",
+    );
+    batches = 0;
+
+    // Act
+    const failed = await store.finishAttempts([
+      { kind: "giveBack", read, started: startedTask(read, NOW), atMs: NOW + 2 },
+    ]);
+
+    // Assess: the resend's start was refused and ended the task (its attempt counted); nothing is left to give
+    // back, so the give-back is not reported lost (deliver would warn "…that attempt counts")
+    expect(resent).toBeUndefined();
+    expect([...failed]).toEqual([]);
+    expect(await store.get(t.taskId)).toMatchObject({
+      status: "cancelled",
+      cancelledAtMs: NOW + 3,
+      expiresAt: ttl,
+      attempts: 1,
     });
   });
 

@@ -77,6 +77,61 @@ describe("marshallItem: the store's items as marshall writes them", () => {
     }
   });
 
+  it("answers what marshall answers for the odd keys, values and objects a review tried (2026-12-06)", () => {
+    /** The answer's JSON, its keys in order and its prototype (a `__proto__` key sets it, in marshall too). */
+    const shape = (answer: (item: Record<string, unknown>) => unknown, item: Record<string, unknown>) => {
+      try {
+        const out = answer(item) as Record<string, unknown>;
+        return [JSON.stringify(out), Object.keys(out), JSON.stringify(Object.getPrototypeOf(out))];
+      } catch (error) {
+        return { error: (error as Error).message };
+      }
+    };
+    const theirs = (item: Record<string, unknown>) => marshall(item, { removeUndefinedValues: true });
+    const nullPrototype = Object.assign(Object.create(null) as Record<string, unknown>, {
+      b: 1,
+      2: "x",
+      a: null,
+    });
+    const inherited = Object.assign(Object.create({ inherited: "i" }) as Record<string, unknown>, { a: 1 });
+    const items: Record<string, Record<string, unknown>> = {
+      ownProto: JSON.parse('{"a":1,"__proto__":"x","b":2}'),
+      ownProtoNull: JSON.parse('{"__proto__":null,"b":2}'),
+      constructorKey: { constructor: "x", a: 1 },
+      methodNames: { toString: "x", valueOf: 1, hasOwnProperty: true },
+      integerLikeKeys: { b: 1, "10": 2, "2": 3, "-1": 4, "01": 5, a: 6, "4294967295": 7, "4294967294": 8 },
+      frozen: Object.freeze({ a: 1, b: "x" }),
+      symbolKey: { [Symbol("s")]: 1, a: 1 },
+      symbolValue: { a: Symbol("v") },
+      inherited,
+      nullPrototype,
+      numbers: {
+        z: -0,
+        tiny: 5e-324,
+        float: 0.1 + 0.2,
+        long: 123456.78901234567,
+        small: 1e-7,
+        neg: -1.5e-10,
+      },
+      huge: { a: 1e21 },
+      unsafe: { a: Number.MAX_SAFE_INTEGER + 2 },
+      nan: { a: Number.NaN },
+      strings: { empty: "", lone: "\ud800x", nul: "\u0000" },
+      bigint: { a: 10n },
+      date: { a: new Date(0) },
+      buffer: { a: Buffer.from("ab") },
+      bytes: { a: new Uint8Array([1]) },
+      set: { a: new Set([1]) },
+      nested: { a: { b: { c: 1 } }, l: [1, undefined, null] },
+      boxed: { a: Object(1), b: Object("x"), c: Object(false) },
+      functionValue: { a: () => 1, b: 1 },
+      onlyUndefined: { a: undefined },
+    };
+    for (const [name, item] of Object.entries(items)) {
+      expect([name, shape(marshallItem, item)]).toEqual([name, shape(theirs, item)]);
+    }
+  });
+
   it("writes a task item's scalars as marshall does (the batch add's item, one attribute of each kind)", () => {
     const item = {
       pk: "demo#k3Jx0aQ9fT2bLw1c",

@@ -418,6 +418,22 @@ describe("a JSON null where DynamoDB's model allows none", () => {
     },
   );
 
+  it("beside a document nested too deep for dynalite's checks (which throw first) is refused as that null, not answered 500", async () => {
+    // Prepare: an attribute nested 20,000 lists deep (dynalite's recursive checks overflow the stack) and a null in
+    // a map the walk meets after it; AWS refuses the request while reading it
+    const depth = 20_000;
+    const deep = `${'{"L":['.repeat(depth)}{"S":"x"}${"]}".repeat(depth)}`;
+    const body = `{"TableName":"${table}","Item":{"pk":{"S":"nulls"},"sk":{"S":"deep"},"d":${deep}},"Expected":{"z":null}}`;
+
+    // Act
+    const answer = await sendRaw("PutItem", body);
+
+    // Assess
+    expect(answer.status).toBe(400);
+    expect(answer.json.__type).toBe("com.amazon.coral.service#SerializationException");
+    expect(answer.json.Message).toMatch(/'Expected\.z'/);
+  });
+
   it("as the whole body is read as the empty input: a 400 ValidationException naming the missing members", async () => {
     const answer = await sendRaw("PutItem", "null");
 

@@ -249,6 +249,47 @@ describe("BatchExecuteStatement in front of dynalite", () => {
     expect(await awardsOf("two")).toBe("0");
   });
 
+  it("refuses a parameter holding a JSON null as a 400 SerializationException, writing nothing; the text null in a string is a value", async () => {
+    // Prepare: an SDK never sends a null, so the call is sent by hand (dynalite checks no signature)
+    const endpoint = await client.config.endpoint?.();
+    const send = async (statements: unknown[]) => {
+      const response = await fetch(`http://${endpoint?.hostname}:${endpoint?.port}/`, {
+        method: "POST",
+        headers: {
+          "content-type": "application/x-amz-json-1.0",
+          "x-amz-target": "DynamoDB_20120810.BatchExecuteStatement",
+          "x-amz-date": "20261205T000000Z",
+          authorization:
+            "AWS4-HMAC-SHA256 Credential=test/20261205/us-east-1/dynamodb/aws4_request, SignedHeaders=host, Signature=x",
+        },
+        body: JSON.stringify({ Statements: statements }),
+      });
+      return { status: response.status, json: (await response.json()) as Record<string, unknown> };
+    };
+    const insert = (title: string, notes: unknown) => ({
+      Statement: `INSERT INTO "${TABLE}" VALUE {'Artist': ?, 'SongTitle': ?, 'Notes': ?}`,
+      Parameters: [{ S: "Acme Band" }, { S: title }, notes],
+    });
+    const textNull = insert("text null", { S: '{"x":null}' });
+    const stored = async (title: string) =>
+      (await client.send(new GetItemCommand({ TableName: TABLE, Key: key(title), ConsistentRead: true })))
+        .Item;
+
+    // Act
+    const refused = await send([textNull, insert("nulled", { L: [{ S: "a" }, null] })]);
+    const refusedAtTop = await send([insert("nulled", null)]);
+    const written = await send([textNull]);
+
+    // Assess: a null is refused whole, before any statement; the text null inside a string is written as sent
+    for (const answer of [refused, refusedAtTop]) {
+      expect(answer.status).toBe(400);
+      expect(answer.json.__type).toBe("com.amazon.coral.service#SerializationException");
+    }
+    expect(written).toEqual({ status: 200, json: { Responses: [{ TableName: TABLE }] } });
+    expect(await stored("nulled")).toBeUndefined();
+    expect((await stored("text null"))?.Notes).toEqual({ S: '{"x":null}' });
+  });
+
   it("refuses the whole call for a statement outside the grammar or more than 25 statements", async () => {
     const typo = {
       Statement: `UPDATE "${TABLE}" SET "AwardsWon"=1 WHERE "Artist"='Acme Band' OR "SongTitle"='one'`,
