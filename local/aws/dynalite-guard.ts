@@ -33,12 +33,12 @@ export function guardingDynalite(dynalite: RequestListener): RequestListener {
     };
     run(() => dynalite(inner as unknown as http.IncomingMessage, res));
     // The body is kept (the chunks dynalite reads), to tell, when dynalite throws, a null it should have refused.
-    const chunks: Buffer[] = [];
+    const kept = new KeptBody();
     const end = () => {
       try {
         inner.emit("end");
       } catch (error) {
-        answerThrow(dynalite, req, res, error, Buffer.concat(chunks).toString("utf8"));
+        answerThrow(dynalite, req, res, error, kept.text());
       }
     };
     const check = CHECKED_FIRST.get(String(req.headers["x-amz-target"]));
@@ -47,7 +47,7 @@ export function guardingDynalite(dynalite: RequestListener): RequestListener {
         (body) => {
           const refusal = check(body);
           if (refusal !== undefined) return answerRefusal(res, refusal);
-          chunks.push(Buffer.from(body));
+          kept.add(Buffer.from(body));
           run(() => inner.emit("data", Buffer.from(body)));
           end();
         },
@@ -56,13 +56,36 @@ export function guardingDynalite(dynalite: RequestListener): RequestListener {
       return;
     }
     req.on("data", (chunk: Buffer | string) => {
-      chunks.push(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
+      kept.add(typeof chunk === "string" ? Buffer.from(chunk) : chunk);
       run(() => inner.emit("data", chunk));
     });
     req.on("end", end);
     // A request that fails (the client gone mid-body) has no one to answer: the response is dropped with it.
     req.on("error", () => res.destroy?.());
   };
+}
+
+/**
+ * dynalite's own bound on a request body (MAX_REQUEST_BYTES in its index.js): past it dynalite answers 413 and
+ * reads no more, so a longer body is not kept — a client sending gigabytes to the loopback port is not held whole.
+ */
+const DYNALITE_MAX_REQUEST_BYTES = 16 * 1024 * 1024;
+
+/** A request body's chunks as dynalite reads them, dropped once past what dynalite takes (then read as empty). */
+export class KeptBody {
+  #chunks: Buffer[] | undefined = [];
+  #bytes = 0;
+
+  add(chunk: Buffer): void {
+    if (this.#chunks === undefined) return;
+    this.#bytes += chunk.length;
+    if (this.#bytes > DYNALITE_MAX_REQUEST_BYTES) this.#chunks = undefined;
+    else this.#chunks.push(chunk);
+  }
+
+  text(): string {
+    return this.#chunks === undefined ? "" : Buffer.concat(this.#chunks).toString("utf8");
+  }
 }
 
 /** The request dynalite is handed: the surface its listener uses, its body emitted by the guard. */
