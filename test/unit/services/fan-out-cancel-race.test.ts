@@ -56,6 +56,28 @@ async function deliveredOrder(f: Fixture, extra: Record<string, unknown> = {}) {
   return { parent, billing: copies[0] as string };
 }
 
+/**
+ * Runs `meanwhile` once, right after the first cancel write to `copy` (a DELETE's, refused: the copy was delivered)
+ * and before that DELETE goes on; gives what `meanwhile` answered, once it ran.
+ */
+function afterFirstCancelOf<T>(
+  f: Fixture,
+  copy: string,
+  meanwhile: () => Promise<T>,
+): () => Promise<T> | undefined {
+  const cancel = f.store.cancel.bind(f.store);
+  let ran: Promise<T> | undefined;
+  f.store.cancel = async (...args) => {
+    const result = await cancel(...args);
+    if (args[0] === copy && ran === undefined) {
+      ran = meanwhile();
+      await ran;
+    }
+    return result;
+  };
+  return () => ran;
+}
+
 /** A promise and what settles it. */
 function deferred() {
   let open = () => {};
@@ -71,26 +93,17 @@ describe("two DELETEs of a fan-out task racing a copy's replay", () => {
     // on, by billing's replay and the whole second DELETE
     const f = setup();
     const { parent, billing } = await deliveredOrder(f);
-    const cancel = f.store.cancel.bind(f.store);
-    let second: Promise<unknown> | undefined;
-    f.store.cancel = async (...args) => {
-      const result = await cancel(...args);
-      if (args[0] === billing && second === undefined) {
-        second = (async () => {
-          await f.store.markReplayed(billing, NOW + 2);
-          return cancelTask(f.deps, parent.taskId);
-        })();
-        await second;
-      }
-      return result;
-    };
+    const second = afterFirstCancelOf(f, billing, async () => {
+      await f.store.markReplayed(billing, NOW + 2);
+      return cancelTask(f.deps, parent.taskId);
+    });
 
     // Act
     const first = await cancelTask(f.deps, parent.taskId).catch((e: HttpError) => e);
 
     // Assess: the second DELETE answered 200 (it cancelled billing's replayed copy); the task is marked cancelled, as
     // that answer said, so a keyed retry of its add recreates and arms nothing
-    expect(await second).toMatchObject({
+    expect(await second()).toMatchObject({
       task_id: parent.taskId,
       subscribers: [{ status: "cancelled" }, {}],
     });
@@ -157,23 +170,16 @@ describe("two DELETEs of a fan-out task racing a copy's replay", () => {
     // billing's lane cancel (`?subscriber=billing`), before that DELETE puts the task back
     const f = setup();
     const { parent, billing } = await deliveredOrder(f);
-    const cancel = f.store.cancel.bind(f.store);
-    let lane: Promise<unknown> | undefined;
-    f.store.cancel = async (...args) => {
-      const result = await cancel(...args);
-      if (args[0] === billing && lane === undefined) {
-        await f.store.markReplayed(billing, NOW + 2);
-        lane = cancelGroup(f.deps, { topic: "orders", value: "o-1" }, { subscriber: "billing" });
-        await lane;
-      }
-      return result;
-    };
+    const lane = afterFirstCancelOf(f, billing, async () => {
+      await f.store.markReplayed(billing, NOW + 2);
+      return cancelGroup(f.deps, { topic: "orders", value: "o-1" }, { subscriber: "billing" });
+    });
 
     // Act
     const deleted = await cancelTask(f.deps, parent.taskId).catch((e: HttpError) => e);
 
     // Assess
-    expect(await lane).toMatchObject({ cancelled: 1 });
+    expect(await lane()).toMatchObject({ cancelled: 1 });
     expect(deleted).toMatchObject({ task_id: parent.taskId, subscribers: [{ status: "cancelled" }, {}] });
     expect((await f.store.get(parent.taskId))?.status).toBe("cancelled");
   });
@@ -185,22 +191,15 @@ describe("a DELETE's 409 window on a fan-out task: the task's item follows only 
     // Prepare: the second DELETE runs whole after the first one's write to billing's copy (refused: delivered)
     const f = setup();
     const { parent, billing } = await deliveredOrder(f);
-    const cancel = f.store.cancel.bind(f.store);
-    let second: Promise<unknown> | undefined;
-    f.store.cancel = async (...args) => {
-      const result = await cancel(...args);
-      if (args[0] === billing && second === undefined) {
-        second = cancelTask(f.deps, parent.taskId).catch((e: HttpError) => e);
-        await second;
-      }
-      return result;
-    };
+    const second = afterFirstCancelOf(f, billing, () =>
+      cancelTask(f.deps, parent.taskId).catch((e: HttpError) => e),
+    );
 
     // Act
     const first = await cancelTask(f.deps, parent.taskId).catch((e: HttpError) => e);
 
     // Assess
-    expect(await second).toMatchObject({ status: 409 });
+    expect(await second()).toMatchObject({ status: 409 });
     expect(first).toMatchObject({ status: 409 });
     expect(await f.store.get(parent.taskId)).toMatchObject({ status: "scheduled" });
     expect((await f.store.get(parent.taskId))?.cancelledAtMs).toBeUndefined();
@@ -210,17 +209,10 @@ describe("a DELETE's 409 window on a fan-out task: the task's item follows only 
     // Prepare: after the DELETE's write to billing's copy, billing is replayed and its attempt starts
     const f = setup();
     const { parent, billing } = await deliveredOrder(f);
-    const cancel = f.store.cancel.bind(f.store);
-    let replayed = false;
-    f.store.cancel = async (...args) => {
-      const result = await cancel(...args);
-      if (args[0] === billing && !replayed) {
-        replayed = true;
-        await f.store.markReplayed(billing, NOW + 2);
-        await f.store.startAttempt(billing, NOW + 3);
-      }
-      return result;
-    };
+    afterFirstCancelOf(f, billing, async () => {
+      await f.store.markReplayed(billing, NOW + 2);
+      await f.store.startAttempt(billing, NOW + 3);
+    });
 
     // Act
     const answer = await cancelTask(f.deps, parent.taskId).catch((e: HttpError) => e);
@@ -239,17 +231,10 @@ describe("a DELETE's 409 window on a fan-out task: the task's item follows only 
     const f = setup();
     const keyed = { idempotency_key: "k-race" };
     const { parent, billing } = await deliveredOrder(f, keyed);
-    const cancel = f.store.cancel.bind(f.store);
-    let retried = false;
-    f.store.cancel = async (...args) => {
-      const result = await cancel(...args);
-      if (args[0] === billing && !retried) {
-        retried = true;
-        await f.store.markReplayed(billing, NOW + 2);
-        await addTask(f.deps, { body: { ...ORDER, ...keyed } });
-      }
-      return result;
-    };
+    afterFirstCancelOf(f, billing, async () => {
+      await f.store.markReplayed(billing, NOW + 2);
+      await addTask(f.deps, { body: { ...ORDER, ...keyed } });
+    });
 
     // Act
     const answer = await cancelTask(f.deps, parent.taskId).catch((e: HttpError) => e);
