@@ -1,7 +1,7 @@
 import { randomUUID } from "node:crypto";
 import { setTimeout as delay } from "node:timers/promises";
 import type * as z from "zod/mini";
-import { laneHash } from "#shared/domain/lane-hash.js";
+import { laneTaskIdPrefix } from "#shared/domain/lane-hash.js";
 import { notWellFormedIssues } from "#shared/domain/well-formed.js";
 import { safeParseBounded } from "#shared/zod.js";
 import {
@@ -778,7 +778,7 @@ function laneOf(
   const at = route.listsLaneOf === undefined ? -1 : names.indexOf(route.listsLaneOf);
   const group = params[at];
   if (typeof subscriber !== "string" || group === undefined) return {};
-  return { lane: { subscriber, idPrefix: `${topic}.${laneHash(topic, subscriber, group, "")}.` } };
+  return { lane: { subscriber, idPrefix: laneTaskIdPrefix(topic, subscriber, group, "") } };
 }
 
 /**

@@ -1,5 +1,5 @@
 import { parseTaskId, scheduleNameFor, type TaskKey } from "./keys.js";
-import { laneHash } from "./lane-hash.js";
+import { laneTaskIdPrefix } from "./lane-hash.js";
 import { mayHaveFinishedAndExpired, retentionEnded, type TaskRecord, type TaskStatus } from "./task.js";
 
 /**
@@ -42,8 +42,8 @@ export interface FanOutLink {
  * retried add with an idempotency key (whose claim holds the parent id) finds or recreates exactly these tasks.
  */
 export function deliveryKey(parent: TaskKey, groupValue: string | undefined, subscriber: string): TaskKey {
-  const lane = laneHash(parent.topic, subscriber, groupValue, parent.ulid);
-  const key = parseTaskId(`${parent.topic}.${lane}.${parent.dueAtMs.toString(36)}.${parent.ulid}`);
+  const lane = laneTaskIdPrefix(parent.topic, subscriber, groupValue, parent.ulid);
+  const key = parseTaskId(`${lane}${parent.dueAtMs.toString(36)}.${parent.ulid}`);
   if (!key) throw new Error(`cannot derive a delivery task id from ${parent.taskId}`);
   return key;
 }

@@ -19,3 +19,16 @@ export function laneHash(
       : ["fan-out", topic, subscriber, "group", groupValue];
   return createHash("sha256").update(JSON.stringify(lane)).digest("base64url").slice(0, 16);
 }
+
+/**
+ * How every copy's task id in one subscriber's lane begins: `<topic>.<lane hash>.`, then its due time and ULID
+ * (fan-out.ts `deliveryKey`). The client checks a lane cancel's answer by it.
+ */
+export function laneTaskIdPrefix(
+  topic: string,
+  subscriber: string,
+  groupValue: string | undefined,
+  ulid: string,
+): string {
+  return `${topic}.${laneHash(topic, subscriber, groupValue, ulid)}.`;
+}
