@@ -13,6 +13,7 @@ import { deduplicateWithinGroupsAsSqsDoes } from "./fauxqs-dedup.js";
 import { releaseDelayedMessagesByDueTime } from "./fauxqs-delays.js";
 import { createFauxqsDirect } from "./fauxqs-direct.js";
 import { receiveFifoGroupsAsSqsDoes } from "./fauxqs-fifo.js";
+import { refuseSendParametersSqsRefuses } from "./fauxqs-send-checks.js";
 import { refuseVisibilityPastReceipt } from "./fauxqs-visibility.js";
 import { type AwsService, startGateway, startServiceProxy } from "./gateway.js";
 import {
@@ -144,6 +145,7 @@ async function startFauxqs(host: string) {
   await deduplicateWithinGroupsAsSqsDoes();
   await releaseDelayedMessagesByDueTime();
   await refuseVisibilityPastReceipt();
+  await refuseSendParametersSqsRefuses();
   // fauxqs's own app (what its startFauxqs serves), so that the fast path can reach its request listener, on a
   // store the fast path also calls the hot SQS actions on directly (local/aws/fauxqs-direct.ts). The app makes
   // its own SNS and S3 stores when they are not given.

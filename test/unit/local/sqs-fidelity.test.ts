@@ -319,6 +319,141 @@ describe.each(["over HTTP", "through the local fast path"] as const)("%s", (rout
     });
   });
 
+  describe("a message's own parameters, as SQS bounds them (local/aws/fauxqs-send-checks.ts)", () => {
+    async function standardQueue(): Promise<string> {
+      const { QueueUrl } = await sqs.send(
+        new CreateQueueCommand({ QueueName: `fid-${randomUUID().slice(0, 8)}` }),
+      );
+      return QueueUrl as string;
+    }
+
+    const invalid = { name: expect.stringMatching(/InvalidParameterValue$/) };
+
+    it.each([901, -1, 1.5])(
+      "refuses a DelaySeconds of %s on a standard queue, and sends nothing",
+      async (delay) => {
+        // Prepare
+        const queueUrl = await standardQueue();
+
+        // Act
+        const sending = sqs.send(
+          new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "x", DelaySeconds: delay }),
+        );
+
+        // Assess
+        await expect(sending).rejects.toMatchObject(invalid);
+        const { Attributes } = await sqs.send(
+          new GetQueueAttributesCommand({
+            QueueUrl: queueUrl,
+            AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesDelayed"],
+          }),
+        );
+        expect(Attributes).toMatchObject({
+          ApproximateNumberOfMessages: "0",
+          ApproximateNumberOfMessagesDelayed: "0",
+        });
+      },
+    );
+
+    it("takes a DelaySeconds of 0 and of 900 on a standard queue", async () => {
+      // Prepare
+      const queueUrl = await standardQueue();
+
+      // Act
+      const sent = [0, 900].map((delay) =>
+        sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "x", DelaySeconds: delay })),
+      );
+
+      // Assess
+      await expect(Promise.all(sent)).resolves.toHaveLength(2);
+    });
+
+    it.each([
+      ["MessageGroupId", "g".repeat(129)],
+      ["MessageGroupId", "a b"],
+      ["MessageGroupId", "gr\u00fcn"],
+      ["MessageDeduplicationId", "d".repeat(129)],
+      ["MessageDeduplicationId", "task\u00e9"],
+    ])("refuses a %s of %j on a FIFO queue", async (name, value) => {
+      // Prepare
+      const queueUrl = await fifoQueue();
+
+      // Act
+      const sending = sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: "x",
+          MessageGroupId: "g",
+          MessageDeduplicationId: "d",
+          [name]: value,
+        }),
+      );
+
+      // Assess
+      await expect(sending).rejects.toMatchObject(invalid);
+      expect(await receive(queueUrl)).toEqual([]);
+    });
+
+    it("takes group and deduplication ids of 128 punctuation and alphanumeric characters", async () => {
+      // Prepare
+      const queueUrl = await fifoQueue();
+      const token = "!\"#$%&'()*+,-./:;<=>?@[\\]^_`{|}~".padEnd(128, "a");
+
+      // Act
+      await sqs.send(
+        new SendMessageCommand({
+          QueueUrl: queueUrl,
+          MessageBody: "x",
+          MessageGroupId: token,
+          MessageDeduplicationId: token,
+        }),
+      );
+
+      // Assess
+      expect((await receive(queueUrl)).map((m) => m.Attributes?.MessageGroupId)).toEqual([token]);
+    });
+
+    it("fails only the batch entries SQS refuses, sending the others", async () => {
+      // Prepare
+      const fifo = await fifoQueue();
+      const standard = await standardQueue();
+
+      // Act
+      const fifoAnswer = await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: fifo,
+          Entries: [
+            { Id: "ok", MessageBody: "a1", MessageGroupId: "a", MessageDeduplicationId: "a1" },
+            { Id: "long", MessageBody: "a2", MessageGroupId: "a".repeat(129), MessageDeduplicationId: "a2" },
+            { Id: "space", MessageBody: "a3", MessageGroupId: "a", MessageDeduplicationId: "a 3" },
+          ],
+        }),
+      );
+      const standardAnswer = await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: standard,
+          Entries: [
+            { Id: "late", MessageBody: "s1", DelaySeconds: 901 },
+            { Id: "ok", MessageBody: "s2", DelaySeconds: 0 },
+          ],
+        }),
+      );
+
+      // Assess
+      expect(fifoAnswer.Successful?.map((e) => e.Id)).toEqual(["ok"]);
+      expect(fifoAnswer.Failed?.map((e) => [e.Id, e.Code, e.SenderFault])).toEqual([
+        ["long", "InvalidParameterValue", true],
+        ["space", "InvalidParameterValue", true],
+      ]);
+      expect(standardAnswer.Successful?.map((e) => e.Id)).toEqual(["ok"]);
+      expect(standardAnswer.Failed?.map((e) => [e.Id, e.Code, e.SenderFault])).toEqual([
+        ["late", "InvalidParameterValue", true],
+      ]);
+      expect((await receive(fifo)).map((m) => m.Body)).toEqual(["a1"]);
+      expect((await receive(standard)).map((m) => m.Body)).toEqual(["s2"]);
+    });
+  });
+
   describe("a received message's visibility, as SQS bounds it", () => {
     const HOUR = 3600;
 
