@@ -13,7 +13,7 @@ import { deduplicateWithinGroupsAsSqsDoes } from "./fauxqs-dedup.js";
 import { releaseDelayedMessagesByDueTime } from "./fauxqs-delays.js";
 import { createFauxqsDirect } from "./fauxqs-direct.js";
 import { receiveFifoGroupsAsSqsDoes } from "./fauxqs-fifo.js";
-import { refuseSendParametersSqsRefuses } from "./fauxqs-send-checks.js";
+import { refuseSendParametersSqsRefuses } from "./fauxqs-parameters.js";
 import { refuseVisibilityPastReceipt } from "./fauxqs-visibility.js";
 import { type AwsService, startGateway, startServiceProxy } from "./gateway.js";
 import {

@@ -319,7 +319,7 @@ describe.each(["over HTTP", "through the local fast path"] as const)("%s", (rout
     });
   });
 
-  describe("a message's own parameters, as SQS bounds them (local/aws/fauxqs-send-checks.ts)", () => {
+  describe("a message's own parameters, as SQS bounds them (local/aws/fauxqs-parameters.ts)", () => {
     async function standardQueue(): Promise<string> {
       const { QueueUrl } = await sqs.send(
         new CreateQueueCommand({ QueueName: `fid-${randomUUID().slice(0, 8)}` }),
@@ -411,6 +411,71 @@ describe.each(["over HTTP", "through the local fast path"] as const)("%s", (rout
 
       // Assess
       expect((await receive(queueUrl)).map((m) => m.Attributes?.MessageGroupId)).toEqual([token]);
+    });
+
+    it("refuses a batch whose entry Id is longer than 80 characters, acting on none of it", async () => {
+      // Prepare
+      const queueUrl = await standardQueue();
+      const long = "i".repeat(81);
+      await sqs.send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "x" }));
+      const [message] = await receive(queueUrl);
+      const receiptHandle = message?.ReceiptHandle as string;
+      const batchIdInvalid = { name: expect.stringMatching(/InvalidBatchEntryId$/) };
+
+      // Act
+      const sending = sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: [
+            { Id: "ok", MessageBody: "y" },
+            { Id: long, MessageBody: "z" },
+          ],
+        }),
+      );
+      const changing = sqs.send(
+        new ChangeMessageVisibilityBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: [{ Id: long, ReceiptHandle: receiptHandle, VisibilityTimeout: 0 }],
+        }),
+      );
+      const deleting = sqs.send(
+        new DeleteMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: [{ Id: long, ReceiptHandle: receiptHandle }],
+        }),
+      );
+
+      // Assess
+      await expect(sending).rejects.toMatchObject(batchIdInvalid);
+      await expect(changing).rejects.toMatchObject(batchIdInvalid);
+      await expect(deleting).rejects.toMatchObject(batchIdInvalid);
+      const { Attributes } = await sqs.send(
+        new GetQueueAttributesCommand({
+          QueueUrl: queueUrl,
+          AttributeNames: ["ApproximateNumberOfMessages", "ApproximateNumberOfMessagesNotVisible"],
+        }),
+      );
+      // Nothing sent, and the received message neither made visible again nor deleted.
+      expect(Attributes).toMatchObject({
+        ApproximateNumberOfMessages: "0",
+        ApproximateNumberOfMessagesNotVisible: "1",
+      });
+    });
+
+    it("takes a batch entry Id of 80 characters", async () => {
+      // Prepare
+      const queueUrl = await standardQueue();
+
+      // Act
+      const answer = await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: [{ Id: "i".repeat(80), MessageBody: "x" }],
+        }),
+      );
+
+      // Assess
+      expect(answer.Successful).toHaveLength(1);
     });
 
     it("fails only the batch entries SQS refuses, sending the others", async () => {

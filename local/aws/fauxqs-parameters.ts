@@ -1,9 +1,10 @@
 import { refuseUncheckedFauxqs } from "./fauxqs-fifo.js";
 
 /**
- * fauxqs's sends, made to refuse the per-message parameters SQS refuses
- * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html and
- * API_SendMessageBatchRequestEntry.html):
+ * fauxqs's sends and batch calls, made to refuse the parameters SQS refuses
+ * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html,
+ * API_SendMessageBatchRequestEntry.html, API_DeleteMessageBatchRequestEntry.html,
+ * API_ChangeMessageVisibilityBatchRequestEntry.html):
  * - `DelaySeconds`: "Valid values: 0 to 900". fauxqs 1.9 checks the range only on a queue's attribute, so a
  *   message sent to a standard queue with 901 (or -1, or 1.5) was taken and delayed locally where SQS answers
  *   InvalidParameterValue. The timer queue's every message carries one (shared/adapters/timer-queue.ts `sqsDelay`).
@@ -13,8 +14,9 @@ import { refuseUncheckedFauxqs } from "./fauxqs-fifo.js";
  *   deduplication id SQS refuses (too long, a space, a letter outside ASCII) was sent locally. The topic queues'
  *   every message carries both (shared/adapters/topic-queue.ts), and a Scheduler schedule's SqsParameters carries a
  *   group id the Scheduler API checks for length only.
- * SendMessage answers InvalidParameterValue; SendMessageBatch fails the entry alone, as SQS reports a batch's
- * entries one by one, and fauxqs's batch-wide checks (entry count, ids, total size) still see it first.
+ * For these SendMessage answers InvalidParameterValue; SendMessageBatch fails the entry alone, as SQS reports a
+ * batch's entries one by one, and fauxqs's batch-wide checks (entry count, ids, total size) still see it first.
+ * - A batch entry's `Id`: at most 80 characters, the whole batch refused otherwise (below, `withShortEntryIds`).
  */
 interface SendFields {
   readonly QueueUrl?: unknown;
@@ -42,12 +44,18 @@ interface BatchResult {
 }
 
 const MAX_DELAY_SECONDS = 900;
+const BATCH_ACTIONS = new Set(["SendMessageBatch", "DeleteMessageBatch", "ChangeMessageVisibilityBatch"]);
+/** SQS's batch limit: more entries than this is fauxqs's own TooManyEntriesInBatchRequest, checked first. */
+const MAX_BATCH_ENTRIES = 10;
+/** The characters fauxqs checks an entry Id for; the length (1–80) it does not. */
+const ENTRY_ID_CHARACTERS = /^[A-Za-z0-9_-]+$/;
+const MAX_ENTRY_ID_LENGTH = 80;
 /** Alphanumerics and punctuation, 1–128: every printable ASCII character but the space. */
 const FIFO_TOKEN = /^[!-~]{1,128}$/;
 
 let patched = false;
 
-/** Wraps fauxqs's two send actions (process-wide, once, before fauxqs builds its app or the direct router). */
+/** Wraps fauxqs's send and batch actions (process-wide, once, before fauxqs builds its app or the direct router). */
 export async function refuseSendParametersSqsRefuses(): Promise<void> {
   if (patched) return;
   refuseUncheckedFauxqs();
@@ -60,15 +68,16 @@ export async function refuseSendParametersSqsRefuses(): Promise<void> {
   const register = SqsRouter?.prototype?.register;
   if (typeof register !== "function" || typeof SqsError !== "function")
     throw new Error(
-      "fauxqs changed: register or SqsError is gone; local/aws/fauxqs-send-checks.ts needs a look",
+      "fauxqs changed: register or SqsError is gone; local/aws/fauxqs-parameters.ts needs a look",
     );
   SqsRouter.prototype.register = function (this: unknown, action: string, handler: Handler) {
-    const wrapped =
+    const sends =
       action === "SendMessage"
         ? single(handler, SqsError)
         : action === "SendMessageBatch"
           ? batch(handler)
           : handler;
+    const wrapped = BATCH_ACTIONS.has(action) ? withShortEntryIds(sends, SqsError) : sends;
     return register.call(this, action, wrapped);
   };
   patched = true;
@@ -137,6 +146,28 @@ function batch(handler: Handler): Handler {
         : { ...(failure as object), SenderFault: true, Code: "InvalidParameterValue", Message: message };
     });
     return { Successful: answer.Successful ?? [], Failed: failed };
+  };
+}
+
+/**
+ * A batch naming an entry Id longer than 80 characters is refused whole, InvalidBatchEntryId, as SQS refuses it
+ * ("The Id can have up to 80 characters"); fauxqs 1.9 checks the Id's characters only, though its own message
+ * names the limit. A batch fauxqs refuses first (none or too many entries, an Id of other characters) is left
+ * to it.
+ */
+function withShortEntryIds(handler: Handler, SqsError: SqsErrorClass): Handler {
+  return (body, store, request) => {
+    const entries = Array.isArray(body.Entries) ? (body.Entries as { readonly Id?: unknown }[]) : [];
+    const ids = entries.map((e) => (typeof e === "object" && e !== null ? e.Id : undefined));
+    const checkedByFauxqs = ids.every((id) => typeof id === "string" && ENTRY_ID_CHARACTERS.test(id));
+    const tooLong = ids.some((id) => typeof id === "string" && id.length > MAX_ENTRY_ID_LENGTH);
+    if (entries.length <= MAX_BATCH_ENTRIES && checkedByFauxqs && tooLong) {
+      throw new SqsError(
+        "InvalidBatchEntryId",
+        "A batch entry id can only contain alphanumeric characters, hyphens and underscores. It can be at most 80 letters long.",
+      );
+    }
+    return handler(body, store, request);
   };
 }
 
