@@ -1,6 +1,7 @@
 import net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type CallbackClient, createCallbackClient } from "#shared/adapters/callback-client.js";
+import { hostFailed } from "#shared/domain/destination.js";
 
 /**
  * Receivers whose answers say more than they mean, on raw sockets on 127.0.0.1 (each answer written as bytes): a 2xx
@@ -194,6 +195,47 @@ describe("callback client: a 2xx whose framing never ends is read only so far", 
       // the socket buffers took before the close)
       expect(result).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
       expect(written()).toBeLessThan(CAP / 8);
+    },
+  );
+});
+
+describe("callback client: redirects of every kind", () => {
+  it.each([300, 301, 302, 303, 304, 305, 307, 308])(
+    "%i to the metadata address or another name is a failed attempt with its status: nothing followed, nothing resolved, a host that answered",
+    async (status) => {
+      // Prepare: every answer points at the instance metadata service
+      const receiver = await startRawReceiver((socket) =>
+        socket.write(
+          `HTTP/1.1 ${status} Elsewhere\r\nLocation: http://169.254.169.254/latest/meta-data/\r\nContent-Length: 0\r\n\r\n`,
+        ),
+      );
+      const asked: string[] = [];
+      const judged: string[] = [];
+      const c = createCallbackClient({
+        policy: {
+          isAllowed: (_host, ip) => {
+            judged.push(ip);
+            return ip === "127.0.0.1";
+          },
+        },
+        allowPlainHttp: true,
+        lookup: async (host) => {
+          asked.push(host);
+          return [{ address: "127.0.0.1", family: 4 }];
+        },
+      });
+      clients.push(c);
+
+      // Act
+      const result = await post(c, receiver.url);
+
+      // Assess: the answer is the 3xx; no second request anywhere (no address but the URL's own was judged, no name
+      // looked up); for the circuit it is a host that answered (docs/CALLBACKS.md, "Circuit breaker")
+      expect(result).toEqual({ ok: false, status, error: `HTTP ${status}`, durationMs: expect.any(Number) });
+      expect(receiver.requests).toEqual([1]);
+      expect(judged).toEqual(["127.0.0.1"]);
+      expect(asked).toEqual([]);
+      expect(hostFailed(result)).toBe(false);
     },
   );
 });
