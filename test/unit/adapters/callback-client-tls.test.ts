@@ -1,5 +1,5 @@
 import { randomUUID } from "node:crypto";
-import type { AddressInfo } from "node:net";
+import net, { type AddressInfo } from "node:net";
 import tls from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
 import {
@@ -123,6 +123,23 @@ describe("callback client over TLS: the same protections on the protocol every d
     expect(receiver.requests).toHaveLength(0);
   });
 
+  it("without the seam, the receiver's self-signed certificate is refused by Node's own roots, nothing sent", async () => {
+    // Prepare
+    const receiver = await startTlsReceiver((socket) => socket.write(OK));
+    const c = createCallbackClient({ policy: loopbackOnly, allowPlainHttp: false, lookup: toLoopback });
+    clients.push(c);
+
+    // Act
+    const result = await post(c, receiver.url);
+
+    // Assess
+    expect(result).toMatchObject({
+      ok: false,
+      error: "tls: self-signed certificate (DEPTH_ZERO_SELF_SIGNED_CERT)",
+    });
+    expect(receiver.requests).toHaveLength(0);
+  });
+
   it("a 2xx keeps the TLS connection for the next callback; any other answer closes it", async () => {
     // Prepare: 200, 200, then 503, then 200
     const statuses = [200, 200, 503, 200];
@@ -226,5 +243,35 @@ describe("callback client over TLS: the same protections on the protocol every d
     // Assess: and the client closed the connection (awaited above)
     expect(result).toEqual({ ok: false, error: "timeout after 300 ms", durationMs: expect.any(Number) });
     expect(receiver.requests).toHaveLength(1);
+  });
+
+  it("a listener that accepts and never answers the TLS handshake: the attempt settles at its deadline and the connection is closed", async () => {
+    // Prepare: a TCP listener that reads the ClientHello and says nothing
+    const sockets: net.Socket[] = [];
+    const closed: Promise<void>[] = [];
+    const mute = net.createServer((socket) => {
+      sockets.push(socket);
+      closed.push(new Promise((resolve) => socket.once("close", () => resolve())));
+      socket.on("error", () => undefined);
+      socket.resume(); // reads (and drops) the ClientHello, so the client's close is seen
+    });
+    await new Promise<void>((resolve) => mute.listen(0, "127.0.0.1", resolve));
+    const c = tlsClient();
+    try {
+      // Act
+      const result = await post(
+        c,
+        `https://hooks.example.com:${(mute.address() as AddressInfo).port}/hook`,
+        300,
+      );
+      await Promise.all(closed);
+
+      // Assess
+      expect(result).toEqual({ ok: false, error: "timeout after 300 ms", durationMs: expect.any(Number) });
+      expect(sockets).toHaveLength(1);
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => mute.close(() => resolve()));
+    }
   });
 });
