@@ -76,6 +76,12 @@ export interface CallbackClientOptions {
    * resolve to an address they must never dial: the policy refuses it before any connection is opened.
    */
   readonly lookup?: ResolveHost;
+  /**
+   * The root certificates `https` callbacks are verified against, in place of Node's bundled ones. A seam for tests
+   * that must reach a loopback TLS receiver with its own certificate: verification stays on (a certificate for
+   * another name is still refused). Never set by the deliver function.
+   */
+  readonly ca?: string;
 }
 
 const DEFAULT_MAX_RESPONSE_BYTES = 64 * 1024;
@@ -138,14 +144,15 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
     timeout: options.idleSocketMs ?? DEFAULT_IDLE_SOCKET_MS,
     max: options.maxIdleSockets ?? DEFAULT_MAX_IDLE_SOCKETS,
   };
+  const trusted = options.ca === undefined ? {} : { ca: options.ca };
   const agents = {
     "http:": boundedIdle(new http.Agent({ keepAlive: true, timeout: idle.timeout }), idle),
-    "https:": boundedIdle(new https.Agent({ keepAlive: true, timeout: idle.timeout }), idle),
+    "https:": boundedIdle(new https.Agent({ keepAlive: true, timeout: idle.timeout, ...trusted }), idle),
   };
   // The second sending's: always a new connection (none is ever pooled), sending the very same request head.
   const fresh = {
     "http:": neverPooled(new http.Agent({ keepAlive: true })),
-    "https:": neverPooled(new https.Agent({ keepAlive: true })),
+    "https:": neverPooled(new https.Agent({ keepAlive: true, ...trusted })),
   };
 
   return {

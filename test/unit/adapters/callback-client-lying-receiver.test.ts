@@ -1,0 +1,241 @@
+import net from "node:net";
+import { afterEach, describe, expect, it } from "vitest";
+import { type CallbackClient, createCallbackClient } from "#shared/adapters/callback-client.js";
+import { hostFailed } from "#shared/domain/destination.js";
+
+/**
+ * Receivers whose answers say more than they mean, on raw sockets on 127.0.0.1 (each answer written as bytes): a 2xx
+ * that advertises another protocol, and a 2xx whose body or trailer section never ends. The callback contract
+ * (docs/CALLBACKS.md) says the status line decides and the read is bounded; these show it for the cases the
+ * hostile receiver (test/support/hostile-receiver.ts) has no mode for.
+ */
+
+/** How the receiver answers its `index`th request (from 0) on connection `connection` (from 1). */
+type Answer = (socket: net.Socket, index: number, connection: number) => void;
+
+interface RawReceiver {
+  readonly url: string;
+  /** The connection (from 1) each request came on, in order. */
+  readonly requests: number[];
+  closed(connection: number): Promise<void>;
+  stop(): Promise<void>;
+}
+
+const receivers: RawReceiver[] = [];
+const clients: CallbackClient[] = [];
+
+afterEach(async () => {
+  await Promise.all(clients.splice(0).map((c) => c.close()));
+  await Promise.all(receivers.splice(0).map((r) => r.stop()));
+});
+
+const OK = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
+
+/** Answers each request once its head and Content-Length body are in (the client sends nothing else). */
+async function startRawReceiver(answer: Answer): Promise<RawReceiver> {
+  const requests: number[] = [];
+  const closes: Promise<void>[] = [];
+  const sockets = new Set<net.Socket>();
+  const server = net.createServer((socket) => {
+    const connection = closes.length + 1;
+    sockets.add(socket);
+    closes.push(new Promise((resolve) => socket.once("close", () => resolve())));
+    socket.on("close", () => sockets.delete(socket));
+    socket.on("error", () => undefined);
+    let pending = Buffer.alloc(0);
+    socket.on("data", (chunk: Buffer) => {
+      pending = Buffer.concat([pending, chunk]);
+      for (;;) {
+        const end = pending.indexOf("\r\n\r\n");
+        if (end < 0) return;
+        const length = Number(
+          /\r\ncontent-length: *(\d+)/i.exec(pending.toString("latin1", 0, end))?.[1] ?? 0,
+        );
+        if (pending.length < end + 4 + length) return;
+        pending = pending.subarray(end + 4 + length);
+        requests.push(connection);
+        answer(socket, requests.length - 1, connection);
+      }
+    });
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  const receiver: RawReceiver = {
+    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/hook`,
+    requests,
+    closed: (connection) =>
+      closes[connection - 1] ?? Promise.reject(new Error(`no connection ${connection}`)),
+    stop: async () => {
+      for (const socket of sockets) socket.destroy();
+      await new Promise<void>((resolve) => server.close(() => resolve()));
+    },
+  };
+  receivers.push(receiver);
+  return receiver;
+}
+
+function client(): CallbackClient {
+  const c = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
+  clients.push(c);
+  return c;
+}
+
+const post = (c: CallbackClient, url: string, timeoutMs = 2_000) =>
+  c.post({ url, body: '{"x":1}', headers: {}, timeoutMs });
+
+/**
+ * Writes `line` to `socket` until the socket is destroyed or `cap` bytes went out; returns a reader of the count.
+ * A client that reads without bound would take all of `cap` before its deadline (loopback writes hundreds of MB a
+ * second); one that stops leaves the writer blocked on full socket buffers (a few MB) until it closes.
+ */
+function pumpUntilClosed(socket: net.Socket, line: Buffer, cap: number): () => number {
+  let written = 0;
+  const pump = () => {
+    while (!socket.destroyed && written < cap) {
+      written += line.length;
+      if (!socket.write(line)) return void socket.once("drain", pump);
+    }
+  };
+  pump();
+  return () => written;
+}
+
+describe("callback client: a 2xx that advertises another protocol (Upgrade, Connection: Upgrade)", () => {
+  it.each([
+    [
+      "200 advertising h2/h2c (as Apache's mod_http2 can send)",
+      "HTTP/1.1 200 OK\r\nUpgrade: h2,h2c\r\nConnection: Upgrade\r\nContent-Length: 2\r\n\r\nok",
+      200,
+    ],
+    [
+      "204 advertising websocket",
+      "HTTP/1.1 204 No Content\r\nUpgrade: websocket\r\nConnection: upgrade\r\n\r\n",
+      204,
+    ],
+    [
+      "chunked 200 advertising h2c",
+      "HTTP/1.1 200 OK\r\nUpgrade: h2c\r\nConnection: Upgrade, Keep-Alive\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n\r\n",
+      200,
+    ],
+  ])(
+    "%s: a delivery, and its connection is kept for the next callback (only a 101 switches)",
+    async (_, answer, status) => {
+      // Prepare
+      const receiver = await startRawReceiver((socket, index) => socket.write(index === 0 ? answer : OK));
+      const c = client();
+
+      // Act
+      const first = await post(c, receiver.url);
+      const second = await post(c, receiver.url);
+
+      // Assess: the status line decided; nothing was switched, so the connection served the next callback too
+      expect(first).toEqual({ ok: true, status, durationMs: expect.any(Number) });
+      expect(second).toMatchObject({ ok: true, status: 200 });
+      expect(receiver.requests).toEqual([1, 1]);
+    },
+  );
+
+  it("a 503 advertising h2c is the 503 it says (with its Retry-After), and its connection is not kept", async () => {
+    // Prepare
+    const receiver = await startRawReceiver((socket, index) =>
+      socket.write(
+        index === 0
+          ? "HTTP/1.1 503 Busy\r\nUpgrade: h2c\r\nConnection: Upgrade\r\nRetry-After: 7\r\nContent-Length: 0\r\n\r\n"
+          : OK,
+      ),
+    );
+    const c = client();
+
+    // Act
+    const first = await post(c, receiver.url);
+    const second = await post(c, receiver.url);
+
+    // Assess
+    expect(first).toEqual({
+      ok: false,
+      status: 503,
+      error: "HTTP 503",
+      retryAfter: "7",
+      durationMs: expect.any(Number),
+    });
+    expect(second).toMatchObject({ ok: true, status: 200 });
+    expect(receiver.requests).toEqual([1, 2]);
+  });
+});
+
+describe("callback client: a 2xx whose framing never ends is read only so far", () => {
+  const CAP = 512 * 1024 * 1024;
+
+  it.each([
+    [
+      "an endless trailer section after the last chunk",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2\r\nok\r\n0\r\n",
+      `X-Trailer: ${"t".repeat(200)}\r\n`,
+    ],
+    [
+      "an endless chunk extension",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n2;ext=",
+      "e".repeat(256),
+    ],
+  ])(
+    "%s: the 2xx stands, the read stops (Node's 16 KiB limits) and the connection is closed",
+    async (_, head, line) => {
+      // Prepare: a receiver that would write half a gigabyte of it
+      let written = () => 0;
+      const receiver = await startRawReceiver((socket) => {
+        socket.write(head);
+        written = pumpUntilClosed(socket, Buffer.from(line), CAP);
+      });
+      const c = client();
+
+      // Act: a deadline long enough for an unbounded read to take all of it
+      const result = await post(c, receiver.url, 10_000);
+      await receiver.closed(1);
+
+      // Assess: a delivery; the client stopped reading long before the receiver ran out (what was written is what
+      // the socket buffers took before the close)
+      expect(result).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+      expect(written()).toBeLessThan(CAP / 8);
+    },
+  );
+});
+
+describe("callback client: redirects of every kind", () => {
+  it.each([300, 301, 302, 303, 304, 305, 307, 308])(
+    "%i to the metadata address or another name is a failed attempt with its status: nothing followed, nothing resolved, a host that answered",
+    async (status) => {
+      // Prepare: every answer points at the instance metadata service
+      const receiver = await startRawReceiver((socket) =>
+        socket.write(
+          `HTTP/1.1 ${status} Elsewhere\r\nLocation: http://169.254.169.254/latest/meta-data/\r\nContent-Length: 0\r\n\r\n`,
+        ),
+      );
+      const asked: string[] = [];
+      const judged: string[] = [];
+      const c = createCallbackClient({
+        policy: {
+          isAllowed: (_host, ip) => {
+            judged.push(ip);
+            return ip === "127.0.0.1";
+          },
+        },
+        allowPlainHttp: true,
+        lookup: async (host) => {
+          asked.push(host);
+          return [{ address: "127.0.0.1", family: 4 }];
+        },
+      });
+      clients.push(c);
+
+      // Act
+      const result = await post(c, receiver.url);
+
+      // Assess: the answer is the 3xx; no second request anywhere (no address but the URL's own was judged, no name
+      // looked up); for the circuit it is a host that answered (docs/CALLBACKS.md, "Circuit breaker")
+      expect(result).toEqual({ ok: false, status, error: `HTTP ${status}`, durationMs: expect.any(Number) });
+      expect(receiver.requests).toEqual([1]);
+      expect(judged).toEqual(["127.0.0.1"]);
+      expect(asked).toEqual([]);
+      expect(hostFailed(result)).toBe(false);
+    },
+  );
+});
