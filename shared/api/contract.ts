@@ -459,12 +459,12 @@ export const API_CONTRACT = {
     responses: {
       "200": {
         description:
-          "active again (idempotent); `status: ended` instead when no occurrence is left (its `end_at` passed during the pause)",
+          "active again (idempotent); `status: ended` instead when no occurrence is left (its `end_at` passed during the pause); an active or ended schedule is answered as it is, so a repeat of a resume whose answer was lost answers as the first did",
         schema: scheduleViewSchema,
       },
       "404": error("no such schedule (`not_found`)"),
       "409": error(
-        "the schedule has ended or was deleted, or its topic is no longer in the config, or this release cannot compute its occurrences (a cron or time zone it no longer takes: resume after a rollback, or delete and create it again), or its occurrences due in the next two minutes would write more inline than a create may (a fast pattern with a large content, created to start later: delete and create it again with a later start_at) (`conflict`, with `schedule_status`)",
+        "the schedule was deleted, or its topic is no longer in the config, or this release cannot compute its occurrences (a cron or time zone it no longer takes: resume after a rollback, or delete and create it again), or its occurrences due in the next two minutes would write more inline than a create may (a fast pattern with a large content, created to start later: delete and create it again with a later start_at) (`conflict`, with `schedule_status`)",
       ),
     },
   },

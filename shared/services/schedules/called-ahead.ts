@@ -1,6 +1,10 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import { topicConfig } from "#shared/config/index.js";
-import { occurrenceIdempotencyKey, type ScheduleRecord } from "#shared/domain/schedule.js";
+import {
+  MATERIALIZE_HORIZON_MS,
+  occurrenceIdempotencyKey,
+  type ScheduleRecord,
+} from "#shared/domain/schedule.js";
 import { occurrencesBetween } from "#shared/domain/schedule-cron.js";
 import { claimExpiry, type TaskRecord, type TaskStatus } from "#shared/domain/task.js";
 import { forEachBounded } from "#shared/runtime/async.js";
@@ -27,13 +31,17 @@ const READ_CONCURRENCY = 8;
  * failed, or its attempt is under way) — has the new epoch's idempotency key claimed for that same task. The new
  * epoch's add of that instant (the resume's inline pass, or the materializer up to 4 minutes later) then finds the
  * task the old epoch called (200, nothing created), and so does each later epoch's resume, reading this epoch's
- * claim in turn: an instant is called at most once across epochs. An occurrence the pause cancelled (or left to
+ * claim in turn: an instant is called at most once across epochs. Read up to the horizon from now, not only to the
+ * paused epoch's cursor: a resumed epoch's cursor is where its inline pass stopped (125 s of a five-second cron),
+ * and a claim carried into it further ahead, paused again before a run reached it, was not read by the next resume,
+ * whose epoch called that instant a second time. No epoch made anything further ahead than the horizon from its
+ * run's now, which is before this one. An occurrence the pause cancelled (or left to
  * deliver's check, which cancels one of an older epoch) is not called, and is made afresh, as before.
  *
  * Why this and not a list of the instants called ahead on the schedule's item (written by run now and PATCH): that
  * needs the task routes to write the schedule too, a second write that can fail after the move, racing the stop and
  * the resume; here the claims that already name each occurrence's task are the record, read only at a resume, only
- * for the instants between now and the paused epoch's cursor (the horizon: at most 240), and one claim write per
+ * for the instants between now and the horizon's end (or the paused epoch's cursor, if later: at most 240), and one claim write per
  * instant found called. A claim's request hash leaves out its key (add-task.ts, hashRequest), so the old claim's
  * hash is the new epoch's add's. Returns how many instants were carried over.
  */
@@ -43,8 +51,12 @@ export async function carryCalledAhead(
   nowMs: number,
 ): Promise<number> {
   const topic = topicConfig(deps.config, paused.topic);
-  const untilMs = Math.max(paused.materializedUntilMs, paused.leasedUntilMs ?? 0);
-  if (!topic || untilMs <= nowMs) return 0;
+  const untilMs = Math.max(
+    paused.materializedUntilMs,
+    paused.leasedUntilMs ?? 0,
+    nowMs + MATERIALIZE_HORIZON_MS,
+  );
+  if (!topic) return 0;
   const ahead = occurrencesBetween(specOf(paused), nowMs, untilMs, Number.MAX_SAFE_INTEGER);
   let carried = 0;
   await forEachBounded(ahead, READ_CONCURRENCY, async (occurrenceMs) => {

@@ -127,12 +127,14 @@ async function materializeInline(
  * made afresh. First the paused epoch is settled again (a pause that answered 503 part-way left occurrences of it
  * ahead, which the new epoch would make a second time), and its occurrences still ahead that were already called
  * (run now, moved earlier) are carried into the new epoch, which does not call them again (called-ahead.ts).
- * Resuming an active schedule answers it as it is.
+ * Resuming an active or ended schedule answers it as it is (an ended one has nothing left that a resume could make).
  */
 export async function resumeSchedule(deps: ScheduleRouteDeps, id: string | undefined): Promise<ScheduleView> {
   const schedule = id ? await deps.store.getSchedule(id) : undefined;
   if (!schedule) throw notFound("no such schedule");
-  if (schedule.status === "active") return scheduleView(schedule, deps.now());
+  // As it is, too, once ended: a resume that ended it (end_at passed in the pause, or its inline pass made the last
+  // occurrences) is repeated by the client when its answer is lost (retry "safe"), and a 409 then read as a failure.
+  if (schedule.status === "active" || schedule.status === "ended") return scheduleView(schedule, deps.now());
   if (schedule.status !== "paused") {
     throw conflict(`the schedule is ${schedule.status}`, { schedule_status: schedule.status });
   }

@@ -568,4 +568,36 @@ describe("an occurrence run ahead of its time, then a pause and a resume before 
     expect(w.store.schedules.get(id)?.epoch).toBe(2);
     expect(check(w, id)).toEqual([]);
   });
+
+  // A resume carries an instant called ahead into its new epoch's key (called-ahead.ts), but reads the paused epoch
+  // only up to that epoch's cursor. A resumed epoch's cursor is where its inline pass stopped (25 occurrences: 125 s of
+  // a five-second cron), short of the 4 minutes the first epoch's runs made ahead: paused again before a run moved it,
+  // the carried claim lay past the cursor, the second resume did not read it, and its epoch called the instant again.
+  it("run now 3½ minutes ahead (a five-second cron), then paused and resumed twice before a run: called once", async () => {
+    // Prepare: the runs have made four minutes ahead; the occurrence at 07:03:20 is run now and called.
+    const w = world(SCENES.tenSeconds.startIso);
+    const fiveSeconds = { ...(body("all", "tenSeconds") as Record<string, unknown>), cron: "*/5 * * * * *" };
+    const { schedule_id: id } = await createSchedule(w.deps, fiveSeconds);
+    w.epochStart.set(0, w.clock.nowMs);
+    await runMaterializer(w.deps);
+    const instant = Date.parse("2027-03-14T07:03:20.000Z");
+    const ahead = [...w.store.tasks.values()].find((t) => t.scheduleId === id && t.dueAtMs === instant);
+    if (!ahead) throw new Error("the runs made no occurrence at 07:03:20");
+    await runTask(w.deps, ahead.taskId);
+    await deliver(w, id);
+
+    // Act: the first resumed epoch's cursor stops near 07:01:55, before 07:03:20; no run comes before the second.
+    for (const epoch of [1, 2]) {
+      await pauseSchedule(w.deps, id);
+      await resumeSchedule(w.deps, id);
+      w.epochStart.set(epoch, w.clock.nowMs);
+      w.clock.advance(1_000);
+    }
+    await drain(w, id);
+
+    // Assess
+    const calls = w.calls.filter((c) => c.occurrenceMs === instant);
+    expect(calls.map((c) => [c.epoch, c.moved])).toEqual([[0, true]]);
+    expect(check(w, id)).toEqual([]);
+  });
 });

@@ -2137,6 +2137,36 @@ describe("fast schedules when a schedule write's answer is lost (executed, its S
     expect(resume.lost()).toBe(1);
     expect(view).toMatchObject({ schedule_id: id, status: "ended" });
   });
+
+  // The same one level up: the client retries a resume whose HTTP answer was lost (client/routes.ts, retry "safe"), and
+  // a resume that ended the schedule (end_at passed in the pause, or its inline pass made the last occurrences) was
+  // answered 409 "the schedule is ended" on that retry: the caller read a failure for a resume that took effect.
+  it.each([
+    ["end_at passed during the pause", "2027-01-01T06:00:00.000Z"],
+    ["its inline pass made the last occurrences", "2027-01-01T04:58:00.000Z"],
+  ])(
+    "a resume repeated after its answer was lost, the first having ended the schedule (%s), answers it ended, not a 409",
+    async (_title, resumeAt) => {
+      // Prepare: a resume that ended the schedule, its answer lost on the way to the client.
+      const h = harness("2027-01-01T00:00:00.400Z");
+      const { schedule_id: id } = await createSchedule(
+        h.deps,
+        body({ cron: "0 * * * *", end_at: "2027-01-01T05:00:00Z" }),
+      );
+      await pauseSchedule(h.deps, id);
+      h.clock.set(resumeAt);
+      await resumeSchedule(h.deps, id);
+      expect(h.schedule(id).status).toBe("ended");
+      const before = h.schedule(id);
+
+      // Act: the client's retry
+      const view = await resumeSchedule(h.deps, id).catch((error: unknown) => error);
+
+      // Assess: the schedule as the first resume left it, nothing written
+      expect(view).toMatchObject({ schedule_id: id, status: "ended" });
+      expect(h.schedule(id)).toEqual(before);
+    },
+  );
 });
 
 describe("pause, resume, delete", () => {
