@@ -932,8 +932,7 @@ function build(route: Route, plan: RoutePlan, s: Seeds): Built {
   // ignored, `POST …/run` with {"delay_seconds":90} would run the task now, and `GET /v1/destinations` with
   // {"state":"open"} list every circuit. Empty, or `{}`, says nothing.
   const sent = body === undefined ? "" : base64 ? Buffer.from(body, "base64").toString("latin1") : body;
-  if (!takesJson && !/^\s*(\{\s*\})?\s*$/.test(sent))
-    refuse.push("a body on a route that takes none");
+  if (!takesJson && !/^\s*(\{\s*\})?\s*$/.test(sent)) refuse.push("a body on a route that takes none");
   const conflict = headers?.["Content-Type"] !== undefined;
   if (!(takesJson && plan.base64 !== "lie") && conflict) refuse.push("two content-types");
   // A JSON route takes no compressed body: any content-encoding but identity is a 415 before the body is read,
