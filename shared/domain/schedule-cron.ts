@@ -1,4 +1,5 @@
 import { Cron, CronPattern } from "croner";
+import { echoed, MAX_ECHOED_CHARS } from "./echoed.js";
 import { INLINE_COVER_MS, MAX_OCCURRENCES_INLINE, MIN_OCCURRENCES_INLINE } from "./schedule.js";
 import { canonicalZone, wallClockMs, zoneFormatter } from "./zone-clock.js";
 
@@ -90,8 +91,18 @@ export function cronProblem(cron: string): string | undefined {
     }
     return undefined;
   } catch (error) {
-    return `${CRON_FORMAT}: ${cronerMessage(error)}`;
+    return `${CRON_FORMAT}: ${echoedWithin(cronerMessage(error), cron)}`;
   }
+}
+
+/**
+ * Croner's refusal with what it quotes of the caller's pattern cut as every refusal cuts a value it names (echoed.ts:
+ * 64 characters): the whole pattern (`pattern '…' has 7 parts`), and any one word past that length (a field,
+ * `('1-999…')`, `Value: 111…`), which no word of croner's own text is.
+ */
+function echoedWithin(message: string, cron: string): string {
+  const whole = cron.length > MAX_ECHOED_CHARS ? message.split(cron).join(echoed(cron)) : message;
+  return whole.replace(/\S+/g, (word) => echoed(word));
 }
 
 /**

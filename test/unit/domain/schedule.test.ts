@@ -365,6 +365,22 @@ describe("validation", () => {
     expect(cronProblem(cron)).toMatch(named);
   });
 
+  // Croner's refusals quote the pattern or a field of it whole (`pattern '…' has 7 parts`, `('1-999…')`, `minute:
+  // 999…`): a refusal names a value the caller sent by its first 64 characters (shared/domain/echoed.ts, API.md
+  // "Errors"), not up to the issue's 200-character clip.
+  it.each([
+    ["seven fields, the first long", `${"0,".repeat(60)}0 * * * * * *`],
+    ["a long range", `1-${"9".repeat(250)} * `],
+    ["a long stepped prefix", `${"0".repeat(100)}/0 * * * *`],
+    ["a long nth weekday", `0 0 * * 5#${"1".repeat(100)}`],
+    ["a long illegal field", `${"a".repeat(100)} * * * *`],
+  ])("refuses %s naming the value cut to 64 characters", (_, cron) => {
+    const problem = cronProblem(cron) ?? "";
+    expect(problem).toMatch(/is not a valid cron pattern/);
+    const longest = Math.max(...problem.split(/[\s'()]+/).map((word) => word.length));
+    expect(longest, problem).toBeLessThanOrEqual(64);
+  });
+
   // An EventBridge cron (minute hour day-of-month month day-of-week year, `?` in one day field) is also six
   // fields: read seconds-first, `0 12 * * ? *` (daily at noon on AWS) ran hourly at :12, `0 0 1 1 ? *` (New Year)
   // monthly at 01:00. Croner reads `?` as `*` in any field; here it is refused outside the two day fields.
