@@ -63,7 +63,9 @@ export interface RouteOptions {
   readonly noQuery?: boolean;
   /**
    * The route takes no body: one that says anything (not empty, not `{}`) is a 400, before the handler acts.
-   * Defaults to true for every route that changes something and takes no JSON body, for the same reason.
+   * Defaults to true for every route that takes no JSON body, for the same reason: a route that acts would act on
+   * more than asked, and a read would answer something else than asked (`GET /v1/destinations` with
+   * `{"state":"open"}` listing every circuit).
    */
   readonly noBody?: boolean;
   /**
@@ -90,7 +92,7 @@ export interface RouteOptions {
  * Powertools' context injection, the header guard (before normalisation, which would hide conflicting
  * spellings), header normalisation (API Gateway passes headers as the client sent them), and the route's own
  * guards: method, path parameters, repeated query keys, no query (or, for a route that reads its query, its
- * encoding), no idempotency key, no body or JSON body.
+ * encoding), no idempotency key, no body (reads too) or JSON body.
  */
 export function httpRoute(
   options: RouteOptions,
@@ -114,7 +116,7 @@ export function httpRoute(
   if (options.noQuery ?? options.method !== "ANY") route.use(noQueryGuard());
   else if (options.method !== "ANY") route.use(queryEncodingGuard());
   if (acts && !options.idempotencyKey) route.use(noIdempotencyKeyGuard());
-  if (options.noBody ?? (acts && !options.jsonBody)) route.use(noBodyGuard());
+  if (options.noBody ?? (options.method !== "ANY" && !options.jsonBody)) route.use(noBodyGuard());
   if (options.jsonBody) route.use(options.jsonBody);
   return route.handler(async (event, context) => {
     const headers = event.headers ?? {};

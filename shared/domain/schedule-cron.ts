@@ -1,4 +1,5 @@
 import { Cron, CronPattern } from "croner";
+import { echoed, MAX_ECHOED_CHARS } from "./echoed.js";
 import { INLINE_COVER_MS, MAX_OCCURRENCES_INLINE, MIN_OCCURRENCES_INLINE } from "./schedule.js";
 import { canonicalZone, wallClockMs, zoneFormatter } from "./zone-clock.js";
 
@@ -90,8 +91,18 @@ export function cronProblem(cron: string): string | undefined {
     }
     return undefined;
   } catch (error) {
-    return `${CRON_FORMAT}: ${cronerMessage(error)}`;
+    return `${CRON_FORMAT}: ${echoedWithin(cronerMessage(error), cron)}`;
   }
+}
+
+/**
+ * Croner's refusal with what it quotes of the caller's pattern cut as every refusal cuts a value it names (echoed.ts:
+ * 64 characters): the whole pattern (`pattern '…' has 7 parts`), and any one word past that length (a field,
+ * `('1-999…')`, `Value: 111…`), which no word of croner's own text is.
+ */
+function echoedWithin(message: string, cron: string): string {
+  const whole = cron.length > MAX_ECHOED_CHARS ? message.split(cron).join(echoed(cron)) : message;
+  return whole.replace(/\S+/g, (word) => echoed(word));
 }
 
 /**
@@ -122,16 +133,31 @@ const ZERO_BASED_FIELDS: Readonly<Record<string, readonly [string, string]>> = {
   month: ["month", "1-12"],
 };
 
+/** The other fields croner names in its own words, as a caller writes them. */
+const OTHER_FIELDS: Readonly<Record<string, readonly [string, string]>> = {
+  second: ["second", "0-59"],
+  minute: ["minute", "0-59"],
+  hour: ["hour", "0-23"],
+  dayOfWeek: ["day-of-week", "0-7"],
+};
+
 /**
  * Croner's refusal without its prefix. Croner counts day-of-month and month from 0 inside and names its own count
  * when one is out of range (`32` as "Invalid value for day: 31", month `13` as "month: 12"): named back as written.
+ * A value past a double's integers it names as its double (`111…1` as `1.111111111111111e+29`, one less for a
+ * day-of-month), which is not what was sent: then the field and its range alone, in the caller's words.
  */
 function cronerMessage(error: unknown): string {
   const message = (error instanceof Error ? error.message : String(error)).replace(/^CronPattern: /, "");
-  const outOfRange = /^Invalid value for (day|nearestWeekdays|month): (-?\d+)$/.exec(message);
-  const field = outOfRange && ZERO_BASED_FIELDS[outOfRange[1] as string];
-  if (!outOfRange || !field) return message;
-  return `Invalid value for ${field[0]}: ${Number(outOfRange[2]) + 1} (${field[1]})`;
+  const outOfRange = /^Invalid value for (\w+): (\S+)$/.exec(message);
+  if (!outOfRange) return message;
+  const [, name = "", value = ""] = outOfRange;
+  const zeroBased = ZERO_BASED_FIELDS[name];
+  const field = zeroBased ?? OTHER_FIELDS[name];
+  if (!field) return message;
+  const written = /^-?\d+$/.test(value) ? Number(value) + (zeroBased ? 1 : 0) : Number.NaN;
+  if (!Number.isSafeInteger(written)) return `Invalid value for ${field[0]} (${field[1]})`;
+  return `Invalid value for ${field[0]}: ${written} (${field[1]})`;
 }
 
 /**

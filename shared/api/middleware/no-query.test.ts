@@ -38,6 +38,24 @@ describe("noQueryGuard", () => {
     }
   });
 
+  it("names a long parameter as every refusal echoes a value: its first 64 characters, cut with …", async () => {
+    // Prepare: a 3,000-character name was answered in full up to the 200-character issue cap.
+    const name = "k".repeat(3000);
+
+    // Act
+    const refused = await noQueryGuard()
+      .before?.(requestWith(`${name}=1`, { [name]: "1" }))
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+
+    // Assess
+    expect((refused as HttpError).toBody().error.issues).toEqual([
+      { path: `${"k".repeat(63)}…`, message: "unknown parameter" },
+    ]);
+  });
+
   it("lets a request without a query through", async () => {
     // Act
     const passed = [requestWith(""), requestWith("", {})].map((r) => noQueryGuard().before?.(r));

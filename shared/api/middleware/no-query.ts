@@ -1,6 +1,7 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { validationFailed } from "#shared/api/errors.js";
+import { echoed } from "#shared/domain/echoed.js";
 
 /**
  * For a route that acts on its resource and takes no query parameters: any parameter is a 400 naming it, before
@@ -17,7 +18,8 @@ export function noQueryGuard(): MiddlewareObj<APIGatewayProxyEventV2> {
         ...new URLSearchParams(event.rawQueryString ?? "").keys(),
       ]);
       if (names.size === 0) return;
-      const issues = [...names].map((name) => ({ path: name, message: "unknown parameter" }));
+      // Named as every refusal names a value the caller sent: cut to its first 64 characters (echoed.ts).
+      const issues = [...names].map((name) => ({ path: echoed(name), message: "unknown parameter" }));
       throw validationFailed(issues, "this route takes no query parameters");
     },
   };

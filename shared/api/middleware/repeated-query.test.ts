@@ -49,6 +49,19 @@ describe("repeatedQueryGuard", () => {
     }
   });
 
+  it("names a long repeated key as every refusal echoes a value: its first 64 characters, cut with …", async () => {
+    // Prepare: a 3,000-character key was answered in full up to the 200-character issue cap.
+    const name = "k".repeat(3000);
+
+    // Act
+    const refused = await refusalOf(requestWith(`${name}=1&${name}=2`));
+
+    // Assess
+    expect((refused as HttpError).toBody().error.issues).toEqual([
+      { path: `${"k".repeat(63)}…`, message: "given more than once; give it once" },
+    ]);
+  });
+
   it("lets every key given once through, a value with a comma included", async () => {
     // Act
     const passed = ["", "topic=demo&group=a%2Cb&limit=5", "a=1&b=1&A=1"].map((q) =>

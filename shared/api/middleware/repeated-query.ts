@@ -1,6 +1,7 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { validationFailed } from "#shared/api/errors.js";
+import { echoed } from "#shared/domain/echoed.js";
 
 /**
  * A query key given more than once is a 400 naming it, before the route reads its parameters. API Gateway (HTTP
@@ -19,7 +20,8 @@ export function repeatedQueryGuard(): MiddlewareObj<APIGatewayProxyEventV2> {
       }
       if (repeated.size === 0) return;
       const issues = [...repeated].map((name) => ({
-        path: name,
+        // Cut as every refusal cuts a value the caller sent (echoed.ts): a key may be kilobytes long.
+        path: echoed(name),
         message: "given more than once; give it once",
       }));
       throw validationFailed(issues, "a query parameter is repeated");

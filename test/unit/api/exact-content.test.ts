@@ -294,6 +294,33 @@ describe("idempotency on the exact form", () => {
     expect(dueAt(delayed)).toBe(new Date(NOW + 5_001).toISOString());
   });
 
+  it("a numeric due time is one request by its value; a due_at in another offset is another request (API.md)", async () => {
+    const f = fixture();
+    const delayed = (delay: string, key: string) =>
+      post(f.deps, bodyWith("{}").replace('"delay_seconds":5', `"delay_seconds":${delay}`), {
+        "idempotency-key": key,
+      });
+    const dueAt = (at: string) =>
+      post(f.deps, bodyWith("{}").replace('"delay_seconds":5', `"due_at":"${at}"`), {
+        "idempotency-key": "zone-1",
+      });
+
+    // Act
+    const first = await delayed("100", "value-1");
+    const repeats = [await delayed("100.0", "value-1"), await delayed("1e2", "value-1")];
+    const utc = await dueAt("2026-11-23T13:00:00Z");
+    const lower = await dueAt("2026-11-23t13:00:00z");
+    const offset = await dueAt("2026-11-23T14:00:00+01:00");
+
+    // Assess
+    expect(first.status).toBe(201);
+    for (const repeat of repeats)
+      expect(repeat).toMatchObject({ status: 200, body: { task_id: first.body.task_id } });
+    expect(utc.status).toBe(201);
+    expect(lower).toMatchObject({ status: 200, body: { task_id: utc.body.task_id } });
+    expect(offset).toMatchObject({ status: 409, body: { error: { code: "idempotency_conflict" } } });
+  });
+
   it("the same key on two topics makes two tasks, 201 each", async () => {
     const f = fixture();
     const key = { "idempotency-key": "invoice-42" };

@@ -524,6 +524,33 @@ describe("GET /v1/tasks/{id}", () => {
     // Assess
     expect(found.statusCode).toBe(200);
   });
+  it("refuses a GET whose body says anything (400, as an unknown query parameter is); empty or {} pass", async () => {
+    // Prepare: a read ignoring its body answers something else than asked, as one ignoring a query parameter would
+    // (`GET /v1/destinations` with {"state":"open"} listing every circuit).
+    const { add, get } = setup();
+    const created = await addValidTask(add);
+    const read = (body: string | undefined, headers: Record<string, string> = {}) =>
+      get(
+        event("GET", "/v1/tasks/x", {
+          id: created.task_id,
+          headers,
+          ...(body === undefined ? {} : { body }),
+        }),
+        context,
+      );
+
+    // Act
+    const refused = await read('{"include":"content"}', { "content-type": "application/json" });
+    const passed = await Promise.all([read(undefined), read(""), read(" {} ")]);
+
+    // Assess
+    expect(refused.statusCode).toBe(400);
+    expect(parse(refused).error).toMatchObject({
+      code: "validation_failed",
+      issues: [{ path: "", message: "this route takes no request body; send none" }],
+    });
+    expect(passed.map((r) => r.statusCode)).toEqual([200, 200, 200]);
+  });
 });
 
 describe("DELETE /v1/tasks/{id}", () => {

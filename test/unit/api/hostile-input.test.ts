@@ -641,9 +641,9 @@ describe("hostile input: GET and DELETE /v1/tasks/{id}", { timeout: TIMEOUT_MS }
         if (!isMethod(method, routeMethod)) {
           expect(status, res.body).toBe(405);
           expect(res.headers?.allow).toBe(routeMethod);
-        } else if (c.route === "cancel" && givenId && c.body !== undefined && c.body.trim() !== "") {
-          // A DELETE takes no body: one that says anything is refused before the task is looked up, as a query
-          // parameter is (shared/api/middleware/no-body.ts), rather than ignored while the task is cancelled.
+        } else if (givenId && c.body !== undefined && c.body.trim() !== "") {
+          // Neither route takes a body: one that says anything is refused before the task is looked up, as a query
+          // parameter is (shared/api/middleware/no-body.ts), rather than ignored while the task is cancelled or read.
           expect(status, res.body).toBe(400);
           expect((body as unknown as ErrorShape).error.code).toBe("validation_failed");
         } else if (known === undefined) {

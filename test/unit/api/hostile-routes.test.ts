@@ -928,11 +928,11 @@ function build(route: Route, plan: RoutePlan, s: Seeds): Built {
     base64 = true;
   } else if (plan.base64 === "lie") base64 = true;
   if (takesJson && plan.base64 !== "lie") refuse.push(...bodyRefusals);
-  // A route that acts and takes no body refuses one that says anything, as it refuses a query parameter: ignored,
-  // `POST …/run` with {"delay_seconds":90} would run the task now. Empty, or `{}`, says nothing.
+  // A route that takes no body (a read too) refuses one that says anything, as it refuses a query parameter:
+  // ignored, `POST …/run` with {"delay_seconds":90} would run the task now, and `GET /v1/destinations` with
+  // {"state":"open"} list every circuit. Empty, or `{}`, says nothing.
   const sent = body === undefined ? "" : base64 ? Buffer.from(body, "base64").toString("latin1") : body;
-  if (!takesJson && routeMethod !== "GET" && !/^\s*(\{\s*\})?\s*$/.test(sent))
-    refuse.push("a body on a route that takes none");
+  if (!takesJson && !/^\s*(\{\s*\})?\s*$/.test(sent)) refuse.push("a body on a route that takes none");
   const conflict = headers?.["Content-Type"] !== undefined;
   if (!(takesJson && plan.base64 !== "lie") && conflict) refuse.push("two content-types");
   // A JSON route takes no compressed body: any content-encoding but identity is a 415 before the body is read,

@@ -361,8 +361,39 @@ describe("validation", () => {
     ["0 0 * 0 *", /month: 0 \(1-12\)/],
     ["0 0 1-32 * *", /day-of-month: 32 \(1-31\)/],
     ["0 0 32W * *", /day-of-month: 32 \(1-31\)/],
+    ["0 0 * * 8", /day-of-week: 8 \(0-7\)/],
+    ["0 99 * * *", /hour: 99 \(0-23\)/],
   ])("refuses %j naming the value as written", (cron, named) => {
     expect(cronProblem(cron)).toMatch(named);
+  });
+
+  // Past a double's integers croner names its own reading: `day: 1.111111111111111e+29` (its name for the field,
+  // and one less than sent) for a day-of-month of thirty 1s. Not the value sent: the field and its range alone.
+  it.each([
+    [`0 0 ${"1".repeat(30)} * *`, "day-of-month (1-31)"],
+    [`0 0 ${"1".repeat(30)}W * *`, "day-of-month (1-31)"],
+    ["0 0 9007199254740993 * *", "day-of-month (1-31)"],
+    [`0 0 * ${"1".repeat(30)} *`, "month (1-12)"],
+    [`${"1".repeat(30)} * * * *`, "minute (0-59)"],
+    [`0 0 * * ${"1".repeat(30)}`, "day-of-week (0-7)"],
+  ])("refuses %j naming the field in the caller's words, not croner's reading", (cron, named) => {
+    expect(cronProblem(cron)).toMatch(new RegExp(`Invalid value for ${named.replace(/[()]/g, "\\$&")}$`));
+  });
+
+  // Croner's refusals quote the pattern or a field of it whole (`pattern '…' has 7 parts`, `('1-999…')`, `minute:
+  // 999…`): a refusal names a value the caller sent by its first 64 characters (shared/domain/echoed.ts, API.md
+  // "Errors"), not up to the issue's 200-character clip.
+  it.each([
+    ["seven fields, the first long", `${"0,".repeat(60)}0 * * * * * *`],
+    ["a long range", `1-${"9".repeat(250)} * `],
+    ["a long stepped prefix", `${"0".repeat(100)}/0 * * * *`],
+    ["a long nth weekday", `0 0 * * 5#${"1".repeat(100)}`],
+    ["a long illegal field", `${"a".repeat(100)} * * * *`],
+  ])("refuses %s naming the value cut to 64 characters", (_, cron) => {
+    const problem = cronProblem(cron) ?? "";
+    expect(problem).toMatch(/is not a valid cron pattern/);
+    const longest = Math.max(...problem.split(/[\s'()]+/).map((word) => word.length));
+    expect(longest, problem).toBeLessThanOrEqual(64);
   });
 
   // An EventBridge cron (minute hour day-of-month month day-of-week year, `?` in one day field) is also six
