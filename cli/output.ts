@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import { isPunctualError } from "../client/index.js";
+import { isPunctualError, type PunctualError } from "../client/index.js";
 import { visible, visibleJson } from "../shared/domain/visible-text.js";
 import { EXIT, type ExitCode, exitCodeOf, MayHaveBeenApplied, StoppedPartWay } from "./exit-codes.js";
 import { drawTable } from "./table.js";
@@ -203,11 +203,47 @@ export function printError(io: CliIo, json: boolean, error: unknown): void {
   for (const line of stopped?.summary ?? (applied ? [applied.hint] : [])) io.err(`${shown(line)}\n`);
   if (isPunctualError(cause)) {
     const status = cause.status ? ` (HTTP ${cause.status})` : "";
-    io.err(`error: ${shown(cause.code)}${status}: ${shown(cause.message)}\n`);
-    for (const issue of cause.issues) io.err(`  ${shown(issue.path || "(body)")}: ${shown(issue.message)}\n`);
+    io.err(`error: ${shownCut(cause.code)}${status}: ${shownCut(cause.message)}\n`);
+    for (const issue of cause.issues.slice(0, MAX_SHOWN_ISSUES)) {
+      io.err(`  ${shownCut(issue.path || "(body)")}: ${shownCut(issue.message)}\n`);
+    }
+    const more = issuesNotShown(cause);
+    if (more > 0)
+      io.err(`  … ${more} more issue${more === 1 ? "" : "s"} (--json lists every one the API gave)\n`);
     return;
   }
   io.err(`error: ${shown(cause instanceof Error ? cause.message : String(cause))}\n`);
+}
+
+/**
+ * The most characters of one text an error line shows (a message, an issue's path or message), and the most issues
+ * it lists: the API's own errors are a sentence and a few issues, API Gateway's longest (a SigV4 mismatch quoting the
+ * canonical request) some 1,500 characters. A broken or hostile API's, or a proxy's, error answer of up to 10 MiB
+ * (MAX_ANSWER_BYTES) was written whole to the terminal or a CI log: a message as one line of millions of characters,
+ * 200,000 issues as as many lines. Past these, what is left out is counted; --json prints the error whole, for a script.
+ * Only what the server said is cut (a PunctualError's fields): the CLI's own messages, such as the keys to run a batch
+ * again with, are printed whole.
+ */
+export const MAX_SHOWN_ERROR_CHARS = 2_000;
+export const MAX_SHOWN_ISSUES = 20;
+
+/**
+ * Issues an error line leaves out: past MAX_SHOWN_ISSUES, and those the API itself left out of its answer (its
+ * `issues_omitted`, a whole number: it lists at most 20, shared/api/errors.ts MAX_ISSUES).
+ */
+function issuesNotShown(error: PunctualError): number {
+  const omitted = error.details.issues_omitted;
+  const byApi = Number.isSafeInteger(omitted) && (omitted as number) > 0 ? (omitted as number) : 0;
+  return Math.max(0, error.issues.length - MAX_SHOWN_ISSUES) + byApi;
+}
+
+/** `text` shown (`shown`), cut to MAX_SHOWN_ERROR_CHARS code units first (never half a surrogate pair). */
+function shownCut(text: string): string {
+  if (text.length <= MAX_SHOWN_ERROR_CHARS) return shown(text);
+  const end = /[\ud800-\udbff]/.test(text.charAt(MAX_SHOWN_ERROR_CHARS - 1))
+    ? MAX_SHOWN_ERROR_CHARS - 1
+    : MAX_SHOWN_ERROR_CHARS;
+  return `${shown(text.slice(0, end))}… (${text.length - end} more characters; --json prints it whole)`;
 }
 
 /** An error as --json prints it: the API's error object plus `status`, else our own code and the message. */
