@@ -85,7 +85,8 @@ export function printResult(io: CliIo, json: boolean, value: Record<string, unkn
     io.out(jsonLine(value));
     return;
   }
-  io.out(`${drawTable(flatten(value).map(([key, field]) => [shown(key), shown(field)]))}\n`);
+  const rows = flatten(value).map(([key, field]) => [shown(key), shown(field)]);
+  io.out(drawnFitted(rows, (row) => (rows[row] as string[])[0] as string));
 }
 
 /** Nested objects as dotted rows (`settings.backoff.maxSeconds`), so a table stays readable; arrays as JSON. */
@@ -129,7 +130,52 @@ const cell = (value: unknown): string => String(value ?? "");
 
 /** A list for people: one row per item under a header (scripts use --json instead). */
 export function printRows(io: CliIo, head: readonly string[], rows: readonly string[][]): void {
-  io.out(`${drawTable([head, ...rows.map((row) => row.map(shown))])}\n`);
+  printShownRows(
+    io,
+    head,
+    rows.map((row) => row.map(shown)),
+  );
+}
+
+/** `printRows` of cells already shown. */
+function printShownRows(io: CliIo, head: readonly string[], rows: readonly string[][]): void {
+  const all = [head, ...rows];
+  io.out(drawnFitted(all, (row, column) => cellLabel(head, all[row] as readonly string[], row, column)));
+}
+
+/** A list's cell, named below its table: `last_error of task_id demo.k3Jx…`, or by row number for a first column. */
+function cellLabel(head: readonly string[], row: readonly string[], index: number, column: number): string {
+  const what = head[column] ?? "";
+  return column === 0 ? `${what} of row ${index}` : `${what} of ${head[0] ?? ""} ${row[0] ?? ""}`;
+}
+
+/**
+ * The most characters a table cell holds. A longer value is printed after its table instead, on a line of its own
+ * named by its row (`last_error: …`, `error of attempt 3: …`), its cell saying so: a table draws every line of a
+ * column as wide as its widest cell, so one long value was repeated as padding and border on every line. A broken
+ * API's 10 MB `last_error` (an answer under the client's 10 MiB cap) made `tasks get` write over 330 million
+ * characters with some 3 GB of memory, and a little more failed with `Invalid string length`, no table at all; a
+ * legitimate 1 MiB content (`tasks get --content`) was a table of some 30 MB. Nothing is cut: --json is unchanged.
+ */
+export const MAX_CELL_CHARS = 1_000;
+
+/**
+ * The rows (cells already shown) as a table, each cell over MAX_CELL_CHARS moved below it as `label: value`, each
+ * line ended.
+ */
+function drawnFitted(
+  rows: readonly (readonly string[])[],
+  labelOf: (row: number, column: number) => string,
+): string {
+  const below: string[] = [];
+  const fitted = rows.map((row, r) =>
+    row.map((cell, c) => {
+      if (cell.length <= MAX_CELL_CHARS) return cell;
+      below.push(`${labelOf(r, c)}: ${cell}\n`);
+      return `(${cell.length} characters: below the table)`;
+    }),
+  );
+  return `${drawTable(fitted)}\n${below.join("")}`;
 }
 
 /**
@@ -269,6 +315,6 @@ export function printTaskList(
   }
   const columns = ["task_id", "status", "due_at", "attempts", "last_error"];
   const rows = list.tasks.map((task) => columns.map((c) => shown(String(task[c] ?? ""))));
-  io.out(`${drawTable([columns, ...rows])}\n`);
+  printShownRows(io, columns, rows);
   if (list.next_cursor) io.out(`more: --cursor ${shown(list.next_cursor)}\n`);
 }
