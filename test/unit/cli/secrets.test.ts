@@ -157,3 +157,44 @@ describe("a JWT over plain http to a host that is not loopback is refused before
     expect(loopback.sent.length).toBeGreaterThan(0);
   });
 });
+
+describe("--token without --auth jwt: refused, not dropped without a word", () => {
+  it.each([
+    [
+      "no --auth, a loopback API (its default: none)",
+      ["--api", "http://127.0.0.1:3000"],
+      /give --auth jwt too/,
+    ],
+    ["--auth none", ["--api", "http://127.0.0.1:3000", "--auth", "none"], /not of --auth none/],
+    [
+      "--auth iam",
+      ["--api", "https://abc123.execute-api.eu-west-1.amazonaws.com", "--auth", "iam"],
+      /not of --auth iam/,
+    ],
+  ])("%s: exit 1, nothing sent, the token not echoed", async (_what, global, said) => {
+    // Act
+    const result = await runOffline([...global, "--token", "eyJhbGciOi.s3cret-payload.sig", ...GET]);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.sent).toEqual([]);
+    expect(result.err).not.toContain("s3cret");
+    expect(result.err).toMatch(said);
+  });
+
+  it("with --auth jwt it is sent, as before", async () => {
+    // Act
+    const result = await runOffline([
+      "--api",
+      "http://127.0.0.1:3000",
+      "--auth",
+      "jwt",
+      "--token",
+      "t",
+      ...GET,
+    ]);
+
+    // Assess
+    expect(result.sent.length).toBeGreaterThan(0);
+  });
+});
