@@ -99,16 +99,18 @@ describe("--token: a token that cannot be sent is a usage error that never print
       token,
       ...GET,
     ]);
-    const json = await runOffline(["--json", "--api", "http://127.0.0.1:3000", "--auth", "jwt", ...GET], {
-      PUNCTUAL_TOKEN: token,
-    });
+    // Commander reads PUNCTUAL_TOKEN from the process environment, not the CliIo's: given only there, this case
+    // passed on "--auth jwt needs --token" without the token ever being read.
+    vi.stubEnv("PUNCTUAL_TOKEN", token);
+    const json = await runOffline(["--json", "--api", "http://127.0.0.1:3000", "--auth", "jwt", ...GET]);
+    vi.unstubAllEnvs();
 
     // Assess
     for (const result of [human, json]) {
       expect(result.code).toBe(1);
       expect(result.sent).toEqual([]);
       expect(result.err).not.toContain("s3cret");
-      expect(result.err).toMatch(/token/);
+      expect(result.err).toMatch(/--token: /);
     }
   });
 });
