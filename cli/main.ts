@@ -61,7 +61,26 @@ export function buildProgram(io: CliIo, writeErr: (text: string) => void = io.er
   destinationsCommand(program, io);
   refuseRepeatedOptions(program);
   program.hook("preAction", oneApiNamed);
+  program.hook("preAction", tokenWithJwt);
   return program;
+}
+
+/**
+ * `--token` given on the command line is for `--auth jwt`: without it the CLI authenticates as the URL's default
+ * (`iam` for a deployed API, none on loopback) or as `--auth` says, and the token was dropped without a word — the
+ * request went unsigned or SigV4-signed, answered 401 or 403 with nothing saying why (or, on loopback, sent with no
+ * credential at all). Refused instead, naming the option to add; PUNCTUAL_TOKEN from the environment is still
+ * only read for `--auth jwt` (a shell may export it for another API). The token is never quoted.
+ */
+function tokenWithJwt(program: Command): void {
+  if (program.getOptionValueSource("token") !== "cli") return;
+  const { auth } = program.opts<{ auth?: string }>();
+  if (auth === "jwt") return;
+  throw new UsageError(
+    auth === undefined
+      ? "--token is the bearer token of --auth jwt: give --auth jwt too (without it the token is not sent)"
+      : `--token is the bearer token of --auth jwt, not of --auth ${auth}: give one or the other`,
+  );
 }
 
 /**

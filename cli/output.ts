@@ -1,5 +1,5 @@
 import { once } from "node:events";
-import { isPunctualError } from "../client/index.js";
+import { isPunctualError, type PunctualError } from "../client/index.js";
 import { visible, visibleJson } from "../shared/domain/visible-text.js";
 import { EXIT, type ExitCode, exitCodeOf, MayHaveBeenApplied, StoppedPartWay } from "./exit-codes.js";
 import { drawTable } from "./table.js";
@@ -85,7 +85,8 @@ export function printResult(io: CliIo, json: boolean, value: Record<string, unkn
     io.out(jsonLine(value));
     return;
   }
-  io.out(`${drawTable(flatten(value).map(([key, field]) => [shown(key), shown(field)]))}\n`);
+  const rows = flatten(value).map(([key, field]) => [shown(key), shown(field)]);
+  io.out(drawnFitted(rows, (row) => (rows[row] as string[])[0] as string));
 }
 
 /** Nested objects as dotted rows (`settings.backoff.maxSeconds`), so a table stays readable; arrays as JSON. */
@@ -129,7 +130,52 @@ const cell = (value: unknown): string => String(value ?? "");
 
 /** A list for people: one row per item under a header (scripts use --json instead). */
 export function printRows(io: CliIo, head: readonly string[], rows: readonly string[][]): void {
-  io.out(`${drawTable([head, ...rows.map((row) => row.map(shown))])}\n`);
+  printShownRows(
+    io,
+    head,
+    rows.map((row) => row.map(shown)),
+  );
+}
+
+/** `printRows` of cells already shown. */
+function printShownRows(io: CliIo, head: readonly string[], rows: readonly string[][]): void {
+  const all = [head, ...rows];
+  io.out(drawnFitted(all, (row, column) => cellLabel(head, all[row] as readonly string[], row, column)));
+}
+
+/** A list's cell, named below its table: `last_error of task_id demo.k3Jx…`, or by row number for a first column. */
+function cellLabel(head: readonly string[], row: readonly string[], index: number, column: number): string {
+  const what = head[column] ?? "";
+  return column === 0 ? `${what} of row ${index}` : `${what} of ${head[0] ?? ""} ${row[0] ?? ""}`;
+}
+
+/**
+ * The most characters a table cell holds. A longer value is printed after its table instead, on a line of its own
+ * named by its row (`last_error: …`, `error of attempt 3: …`), its cell saying so: a table draws every line of a
+ * column as wide as its widest cell, so one long value was repeated as padding and border on every line. A broken
+ * API's 10 MB `last_error` (an answer under the client's 10 MiB cap) made `tasks get` write over 330 million
+ * characters with some 3 GB of memory, and a little more failed with `Invalid string length`, no table at all; a
+ * legitimate 1 MiB content (`tasks get --content`) was a table of some 30 MB. Nothing is cut: --json is unchanged.
+ */
+export const MAX_CELL_CHARS = 1_000;
+
+/**
+ * The rows (cells already shown) as a table, each cell over MAX_CELL_CHARS moved below it as `label: value`, each
+ * line ended.
+ */
+function drawnFitted(
+  rows: readonly (readonly string[])[],
+  labelOf: (row: number, column: number) => string,
+): string {
+  const below: string[] = [];
+  const fitted = rows.map((row, r) =>
+    row.map((cell, c) => {
+      if (cell.length <= MAX_CELL_CHARS) return cell;
+      below.push(`${labelOf(r, c)}: ${cell}\n`);
+      return `(${cell.length} characters: below the table)`;
+    }),
+  );
+  return `${drawTable(fitted)}\n${below.join("")}`;
 }
 
 /**
@@ -203,11 +249,47 @@ export function printError(io: CliIo, json: boolean, error: unknown): void {
   for (const line of stopped?.summary ?? (applied ? [applied.hint] : [])) io.err(`${shown(line)}\n`);
   if (isPunctualError(cause)) {
     const status = cause.status ? ` (HTTP ${cause.status})` : "";
-    io.err(`error: ${shown(cause.code)}${status}: ${shown(cause.message)}\n`);
-    for (const issue of cause.issues) io.err(`  ${shown(issue.path || "(body)")}: ${shown(issue.message)}\n`);
+    io.err(`error: ${shownCut(cause.code)}${status}: ${shownCut(cause.message)}\n`);
+    for (const issue of cause.issues.slice(0, MAX_SHOWN_ISSUES)) {
+      io.err(`  ${shownCut(issue.path || "(body)")}: ${shownCut(issue.message)}\n`);
+    }
+    const more = issuesNotShown(cause);
+    if (more > 0)
+      io.err(`  … ${more} more issue${more === 1 ? "" : "s"} (--json lists every one the API gave)\n`);
     return;
   }
   io.err(`error: ${shown(cause instanceof Error ? cause.message : String(cause))}\n`);
+}
+
+/**
+ * The most characters of one text an error line shows (a message, an issue's path or message), and the most issues
+ * it lists: the API's own errors are a sentence and a few issues, API Gateway's longest (a SigV4 mismatch quoting the
+ * canonical request) some 1,500 characters. A broken or hostile API's, or a proxy's, error answer of up to 10 MiB
+ * (MAX_ANSWER_BYTES) was written whole to the terminal or a CI log: a message as one line of millions of characters,
+ * 200,000 issues as as many lines. Past these, what is left out is counted; --json prints the error whole, for a script.
+ * Only what the server said is cut (a PunctualError's fields): the CLI's own messages, such as the keys to run a batch
+ * again with, are printed whole.
+ */
+export const MAX_SHOWN_ERROR_CHARS = 2_000;
+export const MAX_SHOWN_ISSUES = 20;
+
+/**
+ * Issues an error line leaves out: past MAX_SHOWN_ISSUES, and those the API itself left out of its answer (its
+ * `issues_omitted`, a whole number: it lists at most 20, shared/api/errors.ts MAX_ISSUES).
+ */
+function issuesNotShown(error: PunctualError): number {
+  const omitted = error.details.issues_omitted;
+  const byApi = Number.isSafeInteger(omitted) && (omitted as number) > 0 ? (omitted as number) : 0;
+  return Math.max(0, error.issues.length - MAX_SHOWN_ISSUES) + byApi;
+}
+
+/** `text` shown (`shown`), cut to MAX_SHOWN_ERROR_CHARS code units first (never half a surrogate pair). */
+function shownCut(text: string): string {
+  if (text.length <= MAX_SHOWN_ERROR_CHARS) return shown(text);
+  const end = /[\ud800-\udbff]/.test(text.charAt(MAX_SHOWN_ERROR_CHARS - 1))
+    ? MAX_SHOWN_ERROR_CHARS - 1
+    : MAX_SHOWN_ERROR_CHARS;
+  return `${shown(text.slice(0, end))}… (${text.length - end} more characters; --json prints it whole)`;
 }
 
 /** An error as --json prints it: the API's error object plus `status`, else our own code and the message. */
@@ -233,6 +315,6 @@ export function printTaskList(
   }
   const columns = ["task_id", "status", "due_at", "attempts", "last_error"];
   const rows = list.tasks.map((task) => columns.map((c) => shown(String(task[c] ?? ""))));
-  io.out(`${drawTable([columns, ...rows])}\n`);
+  printShownRows(io, columns, rows);
   if (list.next_cursor) io.out(`more: --cursor ${shown(list.next_cursor)}\n`);
 }

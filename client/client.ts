@@ -117,6 +117,7 @@ interface ListBound {
   readonly items: readonly string[];
   readonly of: string;
   readonly most: number;
+  readonly counts: readonly string[];
 }
 
 interface PageBound {
@@ -615,6 +616,8 @@ function answerProblem(
   if (overfull !== undefined) return `holds ${overfull}`;
   const overlong = overlongLists(data, listBound);
   if (overlong !== undefined) return `lists ${overlong}`;
+  const overcounted = overcount(data, listBound);
+  if (overcounted !== undefined) return `counts ${overcounted}`;
   const other =
     otherThanAsked(route, data, asked) ??
     otherThanListed(route, data, listed) ??
@@ -735,7 +738,7 @@ function overfullPage(data: Record<string, unknown>, page: PageBound | undefined
 /** The arrays of a route that `listsAtMost` and the most entries the API lists in them for this call's input. */
 function listBoundOf(route: RouteDescriptor, input: unknown): ListBound | undefined {
   const bound = route.listsAtMost;
-  return bound && { items: bound.items, of: bound.of, most: bound.atMost(input) };
+  return bound && { items: bound.items, of: bound.of, most: bound.atMost(input), counts: bound.counts ?? [] };
 }
 
 /**
@@ -750,6 +753,16 @@ function overlongLists(data: Record<string, unknown>, bound: ListBound | undefin
   if (count <= bound.most) return undefined;
   const what = bound.items.join() === bound.of ? bound.of : `${bound.of} (${bound.items.join(", ")})`;
   return `${count} ${what} where the API lists at most ${bound.most}`;
+}
+
+/**
+ * What is wrong with an answer whose `listsAtMost` counts one exceeds the bound (`5000 replayed where the API
+ * handles at most 22 tasks in this call`), or undefined.
+ */
+function overcount(data: Record<string, unknown>, bound: ListBound | undefined): string | undefined {
+  const name = bound?.counts.find((count) => typeof data[count] === "number" && data[count] > bound.most);
+  if (!bound || name === undefined) return undefined;
+  return `${data[name]} ${name} where the API handles at most ${bound.most} ${bound.of} in this call`;
 }
 
 /** The path's topic of a route that `listsTopicTasks`, and the task ids the call named (a replay's `task_ids`). */

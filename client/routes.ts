@@ -139,6 +139,12 @@ export interface RouteDescriptor<
     /** What they list, for the error: `topics`, `tasks`. */
     readonly of: string;
     readonly atMost: (input: unknown) => number;
+    /**
+     * The answer's counts of those same entries (a group cancel's `cancelled`, a replay's `matched` and `replayed`),
+     * each at most `atMost` too: the call counts each task it handled at most once in each. A larger count is a
+     * broken or hostile API's, `invalid_response`, not a total the CLI adds up and prints with exit 0.
+     */
+    readonly counts?: readonly string[];
   };
 }
 
@@ -292,6 +298,7 @@ export const ROUTES = {
       items: ["not_cancelled", "cancel_requested"],
       of: "tasks",
       atMost: groupCancelListsAtMost,
+      counts: ["cancelled"],
     },
   }),
   // --- issue 11, scope H: find and replay (appended block) ---
@@ -336,7 +343,12 @@ export const ROUTES = {
     response: bulkReplayResponseSchema,
     retry: "never",
     listsTopicTasks: ["failed"],
-    listsAtMost: { items: ["failed"], of: "tasks", atMost: replayListsAtMost },
+    listsAtMost: {
+      items: ["failed"],
+      of: "tasks",
+      atMost: replayListsAtMost,
+      counts: ["matched", "replayed"],
+    },
   }),
   // Topic routes, scope J: hold a topic, show topics.
   /** Pausing a paused topic leaves it paused: safe to retry (same for resume). */

@@ -445,3 +445,26 @@ describe("a page holding far more items than the API ever puts on one", () => {
     expect(JSON.parse(result.out).not_cancelled).toHaveLength(1_000);
   });
 });
+
+describe("groups cancel answered a count of tasks cancelled larger than the page it read", () => {
+  it("exits 3 with invalid_response, not 0 printing that count as the group's total", async () => {
+    // Act
+    const result = await run(["groups", "cancel", "--topic", "demo", "--group", "A-1", "--limit", "10"], {
+      status: 200,
+      body: {
+        cancelled: 9_007_199_254_740_991,
+        not_cancelled: [],
+        cancel_requested: [],
+        more: false,
+        next_cursor: null,
+      },
+    });
+
+    // Assess
+    expect(result.code, result.out).toBe(3);
+    expect(result.out).toBe("");
+    expect(result.err).toContain(
+      "counts 9007199254740991 cancelled where the API handles at most 10 tasks in this call",
+    );
+  });
+});

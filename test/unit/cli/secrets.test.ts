@@ -99,16 +99,18 @@ describe("--token: a token that cannot be sent is a usage error that never print
       token,
       ...GET,
     ]);
-    const json = await runOffline(["--json", "--api", "http://127.0.0.1:3000", "--auth", "jwt", ...GET], {
-      PUNCTUAL_TOKEN: token,
-    });
+    // Commander reads PUNCTUAL_TOKEN from the process environment, not the CliIo's: given only there, this case
+    // passed on "--auth jwt needs --token" without the token ever being read.
+    vi.stubEnv("PUNCTUAL_TOKEN", token);
+    const json = await runOffline(["--json", "--api", "http://127.0.0.1:3000", "--auth", "jwt", ...GET]);
+    vi.unstubAllEnvs();
 
     // Assess
     for (const result of [human, json]) {
       expect(result.code).toBe(1);
       expect(result.sent).toEqual([]);
       expect(result.err).not.toContain("s3cret");
-      expect(result.err).toMatch(/token/);
+      expect(result.err).toMatch(/--token: /);
     }
   });
 });
@@ -155,5 +157,46 @@ describe("a JWT over plain http to a host that is not loopback is refused before
     // Assess
     expect(none.sent.length).toBeGreaterThan(0);
     expect(loopback.sent.length).toBeGreaterThan(0);
+  });
+});
+
+describe("--token without --auth jwt: refused, not dropped without a word", () => {
+  it.each([
+    [
+      "no --auth, a loopback API (its default: none)",
+      ["--api", "http://127.0.0.1:3000"],
+      /give --auth jwt too/,
+    ],
+    ["--auth none", ["--api", "http://127.0.0.1:3000", "--auth", "none"], /not of --auth none/],
+    [
+      "--auth iam",
+      ["--api", "https://abc123.execute-api.eu-west-1.amazonaws.com", "--auth", "iam"],
+      /not of --auth iam/,
+    ],
+  ])("%s: exit 1, nothing sent, the token not echoed", async (_what, global, said) => {
+    // Act
+    const result = await runOffline([...global, "--token", "eyJhbGciOi.s3cret-payload.sig", ...GET]);
+
+    // Assess
+    expect(result.code).toBe(1);
+    expect(result.sent).toEqual([]);
+    expect(result.err).not.toContain("s3cret");
+    expect(result.err).toMatch(said);
+  });
+
+  it("with --auth jwt it is sent, as before", async () => {
+    // Act
+    const result = await runOffline([
+      "--api",
+      "http://127.0.0.1:3000",
+      "--auth",
+      "jwt",
+      "--token",
+      "t",
+      ...GET,
+    ]);
+
+    // Assess
+    expect(result.sent.length).toBeGreaterThan(0);
   });
 });

@@ -725,6 +725,96 @@ describe("a group cancel or topic replay listing more tasks than the API lists i
   });
 });
 
+describe("a group cancel or topic replay counting more tasks than it handles in one call", () => {
+  // A group cancel counts in `cancelled` each task of the page it read (`limit`) at most once; a replay counts in
+  // `matched` and `replayed` each task it handled at most once (a filter: at most 1,000 read; `task_ids`: those named
+  // and their subscribers' copies). A larger count is a broken or hostile API's: summed and printed by the CLI.
+  const cancelAnswer = (cancelled: number) => ({
+    cancelled,
+    not_cancelled: [],
+    cancel_requested: [],
+    more: false,
+    next_cursor: null,
+  });
+  const replayAnswer = (matched: number, replayed: number) => ({
+    matched,
+    replayed,
+    failed: [],
+    next_cursor: null,
+  });
+  const cases: [
+    string,
+    (n: number) => unknown,
+    (client: PunctualClient) => Promise<unknown>,
+    string,
+    number,
+    number,
+  ][] = [
+    [
+      "cancelGroup with limit 2",
+      cancelAnswer,
+      (c) => c.cancelGroup("demo", "g", { limit: 2 }),
+      "cancelled",
+      2,
+      4,
+    ],
+    [
+      "cancelGroup without a limit (the API's, 1,000)",
+      cancelAnswer,
+      (c) => c.cancelGroup("demo", "g"),
+      "cancelled",
+      MAX_GROUP_PAGE,
+      4,
+    ],
+    [
+      "replayTopic by filter: replayed",
+      (n) => replayAnswer(1, n),
+      (c) => c.replayTopic("demo", { error_contains: "timeout" }),
+      "replayed",
+      BULK_REPLAY_MAX,
+      1,
+    ],
+    [
+      "replayTopic of 2 named tasks: matched",
+      (n) => replayAnswer(n, 0),
+      (c) => c.replayTopic("demo", { task_ids: [taskId("demo"), taskId("demo")] }),
+      "matched",
+      2 * (1 + MAX_SUBSCRIBERS),
+      1,
+    ],
+  ];
+
+  it.each(cases)(
+    "%s: invalid_response naming the count and the bound, after the route's retries",
+    async (_, answer, call, count, most, requests) => {
+      // Prepare
+      const { fetch, seen } = answeringFetch(() => ({ status: 200, body: answer(most + 1) }));
+      const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+      // Act
+      const error = await call(client).catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+      expect((error as Error).message).toContain(
+        `counts ${most + 1} ${count} where the API handles at most ${most} tasks in this call`,
+      );
+      expect(seen).toHaveLength(requests);
+    },
+  );
+
+  it.each(cases)("%s: as many as the call handles are the answer", async (_, answer, call, count, most) => {
+    // Prepare
+    const { fetch } = answeringFetch(() => ({ status: 200, body: answer(most) }));
+
+    // Act
+    const result = (await call(new PunctualClient({ apiUrl: API, fetch }))) as Record<string, unknown>;
+
+    // Assess
+    expect(result[count]).toBe(most);
+  });
+});
+
 describe("a destination reset for one topic answered with another topic's circuits", () => {
   const view = (topic: string) => destinationViewAnswer(topic);
 
