@@ -264,6 +264,31 @@ describe("topic queues", () => {
     }
   });
 
+  it("a standard queue's dead-letter queue keeps messages longer than the queue itself, so a late move is not lost", () => {
+    // SQS (Developer Guide, "Setting-up dead-letter queue retention"): a standard queue's message keeps its original
+    // enqueue timestamp when it is moved to its DLQ and expires there at that timestamp plus the DLQ's retention; a
+    // FIFO message's timestamp resets on the move (the topic queues, above). So a standard DLQ whose retention is not
+    // longer than its source's drops a message that reached it late in its life at once, unseen by any alarm. Each
+    // source and its DLQ are paired through the RedrivePolicy as deployed; an absent retention is SQS's default.
+    const SQS_DEFAULT_RETENTION_SECONDS = 345_600;
+    const retentionOf = (queue: Json): number =>
+      queue.MessageRetentionPeriod ?? SQS_DEFAULT_RETENTION_SECONDS;
+    for (const s of all()) {
+      const standardSources = ofType(s, "AWS::SQS::Queue").filter(
+        ([, q]) => q.Properties.RedrivePolicy && !q.Properties.FifoQueue,
+      );
+      expect(standardSources.map(([id]) => id)).toEqual([idOf(s, s.stack.timerQueues.queue)]);
+      for (const [id, q] of standardSources) {
+        const dlqId: string = q.Properties.RedrivePolicy.deadLetterTargetArn["Fn::GetAtt"][0];
+        const dlq = resource(s, dlqId).Properties;
+        expect(dlq.FifoQueue, dlqId).toBeUndefined();
+        // What is left of a message moved at the last moment its source still held it.
+        const leftInDeadLetterQueue = retentionOf(dlq) - retentionOf(q.Properties);
+        expect(leftInDeadLetterQueue, `${s.config.name} ${id} → ${dlqId}`).toBeGreaterThan(0);
+      }
+    }
+  });
+
   it("no queue, table, function, topic or role has a hard-coded physical name", () => {
     const nameProps = ["QueueName", "TableName", "FunctionName", "TopicName", "RoleName", "ApiName"];
     for (const s of all()) {
