@@ -91,7 +91,7 @@ export function cronProblem(cron: string): string | undefined {
     }
     return undefined;
   } catch (error) {
-    return `${CRON_FORMAT}: ${echoedWithin(cronerMessage(error), cron)}`;
+    return `${CRON_FORMAT}: ${echoedWithin(cronerMessage(error, cron), cron)}`;
   }
 }
 
@@ -122,7 +122,7 @@ export function uncomputableProblem(spec: Pick<CronSpec, "cron" | "timezone">): 
     if (cronOf(spec).getOnce() === null) return undefined;
     return `its cron ${JSON.stringify(spec.cron)} is a date, not a recurring pattern`;
   } catch (error) {
-    return `its cron ${JSON.stringify(spec.cron)} is not a pattern: ${cronerMessage(error)}`;
+    return `its cron ${JSON.stringify(spec.cron)} is not a pattern: ${cronerMessage(error, spec.cron)}`;
   }
 }
 
@@ -142,15 +142,19 @@ const OTHER_FIELDS: Readonly<Record<string, readonly [string, string]>> = {
 };
 
 /**
- * Croner's refusal without its prefix. Croner counts day-of-month and month from 0 inside and names its own count
- * when one is out of range (`32` as "Invalid value for day: 31", month `13` as "month: 12"): named back as written.
- * A value past a double's integers it names as its double (`111…1` as `1.111111111111111e+29`, one less for a
- * day-of-month), which is not what was sent: then the field and its range alone, in the caller's words.
+ * Croner's refusal without its prefix, in the caller's words. Croner counts day-of-month and month from 0 inside
+ * and names its own count when one is out of range (`32` as "Invalid value for day: 31", month `13` as "month:
+ * 12"): named back as written. A value past a double's integers it names as its double (`111…1` as
+ * `1.111111111111111e+29`, one less for a day-of-month), which is not what was sent: then the field and its range
+ * alone, in the caller's words. Its other refusals that name a field name it croner's way (`day`,
+ * `nearestWeekdays`, `dayOfWeek`, `configuration entry 3`: its count, seconds first, so a 5-field pattern's third
+ * field), quote its own reading of it (`jan` as `1`), or name its options (`mode '5-or-6-parts'`, "five, six, or
+ * seven … parts"): those are said with the caller's field as written (cronerWords).
  */
-function cronerMessage(error: unknown): string {
+function cronerMessage(error: unknown, cron: string): string {
   const message = (error instanceof Error ? error.message : String(error)).replace(/^CronPattern: /, "");
   const outOfRange = /^Invalid value for (\w+): (\S+)$/.exec(message);
-  if (!outOfRange) return message;
+  if (!outOfRange) return cronerWords(message, cron);
   const [, name = "", value = ""] = outOfRange;
   const zeroBased = ZERO_BASED_FIELDS[name];
   const field = zeroBased ?? OTHER_FIELDS[name];
@@ -158,6 +162,66 @@ function cronerMessage(error: unknown): string {
   const written = /^-?\d+$/.test(value) ? Number(value) + (zeroBased ? 1 : 0) : Number.NaN;
   if (!Number.isSafeInteger(written)) return `Invalid value for ${field[0]} (${field[1]})`;
   return `Invalid value for ${field[0]}: ${written} (${field[1]})`;
+}
+
+/** Croner's fields in its own order (seconds first, year last), as a caller names them. */
+const CRONER_ORDER = ["second", "minute", "hour", "day-of-month", "month", "day-of-week", "year"] as const;
+
+/** Croner's names for its fields, by their place in CRONER_ORDER. */
+const CRONER_NAMES: Readonly<Record<string, number>> = {
+  second: 0,
+  minute: 1,
+  hour: 2,
+  day: 3,
+  nearestWeekdays: 3,
+  month: 4,
+  dayOfWeek: 5,
+  year: 6,
+};
+
+/** The croner refusals that name a field (by name or by its place) or the pattern's parts, and how to say them. */
+const CRONER_REFUSALS: readonly (readonly [
+  RegExp,
+  (field: string, fieldCount: number) => string,
+  fieldIndex?: number,
+])[] = [
+  [/^(\w+) is not a number: '/s, (field) => `${field}: holds something that is not a number`],
+  [
+    /^configuration entry (\w+) \(.*\) is empty/s,
+    (field) => `${field}: a list with an empty entry (a comma too many)`,
+  ],
+  [
+    /^configuration entry (\d+) \(.*\) contains illegal characters/s,
+    (field) => `${field}: holds a character this field does not take`,
+  ],
+  [/^nth weekday out of range/, (field) => `${field}: an nth weekday (#) is 1-5 or L`, 5],
+  [
+    /^(?:mode '|invalid configuration format)/,
+    (_, count) => `it has ${count} field${count === 1 ? "" : "s"}`,
+  ],
+];
+
+/**
+ * A croner refusal that names a field or the pattern's parts, said with the caller's field as written
+ * (`day-of-week '1,,2': …`); any other as croner words it, its wording kept but for a `part` (a field) and its
+ * date parser's name (a `:` makes croner read the text as a date and time).
+ */
+function cronerWords(message: string, cron: string): string {
+  const written = cron.match(/\S+/g) ?? [];
+  for (const [pattern, say, fieldIndex] of CRONER_REFUSALS) {
+    const found = pattern.exec(message);
+    if (!found) continue;
+    const named = found[1] ?? (fieldIndex === undefined ? undefined : String(fieldIndex));
+    const index = named === undefined ? undefined : (CRONER_NAMES[named] ?? Number(named));
+    const field = index === undefined ? undefined : CRONER_ORDER[index];
+    // A 5-field pattern has no seconds: croner puts a 0 first, so its count is one past the caller's.
+    const text = index === undefined ? undefined : written[written.length === 5 ? index - 1 : index];
+    if (named !== undefined && (field === undefined || text === undefined)) break;
+    return say(field === undefined ? "" : `${field} '${text}'`, written.length);
+  }
+  if (/^Invalid ISO8601/.test(message))
+    return "a ':' reads as a date and time, and this is neither that nor a pattern";
+  return message.replace(/maximum value of part/, "the number of values of its field");
 }
 
 /**

@@ -1,0 +1,94 @@
+import fc from "fast-check";
+import { describe, expect, it } from "vitest";
+import { cronProblem, uncomputableProblem } from "#shared/domain/schedule-cron.js";
+
+/**
+ * Croner's own words for its fields and options, which a refusal must not pass on: the caller wrote `day-of-month`
+ * (croner's `day`, or `nearestWeekdays` with a W), `day-of-week` (`dayOfWeek`), and its field by its place in a
+ * 5- or 6-field pattern, not croner's `configuration entry 3` (its count after the seconds it puts first); nor the
+ * mode option croner is given, a `seven` parts croner would take, or its `Type: string`.
+ */
+const CRONER_WORDS =
+  /nearestWeekdays|dayOfWeek|configuration entry|is not a number: '|mode '|seven|Type: |CronPattern|CronOptions|ISO8601|for day:|\bof part\b|\bparts\b/;
+
+describe("cron refusals in the caller's words", () => {
+  it.each([
+    ["0 0 1WW * *", "day-of-month", "1WW"],
+    ["0 0 W * *", "day-of-month", "W"],
+    ["0 0 *W * *", "day-of-month", "*W"],
+    ["0 0 * * LL", "day-of-week", "LL"],
+    ["0 0 * 1* *", "month", "1*"],
+    ["0 0 1,,2 * *", "day-of-month", "1,,2"],
+    ["0 0 * * 1,", "day-of-week", "1,"],
+    ["0 0 x * *", "day-of-month", "x"],
+    ["0 0 * jan-x *", "month", "jan-x"],
+    ["0 0 * * x", "day-of-week", "x"],
+    ["0 0 0 * * x", "day-of-week", "x"],
+    ["0 1L * * *", "hour", "1L"],
+    ["1#2 * * * *", "minute", "1#2"],
+  ])("refuses %j naming the %s field and its text as written", (cron, field, text) => {
+    const problem = cronProblem(cron) ?? "";
+    expect(problem).toMatch(/is not a valid cron pattern/);
+    expect(problem).not.toMatch(CRONER_WORDS);
+    expect(problem).toContain(field);
+    expect(problem).toContain(`'${text}'`);
+  });
+
+  it.each([
+    ["0 0 0 1 1 * 2030", "7 fields"],
+    ["* * *", "3 fields"],
+    ["@foo", "1 field"],
+  ])("refuses %j counting its fields (%s)", (cron, count) => {
+    const problem = cronProblem(cron) ?? "";
+    expect(problem).toMatch(/^is not a valid cron pattern \(5 fields, or 6 with seconds first\): /);
+    expect(problem).not.toMatch(CRONER_WORDS);
+    expect(problem).toContain(`it has ${count}`);
+  });
+
+  it.each(["1:2 * * * *", "12:00"])(
+    "refuses %j, a ':' croner reads as a date, without croner's parser",
+    (cron) => {
+      const problem = cronProblem(cron) ?? "";
+      expect(problem).toMatch(/is not a valid cron pattern/);
+      expect(problem).not.toMatch(CRONER_WORDS);
+    },
+  );
+
+  it("refuses an nth weekday out of range without croner's type", () => {
+    const problem = cronProblem("0 0 * * 1#9") ?? "";
+    expect(problem).not.toMatch(CRONER_WORDS);
+    expect(problem).toContain("day-of-week '1#9'");
+  });
+
+  // Fuzzed against the real validation: any pattern of cron's own characters (and a few names) is accepted or
+  // refused with a reason in the caller's words, cut as every echoed value is, and nothing throws.
+  it("never throws, and no refusal passes on croner's words (fast-check)", () => {
+    const token = fc.constantFrom(
+      ..."0123456789*/-,#LlWw?+:".split(""),
+      "jan",
+      "mon",
+      "sun",
+      "L",
+      "LW",
+      "99",
+      "60",
+      "32",
+      "13",
+      "8",
+      "1111111111111111111111",
+    );
+    const field = fc.array(token, { minLength: 0, maxLength: 6 }).map((parts) => parts.join(""));
+    const pattern = fc.array(field, { minLength: 1, maxLength: 8 }).map((fields) => fields.join(" "));
+    fc.assert(
+      fc.property(pattern, (cron) => {
+        const problem = cronProblem(cron);
+        if (problem === undefined) return;
+        expect(problem).toMatch(/is not a valid cron pattern/);
+        expect(problem, cron).not.toMatch(CRONER_WORDS);
+        const stored = uncomputableProblem({ cron, timezone: "UTC" });
+        if (stored !== undefined) expect(stored, cron).not.toMatch(CRONER_WORDS);
+      }),
+      { numRuns: 3000, seed: 48 },
+    );
+  });
+});
