@@ -289,7 +289,8 @@ function shownCut(text: string): string {
   const end = /[\ud800-\udbff]/.test(text.charAt(MAX_SHOWN_ERROR_CHARS - 1))
     ? MAX_SHOWN_ERROR_CHARS - 1
     : MAX_SHOWN_ERROR_CHARS;
-  return `${shown(text.slice(0, end))}… (${text.length - end} more characters; --json prints it whole)`;
+  const more = text.length - end;
+  return `${shown(text.slice(0, end))}… (${more} more character${more === 1 ? "" : "s"}; --json prints it whole)`;
 }
 
 /** An error as --json prints it: the API's error object plus `status`, else our own code and the message. */
