@@ -54,6 +54,23 @@ describe("noBodyGuard", () => {
     expect(passed).toEqual([undefined, undefined, undefined, undefined, undefined, undefined, undefined]);
   });
 
+  it("judges a base64 body as the same text sent raw: a leading BOM and JSON's white space say nothing either way", async () => {
+    // Prepare: UTF-8 bytes, as a client sends them; API Gateway hands non-text bodies over base64-encoded
+    const b64 = (text: string) => Buffer.from(text, "utf8").toString("base64");
+    const nothing = ["\uFEFF", "\uFEFF{}", "\uFEFF \r\n{ }\t"];
+    const something = ["\u00A0", "\u2028", "\uFEFF\uFEFF", "\u000B{}", "{}\f"];
+
+    // Act
+    const raw = await Promise.all([...nothing, ...something].map((body) => outcome(requestWith(body))));
+    const encoded = await Promise.all([...nothing, ...something].map((body) => outcome(requestWith(b64(body), true))));
+
+    // Assess: the same verdict for each text, raw or encoded
+    const verdicts = (outcomes: unknown[]) => outcomes.map((o) => (o instanceof HttpError ? o.status : "passed"));
+    const expected = [...nothing.map(() => "passed"), ...something.map(() => 400)];
+    expect(verdicts(raw)).toEqual(expected);
+    expect(verdicts(encoded)).toEqual(expected);
+  });
+
   it("lets a content-encoding header with no body through: the header alone says nothing", async () => {
     // Prepare
     const request = {
