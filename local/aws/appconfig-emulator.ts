@@ -113,7 +113,7 @@ class SpentTokens {
 }
 
 export async function startAppConfigEmulator(options: AppConfigEmulatorOptions): Promise<AppConfigEmulator> {
-  await writeInitialFile(options.settingsFile, options.initialContent);
+  await writeSettingsFile(options);
   const state = new DeploymentState(options);
   const spent = new SpentTokens();
   // Web pages are refused like at every local emulator (a rebound page could read the topic settings).
@@ -167,12 +167,46 @@ function watchSettingsFile(options: AppConfigEmulatorOptions, state: DeploymentS
   }
 }
 
-async function writeInitialFile(file: string, content: string): Promise<void> {
+/** Beside the settings file: the environment's document it was last written from (see writeSettingsFile). */
+export function configBaseFile(settingsFile: string): string {
+  return `${settingsFile}.config-base.json`;
+}
+
+/**
+ * Writes the environment's document (the template's hosted version) when the file does not exist yet, and again,
+ * over the runtime edits, when the environment's document changed since the file was written from it: on AWS a
+ * deploy whose environment file changes the settings deploys a new version that replaces the runtime edits
+ * (docs/OPERATIONS.md), and locally a restart is that deploy. The file used to be written once and kept, so an edit
+ * of shared/config/environments/local.ts (or PUNCTUAL_CONFIG_OVERRIDES) to a runtime row did nothing at the next
+ * `npm start`, and one to a deploy-bound row (`maxConcurrency`) had the kept file refused. The replaced file is kept
+ * as `<file>.previous.json`. A file with no record of its base (written before this rule, or by hand) is kept.
+ */
+async function writeSettingsFile(options: AppConfigEmulatorOptions): Promise<void> {
+  const { settingsFile: file, initialContent: content } = options;
   await mkdir(path.dirname(file), { recursive: true });
+  const current = await readIfPresent(file);
+  const base = await readIfPresent(configBaseFile(file));
+  // A file of unknown origin stays as it is, and stays unknown: recording today's settings as its base would
+  // take a file written from older ones for current.
+  if (current !== undefined && (base === undefined || base === content)) return;
+  // Only a file edited since it was written holds something to keep; an unedited one is simply rewritten.
+  if (current !== undefined && current !== base && current !== content) {
+    await writeFile(`${file}.previous.json`, current);
+    options.log(
+      `topic settings: the environment's settings changed since ${file} was written from them: replaced it with ` +
+        `them, as a deploy replaces runtime edits (the edited file is kept as ${file}.previous.json)`,
+    );
+  }
+  await writeFile(file, content);
+  await writeFile(configBaseFile(file), content);
+}
+
+async function readIfPresent(file: string): Promise<string | undefined> {
   try {
-    await writeFile(file, content, { flag: "wx" });
+    return await readFile(file, "utf8");
   } catch (error) {
-    if ((error as NodeJS.ErrnoException).code !== "EEXIST") throw error;
+    if ((error as NodeJS.ErrnoException).code === "ENOENT") return undefined;
+    throw error;
   }
 }
 

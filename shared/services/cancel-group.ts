@@ -85,7 +85,7 @@ export async function cancelGroup(
   const parsed = parseQuery(query);
   const { topic, value } = params;
   if (!topic || value === undefined || value === "" || !topicConfig(deps.config, topic)) {
-    throw notFound(`no such topic: ${echoed(topic ?? "")}`);
+    throw notFound(`no such topic "${echoed(topic ?? "")}"`);
   }
   // The path's group is held to the rules its `?group=` form and every task's group follow (at most 1,024
   // characters, the OpenAPI document's rule): a longer one names no group, and a 200 that cancelled nothing

@@ -470,6 +470,17 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect((await f.store.get(pending.task_id))?.status).toBe("scheduled");
   });
 
+  it("the group cancel names an unknown topic as every route with the topic in its path names it (pause, resume, topic replay): 404 'no such topic \"nope\"'", async () => {
+    // Prepare
+    const f = fixture();
+
+    // Act
+    const error = await refusal(cancelGroup(f.deps, { topic: "nope", value: "o-7" }, {}));
+
+    // Assess
+    expect(error).toMatchObject({ status: 404, code: "not_found", message: 'no such topic "nope"' });
+  });
+
   it("the group cancel checks its query before its path, as every route does: an unknown parameter beside an unknown topic is a 400 naming it, not a 404", async () => {
     // Prepare
     const f = fixture();

@@ -23,7 +23,13 @@ const ROOMS =
   "functions|shared|cdk|local|client|cli|console|plan|bench|chaos|scripts|test|docs|localstack|\\.ci";
 
 /** Files a run writes, which the documents name as where to look afterwards: not in a clean clone. */
-const WRITTEN_BY_A_RUN = new Set(["bench/results/partial.json", ".punctual/local-settings.json"]);
+const WRITTEN_BY_A_RUN = new Set([
+  "bench/results/partial.json",
+  ".punctual/local-settings.json",
+  // Beside it, written by npm start once the environment's settings change (local/aws/appconfig-emulator.ts).
+  ".punctual/local-settings.json.previous.json",
+  ".punctual/local-settings.json.config-base.json",
+]);
 
 /** What is not the repository's own: installed, built or written by runs (.gitignore's folders). */
 const NOT_SOURCE = new Set([
