@@ -62,10 +62,13 @@ describe("noBodyGuard", () => {
 
     // Act
     const raw = await Promise.all([...nothing, ...something].map((body) => outcome(requestWith(body))));
-    const encoded = await Promise.all([...nothing, ...something].map((body) => outcome(requestWith(b64(body), true))));
+    const encoded = await Promise.all(
+      [...nothing, ...something].map((body) => outcome(requestWith(b64(body), true))),
+    );
 
     // Assess: the same verdict for each text, raw or encoded
-    const verdicts = (outcomes: unknown[]) => outcomes.map((o) => (o instanceof HttpError ? o.status : "passed"));
+    const verdicts = (outcomes: unknown[]) =>
+      outcomes.map((o) => (o instanceof HttpError ? o.status : "passed"));
     const expected = [...nothing.map(() => "passed"), ...something.map(() => 400)];
     expect(verdicts(raw)).toEqual(expected);
     expect(verdicts(encoded)).toEqual(expected);
