@@ -8,7 +8,7 @@ import { type PagingOptions, pagingLimits, printAllPages, withPagingOptions } fr
 import { pathArgument } from "../path-argument.js";
 
 /**
- * `schedules create|show|list|pause|resume|delete` (issue 14, point 4): recurring schedules whose occurrences
+ * `schedules create|show (get)|list|pause|resume|delete` (issue 14, point 4): recurring schedules whose occurrences
  * become ordinary tasks (POST/GET /v1/schedules, GET /v1/schedules/{id}, POST …/pause|resume, DELETE).
  */
 interface CreateOptions {
@@ -30,9 +30,10 @@ export function schedulesCommand(parent: Command, io: CliIo): void {
     .description("Recurring schedules: each occurrence becomes an ordinary task.")
     .addHelpText("after", "\nExample:\n  $ npx punctual schedules list --topic demo");
   createCommand(schedules, io);
+  // `get` too, as `tasks get` and `tasks show` are one command.
   idCommand(schedules, io, "show", "One schedule: status, cursor, next occurrences.", (c, id) =>
     c.getSchedule(id),
-  );
+  ).alias("get");
   listCommand(schedules, io);
   idCommand(schedules, io, "pause", "Stop new occurrences; cancel the ones made ahead.", (c, id) =>
     c.pauseSchedule(id),
@@ -152,8 +153,8 @@ function idCommand(
   name: string,
   description: string,
   call: (client: Awaited<ReturnType<typeof connect>>, id: string) => Promise<Record<string, unknown>>,
-): void {
-  schedules
+): Command {
+  return schedules
     .command(name)
     .description(description)
     .argument("<schedule-id>", "the schedule's id")

@@ -44,3 +44,14 @@ describe("schedules show|pause|resume|delete <schedule-id>", () => {
     expect(result.sent[0]).toBe(`http://127.0.0.1:3000/v1/schedules/${ID}/pause`);
   });
 });
+
+describe("schedules get <schedule-id>", () => {
+  it("is schedules show, as tasks get and tasks show are one command: it was 'unknown command'", async () => {
+    // Act
+    const result = await runOffline(["--api", "http://127.0.0.1:3000", "schedules", "get", ID]);
+
+    // Assess
+    expect(result.err).not.toMatch(/unknown command/);
+    expect(result.sent[0]).toBe(`http://127.0.0.1:3000/v1/schedules/${ID}`);
+  });
+});
