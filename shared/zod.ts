@@ -2,8 +2,8 @@
  * The runtime's zod: `zod/mini`, whose functions tree-shake (classic zod attaches every method, toJSONSchema
  * included, to every schema, ~97 KB in each function's bundle). Every schema module imports zod through here, so
  * the English messages are configured before any schema of ours can parse: mini loads no locale, and the API's
- * 400 bodies quote zod's messages ("Too small: expected string to have >=1 characters"). Only the English locale
- * is imported, not the `locales` namespace, which would bundle every language.
+ * 400 bodies quote zod's messages ("Invalid input: expected string, received number"). Only the English locale
+ * is imported, not the `locales` namespace, which would bundle every language. One message is our own (emptyMessage).
  *
  * A module-level schema that a bundle may leave out (add-task-request.ts, rfc3339.ts, schedules.ts) marks each of
  * its calls `@__PURE__`: esbuild honours zod's own `@__NO_SIDE_EFFECTS__` only within zod's files, so an unmarked
@@ -23,7 +23,19 @@ import {
 import { $ZodError } from "zod/v4/core";
 import en from "zod/v4/locales/en.js";
 
-config(en());
+config({ ...en(), customError: emptyMessage });
+
+/**
+ * An empty string or list where one is required (`minLength(1)`) says "must not be empty", as the API's own
+ * messages say what must be ("must be an absolute URL", "must hold at least one task"), not zod's "Too small:
+ * expected string to have >=1 characters" — which an empty `cursor=` or `topic=` query parameter, a script's unset
+ * variable, met first. Every schema gets it, so none can forget it; a schema's own message still wins, and other
+ * bounds keep zod's wording. Undefined: the locale's message.
+ */
+function emptyMessage(issue: core.$ZodRawIssue): string | undefined {
+  if (issue.code !== "too_small" || issue.minimum !== 1 || issue.inclusive === false) return undefined;
+  return issue.origin === "string" || issue.origin === "array" ? "must not be empty" : undefined;
+}
 
 export * from "zod/mini";
 

@@ -4,6 +4,7 @@ import { mkdir, readFile, writeFile } from "node:fs/promises";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import path from "node:path";
+import { setTimeout as sleep } from "node:timers/promises";
 import { readBody } from "./request-body.js";
 import { refusingWebPages } from "./web-pages.js";
 
@@ -36,7 +37,19 @@ export interface AppConfigEmulatorOptions {
    * locally as it would on AWS. Absent: every session is held to its own interval, as on AWS.
    */
   readonly fastRefresh?: boolean;
+  /**
+   * The wait between two reads of a changed file (default SETTLE_MS); tests inject it to hold a save half-way.
+   * A changed file is judged once two reads this far apart agree (see DeploymentState.settledContent).
+   */
+  readonly settle?: () => Promise<void>;
 }
+
+/**
+ * How long a changed settings file must stay as read before it is judged. An editor that saves in place
+ * (truncate, then write) shows an empty or half-written file for a moment; judged at once, it was reported
+ * "refused … not JSON" and then "deployed" for the one valid edit. Short against the "applied within a second".
+ */
+export const SETTLE_MS = 100;
 
 /** What the profile's validator says of a candidate document: nothing, or why it is refused. */
 export type SettingsValidator = (content: string, version: number) => Promise<string | undefined>;
@@ -252,8 +265,8 @@ class DeploymentState {
   private async readFile(): Promise<void> {
     const validator = this.validator;
     if (!validator) return;
-    const content = await readFile(this.options.settingsFile).catch(() => undefined);
-    const hash = content ? createHash("sha256").update(content).digest("hex") : "missing";
+    const content = await this.settledContent();
+    const hash = hashOf(content);
     if (hash === this.seenHash) return;
     this.seenHash = hash;
     const version = (this.deployed?.version ?? 0) + 1;
@@ -270,6 +283,34 @@ class DeploymentState {
     );
     this.deployed ??= { version, content: Buffer.from(this.options.initialContent) };
   }
+
+  /**
+   * The file as it stays: a content other than the last judged one is read again after a settle, until two reads
+   * agree, so a save caught half-way is never judged (nor logged as refused). An unchanged file answers at once,
+   * so a poll waits only when the file changed. Both the watcher and the polls come through here.
+   */
+  private async settledContent(): Promise<Buffer | undefined> {
+    const settle = this.options.settle ?? (() => sleep(SETTLE_MS, undefined, { ref: false }));
+    let content = await readSettings(this.options.settingsFile);
+    let hash = hashOf(content);
+    while (hash !== this.seenHash) {
+      await settle();
+      const again = await readSettings(this.options.settingsFile);
+      const againHash = hashOf(again);
+      if (againHash === hash) break;
+      content = again;
+      hash = againHash;
+    }
+    return content;
+  }
+}
+
+function readSettings(file: string): Promise<Buffer | undefined> {
+  return readFile(file).catch(() => undefined);
+}
+
+function hashOf(content: Buffer | undefined): string {
+  return content ? createHash("sha256").update(content).digest("hex") : "missing";
 }
 
 async function handle(

@@ -85,6 +85,25 @@ describe("repeated query keys", () => {
   });
 });
 
+describe("empty query values", () => {
+  it("an empty `topic=` or `cursor=` is a 400 saying it must not be empty, as other messages say what must be", async () => {
+    const requests = [
+      ["/v1/tasks?topic=&status=failed", "topic"],
+      ["/v1/tasks?topic=demo&status=failed&cursor=", "cursor"],
+      ["/v1/schedules?topic=", "topic"],
+      ["/v1/schedules?topic=demo&cursor=", "cursor"],
+    ] as const;
+    for (const [path, name] of requests) {
+      const response = await h.api("GET", path);
+      expect(response.status, path).toBe(400);
+      expect(response.json.error, path).toMatchObject({
+        code: "validation_failed",
+        issues: [{ path: name, message: "must not be empty" }],
+      });
+    }
+  });
+});
+
 describe("query values whose percent-encoding is not UTF-8", () => {
   it("a group named in Latin-1 (`caf%E9`) is a 400 naming `group`, nothing cancelled; its UTF-8 spelling cancels it", async () => {
     // Prepare: the local API server reads `caf%E9` as API Gateway's documented URL reading does, `caf\uFFFD`, a

@@ -193,6 +193,28 @@ describe("POST /v1/tasks/batch", () => {
     }
   });
 
+  it("lists a missing content and a missing due time in one 400, for an add and for a batch item (only the content was named)", async () => {
+    const expected = [
+      { path: "content", message: "is required" },
+      { path: "", message: "exactly one of timing_moment, due_at or delay_seconds is required" },
+    ];
+    const before = (await h.tableItems()).length;
+
+    const single = await h.api("POST", "/v1/tasks", { topic: "demo" });
+    const batch = await h.api("POST", "/v1/tasks/batch", {
+      tasks: [{ topic: "demo" }, { topic: "demo", delay_seconds: -1, content: {} }],
+    });
+
+    expect(single.status).toBe(400);
+    expect(single.json.error).toMatchObject({ code: "validation_failed", issues: expected });
+    expect(batch.status).toBe(200);
+    expect(batch.json.results).toMatchObject([
+      { status: 400, error: { code: "validation_failed", issues: expected } },
+      { status: 400, error: { issues: [{ path: "delay_seconds", message: "must not be negative" }] } },
+    ]);
+    expect((await h.tableItems()).length).toBe(before);
+  });
+
   it("answers a repeated batch with the same keys 200 with the same tasks, and creates nothing twice", async () => {
     // Prepare
     const run = randomUUID();

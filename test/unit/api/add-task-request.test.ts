@@ -202,6 +202,29 @@ describe("parseAddTaskRequest", () => {
     });
   });
 
+  it("lists every problem at once: a missing due time with a missing content and other field issues (it named only the content)", () => {
+    expect(issuesOf({ topic: "demo" })).toEqual([
+      { path: "content", message: "is required" },
+      { path: "", message: "exactly one of timing_moment, due_at or delay_seconds is required" },
+    ]);
+    // Field by field in the schema's order, unknown fields, then the rule across fields.
+    expect(issuesOf({ topic: "", extra: 1 }).map((i) => i.path)).toEqual(["topic", "content", "extra", ""]);
+    expect(issuesOf({ topic: 3, content: 4, delay_seconds: 1, due_at: "2026-12-01T10:00:00Z" })).toEqual([
+      { path: "topic", message: "Invalid input: expected string, received number" },
+      { path: "content", message: "must be a JSON object, or a string holding one" },
+      {
+        path: "delay_seconds",
+        message: "give only one of timing_moment, due_at or delay_seconds (also got due_at)",
+      },
+    ]);
+    // A timing field of the wrong type is a given one: only its own type is its problem.
+    expect(issuesOf({ ...base, delay_seconds: "10" })).toEqual([
+      { path: "delay_seconds", message: "Invalid input: expected number, received string" },
+    ]);
+    const moved = parseRescheduleRequest({ extra: 1 });
+    expect(moved.ok ? [] : moved.issues.map((i) => i.path)).toEqual(["extra", ""]);
+  });
+
   it("refuses two timing fields, naming the extra one", () => {
     const issues = issuesOf({ ...base, timing_moment: 1_790_000_000 });
     expect(issues).toHaveLength(1);

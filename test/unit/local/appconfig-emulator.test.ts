@@ -292,3 +292,82 @@ describe("local AppConfig emulator's settings file watcher", () => {
     }
   });
 });
+
+// An editor that saves in place truncates the file, then writes it: judged at once, the empty file was logged
+// "refused … not JSON", then "deployed" for the same valid edit. The settle between reads is injected, so the
+// test holds the save half-way as long as it likes, with no sleeps.
+describe("local AppConfig emulator judges a changed settings file once it has settled", () => {
+  const notJson = async (content: string) => {
+    try {
+      JSON.parse(content);
+      return undefined;
+    } catch {
+      return "not JSON";
+    }
+  };
+
+  async function startHeld(name: string) {
+    const file = join(dir, name);
+    const lines: string[] = [];
+    const waits: (() => void)[] = [];
+    const held = await startAppConfigEmulator({
+      host: "127.0.0.1",
+      settingsFile: file,
+      initialContent: JSON.stringify({ topics: {} }),
+      ids: IDS,
+      log: (line) => lines.push(line),
+      fastRefresh: true,
+      settle: () => new Promise<void>((resolve) => waits.push(resolve)),
+    });
+    held.useValidator(notJson);
+    /** Returns once the emulator waits in its n-th settle (1-based). */
+    const waitingIn = (n: number) => vi.waitFor(() => expect(waits.length).toBeGreaterThanOrEqual(n));
+    /** Ends the n-th settle once the emulator waits in it. */
+    const settleNth = async (n: number) => {
+      await waitingIn(n);
+      waits[n - 1]?.();
+    };
+    const stop = async () => {
+      for (const resolve of waits) resolve();
+      await held.stop();
+    };
+    return { file, lines, held, waitingIn, settleNth, stop };
+  }
+
+  it("a save caught half-way (truncated, then written) is deployed, never reported refused", async () => {
+    const { file, lines, held, waitingIn, settleNth, stop } = await startHeld("in-place.json");
+    const edit = JSON.stringify({ topics: { edited: {} } });
+    try {
+      // Act: truncated (the watcher reads it empty and waits), then written while it waits
+      await writeFile(file, "");
+      await waitingIn(1);
+      await writeFile(file, edit);
+      await settleNth(1);
+      await settleNth(2);
+
+      // Assess
+      await vi.waitFor(() => expect(held.deployedVersion()).toBe(1));
+      expect(lines.filter((line) => line.includes("refused"))).toEqual([]);
+      expect(lines).toContainEqual(expect.stringContaining("deployed version 1"));
+    } finally {
+      await stop();
+    }
+  });
+
+  it("a file that stays invalid across the settle is still refused, once", async () => {
+    const { file, lines, held, settleNth, stop } = await startHeld("invalid.json");
+    try {
+      // Saved whole (renamed into place): the one content the emulator ever reads.
+      await writeFile(`${file}.tmp`, "{ not json");
+      await rename(`${file}.tmp`, file);
+      await settleNth(1);
+
+      await vi.waitFor(() => expect(lines).toContainEqual(expect.stringContaining("refused")));
+      expect(lines.filter((line) => line.includes("refused"))).toHaveLength(1);
+      expect(lines.join("\n")).toContain("not JSON");
+      expect(held.deployedVersion()).toBe(1);
+    } finally {
+      await stop();
+    }
+  });
+});
