@@ -221,7 +221,39 @@ function cronerWords(message: string, cron: string): string {
   }
   if (/^Invalid ISO8601/.test(message))
     return "a ':' reads as a date and time, and this is neither that nor a pattern";
-  return message.replace(/maximum value of part/, "the number of values of its field");
+  return quotedAsWritten(message, cron).replace(/maximum value of part/, "the number of values of its field");
+}
+
+/**
+ * Croner reads month and day names as its numbers before it parses a field, and quotes its reading of the entry it
+ * refuses (`dec-jan` as `'12-1'`, `sat-mon` as `'6-1'`, `mon-tue-wed` as `'1-2-3'`): said with the entry as the
+ * caller wrote it. The entry is the first one croner refuses in the same words standing alone in its field, every
+ * other field `*` (each such refusal is of one entry; croner parses fields and entries in order, so none before it
+ * is refused). Croner itself reads each entry, so no copy of its name table is kept here; at most one parse per
+ * entry, and a pattern is at most 256 characters.
+ */
+function quotedAsWritten(message: string, cron: string): string {
+  const quoted = /'([^']*)'/.exec(message)?.[1];
+  if (quoted === undefined) return message;
+  const fields = cron.match(/\S+/g) ?? [];
+  for (const [index, field] of fields.entries()) {
+    for (const entry of field.split(",")) {
+      const alone = fields.map((_, at) => (at === index ? entry : "*")).join(" ");
+      if (entry === "" || refusalOf(alone) !== message) continue;
+      return message.split(`'${quoted}'`).join(`'${entry}'`);
+    }
+  }
+  return message;
+}
+
+/** Croner's refusal of a pattern (without its prefix), or undefined when it takes it. */
+function refusalOf(cron: string): string | undefined {
+  try {
+    new CronPattern(cron, undefined, { mode: "5-or-6-parts", fixedTimeRule: "single-value" });
+    return undefined;
+  } catch (error) {
+    return (error instanceof Error ? error.message : String(error)).replace(/^CronPattern: /, "");
+  }
 }
 
 /**
