@@ -86,7 +86,7 @@ export function printResult(io: CliIo, json: boolean, value: Record<string, unkn
     return;
   }
   const rows = flatten(value).map(([key, field]) => [shown(key), shown(field)]);
-  io.out(drawnFitted(rows, (row) => (rows[row] as string[])[0] as string));
+  io.out(drawnFitted(rows, (row) => labelQuote((rows[row] as string[])[0] as string, "field name cut")));
 }
 
 /** Nested objects as dotted rows (`settings.backoff.maxSeconds`), so a table stays readable; arrays as JSON. */
@@ -146,7 +146,25 @@ function printShownRows(io: CliIo, head: readonly string[], rows: readonly strin
 /** A list's cell, named below its table: `last_error of task_id demo.k3Jx…`, or by row number for a first column. */
 function cellLabel(head: readonly string[], row: readonly string[], index: number, column: number): string {
   const what = head[column] ?? "";
-  return column === 0 ? `${what} of row ${index}` : `${what} of ${head[0] ?? ""} ${row[0] ?? ""}`;
+  if (column === 0) return `${what} of row ${index}`;
+  const first = head[0] ?? "";
+  return `${what} of ${first} ${labelQuote(row[0] ?? "", `${first} cut`, `, row ${index}`)}`;
+}
+
+/**
+ * The most characters of a cell (already shown) a label below a table quotes: a row's first cell, or a field's name.
+ * A label quoted it whole, so a first cell or name itself over MAX_CELL_CHARS (a broken API's 5,000-character id or
+ * field name) was repeated whole before each long value of its row, where the cell itself is printed once.
+ */
+export const MAX_LABEL_QUOTE_CHARS = 100;
+
+/** `text` as a label quotes it: whole, or its start and what was cut (`… (task_id cut: 5006 characters, row 1)`). */
+function labelQuote(text: string, cut: string, where = ""): string {
+  if (text.length <= MAX_LABEL_QUOTE_CHARS) return text;
+  const end = /[\ud800-\udbff]/.test(text.charAt(MAX_LABEL_QUOTE_CHARS - 1))
+    ? MAX_LABEL_QUOTE_CHARS - 1
+    : MAX_LABEL_QUOTE_CHARS;
+  return `${text.slice(0, end)}… (${cut}: ${text.length} characters${where})`;
 }
 
 /**
