@@ -2,6 +2,7 @@ import { once } from "node:events";
 import { isPunctualError, type PunctualError } from "../client/index.js";
 import { visible, visibleJson } from "../shared/domain/visible-text.js";
 import { EXIT, type ExitCode, exitCodeOf, MayHaveBeenApplied, StoppedPartWay } from "./exit-codes.js";
+import { KNOWN_FIELDS } from "./known-fields.js";
 import { drawTable } from "./table.js";
 
 export interface CliIo {
@@ -79,14 +80,55 @@ export function jsonLine(value: unknown): string {
   return `${visibleJson(JSON.stringify(value))}\n`;
 }
 
-/** A result: one JSON document with --json (for scripts), else a two-column table of its fields. */
-export function printResult(io: CliIo, json: boolean, value: Record<string, unknown>): void {
+/**
+ * A result: one JSON document with --json (for scripts), else a two-column table of its fields. Given the fields the
+ * CLI knows of this view (known-fields.ts), the table shows every one of them and at most MAX_UNKNOWN_FIELDS_SHOWN
+ * others, in the answer's order, then how many it left out.
+ */
+export function printResult(
+  io: CliIo,
+  json: boolean,
+  value: Record<string, unknown>,
+  known?: readonly string[],
+): void {
   if (json) {
     io.out(jsonLine(value));
     return;
   }
-  const rows = flatten(value).map(([key, field]) => [shown(key), shown(field)]);
+  const { shownFields, more } = known ? boundUnknown(value, new Set(known)) : { shownFields: value, more: 0 };
+  printFields(io, shownFields, more);
+}
+
+/** Fields as a two-column table, then how many the CLI does not know it left out (boundUnknown). */
+function printFields(io: CliIo, fields: Record<string, unknown>, more: number): void {
+  const rows = flatten(fields).map(([key, field]) => [shown(key), shown(field)]);
   io.out(drawnFitted(rows, (row) => labelQuote((rows[row] as string[])[0] as string, "field name cut")));
+  if (more > 0) {
+    io.out(
+      `… and ${more} more field${more === 1 ? "" : "s"} this CLI does not know (--json prints the answer whole)\n`,
+    );
+  }
+}
+
+/**
+ * The most fields of an answer the CLI does not know that its table shows (a newer API's few new fields are shown):
+ * a broken or hostile API's 300,000 extra fields (≈3.6 MB, under the client's 10 MiB cap) were 300,000 rows, 37.8
+ * million characters printed over ~19 s. --json prints every one.
+ */
+export const MAX_UNKNOWN_FIELDS_SHOWN = 20;
+
+/** The answer's known fields and its first MAX_UNKNOWN_FIELDS_SHOWN others, in its order; how many others are left. */
+function boundUnknown(
+  value: Record<string, unknown>,
+  known: ReadonlySet<string>,
+): { shownFields: Record<string, unknown>; more: number } {
+  const shownFields: Record<string, unknown> = {};
+  let unknown = 0;
+  for (const key of Object.keys(value)) {
+    if (!known.has(key) && unknown++ >= MAX_UNKNOWN_FIELDS_SHOWN) continue;
+    shownFields[key] = value[key];
+  }
+  return { shownFields, more: Math.max(0, unknown - MAX_UNKNOWN_FIELDS_SHOWN) };
 }
 
 /** Nested objects as dotted rows (`settings.backoff.maxSeconds`), so a table stays readable; arrays as JSON. */
@@ -110,8 +152,10 @@ export function printTask(io: CliIo, json: boolean, task: Record<string, unknown
     printResult(io, json, task);
     return;
   }
-  const { subscribers, attempt_log: attemptLog, ...fields } = task;
-  printResult(io, false, fields);
+  // Bounded first: the rest of an answer of 300,000 fields was a copy of all of them.
+  const { shownFields, more } = boundUnknown(task, new Set(KNOWN_FIELDS.task));
+  const { subscribers, attempt_log: attemptLog, ...fields } = shownFields;
+  printFields(io, fields, more);
   if (Array.isArray(attemptLog) && attemptLog.length > 0) {
     const rows = (attemptLog as Record<string, unknown>[]).map((row) =>
       [row.attempt, row.started_at, row.duration_ms, row.status, row.error].map(cell),
