@@ -225,22 +225,24 @@ function cronerWords(message: string, cron: string): string {
 }
 
 /**
- * Croner reads month and day names as its numbers before it parses a field, and quotes its reading of the entry it
- * refuses (`dec-jan` as `'12-1'`, `sat-mon` as `'6-1'`, `mon-tue-wed` as `'1-2-3'`): said with the entry as the
- * caller wrote it. The entry is the first one croner refuses in the same words standing alone in its field, every
- * other field `*` (each such refusal is of one entry; croner parses fields and entries in order, so none before it
- * is refused). Croner itself reads each entry, so no copy of its name table is kept here; at most one parse per
- * entry, and a pattern is at most 256 characters.
+ * A croner refusal of one entry of a field, said with the field and the entry as the caller wrote them
+ * (`day-of-week 'sat-mon': From value is larger than to value`). Croner reads month and day names as its numbers
+ * before it parses a field and quotes its reading of the entry it refuses (`dec-jan` as `'12-1'`, `sat-mon` as
+ * `'6-1'`, `mon-tue-wed` as `'1-2-3'`), or names none (`illegal stepping: 0`, `illegal lower range (NaN)` for
+ * `L-sun`): its quote and its NaN are dropped. The entry is the first one croner refuses in the same words standing
+ * alone in its field, every other field `*` (croner parses fields and entries in order, so none before it is
+ * refused); croner itself reads each, so no copy of its name table is kept here: at most one parse per entry, and a
+ * pattern is at most 256 characters. A refusal of a whole field (`LW` in a list) is left as croner words it.
  */
 function quotedAsWritten(message: string, cron: string): string {
-  const quoted = /'([^']*)'/.exec(message)?.[1];
-  if (quoted === undefined) return message;
   const fields = cron.match(/\S+/g) ?? [];
+  const names = fields.length === 5 ? CRONER_ORDER.slice(1) : CRONER_ORDER;
   for (const [index, field] of fields.entries()) {
     for (const entry of field.split(",")) {
       const alone = fields.map((_, at) => (at === index ? entry : "*")).join(" ");
       if (entry === "" || refusalOf(alone) !== message) continue;
-      return message.split(`'${quoted}'`).join(`'${entry}'`);
+      const said = message.replace(/: '[^']*'$| \('[^']*'\)| \(NaN\)/, "");
+      return `${names[index] ?? "a field"} '${entry}': ${said}`;
     }
   }
   return message;

@@ -73,6 +73,18 @@ describe("cron refusals in the caller's words", () => {
     expect(problem).not.toMatch(/'[\d-]+'/);
   });
 
+  it.each([
+    ["0 0 * * L-sun", "day-of-week 'L-sun'"],
+    ["0 0 * jan-dec/0 *", "month 'jan-dec/0'"],
+    ["0 0 * * mon-sun/13", "day-of-week 'mon-sun/13'"],
+    ["0 0 0 * * 1,wed-mon", "day-of-week 'wed-mon'"],
+  ])("refuses %j naming the entry croner quotes none of (%s), and no NaN", (cron, named) => {
+    const problem = cronProblem(cron) ?? "";
+    expect(problem).toMatch(/is not a valid cron pattern/);
+    expect(problem).toContain(named);
+    expect(problem).not.toContain("NaN");
+  });
+
   it("cuts an entry quoted as written to 64 characters, as every echoed value", () => {
     const long = `jan-${"1".repeat(70)}-dec`;
     const problem = cronProblem(`0 0 * ${long} *`) ?? "";
