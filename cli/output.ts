@@ -2,6 +2,7 @@ import { once } from "node:events";
 import { isPunctualError, type PunctualError } from "../client/index.js";
 import { visible, visibleJson } from "../shared/domain/visible-text.js";
 import { EXIT, type ExitCode, exitCodeOf, MayHaveBeenApplied, StoppedPartWay } from "./exit-codes.js";
+import { KNOWN_FIELDS } from "./known-fields.js";
 import { drawTable } from "./table.js";
 
 export interface CliIo {
@@ -79,14 +80,55 @@ export function jsonLine(value: unknown): string {
   return `${visibleJson(JSON.stringify(value))}\n`;
 }
 
-/** A result: one JSON document with --json (for scripts), else a two-column table of its fields. */
-export function printResult(io: CliIo, json: boolean, value: Record<string, unknown>): void {
+/**
+ * A result: one JSON document with --json (for scripts), else a two-column table of its fields. Given the fields the
+ * CLI knows of this view (known-fields.ts), the table shows every one of them and at most MAX_UNKNOWN_FIELDS_SHOWN
+ * others, in the answer's order, then how many it left out.
+ */
+export function printResult(
+  io: CliIo,
+  json: boolean,
+  value: Record<string, unknown>,
+  known?: readonly string[],
+): void {
   if (json) {
     io.out(jsonLine(value));
     return;
   }
-  const rows = flatten(value).map(([key, field]) => [shown(key), shown(field)]);
-  io.out(drawnFitted(rows, (row) => (rows[row] as string[])[0] as string));
+  const { shownFields, more } = known ? boundUnknown(value, new Set(known)) : { shownFields: value, more: 0 };
+  printFields(io, shownFields, more);
+}
+
+/** Fields as a two-column table, then how many the CLI does not know it left out (boundUnknown). */
+function printFields(io: CliIo, fields: Record<string, unknown>, more: number): void {
+  const rows = flatten(fields).map(([key, field]) => [shown(key), shown(field)]);
+  io.out(drawnFitted(rows, (row) => labelQuote((rows[row] as string[])[0] as string, "field name cut")));
+  if (more > 0) {
+    io.out(
+      `… and ${more} more field${more === 1 ? "" : "s"} this CLI does not know (--json prints the answer whole)\n`,
+    );
+  }
+}
+
+/**
+ * The most fields of an answer the CLI does not know that its table shows (a newer API's few new fields are shown):
+ * a broken or hostile API's 300,000 extra fields (≈3.6 MB, under the client's 10 MiB cap) were 300,000 rows, 37.8
+ * million characters printed over ~19 s. --json prints every one.
+ */
+export const MAX_UNKNOWN_FIELDS_SHOWN = 20;
+
+/** The answer's known fields and its first MAX_UNKNOWN_FIELDS_SHOWN others, in its order; how many others are left. */
+function boundUnknown(
+  value: Record<string, unknown>,
+  known: ReadonlySet<string>,
+): { shownFields: Record<string, unknown>; more: number } {
+  const shownFields: Record<string, unknown> = {};
+  let unknown = 0;
+  for (const key of Object.keys(value)) {
+    if (!known.has(key) && unknown++ >= MAX_UNKNOWN_FIELDS_SHOWN) continue;
+    shownFields[key] = value[key];
+  }
+  return { shownFields, more: Math.max(0, unknown - MAX_UNKNOWN_FIELDS_SHOWN) };
 }
 
 /** Nested objects as dotted rows (`settings.backoff.maxSeconds`), so a table stays readable; arrays as JSON. */
@@ -110,8 +152,10 @@ export function printTask(io: CliIo, json: boolean, task: Record<string, unknown
     printResult(io, json, task);
     return;
   }
-  const { subscribers, attempt_log: attemptLog, ...fields } = task;
-  printResult(io, false, fields);
+  // Bounded first: the rest of an answer of 300,000 fields was a copy of all of them.
+  const { shownFields, more } = boundUnknown(task, new Set(KNOWN_FIELDS.task));
+  const { subscribers, attempt_log: attemptLog, ...fields } = shownFields;
+  printFields(io, fields, more);
   if (Array.isArray(attemptLog) && attemptLog.length > 0) {
     const rows = (attemptLog as Record<string, unknown>[]).map((row) =>
       [row.attempt, row.started_at, row.duration_ms, row.status, row.error].map(cell),
@@ -146,7 +190,25 @@ function printShownRows(io: CliIo, head: readonly string[], rows: readonly strin
 /** A list's cell, named below its table: `last_error of task_id demo.k3Jx…`, or by row number for a first column. */
 function cellLabel(head: readonly string[], row: readonly string[], index: number, column: number): string {
   const what = head[column] ?? "";
-  return column === 0 ? `${what} of row ${index}` : `${what} of ${head[0] ?? ""} ${row[0] ?? ""}`;
+  if (column === 0) return `${what} of row ${index}`;
+  const first = head[0] ?? "";
+  return `${what} of ${first} ${labelQuote(row[0] ?? "", `${first} cut`, `, row ${index}`)}`;
+}
+
+/**
+ * The most characters of a cell (already shown) a label below a table quotes: a row's first cell, or a field's name.
+ * A label quoted it whole, so a first cell or name itself over MAX_CELL_CHARS (a broken API's 5,000-character id or
+ * field name) was repeated whole before each long value of its row, where the cell itself is printed once.
+ */
+export const MAX_LABEL_QUOTE_CHARS = 100;
+
+/** `text` as a label quotes it: whole, or its start and what was cut (`… (task_id cut: 5006 characters, row 1)`). */
+function labelQuote(text: string, cut: string, where = ""): string {
+  if (text.length <= MAX_LABEL_QUOTE_CHARS) return text;
+  const end = /[\ud800-\udbff]/.test(text.charAt(MAX_LABEL_QUOTE_CHARS - 1))
+    ? MAX_LABEL_QUOTE_CHARS - 1
+    : MAX_LABEL_QUOTE_CHARS;
+  return `${text.slice(0, end)}… (${cut}: ${text.length} characters${where})`;
 }
 
 /**

@@ -5,6 +5,7 @@
  */
 import type http from "node:http";
 import { targetParts } from "#shared/api/request-target.js";
+import { NO_BODY_ISSUE, NO_BODY_MESSAGE, saysNothing } from "#shared/api/says-nothing.js";
 import { echoed } from "#shared/domain/echoed.js";
 import { apiRouteUrl, withPercentEncodedQuery } from "../client/api-url.js";
 import type { Authorizer } from "../client/auth.js";
@@ -42,12 +43,16 @@ export function apiProxy(options: {
     if (!FORWARDED_METHODS.includes(method)) return refuseMethod(res, method);
     const odd = pathProblem(pathname);
     if (odd) return sendJson(res, 400, { error: { code: "invalid_path", message: odd } });
-    const body = await readBody(req);
+    let body = await readBody(req);
     if (body === undefined)
       return sendJson(res, 413, { error: { code: "too_large", message: "body too large" } });
-    // fetch refuses to send one (a TypeError, else a 502): the caller's mistake, so a 400 that says so.
-    if (method === "GET" && body.length > 0)
-      return sendJson(res, 400, { error: { code: "invalid_request", message: "a GET carries no body" } });
+    // fetch refuses to send a GET's body (a TypeError, else a 502), and no GET route takes one: a body that says
+    // something is the API's own 400 for it (no-body guard), one that says nothing (`{}`) is dropped, as the API
+    // would take it.
+    if (method === "GET" && body.length > 0) {
+      if (!saysNothing(body)) return refuseGetBody(res);
+      body = "";
+    }
     // The page's query as the URL standard reads it (`+` a space), sent with `%20`, as the authorizer signs it.
     const target = withPercentEncodedQuery(apiRouteUrl(options.apiUrl, `${pathname}${search}`));
     const headers: Record<string, string> = {};
@@ -139,6 +144,13 @@ function withoutSessionToken(answer: Buffer, signed: Readonly<Record<string, str
   }
   parts.push(answer.subarray(from));
   return Buffer.concat(parts);
+}
+
+/** The API's answer to a GET whose body says something (middleware/no-body.ts), its code, message and issue. */
+function refuseGetBody(res: http.ServerResponse): true {
+  return sendJson(res, 400, {
+    error: { code: "validation_failed", message: NO_BODY_MESSAGE, issues: [NO_BODY_ISSUE] },
+  });
 }
 
 /** 405 with the methods forwarded; the name is echoed cut (Node takes any token as a method). */

@@ -2,6 +2,7 @@ import { type Command, Option } from "commander";
 import type { DestinationView } from "../../client/index.js";
 import { LIST_LIMIT_MAX } from "../../shared/api/schemas/list-limits.js";
 import { connect, type GlobalOptions } from "../connection.js";
+import { KNOWN_FIELDS } from "../known-fields.js";
 import { type CliIo, ListPrinter, printResult } from "../output.js";
 import { type PagingOptions, pagingLimits, printAllPages, withPagingOptions } from "../paging.js";
 import { pathArgument } from "../path-argument.js";
@@ -31,7 +32,7 @@ export function destinationsCommand(parent: Command, io: CliIo): void {
         pathArgument(host, "<host>", "host[:port] as `destinations list` shows it", hostIn),
         only,
       );
-      printResult(io, global.json ?? false, answer);
+      printResult(io, global.json ?? false, answer, KNOWN_FIELDS.destinationReset);
     });
 }
 

@@ -3,6 +3,7 @@ import type { CreateScheduleInput, ScheduleView } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { withLookFirst } from "../exit-codes.js";
 import { contentText } from "../input-file.js";
+import { KNOWN_FIELDS } from "../known-fields.js";
 import { type CliIo, ListPrinter, printResult } from "../output.js";
 import { type PagingOptions, pagingLimits, printAllPages, withPagingOptions } from "../paging.js";
 import { pathArgument } from "../path-argument.js";
@@ -80,7 +81,7 @@ function createCommand(schedules: Command, io: CliIo): void {
       const created = await client.createSchedule(body).catch((error: unknown) => {
         throw withLookFirst(error, "the schedule may have been created", look);
       });
-      printResult(io, global.json ?? false, created);
+      printResult(io, global.json ?? false, created, KNOWN_FIELDS.schedule);
     });
 }
 
@@ -167,7 +168,12 @@ function idCommand(
         "a schedule's id (topic.schedule.ULID)",
         scheduleIdIn,
       );
-      printResult(io, global.json ?? false, await call(await connect(global, io), scheduleId));
+      printResult(
+        io,
+        global.json ?? false,
+        await call(await connect(global, io), scheduleId),
+        KNOWN_FIELDS.schedule,
+      );
     });
 }
 

@@ -20,6 +20,7 @@ import {
   withLookFirst,
 } from "../exit-codes.js";
 import { contentText, readTextFile } from "../input-file.js";
+import { KNOWN_FIELDS } from "../known-fields.js";
 import {
   abortOnInterrupt,
   type CliIo,
@@ -228,7 +229,7 @@ function addCommand(tasks: Command, io: CliIo): void {
           throw options.idempotencyKey === undefined ? withKeyToRerun(error, idempotencyKey) : error;
         })
         .finally(() => interrupt?.release());
-      printResult(io, global.json ?? false, added);
+      printResult(io, global.json ?? false, added, KNOWN_FIELDS.task);
     });
 }
 

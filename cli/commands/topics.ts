@@ -3,6 +3,7 @@ import type { Command } from "commander";
 import { type PunctualClient, PunctualError, type TopicView } from "../../client/index.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { StoppedPartWay } from "../exit-codes.js";
+import { KNOWN_FIELDS } from "../known-fields.js";
 import { abortOnInterrupt, type CliIo, INTERRUPTED_PAGES, printResult, printRows } from "../output.js";
 import {
   appendPage,
@@ -70,7 +71,12 @@ function showCommand(topics: Command, io: CliIo): void {
     .action(async (topic: string, _options: unknown, command: Command) => {
       const global = command.optsWithGlobals<GlobalOptions>();
       const name = topicArgument(topic);
-      printResult(io, global.json ?? false, await (await connect(global, io)).getTopic(name));
+      printResult(
+        io,
+        global.json ?? false,
+        await (await connect(global, io)).getTopic(name),
+        KNOWN_FIELDS.topic,
+      );
     });
 }
 
@@ -85,7 +91,7 @@ function switchCommand(topics: Command, io: CliIo, name: "pause" | "resume", des
       const named = topicArgument(topic);
       const client = await connect(global, io);
       const answer = name === "pause" ? await client.pauseTopic(named) : await client.resumeTopic(named);
-      printResult(io, global.json ?? false, answer);
+      printResult(io, global.json ?? false, answer, KNOWN_FIELDS.topic);
     });
 }
 

@@ -221,7 +221,41 @@ function cronerWords(message: string, cron: string): string {
   }
   if (/^Invalid ISO8601/.test(message))
     return "a ':' reads as a date and time, and this is neither that nor a pattern";
-  return message.replace(/maximum value of part/, "the number of values of its field");
+  return quotedAsWritten(message, cron).replace(/maximum value of part/, "the number of values of its field");
+}
+
+/**
+ * A croner refusal of one entry of a field, said with the field and the entry as the caller wrote them
+ * (`day-of-week 'sat-mon': From value is larger than to value`). Croner reads month and day names as its numbers
+ * before it parses a field and quotes its reading of the entry it refuses (`dec-jan` as `'12-1'`, `sat-mon` as
+ * `'6-1'`, `mon-tue-wed` as `'1-2-3'`), or names none (`illegal stepping: 0`, `illegal lower range (NaN)` for
+ * `L-sun`): its quote and its NaN are dropped. The entry is the first one croner refuses in the same words standing
+ * alone in its field, every other field `*` (croner parses fields and entries in order, so none before it is
+ * refused); croner itself reads each, so no copy of its name table is kept here: at most one parse per entry, and a
+ * pattern is at most 256 characters. A refusal of a whole field (`LW` in a list) is left as croner words it.
+ */
+function quotedAsWritten(message: string, cron: string): string {
+  const fields = cron.match(/\S+/g) ?? [];
+  const names = fields.length === 5 ? CRONER_ORDER.slice(1) : CRONER_ORDER;
+  for (const [index, field] of fields.entries()) {
+    for (const entry of field.split(",")) {
+      const alone = fields.map((_, at) => (at === index ? entry : "*")).join(" ");
+      if (entry === "" || refusalOf(alone) !== message) continue;
+      const said = message.replace(/: '[^']*'$| \('[^']*'\)| \(NaN\)/, "");
+      return `${names[index] ?? "a field"} '${entry}': ${said}`;
+    }
+  }
+  return message;
+}
+
+/** Croner's refusal of a pattern (without its prefix), or undefined when it takes it. */
+function refusalOf(cron: string): string | undefined {
+  try {
+    new CronPattern(cron, undefined, { mode: "5-or-6-parts", fixedTimeRule: "single-value" });
+    return undefined;
+  } catch (error) {
+    return (error instanceof Error ? error.message : String(error)).replace(/^CronPattern: /, "");
+  }
 }
 
 /**

@@ -1,13 +1,7 @@
 import type { MiddlewareObj } from "@middy/core";
 import type { APIGatewayProxyEventV2 } from "aws-lambda";
 import { validationFailed } from "#shared/api/errors.js";
-
-/**
- * Says nothing: empty, JSON's white space (space, tab, CR, LF), or an empty JSON object (what some clients send with
- * every POST), after one leading byte-order mark, which the JSON body middleware drops too. Not `\s`: it also takes
- * U+00A0, U+2028 or a second BOM, which no JSON parser reads as nothing.
- */
-const SAYS_NOTHING = /^\uFEFF?[ \t\r\n]*(?:\{[ \t\r\n]*\})?[ \t\r\n]*$/;
+import { NO_BODY_ISSUE, NO_BODY_MESSAGE, saysNothing } from "#shared/api/says-nothing.js";
 
 /**
  * For a route that acts and takes no body: a body that says anything is a 400, before the handler acts, as a query
@@ -21,11 +15,8 @@ export function noBodyGuard(): MiddlewareObj<APIGatewayProxyEventV2> {
     before: async ({ event }) => {
       const raw = event.body ?? "";
       const text = event.isBase64Encoded ? Buffer.from(raw, "base64").toString("utf8") : raw;
-      if (SAYS_NOTHING.test(text)) return;
-      throw validationFailed(
-        [{ path: "", message: "this route takes no request body; send none" }],
-        "this route takes no request body",
-      );
+      if (saysNothing(text)) return;
+      throw validationFailed([NO_BODY_ISSUE], NO_BODY_MESSAGE);
     },
   };
 }

@@ -19,6 +19,11 @@ const SHOWN_ERROR = "\\u202e".repeat(200_000);
 /** A content as long as a request may hold one (1 MiB of JSON text). */
 const CONTENT = JSON.stringify({ note: "c".repeat(1024 * 1024 - 11) });
 
+/** A first cell itself over the limit (a broken API's id), and a field name over it (a broken API's extra field). */
+const LONG_ID = `long-id.${"i".repeat(5 * MAX_CELL_CHARS)}`;
+const LONG_KEY = "k".repeat(5 * MAX_CELL_CHARS);
+const LONG_KEY_TASK = "demo.n1.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXZ";
+
 const task = {
   task_id: TASK_ID,
   topic: "demo",
@@ -39,11 +44,21 @@ beforeAll(async () => {
     req.resume();
     const url = new URL(req.url ?? "/", "http://127.0.0.1");
     const body =
-      url.pathname === "/v1/tasks"
-        ? { tasks: [task], next_cursor: null }
-        : url.searchParams.get("include") === "content"
-          ? { ...task, last_error: "HTTP 500", attempt_log: [], content: CONTENT }
-          : task;
+      url.pathname === "/v1/tasks" && url.searchParams.get("topic") === "long-id"
+        ? { tasks: [{ ...task, topic: "long-id", task_id: LONG_ID }], next_cursor: null }
+        : url.pathname === `/v1/tasks/${LONG_KEY_TASK}`
+          ? {
+              ...task,
+              task_id: LONG_KEY_TASK,
+              last_error: "HTTP 500",
+              attempt_log: [],
+              [LONG_KEY]: "v".repeat(2 * MAX_CELL_CHARS),
+            }
+          : url.pathname === "/v1/tasks"
+            ? { tasks: [task], next_cursor: null }
+            : url.searchParams.get("include") === "content"
+              ? { ...task, last_error: "HTTP 500", attempt_log: [], content: CONTENT }
+              : task;
     res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
   });
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
@@ -88,6 +103,34 @@ describe("a value longer than a table cell", () => {
     expect(result.code, result.err).toBe(0);
     expect(result.out.length).toBeLessThan(SHOWN_ERROR.length + 10_000);
     expect(result.out).toContain(`\nlast_error of task_id ${TASK_ID}: ${SHOWN_ERROR}\n`);
+  });
+
+  it("tasks list: a row's label cuts a first cell that is itself over the limit, and says so", async () => {
+    // Act
+    const result = await punctual(["tasks", "list", "--topic", "long-id", "--failed"]);
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    const line = result.out.split("\n").find((l) => l.startsWith("last_error of task_id ")) ?? "";
+    expect(line.endsWith(`: ${SHOWN_ERROR}`)).toBe(true);
+    const label = line.slice(0, line.length - SHOWN_ERROR.length);
+    expect(label.length).toBeLessThan(MAX_CELL_CHARS);
+    expect(label).toContain(`(task_id cut: ${LONG_ID.length} characters, row 1)`);
+    // The id itself is printed whole once, below the table, under its own name.
+    expect(result.out).toContain(`\ntask_id of row 1: ${LONG_ID}\n`);
+    expect(result.out.split(LONG_ID).length - 1).toBe(1);
+  });
+
+  it("tasks get: a field name over the limit is cut in its value's label, and says so", async () => {
+    // Act
+    const result = await punctual(["tasks", "get", LONG_KEY_TASK]);
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    const value = "v".repeat(2 * MAX_CELL_CHARS);
+    const line = result.out.split("\n").find((l) => l.endsWith(`: ${value}`)) ?? "";
+    expect(line.length).toBeLessThan(value.length + MAX_CELL_CHARS);
+    expect(line).toContain(`(field name cut: ${LONG_KEY.length} characters)`);
   });
 
   it("tasks get --content: a 1 MiB content printed whole, once, exactly as delivered", async () => {

@@ -279,7 +279,7 @@ describe("the console proxy against a method the page never sends", () => {
     },
   );
 
-  it("refuses a GET with a body with a 400, not a 502: nothing is signed or sent", async () => {
+  it("refuses a GET with a body with the API's own 400 (validation_failed), not a 502: nothing is signed or sent", async () => {
     // Prepare
     const api = await serve("127.0.0.1", (req, res) => {
       req.resume();
@@ -290,10 +290,37 @@ describe("the console proxy against a method the page never sends", () => {
     // Act
     const answer = await rawCall(proxy.url, "GET", '{"topic":"demo"}');
 
-    // Assess
+    // Assess: what the API's no-body guard answers the same call (test/unit/api/handlers.test.ts).
     expect(answer.status).toBe(400);
-    expect(answer.json.error?.code).toBe("invalid_request");
+    expect(answer.json).toEqual({
+      error: {
+        code: "validation_failed",
+        message: "this route takes no request body",
+        issues: [{ path: "", message: "this route takes no request body; send none" }],
+      },
+    });
     expect(api.seen).toEqual([]);
+  });
+
+  it("forwards a GET whose body says nothing (empty JSON object, white space) without it, as the API takes it", async () => {
+    // Prepare
+    const bodies: string[] = [];
+    const api = await serve("127.0.0.1", (req, res) => {
+      const chunks: Buffer[] = [];
+      req.on("data", (chunk: Buffer) => chunks.push(chunk));
+      req.on("end", () => {
+        bodies.push(Buffer.concat(chunks).toString());
+        res.writeHead(200, { "content-type": "application/json" }).end('{"tasks":[]}');
+      });
+    });
+    const proxy = await consoleProxy(api.url);
+
+    // Act
+    const answers = [await rawCall(proxy.url, "GET", " {} "), await rawCall(proxy.url, "GET", "\r\n")];
+
+    // Assess
+    expect(answers.map((answer) => answer.status)).toEqual([200, 200]);
+    expect(bodies).toEqual(["", ""]);
   });
 
   it("refuses a body over 10 MiB with a 413 before signing anything", async () => {

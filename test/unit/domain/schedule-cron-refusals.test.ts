@@ -60,6 +60,58 @@ describe("cron refusals in the caller's words", () => {
     expect(problem).toContain("day-of-week '1#9'");
   });
 
+  it.each([
+    ["0 0 1 dec-jan *", "dec-jan"],
+    ["0 0 * * sat-mon", "sat-mon"],
+    ["0 0 * jan,DEC-feb *", "DEC-feb"],
+    ["0 0 * * mon-tue-wed", "mon-tue-wed"],
+    ["0 0 * * +fri-mon", "+fri-mon"],
+  ])("refuses %j quoting the entry as written (%s), not croner's reading of its names", (cron, text) => {
+    const problem = cronProblem(cron) ?? "";
+    expect(problem).toMatch(/is not a valid cron pattern/);
+    expect(problem).toContain(`'${text}'`);
+    expect(problem).not.toMatch(/'[\d-]+'/);
+  });
+
+  it.each([
+    ["0 0 * * L-sun", "day-of-week 'L-sun'"],
+    ["0 0 * jan-dec/0 *", "month 'jan-dec/0'"],
+    ["0 0 * * mon-sun/13", "day-of-week 'mon-sun/13'"],
+    ["0 0 0 * * 1,wed-mon", "day-of-week 'wed-mon'"],
+  ])("refuses %j naming the entry croner quotes none of (%s), and no NaN", (cron, named) => {
+    const problem = cronProblem(cron) ?? "";
+    expect(problem).toMatch(/is not a valid cron pattern/);
+    expect(problem).toContain(named);
+    expect(problem).not.toContain("NaN");
+  });
+
+  it("cuts an entry quoted as written to 64 characters, as every echoed value", () => {
+    const long = `jan-${"1".repeat(70)}-dec`;
+    const problem = cronProblem(`0 0 * ${long} *`) ?? "";
+    expect(problem).toMatch(/is not a valid cron pattern/);
+    expect(problem).toContain(`'${long.slice(0, 62)}…`);
+    expect(problem).not.toContain(long);
+  });
+
+  // Croner replaces month and day names by its numbers before it parses: every text a refusal quotes must be one
+  // the caller wrote (a whole field, an entry of one, or a cut of either), never croner's reading of a name.
+  it("quotes only text the caller wrote, whatever names the pattern holds (fast-check)", () => {
+    const name = fc.constantFrom("jan", "Feb", "DEC", "mon", "SAT", "sun", "Thu");
+    const token = fc.oneof(name, fc.constantFrom(..."0123456789-/,#L+*".split(""), "12", "7"));
+    const field = fc.array(token, { minLength: 1, maxLength: 5 }).map((parts) => parts.join(""));
+    const pattern = fc.tuple(field, field).map(([month, dow]) => `0 0 * ${month} ${dow}`);
+    fc.assert(
+      fc.property(pattern, (cron) => {
+        const problem = cronProblem(cron);
+        if (problem === undefined) return;
+        for (const [, quoted = ""] of problem.matchAll(/'([^']*)'/g)) {
+          expect(cron, `${cron}: ${problem}`).toContain(quoted.replace(/…$/, ""));
+        }
+      }),
+      { numRuns: 3000, seed: 48 },
+    );
+  });
+
   // Fuzzed against the real validation: any pattern of cron's own characters (and a few names) is accepted or
   // refused with a reason in the caller's words, cut as every echoed value is, and nothing throws.
   it("never throws, and no refusal passes on croner's words (fast-check)", () => {

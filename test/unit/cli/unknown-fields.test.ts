@@ -1,0 +1,146 @@
+import { readFileSync } from "node:fs";
+import { createServer, type Server } from "node:http";
+import type { AddressInfo } from "node:net";
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { KNOWN_FIELDS } from "../../../cli/known-fields.js";
+import { main } from "../../../cli/main.js";
+import { MAX_UNKNOWN_FIELDS_SHOWN } from "../../../cli/output.js";
+
+/**
+ * An answer with far more fields than the API's view has, against a real loopback API: a broken or hostile API (or
+ * a newer one) adding 300,000 fields (≈3.6 MB) made `tasks get` print every one as a table row, 37.8 million
+ * characters over ~19 s. A person's table shows every field the CLI knows, the first few it does not, and how many
+ * more; --json prints the answer whole. 30,000 here: the bound is a count, and the same at any size.
+ */
+const TASK_ID = "demo.n1.mhx0z8ka.01JD3ABCDEFGHJKMNPQRSTVWXY";
+const SCHEDULE_ID = "demo.schedule.01JD3ABCDEFGHJKMNPQRSTVWXY";
+const AT = "2026-11-23T12:00:00.000Z";
+const EXTRA = 30_000;
+const extra = Object.fromEntries(Array.from({ length: EXTRA }, (_, i) => [`extra_${i}`, `value_${i}`]));
+
+const task = {
+  task_id: TASK_ID,
+  topic: "demo",
+  status: "delivered",
+  due_at: AT,
+  accepted_at: AT,
+  attempts: 1,
+  callback_url: "https://hooks.example.com/punctual",
+  attempt_log: [],
+  ...extra,
+  // A field the CLI knows, after the unknown ones: shown wherever it comes.
+  delivered_at: AT,
+};
+const schedule = {
+  schedule_id: SCHEDULE_ID,
+  topic: "demo",
+  cron: "*/10 * * * *",
+  timezone: "UTC",
+  status: "active",
+  content: "{}",
+  callback_url: "https://hooks.example.com/punctual",
+  created_at: AT,
+  updated_at: AT,
+  materialized_until: AT,
+  next_occurrences: [],
+  ...extra,
+};
+
+let server: Server;
+let apiUrl: string;
+
+beforeAll(async () => {
+  server = createServer((req, res) => {
+    req.resume();
+    const url = new URL(req.url ?? "/", "http://127.0.0.1");
+    const body = url.pathname.startsWith("/v1/schedules/") ? schedule : task;
+    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
+  });
+  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+  apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+});
+
+afterAll(async () => {
+  server.closeAllConnections();
+  await new Promise<void>((resolve) => server.close(() => resolve()));
+});
+
+async function punctual(argv: readonly string[]) {
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env: {} };
+  const code = await main(["--api", apiUrl, ...argv], io);
+  return { code, out: out.join(""), err: err.join("") };
+}
+
+describe("an answer with fields the CLI does not know", () => {
+  it("tasks get: every known field, the first unknown ones, then how many more (--json for the rest)", async () => {
+    // Act
+    const result = await punctual(["tasks", "get", TASK_ID]);
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    expect(result.out.length).toBeLessThan(10_000);
+    expect(result.out).toMatch(/│ delivered_at\s+│ 2026-11-23T12:00:00\.000Z/);
+    expect(result.out).toMatch(/│ extra_0\s+│ value_0/);
+    expect(result.out).toMatch(new RegExp(`│ extra_${MAX_UNKNOWN_FIELDS_SHOWN - 1}\\s`));
+    expect(result.out).not.toContain(`extra_${MAX_UNKNOWN_FIELDS_SHOWN} `);
+    expect(result.out).toContain(
+      `… and ${EXTRA - MAX_UNKNOWN_FIELDS_SHOWN} more fields this CLI does not know (--json prints the answer whole)\n`,
+    );
+  });
+
+  it("schedules show: the same bound", async () => {
+    // Act
+    const result = await punctual(["schedules", "show", SCHEDULE_ID]);
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    expect(result.out.length).toBeLessThan(10_000);
+    expect(result.out).toContain(`… and ${EXTRA - MAX_UNKNOWN_FIELDS_SHOWN} more fields`);
+  });
+
+  it("--json prints the answer whole", async () => {
+    // Act
+    const result = await punctual(["--json", "tasks", "get", TASK_ID]);
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    expect(JSON.parse(result.out)).toEqual(task);
+  });
+
+  it("the CLI knows every field the API's views have (docs/openapi.json), so none of them is ever left out", () => {
+    const document = JSON.parse(readFileSync("docs/openapi.json", "utf8")) as {
+      paths: Record<string, Record<string, { responses: Record<string, OpenApiResponse> }>>;
+    };
+    const fieldsOf = (path: string, method: string, status: string) =>
+      Object.keys(
+        document.paths[path]?.[method]?.responses[status]?.content["application/json"].schema.properties ??
+          {},
+      );
+    const views = [
+      ["task", "/v1/tasks/{id}", "get", "200"],
+      ["task", "/v1/tasks/{id}", "patch", "200"],
+      ["task", "/v1/tasks/{id}", "delete", "200"],
+      ["task", "/v1/tasks/{id}/run", "post", "200"],
+      ["task", "/v1/tasks/{id}/replay", "post", "202"],
+      ["task", "/v1/tasks", "post", "201"],
+      ["schedule", "/v1/schedules", "post", "201"],
+      ["schedule", "/v1/schedules/{id}", "get", "200"],
+      ["schedule", "/v1/schedules/{id}", "delete", "200"],
+      ["schedule", "/v1/schedules/{id}/pause", "post", "200"],
+      ["topic", "/v1/topics/{topic}", "get", "200"],
+      ["topic", "/v1/topics/{topic}/pause", "post", "200"],
+      ["destinationReset", "/v1/destinations/{host}/reset", "post", "200"],
+    ] as const;
+    for (const [view, path, method, status] of views) {
+      const fields = fieldsOf(path, method, status);
+      expect(fields.length, `${method} ${path}`).toBeGreaterThan(0);
+      expect(KNOWN_FIELDS[view], `${method} ${path}`).toEqual(expect.arrayContaining(fields));
+    }
+  });
+});
+
+interface OpenApiResponse {
+  readonly content: { readonly "application/json": { readonly schema: { readonly properties?: object } } };
+}
