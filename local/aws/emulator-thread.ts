@@ -24,6 +24,7 @@ type ThreadMessage = {
   id?: number;
   line?: string;
   stats?: FaultStats;
+  error?: Record<string, unknown>;
 } & Partial<Pick<EmulatorThread, "gatewayUrl" | "endpoints" | "faultEndpoints">>;
 
 /**
@@ -55,7 +56,11 @@ export async function startEmulatorThread(
       });
       worker.postMessage({ ...message, id });
     });
-  const ready = await untilReady(worker, waiters, log);
+  const ready = await untilReady(worker, waiters, log).catch(async (error: unknown) => {
+    // What the thread started before failing (dynalite's server, LevelDB) must not outlive the failure.
+    await worker.terminate();
+    throw error;
+  });
   worker.removeAllListeners("exit");
   worker.removeAllListeners("error");
   const fastPath = new LocalFastPath(channel.port1);
@@ -131,6 +136,7 @@ function untilReady(
     worker.on("message", (message: ThreadMessage) => {
       if (message?.type === "log") log(String(message.line));
       if (message?.type === "ready") resolve(message);
+      if (message?.type === "failed") reject(errorFrom(message.error));
       if (message?.type === "fault-stats" || message?.type === "faults-set")
         waiters.get(message.id ?? -1)?.(message);
     });
@@ -147,4 +153,10 @@ async function stopThread(worker: Worker, fastPath: LocalFastPath): Promise<void
   clearTimeout(timer);
   fastPath.close();
   await worker.terminate();
+}
+
+/** The thread's start-up failure as an Error again, with what start-failure.ts reads (name, code, port, path). */
+function errorFrom(copy: Record<string, unknown> | undefined): Error {
+  const { message, ...fields } = copy ?? {};
+  return Object.assign(new Error(String(message ?? "the emulator thread failed to start")), fields);
 }

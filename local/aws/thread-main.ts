@@ -12,6 +12,11 @@ const { options, calls } = workerData as { options: EmulatorOptions; calls: Mess
 const emulators = await startEmulators({
   ...options,
   log: (line: string) => parentPort?.postMessage({ type: "log", line: `[aws] ${line}` }),
+}).catch((error: unknown) => {
+  // Rejected here, the thread's bootstrap printed a stack trace and exited 1: the main thread learnt only the exit
+  // code, and `npm start` could not say "schedules.json is corrupt" in one line. The main thread ends this thread.
+  parentPort?.postMessage({ type: "failed", error: copyOfError(error) });
+  return new Promise<never>(() => undefined);
 });
 
 /** Serves the calls arriving on one port (the main thread's, and one per function host). */
@@ -45,3 +50,15 @@ parentPort?.postMessage({
   endpoints: emulators.endpoints,
   faultEndpoints: emulators.faultEndpoints,
 });
+
+/** What `npm start` reads of a start-up failure (local/cloud/start-failure.ts), as a structured-clone copy. */
+function copyOfError(error: unknown): Record<string, unknown> {
+  const e = (error ?? {}) as Record<string, unknown>;
+  const fields = ["code", "syscall", "address", "port", "path"].filter((key) => e[key] !== undefined);
+  return {
+    name: error instanceof Error ? error.name : "Error",
+    message: error instanceof Error ? error.message : String(error),
+    stack: error instanceof Error ? error.stack : undefined,
+    ...Object.fromEntries(fields.map((key) => [key, e[key]])),
+  };
+}

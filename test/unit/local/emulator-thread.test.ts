@@ -1,5 +1,9 @@
+import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
 import { startEmulatorThread } from "#local/aws/emulator-thread.js";
+import { startFailureMessage } from "#local/cloud/start-failure.js";
 
 describe("the emulators' thread dying under a running local cloud", () => {
   it("reports why (a full disk), and stops at once rather than waiting for it forever", async () => {
@@ -23,4 +27,31 @@ describe("the emulators' thread dying under a running local cloud", () => {
     expect(error.message).toContain("No space left on device");
     expect(lines.join("\n")).toContain("No space left on device");
   }, 20_000);
+});
+
+describe("the emulators' thread failing to start", () => {
+  it("says why (schedules.json cut short) in one line npm start can print, not only its exit code", async () => {
+    // Prepare
+    const dataDir = await mkdtemp(path.join(tmpdir(), "punctual-thread-"));
+    const file = path.join(dataDir, "schedules.json");
+    await writeFile(file, '{"version":1,"groups":[{"Name":"def', "utf8");
+    const lines: string[] = [];
+
+    try {
+      // Act
+      const start = startEmulatorThread({ dataDir, gatewayPort: 0 }, (line) => lines.push(line));
+      const error = await start.then(
+        () => undefined,
+        (reason: unknown) => reason as Error,
+      );
+
+      // Assess
+      expect(error?.name).toBe("DataFileError");
+      const message = startFailureMessage(error, { port: 3000, awsPort: 4566 });
+      expect(message).toContain(`${file} is not a scheduler emulator state file`);
+      expect(message).toContain("move it away");
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });
