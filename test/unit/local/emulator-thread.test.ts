@@ -1,4 +1,4 @@
-import { mkdtemp, rm, writeFile } from "node:fs/promises";
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
@@ -50,6 +50,35 @@ describe("the emulators' thread failing to start", () => {
       const message = startFailureMessage(error, { port: 3000, awsPort: 4566 });
       expect(message).toContain(`${file} is not a scheduler emulator state file`);
       expect(message).toContain("move it away");
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it("says the local DynamoDB's LevelDB cannot be opened (a damaged CURRENT file), rather than report ready", async () => {
+    // Prepare
+    const dataDir = await mkdtemp(path.join(tmpdir(), "punctual-thread-"));
+    await mkdir(path.join(dataDir, "dynamodb"));
+    await writeFile(path.join(dataDir, "dynamodb", "CURRENT"), "", "utf8");
+
+    try {
+      // Act
+      const start = startEmulatorThread({ dataDir, gatewayPort: 0 }, () => undefined);
+      const error = await start.then(
+        async (thread) => {
+          await thread.stop();
+          return undefined;
+        },
+        (reason: unknown) => reason as Error,
+      );
+
+      // Assess: before, it came up, and its first call stopped it with "Database is closed"
+      expect(error?.name).toBe("DataFileError");
+      const message = startFailureMessage(error, { port: 3000, awsPort: 4566 });
+      expect(message).toContain(
+        `${path.join(dataDir, "dynamodb")} (the local DynamoDB's LevelDB) cannot be opened`,
+      );
+      expect(message).toContain("Corruption");
     } finally {
       await rm(dataDir, { recursive: true, force: true });
     }
