@@ -132,7 +132,16 @@ async function openedOrRefused(db: { open(): Promise<void> }, dbPath: string): P
   try {
     await db.open();
   } catch (error) {
-    const reason = ((error as Error).cause as Error | undefined)?.message ?? (error as Error).message;
+    const cause = (error as Error).cause as (Error & { code?: string }) | undefined;
+    const reason = cause?.message ?? (error as Error).message;
+    if (cause?.code === "LEVEL_LOCKED") {
+      // Our own lock file (local-cloud.pid) was deleted or is on another machine's view of a shared disk.
+      throw new DataFileError(
+        dbPath,
+        `${dbPath} (the local DynamoDB's LevelDB) is open in another process (${reason}): stop the local ` +
+          "cloud using it, or pass another --data <dir>",
+      );
+    }
     throw new DataFileError(
       dbPath,
       `${dbPath} (the local DynamoDB's LevelDB) cannot be opened (${reason}); restore that directory, or move ` +

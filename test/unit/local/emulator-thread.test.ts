@@ -2,6 +2,7 @@ import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
 import { tmpdir } from "node:os";
 import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { startDynalite } from "#local/aws/dynalite-store.js";
 import { startEmulatorThread } from "#local/aws/emulator-thread.js";
 import { startFailureMessage } from "#local/cloud/start-failure.js";
 
@@ -80,6 +81,34 @@ describe("the emulators' thread failing to start", () => {
       );
       expect(message).toContain("Corruption");
     } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it("says the LevelDB is open in another process (its lock file deleted), not that it is damaged", async () => {
+    // Prepare: this process holds the LevelDB, as another local cloud would
+    const dataDir = await mkdtemp(path.join(tmpdir(), "punctual-thread-"));
+    const { store } = startDynalite({ path: path.join(dataDir, "dynamodb") });
+    const holder = store.db as typeof store.db & { close(): Promise<void> };
+    await holder.open();
+
+    try {
+      // Act
+      const start = startEmulatorThread({ dataDir, gatewayPort: 0 }, () => undefined);
+      const error = await start.then(
+        async (thread) => {
+          await thread.stop();
+          return undefined;
+        },
+        (reason: unknown) => reason as Error,
+      );
+
+      // Assess
+      const message = startFailureMessage(error, { port: 3000, awsPort: 4566 });
+      expect(message).toContain("(the local DynamoDB's LevelDB) is open in another process");
+      expect(message).not.toContain("restore");
+    } finally {
+      await holder.close();
       await rm(dataDir, { recursive: true, force: true });
     }
   }, 30_000);
