@@ -25,6 +25,7 @@ import { type DataDirLock, lockDataDir } from "#local/runtime/data-dir-lock.js";
 import { capturingEmf, type EmfSink } from "#local/runtime/emf-capture.js";
 import { type FunctionHost, startFunctionHost } from "#local/runtime/function-host.js";
 import { MetricStore } from "#local/runtime/metric-store.js";
+import { ensurePortFree } from "#local/runtime/port-free.js";
 import { type ScheduledRuleRunner, startScheduledRule } from "#local/runtime/scheduled-rule.js";
 import {
   type EventSourceMapping,
@@ -186,6 +187,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     log: options.log ?? (() => undefined),
     signingSecret: options.signingSecret ?? DEFAULT_LOCAL_SIGNING_SECRET,
   };
+  // A taken port refused before anything starts or touches --data (local/runtime/port-free.ts).
+  for (const port of [options.apiPort, options.awsPort]) await ensurePortFree(host, port ?? 0);
   // Before anything opens the directory's files: a second local cloud on them is refused, not left hanging.
   const dataDirLock = options.dataDir ? await lockDataDir(options.dataDir) : undefined;
   const aws = await startAwsEmulators(setup).catch(async (error: unknown) => {
