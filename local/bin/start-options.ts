@@ -50,7 +50,8 @@ export function parseStartOptions(
   if (testing.exitOverride) program.exitOverride();
   if (testing.writeErr) program.configureOutput({ writeErr: testing.writeErr });
   const options = program.parse(argv as string[]).opts<StartOptions>();
-  const conflict = conflictOf(options) ?? malformedVariable(process.env);
+  const seedGiven = program.getOptionValueSource("faultSeed") === "cli";
+  const conflict = conflictOf(options, seedGiven) ?? malformedVariable(process.env);
   if (conflict !== undefined) program.error(`error: ${conflict}`);
   return options;
 }
@@ -60,9 +61,13 @@ export function parseStartOptions(
  * opening the API with "already in use (another local cloud, perhaps) … choose another port with --aws-port": the
  * wrong cause and the wrong option. Port 0 on both is fine (each gets its own free port).
  */
-function conflictOf(options: StartOptions): string | undefined {
+function conflictOf(options: StartOptions, seedGiven: boolean): string | undefined {
   if (options.port !== 0 && options.port === options.awsPort) {
     return `--port and --aws-port (or PORT and AWS_PORT) are both ${options.port}: the API and the AWS endpoint need a port each`;
+  }
+  // `--fault-seed 7` alone ran without faults and said nothing: the run meant to reproduce a failure did not.
+  if (seedGiven && !options.faults) {
+    return "--fault-seed seeds the faults of --faults <rate>: give a rate above 0 too";
   }
   return undefined;
 }

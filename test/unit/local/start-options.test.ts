@@ -56,6 +56,12 @@ describe("npm start's options", () => {
     expect(parse(["--port", "0", "--aws-port", "0"])).toMatchObject({ port: 0, awsPort: 0 });
   });
 
+  it("refuses --fault-seed without --faults (a run meant to reproduce faults would have had none)", () => {
+    expect(() => parse(["--fault-seed", "7"])).toThrow(/--fault-seed.*--faults/);
+    expect(() => parse(["--fault-seed", "7", "--faults", "0"])).toThrow(/--fault-seed.*--faults/);
+    expect(parse(["--fault-seed", "7", "--faults", "0.1"])).toMatchObject({ faultSeed: 7, faults: 0.1 });
+  });
+
   it("refuses an empty value rather than reading it as 0 or as no --data (everything kept in memory only)", () => {
     expect(() => parse(["--data", ""])).toThrow(/--data.*must not be empty/);
     expect(() => parse(["--settings", " "])).toThrow(/--settings.*must not be empty/);
