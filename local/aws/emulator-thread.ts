@@ -1,6 +1,7 @@
 import { MessageChannel, type MessagePort, type Worker } from "node:worker_threads";
 import { startTsWorker } from "#local/runtime/ts-worker.js";
 import type { EmulatorOptions } from "./emulators.js";
+import { errorFrom } from "./error-copy.js";
 import { LocalFastPath } from "./fast-path.js";
 import type { AwsService, FaultPolicy, FaultStats } from "./faults.js";
 
@@ -153,10 +154,4 @@ async function stopThread(worker: Worker, fastPath: LocalFastPath): Promise<void
   clearTimeout(timer);
   fastPath.close();
   await worker.terminate();
-}
-
-/** The thread's start-up failure as an Error again, with what start-failure.ts reads (name, code, port, path). */
-function errorFrom(copy: Record<string, unknown> | undefined): Error {
-  const { message, ...fields } = copy ?? {};
-  return Object.assign(new Error(String(message ?? "the emulator thread failed to start")), fields);
 }

@@ -5,6 +5,7 @@
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { type EmulatorOptions, startEmulators } from "./emulators.js";
+import { copyOfError } from "./error-copy.js";
 import type { FaultPolicy } from "./faults.js";
 import { serveInProcess } from "./in-process.js";
 
@@ -50,15 +51,3 @@ parentPort?.postMessage({
   endpoints: emulators.endpoints,
   faultEndpoints: emulators.faultEndpoints,
 });
-
-/** What `npm start` reads of a start-up failure (local/cloud/start-failure.ts), as a structured-clone copy. */
-function copyOfError(error: unknown): Record<string, unknown> {
-  const e = (error ?? {}) as Record<string, unknown>;
-  const fields = ["code", "syscall", "address", "port", "path"].filter((key) => e[key] !== undefined);
-  return {
-    name: error instanceof Error ? error.name : "Error",
-    message: error instanceof Error ? error.message : String(error),
-    stack: error instanceof Error ? error.stack : undefined,
-    ...Object.fromEntries(fields.map((key) => [key, e[key]])),
-  };
-}

@@ -17,6 +17,7 @@ import {
   resolveLocalhostSubdomains,
   startEmulators,
 } from "#local/aws/emulators.js";
+import { errorFrom } from "#local/aws/error-copy.js";
 import type { LocalFastPath } from "#local/aws/fast-path.js";
 import type { AwsService, FaultPolicy, FaultStats } from "#local/aws/faults.js";
 import { type LambdaEmulator, startLambdaEmulator } from "#local/aws/lambda-emulator.js";
@@ -960,8 +961,15 @@ async function startEmulatorProcess(
   const ready = await new Promise<Ready>((resolve, reject) => {
     child.once("error", reject);
     child.once("exit", (code) => reject(new Error(`emulator process exited early (code ${code})`)));
-    child.on("message", (message: Ready & { type?: string; id?: number; stats?: FaultStats }) => {
+    type Message = Ready & {
+      type?: string;
+      id?: number;
+      stats?: FaultStats;
+      error?: Record<string, unknown>;
+    };
+    child.on("message", (message: Message) => {
       if (message?.type === "ready") resolve(message);
+      if (message?.type === "failed") reject(errorFrom(message.error));
       if (message?.type === "fault-stats" || message?.type === "faults-set")
         waiters.get(message.id ?? -1)?.(message);
     });
