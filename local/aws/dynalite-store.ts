@@ -16,6 +16,8 @@ type TableDescription = Record<string, unknown>;
 interface DynaliteStore {
   getTable(name: string, checkStatus: boolean | Callback, callback?: Callback): void;
   readonly tableDb: Record<"put" | "del" | "batch", (...args: unknown[]) => unknown>;
+  /** The abstract-level database under it (classic-level with a path): opened on its own, without waiting. */
+  readonly db: { open(): Promise<void> };
 }
 
 const require = createRequire(import.meta.url);

@@ -1,6 +1,7 @@
 import { MessageChannel, type MessagePort, type Worker } from "node:worker_threads";
 import { startTsWorker } from "#local/runtime/ts-worker.js";
 import type { EmulatorOptions } from "./emulators.js";
+import { errorFrom } from "./error-copy.js";
 import { LocalFastPath } from "./fast-path.js";
 import type { AwsService, FaultPolicy, FaultStats } from "./faults.js";
 
@@ -24,6 +25,7 @@ type ThreadMessage = {
   id?: number;
   line?: string;
   stats?: FaultStats;
+  error?: Record<string, unknown>;
 } & Partial<Pick<EmulatorThread, "gatewayUrl" | "endpoints" | "faultEndpoints">>;
 
 /**
@@ -55,7 +57,11 @@ export async function startEmulatorThread(
       });
       worker.postMessage({ ...message, id });
     });
-  const ready = await untilReady(worker, waiters, log);
+  const ready = await untilReady(worker, waiters, log).catch(async (error: unknown) => {
+    // What the thread started before failing (dynalite's server, LevelDB) must not outlive the failure.
+    await worker.terminate();
+    throw error;
+  });
   worker.removeAllListeners("exit");
   worker.removeAllListeners("error");
   const fastPath = new LocalFastPath(channel.port1);
@@ -131,6 +137,7 @@ function untilReady(
     worker.on("message", (message: ThreadMessage) => {
       if (message?.type === "log") log(String(message.line));
       if (message?.type === "ready") resolve(message);
+      if (message?.type === "failed") reject(errorFrom(message.error));
       if (message?.type === "fault-stats" || message?.type === "faults-set")
         waiters.get(message.id ?? -1)?.(message);
     });

@@ -4,6 +4,7 @@ import type { AddressInfo } from "node:net";
 import path from "node:path";
 import { SQSClient } from "@aws-sdk/client-sqs";
 import { buildApp, interceptLocalhostDns } from "fauxqs";
+import { DataFileError } from "#local/runtime/data-file-error.js";
 import { createSqsTargetSender, startSchedulerEmulator } from "#local/scheduler/emulator.js";
 import { withConditionFailureItems } from "./condition-failure-item.js";
 import { guardingDynalite } from "./dynalite-guard.js";
@@ -67,7 +68,7 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Run
   const host = options.host ?? "127.0.0.1";
   if (options.dataDir) mkdirSync(options.dataDir, { recursive: true });
 
-  const dynamo = createDynalite(options.dataDir);
+  const dynamo = await createDynalite(options.dataDir);
   const faults = options.faults ? new FaultInjector(options.faults) : undefined;
   const dynamoUrl = await serveDynalite(dynamo, host, faults);
   const fauxqs = await startFauxqs(host);
@@ -110,14 +111,43 @@ export async function startEmulators(options: EmulatorOptions = {}): Promise<Run
   };
 }
 
-function createDynalite(dataDir: string | undefined): http.Server {
-  const { server } = startDynalite({
+async function createDynalite(dataDir: string | undefined): Promise<http.Server> {
+  const dbPath = dataDir ? path.join(dataDir, "dynamodb") : undefined;
+  const { server, store } = startDynalite({
     createTableMs: 0,
     deleteTableMs: 0,
     updateTableMs: 0,
-    ...(dataDir ? { path: path.join(dataDir, "dynamodb") } : {}),
+    ...(dbPath ? { path: dbPath } : {}),
   });
+  if (dbPath) await openedOrRefused(store.db, dbPath);
   return server;
+}
+
+/**
+ * LevelDB opens on its own, and dynalite never asks how that went: a damaged `--data` (an empty CURRENT file) let
+ * the emulators report ready, then stop at the first call with "Database is closed", which `npm start` could only
+ * put down to a full disk. Waiting for the open here names the directory and LevelDB's own reason instead.
+ */
+async function openedOrRefused(db: { open(): Promise<void> }, dbPath: string): Promise<void> {
+  try {
+    await db.open();
+  } catch (error) {
+    const cause = (error as Error).cause as (Error & { code?: string }) | undefined;
+    const reason = cause?.message ?? (error as Error).message;
+    if (cause?.code === "LEVEL_LOCKED") {
+      // Our own lock file (local-cloud.pid) was deleted or is on another machine's view of a shared disk.
+      throw new DataFileError(
+        dbPath,
+        `${dbPath} (the local DynamoDB's LevelDB) is open in another process (${reason}): stop the local ` +
+          "cloud using it, or pass another --data <dir>",
+      );
+    }
+    throw new DataFileError(
+      dbPath,
+      `${dbPath} (the local DynamoDB's LevelDB) cannot be opened (${reason}); restore that directory, or move ` +
+        "it away to start with empty tables (without the tasks it held)",
+    );
+  }
 }
 
 async function serveDynalite(

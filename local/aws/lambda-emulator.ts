@@ -2,6 +2,7 @@ import { existsSync, readFileSync } from "node:fs";
 import http from "node:http";
 import type { AddressInfo } from "node:net";
 import { writeFileAtomicSync } from "#local/runtime/atomic-file.js";
+import { DataFileError } from "#local/runtime/data-file-error.js";
 import { readBody } from "./request-body.js";
 import { refusingWebPages } from "./web-pages.js";
 
@@ -192,7 +193,8 @@ function send(res: http.ServerResponse, out: Answer): void {
 function readPersisted(path: string | undefined): Record<string, boolean> {
   if (!path || !existsSync(path)) return {};
   const refuse = (reason: string) =>
-    new Error(
+    new DataFileError(
+      path,
       `${path} is not a valid event-source mappings file (${reason}); fix it, or delete it to start with every ` +
         "mapping enabled (a paused topic then delivers again)",
     );

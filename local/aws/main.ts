@@ -3,12 +3,17 @@
  * SDK clients (the first thing to saturate) and the emulators do not compete for one event loop.
  */
 import { startEmulators } from "./emulators.js";
+import { copyOfError } from "./error-copy.js";
 import type { FaultPolicy } from "./faults.js";
 
 const options = JSON.parse(process.argv[2] ?? "{}");
 const emulators = await startEmulators({
   ...options,
   log: (line: string) => process.stderr.write(`[aws] ${line}\n`),
+}).catch((error: unknown) => {
+  // As in thread-main.ts: the reason, not only "exited early (code 1)" after a stack trace.
+  process.send?.({ type: "failed", error: copyOfError(error) }, () => process.exit(1));
+  return new Promise<never>(() => undefined);
 });
 process.send?.({
   type: "ready",

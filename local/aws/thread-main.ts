@@ -5,6 +5,7 @@
  */
 import { type MessagePort, parentPort, workerData } from "node:worker_threads";
 import { type EmulatorOptions, startEmulators } from "./emulators.js";
+import { copyOfError } from "./error-copy.js";
 import type { FaultPolicy } from "./faults.js";
 import { serveInProcess } from "./in-process.js";
 
@@ -12,6 +13,11 @@ const { options, calls } = workerData as { options: EmulatorOptions; calls: Mess
 const emulators = await startEmulators({
   ...options,
   log: (line: string) => parentPort?.postMessage({ type: "log", line: `[aws] ${line}` }),
+}).catch((error: unknown) => {
+  // Rejected here, the thread's bootstrap printed a stack trace and exited 1: the main thread learnt only the exit
+  // code, and `npm start` could not say "schedules.json is corrupt" in one line. The main thread ends this thread.
+  parentPort?.postMessage({ type: "failed", error: copyOfError(error) });
+  return new Promise<never>(() => undefined);
 });
 
 /** Serves the calls arriving on one port (the main thread's, and one per function host). */

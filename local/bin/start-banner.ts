@@ -74,6 +74,7 @@ export function startBanner(
     `  curl -sS -X POST ${cloud.apiUrl}/v1/tasks -H 'content-type: application/json' -d '${demoBody}'`,
     "",
     "Ctrl-C (or closing this terminal) stops: no new requests, in-flight deliveries finish, pollers stop, then the emulators.",
+    "A second Ctrl-C forces the exit: deliveries cut short are sent again on the next start with the same --data.",
     "",
   ].join("\n");
 }

@@ -1,6 +1,6 @@
 import { Command, InvalidArgumentError, Option } from "commander";
 import { uniformFaultRates } from "#local/aws/faults.js";
-import type { LocalCloudOptions } from "#local/cloud/local-cloud.js";
+import type { EmulatorLayout, LocalCloudOptions } from "#local/cloud/local-cloud.js";
 
 export interface StartOptions {
   readonly port: number;
@@ -27,7 +27,7 @@ export function parseStartOptions(
     .description("Run Punctual's local cloud: AWS emulators, the HTTP API and every function.")
     .addOption(portOption("--port <port>", "HTTP API port", "PORT", 3000))
     .addOption(portOption("--aws-port <port>", "AWS-compatible endpoint port", "AWS_PORT", 4566))
-    .option("--data <dir>", "keep tasks and schedules in this directory across restarts")
+    .option("--data <dir>", "keep tasks and schedules in this directory across restarts", nonEmpty)
     .option(
       "--firing-window <seconds>",
       "fire schedules anywhere within N seconds after their time, as AWS does (0-60)",
@@ -43,12 +43,53 @@ export function parseStartOptions(
     .option(
       "--settings <file>",
       "runtime topic settings (the local AppConfig document): edit it while running, applied within a second",
+      nonEmpty,
       ".punctual/local-settings.json",
     )
     .option("--verbose", "log every function and emulator message, and the functions' metric lines", false);
   if (testing.exitOverride) program.exitOverride();
   if (testing.writeErr) program.configureOutput({ writeErr: testing.writeErr });
-  return program.parse(argv as string[]).opts<StartOptions>();
+  const options = program.parse(argv as string[]).opts<StartOptions>();
+  const seedGiven = program.getOptionValueSource("faultSeed") === "cli";
+  const conflict = conflictOf(options, seedGiven) ?? malformedVariable(process.env);
+  if (conflict !== undefined) program.error(`error: ${conflict}`);
+  return options;
+}
+
+/**
+ * `--port 4600 --aws-port 4600` started everything behind the AWS endpoint (~20 s on a loaded machine), then failed
+ * opening the API with "already in use (another local cloud, perhaps) … choose another port with --aws-port": the
+ * wrong cause and the wrong option. Port 0 on both is fine (each gets its own free port).
+ */
+function conflictOf(options: StartOptions, seedGiven: boolean): string | undefined {
+  if (options.port !== 0 && options.port === options.awsPort) {
+    return `--port and --aws-port (or PORT and AWS_PORT) are both ${options.port}: the API and the AWS endpoint need a port each`;
+  }
+  // `--fault-seed 7` alone ran without faults and said nothing: the run meant to reproduce a failure did not.
+  if (seedGiven && !options.faults) {
+    return "--fault-seed seeds the faults of --faults <rate>: give a rate above 0 too";
+  }
+  return undefined;
+}
+
+/** What `emulatorLayout` and `functionHostsWanted` (local/cloud/local-cloud.ts) take; empty is as unset. */
+const LOCAL_VARIABLES: Readonly<Record<string, readonly string[]>> = {
+  PUNCTUAL_LOCAL_EMULATORS: ["thread", "child", "in-process"] satisfies readonly EmulatorLayout[],
+  PUNCTUAL_LOCAL_FUNCTION_HOSTS: ["0", "1"],
+};
+
+/**
+ * `PUNCTUAL_LOCAL_EMULATORS=childs` or `PUNCTUAL_LOCAL_FUNCTION_HOSTS=true` used to be ignored without a word:
+ * the comparison the developer meant to make ran the default layout.
+ */
+function malformedVariable(env: NodeJS.ProcessEnv): string | undefined {
+  for (const [name, allowed] of Object.entries(LOCAL_VARIABLES)) {
+    const value = env[name];
+    if (value !== undefined && value !== "" && !allowed.includes(value)) {
+      return `${name} is ${JSON.stringify(value)}: it takes ${allowed.join(", ")} (or unset)`;
+    }
+  }
+  return undefined;
 }
 
 /**
@@ -101,14 +142,25 @@ function firingWindow(value: string): number {
   return parsed;
 }
 
+/** `--data "$DIR"` with DIR unset used to keep everything in memory: what it accepted was gone at the next stop. */
+function nonEmpty(value: string): string {
+  if (value.trim() === "") throw new InvalidArgumentError("must not be empty");
+  return value;
+}
+
+/** `Number("")` is 0: an empty `--faults` or `--firing-window` was taken as 0 rather than refused. */
+function numberOf(value: string): number {
+  return value.trim() === "" ? Number.NaN : Number(value);
+}
+
 function rate(value: string): number {
-  const parsed = Number(value);
+  const parsed = numberOf(value);
   if (!(parsed >= 0 && parsed <= 1)) throw new InvalidArgumentError("must be between 0 and 1");
   return parsed;
 }
 
 function integer(value: string): number {
-  const parsed = Number(value);
+  const parsed = numberOf(value);
   if (!Number.isInteger(parsed) || parsed < 0)
     throw new InvalidArgumentError("must be a non-negative integer");
   return parsed;

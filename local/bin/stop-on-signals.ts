@@ -3,6 +3,12 @@
  * order — no new requests, in-flight deliveries finish, pollers stop, then the emulators, which write their state
  * (schedules.json is written a moment after each change). SIGHUP used to kill the process outright: closing the
  * terminal cut deliveries mid-flight and could lose the last schedules created.
+ *
+ * A second Ctrl-C (or SIGTERM) while stopping forces the exit (code 130): the orderly stop waits for in-flight
+ * deliveries, up to the topic's callback timeout (up to 120 s) against a receiver that hangs, and a second Ctrl-C used
+ * to be ignored. Nothing accepted is lost by forcing: the tasks are in --data's DynamoDB, and the deliveries cut short
+ * are sent again on the next start (docs/OPERATIONS.md, "The local cloud"). A SIGHUP after Ctrl-C (the terminal
+ * closed while stopping) does not force: nobody asked to. A stop that fails says so in one line and exits 1.
  */
 export function stopOnSignals(options: {
   readonly stop: () => Promise<void>;
@@ -12,13 +18,36 @@ export function stopOnSignals(options: {
 }): void {
   const target = options.target ?? process;
   let stopping = false;
+  let exited = false;
+  const exit = (code: number): void => {
+    if (exited) return;
+    exited = true;
+    options.exit(code);
+  };
   const shutdown = async (signal: string): Promise<void> => {
-    if (stopping) return;
+    if (stopping) {
+      if (signal !== "SIGHUP") force(signal);
+      return;
+    }
     stopping = true;
-    options.write(`\n${signal}: stopping…\n`);
-    await options.stop();
+    options.write(`\n${signal}: stopping… (Ctrl-C again to force)\n`);
+    try {
+      await options.stop();
+    } catch (error) {
+      options.write(`the orderly stop failed (${(error as Error)?.message ?? String(error)}); exiting\n`);
+      exit(1);
+      return;
+    }
+    if (exited) return;
     options.write("stopped.\n");
-    options.exit(0);
+    exit(0);
+  };
+  const force = (signal: string): void => {
+    if (exited) return;
+    options.write(
+      `\n${signal} again: forced exit; deliveries cut short are sent again on the next start with the same --data\n`,
+    );
+    exit(130);
   };
   for (const signal of ["SIGINT", "SIGTERM", "SIGHUP"]) target.on(signal, () => void shutdown(signal));
 }

@@ -17,6 +17,7 @@ import {
   resolveLocalhostSubdomains,
   startEmulators,
 } from "#local/aws/emulators.js";
+import { errorFrom } from "#local/aws/error-copy.js";
 import type { LocalFastPath } from "#local/aws/fast-path.js";
 import type { AwsService, FaultPolicy, FaultStats } from "#local/aws/faults.js";
 import { type LambdaEmulator, startLambdaEmulator } from "#local/aws/lambda-emulator.js";
@@ -25,6 +26,7 @@ import { type DataDirLock, lockDataDir } from "#local/runtime/data-dir-lock.js";
 import { capturingEmf, type EmfSink } from "#local/runtime/emf-capture.js";
 import { type FunctionHost, startFunctionHost } from "#local/runtime/function-host.js";
 import { MetricStore } from "#local/runtime/metric-store.js";
+import { ensurePortFree } from "#local/runtime/port-free.js";
 import { type ScheduledRuleRunner, startScheduledRule } from "#local/runtime/scheduled-rule.js";
 import {
   type EventSourceMapping,
@@ -186,6 +188,8 @@ export async function startLocalCloud(options: LocalCloudOptions = {}): Promise<
     log: options.log ?? (() => undefined),
     signingSecret: options.signingSecret ?? DEFAULT_LOCAL_SIGNING_SECRET,
   };
+  // A taken port refused before anything starts or touches --data (local/runtime/port-free.ts).
+  for (const port of [options.apiPort, options.awsPort]) await ensurePortFree(host, port ?? 0);
   // Before anything opens the directory's files: a second local cloud on them is refused, not left hanging.
   const dataDirLock = options.dataDir ? await lockDataDir(options.dataDir) : undefined;
   const aws = await startAwsEmulators(setup).catch(async (error: unknown) => {
@@ -957,8 +961,15 @@ async function startEmulatorProcess(
   const ready = await new Promise<Ready>((resolve, reject) => {
     child.once("error", reject);
     child.once("exit", (code) => reject(new Error(`emulator process exited early (code ${code})`)));
-    child.on("message", (message: Ready & { type?: string; id?: number; stats?: FaultStats }) => {
+    type Message = Ready & {
+      type?: string;
+      id?: number;
+      stats?: FaultStats;
+      error?: Record<string, unknown>;
+    };
+    child.on("message", (message: Message) => {
       if (message?.type === "ready") resolve(message);
+      if (message?.type === "failed") reject(errorFrom(message.error));
       if (message?.type === "fault-stats" || message?.type === "faults-set")
         waiters.get(message.id ?? -1)?.(message);
     });

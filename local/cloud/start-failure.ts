@@ -1,4 +1,5 @@
 import { DataDirInUseError } from "#local/runtime/data-dir-lock.js";
+import { isDataFileError } from "#local/runtime/data-file-error.js";
 import { ConfigError } from "#shared/config/index.js";
 import { SigningSecretError } from "#shared/security/signing.js";
 import { OutdatedDataDirError } from "./provision.js";
@@ -7,7 +8,7 @@ import { OutdatedDataDirError } from "./provision.js";
  * The one line `npm start` prints, instead of a stack trace, for a failure the developer can fix: a port taken
  * (most often by a local cloud already running), a data directory in use or made by an older version, a file
  * of `--data` / `--settings` that cannot be written (a read-only or full disk, a file where a directory should
- * be), a `PUNCTUAL_SIGNING_SECRET` that is no signing secret, or an invalid configuration (the environment file or
+ * be) or read back (schedules.json or event-source-mappings.json cut short or edited), a `PUNCTUAL_SIGNING_SECRET` that is no signing secret, or an invalid configuration (the environment file or
  * PUNCTUAL_CONFIG_OVERRIDES: its problems one a line, as synth names them). Anything else is undefined: its stack trace is
  * what helps there.
  */
@@ -18,9 +19,10 @@ export function startFailureMessage(
   if (
     error instanceof DataDirInUseError ||
     error instanceof OutdatedDataDirError ||
-    error instanceof ConfigError
+    error instanceof ConfigError ||
+    isDataFileError(error)
   )
-    return error.message;
+    return (error as Error).message;
   if (error instanceof SigningSecretError) return signingSecretMessage(error);
   const e = error as { code?: unknown; port?: unknown; address?: unknown; path?: unknown } | undefined;
   if (typeof e?.code === "string" && UNWRITABLE.has(e.code) && typeof e.path === "string") {

@@ -1,6 +1,7 @@
 import { mkdir, readFile } from "node:fs/promises";
 import { dirname } from "node:path";
 import { writeFileAtomic } from "#local/runtime/atomic-file.js";
+import { DataFileError } from "#local/runtime/data-file-error.js";
 import { SchedulerError } from "./errors.js";
 
 export type ScheduleState = "ENABLED" | "DISABLED";
@@ -452,9 +453,20 @@ async function readState(path: string): Promise<PersistedState | undefined> {
     throw error;
   }
   // A corrupt file is an error, never an empty scheduler: silently dropping schedules would lose tasks.
-  const state = JSON.parse(text) as PersistedState;
-  if (state.version !== 1 || !Array.isArray(state.groups) || !Array.isArray(state.schedules)) {
-    throw new Error(`${path} is not a scheduler emulator state file (version 1)`);
+  const refuse = (reason: string) =>
+    new DataFileError(
+      path,
+      `${path} is not a scheduler emulator state file (version 1) (${reason}); restore it, or move it away to ` +
+        "start without the schedules it held",
+    );
+  let state: PersistedState;
+  try {
+    state = JSON.parse(text) as PersistedState;
+  } catch (error) {
+    throw refuse((error as Error).message);
+  }
+  if (state?.version !== 1 || !Array.isArray(state.groups) || !Array.isArray(state.schedules)) {
+    throw refuse("expected version 1 with groups and schedules");
   }
   return state;
 }

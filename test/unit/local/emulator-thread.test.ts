@@ -1,5 +1,10 @@
+import { mkdir, mkdtemp, rm, writeFile } from "node:fs/promises";
+import { tmpdir } from "node:os";
+import path from "node:path";
 import { describe, expect, it } from "vitest";
+import { startDynalite } from "#local/aws/dynalite-store.js";
 import { startEmulatorThread } from "#local/aws/emulator-thread.js";
+import { startFailureMessage } from "#local/cloud/start-failure.js";
 
 describe("the emulators' thread dying under a running local cloud", () => {
   it("reports why (a full disk), and stops at once rather than waiting for it forever", async () => {
@@ -23,4 +28,88 @@ describe("the emulators' thread dying under a running local cloud", () => {
     expect(error.message).toContain("No space left on device");
     expect(lines.join("\n")).toContain("No space left on device");
   }, 20_000);
+});
+
+describe("the emulators' thread failing to start", () => {
+  it("says why (schedules.json cut short) in one line npm start can print, not only its exit code", async () => {
+    // Prepare
+    const dataDir = await mkdtemp(path.join(tmpdir(), "punctual-thread-"));
+    const file = path.join(dataDir, "schedules.json");
+    await writeFile(file, '{"version":1,"groups":[{"Name":"def', "utf8");
+    const lines: string[] = [];
+
+    try {
+      // Act
+      const start = startEmulatorThread({ dataDir, gatewayPort: 0 }, (line) => lines.push(line));
+      const error = await start.then(
+        () => undefined,
+        (reason: unknown) => reason as Error,
+      );
+
+      // Assess
+      expect(error?.name).toBe("DataFileError");
+      const message = startFailureMessage(error, { port: 3000, awsPort: 4566 });
+      expect(message).toContain(`${file} is not a scheduler emulator state file`);
+      expect(message).toContain("move it away");
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it("says the local DynamoDB's LevelDB cannot be opened (a damaged CURRENT file), rather than report ready", async () => {
+    // Prepare
+    const dataDir = await mkdtemp(path.join(tmpdir(), "punctual-thread-"));
+    await mkdir(path.join(dataDir, "dynamodb"));
+    await writeFile(path.join(dataDir, "dynamodb", "CURRENT"), "", "utf8");
+
+    try {
+      // Act
+      const start = startEmulatorThread({ dataDir, gatewayPort: 0 }, () => undefined);
+      const error = await start.then(
+        async (thread) => {
+          await thread.stop();
+          return undefined;
+        },
+        (reason: unknown) => reason as Error,
+      );
+
+      // Assess: before, it came up, and its first call stopped it with "Database is closed"
+      expect(error?.name).toBe("DataFileError");
+      const message = startFailureMessage(error, { port: 3000, awsPort: 4566 });
+      expect(message).toContain(
+        `${path.join(dataDir, "dynamodb")} (the local DynamoDB's LevelDB) cannot be opened`,
+      );
+      expect(message).toContain("Corruption");
+    } finally {
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 30_000);
+
+  it("says the LevelDB is open in another process (its lock file deleted), not that it is damaged", async () => {
+    // Prepare: this process holds the LevelDB, as another local cloud would
+    const dataDir = await mkdtemp(path.join(tmpdir(), "punctual-thread-"));
+    const { store } = startDynalite({ path: path.join(dataDir, "dynamodb") });
+    const holder = store.db as typeof store.db & { close(): Promise<void> };
+    await holder.open();
+
+    try {
+      // Act
+      const start = startEmulatorThread({ dataDir, gatewayPort: 0 }, () => undefined);
+      const error = await start.then(
+        async (thread) => {
+          await thread.stop();
+          return undefined;
+        },
+        (reason: unknown) => reason as Error,
+      );
+
+      // Assess
+      const message = startFailureMessage(error, { port: 3000, awsPort: 4566 });
+      expect(message).toContain("(the local DynamoDB's LevelDB) is open in another process");
+      expect(message).not.toContain("restore");
+    } finally {
+      await holder.close();
+      await rm(dataDir, { recursive: true, force: true });
+    }
+  }, 30_000);
 });

@@ -5,6 +5,7 @@ import { describe, expect, it } from "vitest";
 import { OutdatedDataDirError } from "#local/cloud/provision.js";
 import { startFailureMessage } from "#local/cloud/start-failure.js";
 import { DataDirInUseError, lockDataDir } from "#local/runtime/data-dir-lock.js";
+import { DataFileError } from "#local/runtime/data-file-error.js";
 import { ConfigError, loadEnvironmentConfig } from "#shared/config/index.js";
 import { verificationKeys } from "#shared/security/signing.js";
 
@@ -116,6 +117,16 @@ describe("why `npm start` could not start, in one line", () => {
     expect(message).toContain("PUNCTUAL_SIGNING_SECRET");
     expect(message).toContain("at least 24 bytes");
     expect(message).not.toContain("\n");
+  });
+
+  it("passes on as it is that a --data file cannot be read back, from this thread or copied from the emulators'", () => {
+    const error = new DataFileError(
+      "/d/schedules.json",
+      "/d/schedules.json is not a scheduler emulator state file",
+    );
+    expect(startFailureMessage(error, ports)).toBe(error.message);
+    const copied = Object.assign(new Error("/d/schedules.json is not …"), { name: "DataFileError" });
+    expect(startFailureMessage(copied, ports)).toBe("/d/schedules.json is not …");
   });
 
   it("leaves any other failure to its stack trace", () => {

@@ -1,7 +1,12 @@
 import { afterEach, describe, expect, it } from "vitest";
 import { localCloudOptions, parseStartOptions } from "#local/bin/start-options.js";
 
-const saved = { PORT: process.env.PORT, AWS_PORT: process.env.AWS_PORT };
+const saved = {
+  PORT: process.env.PORT,
+  AWS_PORT: process.env.AWS_PORT,
+  PUNCTUAL_LOCAL_EMULATORS: process.env.PUNCTUAL_LOCAL_EMULATORS,
+  PUNCTUAL_LOCAL_FUNCTION_HOSTS: process.env.PUNCTUAL_LOCAL_FUNCTION_HOSTS,
+};
 afterEach(() => {
   for (const [name, value] of Object.entries(saved)) {
     if (value === undefined) delete process.env[name];
@@ -11,8 +16,7 @@ afterEach(() => {
 
 /** Parses `npm start`'s arguments; a refusal is thrown with commander's one-line message instead of exiting. */
 function parse(args: string[], env: Record<string, string> = {}) {
-  delete process.env.PORT;
-  delete process.env.AWS_PORT;
+  for (const name of Object.keys(saved)) delete process.env[name];
   Object.assign(process.env, env);
   let stderr = "";
   try {
@@ -43,6 +47,44 @@ describe("npm start's options", () => {
     expect(() => parse([], { PORT: "abc" })).toThrow(/PORT.*abc|abc.*PORT/);
     expect(() => parse([], { AWS_PORT: "4566x" })).toThrow(/AWS_PORT/);
     expect(() => parse([], { PORT: "" })).toThrow(/PORT/);
+  });
+
+  it("refuses the same port for the API and the AWS endpoint before starting anything; 0 on both is two free ports", () => {
+    expect(() => parse(["--port", "4600", "--aws-port", "4600"])).toThrow(/--port and --aws-port.*4600/);
+    expect(() => parse([], { PORT: "4600", AWS_PORT: "4600" })).toThrow(/PORT and AWS_PORT.*4600/);
+    expect(() => parse(["--aws-port", "3000"])).toThrow(/both 3000/);
+    expect(parse(["--port", "0", "--aws-port", "0"])).toMatchObject({ port: 0, awsPort: 0 });
+  });
+
+  it("refuses --fault-seed without --faults (a run meant to reproduce faults would have had none)", () => {
+    expect(() => parse(["--fault-seed", "7"])).toThrow(/--fault-seed.*--faults/);
+    expect(() => parse(["--fault-seed", "7", "--faults", "0"])).toThrow(/--fault-seed.*--faults/);
+    expect(parse(["--fault-seed", "7", "--faults", "0.1"])).toMatchObject({ faultSeed: 7, faults: 0.1 });
+  });
+
+  it("refuses an empty value rather than reading it as 0 or as no --data (everything kept in memory only)", () => {
+    expect(() => parse(["--data", ""])).toThrow(/--data.*must not be empty/);
+    expect(() => parse(["--settings", " "])).toThrow(/--settings.*must not be empty/);
+    expect(() => parse(["--firing-window", ""])).toThrow(/--firing-window/);
+    expect(() => parse(["--faults", ""])).toThrow(/--faults/);
+    expect(() => parse(["--fault-seed", " "])).toThrow(/--fault-seed/);
+  });
+
+  it("refuses a PUNCTUAL_LOCAL_* value it does not know rather than running the default layout without a word", () => {
+    expect(() => parse([], { PUNCTUAL_LOCAL_EMULATORS: "childs" })).toThrow(
+      /PUNCTUAL_LOCAL_EMULATORS is "childs".*thread, child, in-process/,
+    );
+    expect(() => parse([], { PUNCTUAL_LOCAL_FUNCTION_HOSTS: "true" })).toThrow(
+      /PUNCTUAL_LOCAL_FUNCTION_HOSTS is "true".*0, 1/,
+    );
+    expect(
+      parse([], { PUNCTUAL_LOCAL_EMULATORS: "child", PUNCTUAL_LOCAL_FUNCTION_HOSTS: "1" }),
+    ).toMatchObject({
+      port: 3000,
+    });
+    expect(parse([], { PUNCTUAL_LOCAL_EMULATORS: "", PUNCTUAL_LOCAL_FUNCTION_HOSTS: "" })).toMatchObject({
+      port: 3000,
+    });
   });
 
   it("refuses a firing window the Scheduler emulator cannot take (0-60 s)", () => {

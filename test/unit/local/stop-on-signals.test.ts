@@ -32,4 +32,37 @@ describe("npm start stops in order on a signal", () => {
     await vi.waitFor(() => expect(h.exit).toHaveBeenCalledOnce());
     expect(h.stop).toHaveBeenCalledOnce();
   });
+
+  it("forces the exit (130) on a second Ctrl-C or SIGTERM while the orderly stop waits, e.g. on a receiver that hangs", async () => {
+    for (const second of ["SIGINT", "SIGTERM"]) {
+      const h = harness();
+      h.target.emit("SIGINT");
+      expect(h.lines.join("")).toContain("Ctrl-C again to force");
+      h.target.emit(second);
+      expect(h.exit).toHaveBeenCalledWith(130);
+      expect(h.lines.join("")).toContain(`${second} again: forced exit`);
+      h.finish();
+      await Promise.resolve();
+      expect(h.exit).toHaveBeenCalledOnce();
+      expect(h.stop).toHaveBeenCalledOnce();
+    }
+  });
+
+  it("does not force on a SIGHUP after Ctrl-C (the terminal closed while stopping): the stop goes on in order", () => {
+    const h = harness();
+    h.target.emit("SIGINT");
+    h.target.emit("SIGHUP");
+    expect(h.exit).not.toHaveBeenCalled();
+  });
+
+  it("exits 1 with one line when the orderly stop fails, rather than an unhandled rejection", async () => {
+    const target = new EventEmitter();
+    const exit = vi.fn();
+    const lines: string[] = [];
+    const stop = () => Promise.reject(new Error("emulator thread gone"));
+    stopOnSignals({ stop, exit, write: (text) => lines.push(text), target });
+    target.emit("SIGTERM");
+    await vi.waitFor(() => expect(exit).toHaveBeenCalledWith(1));
+    expect(lines.join("")).toContain("the orderly stop failed (emulator thread gone)");
+  });
 });
