@@ -29,6 +29,9 @@ const WRITTEN_BY_A_RUN = new Set([
   // Beside it, written by npm start once the environment's settings change (local/aws/appconfig-emulator.ts).
   ".punctual/local-settings.json.previous.json",
   ".punctual/local-settings.json.config-base.json",
+  // In a --data directory, written by npm start (local/aws/emulators.ts, local/cloud/local-cloud.ts).
+  "schedules.json",
+  "event-source-mappings.json",
 ]);
 
 /** What is not the repository's own: installed, built or written by runs (.gitignore's folders). */
