@@ -37,12 +37,14 @@ async function post(apiUrl: string, body: unknown) {
 
 describe("persistence", () => {
   it("delivers tasks that came due while the local cloud was stopped, after it restarts", async () => {
-    // Prepare: a near-term group and a Scheduler-path task (horizon shrunk to 1 s), then stop before either is due.
+    // Prepare: a near-term group and a Scheduler-path task (horizon shrunk to 2 s), then stop before either is due.
+    // Due 2 s and 4 s out: adding four tasks and stopping took over a second at load ~7, and a task due in 1 s was
+    // delivered before the stop.
     const options = {
       apiPort: 0,
       awsPort: 0,
       dataDir,
-      configOverrides: { timer: { horizonSeconds: 1, leadSeconds: 1 } },
+      configOverrides: { timer: { horizonSeconds: 2, leadSeconds: 1 } },
     };
     cloud = await startLocalCloud(options);
     const url = `${receiver.url}/ok/persist`;
@@ -51,7 +53,7 @@ describe("persistence", () => {
       ordered.push(
         await post(cloud.apiUrl, {
           topic: "demo",
-          delay_seconds: 1,
+          delay_seconds: 2,
           content: { order_id: "p-1", seq },
           callback: { url },
         }),
@@ -59,13 +61,15 @@ describe("persistence", () => {
     }
     const viaSchedule = await post(cloud.apiUrl, {
       topic: "demo",
-      delay_seconds: 3,
+      delay_seconds: 4,
       content: { n: 1 },
       callback: { url },
     });
     await cloud.stop();
     cloud = undefined;
-    await new Promise((resolve) => setTimeout(resolve, 3_200));
+    // Until every task has come due while stopped (the last one's due time, plus a little).
+    const lastDueMs = Math.max(...[...ordered, viaSchedule].map((task) => Date.parse(task.due_at)));
+    await new Promise((resolve) => setTimeout(resolve, Math.max(0, lastDueMs + 200 - Date.now())));
     expect(receiver.received).toEqual([]);
 
     // Act
