@@ -1,8 +1,6 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../../cli/main.js";
 import { MAX_SHOWN_ERROR_CHARS, MAX_SHOWN_ISSUES } from "../../../cli/output.js";
+import { cliAgainstServer } from "../../support/cli-against-server.js";
 
 /**
  * An error answer far larger than any the API gives (its messages are a sentence, its issues at most 20 of at most
@@ -56,32 +54,20 @@ const answers: Record<string, { status: number; body: unknown }> = {
   },
 };
 
-let server: Server;
-let apiUrl: string;
+let api: Awaited<ReturnType<typeof cliAgainstServer>>;
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    req.resume();
-    const name = decodeURIComponent((req.url ?? "").split("/").at(-1) ?? "");
-    const { status, body } = answers[name] ?? { status: 500, body: {} };
-    res.writeHead(status, { "content-type": "application/json" }).end(JSON.stringify(body));
+  api = await cliAgainstServer((url) => {
+    const name = decodeURIComponent(url.pathname.split("/").at(-1) ?? "");
+    return answers[name] ?? { status: 500, body: {} };
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await api.close();
 });
 
-async function punctual(argv: readonly string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env: {} };
-  const code = await main(["--api", apiUrl, ...argv], io);
-  return { code, out: out.join(""), err: err.join("") };
-}
+const punctual = (argv: readonly string[]) => api.punctual(argv);
 
 const get = (name: string) => ["tasks", "get", name];
 

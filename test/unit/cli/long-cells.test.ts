@@ -1,8 +1,6 @@
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { main } from "../../../cli/main.js";
 import { MAX_CELL_CHARS } from "../../../cli/output.js";
+import { cliAgainstServer } from "../../support/cli-against-server.js";
 
 /**
  * A value far longer than a table cell, against a real loopback API: a broken API's `last_error` of millions of
@@ -36,14 +34,12 @@ const task = {
   attempt_log: [{ attempt: 1, started_at: AT, duration_ms: 3, status: 500, error: LONG_ERROR }],
 };
 
-let server: Server;
-let apiUrl: string;
+let api: Awaited<ReturnType<typeof cliAgainstServer>>;
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    req.resume();
-    const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    const body =
+  api = await cliAgainstServer((url) => ({
+    status: 200,
+    body:
       url.pathname === "/v1/tasks" && url.searchParams.get("topic") === "long-id"
         ? { tasks: [{ ...task, topic: "long-id", task_id: LONG_ID }], next_cursor: null }
         : url.pathname === `/v1/tasks/${LONG_KEY_TASK}`
@@ -58,25 +54,15 @@ beforeAll(async () => {
             ? { tasks: [task], next_cursor: null }
             : url.searchParams.get("include") === "content"
               ? { ...task, last_error: "HTTP 500", attempt_log: [], content: CONTENT }
-              : task;
-    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+              : task,
+  }));
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await api.close();
 });
 
-async function punctual(argv: readonly string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env: {} };
-  const code = await main(["--api", apiUrl, ...argv], io);
-  return { code, out: out.join(""), err: err.join("") };
-}
+const punctual = (argv: readonly string[]) => api.punctual(argv);
 
 /** The lines of the tables printed (those of their borders and cells). */
 const tableLines = (out: string) => out.split("\n").filter((line) => /^[┌│├└]/.test(line));

@@ -1,10 +1,8 @@
 import { readFileSync } from "node:fs";
-import { createServer, type Server } from "node:http";
-import type { AddressInfo } from "node:net";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { KNOWN_FIELDS } from "../../../cli/known-fields.js";
-import { main } from "../../../cli/main.js";
 import { MAX_UNKNOWN_FIELDS_SHOWN } from "../../../cli/output.js";
+import { cliAgainstServer } from "../../support/cli-against-server.js";
 
 /**
  * An answer with far more fields than the API's view has, against a real loopback API: a broken or hostile API (or
@@ -46,32 +44,20 @@ const schedule = {
   ...extra,
 };
 
-let server: Server;
-let apiUrl: string;
+let api: Awaited<ReturnType<typeof cliAgainstServer>>;
 
 beforeAll(async () => {
-  server = createServer((req, res) => {
-    req.resume();
-    const url = new URL(req.url ?? "/", "http://127.0.0.1");
-    const body = url.pathname.startsWith("/v1/schedules/") ? schedule : task;
-    res.writeHead(200, { "content-type": "application/json" }).end(JSON.stringify(body));
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  apiUrl = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+  api = await cliAgainstServer((url) => ({
+    status: 200,
+    body: url.pathname.startsWith("/v1/schedules/") ? schedule : task,
+  }));
 });
 
 afterAll(async () => {
-  server.closeAllConnections();
-  await new Promise<void>((resolve) => server.close(() => resolve()));
+  await api.close();
 });
 
-async function punctual(argv: readonly string[]) {
-  const out: string[] = [];
-  const err: string[] = [];
-  const io = { out: (t: string) => void out.push(t), err: (t: string) => void err.push(t), env: {} };
-  const code = await main(["--api", apiUrl, ...argv], io);
-  return { code, out: out.join(""), err: err.join("") };
-}
+const punctual = (argv: readonly string[]) => api.punctual(argv);
 
 describe("an answer with fields the CLI does not know", () => {
   it("tasks get: every known field, the first unknown ones, then how many more (--json for the rest)", async () => {
