@@ -1,64 +1,22 @@
+import { destinationResetResponseSchema } from "#shared/api/schemas/destinations.js";
+import { scheduleChangeResponseSchema } from "#shared/api/schemas/schedules.js";
+import { rescheduleResponseSchema } from "#shared/api/schemas/tasks.js";
+import { topicViewSchema } from "#shared/api/schemas/topics.js";
+
+/** The fields a response schema names, in its order. */
+const fieldsOf = (schema: { readonly shape: object }): readonly string[] => Object.keys(schema.shape);
+
 /**
  * The fields of the API's views the CLI shows as tables, by view: every other field of an answer (a broken or
  * hostile API's, or a newer API's) is one the CLI does not know, and a table shows only the first few of those
  * (output.ts printResult): an answer of 300,000 extra fields printed as many rows, 37.8 million characters over
- * ~19 s. Kept equal to the API's own views by a test against docs/openapi.json (unknown-fields.test.ts), so no field
- * the API sends is ever left out of a table.
+ * ~19 s. Read from the API's own response schemas, the widest of each view (a task's as a move answers it, with
+ * `rescheduled_from`; a schedule's as a pause or delete answers it, with what it cancelled), so no field the API
+ * sends is ever left out of a table (unknown-fields.test.ts checks them against docs/openapi.json).
  */
 export const KNOWN_FIELDS = {
-  task: [
-    "task_id",
-    "topic",
-    "status",
-    "due_at",
-    "accepted_at",
-    "attempts",
-    "last_error",
-    "queued_at",
-    "last_attempt_at",
-    "delivered_at",
-    "failed_at",
-    "cancelled_at",
-    "cancel_requested",
-    "rescheduled_to",
-    "rescheduled_at",
-    "rescheduled_from",
-    "lateness_ms",
-    "delivery_latency_ms",
-    "callback_url",
-    "group",
-    "attempt_log",
-    "replays",
-    "replayed_at",
-    "content",
-    "schedule_id",
-    "subscribers",
-    "parent_task_id",
-    "subscriber",
-  ],
-  schedule: [
-    "schedule_id",
-    "topic",
-    "cron",
-    "timezone",
-    "status",
-    "content",
-    "callback_url",
-    "deliver_by",
-    "catch_up",
-    "start_at",
-    "end_at",
-    "created_at",
-    "updated_at",
-    "materialized_until",
-    "paused_at",
-    "deleted_at",
-    "next_occurrences",
-    "skipped_occurrences",
-    "last_skipped",
-    "cancelled_occurrences",
-    "cancels_deferred",
-  ],
-  topic: ["topic", "paused", "settings", "backlog", "oldest_age_seconds", "dead_letter_count"],
-  destinationReset: ["host", "destinations"],
+  task: fieldsOf(rescheduleResponseSchema),
+  schedule: fieldsOf(scheduleChangeResponseSchema),
+  topic: fieldsOf(topicViewSchema),
+  destinationReset: fieldsOf(destinationResetResponseSchema),
 } as const satisfies Record<string, readonly string[]>;
