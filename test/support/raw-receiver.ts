@@ -35,6 +35,11 @@ export interface RawReceiverOptions {
    * client trusts it through its `ca` seam and reaches `hooks.example.com` through its lookup seam.
    */
   readonly tls?: boolean;
+  /**
+   * Hand each request over on its head and never read a body (`body` is ""), as a handler that ignores the body
+   * leaves it: the body's bytes are then read as the start of the next request's head on the connection.
+   */
+  readonly leaveBodiesUnread?: boolean;
 }
 
 /**
@@ -57,7 +62,7 @@ export async function startRawReceiver(
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => undefined);
     let n = 0;
-    readRequests(socket, (head, body) => {
+    readRequests(socket, options.leaveBodiesUnread === true, (head, body) => {
       const request = { connection, n: ++n, index: requests.length, head, body };
       requests.push(request);
       answer(socket, request);
@@ -80,8 +85,12 @@ export async function startRawReceiver(
   };
 }
 
-/** Hands over each request on `socket` once its head and Content-Length body are in. */
-function readRequests(socket: net.Socket, onRequest: (head: string, body: string) => void): void {
+/** Hands over each request on `socket` once its head and Content-Length body are in (or its head alone). */
+function readRequests(
+  socket: net.Socket,
+  headOnly: boolean,
+  onRequest: (head: string, body: string) => void,
+): void {
   let pending = Buffer.alloc(0);
   socket.on("data", (chunk: Buffer) => {
     pending = Buffer.concat([pending, chunk]);
@@ -89,7 +98,7 @@ function readRequests(socket: net.Socket, onRequest: (head: string, body: string
       const end = pending.indexOf("\r\n\r\n");
       if (end < 0) return;
       const head = pending.toString("latin1", 0, end);
-      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      const length = headOnly ? 0 : Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
       if (pending.length < end + 4 + length) return;
       const body = pending.toString("utf8", end + 4, end + 4 + length);
       pending = pending.subarray(end + 4 + length);

@@ -147,6 +147,31 @@ describe("callback client over TLS: the same protections on the protocol every d
     expect(again?.body).toBe(cut?.body);
   });
 
+  it("a 2xx given on the head of a request whose body the receiver never reads: the next callback, refused behind that body, goes once more on a new TLS connection, and none is pooled after", async () => {
+    // Prepare: the receiver answers each request 200 on its head and leaves its body to be read as the next
+    // request's start; a line that is then no request line is refused 400 with Connection: close (as Node's, Go's
+    // servers and nginx refuse one)
+    const receiver = await startRawReceiver(
+      (socket, request) => {
+        if (/^POST \S+ HTTP\/1\.1$/.test(request.head.split("\r\n")[0] ?? "")) return void socket.write(OK);
+        socket.end("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      },
+      { tls: true, leaveBodiesUnread: true },
+    );
+    receivers.push(receiver);
+    const c = tlsClient();
+
+    // Act
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push(await post(c, receiver.url));
+
+    // Assess: three deliveries; the second was read behind the first's body on the reused connection (the head
+    // the receiver refused begins with it) and went once more on a new connection; the third on one of its own
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(receiver.requests.map((r) => r.connection)).toEqual([1, 1, 2, 3]);
+    expect(receiver.requests[1]?.head).toMatch(/^\{"id":"[^"]+"\}POST \/hook HTTP\/1\.1\r\n/);
+  });
+
   it("a kept-alive TLS connection whose address the policy no longer admits sends nothing", async () => {
     // Prepare
     const receiver = await startTlsReceiver((socket) => socket.write(OK));
