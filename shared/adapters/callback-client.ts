@@ -581,8 +581,9 @@ const UNPARSED_REQUEST_STATUSES = new Set([400, 414, 431, 501, 505]);
  * request before it was answered: `poolOnlyIfBodyRead`); this is where it shows. The request goes once more, on a
  * new connection, and the receiver's origin is never pooled again (`bodyLeftUnread`). A receiver that did read this
  * request and refused it so (a 400 with `Connection: close` of its own) gets it twice in the attempt, its second
- * answer the attempt's, as a failed attempt's retry would give it again: once per origin and client, and only on
- * connections pooled before (none is pooled for it after). Without `Connection: close` the answer is the request's.
+ * answer the attempt's, as a failed attempt's retry would give it again — only on connections the client pooled
+ * before its first such answer (at most one request each: none is pooled or reused for it after). Without
+ * `Connection: close` the answer is the request's.
  */
 function unparsedAhead(response: http.IncomingMessage): boolean {
   const connection = response.headers.connection ?? "";
