@@ -90,6 +90,8 @@ const DEFAULT_MAX_INFORMATIONAL = 10;
 const DEFAULT_IDLE_SOCKET_MS = 4_000;
 /** Far below Lambda's 1,024 file descriptors, far above the 10 callbacks an invocation makes at once. */
 const DEFAULT_MAX_IDLE_SOCKETS = 32;
+/** How many receivers (origins) seen leaving a request's body unread a client remembers: a few KB at most. */
+const MAX_BODY_IGNORING_ORIGINS = 1_000;
 
 /** A connection refused by the address policy (reported as `destination refused by policy: …`, never attempted). */
 class BlockedAddressError extends Error {
@@ -125,7 +127,8 @@ class ReusedAddressRefusedError extends BlockedAddressError {}
  * Redirects are not followed (`http.request` never does): a 3xx is a failed attempt, so a receiver cannot
  * bounce us to an internal address. The one request sent twice: on a kept-alive connection the receiver closed or
  * reset before answering, or on which what came back began with bytes that are no status line in any spelling (see
- * `post`), or answered 408 Request Timeout; a kept-alive connection the policy no longer admits sends nothing and
+ * `post`), or answered 408 Request Timeout, or answered as servers answer a request line they cannot parse, with
+ * `Connection: close` (`unparsedAhead`); a kept-alive connection the policy no longer admits sends nothing and
  * leaves the request to a new one.
  *
  * Deadline: every attempt settles by `timeoutMs` whatever the receiver does. Node's request settles only on
@@ -154,6 +157,10 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
     "http:": neverPooled(new http.Agent({ keepAlive: true })),
     "https:": neverPooled(new https.Agent({ keepAlive: true, ...trusted })),
   };
+  // Receivers seen answering a request without reading its body (`bodyLeftUnread`): their callbacks go on new
+  // connections, each closed once answered, for the client's life. Pooled, each of their connections would carry
+  // the body of the callback before ahead of the next one's request line, and the next callback would be refused.
+  const bodyIgnoring = boundedSet(MAX_BODY_IGNORING_ORIGINS);
 
   return {
     async post(req: CallbackRequest): Promise<CallbackResult> {
@@ -167,14 +174,16 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
         return exchange(outgoing, req, limits, deadlineMs);
       };
       const started = performance.now();
-      const first = await send(req.timeoutMs, agents);
+      const first = await send(req.timeoutMs, bodyIgnoring.has(url.origin) ? fresh : agents);
+      if (first.bodyLeftUnread) bodyIgnoring.add(url.origin);
       // A kept-alive connection the receiver closed (its idle timeout) just as we reused it: the request never
       // got an answer through no fault of the receiver's. Sent once more, on what is left of the deadline, as a
       // browser would — the same signed request, so a receiver that did see it deduplicates on its webhook-id —
       // and on a new connection: the pool's other connections to the receiver went idle with this one and may
       // be closing just as well (its idle timeout firing for all of them). Likewise a kept-alive connection on
       // which what came back began with bytes that are no status line (`leftoversAhead`): another answer's
-      // leftovers ahead of this one's.
+      // leftovers ahead of this one's; and one whose receiver could not parse what came ahead of this request
+      // (`unparsedAhead`): the body of the callback before, which it answered without reading.
       const spent = performance.now() - started;
       if (!first.staleConnection || spent >= req.timeoutMs - 1) return first.result;
       const second = await send(req.timeoutMs - spent, fresh);
@@ -357,10 +366,14 @@ interface Exchanged {
    * No answer, on a kept-alive connection the receiver closed (or reset) under the request, on which what came
    * back began with bytes that are no status line in any spelling (what a previous answer left behind), or whose
    * address the policy no longer admits (nothing written on it), or that answered 408 (the receiver did not take the
-   * request).
+   * request), or that answered as to a request it could not parse (`unparsedAhead`).
    */
   readonly staleConnection?: boolean;
+  /** The last: the receiver left the previous request's body unread, and its origin is not to be pooled. */
+  readonly bodyLeftUnread?: boolean;
 }
+
+type ExchangeFlags = Pick<Exchanged, "staleConnection" | "bodyLeftUnread">;
 
 /**
  * Sends the request and settles exactly once, by `deadlineMs`: on a complete answer (or its status line, if its body
@@ -379,11 +392,11 @@ function exchange(
   absorbLateSocketErrors(outgoing);
   return new Promise<Exchanged>((resolve) => {
     let settled = false;
-    const settle = (result: CallbackResult, staleConnection = false) => {
+    const settle = (result: CallbackResult, flags: ExchangeFlags = {}) => {
       if (settled) return;
       settled = true;
       clearTimeout(deadline);
-      resolve({ result, ...(staleConnection && { staleConnection }) });
+      resolve({ result, ...(flags.staleConnection && flags) });
       finishBodyByDeadline(outgoing, deadlineMs - (performance.now() - started));
     };
     const fail = (error: string) => {
@@ -415,11 +428,9 @@ function exchange(
     outgoing.once("response", (response) => {
       const durationMs = elapsed();
       poolOnlyIfBodyRead(outgoing, response);
-      // A 408 on a kept-alive connection: the receiver's idle timeout fired as the request came, and it says it did
-      // not take the request ("the client MAY repeat that request", RFC 9110 §15.5.9,
-      // https://www.rfc-editor.org/rfc/rfc9110#section-15.5.9): sent again on a new connection, as browsers do.
-      if (response.statusCode === 408 && outgoing.reusedSocket) {
-        settle(answerOf(response, durationMs), true);
+      const notTaken = notTakenOnReuse(outgoing, response);
+      if (notTaken) {
+        settle(answerOf(response, durationMs), notTaken);
         outgoing.destroy();
         return;
       }
@@ -444,13 +455,13 @@ function exchange(
     outgoing.on("error", (error) => {
       if (answer) settle(answerOf(answer.response, answer.durationMs));
       else
-        settle(
-          failure(error, elapsed()),
-          outgoing.reusedSocket &&
+        settle(failure(error, elapsed()), {
+          staleConnection:
+            outgoing.reusedSocket &&
             ((closedUnderUs(error) && answerStart() === "") ||
               error instanceof ReusedAddressRefusedError ||
               leftoversAhead(error, answerStart())),
-        );
+        });
     });
     outgoing.once("close", () => {
       if (answer) return;
@@ -460,10 +471,26 @@ function exchange(
         durationMs: elapsed(),
       };
       // Closed once the answer began (a status line's first bytes): the receiver read the request; not sent again.
-      settle(result, outgoing.reusedSocket && answerStart() === "");
+      settle(result, { staleConnection: outgoing.reusedSocket && answerStart() === "" });
     });
     outgoing.end(req.body);
   });
+}
+
+/**
+ * An answer on a kept-alive connection saying the request was not taken, so it goes once more on a new connection:
+ * a 408 (the receiver's idle timeout fired as the request came: "the client MAY repeat that request", RFC 9110
+ * §15.5.9, https://www.rfc-editor.org/rfc/rfc9110#section-15.5.9, as browsers do), or a refusal of a request line
+ * the receiver could not parse, the body it left unread run into it (`unparsedAhead`).
+ */
+function notTakenOnReuse(
+  outgoing: http.ClientRequest,
+  response: http.IncomingMessage,
+): ExchangeFlags | undefined {
+  if (!outgoing.reusedSocket) return undefined;
+  if (response.statusCode === 408) return { staleConnection: true };
+  if (unparsedAhead(response)) return { staleConnection: true, bodyLeftUnread: true };
+  return undefined;
 }
 
 /**
@@ -517,6 +544,8 @@ function finishBodyByDeadline(outgoing: http.ClientRequest, leftMs: number): voi
  * cannot see: a 2xx given on the head of a request the kernel took whole (one that fits the socket buffers), after
  * which the receiver stops reading — as for Go's or any client, that exchange looks exactly like a complete one, and
  * the next callback on the connection waits out its deadline like any callback to a receiver that stops answering.
+ * A receiver that reads on parses the body it left ahead of the next request, and how it refuses that is where the
+ * body left unread shows (`unparsedAhead`).
  */
 function poolOnlyIfBodyRead(outgoing: http.ClientRequest, response: http.IncomingMessage): void {
   const status = response.statusCode ?? 0;
@@ -533,6 +562,35 @@ function poolOnlyIfBodyRead(outgoing: http.ClientRequest, response: http.Incomin
  */
 function framingInDoubt(response: http.IncomingMessage): boolean {
   return response.httpVersion === "1.0" && response.headers["transfer-encoding"] !== undefined;
+}
+
+/**
+ * The statuses a server gives a request whose head it cannot parse: a request line that is no request line (400; 501
+ * for a "method" it does not know, 505 for a "version"), too long (414) or a head too large (431).
+ */
+const UNPARSED_REQUEST_STATUSES = new Set([400, 414, 431, 501, 505]);
+
+/**
+ * What a reused connection answered is a server's refusal of a request it could not parse, and it closes the
+ * connection: what came ahead of this request's line was, in practice, the body of the request before, which the
+ * receiver answered with a 2xx without reading (a handler that never reads the body, as Python's
+ * BaseHTTPRequestHandler serving HTTP/1.1 leaves it in its buffer; a raw server). Its parser then reads that body
+ * and this request's line as one line, `{"task_id":…}POST /hook HTTP/1.1`, refuses it — 400 from Node's, Go's
+ * servers or nginx, 501 from Python's for the unknown "method" — with `Connection: close`, and drops the rest: this
+ * request was never taken. No client can see the body left unread when its 2xx comes (the kernel took the whole
+ * request before it was answered: `poolOnlyIfBodyRead`); this is where it shows. The request goes once more, on a
+ * new connection, and the receiver's origin is never pooled again (`bodyLeftUnread`). A receiver that did read this
+ * request and refused it so (a 400 with `Connection: close` of its own) gets it twice in the attempt, its second
+ * answer the attempt's, as a failed attempt's retry would give it again — only on connections the client pooled
+ * before its first such answer (at most one request each: none is pooled or reused for it after). Without
+ * `Connection: close` the answer is the request's.
+ */
+function unparsedAhead(response: http.IncomingMessage): boolean {
+  const connection = response.headers.connection ?? "";
+  return (
+    UNPARSED_REQUEST_STATUSES.has(response.statusCode ?? 0) &&
+    connection.split(",").some((token) => token.trim().toLowerCase() === "close")
+  );
 }
 
 /** Connections given the listener below: once each, however often a kept-alive one is reused. */
@@ -615,6 +673,22 @@ function keepAnswerStart(outgoing: http.ClientRequest): () => string {
     outgoing.once("close", () => socket.off("data", keep));
   });
   return () => start;
+}
+
+/** A set keeping the `max` keys added last (a key added again counts as new): memory bounded however many come. */
+function boundedSet(max: number): { has(key: string): boolean; add(key: string): void } {
+  const kept = new Set<string>();
+  return {
+    has: (key) => kept.has(key),
+    add: (key) => {
+      kept.delete(key);
+      kept.add(key);
+      for (const oldest of kept) {
+        if (kept.size <= max) break;
+        kept.delete(oldest);
+      }
+    },
+  };
 }
 
 function systemLookup(host: string): Promise<readonly { address: string; family: number }[]> {

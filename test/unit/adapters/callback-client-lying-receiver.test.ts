@@ -1,7 +1,8 @@
-import net from "node:net";
+import type net from "node:net";
 import { afterEach, describe, expect, it } from "vitest";
 import { type CallbackClient, createCallbackClient } from "#shared/adapters/callback-client.js";
 import { hostFailed } from "#shared/domain/destination.js";
+import { startRawReceiver as startLoopbackRawReceiver } from "../../support/raw-receiver.js";
 
 /**
  * Receivers whose answers say more than they mean, on raw sockets on 127.0.0.1 (each answer written as bytes): a 2xx
@@ -13,7 +14,7 @@ import { hostFailed } from "#shared/domain/destination.js";
 /** How the receiver answers its `index`th request (from 0) on connection `connection` (from 1). */
 type Answer = (socket: net.Socket, index: number, connection: number) => void;
 
-interface RawReceiver {
+interface LyingReceiver {
   readonly url: string;
   /** The connection (from 1) each request came on, in order. */
   readonly requests: number[];
@@ -21,7 +22,7 @@ interface RawReceiver {
   stop(): Promise<void>;
 }
 
-const receivers: RawReceiver[] = [];
+const receivers: LyingReceiver[] = [];
 const clients: CallbackClient[] = [];
 
 afterEach(async () => {
@@ -31,43 +32,18 @@ afterEach(async () => {
 
 const OK = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 
-/** Answers each request once its head and Content-Length body are in (the client sends nothing else). */
-async function startRawReceiver(answer: Answer): Promise<RawReceiver> {
-  const requests: number[] = [];
-  const closes: Promise<void>[] = [];
-  const sockets = new Set<net.Socket>();
-  const server = net.createServer((socket) => {
-    const connection = closes.length + 1;
-    sockets.add(socket);
-    closes.push(new Promise((resolve) => socket.once("close", () => resolve())));
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => undefined);
-    let pending = Buffer.alloc(0);
-    socket.on("data", (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      for (;;) {
-        const end = pending.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        const length = Number(
-          /\r\ncontent-length: *(\d+)/i.exec(pending.toString("latin1", 0, end))?.[1] ?? 0,
-        );
-        if (pending.length < end + 4 + length) return;
-        pending = pending.subarray(end + 4 + length);
-        requests.push(connection);
-        answer(socket, requests.length - 1, connection);
-      }
-    });
-  });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const receiver: RawReceiver = {
-    url: `http://127.0.0.1:${(server.address() as net.AddressInfo).port}/hook`,
-    requests,
-    closed: (connection) =>
-      closes[connection - 1] ?? Promise.reject(new Error(`no connection ${connection}`)),
-    stop: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
+/** A raw receiver (test/support/raw-receiver.ts) answering each request as `answer` says. */
+async function startRawReceiver(answer: Answer): Promise<LyingReceiver> {
+  const raw = await startLoopbackRawReceiver((socket, request) =>
+    answer(socket, request.index, request.connection),
+  );
+  const receiver: LyingReceiver = {
+    url: raw.url,
+    get requests() {
+      return raw.requests.map((request) => request.connection);
     },
+    closed: raw.closed,
+    stop: raw.stop,
   };
   receivers.push(receiver);
   return receiver;

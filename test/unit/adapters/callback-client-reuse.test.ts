@@ -318,3 +318,201 @@ describe("callback client: an HTTP/1.0 answer with Transfer-Encoding", () => {
     expect(at.connections()).toBe(2);
   });
 });
+
+/**
+ * A raw receiver that answers each request `200` on its head and never reads a body (as a handler that ignores the
+ * body leaves it, in Python's BaseHTTPRequestHandler serving HTTP/1.1 or a raw server): the body stays in its
+ * buffer and is parsed as the start of the next request on the connection, whose line — the body and the next
+ * request line run together — is no request line: answered `refusal` with `Connection: close`, the connection
+ * closed. `answers` lists, per request head parsed, the connection, the status and the head's `webhook-id` (a
+ * head that a body ran into carries the headers of the request behind it).
+ */
+async function bodyIgnoringReceiver(refusal = "400 Bad Request", close = true) {
+  const answers: [connection: number, status: number, webhookId: string | undefined][] = [];
+  let connections = 0;
+  const listening = net.createServer((socket) => {
+    const connection = ++connections;
+    socket.on("error", () => undefined);
+    let buffered = "";
+    socket.on("data", (data: Buffer) => {
+      buffered += data.toString("latin1");
+      for (let end = buffered.indexOf("\r\n\r\n"); end >= 0; end = buffered.indexOf("\r\n\r\n")) {
+        const head = buffered.slice(0, end);
+        const webhookId = /\r\nwebhook-id: *([^\r]*)/i.exec(head)?.[1];
+        buffered = buffered.slice(end + 4);
+        if (!/^[A-Z]+ \S+ HTTP\/1\.1\r\n/.test(`${head}\r\n`)) {
+          answers.push([connection, Number(refusal.slice(0, 3)), webhookId]);
+          const answer = `HTTP/1.1 ${refusal}\r\nContent-Length: 0\r\n${close ? "Connection: close\r\n" : ""}\r\n`;
+          if (close) socket.end(answer);
+          else socket.write(answer);
+          continue;
+        }
+        answers.push([connection, 200, webhookId]);
+        socket.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n");
+      }
+    });
+  });
+  server = listening;
+  await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
+  const port = (listening.address() as AddressInfo).port;
+  return { url: `http://127.0.0.1:${port}/hook`, answers, connections: () => connections };
+}
+
+describe("callback client: a 2xx given on the head of a request whose body the receiver never reads", () => {
+  it.each([
+    ["400 Bad Request (Node's, Go's, nginx's answer to such a line)", "400 Bad Request"],
+    ["501 Not Implemented (Python's: the line's first word is no method it knows)", "501 Unsupported method"],
+  ])(
+    "the next callback, refused %s behind that body on the reused connection, goes once more on a new connection, and the receiver is not pooled again",
+    async (_, refusal) => {
+      // Prepare: a small body (the kernel takes the whole request before the 200 comes: no client can see it left
+      // unread then), each callback with its own webhook-id
+      const at = await bodyIgnoringReceiver(refusal);
+      const answered = answeredRequests();
+      client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
+      const post = (id: string) =>
+        client?.post({
+          url: at.url,
+          body: `{"id":"${id}"}`,
+          headers: { "webhook-id": id },
+          timeoutMs: 5_000,
+        });
+
+      try {
+        // Act: four callbacks one after another, each once the one before has its answer
+        const first = await post("w1");
+        await new Promise((resolve) => setImmediate(resolve));
+        const second = await post("w2");
+        const third = await post("w3");
+        const fourth = await post("w4");
+
+        // Assess: the precondition (the first body had all gone out when its 200 came); the first 200 stands; the
+        // second callback, refused behind the first's body on the reused connection (before: its failed attempt,
+        // `HTTP 400`), went once more — the same webhook-id — on a new connection and got its 200; and the third and
+        // fourth each went on a connection of their own, never reused: no callback refused for another's body
+        expect(answered.seen[0]?.bodyOut).toBe(true);
+        const delivered = { ok: true, status: 200, durationMs: expect.any(Number) };
+        expect([first, second, third, fourth]).toEqual([delivered, delivered, delivered, delivered]);
+        const status = Number(refusal.slice(0, 3));
+        expect(at.answers).toEqual([
+          [1, 200, "w1"],
+          [1, status, "w2"],
+          [2, 200, "w2"],
+          [3, 200, "w3"],
+          [4, 200, "w4"],
+        ]);
+      } finally {
+        answered.stop();
+      }
+    },
+  );
+
+  it("a refusal on a reused connection without Connection: close is the callback's own answer: not sent again", async () => {
+    // Prepare: the receiver refuses the line the unread body makes, but keeps the connection open (it said nothing
+    // about having dropped what followed: the refusal may be this request's own)
+    const at = await bodyIgnoringReceiver("400 Bad Request", false);
+    client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
+    const post = (id: string) =>
+      client?.post({ url: at.url, body: `{"id":"${id}"}`, headers: { "webhook-id": id }, timeoutMs: 5_000 });
+
+    // Act
+    const first = await post("w1");
+    await new Promise((resolve) => setImmediate(resolve));
+    const second = await post("w2");
+
+    // Assess: the refusal stands, a failed attempt; nothing sent again
+    expect(first).toMatchObject({ ok: true, status: 200 });
+    expect(second).toMatchObject({ ok: false, status: 400, error: "HTTP 400" });
+    expect(at.answers).toEqual([
+      [1, 200, "w1"],
+      [1, 400, "w2"],
+    ]);
+  });
+
+  it("a 400 with Connection: close on a new connection is the callback's own answer: not sent again", async () => {
+    // Prepare: a receiver refusing every request with `400` and `Connection: close`, on its head
+    const at = await receiver(
+      () => "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+      10_000,
+    );
+    client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
+
+    // Act
+    const result = await client.post({ url: at.url, body: '{"x":1}', headers: {}, timeoutMs: 5_000 });
+
+    // Assess
+    expect(result).toMatchObject({ ok: false, status: 400 });
+    expect(at.requests()).toBe(1);
+  });
+});
+
+describe("callback client: a 2xx with Connection: close on a connection the receiver leaves open", () => {
+  it("is a delivery, and its connection is not pooled: the next callback goes on a new connection", async () => {
+    // Prepare: the receiver says `Connection: close` on its first answer but never closes
+    const close = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
+    const at = await receiver((n) => (n === 1 ? close : ANSWER), 10_000);
+    client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
+    const post = () => client?.post({ url: at.url, body: '{"x":1}', headers: {}, timeoutMs: 5_000 });
+
+    // Act
+    const first = await post();
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = await post();
+
+    // Assess
+    expect(first).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+    expect(second).toEqual({ ok: true, status: 204, durationMs: expect.any(Number) });
+    expect(at.connections()).toBe(2);
+  });
+});
+
+describe("callback client: a request sent again within its attempt", () => {
+  it("for leftovers ahead of its answer is sent again, the same bytes: the receiver read it, and gets it twice under one webhook-id", async () => {
+    // Prepare: a receiver that reads each request whole (and acts on it), answering its connection's second request
+    // behind bytes a previous answer left (past its Content-Length); every request is kept as it came
+    const raw: [connection: number, request: string][] = [];
+    let connections = 0;
+    const listening = net.createServer((socket) => {
+      const connection = ++connections;
+      let n = 0;
+      let buffered = "";
+      socket.on("data", (data: Buffer) => {
+        buffered += data.toString("latin1");
+        for (let end = buffered.indexOf("\r\n\r\n"); end >= 0; end = buffered.indexOf("\r\n\r\n")) {
+          const length = Number(/content-length: (\d+)/i.exec(buffered.slice(0, end))?.[1] ?? 0);
+          if (buffered.length < end + 4 + length) return;
+          raw.push([connection, buffered.slice(0, end + 4 + length)]);
+          buffered = buffered.slice(end + 4 + length);
+          socket.write(++n === 2 ? `{"ok":1}${ANSWER}` : ANSWER);
+        }
+      });
+    });
+    server = listening;
+    await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
+    const url = `http://127.0.0.1:${(listening.address() as AddressInfo).port}/hook`;
+    client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
+    const post = (id: string) =>
+      client?.post({
+        url,
+        body: `{"task_id":"${id}"}`,
+        headers: { "webhook-id": id, "webhook-timestamp": "1795441637", "webhook-signature": `v1,${id}` },
+        timeoutMs: 5_000,
+      });
+
+    // Act
+    await post("w1");
+    await new Promise((resolve) => setTimeout(resolve, 5));
+    const second = await post("w2");
+
+    // Assess: the second callback reached the receiver twice — on the reused connection (read whole, answered behind
+    // the leftovers) and on a new one — byte for byte the same, its webhook-id included: the receiver deduplicates
+    // on it (docs/CALLBACKS.md, "Sent once more within the attempt")
+    expect(second).toEqual({ ok: true, status: 204, durationMs: expect.any(Number) });
+    expect(raw.map(([connection]) => connection)).toEqual([1, 1, 2]);
+    const firstSending = raw[1]?.[1] ?? "";
+    const sentAgain = raw[2]?.[1];
+    expect(firstSending).toContain("\r\nwebhook-id: w2\r\n");
+    expect(firstSending.endsWith('{"task_id":"w2"}')).toBe(true);
+    expect(sentAgain).toBe(firstSending);
+  });
+});

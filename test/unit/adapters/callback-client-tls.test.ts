@@ -1,6 +1,5 @@
 import { randomUUID } from "node:crypto";
 import net, { type AddressInfo } from "node:net";
-import tls from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type AddressPolicy,
@@ -8,7 +7,8 @@ import {
   createCallbackClient,
   type ResolveHost,
 } from "#shared/adapters/callback-client.js";
-import { TLS_RECEIVER_CERT, TLS_RECEIVER_KEY } from "../../support/tls-receiver-certificate.js";
+import { type RawReceiver, type RawRequest, startRawReceiver } from "../../support/raw-receiver.js";
+import { TLS_RECEIVER_CERT } from "../../support/tls-receiver-certificate.js";
 
 /**
  * Callbacks go out over `https` only in every deployed environment, so the protections the plain-http tests show
@@ -18,23 +18,9 @@ import { TLS_RECEIVER_CERT, TLS_RECEIVER_KEY } from "../../support/tls-receiver-
  */
 
 /** How the receiver answers one request: `n` counts the requests on this connection, from 1. */
-type Answer = (socket: tls.TLSSocket, n: number, request: ReceivedRequest) => void;
+type Answer = (socket: net.Socket, n: number, request: RawRequest) => void;
 
-interface ReceivedRequest {
-  readonly connection: number;
-  readonly head: string;
-  readonly body: string;
-}
-
-interface TlsReceiver {
-  readonly url: string;
-  readonly requests: ReceivedRequest[];
-  /** Resolves once the receiver's `connection`th connection has closed (by either side). */
-  closed(connection: number): Promise<void>;
-  stop(): Promise<void>;
-}
-
-const receivers: TlsReceiver[] = [];
+const receivers: RawReceiver[] = [];
 const clients: CallbackClient[] = [];
 
 afterEach(async () => {
@@ -44,47 +30,11 @@ afterEach(async () => {
 
 const OK = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\n\r\n";
 
-/** A TLS receiver on 127.0.0.1 that parses each request (head, Content-Length body) and hands it to `answer`. */
-async function startTlsReceiver(answer: Answer): Promise<TlsReceiver> {
-  const requests: ReceivedRequest[] = [];
-  const sockets = new Set<tls.TLSSocket>();
-  const closes: Promise<void>[] = [];
-  let connections = 0;
-  const server = tls.createServer({ key: TLS_RECEIVER_KEY, cert: TLS_RECEIVER_CERT }, (socket) => {
-    const connection = ++connections;
-    sockets.add(socket);
-    closes.push(new Promise((resolve) => socket.once("close", () => resolve())));
-    socket.on("close", () => sockets.delete(socket));
-    socket.on("error", () => undefined);
-    let pending = Buffer.alloc(0);
-    let n = 0;
-    socket.on("data", (chunk: Buffer) => {
-      pending = Buffer.concat([pending, chunk]);
-      for (;;) {
-        const end = pending.indexOf("\r\n\r\n");
-        if (end < 0) return;
-        const head = pending.subarray(0, end).toString("latin1");
-        const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-        if (pending.length < end + 4 + length) return;
-        const body = pending.subarray(end + 4, end + 4 + length).toString("utf8");
-        pending = pending.subarray(end + 4 + length);
-        const request = { connection, head, body };
-        requests.push(request);
-        answer(socket, ++n, request);
-      }
-    });
+/** A TLS raw receiver (test/support/raw-receiver.ts) on 127.0.0.1, answering each request as `answer` says. */
+async function startTlsReceiver(answer: Answer): Promise<RawReceiver> {
+  const receiver = await startRawReceiver((socket, request) => answer(socket, request.n, request), {
+    tls: true,
   });
-  await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
-  const receiver: TlsReceiver = {
-    url: `https://hooks.example.com:${(server.address() as AddressInfo).port}/hook`,
-    requests,
-    closed: (connection) =>
-      closes[connection - 1] ?? Promise.reject(new Error(`no connection ${connection}`)),
-    stop: async () => {
-      for (const socket of sockets) socket.destroy();
-      await new Promise<void>((resolve) => server.close(() => resolve()));
-    },
-  };
   receivers.push(receiver);
   return receiver;
 }
@@ -195,6 +145,31 @@ describe("callback client over TLS: the same protections on the protocol every d
     expect(receiver.requests.map((r) => r.connection)).toEqual([1, 1, 2]);
     expect(again?.head).toBe(cut?.head);
     expect(again?.body).toBe(cut?.body);
+  });
+
+  it("a 2xx given on the head of a request whose body the receiver never reads: the next callback, refused behind that body, goes once more on a new TLS connection, and none is pooled after", async () => {
+    // Prepare: the receiver answers each request 200 on its head and leaves its body to be read as the next
+    // request's start; a line that is then no request line is refused 400 with Connection: close (as Node's, Go's
+    // servers and nginx refuse one)
+    const receiver = await startRawReceiver(
+      (socket, request) => {
+        if (/^POST \S+ HTTP\/1\.1$/.test(request.head.split("\r\n")[0] ?? "")) return void socket.write(OK);
+        socket.end("HTTP/1.1 400 Bad Request\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      },
+      { tls: true, leaveBodiesUnread: true },
+    );
+    receivers.push(receiver);
+    const c = tlsClient();
+
+    // Act
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push(await post(c, receiver.url));
+
+    // Assess: three deliveries; the second was read behind the first's body on the reused connection (the head
+    // the receiver refused begins with it) and went once more on a new connection; the third on one of its own
+    expect(results.map((r) => r.status)).toEqual([200, 200, 200]);
+    expect(receiver.requests.map((r) => r.connection)).toEqual([1, 1, 2, 3]);
+    expect(receiver.requests[1]?.head).toMatch(/^\{"id":"[^"]+"\}POST \/hook HTTP\/1\.1\r\n/);
   });
 
   it("a kept-alive TLS connection whose address the policy no longer admits sends nothing", async () => {
