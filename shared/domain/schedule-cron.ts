@@ -1,4 +1,5 @@
 import { Cron, CronPattern } from "croner";
+import { MAX_ISSUE_TEXT } from "#shared/api/errors.js";
 import { echoed, MAX_ECHOED_CHARS } from "./echoed.js";
 import { INLINE_COVER_MS, MAX_OCCURRENCES_INLINE, MIN_OCCURRENCES_INLINE } from "./schedule.js";
 import { canonicalZone, wallClockMs, zoneFormatter } from "./zone-clock.js";
@@ -91,8 +92,32 @@ export function cronProblem(cron: string): string | undefined {
     }
     return undefined;
   } catch (error) {
-    return `${CRON_FORMAT}: ${echoedWithin(cronerMessage(error, cron), cron)}`;
+    return withinIssueText(cronerMessage(error, cron), cron);
   }
+}
+
+/** How short the words quoted from the caller's pattern are cut, in turn, for a refusal to fit MAX_ISSUE_TEXT. */
+const SHORTER_ECHOES = [MAX_ECHOED_CHARS, 32, 16] as const;
+
+/**
+ * Croner's refusal in the caller's words (`said`) after CRON_FORMAT, within the API's issue clip (MAX_ISSUE_TEXT,
+ * 200) so that it arrives as this says it. An entry quoted at the 64 characters every echoed value may take, and
+ * croner's reason with its remedy (`Syntax error, stepping with missing prefix … is not allowed. Use wildcard
+ * (*​/step) or range (min-max/step) instead.`), came to 250: the API cut it mid-word. So croner's `Syntax error, `
+ * goes first (every refusal here is one), then the quoted words are cut shorter (the entry's start still names it),
+ * and only then croner's words from the end, at a space: the field and the entry come before croner's text, and are
+ * kept.
+ */
+function withinIssueText(said: string, cron: string): string {
+  let text = "";
+  for (const max of SHORTER_ECHOES) {
+    for (const words of [said, said.replace("Syntax error, ", "")]) {
+      text = `${CRON_FORMAT}: ${echoedWithin(words, cron, max)}`;
+      if (text.length <= MAX_ISSUE_TEXT) return text;
+    }
+  }
+  const kept = text.slice(0, MAX_ISSUE_TEXT);
+  return `${kept.slice(0, kept.lastIndexOf(" "))}…`;
 }
 
 /**
@@ -100,9 +125,9 @@ export function cronProblem(cron: string): string | undefined {
  * 64 characters): the whole pattern (`pattern '…' has 7 parts`), and any one word past that length (a field,
  * `('1-999…')`, `Value: 111…`), which no word of croner's own text is.
  */
-function echoedWithin(message: string, cron: string): string {
-  const whole = cron.length > MAX_ECHOED_CHARS ? message.split(cron).join(echoed(cron)) : message;
-  return whole.replace(/\S+/g, (word) => echoed(word));
+function echoedWithin(message: string, cron: string, max = MAX_ECHOED_CHARS): string {
+  const whole = cron.length > max ? message.split(cron).join(echoed(cron, max)) : message;
+  return whole.replace(/\S+/g, (word) => echoed(word, max));
 }
 
 /**
