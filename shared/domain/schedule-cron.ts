@@ -210,7 +210,8 @@ function cronerMessage(error: unknown, cron: string): string {
 const CRONER_REFUSALS: readonly (readonly [
   RegExp,
   (field: string, fieldCount: number) => string,
-  fieldIndex?: number,
+  /** The field croner means (its name, a key of CRONER_FIELDS) where its refusal names none. */
+  cronerName?: string,
 ])[] = [
   [/^(\w+) is not a number: '/s, (field) => `${field}: holds something that is not a number`],
   [
@@ -221,7 +222,7 @@ const CRONER_REFUSALS: readonly (readonly [
     /^configuration entry (\d+) \(.*\) contains illegal characters/s,
     (field) => `${field}: holds a character this field does not take`,
   ],
-  [/^nth weekday out of range/, (field) => `${field}: an nth weekday (#) is 1-5 or L`, 5],
+  [/^nth weekday out of range/, (field) => `${field}: an nth weekday (#) is 1-5 or L`, "dayOfWeek"],
   [
     /^(?:mode '|invalid configuration format)/,
     (_, count) => `it has ${count} field${count === 1 ? "" : "s"}`,
@@ -235,10 +236,10 @@ const CRONER_REFUSALS: readonly (readonly [
  */
 function cronerWords(message: string, cron: string): string {
   const written = cron.match(/\S+/g) ?? [];
-  for (const [pattern, say, fieldIndex] of CRONER_REFUSALS) {
+  for (const [pattern, say, cronerName] of CRONER_REFUSALS) {
     const found = pattern.exec(message);
     if (!found) continue;
-    const named = found[1] ?? (fieldIndex === undefined ? undefined : String(fieldIndex));
+    const named = found[1] ?? cronerName;
     const index = named === undefined ? undefined : (CRONER_FIELDS.get(named)?.place ?? Number(named));
     const field = index === undefined ? undefined : CALLER_ORDER[index];
     // A 5-field pattern has no seconds: croner puts a 0 first, so its count is one past the caller's.
