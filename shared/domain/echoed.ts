@@ -6,10 +6,13 @@
  */
 export const MAX_ECHOED_CHARS = 64;
 
-/** `value` as an error answer may echo it: at most MAX_ECHOED_CHARS UTF-16 units, never half a surrogate pair. */
-export function echoed(value: string): string {
-  if (value.length <= MAX_ECHOED_CHARS) return value;
-  let cut = value.slice(0, MAX_ECHOED_CHARS - 1);
+/**
+ * `value` as an error answer may echo it: at most MAX_ECHOED_CHARS UTF-16 units (or `max`, where a message must be
+ * shorter still), never half a surrogate pair.
+ */
+export function echoed(value: string, max = MAX_ECHOED_CHARS): string {
+  if (value.length <= max) return value;
+  let cut = value.slice(0, max - 1);
   const last = cut.charCodeAt(cut.length - 1);
   if (last >= 0xd800 && last <= 0xdbff) cut = cut.slice(0, -1);
   return `${cut}…`;

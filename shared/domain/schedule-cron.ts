@@ -1,4 +1,5 @@
 import { Cron, CronPattern } from "croner";
+import { MAX_ISSUE_TEXT } from "#shared/api/errors.js";
 import { echoed, MAX_ECHOED_CHARS } from "./echoed.js";
 import { INLINE_COVER_MS, MAX_OCCURRENCES_INLINE, MIN_OCCURRENCES_INLINE } from "./schedule.js";
 import { canonicalZone, wallClockMs, zoneFormatter } from "./zone-clock.js";
@@ -91,8 +92,32 @@ export function cronProblem(cron: string): string | undefined {
     }
     return undefined;
   } catch (error) {
-    return `${CRON_FORMAT}: ${echoedWithin(cronerMessage(error, cron), cron)}`;
+    return withinIssueText(cronerMessage(error, cron), cron);
   }
+}
+
+/** How short the words quoted from the caller's pattern are cut, in turn, for a refusal to fit MAX_ISSUE_TEXT. */
+const SHORTER_ECHOES = [MAX_ECHOED_CHARS, 32, 16] as const;
+
+/**
+ * Croner's refusal in the caller's words (`said`) after CRON_FORMAT, within the API's issue clip (MAX_ISSUE_TEXT,
+ * 200) so that it arrives as this says it. An entry quoted at the 64 characters every echoed value may take, and
+ * croner's reason with its remedy (`Syntax error, stepping with missing prefix … is not allowed. Use wildcard
+ * (*​/step) or range (min-max/step) instead.`), came to 250: the API cut it mid-word. So croner's `Syntax error, `
+ * goes first (every refusal here is one), then the quoted words are cut shorter (the entry's start still names it),
+ * and only then croner's words from the end, at a space: the field and the entry come before croner's text, and are
+ * kept.
+ */
+function withinIssueText(said: string, cron: string): string {
+  let text = "";
+  for (const max of SHORTER_ECHOES) {
+    for (const words of [said, said.replace("Syntax error, ", "")]) {
+      text = `${CRON_FORMAT}: ${echoedWithin(words, cron, max)}`;
+      if (text.length <= MAX_ISSUE_TEXT) return text;
+    }
+  }
+  const kept = text.slice(0, MAX_ISSUE_TEXT);
+  return `${kept.slice(0, kept.lastIndexOf(" "))}…`;
 }
 
 /**
@@ -100,9 +125,9 @@ export function cronProblem(cron: string): string | undefined {
  * 64 characters): the whole pattern (`pattern '…' has 7 parts`), and any one word past that length (a field,
  * `('1-999…')`, `Value: 111…`), which no word of croner's own text is.
  */
-function echoedWithin(message: string, cron: string): string {
-  const whole = cron.length > MAX_ECHOED_CHARS ? message.split(cron).join(echoed(cron)) : message;
-  return whole.replace(/\S+/g, (word) => echoed(word));
+function echoedWithin(message: string, cron: string, max = MAX_ECHOED_CHARS): string {
+  const whole = cron.length > max ? message.split(cron).join(echoed(cron, max)) : message;
+  return whole.replace(/\S+/g, (word) => echoed(word, max));
 }
 
 /**
@@ -126,20 +151,38 @@ export function uncomputableProblem(spec: Pick<CronSpec, "cron" | "timezone">): 
   }
 }
 
-/** The fields croner counts from 0 inside, as a caller writes them (1-based). */
-const ZERO_BASED_FIELDS: Readonly<Record<string, readonly [string, string]>> = {
-  day: ["day-of-month", "1-31"],
-  nearestWeekdays: ["day-of-month", "1-31"],
-  month: ["month", "1-12"],
-};
+/** One of croner's fields, named by croner (its refusals' words), as the caller writes it. */
+interface CronerField {
+  /** The field's name as a caller says it. */
+  readonly caller: string;
+  /** Its values as a caller writes them; none for the year, a field no pattern taken here has. */
+  readonly range?: string;
+  /** Croner counts it from 0 inside (day-of-month, month), where a caller counts from 1. */
+  readonly zeroBased: boolean;
+  /** Its place in croner's own order: seconds first (0), year last (6). */
+  readonly place: number;
+}
 
-/** The other fields croner names in its own words, as a caller writes them. */
-const OTHER_FIELDS: Readonly<Record<string, readonly [string, string]>> = {
-  second: ["second", "0-59"],
-  minute: ["minute", "0-59"],
-  hour: ["hour", "0-23"],
-  dayOfWeek: ["day-of-week", "0-7"],
-};
+/**
+ * Croner's fields by croner's names for them, each with what a refusal says in the caller's words: its name, range,
+ * count and place. The one table every translation below reads (cronerMessage, cronerWords, quotedAsWritten).
+ */
+const CRONER_FIELDS: ReadonlyMap<string, CronerField> = new Map([
+  ["second", { caller: "second", range: "0-59", zeroBased: false, place: 0 }],
+  ["minute", { caller: "minute", range: "0-59", zeroBased: false, place: 1 }],
+  ["hour", { caller: "hour", range: "0-23", zeroBased: false, place: 2 }],
+  ["day", { caller: "day-of-month", range: "1-31", zeroBased: true, place: 3 }],
+  ["nearestWeekdays", { caller: "day-of-month", range: "1-31", zeroBased: true, place: 3 }],
+  ["month", { caller: "month", range: "1-12", zeroBased: true, place: 4 }],
+  ["dayOfWeek", { caller: "day-of-week", range: "0-7", zeroBased: false, place: 5 }],
+  ["year", { caller: "year", zeroBased: false, place: 6 }],
+]);
+
+/** The caller's names for croner's fields, by their place (seconds first, year last), read from CRONER_FIELDS. */
+const CALLER_ORDER: readonly string[] = [...CRONER_FIELDS.values()].reduce<string[]>((order, field) => {
+  order[field.place] = field.caller;
+  return order;
+}, []);
 
 /**
  * Croner's refusal without its prefix, in the caller's words. Croner counts day-of-month and month from 0 inside
@@ -156,34 +199,19 @@ function cronerMessage(error: unknown, cron: string): string {
   const outOfRange = /^Invalid value for (\w+): (\S+)$/.exec(message);
   if (!outOfRange) return cronerWords(message, cron);
   const [, name = "", value = ""] = outOfRange;
-  const zeroBased = ZERO_BASED_FIELDS[name];
-  const field = zeroBased ?? OTHER_FIELDS[name];
-  if (!field) return message;
-  const written = /^-?\d+$/.test(value) ? Number(value) + (zeroBased ? 1 : 0) : Number.NaN;
-  if (!Number.isSafeInteger(written)) return `Invalid value for ${field[0]} (${field[1]})`;
-  return `Invalid value for ${field[0]}: ${written} (${field[1]})`;
+  const field = CRONER_FIELDS.get(name);
+  if (field?.range === undefined) return message;
+  const written = /^-?\d+$/.test(value) ? Number(value) + (field.zeroBased ? 1 : 0) : Number.NaN;
+  if (!Number.isSafeInteger(written)) return `Invalid value for ${field.caller} (${field.range})`;
+  return `Invalid value for ${field.caller}: ${written} (${field.range})`;
 }
-
-/** Croner's fields in its own order (seconds first, year last), as a caller names them. */
-const CRONER_ORDER = ["second", "minute", "hour", "day-of-month", "month", "day-of-week", "year"] as const;
-
-/** Croner's names for its fields, by their place in CRONER_ORDER. */
-const CRONER_NAMES: Readonly<Record<string, number>> = {
-  second: 0,
-  minute: 1,
-  hour: 2,
-  day: 3,
-  nearestWeekdays: 3,
-  month: 4,
-  dayOfWeek: 5,
-  year: 6,
-};
 
 /** The croner refusals that name a field (by name or by its place) or the pattern's parts, and how to say them. */
 const CRONER_REFUSALS: readonly (readonly [
   RegExp,
   (field: string, fieldCount: number) => string,
-  fieldIndex?: number,
+  /** The field croner means (its name, a key of CRONER_FIELDS) where its refusal names none. */
+  cronerName?: string,
 ])[] = [
   [/^(\w+) is not a number: '/s, (field) => `${field}: holds something that is not a number`],
   [
@@ -194,7 +222,7 @@ const CRONER_REFUSALS: readonly (readonly [
     /^configuration entry (\d+) \(.*\) contains illegal characters/s,
     (field) => `${field}: holds a character this field does not take`,
   ],
-  [/^nth weekday out of range/, (field) => `${field}: an nth weekday (#) is 1-5 or L`, 5],
+  [/^nth weekday out of range/, (field) => `${field}: an nth weekday (#) is 1-5 or L`, "dayOfWeek"],
   [
     /^(?:mode '|invalid configuration format)/,
     (_, count) => `it has ${count} field${count === 1 ? "" : "s"}`,
@@ -208,12 +236,12 @@ const CRONER_REFUSALS: readonly (readonly [
  */
 function cronerWords(message: string, cron: string): string {
   const written = cron.match(/\S+/g) ?? [];
-  for (const [pattern, say, fieldIndex] of CRONER_REFUSALS) {
+  for (const [pattern, say, cronerName] of CRONER_REFUSALS) {
     const found = pattern.exec(message);
     if (!found) continue;
-    const named = found[1] ?? (fieldIndex === undefined ? undefined : String(fieldIndex));
-    const index = named === undefined ? undefined : (CRONER_NAMES[named] ?? Number(named));
-    const field = index === undefined ? undefined : CRONER_ORDER[index];
+    const named = found[1] ?? cronerName;
+    const index = named === undefined ? undefined : (CRONER_FIELDS.get(named)?.place ?? Number(named));
+    const field = index === undefined ? undefined : CALLER_ORDER[index];
     // A 5-field pattern has no seconds: croner puts a 0 first, so its count is one past the caller's.
     const text = index === undefined ? undefined : written[written.length === 5 ? index - 1 : index];
     if (named !== undefined && (field === undefined || text === undefined)) break;
@@ -236,7 +264,7 @@ function cronerWords(message: string, cron: string): string {
  */
 function quotedAsWritten(message: string, cron: string): string {
   const fields = cron.match(/\S+/g) ?? [];
-  const names = fields.length === 5 ? CRONER_ORDER.slice(1) : CRONER_ORDER;
+  const names = fields.length === 5 ? CALLER_ORDER.slice(1) : CALLER_ORDER;
   for (const [index, field] of fields.entries()) {
     for (const entry of field.split(",")) {
       const alone = fields.map((_, at) => (at === index ? entry : "*")).join(" ");

@@ -34,6 +34,14 @@ export const SCHEDULE_SHARDS = 4;
 export const MATERIALIZE_HORIZON_MS = 4 * 60_000;
 
 /**
+ * How far one function's clock may read ahead of another's, on another Lambda host, in what a resume reads of the
+ * occurrences made ahead (called-ahead.ts): the materializer and an earlier resume made and carried them up to the
+ * horizon from their own clocks. Hosts keep to Amazon Time Sync within a millisecond or so; a second is far past any
+ * synced clock, and costs a resume at most one more claim read (a cron's finest step is a second).
+ */
+export const CLOCK_SKEW_MARGIN_MS = 1_000;
+
+/**
  * A topic's horizon: never further ahead than its maxDelay, which the add path refuses (a refused occurrence is
  * skipped, i.e. lost). A maxDelay under about two minutes (the materializer's period plus its run time) makes
  * occurrences late, never lost: each is then made on the run after it entered the horizon.

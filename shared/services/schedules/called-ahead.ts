@@ -1,6 +1,7 @@
 import type { TaskStore } from "#shared/adapters/task-store.js";
 import { topicConfig } from "#shared/config/index.js";
 import {
+  CLOCK_SKEW_MARGIN_MS,
   MATERIALIZE_HORIZON_MS,
   occurrenceIdempotencyKey,
   type ScheduleRecord,
@@ -35,14 +36,18 @@ const READ_CONCURRENCY = 8;
  * paused epoch's cursor: a resumed epoch's cursor is where its inline pass stopped (125 s of a five-second cron),
  * and a claim carried into it further ahead, paused again before a run reached it, was not read by the next resume,
  * whose epoch called that instant a second time. No epoch made anything further ahead than the horizon from its
- * run's now, which is before this one. An occurrence the pause cancelled (or left to
- * deliver's check, which cancels one of an older epoch) is not called, and is made afresh, as before.
+ * run's now, which is before this one — on that run's clock, though, another host's: a materializer whose clock read
+ * 10 ms ahead made (and an earlier resume carried) an instant 10 ms past this resume's now + horizon, which this
+ * resume did not read, and its epoch called that instant again. So the read goes CLOCK_SKEW_MARGIN_MS (1 s) further.
+ * Not past what it may, the other way: the lower end is this resume's now, the very instant the new epoch's cursor
+ * starts from (resumeChange), so an instant this read leaves out the new epoch never makes. An occurrence the pause
+ * cancelled (or left to deliver's check, which cancels one of an older epoch) is not called, and is made afresh.
  *
  * Why this and not a list of the instants called ahead on the schedule's item (written by run now and PATCH): that
  * needs the task routes to write the schedule too, a second write that can fail after the move, racing the stop and
  * the resume; here the claims that already name each occurrence's task are the record, read only at a resume, only
- * for the instants between now and the horizon's end (or the paused epoch's cursor, if later: at most 240), and one claim write per
- * instant found called. A claim's request hash leaves out its key (add-task.ts, hashRequest), so the old claim's
+ * for the instants between now and the horizon's end and its margin (or the paused epoch's cursor, if later: at most
+ * 241), and one claim write per instant found called. A claim's request hash leaves out its key (add-task.ts, hashRequest), so the old claim's
  * hash is the new epoch's add's. Returns how many instants were carried over.
  */
 export async function carryCalledAhead(
@@ -54,7 +59,7 @@ export async function carryCalledAhead(
   const untilMs = Math.max(
     paused.materializedUntilMs,
     paused.leasedUntilMs ?? 0,
-    nowMs + MATERIALIZE_HORIZON_MS,
+    nowMs + MATERIALIZE_HORIZON_MS + CLOCK_SKEW_MARGIN_MS,
   );
   if (!topic) return 0;
   const ahead = occurrencesBetween(specOf(paused), nowMs, untilMs, Number.MAX_SAFE_INTEGER);

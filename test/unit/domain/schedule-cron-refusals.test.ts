@@ -1,5 +1,6 @@
 import fc from "fast-check";
 import { describe, expect, it } from "vitest";
+import { MAX_ISSUE_TEXT } from "#shared/api/errors.js";
 import { cronProblem, uncomputableProblem } from "#shared/domain/schedule-cron.js";
 
 /**
@@ -91,6 +92,38 @@ describe("cron refusals in the caller's words", () => {
     expect(problem).toMatch(/is not a valid cron pattern/);
     expect(problem).toContain(`'${long.slice(0, 62)}…`);
     expect(problem).not.toContain(long);
+  });
+
+  // An entry quoted at 64 characters and croner's reason with its remedy came to 250 characters: the API clips an
+  // issue's message at MAX_ISSUE_TEXT (200) and cut it mid-word. Kept within it, the field and the entry first.
+  it.each([
+    [`/${"1".repeat(80)} * * * *`, "minute '/1111", "missing prefix is not allowed"],
+    [`0 0 5/${"1".repeat(80)} * *`, "day-of-month '5/111", "numeric prefix is not allowed"],
+    [`0 0 jan-${"1".repeat(80)}L * *`, "day-of-month 'jan-111", "L has to be a value of its own"],
+  ])("refuses %j within the API's issue clip, naming the field and the entry (%s)", (cron, named, reason) => {
+    const problem = cronProblem(cron) ?? "";
+    expect(problem).toMatch(/^is not a valid cron pattern \(5 fields, or 6 with seconds first\): /);
+    expect(problem.length).toBeLessThanOrEqual(MAX_ISSUE_TEXT);
+    expect(problem).toContain(named);
+    expect(problem).toContain(reason);
+  });
+
+  it("keeps every refusal within the API's issue clip, however long the entries (fast-check)", () => {
+    const long = fc.stringMatching(/^[0-9]{60,120}$/);
+    const token = fc.oneof(
+      fc.constantFrom(..."0123456789*/-,#LW?+".split(""), "jan", "mon", "LW", "99"),
+      long,
+    );
+    const field = fc.array(token, { minLength: 1, maxLength: 4 }).map((parts) => parts.join(""));
+    const pattern = fc.array(field, { minLength: 5, maxLength: 6 }).map((fields) => fields.join(" "));
+    fc.assert(
+      fc.property(pattern, (cron) => {
+        const problem = cronProblem(cron);
+        if (problem !== undefined)
+          expect(problem.length, `${cron}: ${problem}`).toBeLessThanOrEqual(MAX_ISSUE_TEXT);
+      }),
+      { numRuns: 2000, seed: 49 },
+    );
   });
 
   // Croner replaces month and day names by its numbers before it parses: every text a refusal quotes must be one

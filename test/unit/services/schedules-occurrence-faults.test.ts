@@ -600,4 +600,38 @@ describe("an occurrence run ahead of its time, then a pause and a resume before 
     expect(calls.map((c) => [c.epoch, c.moved])).toEqual([[0, true]]);
     expect(check(w, id)).toEqual([]);
   });
+
+  // The carry reads up to the horizon from the resume's own clock; the claims it must find were written up to the
+  // horizon from another function's clock (the materializer's run, an earlier resume), on another host. A run whose
+  // clock read 10 ms ahead made 07:04:00 (its now + 4 minutes); the API's clock, 10 ms behind, then reads up to
+  // 07:03:59.99x: the second resume missed the instant the first carried, and its epoch called it again.
+  it("the materializer's clock 10 ms ahead of the API's: run now at the horizon's very end, paused and resumed twice, called once", async () => {
+    // Prepare: the run, at 07:00:00.000 on its clock, makes up to 07:04:00; the API's clock then reads 06:59:59.990.
+    const w = world(SCENES.tenSeconds.startIso);
+    const fiveSeconds = { ...(body("all", "tenSeconds") as Record<string, unknown>), cron: "*/5 * * * * *" };
+    const { schedule_id: id } = await createSchedule(w.deps, fiveSeconds);
+    w.epochStart.set(0, w.clock.nowMs);
+    w.clock.set("2027-03-14T07:00:00.000Z");
+    await runMaterializer(w.deps);
+    w.clock.set("2027-03-14T06:59:59.990Z");
+    const instant = Date.parse("2027-03-14T07:04:00.000Z");
+    const ahead = [...w.store.tasks.values()].find((t) => t.scheduleId === id && t.dueAtMs === instant);
+    if (!ahead) throw new Error("the run made no occurrence at 07:04:00");
+    await runTask(w.deps, ahead.taskId);
+    await deliver(w, id);
+
+    // Act: two pauses and resumes a millisecond apart, before any run.
+    for (const epoch of [1, 2]) {
+      await pauseSchedule(w.deps, id);
+      await resumeSchedule(w.deps, id);
+      w.epochStart.set(epoch, w.clock.nowMs);
+      w.clock.advance(1);
+    }
+    await drain(w, id);
+
+    // Assess
+    const calls = w.calls.filter((c) => c.occurrenceMs === instant);
+    expect(calls.map((c) => [c.epoch, c.moved])).toEqual([[0, true]]);
+    expect(check(w, id)).toEqual([]);
+  });
 });
