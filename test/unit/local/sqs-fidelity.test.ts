@@ -394,6 +394,54 @@ describe.each(["over HTTP", "through the local fast path"] as const)("%s", (rout
       expect(await receive(queueUrl)).toEqual([]);
     });
 
+    // SendMessage: MessageDeduplicationId "applies only to FIFO (first-in-first-out) queues"; MessageGroupId "In
+    // standard queues, using MessageGroupId enables fair queues". Refusing the first on a standard queue is the
+    // answer AWS gave (InvalidParameterValue, "not valid for this queue type"); docs/OPERATIONS.md says why.
+    it("refuses a MessageDeduplicationId on a standard queue, singly and as a batch entry alone, and sends nothing with it", async () => {
+      // Prepare
+      const queueUrl = await standardQueue();
+
+      // Act
+      const refused = await sqs
+        .send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "x", MessageDeduplicationId: "d" }))
+        .catch((e: unknown) => e);
+      const batch = await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: [
+            { Id: "dedup", MessageBody: "y", MessageDeduplicationId: "d" },
+            { Id: "ok", MessageBody: "z" },
+          ],
+        }),
+      );
+
+      // Assess
+      expect(refused).toMatchObject(invalid);
+      expect((refused as Error).message).toContain("not valid for this queue type");
+      expect(batch.Successful?.map((e) => e.Id)).toEqual(["ok"]);
+      expect(batch.Failed?.map((e) => [e.Id, e.Code, e.SenderFault])).toEqual([
+        ["dedup", "InvalidParameterValue", true],
+      ]);
+      expect((await receive(queueUrl)).map((m) => m.Body)).toEqual(["z"]);
+    });
+
+    it("takes a MessageGroupId on a standard queue (a fair queue's tenant), and refuses one SQS refuses there too", async () => {
+      // Prepare
+      const queueUrl = await standardQueue();
+
+      // Act
+      await sqs.send(
+        new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "x", MessageGroupId: "tenant-1" }),
+      );
+      const refused = await sqs
+        .send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "y", MessageGroupId: "a b" }))
+        .catch((e: unknown) => e);
+
+      // Assess
+      expect(refused).toMatchObject(invalid);
+      expect((await receive(queueUrl)).map((m) => m.Body)).toEqual(["x"]);
+    });
+
     it("takes group and deduplication ids of 128 punctuation and alphanumeric characters", async () => {
       // Prepare
       const queueUrl = await fifoQueue();
