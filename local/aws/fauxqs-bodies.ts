@@ -6,10 +6,10 @@ import { refuseUncheckedFauxqs } from "./fauxqs-fifo.js";
  * (https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html, MessageBody).
  * fauxqs 1.9 tests a body with `/[^\x09\x0A\x0D\x20-\uD7FF\uE000-\uFFFD]/`, which reads UTF-16 code units: each half
  * of a character above U+FFFF (an emoji, a CJK extension ideograph, a mathematical letter) is a surrogate outside
- * its ranges, so SendMessage refused such a body and SendMessageBatch failed its entry, where SQS takes it. A task
- * whose payload held one was delivered on AWS and never left the local relay. The same test, read by code point
- * (the `u` flag), takes those and still refuses what SQS refuses: U+0000–U+001F but tab, newline and carriage
- * return, a lone surrogate (no character at all: it has no UTF-8 form), U+FFFE and U+FFFF.
+ * its ranges, so SendMessage refused such a body and SendMessageBatch failed its entry, where SQS takes it (our own
+ * bodies are `{"v":1,"taskId":…}`, ids only, so this reached only other senders to the local queues). The same
+ * test, read by code point (the `u` flag), takes those and still refuses what SQS refuses: U+0000–U+001F but tab,
+ * newline and carriage return, a lone surrogate (no character at all: it has no UTF-8 form), U+FFFE and U+FFFF.
  *
  * fauxqs's send actions read the regular expression from its sqsTypes module, one object, so its `test` is
  * replaced on that object (node_modules is not edited; refuseUncheckedFauxqs pins the release it was read against).
