@@ -10,6 +10,7 @@ import { withConditionFailureItems } from "./condition-failure-item.js";
 import { guardingDynalite } from "./dynalite-guard.js";
 import { startDynalite } from "./dynalite-store.js";
 import { AWS_SERVICES, FaultInjector, type FaultPolicy, type FaultStats } from "./faults.js";
+import { checkBodiesAsSqsDoes } from "./fauxqs-bodies.js";
 import { deduplicateWithinGroupsAsSqsDoes } from "./fauxqs-dedup.js";
 import { releaseDelayedMessagesByDueTime } from "./fauxqs-delays.js";
 import { createFauxqsDirect } from "./fauxqs-direct.js";
@@ -176,6 +177,7 @@ async function startFauxqs(host: string) {
   await releaseDelayedMessagesByDueTime();
   await refuseVisibilityPastReceipt();
   await refuseSendParametersSqsRefuses();
+  await checkBodiesAsSqsDoes();
   // fauxqs's own app (what its startFauxqs serves), so that the fast path can reach its request listener, on a
   // store the fast path also calls the hot SQS actions on directly (local/aws/fauxqs-direct.ts). The app makes
   // its own SNS and S3 stores when they are not given.

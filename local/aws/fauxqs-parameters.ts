@@ -14,6 +14,14 @@ import { refuseUncheckedFauxqs } from "./fauxqs-fifo.js";
  *   deduplication id SQS refuses (too long, a space, a letter outside ASCII) was sent locally. The topic queues'
  *   every message carries both (shared/adapters/topic-queue.ts), and a Scheduler schedule's SqsParameters carries a
  *   group id the Scheduler API checks for length only.
+ * - `MessageDeduplicationId` on a standard queue: "This parameter applies only to FIFO (first-in-first-out) queues"
+ *   (SendMessage). SQS refuses it there, InvalidParameterValue "The request include parameter that is not valid for
+ *   this queue type" (the answer AWS gave a standard queue's sender, cdklabs/construct-hub#905); fauxqs ignored it,
+ *   so a sender counting on deduplication from a standard queue saw none of the error it gets on AWS. A
+ *   `MessageGroupId` there is taken: since fair queues (2025) it names a standard queue message's tenant
+ *   (SendMessage: "In standard queues, using MessageGroupId enables fair queues"), checked as on a FIFO queue.
+ *   The reference says no more than "applies only to FIFO": refusing is our reading of it, as AWS answered before
+ *   fair queues, which changed MessageGroupId alone (docs/OPERATIONS.md).
  * For these SendMessage answers InvalidParameterValue; SendMessageBatch fails the entry alone, as SQS reports a
  * batch's entries one by one, and fauxqs's batch-wide checks (entry count, ids, total size) still see it first.
  * - A batch entry's `Id`: at most 80 characters, the whole batch refused otherwise (below, `withShortEntryIds`).
@@ -88,6 +96,10 @@ export function sendParameterIssue(fields: SendFields, fifo: boolean): string | 
   const delay = fields.DelaySeconds;
   if (!fifo && delay !== undefined && delay !== null && !isDelay(delay)) {
     return `Value ${String(delay)} for parameter DelaySeconds is invalid. Reason: DelaySeconds must be >= 0 and <= ${MAX_DELAY_SECONDS}.`;
+  }
+  const deduplicationId = fields.MessageDeduplicationId;
+  if (!fifo && deduplicationId !== undefined && deduplicationId !== null) {
+    return `Value ${String(deduplicationId)} for parameter MessageDeduplicationId is invalid. Reason: The request include parameter that is not valid for this queue type.`;
   }
   for (const name of ["MessageGroupId", "MessageDeduplicationId"] as const) {
     const value = fields[name];

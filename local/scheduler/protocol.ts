@@ -185,6 +185,12 @@ const NAME = /^[0-9a-zA-Z-_.]+$/;
 const CLIENT_TOKEN = /^[a-zA-Z0-9-_]+$/;
 const ROLE_ARN = /^arn:aws(-[a-z]+)?:iam::\d{12}:role\/[\w+=,.@/-]+$/;
 const DLQ_ARN = /^arn:aws(-[a-z]+)?:sqs:[a-z0-9-]+:\d{12}:[a-zA-Z0-9\-_]+$/;
+/**
+ * The model's KmsKeyArn shape (1–2048 characters, this pattern; botocore scheduler/2021-06-30/service-2.json): a key
+ * or an alias of KMS in some region and account. Anything else (another service's ARN, a bare key id, an alias
+ * name) is AWS's ValidationException, which the emulator used to store and return as given.
+ */
+const KMS_KEY_ARN = /^arn:aws(-[a-z]+)?:kms:[a-z0-9-]+:\d{12}:(key|alias)\/[0-9a-zA-Z-_]*$/;
 const PASSTHROUGH_TARGET_PARAMETERS = [
   "EcsParameters",
   "EventBridgeParameters",
@@ -340,7 +346,11 @@ function parseScheduleInput(
   const action = check.string("actionAfterCompletion", body.ActionAfterCompletion, {
     values: ["NONE", "DELETE"],
   });
-  const kmsKeyArn = check.string("kmsKeyArn", body.KmsKeyArn, { min: 1, max: 2048 });
+  const kmsKeyArn = check.string("kmsKeyArn", body.KmsKeyArn, {
+    min: 1,
+    max: 2048,
+    pattern: KMS_KEY_ARN,
+  });
   const startDate = check.timestamp("startDate", body.StartDate);
   const endDate = check.timestamp("endDate", body.EndDate);
   const clientToken = check.clientToken(body.ClientToken);

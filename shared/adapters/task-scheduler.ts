@@ -1,6 +1,8 @@
 import {
   CreateScheduleCommand,
   DeleteScheduleCommand,
+  GetScheduleCommand,
+  type GetScheduleCommandOutput,
   type SchedulerClient,
 } from "@aws-sdk/client-scheduler";
 import { scheduleNameFor } from "#shared/domain/keys.js";
@@ -59,13 +61,23 @@ export class EventBridgeTaskScheduler extends EventBridgeTaskDisarmer implements
     super(client, settings.groupName);
   }
 
-  /** Idempotent: the name derives from the task id, so "already exists" means an earlier try succeeded. */
+  /**
+   * Idempotent: the name derives from the task id, so a schedule of that name that fires our task message to our
+   * timer queue by the time asked is an earlier try's (its answer lost, or a replay re-arming). CreateSchedule's
+   * ConflictException is documented only as "updating or deleting the resource can cause an inconsistent state":
+   * besides a name taken it may be a group being deleted (AWS adds schedules to an ACTIVE group only) or a
+   * schedule of ours armed for another time. So a conflict is confirmed with GetSchedule (one more call, on that
+   * path only) and anything but ours throws, for the caller to answer 503 and the sweeper or the client to retry:
+   * taken as created, the task would have no timer.
+   */
   async createTaskSchedule(request: TaskScheduleRequest): Promise<void> {
     const s = this.settings;
+    const name = request.name ?? scheduleNameFor(request.taskId);
+    const input = taskMessageBody(request.taskId);
     try {
       await this.client.send(
         new CreateScheduleCommand({
-          Name: request.name ?? scheduleNameFor(request.taskId),
+          Name: name,
           GroupName: s.groupName,
           ScheduleExpression: request.expression,
           ScheduleExpressionTimezone: "UTC",
@@ -76,7 +88,7 @@ export class EventBridgeTaskScheduler extends EventBridgeTaskDisarmer implements
           Target: {
             Arn: s.targetArn,
             RoleArn: s.roleArn,
-            Input: taskMessageBody(request.taskId),
+            Input: input,
             RetryPolicy: {
               MaximumRetryAttempts: s.retry.maximumRetryAttempts,
               MaximumEventAgeInSeconds: s.retry.maximumEventAgeSeconds,
@@ -87,8 +99,77 @@ export class EventBridgeTaskScheduler extends EventBridgeTaskDisarmer implements
       );
     } catch (error) {
       if (errorName(error) !== "ConflictException") throw error;
+      await this.confirmOurs(name, request.expression, input, error);
     }
   }
+
+  /** Resolves when the schedule named `name` is the one this call would have written; throws otherwise. */
+  private async confirmOurs(
+    name: string,
+    expression: string,
+    input: string,
+    conflict: unknown,
+  ): Promise<void> {
+    let found: GetScheduleCommandOutput;
+    try {
+      found = await this.client.send(
+        new GetScheduleCommand({ Name: name, GroupName: this.settings.groupName }),
+      );
+    } catch (error) {
+      // Gone since (fired, or deleted with its group) or unreadable (throttled, …): not a timer we can count on.
+      throw new ScheduleConflictError(
+        `CreateSchedule ${name} conflicted, and GetSchedule could not confirm it (${errorName(error) ?? "error"})`,
+        conflict,
+      );
+    }
+    const differs = scheduleDifference(found, { targetArn: this.settings.targetArn, expression, input });
+    if (differs !== undefined) {
+      throw new ScheduleConflictError(
+        `CreateSchedule ${name} conflicted with a schedule ${differs}`,
+        conflict,
+      );
+    }
+  }
+}
+
+/**
+ * A CreateSchedule conflict that is not this task's timer already in place: transient for the caller (it arms
+ * nothing, so the task is answered 503 and kept for the sweeper or a retry), never taken as armed.
+ */
+export class ScheduleConflictError extends Error {
+  override readonly name = "ScheduleConflictError";
+
+  constructor(message: string, cause: unknown) {
+    super(message, { cause });
+  }
+}
+
+/**
+ * What makes the found schedule another than the one we would write, or undefined when it is ours. Ours fires our
+ * task message to our timer queue, enabled, in UTC, no later than asked: one armed earlier for a sooner second (a
+ * replay planned under another lead) wakes the relay early, which puts the task back on the timer queue; a later
+ * one would make it late, so it is not ours to count on.
+ */
+function scheduleDifference(
+  found: GetScheduleCommandOutput,
+  ours: { readonly targetArn: string; readonly expression: string; readonly input: string },
+): string | undefined {
+  if (found.Target?.Arn !== ours.targetArn) return "targeting another ARN";
+  if (found.Target?.Input !== ours.input) return "sending another message";
+  // GetSchedule names UTC when none was given; anything else reads the same at() as another instant.
+  if ((found.ScheduleExpressionTimezone ?? "UTC") !== "UTC") return "in another time zone";
+  if (found.State !== undefined && found.State !== "ENABLED") return "that is disabled";
+  const at = atSecond(found.ScheduleExpression);
+  const asked = atSecond(ours.expression);
+  if (at === undefined || asked === undefined || at > asked) {
+    return `firing at ${found.ScheduleExpression ?? "no time"}, not by ${ours.expression}`;
+  }
+  return undefined;
+}
+
+/** The second an `at(yyyy-mm-ddThh:mm:ss)` names, as its text (fixed width, so text order is time order). */
+function atSecond(expression: string | undefined): string | undefined {
+  return /^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$/.exec(expression ?? "")?.[1];
 }
 
 function errorName(error: unknown): string | undefined {

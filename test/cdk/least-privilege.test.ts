@@ -71,7 +71,7 @@ const DELETE = new Set([
 ]);
 
 describe("EventBridge Scheduler", () => {
-  it("each function may create / delete a schedule of its group exactly when its code does", async () => {
+  it("each function may create (and read back) / delete a schedule of its group exactly when its code does", async () => {
     for (const [env, d] of each()) {
       const group = d.aws.resolve({ Ref: idOf(d, d.stack.timerScheduler.group) });
       const schedule = `arn:aws:scheduler:${d.aws.region}:${d.aws.account}:schedule/${group}/01JTASKID`;
@@ -79,11 +79,14 @@ describe("EventBridge Scheduler", () => {
         const role = idOf(d, fn.functionRole);
         const decisions = {
           create: await roleMay(d.aws, role, "scheduler:CreateSchedule", schedule),
+          // A create's ConflictException is confirmed with GetSchedule (shared/adapters/task-scheduler.ts).
+          read: await roleMay(d.aws, role, "scheduler:GetSchedule", schedule),
           delete: await roleMay(d.aws, role, "scheduler:DeleteSchedule", schedule),
         };
         const expected = (calls: boolean) => (calls ? "Allowed" : "ImplicitlyDenied");
         expect(decisions, `${env} ${name}`).toEqual({
           create: expected(CREATE.has(name)),
+          read: expected(CREATE.has(name)),
           delete: expected(DELETE.has(name)),
         });
       }
@@ -479,7 +482,7 @@ describe("every action a function's role holds", () => {
       "logs:PutLogEvents",
       ...(tracing ? ["xray:PutTraceSegments", "xray:PutTelemetryRecords"] : []),
       ...[...expectedCalls(d, name).values()].flat(),
-      ...(CREATE.has(name) ? ["scheduler:CreateSchedule", "iam:PassRole"] : []),
+      ...(CREATE.has(name) ? ["scheduler:CreateSchedule", "scheduler:GetSchedule", "iam:PassRole"] : []),
       ...(DELETE.has(name) ? ["scheduler:DeleteSchedule"] : []),
       ...(name.startsWith("deliver:") ? ["secretsmanager:GetSecretValue"] : []),
       ...(MAPPING_CALLS[name] ?? []),

@@ -666,6 +666,8 @@ describe("IAM", () => {
         const create = statementsWith(s, roleId, "scheduler:CreateSchedule");
         expect(create).toHaveLength(1);
         expect(await scheduleAccess(s, roleId, "scheduler:CreateSchedule")).toEqual(ONLY_OWN_GROUP);
+        // A create's ConflictException is confirmed by reading the schedule back (shared/adapters/task-scheduler.ts).
+        expect(await scheduleAccess(s, roleId, "scheduler:GetSchedule")).toEqual(ONLY_OWN_GROUP);
         // The add path never deletes a schedule: it may not remove another task's timer.
         expect(await scheduleAccess(s, roleId, "scheduler:DeleteSchedule")).toEqual(NOWHERE);
         const pass = statementsWith(s, roleId, "iam:PassRole");
@@ -678,7 +680,7 @@ describe("IAM", () => {
           actionsOf(s, roleId)
             .filter((a) => a.startsWith("scheduler:"))
             .sort(),
-        ).toEqual(["scheduler:CreateSchedule"]);
+        ).toEqual(["scheduler:CreateSchedule", "scheduler:GetSchedule"]);
         expect(statementsWith(s, roleId, "sqs:SendMessage").map((st) => st.Resource)).toEqual([
           arnOf(idOf(s, s.stack.timerQueues.queue)),
         ]);
@@ -701,6 +703,7 @@ describe("IAM", () => {
         expect([...new Set(actions.filter((a) => a.startsWith("scheduler:")))].sort()).toEqual([
           "scheduler:CreateSchedule",
           "scheduler:DeleteSchedule",
+          "scheduler:GetSchedule",
         ]);
         expect(statementsWith(s, roleId, "sqs:SendMessage").map((st) => st.Resource)).toEqual([
           arnOf(idOf(s, s.stack.timerQueues.queue)),

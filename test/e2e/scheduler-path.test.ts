@@ -1,5 +1,11 @@
 import { randomUUID } from "node:crypto";
-import { ListSchedulesCommand, SchedulerClient } from "@aws-sdk/client-scheduler";
+import {
+  DeleteScheduleCommand,
+  GetScheduleCommand,
+  ListSchedulesCommand,
+  SchedulerClient,
+  UpdateScheduleCommand,
+} from "@aws-sdk/client-scheduler";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
 import { scheduleNameFor } from "#shared/domain/keys.js";
 import { type Harness, startHarness } from "./support/harness.js";
@@ -145,6 +151,53 @@ describe("Scheduler path", () => {
     expect(h.receiver.forTask(newId)).toHaveLength(1);
     expect(h.receiver.forTask(newId)[0]?.receivedAtMs).toBeGreaterThanOrEqual(newDueMs);
     expect(h.receiver.forTask(oldId)).toEqual([]);
+  });
+
+  // CreateSchedule's ConflictException means "an inconsistent state", not only "an earlier try made it": a repeat's
+  // re-arm meets it and counts as armed only once GetSchedule shows its own timer (shared/adapters/task-scheduler.ts).
+  it("a keyed add's repeat re-arms through a CreateSchedule conflict: its own schedule is 200, one that fires later is 503 until it is gone", async () => {
+    // Prepare
+    const url = `${h.receiver.url}/ok/sched-conflict`;
+    const dueMs = Math.ceil((Date.now() + 15_000) / 1000) * 1000;
+    const body = {
+      topic: "demo",
+      due_at: new Date(dueMs).toISOString(),
+      content: { n: 1 },
+      callback: { url },
+    };
+    const key = { "idempotency-key": `conflict-${randomUUID()}` };
+    const added = await h.api("POST", "/v1/tasks", body, key);
+    expect(added.status, added.text).toBe(201);
+    const taskId = String(added.json.task_id);
+    const name = scheduleNameFor(taskId);
+    const where = { Name: name, GroupName: h.cloud.scheduleGroupName };
+
+    // Act: a repeat meets the schedule its first add made; then the same name firing an hour late; then none.
+    // (Due 15 s out: these calls end well before the schedule's second, due − lead.)
+    const repeated = await h.api("POST", "/v1/tasks", body, key);
+    const { Target: target } = await scheduler.send(new GetScheduleCommand(where));
+    if (!target) throw new Error(`GetSchedule ${name} answered no Target`);
+    await scheduler.send(
+      new UpdateScheduleCommand({
+        ...where,
+        ScheduleExpression: `at(${new Date(dueMs + 3_600_000).toISOString().slice(0, 19)})`,
+        ScheduleExpressionTimezone: "UTC",
+        FlexibleTimeWindow: { Mode: "OFF" },
+        ActionAfterCompletion: "DELETE",
+        Target: target,
+      }),
+    );
+    const late = await h.api("POST", "/v1/tasks", body, key);
+    await scheduler.send(new DeleteScheduleCommand(where));
+    const healed = await h.api("POST", "/v1/tasks", body, key);
+    await h.receiver.waitFor(() => h.receiver.forTask(taskId).length > 0);
+
+    // Assess
+    expect(repeated.status, repeated.text).toBe(200);
+    expect(late.status, late.text).toBe(503);
+    expect(healed.status, healed.text).toBe(200);
+    expect(h.receiver.forTask(taskId)).toHaveLength(1);
+    expect(h.receiver.forTask(taskId)[0]?.receivedAtMs).toBeGreaterThanOrEqual(dueMs);
   });
 
   it("running a schedule-path task now deletes its schedule and calls only the new id, once", async () => {

@@ -91,14 +91,16 @@ export class TimerScheduler extends Construct {
   }
 
   /**
-   * add-task: create schedules in this group, passing only the scheduler role. Not delete: the add path never
-   * deletes one (its scheduler is `Pick<TaskScheduler, "createTaskSchedule">`), and DeleteSchedule on the group
-   * would let it remove any pending task's timer. A function that also deletes takes `grantDisarm` as well.
+   * add-task: create schedules in this group, passing only the scheduler role, and read one back: a
+   * ConflictException on create is confirmed with GetSchedule as this task's timer before it counts as armed
+   * (shared/adapters/task-scheduler.ts). Not delete: the add path never deletes one (its scheduler is
+   * `Pick<TaskScheduler, "createTaskSchedule">`), and DeleteSchedule on the group would let it remove any pending
+   * task's timer. A function that also deletes takes `grantDisarm` as well.
    */
   grantArm(grantee: iam.IGrantable): void {
     iam.Grant.addToPrincipal({
       grantee,
-      actions: ["scheduler:CreateSchedule"],
+      actions: ["scheduler:CreateSchedule", "scheduler:GetSchedule"],
       resourceArns: [this.scheduleArnPattern],
     });
     iam.Grant.addToPrincipal({

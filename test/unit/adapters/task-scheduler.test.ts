@@ -2,11 +2,17 @@ import {
   ConflictException,
   CreateScheduleCommand,
   DeleteScheduleCommand,
+  GetScheduleCommand,
+  type GetScheduleCommandOutput,
   ResourceNotFoundException,
   type SchedulerClient,
 } from "@aws-sdk/client-scheduler";
 import { describe, expect, it } from "vitest";
-import { EventBridgeTaskDisarmer, EventBridgeTaskScheduler } from "#shared/adapters/task-scheduler.js";
+import {
+  EventBridgeTaskDisarmer,
+  EventBridgeTaskScheduler,
+  ScheduleConflictError,
+} from "#shared/adapters/task-scheduler.js";
 import { scheduleNameFor } from "#shared/domain/keys.js";
 
 /** The client seam: records commands and answers with whatever the test scripts (no SDK mocking library). */
@@ -58,16 +64,98 @@ describe("EventBridgeTaskScheduler", () => {
     });
   });
 
-  it("treats an existing schedule as created (a retry after a lost response)", async () => {
-    const { client } = fakeClient(
-      () => new ConflictException({ message: "exists", Message: "exists", $metadata: {} }),
+  describe("a ConflictException on create (documented only as 'can cause an inconsistent state')", () => {
+    const request = { taskId: "demo._.abc.01JD", expression: "at(2026-12-01T10:00:00)" };
+    const conflict = () => new ConflictException({ message: "exists", Message: "exists", $metadata: {} });
+    /** The schedule GetSchedule returns: the one createTaskSchedule writes for `request`, with `changes` over it. */
+    const existing = (changes: Partial<GetScheduleCommandOutput> = {}): GetScheduleCommandOutput => ({
+      $metadata: {},
+      Name: scheduleNameFor(request.taskId),
+      GroupName: settings.groupName,
+      ScheduleExpression: request.expression,
+      ScheduleExpressionTimezone: "UTC",
+      State: "ENABLED",
+      ActionAfterCompletion: "DELETE",
+      FlexibleTimeWindow: { Mode: "OFF" },
+      Target: {
+        Arn: settings.targetArn,
+        RoleArn: settings.roleArn,
+        Input: '{"v":1,"taskId":"demo._.abc.01JD"}',
+      },
+      ...changes,
+    });
+    const answering = (found: () => unknown) =>
+      fakeClient((command) => (command instanceof GetScheduleCommand ? found() : conflict()));
+
+    it("is an earlier try's schedule once GetSchedule shows our target, message and time: resolved", async () => {
+      const { client, sent } = answering(() => existing());
+      await expect(
+        new EventBridgeTaskScheduler(client, settings).createTaskSchedule(request),
+      ).resolves.toBeUndefined();
+      expect(sent).toHaveLength(2);
+      expect(sent[1]).toBeInstanceOf(GetScheduleCommand);
+      expect((sent[1] as GetScheduleCommand).input).toEqual({
+        Name: scheduleNameFor(request.taskId),
+        GroupName: "punctual-dev",
+      });
+    });
+
+    it("is ours too when it fires sooner (planned under another lead): the relay re-arms an early wake", async () => {
+      const { client } = answering(() => existing({ ScheduleExpression: "at(2026-12-01T09:59:30)" }));
+      await expect(
+        new EventBridgeTaskScheduler(client, settings).createTaskSchedule(request),
+      ).resolves.toBeUndefined();
+    });
+
+    it.each([
+      [
+        "targets another queue",
+        {
+          Target: {
+            Arn: `${settings.targetArn}-old`,
+            RoleArn: settings.roleArn,
+            Input: '{"v":1,"taskId":"demo._.abc.01JD"}',
+          },
+        },
+      ],
+      [
+        "sends another message",
+        { Target: { Arn: settings.targetArn, RoleArn: settings.roleArn, Input: '{"v":1,"taskId":"other"}' } },
+      ],
+      ["fires later than asked", { ScheduleExpression: "at(2026-12-01T10:00:01)" }],
+      ["is a recurring schedule", { ScheduleExpression: "rate(5 minutes)" }],
+      ["reads its at() in another time zone", { ScheduleExpressionTimezone: "Europe/Paris" }],
+      ["is disabled", { State: "DISABLED" as const }],
+    ])(
+      "is not ours when the schedule of that name %s: thrown, not taken as armed",
+      async (_label, changes) => {
+        const { client } = answering(() => existing(changes));
+        const error = await new EventBridgeTaskScheduler(client, settings)
+          .createTaskSchedule(request)
+          .catch((e: unknown) => e);
+        expect(error).toBeInstanceOf(ScheduleConflictError);
+        expect((error as Error).cause).toBeInstanceOf(ConflictException);
+      },
     );
-    await expect(
-      new EventBridgeTaskScheduler(client, settings).createTaskSchedule({
-        taskId: "t",
-        expression: "at(2026-12-01T10:00:00)",
-      }),
-    ).resolves.toBeUndefined();
+
+    it("is not ours when GetSchedule finds nothing (a group being deleted, or the schedule gone since): thrown", async () => {
+      const { client, sent } = answering(
+        () => new ResourceNotFoundException({ message: "gone", Message: "gone", $metadata: {} }),
+      );
+      await expect(
+        new EventBridgeTaskScheduler(client, settings).createTaskSchedule(request),
+      ).rejects.toBeInstanceOf(ScheduleConflictError);
+      expect(sent).toHaveLength(2);
+    });
+
+    it("is not confirmed when GetSchedule itself fails: thrown, for a retry", async () => {
+      const { client } = answering(() =>
+        Object.assign(new Error("slow down"), { name: "ThrottlingException" }),
+      );
+      await expect(
+        new EventBridgeTaskScheduler(client, settings).createTaskSchedule(request),
+      ).rejects.toBeInstanceOf(ScheduleConflictError);
+    });
   });
 
   it("propagates other create errors", async () => {

@@ -394,6 +394,54 @@ describe.each(["over HTTP", "through the local fast path"] as const)("%s", (rout
       expect(await receive(queueUrl)).toEqual([]);
     });
 
+    // SendMessage: MessageDeduplicationId "applies only to FIFO (first-in-first-out) queues"; MessageGroupId "In
+    // standard queues, using MessageGroupId enables fair queues". Refusing the first on a standard queue is the
+    // answer AWS gave (InvalidParameterValue, "not valid for this queue type"); docs/OPERATIONS.md says why.
+    it("refuses a MessageDeduplicationId on a standard queue, singly and as a batch entry alone, and sends nothing with it", async () => {
+      // Prepare
+      const queueUrl = await standardQueue();
+
+      // Act
+      const refused = await sqs
+        .send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "x", MessageDeduplicationId: "d" }))
+        .catch((e: unknown) => e);
+      const batch = await sqs.send(
+        new SendMessageBatchCommand({
+          QueueUrl: queueUrl,
+          Entries: [
+            { Id: "dedup", MessageBody: "y", MessageDeduplicationId: "d" },
+            { Id: "ok", MessageBody: "z" },
+          ],
+        }),
+      );
+
+      // Assess
+      expect(refused).toMatchObject(invalid);
+      expect((refused as Error).message).toContain("not valid for this queue type");
+      expect(batch.Successful?.map((e) => e.Id)).toEqual(["ok"]);
+      expect(batch.Failed?.map((e) => [e.Id, e.Code, e.SenderFault])).toEqual([
+        ["dedup", "InvalidParameterValue", true],
+      ]);
+      expect((await receive(queueUrl)).map((m) => m.Body)).toEqual(["z"]);
+    });
+
+    it("takes a MessageGroupId on a standard queue (a fair queue's tenant), and refuses one SQS refuses there too", async () => {
+      // Prepare
+      const queueUrl = await standardQueue();
+
+      // Act
+      await sqs.send(
+        new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "x", MessageGroupId: "tenant-1" }),
+      );
+      const refused = await sqs
+        .send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: "y", MessageGroupId: "a b" }))
+        .catch((e: unknown) => e);
+
+      // Assess
+      expect(refused).toMatchObject(invalid);
+      expect((await receive(queueUrl)).map((m) => m.Body)).toEqual(["x"]);
+    });
+
     it("takes group and deduplication ids of 128 punctuation and alphanumeric characters", async () => {
       // Prepare
       const queueUrl = await fifoQueue();
@@ -517,6 +565,92 @@ describe.each(["over HTTP", "through the local fast path"] as const)("%s", (rout
       expect((await receive(fifo)).map((m) => m.Body)).toEqual(["a1"]);
       expect((await receive(standard)).map((m) => m.Body)).toEqual(["s2"]);
     });
+  });
+
+  // SendMessage's MessageBody: "#x9 | #xA | #xD | #x20 to #xD7FF | #xE000 to #xFFFD | #x10000 to #x10FFFF", anything
+  // else refused with InvalidMessageContents.
+  // https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_SendMessage.html
+  describe("a message body's characters, as SQS bounds them (local/aws/fauxqs-bodies.ts)", () => {
+    const standardQueue = async () =>
+      (await sqs.send(new CreateQueueCommand({ QueueName: `fid-${randomUUID().slice(0, 8)}` })))
+        .QueueUrl as string;
+    const contentsInvalid = { name: expect.stringMatching(/InvalidMessageContents$/) };
+    /** Above U+FFFF (fauxqs refused these), and each end of every range SQS allows. */
+    const allowed = [
+      '{"note":"⏰ due 🚀"}',
+      "\u{1D518}\u{20000}\u{10000}\u{10FFFF}",
+      "\t\n\r \uD7FF\uE000\uFFFD",
+    ];
+
+    it.each(allowed)(
+      "takes the body %j on a standard and a FIFO queue, singly and in a batch, and hands it back as sent",
+      async (body) => {
+        // Prepare
+        const standard = await standardQueue();
+        const fifo = await fifoQueue();
+
+        // Act
+        await sqs.send(new SendMessageCommand({ QueueUrl: standard, MessageBody: body }));
+        await sqs.send(
+          new SendMessageCommand({
+            QueueUrl: fifo,
+            MessageBody: body,
+            MessageGroupId: "g",
+            MessageDeduplicationId: "1",
+          }),
+        );
+        const batch = await sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: fifo,
+            Entries: [{ Id: "b", MessageBody: body, MessageGroupId: "g", MessageDeduplicationId: "2" }],
+          }),
+        );
+
+        // Assess
+        expect(batch.Failed ?? []).toEqual([]);
+        expect((await receive(standard)).map((m) => m.Body)).toEqual([body]);
+        expect((await receive(fifo)).map((m) => m.Body)).toEqual([body, body]);
+      },
+    );
+
+    it.each([
+      ["U+0000", "a\u0000b"],
+      ["U+0001", "a\u0001b"],
+      ["U+001F", "a\u001Fb"],
+      ["a lone high surrogate", "a\uD800b"],
+      ["a lone low surrogate", "a\uDC00b"],
+      ["a low surrogate before a high one", "\uDE00\uD83D"],
+      ["U+FFFE", "a\uFFFEb"],
+      ["U+FFFF", "a\uFFFFb"],
+    ])(
+      "refuses a body holding %s: SendMessage InvalidMessageContents, a batch failing that entry alone",
+      async (_label, body) => {
+        // Prepare
+        const queueUrl = await standardQueue();
+
+        // Act
+        const refused = await sqs
+          .send(new SendMessageCommand({ QueueUrl: queueUrl, MessageBody: body }))
+          .catch((e: unknown) => e);
+        const batch = await sqs.send(
+          new SendMessageBatchCommand({
+            QueueUrl: queueUrl,
+            Entries: [
+              { Id: "bad", MessageBody: body },
+              { Id: "ok", MessageBody: "fine 🙂" },
+            ],
+          }),
+        );
+
+        // Assess
+        expect(refused).toMatchObject(contentsInvalid);
+        expect(batch.Successful?.map((e) => e.Id)).toEqual(["ok"]);
+        expect(batch.Failed?.map((e) => [e.Id, e.Code, e.SenderFault])).toEqual([
+          ["bad", "InvalidMessageContents", true],
+        ]);
+        expect((await receive(queueUrl)).map((m) => m.Body)).toEqual(["fine 🙂"]);
+      },
+    );
   });
 
   describe("a received message's visibility, as SQS bounds it", () => {

@@ -226,6 +226,46 @@ describe("schedules", () => {
     expect((error as ValidationException).message).not.toBe("");
   });
 
+  // The model's KmsKeyArn: 1–2048 characters of ^arn:aws(-[a-z]+)?:kms:[a-z0-9\-]+:\d{12}:(key|alias)\/[0-9a-zA-Z-_]*$
+  // (https://docs.aws.amazon.com/scheduler/latest/APIReference/API_CreateSchedule.html#API_CreateSchedule_RequestBody).
+  it.each([
+    ["a bare key id", "1234abcd-12ab-34cd-56ef-1234567890ab"],
+    ["an alias name", "alias/punctual"],
+    ["another service's ARN", "arn:aws:sqs:us-east-1:000000000000:key/abc"],
+    ["an 11-digit account", "arn:aws:kms:us-east-1:00000000000:key/abc"],
+    ["a key path with a slash", "arn:aws:kms:us-east-1:000000000000:key/a/b"],
+    ["an empty string", ""],
+    ["2049 characters", `arn:aws:kms:us-east-1:000000000000:key/${"k".repeat(2049 - 39)}`],
+  ])("refuses a KmsKeyArn that is %s, on create and on update, and stores nothing", async (_label, arn) => {
+    const name = unique("kms");
+    const refused = await client
+      .send(new CreateScheduleCommand(minimal(name, { KmsKeyArn: arn })))
+      .catch((e: unknown) => e);
+    expect(refused).toBeInstanceOf(ValidationException);
+    expect((refused as ValidationException).message).toContain("at 'kmsKeyArn' failed to satisfy constraint");
+    await expect(client.send(new GetScheduleCommand({ Name: name }))).rejects.toBeInstanceOf(
+      ResourceNotFoundException,
+    );
+
+    await client.send(new CreateScheduleCommand(minimal(name)));
+    const update = await client
+      .send(new UpdateScheduleCommand(minimal(name, { KmsKeyArn: arn })))
+      .catch((e: unknown) => e);
+    expect(update).toBeInstanceOf(ValidationException);
+    expect((await client.send(new GetScheduleCommand({ Name: name }))).KmsKeyArn).toBeUndefined();
+  });
+
+  it.each([
+    "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab",
+    "arn:aws:kms:eu-west-1:123456789012:alias/punctual_dev-key",
+    "arn:aws-cn:kms:cn-north-1:123456789012:key/abc",
+    `arn:aws:kms:us-east-1:000000000000:key/${"k".repeat(2048 - 39)}`,
+  ])("takes the KmsKeyArn %s and returns it", async (arn) => {
+    const name = unique("kms");
+    await client.send(new CreateScheduleCommand(minimal(name, { KmsKeyArn: arn })));
+    expect((await client.send(new GetScheduleCommand({ Name: name }))).KmsKeyArn).toBe(arn);
+  });
+
   it("lists every violated constraint in one ValidationException, worded like AWS", async () => {
     const error = await createUnchecked({ Name: "bad name", ScheduleExpression: FAR_FUTURE }).catch(
       (e: unknown) => e,

@@ -1,12 +1,14 @@
 import {
+  CreateScheduleCommand,
   CreateScheduleGroupCommand,
   GetScheduleCommand,
   ListSchedulesCommand,
   ResourceNotFoundException,
+  type SchedulerClient,
   ValidationException,
 } from "@aws-sdk/client-scheduler";
 import { describe, expect, it } from "vitest";
-import { EventBridgeTaskScheduler } from "#shared/adapters/task-scheduler.js";
+import { EventBridgeTaskScheduler, ScheduleConflictError } from "#shared/adapters/task-scheduler.js";
 import { scheduleNameFor } from "#shared/domain/keys.js";
 import { taskMessageBody } from "#shared/domain/messages.js";
 import { ManualClock } from "../../../support/clock.js";
@@ -37,7 +39,20 @@ async function setUp() {
     deadLetterArn: deadLetters.arn,
     retry: { maximumRetryAttempts: 185, maximumEventAgeSeconds: 86_400 },
   });
-  return { clock, emulator, client, groupName, timer, scheduler };
+  return { clock, emulator, client, groupName, timer, scheduler, sent: commandsSent(client) };
+}
+
+/** The names of the commands the client sends from now on (a middleware of the real client, nothing stubbed). */
+function commandsSent(client: SchedulerClient): string[] {
+  const names: string[] = [];
+  client.middlewareStack.add(
+    (next, context) => (args) => {
+      names.push(String(context.commandName));
+      return next(args);
+    },
+    { step: "initialize" },
+  );
+  return names;
 }
 
 describe("EventBridgeTaskScheduler against the Scheduler emulator", () => {
@@ -76,6 +91,57 @@ describe("EventBridgeTaskScheduler against the Scheduler emulator", () => {
     clock.set("2026-07-01T10:00:00Z");
     expect(await emulator.fireDueNow()).toBe(0);
     expect(await receive(fixtures.sqs().sqs, timer.url, 1, 0)).toEqual([]);
+  });
+
+  it("sends one CreateSchedule when nothing conflicts, and confirms a conflict with one GetSchedule", async () => {
+    const { scheduler, sent } = await setUp();
+    const request = { taskId: "demo._.abc.04JD", expression: "at(2026-07-01T09:10:00)" };
+    await scheduler.createTaskSchedule(request);
+    expect(sent).toEqual(["CreateScheduleCommand"]);
+    await scheduler.createTaskSchedule(request);
+    expect(sent).toEqual(["CreateScheduleCommand", "CreateScheduleCommand", "GetScheduleCommand"]);
+  });
+
+  it("throws when the name is taken by a schedule that is not this task's timer, and leaves that schedule alone", async () => {
+    const { clock, emulator, client, groupName, timer, scheduler } = await setUp();
+    const taskId = "demo._.abc.05JD";
+    const name = scheduleNameFor(taskId);
+    const other = await createQueue(fixtures.sqs().sqs, unique("elsewhere"));
+    // Another writer's schedule under the name (an older stack's queue, say): not a timer for this task.
+    await client.send(
+      new CreateScheduleCommand({
+        Name: name,
+        GroupName: groupName,
+        ScheduleExpression: "at(2026-07-01T09:10:00)",
+        FlexibleTimeWindow: { Mode: "OFF" },
+        Target: { Arn: other.arn, RoleArn: ROLE_ARN, Input: taskMessageBody(taskId) },
+      }),
+    );
+
+    const error = await scheduler
+      .createTaskSchedule({ taskId, expression: "at(2026-07-01T09:10:00)" })
+      .catch((e: unknown) => e);
+
+    expect(error).toBeInstanceOf(ScheduleConflictError);
+    expect((error as Error).message).toContain("targeting another ARN");
+    const found = await client.send(new GetScheduleCommand({ Name: name, GroupName: groupName }));
+    expect(found.Target?.Arn).toBe(other.arn);
+    clock.set("2026-07-01T09:10:00Z");
+    expect(await emulator.fireDueNow()).toBe(1);
+    expect(await receive(fixtures.sqs().sqs, timer.url, 1, 0)).toEqual([]);
+  });
+
+  it("throws when this task's schedule exists for a later time (it would fire late), and takes one for a sooner time", async () => {
+    const { scheduler } = await setUp();
+    const taskId = "demo._.abc.06JD";
+    await scheduler.createTaskSchedule({ taskId, expression: "at(2026-07-01T09:10:00)" });
+
+    await expect(
+      scheduler.createTaskSchedule({ taskId, expression: "at(2026-07-01T09:09:59)" }),
+    ).rejects.toBeInstanceOf(ScheduleConflictError);
+    await expect(
+      scheduler.createTaskSchedule({ taskId, expression: "at(2026-07-01T09:10:01)" }),
+    ).resolves.toBeUndefined();
   });
 
   it("lets a ValidationException through: only a name that exists counts as created", async () => {
