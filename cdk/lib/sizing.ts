@@ -3,11 +3,8 @@
  * timeouts, receive-count backstops, retention and throttling. Kept free of `aws-cdk-lib` so the local cloud
  * can size its emulated queues and event-source runners from exactly the same rules as AWS.
  */
-import type { PunctualConfig, TopicConfig } from "#shared/config/index.js";
+import type { PunctualConfig } from "#shared/config/index.js";
 import { MATERIALIZER_PERIOD_MS } from "#shared/domain/schedule.js";
-
-/** AWS: a queue's visibility timeout should be at least 6 × its consuming function's timeout. */
-export const VISIBILITY_TIMEOUT_FACTOR = 6;
 
 /** SQS's largest message size (1 MiB). Our messages are tiny (`{"v":1,"taskId":…}`), but the limit is set explicitly. */
 export const MAX_MESSAGE_SIZE_BYTES = 1_048_576;
@@ -48,20 +45,16 @@ export const TIMER_QUEUE_MAX_RECEIVE_COUNT = 60;
 export const API_FUNCTION_TIMEOUT_SECONDS = 10;
 
 /**
- * A deliver function handles a batch of up to 10 FIFO messages and never starts a callback it cannot finish
- * before its own timeout (unstarted records go back with visibility 0 and no attempt counted). Three full
- * callback timeouts plus 5 s of DynamoDB/SQS bookkeeping per invocation, and never under 30 s.
+ * The topic queue's receive-count backstop, the deliver function's timeout and the queues' visibility timeouts:
+ * shared with the deliver function (shared/config/receive-backstop.ts).
  */
-export function deliverTimeoutSeconds(topic: Pick<TopicConfig, "callbackTimeoutSeconds">): number {
-  return Math.max(30, Math.ceil(3 * topic.callbackTimeoutSeconds + 5));
-}
-
-/** The topic queue's receive-count backstop: shared with the deliver function (shared/config/receive-backstop.ts). */
-export { SQS_MAX_RECEIVE_COUNT, topicMaxReceiveCount } from "#shared/config/index.js";
-
-export function visibilityTimeoutSeconds(consumerTimeoutSeconds: number): number {
-  return VISIBILITY_TIMEOUT_FACTOR * consumerTimeoutSeconds;
-}
+export {
+  deliverTimeoutSeconds,
+  SQS_MAX_RECEIVE_COUNT,
+  topicMaxReceiveCount,
+  VISIBILITY_TIMEOUT_FACTOR,
+  visibilityTimeoutSeconds,
+} from "#shared/config/index.js";
 
 /**
  * Lambda memory (MB) of the pipeline's functions. CPU scales with memory; the hot paths (relay, deliver) get

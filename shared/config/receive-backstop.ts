@@ -32,3 +32,28 @@ export function topicMaxReceiveCount(
   if (isProtectedTopic(topic)) return SQS_MAX_RECEIVE_COUNT;
   return Math.min(SQS_MAX_RECEIVE_COUNT, Math.max(100, topic.maxAttempts * 20));
 }
+
+/** AWS: a queue's visibility timeout should be at least 6 × its consuming function's timeout. */
+export const VISIBILITY_TIMEOUT_FACTOR = 6;
+
+export function visibilityTimeoutSeconds(consumerTimeoutSeconds: number): number {
+  return VISIBILITY_TIMEOUT_FACTOR * consumerTimeoutSeconds;
+}
+
+/**
+ * A deliver function handles a batch of up to 10 FIFO messages and never starts a callback it cannot finish
+ * before its own timeout (unstarted records go back with visibility 0 and no attempt counted). Three full
+ * callback timeouts plus 5 s of DynamoDB/SQS bookkeeping per invocation, and never under 30 s.
+ */
+export function deliverTimeoutSeconds(topic: Pick<TopicSettings, "callbackTimeoutSeconds">): number {
+  return Math.max(30, Math.ceil(3 * topic.callbackTimeoutSeconds + 5));
+}
+
+/**
+ * A topic FIFO queue's visibility timeout as the stack deploys it (cdk/lib/constructs/topic.ts). Here, not only in
+ * the CDK's sizing, because the deliver function reads it too: Lambda may invoke it with a batch received up to
+ * that long before (shared/services/deliver/visibility.ts, `secondsLeftOfReceipt`).
+ */
+export function topicQueueVisibilitySeconds(topic: Pick<TopicSettings, "callbackTimeoutSeconds">): number {
+  return visibilityTimeoutSeconds(deliverTimeoutSeconds(topic));
+}

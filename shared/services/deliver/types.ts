@@ -27,6 +27,12 @@ export interface DeliverBinding {
    * document that lowers `maxAttempts` changes no queue. Absent: computed from `topic`.
    */
   readonly maxReceiveCount?: number;
+  /**
+   * The queue's visibility timeout as deployed (`topicQueueVisibilitySeconds` of the deployed topic): how long before
+   * the invocation a later receive of its records may have been (`secondsLeftOfReceipt`). Absent: computed from
+   * `topic`.
+   */
+  readonly queueVisibilitySeconds?: number;
 }
 
 export interface DeliveryMetricsSink {

@@ -1,6 +1,6 @@
 import type { SQSBatchResponse, SQSRecord } from "aws-lambda";
 import type { VisibilityChange } from "#shared/adapters/topic-queue.js";
-import { topicMaxReceiveCount } from "#shared/config/index.js";
+import { topicMaxReceiveCount, topicQueueVisibilitySeconds } from "#shared/config/index.js";
 import { MAX_VISIBILITY_SECONDS } from "#shared/config/schema.js";
 import { abortedAfterMs } from "#shared/runtime/async.js";
 import { groupKey } from "./group-runner.js";
@@ -42,7 +42,7 @@ export async function applyVisibility(
     // Unknown queue or no decision: leave the queue's own visibility timeout in place.
     if (seconds === undefined || !binding) continue;
     const changes = byQueue.get(binding.queueUrl) ?? [];
-    const left = secondsLeftOfReceipt(record, receipt);
+    const left = secondsLeftOfReceipt(record, receipt, queueVisibilityOf(binding));
     changes.push({ receiptHandle: record.receiptHandle, seconds: Math.min(seconds, left) });
     byQueue.set(binding.queueUrl, changes);
   }
@@ -97,8 +97,8 @@ export async function applyVisibilityWithin(
 }
 
 /**
- * Kept off what is left of a receipt's 12 hours: the event source mapping invokes the function just after its
- * receive, and SQS's timestamps and the function's clock may disagree by a little.
+ * Kept off what is left of a receipt's 12 hours: SQS's timestamps and the function's clock may disagree by a little
+ * (and a first receive's invocation follows its receive by a little).
  */
 export const RECEIPT_CLOCK_MARGIN_SECONDS = 60;
 
@@ -132,20 +132,37 @@ export function visibilitySeconds(
 
 /**
  * What is left of the 12 hours SQS allows a received message to stay hidden, counted from the receive that returned
- * its receipt handle: SQS refuses a visibility that passes them (it does not cut it down), and the message is then
- * back after the queue's visibility timeout, a receive spent every few minutes towards the DLQ (a message due days
- * ahead). A first receive is `ApproximateFirstReceiveTimestamp`; a later one's time Lambda does not pass on, so it
- * counts from the batch's start, the latest it can be (hence the margin).
+ * its receipt handle: SQS refuses a visibility that passes them (it does not cut it down: "If you attempt to set the
+ * VisibilityTimeout to an amount more than the maximum time left, Amazon SQS returns an error",
+ * https://docs.aws.amazon.com/AWSSimpleQueueService/latest/APIReference/API_ChangeMessageVisibility.html), and the
+ * message is then back after the queue's visibility timeout, a receive spent every few minutes towards the DLQ (a
+ * message due days ahead). A first receive is `ApproximateFirstReceiveTimestamp`. A later one's time Lambda does not
+ * pass on, and it is not the batch's start: Lambda retries an invocation throttled for want of concurrency with the
+ * messages it has received "until the message's timestamp exceeds your queue's visibility timeout"
+ * (https://docs.aws.amazon.com/lambda/latest/dg/services-sqs-errorhandling.html), so the receive may precede the
+ * invocation by up to the queue's visibility timeout (`queueVisibilitySeconds`). Counted from the batch's start, the
+ * latest it can be, a message due days ahead was asked to hide for the whole rest, refused on AWS whenever its
+ * invocation had waited over a minute, and back after the visibility timeout, as often as throttling lasted.
  */
-export function secondsLeftOfReceipt(record: SQSRecord, receipt: ReceiptClock): number {
+export function secondsLeftOfReceipt(
+  record: SQSRecord,
+  receipt: ReceiptClock,
+  queueVisibilitySeconds = 0,
+): number {
   const firstReceivedAtMs = Number(record.attributes?.ApproximateFirstReceiveTimestamp);
   const isFirst = (Number(record.attributes?.ApproximateReceiveCount) || 1) <= 1;
   const receivedAtMs =
     isFirst && Number.isFinite(firstReceivedAtMs) && firstReceivedAtMs > 0
       ? Math.min(firstReceivedAtMs, receipt.batchStartMs)
-      : receipt.batchStartMs;
+      : receipt.batchStartMs - queueVisibilitySeconds * 1000;
   const elapsedSeconds = Math.ceil(Math.max(0, receipt.clock() - receivedAtMs) / 1000);
   return Math.max(0, MAX_VISIBILITY_SECONDS - elapsedSeconds - RECEIPT_CLOCK_MARGIN_SECONDS);
+}
+
+/** The visibility timeout of a binding's queue as deployed (see DeliverBinding); 0 for an unknown queue. */
+function queueVisibilityOf(binding: DeliverBinding | undefined): number {
+  if (!binding) return 0;
+  return binding.queueVisibilitySeconds ?? topicQueueVisibilitySeconds(binding.topic);
 }
 
 /** Group key → the most receives (ApproximateReceiveCount) among the group's records: the one nearest the backstop. */
