@@ -72,6 +72,16 @@ export const processIo: CliIo = {
 export const shown = visible;
 
 /**
+ * A table cell or field name as `shown`, each literal backslash first written `\\`, as JSON writes it: a table shows a
+ * hidden character as its escape, so without this a value holding the six characters `\u200b` and one holding a
+ * zero-width space looked the same (`--json` told them apart). Only in tables, where every value is shown this way;
+ * an error line shows the server's text by `shown` alone.
+ */
+export function shownCell(text: string): string {
+  return visible(text.replaceAll("\\", "\\\\"));
+}
+
+/**
  * One JSON document on a line. JSON.stringify leaves DEL and C1 controls (U+007F–U+009F, e.g. CSI), bidi controls,
  * line separators and invisible characters as they are; they are escaped too: the same JSON value, and nothing a
  * terminal acts on or hides. (Outside strings JSON has none.)
@@ -109,7 +119,12 @@ function printFields(
   omit: ReadonlySet<string> = new Set(),
 ): void {
   const { kept, more } = boundedRows(fields, known, omit);
-  const rows = kept.map(([key, field]) => [shown(key), shown(field)]);
+  // A value written as JSON (a number, an array) is shown as JSON text is: its own escapes already tell `\\u200b`
+  // from a zero-width space, which `shown` writes `\u200b`, the same JSON value.
+  const rows = kept.map(([key, field]) => [
+    shownCell(key),
+    typeof field === "string" ? shownCell(field) : shown(JSON.stringify(field)),
+  ]);
   io.out(drawnFitted(rows, (row) => labelQuote((rows[row] as string[])[0] as string, "field name cut")));
   if (more > 0) {
     io.out(
@@ -135,8 +150,8 @@ function boundedRows(
   value: Record<string, unknown>,
   known: ReadonlySet<string> | undefined,
   omit: ReadonlySet<string>,
-): { kept: [string, string][]; more: number } {
-  const kept: [string, string][] = [];
+): { kept: [string, unknown][]; more: number } {
+  const kept: [string, unknown][] = [];
   let unknown = 0;
   const visit = (object: Record<string, unknown>, prefix: string): void => {
     for (const key of Object.keys(object)) {
@@ -148,7 +163,7 @@ function boundedRows(
         continue;
       }
       if (known && !known.has(name) && unknown++ >= MAX_UNKNOWN_FIELDS_SHOWN) continue;
-      kept.push([name, typeof field === "string" ? field : JSON.stringify(field)]);
+      kept.push([name, field]);
     }
   };
   visit(value, "");
@@ -189,7 +204,7 @@ export function printRows(io: CliIo, head: readonly string[], rows: readonly str
   printShownRows(
     io,
     head,
-    rows.map((row) => row.map(shown)),
+    rows.map((row) => row.map(shownCell)),
   );
 }
 
@@ -389,7 +404,7 @@ export function printTaskList(
     return;
   }
   const columns = ["task_id", "status", "due_at", "attempts", "last_error"];
-  const rows = list.tasks.map((task) => columns.map((c) => shown(String(task[c] ?? ""))));
+  const rows = list.tasks.map((task) => columns.map((c) => shownCell(String(task[c] ?? ""))));
   printShownRows(io, columns, rows);
   if (list.next_cursor) io.out(`more: --cursor ${shown(list.next_cursor)}\n`);
 }
