@@ -624,6 +624,18 @@ function readAnswer<R extends z.ZodMiniType>(
     });
     return { error, transient: false };
   }
+  // An overlong list is refused before the schema is checked: checked first, a list of 600,000 wrong items (a broken
+  // API's, 4 MB) cost seconds of zod issues, one each, where its length alone refuses it.
+  const overlong = isRecord(body) ? overlongProblem(body, expected) : undefined;
+  if (overlong !== undefined) {
+    const error = new PunctualError({
+      code: "invalid_response",
+      status,
+      message: `${what} ${overlong}: not used`,
+      ...(requestId ? { requestId } : {}),
+    });
+    return { error, transient: true };
+  }
   const parsed = safeParseBounded(route.response, body);
   if (parsed.success) {
     const problem = answerProblem(route, parsed.data as Record<string, unknown>, expected);
@@ -650,10 +662,8 @@ function answerProblem(
   data: Record<string, unknown>,
   { asked, fields = [], listed, tasksOf, page, listBound }: Expected,
 ): string | undefined {
-  const overfull = overfullPage(data, page);
-  if (overfull !== undefined) return `holds ${overfull}`;
-  const overlong = overlongLists(data, listBound);
-  if (overlong !== undefined) return `lists ${overlong}`;
+  const overlong = overlongProblem(data, { page, listBound });
+  if (overlong !== undefined) return overlong;
   const overcounted = overcount(data, listBound);
   if (overcounted !== undefined) return `counts ${overcounted}`;
   const other =
@@ -760,6 +770,25 @@ function pageBoundOf(route: RouteDescriptor, input: unknown): PageBound | undefi
   const limit = Number(queryOf(route, input).limit);
   // A limit the API refuses (not a whole number from 1 to 100) is its 400, never a page: no bound to check.
   return Number.isFinite(limit) ? { items: route.page.items, limit } : undefined;
+}
+
+/**
+ * An answer's list longer than the call allows (`holds 3 tasks where at most 2 were asked for`, `lists 101 topics
+ * where the API lists at most 100`), or undefined: read from the lists' lengths alone, so it holds for the JSON value
+ * before its schema is checked as for the value read.
+ */
+function overlongProblem(
+  data: Record<string, unknown>,
+  { page, listBound }: Pick<Expected, "page" | "listBound">,
+): string | undefined {
+  const overfull = overfullPage(data, page);
+  if (overfull !== undefined) return `holds ${overfull}`;
+  const overlong = overlongLists(data, listBound);
+  return overlong === undefined ? undefined : `lists ${overlong}`;
+}
+
+function isRecord(value: unknown): value is Record<string, unknown> {
+  return value !== null && typeof value === "object" && !Array.isArray(value);
 }
 
 /**

@@ -246,3 +246,26 @@ describe("a 2xx refused, answered again byte for byte by the route's repeats", (
     expect(seen).toHaveLength(3);
   });
 });
+
+describe("a list page longer than the limit asked for, its items malformed too", () => {
+  it("is refused by its length before its items are checked (a long list of wrong items cost an issue each)", async () => {
+    // Prepare: 60 items that are no schedules where at most 50 were asked for
+    const { fetch, seen } = answeringFetch(() => ({
+      status: 200,
+      body: { schedules: Array.from({ length: 60 }, (_, i) => i), next_cursor: null },
+    }));
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const error = (await client.listSchedules({ topic: "demo" }).catch((e: unknown) => e)) as PunctualError;
+
+    // Assess: what the page's length says, as for a page of well-formed items; no issue per item
+    expect(error).toBeInstanceOf(PunctualError);
+    expect(error.code).toBe("invalid_response");
+    expect(error.message).toBe(
+      "the API's answer to GET /v1/schedules holds 60 schedules where at most 50 were asked for: not used",
+    );
+    expect(error.issues).toEqual([]);
+    expect(seen).toHaveLength(4);
+  });
+});
