@@ -33,11 +33,16 @@ export const STACK_OUTPUT = { apiUrl: "ApiUrl", signingSecretArn: "SigningSecret
  * --region, else AWS_REGION, else AWS_DEFAULT_REGION, else the SDK's chain (the profile's). The SDK's chain skips
  * AWS_DEFAULT_REGION, which the aws CLI reads after AWS_REGION
  * (https://docs.aws.amazon.com/cli/latest/userguide/cli-configure-envvars.html) and the client's SigV4 reads too: a
- * shell set up for the aws CLI alone was told "give --region or set AWS_REGION".
+ * shell set up for the aws CLI alone was told "give --region or set AWS_REGION". `env` is the CliIo's (cli/main.ts
+ * optionsFromEnvironment); the SDK's own chains (credentials, profile, endpoint) read the process's, as the SDK does.
  */
-export async function stackOutputs(environment: string, region?: string): Promise<Record<string, string>> {
+export async function stackOutputs(
+  environment: string,
+  region: string | undefined,
+  env: NodeJS.ProcessEnv,
+): Promise<Record<string, string>> {
   const { CloudFormationClient, DescribeStacksCommand } = await import("@aws-sdk/client-cloudformation");
-  const named = region || process.env.AWS_REGION || process.env.AWS_DEFAULT_REGION;
+  const named = region || env.AWS_REGION || env.AWS_DEFAULT_REGION;
   const client = new CloudFormationClient(named ? { region: named } : {});
   const name = stackName(environment);
   try {
@@ -107,11 +112,11 @@ async function regionOrUsageError(
   }
 }
 
-/** --api, else PUNCTUAL_API_URL (commander fills it in), else --env's stack output `ApiUrl`. */
-export async function apiUrlOf(options: GlobalOptions): Promise<string> {
+/** --api, else PUNCTUAL_API_URL (cli/main.ts fills it in from `env`), else --env's stack output `ApiUrl`. */
+export async function apiUrlOf(options: GlobalOptions, env: NodeJS.ProcessEnv): Promise<string> {
   if (options.api) return options.api;
   if (options.env) {
-    const url = (await stackOutputs(options.env, options.region))[STACK_OUTPUT.apiUrl];
+    const url = (await stackOutputs(options.env, options.region, env))[STACK_OUTPUT.apiUrl];
     if (!url) throw new Error(`stack ${stackName(options.env)} has no ${STACK_OUTPUT.apiUrl} output`);
     return url;
   }
@@ -158,8 +163,8 @@ function withRegion(auth: PunctualAuth, region: string | undefined): PunctualAut
  * The API URL the options name, checked before any request: what the client cannot call is a usage error, which
  * never quotes a password in the URL (fetch's own error would, after four tries as a "network error").
  */
-export async function checkedApiUrl(options: GlobalOptions): Promise<URL> {
-  const apiUrl = await apiUrlOf(options);
+export async function checkedApiUrl(options: GlobalOptions, env: NodeJS.ProcessEnv): Promise<URL> {
+  const apiUrl = await apiUrlOf(options, env);
   if (!URL.canParse(apiUrl)) {
     throw new UsageError(
       `${apiUrlSource(options)} must be an absolute URL, not "${withoutCredentials(apiUrl)}"`,
@@ -172,7 +177,7 @@ export async function checkedApiUrl(options: GlobalOptions): Promise<URL> {
 }
 
 export async function connect(options: GlobalOptions, io: CliIo): Promise<PunctualClient> {
-  const apiUrl = await checkedApiUrl(options);
+  const apiUrl = await checkedApiUrl(options, io.env);
   try {
     return new PunctualClient({
       apiUrl,

@@ -24,7 +24,7 @@ export function buildProgram(io: CliIo, writeErr: (text: string) => void = io.er
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr })
     .showHelpAfterError()
-    .addOption(new Option("--api <url>", "the API's base URL").env("PUNCTUAL_API_URL"))
+    .option("--api <url>", `the API's base URL (env: ${FROM_ENVIRONMENT.api})`)
     .option(
       "--env <name>",
       "find the API URL in the deployed stack Punctual-<name>'s outputs (AWS credentials)",
@@ -36,7 +36,7 @@ export function buildProgram(io: CliIo, writeErr: (text: string) => void = io.er
         "none",
       ]),
     )
-    .addOption(new Option("--token <jwt>", "bearer token for --auth jwt").env("PUNCTUAL_TOKEN"))
+    .option("--token <jwt>", `bearer token for --auth jwt (env: ${FROM_ENVIRONMENT.token})`)
     .option(
       "--region <region>",
       "AWS region for --env and iam auth (default: the URL's, or AWS_REGION / AWS_DEFAULT_REGION)",
@@ -60,9 +60,30 @@ export function buildProgram(io: CliIo, writeErr: (text: string) => void = io.er
   schedulesCommand(program, io);
   destinationsCommand(program, io);
   refuseRepeatedOptions(program);
+  // First: the hooks after it read where each option's value came from.
+  program.hook("preAction", (command) => optionsFromEnvironment(command, io.env));
   program.hook("preAction", oneApiNamed);
   program.hook("preAction", tokenWithJwt);
   return program;
+}
+
+/** The global options a variable of the environment stands in for when the command line does not give them. */
+const FROM_ENVIRONMENT = { api: "PUNCTUAL_API_URL", token: "PUNCTUAL_TOKEN" } as const;
+
+/**
+ * Each option of FROM_ENVIRONMENT the command line left out, taken from its variable in `env`, the CliIo's (the
+ * process's for the bin), with the source `env`, as commander's own `Option.env` sets it. Not `Option.env`, which
+ * reads `process.env` whatever the CLI was given: a test, or an embedder running `main` with its own environment,
+ * could not set PUNCTUAL_API_URL or PUNCTUAL_TOKEN, and the process's leaked into its run. A variable set but empty
+ * is taken (as commander takes it): an empty PUNCTUAL_API_URL is then "no API", not silently skipped.
+ */
+function optionsFromEnvironment(program: Command, env: NodeJS.ProcessEnv): void {
+  for (const [option, variable] of Object.entries(FROM_ENVIRONMENT)) {
+    const value = env[variable];
+    if (value === undefined) continue;
+    const source = program.getOptionValueSource(option);
+    if (source === undefined || source === "default") program.setOptionValueWithSource(option, value, "env");
+  }
 }
 
 /**

@@ -72,6 +72,16 @@ export const processIo: CliIo = {
 export const shown = visible;
 
 /**
+ * A table cell or field name as `shown`, each literal backslash first written `\\`, as JSON writes it: a table shows a
+ * hidden character as its escape, so without this a value holding the six characters `\u200b` and one holding a
+ * zero-width space looked the same (`--json` told them apart). Only in tables, where every value is shown this way;
+ * an error line shows the server's text by `shown` alone.
+ */
+export function shownCell(text: string): string {
+  return visible(text.replaceAll("\\", "\\\\"));
+}
+
+/**
  * One JSON document on a line. JSON.stringify leaves DEL and C1 controls (U+007F–U+009F, e.g. CSI), bidi controls,
  * line separators and invisible characters as they are; they are escaped too: the same JSON value, and nothing a
  * terminal acts on or hides. (Outside strings JSON has none.)
@@ -82,8 +92,8 @@ export function jsonLine(value: unknown): string {
 
 /**
  * A result: one JSON document with --json (for scripts), else a two-column table of its fields. Given the fields the
- * CLI knows of this view (known-fields.ts), the table shows every one of them and at most MAX_UNKNOWN_FIELDS_SHOWN
- * others, in the answer's order, then how many it left out.
+ * CLI knows of this view (known-fields.ts, nested ones as dotted paths), the table shows every one of them and at
+ * most MAX_UNKNOWN_FIELDS_SHOWN others, in the answer's order, then how many it left out.
  */
 export function printResult(
   io: CliIo,
@@ -95,13 +105,26 @@ export function printResult(
     io.out(jsonLine(value));
     return;
   }
-  const { shownFields, more } = known ? boundUnknown(value, new Set(known)) : { shownFields: value, more: 0 };
-  printFields(io, shownFields, more);
+  printFields(io, value, known ? new Set(known) : undefined);
 }
 
-/** Fields as a two-column table, then how many the CLI does not know it left out (boundUnknown). */
-function printFields(io: CliIo, fields: Record<string, unknown>, more: number): void {
-  const rows = flatten(fields).map(([key, field]) => [shown(key), shown(field)]);
+/**
+ * Fields as a two-column table (`boundedRows`: `known` undefined shows every one), then how many the CLI does not
+ * know it left out. `omit`: top-level fields printed otherwise (a task's attempt log and subscribers, as tables).
+ */
+function printFields(
+  io: CliIo,
+  fields: Record<string, unknown>,
+  known: ReadonlySet<string> | undefined,
+  omit: ReadonlySet<string> = new Set(),
+): void {
+  const { kept, more } = boundedRows(fields, known, omit);
+  // A value written as JSON (a number, an array) is shown as JSON text is: its own escapes already tell `\\u200b`
+  // from a zero-width space, which `shown` writes `\u200b`, the same JSON value.
+  const rows = kept.map(([key, field]) => [
+    shownCell(key),
+    typeof field === "string" ? shownCell(field) : shown(JSON.stringify(field)),
+  ]);
   io.out(drawnFitted(rows, (row) => labelQuote((rows[row] as string[])[0] as string, "field name cut")));
   if (more > 0) {
     io.out(
@@ -111,35 +134,40 @@ function printFields(io: CliIo, fields: Record<string, unknown>, more: number): 
 }
 
 /**
- * The most fields of an answer the CLI does not know that its table shows (a newer API's few new fields are shown):
- * a broken or hostile API's 300,000 extra fields (≈3.6 MB, under the client's 10 MiB cap) were 300,000 rows, 37.8
- * million characters printed over ~19 s. --json prints every one.
+ * The most fields of an answer the CLI does not know that its table shows (a newer API's few new fields are shown),
+ * counted over the whole answer, those nested under a field it knows included: a broken or hostile API's 300,000
+ * extra fields (≈3.6 MB, under the client's 10 MiB cap) were 300,000 rows, 37.8 million characters over ~19 s, and so
+ * were 300,000 keys under a known field (a topic's `settings`), shown whole. --json prints every one.
  */
 export const MAX_UNKNOWN_FIELDS_SHOWN = 20;
 
-/** The answer's known fields and its first MAX_UNKNOWN_FIELDS_SHOWN others, in its order; how many others are left. */
-function boundUnknown(
+/**
+ * The table's rows, nested objects as dotted rows (`settings.backoff.maxSeconds`, so a table stays readable; arrays
+ * as JSON): every row whose path the CLI knows, and the first MAX_UNKNOWN_FIELDS_SHOWN others in the answer's order;
+ * how many others were left out. A row left out is never written out (its value may be megabytes).
+ */
+function boundedRows(
   value: Record<string, unknown>,
-  known: ReadonlySet<string>,
-): { shownFields: Record<string, unknown>; more: number } {
-  const shownFields: Record<string, unknown> = {};
+  known: ReadonlySet<string> | undefined,
+  omit: ReadonlySet<string>,
+): { kept: [string, unknown][]; more: number } {
+  const kept: [string, unknown][] = [];
   let unknown = 0;
-  for (const key of Object.keys(value)) {
-    if (!known.has(key) && unknown++ >= MAX_UNKNOWN_FIELDS_SHOWN) continue;
-    shownFields[key] = value[key];
-  }
-  return { shownFields, more: Math.max(0, unknown - MAX_UNKNOWN_FIELDS_SHOWN) };
-}
-
-/** Nested objects as dotted rows (`settings.backoff.maxSeconds`), so a table stays readable; arrays as JSON. */
-function flatten(value: Record<string, unknown>, prefix = ""): [string, string][] {
-  return Object.entries(value).flatMap(([key, field]): [string, string][] => {
-    const name = `${prefix}${key}`;
-    if (field !== null && typeof field === "object" && !Array.isArray(field)) {
-      return flatten(field as Record<string, unknown>, `${name}.`);
+  const visit = (object: Record<string, unknown>, prefix: string): void => {
+    for (const key of Object.keys(object)) {
+      if (prefix === "" && omit.has(key)) continue;
+      const name = `${prefix}${key}`;
+      const field = object[key];
+      if (field !== null && typeof field === "object" && !Array.isArray(field)) {
+        visit(field as Record<string, unknown>, `${name}.`);
+        continue;
+      }
+      if (known && !known.has(name) && unknown++ >= MAX_UNKNOWN_FIELDS_SHOWN) continue;
+      kept.push([name, field]);
     }
-    return [[name, typeof field === "string" ? field : JSON.stringify(field)]];
-  });
+  };
+  visit(value, "");
+  return { kept, more: Math.max(0, unknown - MAX_UNKNOWN_FIELDS_SHOWN) };
 }
 
 /**
@@ -152,10 +180,9 @@ export function printTask(io: CliIo, json: boolean, task: Record<string, unknown
     printResult(io, json, task);
     return;
   }
-  // Bounded first: the rest of an answer of 300,000 fields was a copy of all of them.
-  const { shownFields, more } = boundUnknown(task, new Set(KNOWN_FIELDS.task));
-  const { subscribers, attempt_log: attemptLog, ...fields } = shownFields;
-  printFields(io, fields, more);
+  // Left out by name, not by a copy of the rest: the rest of an answer of 300,000 fields was a copy of all of them.
+  printFields(io, task, new Set(KNOWN_FIELDS.task), new Set(["subscribers", "attempt_log"]));
+  const { subscribers, attempt_log: attemptLog } = task;
   if (Array.isArray(attemptLog) && attemptLog.length > 0) {
     const rows = (attemptLog as Record<string, unknown>[]).map((row) =>
       [row.attempt, row.started_at, row.duration_ms, row.status, row.error].map(cell),
@@ -177,7 +204,7 @@ export function printRows(io: CliIo, head: readonly string[], rows: readonly str
   printShownRows(
     io,
     head,
-    rows.map((row) => row.map(shown)),
+    rows.map((row) => row.map(shownCell)),
   );
 }
 
@@ -377,7 +404,7 @@ export function printTaskList(
     return;
   }
   const columns = ["task_id", "status", "due_at", "attempts", "last_error"];
-  const rows = list.tasks.map((task) => columns.map((c) => shown(String(task[c] ?? ""))));
+  const rows = list.tasks.map((task) => columns.map((c) => shownCell(String(task[c] ?? ""))));
   printShownRows(io, columns, rows);
   if (list.next_cursor) io.out(`more: --cursor ${shown(list.next_cursor)}\n`);
 }

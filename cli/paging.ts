@@ -1,3 +1,4 @@
+import { hash } from "node:crypto";
 import type { Command } from "commander";
 import { PunctualError } from "../client/index.js";
 import { StoppedPartWay } from "./exit-codes.js";
@@ -132,6 +133,32 @@ class Cursors {
 }
 
 /**
+ * The pages a listing was answered, each known by the items on it (their keys, sorted, hashed: the listing holds one
+ * page, so it keeps a digest of each, not the items). The API's listings read a table in key order, each page after
+ * the last, so no item is ever on two pages and no page comes twice; a page given again under a new cursor is a
+ * broken API or a proxy looping (the repeated-cursor check cannot see it: the cursor is fresh each time), which was
+ * printed again and again, every row a duplicate, up to the page cap. Stopped there with `invalid_response` (exit 3),
+ * before the page is printed. A page with no items says nothing of itself: a run of those is the empty-page bound's.
+ */
+class RepeatedPages {
+  readonly #seen = new Set<string>();
+
+  /** Throws for a page whose items (by `keys`) are those of a page given before; records it otherwise. */
+  check(keys: readonly string[]): void {
+    if (keys.length === 0) return;
+    const digest = hash("sha256", JSON.stringify([...keys].sort()), "base64");
+    if (this.#seen.has(digest)) {
+      throw new PunctualError({
+        code: "invalid_response",
+        status: 200,
+        message: `the API answered a page it gave before (the same ${keys.length} item${keys.length === 1 ? "" : "s"}) under a new cursor: stopped rather than print them again or read the same pages forever`,
+      });
+    }
+    this.#seen.add(digest);
+  }
+}
+
+/**
  * The most tasks a command acting page by page keeps listed to print with its totals, per list, once a second page
  * adds to it: a group cancel's `not_cancelled` and `cancel_requested`, a bulk replay's `failed`. The API lists there
  * only tasks caught mid-change, in flight or not replayable this run, few in a healthy run; a broken or hostile API
@@ -175,15 +202,18 @@ export function appendPage<T>(gathered: T[], page: readonly T[]): void {
  * next page is asked for once stdout has taken the last (`io.drained`), so a slow reader holds the CLI back rather
  * than its memory growing. A page that fails (or a paging bound) after others were read throws StoppedPartWay: the
  * error exits as it would, and says what was printed before it (with --json as `before_error`, `{"pages":…,
- * "printed":…}`), as the commands that act page by page do (docs/API.md: "after what was done is reported").
+ * "printed":…}`), as the commands that act page by page do (docs/API.md: "after what was done is reported"). A page
+ * that repeats one before it (by `keyOf`, each item's identity: RepeatedPages) stops it the same way, unprinted.
  */
 export async function printAllPages<P, T>(
   io: CliIo,
   fetchPage: (cursor: string | undefined) => Promise<P>,
   itemsOf: (page: P) => { readonly items: readonly T[]; readonly next: string | null | undefined },
+  keyOf: (item: T) => string,
   limits: PagingLimits,
   printer: ListPrinter<T>,
 ): Promise<void> {
+  const repeated = new RepeatedPages();
   let pages = 0;
   try {
     await followPages(
@@ -193,6 +223,7 @@ export async function printAllPages<P, T>(
       },
       (page) => {
         const { items, next } = itemsOf(page);
+        repeated.check(items.map(keyOf));
         pages++;
         printer.page(items);
         return { next, empty: items.length === 0 };

@@ -40,7 +40,7 @@ export function consoleCommand(parent: Command, io: CliIo): void {
         throw new UsageError(
           "the console listens on loopback only (it signs requests with your credentials)",
         );
-      const apiUrl = await checkedApiUrl(global);
+      const apiUrl = await checkedApiUrl(global, io.env);
       const metricsService = options.metricsService ?? (global.env ? serviceName(global.env) : undefined);
       const region =
         global.region ?? regionOfApiUrl(apiUrl) ?? io.env.AWS_REGION ?? io.env.AWS_DEFAULT_REGION;

@@ -79,6 +79,8 @@ function listCommand(destinations: Command, io: CliIo): void {
             ...(cursor && { cursor }),
           }),
         (page) => ({ items: page.destinations, next: page.next_cursor }),
+        // A circuit is a topic's host (the API's key: one item per topic and host).
+        (destination) => JSON.stringify([destination.topic, destination.host]),
         pagingLimits(options),
         printer,
       );

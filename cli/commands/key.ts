@@ -82,7 +82,7 @@ async function signingSecret(
 ): Promise<string> {
   let arn = secretArn;
   if (!arn && global.env) {
-    arn = (await stackOutputs(global.env, global.region))[STACK_OUTPUT.signingSecretArn];
+    arn = (await stackOutputs(global.env, global.region, io.env))[STACK_OUTPUT.signingSecretArn];
     if (!arn)
       throw new Error(`stack ${stackName(global.env)} has no ${STACK_OUTPUT.signingSecretArn} output`);
   }

@@ -120,6 +120,7 @@ function listCommand(schedules: Command, io: CliIo): void {
         io,
         (cursor) => client.listSchedules({ topic: options.topic, ...(cursor ? { cursor } : {}) }),
         (page) => ({ items: page.schedules, next: page.next_cursor }),
+        (schedule) => schedule.schedule_id,
         pagingLimits(options),
         printer,
       );

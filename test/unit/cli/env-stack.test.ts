@@ -99,6 +99,25 @@ async function punctual(argv: string[], aws: CloudFormationStandIn, extra: Recor
   return { code, out: run.out.join(""), err: run.err.join("") };
 }
 
+/**
+ * `punctual` in-process with `extra` in the CliIo's environment only, not the process's (which the SDK reads): what
+ * an embedder running `main` with its own environment gives.
+ */
+async function punctualWithIoEnv(argv: string[], aws: CloudFormationStandIn, extra: Record<string, string>) {
+  const processEnv = awsEnvOf(aws);
+  for (const name of Object.keys(process.env)) if (!(name in processEnv)) vi.stubEnv(name, undefined);
+  for (const [name, value] of Object.entries(processEnv)) vi.stubEnv(name, value);
+  const out: string[] = [];
+  const err: string[] = [];
+  const io = {
+    out: (t: string) => void out.push(t),
+    err: (t: string) => void err.push(t),
+    env: { ...processEnv, ...extra },
+  };
+  const code = await main(argv, io);
+  return { code, out: out.join(""), err: err.join("") };
+}
+
 const STOP_SIGNALS = ["SIGINT", "SIGTERM"] as const;
 
 /**
@@ -177,6 +196,25 @@ describe("punctual --env NAME finds the API in stack Punctual-<NAME>'s outputs",
 
     // Act
     const result = await punctual(["--env", "prod", "tasks", "get", TASK_ID], aws, {
+      AWS_REGION: "ap-south-1",
+    });
+
+    // Assess
+    expect(result.code, result.err).toBe(0);
+    expect(api.paths).toHaveLength(1);
+    expect(aws.requests.map((r) => r.scope)).toEqual([{ region: "ap-south-1", service: "cloudformation" }]);
+  });
+
+  it("takes AWS_REGION from the CliIo's environment, not the process's", async () => {
+    // Arrange: the region is in the environment `main` is given alone (the stack look-up read process.env)
+    const api = await apiServer();
+    const aws = await standIn({
+      regions: { cloudformation: "ap-south-1" },
+      stacks: [prodStack({ ApiUrl: api.url })],
+    });
+
+    // Act
+    const result = await punctualWithIoEnv(["--env", "prod", "tasks", "get", TASK_ID], aws, {
       AWS_REGION: "ap-south-1",
     });
 

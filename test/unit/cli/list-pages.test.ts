@@ -174,6 +174,61 @@ describe.each(LISTINGS)("$name: each page printed as it arrives", ({ argv, field
   });
 });
 
+describe.each(LISTINGS)(
+  "$name: a page the API gave before, under a new cursor (a loop)",
+  ({ argv, field, item, idOf }) => {
+    const pageOf = (items: number[], next: string | null): Page => ({
+      status: 200,
+      body: { [field]: items.map((n) => item(n)), next_cursor: next },
+    });
+    /** Pages 1 and 2, then page 1 again and again, each time under a cursor never given before. */
+    const looping = (): Page[] => [
+      pageOf([1, 2], "c1"),
+      pageOf([3, 4], "c2"),
+      ...Array.from({ length: 20 }, (_, i) => pageOf([2, 1], `c${i + 3}`)),
+    ];
+
+    it("human: exit 3, invalid_response; the repeated page not printed again, so every item is listed once", async () => {
+      // Act
+      const result = await run(looping(), argv);
+
+      // Assess
+      expect(result.code).toBe(3);
+      expect(result.outAtRequest).toHaveLength(3);
+      const cells = tableRows(result.out).flat();
+      for (const n of [1, 2, 3, 4]) expect(cells.filter((cell) => cell === idOf(item(n)))).toHaveLength(1);
+      expect(result.err).toMatch(/before the error: 2 pages read, 4 \w+ printed \(the list is incomplete\)/);
+      expect(result.err).toMatch(
+        /error: invalid_response.*a page it gave before \(the same 2 items\) under a new cursor/,
+      );
+    });
+
+    it("--json: the items printed once, the document left open, before_error counting them", async () => {
+      // Act
+      const result = await run(looping(), ["--json", ...argv]);
+
+      // Assess
+      expect(result.code).toBe(3);
+      expect(result.out).toBe(`{"${field}":[${[1, 2, 3, 4].map((n) => JSON.stringify(item(n))).join(",")}\n`);
+      const report = JSON.parse(result.err);
+      expect(report.error).toMatchObject({ code: "invalid_response", status: 200 });
+      expect(report.before_error).toEqual({ pages: 2, printed: 4 });
+    });
+
+    it("empty pages under fresh cursors are no loop (a filtered listing answers some): read to the end", async () => {
+      // Act
+      const result = await run(
+        [pageOf([], "c1"), pageOf([], "c2"), pageOf([1], "c3"), pageOf([2], null)],
+        argv,
+      );
+
+      // Assess
+      expect(result.code, result.err).toBe(0);
+      expect(result.outAtRequest).toHaveLength(4);
+    });
+  },
+);
+
 describe("schedules list: a later page holding another topic's schedule (a proxy's answer to another request)", () => {
   it("is refused as the client refuses it (invalid_response, exit 3): nothing of that page printed, the pages before it stay", async () => {
     // Prepare

@@ -99,11 +99,11 @@ describe("--token: a token that cannot be sent is a usage error that never print
       token,
       ...GET,
     ]);
-    // Commander reads PUNCTUAL_TOKEN from the process environment, not the CliIo's: given only there, this case
-    // passed on "--auth jwt needs --token" without the token ever being read.
-    vi.stubEnv("PUNCTUAL_TOKEN", token);
-    const json = await runOffline(["--json", "--api", "http://127.0.0.1:3000", "--auth", "jwt", ...GET]);
-    vi.unstubAllEnvs();
+    // PUNCTUAL_TOKEN from the CliIo's environment, as the bin passes the process's (cli/main.ts
+    // optionsFromEnvironment): the token is read, and refused, without being echoed.
+    const json = await runOffline(["--json", "--api", "http://127.0.0.1:3000", "--auth", "jwt", ...GET], {
+      PUNCTUAL_TOKEN: token,
+    });
 
     // Assess
     for (const result of [human, json]) {

@@ -44,12 +44,33 @@ const schedule = {
   ...extra,
 };
 
+/** A topic whose `settings` (a field the CLI knows, open in the API's schema) hold 30,000 keys besides its own. */
+const topic = {
+  topic: "demo",
+  paused: false,
+  settings: {
+    deliverBy: "order_id",
+    maxAttempts: 8,
+    backoff: { initialSeconds: 1, maxSeconds: 60, multiplier: 2, jitter: "full" },
+    ...extra,
+    nested: { deeper: extra },
+    name: "demo",
+  },
+  backlog: { waiting: 3, in_flight: 0, ...extra },
+  oldest_age_seconds: 42.5,
+  dead_letter_count: 1,
+};
+
 let api: Awaited<ReturnType<typeof cliAgainstServer>>;
 
 beforeAll(async () => {
   api = await cliAgainstServer((url) => ({
     status: 200,
-    body: url.pathname.startsWith("/v1/schedules/") ? schedule : task,
+    body: url.pathname.startsWith("/v1/schedules/")
+      ? schedule
+      : url.pathname.startsWith("/v1/topics/")
+        ? topic
+        : task,
   }));
 });
 
@@ -84,6 +105,33 @@ describe("an answer with fields the CLI does not know", () => {
     expect(result.code, result.err).toBe(0);
     expect(result.out.length).toBeLessThan(10_000);
     expect(result.out).toContain(`… and ${EXTRA - MAX_UNKNOWN_FIELDS_SHOWN} more fields`);
+  });
+
+  it("topics show: keys nested under a known field (settings, backlog) are bounded too, counted with the others", async () => {
+    // Act
+    const result = await punctual(["topics", "show", "demo"]);
+
+    // Assess: every row the CLI knows, nested ones included, then the first unknown ones in the answer's order
+    expect(result.code, result.err).toBe(0);
+    expect(result.out.length).toBeLessThan(10_000);
+    for (const known of [
+      /│ settings\.deliverBy\s+│ order_id/,
+      /│ settings\.backoff\.maxSeconds\s+│ 60/,
+      /│ settings\.name\s+│ demo/,
+      /│ backlog\.waiting\s+│ 3/,
+      /│ backlog\.in_flight\s+│ 0/,
+      /│ dead_letter_count\s+│ 1/,
+    ]) {
+      expect(result.out).toMatch(known);
+    }
+    expect(result.out).toMatch(/│ settings\.extra_0\s+│ value_0/);
+    expect(result.out).toMatch(new RegExp(`│ settings\\.extra_${MAX_UNKNOWN_FIELDS_SHOWN - 1}\\s`));
+    expect(result.out).not.toContain(`settings.extra_${MAX_UNKNOWN_FIELDS_SHOWN} `);
+    expect(result.out).not.toContain("settings.nested.deeper.");
+    expect(result.out).not.toContain("backlog.extra_");
+    expect(result.out).toContain(
+      `… and ${3 * EXTRA - MAX_UNKNOWN_FIELDS_SHOWN} more fields this CLI does not know (--json prints the answer whole)\n`,
+    );
   });
 
   it("--json prints the answer whole", async () => {

@@ -1,5 +1,5 @@
 import { PunctualClient, PunctualError } from "punctual/client";
-import { describe, expect, it } from "vitest";
+import { describe, expect, it, vi } from "vitest";
 import {
   addAnswer,
   addedAnswer,
@@ -189,5 +189,83 @@ describe("invalid_response's message", () => {
     expect(error.message).not.toContain("\n");
     expect(error.message).toMatch(/item 1 at due_at: is required$/);
     expect(error.issues).toEqual([{ path: "due_at", message: "is required" }]);
+  });
+});
+
+describe("a 2xx refused, answered again byte for byte by the route's repeats", () => {
+  /** A task view with a field of the wrong type among 30,000 fields the client does not know (≈0.8 MB). */
+  const malformed = (id: string) =>
+    JSON.stringify({
+      ...taskViewAnswer(id),
+      attempts: "none",
+      ...Object.fromEntries(Array.from({ length: 30_000 }, (_, i) => [`extra_${i}`, `value_${i}`])),
+    });
+
+  it("is read once: each repeat is refused as the first was, without parsing or checking it again", async () => {
+    // Prepare: the same bytes on every try, each under its own request id
+    const id = taskId();
+    const text = malformed(id);
+    const { fetch, seen } = answeringFetch(() => ({
+      status: 200,
+      body: text,
+      headers: { "apigw-requestid": `req-${seen.length}` },
+    }));
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+    const parse = vi.spyOn(JSON, "parse");
+
+    // Act
+    const error = (await client.getTask(id).catch((e: unknown) => e)) as PunctualError;
+    const parsed = parse.mock.calls.filter(([parsedText]) => parsedText === text).length;
+    parse.mockRestore();
+
+    // Assess: the route's four tries, the first answer read, the last try's request id on the error
+    expect(seen).toHaveLength(4);
+    expect(parsed).toBe(1);
+    expect(error).toBeInstanceOf(PunctualError);
+    expect(error).toMatchObject({ code: "invalid_response", status: 200, requestId: "req-4" });
+    expect(error.message).toMatch(/does not match its schema at attempts: .*expected number/);
+    expect(error.issues).toEqual([{ path: "attempts", message: expect.stringMatching(/expected number/) }]);
+  });
+
+  it("an answer that differs from the one refused is read (a repeat may get the whole answer)", async () => {
+    // Prepare: refused twice alike, then the answer whole
+    const id = taskId();
+    const text = malformed(id);
+    const { fetch, seen } = scriptedFetch(
+      { status: 200, body: text },
+      { status: 200, body: text },
+      { status: 200, body: taskViewAnswer(id) },
+    );
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const task = await client.getTask(id);
+
+    // Assess
+    expect(task.task_id).toBe(id);
+    expect(seen).toHaveLength(3);
+  });
+});
+
+describe("a list page longer than the limit asked for, its items malformed too", () => {
+  it("is refused by its length before its items are checked (a long list of wrong items cost an issue each)", async () => {
+    // Prepare: 60 items that are no schedules where at most 50 were asked for
+    const { fetch, seen } = answeringFetch(() => ({
+      status: 200,
+      body: { schedules: Array.from({ length: 60 }, (_, i) => i), next_cursor: null },
+    }));
+    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+    // Act
+    const error = (await client.listSchedules({ topic: "demo" }).catch((e: unknown) => e)) as PunctualError;
+
+    // Assess: what the page's length says, as for a page of well-formed items; no issue per item
+    expect(error).toBeInstanceOf(PunctualError);
+    expect(error.code).toBe("invalid_response");
+    expect(error.message).toBe(
+      "the API's answer to GET /v1/schedules holds 60 schedules where at most 50 were asked for: not used",
+    );
+    expect(error.issues).toEqual([]);
+    expect(seen).toHaveLength(4);
   });
 });
