@@ -127,9 +127,12 @@ export class MemoryDestinations implements DestinationStore {
     nowMs: number,
     nextProbeAtMs: number,
     ownProbeUntilMs?: number,
+    failuresAtLeast?: number,
   ): Promise<"opened" | "reopened" | "closed"> {
     const item = this.item(topic, host, nowMs);
     const was = item.circuit;
+    // A close since the caller's count (a reset, a success) zeroed it: no opening on a count that no longer stands.
+    if (was !== "open" && failuresAtLeast !== undefined && item.failures < failuresAtLeast) return "closed";
     if (was !== "open") {
       item.circuit = "open";
       item.openedAtMs = nowMs;
