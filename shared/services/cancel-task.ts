@@ -44,6 +44,9 @@ export interface CancelTaskDeps extends CancelDeps {
   >;
 }
 
+/** What a dead letter a replay has marked is until its attempt ends (markReplayed: `queued`, then started). */
+const REPLAYED: ReadonlySet<string> = new Set(["queued", "delivering"]);
+
 /** What the cancel of one scheduled task needs (the group cancel passes a store without `discardFailed`). */
 export interface CancelDeps {
   /**
@@ -89,6 +92,12 @@ export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefine
   // conditional write, and a task that moved on in between is a conflict like any other.
   if (result.outcome === "conflict" && result.task.status === "failed" && !result.task.fanOut) {
     result = await discardDeadLettered(deps, result.task, key.topic);
+    // Replayed between the two writes (a single or bulk replay's mark; its attempt maybe started): cancelled as a
+    // DELETE after that replay cancels it — 200, or 202 with its attempt in flight. Answered 409 "delivery was
+    // starting its attempt each time the cancel was written", it matched no order of the two requests. Once.
+    if (result.outcome === "conflict" && REPLAYED.has(result.task.status)) {
+      result = await cancelAndDisarm(deps, taskId, key.topic, OPERATOR_CANCEL);
+    }
   }
   // A move stopped part-way (its PATCH answered 5xx): the 409 names a successor the move's retry or the sweeper
   // writes and arms later, so its DELETE would be a 404 followed by a delivery. It is written `cancelled` first.

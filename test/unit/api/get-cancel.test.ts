@@ -6,6 +6,8 @@ import { cancelGroup } from "#shared/services/cancel-group.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { getTask } from "#shared/services/get-task.js";
 import { listTasks } from "#shared/services/list-tasks.js";
+import { replayTask } from "#shared/services/replay-task.js";
+import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { refusal } from "../../support/refusal.js";
 import { fixture, NOW } from "./fakes.js";
 
@@ -344,6 +346,39 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect(view.status).toBe("cancelled");
     expect((await f.store.get(failedId))?.status).toBe("failed");
     expect((await f.store.listFailed("demo", 10)).tasks.map((t) => t.taskId)).toEqual([failedId]);
+  });
+
+  it("a replay landing between the DELETE's read of the dead letter and its discard: the DELETE cancels the replayed task (200), as one after the replay does", async () => {
+    // Prepare: the DELETE finds the task failed; a single replay marks it queued (and sends it) just before the
+    // DELETE's discard is written
+    const f = fixture();
+    const taskId = await deadLettered(f);
+    // Within its retention, as a dead letter one could replay is.
+    const failed = await f.store.get(taskId);
+    if (failed) f.store.tasks.set(taskId, { ...failed, expiresAt: Math.ceil(NOW / 1000) + 86_400 });
+    const topicQueue = new FakeTopicQueue();
+    const replay = {
+      store: f.store,
+      topicQueue,
+      topicQueues: { demo: "https://sqs.local/demo.fifo" },
+      now: () => NOW,
+    };
+    const discard = f.store.discardFailed.bind(f.store);
+    let replayed: unknown;
+    f.store.discardFailed = async (...args) => {
+      replayed = await replayTask(replay, taskId);
+      return discard(...args);
+    };
+
+    // Act
+    const view = await cancelTask(f.deps, taskId);
+
+    // Assess: the replay answered 202 (queued) and the DELETE, after it, cancelled the task: its message is dropped
+    // by deliver's conditional start. Before, the DELETE answered 409 "task is queued, but delivery was starting its
+    // attempt each time the cancel was written", which no order of the two requests gives.
+    expect(replayed).toMatchObject({ status: "queued", replays: 1 });
+    expect(view).toMatchObject({ status: "cancelled" });
+    expect((await f.store.get(taskId))?.status).toBe("cancelled");
   });
 
   it("answers 409 for a delivered task and changes nothing", async () => {
