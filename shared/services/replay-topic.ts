@@ -232,7 +232,9 @@ async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkRepla
   const end = Math.min(before, until + 1);
   const inOrder: TaskSummary[] = [];
   const found = () => {
-    const rewind = rewindTo(topic, inOrder, start ?? { filter, until }, { filter, until });
+    // The run's start names its topic: it holds no list key (the keyed cursors' `failedTopic`) to bind it, and another
+    // topic's run, resumed with it, read as started then and passed over what failed since (replayCursorSchema).
+    const rewind = rewindTo(topic, inOrder, start ?? { filter, until, topic }, { filter, until });
     return { matched, failed, held: [], rewind };
   };
   let cursor = listKeyOf(start);
@@ -258,7 +260,7 @@ async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkRepla
  * reads them again and replays each group from where it stopped. Resumed after this call's last read instead, the
  * next call found those groups' later dead letters, replayed them, and left the earlier ones behind its cursor:
  * the group delivered out of order. What this call replayed has left the index, so the next one does not read it
- * again. `start`: where this call began (its cursor, or the run's start, `{filter, until}` alone).
+ * again. `start`: where this call began (its cursor, or the run's start, `{filter, until, topic}` alone).
  */
 function rewindTo(
   topic: string,
@@ -286,7 +288,7 @@ function rewindTo(
  */
 function listKeyOf(cursor: PageKey | undefined): PageKey | undefined {
   if (!cursor) return undefined;
-  const { filter: _filter, until: _until, ...key } = cursor;
+  const { filter: _filter, until: _until, topic: _topic, ...key } = cursor;
   return Object.keys(key).length > 0 ? key : undefined;
 }
 
