@@ -381,6 +381,38 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect((await f.store.get(taskId))?.status).toBe("cancelled");
   });
 
+  it("…and a replay undone in turn (its send failed) before that cancel: the DELETE discards the dead letter it is again", async () => {
+    // Prepare: the discard meets the replay's mark; the cancel after it meets the replay's undoing (failed again)
+    const f = fixture();
+    const taskId = await deadLettered(f);
+    const failed = await f.store.get(taskId);
+    if (failed) f.store.tasks.set(taskId, { ...failed, expiresAt: Math.ceil(NOW / 1000) + 86_400 });
+    const discard = f.store.discardFailed.bind(f.store);
+    const cancel = f.store.cancel.bind(f.store);
+    let discards = 0;
+    let cancels = 0;
+    f.store.discardFailed = async (...args) => {
+      if (discards++ === 0) await f.store.markReplayed(taskId, NOW + 1);
+      return discard(...args);
+    };
+    f.store.cancel = async (...args) => {
+      if (cancels++ === 1) {
+        const expiresAt = Math.ceil(NOW / 1000) + 86_400;
+        await f.store.revertReplay(taskId, { replays: 1, attempts: 1, expiresAt, status: "failed" });
+      }
+      return cancel(...args);
+    };
+
+    // Act
+    const view = await cancelTask(f.deps, taskId);
+
+    // Assess: not a 409 "task is failed; only … or a dead-lettered (failed) one can be cancelled"
+    expect([discards, cancels]).toEqual([2, 2]);
+    expect(await f.store.get(taskId)).toMatchObject({ status: "cancelled", replays: 1 });
+    expect(view).toMatchObject({ status: "cancelled" });
+    expect((await f.store.listFailed("demo", 10)).tasks).toEqual([]);
+  });
+
   it("answers 409 for a delivered task and changes nothing", async () => {
     const f = fixture();
     const { body: added } = await addTask(f.deps, { body: body(0) });
