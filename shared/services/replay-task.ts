@@ -69,11 +69,20 @@ export async function replayTask(
   if (!taskId || !key) throw notFound();
   await refuseUndeliverable(deps, taskId, key.topic);
   if (query.data.subscriber !== undefined) return replaySubscriber(deps, taskId, query.data.subscriber);
-  const before = await readBeforeMark(deps, taskId);
+  let before = await readBeforeMark(deps, taskId);
   await keepParents(deps, [before]);
-  const result = await deps.store.markReplayed(taskId, deps.now()).catch((error: unknown) => {
-    throw replayFailure(error, false);
-  });
+  const mark = () =>
+    deps.store.markReplayed(taskId, deps.now()).catch((error: unknown) => {
+      throw replayFailure(error, false);
+    });
+  let result = await mark();
+  // Refused by another replay's mark that was undone before the refusal was read (its send failed: its 503 says
+  // nothing was replayed): the task is the dead letter (or delivered task) it was, so it is marked again, once. A
+  // 409 "only a failed or delivered task can be replayed; this one is failed" matched no order of the two.
+  if (result.outcome === "conflict" && sameLife(before, result.task, deps.now())) {
+    before = result.task;
+    result = await mark();
+  }
   if (result.outcome === "not-found") throw notFound();
   if (result.outcome === "conflict" && retentionEnded(result.task, deps.now()))
     throw retentionOver(result.task);
@@ -85,6 +94,16 @@ export async function replayTask(
   }
   throwIfUndone(await sendOrUndo(deps, before, result.task));
   return taskView(result.task);
+}
+
+/**
+ * Whether `now` is still the finished task `before` was: same status and finish time (a replay undone puts it back
+ * so; one delivered or dead-lettered again since finished anew), within its retention. A fan-out parent is neither.
+ */
+function sameLife(before: TaskSummary | undefined, now: TaskRecord, nowMs: number): boolean {
+  if (!before || now.fanOut || before.status !== now.status || retentionEnded(now, nowMs)) return false;
+  if (now.status === "failed") return now.failedAtMs === before.failedAtMs;
+  return now.status === "delivered" && now.deliveredAtMs === before.deliveredAtMs;
 }
 
 /**
