@@ -100,7 +100,7 @@ export async function replayTask(
  * Whether `now` is still the finished task `before` was: same status and finish time (a replay undone puts it back
  * so; one delivered or dead-lettered again since finished anew), within its retention. A fan-out parent is neither.
  */
-function sameLife(before: TaskSummary | undefined, now: TaskRecord, nowMs: number): boolean {
+export function sameLife(before: TaskSummary | undefined, now: TaskSummary, nowMs: number): boolean {
   if (!before || now.fanOut || before.status !== now.status || retentionEnded(now, nowMs)) return false;
   if (now.status === "failed") return now.failedAtMs === before.failedAtMs;
   return now.status === "delivered" && now.deliveredAtMs === before.deliveredAtMs;

@@ -29,6 +29,7 @@ import {
   keepParents,
   RETENTION_ENDED,
   type ReplayDeps,
+  sameLife,
   sendIfJustReplayed,
   sendReplayed,
   UNDONE_ELSEWHERE,
@@ -336,9 +337,16 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
     // Only a task still dead-lettered: the list (an eventually consistent index, or a read before a concurrent
     // replay) may show one already replayed and delivered, which another replay would deliver twice.
     let result: Awaited<ReturnType<ReplayTopicDeps["store"]["markReplayed"]>>;
-    const markedAtMs = deps.now();
+    let markedAtMs = deps.now();
     try {
       result = await deps.store.markReplayed(task.taskId, markedAtMs, { onlyFailed: true });
+      // Refused by another replay's mark undone before the refusal was read (its send failed): still the dead
+      // letter it was, so marked again, once (replay-task.ts, sameLife). Listed `status failed` and passed over, it
+      // stayed dead-lettered while its group's later tasks were sent ahead of it.
+      if (result.outcome === "conflict" && sameLife(task, result.task, deps.now())) {
+        markedAtMs = deps.now();
+        result = await deps.store.markReplayed(task.taskId, markedAtMs, { onlyFailed: true });
+      }
     } catch (error) {
       run.stoppedBy ??= { error };
       return sendIfMarkLanded(deps, task, markedAtMs, run);
@@ -350,6 +358,11 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
       if (result.outcome === "conflict" && result.task.status === "queued") {
         await sendIfJustReplayed(deps, result.task);
         return notReached(failed, tasks.slice(i + 1), ANOTHER_CALL, run);
+      }
+      // Refused again and still that dead letter: its group stops here, as at a failed send (a retry goes on from it).
+      if (result.outcome === "conflict" && sameLife(task, result.task, deps.now())) {
+        run.leftBehind.add(task.taskId);
+        return notReached(failed, tasks.slice(i + 1), "could not be replayed; retry", run);
       }
       continue;
     }
