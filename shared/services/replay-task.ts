@@ -69,20 +69,11 @@ export async function replayTask(
   if (!taskId || !key) throw notFound();
   await refuseUndeliverable(deps, taskId, key.topic);
   if (query.data.subscriber !== undefined) return replaySubscriber(deps, taskId, query.data.subscriber);
-  let before = await readBeforeMark(deps, taskId);
-  await keepParents(deps, [before]);
-  const mark = () =>
-    deps.store.markReplayed(taskId, deps.now()).catch((error: unknown) => {
-      throw replayFailure(error, false);
-    });
-  let result = await mark();
-  // Refused by another replay's mark that was undone before the refusal was read (its send failed: its 503 says
-  // nothing was replayed): the task is the dead letter (or delivered task) it was, so it is marked again, once. A
-  // 409 "only a failed or delivered task can be replayed; this one is failed" matched no order of the two.
-  if (result.outcome === "conflict" && sameLife(before, result.task, deps.now())) {
-    before = result.task;
-    result = await mark();
-  }
+  const read = await readBeforeMark(deps, taskId);
+  await keepParents(deps, [read]);
+  const { result, before } = await markForReplay(deps, taskId, read).catch((error: unknown) => {
+    throw replayFailure(error, false);
+  });
   if (result.outcome === "not-found") throw notFound();
   if (result.outcome === "conflict" && retentionEnded(result.task, deps.now()))
     throw retentionOver(result.task);
@@ -94,6 +85,27 @@ export async function replayTask(
   }
   throwIfUndone(await sendOrUndo(deps, before, result.task));
   return taskView(result.task);
+}
+
+/**
+ * A single replay's mark (a task's, or a fan-out copy's), with `before` as the undo of a failed send must restore it.
+ * Refused by another replay's mark that was undone before the refusal was read (its send failed: its 503 says
+ * nothing was replayed), the task is the dead letter (or delivered task) it was: it is marked again, once, with
+ * `before` the task as read. A 409 "only a failed or delivered task can be replayed; this one is failed" matched no
+ * order of the two requests.
+ */
+export async function markForReplay(
+  deps: Pick<ReplayDeps, "store" | "now">,
+  taskId: string,
+  read: TaskSummary | undefined,
+): Promise<{
+  result: Awaited<ReturnType<ReplayDeps["store"]["markReplayed"]>>;
+  before: TaskSummary | undefined;
+}> {
+  const result = await deps.store.markReplayed(taskId, deps.now());
+  if (result.outcome !== "conflict" || !sameLife(read, result.task, deps.now()))
+    return { result, before: read };
+  return { result: await deps.store.markReplayed(taskId, deps.now()), before: result.task };
 }
 
 /**
