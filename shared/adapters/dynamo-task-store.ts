@@ -1906,8 +1906,9 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     nowMs: number,
     nextProbeAtMs: number,
     ownProbeUntilMs?: number,
+    failuresAtLeast?: number,
   ): Promise<"opened" | "reopened" | "closed"> {
-    if (await this.#open(topic, host, nowMs, nextProbeAtMs)) return "opened";
+    if (await this.#open(topic, host, nowMs, nextProbeAtMs, failuresAtLeast)) return "opened";
     // A failed probe gives up its own claim with the new cool-down; any other reopening (or a prober whose claim
     // was taken over) leaves the claim there is: that probe is still in flight.
     const ownClaimGone =
@@ -1931,19 +1932,28 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
    * call: another container may open it in the same millisecond), and it is this failure's opening all the same —
    * else its `CircuitOpened` (the alarm) and its log line would be lost, the circuit reported as kept open.
    */
-  async #open(topic: string, host: string, nowMs: number, nextProbeAtMs: number): Promise<boolean> {
+  async #open(
+    topic: string,
+    host: string,
+    nowMs: number,
+    nextProbeAtMs: number,
+    failuresAtLeast?: number,
+  ): Promise<boolean> {
     const id = writeId();
+    // With the threshold: only while the count that reached it stands (a close since zeroed it: see the port).
+    const counted = failuresAtLeast === undefined ? "" : " AND failures >= :threshold";
     const opening = new UpdateItemCommand({
       TableName: this.table,
       Key: toWire(destinationKey(topic, host)),
       UpdateExpression: `SET circuit = :open, openedAtMs = :now, nextProbeAtMs = :next, openId = :id, ${HOLD_EXPIRY} REMOVE probeUntilMs`,
-      ConditionExpression: "attribute_not_exists(circuit) OR circuit <> :open",
+      ConditionExpression: `(attribute_not_exists(circuit) OR circuit <> :open)${counted}`,
       ExpressionAttributeNames: EXPIRY_NAMES,
       ExpressionAttributeValues: toWire({
         ":open": "open",
         ":now": nowMs,
         ":next": nextProbeAtMs,
         ":id": id,
+        ...(failuresAtLeast === undefined ? {} : { ":threshold": failuresAtLeast }),
         ...holdExpiryValues(nowMs),
       }),
       ReturnValuesOnConditionCheckFailure: "ALL_OLD",

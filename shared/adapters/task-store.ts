@@ -232,6 +232,12 @@ export interface DestinationStore {
    * (`ownProbeUntilMs`, a failed probe's): the claim of a probe still in flight stays, so no second prober is elected
    * beside it. `closed`: it was open, and closed (a reset, a probe's success) before the reopening's write, which
    * then wrote nothing: the circuit stays closed.
+   *
+   * `failuresAtLeast` (the threshold the caller's count reached): a closed circuit is opened only while its failure
+   * count still reaches it. A close landing between that count and this write (a reset by hand, another delivery's
+   * success) zeroed it: the circuit then stays closed (`closed`), and the failure counts afresh, as it would had it
+   * come after the close. Without it, the opening was written on a count the reset had cleared: open with
+   * `failures: 0` right after the reset answered `closed`.
    */
   openCircuit(
     topic: string,
@@ -239,6 +245,7 @@ export interface DestinationStore {
     nowMs: number,
     nextProbeAtMs: number,
     ownProbeUntilMs?: number,
+    failuresAtLeast?: number,
   ): Promise<"opened" | "reopened" | "closed">;
   /** Elects the one prober of a half-open circuit: true for the caller that claimed it (until `untilMs`). */
   claimProbe(

@@ -101,8 +101,10 @@ export function replayCursorSchema(topic: string, filter: string, failedFromMs?:
       // (ValidationException): no page of that filter ends there, so such a cursor was not given out.
       z.refine((cursor) => failedFromMs === undefined || cursor.failedAtMs >= failedFromMs),
     ),
-    // The run's start again: a first call that left a group's dead letters behind a stop reads them anew.
-    z.strictObject(binding),
+    // The run's start again: a first call that left a group's dead letters behind a stop reads them anew. Bound to
+    // its topic (given out without it before 2026-12-06, and still read): another topic's was read as that topic's
+    // run started then, which passed over every dead letter it had since, answering `next_cursor: null`.
+    z.strictObject({ ...binding, topic: z.optional(z.literal(topic)) }),
   ]);
 }
 

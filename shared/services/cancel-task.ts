@@ -44,6 +44,12 @@ export interface CancelTaskDeps extends CancelDeps {
   >;
 }
 
+/** What a dead letter a replay has marked is until its attempt ends (markReplayed: `queued`, then started). */
+const REPLAYED: ReadonlySet<string> = new Set(["queued", "delivering"]);
+
+/** A DELETE's discard, then its cancel of a task replayed meanwhile, then a discard of that replay undone: at most. */
+const DISCARD_ROUNDS = 3;
+
 /** What the cancel of one scheduled task needs (the group cancel passes a store without `discardFailed`). */
 export interface CancelDeps {
   /**
@@ -87,8 +93,19 @@ export async function cancelTask(deps: CancelTaskDeps, taskId: string | undefine
   let result = await cancelAndDisarm(deps, taskId, key.topic, OPERATOR_CANCEL, discardCopy(deps, key.topic));
   // The common case (a scheduled task) pays one write; a dead-lettered one pays the failed read and a second
   // conditional write, and a task that moved on in between is a conflict like any other.
-  if (result.outcome === "conflict" && result.task.status === "failed" && !result.task.fanOut) {
-    result = await discardDeadLettered(deps, result.task, key.topic);
+  // Replayed between the cancel's write and the discard's (a single or bulk replay's mark; its attempt maybe
+  // started): cancelled as a DELETE after that replay cancels it — 200, or 202 with its attempt in flight. Answered
+  // 409 "delivery was starting its attempt each time the cancel was written", it matched no order of the two
+  // requests. That replay undone in turn (its send failed) is a dead letter again: discarded. Bounded.
+  for (
+    let round = 0;
+    round < DISCARD_ROUNDS && result.outcome === "conflict" && !result.task.fanOut;
+    round++
+  ) {
+    if (result.task.status === "failed") result = await discardDeadLettered(deps, result.task, key.topic);
+    else if (round > 0 && REPLAYED.has(result.task.status))
+      result = await cancelAndDisarm(deps, taskId, key.topic, OPERATOR_CANCEL);
+    else break;
   }
   // A move stopped part-way (its PATCH answered 5xx): the 409 names a successor the move's retry or the sweeper
   // writes and arms later, so its DELETE would be a 404 followed by a delivery. It is written `cancelled` first.

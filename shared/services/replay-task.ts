@@ -69,9 +69,9 @@ export async function replayTask(
   if (!taskId || !key) throw notFound();
   await refuseUndeliverable(deps, taskId, key.topic);
   if (query.data.subscriber !== undefined) return replaySubscriber(deps, taskId, query.data.subscriber);
-  const before = await readBeforeMark(deps, taskId);
-  await keepParents(deps, [before]);
-  const result = await deps.store.markReplayed(taskId, deps.now()).catch((error: unknown) => {
+  const read = await readBeforeMark(deps, taskId);
+  await keepParents(deps, [read]);
+  const { result, before } = await markForReplay(deps, taskId, read).catch((error: unknown) => {
     throw replayFailure(error, false);
   });
   if (result.outcome === "not-found") throw notFound();
@@ -85,6 +85,37 @@ export async function replayTask(
   }
   throwIfUndone(await sendOrUndo(deps, before, result.task));
   return taskView(result.task);
+}
+
+/**
+ * A single replay's mark (a task's, or a fan-out copy's), with `before` as the undo of a failed send must restore it.
+ * Refused by another replay's mark that was undone before the refusal was read (its send failed: its 503 says
+ * nothing was replayed), the task is the dead letter (or delivered task) it was: it is marked again, once, with
+ * `before` the task as read. A 409 "only a failed or delivered task can be replayed; this one is failed" matched no
+ * order of the two requests.
+ */
+export async function markForReplay(
+  deps: Pick<ReplayDeps, "store" | "now">,
+  taskId: string,
+  read: TaskSummary | undefined,
+): Promise<{
+  result: Awaited<ReturnType<ReplayDeps["store"]["markReplayed"]>>;
+  before: TaskSummary | undefined;
+}> {
+  const result = await deps.store.markReplayed(taskId, deps.now());
+  if (result.outcome !== "conflict" || !sameLife(read, result.task, deps.now()))
+    return { result, before: read };
+  return { result: await deps.store.markReplayed(taskId, deps.now()), before: result.task };
+}
+
+/**
+ * Whether `now` is still the finished task `before` was: same status and finish time (a replay undone puts it back
+ * so; one delivered or dead-lettered again since finished anew), within its retention. A fan-out parent is neither.
+ */
+export function sameLife(before: TaskSummary | undefined, now: TaskSummary, nowMs: number): boolean {
+  if (!before || now.fanOut || before.status !== now.status || retentionEnded(now, nowMs)) return false;
+  if (now.status === "failed") return now.failedAtMs === before.failedAtMs;
+  return now.status === "delivered" && now.deliveredAtMs === before.deliveredAtMs;
 }
 
 /**

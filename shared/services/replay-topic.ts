@@ -29,6 +29,7 @@ import {
   keepParents,
   RETENTION_ENDED,
   type ReplayDeps,
+  sameLife,
   sendIfJustReplayed,
   sendReplayed,
   UNDONE_ELSEWHERE,
@@ -232,7 +233,9 @@ async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkRepla
   const end = Math.min(before, until + 1);
   const inOrder: TaskSummary[] = [];
   const found = () => {
-    const rewind = rewindTo(topic, inOrder, start ?? { filter, until }, { filter, until });
+    // The run's start names its topic: it holds no list key (the keyed cursors' `failedTopic`) to bind it, and another
+    // topic's run, resumed with it, read as started then and passed over what failed since (replayCursorSchema).
+    const rewind = rewindTo(topic, inOrder, start ?? { filter, until, topic }, { filter, until });
     return { matched, failed, held: [], rewind };
   };
   let cursor = listKeyOf(start);
@@ -258,7 +261,7 @@ async function matchFilter(deps: ReplayTopicDeps, topic: string, body: BulkRepla
  * reads them again and replays each group from where it stopped. Resumed after this call's last read instead, the
  * next call found those groups' later dead letters, replayed them, and left the earlier ones behind its cursor:
  * the group delivered out of order. What this call replayed has left the index, so the next one does not read it
- * again. `start`: where this call began (its cursor, or the run's start, `{filter, until}` alone).
+ * again. `start`: where this call began (its cursor, or the run's start, `{filter, until, topic}` alone).
  */
 function rewindTo(
   topic: string,
@@ -286,7 +289,7 @@ function rewindTo(
  */
 function listKeyOf(cursor: PageKey | undefined): PageKey | undefined {
   if (!cursor) return undefined;
-  const { filter: _filter, until: _until, ...key } = cursor;
+  const { filter: _filter, until: _until, topic: _topic, ...key } = cursor;
   return Object.keys(key).length > 0 ? key : undefined;
 }
 
@@ -334,9 +337,16 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
     // Only a task still dead-lettered: the list (an eventually consistent index, or a read before a concurrent
     // replay) may show one already replayed and delivered, which another replay would deliver twice.
     let result: Awaited<ReturnType<ReplayTopicDeps["store"]["markReplayed"]>>;
-    const markedAtMs = deps.now();
+    let markedAtMs = deps.now();
     try {
       result = await deps.store.markReplayed(task.taskId, markedAtMs, { onlyFailed: true });
+      // Refused by another replay's mark undone before the refusal was read (its send failed): still the dead
+      // letter it was, so marked again, once (replay-task.ts, sameLife). Listed `status failed` and passed over, it
+      // stayed dead-lettered while its group's later tasks were sent ahead of it.
+      if (result.outcome === "conflict" && sameLife(task, result.task, deps.now())) {
+        markedAtMs = deps.now();
+        result = await deps.store.markReplayed(task.taskId, markedAtMs, { onlyFailed: true });
+      }
     } catch (error) {
       run.stoppedBy ??= { error };
       return sendIfMarkLanded(deps, task, markedAtMs, run);
@@ -348,6 +358,11 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
       if (result.outcome === "conflict" && result.task.status === "queued") {
         await sendIfJustReplayed(deps, result.task);
         return notReached(failed, tasks.slice(i + 1), ANOTHER_CALL, run);
+      }
+      // Refused again and still that dead letter: its group stops here, as at a failed send (a retry goes on from it).
+      if (result.outcome === "conflict" && sameLife(task, result.task, deps.now())) {
+        run.leftBehind.add(task.taskId);
+        return notReached(failed, tasks.slice(i + 1), "could not be replayed; retry", run);
       }
       continue;
     }

@@ -127,7 +127,14 @@ export class MemoryDestinations implements DestinationStore {
     nowMs: number,
     nextProbeAtMs: number,
     ownProbeUntilMs?: number,
+    failuresAtLeast?: number,
   ): Promise<"opened" | "reopened" | "closed"> {
+    // A close since the caller's count (a reset, a success) zeroed it: no opening on a count that no longer stands
+    // (nor an item written where there was none, as the table's refused write writes nothing).
+    const key = `${topic}#${host}`;
+    const met = this.expired(key, Math.floor(nowMs / 1000)) ? undefined : this.items.get(key);
+    if (met?.circuit !== "open" && failuresAtLeast !== undefined && (met?.failures ?? 0) < failuresAtLeast)
+      return "closed";
     const item = this.item(topic, host, nowMs);
     const was = item.circuit;
     if (was !== "open") {

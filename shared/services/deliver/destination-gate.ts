@@ -392,10 +392,19 @@ async function circuitFailure(
   // container's cached read, or a callback that outlasted the opening) must not free the claim of the probe in
   // flight, or a second prober would be elected beside it once the restarted cool-down ends.
   const ownClaim = admission.probe ? admission.probeUntilMs : undefined;
-  const change = await store.openCircuit(topic.name, admission.host, now, nextProbeAtMs, ownClaim);
+  // Opened only while the count that decided it stands: a reset (or a success) landing after this failure's count
+  // zeroed it, and an opening written then put the circuit the reset had just answered `closed` back open.
+  const change = await store.openCircuit(
+    topic.name,
+    admission.host,
+    now,
+    nextProbeAtMs,
+    ownClaim,
+    topic.circuitFailureThreshold,
+  );
   if (change === "closed") {
-    // Closed by a reset or another container's success since it read open: remembered open, its deliveries here
-    // would wait a cool-down it no longer has; the next one reads it again.
+    // Closed by a reset or another container's success since it read open (or since this failure was counted):
+    // remembered open, its deliveries here would wait a cool-down it no longer has; the next one reads it again.
     ctx.destinations.forget(topic.name, admission.host);
     return false;
   }

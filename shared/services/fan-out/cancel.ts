@@ -101,9 +101,10 @@ export async function cancelFanOutCopies(
  * A dead-lettered copy found by the parent's DELETE is discarded, as that copy's own DELETE would (one conditional
  * write, `failed → cancelled`): nothing of a task its operator deleted is replayed later — a bulk replay of the topic
  * reads the dead-letter list, which it has left. A replay of the copy marking it `queued` between the cancel's write
- * and the discard wins that copy (the discard's condition fails), as it wins a plain task's: where the plain DELETE
- * then answers 409 "repeat the cancel", the repeat is made here, for that copy only — its attempt has not started,
- * so it is cancelled like any `queued` copy (one more conditional write, lost in turn only to deliver starting it).
+ * and the discard wins that copy (the discard's condition fails), as it wins a plain task's: as the plain DELETE then
+ * cancels the replayed task (cancel-task.ts, REPLAYED), the cancel is written again here, for that copy only — its
+ * attempt has not started, so it is cancelled like any `queued` copy (one more conditional write, lost in turn only
+ * to deliver starting it).
  */
 async function discardDeadLetter(
   deps: FanOutCancelDeps,

@@ -5,6 +5,7 @@ import { retentionEnded, type TaskRecord, type TaskSummary } from "#shared/domai
 import {
   currentTopics,
   keepParents,
+  markForReplay,
   type ReplayDeps,
   readBeforeMark,
   replayFailure,
@@ -39,9 +40,9 @@ export async function replaySubscriber(
       parent.fanOut.map((l) => l.subscriber),
     );
   }
-  const before = await readBeforeMark(deps, link.taskId);
-  await keepParents(deps, [before]);
-  const result = await deps.store.markReplayed(link.taskId, deps.now()).catch((error: unknown) => {
+  const read = await readBeforeMark(deps, link.taskId);
+  await keepParents(deps, [read]);
+  const { result, before } = await markForReplay(deps, link.taskId, read).catch((error: unknown) => {
     throw replayFailure(error, false);
   });
   if (result.outcome === "not-found") {
@@ -106,13 +107,13 @@ export async function replayEveryCopy(deps: ReplayDeps, parent: TaskRecord): Pro
         await keepParents(deps, [before]);
         kept = true;
       }
-      const result = await deps.store.markReplayed(link.taskId, deps.now());
+      const { result, before: marked } = await markForReplay(deps, link.taskId, before);
       if (result.outcome !== "not-found") found++;
       if (result.outcome === "conflict") await sendIfJustReplayed(deps, result.task);
       if (result.outcome === "conflict" && retentionEnded(result.task, deps.now())) ended.push(result.task);
       else if (result.outcome === "conflict") onItsWay = true;
       if (result.outcome !== "replayed") continue;
-      const sent = await sendOrUndo(deps, before, result.task);
+      const sent = await sendOrUndo(deps, marked, result.task);
       if (sent === "sent" || sent === "moved-on") replayed++;
       // A copy cancelled (or gone) meanwhile was not replayed, and a retry will not replay it either: no 503.
       else if (sent === "reverted") undone = true;

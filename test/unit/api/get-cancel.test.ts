@@ -6,6 +6,8 @@ import { cancelGroup } from "#shared/services/cancel-group.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { getTask } from "#shared/services/get-task.js";
 import { listTasks } from "#shared/services/list-tasks.js";
+import { replayTask } from "#shared/services/replay-task.js";
+import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { refusal } from "../../support/refusal.js";
 import { fixture, NOW } from "./fakes.js";
 
@@ -344,6 +346,71 @@ describe("cancelTask on a dead-lettered task (issue 12: discard)", () => {
     expect(view.status).toBe("cancelled");
     expect((await f.store.get(failedId))?.status).toBe("failed");
     expect((await f.store.listFailed("demo", 10)).tasks.map((t) => t.taskId)).toEqual([failedId]);
+  });
+
+  it("a replay landing between the DELETE's read of the dead letter and its discard: the DELETE cancels the replayed task (200), as one after the replay does", async () => {
+    // Prepare: the DELETE finds the task failed; a single replay marks it queued (and sends it) just before the
+    // DELETE's discard is written
+    const f = fixture();
+    const taskId = await deadLettered(f);
+    // Within its retention, as a dead letter one could replay is.
+    const failed = await f.store.get(taskId);
+    if (failed) f.store.tasks.set(taskId, { ...failed, expiresAt: Math.ceil(NOW / 1000) + 86_400 });
+    const topicQueue = new FakeTopicQueue();
+    const replay = {
+      store: f.store,
+      topicQueue,
+      topicQueues: { demo: "https://sqs.local/demo.fifo" },
+      now: () => NOW,
+    };
+    const discard = f.store.discardFailed.bind(f.store);
+    let replayed: unknown;
+    f.store.discardFailed = async (...args) => {
+      replayed = await replayTask(replay, taskId);
+      return discard(...args);
+    };
+
+    // Act
+    const view = await cancelTask(f.deps, taskId);
+
+    // Assess: the replay answered 202 (queued) and the DELETE, after it, cancelled the task: its message is dropped
+    // by deliver's conditional start. Before, the DELETE answered 409 "task is queued, but delivery was starting its
+    // attempt each time the cancel was written", which no order of the two requests gives.
+    expect(replayed).toMatchObject({ status: "queued", replays: 1 });
+    expect(view).toMatchObject({ status: "cancelled" });
+    expect((await f.store.get(taskId))?.status).toBe("cancelled");
+  });
+
+  it("…and a replay undone in turn (its send failed) before that cancel: the DELETE discards the dead letter it is again", async () => {
+    // Prepare: the discard meets the replay's mark; the cancel after it meets the replay's undoing (failed again)
+    const f = fixture();
+    const taskId = await deadLettered(f);
+    const failed = await f.store.get(taskId);
+    if (failed) f.store.tasks.set(taskId, { ...failed, expiresAt: Math.ceil(NOW / 1000) + 86_400 });
+    const discard = f.store.discardFailed.bind(f.store);
+    const cancel = f.store.cancel.bind(f.store);
+    let discards = 0;
+    let cancels = 0;
+    f.store.discardFailed = async (...args) => {
+      if (discards++ === 0) await f.store.markReplayed(taskId, NOW + 1);
+      return discard(...args);
+    };
+    f.store.cancel = async (...args) => {
+      if (cancels++ === 1) {
+        const expiresAt = Math.ceil(NOW / 1000) + 86_400;
+        await f.store.revertReplay(taskId, { replays: 1, attempts: 1, expiresAt, status: "failed" });
+      }
+      return cancel(...args);
+    };
+
+    // Act
+    const view = await cancelTask(f.deps, taskId);
+
+    // Assess: not a 409 "task is failed; only … or a dead-lettered (failed) one can be cancelled"
+    expect([discards, cancels]).toEqual([2, 2]);
+    expect(await f.store.get(taskId)).toMatchObject({ status: "cancelled", replays: 1 });
+    expect(view).toMatchObject({ status: "cancelled" });
+    expect((await f.store.listFailed("demo", 10)).tasks).toEqual([]);
   });
 
   it("answers 409 for a delivered task and changes nothing", async () => {

@@ -40,6 +40,40 @@ async function failedTask(store: MemoryTaskStore, topicQueue: FakeTopicQueue, to
 }
 
 describe("replayTask", () => {
+  it("two replays at once, the first one's send failing and undone: the second, refused by that mark, replays the task (202), not a 409 reading `failed`", async () => {
+    // Prepare: replay B's write is refused by replay A's mark (`queued`); A's send fails and A puts the task back
+    // `failed` (its 503: nothing replayed) before B reads why its write was refused — as the table's store reads it
+    // after a refused UpdateItem (updateOrExplain)
+    const { store, topicQueue, deps } = setup();
+    const task = await failedTask(store, topicQueue);
+    const before = await store.get(task.taskId);
+    const mark = store.markReplayed.bind(store);
+    let marks = 0;
+    store.markReplayed = async (...args) => {
+      if (marks++ > 0) return mark(...args);
+      await mark(task.taskId, NOW - 10); // A's mark
+      const refused = await mark(...args); // B's write, refused
+      await store.revertReplay(task.taskId, {
+        replays: 1,
+        attempts: before?.attempts ?? 0,
+        expiresAt: before?.expiresAt ?? 0,
+        status: "failed",
+      }); // A's undoing after its failed send
+      expect(refused.outcome).toBe("conflict");
+      const now = await store.get(task.taskId);
+      return now ? { outcome: "conflict", task: now } : { outcome: "not-found" };
+    };
+
+    // Act
+    const b = await replayTask(deps, task.taskId);
+
+    // Assess: B replayed it. Before, B answered 409 "only a failed or delivered task can be replayed; this one is
+    // failed", which no order of the two requests gives (A's 503 says nothing was replayed).
+    expect(b).toMatchObject({ status: "queued", replays: 2 });
+    expect(topicQueue.enqueued.filter((m) => m.taskId === task.taskId)).toHaveLength(1);
+    expect(await store.get(task.taskId)).toMatchObject({ status: "queued" });
+  });
+
   it("queues a failed task again, counts the replay, and sends it to its group with a replay dedup id", async () => {
     const { store, topicQueue, deps } = setup();
     const task = await failedTask(store, topicQueue);

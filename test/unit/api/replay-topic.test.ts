@@ -540,6 +540,127 @@ describe("replayTopic", () => {
     expect((await store.get(timeout.taskId))?.status).toBe("failed");
   });
 
+  it("a cursor belongs to its topic: another topic's run-start cursor (a failed send on its first task) is a 400 that replays nothing", async () => {
+    // Prepare: demo's run stops at a failed send on its very first task: its cursor is the run's start (filter and
+    // start time alone); later, `small` has a dead letter of its own
+    const { store, topicQueue, deps, clock } = setup();
+    await failed(store, "a", 1_000, NOW + 1);
+    topicQueue.failSends = true;
+    const stopped = await replayTopic(deps, "demo", {});
+    topicQueue.failSends = false;
+    expect(stopped).toMatchObject({ replayed: 0, next_cursor: expect.any(String) });
+    clock.now += 60_000;
+    const other = makeTask({ topic: "small", dueAtMs: NOW, acceptedAtMs: NOW });
+    await store.putNew(other);
+    await store.startAttempt(other.taskId, NOW);
+    await store.markFailed(other.taskId, {
+      error: "HTTP 500",
+      atMs: clock.now - 1,
+      expiresAt: retentionExpiry(clock.now, 1),
+    });
+    const both = { ...deps, topicQueues: { demo: QUEUE, small: "https://sqs.test/small.fifo" } };
+
+    // Act: demo's cursor sent to small's replay (a script looping over topics with one variable)
+    const error = await refusal(replayTopic(both, "small", { cursor: String(stopped.next_cursor) }));
+
+    // Assess: refused as any cursor this run did not give out. Before, it was read as small's run started when
+    // demo's had: small's dead letter, failed since, was passed over and the answer said `next_cursor: null`.
+    expect(error).toMatchObject({ status: 400, code: "validation_failed", issues: [{ path: "cursor" }] });
+    expect((await store.get(other.taskId))?.status).toBe("failed");
+    expect(topicQueue.calls).toEqual(
+      topicQueue.calls.filter((c) => !JSON.stringify(c).includes(other.taskId)),
+    );
+  });
+
+  it("a run-start cursor given out before it named its topic still resumes its run", async () => {
+    // Prepare: demo's run stopped at a failed send on its first task; its cursor as releases before 2026-12-06 wrote it
+    const { store, topicQueue, deps } = setup();
+    const head = await failed(store, "a", 1_000, NOW + 1);
+    topicQueue.failSends = true;
+    const stopped = await replayTopic(deps, "demo", {});
+    topicQueue.failSends = false;
+    const { topic, ...older } = JSON.parse(Buffer.from(String(stopped.next_cursor), "base64url").toString());
+    expect(topic).toBe("demo");
+
+    // Act
+    const resumed = await replayTopic(deps, "demo", {
+      cursor: Buffer.from(JSON.stringify(older)).toString("base64url"),
+    });
+
+    // Assess
+    expect(resumed).toMatchObject({ matched: 1, replayed: 1, next_cursor: null });
+    expect((await store.get(head.taskId))?.status).toBe("queued");
+  });
+
+  it("a single replay of a group's head marked and undone (its send failed) between the bulk replay's write and its read: the head is replayed, before its follower", async () => {
+    // Prepare: group a's head and follower dead-lettered; an operator's single replay of the head marks it as the
+    // bulk replay's write for it arrives (refused), then undoes its mark (its send failed) before the bulk reads why
+    const { store, topicQueue, deps } = setup();
+    const head = await failed(store, "a", 1_000, NOW + 1);
+    const follower = await failed(store, "a", 2_000, NOW + 2);
+    const before = await store.get(head.taskId);
+    const mark = store.markReplayed.bind(store);
+    let interfered = false;
+    store.markReplayed = async (...args) => {
+      if (interfered || args[0] !== head.taskId) return mark(...args);
+      interfered = true;
+      await mark(head.taskId, NOW + 5); // the single replay's mark
+      const refused = await mark(...args); // the bulk replay's, refused
+      await store.revertReplay(head.taskId, {
+        replays: 1,
+        attempts: before?.attempts ?? 0,
+        expiresAt: before?.expiresAt ?? 0,
+        status: "failed",
+      }); // the single replay's undoing
+      expect(refused.outcome).toBe("conflict");
+      const now = await store.get(head.taskId);
+      return now ? { outcome: "conflict", task: now } : { outcome: "not-found" };
+    };
+
+    // Act
+    const result = await replayTopic(deps, "demo", {});
+
+    // Assess: both replayed, the head first. Before, the head was listed `status failed` and left dead-lettered
+    // while its follower was sent: delivered ahead of it.
+    expect(result).toMatchObject({ matched: 2, replayed: 2, failed: [] });
+    expect(topicQueue.enqueued.map((m) => m.taskId)).toEqual([head.taskId, follower.taskId]);
+  });
+
+  it("…and refused so twice: the head stays dead-lettered and its follower is not sent ahead of it (its group stops there)", async () => {
+    // Prepare: group a's head and follower dead-lettered; an operator's single replay of the head marks it as the
+    // bulk replay's write for it arrives (refused), then undoes its mark (its send failed) before the bulk reads why
+    const { store, topicQueue, deps } = setup();
+    const head = await failed(store, "a", 1_000, NOW + 1);
+    const follower = await failed(store, "a", 2_000, NOW + 2);
+    const before = await store.get(head.taskId);
+    const mark = store.markReplayed.bind(store);
+    let interfered = 0;
+    store.markReplayed = async (...args) => {
+      if (interfered >= 2 || args[0] !== head.taskId) return mark(...args);
+      interfered++;
+      await mark(head.taskId, NOW + 5); // the single replay's mark
+      const refused = await mark(...args); // the bulk replay's, refused
+      await store.revertReplay(head.taskId, {
+        replays: interfered,
+        attempts: before?.attempts ?? 0,
+        expiresAt: before?.expiresAt ?? 0,
+        status: "failed",
+      }); // the single replay's undoing
+      expect(refused.outcome).toBe("conflict");
+      const now = await store.get(head.taskId);
+      return now ? { outcome: "conflict", task: now } : { outcome: "not-found" };
+    };
+
+    // Act
+    const result = await replayTopic(deps, "demo", {});
+
+    // Assess: nothing of the group sent; both listed, so the retry replays the group from its head
+    expect(result).toMatchObject({ matched: 2, replayed: 0 });
+    expect(result.failed.map((f) => f.task_id)).toEqual([head.taskId, follower.taskId]);
+    expect(topicQueue.enqueued).toEqual([]);
+    expect((await store.get(follower.taskId))?.status).toBe("failed");
+  });
+
   /** The concurrent replay that got there first, and the delivery of its copy: the task now reads `delivered`. */
   async function replayedAndDelivered(store: MemoryTaskStore, taskId: string) {
     await store.markReplayed(taskId, NOW + 5);

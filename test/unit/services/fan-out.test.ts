@@ -1380,6 +1380,47 @@ describe("fan-out view", () => {
 });
 
 describe("fan-out replay", () => {
+  it.each([
+    ["one subscriber's copy", { subscriber: "audit" }],
+    ["every copy", {}],
+  ])(
+    "%s refused by another replay's mark undone before the refusal was read: marked again and replayed, not a 409 reading failed",
+    async (_name, query) => {
+      // Prepare: audit's copy dead-lettered; another replay of it marks it as this one's write arrives (refused), then
+      // undoes its mark (its send failed) before this one reads why
+      const f = setup();
+      const { parent, copies } = await addOrder(f);
+      const copy = copies[1] as TaskRecord;
+      await deadLetter(f, copy);
+      const before = await f.store.get(copy.taskId);
+      const mark = f.store.markReplayed.bind(f.store);
+      let interfered = false;
+      f.store.markReplayed = async (...args) => {
+        if (interfered || args[0] !== copy.taskId) return mark(...args);
+        interfered = true;
+        await mark(copy.taskId, NOW + 20_000);
+        const refused = await mark(...args);
+        await f.store.revertReplay(copy.taskId, {
+          replays: 1,
+          attempts: before?.attempts ?? 0,
+          expiresAt: before?.expiresAt ?? 0,
+          status: "failed",
+        });
+        expect(refused.outcome).toBe("conflict");
+        const now = await f.store.get(copy.taskId);
+        return now ? { outcome: "conflict", task: now } : { outcome: "not-found" };
+      };
+      f.topicQueue.calls.length = 0;
+
+      // Act
+      const view = await replayTask(f.replayDeps, parent.taskId, query);
+
+      // Assess
+      expect(f.topicQueue.calls).toEqual([{ queueUrl: QUEUE, groupId: copy.pk, taskIds: [copy.taskId] }]);
+      expect(view.subscribers?.find((s) => s.id === "audit")?.status).toBe("queued");
+    },
+  );
+
   it("replays only the subscriber asked for: its copy queued again on its own lane, the others untouched", async () => {
     // Prepare
     const f = setup();

@@ -716,6 +716,30 @@ describe("circuit breaker", () => {
     expect(s.metrics.count("circuitOpened")).toBe(1);
   });
 
+  it("a reset landing between the failure that reaches the threshold and its opening: the circuit stays closed", async () => {
+    // Prepare: one failure; the second reaches the threshold of 2, and a reset lands once it is counted
+    const s = setup(BREAKER);
+    const first = await s.task(HOST_A);
+    s.callbacks.answer(first.taskId, HTTP(503));
+    await s.deliver(first);
+    const second = await s.task(HOST_A);
+    s.callbacks.answer(second.taskId, HTTP(503));
+    const count = s.store.recordDestinationFailure.bind(s.store);
+    vi.spyOn(s.store, "recordDestinationFailure").mockImplementationOnce(async (...args) => {
+      const record = await count(...args);
+      await s.store.closeCircuit("demo", HOST_A, s.now());
+      return record;
+    });
+
+    // Act
+    await s.deliver(second);
+
+    // Assess: as the reset left it, no opening reported; the group waits its backoff step
+    expect(await s.store.getDestination("demo", HOST_A)).toMatchObject({ circuit: "closed", failures: 0 });
+    expect(s.metrics.count("circuitOpened")).toBe(0);
+    expect(s.waits()).toEqual([10]);
+  });
+
   it("a probe that fails after the circuit was reset by hand holds its group no cool-down: it waits its backoff step", async () => {
     // Prepare: a ten-minute cool-down; half-open, and while the probe's callback runs the operator resets the host
     const s = setup({ ...BREAKER, circuitCooldownSeconds: 600 });
