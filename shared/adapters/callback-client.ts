@@ -90,7 +90,12 @@ const DEFAULT_MAX_INFORMATIONAL = 10;
 const DEFAULT_IDLE_SOCKET_MS = 4_000;
 /** Far below Lambda's 1,024 file descriptors, far above the 10 callbacks an invocation makes at once. */
 const DEFAULT_MAX_IDLE_SOCKETS = 32;
-/** How many receivers (origins) seen leaving a request's body unread a client remembers: a few KB at most. */
+/**
+ * How many receivers (origins) seen leaving a request's body unread a client remembers: an origin is at most ~270
+ * characters (a host name of at most 253, checked at accept), so up to ~0.4 MB per client (one per topic) with the
+ * Set's own overhead, a few KB for the few such receivers there are. One pushed out by a thousand later ones is
+ * pooled again, and found again the same way (its pooled connections' next requests each sent twice, once).
+ */
 const MAX_BODY_IGNORING_ORIGINS = 1_000;
 
 /** A connection refused by the address policy (reported as `destination refused by policy: …`, never attempted). */
@@ -158,7 +163,7 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
     "https:": neverPooled(new https.Agent({ keepAlive: true, ...trusted })),
   };
   // Receivers seen answering a request without reading its body (`bodyLeftUnread`): their callbacks go on new
-  // connections, each closed once answered, for the client's life. Pooled, each of their connections would carry
+  // connections, each closed once answered, for the client's life (the last MAX_BODY_IGNORING_ORIGINS of them). Pooled, each of their connections would carry
   // the body of the callback before ahead of the next one's request line, and the next callback would be refused.
   const bodyIgnoring = boundedSet(MAX_BODY_IGNORING_ORIGINS);
 

@@ -14,6 +14,12 @@ export interface TaskScheduleRequest {
   readonly expression: string;
   /** Defaults to `scheduleNameFor(taskId)`; the name must be deterministic so a retry finds the same one. */
   readonly name?: string;
+  /**
+   * The latest `at(…)` a schedule of this name found in place may fire at and still be this task's timer: its due
+   * second (`arm`). An earlier try planned under a shorter lead (a deploy raised `timer.leadSeconds` since) fires
+   * later than `expression` yet before due, as it would have without this call. Defaults to `expression`.
+   */
+  readonly notAfter?: string;
 }
 
 /** The coarse stage of the timer: a one-time EventBridge Scheduler schedule per far-future task. */
@@ -99,7 +105,7 @@ export class EventBridgeTaskScheduler extends EventBridgeTaskDisarmer implements
       );
     } catch (error) {
       if (errorName(error) !== "ConflictException") throw error;
-      await this.confirmOurs(name, request.expression, input, error);
+      await this.confirmOurs(name, request.expression, request.notAfter ?? request.expression, input, error);
     }
   }
 
@@ -107,6 +113,7 @@ export class EventBridgeTaskScheduler extends EventBridgeTaskDisarmer implements
   private async confirmOurs(
     name: string,
     expression: string,
+    notAfter: string,
     input: string,
     conflict: unknown,
   ): Promise<void> {
@@ -122,7 +129,12 @@ export class EventBridgeTaskScheduler extends EventBridgeTaskDisarmer implements
         conflict,
       );
     }
-    const differs = scheduleDifference(found, { targetArn: this.settings.targetArn, expression, input });
+    const differs = scheduleDifference(found, {
+      targetArn: this.settings.targetArn,
+      expression,
+      notAfter,
+      input,
+    });
     if (differs !== undefined) {
       throw new ScheduleConflictError(
         `CreateSchedule ${name} conflicted with a schedule ${differs}`,
@@ -146,13 +158,20 @@ export class ScheduleConflictError extends Error {
 
 /**
  * What makes the found schedule another than the one we would write, or undefined when it is ours. Ours fires our
- * task message to our timer queue, enabled, in UTC, no later than asked: one armed earlier for a sooner second (a
- * replay planned under another lead) wakes the relay early, which puts the task back on the timer queue; a later
- * one would make it late, so it is not ours to count on.
+ * task message to our timer queue, enabled, in UTC, no later than `notAfter` (the task's due second): one armed
+ * for a sooner second (a replay planned under a longer lead) wakes the relay early, which puts the task back on the
+ * timer queue; one armed for a later second still by due (planned under a shorter lead, before a deploy raised it)
+ * is the timer the task had from its first add, which it would have kept had no replay come; one past due would
+ * make it late, so it is not ours to count on.
  */
 function scheduleDifference(
   found: GetScheduleCommandOutput,
-  ours: { readonly targetArn: string; readonly expression: string; readonly input: string },
+  ours: {
+    readonly targetArn: string;
+    readonly expression: string;
+    readonly notAfter: string;
+    readonly input: string;
+  },
 ): string | undefined {
   if (found.Target?.Arn !== ours.targetArn) return "targeting another ARN";
   if (found.Target?.Input !== ours.input) return "sending another message";
@@ -160,9 +179,9 @@ function scheduleDifference(
   if ((found.ScheduleExpressionTimezone ?? "UTC") !== "UTC") return "in another time zone";
   if (found.State !== undefined && found.State !== "ENABLED") return "that is disabled";
   const at = atSecond(found.ScheduleExpression);
-  const asked = atSecond(ours.expression);
-  if (at === undefined || asked === undefined || at > asked) {
-    return `firing at ${found.ScheduleExpression ?? "no time"}, not by ${ours.expression}`;
+  const latest = atSecond(ours.notAfter);
+  if (at === undefined || latest === undefined || at > latest) {
+    return `firing at ${found.ScheduleExpression ?? "no time"}, not by ${ours.notAfter}`;
   }
   return undefined;
 }

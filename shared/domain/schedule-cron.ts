@@ -145,9 +145,12 @@ export function uncomputableProblem(spec: Pick<CronSpec, "cron" | "timezone">): 
   }
   try {
     if (cronOf(spec).getOnce() === null) return undefined;
-    return `its cron ${JSON.stringify(spec.cron)} is a date, not a recurring pattern`;
+    return `its cron ${JSON.stringify(echoed(spec.cron))} is a date, not a recurring pattern`;
   } catch (error) {
-    return `its cron ${JSON.stringify(spec.cron)} is not a pattern: ${cronerMessage(error, spec.cron)}`;
+    // Shown in a resume's 409 and a pause's `last_skipped`: the stored pattern (up to 256 characters) and what
+    // croner quotes of it, cut as every echoed value is.
+    const said = echoedWithin(cronerMessage(error, spec.cron), spec.cron);
+    return `its cron ${JSON.stringify(echoed(spec.cron))} is not a pattern: ${said}`;
   }
 }
 

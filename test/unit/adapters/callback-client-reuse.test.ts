@@ -516,3 +516,61 @@ describe("callback client: a request sent again within its attempt", () => {
     expect(sentAgain).toBe(firstSending);
   });
 });
+
+describe("callback client: a receiver that reads each callback and refuses it as an unparsable line, with Connection: close", () => {
+  it("gets a callback at most twice, and every later one on a new connection still passes the address policy and the lookup seam", async () => {
+    // Prepare: a hostile receiver behind a name (the lookup seam resolves it to loopback): a 204 kept alive, then
+    // `400` with `Connection: close` to every request it reads, as if it had not taken it; an allow-list that admits
+    // the address until the test withdraws it
+    const at = await receiver(
+      (n) =>
+        n === 1 ? ANSWER : "HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n",
+      10_000,
+    );
+    const port = new URL(at.url).port;
+    let admitted = true;
+    const looked: string[] = [];
+    client = createCallbackClient({
+      policy: { isAllowed: (_host, ip) => admitted && ip === "127.0.0.1" },
+      allowPlainHttp: true,
+      lookup: async (host) => {
+        looked.push(host);
+        return [{ address: "127.0.0.1", family: 4 }];
+      },
+    });
+    const post = (id: string) =>
+      client?.post({
+        url: `http://hooks.example.com:${port}/hook`,
+        body: `{"id":"${id}"}`,
+        headers: { "webhook-id": id },
+        timeoutMs: 5_000,
+      });
+
+    // Act: a delivery, a refusal on the reused connection (sent once more on a new one), a callback once the
+    // allow-list no longer admits the address, then one more once it does again
+    const first = await post("w1");
+    const second = await post("w2");
+    const afterSecond = { requests: at.requests(), connections: at.connections() };
+    admitted = false;
+    const refused = await post("w3");
+    const afterRefused = { requests: at.requests(), connections: at.connections() };
+    admitted = true;
+    const fourth = await post("w4");
+
+    // Assess: w2 went twice (the second on a new connection), never a third time; w3 was refused by the policy on
+    // the lookup of its new connection (nothing sent, no connection opened); w4 went once, on a new connection of
+    // its own (the receiver is not pooled again), and its refusal stands
+    expect(first).toMatchObject({ ok: true, status: 204 });
+    expect(second).toMatchObject({ ok: false, status: 400 });
+    expect(afterSecond).toEqual({ requests: 3, connections: 2 });
+    expect(refused).toMatchObject({ ok: false, refused: true });
+    expect(afterRefused).toEqual(afterSecond);
+    expect(fourth).toMatchObject({ ok: false, status: 400 });
+    expect({ requests: at.requests(), connections: at.connections() }).toEqual({
+      requests: 4,
+      connections: 3,
+    });
+    expect(looked.every((host) => host === "hooks.example.com")).toBe(true);
+    expect(looked.length).toBeGreaterThanOrEqual(4);
+  });
+});

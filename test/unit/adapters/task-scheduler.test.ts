@@ -13,7 +13,10 @@ import {
   EventBridgeTaskScheduler,
   ScheduleConflictError,
 } from "#shared/adapters/task-scheduler.js";
-import { scheduleNameFor } from "#shared/domain/keys.js";
+import { makeTaskKey, scheduleNameFor } from "#shared/domain/keys.js";
+import { taskMessageBody } from "#shared/domain/messages.js";
+import { planTimer } from "#shared/domain/timing.js";
+import { arm } from "#shared/services/add-task.js";
 
 /** The client seam: records commands and answers with whatever the test scripts (no SDK mocking library). */
 function fakeClient(answer: (command: unknown) => unknown) {
@@ -105,6 +108,32 @@ describe("EventBridgeTaskScheduler", () => {
       await expect(
         new EventBridgeTaskScheduler(client, settings).createTaskSchedule(request),
       ).resolves.toBeUndefined();
+    });
+
+    it("is ours when armed under a shorter lead (a deploy raised timer.leadSeconds since): a keyed replay's arm resolves", async () => {
+      // Before: the schedule of the first add fires at due − 120 s, later than the replay's due − 300 s, and the
+      // confirmation threw — a keyed repeat of a scheduled task answered 503 on every retry until due − horizon.
+      const dueAtMs = Date.parse("2026-12-01T10:00:00.000Z");
+      const { taskId } = makeTaskKey("demo", undefined, dueAtMs, "01JDXXXXXXXXXXXXXXXXXXXXXX");
+      const firstAdd = planTimer(dueAtMs, dueAtMs - 86_400_000, { horizonSeconds: 300, leadSeconds: 120 });
+      const replay = planTimer(dueAtMs, dueAtMs - 3_600_000, { horizonSeconds: 300, leadSeconds: 300 });
+      const found = (expression: string) => ({
+        ...existing({ ScheduleExpression: expression }),
+        Target: { Arn: settings.targetArn, RoleArn: settings.roleArn, Input: taskMessageBody(taskId) },
+      });
+      const armed = answering(() => found((firstAdd as { expression: string }).expression));
+      const scheduler = new EventBridgeTaskScheduler(armed.client, settings);
+      const timerQueue = { arm: async () => undefined };
+      await expect(arm({ scheduler, timerQueue } as never, taskId, replay)).resolves.toBeUndefined();
+      // Past the due second it is not the task's timer: thrown, as before.
+      const late = answering(() => found("at(2026-12-01T10:00:01)"));
+      await expect(
+        arm(
+          { scheduler: new EventBridgeTaskScheduler(late.client, settings), timerQueue } as never,
+          taskId,
+          replay,
+        ),
+      ).rejects.toBeInstanceOf(ScheduleConflictError);
     });
 
     it.each([

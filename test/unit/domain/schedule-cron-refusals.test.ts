@@ -176,4 +176,16 @@ describe("cron refusals in the caller's words", () => {
       { numRuns: 3000, seed: 48 },
     );
   });
+
+  // A stored pattern this release cannot compute (one an older release accepted) is named in a resume's 409 and a
+  // pause's last_skipped: before, whole (up to 256 characters), and croner's quote of its entry whole again.
+  it("names a stored pattern it cannot compute cut as every echoed value, and croner's quote of it too", () => {
+    const cron = `0 0 ${"L".repeat(120)} * *`;
+    const problem = uncomputableProblem({ cron, timezone: "UTC" }) ?? "";
+    expect(problem).toMatch(
+      /^its cron ".{63}…" is not a pattern: day-of-month 'L{62}… Syntax error, L has to be a value of its own/,
+    );
+    expect(problem).not.toContain("L".repeat(64));
+    expect(problem).not.toMatch(CRONER_WORDS);
+  });
 });
