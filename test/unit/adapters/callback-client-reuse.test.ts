@@ -48,6 +48,20 @@ async function receiver(answer: (n: number) => string, chunk: number) {
   return { url: `http://127.0.0.1:${port}/hook`, requests: () => requests, connections: () => connections };
 }
 
+/**
+ * A `receiver` answering with `answer`, `chunk` bytes at a time, and a client posting to it twice, 5 ms apart (its
+ * first connection idle in the pool by then, where the receiver left it open).
+ */
+async function postTwice(answer: (n: number) => string, chunk = 10_000) {
+  const at = await receiver(answer, chunk);
+  client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
+  const post = () => client?.post({ url: at.url, body: '{"x":1}', headers: {}, timeoutMs: 5_000 });
+  const first = await post();
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const second = await post();
+  return { at, first, second };
+}
+
 function sockets(): Set<net.Socket> {
   const seen = new Set<net.Socket>();
   const original = net.Socket.prototype.prependListener;
@@ -108,12 +122,7 @@ describe("callback client: a kept-alive connection reused many times", () => {
   ])(
     "%s on a reused connection, one byte at a time: sent again only for leftovers",
     async (_, second, again) => {
-      const at = await receiver((n) => (n === 2 ? second : ANSWER), 1);
-      client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
-      const post = () => client?.post({ url: at.url, body: '{"x":1}', headers: {}, timeoutMs: 5_000 });
-      await post();
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      const result = await post();
+      const { at, second: result } = await postTwice((n) => (n === 2 ? second : ANSWER), 1);
       expect(at.requests()).toBe(again ? 3 : 2);
       expect(result?.ok).toBe(again);
     },
@@ -301,14 +310,9 @@ describe("callback client: an HTTP/1.0 answer with Transfer-Encoding", () => {
     // answer ends is not to be trusted, and nothing after it on the connection either
     const chunked =
       "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n2\r\nok\r\n0\r\n\r\n";
-    const at = await receiver((n) => (n === 1 ? chunked : ANSWER), 10_000);
-    client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
-    const post = () => client?.post({ url: at.url, body: '{"x":1}', headers: {}, timeoutMs: 5_000 });
 
     // Act
-    const first = await post();
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    const second = await post();
+    const { at, first, second } = await postTwice((n) => (n === 1 ? chunked : ANSWER));
 
     // Assess: both answers taken, the second on a new connection ("close the connection after processing the
     // message", as RFC 9112 §6.1 asks of a recipient of such a message)
@@ -450,14 +454,9 @@ describe("callback client: a 2xx with Connection: close on a connection the rece
   it("is a delivery, and its connection is not pooled: the next callback goes on a new connection", async () => {
     // Prepare: the receiver says `Connection: close` on its first answer but never closes
     const close = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
-    const at = await receiver((n) => (n === 1 ? close : ANSWER), 10_000);
-    client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
-    const post = () => client?.post({ url: at.url, body: '{"x":1}', headers: {}, timeoutMs: 5_000 });
 
     // Act
-    const first = await post();
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    const second = await post();
+    const { at, first, second } = await postTwice((n) => (n === 1 ? close : ANSWER));
 
     // Assess
     expect(first).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
