@@ -220,6 +220,23 @@ describe("callback client: an answer that came while the request body was still 
 });
 
 /**
+ * A server on 127.0.0.1 (closed after each test) handing each connection, numbered from 1, to `onConnection`, its
+ * socket errors swallowed (the client may reset a connection the receiver answered and left).
+ */
+async function listenRaw(onConnection: (socket: net.Socket, connection: number) => void) {
+  let connections = 0;
+  const listening = net.createServer((socket) => {
+    const connection = ++connections;
+    socket.on("error", () => undefined);
+    onConnection(socket, connection);
+  });
+  server = listening;
+  await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
+  const port = (listening.address() as AddressInfo).port;
+  return { url: `http://127.0.0.1:${port}/hook`, connections: () => connections };
+}
+
+/**
  * A raw receiver whose first connection answers its first request with `status` on the head and never reads the
  * body: what follows the head on that connection is parsed as the next request, as a server that refused the body
  * without consuming it does (a 413, or a 401 / 404 / 429 / 503 decided on the head alone) — a request sent on it
@@ -229,10 +246,7 @@ describe("callback client: an answer that came while the request body was still 
  */
 async function headRefusingReceiver(status: number) {
   const answers: [connection: number, status: number][] = [];
-  let connections = 0;
-  const listening = net.createServer((socket) => {
-    const connection = ++connections;
-    socket.on("error", () => undefined);
+  const at = await listenRaw((socket, connection) => {
     let buffered = "";
     socket.on("data", (data: Buffer) => {
       buffered += data.toString("latin1");
@@ -258,10 +272,7 @@ async function headRefusingReceiver(status: number) {
       }
     });
   });
-  server = listening;
-  await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
-  const port = (listening.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}/hook`, answers, connections: () => connections };
+  return { ...at, answers };
 }
 
 /** The refusals a receiver may give on a request's head alone, before reading its body. */
@@ -333,10 +344,7 @@ describe("callback client: an HTTP/1.0 answer with Transfer-Encoding", () => {
  */
 async function bodyIgnoringReceiver(refusal = "400 Bad Request", close = true) {
   const answers: [connection: number, status: number, webhookId: string | undefined][] = [];
-  let connections = 0;
-  const listening = net.createServer((socket) => {
-    const connection = ++connections;
-    socket.on("error", () => undefined);
+  const at = await listenRaw((socket, connection) => {
     let buffered = "";
     socket.on("data", (data: Buffer) => {
       buffered += data.toString("latin1");
@@ -356,10 +364,7 @@ async function bodyIgnoringReceiver(refusal = "400 Bad Request", close = true) {
       }
     });
   });
-  server = listening;
-  await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
-  const port = (listening.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}/hook`, answers, connections: () => connections };
+  return { ...at, answers };
 }
 
 describe("callback client: a 2xx given on the head of a request whose body the receiver never reads", () => {
