@@ -62,11 +62,15 @@ export async function startRawReceiver(
     socket.on("close", () => sockets.delete(socket));
     socket.on("error", () => undefined);
     let n = 0;
-    readRequests(socket, options.leaveBodiesUnread === true, (head, body) => {
-      const request = { connection, n: ++n, index: requests.length, head, body };
-      requests.push(request);
-      answer(socket, request);
-    });
+    readRequests(
+      socket,
+      () => options.leaveBodiesUnread === true,
+      (head, body) => {
+        const request = { connection, n: ++n, index: requests.length, head, body };
+        requests.push(request);
+        answer(socket, request);
+      },
+    );
   };
   const server = options.tls
     ? tls.createServer({ key: TLS_RECEIVER_KEY, cert: TLS_RECEIVER_CERT }, onConnection)
@@ -85,11 +89,15 @@ export async function startRawReceiver(
   };
 }
 
-/** Hands over each request on `socket` once its head and Content-Length body are in (or its head alone). */
-function readRequests(
+/**
+ * Hands over each request on `socket` once its head and Content-Length body are in, or its head alone (body "") where
+ * `headOnly(head)` says so, its body's bytes then leading the next head. `onRequest` returning false stops reading
+ * what is buffered (it has closed the connection). Shared with callback-client-attribution-property.test.ts.
+ */
+export function readRequests(
   socket: net.Socket,
-  headOnly: boolean,
-  onRequest: (head: string, body: string) => void,
+  headOnly: (head: string) => boolean,
+  onRequest: (head: string, body: string) => boolean | undefined,
 ): void {
   let pending = Buffer.alloc(0);
   socket.on("data", (chunk: Buffer) => {
@@ -98,11 +106,11 @@ function readRequests(
       const end = pending.indexOf("\r\n\r\n");
       if (end < 0) return;
       const head = pending.toString("latin1", 0, end);
-      const length = headOnly ? 0 : Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
+      const length = headOnly(head) ? 0 : Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
       if (pending.length < end + 4 + length) return;
       const body = pending.toString("utf8", end + 4, end + 4 + length);
       pending = pending.subarray(end + 4 + length);
-      onRequest(head, body);
+      if (onRequest(head, body) === false) return;
     }
   });
 }

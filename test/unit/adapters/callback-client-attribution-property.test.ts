@@ -4,6 +4,7 @@ import fc from "fast-check";
 import { describe, expect, it } from "vitest";
 import { type CallbackClient, createCallbackClient } from "#shared/adapters/callback-client.js";
 import { propertyRuns } from "../../support/fast-check-runs.js";
+import { readRequests } from "../../support/raw-receiver.js";
 import { TLS_RECEIVER_CERT, TLS_RECEIVER_KEY } from "../../support/tls-receiver-certificate.js";
 
 /**
@@ -105,37 +106,35 @@ function stepOf(head: string): { id: number; play: Misbehaviour; status: number 
  */
 function answerRequests(socket: net.Socket, received: Received[]): void {
   socket.on("error", () => undefined);
-  let pending = Buffer.alloc(0);
   let n = 0;
-  socket.on("data", (chunk: Buffer) => {
-    pending = Buffer.concat([pending, chunk]);
-    for (;;) {
-      const end = pending.indexOf("\r\n\r\n");
-      if (end < 0) return;
-      const head = pending.toString("latin1", 0, end);
-      const step = stepOf(head);
-      if (!head.startsWith("POST ") || !step) {
-        socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
-        return;
-      }
-      if (step.play === "refuse-on-head") {
-        pending = pending.subarray(end + 4);
-        received.push({ id: step.id, raw: head });
-        socket.write(answerFor(step.play, step.status, ++n) ?? "");
-        continue;
-      }
-      const length = Number(/\r\ncontent-length: *(\d+)/i.exec(head)?.[1] ?? 0);
-      if (pending.length < end + 4 + length) return;
-      const raw = pending.toString("utf8", 0, end + 4 + length);
-      pending = pending.subarray(end + 4 + length);
-      received.push({ id: step.id, raw });
-      const answer = answerFor(step.play, step.status, ++n);
-      if (answer === "reset")
-        return void (socket instanceof tls.TLSSocket ? socket.destroy() : socket.resetAndDestroy());
-      if (answer === undefined) return void socket.destroy();
-      socket.write(answer);
-      if (step.play === "408-on-reuse" && n > 1) socket.end();
+  const answeredOnHead = (head: string) => {
+    const step = stepOf(head);
+    return !head.startsWith("POST ") || !step || step.play === "refuse-on-head";
+  };
+  readRequests(socket, answeredOnHead, (head, body) => {
+    const step = stepOf(head);
+    if (!head.startsWith("POST ") || !step) {
+      socket.end("HTTP/1.1 400 Bad Request\r\nConnection: close\r\nContent-Length: 0\r\n\r\n");
+      return false;
     }
+    if (step.play === "refuse-on-head") {
+      received.push({ id: step.id, raw: head });
+      socket.write(answerFor(step.play, step.status, ++n) ?? "");
+      return;
+    }
+    received.push({ id: step.id, raw: `${head}\r\n\r\n${body}` });
+    const answer = answerFor(step.play, step.status, ++n);
+    if (answer === "reset") {
+      if (socket instanceof tls.TLSSocket) socket.destroy();
+      else socket.resetAndDestroy();
+      return false;
+    }
+    if (answer === undefined) {
+      socket.destroy();
+      return false;
+    }
+    socket.write(answer);
+    if (step.play === "408-on-reuse" && n > 1) socket.end();
   });
 }
 

@@ -48,6 +48,20 @@ async function receiver(answer: (n: number) => string, chunk: number) {
   return { url: `http://127.0.0.1:${port}/hook`, requests: () => requests, connections: () => connections };
 }
 
+/**
+ * A `receiver` answering with `answer`, `chunk` bytes at a time, and a client posting to it twice, 5 ms apart (its
+ * first connection idle in the pool by then, where the receiver left it open).
+ */
+async function postTwice(answer: (n: number) => string, chunk = 10_000) {
+  const at = await receiver(answer, chunk);
+  client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
+  const post = () => client?.post({ url: at.url, body: '{"x":1}', headers: {}, timeoutMs: 5_000 });
+  const first = await post();
+  await new Promise((resolve) => setTimeout(resolve, 5));
+  const second = await post();
+  return { at, first, second };
+}
+
 function sockets(): Set<net.Socket> {
   const seen = new Set<net.Socket>();
   const original = net.Socket.prototype.prependListener;
@@ -108,12 +122,7 @@ describe("callback client: a kept-alive connection reused many times", () => {
   ])(
     "%s on a reused connection, one byte at a time: sent again only for leftovers",
     async (_, second, again) => {
-      const at = await receiver((n) => (n === 2 ? second : ANSWER), 1);
-      client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
-      const post = () => client?.post({ url: at.url, body: '{"x":1}', headers: {}, timeoutMs: 5_000 });
-      await post();
-      await new Promise((resolve) => setTimeout(resolve, 5));
-      const result = await post();
+      const { at, second: result } = await postTwice((n) => (n === 2 ? second : ANSWER), 1);
       expect(at.requests()).toBe(again ? 3 : 2);
       expect(result?.ok).toBe(again);
     },
@@ -211,6 +220,23 @@ describe("callback client: an answer that came while the request body was still 
 });
 
 /**
+ * A server on 127.0.0.1 (closed after each test) handing each connection, numbered from 1, to `onConnection`, its
+ * socket errors swallowed (the client may reset a connection the receiver answered and left).
+ */
+async function listenRaw(onConnection: (socket: net.Socket, connection: number) => void) {
+  let connections = 0;
+  const listening = net.createServer((socket) => {
+    const connection = ++connections;
+    socket.on("error", () => undefined);
+    onConnection(socket, connection);
+  });
+  server = listening;
+  await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
+  const port = (listening.address() as AddressInfo).port;
+  return { url: `http://127.0.0.1:${port}/hook`, connections: () => connections };
+}
+
+/**
  * A raw receiver whose first connection answers its first request with `status` on the head and never reads the
  * body: what follows the head on that connection is parsed as the next request, as a server that refused the body
  * without consuming it does (a 413, or a 401 / 404 / 429 / 503 decided on the head alone) — a request sent on it
@@ -220,10 +246,7 @@ describe("callback client: an answer that came while the request body was still 
  */
 async function headRefusingReceiver(status: number) {
   const answers: [connection: number, status: number][] = [];
-  let connections = 0;
-  const listening = net.createServer((socket) => {
-    const connection = ++connections;
-    socket.on("error", () => undefined);
+  const at = await listenRaw((socket, connection) => {
     let buffered = "";
     socket.on("data", (data: Buffer) => {
       buffered += data.toString("latin1");
@@ -249,10 +272,7 @@ async function headRefusingReceiver(status: number) {
       }
     });
   });
-  server = listening;
-  await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
-  const port = (listening.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}/hook`, answers, connections: () => connections };
+  return { ...at, answers };
 }
 
 /** The refusals a receiver may give on a request's head alone, before reading its body. */
@@ -301,14 +321,9 @@ describe("callback client: an HTTP/1.0 answer with Transfer-Encoding", () => {
     // answer ends is not to be trusted, and nothing after it on the connection either
     const chunked =
       "HTTP/1.0 200 OK\r\nTransfer-Encoding: chunked\r\nConnection: keep-alive\r\n\r\n2\r\nok\r\n0\r\n\r\n";
-    const at = await receiver((n) => (n === 1 ? chunked : ANSWER), 10_000);
-    client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
-    const post = () => client?.post({ url: at.url, body: '{"x":1}', headers: {}, timeoutMs: 5_000 });
 
     // Act
-    const first = await post();
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    const second = await post();
+    const { at, first, second } = await postTwice((n) => (n === 1 ? chunked : ANSWER));
 
     // Assess: both answers taken, the second on a new connection ("close the connection after processing the
     // message", as RFC 9112 §6.1 asks of a recipient of such a message)
@@ -329,10 +344,7 @@ describe("callback client: an HTTP/1.0 answer with Transfer-Encoding", () => {
  */
 async function bodyIgnoringReceiver(refusal = "400 Bad Request", close = true) {
   const answers: [connection: number, status: number, webhookId: string | undefined][] = [];
-  let connections = 0;
-  const listening = net.createServer((socket) => {
-    const connection = ++connections;
-    socket.on("error", () => undefined);
+  const at = await listenRaw((socket, connection) => {
     let buffered = "";
     socket.on("data", (data: Buffer) => {
       buffered += data.toString("latin1");
@@ -352,10 +364,7 @@ async function bodyIgnoringReceiver(refusal = "400 Bad Request", close = true) {
       }
     });
   });
-  server = listening;
-  await new Promise<void>((resolve) => listening.listen(0, "127.0.0.1", resolve));
-  const port = (listening.address() as AddressInfo).port;
-  return { url: `http://127.0.0.1:${port}/hook`, answers, connections: () => connections };
+  return { ...at, answers };
 }
 
 describe("callback client: a 2xx given on the head of a request whose body the receiver never reads", () => {
@@ -450,14 +459,9 @@ describe("callback client: a 2xx with Connection: close on a connection the rece
   it("is a delivery, and its connection is not pooled: the next callback goes on a new connection", async () => {
     // Prepare: the receiver says `Connection: close` on its first answer but never closes
     const close = "HTTP/1.1 200 OK\r\nConnection: close\r\nContent-Length: 0\r\n\r\n";
-    const at = await receiver((n) => (n === 1 ? close : ANSWER), 10_000);
-    client = createCallbackClient({ policy: { isAllowed: () => true }, allowPlainHttp: true });
-    const post = () => client?.post({ url: at.url, body: '{"x":1}', headers: {}, timeoutMs: 5_000 });
 
     // Act
-    const first = await post();
-    await new Promise((resolve) => setTimeout(resolve, 5));
-    const second = await post();
+    const { at, first, second } = await postTwice((n) => (n === 1 ? close : ANSWER));
 
     // Assess
     expect(first).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });

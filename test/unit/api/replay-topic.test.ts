@@ -592,30 +592,38 @@ describe("replayTopic", () => {
     expect((await store.get(head.taskId))?.status).toBe("queued");
   });
 
+  /**
+   * The bulk replay's first `times` marks of `headId` met by an operator's single replay of it: the single replay
+   * marks it as the bulk's write arrives (refused: a conflict), then undoes its mark (its send failed).
+   */
+  async function singleReplayMarksAndUndoes(store: MemoryTaskStore, headId: string, times: number) {
+    const before = await store.get(headId);
+    const mark = store.markReplayed.bind(store);
+    let interfered = 0;
+    store.markReplayed = async (...args) => {
+      if (interfered >= times || args[0] !== headId) return mark(...args);
+      interfered++;
+      await mark(headId, NOW + 5); // the single replay's mark
+      const refused = await mark(...args); // the bulk replay's, refused
+      await store.revertReplay(headId, {
+        replays: interfered,
+        attempts: before?.attempts ?? 0,
+        expiresAt: before?.expiresAt ?? 0,
+        status: "failed",
+      }); // the single replay's undoing
+      expect(refused.outcome).toBe("conflict");
+      const now = await store.get(headId);
+      return now ? { outcome: "conflict", task: now } : { outcome: "not-found" };
+    };
+  }
+
   it("a single replay of a group's head marked and undone (its send failed) between the bulk replay's write and its read: the head is replayed, before its follower", async () => {
     // Prepare: group a's head and follower dead-lettered; an operator's single replay of the head marks it as the
     // bulk replay's write for it arrives (refused), then undoes its mark (its send failed) before the bulk reads why
     const { store, topicQueue, deps } = setup();
     const head = await failed(store, "a", 1_000, NOW + 1);
     const follower = await failed(store, "a", 2_000, NOW + 2);
-    const before = await store.get(head.taskId);
-    const mark = store.markReplayed.bind(store);
-    let interfered = false;
-    store.markReplayed = async (...args) => {
-      if (interfered || args[0] !== head.taskId) return mark(...args);
-      interfered = true;
-      await mark(head.taskId, NOW + 5); // the single replay's mark
-      const refused = await mark(...args); // the bulk replay's, refused
-      await store.revertReplay(head.taskId, {
-        replays: 1,
-        attempts: before?.attempts ?? 0,
-        expiresAt: before?.expiresAt ?? 0,
-        status: "failed",
-      }); // the single replay's undoing
-      expect(refused.outcome).toBe("conflict");
-      const now = await store.get(head.taskId);
-      return now ? { outcome: "conflict", task: now } : { outcome: "not-found" };
-    };
+    await singleReplayMarksAndUndoes(store, head.taskId, 1);
 
     // Act
     const result = await replayTopic(deps, "demo", {});
@@ -632,24 +640,7 @@ describe("replayTopic", () => {
     const { store, topicQueue, deps } = setup();
     const head = await failed(store, "a", 1_000, NOW + 1);
     const follower = await failed(store, "a", 2_000, NOW + 2);
-    const before = await store.get(head.taskId);
-    const mark = store.markReplayed.bind(store);
-    let interfered = 0;
-    store.markReplayed = async (...args) => {
-      if (interfered >= 2 || args[0] !== head.taskId) return mark(...args);
-      interfered++;
-      await mark(head.taskId, NOW + 5); // the single replay's mark
-      const refused = await mark(...args); // the bulk replay's, refused
-      await store.revertReplay(head.taskId, {
-        replays: interfered,
-        attempts: before?.attempts ?? 0,
-        expiresAt: before?.expiresAt ?? 0,
-        status: "failed",
-      }); // the single replay's undoing
-      expect(refused.outcome).toBe("conflict");
-      const now = await store.get(head.taskId);
-      return now ? { outcome: "conflict", task: now } : { outcome: "not-found" };
-    };
+    await singleReplayMarksAndUndoes(store, head.taskId, 2);
 
     // Act
     const result = await replayTopic(deps, "demo", {});

@@ -517,6 +517,32 @@ describe("a schedule's occurrences under lost, refused and resent store writes (
   );
 });
 
+/** A five-second cron on the ten-second scene, its epoch 0 started now: its runs make occurrences minutes ahead. */
+async function createFiveSecondSchedule(w: World): Promise<string> {
+  const fiveSeconds = { ...(body("all", "tenSeconds") as Record<string, unknown>), cron: "*/5 * * * * *" };
+  const { schedule_id: id } = await createSchedule(w.deps, fiveSeconds);
+  w.epochStart.set(0, w.clock.nowMs);
+  return id;
+}
+
+/** Runs now the occurrence a materializer run made at `instant`, and delivers it (epoch 0 calls it, moved). */
+async function runNowAndDeliver(w: World, id: string, instant: number): Promise<void> {
+  const ahead = [...w.store.tasks.values()].find((t) => t.scheduleId === id && t.dueAtMs === instant);
+  if (!ahead) throw new Error(`the run made no occurrence at ${new Date(instant).toISOString()}`);
+  await runTask(w.deps, ahead.taskId);
+  await deliver(w, id);
+}
+
+/** Pauses and resumes twice with no run between, epochs 1 and 2 starting at each resume, `stepMs` after each. */
+async function pauseAndResumeTwice(w: World, id: string, stepMs: number): Promise<void> {
+  for (const epoch of [1, 2]) {
+    await pauseSchedule(w.deps, id);
+    await resumeSchedule(w.deps, id);
+    w.epochStart.set(epoch, w.clock.nowMs);
+    w.clock.advance(stepMs);
+  }
+}
+
 describe("an occurrence run ahead of its time, then a pause and a resume before that time (s46-sched, fixed s46-schedfix)", () => {
   // No fault needed: `run` moves the 07:00:00 occurrence to now and it is called; a pause finds its task final and
   // passes over it; the resume, at 06:59:50, starts a new epoch from now, whose keys are new. It must not make
@@ -554,12 +580,7 @@ describe("an occurrence run ahead of its time, then a pause and a resume before 
     await deliver(w, id);
 
     // Act: the second resume reads the first resumed epoch's keys, which name the task epoch 0 called.
-    for (const epoch of [1, 2]) {
-      await pauseSchedule(w.deps, id);
-      await resumeSchedule(w.deps, id);
-      w.epochStart.set(epoch, w.clock.nowMs);
-      w.clock.advance(1_000);
-    }
+    await pauseAndResumeTwice(w, id, 1_000);
     await drain(w, id);
 
     // Assess
@@ -576,23 +597,13 @@ describe("an occurrence run ahead of its time, then a pause and a resume before 
   it("run now 3½ minutes ahead (a five-second cron), then paused and resumed twice before a run: called once", async () => {
     // Prepare: the runs have made four minutes ahead; the occurrence at 07:03:20 is run now and called.
     const w = world(SCENES.tenSeconds.startIso);
-    const fiveSeconds = { ...(body("all", "tenSeconds") as Record<string, unknown>), cron: "*/5 * * * * *" };
-    const { schedule_id: id } = await createSchedule(w.deps, fiveSeconds);
-    w.epochStart.set(0, w.clock.nowMs);
+    const id = await createFiveSecondSchedule(w);
     await runMaterializer(w.deps);
     const instant = Date.parse("2027-03-14T07:03:20.000Z");
-    const ahead = [...w.store.tasks.values()].find((t) => t.scheduleId === id && t.dueAtMs === instant);
-    if (!ahead) throw new Error("the runs made no occurrence at 07:03:20");
-    await runTask(w.deps, ahead.taskId);
-    await deliver(w, id);
+    await runNowAndDeliver(w, id, instant);
 
     // Act: the first resumed epoch's cursor stops near 07:01:55, before 07:03:20; no run comes before the second.
-    for (const epoch of [1, 2]) {
-      await pauseSchedule(w.deps, id);
-      await resumeSchedule(w.deps, id);
-      w.epochStart.set(epoch, w.clock.nowMs);
-      w.clock.advance(1_000);
-    }
+    await pauseAndResumeTwice(w, id, 1_000);
     await drain(w, id);
 
     // Assess
@@ -608,25 +619,15 @@ describe("an occurrence run ahead of its time, then a pause and a resume before 
   it("the materializer's clock 10 ms ahead of the API's: run now at the horizon's very end, paused and resumed twice, called once", async () => {
     // Prepare: the run, at 07:00:00.000 on its clock, makes up to 07:04:00; the API's clock then reads 06:59:59.990.
     const w = world(SCENES.tenSeconds.startIso);
-    const fiveSeconds = { ...(body("all", "tenSeconds") as Record<string, unknown>), cron: "*/5 * * * * *" };
-    const { schedule_id: id } = await createSchedule(w.deps, fiveSeconds);
-    w.epochStart.set(0, w.clock.nowMs);
+    const id = await createFiveSecondSchedule(w);
     w.clock.set("2027-03-14T07:00:00.000Z");
     await runMaterializer(w.deps);
     w.clock.set("2027-03-14T06:59:59.990Z");
     const instant = Date.parse("2027-03-14T07:04:00.000Z");
-    const ahead = [...w.store.tasks.values()].find((t) => t.scheduleId === id && t.dueAtMs === instant);
-    if (!ahead) throw new Error("the run made no occurrence at 07:04:00");
-    await runTask(w.deps, ahead.taskId);
-    await deliver(w, id);
+    await runNowAndDeliver(w, id, instant);
 
     // Act: two pauses and resumes a millisecond apart, before any run.
-    for (const epoch of [1, 2]) {
-      await pauseSchedule(w.deps, id);
-      await resumeSchedule(w.deps, id);
-      w.epochStart.set(epoch, w.clock.nowMs);
-      w.clock.advance(1);
-    }
+    await pauseAndResumeTwice(w, id, 1);
     await drain(w, id);
 
     // Assess
