@@ -1,4 +1,3 @@
-import { pMapSettled } from "p-map";
 import { type HttpError, idempotencyConflict, serviceUnavailable } from "#shared/api/errors.js";
 import { type TopicConfig, timerSettings, topicConfig } from "#shared/config/index.js";
 import {
@@ -138,15 +137,28 @@ function putCopy(deps: FanOutAddDeps, copy: TaskRecord, signal?: AbortSignal): P
 }
 
 /**
- * Every item through `fn`, side by side (≤ ADD_CONCURRENCY); the first failure is thrown only once every call has
- * settled. The clean-up after a failure must come after every write and arm the add started: a write still in
- * flight could land after it, leaving a copy unremoved, or unarmed and outside the sweep index. And a Lambda
- * function's work still pending when it answers is frozen with it.
+ * Every item through `fn`, side by side (≤ ADD_CONCURRENCY); the failure of the first item in order is thrown only
+ * once every call has settled. The clean-up after a failure must come after every write and arm the add started: a
+ * write still in flight could land after it, leaving a copy unremoved, or unarmed and outside the sweep index. And a
+ * Lambda function's work still pending when it answers is frozen with it. Through `forEachBounded`, not p-map's
+ * `pMapSettled`: this module is in create-schedule's bundle, which carries forEachBounded already and sits at the
+ * 250 KB budget (test/unit/bench/bundle-size.test.ts), where p-map would add 2.3 KB.
  */
 async function eachSettled<T>(items: readonly T[], fn: (item: T) => Promise<unknown>): Promise<void> {
-  const results = await pMapSettled(items, fn, { concurrency: ADD_CONCURRENCY });
-  const failed = results.find((result) => result.status === "rejected");
-  if (failed) throw failed.reason;
+  const failures: { readonly index: number; readonly reason: unknown }[] = [];
+  const indexed = items.map((item, index) => ({ item, index }));
+  await forEachBounded(indexed, ADD_CONCURRENCY, async ({ item, index }) => {
+    try {
+      await fn(item);
+    } catch (reason) {
+      failures.push({ index, reason });
+    }
+  });
+  const first = failures.reduce<(typeof failures)[number] | undefined>(
+    (earliest, failure) => (earliest === undefined || failure.index < earliest.index ? failure : earliest),
+    undefined,
+  );
+  if (first) throw first.reason;
 }
 
 /**
