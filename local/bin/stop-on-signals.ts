@@ -10,11 +10,11 @@
  * are sent again on the next start (docs/OPERATIONS.md, "The local cloud"). A SIGHUP after Ctrl-C (the terminal
  * closed while stopping) does not force: nobody asked to. A stop that fails says so in one line and exits 1.
  *
- * One Ctrl-C reaches the local cloud more than once: the terminal signals its whole process group (npm, tsx's CLI and
- * the node process running this), npm forwards SIGINT and SIGTERM to its child, and tsx's CLI relays a signal to this
- * process unless this process tells it within 30 ms that it got that signal itself — which it does for the
- * terminal's copy, not for npm's forwarded one. So a single Ctrl-C on `npm start` often arrived twice within a few
- * milliseconds and forced the exit, deliveries cut short (found walking docs/OPERATIONS.md, 2026-12-06: 2 of 3 stops).
+ * One Ctrl-C reaches the local cloud more than once: the terminal signals its whole process group (npm and the node
+ * process running this) and npm forwards SIGINT and SIGTERM to its child, this process (the script `exec`s node; it
+ * ran through tsx's CLI until 2026-12-06, which relayed its own copies too). So a single Ctrl-C on `npm start` often
+ * arrived twice within a few milliseconds and forced the exit, deliveries cut short (found walking
+ * docs/OPERATIONS.md, 2026-12-06: 2 of 3 stops).
  * A signal within `SAME_SIGNAL_MS` of the one that began the stop is taken for a copy of it; a person's second
  * Ctrl-C comes later than that.
  */
