@@ -3,7 +3,7 @@ import type { DestinationView } from "../../client/index.js";
 import { LIST_LIMIT_MAX } from "../../shared/api/schemas/list-limits.js";
 import { connect, type GlobalOptions } from "../connection.js";
 import { KNOWN_FIELDS } from "../known-fields.js";
-import { type CliIo, ListPrinter, printResult } from "../output.js";
+import { type CliIo, ListPrinter, printResult, printRows } from "../output.js";
 import { type PagingOptions, pagingLimits, printAllPages, withPagingOptions } from "../paging.js";
 import { pathArgument } from "../path-argument.js";
 
@@ -32,7 +32,10 @@ export function destinationsCommand(parent: Command, io: CliIo): void {
         pathArgument(host, "<host>", "host[:port] as `destinations list` shows it", hostIn),
         only,
       );
-      printResult(io, global.json ?? false, answer, KNOWN_FIELDS.destinationReset);
+      // The circuits it closed as `destinations list` shows them: as one view, they were a single JSON cell
+      // hundreds of characters wide (found walking docs/CALLBACKS.md's runbook, 2026-12-06).
+      if (global.json) printResult(io, true, answer, KNOWN_FIELDS.destinationReset);
+      else printRows(io, DESTINATION_COLUMNS, answer.destinations.map(destinationRow));
     });
 }
 

@@ -231,8 +231,9 @@ async function repeat(
   return view;
 }
 
+/** Both a PATCH and a `run` meet it: the message names no verb (it said "reschedule" to a `run`). */
 function movedElsewhere(old: TaskRecord) {
-  return conflict(`task was rescheduled to ${old.rescheduledTo}; reschedule that task instead`, {
+  return conflict(`task was rescheduled to ${old.rescheduledTo}; use that task_id instead`, {
     task_status: old.status,
     ...(old.rescheduledTo ? { rescheduled_to: old.rescheduledTo } : {}),
   });

@@ -321,6 +321,20 @@ describe("rescheduling a scheduled task", () => {
     expect(sim.status(later.task_id)).toBe("scheduled");
   });
 
+  it("run now on an old id: its 409 says to use the task it was moved to, not to reschedule it (found walking docs/API.md: `tasks run OLD` answered '…; reschedule that task instead')", async () => {
+    // Prepare
+    const sim = simulate();
+    const oldId = await sim.add({ order_id: "o-run-moved" }, { delay_seconds: 600 });
+    const moved = await sim.reschedule(oldId, { delay_seconds: 1_200 });
+
+    // Act
+    const ran = await runTask(moveDeps(sim), oldId).catch((e: unknown) => e);
+
+    // Assess
+    expect(ran).toMatchObject({ status: 409, details: { rescheduled_to: moved.task_id } });
+    expect((ran as Error).message).toBe(`task was rescheduled to ${moved.task_id}; use that task_id instead`);
+  });
+
   it("run now repeated on the old id after its task, run at first, has since moved on (its first answer lost): still that run's answer", async () => {
     // Prepare: a run; then the task it made is moved an hour on
     const sim = simulate();

@@ -23,7 +23,7 @@ console.log("stand-in up"); setTimeout(() => process.exit(0), 10_000);`;
 
 describe("npm start and npm run receiver", () => {
   it.each([
-    ["start", "the local cloud's", "tsx local/bin/start.ts"],
+    ["start", "the local cloud's", "node --import tsx local/bin/start.ts"],
     ["receiver", "the receiver's", "tsx local/bin/receiver.ts"],
   ])(
     "npm run %s passes a SIGTERM sent to npm on to %s process",
