@@ -14,7 +14,7 @@ import { EXIT, exitCodeOf, UsageError } from "./exit-codes.js";
 import { type CliIo, printError, processIo, shown } from "./output.js";
 import { refuseRepeatedOptions } from "./repeated-options.js";
 
-/** `writeErr`: where commander writes its usage errors and the help after them (io.err unless --json). */
+/** `writeErr`: where commander writes its usage errors (io.err unless --json). */
 export function buildProgram(io: CliIo, writeErr: (text: string) => void = io.err): Command {
   const program = new Command("punctual")
     .description(
@@ -23,7 +23,8 @@ export function buildProgram(io: CliIo, writeErr: (text: string) => void = io.er
     // Set before subcommands are added: commander copies these settings into each one.
     .exitOverride()
     .configureOutput({ writeOut: io.out, writeErr })
-    .showHelpAfterError()
+    // No showHelpAfterError: a usage mistake commander finds (`tasks list --group X --failed`, an unknown option)
+    // is one line, as our own UsageErrors are, not that line lost above a whole help page; --help prints it.
     .option("--api <url>", `the API's base URL (env: ${FROM_ENVIRONMENT.api})`)
     .option(
       "--env <name>",
@@ -133,7 +134,8 @@ export async function main(argv: readonly string[], io: CliIo = processIo): Prom
     await program.parseAsync([...argv], { from: "user" });
     return EXIT.ok;
   } catch (error) {
-    // Commander has printed its own message (or the help), unless --json; its exit code is 0 for help, 1 for usage.
+    // Commander has printed its own message (or, for a group without its command, the group's help), unless
+    // --json; its exit code is 0 for help, 1 for usage.
     if (error instanceof CommanderError) {
       if (error.exitCode === 0) return EXIT.ok;
       if (json) printError(io, true, new UsageError(usageMessage(error)));
@@ -173,7 +175,7 @@ const ALLOW_FFFD = "--allow-fffd";
 
 /**
  * `--json` among the arguments before `--`: with it, commander's usage errors are printed as one JSON document
- * on stderr like every other error (docs/API.md: "an error one JSON document on stderr"), not as text and a help page.
+ * on stderr like every other error (docs/API.md: "an error one JSON document on stderr"), not as a line of text.
  */
 function jsonAsked(argv: readonly string[]): boolean {
   return optionAsked(argv, "--json");
@@ -188,7 +190,7 @@ function optionAsked(argv: readonly string[], flag: string): boolean {
 /**
  * Commander's message as the terminal gets it: it quotes the argument it refuses (`unknown option '-…'`, `argument
  * '…' is invalid`), which a script may have taken from data (a task id read from a file), so each line is shown by
- * the rule for what the server says; its line breaks, and the help after it, are kept.
+ * the rule for what the server says; its line breaks are kept.
  */
 function shownLines(text: string): string {
   return text.split("\n").map(shown).join("\n");

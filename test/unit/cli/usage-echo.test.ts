@@ -14,7 +14,7 @@ describe("commander's usage errors quote the argument: its control characters ar
       [...API, "tasks", "list", "--topic", "t", "--group", "g", "--limit", HOSTILE],
     ],
     ["an invalid choice", [...API, "--auth", HOSTILE, "tasks", "get", "x"]],
-  ])("%s: exit 1, the message shows the value escaped, the help as before", async (_what, argv) => {
+  ])("%s: exit 1, the message shows the value escaped, no help page", async (_what, argv) => {
     // Act
     const result = await runOffline(argv);
 
@@ -24,6 +24,6 @@ describe("commander's usage errors quote the argument: its control characters ar
     // biome-ignore lint/suspicious/noControlCharactersInRegex: these are the characters it must not find.
     expect(result.err).not.toMatch(/[\u001b\u0007\r\u202e]/);
     expect(result.err).toContain("\\u001b]0;pwned\\u0007\\u001b[2J\\r\\u202eevil");
-    expect(result.err).toMatch(/\nUsage: punctual/);
+    expect(result.err).not.toContain("Usage: punctual");
   });
 });

@@ -1,9 +1,9 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, symlinkSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { fileURLToPath } from "node:url";
 import { afterAll, describe, expect, it } from "vitest";
+import { outputAfterSignal } from "../../support/npm-script-stand-in.js";
 
 /**
  * docs/OPERATIONS.md ("The local cloud", "Stopping"): one Ctrl-C stops `npm start` in order. A terminal's Ctrl-C is a
@@ -41,23 +41,10 @@ describe("npm start on one Ctrl-C", () => {
     const scripts = { start: script.replace("local/bin/start.ts", "stand-in.ts") };
     writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "stand-in", private: true, scripts }));
 
-    // Its own process group, as a terminal's foreground job is.
-    const npm = spawn("npm", ["start", "--silent"], {
-      cwd: dir,
-      stdio: ["ignore", "pipe", "inherit"],
-      detached: true,
-    });
-    let output = "";
-    const up = new Promise<void>((resolve) =>
-      npm.stdout.on("data", (chunk: Buffer) => {
-        output += chunk.toString();
-        if (output.includes("stand-in up")) resolve();
-      }),
+    // Its own process group, as a terminal's foreground job is: the Ctrl-C goes to the whole group.
+    const output = await outputAfterSignal(["start", "--silent"], { cwd: dir, detached: true }, (npm) =>
+      process.kill(-(npm.pid as number), "SIGINT"),
     );
-    const closed = new Promise<void>((resolve) => npm.on("close", () => resolve()));
-    await up;
-    process.kill(-(npm.pid as number), "SIGINT");
-    await closed;
     expect(output).toContain("stand-in stopped");
   }, 30_000);
 });

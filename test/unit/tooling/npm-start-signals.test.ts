@@ -1,8 +1,8 @@
-import { spawn } from "node:child_process";
 import { mkdtempSync, readFileSync, rmSync, writeFileSync } from "node:fs";
 import { tmpdir } from "node:os";
 import { join } from "node:path";
 import { afterAll, describe, expect, it } from "vitest";
+import { outputAfterSignal } from "../../support/npm-script-stand-in.js";
 
 /**
  * docs/OPERATIONS.md ("The local cloud"): SIGTERM stops the local cloud in order and leaves no process behind. A supervisor
@@ -34,19 +34,9 @@ describe("npm start and npm run receiver", () => {
       const scripts = { [name]: script.replace(command, "node stand-in.mjs") };
       writeFileSync(join(dir, "package.json"), JSON.stringify({ name: "stand-in", private: true, scripts }));
 
-      const npm = spawn("npm", ["run", name, "--silent"], { cwd: dir, stdio: ["ignore", "pipe", "inherit"] });
-      let output = "";
-      const up = new Promise<void>((resolve) =>
-        npm.stdout.on("data", (chunk: Buffer) => {
-          output += chunk.toString();
-          if (output.includes("stand-in up")) resolve();
-        }),
+      const output = await outputAfterSignal(["run", name, "--silent"], { cwd: dir }, (npm) =>
+        npm.kill("SIGTERM"),
       );
-      // "close": npm and the stand-in have both exited (the stand-in holds the same stdout pipe).
-      const closed = new Promise<void>((resolve) => npm.on("close", () => resolve()));
-      await up;
-      npm.kill("SIGTERM");
-      await closed;
       expect(output).toContain("stand-in stopping");
     },
     30_000,
