@@ -602,68 +602,47 @@ function readAnswer<R extends z.ZodMiniType>(
   expected: Expected = {},
 ): Read<z.output<R>> {
   const what = `the API's answer to ${route.method} ${route.path}`;
-  if (!utf8) {
-    const message = `${what} is not UTF-8 text (re-encoded on its way?): not used`;
-    return {
-      error: new PunctualError({
-        code: "invalid_response",
-        status,
-        message,
-        ...(requestId ? { requestId } : {}),
-      }),
-      transient: true,
-    };
-  }
+  const refused = (message: string, transient: boolean): Read<never> => ({
+    error: new PunctualError({
+      code: "invalid_response",
+      status,
+      message: `${what} ${message}`,
+      ...(requestId ? { requestId } : {}),
+    }),
+    transient,
+  });
+  if (!utf8) return refused("is not UTF-8 text (re-encoded on its way?): not used", true);
   const body = parseJson(text);
   if (body === undefined && nestedTooDeep(text)) {
-    const error = new PunctualError({
-      code: "invalid_response",
-      status,
-      message: `${what} is nested deeper than ${MAX_ANSWER_DEPTH} levels, which none of its answers is: not read`,
-      ...(requestId ? { requestId } : {}),
-    });
-    return { error, transient: false };
+    return refused(
+      `is nested deeper than ${MAX_ANSWER_DEPTH} levels, which none of its answers is: not read`,
+      false,
+    );
   }
-  // An overlong list is refused before the schema is checked: checked first, a list of 600,000 wrong items (a broken
-  // API's, 4 MB) cost seconds of zod issues, one each, where its length alone refuses it.
+  // An overlong list is refused before the schema is checked (and only here: the schema keeps every list as it
+  // is): checked after, a list of 600,000 wrong items (a broken API's, 4 MB) cost seconds of zod issues, one each,
+  // where its length alone refuses it.
   const overlong = isRecord(body) ? overlongProblem(body, expected) : undefined;
-  if (overlong !== undefined) {
-    const error = new PunctualError({
-      code: "invalid_response",
-      status,
-      message: `${what} ${overlong}: not used`,
-      ...(requestId ? { requestId } : {}),
-    });
-    return { error, transient: true };
-  }
+  if (overlong !== undefined) return refused(`${overlong}: not used`, true);
   const parsed = safeParseBounded(route.response, body);
   if (parsed.success) {
     const problem = answerProblem(route, parsed.data as Record<string, unknown>, expected);
     if (problem === undefined) return { value: parsed.data as z.output<R> };
-    const message = `${what} ${problem}: not used`;
-    const error = new PunctualError({
-      code: "invalid_response",
-      status,
-      message,
-      ...(requestId ? { requestId } : {}),
-    });
-    return { error, transient: true };
+    return refused(`${problem}: not used`, true);
   }
   const problems = parsed.error.issues;
   return { error: invalidAnswer({ what, body, problems, status, requestId }), transient: true };
 }
 
 /**
- * Why a 2xx answer of the route's schema is not the answer to this request (`holds 3 tasks where at most 2 were
- * asked for`, `is for task_id "…", not the one asked for`), or undefined when it is.
+ * Why a 2xx answer of the route's schema is not the answer to this request (`counts …`, `is for task_id "…", not
+ * the one asked for`), or undefined when it is; its lists' lengths were checked before the schema (`overlongProblem`).
  */
 function answerProblem(
   route: RouteDescriptor,
   data: Record<string, unknown>,
-  { asked, fields = [], listed, tasksOf, page, listBound }: Expected,
+  { asked, fields = [], listed, tasksOf, listBound }: Expected,
 ): string | undefined {
-  const overlong = overlongProblem(data, { page, listBound });
-  if (overlong !== undefined) return overlong;
   const overcounted = overcount(data, listBound);
   if (overcounted !== undefined) return `counts ${overcounted}`;
   const other =
