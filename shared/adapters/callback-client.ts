@@ -5,6 +5,7 @@ import { isIP, type LookupFunction } from "node:net";
 import { performance } from "node:perf_hooks";
 import type { Duplex } from "node:stream";
 import { REFUSED_BY_POLICY, REFUSED_ON_RESOLUTION } from "#shared/domain/attempt-log.js";
+import { keepRecent } from "#shared/runtime/recent.js";
 import { describeFailureCode } from "./callback-failure-text.js";
 
 /**
@@ -163,9 +164,10 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
     "https:": neverPooled(new https.Agent({ keepAlive: true, ...trusted })),
   };
   // Receivers seen answering a request without reading its body (`bodyLeftUnread`): their callbacks go on new
-  // connections, each closed once answered, for the client's life (the last MAX_BODY_IGNORING_ORIGINS of them). Pooled, each of their connections would carry
-  // the body of the callback before ahead of the next one's request line, and the next callback would be refused.
-  const bodyIgnoring = boundedSet(MAX_BODY_IGNORING_ORIGINS);
+  // connections, each closed once answered, for the client's life (the last MAX_BODY_IGNORING_ORIGINS of them).
+  // Pooled, each of their connections would carry the body of the callback before ahead of the next one's request
+  // line, and the next callback would be refused.
+  const bodyIgnoring = new Map<string, true>();
 
   return {
     async post(req: CallbackRequest): Promise<CallbackResult> {
@@ -180,7 +182,7 @@ export function createCallbackClient(options: CallbackClientOptions): CallbackCl
       };
       const started = performance.now();
       const first = await send(req.timeoutMs, bodyIgnoring.has(url.origin) ? fresh : agents);
-      if (first.bodyLeftUnread) bodyIgnoring.add(url.origin);
+      if (first.bodyLeftUnread) keepRecent(bodyIgnoring, url.origin, true, MAX_BODY_IGNORING_ORIGINS);
       // A kept-alive connection the receiver closed (its idle timeout) just as we reused it: the request never
       // got an answer through no fault of the receiver's. Sent once more, on what is left of the deadline, as a
       // browser would — the same signed request, so a receiver that did see it deduplicates on its webhook-id —
@@ -678,22 +680,6 @@ function keepAnswerStart(outgoing: http.ClientRequest): () => string {
     outgoing.once("close", () => socket.off("data", keep));
   });
   return () => start;
-}
-
-/** A set keeping the `max` keys added last (a key added again counts as new): memory bounded however many come. */
-function boundedSet(max: number): { has(key: string): boolean; add(key: string): void } {
-  const kept = new Set<string>();
-  return {
-    has: (key) => kept.has(key),
-    add: (key) => {
-      kept.delete(key);
-      kept.add(key);
-      for (const oldest of kept) {
-        if (kept.size <= max) break;
-        kept.delete(oldest);
-      }
-    },
-  };
 }
 
 function systemLookup(host: string): Promise<readonly { address: string; family: number }[]> {

@@ -1,5 +1,6 @@
 import { Cron, CronPattern } from "croner";
 import { MAX_ISSUE_TEXT } from "#shared/api/errors.js";
+import { keepRecent } from "#shared/runtime/recent.js";
 import { echoed, MAX_ECHOED_CHARS } from "./echoed.js";
 import { INLINE_COVER_MS, MAX_OCCURRENCES_INLINE, MIN_OCCURRENCES_INLINE } from "./schedule.js";
 import { canonicalZone, wallClockMs, zoneFormatter } from "./zone-clock.js";
@@ -39,8 +40,7 @@ function cronOf(spec: Pick<CronSpec, "cron" | "timezone">): Cron {
   const kept = crons.get(key);
   if (kept) {
     // Least recently used leaves first: moved to the end of the Map's (insertion) order.
-    crons.delete(key);
-    crons.set(key, kept);
+    keepRecent(crons, key, kept, MAX_CRONS_KEPT);
     return kept;
   }
   const cron = new Cron(spec.cron, {
@@ -49,9 +49,7 @@ function cronOf(spec: Pick<CronSpec, "cron" | "timezone">): Cron {
     mode: "5-or-6-parts",
     fixedTimeRule: "single-value",
   });
-  const oldest = crons.keys().next();
-  if (crons.size >= MAX_CRONS_KEPT && !oldest.done) crons.delete(oldest.value);
-  crons.set(key, cron);
+  keepRecent(crons, key, cron, MAX_CRONS_KEPT);
   return cron;
 }
 
@@ -610,9 +608,7 @@ function dstFreeClockOf(cron: string): DstFreeClock {
     const pattern = new CronPattern(cron, undefined, { mode: "5-or-6-parts", fixedTimeRule: "single-value" });
     const clock = new Cron(cron, { paused: true, utcOffset: 0, mode: "5-or-6-parts" });
     kept = { clock, fixedTime: pattern.isFixedTime };
-    const oldest = dstFreeClocks.keys().next();
-    if (dstFreeClocks.size >= MAX_CLOCKS_KEPT && !oldest.done) dstFreeClocks.delete(oldest.value);
-    dstFreeClocks.set(cron, kept);
+    keepRecent(dstFreeClocks, cron, kept, MAX_CLOCKS_KEPT);
   }
   return kept;
 }

@@ -13,6 +13,7 @@ import {
 } from "#shared/domain/destination.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { errorText } from "#shared/runtime/async.js";
+import { keepRecent } from "#shared/runtime/recent.js";
 import {
   type BatchContext,
   DEFAULT_WATCHDOG_MARGIN_MS,
@@ -134,11 +135,7 @@ export class DestinationCache {
 
   /** Stores `entry` as the most recently used (a Map iterates in insertion order), forgetting the least past the cap. */
   #keep(key: string, entry: CacheEntry): void {
-    this.#entries.delete(key);
-    this.#entries.set(key, entry);
-    if (this.#entries.size <= this.#maxHosts) return;
-    const oldest = this.#entries.keys().next();
-    if (!oldest.done) this.#entries.delete(oldest.value);
+    keepRecent(this.#entries, key, entry, this.#maxHosts);
   }
 }
 
