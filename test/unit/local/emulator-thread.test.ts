@@ -30,48 +30,56 @@ describe("the emulators' thread dying under a running local cloud", () => {
   }, 20_000);
 });
 
+/** A fresh `--data` directory for one test, removed afterwards whatever the test found. */
+async function withDataDir(use: (dataDir: string) => Promise<void>): Promise<void> {
+  const dataDir = await mkdtemp(path.join(tmpdir(), "punctual-thread-"));
+  try {
+    await use(dataDir);
+  } finally {
+    await rm(dataDir, { recursive: true, force: true });
+  }
+}
+
+/**
+ * Why the emulators' thread would not start on `dataDir`, or undefined if it started after all (then it is
+ * stopped, so a test that fails leaves no thread holding the directory).
+ */
+function startFailure(dataDir: string): Promise<Error | undefined> {
+  return startEmulatorThread({ dataDir, gatewayPort: 0 }, () => undefined).then(
+    async (thread) => {
+      await thread.stop();
+      return undefined;
+    },
+    (reason: unknown) => reason as Error,
+  );
+}
+
 describe("the emulators' thread failing to start", () => {
   it("says why (schedules.json cut short) in one line npm start can print, not only its exit code", async () => {
-    // Prepare
-    const dataDir = await mkdtemp(path.join(tmpdir(), "punctual-thread-"));
-    const file = path.join(dataDir, "schedules.json");
-    await writeFile(file, '{"version":1,"groups":[{"Name":"def', "utf8");
-    const lines: string[] = [];
+    await withDataDir(async (dataDir) => {
+      // Prepare
+      const file = path.join(dataDir, "schedules.json");
+      await writeFile(file, '{"version":1,"groups":[{"Name":"def', "utf8");
 
-    try {
       // Act
-      const start = startEmulatorThread({ dataDir, gatewayPort: 0 }, (line) => lines.push(line));
-      const error = await start.then(
-        () => undefined,
-        (reason: unknown) => reason as Error,
-      );
+      const error = await startFailure(dataDir);
 
       // Assess
       expect(error?.name).toBe("DataFileError");
       const message = startFailureMessage(error, { port: 3000, awsPort: 4566 });
       expect(message).toContain(`${file} is not a scheduler emulator state file`);
       expect(message).toContain("move it away");
-    } finally {
-      await rm(dataDir, { recursive: true, force: true });
-    }
+    });
   }, 30_000);
 
   it("says the local DynamoDB's LevelDB cannot be opened (a damaged CURRENT file), rather than report ready", async () => {
-    // Prepare
-    const dataDir = await mkdtemp(path.join(tmpdir(), "punctual-thread-"));
-    await mkdir(path.join(dataDir, "dynamodb"));
-    await writeFile(path.join(dataDir, "dynamodb", "CURRENT"), "", "utf8");
+    await withDataDir(async (dataDir) => {
+      // Prepare
+      await mkdir(path.join(dataDir, "dynamodb"));
+      await writeFile(path.join(dataDir, "dynamodb", "CURRENT"), "", "utf8");
 
-    try {
       // Act
-      const start = startEmulatorThread({ dataDir, gatewayPort: 0 }, () => undefined);
-      const error = await start.then(
-        async (thread) => {
-          await thread.stop();
-          return undefined;
-        },
-        (reason: unknown) => reason as Error,
-      );
+      const error = await startFailure(dataDir);
 
       // Assess: before, it came up, and its first call stopped it with "Database is closed"
       expect(error?.name).toBe("DataFileError");
@@ -80,36 +88,27 @@ describe("the emulators' thread failing to start", () => {
         `${path.join(dataDir, "dynamodb")} (the local DynamoDB's LevelDB) cannot be opened`,
       );
       expect(message).toContain("Corruption");
-    } finally {
-      await rm(dataDir, { recursive: true, force: true });
-    }
+    });
   }, 30_000);
 
   it("says the LevelDB is open in another process (its lock file deleted), not that it is damaged", async () => {
-    // Prepare: this process holds the LevelDB, as another local cloud would
-    const dataDir = await mkdtemp(path.join(tmpdir(), "punctual-thread-"));
-    const { store } = startDynalite({ path: path.join(dataDir, "dynamodb") });
-    const holder = store.db as typeof store.db & { close(): Promise<void> };
-    await holder.open();
+    await withDataDir(async (dataDir) => {
+      // Prepare: this process holds the LevelDB, as another local cloud would
+      const { store } = startDynalite({ path: path.join(dataDir, "dynamodb") });
+      const holder = store.db as typeof store.db & { close(): Promise<void> };
+      await holder.open();
 
-    try {
-      // Act
-      const start = startEmulatorThread({ dataDir, gatewayPort: 0 }, () => undefined);
-      const error = await start.then(
-        async (thread) => {
-          await thread.stop();
-          return undefined;
-        },
-        (reason: unknown) => reason as Error,
-      );
+      try {
+        // Act
+        const error = await startFailure(dataDir);
 
-      // Assess
-      const message = startFailureMessage(error, { port: 3000, awsPort: 4566 });
-      expect(message).toContain("(the local DynamoDB's LevelDB) is open in another process");
-      expect(message).not.toContain("restore");
-    } finally {
-      await holder.close();
-      await rm(dataDir, { recursive: true, force: true });
-    }
+        // Assess
+        const message = startFailureMessage(error, { port: 3000, awsPort: 4566 });
+        expect(message).toContain("(the local DynamoDB's LevelDB) is open in another process");
+        expect(message).not.toContain("restore");
+      } finally {
+        await holder.close();
+      }
+    });
   }, 30_000);
 });
