@@ -1,4 +1,5 @@
 import type { Logger } from "@aws-lambda-powertools/logger";
+import middy from "@middy/core";
 import { loadEnvironmentConfig, type PunctualConfig } from "#shared/config/index.js";
 import {
   applyRuntimeSettingsText,
@@ -7,7 +8,11 @@ import {
   settingsDocumentText,
 } from "#shared/config/runtime-settings.js";
 import { ENV, requireEnv } from "#shared/runtime/env.js";
-import { createFunctionLogger, functionMetricsFactory } from "#shared/runtime/observability.js";
+import {
+  createFunctionLogger,
+  functionMetricsFactory,
+  loggerContext,
+} from "#shared/runtime/observability.js";
 import { publishSettingsRefused } from "#shared/services/settings-metrics.js";
 
 /**
@@ -69,6 +74,7 @@ export function createHandler(
 }
 
 const metrics = functionMetricsFactory(config, logger);
-export const handler = createHandler(config, logger, (invokedAtMs) =>
-  publishSettingsRefused(metrics(), invokedAtMs),
-);
+// Wrapped in the logger's middleware like every other handler, so its lines carry Lambda's context (request id).
+export const handler = middy(
+  createHandler(config, logger, (invokedAtMs) => publishSettingsRefused(metrics(), invokedAtMs)),
+).use(loggerContext(logger));

@@ -1,7 +1,17 @@
+import type { Context } from "aws-lambda";
 import { afterEach, beforeEach, describe, expect, it, vi } from "vitest";
 import { loadEnvironmentConfig } from "#shared/config/index.js";
 import { applyRuntimeSettingsText, settingsDocumentOf } from "#shared/config/runtime-settings.js";
 import { memoryLogger } from "../../support/logger.js";
+
+/** The context Lambda hands the validator (its request id goes on every log line). */
+const context = {
+  functionName: "punctual-prod-validate-topic-settings",
+  awsRequestId: "req-validator-1",
+  invokedFunctionArn: "arn:aws:lambda:eu-west-1:000000000000:function:punctual-prod-validate-topic-settings",
+  memoryLimitInMB: "256",
+  getRemainingTimeInMillis: () => 30_000,
+} as unknown as Context;
 
 /** AppConfig's LAMBDA validator event (docs: the content is base64). */
 function validationEvent(document: unknown, version = "2") {
@@ -28,10 +38,30 @@ describe("functions/validate-topic-settings.ts", () => {
     const { handler } = await import("#functions/validate-topic-settings.js");
     const prod = loadEnvironmentConfig("prod");
 
-    await expect(handler(validationEvent(settingsDocumentOf(prod)))).resolves.toBeUndefined();
+    await expect(handler(validationEvent(settingsDocumentOf(prod)), context)).resolves.toBeUndefined();
     await expect(
-      handler(validationEvent({ topics: { orders: { maxAttempts: 2, paused: true } } })),
+      handler(validationEvent({ topics: { orders: { maxAttempts: 2, paused: true } } }), context),
     ).resolves.toBeUndefined();
+  });
+
+  it("logs with Lambda's context, as every other handler does (its lines carry the request id)", async () => {
+    vi.stubEnv("POWERTOOLS_LOG_LEVEL", "INFO");
+    const lines: string[] = [];
+    const write = vi.spyOn(process.stdout, "write").mockImplementation((chunk) => {
+      lines.push(String(chunk));
+      return true;
+    });
+    try {
+      const { handler } = await import("#functions/validate-topic-settings.js");
+      await handler(validationEvent(settingsDocumentOf(loadEnvironmentConfig("prod"))), context);
+
+      const accepted = lines
+        .map((line) => JSON.parse(line))
+        .find((entry) => entry.message === "topic settings accepted");
+      expect(accepted).toMatchObject({ function_request_id: "req-validator-1" });
+    } finally {
+      write.mockRestore();
+    }
   });
 
   it.each([
@@ -147,7 +177,10 @@ describe("functions/validate-topic-settings.ts", () => {
     const bytes = new TextEncoder().encode(text);
 
     // Act
-    const outcome = handler({ ...validationEvent(""), content: Buffer.from(bytes).toString("base64") });
+    const outcome = handler(
+      { ...validationEvent(""), content: Buffer.from(bytes).toString("base64") },
+      context,
+    );
 
     // Assess: the validator agrees with what a function makes of the same bytes (Powertools' Uint8Array,
     // decoded with TextDecoder as shared/adapters/topic-settings.ts does)
