@@ -690,6 +690,9 @@ describe("callback client against a hostile receiver: every attempt settles by i
     ["trickle-headers", `timeout after ${TIMEOUT_MS} ms`],
     ["endless-1xx", "receiver sent more than 10 informational (1xx) responses"],
     ["slow-1xx", `timeout after ${TIMEOUT_MS} ms`],
+    ["huge-1xx", "receiver sent more than 10 informational (1xx) responses"],
+    ["continue-upgrade", "receiver switched protocols (101)"],
+    ["blank-lines", "receiver sent more than 256 KiB without an answer"],
     ["silent", `timeout after ${TIMEOUT_MS} ms`],
   ] as const)("%s → settles as a failed attempt: %s", async (mode, error) => {
     // Prepare
