@@ -29,6 +29,7 @@ import net from "node:net";
  * - `cut-short`: a `200` with a 1 KiB Content-Length, 10 bytes of body, then the connection closed (a lie);
  * - `cut-chunked`: a chunked `200`, one chunk, then the connection closed without the last (empty) chunk;
  * - `bad-chunk`: a chunked `200` whose first chunk size is not hexadecimal (a framing error after the head);
+ * - `chunk-overflow`: a chunked `200` whose first chunk size, `ffffffffffffffffff`, overflows 64 bits;
  * - `no-content-body`: a `204` that carries a body anyway (llhttp ends a 204 at its headers, so the body is junk);
  * - `past-length`: a complete `200` followed by bytes past its Content-Length;
  * - `status-999` / `status-000`: a final status outside HTTP's 100–599 (llhttp takes any three digits);
@@ -68,6 +69,7 @@ export const HOSTILE_MODES = [
   "cut-short",
   "cut-chunked",
   "bad-chunk",
+  "chunk-overflow",
   "no-content-body",
   "past-length",
   "status-999",
@@ -242,6 +244,9 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
           return;
         case "bad-chunk":
           socket.end("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n");
+          return;
+        case "chunk-overflow":
+          socket.end("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nhello\r\n");
           return;
         case "no-content-body":
           socket.end("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello");

@@ -879,6 +879,7 @@ describe("callback client against a hostile receiver: every attempt settles by i
     ["cut-short", 200],
     ["cut-chunked", 200],
     ["bad-chunk", 200],
+    ["chunk-overflow", 200],
   ] as const)(
     "%s: once the head is in, what befalls the body spoils the connection, not the answer (%i stands)",
     async (mode, status) => {
