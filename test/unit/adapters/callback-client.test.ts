@@ -1105,6 +1105,36 @@ describe("callback client against a hostile receiver: every attempt settles by i
   );
 
   it.each([
+    [200, { ok: true, status: 200 }],
+    [503, { ok: false, status: 503, error: "HTTP 503" }],
+  ] as const)(
+    "an answer (%i) without `Connection: close` given while the request body is still going out, then the receiver half-closes (FIN): the answer stands, sent once, the connection closed",
+    async (status, expected) => {
+      // Prepare: a receiver that answers on the request's first bytes, as if to keep the connection, ends its side at
+      // once and reads on; the client is still writing an 8 MiB body
+      const closing = await startAnswerAndCloseReceiver(
+        true,
+        `HTTP/1.1 ${status} X\r\nContent-Length: 0\r\n\r\n`,
+      );
+
+      try {
+        // Act
+        const { result, connections, uncaught } = await postLargeBodyWatched(closing.url, 2_000);
+
+        // Assess: the answer decides and the request was not sent again; its one connection was closed, not pooled
+        // (the receiver said nothing more on it could come)
+        expect(result).toEqual({ ...expected, durationMs: expect.any(Number) });
+        expect(closing.connections()).toBe(1);
+        expect(connections).toBe(1);
+        expect(uncaught).toEqual([]);
+      } finally {
+        await closing.stop();
+      }
+    },
+    15_000,
+  );
+
+  it.each([
     ["hooks.example.com.", "hooks.example.com"],
     ["hooks.example.com", "hooks.example.com"],
   ])(
@@ -1543,13 +1573,16 @@ async function startAnswerThenResetReceiver(status: number) {
  * A raw receiver that answers `200` with `Connection: close` as soon as a request's first bytes arrive, then ends its
  * side of the connection (`closes`) or reads on without ever closing. Counts its connections.
  */
-async function startAnswerAndCloseReceiver(closes: boolean) {
+async function startAnswerAndCloseReceiver(
+  closes: boolean,
+  answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+) {
   const sockets: Socket[] = [];
   const server = createNetServer((socket) => {
     sockets.push(socket);
     socket.on("error", () => undefined);
     socket.once("data", () => {
-      socket.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      socket.write(answer);
       if (closes) socket.end();
     });
     socket.on("data", () => undefined);
