@@ -1,3 +1,4 @@
+import { constants as cryptoConstants } from "node:crypto";
 import { lookup } from "node:dns/promises";
 import http from "node:http";
 import https from "node:https";
@@ -60,7 +61,10 @@ export interface CallbackClientOptions {
   readonly policy: AddressPolicy;
   /** Refuse `http:` URLs unless the topic allows plain-http callbacks (the local environment only). */
   readonly allowPlainHttp: boolean;
-  /** How much of a response body is read (and thrown away) so the connection can be reused. */
+  /**
+   * How much of a response body is read (and thrown away) so the connection can be reused. What is read off the
+   * connection in all, framing, blank lines and informational heads included, is capped too (`maxReadBytes`).
+   */
   readonly maxResponseBytes?: number;
   /** How many informational (1xx) answers a receiver may send before its final one. Default 10. */
   readonly maxInformational?: number;
@@ -98,6 +102,15 @@ const DEFAULT_MAX_IDLE_SOCKETS = 32;
  * pooled again, and found again the same way (its pooled connections' next requests each sent twice, once).
  */
 const MAX_BODY_IGNORING_ORIGINS = 1_000;
+
+/**
+ * TLS renegotiation refused (OpenSSL's `SSL_OP_NO_RENEGOTIATION`), as Go's client refuses it by default: a receiver
+ * asking for one (a TLS 1.2 HelloRequest; TLS 1.3 has none) fails the attempt on the handshake. Node's client took
+ * part in every one a receiver asked for, and one asking again as each completed (a Node server did ~2,500 a second
+ * on loopback) kept the client doing full handshakes, CPU the instance's other callbacks share, until the deadline.
+ * Nothing needs it of us: renegotiation is how a server asks for a client certificate, which callbacks never carry.
+ */
+const NO_RENEGOTIATION = { secureOptions: cryptoConstants.SSL_OP_NO_RENEGOTIATION };
 
 /** A connection refused by the address policy (reported as `destination refused by policy: …`, never attempted). */
 class BlockedAddressError extends Error {
@@ -141,19 +154,23 @@ class ReusedAddressRefusedError extends BlockedAddressError {}
  * `response` or `error`, and some answers produce neither (a `101 Switching Protocols` nobody listens for is
  * destroyed silently; endless `1xx`; half-written headers; a trickled body), so one timer races the whole
  * exchange — DNS, connect, headers and body — and destroys the socket when it fires, and `upgrade`, `close`
- * and a flood of `information` events settle the attempt as soon as they happen.
+ * and a flood of `information` events settle the attempt as soon as they happen. What is read is capped in bytes,
+ * whatever they are (`maxReadBytes`), so no receiver makes an attempt read until its deadline.
  */
 export function createCallbackClient(options: CallbackClientOptions): CallbackClient {
+  const maxResponseBytes = options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES;
+  const maxInformational = options.maxInformational ?? DEFAULT_MAX_INFORMATIONAL;
   const limits: ExchangeLimits = {
-    maxResponseBytes: options.maxResponseBytes ?? DEFAULT_MAX_RESPONSE_BYTES,
-    maxInformational: options.maxInformational ?? DEFAULT_MAX_INFORMATIONAL,
+    maxResponseBytes,
+    maxInformational,
+    maxReadBytes: maxReadBytes(maxResponseBytes, maxInformational),
   };
   const lookupAllowed = pinnedLookup(options.policy, sharedWhileInFlight(options.lookup ?? systemLookup));
   const idle: IdleLimits = {
     timeout: options.idleSocketMs ?? DEFAULT_IDLE_SOCKET_MS,
     max: options.maxIdleSockets ?? DEFAULT_MAX_IDLE_SOCKETS,
   };
-  const trusted = options.ca === undefined ? {} : { ca: options.ca };
+  const trusted = { ...NO_RENEGOTIATION, ...(options.ca === undefined ? {} : { ca: options.ca }) };
   const agents = {
     "http:": boundedIdle(new http.Agent({ keepAlive: true, timeout: idle.timeout }), idle),
     "https:": boundedIdle(new https.Agent({ keepAlive: true, timeout: idle.timeout, ...trusted }), idle),
@@ -365,6 +382,47 @@ function recheckReusedSocket(outgoing: http.ClientRequest, url: URL, policy: Add
 interface ExchangeLimits {
   readonly maxResponseBytes: number;
   readonly maxInformational: number;
+  /** What may be read off the connection for one request in all (`maxReadBytes`). */
+  readonly maxReadBytes: number;
+}
+
+/**
+ * The cap on what one request may read off its connection, whatever the bytes are: the body cap counts body bytes
+ * only, and Node's limits leave three streams unbounded but for the deadline — the blank lines llhttp skips before a
+ * status line (any number of them), a chunk extension per chunk (Node's 16 KiB limit is per chunk) and a chunk
+ * size's leading zeros. A receiver answering 200 and then chunks of one byte each behind 8 KiB of extension had the
+ * client read ~512 MiB to reach 64 KiB of body, at loopback speed, and one sending CR LF without end was read until
+ * the deadline (~250 MB a second on loopback): CPU and bandwidth of the deliver instance, whose other callbacks share
+ * them. The cap leaves room for everything Node's own limits let through: the heads of `maxInformational`
+ * informational answers and of the final one, a trailer section (each at most Node's `maxHeaderSize`, 16 KiB) and
+ * the body cap — 256 KiB by default. Past it, an answer that came stands and its connection is closed (as past the
+ * body cap); without one the attempt fails (`receiver sent more than 256 KiB without an answer`).
+ */
+function maxReadBytes(maxResponseBytes: number, maxInformational: number): number {
+  return maxResponseBytes + (maxInformational + 2) * http.maxHeaderSize;
+}
+
+/** `256 KiB`, or a number of bytes that is no whole number of KiB. */
+function sizeInWords(bytes: number): string {
+  return bytes % 1024 === 0 ? `${bytes / 1024} KiB` : `${bytes} bytes`;
+}
+
+/**
+ * Counts what the request reads off its connection (the socket's bytes, TLS already undone) and calls `over` once
+ * past `limit`. The listener comes off when the request closes, before a kept-alive connection goes back to the pool.
+ */
+function capBytesRead(outgoing: http.ClientRequest, limit: number, over: () => void): void {
+  outgoing.once("socket", (socket: Duplex) => {
+    let read = 0;
+    const count = (chunk: Buffer) => {
+      read += chunk.length;
+      if (read <= limit) return;
+      socket.off("data", count);
+      over();
+    };
+    socket.on("data", count);
+    outgoing.once("close", () => socket.off("data", count));
+  });
 }
 
 interface Exchanged {
@@ -385,7 +443,7 @@ type ExchangeFlags = Pick<Exchanged, "staleConnection" | "bodyLeftUnread">;
 /**
  * Sends the request and settles exactly once, by `deadlineMs`: on a complete answer (or its status line, if its body
  * is still arriving at the deadline), or on the first sign that none is coming — the deadline, an upgrade, a
- * connection closed without a response, too many informational answers, an error.
+ * connection closed without a response, too many informational answers, too many bytes read, an error.
  */
 function exchange(
   outgoing: http.ClientRequest,
@@ -411,27 +469,19 @@ function exchange(
       outgoing.destroy();
     };
     let answer: { response: http.IncomingMessage; durationMs: number } | undefined;
-    // A body still arriving at the deadline does not undo its status line (below): the answer stands, and the
-    // connection is closed. Retrying a receiver that said 2xx, however slowly it says the rest, would call it again
-    // for a task it took, and dead-letter it after maxAttempts such answers.
-    const deadline = setTimeout(() => {
-      if (!answer) return fail(`timeout after ${req.timeoutMs} ms`);
+    // A body still arriving at the deadline, or past the cap on bytes read, does not undo its status line (below):
+    // the answer stands, and the connection is closed. Retrying a receiver that said 2xx, however slowly it says the
+    // rest, would call it again for a task it took, and dead-letter it after maxAttempts such answers.
+    const cutOff = (withoutAnswer: string) => {
+      if (!answer) return fail(withoutAnswer);
       settle(answerOf(answer.response, answer.durationMs));
       outgoing.destroy();
-    }, deadlineMs);
-
-    // With a listener Node hands us the switched socket (without one it destroys it and emits nothing at all).
-    outgoing.once("upgrade", (_response, socket: Duplex) => {
-      socket.destroy();
-      fail("receiver switched protocols (101)");
-    });
-    let informational = 0;
-    outgoing.on("information", () => {
-      informational++;
-      if (informational > limits.maxInformational) {
-        fail(`receiver sent more than ${limits.maxInformational} informational (1xx) responses`);
-      }
-    });
+    };
+    const deadline = setTimeout(() => cutOff(`timeout after ${req.timeoutMs} ms`), deadlineMs);
+    capBytesRead(outgoing, limits.maxReadBytes, () =>
+      cutOff(`receiver sent more than ${sizeInWords(limits.maxReadBytes)} without an answer`),
+    );
+    failOnSwitchOrFlood(outgoing, limits.maxInformational, fail);
     outgoing.once("response", (response) => {
       const durationMs = elapsed();
       poolOnlyIfBodyRead(outgoing, response);
@@ -481,6 +531,29 @@ function exchange(
       settle(result, { staleConnection: outgoing.reusedSocket && answerStart() === "" });
     });
     outgoing.end(req.body);
+  });
+}
+
+/**
+ * The answers Node's request settles on neither `response` nor `error` for: a `101` that switches protocols (with an
+ * `upgrade` listener Node hands us the switched socket; without one it destroys it and emits nothing at all), and
+ * informational answers without end (each one an `information` event).
+ */
+function failOnSwitchOrFlood(
+  outgoing: http.ClientRequest,
+  maxInformational: number,
+  fail: (error: string) => void,
+): void {
+  outgoing.once("upgrade", (_response, socket: Duplex) => {
+    socket.destroy();
+    fail("receiver switched protocols (101)");
+  });
+  let informational = 0;
+  outgoing.on("information", () => {
+    informational++;
+    if (informational > maxInformational) {
+      fail(`receiver sent more than ${maxInformational} informational (1xx) responses`);
+    }
   });
 }
 

@@ -12,8 +12,8 @@ import { type HostileReceiver, startHostileReceiver } from "../support/hostile-r
 import { e2eTarget, type Harness, localSqsClient, startHarness } from "./support/harness.js";
 
 /**
- * A receiver that answers `101 Switching Protocols` (and one whose `200` has a body that never ends), through the
- * local cloud: the real deliver function and callback client, real SQS FIFO semantics (fauxqs), a raw-socket
+ * A receiver that answers `101 Switching Protocols` (and one whose `200` has a body that never ends, and one that
+ * sends blank lines without end), through the local cloud: the real deliver function and callback client, real SQS FIFO semantics (fauxqs), a raw-socket
  * receiver on 127.0.0.1. Before the 101 fix the attempt never settled: the task stayed `delivering` with no `last_error`, came back only after the queue's
  * visibility timeout (minutes, beyond this test's timeout), and held the rest of its batch.
  *
@@ -126,6 +126,30 @@ describe.runIf(local)("a receiver whose 200 has a body that never ends", () => {
     expect(delivered).toMatchObject({ status: "delivered", attempts: 1 });
     expect(delivered.last_error).toBeUndefined();
     expect(hostile.requests.filter((r) => r.path === path).map((r) => r.mode)).toEqual(["trickle"]);
+  });
+});
+
+describe.runIf(local)("a receiver that sends blank lines without end ahead of any status line", () => {
+  it("is a failed attempt once 256 KiB came (not a read until the timeout), retried by backoff, delivered once the receiver is fixed", async () => {
+    // Prepare: the receiver writes CR LF as fast as the client reads it on the first request to this path (HTTP's
+    // parser skips any number of them ahead of a status line), then answers 200
+    const path = `/blank-lines/1/${randomUUID()}`;
+
+    // Act
+    const task = await addTask({
+      content: { order_id: `o-${randomUUID()}` },
+      callback: { url: `${hostile.url}${path}` },
+    });
+    const failing = await waitForTask(task.task_id, (t) => t.last_error !== undefined);
+    const delivered = await h.waitForStatus(task.task_id, ["delivered", "failed"], 30_000);
+
+    // Assess: the cap on bytes read ended the attempt as a failure without a status (the retried kind)
+    expect(failing).toMatchObject({
+      status: "delivering",
+      last_error: "receiver sent more than 256 KiB without an answer",
+    });
+    expect(delivered).toMatchObject({ status: "delivered", attempts: 2 });
+    expect(hostile.requests.filter((r) => r.path === path).map((r) => r.mode)).toEqual(["blank-lines", "ok"]);
   });
 });
 

@@ -11,6 +11,10 @@ import net from "node:net";
  * - `trickle-headers`: a `200`'s status line and headers one byte every `trickleEveryMs` (each byte resets an idle timer);
  * - `endless-1xx`: `100 Continue` / `102 Processing` / `103 Early Hints` over and over until the client hangs up;
  * - `slow-1xx`: one `102 Processing` every `trickleEveryMs`, forever (too few at a time to look like a flood);
+ * - `huge-1xx`: `103 Early Hints` with a 15 KiB `Link` header (under Node's 16 KiB head limit) over and over;
+ * - `continue-upgrade`: `100 Continue`, then a `101 Switching Protocols` nobody asked for, then silence;
+ * - `blank-lines`: CR LF without end and no status line (llhttp skips any number of them ahead of one), written
+ *   as fast as the client reads it;
  * - `trickle`: a `200` with a 1 KiB Content-Length whose body comes one byte every `trickleEveryMs`;
  * - `close-delimited`: an HTTP/1.0 `200` with neither Content-Length nor chunks: its body ends where the receiver
  *   closes the connection (RFC 9112 §6.3, rule 8), which it does after a few bytes;
@@ -25,6 +29,7 @@ import net from "node:net";
  * - `cut-short`: a `200` with a 1 KiB Content-Length, 10 bytes of body, then the connection closed (a lie);
  * - `cut-chunked`: a chunked `200`, one chunk, then the connection closed without the last (empty) chunk;
  * - `bad-chunk`: a chunked `200` whose first chunk size is not hexadecimal (a framing error after the head);
+ * - `chunk-overflow`: a chunked `200` whose first chunk size, `ffffffffffffffffff`, overflows 64 bits;
  * - `no-content-body`: a `204` that carries a body anyway (llhttp ends a 204 at its headers, so the body is junk);
  * - `past-length`: a complete `200` followed by bytes past its Content-Length;
  * - `status-999` / `status-000`: a final status outside HTTP's 100–599 (llhttp takes any three digits);
@@ -51,6 +56,9 @@ export const HOSTILE_MODES = [
   "trickle-headers",
   "endless-1xx",
   "slow-1xx",
+  "huge-1xx",
+  "continue-upgrade",
+  "blank-lines",
   "trickle",
   "close-delimited",
   "endless-close-delimited",
@@ -61,6 +69,7 @@ export const HOSTILE_MODES = [
   "cut-short",
   "cut-chunked",
   "bad-chunk",
+  "chunk-overflow",
   "no-content-body",
   "past-length",
   "status-999",
@@ -201,6 +210,19 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
         case "slow-1xx":
           every(trickleEveryMs, () => socket.write("HTTP/1.1 102 Processing\r\n\r\n"));
           return;
+        case "huge-1xx": {
+          const early = `HTTP/1.1 103 Early Hints\r\nLink: ${"l".repeat(15 * 1024)}\r\n\r\n`;
+          every(5, () => socket.write(early));
+          return;
+        }
+        case "continue-upgrade":
+          socket.write(
+            "HTTP/1.1 100 Continue\r\n\r\nHTTP/1.1 101 Switching Protocols\r\nUpgrade: websocket\r\nConnection: Upgrade\r\n\r\n",
+          );
+          return;
+        case "blank-lines":
+          pumpUntilClosed(socket, Buffer.from("\r\n".repeat(1024)));
+          return;
         case "trickle":
           socket.write("HTTP/1.1 200 OK\r\nContent-Length: 1024\r\n\r\n");
           every(trickleEveryMs, () => socket.write("x"));
@@ -222,6 +244,9 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
           return;
         case "bad-chunk":
           socket.end("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nzz\r\nhello\r\n");
+          return;
+        case "chunk-overflow":
+          socket.end("HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\nffffffffffffffffff\r\nhello\r\n");
           return;
         case "no-content-body":
           socket.end("HTTP/1.1 204 No Content\r\nContent-Length: 5\r\n\r\nhello");
@@ -297,6 +322,16 @@ export async function startHostileReceiver(options: HostileReceiverOptions = {})
       await new Promise<void>((resolve) => server.close(() => resolve()));
     },
   };
+}
+
+/** Writes `bytes` over and over, as fast as the other side reads them, until the connection is closed. */
+function pumpUntilClosed(socket: net.Socket, bytes: Buffer): void {
+  const pump = () => {
+    while (!socket.destroyed && !socket.writableEnded) {
+      if (!socket.write(bytes)) return void socket.once("drain", pump);
+    }
+  };
+  pump();
 }
 
 function modeFor(path: string, count: number): HostileMode {

@@ -32,9 +32,10 @@ export interface RawReceiver {
 export interface RawReceiverOptions {
   /**
    * Serve TLS with test/support/tls-receiver-certificate.ts (for `hooks.example.com`, `127.0.0.1` and `::1`): the
-   * client trusts it through its `ca` seam and reaches `hooks.example.com` through its lookup seam.
+   * client trusts it through its `ca` seam and reaches `hooks.example.com` through its lookup seam. Given as options,
+   * with those of the server's settings (a receiver held to TLS 1.2, or offering only `h2` by ALPN).
    */
-  readonly tls?: boolean;
+  readonly tls?: boolean | Pick<tls.TlsOptions, "maxVersion" | "ALPNProtocols">;
   /**
    * Hand each request over on its head and never read a body (`body` is ""), as a handler that ignores the body
    * leaves it: the body's bytes are then read as the start of the next request's head on the connection.
@@ -73,7 +74,10 @@ export async function startRawReceiver(
     );
   };
   const server = options.tls
-    ? tls.createServer({ key: TLS_RECEIVER_KEY, cert: TLS_RECEIVER_CERT }, onConnection)
+    ? tls.createServer(
+        { key: TLS_RECEIVER_KEY, cert: TLS_RECEIVER_CERT, ...(options.tls === true ? {} : options.tls) },
+        onConnection,
+      )
     : net.createServer(onConnection);
   await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
   const { port } = server.address() as net.AddressInfo;

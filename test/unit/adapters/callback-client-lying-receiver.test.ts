@@ -175,6 +175,87 @@ describe("callback client: a 2xx whose framing never ends is read only so far", 
   );
 });
 
+describe("callback client: what a receiver sends around its answer is read only so far, framing and blank lines included", () => {
+  const CAP = 512 * 1024 * 1024;
+
+  it.each([
+    [
+      "chunks of one byte each behind an 8 KiB extension (Node's extension limit is per chunk)",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+      `1;e=${"e".repeat(8 * 1024)}\r\nx\r\n`,
+    ],
+    [
+      "chunk sizes of one byte each behind 4 KiB of leading zeros",
+      "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n",
+      `${"0".repeat(4 * 1024)}1\r\nx\r\n`,
+    ],
+  ])(
+    "%s: the 2xx stands, and the read stops near the cap on bytes, not on body bytes alone",
+    async (_, head, line) => {
+      // Prepare: a receiver whose body is almost all framing: 64 KiB of body would take ~512 MiB of it (8 KiB of
+      // framing per body byte), which a read counting body bytes alone takes whole before the deadline
+      let written = () => 0;
+      const receiver = await startRawReceiver((socket) => {
+        socket.write(head);
+        written = pumpUntilClosed(socket, Buffer.from(line), CAP);
+      });
+      const c = client();
+
+      // Act: a deadline long enough for an unbounded read to take all of it
+      const result = await post(c, receiver.url, 10_000);
+      await receiver.closed(1);
+
+      // Assess: a delivery; the client stopped reading long before the receiver ran out (what was written is what
+      // the socket buffers took before the close)
+      expect(result).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+      expect(written()).toBeLessThan(CAP / 8);
+    },
+  );
+
+  it("blank lines without end before any status line (llhttp skips them without limit): a failed attempt once 256 KiB came, not a read until the deadline", async () => {
+    // Prepare
+    let written = () => 0;
+    const receiver = await startRawReceiver((socket) => {
+      written = pumpUntilClosed(socket, Buffer.from("\r\n".repeat(1024)), CAP);
+    });
+    const c = client();
+
+    // Act: a deadline within vitest's own, long enough for an unbounded read to take all of it
+    const result = await post(c, receiver.url, 4_000);
+    await receiver.closed(1);
+
+    // Assess: no answer, so a failed attempt (retried, a host failure), settled on the bytes rather than the deadline,
+    // and its connection closed
+    expect(result).toEqual({
+      ok: false,
+      error: "receiver sent more than 256 KiB without an answer",
+      durationMs: expect.any(Number),
+    });
+    expect(hostFailed(result)).toBe(true);
+    expect(written()).toBeLessThan(CAP / 8);
+    expect(receiver.requests).toEqual([1]);
+  });
+
+  it("ten informational answers with heads near Node's 16 KiB limit, then a 200 with a 64 KiB body, are all within the cap: a delivery, its connection kept", async () => {
+    // Prepare: the most a receiver may send before and with its answer without tripping a limit of Node's or ours
+    const early = `HTTP/1.1 103 Early Hints\r\nLink: ${"l".repeat(15 * 1024)}\r\n\r\n`;
+    const answer = `HTTP/1.1 200 OK\r\nX-Big: ${"h".repeat(15 * 1024)}\r\nContent-Length: ${64 * 1024}\r\n\r\n${"b".repeat(64 * 1024)}`;
+    const receiver = await startRawReceiver((socket, index) =>
+      socket.write(index === 0 ? early.repeat(10) + answer : OK),
+    );
+    const c = client();
+
+    // Act
+    const first = await post(c, receiver.url);
+    const second = await post(c, receiver.url);
+
+    // Assess
+    expect(first).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+    expect(second).toMatchObject({ ok: true, status: 200 });
+    expect(receiver.requests).toEqual([1, 1]);
+  });
+});
+
 describe("callback client: redirects of every kind", () => {
   it.each([300, 301, 302, 303, 304, 305, 307, 308])(
     "%i to the metadata address or another name is a failed attempt with its status: nothing followed, nothing resolved, a host that answered",

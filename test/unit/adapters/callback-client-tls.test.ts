@@ -1,5 +1,6 @@
 import { randomUUID } from "node:crypto";
 import net, { type AddressInfo } from "node:net";
+import tls from "node:tls";
 import { afterEach, describe, expect, it } from "vitest";
 import {
   type AddressPolicy,
@@ -7,8 +8,9 @@ import {
   createCallbackClient,
   type ResolveHost,
 } from "#shared/adapters/callback-client.js";
+import { hostFailed } from "#shared/domain/destination.js";
 import { type RawReceiver, type RawRequest, startRawReceiver } from "../../support/raw-receiver.js";
-import { TLS_RECEIVER_CERT } from "../../support/tls-receiver-certificate.js";
+import { TLS_RECEIVER_CERT, TLS_RECEIVER_KEY } from "../../support/tls-receiver-certificate.js";
 
 /**
  * Callbacks go out over `https` only in every deployed environment, so the protections the plain-http tests show
@@ -249,4 +251,103 @@ describe("callback client over TLS: the same protections on the protocol every d
       await new Promise<void>((resolve) => mute.close(() => resolve()));
     }
   });
+});
+
+describe("callback client over TLS: a receiver that misuses the TLS layer", () => {
+  it("asking to renegotiate (TLS 1.2) is refused, as Go's client refuses it: the attempt fails on the handshake, none is done", async () => {
+    // Prepare: a receiver held to TLS 1.2 that, once it has read the request, asks to renegotiate, and again each
+    // time one completes (a hundred times) before it answers: without end, each one a full handshake the client
+    // takes part in until the deadline, CPU the other callbacks of its instance share
+    let renegotiated = 0;
+    const receiver = await startRawReceiver(
+      (socket) => {
+        const again = () =>
+          (socket as tls.TLSSocket).renegotiate({ rejectUnauthorized: false }, (error) => {
+            if (error) return;
+            if (++renegotiated < 100) again();
+            else socket.write(OK);
+          });
+        again();
+      },
+      { tls: { maxVersion: "TLSv1.2" } },
+    );
+    receivers.push(receiver);
+    const c = tlsClient();
+
+    // Act
+    const result = await post(c, receiver.url);
+
+    // Assess: a failed attempt without a status (retried, a host failure), never sent again at once; no
+    // renegotiation completed
+    expect(result).toEqual({
+      ok: false,
+      error: expect.stringMatching(/^tls: handshake failed \((ERR_SSL_[A-Z0-9_]+|EPROTO)\)$/),
+      durationMs: expect.any(Number),
+    });
+    expect(hostFailed(result)).toBe(true);
+    expect(renegotiated).toBe(0);
+    expect(receiver.requests).toHaveLength(1);
+  });
+
+  it("offering only h2 by ALPN and answering in HTTP/2 frames: a malformed answer, a failed attempt, not sent again", async () => {
+    // Prepare: the client offers no ALPN, so the handshake completes without a protocol; the receiver then answers
+    // the HTTP/1.1 request as an HTTP/2 server answers a connection without its preface: a SETTINGS frame and a
+    // GOAWAY (PROTOCOL_ERROR)
+    const receiver = await startRawReceiver(
+      (socket) => socket.end(Buffer.from("000000040000000000" + "0000080700000000000000000000000001", "hex")),
+      { tls: { ALPNProtocols: ["h2"] } },
+    );
+    receivers.push(receiver);
+    const c = tlsClient();
+
+    // Act
+    const result = await post(c, receiver.url);
+    await receiver.closed(1);
+
+    // Assess
+    expect(result).toEqual({
+      ok: false,
+      error: "malformed answer: not an HTTP status line (HPE_INVALID_CONSTANT)",
+      durationMs: expect.any(Number),
+    });
+    expect(hostFailed(result)).toBe(true);
+    expect(receiver.requests).toHaveLength(1);
+  });
+
+  it.each([
+    ["ends its side (close_notify, FIN)", (socket: tls.TLSSocket) => socket.end()],
+    ["drops the connection", (socket: tls.TLSSocket) => socket.destroy()],
+  ])(
+    "a receiver that completes the handshake and %s before reading the request: a failed attempt, sent once",
+    async (_, hangUp) => {
+      // Prepare
+      let connections = 0;
+      const server = tls.createServer({ key: TLS_RECEIVER_KEY, cert: TLS_RECEIVER_CERT }, (socket) => {
+        connections++;
+        socket.on("error", () => undefined);
+        hangUp(socket);
+      });
+      await new Promise<void>((resolve) => server.listen(0, "127.0.0.1", resolve));
+      const c = tlsClient();
+
+      try {
+        // Act
+        const result = await post(
+          c,
+          `https://hooks.example.com:${(server.address() as AddressInfo).port}/hook`,
+        );
+
+        // Assess: on a new connection, a close before any answer is the attempt's failure (only a kept-alive
+        // connection closed under its request sends it again)
+        expect(result).toEqual({
+          ok: false,
+          error: "network: connection closed without a response",
+          durationMs: expect.any(Number),
+        });
+        expect(connections).toBe(1);
+      } finally {
+        await new Promise<void>((resolve) => server.close(() => resolve()));
+      }
+    },
+  );
 });

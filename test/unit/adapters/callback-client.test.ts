@@ -690,6 +690,9 @@ describe("callback client against a hostile receiver: every attempt settles by i
     ["trickle-headers", `timeout after ${TIMEOUT_MS} ms`],
     ["endless-1xx", "receiver sent more than 10 informational (1xx) responses"],
     ["slow-1xx", `timeout after ${TIMEOUT_MS} ms`],
+    ["huge-1xx", "receiver sent more than 10 informational (1xx) responses"],
+    ["continue-upgrade", "receiver switched protocols (101)"],
+    ["blank-lines", "receiver sent more than 256 KiB without an answer"],
     ["silent", `timeout after ${TIMEOUT_MS} ms`],
   ] as const)("%s → settles as a failed attempt: %s", async (mode, error) => {
     // Prepare
@@ -876,6 +879,7 @@ describe("callback client against a hostile receiver: every attempt settles by i
     ["cut-short", 200],
     ["cut-chunked", 200],
     ["bad-chunk", 200],
+    ["chunk-overflow", 200],
   ] as const)(
     "%s: once the head is in, what befalls the body spoils the connection, not the answer (%i stands)",
     async (mode, status) => {
@@ -1090,6 +1094,36 @@ describe("callback client against a hostile receiver: every attempt settles by i
         // receiver's FIN, or by the client once the rest of the body was out or its deadline came) without an error
         // escaping
         expect(result).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+        expect(closing.connections()).toBe(1);
+        expect(connections).toBe(1);
+        expect(uncaught).toEqual([]);
+      } finally {
+        await closing.stop();
+      }
+    },
+    15_000,
+  );
+
+  it.each([
+    [200, { ok: true, status: 200 }],
+    [503, { ok: false, status: 503, error: "HTTP 503" }],
+  ] as const)(
+    "an answer (%i) without `Connection: close` given while the request body is still going out, then the receiver half-closes (FIN): the answer stands, sent once, the connection closed",
+    async (status, expected) => {
+      // Prepare: a receiver that answers on the request's first bytes, as if to keep the connection, ends its side at
+      // once and reads on; the client is still writing an 8 MiB body
+      const closing = await startAnswerAndCloseReceiver(
+        true,
+        `HTTP/1.1 ${status} X\r\nContent-Length: 0\r\n\r\n`,
+      );
+
+      try {
+        // Act
+        const { result, connections, uncaught } = await postLargeBodyWatched(closing.url, 2_000);
+
+        // Assess: the answer decides and the request was not sent again; its one connection was closed, not pooled
+        // (the receiver said nothing more on it could come)
+        expect(result).toEqual({ ...expected, durationMs: expect.any(Number) });
         expect(closing.connections()).toBe(1);
         expect(connections).toBe(1);
         expect(uncaught).toEqual([]);
@@ -1539,13 +1573,16 @@ async function startAnswerThenResetReceiver(status: number) {
  * A raw receiver that answers `200` with `Connection: close` as soon as a request's first bytes arrive, then ends its
  * side of the connection (`closes`) or reads on without ever closing. Counts its connections.
  */
-async function startAnswerAndCloseReceiver(closes: boolean) {
+async function startAnswerAndCloseReceiver(
+  closes: boolean,
+  answer = "HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n",
+) {
   const sockets: Socket[] = [];
   const server = createNetServer((socket) => {
     sockets.push(socket);
     socket.on("error", () => undefined);
     socket.once("data", () => {
-      socket.write("HTTP/1.1 200 OK\r\nContent-Length: 0\r\nConnection: close\r\n\r\n");
+      socket.write(answer);
       if (closes) socket.end();
     });
     socket.on("data", () => undefined);
