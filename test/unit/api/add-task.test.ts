@@ -475,7 +475,9 @@ describe("addTask: idempotency", () => {
     );
     f.clock.now += 10_000 + 3 * 86_400_000;
     const gone = await refusal(addTask(f.deps, { body: body(), idempotencyKeyHeader: "k-h2" }));
-    const inBody = await refusal(addTask(f.deps, { body: body({ idempotency_key: "k-h", delay_seconds: 12 }) }));
+    const inBody = await refusal(
+      addTask(f.deps, { body: body({ idempotency_key: "k-h", delay_seconds: 12 }) }),
+    );
 
     // Assess: each names the field the key came in (it said `idempotency_key`, a field the caller never sent)
     expect(changed).toMatchObject({ status: 409, code: "idempotency_conflict" });
