@@ -177,7 +177,9 @@ export const API_CONTRACT = {
       "400": error(
         "the request is invalid (`validation_failed`, `invalid_json`, `unknown_topic`); a `callback` on a fan-out topic (`fan_out_callback`)",
       ),
-      "409": error("the idempotency key was used with a different body (`idempotency_conflict`)"),
+      "409": error(
+        "the idempotency key was used with a different body, or its task may have completed and expired (`idempotency_conflict`; the issue names the field the key came in: `idempotency_key` or `Idempotency-Key`)",
+      ),
       "413": tooLarge(`the content is larger than the topic allows, or ${BODY_CAPS} (\`payload_too_large\`)`),
       "415": UNSUPPORTED_MEDIA_TYPE,
     },

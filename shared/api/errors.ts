@@ -188,9 +188,10 @@ export function conflict(message: string, details?: HttpErrorOptions["details"])
   return new HttpError(409, "conflict", message, details ? { details } : {});
 }
 
-export function idempotencyConflict(message: string): HttpError {
+/** `path` is the field the key came in: the body's `idempotency_key`, or the `Idempotency-Key` header. */
+export function idempotencyConflict(message: string, path = "idempotency_key"): HttpError {
   return new HttpError(409, "idempotency_conflict", message, {
-    issues: [{ path: "idempotency_key", message }],
+    issues: [{ path, message }],
   });
 }
 

@@ -162,10 +162,13 @@ export async function addTask(deps: AddTaskDeps, input: AddTaskInput): Promise<A
       expiresAt: claimExpiry(dueAtMs, topic),
     });
     if (claim.status === "existing") {
+      const keyField = keyFieldOf(input);
       if (claim.requestHash !== requestHash) {
-        throw idempotencyConflict("this idempotency key was already used with a different request");
+        throw idempotencyConflict("this idempotency key was already used with a different request", keyField);
       }
-      return replay(deps, claim.taskId, topic, fields);
+      return replay(deps, claim.taskId, topic, fields).catch((error: unknown) => {
+        throw atKeyField(error, keyField);
+      });
     }
   }
 
@@ -851,6 +854,21 @@ export { claimExpiry };
  * request a minute later), the content as an object (its string and object spellings are one request), keys
  * in sorted order (JSON object order carries no meaning).
  */
+/**
+ * The field a caller's key came in, which its conflicts name: the `Idempotency-Key` header when the body (parsed
+ * already, so an object) carries none, as the typed client sends every key; else the body's `idempotency_key`.
+ */
+function keyFieldOf(input: AddTaskInput): string {
+  const inBody = (input.body as { readonly idempotency_key?: unknown }).idempotency_key !== undefined;
+  return input.idempotencyKeyHeader !== undefined && !inBody ? "Idempotency-Key" : "idempotency_key";
+}
+
+/** A repeat's "completed and expired" conflict (its own, or a fan-out task's) named at the key's field. */
+function atKeyField(error: unknown, keyField: string): unknown {
+  if (!isHttpError(error) || error.code !== "idempotency_conflict") return error;
+  return idempotencyConflict(error.message, keyField);
+}
+
 export function hashRequest(request: AddTaskRequest): string {
   const normalised = {
     topic: request.topic,

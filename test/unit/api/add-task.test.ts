@@ -462,6 +462,31 @@ describe("addTask: idempotency", () => {
     expect(f.store.tasks.size).toBe(1);
   });
 
+  it("a key sent as the Idempotency-Key header is named so in its conflicts (the client sends its keys so)", async () => {
+    // Prepare: a keyed add, its key in the header only; a second task whose retention may have run out
+    const f = fixture();
+    await addTask(f.deps, { body: body(), idempotencyKeyHeader: "k-h" });
+    const expired = await addTask(f.deps, { body: body(), idempotencyKeyHeader: "k-h2" });
+    f.store.tasks.delete(expired.body.task_id);
+
+    // Act: another body under the first key; the second key after its task's due time and retention
+    const changed = await refusal(
+      addTask(f.deps, { body: body({ delay_seconds: 11 }), idempotencyKeyHeader: "k-h" }),
+    );
+    f.clock.now += 10_000 + 3 * 86_400_000;
+    const gone = await refusal(addTask(f.deps, { body: body(), idempotencyKeyHeader: "k-h2" }));
+    const inBody = await refusal(
+      addTask(f.deps, { body: body({ idempotency_key: "k-h", delay_seconds: 12 }) }),
+    );
+
+    // Assess: each names the field the key came in (it said `idempotency_key`, a field the caller never sent)
+    expect(changed).toMatchObject({ status: 409, code: "idempotency_conflict" });
+    expect(changed.issues).toEqual([{ path: "Idempotency-Key", message: changed.message }]);
+    expect(gone).toMatchObject({ status: 409, code: "idempotency_conflict" });
+    expect(gone.issues).toEqual([{ path: "Idempotency-Key", message: gone.message }]);
+    expect(inBody.issues).toEqual([{ path: "idempotency_key", message: inBody.message }]);
+  });
+
   it("does not re-arm a task that has moved on", async () => {
     const f = fixture();
     const first = await addTask(f.deps, { body: body({ idempotency_key: "k-3" }) });
