@@ -131,17 +131,23 @@ describe("EventBridgeTaskScheduler against the Scheduler emulator", () => {
     expect(await receive(fixtures.sqs().sqs, timer.url, 1, 0)).toEqual([]);
   });
 
-  it("throws when this task's schedule exists for a later time (it would fire late), and takes one for a sooner time", async () => {
-    const { scheduler } = await setUp();
+  it("takes this task's schedule whatever second it names, sooner or later than asked, and leaves it as it was", async () => {
+    const { client, groupName, scheduler } = await setUp();
     const taskId = "demo._.abc.06JD";
     await scheduler.createTaskSchedule({ taskId, expression: "at(2026-07-01T09:10:00)" });
 
+    // Later than the schedule in place (a longer lead's plan), and sooner (it fires after the asked second: the
+    // sweeper bounds how late the task can be, shared/adapters/task-scheduler.ts, scheduleDifference).
     await expect(
       scheduler.createTaskSchedule({ taskId, expression: "at(2026-07-01T09:09:59)" }),
-    ).rejects.toBeInstanceOf(ScheduleConflictError);
+    ).resolves.toBeUndefined();
     await expect(
       scheduler.createTaskSchedule({ taskId, expression: "at(2026-07-01T09:10:01)" }),
     ).resolves.toBeUndefined();
+    const found = await client.send(
+      new GetScheduleCommand({ Name: scheduleNameFor(taskId), GroupName: groupName }),
+    );
+    expect(found.ScheduleExpression).toBe("at(2026-07-01T09:10:00)");
   });
 
   it("lets a ValidationException through: only a name that exists counts as created", async () => {
