@@ -26,6 +26,11 @@ export interface SchedulerEmulatorOptions {
   readonly firingWindowSeconds?: number;
   /** If set, schedules and groups are kept in this JSON file and reloaded at start. */
   readonly persistencePath?: string;
+  /**
+   * How long a deleted schedule group stays DELETING (its schedules still readable and firing) before they and it
+   * are gone. AWS deletes them asynchronously and gives no figure. Default 1000 ms.
+   */
+  readonly groupDeletionMs?: number;
   /** Clock in epoch ms. Default Date.now. */
   readonly now?: () => number;
   /** Source of [0, 1) randomness for the firing window, flexible windows and retry jitter. Default Math.random. */
@@ -46,6 +51,8 @@ export interface SchedulerEmulator {
    * it fired. For tests that drive the injected clock instead of waiting.
    */
   fireDueNow(): Promise<number>;
+  /** Finishes every pending group deletion now (see `groupDeletionMs`); returns how many. For tests. */
+  finishGroupDeletions(): number;
 }
 
 /**
@@ -66,17 +73,21 @@ export async function startSchedulerEmulator(options: SchedulerEmulatorOptions):
 
   // The timer and the store need each other; the store only reaches the timer through this hook.
   let timer: FiringTimer | undefined;
+  let deletions: GroupDeletions | undefined;
   const store = new ScheduleStore({
     region: options.region ?? "us-east-1",
     accountId: options.accountId ?? "000000000000",
     now,
     plan: firePlanner(now, random, windowSeconds),
     onChange: (previous, next) => timer?.onChange(previous, next),
+    onGroupDeleting: (name) => deletions?.start(name),
     ...(options.persistencePath === undefined ? {} : { persistencePath: options.persistencePath }),
     logger,
   });
   const firing = new FiringTimer({ store, sender: options.sqs, now, random, logger });
   timer = firing;
+  const groupDeletions = new GroupDeletions(store, options.groupDeletionMs ?? 1_000);
+  deletions = groupDeletions;
   await store.load();
 
   const requestListener = createRequestHandler(store);
@@ -93,7 +104,10 @@ export async function startSchedulerEmulator(options: SchedulerEmulatorOptions):
     port: address.port,
     requestListener,
     fireDueNow: () => firing.fireDueNow(),
+    finishGroupDeletions: () => groupDeletions.finishAll(),
     stop() {
+      // A deletion not finished is kept DELETING in the persisted state, and finished by the next start.
+      groupDeletions.stop();
       stopping ??= stopServing(server, firing, store);
       return stopping;
     },
@@ -120,6 +134,42 @@ function firePlanner(
     if (window.Mode === "FLEXIBLE") delay += (window.MaximumWindowInMinutes ?? 0) * 60_000 * random();
     return { scheduledAt, fireAt: scheduledAt + Math.floor(delay) };
   };
+}
+
+/** The asynchronous half of DeleteScheduleGroup: each DELETING group is finished `delayMs` after it turned so. */
+class GroupDeletions {
+  private readonly pending = new Map<string, NodeJS.Timeout>();
+  private stopped = false;
+
+  constructor(
+    private readonly store: ScheduleStore,
+    private readonly delayMs: number,
+  ) {}
+
+  start(name: string): void {
+    if (this.stopped || this.pending.has(name)) return;
+    const timer = setTimeout(() => this.finish(name), this.delayMs);
+    timer.unref();
+    this.pending.set(name, timer);
+  }
+
+  finishAll(): number {
+    let finished = 0;
+    for (const name of this.store.deletingGroups()) if (this.finish(name)) finished++;
+    return finished;
+  }
+
+  stop(): void {
+    this.stopped = true;
+    for (const timer of this.pending.values()) clearTimeout(timer);
+    this.pending.clear();
+  }
+
+  private finish(name: string): boolean {
+    clearTimeout(this.pending.get(name));
+    this.pending.delete(name);
+    return this.store.finishGroupDeletion(name);
+  }
 }
 
 async function listen(server: Server, port: number, host: string): Promise<AddressInfo> {

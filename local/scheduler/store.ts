@@ -73,10 +73,17 @@ export interface Tag {
   readonly Value: string;
 }
 
+/**
+ * AWS: "A schedule group has two possible states: ACTIVE and DELETING. ... You can add schedules to an ACTIVE group.
+ * When you delete a group, the state changes to DELETING until EventBridge Scheduler finishes the deletion of the
+ * associated schedules." (User Guide, "Managing a schedule group"; API reference, DeleteScheduleGroup.)
+ */
+export type GroupState = "ACTIVE" | "DELETING";
+
 export interface GroupRecord {
   readonly Name: string;
   readonly Arn: string;
-  readonly State: "ACTIVE";
+  readonly State: GroupState;
   readonly CreationDate: number;
   readonly LastModificationDate: number;
   readonly Tags: readonly Tag[];
@@ -96,6 +103,11 @@ export interface ScheduleStoreOptions {
   readonly plan: (definition: ScheduleDefinition) => FirePlan | undefined;
   /** Told of every schedule that appears, changes or disappears, so the timer can (re)arm. */
   readonly onChange: (previous: ScheduleRecord | undefined, next: ScheduleRecord | undefined) => void;
+  /**
+   * Told of a group that is now DELETING (deleted, or loaded so from persistence): the emulator finishes its
+   * deletion later (`finishGroupDeletion`), as AWS deletes a group's schedules asynchronously.
+   */
+  readonly onGroupDeleting?: (name: string) => void;
   readonly persistencePath?: string;
   readonly logger: (line: string) => void;
 }
@@ -136,6 +148,10 @@ export class ScheduleStore {
       this.putSchedule({ ...saved, revision: this.nextRevision() });
     }
     if (state) this.options.logger(`scheduler: loaded ${this.schedules.size} schedule(s) from persistence`);
+    // A deletion the last run had not finished: finished by this one.
+    for (const group of this.groups.values()) {
+      if (group.State === "DELETING") this.options.onGroupDeleting?.(group.Name);
+    }
   }
 
   /** Writes any pending change now; resolves once it is on disk. With `close`, nothing is written afterwards. */
@@ -150,7 +166,7 @@ export class ScheduleStore {
   // --- schedules ---------------------------------------------------------------------------------------
 
   createSchedule(definition: ScheduleDefinition, clientToken: string | undefined): ScheduleRecord {
-    this.requireGroup(definition.GroupName);
+    this.requireActiveGroup(definition.GroupName);
     const key = scheduleKey(definition.GroupName, definition.Name);
     const existing = this.schedules.get(key);
     if (existing) {
@@ -178,7 +194,7 @@ export class ScheduleStore {
    * schedule that already fired is armed again: the update is a new definition, possibly with a new time.
    */
   updateSchedule(definition: ScheduleDefinition, clientToken: string | undefined): ScheduleRecord {
-    this.requireGroup(definition.GroupName);
+    this.requireActiveGroup(definition.GroupName);
     const previous = this.requireSchedule(definition.GroupName, definition.Name);
     const record: ScheduleRecord = {
       ...definition,
@@ -277,12 +293,29 @@ export class ScheduleStore {
     return this.requireGroup(name);
   }
 
-  /** AWS deletes a group's schedules along with it (asynchronously there; at once here). */
+  /**
+   * DeleteScheduleGroup: the group turns DELETING and stays so, its schedules readable and firing ("Schedules
+   * associated with the group that are set to run while the schedule group is in the process of being deleted might
+   * continue to invoke their targets"), until `finishGroupDeletion` removes them and it. Deleting it again meanwhile
+   * is a ConflictException: AWS documents no answer for it (assumed, as the error DeleteScheduleGroup lists for
+   * "updating or deleting the resource can cause an inconsistent state").
+   */
   deleteGroup(name: string): void {
     if (name === DEFAULT_GROUP) {
       throw new SchedulerError("ValidationException", "The default schedule group cannot be deleted.");
     }
-    this.requireGroup(name);
+    const group = this.requireGroup(name);
+    if (group.State === "DELETING") {
+      throw new SchedulerError("ConflictException", `Schedule group ${name} is being deleted.`);
+    }
+    this.putGroup({ ...group, State: "DELETING", LastModificationDate: this.nowSeconds() });
+    this.persistence?.markDirty();
+    this.options.onGroupDeleting?.(name);
+  }
+
+  /** The asynchronous half of DeleteScheduleGroup: a DELETING group's schedules, then the group, are gone. */
+  finishGroupDeletion(name: string): boolean {
+    if (this.groups.get(name)?.State !== "DELETING") return false;
     for (const scheduleName of [...(this.members.get(name) ?? [])]) {
       const record = this.schedules.get(scheduleKey(name, scheduleName));
       if (record) this.removeSchedule(record);
@@ -290,6 +323,12 @@ export class ScheduleStore {
     this.groups.delete(name);
     this.members.delete(name);
     this.persistence?.markDirty();
+    return true;
+  }
+
+  /** The groups whose deletion is not finished yet. */
+  deletingGroups(): string[] {
+    return [...this.groups.values()].filter((g) => g.State === "DELETING").map((g) => g.Name);
   }
 
   listGroups(query: {
@@ -371,6 +410,19 @@ export class ScheduleStore {
     const group = this.groups.get(name);
     if (!group)
       throw new SchedulerError("ResourceNotFoundException", `Schedule group ${name} does not exist.`);
+    return group;
+  }
+
+  /**
+   * AWS adds schedules to an ACTIVE group only. The error for a DELETING one is undocumented: assumed
+   * ConflictException (CreateSchedule's and UpdateSchedule's "can cause an inconsistent state"), and UpdateSchedule
+   * refused alike, since the schedule it would change is being deleted.
+   */
+  private requireActiveGroup(name: string): GroupRecord {
+    const group = this.requireGroup(name);
+    if (group.State === "DELETING") {
+      throw new SchedulerError("ConflictException", `Schedule group ${name} is being deleted.`);
+    }
     return group;
   }
 

@@ -14,12 +14,6 @@ export interface TaskScheduleRequest {
   readonly expression: string;
   /** Defaults to `scheduleNameFor(taskId)`; the name must be deterministic so a retry finds the same one. */
   readonly name?: string;
-  /**
-   * The latest `at(…)` a schedule of this name found in place may fire at and still be this task's timer: its due
-   * second (`arm`). An earlier try planned under a shorter lead (a deploy raised `timer.leadSeconds` since) fires
-   * later than `expression` yet before due, as it would have without this call. Defaults to `expression`.
-   */
-  readonly notAfter?: string;
 }
 
 /** The coarse stage of the timer: a one-time EventBridge Scheduler schedule per far-future task. */
@@ -69,12 +63,12 @@ export class EventBridgeTaskScheduler extends EventBridgeTaskDisarmer implements
 
   /**
    * Idempotent: the name derives from the task id, so a schedule of that name that fires our task message to our
-   * timer queue by the time asked is an earlier try's (its answer lost, or a replay re-arming). CreateSchedule's
-   * ConflictException is documented only as "updating or deleting the resource can cause an inconsistent state":
-   * besides a name taken it may be a group being deleted (AWS adds schedules to an ACTIVE group only) or a
-   * schedule of ours armed for another time. So a conflict is confirmed with GetSchedule (one more call, on that
-   * path only) and anything but ours throws, for the caller to answer 503 and the sweeper or the client to retry:
-   * taken as created, the task would have no timer.
+   * timer queue is an earlier try's (its answer lost, or a replay re-arming), whatever second it names (see
+   * `scheduleDifference`). CreateSchedule's ConflictException is documented only as "updating or deleting the
+   * resource can cause an inconsistent state": besides a name taken it may be a group being deleted (AWS adds
+   * schedules to an ACTIVE group only). So a conflict is confirmed with GetSchedule (one more call, on that path
+   * only) and anything but ours throws, for the caller to answer 503 and the sweeper or the client to retry: taken
+   * as created, the task would have no timer.
    */
   async createTaskSchedule(request: TaskScheduleRequest): Promise<void> {
     const s = this.settings;
@@ -105,18 +99,12 @@ export class EventBridgeTaskScheduler extends EventBridgeTaskDisarmer implements
       );
     } catch (error) {
       if (errorName(error) !== "ConflictException") throw error;
-      await this.confirmOurs(name, request.expression, request.notAfter ?? request.expression, input, error);
+      await this.confirmOurs(name, input, error);
     }
   }
 
   /** Resolves when the schedule named `name` is the one this call would have written; throws otherwise. */
-  private async confirmOurs(
-    name: string,
-    expression: string,
-    notAfter: string,
-    input: string,
-    conflict: unknown,
-  ): Promise<void> {
+  private async confirmOurs(name: string, input: string, conflict: unknown): Promise<void> {
     let found: GetScheduleCommandOutput;
     try {
       found = await this.client.send(
@@ -129,12 +117,7 @@ export class EventBridgeTaskScheduler extends EventBridgeTaskDisarmer implements
         conflict,
       );
     }
-    const differs = scheduleDifference(found, {
-      targetArn: this.settings.targetArn,
-      expression,
-      notAfter,
-      input,
-    });
+    const differs = scheduleDifference(found, { targetArn: this.settings.targetArn, input });
     if (differs !== undefined) {
       throw new ScheduleConflictError(
         `CreateSchedule ${name} conflicted with a schedule ${differs}`,
@@ -157,38 +140,36 @@ export class ScheduleConflictError extends Error {
 }
 
 /**
- * What makes the found schedule another than the one we would write, or undefined when it is ours. Ours fires our
- * task message to our timer queue, enabled, in UTC, no later than `notAfter` (the task's due second): one armed
- * for a sooner second (a replay planned under a longer lead) wakes the relay early, which puts the task back on the
- * timer queue; one armed for a later second still by due (planned under a shorter lead, before a deploy raised it)
- * is the timer the task had from its first add, which it would have kept had no replay come; one past due would
- * make it late, so it is not ours to count on.
+ * What makes the found schedule another than this task's timer, or undefined when it is its timer. Its timer
+ * fires our task message (it names the task) to our timer queue, enabled, as a one-time `at()` in UTC, at whatever
+ * second: sooner than asked (planned under a longer lead) it wakes the relay early, which puts the task back on the
+ * timer queue; later than asked but by due (planned under a shorter lead, before a deploy raised it) it is the
+ * timer the task had from its first add; past due, it is still taken. No plan of ours names a second past due
+ * (`planTimer` floors due − lead, lead ≥ 0, and the name and message are the task id's, which fixes its due time;
+ * a move makes a new id, and the sweeper and the relay re-arm on the timer queue only), so such a schedule was
+ * moved by hand (UpdateSchedule). A task armed through a schedule is in the sweep index from its write (one first
+ * armed on the timer queue has its timer message there), so the sweeper forwards it once past due by its grace
+ * whatever its schedule does, and the late firing then finds it no longer `scheduled` and forwards nothing of it. Refusing it (503) left that same timer in place and only made every keyed repeat and
+ * re-arm fail until it fired, days on for a task due days ahead (docs/RELIABILITY.md, "A CreateSchedule conflict").
  */
 function scheduleDifference(
   found: GetScheduleCommandOutput,
-  ours: {
-    readonly targetArn: string;
-    readonly expression: string;
-    readonly notAfter: string;
-    readonly input: string;
-  },
+  ours: { readonly targetArn: string; readonly input: string },
 ): string | undefined {
   if (found.Target?.Arn !== ours.targetArn) return "targeting another ARN";
   if (found.Target?.Input !== ours.input) return "sending another message";
   // GetSchedule names UTC when none was given; anything else reads the same at() as another instant.
   if ((found.ScheduleExpressionTimezone ?? "UTC") !== "UTC") return "in another time zone";
   if (found.State !== undefined && found.State !== "ENABLED") return "that is disabled";
-  const at = atSecond(found.ScheduleExpression);
-  const latest = atSecond(ours.notAfter);
-  if (at === undefined || latest === undefined || at > latest) {
-    return `firing at ${found.ScheduleExpression ?? "no time"}, not by ${ours.notAfter}`;
+  if (!isOneTime(found.ScheduleExpression)) {
+    return `firing at ${found.ScheduleExpression ?? "no time"}, not once at a second`;
   }
   return undefined;
 }
 
-/** The second an `at(yyyy-mm-ddThh:mm:ss)` names, as its text (fixed width, so text order is time order). */
-function atSecond(expression: string | undefined): string | undefined {
-  return /^at\((\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2})\)$/.exec(expression ?? "")?.[1];
+/** Whether an expression is a one-time `at(yyyy-mm-ddThh:mm:ss)`, the only kind we write. */
+function isOneTime(expression: string | undefined): boolean {
+  return /^at\(\d{4}-\d{2}-\d{2}T\d{2}:\d{2}:\d{2}\)$/.test(expression ?? "");
 }
 
 function errorName(error: unknown): string | undefined {

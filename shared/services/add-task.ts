@@ -43,13 +43,7 @@ import {
   type TaskRecord,
   type TaskStatus,
 } from "#shared/domain/task.js";
-import {
-  atExpression,
-  planTimer,
-  requestedDueMs,
-  type TimerPlan,
-  tooFarAheadMessage,
-} from "#shared/domain/timing.js";
+import { planTimer, requestedDueMs, type TimerPlan, tooFarAheadMessage } from "#shared/domain/timing.js";
 import { checkCallbackUrl } from "#shared/security/ssrf.js";
 import { addFanOut, completeFanOut } from "./fan-out/add.js";
 
@@ -735,14 +729,10 @@ export async function arm(
   if (plan.kind === "queue") {
     await deps.timerQueue.arm(taskId, plan.delaySeconds);
   } else {
-    // A schedule of this name already in place counts as this timer if it fires by the task's due second: one
-    // planned under the lead of the day of its first add, which a deploy may have raised since.
-    const dueAtMs = parseTaskId(taskId)?.dueAtMs;
     await deps.scheduler.createTaskSchedule({
       taskId,
       name: scheduleNameFor(taskId),
       expression: plan.expression,
-      ...(dueAtMs !== undefined && { notAfter: atExpression(dueAtMs) }),
     });
   }
 }

@@ -29,8 +29,11 @@ const LAMBDA_BY_VERSION: DimensionSets = [
 const SQS_BY_QUEUE: DimensionSets = [["QueueName"]];
 
 // https://docs.aws.amazon.com/scheduler/latest/UserGuide/monitoring-cloudwatch.html: one dimension, ScheduleGroup
-// (the default group for schedules created without one), beside the account aggregate.
+// (the default group for schedules created without one), beside the account aggregate — for every metric but
+// InvocationThrottleCount, which the page's list of metrics gives without a dimension ("None"): Scheduler's
+// invocation throttling applies the account's quota (scheduler-quotas.html), not a group's.
 const SCHEDULER_BY_GROUP: DimensionSets = [["ScheduleGroup"], []];
+const SCHEDULER_ACCOUNT_ONLY: DimensionSets = [[]];
 
 // HTTP APIs: https://docs.aws.amazon.com/apigateway/latest/developerguide/http-api-metrics.html — per API and per
 // API stage. The per-route set ({ApiId, Method, Resource, Stage}) is sent only with detailed metrics on
@@ -88,19 +91,21 @@ export const AWS_PUBLISHED_METRICS: PublishedMetrics = {
     ],
     SQS_BY_QUEUE,
   ),
-  "AWS/Scheduler": each(
-    [
-      "InvocationAttemptCount",
-      "TargetErrorCount",
-      "TargetErrorThrottledCount",
-      "InvocationThrottleCount",
-      "InvocationDroppedCount",
-      "InvocationsSentToDeadLetterCount",
-      "InvocationsFailedToBeSentToDeadLetterCount",
-      "InvocationsSentToDeadLetterCount_Truncated_MessageSizeExceeded",
-    ],
-    SCHEDULER_BY_GROUP,
-  ),
+  "AWS/Scheduler": {
+    ...each(
+      [
+        "InvocationAttemptCount",
+        "TargetErrorCount",
+        "TargetErrorThrottledCount",
+        "InvocationDroppedCount",
+        "InvocationsSentToDeadLetterCount",
+        "InvocationsFailedToBeSentToDeadLetterCount",
+        "InvocationsSentToDeadLetterCount_Truncated_MessageSizeExceeded",
+      ],
+      SCHEDULER_BY_GROUP,
+    ),
+    InvocationThrottleCount: SCHEDULER_ACCOUNT_ONLY,
+  },
   "AWS/ApiGateway": each(
     ["4xx", "5xx", "Count", "IntegrationLatency", "Latency", "DataProcessed"],
     HTTP_API_BY_STAGE,

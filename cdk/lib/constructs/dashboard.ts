@@ -202,16 +202,32 @@ function timerWidgets(timer: TimerQueues, scheduler: TimerScheduler): cloudwatch
       ],
     }),
     new cloudwatch.GraphWidget({
-      title: "Scheduler failures and throttling (schedule group)",
+      title: "Scheduler failures (schedule group) and throttling",
       width,
       height: HEIGHT,
       left: [schedulerSum("TargetErrorCount"), schedulerSum("InvocationDroppedCount")],
       // Throttled firings are delayed and retried, not lost (docs/COST-AND-SCALE.md counts on it), but they are
       // late: Scheduler's own invocation quota (InvocationThrottleCount) or SQS refusing the send
-      // (TargetErrorThrottledCount) is where a burst's lateness starts before any queue shows it.
-      right: [schedulerSum("InvocationThrottleCount"), schedulerSum("TargetErrorThrottledCount")],
+      // (TargetErrorThrottledCount) is where a burst's lateness starts before any queue shows it. AWS publishes
+      // InvocationThrottleCount without a ScheduleGroup dimension (its quota is the account's): graphed per group it
+      // stayed empty, so it is the account's (every group of the account and Region, ours among them).
+      right: [schedulerAccountThrottles(), schedulerSum("TargetErrorThrottledCount")],
     }),
   ];
+}
+
+/**
+ * Scheduler's invocations throttled for the account's quota: AWS's list of Scheduler metrics gives
+ * InvocationThrottleCount no dimension (https://docs.aws.amazon.com/scheduler/latest/UserGuide/monitoring-cloudwatch.html).
+ */
+function schedulerAccountThrottles(): cloudwatch.Metric {
+  return new cloudwatch.Metric({
+    namespace: "AWS/Scheduler",
+    metricName: "InvocationThrottleCount",
+    period: PERIOD,
+    statistic: cloudwatch.Stats.SUM,
+    label: "InvocationThrottleCount (account)",
+  });
 }
 
 /** The schedule materializer's per-run metrics (EMF, under the service dimension alone). */

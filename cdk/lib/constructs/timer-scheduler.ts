@@ -95,7 +95,9 @@ export class TimerScheduler extends Construct {
    * ConflictException on create is confirmed with GetSchedule as this task's timer before it counts as armed
    * (shared/adapters/task-scheduler.ts). Not delete: the add path never deletes one (its scheduler is
    * `Pick<TaskScheduler, "createTaskSchedule">`), and DeleteSchedule on the group would let it remove any pending
-   * task's timer. A function that also deletes takes `grantDisarm` as well.
+   * task's timer. Nor UpdateSchedule, for the same reason (it could postpone or disable one): the task's own
+   * schedule found moved past due is taken as it is, the sweeper bounding its lateness (docs/RELIABILITY.md, "A
+   * CreateSchedule conflict…"). A function that also deletes takes `grantDisarm` as well.
    */
   grantArm(grantee: iam.IGrantable): void {
     iam.Grant.addToPrincipal({

@@ -90,7 +90,7 @@ describe("EventBridgeTaskScheduler", () => {
     const answering = (found: () => unknown) =>
       fakeClient((command) => (command instanceof GetScheduleCommand ? found() : conflict()));
 
-    it("is an earlier try's schedule once GetSchedule shows our target, message and time: resolved", async () => {
+    it("is an earlier try's schedule once GetSchedule shows our target, message and a one-time at(): resolved", async () => {
       const { client, sent } = answering(() => existing());
       await expect(
         new EventBridgeTaskScheduler(client, settings).createTaskSchedule(request),
@@ -125,15 +125,30 @@ describe("EventBridgeTaskScheduler", () => {
       const scheduler = new EventBridgeTaskScheduler(armed.client, settings);
       const timerQueue = { arm: async () => undefined };
       await expect(arm({ scheduler, timerQueue } as never, taskId, replay)).resolves.toBeUndefined();
-      // Past the due second it is not the task's timer: thrown, as before.
-      const late = answering(() => found("at(2026-12-01T10:00:01)"));
-      await expect(
-        arm(
-          { scheduler: new EventBridgeTaskScheduler(late.client, settings), timerQueue } as never,
-          taskId,
-          replay,
-        ),
-      ).rejects.toBeInstanceOf(ScheduleConflictError);
+    });
+
+    it("is ours even when it fires past the task's due second (moved by hand): a keyed repeat's arm resolves, as it would have had it kept its own time", async () => {
+      // Before: thrown (ScheduleConflictError), so every keyed repeat and re-arm answered 503 until the schedule
+      // fired — an hour here, days for one moved days on — while the task kept that very timer either way. No plan
+      // of ours names a second past due (planTimer floors due − lead); the sweeper forwards such a task once past
+      // due by its grace (test/unit/services/sweeper/sweeper.test.ts, crash point 3: "a schedule that fires past due").
+      const dueAtMs = Date.parse("2026-12-01T10:00:00.000Z");
+      const { taskId } = makeTaskKey("demo", undefined, dueAtMs, "01JDXXXXXXXXXXXXXXXXXXXXXX");
+      const replay = planTimer(dueAtMs, dueAtMs - 3_600_000, { horizonSeconds: 300, leadSeconds: 120 });
+      const timerQueue = { arm: async () => undefined };
+      for (const late of ["at(2026-12-01T10:00:01)", "at(2026-12-01T11:00:00)", "at(2027-12-01T10:00:00)"]) {
+        const { client, sent } = answering(() => ({
+          ...existing({ ScheduleExpression: late }),
+          Target: { Arn: settings.targetArn, RoleArn: settings.roleArn, Input: taskMessageBody(taskId) },
+        }));
+        const scheduler = new EventBridgeTaskScheduler(client, settings);
+        await expect(arm({ scheduler, timerQueue } as never, taskId, replay)).resolves.toBeUndefined();
+        // Confirmed and left as found: no write beyond the CreateSchedule that conflicted.
+        expect(sent.map((c) => (c as object).constructor.name)).toEqual([
+          "CreateScheduleCommand",
+          "GetScheduleCommand",
+        ]);
+      }
     });
 
     it.each([
@@ -151,7 +166,6 @@ describe("EventBridgeTaskScheduler", () => {
         "sends another message",
         { Target: { Arn: settings.targetArn, RoleArn: settings.roleArn, Input: '{"v":1,"taskId":"other"}' } },
       ],
-      ["fires later than asked", { ScheduleExpression: "at(2026-12-01T10:00:01)" }],
       ["is a recurring schedule", { ScheduleExpression: "rate(5 minutes)" }],
       ["reads its at() in another time zone", { ScheduleExpressionTimezone: "Europe/Paris" }],
       ["is disabled", { State: "DISABLED" as const }],

@@ -31,7 +31,8 @@ let emulator: SchedulerEmulator;
 let client: SchedulerClient;
 
 beforeAll(async () => {
-  emulator = await startSchedulerEmulator({ sqs: recordingSender() });
+  // Group deletions finish when a test says so (finishGroupDeletions), never on the clock under it.
+  emulator = await startSchedulerEmulator({ sqs: recordingSender(), groupDeletionMs: 3_600_000 });
   client = schedulerClient(emulator.url);
 });
 
@@ -375,6 +376,8 @@ describe("schedule groups", () => {
     expect(fromGroup.Arn).toBe(`arn:aws:scheduler:us-east-1:000000000000:schedule/${group}/${name}`);
 
     await client.send(new DeleteScheduleGroupCommand({ Name: group }));
+    // Deleted asynchronously, as on AWS: DELETING first (the next test), then gone with its schedules.
+    expect(emulator.finishGroupDeletions()).toBe(1);
     await expect(client.send(new GetScheduleGroupCommand({ Name: group }))).rejects.toBeInstanceOf(
       ResourceNotFoundException,
     );
@@ -383,6 +386,52 @@ describe("schedule groups", () => {
     ).rejects.toBeInstanceOf(ResourceNotFoundException);
     // The default group's namesake is untouched.
     await expect(client.send(new GetScheduleCommand({ Name: name }))).resolves.toMatchObject({ Name: name });
+  });
+
+  // AWS: a deleted group "remains in a DELETING state until all of its associated schedules are deleted"; its
+  // schedules "might continue to invoke their targets" meanwhile; "You can add schedules to an ACTIVE group" only
+  // (API reference, DeleteScheduleGroup; User Guide, "Managing a schedule group"). The errors for adding to, updating
+  // in or deleting again a DELETING group are undocumented: ConflictException assumed (local/scheduler/store.ts).
+  it("keeps a deleted group DELETING, its schedules readable, until its deletion finishes; nothing can be added to it meanwhile", async () => {
+    // Prepare
+    const group = unique("deleting");
+    const name = unique("member");
+    await client.send(new CreateScheduleGroupCommand({ Name: group }));
+    await client.send(new CreateScheduleCommand(minimal(name, { GroupName: group })));
+
+    // Act
+    await client.send(new DeleteScheduleGroupCommand({ Name: group }));
+    const got = await client.send(new GetScheduleGroupCommand({ Name: group }));
+    const listed = await client.send(new ListScheduleGroupsCommand({ NamePrefix: group }));
+    const member = await client.send(new GetScheduleCommand({ Name: name, GroupName: group }));
+    const members = await client.send(new ListSchedulesCommand({ GroupName: group }));
+    const refusals = await Promise.all([
+      client.send(new CreateScheduleCommand(minimal(unique("late"), { GroupName: group }))).catch((e) => e),
+      client.send(new UpdateScheduleCommand(minimal(name, { GroupName: group }))).catch((e) => e),
+      client.send(new DeleteScheduleGroupCommand({ Name: group })).catch((e) => e),
+      client.send(new CreateScheduleGroupCommand({ Name: group })).catch((e) => e),
+    ]);
+    const finished = emulator.finishGroupDeletions();
+
+    // Assess
+    expect(got.State).toBe("DELETING");
+    expect(got.LastModificationDate?.getTime()).toBeGreaterThanOrEqual(got.CreationDate?.getTime() ?? 0);
+    expect(listed.ScheduleGroups?.map((g) => [g.Name, g.State])).toEqual([[group, "DELETING"]]);
+    expect(member.Name).toBe(name);
+    expect(members.Schedules?.map((s) => s.Name)).toEqual([name]);
+    for (const refusal of refusals) expect(refusal).toBeInstanceOf(ConflictException);
+    expect(finished).toBe(1);
+    await expect(client.send(new GetScheduleGroupCommand({ Name: group }))).rejects.toBeInstanceOf(
+      ResourceNotFoundException,
+    );
+    await expect(
+      client.send(new GetScheduleCommand({ Name: name, GroupName: group })),
+    ).rejects.toBeInstanceOf(ResourceNotFoundException);
+    await expect(client.send(new DeleteScheduleGroupCommand({ Name: group }))).rejects.toBeInstanceOf(
+      ResourceNotFoundException,
+    );
+    // Its name is free again once the deletion is over.
+    await expect(client.send(new CreateScheduleGroupCommand({ Name: group }))).resolves.toBeDefined();
   });
 
   it("always has a default group, which cannot be deleted", async () => {

@@ -5,7 +5,9 @@ import {
   CreateScheduleCommand,
   type CreateScheduleCommandInput,
   CreateScheduleGroupCommand,
+  DeleteScheduleGroupCommand,
   GetScheduleCommand,
+  GetScheduleGroupCommand,
   ListSchedulesCommand,
   ListTagsForResourceCommand,
 } from "@aws-sdk/client-scheduler";
@@ -51,11 +53,13 @@ async function withEmulator<T>(
     client: ReturnType<typeof schedulerClient>;
     fireDueNow: () => Promise<number>;
   }) => Promise<T>,
+  options: { readonly groupDeletionMs?: number } = {},
 ): Promise<T> {
   const emulator = await startSchedulerEmulator({
     sqs: createSqsTargetSender(sqs.sqs),
     persistencePath: statePath,
     now: clock.now,
+    ...options,
   });
   const client = schedulerClient(emulator.url);
   try {
@@ -125,6 +129,54 @@ describe("persistence", () => {
         JSON.stringify({ schedule: name }),
       ]);
     });
+  });
+
+  it("keeps a group deletion the emulator stopped during, and finishes it after the restart", async () => {
+    // Prepare: a group with a schedule, deleted, and the emulator stopped before the deletion finishes.
+    const clock = new ManualClock(Date.parse("2026-07-01T09:00:00Z"));
+    const queue = await createQueue(sqs.sqs, unique("deleting"));
+    const group = unique("group");
+    const name = unique("member");
+    await withEmulator(
+      clock,
+      async ({ client }) => {
+        await client.send(new CreateScheduleGroupCommand({ Name: group }));
+        await client.send(
+          new CreateScheduleCommand(
+            oneTime(name, "at(2026-07-01T09:30:00)", queue.arn, { GroupName: group }),
+          ),
+        );
+        await client.send(new DeleteScheduleGroupCommand({ Name: group }));
+      },
+      { groupDeletionMs: 3_600_000 },
+    );
+
+    const stopped = JSON.parse(await readFile(statePath, "utf8")) as {
+      groups: { Name: string; State: string }[];
+    };
+
+    // Act: restarted, it reads the group back DELETING and finishes the deletion on its own.
+    const after = await withEmulator(
+      clock,
+      async ({ client }) => {
+        const state = () =>
+          client.send(new GetScheduleGroupCommand({ Name: group })).then(
+            (g) => g.State,
+            (e: Error) => e.name,
+          );
+        await expect.poll(state, { timeout: 5_000 }).toBe("ResourceNotFoundException");
+        return client
+          .send(new GetScheduleCommand({ Name: name, GroupName: group }))
+          .catch((e: Error) => e.name);
+      },
+      { groupDeletionMs: 0 },
+    );
+
+    // Assess
+    expect(stopped.groups.find((g) => g.Name === group)?.State).toBe("DELETING");
+    expect(after).toBe("ResourceNotFoundException");
+    const saved = JSON.parse(await readFile(statePath, "utf8")) as { groups: { Name: string }[] };
+    expect(saved.groups.map((g) => g.Name)).not.toContain(group);
   });
 
   it("fires at start what came due while the emulator was down, and only once", async () => {

@@ -1,6 +1,7 @@
 import {
   CreateScheduleCommand,
   CreateScheduleGroupCommand,
+  DeleteScheduleGroupCommand,
   GetScheduleCommand,
   ListSchedulesCommand,
   ResourceNotFoundException,
@@ -27,7 +28,8 @@ const T0 = Date.parse("2026-07-01T09:00:00Z");
 
 async function setUp() {
   const clock = new ManualClock(T0);
-  const { emulator, client } = await fixtures.start({ now: clock.now });
+  // A deleted group's deletion finishes when a test says so (finishGroupDeletions), never on the clock under it.
+  const { emulator, client } = await fixtures.start({ now: clock.now, groupDeletionMs: 3_600_000 });
   const groupName = unique("group");
   await client.send(new CreateScheduleGroupCommand({ Name: groupName }));
   const timer = await createQueue(fixtures.sqs().sqs, unique("timer"));
@@ -131,17 +133,61 @@ describe("EventBridgeTaskScheduler against the Scheduler emulator", () => {
     expect(await receive(fixtures.sqs().sqs, timer.url, 1, 0)).toEqual([]);
   });
 
-  it("throws when this task's schedule exists for a later time (it would fire late), and takes one for a sooner time", async () => {
-    const { scheduler } = await setUp();
+  it("takes this task's schedule whatever second it names, sooner or later than asked, and leaves it as it was", async () => {
+    const { client, groupName, scheduler } = await setUp();
     const taskId = "demo._.abc.06JD";
     await scheduler.createTaskSchedule({ taskId, expression: "at(2026-07-01T09:10:00)" });
 
+    // Later than the schedule in place (a longer lead's plan), and sooner (it fires after the asked second: the
+    // sweeper bounds how late the task can be, shared/adapters/task-scheduler.ts, scheduleDifference).
     await expect(
       scheduler.createTaskSchedule({ taskId, expression: "at(2026-07-01T09:09:59)" }),
-    ).rejects.toBeInstanceOf(ScheduleConflictError);
+    ).resolves.toBeUndefined();
     await expect(
       scheduler.createTaskSchedule({ taskId, expression: "at(2026-07-01T09:10:01)" }),
     ).resolves.toBeUndefined();
+    const found = await client.send(
+      new GetScheduleCommand({ Name: scheduleNameFor(taskId), GroupName: groupName }),
+    );
+    expect(found.ScheduleExpression).toBe("at(2026-07-01T09:10:00)");
+  });
+
+  // Nothing of ours deletes a group (the CDK owns it; a stack deleted with removalPolicy destroy does): AWS keeps it
+  // DELETING while it deletes its schedules, and adds schedules to an ACTIVE group only.
+  it("arming into a group being deleted is a transient refusal, never taken as armed; its own schedule there still counts until the group is gone", async () => {
+    // Prepare: one task armed before the group's deletion; the group then deleted (DELETING).
+    const { clock, emulator, client, groupName, timer, scheduler } = await setUp();
+    const armed = "demo._.abc.07JD";
+    const fresh = "demo._.abc.08JD";
+    await scheduler.createTaskSchedule({ taskId: armed, expression: "at(2026-07-01T09:10:00)" });
+    await client.send(new DeleteScheduleGroupCommand({ Name: groupName }));
+
+    // Act
+    const refused = await scheduler
+      .createTaskSchedule({ taskId: fresh, expression: "at(2026-07-01T09:10:00)" })
+      .catch((e: unknown) => e);
+    const repeat = await scheduler.createTaskSchedule({
+      taskId: armed,
+      expression: "at(2026-07-01T09:10:00)",
+    });
+    clock.set("2026-07-01T09:10:00Z");
+    const firedWhileDeleting = await emulator.fireDueNow();
+    emulator.finishGroupDeletions();
+    const afterwards = await scheduler
+      .createTaskSchedule({ taskId: fresh, expression: "at(2026-07-01T09:20:00)" })
+      .catch((e: unknown) => e);
+
+    // Assess: the fresh task is refused as a ScheduleConflictError (the caller's 503, the task kept for its retry and
+    // the sweeper), then, the group gone, as ResourceNotFoundException (also a 503 from the arming path).
+    expect(refused).toBeInstanceOf(ScheduleConflictError);
+    expect((refused as Error).message).toContain("ResourceNotFoundException");
+    expect((refused as Error).cause).toMatchObject({ name: "ConflictException" });
+    expect(repeat).toBeUndefined();
+    expect(firedWhileDeleting).toBe(1);
+    const [message, ...more] = await receive(fixtures.sqs().sqs, timer.url, 1, 1);
+    expect(message?.Body).toBe(taskMessageBody(armed));
+    expect(more).toEqual([]);
+    expect(afterwards).toBeInstanceOf(ResourceNotFoundException);
   });
 
   it("lets a ValidationException through: only a name that exists counts as created", async () => {

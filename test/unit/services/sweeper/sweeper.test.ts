@@ -394,6 +394,35 @@ describe("crash point 3: Scheduler fired into the schedule DLQ (or dropped the f
     expect(after.forwarded).toBe(1);
     expect(sim.delivered()).toEqual([id]);
   });
+  it("a schedule that fires past due (taken as the task's timer by a keyed repeat: moved by hand) makes it late by the grace at most, and its firing then forwards nothing", async () => {
+    // Prepare: a Scheduler-path task whose schedule, moved by hand, fires an hour after due (the adapter takes it
+    // as this task's timer: shared/adapters/task-scheduler.ts, scheduleDifference). It is in the sweep index.
+    const sim = simulate();
+    const id = await sim.add({ order_id: "o-3d" }, { delay_seconds: 600 });
+    const dueAtMs = sim.store.tasks.get(id)?.dueAtMs as number;
+    expect(sim.store.tasks.get(id)?.sweepShard).toBeDefined();
+
+    // Act: nothing fires by due; the sweeper forwards it once past due by the grace. An hour later the schedule
+    // fires into the timer queue and the relay reads it.
+    sim.advance(600_000 + sim.graceMs - 1);
+    const within = await sim.sweep();
+    sim.advance(1);
+    const past = await sim.sweep();
+    await sim.runDeliver();
+    const deliveredAtMs = sim.clock.now;
+    sim.advance(3_600_000);
+    await sim.timer.arm(id, 0);
+    await sim.runRelay();
+    await sim.runDeliver();
+
+    // Assess: delivered once, not before due, within the grace after it; the late firing sent nothing.
+    expect(within.forwarded).toBe(0);
+    expect(past.forwarded).toBe(1);
+    expect(sim.delivered()).toEqual([id]);
+    expect(deliveredAtMs - dueAtMs).toBeLessThanOrEqual(sim.graceMs);
+    expect(sim.fifo.enqueued.map((m) => m.taskId)).toEqual([id]);
+    expect(sim.timer.messages).toEqual([]);
+  });
 });
 
 describe("crash point 4: the relay failed a timer message until it went to the timer DLQ", () => {
