@@ -378,7 +378,9 @@ const TEXT_MEDIA_TYPES = new Set(["application/json", "application/xml", "applic
  * only that a binary body is base64-encoded, not which types are text; observed on an HTTP API (payload 2.0,
  * https://github.com/ministackorg/ministack/pull/766): text/* and TEXT_MEDIA_TYPES, by the media type before any
  * parameter, in any case; everything else, no content type and application/x-www-form-urlencoded included, base64.
- * Read on the header as the event carries it, so two Content-Type headers (joined with a comma) name no text type.
+ * Read on the value the event carries: two Content-Type headers, joined with a comma, are read by the media type
+ * before the first `;` (`application/json,text/plain` is base64, `application/json;v=1,text/plain` text). What AWS
+ * does with two is not documented; every JSON route refuses a content type holding a comma (415) either way.
  */
 function isTextMediaType(contentType: string | undefined): boolean {
   const mediaType = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
