@@ -211,12 +211,25 @@ function eventSourcesOf(ofType: ResourcesOfType): EventSourceSpec[] {
   });
 }
 
+/**
+ * The API's routes, each to its integration's function. The local API server builds payload format 2.0 events only
+ * (local/runtime/api-server.ts), so an integration of another format is refused rather than served as 2.0: a 1.0
+ * event keeps a repeated header's or query key's last value and has no rawQueryString, which the handlers' guards
+ * against API Gateway's comma-joined duplicates read, and local would show what AWS does not.
+ */
 function routesOf(ofType: ResourcesOfType): RouteSpec[] {
   const integrations = new Map(
-    ofType("AWS::ApiGatewayV2::Integration").map(([logicalId, r]) => [
-      logicalId,
-      getAttTarget(r.Properties?.IntegrationUri) ?? refTarget(r.Properties?.IntegrationUri),
-    ]),
+    ofType("AWS::ApiGatewayV2::Integration").map(([logicalId, r]) => {
+      const version = r.Properties?.PayloadFormatVersion;
+      if (version !== "2.0")
+        throw new Error(
+          `integration ${logicalId} has payload format ${JSON.stringify(version ?? null)}; the local API server builds 2.0 events only`,
+        );
+      return [
+        logicalId,
+        getAttTarget(r.Properties?.IntegrationUri) ?? refTarget(r.Properties?.IntegrationUri),
+      ];
+    }),
   );
   return ofType("AWS::ApiGatewayV2::Route").flatMap(([, r]) => {
     const p = r.Properties ?? {};

@@ -336,7 +336,7 @@ function toEvent(
   const { path } = target;
   const cookies = cookiesOf(req);
   const query = queryParametersOf(target);
-  const isText = body.length === 0 || /json|text|xml|urlencoded/i.test(headers["content-type"] ?? "");
+  const isText = body.length === 0 || isTextMediaType(headers["content-type"]);
   const now = new Date();
   return {
     version: "2.0",
@@ -368,6 +368,23 @@ function toEvent(
     ...(body.length > 0 ? { body: isText ? body.toString("utf8") : body.toString("base64") } : {}),
     isBase64Encoded: body.length > 0 && !isText,
   };
+}
+
+/** The media types whose body payload 2.0 hands over as text; API Gateway base64-encodes every other. */
+const TEXT_MEDIA_TYPES = new Set(["application/json", "application/xml", "application/javascript"]);
+
+/**
+ * Whether API Gateway hands a body of this content type to the function as text rather than base64. AWS documents
+ * only that a binary body is base64-encoded, not which types are text; observed on an HTTP API (payload 2.0,
+ * https://github.com/ministackorg/ministack/pull/766): text/* and TEXT_MEDIA_TYPES, by the media type before any
+ * parameter, in any case; everything else, no content type and application/x-www-form-urlencoded included, base64.
+ * Read on the value the event carries: two Content-Type headers, joined with a comma, are read by the media type
+ * before the first `;` (`application/json,text/plain` is base64, `application/json;v=1,text/plain` text). What AWS
+ * does with two is not documented; every JSON route refuses a content type holding a comma (415) either way.
+ */
+function isTextMediaType(contentType: string | undefined): boolean {
+  const mediaType = (contentType ?? "").split(";")[0]?.trim().toLowerCase() ?? "";
+  return mediaType.startsWith("text/") || TEXT_MEDIA_TYPES.has(mediaType);
 }
 
 /**

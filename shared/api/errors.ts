@@ -200,10 +200,12 @@ export function payloadTooLarge(message: string, path = ""): HttpError {
 }
 
 export function unsupportedMediaType(received: string | undefined): HttpError {
+  // API Gateway joins repeated headers with commas: a comma is most likely two Content-Type headers.
+  const one = received?.includes(",") ? ", in one Content-Type header" : "";
   return new HttpError(
     415,
     "unsupported_media_type",
-    `content-type must be application/json${received ? `, received "${echoed(received)}"` : ""}`,
+    `content-type must be application/json${one}${received ? `, received "${echoed(received)}"` : ""}`,
   );
 }
 

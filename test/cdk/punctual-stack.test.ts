@@ -1046,6 +1046,19 @@ describe("task API", () => {
     }
   });
 
+  it("hands every route's function payload format 2.0, the event its handler and the local API server read", () => {
+    // 1.0 would keep a repeated header's or query key's last value and carry no rawQueryString: the guards against
+    // API Gateway's comma-joined duplicates (docs/API.md, "As API Gateway presents a request") would see nothing.
+    for (const s of [dev, prod]) {
+      const integrations = ofType(s, "AWS::ApiGatewayV2::Integration");
+      expect(integrations.length).toBe(Object.keys(routes(s)).length);
+      for (const [id, i] of integrations) {
+        expect(i.Properties.IntegrationType, id).toBe("AWS_PROXY");
+        expect(i.Properties.PayloadFormatVersion, id).toBe("2.0");
+      }
+    }
+  });
+
   it("uses a JWT authorizer with the configured issuer and audience when config.api.auth is jwt", () => {
     // Prepare
     const app = new App({ context: { "aws:cdk:bundling-stacks": [] } });

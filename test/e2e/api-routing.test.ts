@@ -1,6 +1,10 @@
 import { readFileSync } from "node:fs";
+import http from "node:http";
+import { gzipSync } from "node:zlib";
 import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { type Harness, startHarness } from "./support/harness.js";
+import { e2eTarget, type Harness, startHarness } from "./support/harness.js";
+
+const local = e2eTarget() === "local";
 
 /**
  * Requests no route takes reach the stack's `$default` route, as on API Gateway, and answer the API's own error
@@ -133,5 +137,85 @@ describe("query values whose percent-encoding is not UTF-8", () => {
     expect((await h.api("GET", `/v1/tasks/${added.json.task_id}`)).json.status).toBe("scheduled");
     const utf8 = await h.api("POST", `/v1/topics/demo/groups/-/cancel?group=${encodeURIComponent(group)}`);
     expect(utf8.json).toMatchObject({ cancelled: 1 });
+  });
+});
+
+/**
+ * A request sent raw, so a header can be sent twice (fetch joins repeats with ", " itself): each header once per
+ * value of its list. The status and the parsed answer.
+ */
+function rawRequest(
+  method: string,
+  path: string,
+  headers: Readonly<Record<string, string | readonly string[]>>,
+  body?: Buffer | string,
+): Promise<{ status: number; json: { error?: { code: string; message: string; issues?: unknown[] } } }> {
+  return new Promise((resolve, reject) => {
+    const sent = Object.fromEntries(Object.entries(headers).map(([name, value]) => [name, [value].flat()]));
+    const req = http.request(`${h.cloud.apiUrl}${path}`, { method, headers: sent }, (res) => {
+      const parts: Buffer[] = [];
+      res.on("data", (part: Buffer) => parts.push(part));
+      res.on("end", () =>
+        resolve({ status: res.statusCode ?? 0, json: JSON.parse(Buffer.concat(parts).toString() || "{}") }),
+      );
+    });
+    req.on("error", reject);
+    req.end(body);
+  });
+}
+
+describe.runIf(local)("duplicates as API Gateway presents them, through the local API server", () => {
+  // The local API server joins a repeated header's values with a comma and base64-encodes a body whose type is not
+  // text, as API Gateway's payload 2.0 does (docs/API.md, "As API Gateway presents a request").
+  it("two Idempotency-Keys, two Content-Types, a gzip or octet-stream body: a structured 4xx, no task added", async () => {
+    // Prepare: a group of its own, listed after every request.
+    const group = `dup-${Date.now()}`;
+    const body = JSON.stringify({
+      topic: "demo",
+      delay_seconds: 3600,
+      content: { order_id: group },
+      callback: { url: `${h.receiver.url}/ok/duplicates` },
+    });
+    const json = "application/json";
+    const requests = [
+      [{ "content-type": json, "idempotency-key": ["a", "b"] }, body, 400, "validation_failed"],
+      [{ "content-type": json, "idempotency-key": ["a", "a"] }, body, 400, "validation_failed"],
+      [{ "content-type": [json, "text/plain"] }, body, 415, "unsupported_media_type"],
+      [{ "content-type": [`${json};v=1`, "text/plain"] }, body, 415, "unsupported_media_type"],
+      [{ "content-type": json, "content-encoding": "gzip" }, gzipSync(body), 415, "unsupported_media_type"],
+      [
+        { "content-type": json, "content-encoding": ["identity", "gzip"] },
+        gzipSync(body),
+        415,
+        "unsupported_media_type",
+      ],
+      [{ "content-type": "application/octet-stream" }, body, 415, "unsupported_media_type"],
+    ] as const;
+    for (const [headers, sent, status, code] of requests) {
+      // Act
+      const answer = await rawRequest("POST", "/v1/tasks", headers, sent);
+      // Assess
+      expect(answer.status, JSON.stringify(headers)).toBe(status);
+      expect(answer.json.error?.code, JSON.stringify(headers)).toBe(code);
+    }
+    const listed = await h.api("GET", `/v1/tasks?topic=demo&group=${group}`);
+    expect(listed.json.tasks).toEqual([]);
+    // The same add sent once, with a charset, is taken: the refusals above were the duplicates'.
+    const taken = await rawRequest("POST", "/v1/tasks", { "content-type": `${json}; charset=utf-8` }, body);
+    expect(taken.status).toBe(201);
+  });
+
+  it("`?limit=5&limit=500` and `?status=failed&status=delivered`: 400 naming the key, not the joined value", async () => {
+    for (const [query, name] of [
+      ["topic=demo&status=failed&limit=5&limit=500", "limit"],
+      ["topic=demo&status=failed&status=delivered", "status"],
+    ] as const) {
+      const answer = await rawRequest("GET", `/v1/tasks?${query}`, {});
+      expect(answer.status, query).toBe(400);
+      expect(answer.json.error, query).toMatchObject({
+        code: "validation_failed",
+        issues: [{ path: name, message: expect.stringContaining("more than once") }],
+      });
+    }
   });
 });

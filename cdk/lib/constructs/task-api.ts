@@ -102,7 +102,7 @@ export class TaskApi extends Construct {
       this.httpApi.addRoutes({
         path,
         methods: [method],
-        integration: new integrations.HttpLambdaIntegration(pascalCase(route.name), fn),
+        integration: lambdaIntegration(pascalCase(route.name), fn),
         ...(scopes ? { authorizationScopes: [...scopes] } : {}),
       });
       functions[route.name] = fn;
@@ -152,7 +152,7 @@ export class TaskApi extends Construct {
     new apigw.HttpRoute(this, "DefaultRoute", {
       httpApi: this.httpApi,
       routeKey: apigw.HttpRouteKey.DEFAULT,
-      integration: new integrations.HttpLambdaIntegration(pascalCase(DEFAULT_ROUTE.name), fn),
+      integration: lambdaIntegration(pascalCase(DEFAULT_ROUTE.name), fn),
       ...(this.httpApi.defaultAuthorizer ? { authorizer: this.httpApi.defaultAuthorizer } : {}),
     });
     return fn;
@@ -372,6 +372,18 @@ function grantMappings(fn: PunctualFunction, topics: readonly Topic[], actions: 
 }
 
 /** `add-task` → `AddTask`: the construct ids the stack has always used, so logical ids stay stable. */
+/**
+ * A Lambda proxy integration handing its function payload format 2.0, named rather than left to CDK's default:
+ * every handler reads 2.0 (shared/api/http-route.ts) — its `rawQueryString` shows a repeated query key that
+ * `queryStringParameters` joins with a comma, and a repeated header arrives joined, not as its last value (1.0) —
+ * and the local API server builds 2.0 only (local/cloud/template.ts refuses another).
+ */
+function lambdaIntegration(id: string, fn: PunctualFunction): integrations.HttpLambdaIntegration {
+  return new integrations.HttpLambdaIntegration(id, fn, {
+    payloadFormatVersion: apigw.PayloadFormatVersion.VERSION_2_0,
+  });
+}
+
 function pascalCase(name: string): string {
   return name.replace(/(^|-)([a-z])/g, (_, _dash, letter: string) => letter.toUpperCase());
 }

@@ -183,4 +183,39 @@ describe("isJsonContentType", () => {
     expect(accepted.map(isJsonContentType)).toEqual(accepted.map(() => true));
     expect(refused.map(isJsonContentType)).toEqual(refused.map(() => false));
   });
+
+  it("refuses two Content-Type headers as API Gateway joins them, and parameters RFC 9110 does not allow", () => {
+    // Prepare: payload 2.0 joins a repeated header's values with a comma. `application/json;v=1` and `text/plain`
+    // arrive as `application/json;v=1,text/plain`, which passed as JSON with the parameter `v=1,text/plain`.
+    const refused = [
+      "application/json;v=1,text/plain",
+      "application/json; a=1,application/json",
+      "application/json;charset=utf-8,application/json;charset=utf-8",
+      'application/json; v="1,2"',
+      "application/json; foo",
+      "application/json; =utf-8",
+      "application/json; charset=",
+      "application/json; charset=utf-8 x",
+    ];
+    const accepted = [
+      "application/json;",
+      "application/json ; charset=utf-8",
+      "application/json;charset=UTF-8;v=1",
+      'application/json; v="a;b" ; charset="utf-8"',
+      " application/json ",
+    ];
+
+    expect(refused.map(isJsonContentType)).toEqual(refused.map(() => false));
+    expect(accepted.map(isJsonContentType)).toEqual(accepted.map(() => true));
+  });
+
+  it("names the repeat in its 415 when the content type holds a comma", async () => {
+    // Act
+    const refused = await parse(eventWith("{}", { contentType: "application/json;v=1,text/plain" }));
+
+    // Assess
+    expect(refused?.status).toBe(415);
+    expect(refused?.code).toBe("unsupported_media_type");
+    expect(refused?.message).toContain("one Content-Type header");
+  });
 });

@@ -66,17 +66,37 @@ export function isIdentityEncoding(value: string | undefined): boolean {
     .every((coding) => coding === "" || coding === "identity");
 }
 
-/** `application/json`, optionally with `charset=utf-8` (JSON is UTF-8 by definition, RFC 8259). */
+/** RFC 9110 §5.6.2 `token` and §5.6.4 `quoted-string` (its obs-text, 0x80–0xFF, as Node reads a header: latin1). */
+const TOKEN = "[!#$%&'*+.^_`|~0-9A-Za-z-]+";
+const QUOTED_STRING = '"(?:[\\t \\x21\\x23-\\x5b\\x5d-\\x7e\\x80-\\xff]|\\\\[\\t \\x20-\\x7e\\x80-\\xff])*"';
+const PARAMETER = `(${TOKEN})=(${TOKEN}|${QUOTED_STRING})`;
+/**
+ * `application/json` and its parameters, as RFC 9110 §8.3.1 writes a media type (`*( OWS ";" OWS [ parameter ] )`).
+ * Each run of white space has one place to go (after the type, a `;` or a parameter), so a long one is read in
+ * linear time, not backtracked through.
+ */
+const JSON_MEDIA_TYPE = new RegExp(`^application/json[ \\t]*((?:;[ \\t]*(?:${PARAMETER}[ \\t]*)?)*)$`, "i");
+const PARAMETERS = new RegExp(`;[ \\t]*${PARAMETER}`, "g");
+
+/**
+ * `application/json`, optionally with `charset=utf-8` (JSON is UTF-8 by definition, RFC 8259), read by RFC 9110's
+ * grammar: a parameter that is not `name=value` is refused, not skipped. So is any comma: API Gateway joins two
+ * Content-Type headers with one (`application/json;v=1` and `text/plain` arrive as
+ * `application/json;v=1,text/plain`), which a looser reading took for one JSON type; no JSON parameter needs one.
+ */
 export function isJsonContentType(value: string | undefined): boolean {
-  if (!value) return false;
-  const [type = "", ...params] = value.split(";");
-  if (type.trim().toLowerCase() !== "application/json") return false;
-  return params.every((param) => {
-    const [name = "", paramValue = ""] = param.split("=");
-    if (name.trim().toLowerCase() !== "charset") return true;
-    const charset = paramValue.trim().replace(/^"|"$/g, "").toLowerCase();
-    return charset === "utf-8" || charset === "utf8";
-  });
+  if (!value || value.includes(",")) return false;
+  const parameters = JSON_MEDIA_TYPE.exec(value.trim())?.[1];
+  if (parameters === undefined) return false;
+  for (const [, name = "", parameterValue = ""] of parameters.matchAll(PARAMETERS)) {
+    if (name.toLowerCase() !== "charset") continue;
+    const charset = parameterValue
+      .replace(/^"(.*)"$/, "$1")
+      .replace(/\\(.)/g, "$1")
+      .toLowerCase();
+    if (charset !== "utf-8" && charset !== "utf8") return false;
+  }
+  return true;
 }
 
 /**
