@@ -7,6 +7,7 @@ import type { MessagePort } from "node:worker_threads";
 import { DynamoDBClient } from "@aws-sdk/client-dynamodb";
 import { SchedulerClient } from "@aws-sdk/client-scheduler";
 import { SQSClient } from "@aws-sdk/client-sqs";
+import type { Context } from "aws-lambda";
 import { type AppConfigEmulator, startAppConfigEmulator } from "#local/aws/appconfig-emulator.js";
 import { startEmulatorThread } from "#local/aws/emulator-thread.js";
 import {
@@ -25,6 +26,7 @@ import { type ApiRoute, startApiServer } from "#local/runtime/api-server.js";
 import { type DataDirLock, lockDataDir } from "#local/runtime/data-dir-lock.js";
 import { capturingEmf, type EmfSink } from "#local/runtime/emf-capture.js";
 import { type FunctionHost, startFunctionHost } from "#local/runtime/function-host.js";
+import { createLambdaContext } from "#local/runtime/lambda-context.js";
 import { MetricStore } from "#local/runtime/metric-store.js";
 import { ensurePortFree } from "#local/runtime/port-free.js";
 import { type ScheduledRuleRunner, startScheduledRule } from "#local/runtime/scheduled-rule.js";
@@ -729,16 +731,22 @@ async function startSettingsEmulator(
   };
 }
 
-/** AppConfig's check before a deployment: the profile's LAMBDA validator, invoked as AppConfig invokes it. */
-function settingsValidator(
+/**
+ * AppConfig's check before a deployment: the profile's LAMBDA validator, invoked as AppConfig invokes it — with a
+ * Lambda context, as every other local invocation. Given `{}`, a validator in a function host failed on the proxy's
+ * `getRemainingTimeInMillis()` (every edit refused with that TypeError), and in this thread the logger's middleware
+ * (functions/validate-topic-settings.ts) logged its lines without a request id.
+ */
+export function settingsValidator(
   topology: LocalTopology,
   handlers: ReadonlyMap<string, LambdaHandler>,
   profileId: string,
 ): (content: string, version: number) => Promise<string | undefined> {
   const validatorId = topology.settingsProfiles[0]?.validatorFunctionLogicalId;
   const validate = validatorId ? handlers.get(validatorId) : undefined;
+  const fn = topology.functions.find((f) => f.logicalId === validatorId);
   return async (content, version) => {
-    if (!validate) return undefined;
+    if (!validate || !fn) return undefined;
     try {
       const event = {
         applicationId: "local",
@@ -747,7 +755,8 @@ function settingsValidator(
         content: Buffer.from(content).toString("base64"),
         uri: "hosted",
       };
-      await (validate as (event: unknown, context: unknown) => Promise<unknown>)(event, {});
+      const context = createLambdaContext(fn.logicalId, fn.timeoutSeconds);
+      await (validate as (event: unknown, context: Context) => Promise<unknown>)(event, context);
       return undefined;
     } catch (error) {
       return (error as Error).message;
