@@ -149,8 +149,9 @@ export class ScheduleConflictError extends Error {
  * a move makes a new id, and the sweeper and the relay re-arm on the timer queue only), so such a schedule was
  * moved by hand (UpdateSchedule). A task armed through a schedule is in the sweep index from its write (one first
  * armed on the timer queue has its timer message there), so the sweeper forwards it once past due by its grace
- * whatever its schedule does, and the late firing then finds it no longer `scheduled` and forwards nothing of it. Refusing it (503) left that same timer in place and only made every keyed repeat and
- * re-arm fail until it fired, days on for a task due days ahead (docs/RELIABILITY.md, "A CreateSchedule conflict").
+ * whatever its schedule does, and the late firing then finds it no longer `scheduled` and forwards nothing of it.
+ * Refusing it (503) left that same timer in place and only made every keyed repeat and re-arm fail until it fired,
+ * days on for a task due days ahead (docs/RELIABILITY.md, "A CreateSchedule conflict").
  */
 function scheduleDifference(
   found: GetScheduleCommandOutput,

@@ -840,11 +840,6 @@ export function checkItemSize(task: TaskRecord): void {
 export { claimExpiry };
 
 /**
- * SHA-256 of the request as the caller meant it: the due time as given (`delay_seconds: 60` is the same
- * request a minute later), the content as an object (its string and object spellings are one request), keys
- * in sorted order (JSON object order carries no meaning).
- */
-/**
  * The field a caller's key came in, which its conflicts name: the `Idempotency-Key` header when the body (parsed
  * already, so an object) carries none, as the typed client sends every key; else the body's `idempotency_key`.
  */
@@ -859,6 +854,11 @@ function atKeyField(error: unknown, keyField: string): unknown {
   return idempotencyConflict(error.message, keyField);
 }
 
+/**
+ * SHA-256 of the request as the caller meant it: the due time as given (`delay_seconds: 60` is the same
+ * request a minute later), the content as an object (its string and object spellings are one request), keys
+ * in sorted order (JSON object order carries no meaning).
+ */
 export function hashRequest(request: AddTaskRequest): string {
   const normalised = {
     topic: request.topic,

@@ -371,7 +371,6 @@ function grantMappings(fn: PunctualFunction, topics: readonly Topic[], actions: 
   );
 }
 
-/** `add-task` → `AddTask`: the construct ids the stack has always used, so logical ids stay stable. */
 /**
  * A Lambda proxy integration handing its function payload format 2.0, named rather than left to CDK's default:
  * every handler reads 2.0 (shared/api/http-route.ts) — its `rawQueryString` shows a repeated query key that
@@ -384,6 +383,7 @@ function lambdaIntegration(id: string, fn: PunctualFunction): integrations.HttpL
   });
 }
 
+/** `add-task` → `AddTask`: the construct ids the stack has always used, so logical ids stay stable. */
 function pascalCase(name: string): string {
   return name.replace(/(^|-)([a-z])/g, (_, _dash, letter: string) => letter.toUpperCase());
 }
