@@ -254,6 +254,25 @@ describe("callback client: what a receiver sends around its answer is read only 
     expect(second).toMatchObject({ ok: true, status: 200 });
     expect(receiver.requests).toEqual([1, 1]);
   });
+
+  it("each request on a kept-alive connection has the whole cap to itself: three answers near it in turn, all on one connection", async () => {
+    // Prepare: every answer is the most the previous test sends (~229 KiB); three of them come to ~690 KiB, so a
+    // count carried over from the answer before would cut the second and close its connection
+    const early = `HTTP/1.1 103 Early Hints\r\nLink: ${"l".repeat(15 * 1024)}\r\n\r\n`;
+    const answer = `HTTP/1.1 200 OK\r\nX-Big: ${"h".repeat(15 * 1024)}\r\nContent-Length: ${64 * 1024}\r\n\r\n${"b".repeat(64 * 1024)}`;
+    const receiver = await startRawReceiver((socket) => socket.write(early.repeat(10) + answer));
+    const c = client();
+
+    // Act
+    const results = [];
+    for (let i = 0; i < 3; i++) results.push(await post(c, receiver.url));
+
+    // Assess: three deliveries, the connection kept after each (all three came on connection 1)
+    expect(results).toEqual(
+      Array.from({ length: 3 }, () => ({ ok: true, status: 200, durationMs: expect.any(Number) })),
+    );
+    expect(receiver.requests).toEqual([1, 1, 1]);
+  });
 });
 
 describe("callback client: redirects of every kind", () => {
