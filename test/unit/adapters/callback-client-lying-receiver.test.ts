@@ -273,6 +273,34 @@ describe("callback client: what a receiver sends around its answer is read only 
     );
     expect(receiver.requests).toEqual([1, 1, 1]);
   });
+
+  it("an answer whose last bytes both end it and pass the cap: the 2xx stands, and its connection is closed, not pooled", async () => {
+    // Prepare: a chunked 200 whose framing brings it to 5 bytes short of the cap (256 KiB); its last chunk and
+    // terminator go in a write of their own, so the read that passes the cap is the one that completes the answer
+    const CAP = 256 * 1024;
+    const head = "HTTP/1.1 200 OK\r\nTransfer-Encoding: chunked\r\n\r\n";
+    const chunk = (extension: number) => `1;e=${"e".repeat(extension)}\r\nx\r\n`;
+    const frame = chunk(0).length;
+    let body = "";
+    while (head.length + body.length + chunk(8 * 1024).length + frame < CAP - 5) body += chunk(8 * 1024);
+    body += chunk(CAP - 5 - head.length - body.length - frame);
+    const last = "1\r\nx\r\n0\r\n\r\n";
+    const receiver = await startRawReceiver((socket, index) => {
+      if (index > 0) return socket.write(OK);
+      socket.write(head + body, () => setImmediate(() => socket.write(last)));
+    });
+    const c = client();
+
+    // Act
+    const first = await post(c, receiver.url);
+    const second = await post(c, receiver.url);
+
+    // Assess: both delivered; the second on a new connection
+    expect(head.length + body.length).toBe(CAP - 5);
+    expect(first).toEqual({ ok: true, status: 200, durationMs: expect.any(Number) });
+    expect(second).toMatchObject({ ok: true, status: 200 });
+    expect(receiver.requests).toEqual([1, 2]);
+  });
 });
 
 describe("callback client: redirects of every kind", () => {
