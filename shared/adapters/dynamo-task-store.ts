@@ -37,6 +37,7 @@ import {
   startGroupRead,
 } from "#shared/domain/group-read.js";
 import { parseTaskId, sortKeyLowerBound, sortKeyUpperBound } from "#shared/domain/keys.js";
+import { RETRY_WAIT_MARGIN_MS } from "#shared/domain/retry-wait.js";
 import {
   parseScheduleId,
   SCHEDULE_INDEX_NAME,
@@ -1225,11 +1226,12 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
     // (AWS, "Using update expressions in DynamoDB"), so it is the old status whatever the order; dynalite agrees
     // ("a start records the status it came from, in its own write", the store's tests).
     // Without a read (maxAttempts given), an occurrence of a recurring schedule is refused: its schedule must be
-    // read first (deliver's read path, occurrence-hold.ts). A plain task pays nothing more for it.
+    // read first (deliver's read path, occurrence-hold.ts). A plain task pays nothing more for it. So is a task
+    // still waiting for its retry (`retryNotBeforeMs`, its message back early): the read path hides it again.
     const underLimit =
       maxAttempts === undefined
         ? ""
-        : " AND (#status <> :delivering OR attribute_not_exists(attempts) OR attempts < :maxAttempts) AND attribute_not_exists(scheduleId)";
+        : " AND (#status <> :delivering OR attribute_not_exists(attempts) OR attempts < :maxAttempts) AND attribute_not_exists(scheduleId) AND (attribute_not_exists(retryNotBeforeMs) OR retryNotBeforeMs <= :retryBy)";
     try {
       const out = await this.client.send(
         ...abortableCall(
@@ -1249,7 +1251,11 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
               ...Object.fromEntries(DELIVERABLE_STATUSES.map((status, i) => [`:from${i}`, status])),
               ...(maxAttempts === undefined
                 ? {}
-                : { ":delivering": "delivering" satisfies TaskStatus, ":maxAttempts": maxAttempts }),
+                : {
+                    ":delivering": "delivering" satisfies TaskStatus,
+                    ":maxAttempts": maxAttempts,
+                    ":retryBy": nowMs + RETRY_WAIT_MARGIN_MS,
+                  }),
               ":to": "delivering" satisfies TaskStatus,
               ":emptyLog": {},
               ":zero": 0,
@@ -1517,10 +1523,19 @@ export class DynamoDeliverStore extends DynamoAddStore implements Pick<TaskStore
           : { ":refunded": failure.attempts - 1 }
         : {}),
     };
+    // The wait before the next attempt rides in the same write (no write of its own); a cancel's end has no use for it.
+    const wait = failure.retryNotBeforeMs === undefined ? "" : ", retryNotBeforeMs = :retryNotBefore";
     const answer = await this.transitionLogging(
       taskId,
-      { set: `${set}${restore}, ${ENTER_SWEEP_INDEX}`, ...(restore ? { remove: "startedFrom" } : {}) },
-      { ...values, ":sweepShard": sweepShardOf(taskId) },
+      {
+        set: `${set}${restore}${wait}, ${ENTER_SWEEP_INDEX}`,
+        ...(restore ? { remove: "startedFrom" } : {}),
+      },
+      {
+        ...values,
+        ":sweepShard": sweepShardOf(taskId),
+        ...(failure.retryNotBeforeMs === undefined ? {} : { ":retryNotBefore": failure.retryNotBeforeMs }),
+      },
       failure,
       options?.signal,
       "attribute_not_exists(cancelRequestedAtMs)",
@@ -2879,6 +2894,7 @@ const SUMMARY_ATTRIBUTES: Record<keyof TaskSummary, true> = {
   lastError: true,
   queuedAtMs: true,
   lastAttemptAtMs: true,
+  retryNotBeforeMs: true,
   startedFrom: true,
   requeuedAtMs: true,
   deliveredAtMs: true,

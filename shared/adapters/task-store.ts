@@ -326,6 +326,8 @@ export interface AttemptFailure {
   readonly attemptSeq?: number;
   /** That attempt's count: a refund sets one less (written twice, it refunds once). */
   readonly attempts?: number;
+  /** The end of the wait before the next attempt (TaskRecord.retryNotBeforeMs), written with the failure. */
+  readonly retryNotBeforeMs?: number;
 }
 
 export interface TaskStore extends DestinationStore {

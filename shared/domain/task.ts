@@ -81,6 +81,15 @@ export interface TaskRecord {
   readonly queuedAtMs?: number;
   readonly lastAttemptAtMs?: number;
   /**
+   * The end of the wait a failed attempt set before the next (its backoff step, or the receiver's `Retry-After` in
+   * its place), written by that attempt's failure write (recordAttemptFailure: no write of its own). SQS may hand
+   * the message back before it: a later receive's 12 hours count from up to the queue's visibility timeout before
+   * its batch, so a wait over 40,585 s (120 s callbacks) is cut to what is left of them. Deliver starts no attempt
+   * before it (shared/domain/retry-wait.ts): the record is hidden again for the rest. Absent on tasks that never
+   * waited for a retry, and on items written before it existed; a past value means nothing. Nothing shows it.
+   */
+  readonly retryNotBeforeMs?: number;
+  /**
    * The status the latest start without a read (TaskStore.startAttempt with `maxAttempts`) found, written by that
    * start's own UpdateItem: what a refund of that start, unused, gives back (`AttemptFailure.restore`), and removed
    * by it. Absent on items started before it existed; starts after a read do not write it (their give-back restores

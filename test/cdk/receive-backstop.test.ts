@@ -1,7 +1,9 @@
 import { randomBytes } from "node:crypto";
 import type { SQSRecord } from "aws-lambda";
 import { describe, expect, it } from "vitest";
-import { topicMaxReceiveCount } from "#cdk/lib/sizing.js";
+import { deliverTimeoutSeconds, topicMaxReceiveCount } from "#cdk/lib/sizing.js";
+import type { CallbackResult } from "#shared/adapters/callback-client.js";
+import type { TopicConfig } from "#shared/config/index.js";
 import { CallbackSigner } from "#shared/security/signing.js";
 import { deliverBatch } from "#shared/services/deliver/index.js";
 import { deliverDeps, testTopic } from "../support/deliver-binding.js";
@@ -25,15 +27,25 @@ async function receivesUntilDeadLettered(
   maxAttempts: number,
   groupSize: number,
   failedReceivesPerHead: number,
+  options: { readonly topic?: Partial<TopicConfig>; readonly answer?: CallbackResult } = {},
 ) {
-  const topic = testTopic({ maxAttempts });
+  const topic = testTopic({ maxAttempts, ...options.topic });
   let now = Date.now();
   const store = new MemoryTaskStore();
   const callbacks = new FakeCallbacks();
-  callbacks.fallback = HTTP(500);
+  callbacks.fallback = options.answer ?? HTTP(500);
+  // When each task's receiver was called (the time between its attempts: no wait cut short).
+  const calledAt = new Map<string, number[]>();
+  const post = callbacks.post.bind(callbacks);
+  callbacks.post = (request) => {
+    const taskId = request.headers["webhook-id"] ?? "";
+    calledAt.set(taskId, [...(calledAt.get(taskId) ?? []), now]);
+    return post(request);
+  };
+  const topicQueue = new FakeTopicQueue();
   const deps = deliverDeps({
     store,
-    topicQueue: new FakeTopicQueue(),
+    topicQueue,
     metrics: new MemoryMetrics(),
     logger: memoryLogger(),
     clock: () => now,
@@ -69,8 +81,13 @@ async function receivesUntilDeadLettered(
     const response = await deliverBatch(
       deps,
       { Records: records },
-      { getRemainingTimeInMillis: () => 60_000 },
+      // An invocation's whole time (the deliver function's timeout): time for a callback at every receive.
+      { getRemainingTimeInMillis: () => Math.max(60_000, deliverTimeoutSeconds(topic) * 1000) },
     );
+    // SQS hands the group back once the visibility deliver set for it has ended (a backoff step): the group's
+    // next attempt is not started before it (deliver hides a record back early again, a receive more).
+    const hidden = topicQueue.visibilityByHandle();
+    now += 1000 * Math.max(0, ...records.map((r) => hidden[r.receiptHandle] ?? 0));
     const failed = new Set(response.batchItemFailures.map((f) => f.itemIdentifier));
     for (const m of batch) {
       if (failed.has(m.task)) continue;
@@ -83,7 +100,7 @@ async function receivesUntilDeadLettered(
     expect(store.tasks.get(taskId)?.status, taskId).toBe("failed");
     expect(store.tasks.get(taskId)?.attempts, taskId).toBe(maxAttempts);
   }
-  return { topic, receives: [...finishedAt.values()] };
+  return { topic, receives: [...finishedAt.values()], calledAt };
 }
 
 describe("the topic queue's maxReceiveCount backstop", () => {
@@ -98,6 +115,29 @@ describe("the topic queue's maxReceiveCount backstop", () => {
         // SQS moves a message once its receive count exceeds maxReceiveCount: every receive up to the one in which
         // deliver dead-letters the task must stay within it.
         expect(Math.max(...receives)).toBeLessThanOrEqual(topicMaxReceiveCount(topic));
+      }
+    },
+  );
+
+  // A wait longer than what is left of a later receive's 12 hours comes back early, and deliver hides it again for
+  // the rest (docs/RELIABILITY.md, "A later receive's 12 hours"): one receive more per wait, never an attempt. With
+  // 120 s callbacks every receive's hide is cut to 40,950 s here (the batch starts at once), so each 42,300 s
+  // Retry-After costs two receives. Even with every wait cut (a run far longer than the queue's 14-day retention,
+  // which bounds a message's cut waits to 29) the tenth follower stays within the backstop up to maxAttempts 50.
+  it.each([8, 50])(
+    "never moves a follower to the DLQ when every wait comes back early (maxAttempts %i, 42,300 s Retry-After, 120 s callbacks)",
+    async (maxAttempts) => {
+      const asked = 42_300;
+      const { topic, receives, calledAt } = await receivesUntilDeadLettered(maxAttempts, 12, 0, {
+        topic: { callbackTimeoutSeconds: 120, retryAfterCapSeconds: asked },
+        answer: { ...HTTP(429), retryAfter: String(asked) },
+      });
+      expect(Math.max(...receives)).toBe(20 * maxAttempts - 19);
+      expect(Math.max(...receives)).toBeLessThanOrEqual(topicMaxReceiveCount(topic));
+      for (const times of calledAt.values()) {
+        expect(times).toHaveLength(maxAttempts);
+        for (let i = 1; i < times.length; i++)
+          expect((times[i] as number) - (times[i - 1] as number)).toBeGreaterThanOrEqual(asked * 1000);
       }
     },
   );

@@ -43,6 +43,7 @@ import {
 } from "#shared/adapters/task-store.js";
 import { type AttemptLogEntry, attemptLogSlot, awaitingRetry } from "#shared/domain/attempt-log.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
+import { retryWaitLeftMs } from "#shared/domain/retry-wait.js";
 import { parseScheduleId, type ScheduleRecord, schedulePartitionKey } from "#shared/domain/schedule.js";
 import { sweepShardOf, UNFINISHED_STATUSES } from "#shared/domain/sweep.js";
 import {
@@ -458,8 +459,10 @@ export class MemoryTaskStore implements TaskStore {
       return undefined;
     // As the table: a fan-out parent is never started (only its copies are delivered).
     if (task.fanOut !== undefined) return undefined;
-    // As the table: a start without a read (maxAttempts given) refuses an occurrence, whose schedule is read first.
+    // As the table: a start without a read (maxAttempts given) refuses an occurrence, whose schedule is read first,
+    // and a task still waiting for its retry.
     if (maxAttempts !== undefined && task.scheduleId !== undefined) return undefined;
+    if (maxAttempts !== undefined && retryWaitLeftMs(task, nowMs) > 0) return undefined;
     const updated: TaskRecord = {
       ...task,
       status: "delivering",
@@ -537,6 +540,7 @@ export class MemoryTaskStore implements TaskStore {
       ...indexed(withLogged(restored, failure.attempt)),
       lastError: failure.error,
       ...(failure.refund && { attempts: (failure.attempts ?? task.attempts) - 1 }),
+      ...(failure.retryNotBeforeMs !== undefined && { retryNotBeforeMs: failure.retryNotBeforeMs }),
     });
     return true;
   }

@@ -4,6 +4,7 @@ import { startedTask } from "#shared/adapters/task-store.js";
 import { attemptsUsedUp } from "#shared/domain/attempt-log.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { parseTaskMessage, type TaskMessage } from "#shared/domain/messages.js";
+import { retryWaitLeftMs } from "#shared/domain/retry-wait.js";
 import { type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import type { CallbackSigner } from "#shared/security/signing.js";
 import { callbackRequest } from "./callback-request.js";
@@ -231,6 +232,7 @@ async function startAfterReading(
     return undefined;
   }
   refuseIfNotDue(ctx, scope.group, taskId, task.dueAtMs);
+  refuseIfWaitingForRetry(ctx, scope.group, task);
   // A held occurrence whose schedule was stopped since it was made is cancelled, not called (held-occurrence.ts).
   if (await cancelledAsStopped(ctx, scope, task)) return undefined;
   refuseIfNoTimeLeft(ctx, scope.group, taskId, timeoutMs);
@@ -363,6 +365,23 @@ function refuseIfNotDue(ctx: BatchContext, group: string, taskId: string, dueAtM
   ctx.outcomes.set(group, { kind: "until-due", seconds: Math.ceil((dueAtMs - now) / 1000) });
   ctx.deps.logger.warn("task not due yet; retried at its due time", { taskId });
   throw new RecordFailedError("not due yet");
+}
+
+/**
+ * Never attempt before the wait the last failed attempt set (its backoff step, or the receiver's `Retry-After`):
+ * SQS hands a record back early when that wait was longer than what was left of a later receive's 12 hours
+ * (visibility.ts, `secondsLeftOfReceipt`). The group is hidden again for the rest, its followers behind it; that
+ * rest always fits the new receipt, so a wait costs one receive more at most.
+ */
+function refuseIfWaitingForRetry(ctx: BatchContext, group: string, task: TaskRecord): void {
+  const leftMs = retryWaitLeftMs(task, ctx.clock());
+  if (leftMs <= 0) return;
+  ctx.outcomes.set(group, { kind: "backoff", seconds: Math.ceil(leftMs / 1000) });
+  ctx.deps.logger.info("back before its retry wait ends; hidden again for the rest", {
+    taskId: task.taskId,
+    waitSeconds: Math.ceil(leftMs / 1000),
+  });
+  throw new RecordFailedError("retry wait not over");
 }
 
 /** Never start a callback that could outlive the invocation: no attempt is counted, retried at once. */

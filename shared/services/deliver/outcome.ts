@@ -104,11 +104,14 @@ export async function recordFailedAttempt(
   // does a refusal this container's settings may be too old to make (settlingRefusal).
   const settling = settlingRefusal(ctx, started, result);
   const refund = (admission?.probe === true && hostFailed(result) === true) || settling;
+  const atMs = ctx.clock();
+  const backoff = refund ? undefined : backoffAhead(ctx, topic, started, result);
   const failure = {
     error,
-    atMs: ctx.clock(),
+    atMs,
     attempt: logEntry(started, startedAt, result),
     ...(refund && { refund }),
+    ...(backoff && { retryNotBeforeMs: atMs + backoff.seconds * 1000 }),
   };
   const recorded = await ctx.deps.store.recordAttemptFailure(
     started.taskId,
@@ -129,8 +132,27 @@ export async function recordFailedAttempt(
   if (result.refused && logRefusal(ctx, started, result, error))
     return deadLetter(ctx, binding, started, error);
   if (refund) waitForNextProbe(ctx, group, topic, started, result);
-  if (attempt >= topic.maxAttempts) return deadLetter(ctx, binding, started, error);
-  retryAfterBackoff(ctx, group, topic, started, result);
+  if (attempt >= topic.maxAttempts || !backoff) return deadLetter(ctx, binding, started, error);
+  retryAfterBackoff(ctx, group, topic, started, result, backoff);
+}
+
+/**
+ * The wait before the next attempt when the failure leads to one (not the last attempt, nor a refusal that
+ * dead-letters at once), decided before the failure is written: its end rides in that write
+ * (`TaskRecord.retryNotBeforeMs`), so a record SQS hands back before it — a wait longer than what is left of a later
+ * receive's 12 hours is cut to that (visibility.ts) — is hidden again for the rest instead of attempted early
+ * (attempt.ts). A refunded attempt's wait is not recorded: a failed probe's is its circuit's (`nextProbeAtMs`, which
+ * the destination gate holds every delivery to), a refusal's while settings settle costs no promise to a receiver.
+ */
+function backoffAhead(
+  ctx: BatchContext,
+  topic: TopicConfig,
+  started: TaskRecord,
+  result: CallbackResult,
+): { seconds: number; retryAfter?: number } | undefined {
+  if (started.attempts >= topic.maxAttempts) return undefined;
+  if (result.refused && deadLettersAtOnce(result.error ?? "callback failed")) return undefined;
+  return failedAttemptWait(ctx, topic, started, result);
 }
 
 /**
@@ -296,9 +318,9 @@ function retryAfterBackoff(
   topic: TopicConfig,
   started: TaskRecord,
   result: CallbackResult,
+  { seconds, retryAfter }: { seconds: number; retryAfter?: number },
 ): never {
   const error = result.error ?? "callback failed";
-  const { seconds, retryAfter } = failedAttemptWait(ctx, topic, started, result);
   ctx.outcomes.set(group, { kind: "backoff", seconds });
   ctx.deps.logger.info("callback failed; retrying after backoff", {
     taskId: started.taskId,

@@ -6,6 +6,7 @@ import { isFanOutParent } from "#shared/domain/fan-out.js";
 import { parseTaskId } from "#shared/domain/keys.js";
 import { parseTaskMessage } from "#shared/domain/messages.js";
 import { occurrenceStop, scheduleToCheck } from "#shared/domain/occurrence-hold.js";
+import { retryWaitLeftMs } from "#shared/domain/retry-wait.js";
 import type { ScheduleRecord } from "#shared/domain/schedule.js";
 import { DELIVERABLE_STATUSES, type TaskRecord, TERMINAL_STATUSES } from "#shared/domain/task.js";
 import { errorText, withinMs } from "#shared/runtime/async.js";
@@ -237,8 +238,9 @@ function decide(
     ctx.deps.logger.info("task moved on before its attempt; not delivered", { taskId, status: task.status });
     return { kind: "drop" };
   }
-  // Not due by its stored time (the id says it is): the per-record path decides at its turn, as always.
-  if (task.dueAtMs > nowMs) return "perRecord";
+  // Not due by its stored time (the id says it is), or back before its retry wait ends (attempt.ts): the
+  // per-record path decides at its turn, as always.
+  if (task.dueAtMs > nowMs || retryWaitLeftMs(task, nowMs) > 0) return "perRecord";
   const scheduleId = scheduleToCheck(task, nowMs);
   if (scheduleId === undefined) return "start";
   if (!schedules.has(scheduleId)) return "perRecord";

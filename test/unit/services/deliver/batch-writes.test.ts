@@ -86,7 +86,11 @@ function setup(
     return t;
   };
   const stored = (t: TaskRecord) => store.tasks.get(t.taskId) as TaskRecord;
-  return { start, store, callbacks, queue, metrics, deps, context, task, stored };
+  /** Time passes between batches (a backoff: no attempt starts before it ends). */
+  const advance = (ms: number) => {
+    now += ms;
+  };
+  return { start, store, callbacks, queue, metrics, deps, context, task, stored, advance };
 }
 
 describe("deliver: writes in batches", () => {
@@ -325,7 +329,7 @@ describe("deliver: writes in batches", () => {
 
   it("a lost give-back leaves the task `delivering` with that attempt used: SQS brings it back, delivered once", async () => {
     // Prepare
-    const { store, callbacks, deps, context, task, stored } = setup();
+    const { store, callbacks, deps, context, task, stored, advance } = setup();
     const head = await task("g");
     const next = await task("g");
     callbacks.answer(head.taskId, HTTP(500));
@@ -333,7 +337,8 @@ describe("deliver: writes in batches", () => {
     await deliverBatch(deps, eventOf(fifoRecord(head), fifoRecord(next)), context);
     expect(stored(next)).toMatchObject({ status: "delivering", attempts: 1 });
 
-    // Act: the group comes back
+    // Act: the group comes back after the head's backoff (the topic's first step, 10 s)
+    advance(10_000);
     const response = await deliverBatch(deps, eventOf(fifoRecord(head), fifoRecord(next)), context);
 
     // Assess: the second attempt of each, delivered; the receiver saw `next` once

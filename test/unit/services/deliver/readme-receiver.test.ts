@@ -104,8 +104,8 @@ async function add(requestText: string, nowMs = Date.now()) {
   return { store, task };
 }
 
-/** One delivery invocation of the task's FIFO record, signed by the deployed loader. */
-async function deliver(store: MemoryTaskStore, task: { taskId: string; pk: string }) {
+/** One delivery invocation of the task's FIFO record, signed by the deployed loader; `laterMs` after now (by its clock). */
+async function deliver(store: MemoryTaskStore, task: { taskId: string; pk: string }, laterMs = 0) {
   const client = createCallbackClient({
     policy: { isAllowed: (host, ip) => resolvedAddressAllowed(host, ip, topic) },
     allowPlainHttp: true,
@@ -125,6 +125,7 @@ async function deliver(store: MemoryTaskStore, task: { taskId: string; pk: strin
       signer,
       metrics: new MemoryMetrics(),
       logger: memoryLogger(),
+      clock: () => Date.now() + laterMs,
     },
     eventOf(fifoRecord(task)),
     { getRemainingTimeInMillis: () => 30_000 },
@@ -187,9 +188,9 @@ describe("the documented receiver recipe against a real delivered callback", () 
     const { store, task } = await add(request('{"order_id":"A-3"}'), Date.now() - 600_000);
     answers.push(500);
 
-    // Act
+    // Act: the retry comes back after its backoff (the topic's longest step, 2 s)
     await deliver(store, task);
-    await deliver(store, task);
+    await deliver(store, task, (topic.backoff.maxSeconds as number) * 1000);
 
     // Assess
     expect(received).toHaveLength(2);
