@@ -307,6 +307,27 @@ describe("invisible characters in what the server says (the console's set: every
   });
 });
 
+describe("a `__proto__` key in an answer (JSON.parse makes it an own property)", () => {
+  // Copied by assignment, `__proto__` would set the copy's prototype: a field the answer lacks (a group, a
+  // `rescheduled_to`) would then read from it and be shown as the task's. The schema's copy leaves it out.
+  const view = JSON.stringify(failedTask("x"));
+  const body = `${view.slice(0, -1)},"__proto__":{"group":"G-9","rescheduled_to":"demo.other"}}`;
+
+  it("tasks get shows nothing of it, in a table or --json, and pollutes no prototype", async () => {
+    // Act
+    const table = await run(["tasks", "get", taskIdOf(1)], { status: 200, body });
+    const json = await run(["--json", "tasks", "get", taskIdOf(1)], { status: 200, body });
+
+    // Assess
+    expect(table.code, table.err).toBe(0);
+    expect(table.out).not.toMatch(/G-9|demo\.other|group|rescheduled_to/);
+    expect(json.code, json.err).toBe(0);
+    expect(json.out).not.toMatch(/G-9|demo\.other|__proto__/);
+    expect(JSON.parse(json.out).task_id).toBe(taskIdOf(1));
+    expect(({} as Record<string, unknown>).group).toBeUndefined();
+  });
+});
+
 describe("an answer nested deeper than any of the API's", () => {
   it("tasks get: exit 3 with invalid_response, not a stack overflow printing it, in tables and --json", async () => {
     // Prepare: a task view with an extra field 100,000 arrays deep.
