@@ -31,6 +31,7 @@ import {
   parseJson,
   redirectError,
 } from "./errors.js";
+import { inexactNumber } from "./inexact-number.js";
 import { withItemKeys } from "./item-keys.js";
 import { readAnswerText, requestIdOf } from "./read-body.js";
 import {
@@ -620,6 +621,13 @@ function readAnswer<R extends z.ZodMiniType>(
   if (body === undefined && nestedTooDeep(text)) {
     return refused(
       `is nested deeper than ${MAX_ANSWER_DEPTH} levels, which none of its answers is: not read`,
+      false,
+    );
+  }
+  const inexact = body === undefined ? undefined : inexactNumber(text);
+  if (inexact !== undefined) {
+    return refused(
+      `holds the number ${inexact.slice(0, 40)}, which no JavaScript number holds exactly (read as ${Number(inexact)}): not read`,
       false,
     );
   }

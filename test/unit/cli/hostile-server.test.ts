@@ -328,6 +328,55 @@ describe("a `__proto__` key in an answer (JSON.parse makes it an own property)",
   });
 });
 
+describe("a number in an answer that no double holds (a field the CLI does not know)", () => {
+  // JSON.parse reads 1e400 as Infinity, which --json then wrote as `null`, and an integer past 2^53 rounded
+  // (`1.2345678901234568e+29`): a value the server never sent, shown as its. The API (JavaScript's JSON.stringify)
+  // never writes either; refused as invalid_response, exit 3.
+  const view = JSON.stringify(failedTask("x"));
+
+  it.each([
+    ["1e400", "1e400"],
+    ["-1e400", "-1e400"],
+    ["123456789012345678901234567890", "123456789012345678901234567890"],
+    ["9007199254740993", "9007199254740993"],
+  ])(
+    "%s: exit 3 with invalid_response naming it, in a table and --json, printing nothing",
+    async (number, named) => {
+      // Prepare
+      const body = `${view.slice(0, -1)},"extra":{"n":[${number}]}}`;
+
+      // Act
+      const table = await run(["tasks", "get", taskIdOf(1)], { status: 200, body });
+      const json = await run(["--json", "tasks", "get", taskIdOf(1)], { status: 200, body });
+
+      // Assess
+      expect(table.code, table.out).toBe(3);
+      expect(table.out).toBe("");
+      expect(table.err).toContain(`holds the number ${named}, which no JavaScript number holds exactly`);
+      expect(json.code, json.out).toBe(3);
+      expect(JSON.parse(json.err).error).toMatchObject({ code: "invalid_response" });
+    },
+  );
+
+  it("numbers a double holds as written (9007199254740991, 1e300, 0.1, such digits in a string) are the answer", async () => {
+    // Prepare
+    const body = `${view.slice(0, -1)},"extra":[9007199254740991,-9007199254740991,1e300,0.1,"123456789012345678901234567890 1e400"]}`;
+
+    // Act
+    const json = await run(["--json", "tasks", "get", taskIdOf(1)], { status: 200, body });
+
+    // Assess
+    expect(json.code, json.err).toBe(0);
+    expect(JSON.parse(json.out).extra).toEqual([
+      9007199254740991,
+      -9007199254740991,
+      1e300,
+      0.1,
+      "123456789012345678901234567890 1e400",
+    ]);
+  });
+});
+
 describe("an answer nested deeper than any of the API's", () => {
   it("tasks get: exit 3 with invalid_response, not a stack overflow printing it, in tables and --json", async () => {
     // Prepare: a task view with an extra field 100,000 arrays deep.

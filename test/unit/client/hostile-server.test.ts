@@ -1300,6 +1300,42 @@ describe("an answer nested deeper than any of the API's", () => {
   });
 });
 
+describe("an answer holding a number JSON.parse cannot read as written", () => {
+  const withExtra = (number: string, id = taskId()) =>
+    `${JSON.stringify(taskViewOf(id)).slice(0, -1)},"extra":${number}}`;
+
+  it.each(["1e400", "-1e400", "1e-400", "123456789012345678901234567890"])(
+    "%s in a field the client does not know: invalid_response naming it, after one request",
+    async (number) => {
+      // Prepare
+      const { fetch, seen } = answeringFetch(() => ({ status: 200, body: withExtra(number) }));
+      const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+      // Act
+      const error = await client.getTask(taskId()).catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+      expect((error as Error).message).toContain(
+        `holds the number ${number}, which no JavaScript number holds exactly`,
+      );
+      expect(seen).toHaveLength(1);
+    },
+  );
+
+  it.each(["9007199254740991", "1e300", "1e-300", "0e400", "0.1"])("%s is read", async (number) => {
+    // Prepare
+    const id = taskId();
+    const { fetch } = scriptedFetch({ status: 200, body: withExtra(number, id) });
+
+    // Act
+    const task = (await new PunctualClient({ apiUrl: API, fetch }).getTask(id)) as Record<string, unknown>;
+
+    // Assess
+    expect(task.extra).toBe(Number(number));
+  });
+});
+
 describe("a next_cursor that is not one of the API's cursors", () => {
   // The API's cursors are base64url (shared/api/cursor.ts), at most 2,048 characters, the most it takes back: any
   // other is not its answer, and a caller passing it on (a shell line, a URL) must not get markup or a command.
