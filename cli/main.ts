@@ -14,15 +14,24 @@ import { EXIT, exitCodeOf, UsageError } from "./exit-codes.js";
 import { type CliIo, printError, processIo, shown } from "./output.js";
 import { refuseRepeatedOptions } from "./repeated-options.js";
 
-/** `writeErr`: where commander writes its usage errors (io.err unless --json). */
+/**
+ * `writeErr`: where commander writes its usage errors and the help a command group given no command prints (io.err
+ * unless --json). A usage error quotes an argument, so it is shown by the rule for what the server says
+ * (`shownLines`); the help is the CLI's own text, written as `--help` writes it (its example's `\` line ends kept).
+ */
 export function buildProgram(io: CliIo, writeErr: (text: string) => void = io.err): Command {
+  const output = {
+    writeOut: io.out,
+    writeErr,
+    outputError: (text: string, write: (text: string) => void) => write(shownLines(text)),
+  };
   const program = new Command("punctual")
     .description(
       "Operate a Punctual API: schedule, inspect and cancel tasks; show, pause and resume topics; print topics' verification keys; open the console.",
     )
     // Set before subcommands are added: commander copies these settings into each one.
     .exitOverride()
-    .configureOutput({ writeOut: io.out, writeErr })
+    .configureOutput(output)
     // No showHelpAfterError: a usage mistake commander finds (`tasks list --group X --failed`, an unknown option)
     // is one line, as our own UsageErrors are, not that line lost above a whole help page; --help prints it.
     .option("--api <url>", `the API's base URL (env: ${FROM_ENVIRONMENT.api})`)
@@ -52,7 +61,7 @@ export function buildProgram(io: CliIo, writeErr: (text: string) => void = io.er
       "\nExit codes: 0 ok, 1 usage, 2 the API refused the request (4xx but 408, 429), 3 may be retried: the API failed (502, 503, 504, 520–524), throttled (429), timed out (408) or could not be reached, 4 do not repeat as is: the API failed with a 5xx a repeat does not mend (500, 501, 505, …), or the API URL redirected (3xx, never followed)." +
         "\n\nExample:\n  $ npx punctual --api http://127.0.0.1:3000 tasks add --topic demo --delay 5 --content '{\"n\":1}' \\\n      --callback http://127.0.0.1:4000/hook",
     );
-  program.configureOutput({ writeOut: io.out, writeErr });
+  program.configureOutput(output);
   tasksCommand(program, io);
   keyCommand(program, io);
   groupsCommand(program, io);
@@ -124,7 +133,7 @@ function oneApiNamed(program: Command): void {
 export async function main(argv: readonly string[], io: CliIo = processIo): Promise<number> {
   // Known before commander parses, which may stop before it reads --json.
   const json = jsonAsked(argv);
-  const program = buildProgram(io, json ? () => {} : (text) => io.err(shownLines(text)));
+  const program = buildProgram(io, json ? () => {} : io.err);
   const misread = optionAsked(argv, ALLOW_FFFD) ? undefined : misreadArgument(argv);
   if (misread) {
     printError(io, json, misread);

@@ -63,21 +63,16 @@ export const processIo: CliIo = {
 };
 
 /**
- * What the server said, made safe to show on a terminal (shared/domain/visible-text.ts, the console's rule too):
- * controls escaped as JSON writes them (`\u001b`, `\n`), so an answer (or a receiver's error kept in `last_error`)
- * cannot move the cursor, clear the screen, retitle the window or overwrite a line; bidi controls, line separators
- * and every invisible character as `\u202e`, so it cannot reorder a line (Trojan Source) nor make two values that
- * differ look alike.
+ * What the server said (or a script's argument), made safe to show on a terminal: the one rule of every line of the
+ * CLI's human output, table cells and error lines alike. Each literal backslash is written `\\`, as JSON writes
+ * it, then the rest as shared/domain/visible-text.ts shows it (the console's rule too): controls escaped as JSON
+ * writes them (`\u001b`, `\n`), so an answer (or a receiver's error kept in `last_error`) cannot move the cursor,
+ * clear the screen, retitle the window or overwrite a line; bidi controls, line separators and every invisible
+ * character as `\u202e`, so it cannot reorder a line (Trojan Source) nor make two values that differ look alike.
+ * Without the doubled backslash a value holding the six characters `\u200b` and one holding a zero-width space looked
+ * the same (`--json` told them apart); error lines showed them alike until 2026-12-06.
  */
-export const shown = visible;
-
-/**
- * A table cell or field name as `shown`, each literal backslash first written `\\`, as JSON writes it: a table shows a
- * hidden character as its escape, so without this a value holding the six characters `\u200b` and one holding a
- * zero-width space looked the same (`--json` told them apart). Only in tables, where every value is shown this way;
- * an error line shows the server's text by `shown` alone.
- */
-export function shownCell(text: string): string {
+export function shown(text: string): string {
   return visible(text.replaceAll("\\", "\\\\"));
 }
 
@@ -122,8 +117,8 @@ function printFields(
   // A value written as JSON (a number, an array) is shown as JSON text is: its own escapes already tell `\\u200b`
   // from a zero-width space, which `shown` writes `\u200b`, the same JSON value.
   const rows = kept.map(([key, field]) => [
-    shownCell(key),
-    typeof field === "string" ? shownCell(field) : shown(JSON.stringify(field)),
+    shown(key),
+    typeof field === "string" ? shown(field) : visibleJson(JSON.stringify(field)),
   ]);
   io.out(drawnFitted(rows, (row) => labelQuote((rows[row] as string[])[0] as string, "field name cut")));
   if (more > 0) {
@@ -204,7 +199,7 @@ export function printRows(io: CliIo, head: readonly string[], rows: readonly str
   printShownRows(
     io,
     head,
-    rows.map((row) => row.map(shownCell)),
+    rows.map((row) => row.map(shown)),
   );
 }
 
@@ -404,7 +399,7 @@ export function printTaskList(
     return;
   }
   const columns = ["task_id", "status", "due_at", "attempts", "last_error"];
-  const rows = list.tasks.map((task) => columns.map((c) => shownCell(String(task[c] ?? ""))));
+  const rows = list.tasks.map((task) => columns.map((c) => shown(String(task[c] ?? ""))));
   printShownRows(io, columns, rows);
   if (list.next_cursor) io.out(`more: --cursor ${shown(list.next_cursor)}\n`);
 }

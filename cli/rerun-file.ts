@@ -79,9 +79,11 @@ async function rerunPath(input: string): Promise<string> {
 
 /**
  * A path as one POSIX shell word, for a command a person pastes: a folder such as "OneDrive - Acme" split it into
- * three arguments. Quoted only when it holds more than a plain path's characters; a `'` ends the quote and is escaped.
+ * three arguments. Quoted only when it holds more than a plain path's characters; a `'` ends the quote and is given
+ * in double quotes (`'"'"'`), not as `\'`: the line is shown by the CLI's rule (output.ts `shown`), which writes a
+ * backslash `\\`, and a pasted `'\\''` would be another word.
  */
 function shellWord(text: string): string {
   if (/^[\w./:@%+=,-]+$/.test(text)) return text;
-  return `'${text.replaceAll("'", `'\\''`)}'`;
+  return `'${text.replaceAll("'", `'"'"'`)}'`;
 }

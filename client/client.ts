@@ -31,6 +31,7 @@ import {
   parseJson,
   redirectError,
 } from "./errors.js";
+import { inexactNumber } from "./inexact-number.js";
 import { withItemKeys } from "./item-keys.js";
 import { readAnswerText, requestIdOf } from "./read-body.js";
 import {
@@ -554,11 +555,12 @@ function checkNoKeyOption(route: RouteDescriptor, options: CallOptions): void {
 }
 
 /**
- * A 2xx answer refused by `read`, remembered for the repeats of one call: a repeat answered the very same bytes is
- * refused as it was, with the repeat's request id, without reading them again. `read` gives the same outcome for the
- * same answer; reading a broken API's 3.6 MB answer of 300,000 fields took ~0.3 s to parse and ~0.3 s to check
- * against the schema (an array of 600,000 wrong items, seconds: zod makes an issue for each), on each of the route's
- * 4 tries. Only the last refusal is kept: one answer's text, the call's own.
+ * A 2xx answer refused by `read` as transient, remembered for the repeats of one call: a repeat answered the very
+ * same bytes is refused as it was, with the repeat's request id, without reading them again. `read` gives the same
+ * outcome for the same answer; reading a 3.6 MB answer of 300,000 fields (another task's view, a proxy's answer to
+ * another request) takes ~0.3 s to parse and ~0.3 s to check against the schema, on each of the route's 4 tries. (An
+ * answer that is not the route's schema is not tried again at all: `readAnswer`.) Only the last refusal is kept: one
+ * answer's text, the call's own.
  */
 class RereadRefusal {
   #last:
@@ -592,9 +594,12 @@ function sameRefusal(error: PunctualError, requestId: string | undefined): Punct
 
 /**
  * A 2xx answer read with the route's response schema: its value, or the `invalid_response` it is, `transient` when
- * the body could be one cut short or garbled on its way (not UTF-8, not JSON, or not the schema's), or another request's (a
- * route that `answersFor` the `asked` path parameter), or one without a field the call's options ask for (`fields`:
- * `content` for `includeContent`), which a repeat may fix.
+ * the body could be one cut short or garbled on its way (not UTF-8, not JSON), or another request's (a route that
+ * `answersFor` the `asked` path parameter, or lists another topic's or group's items), or one without a field the
+ * call's options ask for (`fields`: `content` for `includeContent`): a mix-up on the way, which a repeat may fix. Not
+ * transient: JSON that is not the route's schema, or that lists or counts more than the call allows. The server
+ * answered 2xx with a whole body that parsed: that is what it answers (a broken API, or one of another version), and
+ * a repeat gets the same, after seconds of backoff and a multi-MB answer read and checked again on each try.
  */
 function readAnswer<R extends z.ZodMiniType>(
   route: RouteDescriptor<string, RouteInput<unknown> | undefined, R>,
@@ -619,32 +624,42 @@ function readAnswer<R extends z.ZodMiniType>(
       false,
     );
   }
+  const inexact = body === undefined ? undefined : inexactNumber(text);
+  if (inexact !== undefined) {
+    return refused(
+      `holds the number ${inexact.slice(0, 40)}, which no JavaScript number holds exactly (read as ${Number(inexact)}): not read`,
+      false,
+    );
+  }
   // An overlong list is refused before the schema is checked (and only here: the schema keeps every list as it
   // is): checked after, a list of 600,000 wrong items (a broken API's, 4 MB) cost seconds of zod issues, one each,
   // where its length alone refuses it.
   const overlong = isRecord(body) ? overlongProblem(body, expected) : undefined;
-  if (overlong !== undefined) return refused(`${overlong}: not used`, true);
+  if (overlong !== undefined) return refused(`${overlong}: not used`, false);
   const parsed = safeParseBounded(route.response, body);
   if (parsed.success) {
-    const problem = answerProblem(route, parsed.data as Record<string, unknown>, expected);
+    const data = parsed.data as Record<string, unknown>;
+    const overcounted = overcount(data, expected.listBound);
+    if (overcounted !== undefined) return refused(`counts ${overcounted}: not used`, false);
+    const problem = answerProblem(route, data, expected);
     if (problem === undefined) return { value: parsed.data as z.output<R> };
     return refused(`${problem}: not used`, true);
   }
   const problems = parsed.error.issues;
-  return { error: invalidAnswer({ what, body, problems, status, requestId }), transient: true };
+  // Not JSON (`body` undefined): a body cut short or garbled on its way, which a repeat may get whole.
+  return { error: invalidAnswer({ what, body, problems, status, requestId }), transient: body === undefined };
 }
 
 /**
- * Why a 2xx answer of the route's schema is not the answer to this request (`counts …`, `is for task_id "…", not
- * the one asked for`), or undefined when it is; its lists' lengths were checked before the schema (`overlongProblem`).
+ * Why a 2xx answer of the route's schema is not the answer to this request (`is for task_id "…", not the one asked
+ * for`), or undefined when it is; its lists' lengths were checked before the schema (`overlongProblem`), its counts
+ * after it (`overcount`).
  */
 function answerProblem(
   route: RouteDescriptor,
   data: Record<string, unknown>,
-  { asked, fields = [], listed, tasksOf, listBound }: Expected,
+  { asked, fields = [], listed, tasksOf }: Expected,
 ): string | undefined {
-  const overcounted = overcount(data, listBound);
-  if (overcounted !== undefined) return `counts ${overcounted}`;
   const other =
     otherThanAsked(route, data, asked) ??
     otherThanListed(route, data, listed) ??

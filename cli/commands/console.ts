@@ -6,7 +6,7 @@ import { startConsoleServer } from "../../console/cli-server.js";
 import { serviceName } from "../../shared/domain/metrics.js";
 import { authOf, checkedApiUrl, type GlobalOptions } from "../connection.js";
 import { UsageError } from "../exit-codes.js";
-import type { CliIo } from "../output.js";
+import { type CliIo, shown } from "../output.js";
 import { untilStopped } from "../until-stopped.js";
 import { wholeNumber } from "../whole-number.js";
 
@@ -54,7 +54,9 @@ export function consoleCommand(parent: Command, io: CliIo): void {
         ...(region ? { region } : {}),
         host: options.host,
         port: options.port,
-        log: (line) => io.err(`${line}\n`),
+        // An error's message may carry what a server sent (CloudWatch's, or whatever answers on the way): shown by
+        // the rule of every line the CLI writes, not sent to the terminal as it came.
+        log: (line) => io.err(`${shown(line)}\n`),
       }).catch((error: unknown) => Promise.reject(portProblem(error, options) ?? error));
       io.out(`Punctual console for ${apiUrl.origin}: ${server.url}\n(Ctrl-C stops)\n`);
       await stopped;

@@ -414,21 +414,25 @@ describe("addTasks (the batch route called directly): an answer that does not ma
 
 describe("an answer that is not the route's", () => {
   it.each([
-    ["an HTML page", "<html><body>It works!</body></html>"],
-    ["empty", ""],
-    ["JSON null", "null"],
-    ["an array", "[]"],
-    ["a number", "42"],
-    ["a view missing its fields", '{"task_id":"x"}'],
-    ["a field of the wrong type", '{"task_id":1,"topic":"demo","status":"scheduled"}'],
-  ])("a 200 with %s is invalid_response, not returned as a task", async (_what, body) => {
-    // The same answer every time: a GET is retried on an answer it cannot read, then gives up.
-    const { fetch, seen } = answeringFetch(() => ({ status: 200, body }));
-    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
-    const error = await client.getTask(taskId()).catch((e: unknown) => e);
-    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
-    expect(seen).toHaveLength(4);
-  });
+    ["an HTML page", "<html><body>It works!</body></html>", 4],
+    ["empty", "", 4],
+    ["JSON null", "null", 1],
+    ["an array", "[]", 1],
+    ["a number", "42", 1],
+    ["a view missing its fields", '{"task_id":"x"}', 1],
+    ["a field of the wrong type", '{"task_id":1,"topic":"demo","status":"scheduled"}', 1],
+  ])(
+    "a 200 with %s is invalid_response, not returned as a task (sent %i times)",
+    async (_what, body, times) => {
+      // The same answer every time. A body that is not JSON may have been cut short or garbled on its way: a GET is
+      // sent again, then gives up. JSON that is not the route's is what the server answers: a repeat gets the same.
+      const { fetch, seen } = answeringFetch(() => ({ status: 200, body }));
+      const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+      const error = await client.getTask(taskId()).catch((e: unknown) => e);
+      expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+      expect(seen).toHaveLength(times);
+    },
+  );
 
   it.each([
     [404, "<html>Not Found</html>", "http_error"],
@@ -654,33 +658,24 @@ describe("a group cancel or topic replay listing more tasks than the API lists i
   const failed = (n: number) => Array.from({ length: n }, () => ({ task_id: taskId("demo"), reason: "x" }));
   const replayAnswer = (n: number) => ({ matched: n, replayed: 0, failed: failed(n), next_cursor: null });
   const named = (n: number) => Array.from({ length: n }, () => taskId("demo"));
-  const cases: [
-    string,
-    (n: number) => unknown,
-    (client: PunctualClient) => Promise<unknown>,
-    number,
-    number,
-  ][] = [
+  const cases: [string, (n: number) => unknown, (client: PunctualClient) => Promise<unknown>, number][] = [
     [
       "cancelGroup with limit 2",
       (n) => cancelAnswer(n - 1, 1),
       (c) => c.cancelGroup("demo", "g", { limit: 2 }),
       2,
-      4,
     ],
     [
       "cancelGroup without a limit (the API's, 1,000)",
       (n) => cancelAnswer(n - 5, 5),
       (c) => c.cancelGroup("demo", "g"),
       MAX_GROUP_PAGE,
-      4,
     ],
     [
       "replayTopic by filter (1,000 read at most)",
       replayAnswer,
       (c) => c.replayTopic("demo", { error_contains: "timeout" }),
       BULK_REPLAY_MAX,
-      1,
     ],
     [
       "replayTopic of 3 named tasks (twice one), each with up to 10 subscribers' copies",
@@ -690,13 +685,12 @@ describe("a group cancel or topic replay listing more tasks than the API lists i
         return c.replayTopic("demo", { task_ids: [...ids, ids[0] as string] });
       },
       2 * (1 + MAX_SUBSCRIBERS),
-      1,
     ],
   ];
 
   it.each(cases)(
-    "%s: invalid_response naming the count and the bound, after the route's retries",
-    async (_, answer, call, most, requests) => {
+    "%s: invalid_response naming the count and the bound, after one request (a whole 2xx the API answers so is not retried)",
+    async (_, answer, call, most) => {
       // Prepare
       const { fetch, seen } = answeringFetch(() => ({ status: 200, body: answer(most + 1) }));
       const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
@@ -708,7 +702,7 @@ describe("a group cancel or topic replay listing more tasks than the API lists i
       expect(error).toMatchObject({ code: "invalid_response", status: 200 });
       expect((error as Error).message).toContain(`lists ${most + 1} tasks`);
       expect((error as Error).message).toContain(`where the API lists at most ${most}`);
-      expect(seen).toHaveLength(requests);
+      expect(seen).toHaveLength(1);
     },
   );
 
@@ -748,7 +742,6 @@ describe("a group cancel or topic replay counting more tasks than it handles in 
     (client: PunctualClient) => Promise<unknown>,
     string,
     number,
-    number,
   ][] = [
     [
       "cancelGroup with limit 2",
@@ -756,7 +749,6 @@ describe("a group cancel or topic replay counting more tasks than it handles in 
       (c) => c.cancelGroup("demo", "g", { limit: 2 }),
       "cancelled",
       2,
-      4,
     ],
     [
       "cancelGroup without a limit (the API's, 1,000)",
@@ -764,7 +756,6 @@ describe("a group cancel or topic replay counting more tasks than it handles in 
       (c) => c.cancelGroup("demo", "g"),
       "cancelled",
       MAX_GROUP_PAGE,
-      4,
     ],
     [
       "replayTopic by filter: replayed",
@@ -772,7 +763,6 @@ describe("a group cancel or topic replay counting more tasks than it handles in 
       (c) => c.replayTopic("demo", { error_contains: "timeout" }),
       "replayed",
       BULK_REPLAY_MAX,
-      1,
     ],
     [
       "replayTopic of 2 named tasks: matched",
@@ -780,13 +770,12 @@ describe("a group cancel or topic replay counting more tasks than it handles in 
       (c) => c.replayTopic("demo", { task_ids: [taskId("demo"), taskId("demo")] }),
       "matched",
       2 * (1 + MAX_SUBSCRIBERS),
-      1,
     ],
   ];
 
   it.each(cases)(
-    "%s: invalid_response naming the count and the bound, after the route's retries",
-    async (_, answer, call, count, most, requests) => {
+    "%s: invalid_response naming the count and the bound, after one request (a whole 2xx the API answers so is not retried)",
+    async (_, answer, call, count, most) => {
       // Prepare
       const { fetch, seen } = answeringFetch(() => ({ status: 200, body: answer(most + 1) }));
       const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
@@ -799,7 +788,7 @@ describe("a group cancel or topic replay counting more tasks than it handles in 
       expect((error as Error).message).toContain(
         `counts ${most + 1} ${count} where the API handles at most ${most} tasks in this call`,
       );
-      expect(seen).toHaveLength(requests);
+      expect(seen).toHaveLength(1);
     },
   );
 
@@ -1121,7 +1110,7 @@ describe("a list page holding more items than the limit it asked for", () => {
   ];
 
   it.each(cases)(
-    "%s: invalid_response naming the count and the limit, after the route's retries",
+    "%s: invalid_response naming the count and the limit, after one request (not retried)",
     async (_, items, rows, call, limit) => {
       // Prepare
       const { fetch, seen } = answeringFetch(() => ({
@@ -1138,8 +1127,8 @@ describe("a list page holding more items than the limit it asked for", () => {
       expect((error as Error).message).toContain(
         `holds ${limit + 1} ${items} where at most ${limit} were asked for`,
       );
-      expect(seen).toHaveLength(4);
-      expect(seen.map((r) => r.url.searchParams.get("limit"))).toEqual(Array(4).fill(String(limit)));
+      expect(seen).toHaveLength(1);
+      expect(seen.map((r) => r.url.searchParams.get("limit"))).toEqual([String(limit)]);
     },
   );
 
@@ -1162,7 +1151,7 @@ describe("a topic list holding more topics than any environment holds", () => {
   const topics = (n: number) => Array.from({ length: n }, (_, i) => topicViewAnswer(`t${i}`));
 
   it.each([MAX_LISTED_TOPICS + 1, 5_000])(
-    "%i topics: invalid_response naming the count and the bound, after the route's retries",
+    "%i topics: invalid_response naming the count and the bound, after one request (not retried)",
     async (n) => {
       // Prepare
       const { fetch, seen } = answeringFetch(() => ({ status: 200, body: { topics: topics(n) } }));
@@ -1176,7 +1165,7 @@ describe("a topic list holding more topics than any environment holds", () => {
       expect((error as Error).message).toContain(
         `lists ${n} topics where the API lists at most ${MAX_LISTED_TOPICS}`,
       );
-      expect(seen).toHaveLength(4);
+      expect(seen).toHaveLength(1);
     },
   );
 
@@ -1216,19 +1205,22 @@ describe("a task view listing more subscribers or attempts than any task has", (
     [`${ATTEMPT_LOG_SIZE + 1} attempts`, (id) => ({ ...parentWith(2, ATTEMPT_LOG_SIZE + 1), task_id: id })],
   ];
 
-  it.each(cases)("getTask answered with %s: invalid_response, after the route's retries", async (_, view) => {
-    // Prepare
-    const id = taskId("orders");
-    const { fetch, seen } = answeringFetch(() => ({ status: 200, body: view(id) }));
-    const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+  it.each(cases)(
+    "getTask answered with %s: invalid_response, after one request (not retried)",
+    async (_, view) => {
+      // Prepare
+      const id = taskId("orders");
+      const { fetch, seen } = answeringFetch(() => ({ status: 200, body: view(id) }));
+      const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
 
-    // Act
-    const error = await client.getTask(id).catch((e: unknown) => e);
+      // Act
+      const error = await client.getTask(id).catch((e: unknown) => e);
 
-    // Assess
-    expect(error).toMatchObject({ code: "invalid_response", status: 200 });
-    expect(seen).toHaveLength(4);
-  });
+      // Assess
+      expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+      expect(seen).toHaveLength(1);
+    },
+  );
 
   it.each(cases)("a group's list holding a task with %s: invalid_response", async (_, view) => {
     // Prepare
@@ -1305,6 +1297,42 @@ describe("an answer nested deeper than any of the API's", () => {
 
     // Assess
     expect(task.task_id).toBeTypeOf("string");
+  });
+});
+
+describe("an answer holding a number JSON.parse cannot read as written", () => {
+  const withExtra = (number: string, id = taskId()) =>
+    `${JSON.stringify(taskViewOf(id)).slice(0, -1)},"extra":${number}}`;
+
+  it.each(["1e400", "-1e400", "1e-400", "123456789012345678901234567890"])(
+    "%s in a field the client does not know: invalid_response naming it, after one request",
+    async (number) => {
+      // Prepare
+      const { fetch, seen } = answeringFetch(() => ({ status: 200, body: withExtra(number) }));
+      const client = new PunctualClient({ apiUrl: API, fetch, sleep: async () => {} });
+
+      // Act
+      const error = await client.getTask(taskId()).catch((e: unknown) => e);
+
+      // Assess
+      expect(error).toMatchObject({ code: "invalid_response", status: 200 });
+      expect((error as Error).message).toContain(
+        `holds the number ${number}, which no JavaScript number holds exactly`,
+      );
+      expect(seen).toHaveLength(1);
+    },
+  );
+
+  it.each(["9007199254740991", "1e300", "1e-300", "0e400", "0.1"])("%s is read", async (number) => {
+    // Prepare
+    const id = taskId();
+    const { fetch } = scriptedFetch({ status: 200, body: withExtra(number, id) });
+
+    // Act
+    const task = (await new PunctualClient({ apiUrl: API, fetch }).getTask(id)) as Record<string, unknown>;
+
+    // Assess
+    expect(task.extra).toBe(Number(number));
   });
 });
 
