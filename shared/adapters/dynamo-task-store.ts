@@ -2660,8 +2660,9 @@ export class DynamoTaskStore
       // Unfinished again: back in the sweep index (so a lost message is re-sent), out of the failed index,
       // no TTL. History (deliveredAtMs, failedAtMs, lastError, the attempt log) is kept.
       // A cancel request an earlier life carried (its attempt then succeeded) is that life's: removed, or the
-      // replay's start would refuse it.
-      UpdateExpression: `SET #status = :queued, queuedAtMs = :now, replayedAtMs = :now, replays = if_not_exists(replays, :zero) + :one, attempts = :zero, ${SWEEP_SHARD_ATTRIBUTE} = :shard REMOVE ${FAILED_TOPIC_ATTRIBUTE}, expiresAt, requeuedAtMs, cancelRequestedAtMs, cancelExpiresAt`,
+      // replay's start would refuse it. So is the retry wait its last failure set (retryNotBeforeMs), still ahead
+      // when it was dead-lettered early (its topic's maxAttempts lowered meanwhile): the replay is attempted now.
+      UpdateExpression: `SET #status = :queued, queuedAtMs = :now, replayedAtMs = :now, replays = if_not_exists(replays, :zero) + :one, attempts = :zero, ${SWEEP_SHARD_ATTRIBUTE} = :shard REMOVE ${FAILED_TOPIC_ATTRIBUTE}, expiresAt, requeuedAtMs, cancelRequestedAtMs, cancelExpiresAt, retryNotBeforeMs`,
       // Nor one past its retention that TTL has not deleted yet (retentionEnded): it is gone but for the sweep.
       ConditionExpression: `#status IN (${from.map((_, i) => `:from${i}`).join(", ")}) AND (attribute_not_exists(expiresAt) OR expiresAt >= :nowSeconds)`,
       ExpressionAttributeNames: { "#status": "status" },

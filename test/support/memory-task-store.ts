@@ -801,6 +801,7 @@ export class MemoryTaskStore implements TaskStore {
       requeuedAtMs: ___,
       cancelRequestedAtMs: ____,
       cancelExpiresAt: _____,
+      retryNotBeforeMs: ______,
       ...rest
     } = task;
     const replayed: TaskRecord = {

@@ -7,6 +7,7 @@ import type { TaskStore } from "#shared/adapters/task-store.js";
 import { topicQueueVisibilitySeconds } from "#shared/config/index.js";
 import { RETRY_WAIT_MARGIN_MS } from "#shared/domain/retry-wait.js";
 import { CallbackSigner } from "#shared/security/signing.js";
+import { deadLetterTask } from "#shared/services/dead-letter.js";
 import { deliverBatch } from "#shared/services/deliver/index.js";
 import { RECEIPT_CLOCK_MARGIN_SECONDS } from "#shared/services/deliver/visibility.js";
 import { deliverDeps, testTopic } from "../../../support/deliver-binding.js";
@@ -99,7 +100,7 @@ async function setup(kind: StoreKind, path: Path) {
   const advance = (ms: number) => {
     now += ms;
   };
-  return { store, topic, callbacks, head, tasks, receive, advance };
+  return { store, topic, queue, clock, callbacks, head, tasks, receive, advance };
 }
 
 describe.each<StoreKind>(["memory", "dynalite"])("a long retry wait on the %s store", (kind) => {
@@ -167,5 +168,27 @@ describe.each<StoreKind>(["memory", "dynalite"])("a long retry wait on the %s st
     expect(early).toEqual({ failed: 1, hiddenFor: [2] });
     // The wait's end, written by the failure's own write
     expect((await store.get(head.taskId))?.retryNotBeforeMs).toBe(T0 + 10_000);
+  });
+
+  it("a replay is a new life: the wait its dead letter's last failure set does not hold it back", async () => {
+    // Prepare: the receiver asks for 42,300 s; the topic's maxAttempts is then lowered to 1 (runtime settings), so
+    // the sweeper finishes the task's dead-lettering once idle for its stall window (repair.ts, exhaustedAndIdle)
+    const { store, topic, queue, clock, callbacks, head, receive, advance } = await setup(kind, "alone");
+    callbacks.answer(head.taskId, TOO_MANY(String(ASKED_SECONDS)));
+    await receive();
+    advance(20 * 60_000);
+    const waiting = await store.get(head.taskId);
+    if (!waiting) throw new Error("task missing");
+    const target = { dlqUrl: "dlq", retentionDays: topic.retentionDays };
+    expect(await deadLetterTask({ topicQueue: queue, store }, target, waiting, "HTTP 429", clock)).toBe(true);
+
+    // Act: an operator replays it at once, and its message is received
+    expect((await store.markReplayed(head.taskId, clock())).outcome).toBe("replayed");
+    const replayed = await receive();
+
+    // Assess: delivered now, not hidden for the rest of the earlier life's wait
+    expect(replayed.failed).toBe(0);
+    expect(callbacks.calledFor()).toEqual([head.taskId, head.taskId]);
+    expect((await store.get(head.taskId))?.status).toBe("delivered");
   });
 });
