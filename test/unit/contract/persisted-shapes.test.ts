@@ -124,6 +124,13 @@ describe("task items", () => {
     const task = await storeOver(withLaterAttribute(item)).store.get(TASK_ID);
     expect(task && taskView(task)).toEqual(expectedView);
   });
+
+  it("the retry wait a failure writes (retryNotBeforeMs, session 50) is read and not shown by GET", async () => {
+    const waiting = { ...item, retryNotBeforeMs: { N: String(DUE_MS + 10_060) } };
+    const task = await storeOver(waiting).store.get(TASK_ID);
+    expect(task?.retryNotBeforeMs).toBe(DUE_MS + 10_060);
+    expect(task && taskView(task)).toEqual(expectedView);
+  });
 });
 
 describe("moved task items (a successor, with its TTL floor)", () => {
