@@ -12,9 +12,11 @@ export const RETRY_WAIT_MARGIN_MS = 100;
 /**
  * How long `task` still waits at `nowMs` for the attempt its last failed attempt put off (a backoff step or a
  * `Retry-After`), or 0 when it may be attempted (no wait recorded, or its end within RETRY_WAIT_MARGIN_MS).
+ * An item is cast, not parsed: an end that is not a finite number (a hand edit) is no wait, never a hide for NaN
+ * seconds (a visibility change SQS refuses, the record back every visibility timeout until the backstop).
  */
 export function retryWaitLeftMs(task: Pick<TaskRecord, "retryNotBeforeMs">, nowMs: number): number {
-  const endMs = task.retryNotBeforeMs;
-  if (endMs === undefined || endMs - RETRY_WAIT_MARGIN_MS <= nowMs) return 0;
+  const endMs: unknown = task.retryNotBeforeMs;
+  if (typeof endMs !== "number" || !Number.isFinite(endMs) || endMs - RETRY_WAIT_MARGIN_MS <= nowMs) return 0;
   return endMs - nowMs;
 }
