@@ -1,3 +1,4 @@
+import { MAX_BACKOFF_SECONDS } from "#shared/config/schema.js";
 import type { TaskRecord } from "./task.js";
 
 /**
@@ -10,13 +11,22 @@ import type { TaskRecord } from "./task.js";
 export const RETRY_WAIT_MARGIN_MS = 100;
 
 /**
+ * The furthest ahead a wait's end can honestly lie: the longest backoff step or `Retry-After` any setting allows,
+ * plus a minute for the writer's clock. An end beyond it was never written by deliver (a hand edit, a writer's clock
+ * days off), so it is no wait: otherwise the task is hidden 12 hours at a time, never attempted, until the backstop.
+ */
+const LONGEST_WAIT_AHEAD_MS = MAX_BACKOFF_SECONDS * 1_000 + 60_000;
+
+/**
  * How long `task` still waits at `nowMs` for the attempt its last failed attempt put off (a backoff step or a
  * `Retry-After`), or 0 when it may be attempted (no wait recorded, or its end within RETRY_WAIT_MARGIN_MS).
  * An item is cast, not parsed: an end that is not a finite number (a hand edit) is no wait, never a hide for NaN
- * seconds (a visibility change SQS refuses, the record back every visibility timeout until the backstop).
+ * seconds (a visibility change SQS refuses, the record back every visibility timeout until the backstop), and
+ * neither is one further ahead than any wait can ask (LONGEST_WAIT_AHEAD_MS).
  */
 export function retryWaitLeftMs(task: Pick<TaskRecord, "retryNotBeforeMs">, nowMs: number): number {
   const endMs: unknown = task.retryNotBeforeMs;
-  if (typeof endMs !== "number" || !Number.isFinite(endMs) || endMs - RETRY_WAIT_MARGIN_MS <= nowMs) return 0;
-  return endMs - nowMs;
+  if (typeof endMs !== "number" || !Number.isFinite(endMs)) return 0;
+  const leftMs = endMs - nowMs;
+  return leftMs <= RETRY_WAIT_MARGIN_MS || leftMs > LONGEST_WAIT_AHEAD_MS ? 0 : leftMs;
 }

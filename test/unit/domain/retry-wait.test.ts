@@ -1,4 +1,5 @@
 import { describe, expect, it } from "vitest";
+import { MAX_BACKOFF_SECONDS } from "#shared/config/schema.js";
 import { RETRY_WAIT_MARGIN_MS, retryWaitLeftMs } from "#shared/domain/retry-wait.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 
@@ -23,5 +24,11 @@ describe("retryWaitLeftMs", () => {
   ])("a wait's end that is not a number (%s) is no wait: never a hide for NaN seconds", (_, value) => {
     const left = retryWaitLeftMs(holding(value), NOW);
     expect(left).toBe(0);
+  });
+
+  it("a wait's end further ahead than any wait can ask (a hand edit, a skewed writer) is no wait, not days of hides", () => {
+    const longest = MAX_BACKOFF_SECONDS * 1_000;
+    expect(retryWaitLeftMs(holding(NOW + longest), NOW)).toBe(longest);
+    expect(retryWaitLeftMs(holding(NOW + 30 * 86_400_000), NOW)).toBe(0);
   });
 });
