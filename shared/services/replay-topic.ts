@@ -27,6 +27,7 @@ import { expiredParent } from "./fan-out/view.js";
 import {
   currentTopics,
   keepParents,
+  markForReplay,
   RETENTION_ENDED,
   type ReplayDeps,
   sameLife,
@@ -337,16 +338,15 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
     // Only a task still dead-lettered: the list (an eventually consistent index, or a read before a concurrent
     // replay) may show one already replayed and delivered, which another replay would deliver twice.
     let result: Awaited<ReturnType<ReplayTopicDeps["store"]["markReplayed"]>>;
-    let markedAtMs = deps.now();
+    // Set by each mark before it is written (onMark), for the read back of one that failed.
+    let markedAtMs = Number.NaN;
     try {
-      result = await deps.store.markReplayed(task.taskId, markedAtMs, { onlyFailed: true });
-      // Refused by another replay's mark undone before the refusal was read (its send failed): still the dead
-      // letter it was, so marked again, once (replay-task.ts, sameLife). Listed `status failed` and passed over, it
-      // stayed dead-lettered while its group's later tasks were sent ahead of it.
-      if (result.outcome === "conflict" && sameLife(task, result.task, deps.now())) {
-        markedAtMs = deps.now();
-        result = await deps.store.markReplayed(task.taskId, markedAtMs, { onlyFailed: true });
-      }
+      // Marked again, once, when refused by another replay's mark undone since (markForReplay). The undo of a
+      // failed send below restores the task as listed, not `before`: the same dead letter either way.
+      const onMark = (atMs: number) => {
+        markedAtMs = atMs;
+      };
+      ({ result } = await markForReplay(deps, task.taskId, task, { onlyFailed: true, onMark }));
     } catch (error) {
       run.stoppedBy ??= { error };
       return sendIfMarkLanded(deps, task, markedAtMs, run);
