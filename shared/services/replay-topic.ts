@@ -429,9 +429,25 @@ async function pinPending(deps: ReplayTopicDeps, pending: readonly TaskSummary[]
     const recent = deps.now() - (task.replayedAtMs ?? 0) < FIFO_DEDUPLICATION_WINDOW_MS;
     if (!recent || task.requeuedAtMs !== undefined) continue;
     if (!(await sendReplayed(deps, task))) return false;
-    if (!(await deps.store.markRequeued(task.taskId, deps.now()))) return false;
+    if (!(await deps.store.markRequeued(task.taskId, deps.now())) && !(await wentAhead(deps, task)))
+      return false;
   }
   return true;
+}
+
+/**
+ * Whether a pending task that could no longer be marked re-sent has nothing left to overtake: cancelled, or its
+ * message received since (an attempt started, or finished after its replay's mark) — not undone by its replay
+ * (back to the failed or delivered it was, its finish older than the mark), nor replayed again since.
+ */
+async function wentAhead(deps: ReplayTopicDeps, pending: TaskSummary): Promise<boolean> {
+  const now = await deps.store.get(pending.taskId);
+  if (!now || now.status === "cancelled") return true;
+  if ((now.replays ?? 0) !== (pending.replays ?? 0)) return false;
+  const markedAtMs = pending.replayedAtMs ?? Number.POSITIVE_INFINITY;
+  if (now.status === "delivered") return (now.deliveredAtMs ?? 0) >= markedAtMs;
+  if (now.status === "failed") return (now.failedAtMs ?? 0) >= markedAtMs;
+  return now.status === "delivering";
 }
 
 /**

@@ -3,12 +3,13 @@ import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { HttpError } from "#shared/api/errors.js";
 import { FAILED_TOPIC_ATTRIBUTE } from "#shared/domain/failed-index.js";
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
+import { cancelTask } from "#shared/services/cancel-task.js";
 import { replayTask } from "#shared/services/replay-task.js";
 import { replayTopic } from "#shared/services/replay-topic.js";
 import { createTaskTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
-import { NOW, testConfig } from "../api/fakes.js";
+import { FakeScheduler, FakeTimerQueue, NOW, testConfig } from "../api/fakes.js";
 
 /**
  * A bulk replay (by filter or by ids) against another replay's pending mark — a group's earlier task marked `queued`
@@ -229,5 +230,88 @@ describe("a bulk replay against another replay's pending mark, against DynamoDB"
     // Assess
     expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, follower.taskId]);
     expect(bulk.replayed).toBe(1);
+  });
+});
+
+describe("a bulk replay's keeping of another replay's pending mark, attacked", () => {
+  it("the pending head is delivered (its own send landed, its attempt ran) before the run can mark it re-sent: its message went first, so the follower is sent", async () => {
+    // Prepare: the head's replay marked, its send held; the head delivered just before the run's write
+    const store = await freshStore();
+    const head = await deadLetter(store, "g", 0);
+    const follower = await deadLetter(store, "g", 1_000);
+    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
+    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
+    await marked.promise;
+    const requeue = store.markRequeued.bind(store);
+    store.markRequeued = async (taskId, nowMs) => {
+      if (taskId === head.taskId) {
+        release.open(true);
+        await single;
+        await store.startAttempt(head.taskId, NOW);
+        const delivery = {
+          atMs: NOW,
+          latenessMs: 0,
+          deliveryLatencyMs: 10,
+          expiresAt: retentionExpiry(NOW, 3),
+        };
+        await store.markDelivered(head.taskId, delivery);
+      }
+      return requeue(taskId, nowMs);
+    };
+
+    // Act
+    const bulk = await replayTopic(deps, "demo", {});
+
+    // Assess
+    expect(bulk).toMatchObject({ replayed: 1, failed: [] });
+    expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, follower.taskId]);
+  });
+
+  it("a DELETE of the pending head between the run's send of it and its write: cancelled, it is nothing to overtake, and the follower is sent", async () => {
+    // Prepare: the head's replay marked, its send held; the head cancelled just before the run's write
+    const store = await freshStore();
+    const head = await deadLetter(store, "g", 0);
+    const follower = await deadLetter(store, "g", 1_000);
+    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
+    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
+    await marked.promise;
+    const cancelDeps = { ...deps, timerQueue: new FakeTimerQueue(), scheduler: new FakeScheduler() };
+    let cancelled: unknown;
+    const requeue = store.markRequeued.bind(store);
+    store.markRequeued = async (taskId, nowMs) => {
+      if (taskId === head.taskId) cancelled = await cancelTask(cancelDeps, head.taskId);
+      return requeue(taskId, nowMs);
+    };
+
+    // Act
+    const bulk = await replayTopic(deps, "demo", {});
+    release.open(true);
+    await single;
+
+    // Assess
+    expect(cancelled).toMatchObject({ status: "cancelled" });
+    expect(bulk).toMatchObject({ replayed: 1, failed: [] });
+    expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, follower.taskId]);
+    expect((await store.get(head.taskId))?.status).toBe("cancelled");
+  });
+
+  it("two filter runs at once, while a single replay of the head is marked and unsent: the head first, the follower once, after it", async () => {
+    // Prepare
+    const store = await freshStore();
+    const head = await deadLetter(store, "g", 0);
+    const follower = await deadLetter(store, "g", 1_000);
+    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
+    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
+    await marked.promise;
+
+    // Act: both runs at once, then the head's own send fails
+    const runs = await Promise.all([replayTopic(deps, "demo", {}), replayTopic(deps, "demo", {})]);
+    release.open(false);
+    await single;
+
+    // Assess: one run replayed the follower, the other was refused by its mark
+    expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, follower.taskId]);
+    expect(runs.map((r) => r.replayed).sort()).toEqual([0, 1]);
+    expect((await store.get(head.taskId))?.status).toBe("queued");
   });
 });
