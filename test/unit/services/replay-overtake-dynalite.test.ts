@@ -295,6 +295,26 @@ describe("a bulk replay's keeping of another replay's pending mark, attacked", (
     expect((await store.get(head.taskId))?.status).toBe("cancelled");
   });
 
+  it("a single replay of the follower marked and unsent while a filter run replays the group: the head first, then the follower, once", async () => {
+    // Prepare: the follower's single replay marked, its send held
+    const store = await freshStore();
+    const head = await deadLetter(store, "g", 0);
+    const follower = await deadLetter(store, "g", 1_000);
+    const { deps, topicQueue, marked, release } = holdingSendOf(store, follower.taskId);
+    const single = replayTask(deps, follower.taskId).catch((error: unknown) => error);
+    await marked.promise;
+
+    // Act
+    const bulk = await replayTopic(deps, "demo", {});
+    release.open(true);
+    const singleAnswer = await single;
+
+    // Assess
+    expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, follower.taskId]);
+    expect(bulk).toMatchObject({ matched: 1, replayed: 1 });
+    expect(singleAnswer).toMatchObject({ status: "queued" });
+  });
+
   it("two filter runs at once, while a single replay of the head is marked and unsent: the head first, the follower once, after it", async () => {
     // Prepare
     const store = await freshStore();
