@@ -327,8 +327,8 @@ async function replayInGroupOrder(
 
 /**
  * One group's tasks, strictly one after another. A failed send stops the group (the rest stay `failed`); so does a
- * task before it in its group that another replay has marked and may not have sent (sendMarked); a storage error
- * stops every group at its next task, so the answer can say what was replayed.
+ * task before it in its group that another replay has marked and this run cannot make sure goes first (sendMarked);
+ * a storage error stops every group at its next task, so the answer can say what was replayed.
  */
 async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: Failure[], run: ReplayRun) {
   for (const [i, task] of tasks.entries()) {
