@@ -87,25 +87,45 @@ export async function replayTask(
   return taskView(result.task);
 }
 
+/** How a replay marks its task (markForReplay). */
+export interface MarkOptions {
+  /** Only a `failed` task (the bulk replay of dead letters): a `delivered` one is a conflict. */
+  readonly onlyFailed?: boolean;
+  /**
+   * Told each mark's time before it is written: a mark that fails may have landed, and the bulk replay knows its
+   * own by that time (`replayedAtMs`) when it reads the task back (sendIfMarkLanded).
+   */
+  readonly onMark?: (atMs: number) => void;
+}
+
 /**
- * A single replay's mark (a task's, or a fan-out copy's), with `before` as the undo of a failed send must restore it.
- * Refused by another replay's mark that was undone before the refusal was read (its send failed: its 503 says
- * nothing was replayed), the task is the dead letter (or delivered task) it was: it is marked again, once, with
- * `before` the task as read. A 409 "only a failed or delivered task can be replayed; this one is failed" matched no
- * order of the two requests.
+ * A replay's mark (a single replay's, a fan-out copy's, the bulk replay's), with `before` as the undo of a failed
+ * send must restore it. Refused by another replay's mark that was undone before the refusal was read (its send
+ * failed: its 503 says nothing was replayed), the task is the dead letter (or delivered task) it was: it is marked
+ * again, once, with `before` the task as read. A 409 "only a failed or delivered task can be replayed; this one is
+ * failed" matched no order of the two requests; the bulk replay passed such a task over, and its group's later
+ * tasks were sent ahead of it.
  */
 export async function markForReplay(
   deps: Pick<ReplayDeps, "store" | "now">,
   taskId: string,
   read: TaskSummary | undefined,
+  options: MarkOptions = {},
 ): Promise<{
   result: Awaited<ReturnType<ReplayDeps["store"]["markReplayed"]>>;
   before: TaskSummary | undefined;
 }> {
-  const result = await deps.store.markReplayed(taskId, deps.now());
+  const mark = () => {
+    const atMs = deps.now();
+    options.onMark?.(atMs);
+    return options.onlyFailed
+      ? deps.store.markReplayed(taskId, atMs, { onlyFailed: true })
+      : deps.store.markReplayed(taskId, atMs);
+  };
+  const result = await mark();
   if (result.outcome !== "conflict" || !sameLife(read, result.task, deps.now()))
     return { result, before: read };
-  return { result: await deps.store.markReplayed(taskId, deps.now()), before: result.task };
+  return { result: await mark(), before: result.task };
 }
 
 /**

@@ -19,6 +19,7 @@ import { echoed } from "#shared/domain/echoed.js";
 import { FAILED_SORT_ATTRIBUTE, FAILED_TOPIC_ATTRIBUTE } from "#shared/domain/failed-index.js";
 import { bySortKey, parseTaskId } from "#shared/domain/keys.js";
 import { toIssues } from "#shared/domain/request-issues.js";
+import { FIFO_DEDUPLICATION_WINDOW_MS } from "#shared/domain/sweep.js";
 import { retentionEnded, type TaskSummary } from "#shared/domain/task.js";
 import { msAtOrAfterInstant } from "#shared/domain/whole-ms.js";
 import { forEachBounded } from "#shared/runtime/async.js";
@@ -27,6 +28,7 @@ import { expiredParent } from "./fan-out/view.js";
 import {
   currentTopics,
   keepParents,
+  markForReplay,
   RETENTION_ENDED,
   type ReplayDeps,
   sameLife,
@@ -37,7 +39,8 @@ import {
 } from "./replay-task.js";
 
 export interface ReplayTopicDeps extends ReplayDeps {
-  readonly store: ReplayDeps["store"] & Pick<TaskStore, "readMany" | "listFailed">;
+  readonly store: ReplayDeps["store"] &
+    Pick<TaskStore, "readMany" | "listFailed" | "listUnfinishedInGroup" | "markRequeued">;
   readonly config: PunctualConfig;
   /** The invocation's time left; without it the run is not bounded by time (tests, scripts). */
   readonly remainingMs?: () => number;
@@ -323,40 +326,42 @@ async function replayInGroupOrder(
 }
 
 /**
- * One group's tasks, strictly one after another. A failed send stops the group (the rest stay `failed`); a
- * storage error stops every group at its next task, so the answer can say what was replayed.
+ * One group's tasks, strictly one after another. A failed send stops the group (the rest stay `failed`); so does a
+ * task before it in its group that another replay has marked and this run cannot make sure goes first (sendMarked);
+ * a storage error stops every group at its next task, so the answer can say what was replayed.
  */
 async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: Failure[], run: ReplayRun) {
   for (const [i, task] of tasks.entries()) {
+    // The task this run reached before it in its group: the order of what lies before that is settled already.
+    const after = tasks[i - 1];
     if (timeIsUp(deps)) run.stoppedBy ??= { timeUp: true };
     if (run.stoppedBy) return;
     if (run.held.has(task.taskId)) {
-      await sendIfJustReplayed(deps, task);
+      await helpOn(deps, task, after);
       return notReached(failed, tasks.slice(i + 1), ANOTHER_CALL, run);
     }
     // Only a task still dead-lettered: the list (an eventually consistent index, or a read before a concurrent
     // replay) may show one already replayed and delivered, which another replay would deliver twice.
     let result: Awaited<ReturnType<ReplayTopicDeps["store"]["markReplayed"]>>;
-    let markedAtMs = deps.now();
+    // Set by each mark before it is written (onMark), for the read back of one that failed.
+    let markedAtMs = Number.NaN;
     try {
-      result = await deps.store.markReplayed(task.taskId, markedAtMs, { onlyFailed: true });
-      // Refused by another replay's mark undone before the refusal was read (its send failed): still the dead
-      // letter it was, so marked again, once (replay-task.ts, sameLife). Listed `status failed` and passed over, it
-      // stayed dead-lettered while its group's later tasks were sent ahead of it.
-      if (result.outcome === "conflict" && sameLife(task, result.task, deps.now())) {
-        markedAtMs = deps.now();
-        result = await deps.store.markReplayed(task.taskId, markedAtMs, { onlyFailed: true });
-      }
+      // Marked again, once, when refused by another replay's mark undone since (markForReplay). The undo of a
+      // failed send below restores the task as listed, not `before`: the same dead letter either way.
+      const onMark = (atMs: number) => {
+        markedAtMs = atMs;
+      };
+      ({ result } = await markForReplay(deps, task.taskId, task, { onlyFailed: true, onMark }));
     } catch (error) {
       run.stoppedBy ??= { error };
-      return sendIfMarkLanded(deps, task, markedAtMs, run);
+      return sendIfMarkLanded(deps, task, markedAtMs, after, { failed, run });
     }
     if (result.outcome !== "replayed") {
       failed.push({ task_id: task.taskId, reason: notReplayedReason(result, deps.now()) });
       // `queued`: another replay (a second call, an operator) has just marked it and may not have sent it yet;
       // sending its followers now could put them ahead of it. That replay carries the group on.
       if (result.outcome === "conflict" && result.task.status === "queued") {
-        await sendIfJustReplayed(deps, result.task);
+        await helpOn(deps, result.task, after);
         return notReached(failed, tasks.slice(i + 1), ANOTHER_CALL, run);
       }
       // Refused again and still that dead letter: its group stops here, as at a failed send (a retry goes on from it).
@@ -366,18 +371,136 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
       }
       continue;
     }
-    if (await sendReplayed(deps, result.task)) {
-      run.replayed++;
-      continue;
-    }
-    const undone = await undoReplay(deps, task, result.task);
-    if (undone === "reverted") {
-      failed.push({ task_id: task.taskId, reason: "could not be sent to its queue; still failed, retry" });
-      run.leftBehind.add(task.taskId);
-    } else if (undone === "moved-on") run.replayed++;
-    else failed.push({ task_id: task.taskId, reason: UNDONE_ELSEWHERE[undone] });
-    return notReached(failed, tasks.slice(i + 1), "could not be sent; retry", run);
+    const stop = await sendMarked(deps, { listed: task, marked: result.task, after }, { failed, run });
+    if (stop) return notReached(failed, tasks.slice(i + 1), stop, run);
   }
+}
+
+/** What a group's run writes its outcome to: the answer's `failed` list and the run. */
+interface Outcome {
+  readonly failed: Failure[];
+  readonly run: ReplayRun;
+}
+
+/**
+ * Sends a task this run has marked, after making sure of every task before it in its group (after `after`) that
+ * another replay has marked and may not have sent (pendingBefore): found by a filter run, which does not list it
+ * (it left the failed list), it went after this task — or stayed dead-lettered, its replay's send failing and being
+ * undone (found in review, 2026-12-04). Read after this run's mark, so an earlier mark is always seen; one after it
+ * is a later replay, which goes after this task. Each such task is sent under its replay's dedup id (none twice) and
+ * kept from that replay's undo (pinPending); one that cannot be stops the group here, this task's mark undone. Why
+ * the group stops here, or undefined when the task was sent.
+ */
+async function sendMarked(
+  deps: ReplayTopicDeps,
+  task: { readonly listed: TaskSummary; readonly marked: TaskSummary; readonly after?: TaskSummary },
+  outcome: Outcome,
+): Promise<string | undefined> {
+  let pinned: boolean;
+  try {
+    pinned = await pinPending(deps, await pendingBefore(deps, task.marked, task.after));
+  } catch (error) {
+    outcome.run.stoppedBy ??= { error };
+    await undoMark(deps, task, outcome, "could not be replayed; retry");
+    return "could not be replayed; retry";
+  }
+  if (!pinned) {
+    await undoMark(deps, task, outcome, `an earlier task of its group ${ANOTHER_CALL}`);
+    return ANOTHER_CALL;
+  }
+  if (await sendReplayed(deps, task.marked)) {
+    outcome.run.replayed++;
+    return undefined;
+  }
+  await undoMark(deps, task, outcome, "could not be sent to its queue; still failed, retry");
+  return "could not be sent; retry";
+}
+
+/**
+ * Whether every pending task (pendingBefore) is sure to reach its queue ahead of what this run sends next. Marked
+ * within SQS's deduplication window, its replay may still be between its mark and its send, and undo it when that
+ * send fails: it is sent here under that replay's dedup id (SQS drops it when that send went already) and then
+ * marked re-sent (`requeuedAtMs`), which the undo's condition refuses — that replay then answers that it replayed
+ * the task (its message, this one, is on its way). False when either fails (the undo won): the group waits. Marked
+ * earlier, its replay's request is long over: it was sent, or the sweeper sends it.
+ */
+async function pinPending(deps: ReplayTopicDeps, pending: readonly TaskSummary[]): Promise<boolean> {
+  for (const task of pending) {
+    const recent = deps.now() - (task.replayedAtMs ?? 0) < FIFO_DEDUPLICATION_WINDOW_MS;
+    if (!recent || task.requeuedAtMs !== undefined) continue;
+    if (!(await sendReplayed(deps, task))) return false;
+    if (!(await deps.store.markRequeued(task.taskId, deps.now())) && !(await wentAhead(deps, task)))
+      return false;
+  }
+  return true;
+}
+
+/**
+ * Whether a pending task that could no longer be marked re-sent has nothing left to overtake: cancelled, or its
+ * message received since (an attempt started, or finished after its replay's mark) — not undone by its replay
+ * (back to the failed or delivered it was, its finish older than the mark), nor replayed again since.
+ */
+async function wentAhead(deps: ReplayTopicDeps, pending: TaskSummary): Promise<boolean> {
+  const now = await deps.store.get(pending.taskId);
+  if (!now || now.status === "cancelled") return true;
+  if ((now.replays ?? 0) !== (pending.replays ?? 0)) return false;
+  const markedAtMs = pending.replayedAtMs ?? Number.POSITIVE_INFINITY;
+  if (now.status === "delivered") return (now.deliveredAtMs ?? 0) >= markedAtMs;
+  if (now.status === "failed") return (now.failedAtMs ?? 0) >= markedAtMs;
+  return now.status === "delivering";
+}
+
+/**
+ * A mark this run will not send undone: `failed` again (listed with `why`, left behind for the run's next call), or
+ * replayed after all when it has moved on (a lost send, or another replay's help, landed), or listed as undone
+ * elsewhere (cancelled meanwhile).
+ */
+async function undoMark(
+  deps: ReplayTopicDeps,
+  task: { readonly listed: TaskSummary; readonly marked: TaskSummary },
+  { failed, run }: Outcome,
+  why: string,
+): Promise<void> {
+  const undone = await undoReplay(deps, task.listed, task.marked);
+  if (undone === "reverted") {
+    failed.push({ task_id: task.listed.taskId, reason: why });
+    run.leftBehind.add(task.listed.taskId);
+  } else if (undone === "moved-on") run.replayed++;
+  else failed.push({ task_id: task.listed.taskId, reason: UNDONE_ELSEWHERE[undone] });
+}
+
+/**
+ * The tasks of `task`'s group after `after` (none: from the group's start) and before it that are `queued` with no
+ * attempt started: another replay's mark (a single replay, another bulk call, a mark whose answer was lost), maybe
+ * not sent yet — or sent, which the table cannot tell apart — or a copy the sweeper forwards. Strongly consistent;
+ * one Query of the group's items in that range (DynamoDB bills the finished ones it passes over too), so each
+ * group's history before its last task in the call is read once per call.
+ */
+async function pendingBefore(
+  deps: ReplayTopicDeps,
+  task: TaskSummary,
+  after: TaskSummary | undefined,
+): Promise<TaskSummary[]> {
+  const { tasks } = await deps.store.listUnfinishedInGroup(task.pk, after?.dueAtMs ?? 0, task.dueAtMs);
+  return tasks.filter(
+    (t) =>
+      t.status === "queued" && t.attempts === 0 && t.sk < task.sk && (after === undefined || t.sk > after.sk),
+  );
+}
+
+/**
+ * Helps on a task another replay holds (marked, maybe not sent): the first such task of its group before it, when
+ * there is one, else it (sendIfJustReplayed) — helped on, it alone would go ahead of that earlier one. A read that
+ * fails helps none: their replays send them, or the sweeper does.
+ */
+async function helpOn(deps: ReplayTopicDeps, task: TaskSummary, after: TaskSummary | undefined) {
+  let pending: TaskSummary | undefined;
+  try {
+    [pending] = await pendingBefore(deps, task, after);
+  } catch {
+    return;
+  }
+  await sendIfJustReplayed(deps, pending ?? task);
 }
 
 /**
@@ -385,16 +508,17 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
  * the task is out of the failed index, so a repeat by filter cannot see it and would send its group's later tasks
  * first (a repeat by ids is held back by it; the sweeper sends it only after the stall window). Read back now,
  * strongly consistent: a mark this call made (one replay more, no attempt yet, stamped with this mark's
- * `markedAtMs`) is sent, or undone if the send fails. Another replay's mark (a second call, an operator: stamped
- * with its own clock) is that replay's to send and to keep: undone here after its send and its 200, the task went
- * back to `failed` and deliver dropped its message; it is only helped on, as a refused mark helps it
- * (sendIfJustReplayed). A read that fails too leaves it to the sweeper, as before.
+ * `markedAtMs`) is sent as any mark of this run is (sendMarked), or undone. Another replay's mark (a second call, an
+ * operator: stamped with its own clock) is that replay's to send and to keep: undone here after its send and its
+ * 200, the task went back to `failed` and deliver dropped its message; it is only helped on, as a refused mark helps
+ * it (helpOn). A read that fails too leaves it to the sweeper, as before.
  */
 async function sendIfMarkLanded(
   deps: ReplayTopicDeps,
   before: TaskSummary,
   markedAtMs: number,
-  run: ReplayRun,
+  after: TaskSummary | undefined,
+  outcome: Outcome,
 ): Promise<void> {
   const now = await deps.store.get(before.taskId).catch(() => undefined);
   if (!now) return;
@@ -403,12 +527,8 @@ async function sendIfMarkLanded(
     now.attempts === 0 &&
     now.replayedAtMs === markedAtMs &&
     (now.replays ?? 0) === (before.replays ?? 0) + 1;
-  if (!landed) return sendIfJustReplayed(deps, now);
-  if (await sendReplayed(deps, now)) {
-    run.replayed++;
-    return;
-  }
-  if ((await undoReplay(deps, before, now)) === "moved-on") run.replayed++;
+  if (!landed) return helpOn(deps, now, after);
+  await sendMarked(deps, { listed: before, marked: now, after }, outcome);
 }
 
 /** Why a task's mark was refused: gone, past its retention (the mark's condition), or its status. */

@@ -1,0 +1,337 @@
+import { afterAll, beforeAll, describe, expect, it } from "vitest";
+import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { HttpError } from "#shared/api/errors.js";
+import { FAILED_TOPIC_ATTRIBUTE } from "#shared/domain/failed-index.js";
+import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
+import { cancelTask } from "#shared/services/cancel-task.js";
+import { replayTask } from "#shared/services/replay-task.js";
+import { replayTopic } from "#shared/services/replay-topic.js";
+import { createTaskTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
+import { makeTask } from "../../support/factories.js";
+import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
+import { FakeScheduler, FakeTimerQueue, NOW, testConfig } from "../api/fakes.js";
+
+/**
+ * A bulk replay (by filter or by ids) against another replay's pending mark — a group's earlier task marked `queued`
+ * by a single replay (or another bulk run) and not sent yet — against DynamoDB (dynalite, the real store over a
+ * real SDK client). Each interleaving is made exact by seams: the other replay's send waits on a gate, so the bulk
+ * run goes while that task is marked and unsent; no sleeps. Whatever that send then does (lands, or fails and is
+ * undone), the group's later dead letters never reach its FIFO queue ahead of it.
+ */
+
+const QUEUE = "https://sqs.test/demo.fifo";
+let dynamo: LocalDynamo;
+let tables = 0;
+
+beforeAll(async () => {
+  dynamo = await startDynalite();
+});
+
+afterAll(async () => {
+  await dynamo?.stop();
+});
+
+/** A promise and its resolver: a seam that holds one step until the test lets it go. */
+function gate<T = void>(): { readonly promise: Promise<T>; readonly open: (value: T) => void } {
+  let open: (value: T) => void = () => undefined;
+  const promise = new Promise<T>((resolve) => {
+    open = resolve;
+  });
+  return { promise, open };
+}
+
+async function freshStore(): Promise<DynamoTaskStore> {
+  const tableName = `replay-overtake-${++tables}`;
+  await createTaskTable(dynamo.client, tableName);
+  return new DynamoTaskStore({ client: dynamo.client, tableName, nowSeconds: () => Math.floor(NOW / 1000) });
+}
+
+/** A dead-lettered task of `group` as deliver leaves it (failed index keys, retention), written in one put. */
+async function deadLetter(
+  store: DynamoTaskStore,
+  group: string,
+  dueOffsetMs: number,
+  error = "HTTP 500",
+): Promise<TaskRecord> {
+  const failedAtMs = NOW - 60_000 + dueOffsetMs;
+  const task = makeTask({
+    group,
+    dueAtMs: NOW - 120_000 + dueOffsetMs,
+    acceptedAtMs: NOW - 180_000,
+    status: "failed",
+    attempts: 3,
+    lastError: error,
+    failedAtMs,
+    [FAILED_TOPIC_ATTRIBUTE]: "demo",
+    expiresAt: retentionExpiry(failedAtMs, 3),
+  });
+  await store.putNew(task);
+  return task;
+}
+
+/**
+ * The replays' dependencies over `store`, with a queue whose send of `held` waits: `marked` resolves once that send
+ * is reached (the task is marked `queued`, not sent), and the send goes on when `release` is given true (sent) or
+ * false (SQS fails it).
+ */
+function holdingSendOf(store: DynamoTaskStore, held: string) {
+  const topicQueue = new FakeTopicQueue(() => NOW);
+  const marked = gate();
+  const release = gate<boolean>();
+  const send = topicQueue.sendReplay.bind(topicQueue);
+  let holds = 0;
+  topicQueue.sendReplay = async (...args) => {
+    if (args[2] === held && holds++ === 0) {
+      marked.open();
+      if (!(await release.promise)) throw new Error("ServiceUnavailable");
+    }
+    return send(...args);
+  };
+  const deps = { store, topicQueue, topicQueues: { demo: QUEUE }, config: testConfig(), now: () => NOW };
+  return { deps, topicQueue, marked, release };
+}
+
+/** The message ids of `group`'s tasks on the FIFO queue, in arrival order. */
+const sentOf = (topicQueue: FakeTopicQueue, pk: string) =>
+  topicQueue.enqueued.filter((m) => m.groupId === pk).map((m) => m.taskId);
+
+describe("a bulk replay against another replay's pending mark, against DynamoDB", () => {
+  it.each([
+    ["lands", true],
+    ["fails", false],
+  ])(
+    "a filter run while a single replay of the group's head is marked and unsent sends the head first (under its replay's dedup id, kept from that replay's undo), then its follower (the head's own send %s)",
+    async (_name, headSendLands) => {
+      // Prepare: group g's head and follower dead-lettered; a single replay of the head marked, its send held
+      const store = await freshStore();
+      const head = await deadLetter(store, "g", 0);
+      const follower = await deadLetter(store, "g", 1_000);
+      const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
+      const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
+      await marked.promise;
+
+      // Act: the filter run, then the head's own send
+      const bulk = await replayTopic(deps, "demo", {});
+      release.open(headSendLands);
+      const singleAnswer = await single;
+
+      // Assess: the head's message first; its replay, whose send failed, could not undo it (the run's message is on
+      // its way) and answers that it replayed it
+      expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, follower.taskId]);
+      expect(singleAnswer instanceof HttpError ? singleAnswer.status : 202).toBe(202);
+      expect(bulk).toMatchObject({ matched: 1, replayed: 1, failed: [] });
+      expect((await store.get(head.taskId))?.status).toBe("queued");
+    },
+  );
+
+  it("the head's replay undoes it (its send failed) before the run can keep it: the follower is not sent, and the run's next call replays the group in its order", async () => {
+    // Prepare: as above; the head's send fails and its undo lands just before the run marks the head re-sent
+    const store = await freshStore();
+    const head = await deadLetter(store, "g", 0);
+    const follower = await deadLetter(store, "g", 1_000);
+    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
+    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
+    await marked.promise;
+    const requeue = store.markRequeued.bind(store);
+    store.markRequeued = async (taskId, nowMs) => {
+      if (taskId === head.taskId) {
+        release.open(false);
+        await single;
+      }
+      return requeue(taskId, nowMs);
+    };
+
+    // Act: the run, then its next call (its cursor), as the CLI and the console follow it
+    const first = await replayTopic(deps, "demo", {});
+    store.markRequeued = requeue;
+    const singleAnswer = await single;
+    const next = await replayTopic(deps, "demo", { cursor: first.next_cursor ?? "" });
+
+    // Assess: the first call sent the head alone (that message finds it `failed`: deliver drops it) and left the
+    // follower dead-lettered, listed; the next call sent the head's new replay, then the follower
+    expect(singleAnswer).toMatchObject({ status: 503 });
+    expect(first.replayed).toBe(0);
+    expect(first.failed).toEqual([{ task_id: follower.taskId, reason: expect.stringContaining("another") }]);
+    expect(first.next_cursor).not.toBeNull();
+    expect(next.replayed).toBe(2);
+    expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, head.taskId, follower.taskId]);
+  });
+
+  it("the run's send of the head fails: the follower's mark is undone and it is listed, not sent ahead of the head", async () => {
+    // Prepare: the head's own send held, the run's (its second) failing
+    const store = await freshStore();
+    const head = await deadLetter(store, "g", 0);
+    const follower = await deadLetter(store, "g", 1_000);
+    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
+    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
+    await marked.promise;
+    const send = topicQueue.sendReplay.bind(topicQueue);
+    topicQueue.sendReplay = async (...args) => {
+      if (args[2] === head.taskId) throw new Error("ServiceUnavailable");
+      return send(...args);
+    };
+
+    // Act
+    const bulk = await replayTopic(deps, "demo", {});
+    topicQueue.sendReplay = send;
+    release.open(false);
+    await single;
+
+    // Assess
+    expect(sentOf(topicQueue, head.pk)).toEqual([]);
+    expect(bulk.replayed).toBe(0);
+    expect(bulk.failed).toEqual([{ task_id: follower.taskId, reason: expect.stringContaining("another") }]);
+    expect((await store.get(follower.taskId))?.status).toBe("failed");
+    expect((await store.get(head.taskId))?.status).toBe("failed");
+  });
+
+  it("a single replay of the head marked after a filter run read the list, before its mark of the follower: the head goes first", async () => {
+    // Prepare: the filter matches the follower alone (its error), and its mark waits until the head's replay has
+    // marked the head; the head's own send then fails
+    const store = await freshStore();
+    const head = await deadLetter(store, "g", 0, "HTTP 503");
+    const follower = await deadLetter(store, "g", 1_000, "HTTP 500");
+    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
+    const mark = store.markReplayed.bind(store);
+    let single: Promise<unknown> | undefined;
+    store.markReplayed = async (taskId, ...rest) => {
+      if (taskId === follower.taskId && !single) {
+        single = replayTask(deps, head.taskId).catch((error: unknown) => error);
+        await marked.promise;
+      }
+      return mark(taskId, ...rest);
+    };
+
+    // Act
+    const bulk = await replayTopic(deps, "demo", { error_contains: "HTTP 500" });
+    release.open(false);
+    const singleAnswer = await single;
+
+    // Assess
+    expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, follower.taskId]);
+    expect(bulk.replayed).toBe(1);
+    expect(singleAnswer instanceof HttpError ? singleAnswer.status : 202).toBe(202);
+  });
+
+  it("a run by ids naming only the follower sends the head another replay has marked first", async () => {
+    // Prepare
+    const store = await freshStore();
+    const head = await deadLetter(store, "g", 0);
+    const follower = await deadLetter(store, "g", 1_000);
+    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
+    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
+    await marked.promise;
+
+    // Act
+    const bulk = await replayTopic(deps, "demo", { task_ids: [follower.taskId] });
+    release.open(false);
+    await single;
+
+    // Assess
+    expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, follower.taskId]);
+    expect(bulk.replayed).toBe(1);
+  });
+});
+
+describe("a bulk replay's keeping of another replay's pending mark, attacked", () => {
+  it("the pending head is delivered (its own send landed, its attempt ran) before the run can mark it re-sent: its message went first, so the follower is sent", async () => {
+    // Prepare: the head's replay marked, its send held; the head delivered just before the run's write
+    const store = await freshStore();
+    const head = await deadLetter(store, "g", 0);
+    const follower = await deadLetter(store, "g", 1_000);
+    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
+    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
+    await marked.promise;
+    const requeue = store.markRequeued.bind(store);
+    store.markRequeued = async (taskId, nowMs) => {
+      if (taskId === head.taskId) {
+        release.open(true);
+        await single;
+        await store.startAttempt(head.taskId, NOW);
+        const delivery = {
+          atMs: NOW,
+          latenessMs: 0,
+          deliveryLatencyMs: 10,
+          expiresAt: retentionExpiry(NOW, 3),
+        };
+        await store.markDelivered(head.taskId, delivery);
+      }
+      return requeue(taskId, nowMs);
+    };
+
+    // Act
+    const bulk = await replayTopic(deps, "demo", {});
+
+    // Assess
+    expect(bulk).toMatchObject({ replayed: 1, failed: [] });
+    expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, follower.taskId]);
+  });
+
+  it("a DELETE of the pending head between the run's send of it and its write: cancelled, it is nothing to overtake, and the follower is sent", async () => {
+    // Prepare: the head's replay marked, its send held; the head cancelled just before the run's write
+    const store = await freshStore();
+    const head = await deadLetter(store, "g", 0);
+    const follower = await deadLetter(store, "g", 1_000);
+    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
+    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
+    await marked.promise;
+    const cancelDeps = { ...deps, timerQueue: new FakeTimerQueue(), scheduler: new FakeScheduler() };
+    let cancelled: unknown;
+    const requeue = store.markRequeued.bind(store);
+    store.markRequeued = async (taskId, nowMs) => {
+      if (taskId === head.taskId) cancelled = await cancelTask(cancelDeps, head.taskId);
+      return requeue(taskId, nowMs);
+    };
+
+    // Act
+    const bulk = await replayTopic(deps, "demo", {});
+    release.open(true);
+    await single;
+
+    // Assess
+    expect(cancelled).toMatchObject({ status: "cancelled" });
+    expect(bulk).toMatchObject({ replayed: 1, failed: [] });
+    expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, follower.taskId]);
+    expect((await store.get(head.taskId))?.status).toBe("cancelled");
+  });
+
+  it("a single replay of the follower marked and unsent while a filter run replays the group: the head first, then the follower, once", async () => {
+    // Prepare: the follower's single replay marked, its send held
+    const store = await freshStore();
+    const head = await deadLetter(store, "g", 0);
+    const follower = await deadLetter(store, "g", 1_000);
+    const { deps, topicQueue, marked, release } = holdingSendOf(store, follower.taskId);
+    const single = replayTask(deps, follower.taskId).catch((error: unknown) => error);
+    await marked.promise;
+
+    // Act
+    const bulk = await replayTopic(deps, "demo", {});
+    release.open(true);
+    const singleAnswer = await single;
+
+    // Assess
+    expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, follower.taskId]);
+    expect(bulk).toMatchObject({ matched: 1, replayed: 1 });
+    expect(singleAnswer).toMatchObject({ status: "queued" });
+  });
+
+  it("two filter runs at once, while a single replay of the head is marked and unsent: the head first, the follower once, after it", async () => {
+    // Prepare
+    const store = await freshStore();
+    const head = await deadLetter(store, "g", 0);
+    const follower = await deadLetter(store, "g", 1_000);
+    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
+    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
+    await marked.promise;
+
+    // Act: both runs at once, then the head's own send fails
+    const runs = await Promise.all([replayTopic(deps, "demo", {}), replayTopic(deps, "demo", {})]);
+    release.open(false);
+    await single;
+
+    // Assess: one run replayed the follower, the other was refused by its mark
+    expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, follower.taskId]);
+    expect(runs.map((r) => r.replayed).sort()).toEqual([0, 1]);
+    expect((await store.get(head.taskId))?.status).toBe("queued");
+  });
+});
