@@ -270,7 +270,19 @@ export const API_ROUTES = [
     memoryMb: 512,
     // `readMany`: the named tasks and a named fan-out task's copies, 100 per BatchGetItem; `get`, the keys it
     // leaves unread after its retries, and a task whose mark failed, read back (it may have landed).
-    store: ["readMany", "get", "listFailed", "markReplayed", "revertReplay", "keepFanOutParent"],
+    // `listUnfinishedInGroup` (a Query on the table), `markRequeued`: before each send, another replay's pending
+    // mark earlier in the group is read, sent ahead and marked re-sent (replay-topic.ts, pinPending). Missing, the
+    // role was denied that Query and every bulk replay in AWS stopped at its first send (500), nothing replayed.
+    store: [
+      "readMany",
+      "get",
+      "listFailed",
+      "markReplayed",
+      "revertReplay",
+      "keepFanOutParent",
+      "listUnfinishedInGroup",
+      "markRequeued",
+    ],
     // As replay-task: a named fan-out task's retention and a replayed copy's parent follow the runtime settings.
     grants: ["topic-queues:send", "topic-settings:read"],
   },
