@@ -470,18 +470,33 @@ async function undoMark(
 }
 
 /**
+ * The most of a group's items one read for pending marks passes over (finished ones included): a few 1 MB Query
+ * pages. Unbounded, the first task of a long-lived group in a call read its whole history (100,000 finished tasks:
+ * hundreds of strongly consistent pages, well past the API function's 10 s, so Lambda froze the run with that task
+ * marked and unsent, and every repeat did the same). Past it, only the pending marks among the first items read are
+ * made sure of; one further on is ordered against nothing, as before 2026-12-06 (docs/API.md).
+ */
+export const PENDING_SCAN_MAX = 2_000;
+
+/**
  * The tasks of `task`'s group after `after` (none: from the group's start) and before it that are `queued` with no
  * attempt started: another replay's mark (a single replay, another bulk call, a mark whose answer was lost), maybe
  * not sent yet — or sent, which the table cannot tell apart — or a copy the sweeper forwards. Strongly consistent;
- * one Query of the group's items in that range (DynamoDB bills the finished ones it passes over too), so each
- * group's history before its last task in the call is read once per call.
+ * one Query of the group's items in that range (DynamoDB bills the finished ones it passes over too), at most
+ * PENDING_SCAN_MAX of them, so each group's history before its last task in the call is read once per call.
  */
 async function pendingBefore(
   deps: ReplayTopicDeps,
   task: TaskSummary,
   after: TaskSummary | undefined,
 ): Promise<TaskSummary[]> {
-  const { tasks } = await deps.store.listUnfinishedInGroup(task.pk, after?.dueAtMs ?? 0, task.dueAtMs);
+  const { tasks } = await deps.store.listUnfinishedInGroup(
+    task.pk,
+    after?.dueAtMs ?? 0,
+    task.dueAtMs,
+    Number.POSITIVE_INFINITY,
+    PENDING_SCAN_MAX,
+  );
   return tasks.filter(
     (t) =>
       t.status === "queued" && t.attempts === 0 && t.sk < task.sk && (after === undefined || t.sk > after.sk),

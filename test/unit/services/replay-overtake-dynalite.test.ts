@@ -5,7 +5,7 @@ import { FAILED_TOPIC_ATTRIBUTE } from "#shared/domain/failed-index.js";
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { replayTask } from "#shared/services/replay-task.js";
-import { replayTopic } from "#shared/services/replay-topic.js";
+import { PENDING_SCAN_MAX, replayTopic } from "#shared/services/replay-topic.js";
 import { createTaskTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
@@ -333,5 +333,29 @@ describe("a bulk replay's keeping of another replay's pending mark, attacked", (
     expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, follower.taskId]);
     expect(runs.map((r) => r.replayed).sort()).toEqual([0, 1]);
     expect((await store.get(head.taskId))?.status).toBe("queued");
+  });
+
+  it("the read for pending marks before each task is bounded: at most PENDING_SCAN_MAX of the group's items, however long its history", async () => {
+    // Prepare: a group's two dead letters; every read of the group's unfinished tasks recorded with its bound
+    const store = await freshStore();
+    const head = await deadLetter(store, "g", 0);
+    const follower = await deadLetter(store, "g", 1_000);
+    const { deps, topicQueue } = holdingSendOf(store, "none");
+    const bounds: (number | undefined)[] = [];
+    const list = store.listUnfinishedInGroup.bind(store);
+    store.listUnfinishedInGroup = (pk, fromMs, toMs, limit, maxScanned) => {
+      bounds.push(maxScanned);
+      return list(pk, fromMs, toMs, limit, maxScanned);
+    };
+
+    // Act
+    const run = await replayTopic(deps, "demo", {});
+
+    // Assess: both sent in order, each read bounded (unbounded, a group's first task in a call read its whole
+    // history: 100,000 finished tasks ran past the API function's time with that task marked and unsent)
+    expect(run.replayed).toBe(2);
+    expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, follower.taskId]);
+    expect(bounds.length).toBeGreaterThan(0);
+    for (const bound of bounds) expect(bound).toBeLessThanOrEqual(PENDING_SCAN_MAX);
   });
 });
