@@ -396,7 +396,7 @@ async function sendMarked(
   task: { readonly listed: TaskSummary; readonly marked: TaskSummary; readonly after?: TaskSummary },
   outcome: Outcome,
 ): Promise<string | undefined> {
-  let pinned: boolean;
+  let pinned: Pinned;
   try {
     pinned = await pinPending(deps, await pendingBefore(deps, task.marked, task.after));
   } catch (error) {
@@ -404,7 +404,12 @@ async function sendMarked(
     await undoMark(deps, task, outcome, "could not be replayed; retry");
     return "could not be replayed; retry";
   }
-  if (!pinned) {
+  if (pinned === "time-up") {
+    outcome.run.stoppedBy ??= { timeUp: true };
+    await undoMark(deps, task, outcome, "could not be replayed; retry");
+    return "could not be replayed; retry";
+  }
+  if (pinned === "refused") {
     await undoMark(deps, task, outcome, `an earlier task of its group ${ANOTHER_CALL}`);
     return ANOTHER_CALL;
   }
@@ -424,16 +429,25 @@ async function sendMarked(
  * the task (its message, this one, is on its way). False when either fails (the undo won): the group waits. Marked
  * earlier, its replay's request is long over: it was sent, or the sweeper sends it.
  */
-async function pinPending(deps: ReplayTopicDeps, pending: readonly TaskSummary[]): Promise<boolean> {
+async function pinPending(deps: ReplayTopicDeps, pending: readonly TaskSummary[]): Promise<Pinned> {
   for (const task of pending) {
     const recent = deps.now() - (task.replayedAtMs ?? 0) < FIFO_DEDUPLICATION_WINDOW_MS;
     if (!recent || task.requeuedAtMs !== undefined) continue;
-    if (!(await sendReplayed(deps, task))) return false;
+    if (timeIsUp(deps)) return "time-up";
+    if (!(await sendReplayed(deps, task))) return "refused";
     if (!(await deps.store.markRequeued(task.taskId, deps.now())) && !(await wentAhead(deps, task)))
-      return false;
+      return "refused";
   }
-  return true;
+  return timeIsUp(deps) ? "time-up" : "pinned";
 }
+
+/**
+ * How pinPending ended. "time-up": less than REPLAY_TIME_MARGIN_MS left before a send (or before the run's own):
+ * a continuing call of a hot group found its earlier call's 1,000 sends still queued and re-sent each, one by one,
+ * past the route's early answer, Lambda freezing the run with its own task marked and unsent. Each re-send is marked
+ * (`requeuedAtMs`) and not repeated, so a repeat goes on from where this one stopped.
+ */
+type Pinned = "pinned" | "refused" | "time-up";
 
 /**
  * Whether a pending task that could no longer be marked re-sent has nothing left to overtake: cancelled, or its

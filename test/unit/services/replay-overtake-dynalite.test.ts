@@ -5,7 +5,7 @@ import { FAILED_TOPIC_ATTRIBUTE } from "#shared/domain/failed-index.js";
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { replayTask } from "#shared/services/replay-task.js";
-import { PENDING_SCAN_MAX, replayTopic } from "#shared/services/replay-topic.js";
+import { PENDING_SCAN_MAX, REPLAY_TIME_MARGIN_MS, replayTopic } from "#shared/services/replay-topic.js";
 import { createTaskTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
@@ -357,5 +357,43 @@ describe("a bulk replay's keeping of another replay's pending mark, attacked", (
     expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, follower.taskId]);
     expect(bounds.length).toBeGreaterThan(0);
     for (const bound of bounds) expect(bound).toBeLessThanOrEqual(PENDING_SCAN_MAX);
+  });
+
+  it("a continuing call re-sending its group's earlier sends (queued, not started) stops once its time runs low: nothing sent after, its own task failed again, and a repeat goes on", async () => {
+    // Prepare: a hot group's first call replayed 5 dead letters (queued, unsent to the receiver: within the dedup
+    // window, not marked re-sent); the next call's own task after them; its time runs low after 2 of its sends
+    const store = await freshStore();
+    const earlier = [];
+    for (let i = 0; i < 5; i++) earlier.push(await deadLetter(store, "g", i * 1_000));
+    const last = await deadLetter(store, "g", 10_000);
+    const { deps, topicQueue } = holdingSendOf(store, "none");
+    await replayTopic(deps, "demo", { task_ids: earlier.map((t) => t.taskId) });
+    let remaining = 10_000;
+    let sends = 0;
+    let sendsAfterTimeRanLow = 0;
+    const send = topicQueue.sendReplay.bind(topicQueue);
+    topicQueue.sendReplay = async (...args) => {
+      if (remaining < REPLAY_TIME_MARGIN_MS) sendsAfterTimeRanLow++;
+      const sent = await send(...args);
+      // Each send counted, deduplicated or not (SQS drops a re-send of a message it already has)
+      if (++sends >= 2) remaining = REPLAY_TIME_MARGIN_MS - 1;
+      return sent;
+    };
+
+    // Act
+    const error = await replayTopic({ ...deps, remainingMs: () => remaining }, "demo", {
+      task_ids: [last.taskId],
+    }).catch((e: unknown) => e);
+
+    // Assess: no send started with less than the margin left (the re-sends went on past the route's early answer,
+    // Lambda froze the run with its own task marked and unsent); a 503 saying a repeat is safe; the task failed
+    remaining = 10_000;
+    expect(sendsAfterTimeRanLow).toBe(0);
+    expect(error).toBeInstanceOf(HttpError);
+    expect((error as HttpError).status).toBe(503);
+    expect((await store.get(last.taskId))?.status).toBe("failed");
+    const repeat = await replayTopic(deps, "demo", { task_ids: [last.taskId] });
+    expect(repeat.replayed).toBe(1);
+    expect(sentOf(topicQueue, last.pk).at(-1)).toBe(last.taskId);
   });
 });
