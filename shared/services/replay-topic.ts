@@ -331,9 +331,11 @@ async function replayInGroupOrder(
  * a storage error stops every group at its next task, so the answer can say what was replayed.
  */
 async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: Failure[], run: ReplayRun) {
+  // The last task this run sent in its group: the order of what lies before that is settled already. Not a task
+  // passed over (its mark refused: discarded, delivered since the list was read): nothing before it was read, and
+  // reading the next one's group only from it missed another replay's pending mark before it, sent after.
+  let after: TaskSummary | undefined;
   for (const [i, task] of tasks.entries()) {
-    // The task this run reached before it in its group: the order of what lies before that is settled already.
-    const after = tasks[i - 1];
     if (timeIsUp(deps)) run.stoppedBy ??= { timeUp: true };
     if (run.stoppedBy) return;
     if (run.held.has(task.taskId)) {
@@ -373,6 +375,7 @@ async function replayGroup(deps: ReplayTopicDeps, tasks: TaskSummary[], failed: 
     }
     const stop = await sendMarked(deps, { listed: task, marked: result.task, after }, { failed, run });
     if (stop) return notReached(failed, tasks.slice(i + 1), stop, run);
+    after = task;
   }
 }
 

@@ -396,4 +396,31 @@ describe("a bulk replay's keeping of another replay's pending mark, attacked", (
     expect(repeat.replayed).toBe(1);
     expect(sentOf(topicQueue, last.pk).at(-1)).toBe(last.taskId);
   });
+
+  it("a listed task between the pending head and the follower, discarded before the run's mark of it: the head still goes first", async () => {
+    // Prepare: group g's head, a middle and a follower dead-lettered; a single replay of the head marked, its send
+    // held; the middle discarded between the filter's read of the list and its mark (passed over, not sent)
+    const store = await freshStore();
+    const head = await deadLetter(store, "g", 0);
+    const middle = await deadLetter(store, "g", 1_000);
+    const follower = await deadLetter(store, "g", 2_000);
+    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
+    const mark = store.markReplayed.bind(store);
+    store.markReplayed = async (taskId, ...rest) => {
+      if (taskId === middle.taskId) await store.discardFailed(middle.taskId, NOW, retentionExpiry(NOW, 3));
+      return mark(taskId, ...rest);
+    };
+    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
+    await marked.promise;
+
+    // Act
+    const bulk = await replayTopic(deps, "demo", {});
+    release.open(true);
+    await single;
+
+    // Assess: the head's message ahead of the follower's (the run read the group before the follower only from the
+    // middle, whose mark was refused: the head, before it, was never looked at, and the follower went first)
+    expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, follower.taskId]);
+    expect(bulk.replayed).toBe(1);
+  });
 });
