@@ -2422,8 +2422,20 @@ export class DynamoTaskStore
     );
   }
 
-  async markRequeued(taskId: string, nowMs: number): Promise<boolean> {
-    return this.transition(taskId, ["queued", "delivering"], "SET requeuedAtMs = :now", { ":now": nowMs });
+  async markRequeued(taskId: string, nowMs: number, life?: { readonly replays: number }): Promise<boolean> {
+    if (life === undefined)
+      return this.transition(taskId, ["queued", "delivering"], "SET requeuedAtMs = :now", { ":now": nowMs });
+    return this.conditionalUpdate(taskId, {
+      UpdateExpression: "SET requeuedAtMs = :now",
+      ConditionExpression: "#status IN (:queued, :delivering) AND replays = :replays",
+      ExpressionAttributeNames: { "#status": "status" },
+      ExpressionAttributeValues: toWire({
+        ":queued": "queued",
+        ":delivering": "delivering",
+        ":replays": life.replays,
+        ":now": nowMs,
+      }),
+    });
   }
 
   async listUnfinishedInGroup(

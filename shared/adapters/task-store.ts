@@ -553,9 +553,12 @@ export interface TaskStore extends DestinationStore {
   ): Promise<{ items: GroupItemStatus[]; complete: boolean }>;
   /**
    * Records that the sweeper put a `queued` / `delivering` task back on its FIFO queue (`requeuedAtMs`), which
-   * restarts its stall clock; false when the task is no longer queued or delivering.
+   * restarts its stall clock; false when the task is no longer queued or delivering. With `life`, only while the
+   * task is in that replay (`replays`): the bulk replay's send of another replay's pending mark went under that
+   * life's dedup id, and marked on a later life (that replay undone, the task marked again) it kept the later
+   * replay from undoing its own failed send, answered as replayed with no message of its life sent.
    */
-  markRequeued(taskId: string, nowMs: number): Promise<boolean>;
+  markRequeued(taskId: string, nowMs: number, life?: { readonly replays: number }): Promise<boolean>;
 
   // Operations routes (issue 11, scope I2: reschedule, run now, group cancel).
   /**

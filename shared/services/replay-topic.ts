@@ -438,7 +438,8 @@ async function pinPending(deps: ReplayTopicDeps, pending: readonly TaskSummary[]
     if (!recent || task.requeuedAtMs !== undefined) continue;
     if (timeIsUp(deps)) return "time-up";
     if (!(await sendReplayed(deps, task))) return "refused";
-    if (!(await deps.store.markRequeued(task.taskId, deps.now())) && !(await wentAhead(deps, task)))
+    const life = { replays: task.replays ?? 0 };
+    if (!(await deps.store.markRequeued(task.taskId, deps.now(), life)) && !(await wentAhead(deps, task)))
       return "refused";
   }
   return timeIsUp(deps) ? "time-up" : "pinned";

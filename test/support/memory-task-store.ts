@@ -621,9 +621,10 @@ export class MemoryTaskStore implements TaskStore {
     this.sweepCursor = { ...cursor };
   }
 
-  async markRequeued(taskId: string, nowMs: number): Promise<boolean> {
+  async markRequeued(taskId: string, nowMs: number, life?: { readonly replays: number }): Promise<boolean> {
     const task = this.tasks.get(taskId);
     if (task?.status !== "queued" && task?.status !== "delivering") return false;
+    if (life !== undefined && (task.replays ?? 0) !== life.replays) return false;
     this.tasks.set(taskId, { ...task, requeuedAtMs: nowMs });
     return true;
   }

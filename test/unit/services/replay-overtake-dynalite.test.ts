@@ -423,4 +423,36 @@ describe("a bulk replay's keeping of another replay's pending mark, attacked", (
     expect(sentOf(topicQueue, head.pk)).toEqual([head.taskId, follower.taskId]);
     expect(bulk.replayed).toBe(1);
   });
+
+  it("the pending head undone and marked again by a third replay between the run's send of it and its write: that later life is not marked re-sent (its replay can still undo its own failed send)", async () => {
+    // Prepare: a single replay of the head marked, its send held; when the run's send of the head (life 1) has gone,
+    // that replay's send fails and is undone, and another replay marks the head again (life 2), not sent yet
+    const store = await freshStore();
+    const head = await deadLetter(store, "g", 0);
+    await deadLetter(store, "g", 1_000);
+    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
+    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
+    await marked.promise;
+    const send = topicQueue.sendReplay.bind(topicQueue);
+    let headSends = 0;
+    topicQueue.sendReplay = async (...args) => {
+      const sent = await send(...args);
+      if (args[2] === head.taskId && ++headSends === 1) {
+        release.open(false);
+        await single;
+        await store.markReplayed(head.taskId, NOW);
+      }
+      return sent;
+    };
+
+    // Act
+    await replayTopic(deps, "demo", {});
+
+    // Assess: life 2 carries no mark of a send none made for it: its replay's undo of a failed send still lands
+    const now = await store.get(head.taskId);
+    expect(now?.replays).toBe(2);
+    expect(now?.requeuedAtMs).toBeUndefined();
+    const undo = { replays: 2, attempts: 3, expiresAt: retentionExpiry(NOW, 3) };
+    expect(await store.revertReplay(head.taskId, undo)).toBe(true);
+  });
 });
