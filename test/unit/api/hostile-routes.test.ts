@@ -27,7 +27,7 @@ import { isDeepStrictEqual } from "node:util";
 import { gzipSync } from "node:zlib";
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
 import fc from "fast-check";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { HttpHandler } from "#shared/api/http-route.js";
 import { MAX_REQUEST_BODY_BYTES } from "#shared/api/lambda-event-size.js";
 import { API_ROUTE_KEYS, API_ROUTES, DEFAULT_ROUTE } from "#shared/api/routes.js";
@@ -63,8 +63,8 @@ import { ID_MUTATIONS, type IdMutation, isMethod } from "../../support/arbitrari
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { FakeTopicQueueStats, FakeTopicSwitch, topicMapping } from "../../support/fakes/topic-switch.js";
 import { propertyRuns, propertyScale } from "../../support/fast-check-runs.js";
-import { API_FUNCTION_ENV } from "../../support/function-env.js";
 import { OpenApiValidator } from "../../support/openapi-validator.js";
+import { handlersOn, routeHandlerFactories } from "../../support/route-handlers.js";
 import { fixture, NOW, silentLogger, testConfig } from "./fakes.js";
 
 // ---------------------------------------------------------------------------------------------------------
@@ -87,26 +87,7 @@ const FLAVOURS = ["plain", "fan-out"] as const;
 type Flavour = (typeof FLAVOURS)[number];
 /** Which world a case runs in: shrinks to the plain one. */
 const flavour = fc.constantFrom(...FLAVOURS);
-const ENV_VARS = {
-  ...API_FUNCTION_ENV,
-  PUNCTUAL_TOPOLOGY: JSON.stringify({
-    topicMappings: { demo: topicMapping("demo") },
-    topicQueues: { demo: topicMapping("demo").queueUrl },
-  }),
-};
-
-type CreateHandler = (deps: unknown) => HttpHandler;
-const factories = new Map<string, CreateHandler>();
-
-beforeAll(async () => {
-  for (const [name, value] of Object.entries(ENV_VARS)) vi.stubEnv(name, value);
-  const root = new URL("../../../", import.meta.url);
-  for (const route of [...API_ROUTES, DEFAULT_ROUTE]) {
-    const module = (await import(new URL(route.entry, root).href)) as { createHandler: CreateHandler };
-    factories.set(route.name, module.createHandler);
-  }
-  vi.unstubAllEnvs();
-});
+const factories = routeHandlerFactories([...API_ROUTES, DEFAULT_ROUTE]);
 
 const runs = propertyRuns;
 
@@ -140,11 +121,7 @@ function world() {
     onMaterializeError: (_id: string, error: unknown) => scheduleErrors.push(error),
     onScheduleError: (_id: string, error: unknown) => scheduleErrors.push(error),
   };
-  const handler = (name: string): HttpHandler => {
-    const create = factories.get(name);
-    if (!create) throw new Error(`no handler for route ${name}`);
-    return create(deps);
-  };
+  const handler = handlersOn(factories, deps);
   return { f, topicQueue, topicSwitch, handler, deps, scheduleErrors };
 }
 type World = ReturnType<typeof world>;

@@ -5,36 +5,17 @@
  * it (each with its own message); the client refuses the option on every route but addTask (client/client.ts).
  */
 import type { APIGatewayProxyEventV2, APIGatewayProxyStructuredResultV2, Context } from "aws-lambda";
-import { beforeAll, describe, expect, it, vi } from "vitest";
+import { describe, expect, it } from "vitest";
 import type { HttpHandler } from "#shared/api/http-route.js";
 import { API_ROUTES } from "#shared/api/routes.js";
 import { retentionExpiry } from "#shared/domain/task.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { FakeTopicQueueStats, FakeTopicSwitch, topicMapping } from "../../support/fakes/topic-switch.js";
-import { API_FUNCTION_ENV } from "../../support/function-env.js";
+import { handlersOn, routeHandlerFactories } from "../../support/route-handlers.js";
 import { fixture, NOW, silentLogger } from "./fakes.js";
 
-const ENV_VARS = {
-  ...API_FUNCTION_ENV,
-  PUNCTUAL_TOPOLOGY: JSON.stringify({
-    topicMappings: { demo: topicMapping("demo") },
-    topicQueues: { demo: topicMapping("demo").queueUrl },
-  }),
-};
-
-type CreateHandler = (deps: unknown) => HttpHandler;
-const factories = new Map<string, CreateHandler>();
-
-beforeAll(async () => {
-  for (const [name, value] of Object.entries(ENV_VARS)) vi.stubEnv(name, value);
-  const root = new URL("../../../", import.meta.url);
-  for (const route of API_ROUTES) {
-    const module = (await import(new URL(route.entry, root).href)) as { createHandler: CreateHandler };
-    factories.set(route.name, module.createHandler);
-  }
-  vi.unstubAllEnvs();
-});
+const factories = routeHandlerFactories();
 
 const context = {
   functionName: "punctual-test",
@@ -56,11 +37,7 @@ function world() {
     queues: new FakeTopicQueueStats(),
     mappings: { demo: topicMapping("demo") },
   };
-  const handler = (name: string): HttpHandler => {
-    const create = factories.get(name);
-    if (!create) throw new Error(`no handler for route ${name}`);
-    return create(deps);
-  };
+  const handler = handlersOn(factories, deps);
   return { f, topicQueue, handler };
 }
 
