@@ -91,6 +91,25 @@ function holdingSendOf(store: DynamoTaskStore, held: string) {
   return { deps, topicQueue, marked, release };
 }
 
+/** A fresh table with group g's head and, a second later, its follower dead-lettered. */
+async function headAndFollower(headError = "HTTP 500", followerError = "HTTP 500") {
+  const store = await freshStore();
+  const head = await deadLetter(store, "g", 0, headError);
+  const follower = await deadLetter(store, "g", 1_000, followerError);
+  return { store, head, follower };
+}
+
+/**
+ * A single replay of `task` over holdingSendOf, returned once it has marked the task `queued` and its send is held;
+ * `single` is its answer (an error is answered, not thrown).
+ */
+async function replayHeldMidSend(store: DynamoTaskStore, task: TaskRecord) {
+  const held = holdingSendOf(store, task.taskId);
+  const single = replayTask(held.deps, task.taskId).catch((error: unknown) => error);
+  await held.marked.promise;
+  return { ...held, single };
+}
+
 /** The message ids of `group`'s tasks on the FIFO queue, in arrival order. */
 const sentOf = (topicQueue: FakeTopicQueue, pk: string) =>
   topicQueue.enqueued.filter((m) => m.groupId === pk).map((m) => m.taskId);
@@ -103,12 +122,8 @@ describe("a bulk replay against another replay's pending mark, against DynamoDB"
     "a filter run while a single replay of the group's head is marked and unsent sends the head first (under its replay's dedup id, kept from that replay's undo), then its follower (the head's own send %s)",
     async (_name, headSendLands) => {
       // Prepare: group g's head and follower dead-lettered; a single replay of the head marked, its send held
-      const store = await freshStore();
-      const head = await deadLetter(store, "g", 0);
-      const follower = await deadLetter(store, "g", 1_000);
-      const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
-      const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
-      await marked.promise;
+      const { store, head, follower } = await headAndFollower();
+      const { deps, topicQueue, release, single } = await replayHeldMidSend(store, head);
 
       // Act: the filter run, then the head's own send
       const bulk = await replayTopic(deps, "demo", {});
@@ -126,12 +141,8 @@ describe("a bulk replay against another replay's pending mark, against DynamoDB"
 
   it("the head's replay undoes it (its send failed) before the run can keep it: the follower is not sent, and the run's next call replays the group in its order", async () => {
     // Prepare: as above; the head's send fails and its undo lands just before the run marks the head re-sent
-    const store = await freshStore();
-    const head = await deadLetter(store, "g", 0);
-    const follower = await deadLetter(store, "g", 1_000);
-    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
-    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
-    await marked.promise;
+    const { store, head, follower } = await headAndFollower();
+    const { deps, topicQueue, release, single } = await replayHeldMidSend(store, head);
     const requeue = store.markRequeued.bind(store);
     store.markRequeued = async (taskId, nowMs) => {
       if (taskId === head.taskId) {
@@ -159,12 +170,8 @@ describe("a bulk replay against another replay's pending mark, against DynamoDB"
 
   it("the run's send of the head fails: the follower's mark is undone and it is listed, not sent ahead of the head", async () => {
     // Prepare: the head's own send held, the run's (its second) failing
-    const store = await freshStore();
-    const head = await deadLetter(store, "g", 0);
-    const follower = await deadLetter(store, "g", 1_000);
-    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
-    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
-    await marked.promise;
+    const { store, head, follower } = await headAndFollower();
+    const { deps, topicQueue, release, single } = await replayHeldMidSend(store, head);
     const send = topicQueue.sendReplay.bind(topicQueue);
     topicQueue.sendReplay = async (...args) => {
       if (args[2] === head.taskId) throw new Error("ServiceUnavailable");
@@ -188,9 +195,7 @@ describe("a bulk replay against another replay's pending mark, against DynamoDB"
   it("a single replay of the head marked after a filter run read the list, before its mark of the follower: the head goes first", async () => {
     // Prepare: the filter matches the follower alone (its error), and its mark waits until the head's replay has
     // marked the head; the head's own send then fails
-    const store = await freshStore();
-    const head = await deadLetter(store, "g", 0, "HTTP 503");
-    const follower = await deadLetter(store, "g", 1_000, "HTTP 500");
+    const { store, head, follower } = await headAndFollower("HTTP 503", "HTTP 500");
     const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
     const mark = store.markReplayed.bind(store);
     let single: Promise<unknown> | undefined;
@@ -215,12 +220,8 @@ describe("a bulk replay against another replay's pending mark, against DynamoDB"
 
   it("a run by ids naming only the follower sends the head another replay has marked first", async () => {
     // Prepare
-    const store = await freshStore();
-    const head = await deadLetter(store, "g", 0);
-    const follower = await deadLetter(store, "g", 1_000);
-    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
-    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
-    await marked.promise;
+    const { store, head, follower } = await headAndFollower();
+    const { deps, topicQueue, release, single } = await replayHeldMidSend(store, head);
 
     // Act
     const bulk = await replayTopic(deps, "demo", { task_ids: [follower.taskId] });
@@ -236,12 +237,8 @@ describe("a bulk replay against another replay's pending mark, against DynamoDB"
 describe("a bulk replay's keeping of another replay's pending mark, attacked", () => {
   it("the pending head is delivered (its own send landed, its attempt ran) before the run can mark it re-sent: its message went first, so the follower is sent", async () => {
     // Prepare: the head's replay marked, its send held; the head delivered just before the run's write
-    const store = await freshStore();
-    const head = await deadLetter(store, "g", 0);
-    const follower = await deadLetter(store, "g", 1_000);
-    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
-    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
-    await marked.promise;
+    const { store, head, follower } = await headAndFollower();
+    const { deps, topicQueue, release, single } = await replayHeldMidSend(store, head);
     const requeue = store.markRequeued.bind(store);
     store.markRequeued = async (taskId, nowMs) => {
       if (taskId === head.taskId) {
@@ -269,12 +266,8 @@ describe("a bulk replay's keeping of another replay's pending mark, attacked", (
 
   it("a DELETE of the pending head between the run's send of it and its write: cancelled, it is nothing to overtake, and the follower is sent", async () => {
     // Prepare: the head's replay marked, its send held; the head cancelled just before the run's write
-    const store = await freshStore();
-    const head = await deadLetter(store, "g", 0);
-    const follower = await deadLetter(store, "g", 1_000);
-    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
-    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
-    await marked.promise;
+    const { store, head, follower } = await headAndFollower();
+    const { deps, topicQueue, release, single } = await replayHeldMidSend(store, head);
     const cancelDeps = { ...deps, timerQueue: new FakeTimerQueue(), scheduler: new FakeScheduler() };
     let cancelled: unknown;
     const requeue = store.markRequeued.bind(store);
@@ -297,12 +290,8 @@ describe("a bulk replay's keeping of another replay's pending mark, attacked", (
 
   it("a single replay of the follower marked and unsent while a filter run replays the group: the head first, then the follower, once", async () => {
     // Prepare: the follower's single replay marked, its send held
-    const store = await freshStore();
-    const head = await deadLetter(store, "g", 0);
-    const follower = await deadLetter(store, "g", 1_000);
-    const { deps, topicQueue, marked, release } = holdingSendOf(store, follower.taskId);
-    const single = replayTask(deps, follower.taskId).catch((error: unknown) => error);
-    await marked.promise;
+    const { store, head, follower } = await headAndFollower();
+    const { deps, topicQueue, release, single } = await replayHeldMidSend(store, follower);
 
     // Act
     const bulk = await replayTopic(deps, "demo", {});
@@ -317,12 +306,8 @@ describe("a bulk replay's keeping of another replay's pending mark, attacked", (
 
   it("two filter runs at once, while a single replay of the head is marked and unsent: the head first, the follower once, after it", async () => {
     // Prepare
-    const store = await freshStore();
-    const head = await deadLetter(store, "g", 0);
-    const follower = await deadLetter(store, "g", 1_000);
-    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
-    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
-    await marked.promise;
+    const { store, head, follower } = await headAndFollower();
+    const { deps, topicQueue, release, single } = await replayHeldMidSend(store, head);
 
     // Act: both runs at once, then the head's own send fails
     const runs = await Promise.all([replayTopic(deps, "demo", {}), replayTopic(deps, "demo", {})]);
@@ -337,9 +322,7 @@ describe("a bulk replay's keeping of another replay's pending mark, attacked", (
 
   it("the read for pending marks before each task is bounded: at most PENDING_SCAN_MAX of the group's items, however long its history", async () => {
     // Prepare: a group's two dead letters; every read of the group's unfinished tasks recorded with its bound
-    const store = await freshStore();
-    const head = await deadLetter(store, "g", 0);
-    const follower = await deadLetter(store, "g", 1_000);
+    const { store, head, follower } = await headAndFollower();
     const { deps, topicQueue } = holdingSendOf(store, "none");
     const bounds: (number | undefined)[] = [];
     const list = store.listUnfinishedInGroup.bind(store);
@@ -404,14 +387,12 @@ describe("a bulk replay's keeping of another replay's pending mark, attacked", (
     const head = await deadLetter(store, "g", 0);
     const middle = await deadLetter(store, "g", 1_000);
     const follower = await deadLetter(store, "g", 2_000);
-    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
+    const { deps, topicQueue, release, single } = await replayHeldMidSend(store, head);
     const mark = store.markReplayed.bind(store);
     store.markReplayed = async (taskId, ...rest) => {
       if (taskId === middle.taskId) await store.discardFailed(middle.taskId, NOW, retentionExpiry(NOW, 3));
       return mark(taskId, ...rest);
     };
-    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
-    await marked.promise;
 
     // Act
     const bulk = await replayTopic(deps, "demo", {});
@@ -427,12 +408,8 @@ describe("a bulk replay's keeping of another replay's pending mark, attacked", (
   it("the pending head undone and marked again by a third replay between the run's send of it and its write: that later life is not marked re-sent (its replay can still undo its own failed send)", async () => {
     // Prepare: a single replay of the head marked, its send held; when the run's send of the head (life 1) has gone,
     // that replay's send fails and is undone, and another replay marks the head again (life 2), not sent yet
-    const store = await freshStore();
-    const head = await deadLetter(store, "g", 0);
-    await deadLetter(store, "g", 1_000);
-    const { deps, topicQueue, marked, release } = holdingSendOf(store, head.taskId);
-    const single = replayTask(deps, head.taskId).catch((error: unknown) => error);
-    await marked.promise;
+    const { store, head } = await headAndFollower();
+    const { deps, topicQueue, release, single } = await replayHeldMidSend(store, head);
     const send = topicQueue.sendReplay.bind(topicQueue);
     let headSends = 0;
     topicQueue.sendReplay = async (...args) => {
