@@ -1,6 +1,6 @@
 import fc from "fast-check";
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { describe, expect, it } from "vitest";
+import type { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { HttpError } from "#shared/api/errors.js";
 import type { TaskRecord } from "#shared/domain/task.js";
 import { retentionExpiry } from "#shared/domain/task.js";
@@ -10,7 +10,7 @@ import { cancelTask } from "#shared/services/cancel-task.js";
 import { replayTask } from "#shared/services/replay-task.js";
 import { replayTopic } from "#shared/services/replay-topic.js";
 import { rescheduleTask, runTask } from "#shared/services/reschedule-task.js";
-import { createTaskTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
+import { dynaliteTaskStores } from "../../support/dynalite-task-stores.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { propertyRuns, propertyScale } from "../../support/fast-check-runs.js";
@@ -36,27 +36,8 @@ import { FakeScheduler, FakeTimerQueue, NOW, testConfig } from "../api/fakes.js"
 /** Each property's 40 cases take ~3 s on an idle machine; room for 2 shared cores under the whole suite. */
 const TIMEOUT_MS = 60_000 * propertyScale();
 
-let dynamo: LocalDynamo;
-let tables = 0;
-
-beforeAll(async () => {
-  dynamo = await startDynalite();
-});
-
-afterAll(async () => {
-  await dynamo?.stop();
-});
-
 /** A table of its own per case: a filter replay reads the topic's every dead letter. */
-async function freshStore(): Promise<DynamoTaskStore> {
-  const tableName = `operations-race-${++tables}`;
-  await createTaskTable(dynamo.client, tableName);
-  return new DynamoTaskStore({
-    client: dynamo.client,
-    tableName,
-    nowSeconds: () => Math.floor(NOW / 1000),
-  });
-}
+const freshStore = dynaliteTaskStores("operations-race", NOW);
 
 type Answer =
   | { readonly ok: true; readonly value: unknown }

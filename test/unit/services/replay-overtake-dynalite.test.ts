@@ -1,12 +1,12 @@
-import { afterAll, beforeAll, describe, expect, it } from "vitest";
-import { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
+import { describe, expect, it } from "vitest";
+import type { DynamoTaskStore } from "#shared/adapters/dynamo-task-store.js";
 import { HttpError } from "#shared/api/errors.js";
 import { FAILED_TOPIC_ATTRIBUTE } from "#shared/domain/failed-index.js";
 import { retentionExpiry, type TaskRecord } from "#shared/domain/task.js";
 import { cancelTask } from "#shared/services/cancel-task.js";
 import { replayTask } from "#shared/services/replay-task.js";
 import { PENDING_SCAN_MAX, REPLAY_TIME_MARGIN_MS, replayTopic } from "#shared/services/replay-topic.js";
-import { createTaskTable, type LocalDynamo, startDynalite } from "../../support/dynalite-table.js";
+import { dynaliteTaskStores } from "../../support/dynalite-task-stores.js";
 import { makeTask } from "../../support/factories.js";
 import { FakeTopicQueue } from "../../support/fakes/topic-queue.js";
 import { FakeScheduler, FakeTimerQueue, NOW, testConfig } from "../api/fakes.js";
@@ -20,16 +20,7 @@ import { FakeScheduler, FakeTimerQueue, NOW, testConfig } from "../api/fakes.js"
  */
 
 const QUEUE = "https://sqs.test/demo.fifo";
-let dynamo: LocalDynamo;
-let tables = 0;
-
-beforeAll(async () => {
-  dynamo = await startDynalite();
-});
-
-afterAll(async () => {
-  await dynamo?.stop();
-});
+const freshStore = dynaliteTaskStores("replay-overtake", NOW);
 
 /** A promise and its resolver: a seam that holds one step until the test lets it go. */
 function gate<T = void>(): { readonly promise: Promise<T>; readonly open: (value: T) => void } {
@@ -38,12 +29,6 @@ function gate<T = void>(): { readonly promise: Promise<T>; readonly open: (value
     open = resolve;
   });
   return { promise, open };
-}
-
-async function freshStore(): Promise<DynamoTaskStore> {
-  const tableName = `replay-overtake-${++tables}`;
-  await createTaskTable(dynamo.client, tableName);
-  return new DynamoTaskStore({ client: dynamo.client, tableName, nowSeconds: () => Math.floor(NOW / 1000) });
 }
 
 /** A dead-lettered task of `group` as deliver leaves it (failed index keys, retention), written in one put. */
