@@ -92,11 +92,12 @@ describe("persistence", () => {
   });
 
   it("recovers before any poller starts: each group's requeued head is delivered before its re-armed follower", async () => {
-    // Prepare: in each of GROUPS groups a head whose first attempt fails (its retry 30 s away) and a follower
-    // that comes due while the local cloud is stopped, behind it.
+    // Prepare: in each of GROUPS groups a head whose first attempt fails (its retry 12 s away: still ahead when the
+    // local cloud restarts) and a follower that comes due while the local cloud is stopped, behind it.
     await cloud?.stop();
     cloud = undefined;
     const GROUPS = 20;
+    const RETRY_SECONDS = 12;
     const ownDir = mkdtempSync(path.join(tmpdir(), "punctual-data-"));
     const options = {
       apiPort: 0,
@@ -104,7 +105,10 @@ describe("persistence", () => {
       dataDir: ownDir,
       configOverrides: {
         topics: {
-          demo: { maxAttempts: 5, backoff: { initialSeconds: 30, maxSeconds: 30, jitter: "none" as const } },
+          demo: {
+            maxAttempts: 5,
+            backoff: { initialSeconds: RETRY_SECONDS, maxSeconds: RETRY_SECONDS, jitter: "none" as const },
+          },
         },
       },
     };
@@ -151,6 +155,15 @@ describe("persistence", () => {
         return before ? [] : [`r-${g}`];
       });
       expect(outOfOrder).toEqual([]);
+      // ...and the recovery's requeue did not cut a head's retry wait short: no second attempt before it ended
+      // (a requeued head back early is hidden again for the rest, its follower behind it).
+      const retriedEarly = heads.flatMap((head, g) => {
+        const [first, second] = receiver.forTask(head.task_id);
+        const early =
+          !first || !second || second.receivedAtMs < first.receivedAtMs + RETRY_SECONDS * 1000 - 100;
+        return early ? [`r-${g}`] : [];
+      });
+      expect(retriedEarly).toEqual([]);
     } finally {
       await cloud?.stop();
       cloud = undefined;
